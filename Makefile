@@ -1,0 +1,69 @@
+# Strongroom developer commands. `make run` and `make test` set everything up on a fresh machine.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PY313      := $(shell scripts/python313)
+PY313_DIR  := $(dir $(PY313))
+VENV       := .venv
+SAM_VENV   := .venv-sam
+PY         := $(VENV)/bin/python
+SAM        := $(SAM_VENV)/bin/sam
+export PATH := $(PY313_DIR):$(PATH)
+export SAM_CLI_TELEMETRY := 0
+# Linters and tests never reach a real AWS account.
+export AWS_DEFAULT_REGION ?= us-east-1
+
+help:  ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: requirements-dev.txt layers/strongroom/requirements.txt
+	test -x $(PY) || $(PY313) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+$(SAM_VENV)/.installed: requirements-sam.txt
+	test -x $(SAM_VENV)/bin/python || $(PY313) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(SAM_VENV)/bin/python -m pip install --quiet -r requirements-sam.txt
+	touch $@
+
+venv: $(VENV)/.installed $(SAM_VENV)/.installed  ## Create both virtualenvs (dev tools; SAM CLI apart)
+
+run: $(VENV)/.installed  ## Serve the API locally on embedded moto (http://127.0.0.1:3000)
+	$(PY) -m strongroom_local $(RUN_ARGS)
+
+lint: venv  ## ruff, mypy (layer), cfn-lint, sam validate --lint
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+	$(VENV)/bin/cfn-lint template.yaml
+	$(SAM) validate --lint --template template.yaml --region $(AWS_DEFAULT_REGION)
+
+openapi: $(VENV)/.installed  ## Regenerate docs/openapi.json from the resolvers
+	$(PY) scripts/openapi.py --write
+
+openapi-check: $(VENV)/.installed
+	$(PY) scripts/openapi.py --check
+
+unit: $(VENV)/.installed  ## The pytest suite
+	$(PY) -m pytest -q
+
+fuzz: $(VENV)/.installed  ## schemathesis against the local stack
+	$(PY) scripts/fuzz.py
+
+build: $(SAM_VENV)/.installed  ## sam build (no containers)
+	$(SAM) build --template template.yaml
+
+test: lint openapi-check unit fuzz  ## Everything CI runs
+
+bench: $(VENV)/.installed  ## Benchmarks that print figures
+	$(PY) bench/cold_import.py
+
+deploy: build  ## sam deploy --guided
+	$(SAM) deploy --guided
+
+clean:
+	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache
+
+.PHONY: help venv run lint openapi openapi-check unit fuzz build test bench deploy clean

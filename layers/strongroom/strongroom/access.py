@@ -1,0 +1,89 @@
+"""The one choke point that decides every request: resolve the org/project/environment the
+caller names (ID or slug), check membership (non-members get 404, never 403), then check the
+permission against the caller's role (403 naming the permission)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from strongroom import permissions
+from strongroom.context import Principal, principal
+from strongroom.data import orgs as org_data
+from strongroom.data import projects as project_data
+from strongroom.data.orgs import OrgRecord
+from strongroom.data.projects import EnvironmentRecord, ProjectRecord
+from strongroom.errors import Forbidden, NotFound
+from strongroom.observability import tracer
+
+_WRITE_PERMISSIONS = frozenset(
+    p.name for p in permissions.CATALOG if p.name not in {"org.read", "members.read", "projects.read",
+                                                          "secrets.read", "audit.read"}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class OrgAccess:
+    principal: Principal
+    org: OrgRecord
+    role: str
+
+    def allows(self, permission: str, env: EnvironmentRecord | None = None) -> bool:
+        if self.principal.read_only and permission in _WRITE_PERMISSIONS:
+            return False
+        scope = permissions.scope_of(self.role, permission)
+        if permissions.CATALOG_BY_NAME[permission].environment_scoped:
+            if env is None:
+                return scope is not None
+            return permissions.scope_allows(scope, env_slug=env.slug, production=env.production)
+        return scope is not None
+
+    def require(self, permission: str, env: EnvironmentRecord | None = None) -> None:
+        if not self.allows(permission, env):
+            where = f" in environment '{env.slug}'" if env else ""
+            raise Forbidden(f"your role ({self.role}) lacks '{permission}'{where}",
+                            details={"permission": permission, "role": self.role})
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectAccess(OrgAccess):
+    project: ProjectRecord
+
+
+@dataclass(frozen=True, slots=True)
+class EnvironmentAccess(ProjectAccess):
+    environment: EnvironmentRecord
+
+
+def org_access(org_ref: str, permission: str) -> OrgAccess:
+    who = principal()
+    org = org_data.resolve(org_ref)
+    if org is None or (who.org_ids is not None and org.id not in who.org_ids):
+        raise NotFound("organization not found")
+    membership = org_data.membership(org.id, who.id) if who.type == "user" else None
+    if membership is None:
+        raise NotFound("organization not found")
+    tracer.put_annotation("org_id", org.id)
+    access = OrgAccess(principal=who, org=org, role=membership.role)
+    access.require(permission)
+    return access
+
+
+def project_access(org_ref: str, project_ref: str, permission: str) -> ProjectAccess:
+    base = org_access(org_ref, "projects.read")
+    project = project_data.resolve(base.org.id, project_ref)
+    if project is None:
+        raise NotFound("project not found")
+    access = ProjectAccess(principal=base.principal, org=base.org, role=base.role, project=project)
+    access.require(permission)
+    return access
+
+
+def environment_access(org_ref: str, project_ref: str, env_ref: str, permission: str) -> EnvironmentAccess:
+    base = project_access(org_ref, project_ref, "projects.read")
+    env = project_data.resolve_environment(base.org.id, base.project.id, env_ref)
+    if env is None:
+        raise NotFound("environment not found")
+    access = EnvironmentAccess(principal=base.principal, org=base.org, role=base.role, project=base.project,
+                               environment=env)
+    access.require(permission, env)
+    return access

@@ -1,0 +1,282 @@
+"""The app factory every API function uses: one resolver, one error envelope, one auth point,
+idempotency, and the same decorator stack.
+
+    app = build_app()
+
+    @app.get("/v1/things")
+    def list_things() -> ThingList: ...
+
+    lambda_handler = make_handler(app)
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import secrets
+import traceback
+from collections.abc import Callable, Iterable, Mapping
+from http import HTTPStatus
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.logging import correlation_paths
+
+from strongroom import errors
+from strongroom.auth import authenticate
+from strongroom.context import RequestContext, set_current
+from strongroom.observability import logger, metrics, tracer
+
+JSON = "application/json"
+MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+MAX_BODY_BYTES = 1024 * 1024
+PUBLIC_ROUTES = frozenset({"GET /health"})
+# Top-level response fields that are shown once and never stored in an idempotency record.
+ONE_TIME_FIELDS = frozenset({"token", "secret"})
+
+
+def error_body(exc: errors.AppError, request_id: str) -> dict[str, Any]:
+    return {"error": {"code": exc.code, "message": exc.message, "details": exc.details, "request_id": request_id}}
+
+
+def _request_id(app: APIGatewayHttpResolver) -> str:
+    return str(app.current_event.request_context.request_id or "")
+
+
+def _error_response(exc: errors.AppError, request_id: str) -> Response:
+    headers = {"X-Request-Id": request_id, **exc.headers}
+    return Response(status_code=exc.status, content_type=JSON, body=json.dumps(error_body(exc, request_id)),
+                    headers=headers)
+
+
+def _validation_details(raw_errors: Iterable[Mapping[str, Any]]) -> tuple[str, str, dict[str, Any]]:
+    """Describe validation failures by field, never echoing the input (it may be a secret)."""
+    fields: list[dict[str, str]] = []
+    code, message = "validation_error", "the request is not valid"
+    for err in raw_errors:
+        loc = [str(p) for p in err.get("loc", ())]
+        location = loc[0] if loc else "body"
+        name = ".".join(loc[1:])
+        kind = str(err.get("type", ""))
+        if kind == "json_invalid":
+            return "invalid_json", "the request body is not valid JSON", {"fields": [
+                {"field": "", "location": "body", "issue": "not valid JSON"}]}
+        if kind == "extra_forbidden":
+            issue = "unknown field"
+            message = "the request has unknown fields"
+        elif kind == "missing":
+            issue = "required"
+        else:
+            issue = str(err.get("msg", "invalid"))
+        fields.append({"field": name, "location": location, "issue": issue})
+    return code, message, {"fields": fields}
+
+
+def build_app() -> APIGatewayHttpResolver:
+    app = APIGatewayHttpResolver(enable_validation=True)
+
+    @app.exception_handler(errors.AppError)
+    def _app_error(exc: errors.AppError) -> Response:
+        if exc.status >= 500:
+            logger.warning("request failed", extra={"error_code": exc.code, "status": exc.status})
+        return _error_response(exc, _request_id(app))
+
+    @app.exception_handler(RequestValidationError)
+    def _invalid(exc: RequestValidationError) -> Response:
+        code, message, details = _validation_details(exc.errors())
+        return _error_response(errors.Invalid(message, details=details, code=code), _request_id(app))
+
+    @app.not_found
+    def _not_found(_exc: Exception) -> Response:
+        path = app.current_event.path
+        allowed = sorted({r.method for r in app._static_routes + app._dynamic_routes if r.rule.match(path)})
+        if allowed:
+            return _error_response(errors.MethodNotAllowed(
+                f"{app.current_event.http_method} is not allowed here", details={"allowed": allowed},
+                headers={"Allow": ", ".join(allowed)}), _request_id(app))
+        return _error_response(errors.NotFound("no such route"), _request_id(app))
+
+    @app.exception_handler(Exception)
+    def _unhandled(exc: Exception) -> Response:
+        # The type and the innermost frame only: messages and tracebacks may carry data.
+        frames = traceback.extract_tb(exc.__traceback__)
+        where = f"{frames[-1].filename.rsplit('/', 1)[-1]}:{frames[-1].lineno}" if frames else ""
+        logger.error("unhandled error", extra={"error_type": type(exc).__name__, "where": where})
+        metrics.add_metric(name="UnhandledErrors", unit="Count", value=1)
+        return _error_response(errors.Internal("an internal error occurred"), _request_id(app))
+
+    app.use([_idempotency])
+    return app
+
+
+# --------------------------------------------------------------------------- entry point
+
+def _header_map(event: Mapping[str, Any]) -> dict[str, str]:
+    return {str(k).lower(): str(v) for k, v in (event.get("headers") or {}).items()}
+
+
+def _check_body(event: Mapping[str, Any], method: str) -> None:
+    body = event.get("body")
+    if body is None or body == "":
+        return
+    raw: bytes
+    if event.get("isBase64Encoded"):
+        try:
+            raw = base64.b64decode(body, validate=True)
+        except (binascii.Error, ValueError):
+            raise errors.Invalid("the request body could not be decoded", code="invalid_body") from None
+    else:
+        raw = body.encode("utf-8", "surrogatepass")
+    if len(raw) > MAX_BODY_BYTES:
+        raise errors.PayloadTooLarge(f"the request body exceeds {MAX_BODY_BYTES} bytes")
+    if method not in MUTATING:
+        return
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise errors.Invalid("the request body is not UTF-8", code="invalid_body") from None
+    try:
+        json.loads(text)
+    except ValueError:
+        raise errors.Invalid("the request body is not valid JSON", code="invalid_json",
+                             details={"fields": [{"field": "", "location": "body", "issue": "not valid JSON"}]}) from None
+    if event.get("isBase64Encoded"):
+        # Hand the resolver text, as API Gateway does for JSON bodies.
+        event["body"] = text  # type: ignore[index]
+        event["isBase64Encoded"] = False  # type: ignore[index]
+
+
+def _raw_error(exc: errors.AppError, request_id: str) -> dict[str, Any]:
+    return {
+        "statusCode": exc.status,
+        "headers": {"Content-Type": JSON, "X-Request-Id": request_id, **exc.headers},
+        "body": json.dumps(error_body(exc, request_id)),
+        "isBase64Encoded": False,
+    }
+
+
+def make_handler(app: APIGatewayHttpResolver) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
+    """The Lambda handler: sets the request context, authenticates (before validation, so that an
+    anonymous caller learns nothing about a route's schema), then resolves."""
+
+    @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, log_event=False)
+    @metrics.log_metrics
+    @tracer.capture_lambda_handler(capture_response=False)
+    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        rc = event.get("requestContext") or {}
+        http = rc.get("http") or {}
+        request_id = str(rc.get("requestId") or secrets.token_hex(8))
+        rc.setdefault("requestId", request_id)
+        headers = _header_map(event)
+        ctx = RequestContext(request_id=request_id, ip=str(http.get("sourceIp", "")),
+                             user_agent=headers.get("user-agent", "")[:256])
+        set_current(ctx)
+        try:
+            _check_body(event, str(http.get("method", "GET")).upper())
+            if event.get("routeKey") not in PUBLIC_ROUTES:
+                ctx.principal = authenticate(headers, ctx.ip)
+        except errors.AppError as exc:
+            return _raw_error(exc, request_id)
+        except Exception as exc:  # noqa: BLE001 - the envelope, never a trace
+            logger.error("authentication failed unexpectedly", extra={"error_type": type(exc).__name__})
+            return _raw_error(errors.Internal("an internal error occurred"), request_id)
+        response = app.resolve(event, context)
+        response.setdefault("headers", {})["X-Request-Id"] = request_id
+        return response
+
+    return handler
+
+
+# --------------------------------------------------------------------------- idempotency
+
+def _persistence() -> Any:
+    import os  # noqa: PLC0415
+
+    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer  # noqa: PLC0415
+
+    from strongroom import aws, keys  # noqa: PLC0415
+    from strongroom.config import settings  # noqa: PLC0415
+
+    function = os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "local")
+    return DynamoDBPersistenceLayer(
+        table_name=settings().table_name,
+        key_attr=keys.PK,
+        sort_key_attr=keys.SK,
+        static_pk_value=keys.idempotency_partition(function),
+        expiry_attr=keys.TTL,
+        in_progress_expiry_attr="in_progress_expires_at",
+        status_attr="idempotency_status",
+        data_attr="idempotency_data",
+        validation_key_attr="idempotency_validation",
+        boto3_client=aws.dynamodb(),
+    )
+
+
+def _idempotency(app: APIGatewayHttpResolver, next_middleware: Callable[..., Response]) -> Response:
+    """`Idempotency-Key` on a mutation: the first response is kept (with one-time secrets
+    redacted) for IDEMPOTENCY_TTL_SECONDS and replayed to a retry with the same key; the same
+    key with a different request is 422."""
+    event = app.current_event
+    key = event.headers.get("idempotency-key") if event.headers else None
+    if event.http_method.upper() not in MUTATING or not key:
+        return next_middleware(app)
+    if len(key) > 255 or not key.isprintable():
+        raise errors.Invalid("Idempotency-Key must be 1-255 printable characters",
+                             details={"fields": [{"field": "Idempotency-Key", "location": "header",
+                                                  "issue": "invalid"}]})
+    from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function  # noqa: PLC0415
+    from aws_lambda_powertools.utilities.idempotency.exceptions import (  # noqa: PLC0415
+        IdempotencyAlreadyInProgressError,
+        IdempotencyValidationError,
+    )
+
+    from strongroom.config import settings  # noqa: PLC0415
+    from strongroom.context import principal  # noqa: PLC0415
+
+    body = event.body or ""
+    request = {
+        "scope": f"{principal().id}|{event.http_method.upper()}|{event.path}|{key}",
+        "body_sha256": hashlib.sha256(body.encode()).hexdigest(),
+    }
+    config = IdempotencyConfig(event_key_jmespath="scope", payload_validation_jmespath="body_sha256",
+                               expires_after_seconds=settings().idempotency_ttl_seconds, use_local_cache=False)
+    fresh: dict[str, Any] = {}
+
+    @idempotent_function(data_keyword_argument="request", persistence_store=_persistence(), config=config)
+    def run(request: dict[str, Any]) -> dict[str, Any]:
+        response = next_middleware(app)
+        text = response.body if isinstance(response.body, str) else json.dumps(response.body, default=str)
+        fresh["response"] = Response(status_code=response.status_code, content_type=JSON, body=text,
+                                     headers={k: v for k, v in (response.headers or {}).items()})
+        return {"status_code": response.status_code, "body": _redact(text)}
+
+    try:
+        stored = run(request=request)
+    except IdempotencyValidationError:
+        raise errors.Unprocessable("this Idempotency-Key was used with a different request",
+                                   code="idempotency_key_reused") from None
+    except IdempotencyAlreadyInProgressError:
+        raise errors.Conflict("a request with this Idempotency-Key is still in progress",
+                              code="idempotency_in_progress", headers={"Retry-After": "1"}) from None
+    if "response" in fresh:
+        return fresh["response"]  # type: ignore[no-any-return]
+    return Response(status_code=int(stored["status_code"]), content_type=JSON, body=stored["body"],
+                    headers={"Idempotent-Replayed": "true"})
+
+
+def _redact(text: str) -> str:
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return text
+    if isinstance(data, dict) and ONE_TIME_FIELDS.intersection(data):
+        data = {k: ("[shown once]" if k in ONE_TIME_FIELDS else v) for k, v in data.items()}
+        return json.dumps(data)
+    return text
+
+
+def http_status(code: int) -> str:
+    return HTTPStatus(code).phrase

@@ -1,0 +1,158 @@
+"""Authentication: who is calling. One function, `authenticate`, called for every non-public route.
+
+- `X-Strongroom-Dev-User: <email>` only when AUTH_MODE=dev (refused otherwise);
+- `Authorization: Bearer sr_<kind>_…`: dispatched to the verifier registered for that kind
+  (service, personal and SCIM tokens register themselves);
+- `Authorization: Bearer <JWT>`: an OIDC token verified against the issuer's JWKS.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from functools import cache
+from typing import TYPE_CHECKING, Any
+
+from strongroom.config import AuthMode, settings
+from strongroom.context import Principal
+from strongroom.errors import Unauthorized
+
+if TYPE_CHECKING:
+    import jwt
+
+DEV_HEADER = "x-strongroom-dev-user"
+ALLOWED_ALGORITHMS = frozenset({"RS256", "ES256", "EdDSA"})
+_CLOCK_SKEW_SECONDS = 30
+_DEV_EMAIL = re.compile(r"^[^@\s]{1,64}@[A-Za-z0-9.-]{1,190}$")
+
+# Token kind ("pat", "svc", "scim") -> verifier(token, source_ip) -> Principal.
+TokenVerifier = Callable[[str, str], Principal]
+_token_verifiers: dict[str, TokenVerifier] = {}
+
+
+def register_token_verifier(kind: str, verifier: TokenVerifier) -> None:
+    _token_verifiers[kind] = verifier
+
+
+def authenticate(headers: Mapping[str, str], source_ip: str) -> Principal:
+    """Headers are lower-cased (HTTP API v2). Raises Unauthorized; never says why a token failed
+    beyond a generic reason, and never echoes the credential."""
+    cfg = settings()
+    dev_user = headers.get(DEV_HEADER)
+    if dev_user is not None:
+        if cfg.auth_mode is not AuthMode.DEV:
+            raise Unauthorized("the dev identity header is only accepted when the stack runs with AUTH_MODE=dev")
+        return _dev_principal(dev_user.strip())
+
+    authorization = headers.get("authorization", "")
+    scheme, _, credential = authorization.partition(" ")
+    credential = credential.strip()
+    if scheme.lower() != "bearer" or not credential:
+        raise Unauthorized("missing bearer token", headers={"WWW-Authenticate": 'Bearer realm="strongroom"'})
+    if credential.startswith("sr_"):
+        kind = credential[3:].split("_", 1)[0]
+        verifier = _token_verifiers.get(kind)
+        if verifier is None:
+            raise Unauthorized("invalid token")
+        return verifier(credential, source_ip)
+    return _oidc_principal(credential)
+
+
+def _dev_principal(email: str) -> Principal:
+    from strongroom.data import users  # noqa: PLC0415
+
+    if not _DEV_EMAIL.match(email):
+        raise Unauthorized("the dev identity header must be an email address")
+    user = users.by_email(email) or _provision(email, via="dev")
+    return Principal(type="user", id=user.id, email=user.email, via="dev")
+
+
+def _provision(email: str, *, via: str, issuer: str | None = None, subject: str | None = None) -> Any:
+    from strongroom.context import current  # noqa: PLC0415
+    from strongroom.data import users  # noqa: PLC0415
+    from strongroom.errors import Conflict  # noqa: PLC0415
+
+    ctx = current()
+    # The audit actor of a self-provisioning is the user being created.
+    ctx.principal = Principal(type="system", id="signup", via=via)
+    try:
+        return users.create(email, email.split("@", 1)[0], issuer=issuer, subject=subject, via=via)
+    except Conflict:
+        # Raced with a concurrent first request of the same user.
+        found = users.by_identity(issuer, subject) if issuer and subject else users.by_email(email)
+        if found is None:
+            raise
+        return found
+    finally:
+        ctx.principal = None
+
+
+# --------------------------------------------------------------------------- OIDC
+
+@cache
+def _jwks_client(url: str) -> jwt.PyJWKClient:
+    import jwt  # noqa: PLC0415
+
+    return jwt.PyJWKClient(url, cache_keys=True, lifespan=300, timeout=3)
+
+
+def verify_jwt(token: str) -> dict[str, Any]:
+    """Verify an OIDC JWT: alg allow-list, signature by a key of the issuer's JWKS (by kid),
+    iss, aud, exp, nbf. Any failure is a 401 with a generic message."""
+    import jwt  # noqa: PLC0415
+
+    cfg = settings()
+    if not cfg.oidc_issuer:
+        raise Unauthorized("invalid token")
+    try:
+        header = jwt.get_unverified_header(token)
+    except jwt.PyJWTError:
+        raise Unauthorized("invalid token") from None
+    alg = header.get("alg")
+    if alg not in ALLOWED_ALGORITHMS or not header.get("kid"):
+        raise Unauthorized("invalid token")
+    try:
+        signing_key = _jwks_client(cfg.jwks_url).get_signing_key(header["kid"])
+    except jwt.PyJWKClientConnectionError:
+        from strongroom.errors import Unavailable  # noqa: PLC0415
+
+        raise Unavailable("the identity provider's keys could not be fetched") from None
+    except jwt.PyJWKClientError:
+        raise Unauthorized("invalid token") from None
+    key_alg = getattr(signing_key, "algorithm_name", None)
+    if key_alg and key_alg != alg:
+        raise Unauthorized("invalid token")
+    try:
+        return jwt.decode(
+            token,
+            signing_key.key,
+            algorithms=[alg],
+            audience=cfg.oidc_audience,
+            issuer=cfg.oidc_issuer,
+            leeway=_CLOCK_SKEW_SECONDS,
+            options={"require": ["exp", "iss", "aud", "sub"], "verify_nbf": True},
+        )
+    except jwt.PyJWTError:
+        raise Unauthorized("invalid token") from None
+
+
+def _oidc_principal(token: str) -> Principal:
+    from strongroom.data import users  # noqa: PLC0415
+
+    claims = verify_jwt(token)
+    issuer, subject = str(claims["iss"]), str(claims["sub"])
+    user = users.by_identity(issuer, subject)
+    if user is None:
+        email = str(claims.get("email") or "").lower()
+        if not _DEV_EMAIL.match(email):
+            raise Unauthorized("the identity token carries no email address")
+        existing = users.by_email(email)
+        if existing is not None:
+            # Link an existing account only on an email the issuer says it verified.
+            if claims.get("email_verified") is not True:
+                raise Unauthorized("this email belongs to another account; verify it with your identity provider")
+            users.link_identity(existing, issuer, subject)
+            user = existing
+        else:
+            user = _provision(email, via="oidc", issuer=issuer, subject=subject)
+    return Principal(type="user", id=user.id, email=user.email, via="oidc")

@@ -1,0 +1,48 @@
+"""Lazily created, cached boto3 clients. Nothing is created at import time; tests may replace them."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_kms import KMSClient
+    from mypy_boto3_sqs import SQSClient
+
+_overrides: dict[str, Any] = {}
+
+
+@cache
+def _client(name: str) -> Any:
+    import boto3  # noqa: PLC0415 - deferred so that importing the layer stays cheap
+    from botocore.config import Config  # noqa: PLC0415
+
+    config = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=2, read_timeout=5)
+    return boto3.session.Session().client(name, config=config)  # type: ignore[call-overload]
+
+
+def client(name: str) -> Any:
+    return _overrides.get(name) or _client(name)
+
+
+def dynamodb() -> DynamoDBClient:
+    return client("dynamodb")  # type: ignore[no-any-return]
+
+
+def kms() -> KMSClient:
+    return client("kms")  # type: ignore[no-any-return]
+
+
+def sqs() -> SQSClient:
+    return client("sqs")  # type: ignore[no-any-return]
+
+
+def override(name: str, value: Any) -> None:
+    """Replace a client (tests: a botocore Stubber-wrapped client)."""
+    _overrides[name] = value
+
+
+def reset() -> None:
+    _overrides.clear()
+    _client.cache_clear()

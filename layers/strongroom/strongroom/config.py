@@ -1,0 +1,80 @@
+"""Typed configuration, read from the environment once per invocation.
+
+A missing or malformed variable fails loudly: there are no made-up defaults for
+resources (no default table name, no default key).
+"""
+
+from __future__ import annotations
+
+import os
+from enum import StrEnum
+from functools import lru_cache
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+
+class AuthMode(StrEnum):
+    OIDC = "oidc"
+    DEV = "dev"
+
+
+class ConfigError(RuntimeError):
+    """The function was deployed or started without a setting it needs."""
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    table_name: str = Field(min_length=3)
+    kms_key_id: str = Field(min_length=1)
+    auth_mode: AuthMode = AuthMode.OIDC
+    oidc_issuer: str = ""
+    oidc_audience: str = ""
+    oidc_jwks_url: str = ""
+    stage: str = "dev"
+    # Secret used to sign pagination cursors; derived per deployment.
+    cursor_signing_key: str = Field(min_length=16)
+    invitation_ttl_hours: int = Field(default=168, ge=1, le=24 * 30)
+    idempotency_ttl_seconds: int = Field(default=86_400, ge=60, le=7 * 86_400)
+
+    @model_validator(mode="after")
+    def _oidc_complete(self) -> Settings:
+        if self.auth_mode is AuthMode.OIDC and bool(self.oidc_issuer) != bool(self.oidc_audience):
+            raise ValueError("OIDC_ISSUER and OIDC_AUDIENCE must be set together")
+        return self
+
+    @property
+    def jwks_url(self) -> str:
+        if self.oidc_jwks_url:
+            return self.oidc_jwks_url
+        return self.oidc_issuer.rstrip("/") + "/.well-known/jwks.json"
+
+
+_ENV = {
+    "table_name": "TABLE_NAME",
+    "kms_key_id": "KMS_KEY_ID",
+    "auth_mode": "AUTH_MODE",
+    "oidc_issuer": "OIDC_ISSUER",
+    "oidc_audience": "OIDC_AUDIENCE",
+    "oidc_jwks_url": "OIDC_JWKS_URL",
+    "stage": "STAGE",
+    "cursor_signing_key": "CURSOR_SIGNING_KEY",
+    "invitation_ttl_hours": "INVITATION_TTL_HOURS",
+    "idempotency_ttl_seconds": "IDEMPOTENCY_TTL_SECONDS",
+}
+
+
+@lru_cache(maxsize=1)
+def _load(snapshot: tuple[tuple[str, str], ...]) -> Settings:
+    raw = dict(snapshot)
+    try:
+        return Settings.model_validate(raw)
+    except ValidationError as exc:
+        names = sorted({_ENV[str(err["loc"][0])] for err in exc.errors() if err["loc"]})
+        raise ConfigError(f"invalid or missing configuration: {', '.join(names) or exc}") from None
+
+
+def settings() -> Settings:
+    """The settings for this invocation (cached while the environment is unchanged)."""
+    snapshot = tuple((field, os.environ[var]) for field, var in _ENV.items() if os.environ.get(var, "") != "")
+    return _load(snapshot)

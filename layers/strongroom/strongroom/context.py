@@ -1,0 +1,61 @@
+"""The request in flight: who asks, from where, under which request id.
+
+Set once per invocation by the entry point; read by the domain (audit actor, ip).
+"""
+
+from __future__ import annotations
+
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import Literal
+
+PrincipalType = Literal["user", "service_token", "system"]
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    type: PrincipalType
+    id: str
+    email: str = ""
+    # How the principal proved itself: "dev", "oidc", "session", "pat", "service_token".
+    via: str = ""
+    # Narrowing a token may carry (orgs it is limited to; read-only).
+    org_ids: frozenset[str] | None = None
+    read_only: bool = False
+
+
+SYSTEM = Principal(type="system", id="system", via="system")
+
+
+@dataclass(slots=True)
+class RequestContext:
+    request_id: str
+    ip: str = ""
+    user_agent: str = ""
+    principal: Principal | None = None
+    extras: dict[str, str] = field(default_factory=dict)
+
+
+_current: ContextVar[RequestContext | None] = ContextVar("strongroom_request", default=None)
+
+
+def set_current(ctx: RequestContext) -> None:
+    _current.set(ctx)
+
+
+def current() -> RequestContext:
+    ctx = _current.get()
+    if ctx is None:
+        # Workers and scripts act as the system.
+        ctx = RequestContext(request_id="", principal=SYSTEM)
+        _current.set(ctx)
+    return ctx
+
+
+def principal() -> Principal:
+    from strongroom.errors import Unauthorized  # noqa: PLC0415
+
+    p = current().principal
+    if p is None:
+        raise Unauthorized("authentication required")
+    return p

@@ -1,0 +1,382 @@
+"""DynamoDB access for the single table: reads, paginated queries with opaque tamper-evident
+cursors, and the one transactional write path, which always carries exactly one audit event.
+
+This module and `strongroom.data.*` are the only code that talks to DynamoDB.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from strongroom import aws, keys
+from strongroom.config import settings
+from strongroom.errors import AppError, Conflict, Invalid, Throttled, Unavailable
+
+if TYPE_CHECKING:
+    from strongroom.audit import AuditEvent
+
+MAX_TRANSACTION_ITEMS = 100
+_THROTTLING = frozenset({
+    "ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded",
+})
+
+
+# --------------------------------------------------------------------------- (de)serialization
+
+def _serializer() -> Any:
+    from boto3.dynamodb.types import TypeSerializer  # noqa: PLC0415
+
+    return TypeSerializer()
+
+
+def _deserializer() -> Any:
+    from boto3.dynamodb.types import TypeDeserializer  # noqa: PLC0415
+
+    return TypeDeserializer()
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, set):
+        return {_plain(v) for v in value}
+    return value
+
+
+def serialize(item: dict[str, Any]) -> dict[str, Any]:
+    ser = _serializer()
+    return {k: ser.serialize(_dynamo_value(v)) for k, v in item.items() if v is not None}
+
+
+def _dynamo_value(value: Any) -> Any:
+    if isinstance(value, float):
+        return Decimal(str(value))
+    if isinstance(value, dict):
+        return {k: _dynamo_value(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list | tuple):
+        return [_dynamo_value(v) for v in value]
+    return value
+
+
+def deserialize(item: dict[str, Any]) -> dict[str, Any]:
+    de = _deserializer()
+    return {k: _plain(de.deserialize(v)) for k, v in item.items()}
+
+
+# --------------------------------------------------------------------------- errors
+
+def translate(exc: Exception) -> AppError:
+    """Map a botocore failure to the error hierarchy (callers `raise translate(e) from e`)."""
+    from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415
+
+    if isinstance(exc, ClientError):
+        code = exc.response.get("Error", {}).get("Code", "")
+        if code in _THROTTLING:
+            return Throttled("the data store is busy; retry shortly", headers={"Retry-After": "1"})
+        if code == "ConditionalCheckFailedException":
+            return Conflict("the resource changed or already exists")
+        if code == "TransactionConflictException":
+            return Conflict("a concurrent change touched the same resource; retry")
+        return Unavailable("the data store is unavailable")
+    if isinstance(exc, BotoCoreError):
+        return Unavailable("the data store is unavailable")
+    raise exc
+
+
+def _table() -> str:
+    return settings().table_name
+
+
+# --------------------------------------------------------------------------- reads
+
+def get(key: dict[str, str], *, consistent: bool = True) -> dict[str, Any] | None:
+    from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415
+
+    try:
+        resp = aws.dynamodb().get_item(TableName=_table(), Key=serialize(key), ConsistentRead=consistent)
+    except (ClientError, BotoCoreError) as exc:
+        raise translate(exc) from exc
+    item = resp.get("Item")
+    return deserialize(item) if item else None
+
+
+def batch_get(keys_: Sequence[dict[str, str]]) -> list[dict[str, Any]]:
+    from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415
+
+    out: list[dict[str, Any]] = []
+    pending = [serialize(k) for k in keys_]
+    while pending:
+        chunk, pending = pending[:100], pending[100:]
+        request: dict[str, Any] = {_table(): {"Keys": chunk, "ConsistentRead": True}}
+        for _attempt in range(5):
+            try:
+                resp = aws.dynamodb().batch_get_item(RequestItems=request)
+            except (ClientError, BotoCoreError) as exc:
+                raise translate(exc) from exc
+            out.extend(deserialize(i) for i in resp.get("Responses", {}).get(_table(), []))
+            request = resp.get("UnprocessedKeys") or {}
+            if not request:
+                break
+        else:
+            raise Throttled("the data store is busy; retry shortly", headers={"Retry-After": "1"})
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    items: list[dict[str, Any]]
+    next_cursor: str | None
+
+
+def _mac(scope: str, payload: bytes) -> bytes:
+    key = settings().cursor_signing_key.encode()
+    return hmac.new(key, scope.encode() + b"\x00" + payload, hashlib.sha256).digest()[:16]
+
+
+def encode_cursor(scope: str, last_key: dict[str, Any]) -> str:
+    payload = json.dumps(deserialize(last_key), separators=(",", ":"), sort_keys=True).encode()
+    return base64.urlsafe_b64encode(_mac(scope, payload) + payload).decode().rstrip("=")
+
+
+def decode_cursor(scope: str, cursor: str) -> dict[str, Any]:
+    """Reject cursors that were altered, or made for another listing (scope)."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+    except (binascii.Error, ValueError):
+        raise Invalid("cursor is not valid", details={"fields": [{"field": "cursor", "location": "query",
+                                                                   "issue": "malformed"}]}) from None
+    mac, payload = raw[:16], raw[16:]
+    if len(mac) != 16 or not hmac.compare_digest(mac, _mac(scope, payload)):
+        raise Invalid("cursor is not valid", details={"fields": [{"field": "cursor", "location": "query",
+                                                                   "issue": "tampered or from another listing"}]})
+    return serialize(json.loads(payload))
+
+
+def query(
+    partition: str,
+    *,
+    prefix: str | None = None,
+    index: str | None = None,
+    limit: int = 100,
+    cursor: str | None = None,
+    forward: bool = True,
+    filter_expression: str | None = None,
+    filter_values: dict[str, Any] | None = None,
+    filter_names: dict[str, str] | None = None,
+) -> Page:
+    """One page of a partition (optionally a sort-key prefix), in key order."""
+    from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415
+
+    pk_name, sk_name = (keys.GSI1PK, keys.GSI1SK) if index == keys.GSI1 else (keys.PK, keys.SK)
+    expr = "#pk = :pk"
+    names = {"#pk": pk_name, **(filter_names or {})}
+    values: dict[str, Any] = {":pk": partition, **(filter_values or {})}
+    if prefix:
+        expr += " AND begins_with(#sk, :sk)"
+        names["#sk"] = sk_name
+        values[":sk"] = prefix
+    scope = f"{index or 'table'}|{partition}|{prefix or ''}|{filter_expression or ''}"
+    params: dict[str, Any] = {
+        "TableName": _table(),
+        "KeyConditionExpression": expr,
+        "ExpressionAttributeNames": names,
+        "ExpressionAttributeValues": serialize(values),
+        "ScanIndexForward": forward,
+    }
+    if index:
+        params["IndexName"] = index
+    else:
+        params["ConsistentRead"] = True
+    if filter_expression:
+        params["FilterExpression"] = filter_expression
+    if cursor:
+        params["ExclusiveStartKey"] = decode_cursor(scope, cursor)
+    items: list[dict[str, Any]] = []
+    last: dict[str, Any] | None = None
+    try:
+        # With a filter, DynamoDB may return short pages: keep reading until the page is full.
+        while True:
+            params["Limit"] = limit - len(items) if not filter_expression else max(limit - len(items), 25)
+            resp = aws.dynamodb().query(**params)
+            batch = [deserialize(i) for i in resp.get("Items", [])]
+            room = limit - len(items)
+            if len(batch) > room:
+                batch = batch[:room]
+                last = _key_of(resp["Items"][room - 1], index)
+                items.extend(batch)
+                break
+            items.extend(batch)
+            last = resp.get("LastEvaluatedKey")
+            if not last or len(items) >= limit:
+                break
+            params["ExclusiveStartKey"] = last
+    except (ClientError, BotoCoreError) as exc:
+        raise translate(exc) from exc
+    return Page(items=items, next_cursor=encode_cursor(scope, last) if last else None)
+
+
+def _key_of(raw_item: dict[str, Any], index: str | None) -> dict[str, Any]:
+    names = [keys.PK, keys.SK] + ([keys.GSI1PK, keys.GSI1SK] if index == keys.GSI1 else [])
+    return {n: raw_item[n] for n in names if n in raw_item}
+
+
+def query_all(partition: str, *, prefix: str | None = None, index: str | None = None) -> Iterator[dict[str, Any]]:
+    cursor: str | None = None
+    while True:
+        page = query(partition, prefix=prefix, index=index, limit=500, cursor=cursor)
+        yield from page.items
+        if not page.next_cursor:
+            return
+        cursor = page.next_cursor
+
+
+# --------------------------------------------------------------------------- writes
+
+@dataclass(slots=True)
+class Put:
+    item: dict[str, Any]
+    condition: str | None = None
+    names: dict[str, str] = field(default_factory=dict)
+    values: dict[str, Any] = field(default_factory=dict)
+    on_fail: AppError | None = None
+
+    @classmethod
+    def new(cls, item: dict[str, Any], on_fail: AppError | None = None) -> Put:
+        """Create-only: fails if an item with this key exists."""
+        return cls(item, condition="attribute_not_exists(PK)", on_fail=on_fail)
+
+    def request(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"TableName": _table(), "Item": serialize(self.item)}
+        _conditions(body, self.condition, self.names, self.values)
+        return {"Put": body}
+
+
+@dataclass(slots=True)
+class Update:
+    key: dict[str, str]
+    expression: str
+    condition: str | None = "attribute_exists(PK)"
+    names: dict[str, str] = field(default_factory=dict)
+    values: dict[str, Any] = field(default_factory=dict)
+    on_fail: AppError | None = None
+
+    def request(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"TableName": _table(), "Key": serialize(self.key), "UpdateExpression": self.expression}
+        _conditions(body, self.condition, self.names, self.values)
+        return {"Update": body}
+
+
+@dataclass(slots=True)
+class Delete:
+    key: dict[str, str]
+    condition: str | None = None
+    names: dict[str, str] = field(default_factory=dict)
+    values: dict[str, Any] = field(default_factory=dict)
+    on_fail: AppError | None = None
+
+    def request(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"TableName": _table(), "Key": serialize(self.key)}
+        _conditions(body, self.condition, self.names, self.values)
+        return {"Delete": body}
+
+
+@dataclass(slots=True)
+class Check:
+    key: dict[str, str]
+    condition: str
+    names: dict[str, str] = field(default_factory=dict)
+    values: dict[str, Any] = field(default_factory=dict)
+    on_fail: AppError | None = None
+
+    def request(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"TableName": _table(), "Key": serialize(self.key)}
+        _conditions(body, self.condition, self.names, self.values)
+        return {"ConditionCheck": body}
+
+
+Op = Put | Update | Delete | Check
+
+
+def _conditions(body: dict[str, Any], condition: str | None, names: dict[str, str], values: dict[str, Any]) -> None:
+    if condition:
+        body["ConditionExpression"] = condition
+    if names:
+        body["ExpressionAttributeNames"] = names
+    if values:
+        body["ExpressionAttributeValues"] = serialize(values)
+
+
+def transact(ops: Sequence[Op], *, audit: AuditEvent) -> None:
+    """Write `ops` and exactly one audit event atomically. The only write path for mutations."""
+    from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415
+
+    all_ops: list[Op] = [*ops, Put.new(audit.to_item())]
+    if len(all_ops) > MAX_TRANSACTION_ITEMS:
+        raise ValueError(f"transaction of {len(all_ops)} items exceeds {MAX_TRANSACTION_ITEMS}")
+    try:
+        aws.dynamodb().transact_write_items(TransactItems=[op.request() for op in all_ops])  # type: ignore[misc]
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") == "TransactionCanceledException":
+            raise _cancelled(exc, all_ops) from exc
+        raise translate(exc) from exc
+    except BotoCoreError as exc:
+        raise translate(exc) from exc
+
+
+def _cancelled(exc: Any, ops: Sequence[Op]) -> AppError:
+    reasons = exc.response.get("CancellationReasons") or []
+    for op, reason in zip(ops, reasons, strict=False):
+        code = reason.get("Code")
+        if code == "ConditionalCheckFailed":
+            return op.on_fail or Conflict("the resource changed or already exists")
+        if code in {"ThrottlingError", "ProvisionedThroughputExceeded"}:
+            return Throttled("the data store is busy; retry shortly", headers={"Retry-After": "1"})
+        if code == "TransactionConflict":
+            return Conflict("a concurrent change touched the same resource; retry")
+    return Unavailable("the data store could not complete the change")
+
+
+def delete_many(item_keys: Sequence[dict[str, str]]) -> None:
+    """Bulk delete (purges after an audited tombstone). Not transactional; idempotent."""
+    from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415
+
+    pending = [{"DeleteRequest": {"Key": serialize(k)}} for k in item_keys]
+    while pending:
+        chunk, pending = pending[:25], pending[25:]
+        request: dict[str, Any] = {_table(): chunk}
+        for _attempt in range(8):
+            try:
+                resp = aws.dynamodb().batch_write_item(RequestItems=request)
+            except (ClientError, BotoCoreError) as exc:
+                raise translate(exc) from exc
+            request = resp.get("UnprocessedItems") or {}
+            if not request:
+                break
+        else:
+            raise Throttled("the data store is busy; retry shortly", headers={"Retry-After": "1"})
+
+
+def put_plain(item: dict[str, Any], *, condition: str | None = None) -> None:
+    """A non-audited write, for bookkeeping that is not a mutation of the user's data
+    (e.g. auto-provisioning a user record on first sign-in, last-used stamps)."""
+    from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415
+
+    params: dict[str, Any] = {"TableName": _table(), "Item": serialize(item)}
+    if condition:
+        params["ConditionExpression"] = condition
+    try:
+        aws.dynamodb().put_item(**params)
+    except (ClientError, BotoCoreError) as exc:
+        raise translate(exc) from exc

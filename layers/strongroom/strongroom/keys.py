@@ -1,0 +1,104 @@
+"""Every DynamoDB key string is built here and nowhere else (see docs/data-model.md)."""
+
+from __future__ import annotations
+
+# Partition/sort key attribute names of the single table and its indexes.
+PK, SK = "PK", "SK"
+GSI1, GSI1PK, GSI1SK = "GSI1", "GSI1PK", "GSI1SK"
+TTL = "expires_at_epoch"
+
+
+def user(user_id: str) -> dict[str, str]:
+    return {PK: f"USER#{user_id}", SK: "PROFILE"}
+
+
+def user_email(email: str) -> dict[str, str]:
+    return {PK: f"EMAIL#{email.lower()}", SK: "EMAIL"}
+
+
+def user_identity(issuer: str, subject: str) -> dict[str, str]:
+    return {PK: f"IDP#{issuer}#{subject}", SK: "IDP"}
+
+
+def org(org_id: str) -> dict[str, str]:
+    return {PK: f"ORG#{org_id}", SK: "ORG"}
+
+
+def org_partition(org_id: str) -> str:
+    return f"ORG#{org_id}"
+
+
+def org_slug(slug: str) -> dict[str, str]:
+    return {PK: f"ORGSLUG#{slug}", SK: "ORGSLUG"}
+
+
+def member(org_id: str, user_id: str) -> dict[str, str]:
+    return {PK: f"ORG#{org_id}", SK: f"MEMBER#{user_id}"}
+
+
+MEMBER_PREFIX = "MEMBER#"
+
+
+def member_gsi(user_id: str, org_id: str) -> dict[str, str]:
+    """GSI1 projection of a membership: the user's orgs."""
+    return {GSI1PK: f"USER#{user_id}#ORGS", GSI1SK: f"ORG#{org_id}"}
+
+
+def user_orgs_gsi_pk(user_id: str) -> str:
+    return f"USER#{user_id}#ORGS"
+
+
+def invitation(org_id: str, invitation_id: str) -> dict[str, str]:
+    return {PK: f"ORG#{org_id}", SK: f"INVITE#{invitation_id}"}
+
+
+INVITE_PREFIX = "INVITE#"
+
+
+def invitation_token(token_hash: str) -> dict[str, str]:
+    return {PK: f"INVTOKEN#{token_hash}", SK: "INVTOKEN"}
+
+
+def project(org_id: str, project_id: str) -> dict[str, str]:
+    return {PK: f"ORG#{org_id}", SK: f"PROJECT#{project_id}"}
+
+
+PROJECT_PREFIX = "PROJECT#"
+
+
+def project_slug(org_id: str, slug: str) -> dict[str, str]:
+    return {PK: f"ORG#{org_id}", SK: f"PROJSLUG#{slug}"}
+
+
+def environment(org_id: str, project_id: str, env_id: str) -> dict[str, str]:
+    return {PK: f"ORG#{org_id}", SK: f"ENV#{project_id}#{env_id}"}
+
+
+def environment_prefix(project_id: str) -> str:
+    return f"ENV#{project_id}#"
+
+
+def environment_slug(org_id: str, project_id: str, slug: str) -> dict[str, str]:
+    return {PK: f"ORG#{org_id}", SK: f"ENVSLUG#{project_id}#{slug}"}
+
+
+def environment_slug_prefix(project_id: str) -> str:
+    return f"ENVSLUG#{project_id}#"
+
+
+def environment_partition(env_id: str) -> str:
+    """Partition holding an environment's secrets, versions and snapshot (issue #3)."""
+    return f"ENV#{env_id}"
+
+
+def audit_partition(scope_id: str) -> str:
+    """Audit events of an org (`org_…`) or of a user's own account (`usr_…`)."""
+    return f"AUDIT#{scope_id}"
+
+
+def audit_event(scope_id: str, event_id: str) -> dict[str, str]:
+    return {PK: audit_partition(scope_id), SK: f"EVT#{event_id}"}
+
+
+def idempotency_partition(function_name: str) -> str:
+    return f"IDEMPOTENCY#{function_name}"

@@ -1,0 +1,230 @@
+"""Pydantic models at every boundary: request bodies (extra="forbid"), responses, stored items."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+
+SLUG_PATTERN = r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$"
+_SLUG_RE = re.compile(SLUG_PATTERN)
+
+Slug = Annotated[str, StringConstraints(pattern=SLUG_PATTERN, min_length=1, max_length=64)]
+
+
+def _clean_name(value: str) -> str:
+    value = value.strip()
+    if not value:
+        raise ValueError("must not be blank")
+    if any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise ValueError("must not contain control characters")
+    return value
+
+
+Name = Annotated[str, StringConstraints(min_length=1, max_length=100), AfterValidator(_clean_name)]
+Description = Annotated[str, StringConstraints(max_length=1000)]
+EMAIL_PATTERN = r"^[^@\s]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?)+$"
+Email = Annotated[str, StringConstraints(pattern=EMAIL_PATTERN, max_length=254), AfterValidator(str.lower)]
+RoleName = Literal["owner", "admin", "developer", "viewer"]
+
+
+def slugify(name: str) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:64].strip("-")
+    return slug if _SLUG_RE.match(slug or "") else ""
+
+
+class Request(BaseModel):
+    """Base of request bodies: unknown fields are refused (no mass assignment)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+
+
+class Response(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+    details: dict[str, object] = Field(default_factory=dict)
+    request_id: str
+
+
+class ErrorEnvelope(BaseModel):
+    error: ErrorBody
+
+
+# --------------------------------------------------------------------------- users
+
+class User(Response):
+    id: str
+    email: str
+    name: str = ""
+    created_at: str
+    updated_at: str
+
+
+class UserPatch(Request):
+    name: Name
+
+
+# --------------------------------------------------------------------------- orgs
+
+class OrgCreate(Request):
+    name: Name
+    slug: Slug | None = None
+
+
+class OrgPatch(Request):
+    name: Name | None = None
+    slug: Slug | None = None
+
+
+class Org(Response):
+    id: str
+    name: str
+    slug: str
+    role: RoleName
+    created_at: str
+    updated_at: str
+
+
+class OrgList(Response):
+    data: list[Org]
+    next_cursor: str | None = None
+
+
+class Member(Response):
+    user_id: str
+    email: str
+    name: str = ""
+    role: RoleName
+    joined_at: str
+
+
+class MemberList(Response):
+    data: list[Member]
+    next_cursor: str | None = None
+
+
+class MemberPatch(Request):
+    role: RoleName
+
+
+class InvitationCreate(Request):
+    email: Email
+    role: RoleName
+
+
+class Invitation(Response):
+    id: str
+    email: str
+    role: RoleName
+    invited_by: str
+    created_at: str
+    expires_at: str
+    status: Literal["pending", "accepted", "revoked", "expired"]
+
+
+class InvitationCreated(Invitation):
+    token: str = Field(description="Shown once. Send it to the invitee; it is stored only as a hash.")
+
+
+class InvitationList(Response):
+    data: list[Invitation]
+    next_cursor: str | None = None
+
+
+class InvitationAccepted(Response):
+    org: Org
+
+
+class PermissionInfo(Response):
+    name: str
+    description: str
+    environment_scoped: bool
+
+
+class RoleInfo(Response):
+    name: RoleName
+    permissions: dict[str, Literal["all", "non_production", "development"]]
+
+
+class PermissionCatalog(Response):
+    data: list[PermissionInfo]
+    roles: list[RoleInfo]
+
+
+class MyPermissions(Response):
+    org_id: str
+    role: RoleName
+    permissions: dict[str, Literal["all", "non_production", "development"]]
+
+
+# --------------------------------------------------------------------------- projects
+
+class ProjectCreate(Request):
+    name: Name
+    slug: Slug | None = None
+    description: Description = ""
+
+
+class ProjectPatch(Request):
+    name: Name | None = None
+    slug: Slug | None = None
+    description: Description | None = None
+
+
+class Environment(Response):
+    id: str
+    project_id: str
+    name: str
+    slug: str
+    production: bool
+    parent_id: str | None = None
+    encryption: Literal["server", "client"] = "server"
+    created_at: str
+    updated_at: str
+
+
+class EnvironmentList(Response):
+    data: list[Environment]
+    next_cursor: str | None = None
+
+
+class EnvironmentCreate(Request):
+    name: Name
+    slug: Slug | None = None
+    parent: str | None = Field(default=None, max_length=64, description="Parent environment (ID or slug)")
+    production: bool = False
+    encryption: Literal["server", "client"] = "server"
+
+
+class EnvironmentPatch(Request):
+    name: Name | None = None
+    slug: Slug | None = None
+    parent: str | None = Field(default=None, max_length=64)
+    production: bool | None = None
+
+
+class Project(Response):
+    id: str
+    org_id: str
+    name: str
+    slug: str
+    description: str = ""
+    created_at: str
+    updated_at: str
+    environments: list[Environment] = Field(default_factory=list)
+
+
+class ProjectList(Response):
+    data: list[Project]
+    next_cursor: str | None = None
+
+
+class Health(Response):
+    status: Literal["ok", "degraded"]
+    checks: dict[str, Literal["ok", "fail"]]
+    version: str

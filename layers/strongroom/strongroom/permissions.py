@@ -1,0 +1,106 @@
+"""The permission catalog and the built-in roles matrix (design.md, "Authorization").
+
+Environment-scoped permissions carry a scope: `all`, `non_production` (any environment not
+flagged production) or `development` (the environment whose slug is `development`, and its
+descendants are not included).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Literal
+
+Scope = Literal["all", "non_production", "development"]
+
+
+class Role(StrEnum):
+    OWNER = "owner"
+    ADMIN = "admin"
+    DEVELOPER = "developer"
+    VIEWER = "viewer"
+
+
+ROLE_RANK = {Role.VIEWER: 0, Role.DEVELOPER: 1, Role.ADMIN: 2, Role.OWNER: 3}
+
+
+@dataclass(frozen=True, slots=True)
+class Permission:
+    name: str
+    description: str
+    environment_scoped: bool = False
+
+
+CATALOG: tuple[Permission, ...] = (
+    Permission("org.read", "See the organization and its settings"),
+    Permission("org.update", "Rename the organization or change its settings"),
+    Permission("org.delete", "Delete the organization and everything in it"),
+    Permission("org.transfer", "Transfer ownership of the organization"),
+    Permission("members.read", "List members and their roles"),
+    Permission("members.manage", "Invite members, change roles, remove members"),
+    Permission("roles.manage", "Create and change custom roles"),
+    Permission("projects.read", "See projects and their environments"),
+    Permission("projects.create", "Create projects"),
+    Permission("projects.update", "Rename projects, manage environments"),
+    Permission("projects.delete", "Delete projects and everything in them"),
+    Permission("templates.manage", "Manage the required-keys template of a project"),
+    Permission("secrets.read", "Read secret values", environment_scoped=True),
+    Permission("secrets.write", "Create, change, delete and promote secrets", environment_scoped=True),
+    Permission("tokens.manage", "Create, rotate and revoke service tokens"),
+    Permission("webhooks.manage", "Create and manage webhooks"),
+    Permission("audit.read", "Read and export the audit log"),
+    Permission("encryption.manage", "Bring your own KMS key; rotate keys"),
+)
+CATALOG_BY_NAME = {p.name: p for p in CATALOG}
+
+_EVERYONE = {"org.read", "members.read", "projects.read"}
+_ADMIN = {
+    *_EVERYONE, "org.update", "members.manage", "roles.manage", "projects.create", "projects.update",
+    "templates.manage", "tokens.manage", "webhooks.manage", "audit.read",
+}
+_OWNER = {*_ADMIN, "org.delete", "org.transfer", "projects.delete", "encryption.manage"}
+
+# permission -> scope, per built-in role
+MATRIX: dict[Role, dict[str, Scope]] = {
+    Role.OWNER: {**dict.fromkeys(_OWNER, "all"), "secrets.read": "all", "secrets.write": "all"},
+    Role.ADMIN: {**dict.fromkeys(_ADMIN, "all"), "secrets.read": "all", "secrets.write": "all"},
+    Role.DEVELOPER: {
+        **dict.fromkeys(_EVERYONE, "all"), "secrets.read": "non_production", "secrets.write": "non_production",
+    },
+    Role.VIEWER: {**dict.fromkeys(_EVERYONE, "all"), "secrets.read": "development"},
+}
+
+
+def scope_of(role: str, permission: str) -> Scope | None:
+    """The scope in which `role` holds `permission`, or None."""
+    if permission not in CATALOG_BY_NAME:
+        raise ValueError(f"unknown permission {permission!r}")
+    try:
+        return MATRIX[Role(role)].get(permission)
+    except ValueError:
+        return None
+
+
+def scope_allows(scope: Scope | None, *, env_slug: str | None, production: bool) -> bool:
+    if scope is None:
+        return False
+    if scope == "all":
+        return True
+    if scope == "non_production":
+        return not production
+    return env_slug == "development" and not production
+
+
+def can_grant(granter_role: str, role: str) -> bool:
+    """Nobody grants a role above their own; only owners grant, change or remove owners."""
+    try:
+        granter, target = Role(granter_role), Role(role)
+    except ValueError:
+        return False
+    if target is Role.OWNER:
+        return granter is Role.OWNER
+    return ROLE_RANK[granter] >= ROLE_RANK[target] and ROLE_RANK[granter] >= ROLE_RANK[Role.ADMIN]
+
+
+def role_permissions(role: str) -> dict[str, Scope]:
+    return dict(sorted(MATRIX[Role(role)].items()))
