@@ -11,8 +11,9 @@ from strongroom.models import Health
 app = build_app()
 
 
-@app.get("/health", responses={200: {"description": "All dependencies answer"},
-                               503: {"description": "A dependency failed"}})
+@app.get(
+    "/health", responses={200: {"description": "All dependencies answer"}, 503: {"description": "A dependency failed"}}
+)
 def get_health() -> Response[Health]:
     result = health.check()
     return Response(status_code=200 if result.status == "ok" else 503, content_type=JSON, body=result)

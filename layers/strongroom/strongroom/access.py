@@ -16,8 +16,9 @@ from strongroom.errors import Forbidden, NotFound
 from strongroom.observability import tracer
 
 _WRITE_PERMISSIONS = frozenset(
-    p.name for p in permissions.CATALOG if p.name not in {"org.read", "members.read", "projects.read",
-                                                          "secrets.read", "audit.read"}
+    p.name
+    for p in permissions.CATALOG
+    if p.name not in {"org.read", "members.read", "projects.read", "secrets.read", "audit.read"}
 )
 
 
@@ -40,8 +41,10 @@ class OrgAccess:
     def require(self, permission: str, env: EnvironmentRecord | None = None) -> None:
         if not self.allows(permission, env):
             where = f" in environment '{env.slug}'" if env else ""
-            raise Forbidden(f"your role ({self.role}) lacks '{permission}'{where}",
-                            details={"permission": permission, "role": self.role})
+            raise Forbidden(
+                f"your role ({self.role}) lacks '{permission}'{where}",
+                details={"permission": permission, "role": self.role},
+            )
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +86,8 @@ def environment_access(org_ref: str, project_ref: str, env_ref: str, permission:
     env = project_data.resolve_environment(base.org.id, base.project.id, env_ref)
     if env is None:
         raise NotFound("environment not found")
-    access = EnvironmentAccess(principal=base.principal, org=base.org, role=base.role, project=base.project,
-                               environment=env)
+    access = EnvironmentAccess(
+        principal=base.principal, org=base.org, role=base.role, project=base.project, environment=env
+    )
     access.require(permission, env)
     return access

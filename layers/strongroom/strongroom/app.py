@@ -18,11 +18,11 @@ import json
 import secrets
 import traceback
 from collections.abc import Callable, Iterable, Mapping
-from http import HTTPStatus
-from typing import Any
+from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.logging import correlation_paths
 
 from strongroom import errors
@@ -34,6 +34,10 @@ JSON = "application/json"
 MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 MAX_BODY_BYTES = 1024 * 1024
 PUBLIC_ROUTES = frozenset({"GET /health"})
+
+# Pagination query parameters shared by every list route.
+Limit = Annotated[int, Query(ge=1, le=500, description="Page size (1-500)")]
+Cursor = Annotated[str | None, Query(max_length=2048, description="Opaque cursor from next_cursor")]
 # Top-level response fields that are shown once and never stored in an idempotency record.
 ONE_TIME_FIELDS = frozenset({"token", "secret"})
 
@@ -46,10 +50,11 @@ def _request_id(app: APIGatewayHttpResolver) -> str:
     return str(app.current_event.request_context.request_id or "")
 
 
-def _error_response(exc: errors.AppError, request_id: str) -> Response:
+def _error_response(exc: errors.AppError, request_id: str) -> Response[Any]:
     headers = {"X-Request-Id": request_id, **exc.headers}
-    return Response(status_code=exc.status, content_type=JSON, body=json.dumps(error_body(exc, request_id)),
-                    headers=headers)
+    return Response(
+        status_code=exc.status, content_type=JSON, body=json.dumps(error_body(exc, request_id)), headers=headers
+    )
 
 
 def _validation_details(raw_errors: Iterable[Mapping[str, Any]]) -> tuple[str, str, dict[str, Any]]:
@@ -62,8 +67,11 @@ def _validation_details(raw_errors: Iterable[Mapping[str, Any]]) -> tuple[str, s
         name = ".".join(loc[1:])
         kind = str(err.get("type", ""))
         if kind == "json_invalid":
-            return "invalid_json", "the request body is not valid JSON", {"fields": [
-                {"field": "", "location": "body", "issue": "not valid JSON"}]}
+            return (
+                "invalid_json",
+                "the request body is not valid JSON",
+                {"fields": [{"field": "", "location": "body", "issue": "not valid JSON"}]},
+            )
         if kind == "extra_forbidden":
             issue = "unknown field"
             message = "the request has unknown fields"
@@ -79,28 +87,33 @@ def build_app() -> APIGatewayHttpResolver:
     app = APIGatewayHttpResolver(enable_validation=True)
 
     @app.exception_handler(errors.AppError)
-    def _app_error(exc: errors.AppError) -> Response:
+    def _app_error(exc: errors.AppError) -> Response[Any]:
         if exc.status >= 500:
             logger.warning("request failed", extra={"error_code": exc.code, "status": exc.status})
         return _error_response(exc, _request_id(app))
 
     @app.exception_handler(RequestValidationError)
-    def _invalid(exc: RequestValidationError) -> Response:
+    def _invalid(exc: RequestValidationError) -> Response[Any]:
         code, message, details = _validation_details(exc.errors())
         return _error_response(errors.Invalid(message, details=details, code=code), _request_id(app))
 
     @app.not_found
-    def _not_found(_exc: Exception) -> Response:
+    def _not_found(_exc: Exception) -> Response[Any]:
         path = app.current_event.path
         allowed = sorted({r.method for r in app._static_routes + app._dynamic_routes if r.rule.match(path)})
         if allowed:
-            return _error_response(errors.MethodNotAllowed(
-                f"{app.current_event.http_method} is not allowed here", details={"allowed": allowed},
-                headers={"Allow": ", ".join(allowed)}), _request_id(app))
+            return _error_response(
+                errors.MethodNotAllowed(
+                    f"{app.current_event.http_method} is not allowed here",
+                    details={"allowed": allowed},
+                    headers={"Allow": ", ".join(allowed)},
+                ),
+                _request_id(app),
+            )
         return _error_response(errors.NotFound("no such route"), _request_id(app))
 
     @app.exception_handler(Exception)
-    def _unhandled(exc: Exception) -> Response:
+    def _unhandled(exc: Exception) -> Response[Any]:
         # The type and the innermost frame only: messages and tracebacks may carry data.
         frames = traceback.extract_tb(exc.__traceback__)
         where = f"{frames[-1].filename.rsplit('/', 1)[-1]}:{frames[-1].lineno}" if frames else ""
@@ -113,6 +126,7 @@ def build_app() -> APIGatewayHttpResolver:
 
 
 # --------------------------------------------------------------------------- entry point
+
 
 def _header_map(event: Mapping[str, Any]) -> dict[str, str]:
     return {str(k).lower(): str(v) for k, v in (event.get("headers") or {}).items()}
@@ -141,8 +155,11 @@ def _check_body(event: Mapping[str, Any], method: str) -> None:
     try:
         json.loads(text)
     except ValueError:
-        raise errors.Invalid("the request body is not valid JSON", code="invalid_json",
-                             details={"fields": [{"field": "", "location": "body", "issue": "not valid JSON"}]}) from None
+        raise errors.Invalid(
+            "the request body is not valid JSON",
+            code="invalid_json",
+            details={"fields": [{"field": "", "location": "body", "issue": "not valid JSON"}]},
+        ) from None
     if event.get("isBase64Encoded"):
         # Hand the resolver text, as API Gateway does for JSON bodies.
         event["body"] = text  # type: ignore[index]
@@ -163,7 +180,7 @@ def make_handler(app: APIGatewayHttpResolver) -> Callable[[dict[str, Any], Any],
     anonymous caller learns nothing about a route's schema), then resolves."""
 
     @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, log_event=False)
-    @metrics.log_metrics
+    @metrics.log_metrics(capture_cold_start_metric=True)
     @tracer.capture_lambda_handler(capture_response=False)
     def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         rc = event.get("requestContext") or {}
@@ -171,8 +188,9 @@ def make_handler(app: APIGatewayHttpResolver) -> Callable[[dict[str, Any], Any],
         request_id = str(rc.get("requestId") or secrets.token_hex(8))
         rc.setdefault("requestId", request_id)
         headers = _header_map(event)
-        ctx = RequestContext(request_id=request_id, ip=str(http.get("sourceIp", "")),
-                             user_agent=headers.get("user-agent", "")[:256])
+        ctx = RequestContext(
+            request_id=request_id, ip=str(http.get("sourceIp", "")), user_agent=headers.get("user-agent", "")[:256]
+        )
         set_current(ctx)
         try:
             _check_body(event, str(http.get("method", "GET")).upper())
@@ -187,10 +205,11 @@ def make_handler(app: APIGatewayHttpResolver) -> Callable[[dict[str, Any], Any],
         response.setdefault("headers", {})["X-Request-Id"] = request_id
         return response
 
-    return handler
+    return handler  # type: ignore[no-any-return]
 
 
 # --------------------------------------------------------------------------- idempotency
+
 
 def _persistence() -> Any:
     import os  # noqa: PLC0415
@@ -215,7 +234,7 @@ def _persistence() -> Any:
     )
 
 
-def _idempotency(app: APIGatewayHttpResolver, next_middleware: Callable[..., Response]) -> Response:
+def _idempotency(app: APIGatewayHttpResolver, next_middleware: Callable[..., Response[Any]]) -> Response[Any]:
     """`Idempotency-Key` on a mutation: the first response is kept (with one-time secrets
     redacted) for IDEMPOTENCY_TTL_SECONDS and replayed to a retry with the same key; the same
     key with a different request is 422."""
@@ -224,9 +243,10 @@ def _idempotency(app: APIGatewayHttpResolver, next_middleware: Callable[..., Res
     if event.http_method.upper() not in MUTATING or not key:
         return next_middleware(app)
     if len(key) > 255 or not key.isprintable():
-        raise errors.Invalid("Idempotency-Key must be 1-255 printable characters",
-                             details={"fields": [{"field": "Idempotency-Key", "location": "header",
-                                                  "issue": "invalid"}]})
+        raise errors.Invalid(
+            "Idempotency-Key must be 1-255 printable characters",
+            details={"fields": [{"field": "Idempotency-Key", "location": "header", "issue": "invalid"}]},
+        )
     from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function  # noqa: PLC0415
     from aws_lambda_powertools.utilities.idempotency.exceptions import (  # noqa: PLC0415
         IdempotencyAlreadyInProgressError,
@@ -241,30 +261,46 @@ def _idempotency(app: APIGatewayHttpResolver, next_middleware: Callable[..., Res
         "scope": f"{principal().id}|{event.http_method.upper()}|{event.path}|{key}",
         "body_sha256": hashlib.sha256(body.encode()).hexdigest(),
     }
-    config = IdempotencyConfig(event_key_jmespath="scope", payload_validation_jmespath="body_sha256",
-                               expires_after_seconds=settings().idempotency_ttl_seconds, use_local_cache=False)
+    config = IdempotencyConfig(
+        event_key_jmespath="scope",
+        payload_validation_jmespath="body_sha256",
+        expires_after_seconds=settings().idempotency_ttl_seconds,
+        use_local_cache=False,
+    )
+    config.register_lambda_context(app.lambda_context)
     fresh: dict[str, Any] = {}
 
-    @idempotent_function(data_keyword_argument="request", persistence_store=_persistence(), config=config)
+    @idempotent_function(
+        data_keyword_argument="request", persistence_store=_persistence(), config=config, key_prefix="http"
+    )
     def run(request: dict[str, Any]) -> dict[str, Any]:
         response = next_middleware(app)
         text = response.body if isinstance(response.body, str) else json.dumps(response.body, default=str)
-        fresh["response"] = Response(status_code=response.status_code, content_type=JSON, body=text,
-                                     headers={k: v for k, v in (response.headers or {}).items()})
+        fresh["response"] = Response(
+            status_code=response.status_code, content_type=JSON, body=text, headers=dict(response.headers or {})
+        )
         return {"status_code": response.status_code, "body": _redact(text)}
 
     try:
         stored = run(request=request)
     except IdempotencyValidationError:
-        raise errors.Unprocessable("this Idempotency-Key was used with a different request",
-                                   code="idempotency_key_reused") from None
+        raise errors.Unprocessable(
+            "this Idempotency-Key was used with a different request", code="idempotency_key_reused"
+        ) from None
     except IdempotencyAlreadyInProgressError:
-        raise errors.Conflict("a request with this Idempotency-Key is still in progress",
-                              code="idempotency_in_progress", headers={"Retry-After": "1"}) from None
+        raise errors.Conflict(
+            "a request with this Idempotency-Key is still in progress",
+            code="idempotency_in_progress",
+            headers={"Retry-After": "1"},
+        ) from None
     if "response" in fresh:
         return fresh["response"]  # type: ignore[no-any-return]
-    return Response(status_code=int(stored["status_code"]), content_type=JSON, body=stored["body"],
-                    headers={"Idempotent-Replayed": "true"})
+    return Response(
+        status_code=int(stored["status_code"]),
+        content_type=JSON,
+        body=stored["body"],
+        headers={"Idempotent-Replayed": "true"},
+    )
 
 
 def _redact(text: str) -> str:
@@ -278,5 +314,12 @@ def _redact(text: str) -> str:
     return text
 
 
-def http_status(code: int) -> str:
-    return HTTPStatus(code).phrase
+# --------------------------------------------------------------------------- route helpers
+
+
+def created(body: Any) -> Response[Any]:
+    return Response(status_code=201, content_type=JSON, body=body)
+
+
+def no_content() -> Response[None]:
+    return Response(status_code=204, content_type=JSON, body=None)

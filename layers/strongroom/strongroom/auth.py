@@ -89,6 +89,7 @@ def _provision(email: str, *, via: str, issuer: str | None = None, subject: str 
 
 # --------------------------------------------------------------------------- OIDC
 
+
 @cache
 def _jwks_client(url: str) -> jwt.PyJWKClient:
     import jwt  # noqa: PLC0415

@@ -24,12 +24,17 @@ if TYPE_CHECKING:
     from strongroom.audit import AuditEvent
 
 MAX_TRANSACTION_ITEMS = 100
-_THROTTLING = frozenset({
-    "ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded",
-})
+_THROTTLING = frozenset(
+    {
+        "ProvisionedThroughputExceededException",
+        "ThrottlingException",
+        "RequestLimitExceeded",
+    }
+)
 
 
 # --------------------------------------------------------------------------- (de)serialization
+
 
 def _serializer() -> Any:
     from boto3.dynamodb.types import TypeSerializer  # noqa: PLC0415
@@ -77,6 +82,7 @@ def deserialize(item: dict[str, Any]) -> dict[str, Any]:
 
 # --------------------------------------------------------------------------- errors
 
+
 def translate(exc: Exception) -> AppError:
     """Map a botocore failure to the error hierarchy (callers `raise translate(e) from e`)."""
     from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415
@@ -100,6 +106,7 @@ def _table() -> str:
 
 
 # --------------------------------------------------------------------------- reads
+
 
 def get(key: dict[str, str], *, consistent: bool = True) -> dict[str, Any] | None:
     from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415
@@ -155,12 +162,15 @@ def decode_cursor(scope: str, cursor: str) -> dict[str, Any]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
     except (binascii.Error, ValueError):
-        raise Invalid("cursor is not valid", details={"fields": [{"field": "cursor", "location": "query",
-                                                                   "issue": "malformed"}]}) from None
+        raise Invalid(
+            "cursor is not valid", details={"fields": [{"field": "cursor", "location": "query", "issue": "malformed"}]}
+        ) from None
     mac, payload = raw[:16], raw[16:]
     if len(mac) != 16 or not hmac.compare_digest(mac, _mac(scope, payload)):
-        raise Invalid("cursor is not valid", details={"fields": [{"field": "cursor", "location": "query",
-                                                                   "issue": "tampered or from another listing"}]})
+        raise Invalid(
+            "cursor is not valid",
+            details={"fields": [{"field": "cursor", "location": "query", "issue": "tampered or from another listing"}]},
+        )
     return serialize(json.loads(payload))
 
 
@@ -243,6 +253,7 @@ def query_all(partition: str, *, prefix: str | None = None, index: str | None = 
 
 
 # --------------------------------------------------------------------------- writes
+
 
 @dataclass(slots=True)
 class Put:

@@ -24,7 +24,8 @@ def _clean_name(value: str) -> str:
 
 Name = Annotated[str, StringConstraints(min_length=1, max_length=100), AfterValidator(_clean_name)]
 Description = Annotated[str, StringConstraints(max_length=1000)]
-EMAIL_PATTERN = r"^[^@\s]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?)+$"
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?"
+EMAIL_PATTERN = rf"^[^@\s]{{1,64}}@{_LABEL}(?:\.{_LABEL})+$"
 Email = Annotated[str, StringConstraints(pattern=EMAIL_PATTERN, max_length=254), AfterValidator(str.lower)]
 RoleName = Literal["owner", "admin", "developer", "viewer"]
 
@@ -57,6 +58,7 @@ class ErrorEnvelope(BaseModel):
 
 # --------------------------------------------------------------------------- users
 
+
 class User(Response):
     id: str
     email: str
@@ -70,6 +72,7 @@ class UserPatch(Request):
 
 
 # --------------------------------------------------------------------------- orgs
+
 
 class OrgCreate(Request):
     name: Name
@@ -163,6 +166,7 @@ class MyPermissions(Response):
 
 
 # --------------------------------------------------------------------------- projects
+
 
 class ProjectCreate(Request):
     name: Name

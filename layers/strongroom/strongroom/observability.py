@@ -6,4 +6,4 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 
 logger = Logger(use_rfc3339=True)
 tracer = Tracer()
-metrics = Metrics()
+metrics = Metrics(namespace="Strongroom")

@@ -55,8 +55,16 @@ CATALOG_BY_NAME = {p.name: p for p in CATALOG}
 
 _EVERYONE = {"org.read", "members.read", "projects.read"}
 _ADMIN = {
-    *_EVERYONE, "org.update", "members.manage", "roles.manage", "projects.create", "projects.update",
-    "templates.manage", "tokens.manage", "webhooks.manage", "audit.read",
+    *_EVERYONE,
+    "org.update",
+    "members.manage",
+    "roles.manage",
+    "projects.create",
+    "projects.update",
+    "templates.manage",
+    "tokens.manage",
+    "webhooks.manage",
+    "audit.read",
 }
 _OWNER = {*_ADMIN, "org.delete", "org.transfer", "projects.delete", "encryption.manage"}
 
@@ -65,7 +73,9 @@ MATRIX: dict[Role, dict[str, Scope]] = {
     Role.OWNER: {**dict.fromkeys(_OWNER, "all"), "secrets.read": "all", "secrets.write": "all"},
     Role.ADMIN: {**dict.fromkeys(_ADMIN, "all"), "secrets.read": "all", "secrets.write": "all"},
     Role.DEVELOPER: {
-        **dict.fromkeys(_EVERYONE, "all"), "secrets.read": "non_production", "secrets.write": "non_production",
+        **dict.fromkeys(_EVERYONE, "all"),
+        "secrets.read": "non_production",
+        "secrets.write": "non_production",
     },
     Role.VIEWER: {**dict.fromkeys(_EVERYONE, "all"), "secrets.read": "development"},
 }

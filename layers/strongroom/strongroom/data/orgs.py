@@ -46,11 +46,15 @@ class InvitationRecord(BaseModel):
 
 
 def slug_taken() -> Conflict:
-    return Conflict("an organization with this slug already exists", code="slug_taken",
-                    details={"fields": [{"field": "slug", "location": "body", "issue": "already taken"}]})
+    return Conflict(
+        "an organization with this slug already exists",
+        code="slug_taken",
+        details={"fields": [{"field": "slug", "location": "body", "issue": "already taken"}]},
+    )
 
 
 # --------------------------------------------------------------------------- reads
+
 
 def get(org_id: str) -> OrgRecord | None:
     item = db.get(keys.org(org_id))
@@ -104,6 +108,7 @@ def invitations_page(org_id: str, *, limit: int, cursor: str | None) -> tuple[li
 
 # --------------------------------------------------------------------------- item builders
 
+
 def org_item(org: OrgRecord) -> dict[str, Any]:
     return {**keys.org(org.id), "entity": "org", **org.model_dump()}
 
@@ -113,18 +118,31 @@ def slug_item(org_id: str, slug: str) -> dict[str, Any]:
 
 
 def member_item(m: MembershipRecord) -> dict[str, Any]:
-    return {**keys.member(m.org_id, m.user_id), **keys.member_gsi(m.user_id, m.org_id), "entity": "membership",
-            **m.model_dump()}
+    return {
+        **keys.member(m.org_id, m.user_id),
+        **keys.member_gsi(m.user_id, m.org_id),
+        "entity": "membership",
+        **m.model_dump(),
+    }
 
 
 def invitation_item(inv: InvitationRecord, expires_epoch: int) -> dict[str, Any]:
-    return {**keys.invitation(inv.org_id, inv.id), "entity": "invitation", **inv.model_dump(exclude_none=True),
-            keys.TTL: expires_epoch + 30 * 86_400}
+    return {
+        **keys.invitation(inv.org_id, inv.id),
+        "entity": "invitation",
+        **inv.model_dump(exclude_none=True),
+        keys.TTL: expires_epoch + 30 * 86_400,
+    }
 
 
 def invitation_token_item(inv: InvitationRecord, expires_epoch: int) -> dict[str, Any]:
-    return {**keys.invitation_token(inv.token_hash), "entity": "invitation_token", "org_id": inv.org_id,
-            "invitation_id": inv.id, keys.TTL: expires_epoch}
+    return {
+        **keys.invitation_token(inv.token_hash),
+        "entity": "invitation_token",
+        "org_id": inv.org_id,
+        "invitation_id": inv.id,
+        keys.TTL: expires_epoch,
+    }
 
 
 def partition_keys(partition: str) -> list[dict[str, str]]:

@@ -50,9 +50,15 @@ def resolve(org_id: str, ref: str) -> ProjectRecord | None:
 
 
 def page(org_id: str, *, limit: int, cursor: str | None) -> tuple[list[ProjectRecord], str | None]:
-    result = db.query(keys.org_partition(org_id), prefix=keys.PROJECT_PREFIX, limit=limit, cursor=cursor,
-                      filter_expression="#st = :active", filter_names={"#st": "status"},
-                      filter_values={":active": "active"})
+    result = db.query(
+        keys.org_partition(org_id),
+        prefix=keys.PROJECT_PREFIX,
+        limit=limit,
+        cursor=cursor,
+        filter_expression="#st = :active",
+        filter_names={"#st": "status"},
+        filter_values={":active": "active"},
+    )
     return [ProjectRecord.model_validate(i) for i in result.items], result.next_cursor
 
 
@@ -69,14 +75,18 @@ def resolve_environment(org_id: str, project_id: str, ref: str) -> EnvironmentRe
 
 
 def environments(org_id: str, project_id: str) -> list[EnvironmentRecord]:
-    return [EnvironmentRecord.model_validate(i)
-            for i in db.query_all(keys.org_partition(org_id), prefix=keys.environment_prefix(project_id))]
+    return [
+        EnvironmentRecord.model_validate(i)
+        for i in db.query_all(keys.org_partition(org_id), prefix=keys.environment_prefix(project_id))
+    ]
 
 
-def environments_page(org_id: str, project_id: str, *, limit: int,
-                      cursor: str | None) -> tuple[list[EnvironmentRecord], str | None]:
-    result = db.query(keys.org_partition(org_id), prefix=keys.environment_prefix(project_id), limit=limit,
-                      cursor=cursor)
+def environments_page(
+    org_id: str, project_id: str, *, limit: int, cursor: str | None
+) -> tuple[list[EnvironmentRecord], str | None]:
+    result = db.query(
+        keys.org_partition(org_id), prefix=keys.environment_prefix(project_id), limit=limit, cursor=cursor
+    )
     return [EnvironmentRecord.model_validate(i) for i in result.items], result.next_cursor
 
 
@@ -89,19 +99,26 @@ def project_slug_item(org_id: str, slug: str, project_id: str) -> dict[str, Any]
 
 
 def environment_item(e: EnvironmentRecord) -> dict[str, Any]:
-    return {**keys.environment(e.org_id, e.project_id, e.id), "entity": "environment",
-            **e.model_dump(exclude_none=True)}
+    return {
+        **keys.environment(e.org_id, e.project_id, e.id),
+        "entity": "environment",
+        **e.model_dump(exclude_none=True),
+    }
 
 
 def environment_slug_item(e: EnvironmentRecord) -> dict[str, Any]:
-    return {**keys.environment_slug(e.org_id, e.project_id, e.slug), "entity": "environment_slug",
-            "environment_id": e.id}
+    return {
+        **keys.environment_slug(e.org_id, e.project_id, e.slug),
+        "entity": "environment_slug",
+        "environment_id": e.id,
+    }
 
 
 def project_child_keys(org_id: str, project_id: str) -> list[dict[str, str]]:
     """Keys of a project's environments and environment slug pointers (in the org partition)."""
     out: list[dict[str, str]] = []
     for prefix in (keys.environment_prefix(project_id), keys.environment_slug_prefix(project_id)):
-        out.extend({keys.PK: i[keys.PK], keys.SK: i[keys.SK]}
-                   for i in db.query_all(keys.org_partition(org_id), prefix=prefix))
+        out.extend(
+            {keys.PK: i[keys.PK], keys.SK: i[keys.SK]} for i in db.query_all(keys.org_partition(org_id), prefix=prefix)
+        )
     return out

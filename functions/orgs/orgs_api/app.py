@@ -1,0 +1,109 @@
+"""Organizations, members, invitations and the permission catalog."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Path
+
+from strongroom.app import Cursor, Limit, build_app, created, make_handler, no_content
+from strongroom.domain import orgs
+from strongroom.models import (
+    Invitation,
+    InvitationAccepted,
+    InvitationCreate,
+    InvitationCreated,
+    InvitationList,
+    Member,
+    MemberList,
+    MemberPatch,
+    Org,
+    OrgCreate,
+    OrgList,
+    OrgPatch,
+    PermissionCatalog,
+)
+
+app = build_app()
+
+OrgRef = Annotated[str, Path(min_length=1, max_length=64, description="Org ID (org_…) or slug")]
+UserRef = Annotated[str, Path(min_length=1, max_length=64, description="User ID (usr_…)")]
+InvitationRef = Annotated[str, Path(min_length=1, max_length=64, description="Invitation ID (inv_…)")]
+InvitationToken = Annotated[str, Path(min_length=1, max_length=128, description="Invitation token (sr_inv_…)")]
+
+
+@app.get("/v1/orgs")
+def list_orgs(limit: Limit = 100, cursor: Cursor = None) -> OrgList:
+    data, next_cursor = orgs.list_mine(limit=limit, cursor=cursor)
+    return OrgList(data=data, next_cursor=next_cursor)
+
+
+@app.post("/v1/orgs", responses={201: {"description": "Created; the caller is its owner"}})
+def create_org(body: OrgCreate) -> Response[Org]:
+    return created(orgs.create(body))
+
+
+@app.get("/v1/orgs/<org>")
+def get_org(org: OrgRef) -> Org:
+    return orgs.get(org)
+
+
+@app.patch("/v1/orgs/<org>")
+def patch_org(org: OrgRef, body: OrgPatch) -> Org:
+    return orgs.update(org, body)
+
+
+@app.delete("/v1/orgs/<org>", responses={204: {"description": "Deleted with everything in it"}})
+def delete_org(org: OrgRef) -> Response[None]:
+    orgs.delete(org)
+    return no_content()
+
+
+@app.get("/v1/orgs/<org>/members")
+def list_members(org: OrgRef, limit: Limit = 100, cursor: Cursor = None) -> MemberList:
+    data, next_cursor = orgs.list_members(org, limit=limit, cursor=cursor)
+    return MemberList(data=data, next_cursor=next_cursor)
+
+
+@app.patch("/v1/orgs/<org>/members/<user>")
+def patch_member(org: OrgRef, user: UserRef, body: MemberPatch) -> Member:
+    return orgs.change_role(org, user, body.role)
+
+
+@app.delete("/v1/orgs/<org>/members/<user>", responses={204: {"description": "Removed"}})
+def delete_member(org: OrgRef, user: UserRef) -> Response[None]:
+    orgs.remove_member(org, user)
+    return no_content()
+
+
+@app.get("/v1/orgs/<org>/invitations")
+def list_invitations(org: OrgRef, limit: Limit = 100, cursor: Cursor = None) -> InvitationList:
+    data, next_cursor = orgs.list_invitations(org, limit=limit, cursor=cursor)
+    return InvitationList(data=data, next_cursor=next_cursor)
+
+
+@app.post("/v1/orgs/<org>/invitations", responses={201: {"description": "Created; the token is shown once"}})
+def create_invitation(org: OrgRef, body: InvitationCreate) -> Response[InvitationCreated]:
+    return created(orgs.invite(org, body))
+
+
+@app.delete("/v1/orgs/<org>/invitations/<id>", responses={204: {"description": "Revoked"}})
+def revoke_invitation(org: OrgRef, id: InvitationRef) -> Response[None]:  # noqa: A002 - the contract's name
+    orgs.revoke_invitation(org, id)
+    return no_content()
+
+
+@app.post("/v1/invitations/<token>/accept")
+def accept_invitation(token: InvitationToken) -> InvitationAccepted:
+    return InvitationAccepted(org=orgs.accept(token))
+
+
+@app.get("/v1/permissions")
+def get_permissions() -> PermissionCatalog:
+    return orgs.catalog()
+
+
+lambda_handler = make_handler(app)
+
+__all__ = ["Invitation", "app", "lambda_handler"]

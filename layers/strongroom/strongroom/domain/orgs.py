@@ -1,0 +1,446 @@
+"""Organizations, members and invitations: the business rules. Every mutation is one
+`db.transact` with one audit event; authorization goes through `strongroom.access`."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from datetime import timedelta
+
+from strongroom import audit, clock, db, ids, keys, permissions
+from strongroom.access import OrgAccess, org_access
+from strongroom.config import settings
+from strongroom.context import principal
+from strongroom.data import orgs as data
+from strongroom.data import users
+from strongroom.data.orgs import InvitationRecord, MembershipRecord, OrgRecord
+from strongroom.errors import Conflict, Forbidden, Gone, NotFound
+from strongroom.models import (
+    Invitation,
+    InvitationCreate,
+    InvitationCreated,
+    Member,
+    MyPermissions,
+    Org,
+    OrgCreate,
+    OrgPatch,
+    PermissionCatalog,
+    slugify,
+)
+
+INVITATION_TOKEN_PREFIX = "sr_inv_"  # noqa: S105 - a prefix, not a secret
+
+
+def _org_view(org: OrgRecord, role: str) -> Org:
+    return Org.model_validate({**org.model_dump(), "role": role})
+
+
+def _org_is_active(org_id: str) -> db.Check:
+    return db.Check(
+        keys.org(org_id),
+        "#st = :active",
+        names={"#st": "status"},
+        values={":active": "active"},
+        on_fail=NotFound("organization not found"),
+    )
+
+
+# --------------------------------------------------------------------------- orgs
+
+
+def create(body: OrgCreate) -> Org:
+    who = principal()
+    if who.type != "user" or who.read_only:
+        raise Forbidden("only a signed-in user with write access can create an organization")
+    user = users.require(who.id)
+    slug = body.slug or slugify(body.name) or f"org-{secrets.token_hex(4)}"
+    now = clock.now_iso()
+    org = OrgRecord(id=ids.new_id("org"), name=body.name, slug=slug, created_by=who.id, created_at=now, updated_at=now)
+    owner = MembershipRecord(org_id=org.id, user_id=who.id, email=user.email, role="owner", joined_at=now)
+    db.transact(
+        [
+            db.Put.new({**data.org_item(org), "owner_count": 1}),
+            db.Put.new(data.slug_item(org.id, slug), on_fail=data.slug_taken()),
+            db.Put.new(data.member_item(owner)),
+        ],
+        audit=audit.event(
+            "org.created", scope_id=org.id, resource_type="org", resource_id=org.id, metadata={"slug": slug}
+        ),
+    )
+    return _org_view(org, "owner")
+
+
+def list_mine(*, limit: int, cursor: str | None) -> tuple[list[Org], str | None]:
+    who = principal()
+    pairs, next_cursor = data.user_orgs_page(who.id, limit=limit, cursor=cursor)
+    if who.org_ids is not None:
+        pairs = [(o, r) for o, r in pairs if o in who.org_ids]
+    records = {i["id"]: i for i in db.batch_get([keys.org(o) for o, _ in pairs])}
+    out = [
+        _org_view(OrgRecord.model_validate(records[o]), role)
+        for o, role in pairs
+        if o in records and records[o].get("status") == "active"
+    ]
+    return out, next_cursor
+
+
+def get(org_ref: str) -> Org:
+    access = org_access(org_ref, "org.read")
+    return _org_view(access.org, access.role)
+
+
+def update(org_ref: str, body: OrgPatch) -> Org:
+    access = org_access(org_ref, "org.update")
+    org = access.org
+    changes = body.model_dump(exclude_unset=True, exclude_none=True)
+    if not changes:
+        return _org_view(org, access.role)
+    now = clock.now_iso()
+    ops: list[db.Op] = []
+    if "slug" in changes and changes["slug"] != org.slug:
+        ops += [
+            db.Delete(keys.org_slug(org.slug)),
+            db.Put.new(data.slug_item(org.id, changes["slug"]), on_fail=data.slug_taken()),
+        ]
+    names = {"#st": "status", "#u": "updated_at"}
+    values: dict[str, object] = {":active": "active", ":u": now}
+    sets = ["#u = :u"]
+    for field, value in changes.items():
+        names[f"#{field}"] = field
+        values[f":{field}"] = value
+        sets.append(f"#{field} = :{field}")
+    ops.append(
+        db.Update(
+            keys.org(org.id),
+            "SET " + ", ".join(sets),
+            condition="#st = :active",
+            names=names,
+            values=values,
+            on_fail=NotFound("organization not found"),
+        )
+    )
+    db.transact(
+        ops,
+        audit=audit.event(
+            "org.updated",
+            scope_id=org.id,
+            resource_type="org",
+            resource_id=org.id,
+            metadata={"fields": sorted(changes)},
+        ),
+    )
+    return _org_view(org.model_copy(update={**changes, "updated_at": now}), access.role)
+
+
+def delete(org_ref: str) -> None:
+    """Tombstone + audit atomically (the org is gone for every reader at once), then purge
+    everything under it. A purge interrupted half-way leaves only unreachable items behind a
+    tombstone, and is finished by deleting again (idempotent)."""
+    access = org_access(org_ref, "org.delete")
+    org = access.org
+    db.transact(
+        [
+            db.Update(
+                keys.org(org.id),
+                "SET #st = :deleted, deleted_at = :now",
+                condition="#st = :active",
+                names={"#st": "status"},
+                values={":deleted": "deleted", ":active": "active", ":now": clock.now_iso()},
+                on_fail=NotFound("organization not found"),
+            ),
+            db.Delete(keys.org_slug(org.slug)),
+        ],
+        audit=audit.event(
+            "org.deleted", scope_id=org.id, resource_type="org", resource_id=org.id, metadata={"slug": org.slug}
+        ),
+    )
+    purge(org.id)
+
+
+def purge(org_id: str) -> None:
+    """Remove every item of a tombstoned org: environments' partitions, invitation token pointers,
+    then the org partition itself (memberships, projects, environments, slugs, the tombstone)."""
+    items = list(db.query_all(keys.org_partition(org_id)))
+    extra: list[dict[str, str]] = []
+    for item in items:
+        if item.get("entity") == "environment":
+            extra.extend(data.partition_keys(keys.environment_partition(item["id"])))
+        elif item.get("entity") == "invitation":
+            extra.append(keys.invitation_token(item["token_hash"]))
+    db.delete_many(extra)
+    db.delete_many([{keys.PK: i[keys.PK], keys.SK: i[keys.SK]} for i in items])
+
+
+# --------------------------------------------------------------------------- members
+
+
+def _member_view(m: MembershipRecord) -> Member:
+    user = users.get(m.user_id)
+    return Member(
+        user_id=m.user_id,
+        email=m.email,
+        name=user.name if user else "",
+        role=m.role,  # type: ignore[arg-type]
+        joined_at=m.joined_at,
+    )
+
+
+def list_members(org_ref: str, *, limit: int, cursor: str | None) -> tuple[list[Member], str | None]:
+    access = org_access(org_ref, "members.read")
+    records, next_cursor = data.members_page(access.org.id, limit=limit, cursor=cursor)
+    profiles = {i["id"]: i for i in db.batch_get([keys.user(m.user_id) for m in records])}
+    out = [
+        Member(
+            user_id=m.user_id,
+            email=m.email,
+            name=str(profiles.get(m.user_id, {}).get("name", "")),
+            role=m.role,
+            joined_at=m.joined_at,
+        )  # type: ignore[arg-type]
+        for m in records
+    ]
+    return out, next_cursor
+
+
+def _target(access: OrgAccess, user_id: str) -> MembershipRecord:
+    target = data.membership(access.org.id, user_id) if ids.is_id(user_id, "usr") else None
+    if target is None:
+        raise NotFound("member not found")
+    return target
+
+
+def _owner_count_ops(org_id: str, delta: int) -> list[db.Op]:
+    if delta == 0:
+        return []
+    if delta > 0:
+        return [db.Update(keys.org(org_id), "ADD owner_count :d", values={":d": delta})]
+    return [
+        db.Update(
+            keys.org(org_id),
+            "ADD owner_count :d",
+            condition="owner_count > :one",
+            values={":d": delta, ":one": 1},
+            on_fail=Conflict("an organization must keep at least one owner", code="last_owner"),
+        )
+    ]
+
+
+def change_role(org_ref: str, user_id: str, role: str) -> Member:
+    access = org_access(org_ref, "members.manage")
+    target = _target(access, user_id)
+    if not permissions.can_grant(access.role, target.role) or not permissions.can_grant(access.role, role):
+        raise Forbidden(
+            f"your role ({access.role}) cannot change a {target.role} into a {role}", details={"role": access.role}
+        )
+    if role == target.role:
+        return _member_view(target)
+    delta = (role == "owner") - (target.role == "owner")
+    db.transact(
+        [
+            db.Update(
+                keys.member(access.org.id, target.user_id),
+                "SET #r = :r",
+                condition="#r = :old",
+                names={"#r": "role"},
+                values={":r": role, ":old": target.role},
+                on_fail=Conflict("the member's role changed meanwhile; retry"),
+            ),
+            *_owner_count_ops(access.org.id, delta),
+        ],
+        audit=audit.event(
+            "member.role_changed",
+            scope_id=access.org.id,
+            resource_type="member",
+            resource_id=target.user_id,
+            metadata={"from": target.role, "to": role},
+        ),
+    )
+    return _member_view(target.model_copy(update={"role": role}))
+
+
+def remove_member(org_ref: str, user_id: str) -> None:
+    who = principal()
+    leaving = user_id == who.id
+    access = org_access(org_ref, "org.read" if leaving else "members.manage")
+    target = _target(access, user_id)
+    if not leaving and not permissions.can_grant(access.role, target.role):
+        raise Forbidden(f"your role ({access.role}) cannot remove a {target.role}", details={"role": access.role})
+    db.transact(
+        [
+            db.Delete(
+                keys.member(access.org.id, target.user_id),
+                condition="attribute_exists(PK)",
+                on_fail=NotFound("member not found"),
+            ),
+            *_owner_count_ops(access.org.id, -1 if target.role == "owner" else 0),
+        ],
+        audit=audit.event(
+            "member.left" if leaving else "member.removed",
+            scope_id=access.org.id,
+            resource_type="member",
+            resource_id=target.user_id,
+            metadata={"role": target.role},
+        ),
+    )
+
+
+# --------------------------------------------------------------------------- invitations
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _invitation_view(inv: InvitationRecord) -> Invitation:
+    status = inv.status
+    if status == "pending" and clock.parse(inv.expires_at) <= clock.now():
+        status = "expired"
+    return Invitation.model_validate({**inv.model_dump(), "status": status})
+
+
+def invite(org_ref: str, body: InvitationCreate) -> InvitationCreated:
+    access = org_access(org_ref, "members.manage")
+    if not permissions.can_grant(access.role, body.role):
+        raise Forbidden(f"your role ({access.role}) cannot invite a {body.role}", details={"role": access.role})
+    existing = users.by_email(body.email)
+    if existing and data.membership(access.org.id, existing.id):
+        raise Conflict("this person is already a member", code="already_member")
+    token = INVITATION_TOKEN_PREFIX + secrets.token_urlsafe(32)
+    now = clock.now()
+    expires = now + timedelta(hours=settings().invitation_ttl_hours)
+    inv = InvitationRecord(
+        id=ids.new_id("inv"),
+        org_id=access.org.id,
+        email=body.email,
+        role=body.role,
+        token_hash=_hash(token),
+        invited_by=access.principal.id,
+        created_at=clock.iso(now),
+        expires_at=clock.iso(expires),
+    )
+    epoch = int(expires.timestamp())
+    db.transact(
+        [
+            _org_is_active(access.org.id),
+            db.Put.new(data.invitation_item(inv, epoch)),
+            db.Put.new(data.invitation_token_item(inv, epoch)),
+        ],
+        audit=audit.event(
+            "member.invited",
+            scope_id=access.org.id,
+            resource_type="invitation",
+            resource_id=inv.id,
+            metadata={"role": body.role, "email_sha256": _hash(body.email)},
+        ),
+    )
+    return InvitationCreated.model_validate({**_invitation_view(inv).model_dump(), "token": token})
+
+
+def list_invitations(org_ref: str, *, limit: int, cursor: str | None) -> tuple[list[Invitation], str | None]:
+    access = org_access(org_ref, "members.manage")
+    records, next_cursor = data.invitations_page(access.org.id, limit=limit, cursor=cursor)
+    return [_invitation_view(r) for r in records], next_cursor
+
+
+def revoke_invitation(org_ref: str, invitation_id: str) -> None:
+    access = org_access(org_ref, "members.manage")
+    inv = data.invitation(access.org.id, invitation_id) if ids.is_id(invitation_id, "inv") else None
+    if inv is None:
+        raise NotFound("invitation not found")
+    if inv.status != "pending":
+        raise Conflict(f"the invitation is already {inv.status}", code="invitation_not_pending")
+    db.transact(
+        [
+            db.Update(
+                keys.invitation(inv.org_id, inv.id),
+                "SET #st = :revoked",
+                condition="#st = :pending",
+                names={"#st": "status"},
+                values={":revoked": "revoked", ":pending": "pending"},
+                on_fail=Conflict("the invitation is no longer pending", code="invitation_not_pending"),
+            ),
+            db.Delete(keys.invitation_token(inv.token_hash)),
+        ],
+        audit=audit.event("invitation.revoked", scope_id=inv.org_id, resource_type="invitation", resource_id=inv.id),
+    )
+
+
+def accept(token: str) -> Org:
+    """Accept an invitation: only by the signed-in user whose email it names, exactly once. The
+    token pointer outlives the acceptance (until its TTL) so that a second use says so (409)."""
+    who = principal()
+    if who.type != "user" or who.read_only:
+        raise Forbidden("only a signed-in user can accept an invitation")
+    token_hash = _hash(token)
+    inv = data.invitation_by_token_hash(token_hash) if token.startswith(INVITATION_TOKEN_PREFIX) else None
+    if inv is None or not hmac.compare_digest(inv.token_hash, token_hash):
+        raise NotFound("invitation not found")
+    if inv.status == "accepted":
+        raise Conflict("the invitation was already accepted", code="invitation_used")
+    if inv.status != "pending":
+        raise NotFound("invitation not found")
+    if clock.parse(inv.expires_at) <= clock.now():
+        raise Gone("the invitation has expired; ask for a new one", code="invitation_expired")
+    if inv.email.lower() != who.email.lower():
+        raise Forbidden("this invitation was sent to another email address", code="invitation_email_mismatch")
+    org = data.get(inv.org_id)
+    if org is None:
+        raise NotFound("invitation not found")
+    if data.membership(org.id, who.id):
+        raise Conflict("you are already a member of this organization", code="already_member")
+    now = clock.now_iso()
+    member = MembershipRecord(org_id=org.id, user_id=who.id, email=who.email, role=inv.role, joined_at=now)
+    db.transact(
+        [
+            _org_is_active(org.id),
+            db.Update(
+                keys.invitation(org.id, inv.id),
+                "SET #st = :accepted, accepted_by = :u, accepted_at = :now",
+                condition="#st = :pending",
+                names={"#st": "status"},
+                values={":accepted": "accepted", ":pending": "pending", ":u": who.id, ":now": now},
+                on_fail=Conflict("the invitation was already accepted", code="invitation_used"),
+            ),
+            db.Put.new(
+                data.member_item(member),
+                on_fail=Conflict("you are already a member of this organization", code="already_member"),
+            ),
+            *_owner_count_ops(org.id, 1 if inv.role == "owner" else 0),
+        ],
+        audit=audit.event(
+            "member.joined",
+            scope_id=org.id,
+            resource_type="member",
+            resource_id=who.id,
+            metadata={"role": inv.role, "invitation_id": inv.id},
+        ),
+    )
+    return _org_view(org, inv.role)
+
+
+# --------------------------------------------------------------------------- permissions
+
+
+def catalog() -> PermissionCatalog:
+    return PermissionCatalog.model_validate(
+        {
+            "data": [
+                {"name": p.name, "description": p.description, "environment_scoped": p.environment_scoped}
+                for p in permissions.CATALOG
+            ],
+            "roles": [{"name": r.value, "permissions": permissions.role_permissions(r)} for r in permissions.Role],
+        }
+    )
+
+
+def my_permissions(org_ref: str) -> MyPermissions:
+    access = org_access(org_ref, "org.read")
+    perms = permissions.role_permissions(access.role)
+    if access.principal.read_only:
+        perms = {
+            k: v
+            for k, v in perms.items()
+            if k in {"org.read", "members.read", "projects.read", "secrets.read", "audit.read"}
+        }
+    return MyPermissions.model_validate({"org_id": access.org.id, "role": access.role, "permissions": perms})

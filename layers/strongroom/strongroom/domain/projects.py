@@ -1,0 +1,438 @@
+"""Projects and environments: the business rules."""
+
+from __future__ import annotations
+
+import secrets
+
+from strongroom import audit, clock, db, ids, keys
+from strongroom.access import ProjectAccess, environment_access, org_access, project_access
+from strongroom.data import orgs as org_data
+from strongroom.data import projects as data
+from strongroom.data.projects import EnvironmentRecord, ProjectRecord
+from strongroom.errors import Conflict, Forbidden, Invalid, NotFound, Unprocessable
+from strongroom.models import (
+    Environment,
+    EnvironmentCreate,
+    EnvironmentPatch,
+    Project,
+    ProjectCreate,
+    ProjectPatch,
+    slugify,
+)
+
+DEFAULT_ENVIRONMENTS = (
+    ("Development", "development", False),
+    ("Staging", "staging", False),
+    ("Production", "production", True),
+)
+MAX_ENVIRONMENTS = 50
+MAX_INHERITANCE_DEPTH = 10
+
+
+def _slug_conflict(kind: str) -> Conflict:
+    return Conflict(
+        f"a {kind} with this slug already exists",
+        code="slug_taken",
+        details={"fields": [{"field": "slug", "location": "body", "issue": "already taken"}]},
+    )
+
+
+def _env_view(e: EnvironmentRecord) -> Environment:
+    return Environment.model_validate(e.model_dump())
+
+
+def _project_view(p: ProjectRecord, envs: list[EnvironmentRecord]) -> Project:
+    return Project.model_validate({**p.model_dump(), "environments": [_env_view(e).model_dump() for e in envs]})
+
+
+def _project_active(org_id: str, project_id: str) -> db.Check:
+    return db.Check(
+        keys.project(org_id, project_id),
+        "#st = :active",
+        names={"#st": "status"},
+        values={":active": "active"},
+        on_fail=NotFound("project not found"),
+    )
+
+
+def _org_active(org_id: str) -> db.Check:
+    return db.Check(
+        keys.org(org_id),
+        "#st = :active",
+        names={"#st": "status"},
+        values={":active": "active"},
+        on_fail=NotFound("organization not found"),
+    )
+
+
+# --------------------------------------------------------------------------- projects
+
+
+def create(org_ref: str, body: ProjectCreate) -> Project:
+    access = org_access(org_ref, "projects.create")
+    org_id = access.org.id
+    slug = body.slug or slugify(body.name) or f"project-{secrets.token_hex(4)}"
+    now = clock.now_iso()
+    project = ProjectRecord(
+        id=ids.new_id("prj"),
+        org_id=org_id,
+        name=body.name,
+        slug=slug,
+        description=body.description,
+        created_at=now,
+        updated_at=now,
+    )
+    envs = [
+        EnvironmentRecord(
+            id=ids.new_id("env"),
+            org_id=org_id,
+            project_id=project.id,
+            name=name,
+            slug=eslug,
+            production=prod,
+            created_at=now,
+            updated_at=now,
+        )
+        for name, eslug, prod in DEFAULT_ENVIRONMENTS
+    ]
+    ops: list[db.Op] = [
+        _org_active(org_id),
+        db.Put.new(data.project_item(project)),
+        db.Put.new(data.project_slug_item(org_id, slug, project.id), on_fail=_slug_conflict("project")),
+    ]
+    for env in envs:
+        ops += [db.Put.new(data.environment_item(env)), db.Put.new(data.environment_slug_item(env))]
+    db.transact(
+        ops,
+        audit=audit.event(
+            "project.created",
+            scope_id=org_id,
+            resource_type="project",
+            resource_id=project.id,
+            project_id=project.id,
+            metadata={"slug": slug, "environments": [e.slug for e in envs]},
+        ),
+    )
+    return _project_view(project, envs)
+
+
+def list_projects(org_ref: str, *, limit: int, cursor: str | None) -> tuple[list[Project], str | None]:
+    access = org_access(org_ref, "projects.read")
+    records, next_cursor = data.page(access.org.id, limit=limit, cursor=cursor)
+    wanted = {p.id for p in records}
+    envs: dict[str, list[EnvironmentRecord]] = {p.id: [] for p in records}
+    if records:
+        for item in db.query_all(keys.org_partition(access.org.id), prefix="ENV#"):
+            if item.get("entity") == "environment" and item["project_id"] in wanted:
+                envs[item["project_id"]].append(EnvironmentRecord.model_validate(item))
+    return [_project_view(p, envs[p.id]) for p in records], next_cursor
+
+
+def get(org_ref: str, project_ref: str) -> Project:
+    access = project_access(org_ref, project_ref, "projects.read")
+    return _project_view(access.project, data.environments(access.org.id, access.project.id))
+
+
+def update(org_ref: str, project_ref: str, body: ProjectPatch) -> Project:
+    access = project_access(org_ref, project_ref, "projects.update")
+    project = access.project
+    changes = body.model_dump(exclude_unset=True, exclude_none=True)
+    if changes:
+        now = clock.now_iso()
+        ops: list[db.Op] = []
+        if "slug" in changes and changes["slug"] != project.slug:
+            ops += [
+                db.Delete(keys.project_slug(project.org_id, project.slug)),
+                db.Put.new(
+                    data.project_slug_item(project.org_id, changes["slug"], project.id),
+                    on_fail=_slug_conflict("project"),
+                ),
+            ]
+        ops.append(
+            _set_fields(
+                keys.project(project.org_id, project.id),
+                changes,
+                now,
+                condition="#st = :active",
+                extra_values={":active": "active"},
+                on_fail=NotFound("project not found"),
+            )
+        )
+        db.transact(
+            ops,
+            audit=audit.event(
+                "project.updated",
+                scope_id=project.org_id,
+                resource_type="project",
+                resource_id=project.id,
+                project_id=project.id,
+                metadata={"fields": sorted(changes)},
+            ),
+        )
+        project = project.model_copy(update={**changes, "updated_at": now})
+    return _project_view(project, data.environments(access.org.id, project.id))
+
+
+def _set_fields(
+    key: dict[str, str],
+    changes: dict[str, object],
+    now: str,
+    *,
+    condition: str,
+    extra_values: dict[str, object],
+    on_fail: NotFound,
+    removes: tuple[str, ...] = (),
+) -> db.Update:
+    names = {"#st": "status", "#updated_at": "updated_at"} if "#st" in condition else {"#updated_at": "updated_at"}
+    values: dict[str, object] = {":updated_at": now, **extra_values}
+    sets = ["#updated_at = :updated_at"]
+    for field, value in changes.items():
+        names[f"#{field}"] = field
+        values[f":{field}"] = value
+        sets.append(f"#{field} = :{field}")
+    expression = "SET " + ", ".join(sets)
+    if removes:
+        names.update({f"#{r}": r for r in removes})
+        expression += " REMOVE " + ", ".join(f"#{r}" for r in removes)
+    return db.Update(key, expression, condition=condition, names=names, values=values, on_fail=on_fail)
+
+
+def delete(org_ref: str, project_ref: str) -> None:
+    access = project_access(org_ref, project_ref, "projects.delete")
+    project = access.project
+    db.transact(
+        [
+            db.Update(
+                keys.project(project.org_id, project.id),
+                "SET #st = :deleted, deleted_at = :now",
+                condition="#st = :active",
+                names={"#st": "status"},
+                values={":deleted": "deleted", ":active": "active", ":now": clock.now_iso()},
+                on_fail=NotFound("project not found"),
+            ),
+            db.Delete(keys.project_slug(project.org_id, project.slug)),
+        ],
+        audit=audit.event(
+            "project.deleted",
+            scope_id=project.org_id,
+            resource_type="project",
+            resource_id=project.id,
+            project_id=project.id,
+            metadata={"slug": project.slug},
+        ),
+    )
+    purge(project)
+
+
+def purge(project: ProjectRecord) -> None:
+    """Delete a tombstoned project's environments (and their partitions) and then the tombstone."""
+    envs = data.environments(project.org_id, project.id)
+    partition_keys: list[dict[str, str]] = []
+    for env in envs:
+        partition_keys.extend(org_data.partition_keys(keys.environment_partition(env.id)))
+    db.delete_many(partition_keys)
+    db.delete_many([*data.project_child_keys(project.org_id, project.id), keys.project(project.org_id, project.id)])
+
+
+# --------------------------------------------------------------------------- environments
+
+
+def _resolve_parent(access: ProjectAccess, ref: str) -> EnvironmentRecord:
+    parent = data.resolve_environment(access.org.id, access.project.id, ref)
+    if parent is None:
+        raise Invalid(
+            "the parent environment does not exist in this project",
+            details={"fields": [{"field": "parent", "location": "body", "issue": "not found"}]},
+        )
+    return parent
+
+
+def _check_no_cycle(access: ProjectAccess, env_id: str, parent: EnvironmentRecord) -> None:
+    """Walk up from the new parent: reaching `env_id` (or depth > 10) would make a cycle."""
+    by_id = {e.id: e for e in data.environments(access.org.id, access.project.id)}
+    chain = [parent.slug]
+    current: EnvironmentRecord | None = parent
+    for _ in range(MAX_INHERITANCE_DEPTH + 1):
+        if current is None:
+            return
+        if current.id == env_id:
+            raise Unprocessable(
+                "the parent would make an inheritance cycle", code="inheritance_cycle", details={"chain": chain}
+            )
+        current = by_id.get(current.parent_id) if current.parent_id else None
+        if current is not None:
+            chain.append(current.slug)
+    raise Unprocessable(
+        f"inheritance deeper than {MAX_INHERITANCE_DEPTH} levels", code="inheritance_too_deep", details={"chain": chain}
+    )
+
+
+def list_environments(
+    org_ref: str, project_ref: str, *, limit: int, cursor: str | None
+) -> tuple[list[Environment], str | None]:
+    access = project_access(org_ref, project_ref, "projects.read")
+    records, next_cursor = data.environments_page(access.org.id, access.project.id, limit=limit, cursor=cursor)
+    return [_env_view(e) for e in records], next_cursor
+
+
+def create_environment(org_ref: str, project_ref: str, body: EnvironmentCreate) -> Environment:
+    access = project_access(org_ref, project_ref, "projects.update")
+    if body.production and not access.allows("projects.delete"):
+        raise Forbidden(
+            "only an owner can create a production environment",
+            details={"permission": "projects.delete", "role": access.role},
+        )
+    existing = data.environments(access.org.id, access.project.id)
+    if len(existing) >= MAX_ENVIRONMENTS:
+        raise Conflict(f"a project holds at most {MAX_ENVIRONMENTS} environments", code="limit_reached")
+    parent = _resolve_parent(access, body.parent) if body.parent else None
+    if parent is not None:
+        _check_no_cycle(access, "", parent)
+    slug = body.slug or slugify(body.name) or f"env-{secrets.token_hex(4)}"
+    now = clock.now_iso()
+    env = EnvironmentRecord(
+        id=ids.new_id("env"),
+        org_id=access.org.id,
+        project_id=access.project.id,
+        name=body.name,
+        slug=slug,
+        production=body.production,
+        parent_id=parent.id if parent else None,
+        encryption=body.encryption,
+        created_at=now,
+        updated_at=now,
+    )
+    ops: list[db.Op] = [
+        _project_active(access.org.id, access.project.id),
+        db.Put.new(data.environment_item(env)),
+        db.Put.new(data.environment_slug_item(env), on_fail=_slug_conflict("environment")),
+    ]
+    if parent is not None:
+        ops.append(
+            db.Check(
+                keys.environment(access.org.id, access.project.id, parent.id),
+                "attribute_exists(PK)",
+                on_fail=Invalid("the parent environment was deleted meanwhile"),
+            )
+        )
+    db.transact(
+        ops,
+        audit=audit.event(
+            "environment.created",
+            scope_id=access.org.id,
+            resource_type="environment",
+            resource_id=env.id,
+            project_id=access.project.id,
+            environment_id=env.id,
+            metadata={
+                "slug": slug,
+                "production": env.production,
+                "parent_id": env.parent_id,
+                "encryption": env.encryption,
+            },
+        ),
+    )
+    return _env_view(env)
+
+
+def get_environment(org_ref: str, project_ref: str, env_ref: str) -> Environment:
+    access = environment_access(org_ref, project_ref, env_ref, "projects.read")
+    return _env_view(access.environment)
+
+
+def update_environment(org_ref: str, project_ref: str, env_ref: str, body: EnvironmentPatch) -> Environment:
+    access = environment_access(org_ref, project_ref, env_ref, "projects.update")
+    env = access.environment
+    changes = body.model_dump(exclude_unset=True)
+    changes = {k: v for k, v in changes.items() if v is not None or k == "parent"}
+    if "production" in changes and changes["production"] != env.production and not access.allows("projects.delete"):
+        raise Forbidden(
+            "only an owner can change whether an environment is production",
+            details={"permission": "projects.delete", "role": access.role},
+        )
+    if env.production and not access.allows("projects.delete"):
+        raise Forbidden(
+            "only an owner can change a production environment",
+            details={"permission": "projects.delete", "role": access.role},
+        )
+    removes: tuple[str, ...] = ()
+    if "parent" in changes:
+        ref = changes.pop("parent")
+        if ref is None:
+            removes = ("parent_id",)
+        else:
+            parent = _resolve_parent(access, ref)
+            _check_no_cycle(access, env.id, parent)
+            changes["parent_id"] = parent.id
+    if not changes and not removes:
+        return _env_view(env)
+    now = clock.now_iso()
+    ops: list[db.Op] = []
+    if "slug" in changes and changes["slug"] != env.slug:
+        moved = env.model_copy(update={"slug": changes["slug"]})
+        ops += [
+            db.Delete(keys.environment_slug(env.org_id, env.project_id, env.slug)),
+            db.Put.new(data.environment_slug_item(moved), on_fail=_slug_conflict("environment")),
+        ]
+    ops.append(
+        _set_fields(
+            keys.environment(env.org_id, env.project_id, env.id),
+            changes,
+            now,
+            condition="attribute_exists(PK)",
+            extra_values={},
+            on_fail=NotFound("environment not found"),
+            removes=removes,
+        )
+    )
+    db.transact(
+        ops,
+        audit=audit.event(
+            "environment.updated",
+            scope_id=env.org_id,
+            resource_type="environment",
+            resource_id=env.id,
+            project_id=env.project_id,
+            environment_id=env.id,
+            metadata={"fields": sorted([*changes, *removes])},
+        ),
+    )
+    updated = env.model_copy(update={**changes, "updated_at": now, **dict.fromkeys(removes)})
+    return _env_view(updated)
+
+
+def delete_environment(org_ref: str, project_ref: str, env_ref: str) -> None:
+    access = environment_access(org_ref, project_ref, env_ref, "projects.update")
+    env = access.environment
+    if env.production and not access.allows("projects.delete"):
+        raise Forbidden(
+            "only an owner can delete a production environment",
+            details={"permission": "projects.delete", "role": access.role},
+        )
+    children = [e.slug for e in data.environments(env.org_id, env.project_id) if e.parent_id == env.id]
+    if children:
+        raise Conflict(
+            "other environments inherit from this one; re-parent them first",
+            code="has_children",
+            details={"children": children},
+        )
+    db.transact(
+        [
+            db.Delete(
+                keys.environment(env.org_id, env.project_id, env.id),
+                condition="attribute_exists(PK)",
+                on_fail=NotFound("environment not found"),
+            ),
+            db.Delete(keys.environment_slug(env.org_id, env.project_id, env.slug)),
+        ],
+        audit=audit.event(
+            "environment.deleted",
+            scope_id=env.org_id,
+            resource_type="environment",
+            resource_id=env.id,
+            project_id=env.project_id,
+            environment_id=env.id,
+            metadata={"slug": env.slug},
+        ),
+    )
+    db.delete_many(org_data.partition_keys(keys.environment_partition(env.id)))
