@@ -180,7 +180,7 @@ def make_handler(app: APIGatewayHttpResolver) -> Callable[[dict[str, Any], Any],
     anonymous caller learns nothing about a route's schema), then resolves."""
 
     @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, log_event=False)
-    @metrics.log_metrics(capture_cold_start_metric=True)
+    @metrics.log_metrics
     @tracer.capture_lambda_handler(capture_response=False)
     def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         rc = event.get("requestContext") or {}

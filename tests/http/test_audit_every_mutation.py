@@ -1,0 +1,290 @@
+"""Every mutating route writes exactly one audit event, in the same TransactWriteItems as the change.
+
+The mutating routes are enumerated from template.yaml (the route table of record): a route
+added without a recipe here fails `test_every_mutating_route_has_a_recipe`, and each recipe
+proves, for one successful call over HTTP, that
+- the DynamoDB client made exactly one TransactWriteItems call,
+- that transaction holds exactly one audit event item, with the expected action,
+- no other single-item write (PutItem/UpdateItem/DeleteItem) happened outside it (deletes may
+  purge children with BatchWriteItem afterwards, delete requests only),
+- the stored event carries the response's request id.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from strongroom import aws
+from strongroom_local import LocalStack
+from strongroom_local.template import load_template, routes
+
+pytestmark = pytest.mark.http
+
+MUTATING = {"POST", "PUT", "PATCH", "DELETE"}
+DELETE_ROUTES_THAT_PURGE = {
+    "DELETE /v1/orgs/{org}",
+    "DELETE /v1/orgs/{org}/projects/{project}",
+    "DELETE /v1/orgs/{org}/projects/{project}/environments/{env}",
+}
+
+
+@dataclass
+class Recorder:
+    """Records the DynamoDB calls the stack's shared client makes (botocore event hooks)."""
+
+    calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __call__(self, model: Any, params: dict[str, Any], **_: Any) -> None:
+        with self.lock:
+            self.calls.append((model.name, params))
+
+    def take(self) -> list[tuple[str, dict[str, Any]]]:
+        with self.lock:
+            out, self.calls = self.calls, []
+        return out
+
+
+@pytest.fixture(scope="module")
+def recorder(local_stack: str) -> Iterator[Recorder]:
+    rec = Recorder()
+    client = aws.dynamodb()
+    client.meta.events.register("provide-client-params.dynamodb.*", rec)
+    yield rec
+    client.meta.events.unregister("provide-client-params.dynamodb.*", rec)
+
+
+def _route_keys() -> set[str]:
+    return {f"{r.method} {r.path}" for r in routes(load_template()) if r.method in MUTATING}
+
+
+def _uid() -> str:
+    return secrets.token_hex(4)
+
+
+class World:
+    """Sets up the state each recipe needs (through the API, before recording starts)."""
+
+    def __init__(self, api: Callable[..., tuple[int, dict[str, str], Any]]) -> None:
+        self.api = api
+        self.owner = f"owner-{_uid()}@example.com"
+        self.member = f"member-{_uid()}@example.com"
+        self.call("GET", "/v1/me", user=self.owner)
+        self.call("GET", "/v1/me", user=self.member)
+
+    def call(self, method: str, path: str, *, user: str, body: Any = None, want: int | None = None) -> Any:
+        status, _headers, payload = self.api(method, path, user=user, json=body)
+        if want is not None:
+            assert status == want, (method, path, status, payload)
+        return payload
+
+    def org(self) -> dict[str, Any]:
+        return self.call("POST", "/v1/orgs", user=self.owner, body={"name": f"Org {_uid()}"}, want=201)
+
+    def project(self, org: dict[str, Any]) -> dict[str, Any]:
+        return self.call(
+            "POST", f"/v1/orgs/{org['slug']}/projects", user=self.owner, body={"name": f"P {_uid()}"}, want=201
+        )
+
+    def invitation(self, org: dict[str, Any], email: str) -> dict[str, Any]:
+        return self.call(
+            "POST",
+            f"/v1/orgs/{org['slug']}/invitations",
+            user=self.owner,
+            body={"email": email, "role": "developer"},
+            want=201,
+        )
+
+    def with_member(self) -> tuple[dict[str, Any], str]:
+        org = self.org()
+        inv = self.invitation(org, self.member)
+        self.call("POST", f"/v1/invitations/{inv['token']}/accept", user=self.member, want=200)
+        me = self.call("GET", "/v1/me", user=self.member, want=200)
+        return org, me["id"]
+
+
+# route key -> recipe(world) returning (method, path, user, body, expected audit action)
+Recipe = Callable[[World], tuple[str, str, str, Any, str]]
+
+
+def _org_create(w: World) -> tuple[str, str, str, Any, str]:
+    return "POST", "/v1/orgs", w.owner, {"name": f"New {_uid()}"}, "org.created"
+
+
+def _org_patch(w: World) -> tuple[str, str, str, Any, str]:
+    org = w.org()
+    return "PATCH", f"/v1/orgs/{org['id']}", w.owner, {"name": "Renamed"}, "org.updated"
+
+
+def _org_delete(w: World) -> tuple[str, str, str, Any, str]:
+    org = w.org()
+    w.project(org)
+    return "DELETE", f"/v1/orgs/{org['slug']}", w.owner, None, "org.deleted"
+
+
+def _member_patch(w: World) -> tuple[str, str, str, Any, str]:
+    org, user_id = w.with_member()
+    return "PATCH", f"/v1/orgs/{org['slug']}/members/{user_id}", w.owner, {"role": "viewer"}, "member.role_changed"
+
+
+def _member_delete(w: World) -> tuple[str, str, str, Any, str]:
+    org, user_id = w.with_member()
+    return "DELETE", f"/v1/orgs/{org['slug']}/members/{user_id}", w.owner, None, "member.removed"
+
+
+def _invite(w: World) -> tuple[str, str, str, Any, str]:
+    org = w.org()
+    body = {"email": f"x-{_uid()}@example.com", "role": "viewer"}
+    return "POST", f"/v1/orgs/{org['slug']}/invitations", w.owner, body, "member.invited"
+
+
+def _revoke(w: World) -> tuple[str, str, str, Any, str]:
+    org = w.org()
+    inv = w.invitation(org, f"y-{_uid()}@example.com")
+    return "DELETE", f"/v1/orgs/{org['slug']}/invitations/{inv['id']}", w.owner, None, "invitation.revoked"
+
+
+def _accept(w: World) -> tuple[str, str, str, Any, str]:
+    org = w.org()
+    inv = w.invitation(org, w.member)
+    return "POST", f"/v1/invitations/{inv['token']}/accept", w.member, None, "member.joined"
+
+
+def _me_patch(w: World) -> tuple[str, str, str, Any, str]:
+    return "PATCH", "/v1/me", w.owner, {"name": "Owner Person"}, "user.updated"
+
+
+def _project_create(w: World) -> tuple[str, str, str, Any, str]:
+    org = w.org()
+    return "POST", f"/v1/orgs/{org['slug']}/projects", w.owner, {"name": "Api"}, "project.created"
+
+
+def _project_patch(w: World) -> tuple[str, str, str, Any, str]:
+    org = w.org()
+    p = w.project(org)
+    return "PATCH", f"/v1/orgs/{org['slug']}/projects/{p['slug']}", w.owner, {"description": "d"}, "project.updated"
+
+
+def _project_delete(w: World) -> tuple[str, str, str, Any, str]:
+    org = w.org()
+    p = w.project(org)
+    return "DELETE", f"/v1/orgs/{org['slug']}/projects/{p['id']}", w.owner, None, "project.deleted"
+
+
+def _env_create(w: World) -> tuple[str, str, str, Any, str]:
+    org = w.org()
+    p = w.project(org)
+    path = f"/v1/orgs/{org['slug']}/projects/{p['slug']}/environments"
+    return "POST", path, w.owner, {"name": "QA", "parent": "staging"}, "environment.created"
+
+
+def _env_patch(w: World) -> tuple[str, str, str, Any, str]:
+    org = w.org()
+    p = w.project(org)
+    path = f"/v1/orgs/{org['slug']}/projects/{p['slug']}/environments/staging"
+    return "PATCH", path, w.owner, {"name": "Stage"}, "environment.updated"
+
+
+def _env_delete(w: World) -> tuple[str, str, str, Any, str]:
+    org = w.org()
+    p = w.project(org)
+    path = f"/v1/orgs/{org['slug']}/projects/{p['slug']}/environments/development"
+    return "DELETE", path, w.owner, None, "environment.deleted"
+
+
+RECIPES: dict[str, Recipe] = {
+    "POST /v1/orgs": _org_create,
+    "PATCH /v1/orgs/{org}": _org_patch,
+    "DELETE /v1/orgs/{org}": _org_delete,
+    "PATCH /v1/orgs/{org}/members/{user}": _member_patch,
+    "DELETE /v1/orgs/{org}/members/{user}": _member_delete,
+    "POST /v1/orgs/{org}/invitations": _invite,
+    "DELETE /v1/orgs/{org}/invitations/{id}": _revoke,
+    "POST /v1/invitations/{token}/accept": _accept,
+    "PATCH /v1/me": _me_patch,
+    "POST /v1/orgs/{org}/projects": _project_create,
+    "PATCH /v1/orgs/{org}/projects/{project}": _project_patch,
+    "DELETE /v1/orgs/{org}/projects/{project}": _project_delete,
+    "POST /v1/orgs/{org}/projects/{project}/environments": _env_create,
+    "PATCH /v1/orgs/{org}/projects/{project}/environments/{env}": _env_patch,
+    "DELETE /v1/orgs/{org}/projects/{project}/environments/{env}": _env_delete,
+}
+
+
+def test_every_mutating_route_has_a_recipe() -> None:
+    missing = sorted(_route_keys() - set(RECIPES))
+    stale = sorted(set(RECIPES) - _route_keys())
+    assert not missing, f"mutating routes without an audit recipe: {missing}"
+    assert not stale, f"recipes for routes that no longer exist: {stale}"
+
+
+def _audit_items(transact_params: dict[str, Any]) -> list[dict[str, Any]]:
+    found = []
+    for op in transact_params["TransactItems"]:
+        put = op.get("Put")
+        if put and put["Item"].get("entity", {}).get("S") == "audit_event":
+            found.append(put["Item"])
+    return found
+
+
+@pytest.mark.parametrize("route_key", sorted(RECIPES))
+def test_mutation_writes_exactly_one_audit_event_in_its_transaction(
+    route_key: str, api: Callable[..., tuple[int, dict[str, str], Any]], recorder: Recorder
+) -> None:
+    # Given the state the route needs
+    world = World(api)
+    method, path, user, body, action = RECIPES[route_key](world)
+    recorder.take()
+
+    # When the mutation is called once
+    status, headers, payload = api(method, path, user=user, json=body)
+    calls = recorder.take()
+
+    # Then it succeeded with one transaction holding one audit event of the right action
+    assert 200 <= status < 300, (status, payload)
+    transactions = [params for name, params in calls if name == "TransactWriteItems"]
+    assert len(transactions) == 1, [name for name, _ in calls]
+    events = _audit_items(transactions[0])
+    assert len(events) == 1
+    assert events[0]["action"]["S"] == action
+    assert events[0]["request_id"]["S"] == headers["x-request-id"]
+    # and nothing was written outside that transaction (purges delete only, after it)
+    single_writes = [name for name, _ in calls if name in {"PutItem", "UpdateItem", "DeleteItem"}]
+    assert single_writes == []
+    batch_writes = [params for name, params in calls if name == "BatchWriteItem"]
+    if route_key not in DELETE_ROUTES_THAT_PURGE:
+        assert batch_writes == []
+    for params in batch_writes:
+        for requests in params["RequestItems"].values():
+            assert all(set(r) == {"DeleteRequest"} for r in requests)
+
+
+def test_failed_mutation_writes_no_audit_event(
+    api: Callable[..., tuple[int, dict[str, str], Any]], recorder: Recorder, stack: LocalStack
+) -> None:
+    # Given an org whose slug is taken
+    world = World(api)
+    org = world.org()
+    recorder.take()
+    # When another org claims the same slug
+    status, _headers, payload = api("POST", "/v1/orgs", user=world.member, json={"name": "X", "slug": org["slug"]})
+    calls = recorder.take()
+    # Then it is a 409 and the one attempted transaction (with its audit event) was cancelled whole
+    assert status == 409, payload
+    assert payload["error"]["code"] == "slug_taken"
+    assert [name for name, _ in calls if name in {"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem"}] == []
+    transactions = [params for name, params in calls if name == "TransactWriteItems"]
+    assert len(transactions) == 1
+    assert len(_audit_items(transactions[0])) == 1  # it was attempted with its audit event…
+    stored = aws.dynamodb().query(
+        TableName=stack.resources.refs["Table"],
+        KeyConditionExpression="PK = :pk",
+        ExpressionAttributeValues={":pk": {"S": f"AUDIT#{org['id']}"}},
+    )["Items"]
+    assert [i["action"]["S"] for i in stored] == ["org.created"]  # …and nothing of it landed
