@@ -60,6 +60,20 @@ LINKS: dict[tuple[str, str, str], dict[str, tuple[str, dict[str, str]]]] = {
     ("post", "/v1/orgs/{org}/invitations", "201"): {
         "RevokeInvitation": ("revoke_invitation", {"org": "$request.path.org", "id": "$response.body#/id"}),
     },
+    ("get", "/v1/orgs/{org}/members", "200"): {
+        "PatchMember": ("patch_member", {"org": "$request.path.org", "user": "$response.body#/data/0/user_id"}),
+        "RemoveMember": ("delete_member", {"org": "$request.path.org", "user": "$response.body#/data/0/user_id"}),
+    },
+    ("get", "/v1/orgs/{org}/projects/{project}/environments", "200"): {
+        "PatchEnvironment": (
+            "patch_environment",
+            {"org": "$request.path.org", "project": "$request.path.project", "env": "$response.body#/data/0/id"},
+        ),
+        "DeleteEnvironment": (
+            "delete_environment",
+            {"org": "$request.path.org", "project": "$request.path.project", "env": "$response.body#/data/0/id"},
+        ),
+    },
     ("post", "/v1/orgs/{org}/projects/{project}/environments", "201"): {
         "GetEnvironment": (
             "get_environment",

@@ -152,15 +152,21 @@ class LocalStack:
                 for name, value in response.headers:
                     if name.lower() not in {"content-length", "connection"}:
                         self.send_header(name, value)
-                self.send_header("Content-Length", str(len(response.body)))
+                # Like API Gateway: no body on 204/304 or for HEAD.
+                body = b"" if response.status in {204, 304} else response.body
+                self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 if self.command != "HEAD":
-                    self.wfile.write(response.body)
+                    self.wfile.write(body)
                 if not stack.quiet:
                     ms = (time.perf_counter() - started) * 1000
                     print(f"{self.command} {redact_path(split.path)} {response.status} {ms:.0f}ms", flush=True)
 
-            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _handle  # noqa: N815
+            def __getattr__(self, name: str) -> Any:
+                # Every method reaches the gateway (which answers 404/405 in the envelope), not 501.
+                if name.startswith("do_"):
+                    return self._handle
+                raise AttributeError(name)
 
             def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
                 return  # access lines are printed by _handle, redacted

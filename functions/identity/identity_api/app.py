@@ -6,7 +6,7 @@ from typing import Annotated
 
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
-from strongroom.app import build_app, make_handler
+from strongroom.app import REF_PATTERN, build_app, make_handler
 from strongroom.domain import identity, orgs
 from strongroom.models import MyPermissions, User, UserPatch
 
@@ -23,7 +23,7 @@ def patch_me(body: UserPatch) -> User:
     return identity.update_me(body)
 
 
-OrgQuery = Annotated[str, Query(min_length=1, max_length=64, description="Org ID (org_…) or slug")]
+OrgQuery = Annotated[str, Query(pattern=REF_PATTERN, description="Org ID (org_…) or slug")]
 
 
 @app.get("/v1/me/permissions")

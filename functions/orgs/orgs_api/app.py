@@ -7,7 +7,7 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Path
 
-from strongroom.app import Cursor, Limit, build_app, created, make_handler, no_content
+from strongroom.app import REF_PATTERN, Cursor, Limit, build_app, created, make_handler, no_content
 from strongroom.domain import orgs
 from strongroom.models import (
     Invitation,
@@ -27,10 +27,10 @@ from strongroom.models import (
 
 app = build_app()
 
-OrgRef = Annotated[str, Path(min_length=1, max_length=64, description="Org ID (org_…) or slug")]
-UserRef = Annotated[str, Path(min_length=1, max_length=64, description="User ID (usr_…)")]
-InvitationRef = Annotated[str, Path(min_length=1, max_length=64, description="Invitation ID (inv_…)")]
-InvitationToken = Annotated[str, Path(min_length=1, max_length=128, description="Invitation token (sr_inv_…)")]
+OrgRef = Annotated[str, Path(pattern=REF_PATTERN, description="Org ID (org_…) or slug")]
+UserRef = Annotated[str, Path(pattern=REF_PATTERN, description="User ID (usr_…)")]
+InvitationRef = Annotated[str, Path(pattern=REF_PATTERN, description="Invitation ID (inv_…)")]
+InvitationToken = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,128}$", description="Invitation token (sr_inv_…)")]
 
 
 @app.get("/v1/orgs")
@@ -55,7 +55,7 @@ def patch_org(org: OrgRef, body: OrgPatch) -> Org:
 
 
 @app.delete("/v1/orgs/<org>", responses={204: {"description": "Deleted with everything in it"}})
-def delete_org(org: OrgRef) -> Response[None]:
+def delete_org(org: OrgRef) -> Response[str]:
     orgs.delete(org)
     return no_content()
 
@@ -72,7 +72,7 @@ def patch_member(org: OrgRef, user: UserRef, body: MemberPatch) -> Member:
 
 
 @app.delete("/v1/orgs/<org>/members/<user>", responses={204: {"description": "Removed"}})
-def delete_member(org: OrgRef, user: UserRef) -> Response[None]:
+def delete_member(org: OrgRef, user: UserRef) -> Response[str]:
     orgs.remove_member(org, user)
     return no_content()
 
@@ -89,7 +89,7 @@ def create_invitation(org: OrgRef, body: InvitationCreate) -> Response[Invitatio
 
 
 @app.delete("/v1/orgs/<org>/invitations/<id>", responses={204: {"description": "Revoked"}})
-def revoke_invitation(org: OrgRef, id: InvitationRef) -> Response[None]:  # noqa: A002 - the contract's name
+def revoke_invitation(org: OrgRef, id: InvitationRef) -> Response[str]:  # noqa: A002 - the contract's name
     orgs.revoke_invitation(org, id)
     return no_content()
 

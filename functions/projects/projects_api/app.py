@@ -7,7 +7,7 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Path
 
-from strongroom.app import Cursor, Limit, build_app, created, make_handler, no_content
+from strongroom.app import REF_PATTERN, Cursor, Limit, build_app, created, make_handler, no_content
 from strongroom.domain import projects
 from strongroom.models import (
     Environment,
@@ -22,9 +22,9 @@ from strongroom.models import (
 
 app = build_app()
 
-OrgRef = Annotated[str, Path(min_length=1, max_length=64, description="Org ID (org_…) or slug")]
-ProjectRef = Annotated[str, Path(min_length=1, max_length=64, description="Project ID (prj_…) or slug")]
-EnvRef = Annotated[str, Path(min_length=1, max_length=64, description="Environment ID (env_…) or slug")]
+OrgRef = Annotated[str, Path(pattern=REF_PATTERN, description="Org ID (org_…) or slug")]
+ProjectRef = Annotated[str, Path(pattern=REF_PATTERN, description="Project ID (prj_…) or slug")]
+EnvRef = Annotated[str, Path(pattern=REF_PATTERN, description="Environment ID (env_…) or slug")]
 
 PROJECT = "/v1/orgs/<org>/projects/<project>"
 ENVIRONMENT = f"{PROJECT}/environments/<env>"
@@ -52,7 +52,7 @@ def patch_project(org: OrgRef, project: ProjectRef, body: ProjectPatch) -> Proje
 
 
 @app.delete(PROJECT, responses={204: {"description": "Deleted with its environments and secrets"}})
-def delete_project(org: OrgRef, project: ProjectRef) -> Response[None]:
+def delete_project(org: OrgRef, project: ProjectRef) -> Response[str]:
     projects.delete(org, project)
     return no_content()
 
@@ -79,7 +79,7 @@ def patch_environment(org: OrgRef, project: ProjectRef, env: EnvRef, body: Envir
 
 
 @app.delete(ENVIRONMENT, responses={204: {"description": "Deleted with its secrets"}})
-def delete_environment(org: OrgRef, project: ProjectRef, env: EnvRef) -> Response[None]:
+def delete_environment(org: OrgRef, project: ProjectRef, env: EnvRef) -> Response[str]:
     projects.delete_environment(org, project, env)
     return no_content()
 

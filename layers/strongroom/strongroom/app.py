@@ -35,6 +35,9 @@ MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 MAX_BODY_BYTES = 1024 * 1024
 PUBLIC_ROUTES = frozenset({"GET /health"})
 
+# Path parameters: IDs (`org_…`) and slugs are ASCII letters, digits, `_` and `-`.
+REF_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+
 # Pagination query parameters shared by every list route.
 Limit = Annotated[int, Query(ge=1, le=500, description="Page size (1-500)")]
 Cursor = Annotated[str | None, Query(max_length=2048, description="Opaque cursor from next_cursor")]
@@ -321,5 +324,5 @@ def created(body: Any) -> Response[Any]:
     return Response(status_code=201, content_type=JSON, body=body)
 
 
-def no_content() -> Response[None]:
-    return Response(status_code=204, content_type=JSON, body=None)
+def no_content() -> Response[str]:
+    return Response(status_code=204, body="")

@@ -39,12 +39,15 @@ def authenticate(headers: Mapping[str, str], source_ip: str) -> Principal:
     beyond a generic reason, and never echoes the credential."""
     cfg = settings()
     dev_user = headers.get(DEV_HEADER)
+    authorization = headers.get("authorization", "")
     if dev_user is not None:
         if cfg.auth_mode is not AuthMode.DEV:
             raise Unauthorized("the dev identity header is only accepted when the stack runs with AUTH_MODE=dev")
+        if "authorization" in headers:
+            # Two credentials are ambiguous; never let one silently win over the other.
+            raise Unauthorized("send either Authorization or X-Strongroom-Dev-User, not both")
         return _dev_principal(dev_user.strip())
 
-    authorization = headers.get("authorization", "")
     scheme, _, credential = authorization.partition(" ")
     credential = credential.strip()
     if scheme.lower() != "bearer" or not credential:

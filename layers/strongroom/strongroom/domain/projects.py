@@ -240,8 +240,9 @@ def purge(project: ProjectRecord) -> None:
 def _resolve_parent(access: ProjectAccess, ref: str) -> EnvironmentRecord:
     parent = data.resolve_environment(access.org.id, access.project.id, ref)
     if parent is None:
-        raise Invalid(
+        raise Unprocessable(
             "the parent environment does not exist in this project",
+            code="invalid_reference",
             details={"fields": [{"field": "parent", "location": "body", "issue": "not found"}]},
         )
     return parent
