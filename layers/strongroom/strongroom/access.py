@@ -13,7 +13,7 @@ from strongroom.data import projects as project_data
 from strongroom.data.orgs import OrgRecord
 from strongroom.data.projects import EnvironmentRecord, ProjectRecord
 from strongroom.errors import Forbidden, NotFound
-from strongroom.observability import tracer
+from strongroom.observability import logger
 
 _WRITE_PERMISSIONS = frozenset(
     p.name
@@ -65,7 +65,7 @@ def org_access(org_ref: str, permission: str) -> OrgAccess:
     membership = org_data.membership(org.id, who.id) if who.type == "user" else None
     if membership is None:
         raise NotFound("organization not found")
-    tracer.put_annotation("org_id", org.id)
+    logger.append_keys(org_id=org.id)
     access = OrgAccess(principal=who, org=org, role=membership.role)
     access.require(permission)
     return access

@@ -28,7 +28,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from strongroom import errors
 from strongroom.auth import authenticate
 from strongroom.context import RequestContext, set_current
-from strongroom.observability import logger, metrics, tracer
+from strongroom.observability import logger, metrics
 
 JSON = "application/json"
 MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -182,9 +182,10 @@ def make_handler(app: APIGatewayHttpResolver) -> Callable[[dict[str, Any], Any],
     """The Lambda handler: sets the request context, authenticates (before validation, so that an
     anonymous caller learns nothing about a route's schema), then resolves."""
 
-    @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, log_event=False)
+    @logger.inject_lambda_context(
+        correlation_id_path=correlation_paths.API_GATEWAY_HTTP, log_event=False, clear_state=True
+    )
     @metrics.log_metrics
-    @tracer.capture_lambda_handler(capture_response=False)
     def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         rc = event.get("requestContext") or {}
         http = rc.get("http") or {}
