@@ -55,7 +55,7 @@ fuzz: $(VENV)/.installed  ## schemathesis against the local stack
 build: $(SAM_VENV)/.installed  ## sam build (no containers)
 	$(SAM) build --template template.yaml
 
-test: lint openapi-check unit fuzz  ## Everything CI runs
+test: lint openapi-check unit fuzz build  ## Everything CI runs (lint, OpenAPI drift, tests, fuzz, sam build)
 
 bench: $(VENV)/.installed  ## Benchmarks that print figures
 	$(PY) bench/cold_import.py
