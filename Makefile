@@ -31,7 +31,7 @@ $(SAM_VENV)/.installed: requirements-sam.txt
 venv: $(VENV)/.installed $(SAM_VENV)/.installed  ## Create both virtualenvs (dev tools; SAM CLI apart)
 
 run: $(VENV)/.installed  ## Serve the API locally on embedded moto (http://127.0.0.1:3000)
-	$(PY) -m strongroom_local $(RUN_ARGS)
+	PYTHONPATH=local:layers/strongroom $(PY) -m strongroom_local $(RUN_ARGS)
 
 lint: venv  ## ruff, mypy (layer), cfn-lint, sam validate --lint
 	$(VENV)/bin/ruff check .
