@@ -196,9 +196,18 @@ def _add_links(paths: dict[str, dict[str, Any]]) -> None:
         }
 
 
+ROUTE_TABLE = ROOT / "layers" / "strongroom" / "strongroom" / "route_table.json"
+
+
+def route_table() -> str:
+    """The routes of template.yaml, for the `$default` fallback (405 needs to know them)."""
+    keys = sorted(r.key for r in routes(load_template()) if r.path != "$default")
+    return json.dumps({"generated_from": "template.yaml", "routes": keys}, indent=2) + "\n"
+
+
 def route_drift(doc: dict[str, Any]) -> list[str]:
     """Routes in template.yaml vs operations in the document, both ways."""
-    template_routes = {f"{r.method.lower()} {r.path}" for r in routes(load_template())}
+    template_routes = {f"{r.method.lower()} {r.path}" for r in routes(load_template()) if r.path != "$default"}
     documented = {f"{m} {p}" for p, item in doc["paths"].items() for m in item}
     return [f"in template.yaml, not served: {r}" for r in sorted(template_routes - documented)] + [
         f"served, not in template.yaml: {r}" for r in sorted(documented - template_routes)
@@ -221,10 +230,15 @@ def main(argv: list[str] | None = None) -> int:
         print("route table drift:\n  " + "\n  ".join(drift), file=sys.stderr)
         return 1
     text = render(doc)
+    table = route_table()
     if args.write:
         OUT.write_text(text, encoding="utf-8")
-        print(f"wrote {OUT.relative_to(ROOT)} ({len(doc['paths'])} paths)")
+        ROUTE_TABLE.write_text(table, encoding="utf-8")
+        print(f"wrote {OUT.relative_to(ROOT)} ({len(doc['paths'])} paths) and {ROUTE_TABLE.relative_to(ROOT)}")
         return 0
+    if (ROUTE_TABLE.read_text(encoding="utf-8") if ROUTE_TABLE.exists() else "") != table:
+        print(f"{ROUTE_TABLE.relative_to(ROOT)} is stale; run `make openapi`", file=sys.stderr)
+        return 1
     current = OUT.read_text(encoding="utf-8") if OUT.exists() else ""
     if current != text:
         diff = difflib.unified_diff(current.splitlines(), text.splitlines(), "committed", "generated", lineterm="", n=1)

@@ -77,6 +77,7 @@ class Gateway:
     def __init__(self, routes: list[Route], functions: dict[str, Function]) -> None:
         self.routes = routes
         self.functions = functions
+        self.default_route = next((r for r in routes if r.path == "$default"), None)
         self._handlers: dict[str, Handler] = {}
         self._lock = threading.Lock()
 
@@ -107,6 +108,8 @@ class Gateway:
         if len(req.body) > MAX_BODY:
             return _error(413, "payload_too_large", "the request body exceeds 6 MB", request_id)
         route, params, allowed = self.match(req.method, req.path)
+        if route is None and self.default_route is not None:
+            route, params = self.default_route, {}
         if route is None:
             if allowed:
                 return _error(

@@ -58,7 +58,7 @@ class Route:
 
     @property
     def key(self) -> str:
-        return f"{self.method} {self.path}"
+        return "$default" if self.path == "$default" else f"{self.method} {self.path}"
 
     @property
     def static(self) -> bool:
@@ -104,6 +104,9 @@ def routes(template: dict[str, Any]) -> list[Route]:
                 continue
             props = event["Properties"]
             method, path = str(props["Method"]).upper(), str(props["Path"])
+            if path == "$default":
+                out.append(Route(method="ANY", path=path, function=logical_id, regex=re.compile(r"(?!)")))
+                continue
             out.append(Route(method=method, path=path, function=logical_id, regex=_path_regex(path)))
     out.sort(key=lambda r: (not r.static, r.path.count("{"), r.path, r.method))
     return out

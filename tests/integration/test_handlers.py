@@ -160,3 +160,25 @@ def test_datastore_failures_map_to_the_envelope(invoke: Invoke, error_code: str)
     assert response["statusCode"] == expected
     assert "Traceback" not in response["body"]
     assert body_of(response)["error"]["request_id"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status", "allow"),
+    [
+        ("GET", "/v2/nothing", 404, None),
+        ("PUT", "/v1/orgs/acme", 405, "DELETE, GET, PATCH"),
+        ("POST", "/health", 405, "GET"),
+        ("GET", "/v1/orgs/acme/projects/web/environments/dev/extra", 404, None),
+    ],
+)
+def test_default_route_answers_unmatched_requests_in_the_envelope(
+    invoke: Invoke, method: str, path: str, status: int, allow: str | None
+) -> None:
+    # What API Gateway sends the $default route's function when no route matches.
+    event = load_event("health_get", routeKey="$default", rawPath=path)
+    event["requestContext"]["routeKey"] = "$default"
+    event["requestContext"]["http"].update(method=method, path=path)
+    response = invoke("HealthFunction", event)
+    assert response["statusCode"] == status
+    assert response["headers"].get("Allow") == allow
+    assert body_of(response)["error"]["request_id"] == event["requestContext"]["requestId"]

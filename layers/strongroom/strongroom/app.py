@@ -25,7 +25,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.logging import correlation_paths
 
-from strongroom import errors
+from strongroom import errors, fallback
 from strongroom.auth import authenticate
 from strongroom.context import RequestContext, set_current
 from strongroom.observability import logger, metrics
@@ -196,6 +196,10 @@ def make_handler(app: APIGatewayHttpResolver) -> Callable[[dict[str, Any], Any],
             request_id=request_id, ip=str(http.get("sourceIp", "")), user_agent=headers.get("user-agent", "")[:256]
         )
         set_current(ctx)
+        if fallback.is_fallback(event):
+            return _raw_error(
+                fallback.unmatched(str(http.get("method", "GET")).upper(), str(http.get("path", ""))), request_id
+            )
         try:
             _check_body(event, str(http.get("method", "GET")).upper())
             if event.get("routeKey") not in PUBLIC_ROUTES:
