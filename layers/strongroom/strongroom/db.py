@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from strongroom import aws, keys
 from strongroom.config import settings
-from strongroom.errors import AppError, Conflict, Invalid, Throttled, Unavailable
+from strongroom.errors import AppError, Conflict, Internal, Invalid, Throttled, Unavailable
 
 if TYPE_CHECKING:
     from strongroom.audit import AuditEvent
@@ -95,6 +95,9 @@ def translate(exc: Exception) -> AppError:
             return Conflict("the resource changed or already exists")
         if code == "TransactionConflictException":
             return Conflict("a concurrent change touched the same resource; retry")
+        if code == "ValidationException":
+            # A request DynamoDB refuses as malformed is our bug, not an outage: 500, logged by type.
+            return Internal("an internal error occurred")
         return Unavailable("the data store is unavailable")
     if isinstance(exc, BotoCoreError):
         return Unavailable("the data store is unavailable")

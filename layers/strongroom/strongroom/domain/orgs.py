@@ -210,20 +210,29 @@ def _target(access: OrgAccess, user_id: str) -> MembershipRecord:
     return target
 
 
-def _owner_count_ops(org_id: str, delta: int) -> list[db.Op]:
-    if delta == 0:
-        return []
-    if delta > 0:
-        return [db.Update(keys.org(org_id), "ADD owner_count :d", values={":d": delta})]
-    return [
-        db.Update(
+def _org_guard(org_id: str, owner_delta: int = 0) -> db.Op:
+    """The one operation a transaction may carry on the org item (DynamoDB allows one per item):
+    the org must be active, and when owners are added or removed, `owner_count` moves with it
+    (never below one)."""
+    if owner_delta == 0:
+        return _org_is_active(org_id)
+    if owner_delta > 0:
+        return db.Update(
             keys.org(org_id),
             "ADD owner_count :d",
-            condition="owner_count > :one",
-            values={":d": delta, ":one": 1},
-            on_fail=Conflict("an organization must keep at least one owner", code="last_owner"),
+            condition="#st = :active",
+            names={"#st": "status"},
+            values={":d": owner_delta, ":active": "active"},
+            on_fail=NotFound("organization not found"),
         )
-    ]
+    return db.Update(
+        keys.org(org_id),
+        "ADD owner_count :d",
+        condition="#st = :active AND owner_count > :one",
+        names={"#st": "status"},
+        values={":d": owner_delta, ":one": 1, ":active": "active"},
+        on_fail=Conflict("an organization must keep at least one owner", code="last_owner"),
+    )
 
 
 def change_role(org_ref: str, user_id: str, role: str) -> Member:
@@ -246,7 +255,7 @@ def change_role(org_ref: str, user_id: str, role: str) -> Member:
                 values={":r": role, ":old": target.role},
                 on_fail=Conflict("the member's role changed meanwhile; retry"),
             ),
-            *_owner_count_ops(access.org.id, delta),
+            _org_guard(access.org.id, delta),
         ],
         audit=audit.event(
             "member.role_changed",
@@ -273,7 +282,7 @@ def remove_member(org_ref: str, user_id: str) -> None:
                 condition="attribute_exists(PK)",
                 on_fail=NotFound("member not found"),
             ),
-            *_owner_count_ops(access.org.id, -1 if target.role == "owner" else 0),
+            _org_guard(access.org.id, -1 if target.role == "owner" else 0),
         ],
         audit=audit.event(
             "member.left" if leaving else "member.removed",
@@ -393,7 +402,7 @@ def accept(token: str) -> Org:
     member = MembershipRecord(org_id=org.id, user_id=who.id, email=who.email, role=inv.role, joined_at=now)
     db.transact(
         [
-            _org_is_active(org.id),
+            _org_guard(org.id, 1 if inv.role == "owner" else 0),
             db.Update(
                 keys.invitation(org.id, inv.id),
                 "SET #st = :accepted, accepted_by = :u, accepted_at = :now",
@@ -406,7 +415,6 @@ def accept(token: str) -> Org:
                 data.member_item(member),
                 on_fail=Conflict("you are already a member of this organization", code="already_member"),
             ),
-            *_owner_count_ops(org.id, 1 if inv.role == "owner" else 0),
         ],
         audit=audit.event(
             "member.joined",

@@ -1,0 +1,142 @@
+"""Other tenants' resources are 404 on every route; role rules for members hold."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+import pytest
+
+from strongroom_local.template import load_template, routes
+from support import Api
+
+pytestmark = pytest.mark.http
+
+BODIES: dict[str, Any] = {
+    "PATCH /v1/orgs/{org}": {"name": "Mine now"},
+    "PATCH /v1/orgs/{org}/members/{user}": {"role": "viewer"},
+    "POST /v1/orgs/{org}/invitations": {"email": "intruder@example.com", "role": "owner"},
+    "POST /v1/orgs/{org}/projects": {"name": "Intruder"},
+    "PATCH /v1/orgs/{org}/projects/{project}": {"name": "Mine now"},
+    "POST /v1/orgs/{org}/projects/{project}/environments": {"name": "Intruder"},
+    "PATCH /v1/orgs/{org}/projects/{project}/environments/{env}": {"name": "Mine now"},
+}
+
+
+def _email(who: str) -> str:
+    return f"{who}-{secrets.token_hex(4)}@example.com"
+
+
+@pytest.fixture(scope="module")
+def victim(api: Api) -> dict[str, Any]:
+    owner = _email("victim")
+    slug = f"victim-{secrets.token_hex(4)}"
+    _, _, org = api("POST", "/v1/orgs", user=owner, json={"name": "Victim", "slug": slug})
+    _, _, project = api("POST", f"/v1/orgs/{slug}/projects", user=owner, json={"name": "Secret"})
+    _, _, inv = api("POST", f"/v1/orgs/{slug}/invitations", user=owner, json={"email": _email("x"), "role": "viewer"})
+    _, _, me = api("GET", "/v1/me", user=owner)
+    return {"owner": owner, "org": org, "project": project, "invitation": inv, "user_id": me["id"]}
+
+
+def _org_routes() -> list[str]:
+    return sorted(r.key for r in routes(load_template()) if "{org}" in r.path)
+
+
+@pytest.mark.parametrize("route_key", _org_routes())
+@pytest.mark.parametrize("ref", ["id", "slug"])
+def test_a_stranger_gets_404_on_every_org_route(api: Api, victim: dict[str, Any], route_key: str, ref: str) -> None:
+    method, template = route_key.split(" ", 1)
+    org, project = victim["org"], victim["project"]
+    path = (
+        template.replace("{org}", org["id"] if ref == "id" else org["slug"])
+        .replace("{project}", project["id"] if ref == "id" else project["slug"])
+        .replace("{env}", project["environments"][0]["id"] if ref == "id" else "development")
+        .replace("{user}", victim["user_id"])
+        .replace("{id}", victim["invitation"]["id"])
+    )
+    status, _, body = api(method, path, user=_email("stranger"), json=BODIES.get(route_key))
+    assert status == 404, (route_key, body)
+    assert body["error"]["code"] == "not_found"
+    # and the victim's org is untouched
+    assert api("GET", f"/v1/orgs/{org['id']}", user=victim["owner"])[2]["name"] == "Victim"
+
+
+def _org_with(api: Api, roles: dict[str, str]) -> tuple[str, dict[str, str], dict[str, str]]:
+    """An org owned by `owner`, with members of the given roles. Returns slug, emails, user ids."""
+    emails = {"owner": _email("owner"), **{name: _email(name) for name in roles}}
+    slug = f"roles-{secrets.token_hex(4)}"
+    assert api("POST", "/v1/orgs", user=emails["owner"], json={"name": "Roles", "slug": slug})[0] == 201
+    for name, role in roles.items():
+        _, _, inv = api(
+            "POST", f"/v1/orgs/{slug}/invitations", user=emails["owner"], json={"email": emails[name], "role": role}
+        )
+        assert api("POST", f"/v1/invitations/{inv['token']}/accept", user=emails[name])[0] == 200
+    user_ids = {name: api("GET", "/v1/me", user=email)[2]["id"] for name, email in emails.items()}
+    return slug, emails, user_ids
+
+
+def test_admins_cannot_touch_owners_or_mint_them(api: Api) -> None:
+    slug, emails, ids = _org_with(api, {"admin": "admin", "dev": "developer"})
+    admin = emails["admin"]
+    assert api("PATCH", f"/v1/orgs/{slug}/members/{ids['owner']}", user=admin, json={"role": "viewer"})[0] == 403
+    assert api("DELETE", f"/v1/orgs/{slug}/members/{ids['owner']}", user=admin)[0] == 403
+    assert api("PATCH", f"/v1/orgs/{slug}/members/{ids['dev']}", user=admin, json={"role": "owner"})[0] == 403
+    assert (
+        api("POST", f"/v1/orgs/{slug}/invitations", user=admin, json={"email": _email("x"), "role": "owner"})[0] == 403
+    )
+    # but may manage non-owners
+    assert api("PATCH", f"/v1/orgs/{slug}/members/{ids['dev']}", user=admin, json={"role": "viewer"})[0] == 200
+
+
+def test_developers_and_viewers_cannot_manage(api: Api) -> None:
+    slug, emails, _ = _org_with(api, {"dev": "developer", "viewer": "viewer"})
+    for who in ("dev", "viewer"):
+        user = emails[who]
+        assert (
+            api("POST", f"/v1/orgs/{slug}/invitations", user=user, json={"email": _email("x"), "role": "viewer"})[0]
+            == 403
+        )
+        assert api("PATCH", f"/v1/orgs/{slug}", user=user, json={"name": "Nope"})[0] == 403
+        assert api("POST", f"/v1/orgs/{slug}/projects", user=user, json={"name": "Nope"})[0] == 403
+        assert api("DELETE", f"/v1/orgs/{slug}", user=user)[0] == 403
+    # members may read the org and its members
+    assert api("GET", f"/v1/orgs/{slug}/members", user=emails["viewer"])[0] == 200
+
+
+def test_the_last_owner_can_neither_leave_nor_be_demoted(api: Api) -> None:
+    slug, emails, ids = _org_with(api, {"co": "owner"})
+    owner = emails["owner"]
+    # with two owners, one may step down
+    assert api("PATCH", f"/v1/orgs/{slug}/members/{ids['co']}", user=owner, json={"role": "admin"})[0] == 200
+    status, _, body = api("PATCH", f"/v1/orgs/{slug}/members/{ids['owner']}", user=owner, json={"role": "admin"})
+    assert status == 409
+    assert body["error"]["code"] == "last_owner"
+    status, _, body = api("DELETE", f"/v1/orgs/{slug}/members/{ids['owner']}", user=owner)
+    assert status == 409
+    assert body["error"]["code"] == "last_owner"
+
+
+def test_a_member_can_leave(api: Api) -> None:
+    slug, emails, ids = _org_with(api, {"dev": "developer"})
+    assert api("DELETE", f"/v1/orgs/{slug}/members/{ids['dev']}", user=emails["dev"])[0] == 204
+    assert api("GET", f"/v1/orgs/{slug}", user=emails["dev"])[0] == 404
+
+
+def test_an_invitation_is_bound_to_its_email(api: Api) -> None:
+    slug, emails, _ = _org_with(api, {})
+    _, _, inv = api(
+        "POST", f"/v1/orgs/{slug}/invitations", user=emails["owner"], json={"email": _email("meant"), "role": "viewer"}
+    )
+    status, _, body = api("POST", f"/v1/invitations/{inv['token']}/accept", user=_email("other"))
+    assert status == 403
+    assert body["error"]["code"] == "invitation_email_mismatch"
+
+
+def test_only_owners_make_production_environments(api: Api) -> None:
+    slug, emails, _ = _org_with(api, {"admin": "admin"})
+    api("POST", f"/v1/orgs/{slug}/projects", user=emails["owner"], json={"name": "Web"})
+    path = f"/v1/orgs/{slug}/projects/web/environments"
+    assert api("POST", path, user=emails["admin"], json={"name": "Prod 2", "production": True})[0] == 403
+    assert api("POST", path, user=emails["admin"], json={"name": "Preview"})[0] == 201
+    assert api("DELETE", f"{path}/production", user=emails["admin"])[0] == 403
+    assert api("POST", path, user=emails["owner"], json={"name": "Prod 2", "production": True})[0] == 201
