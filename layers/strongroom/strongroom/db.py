@@ -286,6 +286,31 @@ class Update:
     values: dict[str, Any] = field(default_factory=dict)
     on_fail: AppError | None = None
 
+    @classmethod
+    def set_fields(
+        cls,
+        key: dict[str, str],
+        changes: dict[str, Any],
+        *,
+        updated_at: str,
+        active_only: bool,
+        on_fail: AppError,
+        removes: tuple[str, ...] = (),
+    ) -> Update:
+        """`SET` each changed field and `updated_at` (and `REMOVE` `removes`), on an existing item;
+        with `active_only`, only while its `status` is `active`."""
+        names = {"#updated_at": "updated_at", **{f"#{f}": f for f in [*changes, *removes]}}
+        values: dict[str, Any] = {":updated_at": updated_at, **{f":{f}": v for f, v in changes.items()}}
+        expression = "SET " + ", ".join(f"#{f} = :{f}" for f in ["updated_at", *changes])
+        if removes:
+            expression += " REMOVE " + ", ".join(f"#{r}" for r in removes)
+        condition = "attribute_exists(PK)"
+        if active_only:
+            names["#status"] = "status"
+            values[":active"] = "active"
+            condition = "#status = :active"
+        return cls(key, expression, condition=condition, names=names, values=values, on_fail=on_fail)
+
     def request(self) -> dict[str, Any]:
         body: dict[str, Any] = {"TableName": _table(), "Key": serialize(self.key), "UpdateExpression": self.expression}
         _conditions(body, self.condition, self.names, self.values)

@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from strongroom import db, ids, keys
-from strongroom.errors import Conflict
+from strongroom.errors import Conflict, NotFound
 
 
 class OrgRecord(BaseModel):
@@ -43,6 +43,17 @@ class InvitationRecord(BaseModel):
     expires_at: str
     status: str = "pending"
     accepted_by: str | None = None
+
+
+def active_check(org_id: str) -> db.Check:
+    """A transaction condition: the org still exists and is not being deleted."""
+    return db.Check(
+        keys.org(org_id),
+        "#st = :active",
+        names={"#st": "status"},
+        values={":active": "active"},
+        on_fail=NotFound("organization not found"),
+    )
 
 
 def slug_taken() -> Conflict:

@@ -36,16 +36,6 @@ def _org_view(org: OrgRecord, role: str) -> Org:
     return Org.model_validate({**org.model_dump(), "role": role})
 
 
-def _org_is_active(org_id: str) -> db.Check:
-    return db.Check(
-        keys.org(org_id),
-        "#st = :active",
-        names={"#st": "status"},
-        values={":active": "active"},
-        on_fail=NotFound("organization not found"),
-    )
-
-
 # --------------------------------------------------------------------------- orgs
 
 
@@ -103,21 +93,9 @@ def update(org_ref: str, body: OrgPatch) -> Org:
             db.Delete(keys.org_slug(org.slug)),
             db.Put.new(data.slug_item(org.id, changes["slug"]), on_fail=data.slug_taken()),
         ]
-    names = {"#st": "status", "#u": "updated_at"}
-    values: dict[str, object] = {":active": "active", ":u": now}
-    sets = ["#u = :u"]
-    for field, value in changes.items():
-        names[f"#{field}"] = field
-        values[f":{field}"] = value
-        sets.append(f"#{field} = :{field}")
     ops.append(
-        db.Update(
-            keys.org(org.id),
-            "SET " + ", ".join(sets),
-            condition="#st = :active",
-            names=names,
-            values=values,
-            on_fail=NotFound("organization not found"),
+        db.Update.set_fields(
+            keys.org(org.id), changes, updated_at=now, active_only=True, on_fail=NotFound("organization not found")
         )
     )
     db.transact(
@@ -215,7 +193,7 @@ def _org_guard(org_id: str, owner_delta: int = 0) -> db.Op:
     the org must be active, and when owners are added or removed, `owner_count` moves with it
     (never below one)."""
     if owner_delta == 0:
-        return _org_is_active(org_id)
+        return data.active_check(org_id)
     if owner_delta > 0:
         return db.Update(
             keys.org(org_id),
@@ -331,7 +309,7 @@ def invite(org_ref: str, body: InvitationCreate) -> InvitationCreated:
     epoch = int(expires.timestamp())
     db.transact(
         [
-            _org_is_active(access.org.id),
+            data.active_check(access.org.id),
             db.Put.new(data.invitation_item(inv, epoch)),
             db.Put.new(data.invitation_token_item(inv, epoch)),
         ],

@@ -55,16 +55,6 @@ def _project_active(org_id: str, project_id: str) -> db.Check:
     )
 
 
-def _org_active(org_id: str) -> db.Check:
-    return db.Check(
-        keys.org(org_id),
-        "#st = :active",
-        names={"#st": "status"},
-        values={":active": "active"},
-        on_fail=NotFound("organization not found"),
-    )
-
-
 # --------------------------------------------------------------------------- projects
 
 
@@ -96,7 +86,7 @@ def create(org_ref: str, body: ProjectCreate) -> Project:
         for name, eslug, prod in DEFAULT_ENVIRONMENTS
     ]
     ops: list[db.Op] = [
-        _org_active(org_id),
+        org_data.active_check(org_id),
         db.Put.new(data.project_item(project)),
         db.Put.new(data.project_slug_item(org_id, slug, project.id), on_fail=_slug_conflict("project")),
     ]
@@ -149,12 +139,11 @@ def update(org_ref: str, project_ref: str, body: ProjectPatch) -> Project:
                 ),
             ]
         ops.append(
-            _set_fields(
+            db.Update.set_fields(
                 keys.project(project.org_id, project.id),
                 changes,
-                now,
-                condition="#st = :active",
-                extra_values={":active": "active"},
+                updated_at=now,
+                active_only=True,
                 on_fail=NotFound("project not found"),
             )
         )
@@ -171,30 +160,6 @@ def update(org_ref: str, project_ref: str, body: ProjectPatch) -> Project:
         )
         project = project.model_copy(update={**changes, "updated_at": now})
     return _project_view(project, data.environments(access.org.id, project.id))
-
-
-def _set_fields(
-    key: dict[str, str],
-    changes: dict[str, object],
-    now: str,
-    *,
-    condition: str,
-    extra_values: dict[str, object],
-    on_fail: NotFound,
-    removes: tuple[str, ...] = (),
-) -> db.Update:
-    names = {"#st": "status", "#updated_at": "updated_at"} if "#st" in condition else {"#updated_at": "updated_at"}
-    values: dict[str, object] = {":updated_at": now, **extra_values}
-    sets = ["#updated_at = :updated_at"]
-    for field, value in changes.items():
-        names[f"#{field}"] = field
-        values[f":{field}"] = value
-        sets.append(f"#{field} = :{field}")
-    expression = "SET " + ", ".join(sets)
-    if removes:
-        names.update({f"#{r}": r for r in removes})
-        expression += " REMOVE " + ", ".join(f"#{r}" for r in removes)
-    return db.Update(key, expression, condition=condition, names=names, values=values, on_fail=on_fail)
 
 
 def delete(org_ref: str, project_ref: str) -> None:
@@ -376,12 +341,11 @@ def update_environment(org_ref: str, project_ref: str, env_ref: str, body: Envir
             db.Put.new(data.environment_slug_item(moved), on_fail=_slug_conflict("environment")),
         ]
     ops.append(
-        _set_fields(
+        db.Update.set_fields(
             keys.environment(env.org_id, env.project_id, env.id),
             changes,
-            now,
-            condition="attribute_exists(PK)",
-            extra_values={},
+            updated_at=now,
+            active_only=False,
             on_fail=NotFound("environment not found"),
             removes=removes,
         )
