@@ -1,16 +1,35 @@
-"""Shared fixtures. One embedded stack per test session: moto in-process with the resources of
-template.yaml, and the API on a real socket. In-process tests (integration) use the same moto
-world, so a second mock never resets the first."""
+"""Shared fixtures.
+
+- `stack`: one embedded stack per test session: moto in-process with the resources that
+  template.yaml declares (provisioned by `strongroom_local`, from the template's own resource
+  definitions), and the API on a real socket. In-process tests (integration) use the same moto
+  world, so a second mock never resets the first.
+- `oidc_issuer`: a real OIDC issuer for the JWT tests: keys generated here (RSA 2048, EC P-256,
+  Ed25519), their public JWKS served over HTTP on 127.0.0.1, and the environment pointed at it
+  (AUTH_MODE=oidc, OIDC_ISSUER, OIDC_AUDIENCE, OIDC_JWKS_URL).
+"""
 
 from __future__ import annotations
 
+import base64
+import json
+import threading
+import time
 from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import jwt
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 from strongroom_local import LocalStack
 from support import Api, http_call
+
+# --------------------------------------------------------------------------- embedded stack
 
 
 @pytest.fixture(scope="session")
@@ -41,3 +60,195 @@ def api(local_stack: str) -> Api:
         return http_call(local_stack, method, path, user=user, json_body=json, body=body, headers=headers)
 
     return call
+
+
+# --------------------------------------------------------------------------- OIDC issuer
+
+ISSUER = "https://idp.example.test/"
+AUDIENCE = "strongroom-api"
+KIDS = {"RS256": "rsa-1", "ES256": "ec-1", "EdDSA": "ed-1"}
+
+
+def b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _b64url_int(value: int) -> str:
+    return b64url(value.to_bytes((value.bit_length() + 7) // 8 or 1, "big"))
+
+
+@dataclass(frozen=True)
+class SigningKeys:
+    rsa_key: rsa.RSAPrivateKey
+    ec_key: ec.EllipticCurvePrivateKey
+    ed_key: ed25519.Ed25519PrivateKey
+
+    @classmethod
+    def generate(cls) -> SigningKeys:
+        return cls(
+            rsa_key=rsa.generate_private_key(public_exponent=65537, key_size=2048),
+            ec_key=ec.generate_private_key(ec.SECP256R1()),
+            ed_key=ed25519.Ed25519PrivateKey.generate(),
+        )
+
+    def private(self, alg: str) -> Any:
+        return {"RS256": self.rsa_key, "RS384": self.rsa_key, "ES256": self.ec_key, "EdDSA": self.ed_key}[alg]
+
+    def jwk(self, alg: str, *, kid: str | None = None, with_alg: bool = True) -> dict[str, Any]:
+        """The public JWK (RFC 7517/7518/8037), written out from the key's numbers."""
+        out: dict[str, Any]
+        if alg == "RS256":
+            numbers = self.rsa_key.public_key().public_numbers()
+            out = {"kty": "RSA", "n": _b64url_int(numbers.n), "e": _b64url_int(numbers.e)}
+        elif alg == "ES256":
+            point = self.ec_key.public_key().public_numbers()
+            out = {
+                "kty": "EC",
+                "crv": "P-256",
+                "x": b64url(point.x.to_bytes(32, "big")),
+                "y": b64url(point.y.to_bytes(32, "big")),
+            }
+        elif alg == "EdDSA":
+            raw = self.ed_key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+            out = {"kty": "OKP", "crv": "Ed25519", "x": b64url(raw)}
+        else:
+            raise ValueError(alg)
+        out.update({"kid": kid or KIDS[alg], "use": "sig"})
+        if with_alg:
+            out["alg"] = alg
+        return out
+
+    def jwks(self, *, with_alg: bool = True) -> dict[str, Any]:
+        return {"keys": [self.jwk(alg, with_alg=with_alg) for alg in KIDS]}
+
+    def rsa_public_pem(self) -> bytes:
+        return self.rsa_key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+
+
+class Issuer:
+    """A running issuer: what it publishes at `url` (changeable) and how often it was fetched."""
+
+    issuer = ISSUER
+    audience = AUDIENCE
+
+    def __init__(self, keys: SigningKeys) -> None:
+        self.keys = keys
+        self._lock = threading.Lock()
+        self._document = json.dumps(keys.jwks()).encode()
+        self._content_type = "application/json"
+        self.hits = 0
+        self.url = ""
+
+    def publish(self, document: dict[str, Any] | bytes, content_type: str = "application/json") -> None:
+        with self._lock:
+            self._document = document if isinstance(document, bytes) else json.dumps(document).encode()
+            self._content_type = content_type
+
+    def _serve(self) -> tuple[bytes, str]:
+        with self._lock:
+            self.hits += 1
+            return self._document, self._content_type
+
+    @staticmethod
+    def claims(**overrides: Any) -> dict[str, Any]:
+        """Valid claims; an override of None removes the claim."""
+        now = int(time.time())
+        base: dict[str, Any] = {
+            "iss": ISSUER,
+            "aud": AUDIENCE,
+            "sub": "subject-1",
+            "iat": now,
+            "nbf": now - 5,
+            "exp": now + 300,
+            "email": "oidc-user@example.com",
+            "email_verified": True,
+        }
+        base.update(overrides)
+        return {k: v for k, v in base.items() if v is not None}
+
+    def sign(
+        self,
+        payload: dict[str, Any],
+        alg: str = "RS256",
+        *,
+        kid: str | None = None,
+        headers: dict[str, Any] | None = None,
+    ) -> str:
+        """`payload` signed by the issuer's key for `alg` (kid defaults to that key's; kid="" omits it)."""
+        header = dict(headers or {})
+        chosen = KIDS.get(alg, "rsa-1") if kid is None else kid
+        if chosen:
+            header["kid"] = chosen
+        return jwt.encode(payload, self.keys.private(alg), algorithm=alg, headers=header)
+
+    def mint(
+        self, alg: str = "RS256", *, kid: str | None = None, headers: dict[str, Any] | None = None, **claims: Any
+    ) -> str:
+        """A token of valid claims (changed by `claims`; None removes one), signed for `alg`."""
+        return self.sign(self.claims(**claims), alg, kid=kid, headers=headers)
+
+    @staticmethod
+    def assemble(header: dict[str, Any], payload: dict[str, Any], signature: bytes = b"") -> str:
+        """A token put together by hand (for what PyJWT refuses to produce)."""
+        return f"{b64url(json.dumps(header).encode())}.{b64url(json.dumps(payload).encode())}.{b64url(signature)}"
+
+
+@pytest.fixture(scope="session")
+def signing_keys() -> SigningKeys:
+    return SigningKeys.generate()
+
+
+@contextmanager
+def running_issuer(keys: SigningKeys) -> Iterator[Issuer]:
+    """An issuer whose JWKS is served over HTTP on a loopback port."""
+    issuer = Issuer(keys)
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            document, content_type = issuer._serve()
+            self.send_response(200)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(document)))
+            self.end_headers()
+            self.wfile.write(document)
+
+        def log_message(self, *_: Any) -> None:
+            return
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, name="jwks", daemon=True)
+    thread.start()
+    issuer.url = f"http://127.0.0.1:{server.server_address[1]}/.well-known/jwks.json"
+    try:
+        yield issuer
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+@pytest.fixture
+def oidc_issuer(signing_keys: SigningKeys, monkeypatch: pytest.MonkeyPatch) -> Iterator[Issuer]:
+    """The configured issuer: its JWKS on a loopback port, and AUTH_MODE=oidc pointed at it."""
+    from strongroom import auth
+
+    with running_issuer(signing_keys) as issuer:
+        monkeypatch.setenv("AUTH_MODE", "oidc")
+        monkeypatch.setenv("OIDC_ISSUER", ISSUER)
+        monkeypatch.setenv("OIDC_AUDIENCE", AUDIENCE)
+        monkeypatch.setenv("OIDC_JWKS_URL", issuer.url)
+        auth._jwks_client.cache_clear()
+        try:
+            yield issuer
+        finally:
+            auth._jwks_client.cache_clear()
+
+
+@pytest.fixture
+def other_issuer() -> Iterator[Issuer]:
+    """Someone else's issuer (fresh keys, its own JWKS endpoint), configured nowhere."""
+    with running_issuer(SigningKeys.generate()) as issuer:
+        yield issuer

@@ -1,123 +1,273 @@
-"""The Lambda handlers with sample events: envelope, idempotency, secrets hygiene, health."""
+"""The Lambda handlers with the sample events of events/: the error envelope, idempotency, and
+where one-time secrets (invitation tokens) end up in the table: nowhere but as their hash."""
 
 from __future__ import annotations
 
 import base64
-import json
+import hashlib
 import secrets
 from typing import Any
 
 import pytest
 from botocore.stub import Stubber
 
-from integration.conftest import Invoke, body_of, load_event
+from integration.conftest import Invoke, body_of, dev_user, entity, items_containing, load_event, plain, scan_all
 from strongroom import aws
 from strongroom_local import LocalStack
 
 
-def _user() -> dict[str, str]:
-    return {"x-strongroom-dev-user": f"it-{secrets.token_hex(4)}@example.com"}
+def _request_id(event: dict[str, Any]) -> str:
+    return str(event["requestContext"]["requestId"])
 
 
-def _scan_all(stack: LocalStack) -> list[dict[str, Any]]:
-    client = aws.dynamodb()
-    items: list[dict[str, Any]] = []
-    kwargs: dict[str, Any] = {"TableName": stack.resources.refs["Table"]}  # type: ignore[union-attr]
-    while True:
-        page = client.scan(**kwargs)
-        items.extend(page["Items"])
-        if "LastEvaluatedKey" not in page:
-            return items
-        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+def _assert_envelope(response: dict[str, Any], event: dict[str, Any], status: int, code: str) -> dict[str, Any]:
+    error = body_of(response)["error"]
+    assert response["statusCode"] == status
+    assert response["headers"]["Content-Type"] == "application/json"
+    assert set(error) == {"code", "message", "details", "request_id"}
+    assert error["code"] == code
+    assert error["request_id"] == _request_id(event)
+    assert response["headers"]["X-Request-Id"] == _request_id(event)
+    assert "Traceback" not in response["body"]
+    return dict(error)
 
 
-def test_sample_events_create_an_org_and_a_project(invoke: Invoke) -> None:
-    user, slug = _user(), f"it-{secrets.token_hex(4)}"
+def _orgs_created_by(stack: LocalStack, user_id: str) -> list[dict[str, Any]]:
+    return [i for i in scan_all(stack) if entity(i) == "org" and i.get("created_by", {}).get("S") == user_id]
+
+
+def _me(invoke: Invoke, user: dict[str, str]) -> dict[str, Any]:
+    response = invoke("IdentityFunction", load_event("identity_get_me", headers=user))
+    assert response["statusCode"] == 200
+    return dict(body_of(response))
+
+
+# --------------------------------------------------------------------------- sample events
+
+
+def test_the_sample_events_create_and_list_an_org_and_a_project(invoke: Invoke) -> None:
+    user, slug = dev_user(), f"it-{secrets.token_hex(4)}"
     created = invoke("OrgsFunction", load_event("orgs_create", headers=user, body={"name": "It", "slug": slug}))
     assert created["statusCode"] == 201
-    assert body_of(created)["role"] == "owner"
+    assert {k: body_of(created)[k] for k in ("name", "slug", "role")} == {"name": "It", "slug": slug, "role": "owner"}
+    listed = invoke("OrgsFunction", load_event("orgs_list", headers=user))
+    assert [o["id"] for o in body_of(listed)["data"]] == [body_of(created)["id"]]
     project = invoke("ProjectsFunction", load_event("projects_create", headers=user, path_parameters={"org": slug}))
     assert project["statusCode"] == 201
-    assert [e["slug"] for e in body_of(project)["environments"]] == ["development", "staging", "production"]
-    listed = invoke("ProjectsFunction", load_event("projects_list", headers=user, path_parameters={"org": slug}))
-    assert [p["id"] for p in body_of(listed)["data"]] == [body_of(project)["id"]]
+    environments = body_of(project)["environments"]
+    assert [(e["slug"], e["production"]) for e in environments] == [
+        ("development", False),
+        ("staging", False),
+        ("production", True),
+    ]
+    projects = invoke("ProjectsFunction", load_event("projects_list", headers=user, path_parameters={"org": slug}))
+    assert [p["id"] for p in body_of(projects)["data"]] == [body_of(project)["id"]]
 
 
-def test_unknown_field_is_400_naming_it(invoke: Invoke) -> None:
-    event = load_event("orgs_create", headers=_user(), body={"name": "X", "role": "owner", "id": "org_x"})
-    response = invoke("OrgsFunction", event)
-    error = body_of(response)["error"]
-    assert response["statusCode"] == 400
-    assert {f["field"] for f in error["details"]["fields"]} == {"role", "id"}
-    assert {f["issue"] for f in error["details"]["fields"]} == {"unknown field"}
-    assert error["request_id"] == event["requestContext"]["requestId"]
+def test_health_is_public_and_ok(invoke: Invoke) -> None:
+    event = load_event("health_get")
+    assert not any(h in event["headers"] for h in ("authorization", "x-strongroom-dev-user"))
+    response = invoke("HealthFunction", event)
+    assert response["statusCode"] == 200
+    assert body_of(response)["checks"] == {"dynamodb": "ok", "kms": "ok"}
+    assert response["headers"]["X-Request-Id"] == _request_id(event)
 
 
-def test_non_json_body_is_400(invoke: Invoke) -> None:
-    event = load_event("orgs_create", headers=_user(), body="{name: nope")
-    response = invoke("OrgsFunction", event)
-    assert response["statusCode"] == 400
-    assert body_of(response)["error"]["code"] == "invalid_json"
-    assert body_of(response)["error"]["request_id"] == event["requestContext"]["requestId"]
+# --------------------------------------------------------------------------- error envelope
 
 
-def test_non_utf8_body_is_400(invoke: Invoke) -> None:
+def test_an_unknown_body_field_is_400_naming_the_field(invoke: Invoke) -> None:
+    event = load_event("orgs_create", headers=dev_user(), body={"name": "X", "role": "owner", "id": "org_x"})
+    error = _assert_envelope(invoke("OrgsFunction", event), event, 400, "validation_error")
+    assert sorted((f["field"], f["location"], f["issue"]) for f in error["details"]["fields"]) == [
+        ("id", "body", "unknown field"),
+        ("role", "body", "unknown field"),
+    ]
+
+
+def test_an_unknown_field_of_a_project_is_400_naming_it(invoke: Invoke) -> None:
+    user, slug = dev_user(), f"uf-{secrets.token_hex(4)}"
+    invoke("OrgsFunction", load_event("orgs_create", headers=user, body={"name": "Uf", "slug": slug}))
     event = load_event(
-        "orgs_create", headers=_user(), body=base64.b64encode(b'{"name": "\xff\xfe"}').decode(), isBase64Encoded=True
+        "projects_create", headers=user, path_parameters={"org": slug}, body={"name": "Web", "org_id": "org_x"}
     )
+    error = _assert_envelope(invoke("ProjectsFunction", event), event, 400, "validation_error")
+    assert [f["field"] for f in error["details"]["fields"]] == ["org_id"]
+
+
+@pytest.mark.parametrize("body", ["{name: nope", '{"name": "A"', "nul", "{'name': 'A'}", '{"name": "A"} trailing'])
+def test_a_non_json_body_is_400_invalid_json(invoke: Invoke, body: str) -> None:
+    event = load_event("orgs_create", headers=dev_user(), body=body)
+    _assert_envelope(invoke("OrgsFunction", event), event, 400, "invalid_json")
+
+
+@pytest.mark.parametrize(
+    "raw", [b'{"name": "\xff\xfe"}', b"\xc3\x28", b'{"name": "\xed\xa0\x80"}'], ids=["ff-fe", "bad-2-byte", "surrogate"]
+)
+def test_a_non_utf8_body_is_400(invoke: Invoke, raw: bytes) -> None:
+    event = load_event("orgs_create", headers=dev_user(), body=base64.b64encode(raw).decode(), isBase64Encoded=True)
+    _assert_envelope(invoke("OrgsFunction", event), event, 400, "invalid_body")
+
+
+def test_a_body_that_is_not_base64_although_flagged_so_is_400(invoke: Invoke) -> None:
+    event = load_event("orgs_create", headers=dev_user(), body="not base64 at all!", isBase64Encoded=True)
+    _assert_envelope(invoke("OrgsFunction", event), event, 400, "invalid_body")
+
+
+def test_a_base64_encoded_utf8_json_body_is_accepted(invoke: Invoke) -> None:
+    slug = f"b64-{secrets.token_hex(4)}"
+    raw = f'{{"name": "Çafé", "slug": "{slug}"}}'.encode()
+    event = load_event("orgs_create", headers=dev_user(), body=base64.b64encode(raw).decode(), isBase64Encoded=True)
     response = invoke("OrgsFunction", event)
-    assert response["statusCode"] == 400
-    assert body_of(response)["error"]["code"] == "invalid_body"
-    assert body_of(response)["error"]["request_id"] == event["requestContext"]["requestId"]
+    assert response["statusCode"] == 201
+    assert (body_of(response)["name"], body_of(response)["slug"]) == ("Çafé", slug)
 
 
 def test_validation_errors_never_echo_the_input(invoke: Invoke) -> None:
-    canary = "canary-" + secrets.token_hex(8) + "\x01"
-    response = invoke("OrgsFunction", load_event("orgs_create", headers=_user(), body={"name": canary}))
-    assert response["statusCode"] == 400
-    assert canary.rstrip("\x01") not in response["body"]
+    canary = "canary-" + secrets.token_hex(8)
+    event = load_event("orgs_create", headers=dev_user(), body={"name": canary + "\x01"})
+    error = _assert_envelope(invoke("OrgsFunction", event), event, 400, "validation_error")
+    assert [f["field"] for f in error["details"]["fields"]] == ["name"]
+    assert canary not in invoke("OrgsFunction", event)["body"]
 
 
-def test_idempotency_key_replays_and_refuses_another_body(invoke: Invoke, stack: LocalStack) -> None:
-    user, slug = _user(), f"idem-{secrets.token_hex(4)}"
-    headers = {**user, "idempotency-key": secrets.token_hex(8)}
-    first = invoke("OrgsFunction", load_event("orgs_create", headers=headers, body={"name": "I", "slug": slug}))
-    again = invoke("OrgsFunction", load_event("orgs_create", headers=headers, body={"name": "I", "slug": slug}))
-    other = invoke("OrgsFunction", load_event("orgs_create", headers=headers, body={"name": "J", "slug": slug}))
+# --------------------------------------------------------------------------- idempotency
+
+
+def test_the_same_idempotency_key_and_body_replay_the_first_response(invoke: Invoke, stack: LocalStack) -> None:
+    user, key = dev_user(), secrets.token_hex(8)
+    me = _me(invoke, user)
+    body = {"name": f"Idem {key}"}  # no slug: the slug is derived, so a second create would not collide on it
+    first = invoke("OrgsFunction", load_event("orgs_create", headers={**user, "idempotency-key": key}, body=body))
+    again = invoke("OrgsFunction", load_event("orgs_create", headers={**user, "idempotency-key": key}, body=body))
     assert first["statusCode"] == 201
+    assert "Idempotent-Replayed" not in first["headers"]
     assert again["statusCode"] == 201
     assert again["headers"].get("Idempotent-Replayed") == "true"
-    assert body_of(again)["id"] == body_of(first)["id"]
-    assert other["statusCode"] == 422
-    assert body_of(other)["error"]["code"] == "idempotency_key_reused"
-    orgs = [i for i in _scan_all(stack) if i.get("entity", {}).get("S") == "org" and i["slug"]["S"] == slug]
-    assert len(orgs) == 1
+    assert body_of(again) == body_of(first)
+    # One org, one membership, one audit event: the retry wrote nothing.
+    org_id = body_of(first)["id"]
+    assert [o["id"]["S"] for o in _orgs_created_by(stack, me["id"])] == [org_id]
+    created = [i for i in scan_all(stack) if entity(i) == "audit_event" and i["PK"]["S"] == f"AUDIT#{org_id}"]
+    assert [i["action"]["S"] for i in created] == ["org.created"]
+    listed = invoke("OrgsFunction", load_event("orgs_list", headers=user))
+    assert [o["id"] for o in body_of(listed)["data"]] == [org_id]
 
 
-def test_invitation_token_is_stored_nowhere_but_as_its_hash(invoke: Invoke, stack: LocalStack) -> None:
-    import hashlib
+def test_the_same_idempotency_key_with_another_body_is_422(invoke: Invoke, stack: LocalStack) -> None:
+    user, key = dev_user(), secrets.token_hex(8)
+    me = _me(invoke, user)
+    first = invoke(
+        "OrgsFunction", load_event("orgs_create", headers={**user, "idempotency-key": key}, body={"name": "One"})
+    )
+    event = load_event("orgs_create", headers={**user, "idempotency-key": key}, body={"name": "Two"})
+    other = invoke("OrgsFunction", event)
+    assert first["statusCode"] == 201
+    _assert_envelope(other, event, 422, "idempotency_key_reused")
+    assert [o["id"]["S"] for o in _orgs_created_by(stack, me["id"])] == [body_of(first)["id"]]
 
-    user, slug = _user(), f"inv-{secrets.token_hex(4)}"
-    invoke("OrgsFunction", load_event("orgs_create", headers=user, body={"name": "Inv", "slug": slug}))
+
+def test_an_idempotency_key_is_per_caller(invoke: Invoke, stack: LocalStack) -> None:
+    key, body = secrets.token_hex(8), {"name": "Shared key"}
+    alice, bob = dev_user(), dev_user()
+    first = invoke("OrgsFunction", load_event("orgs_create", headers={**alice, "idempotency-key": key}, body=body))
+    theirs = invoke(
+        "OrgsFunction",
+        load_event("orgs_create", headers={**bob, "idempotency-key": key}, body={**body, "slug": f"b-{key}"}),
+    )
+    same_body = invoke("OrgsFunction", load_event("orgs_create", headers={**bob, "idempotency-key": key}, body=body))
+    assert first["statusCode"] == 201
+    # Bob's request is his own: neither a replay of Alice's org nor a 422.
+    assert theirs["statusCode"] == 201
+    assert "Idempotent-Replayed" not in theirs["headers"]
+    assert body_of(theirs)["id"] != body_of(first)["id"]
+    assert same_body["statusCode"] == 422  # Bob reused *his* key with another body
+    assert len(_orgs_created_by(stack, _me(invoke, bob)["id"])) == 1
+
+
+# --------------------------------------------------------------------------- invitation tokens
+
+
+def _invite(invoke: Invoke, owner: dict[str, str], slug: str, email: str, key: str) -> tuple[dict[str, Any], Any]:
     event = load_event(
         "orgs_create",
-        headers={**user, "idempotency-key": secrets.token_hex(8)},
-        body={"email": "guest@example.com", "role": "viewer"},
         routeKey="POST /v1/orgs/{org}/invitations",
         path_parameters={"org": slug},
+        headers={**owner, "idempotency-key": key},
+        body={"email": email, "role": "developer"},
     )
     response = invoke("OrgsFunction", event)
+    return response, body_of(response)
+
+
+def test_an_invitation_token_is_stored_only_as_its_hash(invoke: Invoke, stack: LocalStack) -> None:
+    owner, slug, key = dev_user(), f"inv-{secrets.token_hex(4)}", secrets.token_hex(8)
+    guest = f"guest-{secrets.token_hex(4)}@example.com"
+    assert (
+        invoke("OrgsFunction", load_event("orgs_create", headers=owner, body={"name": "I", "slug": slug}))["statusCode"]
+        == 201
+    )
+    response, invitation = _invite(invoke, owner, slug, guest, key)
     assert response["statusCode"] == 201
-    token = body_of(response)["token"]
+    token = invitation["token"]
     assert token.startswith("sr_inv_")
-    dump = json.dumps(_scan_all(stack))
-    assert token not in dump
-    assert hashlib.sha256(token.encode()).hexdigest() in dump
+    assert len(token) >= len("sr_inv_") + 32
+    digest = hashlib.sha256(token.encode()).hexdigest()
+
+    # The idempotency record of that request exists, and does not hold the token.
+    records = [i for i in scan_all(stack) if i["PK"]["S"].startswith("IDEMPOTENCY#")]
+    kept = [r for r in records if invitation["id"] in str(plain(r.get("idempotency_data", {"S": ""})))]
+    assert len(kept) == 1
+    assert items_containing(stack, token) == []
+    # Its hash is what is stored: on the invitation and on the token pointer, nowhere else.
+    holders = sorted(entity(i) for i in items_containing(stack, digest))
+    assert holders == ["invitation", "invitation_token"]
+
+    # A retry gets the first response back, with the one-time token redacted.
+    replay, replayed = _invite(invoke, owner, slug, guest, key)
+    assert replay["statusCode"] == 201
+    assert replay["headers"].get("Idempotent-Replayed") == "true"
+    assert replayed["id"] == invitation["id"]
+    assert replayed["token"] != token
+    assert token not in replay["body"]
+
+
+def test_accepting_an_invitation_stores_the_token_nowhere(invoke: Invoke, stack: LocalStack) -> None:
+    owner, slug = dev_user(), f"acc-{secrets.token_hex(4)}"
+    guest = f"guest-{secrets.token_hex(4)}@example.com"
+    invoke("OrgsFunction", load_event("orgs_create", headers=owner, body={"name": "A", "slug": slug}))
+    response, invitation = _invite(invoke, owner, slug, guest, secrets.token_hex(8))
+    assert response["statusCode"] == 201
+    token = invitation["token"]
+    accept = load_event(
+        "orgs_create",
+        routeKey="POST /v1/invitations/{token}/accept",
+        path_parameters={"token": token},
+        headers={"x-strongroom-dev-user": guest, "idempotency-key": secrets.token_hex(8)},
+        body="{}",
+    )
+    accepted = invoke("OrgsFunction", accept)
+    assert accepted["statusCode"] == 200, accepted["body"]
+    assert body_of(accepted)["org"]["slug"] == slug
+    assert body_of(accepted)["org"]["role"] == "developer"
+    # The token travelled in the path (and into the idempotency scope): still not in the table.
+    assert items_containing(stack, token) == []
+    members = invoke(
+        "OrgsFunction",
+        load_event("orgs_list", routeKey="GET /v1/orgs/{org}/members", path_parameters={"org": slug}, headers=owner),
+    )
+    assert sorted((m["email"], m["role"]) for m in body_of(members)["data"]) == sorted(
+        [(guest, "developer"), (_me(invoke, owner)["email"], "owner")]
+    )
+
+
+# --------------------------------------------------------------------------- failures of AWS
 
 
 def test_health_is_503_when_kms_fails(invoke: Invoke, stack: LocalStack) -> None:
+    assert stack.resources is not None
     kms = aws.kms()
-    key_id = stack.resources.refs["ServiceKey"]  # type: ignore[union-attr]
+    key_id = stack.resources.refs["ServiceKey"]
     kms.disable_key(KeyId=key_id)
     try:
         response = invoke("HealthFunction", load_event("health_get"))
@@ -143,8 +293,14 @@ def test_health_is_503_when_dynamodb_fails(invoke: Invoke) -> None:
     assert body_of(response)["checks"] == {"dynamodb": "fail", "kms": "ok"}
 
 
-@pytest.mark.parametrize("error_code", ["ProvisionedThroughputExceededException", "InternalServerError"])
-def test_datastore_failures_map_to_the_envelope(invoke: Invoke, error_code: str) -> None:
+@pytest.mark.parametrize(
+    ("error_code", "status", "code"),
+    [
+        ("ProvisionedThroughputExceededException", 429, "rate_limited"),
+        ("InternalServerError", 503, "service_unavailable"),
+    ],
+)
+def test_data_store_failures_map_to_the_envelope(invoke: Invoke, error_code: str, status: int, code: str) -> None:
     import boto3
 
     client = boto3.client("dynamodb", region_name="us-east-1")
@@ -153,13 +309,11 @@ def test_datastore_failures_map_to_the_envelope(invoke: Invoke, error_code: str)
             stub.add_client_error("get_item", service_error_code=error_code, http_status_code=400)
         aws.override("dynamodb", client)
         try:
-            response = invoke("IdentityFunction", load_event("identity_get_me", headers=_user()))
+            event = load_event("identity_get_me", headers=dev_user())
+            response = invoke("IdentityFunction", event)
         finally:
             aws.reset()
-    expected = 429 if error_code.startswith("Provisioned") else 503
-    assert response["statusCode"] == expected
-    assert "Traceback" not in response["body"]
-    assert body_of(response)["error"]["request_id"]
+    _assert_envelope(response, event, status, code)
 
 
 @pytest.mark.parametrize(
@@ -171,7 +325,7 @@ def test_datastore_failures_map_to_the_envelope(invoke: Invoke, error_code: str)
         ("GET", "/v1/orgs/acme/projects/web/environments/dev/extra", 404, None),
     ],
 )
-def test_default_route_answers_unmatched_requests_in_the_envelope(
+def test_the_default_route_answers_unmatched_requests_in_the_envelope(
     invoke: Invoke, method: str, path: str, status: int, allow: str | None
 ) -> None:
     # What API Gateway sends the $default route's function when no route matches.
@@ -181,4 +335,4 @@ def test_default_route_answers_unmatched_requests_in_the_envelope(
     response = invoke("HealthFunction", event)
     assert response["statusCode"] == status
     assert response["headers"].get("Allow") == allow
-    assert body_of(response)["error"]["request_id"] == event["requestContext"]["requestId"]
+    assert body_of(response)["error"]["request_id"] == _request_id(event)
