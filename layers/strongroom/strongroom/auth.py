@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
@@ -93,11 +94,52 @@ def _provision(email: str, *, via: str, issuer: str | None = None, subject: str 
 # --------------------------------------------------------------------------- OIDC
 
 
+@dataclass(slots=True)
+class _Jwks:
+    client: jwt.PyJWKClient
+    last_forced_refresh: float = float("-inf")
+
+
 @cache
-def _jwks_client(url: str) -> jwt.PyJWKClient:
+def _jwks_client(url: str) -> _Jwks:
     import jwt  # noqa: PLC0415
 
-    return jwt.PyJWKClient(url, cache_keys=True, lifespan=300, timeout=3)
+    # cache_keys=False: the JWK set itself is cached for 300 s, so a key the issuer withdraws stops
+    # verifying within that time (a per-kid memo would trust it for the container's whole life).
+    return _Jwks(jwt.PyJWKClient(url, cache_keys=False, lifespan=300, timeout=3))
+
+
+def _signing_keys(url: str, *, refresh: bool) -> list[Any]:
+    """The issuer's signing keys (cached 300 s). An unreachable or unusable JWKS is the issuer's
+    failure, not the caller's: 503."""
+    import jwt  # noqa: PLC0415
+
+    from strongroom.errors import Unavailable  # noqa: PLC0415
+
+    try:
+        return _jwks_client(url).client.get_signing_keys(refresh=refresh)
+    except jwt.PyJWKClientConnectionError:
+        raise Unavailable("the identity provider's keys could not be fetched") from None
+    except (jwt.PyJWKClientError, jwt.PyJWKSetError, jwt.PyJWKError, ValueError):
+        raise Unavailable("the identity provider's keys could not be read") from None
+
+
+_REFRESH_COOLDOWN_SECONDS = 30.0
+
+
+def _signing_key(url: str, kid: str) -> Any:
+    """The key with this kid. An unknown kid refreshes the set (the issuer may have rotated), at
+    most once per 30 s per issuer, so tokens with made-up kids cannot make every request fetch it."""
+    import time  # noqa: PLC0415
+
+    found = next((k for k in _signing_keys(url, refresh=False) if k.key_id == kid), None)
+    jwks = _jwks_client(url)
+    if found is None and time.monotonic() - jwks.last_forced_refresh >= _REFRESH_COOLDOWN_SECONDS:
+        jwks.last_forced_refresh = time.monotonic()
+        found = next((k for k in _signing_keys(url, refresh=True) if k.key_id == kid), None)
+    if found is None:
+        raise Unauthorized("invalid token")
+    return found
 
 
 def verify_jwt(token: str) -> dict[str, Any]:
@@ -115,14 +157,7 @@ def verify_jwt(token: str) -> dict[str, Any]:
     alg = header.get("alg")
     if alg not in ALLOWED_ALGORITHMS or not header.get("kid"):
         raise Unauthorized("invalid token")
-    try:
-        signing_key = _jwks_client(cfg.jwks_url).get_signing_key(header["kid"])
-    except jwt.PyJWKClientConnectionError:
-        from strongroom.errors import Unavailable  # noqa: PLC0415
-
-        raise Unavailable("the identity provider's keys could not be fetched") from None
-    except jwt.PyJWKClientError:
-        raise Unauthorized("invalid token") from None
+    signing_key = _signing_key(cfg.jwks_url, str(header["kid"]))
     key_alg = getattr(signing_key, "algorithm_name", None)
     if key_alg and key_alg != alg:
         raise Unauthorized("invalid token")
@@ -141,6 +176,7 @@ def verify_jwt(token: str) -> dict[str, Any]:
 
 
 def _oidc_principal(token: str) -> Principal:
+    from strongroom.context import current  # noqa: PLC0415
     from strongroom.data import users  # noqa: PLC0415
 
     claims = verify_jwt(token)
@@ -155,7 +191,12 @@ def _oidc_principal(token: str) -> Principal:
             # Link an existing account only on an email the issuer says it verified.
             if claims.get("email_verified") is not True:
                 raise Unauthorized("this email belongs to another account; verify it with your identity provider")
-            users.link_identity(existing, issuer, subject)
+            ctx = current()
+            ctx.principal = Principal(type="user", id=existing.id, email=existing.email, via="oidc")
+            try:
+                users.link_identity(existing, issuer, subject)
+            finally:
+                ctx.principal = None
             user = existing
         else:
             user = _provision(email, via="oidc", issuer=issuer, subject=subject)

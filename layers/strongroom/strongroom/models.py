@@ -14,8 +14,8 @@ _SLUG_RE = re.compile(SLUG_PATTERN)
 Slug = Annotated[str, StringConstraints(pattern=SLUG_PATTERN, min_length=1, max_length=64)]
 
 
-# Printable text with at least one non-space character (the pattern is in the OpenAPI document too).
-NAME_PATTERN = r"^[^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f][^\x00-\x1f\x7f]*$"
+# No C0/C1 control characters, at least one non-space character (the OpenAPI document shows it too).
+NAME_PATTERN = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
 Name = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=NAME_PATTERN), AfterValidator(str.strip)]
 Description = Annotated[str, StringConstraints(max_length=1000)]
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?"
@@ -227,3 +227,69 @@ class Health(Response):
     status: Literal["ok", "degraded"]
     checks: dict[str, Literal["ok", "fail"]]
     version: str
+
+
+# --------------------------------------------------------------------------- secrets
+
+SECRET_KEY_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.-]{0,254}$"  # noqa: S105 - a name pattern
+MAX_VALUE_BYTES = 64 * 1024
+
+
+def _value_size(value: str) -> str:
+    if len(value.encode("utf-8")) > MAX_VALUE_BYTES:
+        raise ValueError(f"must be at most {MAX_VALUE_BYTES} bytes of UTF-8")
+    return value
+
+
+SecretValue = Annotated[str, StringConstraints(max_length=MAX_VALUE_BYTES), AfterValidator(_value_size)]
+
+
+class SecretPut(Request):
+    value: SecretValue = Field(description="UTF-8, at most 64 KiB. Never logged, never in an audit entry.")
+    comment: Annotated[str, StringConstraints(max_length=500)] = ""
+
+    def __repr__(self) -> str:  # a secret value must not reach a log through repr
+        return f"SecretPut(value='**********', comment={self.comment!r})"
+
+    __str__ = __repr__
+
+
+class SecretWritten(Response):
+    key: str
+    version: int
+    created_at: str
+    updated_at: str
+
+
+class Secret(Response):
+    key: str
+    value: str
+    version: int
+    updated_at: str
+    updated_by: str
+
+
+class SecretListItem(Response):
+    key: str
+    value: str | None = None
+    version: int
+    updated_at: str
+
+
+class SecretList(Response):
+    data: list[SecretListItem]
+    next_cursor: str | None = None
+
+
+class SecretVersion(Response):
+    key: str
+    version: int
+    action: Literal["set", "delete"]
+    comment: str = ""
+    created_at: str
+    created_by: str
+
+
+class SecretVersionList(Response):
+    data: list[SecretVersion]
+    next_cursor: str | None = None
