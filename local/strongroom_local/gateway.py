@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import base64
 import importlib
+import importlib.util
 import json
+import queue
 import secrets
 import sys
 import threading
@@ -19,6 +21,7 @@ from typing import Any
 from strongroom_local.template import ROOT, Function, Route
 
 MAX_BODY = 6 * 1024 * 1024  # API Gateway's payload limit
+ENVIRONMENTS_PER_FUNCTION = 4  # concurrent execution environments per function
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
 
@@ -56,6 +59,50 @@ class LambdaContext:
         return max(0, int((self._deadline - time.monotonic()) * 1000))
 
 
+class _EnvironmentPool:
+    """Up to `size` execution environments of one function, created on demand (a cold start
+    each), each an independent load of the handler module."""
+
+    def __init__(self, function: Function, size: int) -> None:
+        self.function = function
+        self._idle: queue.LifoQueue[Handler] = queue.LifoQueue()
+        self._slots = threading.Semaphore(size)
+        self._created = 0
+        self._lock = threading.Lock()
+
+    def _cold_start(self) -> Handler:
+        for entry in (str(self.function.code_uri), str(ROOT / "layers" / "strongroom")):
+            if entry not in sys.path:
+                sys.path.insert(0, entry)
+        module_name, attr = self.function.handler.rsplit(".", 1)
+        with self._lock:
+            self._created += 1
+            instance = self._created
+        if instance == 1:
+            module = importlib.import_module(module_name)
+        else:
+            spec = importlib.util.find_spec(module_name)
+            assert spec is not None
+            assert spec.origin is not None
+            copy_spec = importlib.util.spec_from_file_location(f"{module_name}__env{instance}", spec.origin)
+            assert copy_spec is not None
+            assert copy_spec.loader is not None
+            module = importlib.util.module_from_spec(copy_spec)
+            copy_spec.loader.exec_module(module)
+        return getattr(module, attr)  # type: ignore[no-any-return]
+
+    def invoke(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
+        with self._slots:
+            try:
+                handler = self._idle.get_nowait()
+            except queue.Empty:
+                handler = self._cold_start()
+            try:
+                return handler(event, context)
+            finally:
+                self._idle.put(handler)
+
+
 def _error(
     status: int,
     code: str,
@@ -78,7 +125,7 @@ class Gateway:
         self.routes = routes
         self.functions = functions
         self.default_route = next((r for r in routes if r.path == "$default"), None)
-        self._handlers: dict[str, Handler] = {}
+        self._pools: dict[str, _EnvironmentPool] = {}
         self._lock = threading.Lock()
 
     def match(self, method: str, path: str) -> tuple[Route | None, dict[str, str], list[str]]:
@@ -94,14 +141,14 @@ class Gateway:
         return None, {}, sorted(set(allowed))
 
     def handler(self, function: Function) -> Handler:
+        """A handler that runs like Lambda: each call borrows one execution environment (its own
+        copy of the function's module, so its own resolver) and no environment serves two
+        requests at once. The resolver keeps the current event on itself, as it may in Lambda."""
         with self._lock:
-            if function.logical_id not in self._handlers:
-                for entry in (str(function.code_uri), str(ROOT / "layers" / "strongroom")):
-                    if entry not in sys.path:
-                        sys.path.insert(0, entry)
-                module_name, attr = function.handler.rsplit(".", 1)
-                self._handlers[function.logical_id] = getattr(importlib.import_module(module_name), attr)
-            return self._handlers[function.logical_id]
+            pool = self._pools.get(function.logical_id)
+            if pool is None:
+                pool = self._pools[function.logical_id] = _EnvironmentPool(function, ENVIRONMENTS_PER_FUNCTION)
+        return pool.invoke
 
     def handle(self, req: HttpRequest) -> HttpResponse:
         request_id = secrets.token_hex(16)

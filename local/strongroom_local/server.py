@@ -171,7 +171,10 @@ class LocalStack:
             def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
                 return  # access lines are printed by _handle, redacted
 
-        self._server = ThreadingHTTPServer((self.host, self.port), Handler)
+        class Server(ThreadingHTTPServer):
+            request_queue_size = 128  # the stdlib's 5 resets bursts of concurrent clients
+
+        self._server = Server((self.host, self.port), Handler)
         self._server.daemon_threads = True
         self.port = self._server.server_address[1]
         thread = threading.Thread(target=self._server.serve_forever, name="strongroom-http", daemon=True)

@@ -194,15 +194,6 @@ def test_expiry_is_checked_with_at_most_a_small_clock_skew(issuer: Issuer) -> No
 # --------------------------------------------------------------------------- the issuer's keys
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG layers/strongroom/strongroom/auth.py _signing_key: every token with an unknown kid forces "
-        "get_signing_keys(refresh=True), a JWKS fetch with no cooldown, so anyone can make each request fetch "
-        "the issuer's JWKS (latency up to the 3 s timeout per request, and the IdP's rate limit). "
-        "Fix: refresh at most once per 30 s per URL (remember the time of the last forced refresh)."
-    ),
-)
 def test_unknown_kids_do_not_make_every_request_refetch_the_jwks(issuer: Issuer) -> None:
     auth.verify_jwt(issuer.mint())
     fetched = issuer.hits
