@@ -163,9 +163,22 @@ def merge(per_function: dict[str, dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def _not_nullable(param: dict[str, Any]) -> None:
+    """A header or query parameter is absent or a string: HTTP has no null. Drop the `null`
+    branch Pydantic emits for `X | None` (clients would otherwise send the text 'null')."""
+    schema = param.get("schema", {})
+    branches = schema.get("anyOf")
+    if branches and any(b.get("type") == "null" for b in branches):
+        kept = [b for b in branches if b.get("type") != "null"]
+        rest = {k: v for k, v in schema.items() if k != "anyOf"}
+        param["schema"] = {**kept[0], **rest} if len(kept) == 1 else {**rest, "anyOf": kept}
+
+
 def _shape_operation(method: str, path: str, op: dict[str, Any]) -> dict[str, Any]:
     op = copy.deepcopy(op)
     op["operationId"] = _operation_id(method, path, op)
+    for param in op.get("parameters", []):
+        _not_nullable(param)
     responses: dict[str, Any] = {}
     for status, response in op.get("responses", {}).items():
         if status == "422" and "HTTPValidationError" in json.dumps(response):

@@ -198,7 +198,31 @@ def _env_delete(w: World) -> tuple[str, str, str, Any, str]:
     return "DELETE", path, w.owner, None, "environment.deleted"
 
 
+E = "/v1/orgs/{org}/projects/{project}/environments/{env}"
+
+
+def _secret_put(w: World) -> tuple[str, str, str, Any, str]:
+    org = w.org()
+    w.project(org)
+    path = f"/v1/orgs/{org['slug']}/projects/{_last_project(w, org)}/environments/staging/secrets/API_KEY"
+    return "PUT", path, w.owner, {"value": "s3cr3t"}, "secret.created"
+
+
+def _secret_delete(w: World) -> tuple[str, str, str, Any, str]:
+    org = w.org()
+    w.project(org)
+    path = f"/v1/orgs/{org['slug']}/projects/{_last_project(w, org)}/environments/staging/secrets/API_KEY"
+    w.call("PUT", path, user=w.owner, body={"value": "s3cr3t"}, want=200)
+    return "DELETE", path, w.owner, None, "secret.deleted"
+
+
+def _last_project(w: World, org: dict[str, Any]) -> str:
+    return str(w.call("GET", f"/v1/orgs/{org['slug']}/projects", user=w.owner, want=200)["data"][-1]["slug"])
+
+
 RECIPES: dict[str, Recipe] = {
+    f"PUT {E}/secrets/{{key}}": _secret_put,
+    f"DELETE {E}/secrets/{{key}}": _secret_delete,
     "POST /v1/orgs": _org_create,
     "PATCH /v1/orgs/{org}": _org_patch,
     "DELETE /v1/orgs/{org}": _org_delete,

@@ -32,7 +32,7 @@ def _mentioning(stack: LocalStack, *needles: str) -> list[dict[str, Any]]:
     for item in _items(stack):
         if item.get("entity", {}).get("S") == "audit_event":
             continue
-        text = json.dumps(item)
+        text = json.dumps(item, default=str)
         if any(n in text for n in needles):
             out.append(item)
     return out

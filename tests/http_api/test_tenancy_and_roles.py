@@ -20,6 +20,7 @@ BODIES: dict[str, Any] = {
     "PATCH /v1/orgs/{org}/projects/{project}": {"name": "Mine now"},
     "POST /v1/orgs/{org}/projects/{project}/environments": {"name": "Intruder"},
     "PATCH /v1/orgs/{org}/projects/{project}/environments/{env}": {"name": "Mine now"},
+    "PUT /v1/orgs/{org}/projects/{project}/environments/{env}/secrets/{key}": {"value": "stolen"},
 }
 
 
@@ -53,6 +54,7 @@ def test_a_stranger_gets_404_on_every_org_route(api: Api, victim: dict[str, Any]
         .replace("{env}", project["environments"][0]["id"] if ref == "id" else "development")
         .replace("{user}", victim["user_id"])
         .replace("{id}", victim["invitation"]["id"])
+        .replace("{key}", "DB_URL")
     )
     status, _, body = api(method, path, user=_email("stranger"), json=BODIES.get(route_key))
     assert status == 404, (route_key, body)

@@ -49,6 +49,10 @@ def _deserializer() -> Any:
 
 
 def _plain(value: Any) -> Any:
+    from boto3.dynamodb.types import Binary  # noqa: PLC0415
+
+    if isinstance(value, Binary):
+        return bytes(value.value)  # type: ignore[attr-defined]
     if isinstance(value, Decimal):
         return int(value) if value == value.to_integral_value() else float(value)
     if isinstance(value, dict):

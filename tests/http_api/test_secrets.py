@@ -1,0 +1,265 @@
+"""Secrets over HTTP: versions, If-Match, concurrency, roles by environment, and what is stored."""
+
+from __future__ import annotations
+
+import json
+import secrets as pysecrets
+import threading
+from typing import Any
+
+import pytest
+
+from strongroom import aws, crypto, keys
+from strongroom_local import LocalStack
+from support import Api
+
+pytestmark = pytest.mark.http
+
+
+def _email(who: str) -> str:
+    return f"{who}-{pysecrets.token_hex(4)}@example.com"
+
+
+@pytest.fixture
+def env(api: Api) -> dict[str, Any]:
+    """A fresh org + project; returns the owner and the environments' base paths."""
+    owner, slug = _email("owner"), f"sec-{pysecrets.token_hex(4)}"
+    assert api("POST", "/v1/orgs", user=owner, json={"name": "Sec", "slug": slug})[0] == 201
+    _, _, project = api("POST", f"/v1/orgs/{slug}/projects", user=owner, json={"name": "Web"})
+    base = f"/v1/orgs/{slug}/projects/web/environments"
+    return {
+        "owner": owner,
+        "slug": slug,
+        "project": project,
+        "base": base,
+        "ids": {e["slug"]: e["id"] for e in project["environments"]},
+    }
+
+
+def test_versions_if_match_delete_and_history(api: Api, env: dict[str, Any]) -> None:
+    path, owner = f"{env['base']}/staging/secrets/DB_URL", env["owner"]
+    status, _, first = api("PUT", path, user=owner, json={"value": "postgres://one", "comment": "initial"})
+    assert (status, first["version"]) == (200, 1)
+    status, _, second = api("PUT", path, user=owner, json={"value": "postgres://two"}, headers={"If-Match": "1"})
+    assert (status, second["version"]) == (200, 2)
+    status, _, stale = api("PUT", path, user=owner, json={"value": "lost"}, headers={"If-Match": "1"})
+    assert status == 412
+    assert stale["error"]["details"]["current_version"] == 2
+    assert "lost" not in json.dumps(stale)
+
+    assert api("GET", path, user=owner)[2]["value"] == "postgres://two"
+    assert api("GET", f"{path}?version=1", user=owner)[2]["value"] == "postgres://one"
+    status, _, history = api("GET", f"{path}/versions", user=owner)
+    assert [(v["version"], v["action"]) for v in history["data"]] == [(2, "set"), (1, "set")]
+    assert history["data"][1]["comment"] == "initial"
+    assert all("value" not in v for v in history["data"])
+
+    assert api("DELETE", path, user=owner)[0] == 204
+    assert api("GET", path, user=owner)[0] == 404
+    assert api("GET", f"{path}?version=2", user=owner)[2]["value"] == "postgres://two"  # history survives
+    assert api("PUT", path, user=owner, json={"value": "back"})[2]["version"] == 4  # gapless after delete
+
+
+def test_list_prefix_values_false_and_pagination(api: Api, env: dict[str, Any]) -> None:
+    base, owner = f"{env['base']}/development/secrets", env["owner"]
+    names = ["APP_A", "APP_B", "APP_C", "DB_HOST", "DB_PASS"]
+    for name in names:
+        assert api("PUT", f"{base}/{name}", user=owner, json={"value": f"v-{name}"})[0] == 200
+    _, _, db_only = api("GET", f"{base}?prefix=DB_", user=owner)
+    assert [i["key"] for i in db_only["data"]] == ["DB_HOST", "DB_PASS"]
+    assert db_only["data"][0]["value"] == "v-DB_HOST"
+    _, _, no_values = api("GET", f"{base}?values=false", user=owner)
+    assert all(i["value"] is None for i in no_values["data"])
+    seen, cursor = [], None
+    while True:
+        _, _, page = api("GET", f"{base}?limit=2" + (f"&cursor={cursor}" if cursor else ""), user=owner)
+        seen += [i["key"] for i in page["data"]]
+        cursor = page["next_cursor"]
+        if not cursor:
+            break
+    assert seen == names
+
+
+def test_twenty_concurrent_writes_with_the_same_if_match(api: Api, env: dict[str, Any]) -> None:
+    path, owner = f"{env['base']}/staging/secrets/RACE", env["owner"]
+    api("PUT", path, user=owner, json={"value": "start"})
+    statuses: list[int] = []
+    lock = threading.Lock()
+
+    def write(i: int) -> None:
+        status = api("PUT", path, user=owner, json={"value": f"writer-{i}"}, headers={"If-Match": "1"})[0]
+        with lock:
+            statuses.append(status)
+
+    threads = [threading.Thread(target=write, args=(i,)) for i in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(statuses) == [200] + [412] * 19
+    versions = [v["version"] for v in api("GET", f"{path}/versions", user=owner)[2]["data"]]
+    assert versions == [2, 1]
+
+
+def test_concurrent_writes_to_different_keys_all_land(api: Api, env: dict[str, Any]) -> None:
+    base, owner = f"{env['base']}/staging/secrets", env["owner"]
+    results: list[int] = []
+
+    def write(i: int) -> None:
+        results.append(api("PUT", f"{base}/K{i}", user=owner, json={"value": str(i)})[0])
+
+    threads = [threading.Thread(target=write, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results.count(200) + results.count(409) == 8
+    listed = {i["key"]: i["value"] for i in api("GET", base, user=owner)[2]["data"]}
+    landed = [i for i, s in enumerate(results) if s == 200]
+    assert len(listed) == results.count(200)
+    assert all(listed[f"K{i}"] == str(i) for i in range(8) if f"K{i}" in listed)
+    assert landed  # at least one landed
+
+
+# role, environment, may read, may write (design.md roles matrix)
+MATRIX = [
+    ("admin", "production", True, True),
+    ("developer", "development", True, True),
+    ("developer", "staging", True, True),
+    ("developer", "production", False, False),
+    ("viewer", "development", True, False),
+    ("viewer", "staging", False, False),
+    ("viewer", "production", False, False),
+]
+
+
+@pytest.mark.parametrize(("role", "environment", "may_read", "may_write"), MATRIX)
+def test_roles_by_environment(  # noqa: PLR0917 - parametrized
+    api: Api,
+    env: dict[str, Any],
+    role: str,
+    environment: str,
+    may_read: bool,
+    may_write: bool,
+) -> None:
+    owner, member = env["owner"], _email(role)
+    _, _, inv = api("POST", f"/v1/orgs/{env['slug']}/invitations", user=owner, json={"email": member, "role": role})
+    assert api("POST", f"/v1/invitations/{inv['token']}/accept", user=member)[0] == 200
+    path = f"{env['base']}/{environment}/secrets/TOKEN"
+    api("PUT", path, user=owner, json={"value": "owner-wrote-this"})
+    reads = [
+        api("GET", path, user=member)[0],
+        api("GET", f"{env['base']}/{environment}/secrets", user=member)[0],
+        api("GET", f"{path}/versions", user=member)[0],
+    ]
+    assert reads == ([200, 200, 200] if may_read else [403, 403, 403])
+    writes = [api("PUT", path, user=member, json={"value": "member"})[0], api("DELETE", path, user=member)[0]]
+    assert writes == ([200, 204] if may_write else [403, 403])
+
+
+def _items(stack: LocalStack) -> list[dict[str, Any]]:
+    client, items, kwargs = aws.dynamodb(), [], {"TableName": stack.resources.refs["Table"]}  # type: ignore[union-attr]
+    while True:
+        page = client.scan(**kwargs)
+        items.extend(page["Items"])
+        if "LastEvaluatedKey" not in page:
+            return items
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def test_no_plaintext_value_is_stored_anywhere(api: Api, env: dict[str, Any], stack: LocalStack) -> None:
+    canary = "canary-" + pysecrets.token_hex(12)
+    path = f"{env['base']}/staging/secrets/CANARY"
+    api("PUT", path, user=env["owner"], json={"value": canary}, headers={"Idempotency-Key": pysecrets.token_hex(6)})
+    api("PUT", path, user=env["owner"], json={"value": canary + "-2"})
+    assert api("GET", path, user=env["owner"])[2]["value"] == canary + "-2"
+    dump = json.dumps(_items(stack), default=str)
+    assert canary not in dump
+
+
+def test_a_ciphertext_moved_to_another_version_or_environment_fails(
+    api: Api, env: dict[str, Any], stack: LocalStack
+) -> None:
+    owner = env["owner"]
+    staging, dev = f"{env['base']}/staging/secrets/MOVED", f"{env['base']}/development/secrets/MOVED"
+    api("PUT", staging, user=owner, json={"value": "staging-one"})
+    api("PUT", staging, user=owner, json={"value": "staging-two"})
+    api("PUT", dev, user=owner, json={"value": "dev-one"})
+    client, table = aws.dynamodb(), stack.resources.refs["Table"]  # type: ignore[union-attr]
+    s_id, d_id = env["ids"]["staging"], env["ids"]["development"]
+
+    def blob(env_id: str, version: int) -> Any:
+        key = keys.secret_version(env_id, "MOVED", version)
+        return client.get_item(TableName=table, Key={k: {"S": v} for k, v in key.items()})["Item"]["blob"]
+
+    def overwrite(env_id: str, version: int, value: Any) -> None:
+        key = keys.secret_version(env_id, "MOVED", version)
+        client.update_item(
+            TableName=table,
+            Key={k: {"S": v} for k, v in key.items()},
+            UpdateExpression="SET #b = :b",
+            ExpressionAttributeNames={"#b": "blob"},
+            ExpressionAttributeValues={":b": value},
+        )
+
+    # version 2's ciphertext copied over version 1 (same key, same environment)
+    original = blob(s_id, 1)
+    overwrite(s_id, 1, blob(s_id, 2))
+    status, _, body = api("GET", f"{staging}?version=1", user=owner)
+    assert status == 500
+    assert "staging-two" not in json.dumps(body)
+    assert body["error"]["message"] == "an internal error occurred" or "integrity" in body["error"]["message"]
+    overwrite(s_id, 1, original)
+    assert api("GET", f"{staging}?version=1", user=owner)[2]["value"] == "staging-one"
+    # development's ciphertext copied into staging (another environment and data key)
+    overwrite(s_id, 1, blob(d_id, 1))
+    status, _, body = api("GET", f"{staging}?version=1", user=owner)
+    assert status == 500
+    assert "dev-one" not in json.dumps(body)
+    overwrite(s_id, 1, original)
+
+
+@pytest.mark.parametrize(
+    ("error_code", "status"),
+    [("AccessDeniedException", 503), ("DisabledException", 503), ("ThrottlingException", 503)],
+)
+def test_kms_failure_fails_closed_and_writes_nothing(
+    api: Api, env: dict[str, Any], stack: LocalStack, error_code: str, status: int
+) -> None:
+    import boto3
+    from botocore.stub import Stubber
+
+    path = f"{env['base']}/production/secrets/FIRST"  # the first write needs a new data key from KMS
+    before = len(_items(stack))
+    client = boto3.client("kms", region_name="us-east-1")
+    with Stubber(client) as stub:
+        stub.add_client_error("generate_data_key", service_error_code=error_code, http_status_code=400)
+        aws.override("kms", client)
+        try:
+            got, _, body = api("PUT", path, user=env["owner"], json={"value": "never-stored"})
+        finally:
+            aws.reset()
+    assert got == status
+    assert body["error"]["code"] == "service_unavailable"
+    assert "never-stored" not in json.dumps(body)
+    assert len(_items(stack)) == before
+    assert api("GET", path, user=env["owner"])[0] == 404
+
+
+def test_kms_decrypt_failure_on_a_cold_cache_is_503(api: Api, env: dict[str, Any]) -> None:
+    import boto3
+    from botocore.stub import Stubber
+
+    path = f"{env['base']}/staging/secrets/COLD"
+    assert api("PUT", path, user=env["owner"], json={"value": "v"})[0] == 200
+    crypto.cache.clear()
+    client = boto3.client("kms", region_name="us-east-1")
+    with Stubber(client) as stub:
+        stub.add_client_error("decrypt", service_error_code="KMSInvalidStateException", http_status_code=400)
+        aws.override("kms", client)
+        try:
+            got = api("PUT", path, user=env["owner"], json={"value": "w"})[0]
+        finally:
+            aws.reset()
+    assert got == 503
+    assert api("GET", path, user=env["owner"])[2]["value"] == "v"
