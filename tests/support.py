@@ -5,8 +5,11 @@ from __future__ import annotations
 import http.client
 import json
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
+
+if TYPE_CHECKING:
+    from strongroom_local import LocalStack
 
 Api = Callable[..., tuple[int, dict[str, str], Any]]
 
@@ -40,3 +43,19 @@ def http_call(
     if resp_headers.get("content-type", "").startswith("application/json"):
         return resp.status, resp_headers, json.loads(raw)
     return resp.status, resp_headers, raw.decode("utf-8", "replace")
+
+
+def scan_all(stack: LocalStack) -> list[dict[str, Any]]:
+    """Every item of the stack's table, in DynamoDB's own (typed) format."""
+    from strongroom import aws
+
+    assert stack.resources is not None
+    client = aws.dynamodb()
+    items: list[dict[str, Any]] = []
+    kwargs: dict[str, Any] = {"TableName": stack.resources.refs["Table"]}
+    while True:
+        page = client.scan(**kwargs)
+        items.extend(page["Items"])
+        if "LastEvaluatedKey" not in page:
+            return items
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]

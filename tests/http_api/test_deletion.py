@@ -8,28 +8,16 @@ from typing import Any
 
 import pytest
 
-from strongroom import aws
 from strongroom_local import LocalStack
-from support import Api
+from support import Api, scan_all
 
 pytestmark = pytest.mark.http
-
-
-def _items(stack: LocalStack) -> list[dict[str, Any]]:
-    client, table = aws.dynamodb(), stack.resources.refs["Table"]  # type: ignore[union-attr]
-    items, kwargs = [], {"TableName": table}
-    while True:
-        page = client.scan(**kwargs)
-        items.extend(page["Items"])
-        if "LastEvaluatedKey" not in page:
-            return items
-        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
 def _mentioning(stack: LocalStack, *needles: str) -> list[dict[str, Any]]:
     """Items that mention any of the ids, other than the audit trail (kept by design)."""
     out = []
-    for item in _items(stack):
+    for item in scan_all(stack):
         if item.get("entity", {}).get("S") == "audit_event":
             continue
         text = json.dumps(item, default=str)

@@ -11,7 +11,7 @@ import pytest
 
 from strongroom import aws, crypto, keys
 from strongroom_local import LocalStack
-from support import Api
+from support import Api, scan_all
 
 pytestmark = pytest.mark.http
 
@@ -157,23 +157,13 @@ def test_roles_by_environment(  # noqa: PLR0917 - parametrized
     assert writes == ([200, 204] if may_write else [403, 403])
 
 
-def _items(stack: LocalStack) -> list[dict[str, Any]]:
-    client, items, kwargs = aws.dynamodb(), [], {"TableName": stack.resources.refs["Table"]}  # type: ignore[union-attr]
-    while True:
-        page = client.scan(**kwargs)
-        items.extend(page["Items"])
-        if "LastEvaluatedKey" not in page:
-            return items
-        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-
-
 def test_no_plaintext_value_is_stored_anywhere(api: Api, env: dict[str, Any], stack: LocalStack) -> None:
     canary = "canary-" + pysecrets.token_hex(12)
     path = f"{env['base']}/staging/secrets/CANARY"
     api("PUT", path, user=env["owner"], json={"value": canary}, headers={"Idempotency-Key": pysecrets.token_hex(6)})
     api("PUT", path, user=env["owner"], json={"value": canary + "-2"})
     assert api("GET", path, user=env["owner"])[2]["value"] == canary + "-2"
-    dump = json.dumps(_items(stack), default=str)
+    dump = json.dumps(scan_all(stack), default=str)
     assert canary not in dump
 
 
@@ -230,7 +220,7 @@ def test_kms_failure_fails_closed_and_writes_nothing(
     from botocore.stub import Stubber
 
     path = f"{env['base']}/production/secrets/FIRST"  # the first write needs a new data key from KMS
-    before = len(_items(stack))
+    before = len(scan_all(stack))
     client = boto3.client("kms", region_name="us-east-1")
     with Stubber(client) as stub:
         stub.add_client_error("generate_data_key", service_error_code=error_code, http_status_code=400)
@@ -242,7 +232,7 @@ def test_kms_failure_fails_closed_and_writes_nothing(
     assert got == status
     assert body["error"]["code"] == "service_unavailable"
     assert "never-stored" not in json.dumps(body)
-    assert len(_items(stack)) == before
+    assert len(scan_all(stack)) == before
     assert api("GET", path, user=env["owner"])[0] == 404
 
 

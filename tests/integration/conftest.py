@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from strongroom import aws
 from strongroom_local import LocalStack
 from strongroom_local.gateway import LambdaContext
+from support import scan_all
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 Invoke = Callable[..., dict[str, Any]]
@@ -78,20 +78,6 @@ def body_of(response: dict[str, Any]) -> Any:
 def dev_user() -> dict[str, str]:
     """Headers of a fresh dev-mode user."""
     return {"x-strongroom-dev-user": f"it-{secrets.token_hex(5)}@example.com"}
-
-
-def scan_all(stack: LocalStack) -> list[dict[str, Any]]:
-    """Every item of the table, in DynamoDB's own (typed) format."""
-    assert stack.resources is not None
-    client = aws.dynamodb()
-    items: list[dict[str, Any]] = []
-    kwargs: dict[str, Any] = {"TableName": stack.resources.refs["Table"]}
-    while True:
-        page = client.scan(**kwargs)
-        items.extend(page["Items"])
-        if "LastEvaluatedKey" not in page:
-            return items
-        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
 def plain(attr: dict[str, Any]) -> Any:

@@ -7,7 +7,7 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Path
 
-from strongroom.app import REF_PATTERN, Cursor, Limit, build_app, created, make_handler, no_content
+from strongroom.app import REF_PATTERN, Cursor, Limit, OrgRef, build_app, created, make_handler, no_content
 from strongroom.domain import orgs
 from strongroom.models import (
     Invitation,
@@ -27,7 +27,6 @@ from strongroom.models import (
 
 app = build_app()
 
-OrgRef = Annotated[str, Path(pattern=REF_PATTERN, description="Org ID (org_…) or slug")]
 UserRef = Annotated[str, Path(pattern=REF_PATTERN, description="User ID (usr_…)")]
 InvitationRef = Annotated[str, Path(pattern=REF_PATTERN, description="Invitation ID (inv_…)")]
 InvitationToken = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,128}$", description="Invitation token (sr_inv_…)")]

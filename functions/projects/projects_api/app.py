@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
 from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.openapi.params import Path
 
-from strongroom.app import REF_PATTERN, Cursor, Limit, build_app, created, make_handler, no_content
+from strongroom.app import (
+    Cursor,
+    EnvRef,
+    Limit,
+    OrgRef,
+    ProjectRef,
+    build_app,
+    created,
+    make_handler,
+    no_content,
+)
 from strongroom.domain import projects
 from strongroom.models import (
     Environment,
@@ -22,9 +29,6 @@ from strongroom.models import (
 
 app = build_app()
 
-OrgRef = Annotated[str, Path(pattern=REF_PATTERN, description="Org ID (org_…) or slug")]
-ProjectRef = Annotated[str, Path(pattern=REF_PATTERN, description="Project ID (prj_…) or slug")]
-EnvRef = Annotated[str, Path(pattern=REF_PATTERN, description="Environment ID (env_…) or slug")]
 
 PROJECT = "/v1/orgs/<org>/projects/<project>"
 ENVIRONMENT = f"{PROJECT}/environments/<env>"

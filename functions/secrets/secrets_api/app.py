@@ -9,16 +9,13 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Query
 
 from strongroom.access import environment_access
-from strongroom.app import REF_PATTERN, Cursor, Limit, build_app, make_handler, no_content
+from strongroom.app import Cursor, EnvRef, Limit, OrgRef, ProjectRef, build_app, make_handler, no_content
 from strongroom.domain import secrets
 from strongroom.errors import Invalid
 from strongroom.models import SECRET_KEY_PATTERN, Secret, SecretList, SecretPut, SecretVersionList, SecretWritten
 
 app = build_app()
 
-OrgRef = Annotated[str, Path(pattern=REF_PATTERN, description="Org ID (org_…) or slug")]
-ProjectRef = Annotated[str, Path(pattern=REF_PATTERN, description="Project ID (prj_…) or slug")]
-EnvRef = Annotated[str, Path(pattern=REF_PATTERN, description="Environment ID (env_…) or slug")]
 SecretKey = Annotated[str, Path(pattern=SECRET_KEY_PATTERN, description="Secret name")]
 IfMatch = Annotated[
     str | None,

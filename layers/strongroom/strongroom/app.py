@@ -22,7 +22,7 @@ from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
-from aws_lambda_powertools.event_handler.openapi.params import Query
+from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.logging import correlation_paths
 
 from strongroom import errors, fallback
@@ -37,6 +37,11 @@ PUBLIC_ROUTES = frozenset({"GET /health"})
 
 # Path parameters: IDs (`org_…`) and slugs are ASCII letters, digits, `_` and `-`.
 REF_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+
+# The path parameters naming a tenant's resources (ID or slug), shared by every function.
+OrgRef = Annotated[str, Path(pattern=REF_PATTERN, description="Org ID (org_…) or slug")]
+ProjectRef = Annotated[str, Path(pattern=REF_PATTERN, description="Project ID (prj_…) or slug")]
+EnvRef = Annotated[str, Path(pattern=REF_PATTERN, description="Environment ID (env_…) or slug")]
 
 # Pagination query parameters shared by every list route.
 Limit = Annotated[int, Query(ge=1, le=500, description="Page size (1-500)")]
