@@ -3,6 +3,9 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 PY313      := $(shell scripts/python313)
+ifeq ($(PY313),)
+  $(error python3.13 is required (see scripts/python313))
+endif
 PY313_DIR  := $(dir $(PY313))
 VENV       := .venv
 SAM_VENV   := .venv-sam
@@ -12,6 +15,12 @@ export PATH := $(PY313_DIR):$(PATH)
 export SAM_CLI_TELEMETRY := 0
 # Linters and tests never reach a real AWS account.
 export AWS_DEFAULT_REGION ?= us-east-1
+# samconfig.toml environment used by `make deploy` (dev or prod).
+CONFIG_ENV ?= dev
+
+# The gate is ordered (lint, OpenAPI drift, tests, fuzz, build) and stops at the first failure,
+# even under `make -j`.
+.NOTPARALLEL:
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -37,31 +46,33 @@ lint: venv  ## ruff, mypy (layer), cfn-lint, sam validate --lint
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
-	$(VENV)/bin/cfn-lint template.yaml
+	$(VENV)/bin/cfn-lint template.yaml --include-checks I
 	$(SAM) validate --lint --template template.yaml --region $(AWS_DEFAULT_REGION)
 
 openapi: $(VENV)/.installed  ## Regenerate docs/openapi.json from the resolvers
 	$(PY) scripts/openapi.py --write
 
-openapi-check: $(VENV)/.installed
+openapi-check: $(VENV)/.installed  ## Fail if docs/openapi.json or the route table drifted from the code/template
 	$(PY) scripts/openapi.py --check
 
+# pytest exits 5 when it collects nothing: that is a failure here, as any non-zero status is.
 unit: $(VENV)/.installed  ## The pytest suite
 	$(PY) -m pytest -q
 
 fuzz: $(VENV)/.installed  ## schemathesis against the local stack
 	$(PY) scripts/fuzz.py
 
-build: $(SAM_VENV)/.installed  ## sam build (no containers)
+build: $(SAM_VENV)/.installed  ## sam build (no containers; arm64 wheels for the layer)
 	$(SAM) build --template template.yaml
 
+# sam build takes ~15 s from scratch (less when cached), so the gate includes it.
 test: lint openapi-check unit fuzz build  ## Everything CI runs (lint, OpenAPI drift, tests, fuzz, sam build)
 
 bench: $(VENV)/.installed  ## Benchmarks that print figures
 	$(PY) bench/cold_import.py
 
-deploy: build  ## sam deploy --guided
-	$(SAM) deploy --guided
+deploy: build  ## sam deploy with samconfig.toml's CONFIG_ENV (dev|prod); DEPLOY_ARGS=--guided the first time
+	$(SAM) deploy --config-env $(CONFIG_ENV) $(DEPLOY_ARGS)
 
 clean:
 	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache
