@@ -1,67 +1,142 @@
-"""What API Gateway (HTTP API) does between the socket and Lambda: match the route, build the
-payload-v2.0 event, invoke the handler, and turn its result back into an HTTP response."""
+"""What API Gateway (HTTP API) and Lambda do between the socket and a handler: the payload limit,
+CORS preflight, route selection, the v2.0 event, the invocation in an execution environment, and
+the result turned back into HTTP.
+
+Each function gets a small pool of execution environments, each its own load of the handler
+module (so its own resolver), and an environment serves one request at a time, as in Lambda.
+"""
 
 from __future__ import annotations
 
-import base64
 import importlib
 import importlib.util
-import json
 import queue
-import secrets
 import sys
 import threading
 import time
-import uuid
+import traceback
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from strongroom_local.template import ROOT, Function, Route
+from strongroom_local.events import (
+    HttpRequest,
+    HttpResponse,
+    LambdaContext,
+    build_event,
+    new_request_id,
+    to_response,
+)
+from strongroom_local.routing import RouteTable
+from strongroom_local.template import LAYER_DIR, Function, Route
 
-MAX_BODY = 6 * 1024 * 1024  # API Gateway's payload limit
-ENVIRONMENTS_PER_FUNCTION = 4  # concurrent execution environments per function
-Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
+if TYPE_CHECKING:
+    from strongroom.errors import AppError
+
+__all__ = ["Cors", "Gateway", "HttpRequest", "HttpResponse", "LambdaContext", "build_event", "to_response"]
+
+MAX_BODY = 6 * 1024 * 1024  # Lambda's synchronous payload limit, which API Gateway enforces
+ENVIRONMENTS_PER_FUNCTION = 4
+JSON = "application/json"
+Handler = Callable[[dict[str, Any], Any], Any]
+Log = Callable[[str], None]
+
+
+def _stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+# --------------------------------------------------------------------------- CORS
 
 
 @dataclass(frozen=True, slots=True)
-class HttpRequest:
-    method: str
-    path: str
-    query: str
-    headers: list[tuple[str, str]]
-    body: bytes
-    source_ip: str
+class Cors:
+    """The HttpApi's CorsConfiguration, applied the way API Gateway applies it."""
+
+    allow_origins: tuple[str, ...] = ()
+    allow_methods: tuple[str, ...] = ()
+    allow_headers: tuple[str, ...] = ()
+    expose_headers: tuple[str, ...] = ()
+    max_age: int | None = None
+    allow_credentials: bool = False
+
+    @classmethod
+    def from_template(cls, config: dict[str, Any] | None) -> Cors | None:
+        if not config:
+            return None
+        max_age = config.get("MaxAge")
+        return cls(
+            allow_origins=tuple(str(o) for o in config.get("AllowOrigins") or ()),
+            allow_methods=tuple(str(m) for m in config.get("AllowMethods") or ()),
+            allow_headers=tuple(str(h) for h in config.get("AllowHeaders") or ()),
+            expose_headers=tuple(str(h) for h in config.get("ExposeHeaders") or ()),
+            max_age=None if max_age is None else int(max_age),
+            allow_credentials=str(config.get("AllowCredentials", False)).lower() == "true",
+        )
+
+    def _allow_origin(self, origin: str | None) -> str | None:
+        if "*" in self.allow_origins and not self.allow_credentials:
+            return "*"
+        if origin is not None and (origin in self.allow_origins or "*" in self.allow_origins):
+            return origin
+        return None
+
+    def preflight(self, origin: str | None) -> list[tuple[str, str]]:
+        """Headers of the 204 API Gateway answers an OPTIONS request with (none for a refused origin)."""
+        allowed = self._allow_origin(origin)
+        if allowed is None:
+            return []
+        headers = [("Access-Control-Allow-Origin", allowed)]
+        if self.allow_methods:
+            headers.append(("Access-Control-Allow-Methods", ",".join(self.allow_methods)))
+        if self.allow_headers:
+            headers.append(("Access-Control-Allow-Headers", ",".join(self.allow_headers)))
+        if self.expose_headers:
+            headers.append(("Access-Control-Expose-Headers", ",".join(self.expose_headers)))
+        if self.max_age is not None:
+            headers.append(("Access-Control-Max-Age", str(self.max_age)))
+        if self.allow_credentials:
+            headers.append(("Access-Control-Allow-Credentials", "true"))
+        return headers
+
+    def actual(self, origin: str | None) -> list[tuple[str, str]]:
+        """Headers API Gateway adds to a response to a cross-origin request."""
+        allowed = self._allow_origin(origin) if origin else None
+        if allowed is None:
+            return []
+        headers = [("Access-Control-Allow-Origin", allowed)]
+        if self.expose_headers:
+            headers.append(("Access-Control-Expose-Headers", ",".join(self.expose_headers)))
+        if self.allow_credentials:
+            headers.append(("Access-Control-Allow-Credentials", "true"))
+        return headers
 
 
-@dataclass(frozen=True, slots=True)
-class HttpResponse:
-    status: int
-    headers: list[tuple[str, str]]
-    body: bytes
+# --------------------------------------------------------------------------- errors
 
 
-class LambdaContext:
-    """The attributes of the Lambda context object that handlers and Powertools read."""
+def error_response(exc: AppError, request_id: str) -> HttpResponse:
+    """`exc` in the API's error envelope (strongroom.app.error_body), as the handlers answer."""
+    import json  # noqa: PLC0415
 
-    def __init__(self, function: Function) -> None:
-        self.function_name = f"strongroom-local-{function.logical_id}"
-        self.function_version = "$LATEST"
-        self.memory_limit_in_mb = 512
-        self.invoked_function_arn = f"arn:aws:lambda:us-east-1:123456789012:function:{self.function_name}"
-        self.aws_request_id = str(uuid.uuid4())
-        self.log_group_name = f"/aws/lambda/{self.function_name}"
-        self.log_stream_name = "local"
-        self._deadline = time.monotonic() + function.timeout
+    from strongroom.app import error_body  # noqa: PLC0415 - imported once the environment is set
 
-    def get_remaining_time_in_millis(self) -> int:
-        return max(0, int((self._deadline - time.monotonic()) * 1000))
+    headers = [("Content-Type", JSON), ("X-Request-Id", request_id), *exc.headers.items()]
+    return HttpResponse(exc.status, headers, json.dumps(error_body(exc, request_id)).encode())
+
+
+def _where(exc: BaseException) -> str:
+    """The innermost frame only (file:line): messages and tracebacks may carry data."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    return f"{frames[-1].filename.rsplit('/', 1)[-1]}:{frames[-1].lineno}" if frames else "?"
+
+
+# --------------------------------------------------------------------------- execution environments
 
 
 class _EnvironmentPool:
-    """Up to `size` execution environments of one function, created on demand (a cold start
-    each), each an independent load of the handler module."""
+    """Up to `size` execution environments of one function, created on demand (each a cold start,
+    each an independent load of the handler module); one request at a time per environment."""
 
     def __init__(self, function: Function, size: int) -> None:
         self.function = function
@@ -71,27 +146,30 @@ class _EnvironmentPool:
         self._lock = threading.Lock()
 
     def _cold_start(self) -> Handler:
-        for entry in (str(self.function.code_uri), str(ROOT / "layers" / "strongroom")):
+        for entry in (str(LAYER_DIR), str(self.function.code_uri)):
             if entry not in sys.path:
                 sys.path.insert(0, entry)
-        module_name, attr = self.function.handler.rsplit(".", 1)
         with self._lock:
             self._created += 1
             instance = self._created
+        name = self.function.module
         if instance == 1:
-            module = importlib.import_module(module_name)
+            module = importlib.import_module(name)
         else:
-            spec = importlib.util.find_spec(module_name)
-            assert spec is not None
-            assert spec.origin is not None
-            copy_spec = importlib.util.spec_from_file_location(f"{module_name}__env{instance}", spec.origin)
-            assert copy_spec is not None
-            assert copy_spec.loader is not None
+            spec = importlib.util.find_spec(name)
+            if spec is None or spec.origin is None:
+                raise ImportError(f"cannot find {name}")
+            copy_spec = importlib.util.spec_from_file_location(f"{name}__env{instance}", spec.origin)
+            if copy_spec is None or copy_spec.loader is None:
+                raise ImportError(f"cannot load {name}")
             module = importlib.util.module_from_spec(copy_spec)
             copy_spec.loader.exec_module(module)
-        return getattr(module, attr)  # type: ignore[no-any-return]
+        handler = getattr(module, self.function.attribute)
+        if not callable(handler):
+            raise TypeError(f"{self.function.handler} is not callable")
+        return handler  # type: ignore[no-any-return]
 
-    def invoke(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
+    def invoke(self, event: dict[str, Any], context: Any) -> Any:
         with self._slots:
             try:
                 handler = self._idle.get_nowait()
@@ -103,144 +181,106 @@ class _EnvironmentPool:
                 self._idle.put(handler)
 
 
-def _error(
-    status: int,
-    code: str,
-    message: str,
-    request_id: str,
-    *,
-    details: dict[str, Any] | None = None,
-    headers: Iterable[tuple[str, str]] = (),
-) -> HttpResponse:
-    body = {"error": {"code": code, "message": message, "details": details or {}, "request_id": request_id}}
-    return HttpResponse(
-        status,
-        [("Content-Type", "application/json"), ("X-Request-Id", request_id), *headers],
-        json.dumps(body).encode(),
-    )
+# --------------------------------------------------------------------------- the gateway
 
 
 class Gateway:
-    def __init__(self, routes: list[Route], functions: dict[str, Function]) -> None:
-        self.routes = routes
+    """HTTP request in, HTTP response out, through the template's routes and functions."""
+
+    def __init__(
+        self,
+        routes: Iterable[Route],
+        functions: dict[str, Function],
+        *,
+        cors: Cors | None = None,
+        environments_per_function: int = ENVIRONMENTS_PER_FUNCTION,
+        log: Log = _stderr,
+    ) -> None:
+        self.routes = list(routes)
+        self.table = RouteTable(self.routes)
         self.functions = functions
-        self.default_route = next((r for r in routes if r.path == "$default"), None)
+        self.cors = cors
+        self.log = log
+        self._size = environments_per_function
         self._pools: dict[str, _EnvironmentPool] = {}
         self._lock = threading.Lock()
+        missing = {r.function for r in self.routes} - set(functions)
+        if missing:
+            raise ValueError(f"routes name unknown functions: {', '.join(sorted(missing))}")
 
-    def match(self, method: str, path: str) -> tuple[Route | None, dict[str, str], list[str]]:
-        """The route for (method, path), its path parameters, and the methods the path allows."""
-        allowed: list[str] = []
-        for route in self.routes:
-            found = route.regex.match(path)
-            if not found:
-                continue
-            if route.method in (method, "ANY"):
-                return route, found.groupdict(), []
-            allowed.append(route.method)
-        return None, {}, sorted(set(allowed))
+    @property
+    def default_route(self) -> Route | None:
+        return self.table.default
 
     def handler(self, function: Function) -> Handler:
-        """A handler that runs like Lambda: each call borrows one execution environment (its own
-        copy of the function's module, so its own resolver) and no environment serves two
-        requests at once. The resolver keeps the current event on itself, as it may in Lambda."""
+        """Invoke `function` like Lambda: in one of its execution environments."""
         with self._lock:
             pool = self._pools.get(function.logical_id)
             if pool is None:
-                pool = self._pools[function.logical_id] = _EnvironmentPool(function, ENVIRONMENTS_PER_FUNCTION)
+                pool = self._pools[function.logical_id] = _EnvironmentPool(function, self._size)
         return pool.invoke
 
+    def invoke(self, logical_id: str, event: dict[str, Any]) -> Any:
+        """Invoke a function (HTTP or not) with any event, e.g. from a worker polling a queue."""
+        function = self.functions[logical_id]
+        return self.handler(function)(event, LambdaContext(function))
+
     def handle(self, req: HttpRequest) -> HttpResponse:
-        request_id = secrets.token_hex(16)
-        if len(req.body) > MAX_BODY:
-            return _error(413, "payload_too_large", "the request body exceeds 6 MB", request_id)
-        route, params, allowed = self.match(req.method, req.path)
-        if route is None and self.default_route is not None:
-            route, params = self.default_route, {}
-        if route is None:
-            if allowed:
-                return _error(
-                    405,
-                    "method_not_allowed",
-                    f"{req.method} is not allowed here",
-                    request_id,
-                    details={"allowed": allowed},
-                    headers=[("Allow", ", ".join(allowed))],
-                )
-            return _error(404, "not_found", "no such route", request_id)
+        request_id = new_request_id()
+        response = self._handle(req, request_id)
+        extra = [("Apigw-Requestid", request_id)]
+        if self.cors is not None and req.method.upper() != "OPTIONS":
+            extra.extend(self.cors.actual(req.header("origin")))
+        return HttpResponse(response.status, [*response.headers, *extra], response.body)
+
+    def _handle(self, req: HttpRequest, request_id: str) -> HttpResponse:
+        from strongroom import errors  # noqa: PLC0415 - imported once the environment is set
+
+        if req.oversize or len(req.body) > MAX_BODY:
+            return error_response(errors.PayloadTooLarge("the request body exceeds 6 MB"), request_id)
+        if req.method.upper() == "OPTIONS" and self.cors is not None:
+            return HttpResponse(204, self.cors.preflight(req.header("origin")))
+        path = req.decoded_path
+        match = self.table.match(req.method, path)
+        if match is not None:
+            route, params = match.route, match.params
+        elif self.table.default is not None:
+            route, params = self.table.default, {}
+        else:
+            return error_response(self.unmatched(req.method, path), request_id)
+        return self._invoke(route, build_event(req, route.key, params, request_id), request_id)
+
+    def unmatched(self, method: str, path: str) -> AppError:
+        """404, or 405 with Allow when the path exists under other methods."""
+        from strongroom import errors  # noqa: PLC0415
+
+        allowed = self.table.allowed_methods(path)
+        if allowed:
+            return errors.MethodNotAllowed(
+                f"{method.upper()} is not allowed here",
+                details={"allowed": allowed},
+                headers={"Allow": ", ".join(allowed)},
+            )
+        return errors.NotFound("no such route")
+
+    def _invoke(self, route: Route, event: dict[str, Any], request_id: str) -> HttpResponse:
+        from strongroom import errors  # noqa: PLC0415
+
         function = self.functions[route.function]
-        event = build_event(req, route, params, request_id)
+        started = time.perf_counter()
         try:
             result = self.handler(function)(event, LambdaContext(function))
-        except Exception as exc:  # noqa: BLE001 - what API Gateway does when a Lambda fails
-            print(f"[local] {route.function} raised {type(exc).__name__}", file=sys.stderr)
-            return _error(500, "internal_error", "an internal error occurred", request_id)
-        return to_response(result)
-
-
-def build_event(req: HttpRequest, route: Route, params: dict[str, str], request_id: str) -> dict[str, Any]:
-    """An API Gateway HTTP API payload-format-2.0 event, as API Gateway builds it."""
-    headers: dict[str, str] = {}
-    cookies: list[str] = []
-    for name, value in req.headers:
-        key = name.lower()
-        if key == "cookie":
-            cookies.extend(c.strip() for c in value.split(";") if c.strip())
-            continue
-        headers[key] = f"{headers[key]},{value}" if key in headers else value
-    query: dict[str, str] = {}
-    if req.query:
-        from urllib.parse import parse_qsl  # noqa: PLC0415
-
-        for k, v in parse_qsl(req.query, keep_blank_values=True):
-            query[k] = f"{query[k]},{v}" if k in query else v
-    now = datetime.now(UTC)
-    event: dict[str, Any] = {
-        "version": "2.0",
-        "routeKey": route.key,
-        "rawPath": req.path,
-        "rawQueryString": req.query,
-        "headers": headers,
-        "requestContext": {
-            "accountId": "123456789012",
-            "apiId": "local",
-            "domainName": headers.get("host", "localhost"),
-            "domainPrefix": "local",
-            "http": {
-                "method": req.method,
-                "path": req.path,
-                "protocol": "HTTP/1.1",
-                "sourceIp": req.source_ip,
-                "userAgent": headers.get("user-agent", ""),
-            },
-            "requestId": request_id,
-            "routeKey": route.key,
-            "stage": "$default",
-            "time": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
-            "timeEpoch": int(now.timestamp() * 1000),
-        },
-        "isBase64Encoded": False,
-    }
-    if cookies:
-        event["cookies"] = cookies
-    if query:
-        event["queryStringParameters"] = query
-    if params:
-        event["pathParameters"] = params
-    if req.body:
+        except Exception as exc:  # noqa: BLE001 - what API Gateway does when the function fails
+            self.log(f"[local] {function.logical_id} failed: {type(exc).__name__} at {_where(exc)}")
+            return error_response(errors.Internal("an internal error occurred"), request_id)
+        elapsed = time.perf_counter() - started
+        if elapsed > function.timeout:
+            self.log(
+                f"[local] {function.logical_id} took {elapsed:.1f}s, over its Timeout of {function.timeout}s: "
+                "Lambda would have stopped it"
+            )
         try:
-            event["body"] = req.body.decode("utf-8")
-        except UnicodeDecodeError:
-            event["body"] = base64.b64encode(req.body).decode()
-            event["isBase64Encoded"] = True
-    return event
-
-
-def to_response(result: dict[str, Any]) -> HttpResponse:
-    body = result.get("body") or ""
-    raw = base64.b64decode(body) if result.get("isBase64Encoded") else str(body).encode("utf-8")
-    headers = [(str(k), str(v)) for k, v in (result.get("headers") or {}).items()]
-    for name, values in (result.get("multiValueHeaders") or {}).items():
-        headers.extend((str(name), str(v)) for v in values)
-    headers.extend(("Set-Cookie", str(c)) for c in result.get("cookies") or [])
-    return HttpResponse(int(result.get("statusCode", 200)), headers, raw)
+            return to_response(result)
+        except (TypeError, ValueError) as exc:
+            self.log(f"[local] {function.logical_id} returned a malformed response: {type(exc).__name__}")
+            return error_response(errors.Internal("an internal error occurred"), request_id)

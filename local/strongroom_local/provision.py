@@ -1,189 +1,240 @@
-"""Create, on moto, the AWS resources that template.yaml declares, from their own definitions,
-and resolve the intrinsic functions (Ref, GetAtt, Sub, dynamic references) the functions'
-environment uses."""
+"""Create, on the active moto backend, the AWS resources that template.yaml declares, from their own
+definitions (never hand-written duplicates), and record what their Ref/GetAtt resolve to.
+
+Created: AWS::DynamoDB::Table, AWS::KMS::Key, AWS::KMS::Alias, AWS::SQS::Queue,
+AWS::SecretsManager::Secret. Every other resource gets a placeholder name so that intrinsics
+naming it still resolve; `Resources.placeholders` lists them.
+"""
 
 from __future__ import annotations
 
 import json
-import re
-import secrets
-import string
-import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from graphlib import CycleError, TopologicalSorter
 from typing import Any
 
-from strongroom_local.template import resources_of
+from strongroom_local.intrinsics import ACCOUNT, REGION, STACK_NAME, Intrinsics, references
+from strongroom_local.secret_gen import generate_secret_string
 
-REGION = "us-east-1"
-ACCOUNT = "123456789012"
-PREFIX = "strongroom-local"
-_DYNAMIC_REF = re.compile(r"\{\{resolve:secretsmanager:([^:}]+(?::[^:}]+)*?):SecretString(?::[^}]*)?\}\}")
+PREFIX = STACK_NAME
+__all__ = ["ACCOUNT", "PREFIX", "REGION", "Resources", "provision"]
 
 
 @dataclass
-class Resources:
-    """What the template's logical ids became on moto."""
+class Resources(Intrinsics):
+    """What the template's logical ids became on moto (and the intrinsics evaluated against them)."""
 
-    refs: dict[str, str] = field(default_factory=dict)
-    attrs: dict[str, dict[str, str]] = field(default_factory=dict)
-    secret_values: dict[str, str] = field(default_factory=dict)  # secret ARN -> generated value
-    parameters: dict[str, str] = field(default_factory=dict)
     tables: list[str] = field(default_factory=list)
     queues: dict[str, str] = field(default_factory=dict)  # logical id -> URL
-
-    def resolve(self, value: Any) -> Any:
-        """Evaluate Ref / Fn::GetAtt / Fn::Sub / Fn::Join against what was created."""
-        if isinstance(value, dict) and len(value) == 1:
-            ((fn, arg),) = value.items()
-            if fn == "Ref":
-                return self._ref(arg)
-            if fn == "Fn::GetAtt":
-                logical, attr = arg if isinstance(arg, list) else str(arg).split(".", 1)
-                return self.attrs[logical][attr]
-            if fn == "Fn::Sub":
-                text, extra = (arg, {}) if isinstance(arg, str) else (arg[0], arg[1])
-                return self._dynamic(self._sub(text, {k: self.resolve(v) for k, v in extra.items()}))
-            if fn == "Fn::Join":
-                sep, items = arg
-                return sep.join(str(self.resolve(i)) for i in items)
-        if isinstance(value, str):
-            return self._dynamic(value)
-        return value
-
-    def _ref(self, name: str) -> str:
-        pseudo = {
-            "AWS::Region": REGION,
-            "AWS::AccountId": ACCOUNT,
-            "AWS::Partition": "aws",
-            "AWS::URLSuffix": "amazonaws.com",
-            "AWS::StackName": PREFIX,
-        }
-        if name in pseudo:
-            return pseudo[name]
-        if name in self.parameters:
-            return self.parameters[name]
-        return self.refs[name]
-
-    def _sub(self, text: str, extra: dict[str, Any]) -> str:
-        def one(match: re.Match[str]) -> str:
-            name = match.group(1)
-            if name in extra:
-                return str(extra[name])
-            if "." in name:
-                logical, attr = name.split(".", 1)
-                return self.attrs[logical][attr]
-            return str(self._ref(name))
-
-        return re.sub(r"\$\{([A-Za-z0-9:.]+)\}", one, text)
-
-    def _dynamic(self, text: str) -> str:
-        return _DYNAMIC_REF.sub(lambda m: self.secret_values[m.group(1)], text)
+    placeholders: list[str] = field(default_factory=list)  # logical ids not created locally
+    skipped: list[str] = field(default_factory=list)  # logical ids whose Condition is false
 
 
-def _parameters(template: dict[str, Any], overrides: dict[str, str]) -> dict[str, str]:
-    params = {k: str(v.get("Default", "")) for k, v in (template.get("Parameters") or {}).items()}
-    params.update(overrides)
+@dataclass(frozen=True)
+class _Clients:
+    dynamodb: Any
+    kms: Any
+    sqs: Any
+    secretsmanager: Any
+
+
+Provisioner = Callable[[_Clients, str, dict[str, Any], Resources, str], None]
+
+
+def template_parameters(template: dict[str, Any], overrides: dict[str, str] | None = None) -> dict[str, Any]:
+    """Parameter defaults, then overrides (like `sam deploy --parameter-overrides`)."""
+    declared = template.get("Parameters") or {}
+    unknown = set(overrides or {}) - set(declared)
+    if unknown:
+        raise ValueError(f"unknown template parameters: {', '.join(sorted(unknown))}")
+    params: dict[str, Any] = {}
+    for name, spec in declared.items():
+        value = spec.get("Default", "")
+        params[name] = value if spec.get("Type") == "CommaDelimitedList" else str(value)
+    for name, value in (overrides or {}).items():
+        allowed = declared[name].get("AllowedValues")
+        if allowed and value not in [str(a) for a in allowed]:
+            raise ValueError(f"parameter {name}: {value!r} is not one of {allowed}")
+        params[name] = value
     return params
 
 
-def provision(template: dict[str, Any], *, parameters: dict[str, str] | None = None) -> Resources:
-    """Create tables, keys, queues and secrets on the active moto backend."""
-    import boto3  # noqa: PLC0415
+def provision(template: dict[str, Any], *, parameters: dict[str, str] | None = None, prefix: str = PREFIX) -> Resources:
+    """Create the template's tables, keys, aliases, queues and secrets on the active moto backend."""
+    import boto3  # noqa: PLC0415 - only once moto is active
 
-    res = Resources(parameters=_parameters(template, parameters or {}))
-    ddb = boto3.client("dynamodb", region_name=REGION)
-    kms = boto3.client("kms", region_name=REGION)
-    sqs = boto3.client("sqs", region_name=REGION)
-    sm = boto3.client("secretsmanager", region_name=REGION)
-
-    for logical, r in resources_of(template, "AWS::DynamoDB::Table").items():
-        _create_table(ddb, logical, r["Properties"], res)
-    for logical, r in resources_of(template, "AWS::KMS::Key").items():
-        props = r["Properties"]
-        meta = kms.create_key(
-            Description=str(props.get("Description", logical)), KeyUsage=str(props.get("KeyUsage", "ENCRYPT_DECRYPT"))
-        )["KeyMetadata"]
-        if props.get("EnableKeyRotation"):
-            kms.enable_key_rotation(KeyId=meta["KeyId"])
-        res.refs[logical] = meta["KeyId"]
-        res.attrs[logical] = {"Arn": meta["Arn"], "KeyId": meta["KeyId"]}
-    for logical, r in resources_of(template, "AWS::SecretsManager::Secret").items():
-        gen = r["Properties"].get("GenerateSecretString") or {}
-        alphabet = string.ascii_letters + string.digits + ("" if gen.get("ExcludePunctuation") else "!#$%&*+-.:=?@^_~")
-        value = "".join(secrets.choice(alphabet) for _ in range(int(gen.get("PasswordLength", 32))))
-        arn = sm.create_secret(Name=f"{PREFIX}-{logical}", SecretString=value)["ARN"]
-        res.refs[logical] = arn
-        res.attrs[logical] = {"Id": arn}
-        res.secret_values[arn] = value
-    queues = resources_of(template, "AWS::SQS::Queue")
-    # Dead-letter queues first, so that redrive policies can name them.
-    for logical, r in sorted(queues.items(), key=lambda kv: "RedrivePolicy" in kv[1].get("Properties", {})):
-        _create_queue(sqs, logical, r.get("Properties") or {}, res)
+    res = Resources(
+        parameters=template_parameters(template, parameters),
+        conditions=dict(template.get("Conditions") or {}),
+        mappings=dict(template.get("Mappings") or {}),
+    )
+    clients = _Clients(*(boto3.client(s, region_name=REGION) for s in ("dynamodb", "kms", "sqs", "secretsmanager")))
+    declared = template.get("Resources") or {}
+    wanted = {k: v for k, v in declared.items() if "Condition" not in v or res.condition(str(v["Condition"]))}
+    res.skipped = sorted(set(declared) - set(wanted))
+    for logical, resource in wanted.items():
+        if resource.get("Type") not in PROVISIONERS:
+            _placeholder(logical, resource, res, prefix)
+    for logical in _creation_order(wanted):
+        resource = wanted[logical]
+        props = res.resolve(resource.get("Properties") or {})
+        PROVISIONERS[resource["Type"]](clients, logical, props, res, prefix)
     return res
 
 
-def _create_table(ddb: Any, logical: str, props: dict[str, Any], res: Resources) -> None:
-    name = f"{PREFIX}-{logical.lower()}"
+def _creation_order(resources: dict[str, dict[str, Any]]) -> list[str]:
+    """The resources to create, each after the ones it refers to."""
+    creatable = {k for k, v in resources.items() if v.get("Type") in PROVISIONERS}
+    graph = {k: references(resources[k].get("Properties") or {}) & creatable for k in sorted(creatable)}
+    try:
+        return list(TopologicalSorter(graph).static_order())
+    except CycleError as exc:
+        raise ValueError(f"circular references between resources: {exc.args[1]}") from None
+
+
+def _placeholder(logical: str, resource: dict[str, Any], res: Resources, prefix: str) -> None:
+    """Names for a resource the local stack does not create (functions, log groups, alarms, the API…)."""
+    kind = str(resource.get("Type", ""))
+    name = f"{prefix}-{logical}"
+    service = kind.split("::")[1].lower() if kind.count("::") >= 2 else "local"
+    res.refs[logical] = "local" if kind == "AWS::Serverless::HttpApi" else name
+    res.attrs[logical] = {"Arn": f"arn:aws:{service}:{REGION}:{ACCOUNT}:{name}", "Name": name}
+    res.placeholders.append(logical)
+
+
+# --------------------------------------------------------------------------- DynamoDB
+
+
+def _table(clients: _Clients, logical: str, props: dict[str, Any], res: Resources, prefix: str) -> None:
+    name = str(props.get("TableName") or f"{prefix}-{logical}")
     kwargs: dict[str, Any] = {
         "TableName": name,
         "AttributeDefinitions": props["AttributeDefinitions"],
         "KeySchema": props["KeySchema"],
-        "BillingMode": props.get("BillingMode", "PAY_PER_REQUEST"),
+        "BillingMode": props.get("BillingMode", "PROVISIONED"),
     }
-    if props.get("GlobalSecondaryIndexes"):
-        kwargs["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
+    for key in ("GlobalSecondaryIndexes", "LocalSecondaryIndexes", "ProvisionedThroughput", "Tags"):
+        if props.get(key):
+            kwargs[key] = props[key]
     stream = props.get("StreamSpecification")
     if stream:
         kwargs["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": stream["StreamViewType"]}
-    desc = ddb.create_table(**kwargs)["TableDescription"]
-    ttl = props.get("TimeToLiveSpecification")
-    if ttl and ttl.get("Enabled"):
-        ddb.update_time_to_live(
+    sse = props.get("SSESpecification") or {}
+    if _truthy(sse.get("SSEEnabled")):
+        kwargs["SSESpecification"] = {"Enabled": True, "SSEType": sse.get("SSEType", "KMS")}
+    if "DeletionProtectionEnabled" in props:
+        kwargs["DeletionProtectionEnabled"] = _truthy(props["DeletionProtectionEnabled"])
+    desc = clients.dynamodb.create_table(**kwargs)["TableDescription"]
+    ttl = props.get("TimeToLiveSpecification") or {}
+    if _truthy(ttl.get("Enabled")):
+        clients.dynamodb.update_time_to_live(
             TableName=name, TimeToLiveSpecification={"AttributeName": ttl["AttributeName"], "Enabled": True}
+        )
+    pitr = props.get("PointInTimeRecoverySpecification") or {}
+    if _truthy(pitr.get("PointInTimeRecoveryEnabled")):
+        clients.dynamodb.update_continuous_backups(
+            TableName=name, PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True}
         )
     res.refs[logical] = name
     res.attrs[logical] = {"Arn": desc["TableArn"], "StreamArn": desc.get("LatestStreamArn", "")}
     res.tables.append(name)
 
 
-def _create_queue(sqs: Any, logical: str, props: dict[str, Any], res: Resources) -> None:
-    attributes: dict[str, str] = {}
-    for key in ("VisibilityTimeout", "MessageRetentionPeriod", "DelaySeconds", "ReceiveMessageWaitTimeSeconds"):
+# --------------------------------------------------------------------------- KMS
+
+
+def _key(clients: _Clients, logical: str, props: dict[str, Any], res: Resources, _prefix: str) -> None:
+    kwargs: dict[str, Any] = {
+        "Description": str(props.get("Description", "")),
+        "KeyUsage": str(props.get("KeyUsage", "ENCRYPT_DECRYPT")),
+        "KeySpec": str(props.get("KeySpec", "SYMMETRIC_DEFAULT")),
+    }
+    if props.get("KeyPolicy"):
+        kwargs["Policy"] = json.dumps(props["KeyPolicy"])
+    meta = clients.kms.create_key(**kwargs)["KeyMetadata"]
+    if _truthy(props.get("EnableKeyRotation")):
+        clients.kms.enable_key_rotation(KeyId=meta["KeyId"])
+    if "Enabled" in props and not _truthy(props["Enabled"]):
+        clients.kms.disable_key(KeyId=meta["KeyId"])
+    res.refs[logical] = meta["KeyId"]
+    res.attrs[logical] = {"Arn": meta["Arn"], "KeyId": meta["KeyId"]}
+
+
+def _alias(clients: _Clients, logical: str, props: dict[str, Any], res: Resources, _prefix: str) -> None:
+    name = str(props["AliasName"])
+    clients.kms.create_alias(AliasName=name, TargetKeyId=str(props["TargetKeyId"]))
+    res.refs[logical] = name
+    res.attrs[logical] = {"Arn": f"arn:aws:kms:{REGION}:{ACCOUNT}:{name}"}
+
+
+# --------------------------------------------------------------------------- Secrets Manager
+
+
+def _secret(clients: _Clients, logical: str, props: dict[str, Any], res: Resources, prefix: str) -> None:
+    name = str(props.get("Name") or f"{prefix}-{logical}")
+    if "GenerateSecretString" in props:
+        value = generate_secret_string(props["GenerateSecretString"])
+    else:
+        value = str(props.get("SecretString", ""))
+    kwargs: dict[str, Any] = {"Name": name, "SecretString": value}
+    if props.get("Description"):
+        kwargs["Description"] = str(props["Description"])
+    arn = clients.secretsmanager.create_secret(**kwargs)["ARN"]
+    res.refs[logical] = arn
+    res.attrs[logical] = {"Id": arn}
+    # A dynamic reference may name the secret by ARN or by name.
+    res.secret_values[arn] = res.secret_values[name] = value
+
+
+# --------------------------------------------------------------------------- SQS
+
+_QUEUE_ATTRIBUTES = (
+    "ContentBasedDeduplication",
+    "DeduplicationScope",
+    "DelaySeconds",
+    "FifoThroughputLimit",
+    "KmsDataKeyReusePeriodSeconds",
+    "KmsMasterKeyId",
+    "MaximumMessageSize",
+    "MessageRetentionPeriod",
+    "ReceiveMessageWaitTimeSeconds",
+    "SqsManagedSseEnabled",
+    "VisibilityTimeout",
+)
+
+
+def _queue(clients: _Clients, logical: str, props: dict[str, Any], res: Resources, prefix: str) -> None:
+    fifo = _truthy(props.get("FifoQueue"))
+    name = str(props.get("QueueName") or f"{prefix}-{logical}{'.fifo' if fifo else ''}")
+    attributes = {key: _attribute(props[key]) for key in _QUEUE_ATTRIBUTES if key in props}
+    if fifo:
+        attributes["FifoQueue"] = "true"
+    for key in ("RedrivePolicy", "RedriveAllowPolicy"):
         if key in props:
-            attributes[key] = str(props[key])
-    if "RedrivePolicy" in props:
-        policy = props["RedrivePolicy"]
-        attributes["RedrivePolicy"] = json.dumps(
-            {
-                "deadLetterTargetArn": res.resolve(policy["deadLetterTargetArn"]),
-                "maxReceiveCount": int(policy["maxReceiveCount"]),
-            }
-        )
-    url = sqs.create_queue(QueueName=f"{PREFIX}-{logical}", Attributes=attributes)["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+            policy = props[key]
+            attributes[key] = policy if isinstance(policy, str) else json.dumps(policy)
+    url = clients.sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
+    arn = clients.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     res.refs[logical] = url
-    res.attrs[logical] = {"Arn": arn, "QueueName": f"{PREFIX}-{logical}", "QueueUrl": url}
+    res.attrs[logical] = {"Arn": arn, "QueueName": name, "QueueUrl": url}
     res.queues[logical] = url
 
 
-_atomic_lock = threading.RLock()
-_patched = False
+def _attribute(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
 
 
-def make_dynamodb_atomic() -> None:
-    """Real DynamoDB applies each request atomically (a conditional write or a transaction is
-    all-or-nothing against concurrent requests). moto's backend is not thread-safe, so serve its
-    DynamoDB requests one at a time. This serializes the emulator; it does not fake it."""
-    global _patched  # noqa: PLW0603
-    if _patched:
-        return
-    from moto.dynamodb.responses import DynamoHandler  # noqa: PLC0415
+def _truthy(value: Any) -> bool:
+    return value is True or str(value).lower() == "true"
 
-    original = DynamoHandler.call_action
 
-    def call_action(self: Any) -> Any:
-        with _atomic_lock:
-            return original(self)
-
-    DynamoHandler.call_action = call_action  # type: ignore[method-assign]
-    _patched = True
+PROVISIONERS: dict[str, Provisioner] = {
+    "AWS::DynamoDB::Table": _table,
+    "AWS::KMS::Key": _key,
+    "AWS::KMS::Alias": _alias,
+    "AWS::SecretsManager::Secret": _secret,
+    "AWS::SQS::Queue": _queue,
+}

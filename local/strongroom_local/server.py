@@ -1,66 +1,222 @@
-"""The local server: moto in-process + resources from template.yaml + an HTTP front door."""
+"""The local stack: moto in-process, the resources template.yaml declares, the functions'
+environment, and an HTTP server in front of the gateway.
+
+    with LocalStack(port=0) as stack:          # port 0: any free port
+        urllib.request.urlopen(stack.url + "/health")
+
+One stack per process: moto's world and os.environ are process-wide.
+"""
 
 from __future__ import annotations
 
-import json
 import os
 import re
+import socket
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
-from strongroom_local.gateway import Gateway, HttpRequest, HttpResponse
-from strongroom_local.provision import ACCOUNT, REGION, Resources, make_dynamodb_atomic, provision
-from strongroom_local.template import ROOT, functions, load_template, routes
+from strongroom_local import docs
+from strongroom_local.atomic import make_dynamodb_atomic
+from strongroom_local.environment import local_values, shared_environment
+from strongroom_local.events import HttpRequest, HttpResponse, new_request_id
+from strongroom_local.gateway import MAX_BODY, Cors, Gateway, error_response
+from strongroom_local.intrinsics import ACCOUNT, REGION
+from strongroom_local.provision import Resources, provision
+from strongroom_local.template import LAYER_DIR, TEMPLATE, functions, http_api_properties, load_template, routes
+from strongroom_local.workers import Worker, WorkerRunner, registered_workers
 
-OPENAPI = ROOT / "docs" / "openapi.json"
-_REDACT = re.compile(r"^(/v1/invitations/)[^/]+(/.*)?$")
-# Environment that every function gets locally, whatever the template says.
-LOCAL_ENV = {
-    "STAGE": "local",
-    "POWERTOOLS_TRACE_DISABLED": "true",
-    "POWERTOOLS_METRICS_DISABLED": "true",
-    "POWERTOOLS_SERVICE_NAME": "strongroom-local",
-    "POWERTOOLS_LOG_LEVEL": os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING"),
-    "AWS_LAMBDA_FUNCTION_NAME": "strongroom-local",
+DRAIN_LIMIT = 64 * 1024 * 1024  # an oversized body up to this size is read and dropped, so the client sees the 413
+DEV_USER_HEADER = "X-Strongroom-Dev-User"
+_INVITATION_TOKEN = re.compile(r"^(/+v1/+invitations/+)[^/]+", re.IGNORECASE)
+# Never the developer's real AWS account, profile or endpoint.
+FAKE_AWS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": REGION,
+    "AWS_REGION": REGION,
+    "AWS_CONFIG_FILE": os.devnull,
+    "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+    "AWS_EC2_METADATA_DISABLED": "true",
 }
-
-Worker = Callable[[threading.Event, Resources], None]
-_workers: list[tuple[str, Worker]] = []
-
-
-def register_worker(name: str, worker: Worker) -> None:
-    """Add a background worker (a loop that polls moto and calls a worker Lambda's handler until
-    the stop event is set). Workers start with the stack and stop with it."""
-    _workers.append((name, worker))
+UNSET_AWS = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ENDPOINT_URL", "AWS_SECURITY_TOKEN")
+Log = Callable[[str], None]
 
 
 def redact_path(path: str) -> str:
-    """Invitation tokens travel in the path; never print them."""
-    return _REDACT.sub(lambda m: f"{m.group(1)}***{m.group(2) or ''}", path)
+    """Invitation tokens travel in the path (/v1/invitations/<token>/accept); never print them."""
+    return _INVITATION_TOKEN.sub(lambda m: f"{m.group(1)}***", path)
 
 
-def _swagger_html() -> str:
-    from aws_lambda_powertools.event_handler.openapi.swagger_ui.html import generate_swagger_html  # noqa: PLC0415
+def _stdout(line: str) -> None:
+    print(line, flush=True)
 
-    assets = Path(sys.modules["aws_lambda_powertools"].__file__ or "").parent / "event_handler/openapi/swagger_ui"
-    js = (assets / "swagger-ui-bundle.min.js").read_text(encoding="utf-8")
-    css = (assets / "swagger-ui.min.css").read_text(encoding="utf-8")
-    spec = OPENAPI.read_text(encoding="utf-8") if OPENAPI.exists() else "{}"
-    return generate_swagger_html(spec, js, css, "", None)
+
+def _stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+class _BadRequest(Exception):
+    pass
+
+
+# --------------------------------------------------------------------------- HTTP
+
+
+class _RequestHandler(BaseHTTPRequestHandler):
+    """Reads one request, hands it to the stack, writes the response, logs one redacted line."""
+
+    protocol_version = "HTTP/1.1"
+    server_version = "strongroom-local"
+    sys_version = ""
+    stack: ClassVar[LocalStack]
+
+    def __getattr__(self, name: str) -> Any:
+        # Every method reaches the gateway (which answers 404/405 in the envelope), never a bare 501.
+        if name.startswith("do_") and name[3:].isalpha():
+            return self._handle
+        raise AttributeError(name)
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's signature
+        return  # the stdlib's lines carry the raw request line; ours are redacted (_handle)
+
+    def handle_expect_100(self) -> bool:
+        """Refuse an oversized body before the client sends it."""
+        try:
+            too_big = self._content_length() > MAX_BODY
+        except _BadRequest:
+            too_big = False
+        if too_big:
+            self.close_connection = True
+            self._finish(
+                HttpRequest(self.command, self._split().path, "", [], b"", "", oversize=True), time.perf_counter()
+            )
+            return False
+        return super().handle_expect_100()
+
+    def _split(self) -> Any:
+        return urlsplit(self.path if self.path.startswith("/") else "/" + self.path)
+
+    def _content_length(self) -> int:
+        raw = self.headers.get("Content-Length")
+        if raw is None:
+            return 0
+        if not raw.strip().isdigit():
+            raise _BadRequest("invalid Content-Length")
+        return int(raw)
+
+    def _read_chunked(self) -> tuple[bytes, bool]:
+        body = bytearray()
+        while True:
+            line = self.rfile.readline(65537)
+            try:
+                size = int(line.split(b";", 1)[0].strip(), 16)
+            except ValueError:
+                raise _BadRequest("invalid chunk") from None
+            if size == 0:
+                while self.rfile.readline(65537) not in {b"\r\n", b"\n", b""}:
+                    pass  # trailers
+                return bytes(body), False
+            if len(body) + size > MAX_BODY:
+                self.close_connection = True  # the rest is not read
+                return b"", True
+            body += self.rfile.read(size)
+            self.rfile.readline(3)
+
+    def _read_body(self) -> tuple[bytes, bool]:
+        """(body, oversize). An oversized body is drained (up to DRAIN_LIMIT) so that the client reads the 413."""
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            return self._read_chunked()
+        length = self._content_length()
+        if length <= MAX_BODY:
+            return (self.rfile.read(length) if length else b""), False
+        if length > DRAIN_LIMIT:
+            self.close_connection = True
+            return b"", True
+        remaining = length
+        while remaining > 0:
+            got = self.rfile.read(min(remaining, 1 << 16))
+            if not got:
+                break
+            remaining -= len(got)
+        return b"", True
+
+    def _handle(self) -> None:
+        started = time.perf_counter()
+        split = self._split()
+        try:
+            body, oversize = self._read_body()
+        except _BadRequest as exc:
+            self.close_connection = True
+            self._write(self.stack.bad_request(str(exc)))
+            self.stack.access(self.command, split.path, 400, started)
+            return
+        request = HttpRequest(
+            method=self.command,
+            path=split.path,
+            query=split.query,
+            headers=list(self.headers.items()),
+            body=body,
+            source_ip=str(self.client_address[0]),
+            protocol=self.request_version,
+            port=int(self.server.server_address[1]),
+            oversize=oversize,
+        )
+        self._finish(request, started)
+
+    def _finish(self, request: HttpRequest, started: float) -> None:
+        response = self.stack.dispatch(request)
+        self._write(response)
+        self.stack.access(request.method, request.path, response.status, started)
+
+    def _write(self, response: HttpResponse) -> None:
+        no_body = response.status in {204, 304} or 100 <= response.status < 200
+        try:
+            self.send_response(response.status)
+            for name, value in response.headers:
+                if name.lower() not in {"content-length", "connection", "transfer-encoding"}:
+                    self.send_header(name, value)
+            if not no_body:
+                self.send_header("Content-Length", str(len(response.body)))
+            if self.close_connection:
+                self.send_header("Connection", "close")
+            self.end_headers()
+            if not no_body and self.command != "HEAD":
+                self.wfile.write(response.body)
+            self.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True  # the client left
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 128  # the stdlib's 5 resets bursts of concurrent clients
+
+    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler]) -> None:
+        if ":" in address[0]:
+            self.address_family = socket.AF_INET6
+        super().__init__(address, handler)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        exc = sys.exc_info()[1]
+        if not isinstance(exc, (ConnectionError, TimeoutError)):
+            _stderr(f"[local] connection error: {type(exc).__name__}")
+
+
+# --------------------------------------------------------------------------- the stack
 
 
 class LocalStack:
-    """moto + the API on a socket, in this process.
+    """moto + the template's resources + the API on a socket, in this process."""
 
-    with LocalStack(port=0) as stack:
-        urllib.request.urlopen(stack.url + "/health")
-    """
+    _active: ClassVar[LocalStack | None] = None
+    _active_lock: ClassVar[threading.Lock] = threading.Lock()
 
     def __init__(
         self,
@@ -70,169 +226,94 @@ class LocalStack:
         auth_mode: str = "dev",
         parameters: dict[str, str] | None = None,
         quiet: bool = True,
+        workers: Iterable[Worker] | None = None,
+        template_path: Path = TEMPLATE,
+        log: Log = _stdout,
     ) -> None:
-        self.host, self.port, self.quiet = host, port, quiet
-        self.parameters = {"AuthMode": auth_mode, "Stage": "local", **(parameters or {})}
+        if auth_mode not in {"dev", "oidc"}:
+            raise ValueError("auth_mode is dev or oidc")
+        self.host, self.port, self.quiet, self.auth_mode = host, port, quiet, auth_mode
+        self.parameters = {"Stage": "local", **(parameters or {}), "AuthMode": auth_mode}
+        self.template_path = template_path
+        self.log = log
         self.resources: Resources | None = None
         self.gateway: Gateway | None = None
+        self.environment: dict[str, str] = {}
+        self.notes: list[str] = []
+        self._workers = list(workers) if workers is not None else None
+        self._runner = WorkerRunner(log=_stderr)
         self._mock: Any = None
-        self._server: ThreadingHTTPServer | None = None
-        self._threads: list[threading.Thread] = []
-        self._stop = threading.Event()
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+        self._saved_env: dict[str, str | None] = {}
+
+    # ------------------------------------------------------------------ lifecycle
 
     @property
     def url(self) -> str:
-        host = "127.0.0.1" if self.host in {"0.0.0.0", ""} else self.host
+        host = "127.0.0.1" if self.host in {"0.0.0.0", ""} else "[::1]" if self.host == "::" else self.host
         return f"http://{host}:{self.port}"
 
     def start(self) -> LocalStack:
-        os.environ.update(
-            {
-                "AWS_ACCESS_KEY_ID": "local",
-                "AWS_SECRET_ACCESS_KEY": "local",
-                "AWS_SESSION_TOKEN": "local",
-                "AWS_DEFAULT_REGION": REGION,
-                "AWS_REGION": REGION,
-            }
-        )
-        os.environ.pop("AWS_PROFILE", None)
-        os.environ.pop("AWS_ENDPOINT_URL", None)
-        from moto import mock_aws  # noqa: PLC0415
+        with LocalStack._active_lock:
+            if LocalStack._active is not None:
+                raise RuntimeError("a LocalStack is already running in this process (moto and os.environ are shared)")
+            LocalStack._active = self
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _start(self) -> None:
+        if str(LAYER_DIR) not in sys.path:
+            sys.path.insert(0, str(LAYER_DIR))
+        self._set_env(FAKE_AWS, unset=UNSET_AWS + tuple(k for k in os.environ if k.startswith("AWS_ENDPOINT_URL_")))
+        from moto import mock_aws  # noqa: PLC0415 - after the fake credentials are in place
 
         self._mock = mock_aws()
         self._mock.start()
         make_dynamodb_atomic()
-        template = load_template()
+        template = load_template(self.template_path)
         self.resources = provision(template, parameters=self.parameters)
         fns = functions(template)
-        os.environ.update(self._environment(fns))
-        self.gateway = Gateway(routes(template), fns)
+        self.environment, self.notes = shared_environment(fns.values(), self.resources, local_values(self.auth_mode))
+        self._set_env(self.environment)
+        _forget_cached_clients()
+        cors = Cors.from_template(http_api_properties(template).get("CorsConfiguration"))
+        self.gateway = Gateway(routes(template), fns, cors=cors, log=_stderr)
         self._serve()
-        for name, worker in _workers:
-            self._spawn(name, worker)
-        return self
-
-    def _environment(self, fns: dict[str, Any]) -> dict[str, str]:
-        assert self.resources is not None
-        env: dict[str, str] = {}
-        for fn in fns.values():
-            for key, value in fn.environment.items():
-                if key in LOCAL_ENV:
-                    continue
-                resolved = str(self.resources.resolve(value))
-                if key in env and env[key] != resolved:
-                    raise RuntimeError(f"functions disagree on {key}; the local stack shares one environment")
-                env[key] = resolved
-        env.update(LOCAL_ENV)
-        return env
+        workers = self._workers if self._workers is not None else registered_workers()
+        self._runner.start(workers, self.resources, self.invoke)
 
     def _serve(self) -> None:
-        stack = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            server_version = "strongroom-local"
-
-            def _handle(self) -> None:
-                started = time.perf_counter()
-                split = urlsplit(self.path)
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length) if length else b""
-                response = stack.dispatch(
-                    HttpRequest(
-                        method=self.command,
-                        path=split.path,
-                        query=split.query,
-                        headers=list(self.headers.items()),
-                        body=body,
-                        source_ip=self.client_address[0],
-                    )
-                )
-                self.send_response(response.status)
-                for name, value in response.headers:
-                    if name.lower() not in {"content-length", "connection"}:
-                        self.send_header(name, value)
-                # Like API Gateway: no body on 204/304 or for HEAD.
-                body = b"" if response.status in {204, 304} else response.body
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                if self.command != "HEAD":
-                    self.wfile.write(body)
-                if not stack.quiet:
-                    ms = (time.perf_counter() - started) * 1000
-                    print(f"{self.command} {redact_path(split.path)} {response.status} {ms:.0f}ms", flush=True)
-
-            def __getattr__(self, name: str) -> Any:
-                # Every method reaches the gateway (which answers 404/405 in the envelope), not 501.
-                if name.startswith("do_"):
-                    return self._handle
-                raise AttributeError(name)
-
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-                return  # access lines are printed by _handle, redacted
-
-        class Server(ThreadingHTTPServer):
-            request_queue_size = 128  # the stdlib's 5 resets bursts of concurrent clients
-
-        self._server = Server((self.host, self.port), Handler)
-        self._server.daemon_threads = True
-        self.port = self._server.server_address[1]
-        thread = threading.Thread(target=self._server.serve_forever, name="strongroom-http", daemon=True)
-        thread.start()
-        self._threads.append(thread)
-
-    def dispatch(self, req: HttpRequest) -> HttpResponse:
-        assert self.gateway is not None
-        if req.method == "GET" and req.path == "/openapi.json":
-            if not OPENAPI.exists():
-                return HttpResponse(
-                    404,
-                    [("Content-Type", "application/json")],
-                    json.dumps(
-                        {
-                            "error": {
-                                "code": "not_found",
-                                "message": "run `make openapi` first",
-                                "details": {},
-                                "request_id": "",
-                            }
-                        }
-                    ).encode(),
-                )
-            return HttpResponse(200, [("Content-Type", "application/json")], OPENAPI.read_bytes())
-        if req.method == "GET" and req.path in {"/docs", "/docs/"}:
-            return HttpResponse(200, [("Content-Type", "text/html; charset=utf-8")], _swagger_html().encode())
-        if req.method == "OPTIONS":
-            return HttpResponse(204, self._cors(), b"")
-        return self.gateway.handle(req)
-
-    def _cors(self) -> list[tuple[str, str]]:
-        api = next((r for r in load_template()["Resources"].values() if r["Type"] == "AWS::Serverless::HttpApi"), {})
-        cors = api.get("Properties", {}).get("CorsConfiguration") or {}
-        return [
-            ("Access-Control-Allow-Origin", ",".join(cors.get("AllowOrigins", ["*"]))),
-            ("Access-Control-Allow-Methods", ",".join(cors.get("AllowMethods", []))),
-            ("Access-Control-Allow-Headers", ",".join(cors.get("AllowHeaders", []))),
-            ("Access-Control-Expose-Headers", ",".join(cors.get("ExposeHeaders", []))),
-        ]
-
-    def _spawn(self, name: str, worker: Worker) -> None:
-        assert self.resources is not None
-        resources = self.resources
-        thread = threading.Thread(target=worker, args=(self._stop, resources), name=name, daemon=True)
-        thread.start()
-        self._threads.append(thread)
+        handler = type("RequestHandler", (_RequestHandler,), {"stack": self})
+        self._server = _Server((self.host, self.port), handler)
+        self.port = int(self._server.server_address[1])
+        self._thread = threading.Thread(target=self._server.serve_forever, name="strongroom-http", daemon=True)
+        self._thread.start()
 
     def stop(self) -> None:
-        self._stop.set()
+        """Stop workers, the server and moto, and restore the environment (idempotent)."""
+        left = self._runner.stop()
+        if left:
+            _stderr(f"[local] workers still running at shutdown: {', '.join(left)}")
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
-        for thread in self._threads:
-            thread.join(timeout=5)
+            self._server = None
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
         if self._mock is not None:
             self._mock.stop()
             self._mock = None
+        self._restore_env()
+        _forget_cached_clients()
+        with LocalStack._active_lock:
+            if LocalStack._active is self:
+                LocalStack._active = None
 
     def __enter__(self) -> LocalStack:
         return self.start()
@@ -240,24 +321,96 @@ class LocalStack:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
+    def _set_env(self, values: dict[str, str], unset: Iterable[str] = ()) -> None:
+        for key in [*values, *unset]:
+            self._saved_env.setdefault(key, os.environ.get(key))
+        for key in unset:
+            os.environ.pop(key, None)
+        os.environ.update(values)
+
+    def _restore_env(self) -> None:
+        for key, value in self._saved_env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        self._saved_env.clear()
+
+    # ------------------------------------------------------------------ requests
+
+    def invoke(self, logical_id: str, event: dict[str, Any]) -> Any:
+        """Invoke a function's handler directly (workers: queue batches, stream records, schedules)."""
+        if self.gateway is None:
+            raise RuntimeError("the stack is not running")
+        return self.gateway.invoke(logical_id, event)
+
+    def dispatch(self, req: HttpRequest) -> HttpResponse:
+        """One HTTP request: the local documentation pages, else API Gateway + Lambda."""
+        if self.gateway is None:
+            raise RuntimeError("the stack is not running")
+        try:
+            path = req.decoded_path
+            if docs.is_docs_path(req.method, path) and self.gateway.table.match(req.method, path) is None:
+                return self._docs(path)
+            return self.gateway.handle(req)
+        except Exception as exc:  # noqa: BLE001 - a bug here must still answer in the envelope
+            _stderr(f"[local] request failed in the local gateway: {type(exc).__name__}")
+            from strongroom import errors  # noqa: PLC0415
+
+            return error_response(errors.Internal("an internal error occurred"), new_request_id())
+
+    def _docs(self, path: str) -> HttpResponse:
+        from strongroom import errors  # noqa: PLC0415
+
+        request_id = new_request_id()
+        page = docs.serve(path)
+        if page is None:
+            missing = errors.NotFound(
+                "docs/openapi.json does not exist yet (make openapi writes it)"
+                if path == docs.OPENAPI_PATH
+                else "no such page"
+            )
+            return error_response(missing, request_id)
+        return HttpResponse(page.status, [*page.headers, ("X-Request-Id", request_id)], page.body)
+
+    def bad_request(self, message: str) -> HttpResponse:
+        from strongroom import errors  # noqa: PLC0415
+
+        return error_response(errors.Invalid(message, code="bad_request"), new_request_id())
+
+    def access(self, method: str, path: str, status: int, started: float) -> None:
+        """One access line: method, path (invitation tokens redacted), status, duration. Never headers or bodies."""
+        if not self.quiet:
+            self.log(f"{method} {redact_path(path)} {status} {(time.perf_counter() - started) * 1000:.0f}ms")
+
+    # ------------------------------------------------------------------ quick start
+
     def quick_start(self) -> str:
         url = self.url
-        h = "-H 'X-Strongroom-Dev-User: you@example.com'"
-        return "\n".join(
-            [
-                f"Strongroom is serving on {url}  (moto in-process, account {ACCOUNT}, {REGION})",
-                f"  OpenAPI: {url}/openapi.json   Swagger UI: {url}/docs",
-                f"  Auth: AUTH_MODE={self.parameters['AuthMode']}"
-                + (
-                    " - say who you are with the header X-Strongroom-Dev-User: <email>"
-                    if self.parameters["AuthMode"] == "dev"
-                    else ""
-                ),
-                "",
-                f"  curl -s {url}/health",
-                f'  curl -s -XPOST {url}/v1/orgs {h} -d \'{{"name": "Acme"}}\'',
-                f"  curl -s {url}/v1/orgs {h}",
-                "",
-                "Ctrl-C stops it. State lives in memory and is gone when it stops.",
-            ]
-        )
+        lines = [
+            f"Strongroom is serving on {url}  (moto in-process: account {ACCOUNT}, {REGION}; state is in memory)",
+            f"  OpenAPI: {url}{docs.OPENAPI_PATH}   Swagger UI: {url}{docs.DOCS_PATH}",
+        ]
+        if self.auth_mode == "dev":
+            who = f"-H '{DEV_USER_HEADER}: you@example.com'"
+            lines.append(f"  Auth: dev mode - say who you are with the header {DEV_USER_HEADER}: you@example.com")
+        else:
+            who = '-H "Authorization: Bearer $TOKEN"'
+            lines.append("  Auth: oidc - send Authorization: Bearer <a JWT of the configured issuer>")
+        lines += [
+            "",
+            f"  curl -s {url}/health",
+            f"  curl -s -X POST {url}/v1/orgs {who} -H 'Content-Type: application/json' -d '{{\"name\": \"Acme\"}}'",
+            f"  curl -s {url}/v1/orgs {who}",
+            "",
+            *(f"  note: {n}" for n in self.notes),
+            "Ctrl-C stops it.",
+        ]
+        return "\n".join(lines)
+
+
+def _forget_cached_clients() -> None:
+    """boto3 clients made before moto started (or after it stopped) must not be reused."""
+    aws = sys.modules.get("strongroom.aws")
+    if aws is not None:
+        aws.reset()

@@ -1,9 +1,8 @@
-"""template.yaml as data: a CloudFormation-aware YAML loader, the route table, the functions."""
+"""template.yaml as data: a CloudFormation-aware YAML loader, the functions, and their HTTP routes."""
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -12,105 +11,141 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
+LAYER_DIR = ROOT / "layers" / "strongroom"
+DEFAULT_ROUTE = "$default"
+# Lambda's defaults when neither the function nor Globals.Function says otherwise.
+DEFAULT_TIMEOUT = 3
+DEFAULT_MEMORY = 128
 
 
-class _CfnLoader(yaml.SafeLoader):
-    """Reads `!Ref x`, `!GetAtt a.b`, `!Sub …` and friends as their long forms."""
+class CfnLoader(yaml.SafeLoader):
+    """A SafeLoader that reads CloudFormation short tags as their long forms:
+    `!Ref x` -> {"Ref": "x"}, `!Condition c` -> {"Condition": "c"}, `!GetAtt a.b` -> {"Fn::GetAtt": ["a", "b"]},
+    and any other `!Name v` -> {"Fn::Name": v} (Sub, If, Join, Select, Split, Equals, Not, FindInMap, …)."""
 
 
-def _tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
-    name = "Ref" if suffix == "Ref" else f"Fn::{suffix}"
+def _short_tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
+    value: Any
     if isinstance(node, yaml.ScalarNode):
-        value: Any = loader.construct_scalar(node)
+        value = loader.construct_scalar(node)
         if suffix == "GetAtt":
             value = str(value).split(".", 1)
     elif isinstance(node, yaml.SequenceNode):
         value = loader.construct_sequence(node, deep=True)
     else:
         value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
+    name = suffix if suffix in {"Ref", "Condition"} else f"Fn::{suffix}"
     return {name: value}
 
 
-_CfnLoader.add_multi_constructor("!", _tag)
+CfnLoader.add_multi_constructor("!", _short_tag)
+
+
+def parse_template(text: str) -> dict[str, Any]:
+    """A CloudFormation/SAM template (YAML or JSON text) as plain data."""
+    data = yaml.load(text, Loader=CfnLoader)  # noqa: S506 - a SafeLoader subclass
+    if not isinstance(data, dict):
+        raise ValueError("a template is a mapping")
+    return data
 
 
 @cache
 def load_template(path: Path = TEMPLATE) -> dict[str, Any]:
-    with path.open(encoding="utf-8") as fh:
-        return yaml.load(fh, Loader=_CfnLoader)  # noqa: S506 - a SafeLoader subclass
+    """The template, parsed once per process (callers must not mutate it)."""
+    return parse_template(path.read_text(encoding="utf-8"))
+
+
+def resources_of(template: dict[str, Any], *types: str) -> dict[str, dict[str, Any]]:
+    """Logical id -> resource, for the resources of the given types."""
+    return {k: v for k, v in (template.get("Resources") or {}).items() if v.get("Type") in types}
+
+
+# --------------------------------------------------------------------------- functions
 
 
 @dataclass(frozen=True, slots=True)
 class Function:
+    """One AWS::Serverless::Function, with Globals.Function merged in (intrinsics unresolved)."""
+
     logical_id: str
     code_uri: Path
     handler: str
-    environment: dict[str, Any]
-    timeout: int
+    environment: dict[str, Any] = field(default_factory=dict)
+    timeout: int = DEFAULT_TIMEOUT
+    memory_size: int = DEFAULT_MEMORY
+
+    @property
+    def module(self) -> str:
+        return self.handler.rsplit(".", 1)[0]
+
+    @property
+    def attribute(self) -> str:
+        return self.handler.rsplit(".", 1)[1]
+
+
+def functions(template: dict[str, Any], root: Path = ROOT) -> dict[str, Function]:
+    """Every AWS::Serverless::Function, by logical id."""
+    glob = (template.get("Globals") or {}).get("Function") or {}
+    out: dict[str, Function] = {}
+    for logical_id, res in resources_of(template, "AWS::Serverless::Function").items():
+        props = res.get("Properties") or {}
+        env = dict(((glob.get("Environment") or {}).get("Variables")) or {})
+        env.update(((props.get("Environment") or {}).get("Variables")) or {})
+        out[logical_id] = Function(
+            logical_id=logical_id,
+            code_uri=root / str(props.get("CodeUri", glob.get("CodeUri", "."))),
+            handler=str(props.get("Handler", glob.get("Handler", ""))),
+            environment=env,
+            timeout=int(props.get("Timeout", glob.get("Timeout", DEFAULT_TIMEOUT))),
+            memory_size=int(props.get("MemorySize", glob.get("MemorySize", DEFAULT_MEMORY))),
+        )
+    return out
+
+
+# --------------------------------------------------------------------------- routes
 
 
 @dataclass(frozen=True, slots=True)
 class Route:
+    """One HttpApi event: `method` is upper-case or ANY; `path` uses API Gateway syntax (/v1/orgs/{org})."""
+
     method: str
-    path: str  # API Gateway syntax: /v1/orgs/{org}
+    path: str
     function: str  # logical id
-    regex: re.Pattern[str]
 
     @property
     def key(self) -> str:
-        return "$default" if self.path == "$default" else f"{self.method} {self.path}"
+        """The route key API Gateway puts in the event ("GET /v1/orgs/{org}", or "$default")."""
+        return DEFAULT_ROUTE if self.path == DEFAULT_ROUTE else f"{self.method} {self.path}"
 
     @property
     def static(self) -> bool:
         return "{" not in self.path
 
 
-def functions(template: dict[str, Any]) -> dict[str, Function]:
-    glob = template.get("Globals", {}).get("Function", {})
-    out: dict[str, Function] = {}
-    for logical_id, res in template["Resources"].items():
-        if res["Type"] != "AWS::Serverless::Function":
-            continue
-        props = res["Properties"]
-        env = dict(glob.get("Environment", {}).get("Variables", {}))
-        env.update(props.get("Environment", {}).get("Variables", {}))
-        out[logical_id] = Function(
-            logical_id=logical_id,
-            code_uri=ROOT / props["CodeUri"],
-            handler=props["Handler"],
-            environment=env,
-            timeout=int(props.get("Timeout", glob.get("Timeout", 3))),
-        )
-    return out
-
-
-def _path_regex(path: str) -> re.Pattern[str]:
-    parts = re.split(r"(\{[A-Za-z0-9_]+\+?\})", path)
-    pattern = "".join(
-        (f"(?P<{p[1:-2]}>.+)" if p.endswith("+}") else f"(?P<{p[1:-1]}>[^/]+)") if p.startswith("{") else re.escape(p)
-        for p in parts
-    )
-    return re.compile(f"^{pattern}$")
-
-
 def routes(template: dict[str, Any]) -> list[Route]:
-    """Every HttpApi event of every function; static routes sort before parameterised ones."""
+    """Every HttpApi event of every function, in template order."""
     out: list[Route] = []
-    for logical_id, res in template["Resources"].items():
-        if res["Type"] != "AWS::Serverless::Function":
-            continue
-        for event in (res["Properties"].get("Events") or {}).values():
+    for logical_id, res in resources_of(template, "AWS::Serverless::Function").items():
+        for event in ((res.get("Properties") or {}).get("Events") or {}).values():
             if event.get("Type") != "HttpApi":
                 continue
-            props = event["Properties"]
-            method, path = str(props["Method"]).upper(), str(props["Path"])
-            if path == "$default":
-                out.append(Route(method="ANY", path=path, function=logical_id, regex=re.compile(r"(?!)")))
-                continue
-            out.append(Route(method=method, path=path, function=logical_id, regex=_path_regex(path)))
-    out.sort(key=lambda r: (not r.static, r.path.count("{"), r.path, r.method))
+            props = event.get("Properties") or {}
+            # SAM: an HttpApi event without Path/Method is the catch-all route.
+            path = str(props.get("Path", DEFAULT_ROUTE))
+            method = str(props.get("Method", "ANY")).upper()
+            out.append(
+                Route(
+                    method="ANY" if method in {"*", "X-AMAZON-APIGATEWAY-ANY-METHOD"} else method,
+                    path=path,
+                    function=logical_id,
+                )
+            )
     return out
 
 
-def resources_of(template: dict[str, Any], *types: str) -> dict[str, dict[str, Any]]:
-    return {k: v for k, v in template["Resources"].items() if v["Type"] in types}
+def http_api_properties(template: dict[str, Any]) -> dict[str, Any]:
+    """Properties of the template's AWS::Serverless::HttpApi (the first one), or {}."""
+    for res in resources_of(template, "AWS::Serverless::HttpApi").values():
+        return dict(res.get("Properties") or {})
+    return {}
