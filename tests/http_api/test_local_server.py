@@ -52,3 +52,28 @@ def test_openapi_and_swagger_ui_are_served(api: Api) -> None:
 def test_invitation_tokens_are_redacted_from_access_lines() -> None:
     assert redact_path("/v1/invitations/sr_inv_secret/accept") == "/v1/invitations/***/accept"
     assert redact_path("/v1/orgs/acme") == "/v1/orgs/acme"
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    ["text/plain", "application/x-www-form-urlencoded", "application/xml", "application/merge-patch+json"],
+)
+def test_a_body_that_is_not_declared_json_is_415(api: Api, content_type: str) -> None:
+    status, _, body = api(
+        "POST", "/v1/orgs", user="ct@example.com", body=b'{"name": "Acme"}', headers={"Content-Type": content_type}
+    )
+    assert status == 415
+    assert body["error"]["code"] == "unsupported_media_type"
+    assert body["error"]["request_id"]
+
+
+def test_json_with_parameters_is_accepted(api: Api) -> None:
+    for content_type in ("application/json; charset=utf-8", "Application/JSON"):
+        status, _, _ = api(
+            "POST",
+            "/v1/orgs",
+            user="ct2@example.com",
+            body=b'{"name": "Acme Json"}',
+            headers={"Content-Type": content_type},
+        )
+        assert status in {201, 409}

@@ -156,6 +156,11 @@ def _check_body(event: Mapping[str, Any], method: str) -> None:
         raise errors.PayloadTooLarge(f"the request body exceeds {MAX_BODY_BYTES} bytes")
     if method not in MUTATING:
         return
+    content_type = _header_map(event).get("content-type", "").split(";", 1)[0].strip().lower()
+    if content_type and content_type != JSON:
+        raise errors.UnsupportedMediaType(
+            "request bodies are JSON: send Content-Type: application/json", details={"content_type": content_type[:100]}
+        )
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
