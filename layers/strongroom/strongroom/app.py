@@ -161,6 +161,10 @@ def _check_body(event: Mapping[str, Any], method: str) -> None:
         raise errors.UnsupportedMediaType(
             "request bodies are JSON: send Content-Type: application/json", details={"content_type": content_type[:100]}
         )
+    # Hand the resolver the canonical type (it compares case-sensitively and without parameters).
+    headers = event.get("headers") or {}
+    for name in [k for k in headers if str(k).lower() == "content-type"]:
+        headers[name] = JSON  # type: ignore[index]
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
