@@ -55,9 +55,10 @@ def is_docs_path(method: str, path: str) -> bool:
     return method.upper() in {"GET", "HEAD"} and (path in {OPENAPI_PATH, DOCS_PATH, f"{DOCS_PATH}/"} or path in _ASSETS)
 
 
-def serve(path: str, openapi: Path = OPENAPI) -> HttpResponse | None:
+def serve(path: str, openapi: Path | None = None) -> HttpResponse | None:
     """The response for a local documentation path, or None when there is nothing to serve."""
     if path == OPENAPI_PATH:
+        openapi = openapi or OPENAPI  # read at call time: the file may appear while the server runs
         if not openapi.is_file():
             return None
         return HttpResponse(200, [("Content-Type", "application/json")], openapi.read_bytes())

@@ -4,6 +4,13 @@ the result turned back into HTTP.
 
 Each function gets a small pool of execution environments, each its own load of the handler
 module (so its own resolver), and an environment serves one request at a time, as in Lambda.
+
+One difference from Lambda is forced on us: Powertools' resolvers keep the request being resolved
+in class attributes (`BaseRouter.current_event` and `.lambda_context`), shared by every resolver of
+the process. Lambda runs one request per process, so that is safe there; here two functions
+resolving at once would read each other's request (a body validated against another route's model
+was how this showed). So handlers of HTTP-routed functions run one at a time in this process
+(`RESOLVER_LOCK`); other functions (stream and queue consumers) run concurrently.
 """
 
 from __future__ import annotations
@@ -40,6 +47,8 @@ ENVIRONMENTS_PER_FUNCTION = 4
 JSON = "application/json"
 Handler = Callable[[dict[str, Any], Any], Any]
 Log = Callable[[str], None]
+# Serializes every invocation of an HTTP-routed function (see the module docstring).
+RESOLVER_LOCK = threading.RLock()
 
 
 def _stderr(line: str) -> None:
@@ -138,8 +147,9 @@ class _EnvironmentPool:
     """Up to `size` execution environments of one function, created on demand (each a cold start,
     each an independent load of the handler module); one request at a time per environment."""
 
-    def __init__(self, function: Function, size: int) -> None:
+    def __init__(self, function: Function, size: int, *, serialized: bool = False) -> None:
         self.function = function
+        self._serialized = serialized
         self._idle: queue.LifoQueue[Handler] = queue.LifoQueue()
         self._slots = threading.Semaphore(size)
         self._created = 0
@@ -176,6 +186,9 @@ class _EnvironmentPool:
             except queue.Empty:
                 handler = self._cold_start()
             try:
+                if self._serialized:
+                    with RESOLVER_LOCK:
+                        return handler(event, context)
                 return handler(event, context)
             finally:
                 self._idle.put(handler)
@@ -204,7 +217,8 @@ class Gateway:
         self._size = environments_per_function
         self._pools: dict[str, _EnvironmentPool] = {}
         self._lock = threading.Lock()
-        missing = {r.function for r in self.routes} - set(functions)
+        self._http_functions = frozenset(r.function for r in self.routes)
+        missing = self._http_functions - set(functions)
         if missing:
             raise ValueError(f"routes name unknown functions: {', '.join(sorted(missing))}")
 
@@ -217,7 +231,9 @@ class Gateway:
         with self._lock:
             pool = self._pools.get(function.logical_id)
             if pool is None:
-                pool = self._pools[function.logical_id] = _EnvironmentPool(function, self._size)
+                pool = self._pools[function.logical_id] = _EnvironmentPool(
+                    function, self._size, serialized=function.logical_id in self._http_functions
+                )
         return pool.invoke
 
     def invoke(self, logical_id: str, event: dict[str, Any]) -> Any:

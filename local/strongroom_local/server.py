@@ -165,7 +165,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
             body=body,
             source_ip=str(self.client_address[0]),
             protocol=self.request_version,
-            port=int(self.server.server_address[1]),
+            port=int(getattr(self.server, "server_port", 0)),
             oversize=oversize,
         )
         self._finish(request, started)

@@ -18,7 +18,7 @@ DEFAULT_TIMEOUT = 3
 DEFAULT_MEMORY = 128
 
 
-class CfnLoader(yaml.SafeLoader):
+class CfnLoader(yaml.SafeLoader):  # type: ignore[misc]  # PyYAML is untyped
     """A SafeLoader that reads CloudFormation short tags as their long forms:
     `!Ref x` -> {"Ref": "x"}, `!Condition c` -> {"Condition": "c"}, `!GetAtt a.b` -> {"Fn::GetAtt": ["a", "b"]},
     and any other `!Name v` -> {"Fn::Name": v} (Sub, If, Join, Select, Split, Equals, Not, FindInMap, …)."""
@@ -33,7 +33,7 @@ def _short_tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[st
     elif isinstance(node, yaml.SequenceNode):
         value = loader.construct_sequence(node, deep=True)
     else:
-        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
+        value = loader.construct_mapping(node, deep=True)
     name = suffix if suffix in {"Ref", "Condition"} else f"Fn::{suffix}"
     return {name: value}
 

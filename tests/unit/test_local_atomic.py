@@ -1,0 +1,179 @@
+"""DynamoDB requests are atomic on the local stack, as on DynamoDB: of 20 concurrent conditional
+writes of one key, exactly one succeeds; a cancelled transaction leaves nothing and takes nothing
+with it.
+
+moto evaluates a condition and then writes, and nothing holds other threads back in between;
+the race is real but its window is a few bytecodes wide. These tests widen it (a pause after
+moto evaluates a condition) so that a missing lock is caught every time, not once in a while,
+and control tests show that without the lock the same races do go wrong.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+
+from strongroom_local import LocalStack, atomic
+
+THREADS = 20
+PAUSE = 0.05  # seconds after each condition evaluation: wider than 20 requests' parsing
+
+
+@pytest.fixture
+def table(stack: LocalStack) -> str:
+    assert stack.resources is not None
+    assert atomic.is_installed()
+    return stack.resources.refs["Table"]
+
+
+@pytest.fixture
+def condition_evaluated(monkeypatch: pytest.MonkeyPatch) -> threading.Event:
+    """Make moto pause after it evaluates a condition (before it writes, or cancels a transaction);
+    the event is set as the pause begins."""
+    import moto.dynamodb.models.table as table_module
+    from moto.dynamodb import models
+
+    evaluated = threading.Event()
+
+    def slowed(original: Callable[..., Any]) -> Callable[..., Any]:
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            op = original(*args, **kwargs)
+            evaluate = op.expr
+
+            def expr(item: Any) -> Any:
+                result = evaluate(item)
+                evaluated.set()
+                time.sleep(PAUSE)
+                return result
+
+            op.expr = expr
+            return op
+
+        return wrapper
+
+    monkeypatch.setattr(table_module, "get_filter_expression", slowed(table_module.get_filter_expression))
+    monkeypatch.setattr(models, "get_filter_expression", slowed(models.get_filter_expression))
+    return evaluated
+
+
+def client() -> Any:
+    return boto3.client("dynamodb", region_name="us-east-1")
+
+
+def race(write: Callable[[Any, int], None]) -> tuple[list[int], list[str]]:
+    """Run `write(client, i)` in THREADS threads released together; (winners, error codes of the rest)."""
+    shared = client()  # botocore clients are thread-safe
+    barrier = threading.Barrier(THREADS)
+    winners: list[int] = []
+    errors: list[str] = []
+    lock = threading.Lock()
+
+    def run(i: int) -> None:
+        barrier.wait()
+        try:
+            write(shared, i)
+        except ClientError as exc:
+            with lock:
+                errors.append(exc.response["Error"]["Code"])
+        else:
+            with lock:
+                winners.append(i)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(THREADS)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    return winners, errors
+
+
+def items_of(table: str, pk: str) -> dict[str, dict[str, Any]]:
+    items = client().query(
+        TableName=table,
+        KeyConditionExpression="PK = :pk",
+        ExpressionAttributeValues={":pk": {"S": pk}},
+        ConsistentRead=True,
+    )["Items"]
+    return {i["SK"]["S"]: i for i in items}
+
+
+# --------------------------------------------------------------------------- conditional puts
+
+
+def conditional_puts(table: str, pk: str) -> Callable[[Any, int], None]:
+    def write(c: Any, i: int) -> None:
+        c.put_item(
+            TableName=table,
+            Item={"PK": {"S": pk}, "SK": {"S": "lock"}, "writer": {"N": str(i)}},
+            ConditionExpression="attribute_not_exists(PK)",
+        )
+
+    return write
+
+
+@pytest.mark.usefixtures("condition_evaluated")
+def test_twenty_concurrent_conditional_puts_one_success(table: str) -> None:
+    pk = f"TEST#atomic#{secrets.token_hex(6)}"
+    winners, errors = race(conditional_puts(table, pk))
+    assert len(winners) == 1, f"{len(winners)} writers passed attribute_not_exists"
+    assert errors == ["ConditionalCheckFailedException"] * (THREADS - 1)
+    assert items_of(table, pk)["lock"]["writer"]["N"] == str(winners[0])  # the winner's item, not overwritten
+
+
+# --------------------------------------------------------------------------- cancelled transactions
+
+
+def transactions_and_puts(table: str, pk: str, evaluated: threading.Event) -> Callable[[Any, int], None]:
+    """Even writers: a transaction that puts an item, then fails a condition check (so it is
+    cancelled and must leave nothing). Odd writers: a plain put of their own item, sent while a
+    transaction is under way (once some condition has been evaluated)."""
+
+    def write(c: Any, i: int) -> None:
+        if i % 2:
+            evaluated.wait(timeout=5)
+            c.put_item(TableName=table, Item={"PK": {"S": pk}, "SK": {"S": f"plain#{i}"}})
+            return
+        c.transact_write_items(
+            TransactItems=[
+                {"Put": {"TableName": table, "Item": {"PK": {"S": pk}, "SK": {"S": f"cancelled#{i}"}}}},
+                {
+                    "ConditionCheck": {
+                        "TableName": table,
+                        "Key": {"PK": {"S": pk}, "SK": {"S": "guard"}},
+                        "ConditionExpression": "attribute_not_exists(PK)",
+                    }
+                },
+            ]
+        )
+
+    return write
+
+
+def expected_after_transactions() -> list[str]:
+    """Every plain write, no cancelled transaction's item."""
+    return sorted(["guard", *(f"plain#{i}" for i in range(1, THREADS, 2))])
+
+
+def _guarded_key(table: str) -> str:
+    pk = f"TEST#atomic-tx#{secrets.token_hex(6)}"
+    client().put_item(TableName=table, Item={"PK": {"S": pk}, "SK": {"S": "guard"}})
+    return pk
+
+
+def test_a_cancelled_transaction_never_erases_a_concurrent_write(
+    table: str, condition_evaluated: threading.Event
+) -> None:
+    # moto cancels a transaction by restoring a copy of the whole table taken when it began, so a
+    # write that landed in between would vanish. On DynamoDB it cannot.
+    pk = _guarded_key(table)
+    winners, errors = race(transactions_and_puts(table, pk, condition_evaluated))
+    assert sorted(winners) == list(range(1, THREADS, 2))
+    assert errors == ["TransactionCanceledException"] * (THREADS // 2)
+    assert sorted(items_of(table, pk)) == expected_after_transactions()
