@@ -167,6 +167,21 @@ EXPECTATIONS: list[tuple[list[str], str, list[str], str]] = [
         "An invitation token is accepted once, by the invitee, before it expires: a used one is "
         "409, another user's 403, an expired one 410.",
     ),
+    (
+        ["rollback_secret"],
+        "positive_data_acceptance",
+        ["2xx", "401", "403", "404", "409", "412", "422"],
+        "A rollback names a version: one that is a deletion has no value to return to (422); "
+        "If-Match works as on put (412).",
+    ),
+    (
+        ["patch_secrets", "import_secrets", "promote", "restore_environment"],
+        "positive_data_acceptance",
+        ["2xx", "401", "403", "404", "409", "413", "422"],
+        "Checked against the state found: keys to delete or promote that do not exist, content that "
+        "is not dotenv/JSON, `from` equal to `to`, an instant in the future are 422 naming the "
+        "problem; more than 95 keys in one change (one transaction), or past the snapshot's size, 413.",
+    ),
 ]
 
 

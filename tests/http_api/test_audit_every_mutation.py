@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import secrets
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -216,6 +217,54 @@ def _secret_delete(w: World) -> tuple[str, str, str, Any, str]:
     return "DELETE", path, w.owner, None, "secret.deleted"
 
 
+def _staging_with(w: World, values: dict[str, str]) -> tuple[str, str]:
+    """A new org and project whose staging holds `values`. Returns (project path, staging path)."""
+    org = w.org()
+    w.project(org)
+    project = f"/v1/orgs/{org['slug']}/projects/{_last_project(w, org)}"
+    staging = f"{project}/environments/staging"
+    if values:
+        w.call("PATCH", f"{staging}/secrets", user=w.owner, body={"set": values}, want=200)
+    return project, staging
+
+
+def _secret_restore(w: World) -> tuple[str, str, str, Any, str]:
+    _, staging = _staging_with(w, {"API_KEY": "one"})
+    w.call("DELETE", f"{staging}/secrets/API_KEY", user=w.owner, want=204)
+    return "POST", f"{staging}/secrets/API_KEY/restore", w.owner, None, "secret.restored"
+
+
+def _secret_rollback(w: World) -> tuple[str, str, str, Any, str]:
+    _, staging = _staging_with(w, {"API_KEY": "one"})
+    w.call("PUT", f"{staging}/secrets/API_KEY", user=w.owner, body={"value": "two"}, want=200)
+    return "POST", f"{staging}/secrets/API_KEY/rollback", w.owner, {"version": 1}, "secret.rolled_back"
+
+
+def _secrets_patch(w: World) -> tuple[str, str, str, Any, str]:
+    _, staging = _staging_with(w, {"OLD": "x"})
+    body = {"set": {"A": "1", "B": "2"}, "delete": ["OLD"]}
+    return "PATCH", f"{staging}/secrets", w.owner, body, "secrets.batch_changed"
+
+
+def _secrets_import(w: World) -> tuple[str, str, str, Any, str]:
+    _, staging = _staging_with(w, {})
+    body = {"format": "dotenv", "content": "A=1\nB='two'\n"}
+    return "POST", f"{staging}/import", w.owner, body, "secrets.imported"
+
+
+def _environment_restore(w: World) -> tuple[str, str, str, Any, str]:
+    _, staging = _staging_with(w, {"A": "1"})
+    at = w.call("GET", f"{staging}/secrets/A", user=w.owner, want=200)["updated_at"]
+    time.sleep(0.005)  # times are kept to the millisecond
+    w.call("PUT", f"{staging}/secrets/A", user=w.owner, body={"value": "2"}, want=200)
+    return "POST", f"{staging}/restore", w.owner, {"at": at}, "environment.restored"
+
+
+def _promote(w: World) -> tuple[str, str, str, Any, str]:
+    project, _ = _staging_with(w, {"A": "1"})
+    return "POST", f"{project}/promote", w.owner, {"from": "staging", "to": "production"}, "secrets.promoted"
+
+
 def _last_project(w: World, org: dict[str, Any]) -> str:
     return str(w.call("GET", f"/v1/orgs/{org['slug']}/projects", user=w.owner, want=200)["data"][-1]["slug"])
 
@@ -223,6 +272,12 @@ def _last_project(w: World, org: dict[str, Any]) -> str:
 RECIPES: dict[str, Recipe] = {
     f"PUT {E}/secrets/{{key}}": _secret_put,
     f"DELETE {E}/secrets/{{key}}": _secret_delete,
+    f"POST {E}/secrets/{{key}}/restore": _secret_restore,
+    f"POST {E}/secrets/{{key}}/rollback": _secret_rollback,
+    f"PATCH {E}/secrets": _secrets_patch,
+    f"POST {E}/import": _secrets_import,
+    f"POST {E}/restore": _environment_restore,
+    "POST /v1/orgs/{org}/projects/{project}/promote": _promote,
     "POST /v1/orgs": _org_create,
     "PATCH /v1/orgs/{org}": _org_patch,
     "DELETE /v1/orgs/{org}": _org_delete,

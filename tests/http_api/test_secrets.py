@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 
-from strongroom import aws, crypto, keys
+from strongroom import aws, clock, crypto, keys
 from strongroom_local import LocalStack
+from strongroom_local.template import load_template, routes
 from support import Api, scan_all
 
 pytestmark = pytest.mark.http
@@ -133,8 +134,33 @@ MATRIX = [
 ]
 
 
+E = "/v1/orgs/{org}/projects/{project}/environments/{env}"
+# Every route of the secrets function, in an order where each allowed call succeeds:
+# (route key, is a write, body).
+SECRETS_ROUTES: list[tuple[str, bool, Any]] = [
+    (f"GET {E}/secrets", False, None),
+    (f"GET {E}/secrets/{{key}}", False, None),
+    (f"GET {E}/secrets/{{key}}/versions", False, None),
+    (f"GET {E}/export", False, None),
+    (f"PUT {E}/secrets/{{key}}", True, {"value": "member"}),
+    (f"PATCH {E}/secrets", True, {"set": {"MORE": "x"}}),
+    (f"POST {E}/import", True, {"format": "dotenv", "content": "IMPORTED=1\n"}),
+    (f"POST {E}/secrets/{{key}}/rollback", True, {"version": 1}),
+    (f"POST {E}/secrets/{{key}}/restore", True, None),
+    (f"POST {E}/restore", True, {"at": "NOW"}),
+    ("POST /v1/orgs/{org}/projects/{project}/promote", True, {"from": "FROM", "to": "{env}"}),
+    (f"DELETE {E}/secrets/{{key}}", True, None),
+]
+
+
+def test_the_roles_test_covers_every_secrets_route() -> None:
+    template = load_template()
+    declared = {r.key for r in routes(template) if r.function == "SecretsFunction"}
+    assert declared == {key for key, _, _ in SECRETS_ROUTES}
+
+
 @pytest.mark.parametrize(("role", "environment", "may_read", "may_write"), MATRIX)
-def test_roles_by_environment(  # noqa: PLR0917 - parametrized
+def test_roles_by_environment_on_every_secrets_route(  # noqa: PLR0917 - parametrized
     api: Api,
     env: dict[str, Any],
     role: str,
@@ -145,16 +171,39 @@ def test_roles_by_environment(  # noqa: PLR0917 - parametrized
     owner, member = env["owner"], _email(role)
     _, _, inv = api("POST", f"/v1/orgs/{env['slug']}/invitations", user=owner, json={"email": member, "role": role})
     assert api("POST", f"/v1/invitations/{inv['token']}/accept", user=member)[0] == 200
-    path = f"{env['base']}/{environment}/secrets/TOKEN"
-    api("PUT", path, user=owner, json={"value": "owner-wrote-this"})
-    reads = [
-        api("GET", path, user=member)[0],
-        api("GET", f"{env['base']}/{environment}/secrets", user=member)[0],
-        api("GET", f"{path}/versions", user=member)[0],
-    ]
-    assert reads == ([200, 200, 200] if may_read else [403, 403, 403])
-    writes = [api("PUT", path, user=member, json={"value": "member"})[0], api("DELETE", path, user=member)[0]]
-    assert writes == ([200, 204] if may_write else [403, 403])
+    base = f"{env['base']}/{environment}"
+    # The owner seeds TOKEN (two versions), and GONE in the trash; the promote source holds a value.
+    assert api("PUT", f"{base}/secrets/TOKEN", user=owner, json={"value": "owner-wrote-this"})[0] == 200
+    assert api("PUT", f"{base}/secrets/TOKEN", user=owner, json={"value": "and-this"})[0] == 200
+    assert api("PUT", f"{base}/secrets/GONE", user=owner, json={"value": "was"})[0] == 200
+    assert api("DELETE", f"{base}/secrets/GONE", user=owner)[0] == 204
+    source = "staging" if environment == "development" else "development"
+    assert api("PUT", f"{env['base']}/{source}/secrets/PROMOTED", user=owner, json={"value": "p"})[0] == 200
+    project_path = f"/v1/orgs/{env['slug']}/projects/web"
+    outcomes = {}
+    for route_key, is_write, template_body in SECRETS_ROUTES:
+        method, template = route_key.split(" ", 1)
+        key = "GONE" if template.endswith("/restore") and "{key}" in template else "TOKEN"
+        path = (
+            template.replace("/v1/orgs/{org}/projects/{project}/environments/{env}", base)
+            .replace("/v1/orgs/{org}/projects/{project}", project_path)
+            .replace("{key}", key)
+        )
+        body = template_body
+        if body is not None:
+            text = (
+                json.dumps(body).replace("NOW", clock.now_iso()).replace("FROM", source).replace("{env}", environment)
+            )
+            body = json.loads(text)
+        status, _, payload = api(method, path, user=member, json=body)
+        outcomes[route_key] = status
+        allowed = may_write if is_write else may_read
+        if allowed:
+            assert 200 <= status < 300, (route_key, status, payload)
+        else:
+            assert status == 403, (route_key, status, payload)
+            assert payload["error"]["code"] == "forbidden"
+    assert len(outcomes) == len(SECRETS_ROUTES)
 
 
 def test_no_plaintext_value_is_stored_anywhere(api: Api, env: dict[str, Any], stack: LocalStack) -> None:

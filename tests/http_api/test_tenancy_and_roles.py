@@ -21,6 +21,11 @@ BODIES: dict[str, Any] = {
     "POST /v1/orgs/{org}/projects/{project}/environments": {"name": "Intruder"},
     "PATCH /v1/orgs/{org}/projects/{project}/environments/{env}": {"name": "Mine now"},
     "PUT /v1/orgs/{org}/projects/{project}/environments/{env}/secrets/{key}": {"value": "stolen"},
+    "PATCH /v1/orgs/{org}/projects/{project}/environments/{env}/secrets": {"set": {"STOLEN": "x"}},
+    "POST /v1/orgs/{org}/projects/{project}/environments/{env}/secrets/{key}/rollback": {"version": 1},
+    "POST /v1/orgs/{org}/projects/{project}/environments/{env}/import": {"format": "json", "content": "{}"},
+    "POST /v1/orgs/{org}/projects/{project}/environments/{env}/restore": {"at": "2026-01-01T00:00:00Z"},
+    "POST /v1/orgs/{org}/projects/{project}/promote": {"from": "development", "to": "staging"},
 }
 
 

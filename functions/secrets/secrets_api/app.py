@@ -1,4 +1,6 @@
-"""Secrets of an environment: list, read, write (versioned, If-Match), delete, versions."""
+"""Secrets of an environment: list, read, write (versioned, If-Match), delete and restore,
+versions and rollback, batch changes, export and import, promotion between environments, and
+whole-environment point-in-time restore."""
 
 from __future__ import annotations
 
@@ -11,8 +13,25 @@ from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Que
 from strongroom.access import environment_access
 from strongroom.app import Cursor, EnvRef, Limit, OrgRef, ProjectRef, build_app, make_handler, no_content
 from strongroom.domain import secrets
-from strongroom.errors import Invalid
-from strongroom.models import SECRET_KEY_PATTERN, Secret, SecretList, SecretPut, SecretVersionList, SecretWritten
+from strongroom.errors import Invalid, Unprocessable
+from strongroom.formats import CONTENT_TYPES, ExportFormat
+from strongroom.models import (
+    SECRET_KEY_PATTERN,
+    BatchResult,
+    EnvironmentRestore,
+    EnvironmentRestored,
+    ImportResult,
+    Promote,
+    PromoteResult,
+    Secret,
+    SecretList,
+    SecretPut,
+    SecretRollback,
+    SecretsImport,
+    SecretsPatch,
+    SecretVersionList,
+    SecretWritten,
+)
 
 app = build_app()
 
@@ -90,6 +109,86 @@ def list_versions(
     access = environment_access(org, project, env, "secrets.read")
     data, next_cursor = secrets.list_versions(access, key, limit=limit, cursor=cursor)
     return SecretVersionList(data=data, next_cursor=next_cursor)
+
+
+@app.post(f"{E}/secrets/<key>/restore")
+def restore_secret(org: OrgRef, project: ProjectRef, env: EnvRef, key: SecretKey) -> SecretWritten:
+    """Bring a deleted secret back with its last value, as a new version."""
+    access = environment_access(org, project, env, "secrets.write")
+    return secrets.restore_secret(access, key)
+
+
+@app.post(f"{E}/secrets/<key>/rollback")
+def rollback_secret(
+    org: OrgRef, project: ProjectRef, env: EnvRef, key: SecretKey, body: SecretRollback, if_match: IfMatch = None
+) -> SecretWritten:
+    """A new version whose value is that of an earlier version."""
+    access = environment_access(org, project, env, "secrets.write")
+    return secrets.rollback_secret(access, key, body.version, comment=body.comment, if_match=_version(if_match))
+
+
+@app.patch(f"{E}/secrets")
+def patch_secrets(org: OrgRef, project: ProjectRef, env: EnvRef, body: SecretsPatch) -> BatchResult:
+    """Set and delete many secrets as one atomic change (unchanged values get no new version)."""
+    access = environment_access(org, project, env, "secrets.write")
+    return secrets.batch(access, body.set, body.delete, comment=body.comment)
+
+
+_EXPORT_CONTENT = {
+    CONTENT_TYPES["dotenv"].split(";")[0]: {"schema": {"type": "string"}},
+    CONTENT_TYPES["shell"].split(";")[0]: {"schema": {"type": "string"}},
+    CONTENT_TYPES["yaml"].split(";")[0]: {"schema": {"type": "object", "additionalProperties": {"type": "string"}}},
+}
+
+
+@app.get(
+    f"{E}/export",
+    responses={
+        200: {
+            "description": "The environment's values in the format asked for",
+            "content": {
+                **_EXPORT_CONTENT,
+                "application/json": {"schema": {"type": "object", "additionalProperties": {"type": "string"}}},
+            },
+        }
+    },
+)
+def export_secrets(
+    org: OrgRef,
+    project: ProjectRef,
+    env: EnvRef,
+    format: Annotated[ExportFormat, Query(description="dotenv, json, yaml or shell")] = "dotenv",  # noqa: A002
+) -> Response[str]:
+    access = environment_access(org, project, env, "secrets.read")
+    text = secrets.export_secrets(access, format)
+    return Response(
+        status_code=200, content_type=CONTENT_TYPES[format], body=text, headers={"Cache-Control": "no-store"}
+    )
+
+
+@app.post(f"{E}/import")
+def import_secrets(org: OrgRef, project: ProjectRef, env: EnvRef, body: SecretsImport) -> ImportResult:
+    """Set the keys of a dotenv or JSON document as one change; existing keys are kept unless
+    `overwrite`. Counts back."""
+    access = environment_access(org, project, env, "secrets.write")
+    return secrets.import_secrets(access, body.format, body.content, overwrite=body.overwrite)
+
+
+@app.post(f"{E}/restore")
+def restore_environment(org: OrgRef, project: ProjectRef, env: EnvRef, body: EnvironmentRestore) -> EnvironmentRestored:
+    """The environment as it was at `at`, as one new change."""
+    access = environment_access(org, project, env, "secrets.write")
+    return secrets.restore_environment(access, body.at)
+
+
+@app.post("/v1/orgs/<org>/projects/<project>/promote")
+def promote(org: OrgRef, project: ProjectRef, body: Promote) -> PromoteResult:
+    """Copy values from one environment to another of the project: a diff (`dry_run`) or one change."""
+    source = environment_access(org, project, body.from_, "secrets.read")
+    target = environment_access(org, project, body.to, "secrets.read" if body.dry_run else "secrets.write")
+    if source.environment.id == target.environment.id:
+        raise Unprocessable("`from` and `to` are the same environment", code="same_environment")
+    return secrets.promote(source, target, body.keys, dry_run=body.dry_run)
 
 
 lambda_handler = make_handler(app)

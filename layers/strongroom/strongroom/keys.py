@@ -106,8 +106,6 @@ def idempotency_partition(function_name: str) -> str:
 
 # --------------------------------------------------------------------------- environment data (ENV#<env_id>)
 
-SECRET_PREFIX = "SECRET#"  # noqa: S105 - a key prefix
-
 
 def env_snapshot(env_id: str) -> dict[str, str]:
     """The materialized, encrypted current state of an environment (+ its wrapped data key)."""
@@ -118,13 +116,12 @@ def env_data_key(env_id: str, version: int) -> dict[str, str]:
     return {PK: environment_partition(env_id), SK: f"DATAKEY#{version:06d}"}
 
 
-def secret(env_id: str, key: str) -> dict[str, str]:
-    return {PK: environment_partition(env_id), SK: f"{SECRET_PREFIX}{key}"}
-
-
 def secret_version(env_id: str, key: str, version: int) -> dict[str, str]:
     return {PK: environment_partition(env_id), SK: f"VERSION#{key}#{version:010d}"}
 
 
 def secret_versions_prefix(key: str) -> str:
     return f"VERSION#{key}#"
+
+
+ALL_VERSIONS_PREFIX = "VERSION#"

@@ -6,7 +6,7 @@ import re
 import unicodedata
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
 SLUG_PATTERN = r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$"
 _SLUG_RE = re.compile(SLUG_PATTERN)
@@ -236,8 +236,10 @@ MAX_VALUE_BYTES = 64 * 1024
 
 
 def _value_size(value: str) -> str:
-    if len(value.encode("utf-8")) > MAX_VALUE_BYTES:
+    if len(value.encode("utf-8", "surrogatepass")) > MAX_VALUE_BYTES:
         raise ValueError(f"must be at most {MAX_VALUE_BYTES} bytes of UTF-8")
+    if "\x00" in value:
+        raise ValueError("must not contain NUL (it cannot reach an environment variable)")
     return value
 
 
@@ -293,3 +295,80 @@ class SecretVersion(Response):
 class SecretVersionList(Response):
     data: list[SecretVersion]
     next_cursor: str | None = None
+
+
+SecretName = Annotated[str, StringConstraints(pattern=SECRET_KEY_PATTERN)]
+Comment = Annotated[str, StringConstraints(max_length=500)]
+
+
+class _Masked(Request):
+    """A request carrying values: its repr never shows them."""
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(**********)"
+
+    __str__ = __repr__
+
+
+class SecretsPatch(_Masked):
+    set: dict[SecretName, SecretValue] = Field(
+        default_factory=dict,
+        max_length=500,
+        description="KEY -> new value",
+        json_schema_extra={"additionalProperties": False},
+    )
+    delete: list[SecretName] = Field(default_factory=list, max_length=500, description="Keys to delete")
+    comment: Comment = ""
+
+
+class SecretChange(Response):
+    key: str
+    action: Literal["created", "updated", "deleted", "unchanged", "add", "update"]
+    version: int | None = None
+
+
+class BatchResult(Response):
+    revision: int
+    changes: list[SecretChange]
+
+
+class SecretRollback(Request):
+    version: int = Field(ge=1, le=10**12, description="The version whose value becomes the new version")
+    comment: Comment = ""
+
+
+class SecretsImport(_Masked):
+    format: Literal["dotenv", "json"]
+    content: Annotated[str, StringConstraints(max_length=512 * 1024)]
+    overwrite: bool = Field(default=False, description="Replace the values of keys that exist (default: keep)")
+
+
+class ImportResult(Response):
+    created: int
+    updated: int
+    unchanged: int
+    revision: int
+
+
+class Promote(Request):
+    from_: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")] = Field(alias="from")
+    to: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+    keys: list[SecretName] | None = Field(default=None, max_length=500, description="Only these keys")
+    dry_run: bool = Field(default=False, description="true only shows the diff and writes nothing")
+
+
+class PromoteResult(Response):
+    changes: list[SecretChange]
+    dry_run: bool
+    revision: int
+
+
+class EnvironmentRestore(Request):
+    at: AwareDatetime = Field(description="The instant to go back to (RFC 3339 with an offset)")
+
+
+class EnvironmentRestored(Response):
+    at: str
+    revision: int
+    restored: int
+    trashed: int

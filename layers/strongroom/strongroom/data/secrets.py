@@ -1,6 +1,6 @@
 """Secret items in an environment's partition (keys in keys.py, layout in docs/data-model.md):
-the snapshot (current values, one encrypted blob, with the wrapped data key), data keys by
-version, per-secret metadata, and per-version ciphertexts."""
+the snapshot (the environment's whole state, one encrypted blob, with the wrapped data key), data
+keys by version, and per-version ciphertexts (the history)."""
 
 from __future__ import annotations
 
@@ -20,16 +20,6 @@ class SnapshotRecord(BaseModel):
     kms_key_id: str
     count: int
     updated_at: str
-
-
-class SecretRecord(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
-    key: str
-    version: int
-    deleted: bool = False
-    created_at: str
-    updated_at: str
-    updated_by: str
 
 
 class VersionRecord(BaseModel):
@@ -57,16 +47,6 @@ def snapshot(env_id: str) -> SnapshotRecord | None:
     return SnapshotRecord.model_validate(item) if item else None
 
 
-def snapshot_and_secret(env_id: str, key: str) -> tuple[SnapshotRecord | None, SecretRecord | None]:
-    """The snapshot and one secret's metadata, in one request."""
-    found = {i[keys.SK]: i for i in db.batch_get([keys.env_snapshot(env_id), keys.secret(env_id, key)])}
-    snap, meta = found.get(keys.env_snapshot(env_id)[keys.SK]), found.get(keys.secret(env_id, key)[keys.SK])
-    return (
-        SnapshotRecord.model_validate(snap) if snap else None,
-        SecretRecord.model_validate(meta) if meta else None,
-    )
-
-
 def version(env_id: str, key: str, number: int) -> VersionRecord | None:
     item = db.get(keys.secret_version(env_id, key, number))
     return VersionRecord.model_validate(item) if item else None
@@ -90,10 +70,6 @@ def data_key(env_id: str, number: int) -> DataKeyRecord | None:
 
 def snapshot_item(env_id: str, snap: SnapshotRecord) -> dict[str, Any]:
     return {**keys.env_snapshot(env_id), "entity": "env_snapshot", **snap.model_dump()}
-
-
-def secret_item(env_id: str, meta: SecretRecord) -> dict[str, Any]:
-    return {**keys.secret(env_id, meta.key), "entity": "secret", **meta.model_dump()}
 
 
 def version_item(env_id: str, rec: VersionRecord) -> dict[str, Any]:

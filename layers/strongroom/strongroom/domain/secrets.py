@@ -1,28 +1,45 @@
 """Secrets of server-managed environments: versioned, encrypted, O(1) to read.
 
-Reading an environment is one GetItem of its snapshot (values + metadata in one AES-GCM blob,
-stored with the wrapped data key) and, on a warm container, no KMS call. Every change rewrites
-the snapshot in the same transaction as the secret's metadata, its new version and its audit
-event, conditional on the snapshot revision it read (retried on a concurrent change) and, with
-If-Match, on the secret's version (412 when stale).
+Reading an environment is one GetItem of its snapshot and, on a warm container, no KMS call.
+The snapshot is one AES-GCM blob, stored with the wrapped data key, holding the whole state of
+the environment: live secrets (value, version, times, author) and the trash (deleted secrets and
+their last version). Every change, of one secret or of many, is one transaction: a version item
+per changed secret (immutable history), the snapshot conditional on the revision it read
+(re-read and re-planned on a concurrent change) and exactly one audit event. If-Match and every
+other precondition is checked against the state read, in the plan, so a retry re-checks it.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
-from strongroom import audit, clock, crypto, db
+from strongroom import audit, clock, crypto, db, formats, keys
 from strongroom.access import EnvironmentAccess
 from strongroom.config import settings
 from strongroom.data import secrets as data
-from strongroom.data.secrets import DataKeyRecord, SecretRecord, SnapshotRecord, VersionRecord
+from strongroom.data.secrets import DataKeyRecord, SnapshotRecord, VersionRecord
 from strongroom.errors import Conflict, NotFound, PayloadTooLarge, PreconditionFailed, Unprocessable
-from strongroom.models import Secret, SecretListItem, SecretVersion, SecretWritten
+from strongroom.models import (
+    BatchResult,
+    EnvironmentRestored,
+    ImportResult,
+    PromoteResult,
+    Secret,
+    SecretChange,
+    SecretListItem,
+    SecretVersion,
+    SecretWritten,
+)
 
 MAX_SNAPSHOT_BYTES = 350_000  # DynamoDB items stop at 400 KB
 MAX_ATTEMPTS = 5
+# TransactWriteItems takes 100 items: one version item per changed secret, plus the snapshot, the
+# audit event and (on a first write) the data key.
+MAX_CHANGES = 95
 
 
 class _Retry(Conflict):
@@ -41,18 +58,36 @@ def _check_server_managed(access: EnvironmentAccess) -> None:
 
 
 @dataclass(slots=True)
-class _Opened:
+class _State:
+    """An environment as its snapshot holds it."""
+
     snapshot: SnapshotRecord | None
     key: bytes | None
-    values: dict[str, dict[str, Any]]
+    live: dict[str, dict[str, Any]]  # name -> {value, version, created_at, updated_at, updated_by}
+    trash: dict[str, dict[str, Any]]  # name -> {version, deleted_at, deleted_by}
+
+    @property
+    def values(self) -> dict[str, dict[str, Any]]:
+        return self.live
+
+    @property
+    def revision(self) -> int:
+        return self.snapshot.revision if self.snapshot else 0
+
+    def plain(self) -> dict[str, str]:
+        return {k: v["value"] for k, v in self.live.items()}
+
+    def next_version(self, name: str) -> int:
+        return int(max(self.live.get(name, {}).get("version", 0), self.trash.get(name, {}).get("version", 0))) + 1
 
 
-def _open(scope: crypto.Scope, snap: SnapshotRecord | None) -> _Opened:
+def _open(scope: crypto.Scope, snap: SnapshotRecord | None) -> _State:
     if snap is None:
-        return _Opened(None, None, {})
+        return _State(None, None, {}, {})
     key = crypto.unwrap(scope, snap.key_version, snap.wrapped_key, snap.kms_key_id)
     plain = crypto.decrypt(key, snap.blob, scope.aad("snapshot", snap.key_version, snap.revision), what="snapshot")
-    return _Opened(snap, key, json.loads(plain))
+    body = json.loads(plain)
+    return _State(snap, key, body["live"], body["trash"])
 
 
 def _value_aad(scope: crypto.Scope, name: str, version: int, key_version: int) -> bytes:
@@ -150,144 +185,435 @@ def list_versions(
     return [SecretVersion.model_validate(r.model_dump(exclude={"blob", "key_version"})) for r in records], next_cursor
 
 
-# --------------------------------------------------------------------------- writes
+# --------------------------------------------------------------------------- the change path
 
 
-def put_secret(
-    access: EnvironmentAccess, name: str, value: str, *, comment: str, if_match: int | None
-) -> SecretWritten:
-    meta = _change(access, name, value, comment=comment, if_match=if_match)
-    return SecretWritten(key=name, version=meta.version, created_at=meta.created_at, updated_at=meta.updated_at)
+@dataclass(slots=True)
+class _Plan:
+    """What one change does, decided from the state it read."""
+
+    changes: dict[str, str | None]  # name -> new value; None deletes (to the trash)
+    action: str
+    resource_type: str
+    resource_id: str
+    metadata: dict[str, Any] = field(default_factory=dict)
+    comment: str = ""
+    audit_scope: tuple[str, str] | None = None  # (project_id, environment_id) when not this environment
 
 
-def delete_secret(access: EnvironmentAccess, name: str, *, if_match: int | None) -> None:
-    _change(access, name, None, comment="", if_match=if_match)
+@dataclass(slots=True)
+class _Committed:
+    revision: int
+    versions: dict[str, int]
+    before: _State
+    written: bool
+    at: str = ""
 
 
-def _change(
-    access: EnvironmentAccess, name: str, value: str | None, *, comment: str, if_match: int | None
-) -> SecretRecord:
-    """Set (value) or soft-delete (None) one secret, atomically with the snapshot and audit."""
+def _commit(access: EnvironmentAccess, planner: Callable[[_State], _Plan]) -> _Committed:
+    """Plan against the current state and write it as one transaction, re-reading and re-planning
+    when another change got in first. A plan without changes writes nothing (and is no event)."""
     _check_server_managed(access)
     for _attempt in range(MAX_ATTEMPTS):
+        state = _open(_scope(access), data.snapshot(access.environment.id))
+        plan = planner(state)
+        if not plan.changes:
+            return _Committed(state.revision, {}, state, written=False)
         try:
-            return _change_once(access, name, value, comment=comment, if_match=if_match)
+            return _write(access, state, plan)
         except _Retry:
             continue
     raise Conflict("the environment is changing too fast; retry", headers={"Retry-After": "1"})
 
 
-def _change_once(
-    access: EnvironmentAccess, name: str, value: str | None, *, comment: str, if_match: int | None
-) -> SecretRecord:
-    scope, env_id = _scope(access), access.environment.id
-    snap, meta = data.snapshot_and_secret(env_id, name)
-    live = meta is not None and not meta.deleted
-    if if_match is not None and (not live or meta is None or meta.version != if_match):
-        raise PreconditionFailed(
-            "the secret changed since that version",
-            code="version_mismatch",
-            details={"current_version": meta.version if live and meta else None},
+def _write(access: EnvironmentAccess, state: _State, plan: _Plan) -> _Committed:
+    if len(plan.changes) > MAX_CHANGES:
+        raise PayloadTooLarge(
+            f"at most {MAX_CHANGES} secrets change in one request",
+            code="too_many_changes",
+            details={"max": MAX_CHANGES, "changes": len(plan.changes)},
         )
-    if value is None and not live:
-        raise NotFound("secret not found")
-    opened = _open(scope, snap)
+    scope, env_id = _scope(access), access.environment.id
     now, who = clock.now_iso(), access.principal.id
     ops: list[db.Op] = []
-    if opened.snapshot is None:
+    if state.snapshot is None or state.key is None:
         new_key = crypto.new_data_key(scope, settings().kms_key_id, version=1)
         key, key_version, wrapped, kms_key_id = new_key.plaintext, 1, new_key.wrapped, new_key.kms_key_id
+        record = DataKeyRecord(version=1, wrapped_key=wrapped, kms_key_id=kms_key_id, created_at=now)
+        ops.append(db.Put.new(data.data_key_item(env_id, record), on_fail=_Retry("retry")))
+    else:
+        key, key_version = state.key, state.snapshot.key_version
+        wrapped, kms_key_id = state.snapshot.wrapped_key, state.snapshot.kms_key_id
+    live, trash = dict(state.live), dict(state.trash)
+    versions: dict[str, int] = {}
+    for name, value in sorted(plan.changes.items()):
+        version = state.next_version(name)
+        versions[name] = version
+        if value is None:
+            live.pop(name, None)
+            trash[name] = {"version": version, "deleted_at": now, "deleted_by": who}
+            blob = None
+        else:
+            created = state.live[name]["created_at"] if name in state.live else now
+            live[name] = {
+                "value": value,
+                "version": version,
+                "created_at": created,
+                "updated_at": now,
+                "updated_by": who,
+            }
+            trash.pop(name, None)
+            blob = crypto.encrypt(key, value.encode(), _value_aad(scope, name, version, key_version))
         ops.append(
             db.Put.new(
-                data.data_key_item(
-                    env_id, DataKeyRecord(version=1, wrapped_key=wrapped, kms_key_id=kms_key_id, created_at=now)
+                data.version_item(
+                    env_id,
+                    VersionRecord(
+                        key=name,
+                        version=version,
+                        action="delete" if value is None else "set",
+                        blob=blob,
+                        key_version=None if value is None else key_version,
+                        comment=plan.comment,
+                        created_at=now,
+                        created_by=who,
+                    ),
                 ),
                 on_fail=_Retry("retry"),
             )
         )
-    else:
-        assert opened.key is not None
-        key, key_version = opened.key, opened.snapshot.key_version
-        wrapped, kms_key_id = opened.snapshot.wrapped_key, opened.snapshot.kms_key_id
-    version = (meta.version if meta else 0) + 1
-    values = dict(opened.values)
-    if value is None:
-        values.pop(name, None)
-    else:
-        values[name] = {"value": value, "version": version, "updated_at": now, "updated_by": who}
-    revision = (opened.snapshot.revision if opened.snapshot else 0) + 1
-    blob = crypto.encrypt(
-        key, json.dumps(values, separators=(",", ":")).encode(), scope.aad("snapshot", key_version, revision)
-    )
+    revision = state.revision + 1
+    body = json.dumps({"live": live, "trash": trash}, separators=(",", ":"), ensure_ascii=False).encode()
+    blob = crypto.encrypt(key, body, scope.aad("snapshot", key_version, revision))
     if len(blob) > MAX_SNAPSHOT_BYTES:
         raise PayloadTooLarge("the environment would exceed the size one snapshot holds", code="environment_full")
-    new_meta = SecretRecord(
-        key=name,
-        version=version,
-        deleted=value is None,
-        created_at=meta.created_at if meta and live else now,
+    snapshot = SnapshotRecord(
+        revision=revision,
+        blob=blob,
+        key_version=key_version,
+        wrapped_key=wrapped,
+        kms_key_id=kms_key_id,
+        count=len(live),
         updated_at=now,
-        updated_by=who,
     )
-    stale = (
-        PreconditionFailed("the secret changed since that version", code="version_mismatch")
-        if if_match is not None
-        else _Retry("retry")
-    )
-    ops += [
+    ops.append(
         db.Put(
-            data.secret_item(env_id, new_meta),
-            condition="attribute_not_exists(PK)" if meta is None else "version = :v",
-            values={} if meta is None else {":v": meta.version},
-            on_fail=stale,
-        ),
-        db.Put.new(
-            data.version_item(
-                env_id,
-                VersionRecord(
-                    key=name,
-                    version=version,
-                    action="delete" if value is None else "set",
-                    blob=None
-                    if value is None
-                    else crypto.encrypt(key, value.encode(), _value_aad(scope, name, version, key_version)),
-                    key_version=None if value is None else key_version,
-                    comment=comment,
-                    created_at=now,
-                    created_by=who,
-                ),
-            ),
-            on_fail=stale,
-        ),
-        db.Put(
-            data.snapshot_item(
-                env_id,
-                SnapshotRecord(
-                    revision=revision,
-                    blob=blob,
-                    key_version=key_version,
-                    wrapped_key=wrapped,
-                    kms_key_id=kms_key_id,
-                    count=len(values),
-                    updated_at=now,
-                ),
-            ),
-            condition="attribute_not_exists(PK)" if opened.snapshot is None else "revision = :r",
-            values={} if opened.snapshot is None else {":r": opened.snapshot.revision},
+            data.snapshot_item(env_id, snapshot),
+            condition="attribute_not_exists(PK)" if state.snapshot is None else "revision = :r",
+            values={} if state.snapshot is None else {":r": state.revision},
             on_fail=_Retry("retry"),
-        ),
-    ]
-    action = "secret.deleted" if value is None else ("secret.updated" if live else "secret.created")
+        )
+    )
+    project_id, environment_id = plan.audit_scope or (access.project.id, env_id)
     db.transact(
         ops,
         audit=audit.event(
-            action,
+            plan.action,
             scope_id=access.org.id,
-            resource_type="secret",
-            resource_id=name,
-            project_id=access.project.id,
-            environment_id=env_id,
-            metadata={"key": name, "version": version, "revision": revision},
+            resource_type=plan.resource_type,
+            resource_id=plan.resource_id,
+            project_id=project_id,
+            environment_id=environment_id,
+            metadata={**plan.metadata, "revision": revision},
         ),
     )
-    return new_meta
+    return _Committed(revision, versions, state, written=True, at=now)
+
+
+def _stale(current: int | None) -> PreconditionFailed:
+    return PreconditionFailed(
+        "the secret changed since that version", code="version_mismatch", details={"current_version": current}
+    )
+
+
+def _one(name: str, value: str | None, action: str, comment: str = "", **metadata: Any) -> _Plan:
+    version_note = {k: v for k, v in metadata.items() if v is not None}
+    return _Plan({name: value}, action, "secret", name, {"key": name, **version_note}, comment)
+
+
+def _written(name: str, committed: _Committed) -> SecretWritten:
+    before = committed.before.live.get(name)
+    return SecretWritten(
+        key=name,
+        version=committed.versions[name],
+        created_at=before["created_at"] if before else committed.at,
+        updated_at=committed.at,
+    )
+
+
+# --------------------------------------------------------------------------- one secret
+
+
+def put_secret(
+    access: EnvironmentAccess, name: str, value: str, *, comment: str, if_match: int | None
+) -> SecretWritten:
+    def plan(state: _State) -> _Plan:
+        current = state.live.get(name)
+        if if_match is not None and (current is None or current["version"] != if_match):
+            raise _stale(current["version"] if current else None)
+        action = "secret.updated" if current else "secret.created"
+        return _one(name, value, action, comment, version=state.next_version(name))
+
+    return _written(name, _commit(access, plan))
+
+
+def delete_secret(access: EnvironmentAccess, name: str, *, if_match: int | None) -> None:
+    def plan(state: _State) -> _Plan:
+        current = state.live.get(name)
+        if if_match is not None and (current is None or current["version"] != if_match):
+            raise _stale(current["version"] if current else None)
+        if current is None:
+            raise NotFound("secret not found")
+        return _one(name, None, "secret.deleted", version=state.next_version(name))
+
+    _commit(access, plan)
+
+
+def restore_secret(access: EnvironmentAccess, name: str) -> SecretWritten:
+    """Bring a deleted secret back with the value it had (a new version)."""
+
+    def plan(state: _State) -> _Plan:
+        if name in state.live:
+            raise Conflict("the secret is not deleted", code="not_deleted")
+        gone = state.trash.get(name)
+        if gone is None:
+            raise NotFound("secret not found")
+        last_set = int(gone["version"]) - 1
+        value = _version_value(access, name, last_set)
+        return _one(name, value, "secret.restored", version=state.next_version(name), restored_version=last_set)
+
+    return _written(name, _commit(access, plan))
+
+
+def rollback_secret(
+    access: EnvironmentAccess, name: str, version: int, *, comment: str, if_match: int | None
+) -> SecretWritten:
+    """A new version whose value is that of an earlier one."""
+
+    def plan(state: _State) -> _Plan:
+        current = state.live.get(name)
+        if if_match is not None and (current is None or current["version"] != if_match):
+            raise _stale(current["version"] if current else None)
+        if current is None and name not in state.trash:
+            raise NotFound("secret not found")
+        value = _version_value(access, name, version)
+        return _one(name, value, "secret.rolled_back", comment, version=state.next_version(name), from_version=version)
+
+    return _written(name, _commit(access, plan))
+
+
+def _version_value(access: EnvironmentAccess, name: str, version: int) -> str:
+    """The value a secret had at `version` (decrypted from its version item)."""
+    scope, env_id = _scope(access), access.environment.id
+    rec = data.version(env_id, name, version)
+    if rec is None:
+        raise NotFound("secret version not found")
+    return _decrypt_version(scope, env_id, rec, {})
+
+
+def _decrypt_version(scope: crypto.Scope, env_id: str, rec: VersionRecord, key_cache: dict[int, bytes]) -> str:
+    if rec.action != "set" or rec.blob is None or rec.key_version is None:
+        raise Unprocessable(
+            "that version is a deletion; it has no value",
+            code="version_is_deletion",
+            details={"key": rec.key, "version": rec.version},
+        )
+    key = key_cache.get(rec.key_version)
+    if key is None:
+        key_rec = data.data_key(env_id, rec.key_version)
+        if key_rec is None:
+            raise NotFound("secret version not found")
+        key = key_cache[rec.key_version] = crypto.unwrap(
+            scope, key_rec.version, key_rec.wrapped_key, key_rec.kms_key_id
+        )
+    value = crypto.decrypt(key, rec.blob, _value_aad(scope, rec.key, rec.version, rec.key_version), what="version")
+    return value.decode()
+
+
+# --------------------------------------------------------------------------- many secrets
+
+
+def _changes(state: _State, wanted: Mapping[str, str], *, overwrite: bool = True) -> dict[str, str | None]:
+    """The subset of `wanted` that differs from the live values."""
+    out: dict[str, str | None] = {}
+    for name, value in wanted.items():
+        current = state.live.get(name)
+        if current is None or (overwrite and current["value"] != value):
+            out[name] = value
+    return out
+
+
+def batch(
+    access: EnvironmentAccess, set_values: Mapping[str, str], delete: Iterable[str], *, comment: str
+) -> BatchResult:
+    """Set and delete many secrets as one change; unchanged values get no new version."""
+    deletions = sorted(set(delete))
+    both = sorted(set(set_values) & set(deletions))
+    if both:
+        raise Unprocessable("a key is both set and deleted", code="conflicting_keys", details={"keys": both[:20]})
+
+    def plan(state: _State) -> _Plan:
+        missing = [k for k in deletions if k not in state.live]
+        if missing:
+            raise Unprocessable("some keys to delete do not exist", code="unknown_keys", details={"keys": missing[:20]})
+        changes = _changes(state, set_values)
+        changes.update(dict.fromkeys(deletions))
+        return _Plan(
+            changes,
+            "secrets.batch_changed",
+            "environment",
+            access.environment.id,
+            {
+                "set": sorted(k for k, v in changes.items() if v is not None)[:100],
+                "deleted": deletions[:100],
+                "count": len(changes),
+            },
+            comment,
+        )
+
+    committed = _commit(access, plan)
+    items: list[SecretChange] = []
+    for name in sorted(set(set_values) | set(deletions)):
+        if name not in committed.versions:
+            items.append(SecretChange(key=name, action="unchanged", version=committed.before.live[name]["version"]))
+        elif name in deletions:
+            items.append(SecretChange(key=name, action="deleted", version=committed.versions[name]))
+        else:
+            action = "updated" if name in committed.before.live else "created"
+            items.append(SecretChange(key=name, action=action, version=committed.versions[name]))
+    return BatchResult(revision=committed.revision, changes=items)
+
+
+def import_secrets(
+    access: EnvironmentAccess, fmt: formats.ImportFormat, content: str, *, overwrite: bool
+) -> ImportResult:
+    """Parse a dotenv or JSON document and set its keys as one change."""
+    incoming = formats.parse(content, fmt)
+
+    def plan(state: _State) -> _Plan:
+        changes = _changes(state, incoming, overwrite=overwrite)
+        return _Plan(
+            dict(changes),
+            "secrets.imported",
+            "environment",
+            access.environment.id,
+            {"format": fmt, "keys": sorted(changes)[:100], "count": len(changes), "overwrite": overwrite},
+        )
+
+    committed = _commit(access, plan)
+    created = sum(1 for k in committed.versions if k not in committed.before.live)
+    updated = len(committed.versions) - created
+    return ImportResult(
+        created=created, updated=updated, unchanged=len(incoming) - created - updated, revision=committed.revision
+    )
+
+
+def export_secrets(access: EnvironmentAccess, fmt: formats.ExportFormat) -> str:
+    _check_server_managed(access)
+    state = _open(_scope(access), data.snapshot(access.environment.id))
+    text = formats.render(state.plain(), fmt)
+    db.transact(
+        [],
+        audit=audit.event(
+            "secrets.exported",
+            scope_id=access.org.id,
+            resource_type="environment",
+            resource_id=access.environment.id,
+            project_id=access.project.id,
+            environment_id=access.environment.id,
+            metadata={"format": fmt, "count": len(state.live), "revision": state.revision},
+        ),
+    )
+    return text
+
+
+def promote(
+    source: EnvironmentAccess, target: EnvironmentAccess, names: list[str] | None, *, dry_run: bool
+) -> PromoteResult:
+    """Copy values from one environment of a project to another: a diff, or one change."""
+    _check_server_managed(source)
+    src = _open(_scope(source), data.snapshot(source.environment.id)).plain()
+    if names is not None:
+        unknown = sorted(set(names) - set(src))
+        if unknown:
+            raise Unprocessable(
+                f"some keys are not in '{source.environment.slug}'", code="unknown_keys", details={"keys": unknown[:20]}
+            )
+        src = {k: src[k] for k in names}
+    if dry_run:
+        _check_server_managed(target)
+        state = _open(_scope(target), data.snapshot(target.environment.id))
+        return PromoteResult(changes=_diff(state, src), dry_run=True, revision=state.revision)
+
+    def plan(state: _State) -> _Plan:
+        changes = _changes(state, src)
+        return _Plan(
+            dict(changes),
+            "secrets.promoted",
+            "environment",
+            target.environment.id,
+            {
+                "from_environment": source.environment.id,
+                "to_environment": target.environment.id,
+                "keys": sorted(changes)[:100],
+                "count": len(changes),
+            },
+        )
+
+    committed = _commit(target, plan)
+    return PromoteResult(changes=_diff(committed.before, src), dry_run=False, revision=committed.revision)
+
+
+def _diff(state: _State, src: Mapping[str, str]) -> list[SecretChange]:
+    out = []
+    for name in sorted(src):
+        current = state.live.get(name)
+        action = "add" if current is None else ("unchanged" if current["value"] == src[name] else "update")
+        out.append(SecretChange(key=name, action=action, version=current["version"] if current else None))
+    return out
+
+
+def restore_environment(access: EnvironmentAccess, at: datetime) -> EnvironmentRestored:
+    """The environment as it was at `at`, written as one new change: secrets deleted since come
+    back, secrets created since go to the trash, changed values return to what they were."""
+    if at > clock.now():
+        raise Unprocessable("`at` is in the future", code="invalid_instant")
+    _check_server_managed(access)
+    scope, env_id = _scope(access), access.environment.id
+    latest: dict[str, VersionRecord] = {}
+    for item in db.query_all(keys.environment_partition(env_id), prefix=keys.ALL_VERSIONS_PREFIX):
+        rec = VersionRecord.model_validate(item)
+        if clock.parse(rec.created_at) <= at and (rec.key not in latest or rec.version > latest[rec.key].version):
+            latest[rec.key] = rec
+    then = {k: r for k, r in latest.items() if r.action == "set"}
+    key_cache: dict[int, bytes] = {}
+
+    def plan(state: _State) -> _Plan:
+        changes: dict[str, str | None] = {}
+        for name, rec in then.items():
+            current = state.live.get(name)
+            if current is None or current["version"] != rec.version:
+                value = _decrypt_version(scope, env_id, rec, key_cache)
+                if current is None or current["value"] != value:
+                    changes[name] = value
+        changes.update(dict.fromkeys(k for k in state.live if k not in then))
+        return _Plan(
+            changes,
+            "environment.restored",
+            "environment",
+            env_id,
+            {
+                "at": clock.iso(at),
+                "keys": sorted(changes)[:100],
+                "count": len(changes),
+            },
+        )
+
+    committed = _commit(access, plan)
+    restored = sum(1 for k in committed.versions if k in then)
+    return EnvironmentRestored(
+        at=clock.iso(at),
+        revision=committed.revision,
+        restored=restored,
+        trashed=len(committed.versions) - restored,
+    )

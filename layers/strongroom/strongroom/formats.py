@@ -1,0 +1,139 @@
+"""Export and import formats for an environment's secrets.
+
+Export (`render`), every format read back to exactly the same values:
+- `dotenv`: for python-dotenv (interpolating or not). Each value is quoted in the first of these
+  that also reads back the same in a POSIX shell: `'v'` (no `'` or `\\`), `"v"` with `\\` and `"`
+  escaped (no `$` or backtick); otherwise `'v'` with `\\` and `'` escaped, which python-dotenv
+  reads exactly but a shell does not (use `shell` for those).
+- `shell`: `export KEY='v'`, each `'` written `'\\''`; POSIX `sh -c 'set -a; . file'` reads it.
+  Keys that are not shell names (`.`, `-`) cannot be exported there and are listed in a comment.
+- `json`: one object, keys sorted.
+- `yaml`: one mapping of double-quoted scalars (JSON string syntax, which YAML 1.1 and 1.2 read),
+  with every character YAML does not allow raw written as an escape.
+
+Import (`parse`): `dotenv` through python-dotenv's own parser, without interpolation (`${…}` are
+Strongroom references, kept as written); `json`: an object of strings. Errors name the line or key,
+never a value.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from collections.abc import Mapping
+from typing import Literal
+
+from strongroom.errors import Unprocessable
+
+ExportFormat = Literal["dotenv", "json", "yaml", "shell"]
+ImportFormat = Literal["dotenv", "json"]
+CONTENT_TYPES: dict[str, str] = {
+    "dotenv": "text/plain; charset=utf-8",
+    "shell": "text/x-shellscript; charset=utf-8",
+    "json": "application/json",
+    "yaml": "application/yaml; charset=utf-8",
+}
+DOTENV_DOLLAR = "${:-$}"
+SHELL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,254}$")
+# Characters YAML does not allow raw in a double-quoted scalar (beyond the C0 set json escapes).
+_YAML_ESCAPE = re.compile("[\x7f-\x9f\u2028\u2029\ufeff\ufffe\uffff\ud800-\udfff]")
+
+
+def render(values: Mapping[str, str], fmt: ExportFormat) -> str:
+    names = sorted(values)
+    if fmt == "json":
+        return json.dumps({k: values[k] for k in names}, ensure_ascii=False, indent=2) + "\n"
+    if fmt == "yaml":
+        if not names:
+            return "{}\n"
+        return "".join(f"{_yaml_string(k)}: {_yaml_string(values[k])}\n" for k in names)
+    if fmt == "shell":
+        lines = [f"export {k}={_shell_quote(values[k])}\n" for k in names if SHELL_NAME.match(k)]
+        skipped = [k for k in names if not SHELL_NAME.match(k)]
+        if skipped:
+            lines.append(f"# not exported (not shell variable names): {' '.join(skipped)}\n")
+        return "".join(lines)
+    return "".join(f"{k}={_dotenv_quote(values[k])}\n" for k in names)
+
+
+def _shell_quote(value: str) -> str:
+    return "'" + value.replace("'", "'\\''") + "'"
+
+
+def _dotenv_quote(value: str) -> str:
+    if "$" not in value and "`" not in value and ("'" in value or "\\" in value):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    # python-dotenv interpolates `${…}` in every kind of value and has no escape for it; `${:-$}`
+    # (an unnamed variable defaulting to `$`) reads back as `$`. `parse` undoes it.
+    value = value.replace("${", DOTENV_DOLLAR + "{")
+    if "'" not in value and "\\" not in value:
+        return f"'{value}'"
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _yaml_string(value: str) -> str:
+    text = json.dumps(value, ensure_ascii=False)
+    return _YAML_ESCAPE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+def parse(content: str, fmt: ImportFormat) -> dict[str, str]:
+    """KEY -> value; the last of a repeated key wins. Unprocessable naming lines or keys."""
+    values = _parse_json(content) if fmt == "json" else _parse_dotenv(content)
+    bad = sorted(k for k in values if not KEY.match(k))
+    if bad:
+        raise Unprocessable(
+            "some keys are not valid secret names",
+            code="invalid_keys",
+            details={"keys": [k[:100] for k in bad[:20]], "pattern": KEY.pattern},
+        )
+    nul = sorted(k for k, v in values.items() if "\x00" in v)
+    if nul:
+        raise Unprocessable("values may not contain NUL characters", code="invalid_values", details={"keys": nul[:20]})
+    return values
+
+
+def _parse_json(content: str) -> dict[str, str]:
+    try:
+        data = json.loads(content)
+    except ValueError:
+        raise Unprocessable("the content is not valid JSON", code="invalid_content") from None
+    if not isinstance(data, dict):
+        raise Unprocessable("the content must be a JSON object of strings", code="invalid_content")
+    not_strings = sorted(str(k) for k, v in data.items() if not isinstance(v, str))
+    if not_strings:
+        raise Unprocessable(
+            "every value must be a string",
+            code="invalid_content",
+            details={"keys": [k[:100] for k in not_strings[:20]]},
+        )
+    return {str(k): v for k, v in data.items()}
+
+
+def _parse_dotenv(content: str) -> dict[str, str]:
+    from dotenv.parser import parse_stream  # noqa: PLC0415 - only imports need it
+
+    values: dict[str, str] = {}
+    broken: list[int] = []
+    empty: list[str] = []
+    for binding in parse_stream(io.StringIO(content)):
+        if binding.error:
+            broken.append(binding.original.line)
+        elif binding.key is None:
+            continue  # a blank line or a comment
+        elif binding.value is None:
+            empty.append(binding.key)
+        else:
+            values[binding.key] = binding.value.replace(DOTENV_DOLLAR, "$")
+    if broken:
+        raise Unprocessable(
+            "some lines are not dotenv assignments", code="invalid_content", details={"lines": broken[:20]}
+        )
+    if empty:
+        raise Unprocessable(
+            "some keys have no `=`; write KEY= for an empty value",
+            code="invalid_content",
+            details={"keys": [k[:100] for k in empty[:20]]},
+        )
+    return values

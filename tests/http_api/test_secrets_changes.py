@@ -1,0 +1,317 @@
+"""Secrets over HTTP, beyond one key: batch changes, export and import, restore and rollback,
+promotion between environments and whole-environment point-in-time restore."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import secrets as pysecrets
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import dotenv
+import pytest
+import yaml
+
+from support import Api
+
+pytestmark = pytest.mark.http
+
+
+def _email(who: str) -> str:
+    return f"{who}-{pysecrets.token_hex(4)}@example.com"
+
+
+@pytest.fixture
+def env(api: Api) -> dict[str, Any]:
+    owner, slug = _email("owner"), f"chg-{pysecrets.token_hex(4)}"
+    assert api("POST", "/v1/orgs", user=owner, json={"name": "Changes", "slug": slug})[0] == 201
+    assert api("POST", f"/v1/orgs/{slug}/projects", user=owner, json={"name": "Web"})[0] == 201
+    project = f"/v1/orgs/{slug}/projects/web"
+    return {"owner": owner, "project": project, "staging": f"{project}/environments/staging"}
+
+
+def values_of(api: Api, user: str, env_path: str) -> dict[str, str]:
+    status, _, body = api("GET", f"{env_path}/secrets?limit=500", user=user)
+    assert status == 200, body
+    return {item["key"]: item["value"] for item in body["data"]}
+
+
+def versions_of(api: Api, user: str, env_path: str, key: str) -> list[tuple[int, str]]:
+    status, _, body = api("GET", f"{env_path}/secrets/{key}/versions", user=user)
+    assert status == 200, body
+    return [(v["version"], v["action"]) for v in body["data"]]
+
+
+# --------------------------------------------------------------------------- batch
+
+
+def test_batch_sets_and_deletes_atomically_and_skips_unchanged_values(api: Api, env: dict[str, Any]) -> None:
+    owner, staging = env["owner"], env["staging"]
+    status, _, first = api("PATCH", f"{staging}/secrets", user=owner, json={"set": {"A": "1", "B": "2", "C": "3"}})
+    assert status == 200, first
+    assert [(c["key"], c["action"], c["version"]) for c in first["changes"]] == [
+        ("A", "created", 1),
+        ("B", "created", 1),
+        ("C", "created", 1),
+    ]
+    body = {"set": {"A": "1", "B": "two", "D": "4"}, "delete": ["C"], "comment": "rotate B"}
+    status, _, second = api("PATCH", f"{staging}/secrets", user=owner, json=body)
+    assert status == 200, second
+    assert second["revision"] == first["revision"] + 1
+    assert {c["key"]: (c["action"], c["version"]) for c in second["changes"]} == {
+        "A": ("unchanged", 1),
+        "B": ("updated", 2),
+        "C": ("deleted", 2),
+        "D": ("created", 1),
+    }
+    assert values_of(api, owner, staging) == {"A": "1", "B": "two", "D": "4"}
+    assert versions_of(api, owner, staging, "A") == [(1, "set")]  # no version for an unchanged value
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "code"),
+    [
+        ({"set": {"X": "1"}, "delete": ["NOPE"]}, 422, "unknown_keys"),
+        ({"set": {"A": "1"}, "delete": ["A"]}, 422, "conflicting_keys"),
+        ({"set": {"bad key": "1"}}, 400, "validation_error"),
+        ({"set": {"NUL": "a\u0000b"}}, 400, "validation_error"),
+        ({"set": {f"K{i}": str(i) for i in range(96)}}, 413, "too_many_changes"),
+    ],
+)
+def test_a_refused_batch_writes_nothing(
+    api: Api, env: dict[str, Any], body: dict[str, Any], status: int, code: str
+) -> None:
+    owner, staging = env["owner"], env["staging"]
+    assert api("PUT", f"{staging}/secrets/A", user=owner, json={"value": "kept"})[0] == 200
+    got, _, payload = api("PATCH", f"{staging}/secrets", user=owner, json=body)
+    assert (got, payload["error"]["code"]) == (status, code)
+    assert values_of(api, owner, staging) == {"A": "kept"}
+
+
+def test_ninety_five_changes_fit_in_one_batch(api: Api, env: dict[str, Any]) -> None:
+    owner, staging = env["owner"], env["staging"]
+    wanted = {f"K{i:03d}": f"v{i}" for i in range(95)}
+    status, _, body = api("PATCH", f"{staging}/secrets", user=owner, json={"set": wanted})
+    assert status == 200, body
+    assert values_of(api, owner, staging) == wanted
+
+
+# --------------------------------------------------------------------------- export / import
+
+TRICKY = {
+    "MULTILINE": "-----BEGIN KEY-----\nabc\ndef\n-----END KEY-----",
+    "SINGLE": "it's",
+    "DOUBLE": 'say "hi"',
+    "BOTH": 'it\'s "both" and $HOME and ${PATH} and `cmd`',
+    "HASH": "pa#ss # not a comment",
+    "EMPTY": "",
+    "UNICODE": "ünïcødé ☃ 😀",
+    "BACKSLASH": "C:\\new\\table\\",
+    "SPACES": "  padded  ",
+    "dotted.key-name": "ok",
+}
+
+
+def test_export_in_every_format_reads_back_to_the_same_values(api: Api, env: dict[str, Any], tmp_path: Path) -> None:
+    owner, staging = env["owner"], env["staging"]
+    assert api("PATCH", f"{staging}/secrets", user=owner, json={"set": TRICKY})[0] == 200
+    exported = {}
+    for fmt in ("dotenv", "json", "yaml", "shell"):
+        status, headers, body = api("GET", f"{staging}/export?format={fmt}", user=owner)
+        assert status == 200, body
+        assert headers["cache-control"] == "no-store"
+        exported[fmt] = body if isinstance(body, str) else json.dumps(body)
+    assert dotenv.dotenv_values(stream=io.StringIO(exported["dotenv"])) == TRICKY
+    assert json.loads(exported["json"]) == TRICKY
+    assert yaml.safe_load(exported["yaml"]) == TRICKY
+    script = tmp_path / "env.sh"
+    script.write_text(exported["shell"], encoding="utf-8")
+    shell_names = {k: v for k, v in TRICKY.items() if k.isidentifier()}
+    dump = f"exec {sys.executable} -c 'import json, os; print(json.dumps(dict(os.environ)))'"
+    out = subprocess.run(
+        ["sh", "-c", f'set -a; . "{script}"; {dump}'],
+        capture_output=True,
+        check=True,
+        env={"PATH": os.environ.get("PATH", ""), "LC_ALL": "C.UTF-8"},
+    )
+    environ = json.loads(out.stdout)
+    assert {k: environ.get(k) for k in shell_names} == shell_names
+    assert "dotted.key-name" in exported["shell"].splitlines()[-1]  # listed as not exportable
+
+
+TRICKY_DOTENV = r"""# a comment line
+export EXPORTED=plain
+MULTILINE="line one
+line two"
+SINGLE='it\'s'
+QUOTED="say \"hi\""
+HASH_QUOTED="a # b"
+HASH_UNQUOTED=value # a trailing comment
+EMPTY=
+EMPTY_QUOTED=""
+UNICODE=ünïcødé ☃
+SPACED = spaced value
+REF=${OTHER}/path
+"""
+
+# What the file above means (python-dotenv's reading, without interpolation), written out by hand.
+TRICKY_DOTENV_MEANS = {
+    "EXPORTED": "plain",
+    "MULTILINE": "line one\nline two",
+    "SINGLE": "it's",
+    "QUOTED": 'say "hi"',
+    "HASH_QUOTED": "a # b",
+    "HASH_UNQUOTED": "value",
+    "EMPTY": "",
+    "EMPTY_QUOTED": "",
+    "UNICODE": "ünïcødé ☃",
+    "SPACED": "spaced value",
+    "REF": "${OTHER}/path",
+}
+
+
+def test_import_a_tricky_dotenv_then_export_gives_the_same_values(api: Api, env: dict[str, Any]) -> None:
+    owner, staging = env["owner"], env["staging"]
+    body = {"format": "dotenv", "content": TRICKY_DOTENV}
+    status, _, counts = api("POST", f"{staging}/import", user=owner, json=body)
+    assert status == 200, counts
+    assert (counts["created"], counts["updated"], counts["unchanged"]) == (len(TRICKY_DOTENV_MEANS), 0, 0)
+    assert values_of(api, owner, staging) == TRICKY_DOTENV_MEANS
+    # exported and imported again elsewhere: the same values
+    _, _, text = api("GET", f"{staging}/export?format=dotenv", user=owner)
+    development = staging.replace("staging", "development")
+    assert api("POST", f"{development}/import", user=owner, json={"format": "dotenv", "content": text})[0] == 200
+    assert values_of(api, owner, development) == TRICKY_DOTENV_MEANS
+
+
+def test_import_keeps_existing_values_unless_overwrite(api: Api, env: dict[str, Any]) -> None:
+    owner, staging = env["owner"], env["staging"]
+    assert api("PATCH", f"{staging}/secrets", user=owner, json={"set": {"A": "old", "B": "same"}})[0] == 200
+    content = json.dumps({"A": "new", "B": "same", "C": "added"})
+    _, _, kept = api("POST", f"{staging}/import", user=owner, json={"format": "json", "content": content})
+    assert (kept["created"], kept["updated"], kept["unchanged"]) == (1, 0, 2)
+    assert values_of(api, owner, staging) == {"A": "old", "B": "same", "C": "added"}
+    body = {"format": "json", "content": content, "overwrite": True}
+    _, _, replaced = api("POST", f"{staging}/import", user=owner, json=body)
+    assert (replaced["created"], replaced["updated"], replaced["unchanged"]) == (0, 1, 2)
+    assert values_of(api, owner, staging)["A"] == "new"
+
+
+@pytest.mark.parametrize(
+    ("fmt", "content", "code"),
+    [
+        ("dotenv", "GOOD=1\nthis is not an assignment\n", "invalid_content"),
+        ("dotenv", "BARE_KEY\n", "invalid_content"),
+        ("dotenv", "9STARTS_WITH_DIGIT=1\n", "invalid_keys"),
+        ("json", "[1, 2]", "invalid_content"),
+        ("json", '{"A": 1}', "invalid_content"),
+        ("json", "{not json", "invalid_content"),
+    ],
+)
+def test_a_bad_import_is_422_naming_the_problem_and_writes_nothing(
+    api: Api, env: dict[str, Any], fmt: str, content: str, code: str
+) -> None:
+    owner, staging = env["owner"], env["staging"]
+    status, _, body = api("POST", f"{staging}/import", user=owner, json={"format": fmt, "content": content})
+    assert (status, body["error"]["code"]) == (422, code)
+    assert "1" not in json.dumps(body["error"].get("details", {})).replace("lines", "")  # no value echoed
+    assert values_of(api, owner, staging) == {}
+
+
+# --------------------------------------------------------------------------- restore / rollback
+
+
+def test_delete_restore_and_rollback_keep_versions_gapless(api: Api, env: dict[str, Any]) -> None:
+    owner, staging = env["owner"], env["staging"]
+    path = f"{staging}/secrets/DB_URL"
+    for value in ("one", "two", "three"):
+        assert api("PUT", path, user=owner, json={"value": value})[0] == 200
+    status, _, rolled = api("POST", f"{path}/rollback", user=owner, json={"version": 1, "comment": "bad deploy"})
+    assert (status, rolled["version"]) == (200, 4)
+    assert api("GET", path, user=owner)[2]["value"] == "one"
+    assert api("POST", f"{path}/restore", user=owner)[2]["error"]["code"] == "not_deleted"
+    assert api("DELETE", path, user=owner)[0] == 204
+    assert api("GET", path, user=owner)[0] == 404
+    status, _, restored = api("POST", f"{path}/restore", user=owner)
+    assert (status, restored["version"]) == (200, 6)
+    assert api("GET", path, user=owner)[2]["value"] == "one"
+    assert versions_of(api, owner, staging, "DB_URL") == [
+        (6, "set"),
+        (5, "delete"),
+        (4, "set"),
+        (3, "set"),
+        (2, "set"),
+        (1, "set"),
+    ]
+    # a deletion has no value to roll back to; an unknown version or key is 404
+    assert api("POST", f"{path}/rollback", user=owner, json={"version": 5})[2]["error"]["code"] == "version_is_deletion"
+    assert api("POST", f"{path}/rollback", user=owner, json={"version": 99})[0] == 404
+    assert api("POST", f"{staging}/secrets/NOPE/rollback", user=owner, json={"version": 1})[0] == 404
+    assert api("POST", f"{staging}/secrets/NOPE/restore", user=owner)[0] == 404
+    # If-Match guards a rollback too
+    stale = api("POST", f"{path}/rollback", user=owner, json={"version": 2}, headers={"If-Match": "5"})
+    assert stale[0] == 412
+
+
+# --------------------------------------------------------------------------- promote
+
+
+def test_promote_staging_to_production_dry_run_first(api: Api, env: dict[str, Any]) -> None:
+    owner, project, staging = env["owner"], env["project"], env["staging"]
+    production = f"{project}/environments/production"
+    assert api("PATCH", f"{staging}/secrets", user=owner, json={"set": {"A": "1", "B": "new", "C": "3"}})[0] == 200
+    assert api("PATCH", f"{production}/secrets", user=owner, json={"set": {"B": "old", "C": "3", "P": "p"}})[0] == 200
+    body = {"from": "staging", "to": "production", "dry_run": True}
+    status, _, dry = api("POST", f"{project}/promote", user=owner, json=body)
+    assert status == 200, dry
+    assert dry["dry_run"] is True
+    assert {c["key"]: c["action"] for c in dry["changes"]} == {"A": "add", "B": "update", "C": "unchanged"}
+    assert values_of(api, owner, production) == {"B": "old", "C": "3", "P": "p"}  # nothing written
+    status, _, applied = api("POST", f"{project}/promote", user=owner, json={"from": "staging", "to": "production"})
+    assert (status, applied["dry_run"], applied["revision"]) == (200, False, dry["revision"] + 1)
+    assert values_of(api, owner, production) == {"A": "1", "B": "new", "C": "3", "P": "p"}
+
+
+def test_promote_a_key_list_and_its_refusals(api: Api, env: dict[str, Any]) -> None:
+    owner, project, staging = env["owner"], env["project"], env["staging"]
+    production = f"{project}/environments/production"
+    assert api("PATCH", f"{staging}/secrets", user=owner, json={"set": {"A": "1", "B": "2"}})[0] == 200
+    body = {"from": "staging", "to": "production", "keys": ["B"]}
+    assert api("POST", f"{project}/promote", user=owner, json=body)[0] == 200
+    assert values_of(api, owner, production) == {"B": "2"}
+    unknown = {"from": "staging", "to": "production", "keys": ["ZZZ"]}
+    assert api("POST", f"{project}/promote", user=owner, json=unknown)[2]["error"]["code"] == "unknown_keys"
+    same = {"from": "staging", "to": "staging"}
+    assert api("POST", f"{project}/promote", user=owner, json=same)[2]["error"]["code"] == "same_environment"
+    missing = {"from": "staging", "to": "nowhere"}
+    assert api("POST", f"{project}/promote", user=owner, json=missing)[0] == 404
+
+
+# --------------------------------------------------------------------------- point-in-time restore
+
+
+def test_restore_an_environment_to_a_past_instant(api: Api, env: dict[str, Any]) -> None:
+    owner, staging = env["owner"], env["staging"]
+    assert api("PATCH", f"{staging}/secrets", user=owner, json={"set": {"A": "1", "B": "1", "C": "1"}})[0] == 200
+    at = api("GET", f"{staging}/secrets/A", user=owner)[2]["updated_at"]
+    time.sleep(0.01)  # times are kept to the millisecond
+    body = {"set": {"A": "2", "D": "new"}, "delete": ["B"]}
+    assert api("PATCH", f"{staging}/secrets", user=owner, json=body)[0] == 200
+    assert api("PUT", f"{staging}/secrets/C", user=owner, json={"value": "1"})[0] == 200  # same value, new version
+
+    status, _, restored = api("POST", f"{staging}/restore", user=owner, json={"at": at})
+    assert status == 200, restored
+    assert (restored["restored"], restored["trashed"]) == (2, 1)  # A and B back; D to the trash; C unchanged
+    assert values_of(api, owner, staging) == {"A": "1", "B": "1", "C": "1"}
+    # D is in the trash, restorable; the restore itself is a new version of each key it touched
+    assert api("POST", f"{staging}/secrets/D/restore", user=owner)[2]["version"] == 3
+    assert versions_of(api, owner, staging, "A")[0] == (3, "set")
+    future = {"at": "2999-01-01T00:00:00Z"}
+    assert api("POST", f"{staging}/restore", user=owner, json=future)[2]["error"]["code"] == "invalid_instant"
+    naive = {"at": "2026-01-01T00:00:00"}
+    assert api("POST", f"{staging}/restore", user=owner, json=naive)[0] == 400
