@@ -1,5 +1,5 @@
-"""The foundation's acceptance walk-through (scripts/walkthrough.py), run over HTTP against the
-local server in CI too."""
+"""The acceptance walk-through of the foundation and of secrets (scripts/walkthrough.py), run over
+HTTP against the local server in CI too."""
 
 from __future__ import annotations
 
@@ -25,4 +25,6 @@ def test_walkthrough_passes(local_stack: str, capsys: pytest.CaptureFixture[str]
     out = capsys.readouterr().out
     assert "walk-through passed" in out
     assert "B cannot delete the project: 403" in out
+    assert "a stale If-Match: 1 is refused: 412" in out  # the secrets section ran too
+    assert "production is exactly as it was after the promotion" in out
     assert "FAIL" not in out

@@ -41,6 +41,8 @@ IfMatch = Annotated[
     Header(alias="if-match", pattern=r'^(?:W/)?"?[0-9]{1,12}"?$', description="The version you read: stale is 412"),
 ]
 
+Resolve = Annotated[bool, Query(description="false returns values as written, `${…}` references unexpanded")]
+
 E = "/v1/orgs/<org>/projects/<project>/environments/<env>"
 _ETAG = re.compile(r'^(?:W/)?"?([0-9]{1,12})"?$')
 
@@ -65,11 +67,15 @@ def list_secrets(
     env: EnvRef,
     prefix: Annotated[str, Query(max_length=255, description="Only keys starting with this")] = "",
     values: Annotated[bool, Query(description="false omits values")] = True,
+    resolve: Resolve = True,
     limit: Limit = 100,
     cursor: Cursor = None,
 ) -> SecretList:
+    """Own and inherited secrets (`source` names the environment holding each value)."""
     access = environment_access(org, project, env, "secrets.read")
-    data, next_cursor = secrets.list_secrets(access, prefix=prefix, with_values=values, limit=limit, cursor=cursor)
+    data, next_cursor = secrets.list_secrets(
+        access, prefix=prefix, with_values=values, limit=limit, cursor=cursor, resolve=resolve
+    )
     return SecretList(data=data, next_cursor=next_cursor)
 
 
@@ -79,10 +85,11 @@ def get_secret(
     project: ProjectRef,
     env: EnvRef,
     key: SecretKey,
-    version: Annotated[int | None, Query(ge=1, le=10**12, description="A past version")] = None,
+    version: Annotated[int | None, Query(ge=1, le=10**12, description="A past version (as written)")] = None,
+    resolve: Resolve = True,
 ) -> Secret:
     access = environment_access(org, project, env, "secrets.read")
-    return secrets.get_secret(access, key, version)
+    return secrets.get_secret(access, key, version, resolve=resolve)
 
 
 @app.put(f"{E}/secrets/<key>")
@@ -158,9 +165,11 @@ def export_secrets(
     project: ProjectRef,
     env: EnvRef,
     format: Annotated[ExportFormat, Query(description="dotenv, json, yaml or shell")] = "dotenv",  # noqa: A002
+    resolve: Resolve = True,
 ) -> Response[str]:
+    """Everything the environment sees (own and inherited), references expanded unless resolve=false."""
     access = environment_access(org, project, env, "secrets.read")
-    text = secrets.export_secrets(access, format)
+    text = secrets.export_secrets(access, format, resolve=resolve)
     return Response(
         status_code=200, content_type=CONTENT_TYPES[format], body=text, headers={"Cache-Control": "no-store"}
     )

@@ -269,6 +269,8 @@ class Secret(Response):
     version: int
     updated_at: str
     updated_by: str
+    source: str = Field(description="Slug of the environment holding the value (a parent when inherited)")
+    inherited: bool = False
 
 
 class SecretListItem(Response):
@@ -276,6 +278,8 @@ class SecretListItem(Response):
     value: str | None = None
     version: int
     updated_at: str
+    source: str = Field(description="Slug of the environment holding the value (a parent when inherited)")
+    inherited: bool = False
 
 
 class SecretList(Response):

@@ -22,6 +22,7 @@ from strongroom.access import EnvironmentAccess
 from strongroom.config import settings
 from strongroom.data import secrets as data
 from strongroom.data.secrets import DataKeyRecord, SnapshotRecord, VersionRecord
+from strongroom.domain.resolve import Resolver
 from strongroom.errors import Conflict, NotFound, PayloadTooLarge, PreconditionFailed, Unprocessable
 from strongroom.models import (
     BatchResult,
@@ -98,21 +99,25 @@ def _value_aad(scope: crypto.Scope, name: str, version: int, key_version: int) -
 
 
 def list_secrets(
-    access: EnvironmentAccess, *, prefix: str, with_values: bool, limit: int, cursor: str | None
+    access: EnvironmentAccess, *, prefix: str, with_values: bool, limit: int, cursor: str | None, resolve: bool = True
 ) -> tuple[list[SecretListItem], str | None]:
+    """Own and inherited secrets, by name; values with references expanded unless `resolve` is off."""
     _check_server_managed(access)
-    scope = _scope(access)
-    opened = _open(scope, data.snapshot(access.environment.id))
-    listing = f"secrets|{access.environment.id}|{prefix}"
+    resolver = Resolver(access)
+    env = access.environment
+    view = resolver.view(env)
+    listing = f"secrets|{env.id}|{prefix}"
     after = db.deserialize(db.decode_cursor(listing, cursor))["after"] if cursor else ""
-    names = sorted(k for k in opened.values if k.startswith(prefix) and k > after)
+    names = sorted(k for k in view if k.startswith(prefix) and k > after)
     page, more = names[:limit], len(names) > limit
     items = [
         SecretListItem(
             key=k,
-            value=opened.values[k]["value"] if with_values else None,
-            version=opened.values[k]["version"],
-            updated_at=opened.values[k]["updated_at"],
+            value=(resolver.resolve(env, k) if resolve else view[k].value) if with_values else None,
+            version=view[k].version,
+            updated_at=view[k].updated_at,
+            source=view[k].source.slug,
+            inherited=view[k].source.id != env.id,
         )
         for k in page
     ]
@@ -123,9 +128,9 @@ def list_secrets(
                 "secrets.read",
                 scope_id=access.org.id,
                 resource_type="environment",
-                resource_id=access.environment.id,
+                resource_id=env.id,
                 project_id=access.project.id,
-                environment_id=access.environment.id,
+                environment_id=env.id,
                 metadata={"keys": [i.key for i in items][:100], "count": len(items)},
             ),
         )
@@ -133,20 +138,25 @@ def list_secrets(
     return items, next_cursor
 
 
-def get_secret(access: EnvironmentAccess, name: str, version: int | None = None) -> Secret:
+def get_secret(access: EnvironmentAccess, name: str, version: int | None = None, *, resolve: bool = True) -> Secret:
+    """The current value (own or inherited, references expanded unless `resolve` is off), or an
+    own past version as it was written."""
     _check_server_managed(access)
     scope = _scope(access)
     env_id = access.environment.id
     if version is None:
-        entry = _open(scope, data.snapshot(env_id)).values.get(name)
+        resolver = Resolver(access)
+        entry = resolver.view(access.environment).get(name)
         if entry is None:
             raise NotFound("secret not found")
         result = Secret(
             key=name,
-            value=entry["value"],
-            version=entry["version"],
-            updated_at=entry["updated_at"],
-            updated_by=entry["updated_by"],
+            value=resolver.resolve(access.environment, name) if resolve else entry.value,
+            version=entry.version,
+            updated_at=entry.updated_at,
+            updated_by=entry.updated_by,
+            source=entry.source.slug,
+            inherited=entry.source.id != env_id,
         )
     else:
         rec = data.version(env_id, name, version)
@@ -158,7 +168,12 @@ def get_secret(access: EnvironmentAccess, name: str, version: int | None = None)
         key = crypto.unwrap(scope, key_rec.version, key_rec.wrapped_key, key_rec.kms_key_id)
         value = crypto.decrypt(key, rec.blob, _value_aad(scope, name, version, rec.key_version), what="version")
         result = Secret(
-            key=name, value=value.decode(), version=version, updated_at=rec.created_at, updated_by=rec.created_by
+            key=name,
+            value=value.decode(),
+            version=version,
+            updated_at=rec.created_at,
+            updated_by=rec.created_by,
+            source=access.environment.slug,
         )
     db.transact(
         [],
@@ -508,10 +523,13 @@ def import_secrets(
     )
 
 
-def export_secrets(access: EnvironmentAccess, fmt: formats.ExportFormat) -> str:
+def export_secrets(access: EnvironmentAccess, fmt: formats.ExportFormat, *, resolve: bool = True) -> str:
+    """Everything the environment sees (own and inherited), references expanded unless `resolve` is off."""
     _check_server_managed(access)
-    state = _open(_scope(access), data.snapshot(access.environment.id))
-    text = formats.render(state.plain(), fmt)
+    resolver = Resolver(access)
+    env = access.environment
+    view = resolver.view(env)
+    text = formats.render({k: resolver.resolve(env, k) if resolve else e.value for k, e in view.items()}, fmt)
     db.transact(
         [],
         audit=audit.event(
@@ -521,7 +539,7 @@ def export_secrets(access: EnvironmentAccess, fmt: formats.ExportFormat) -> str:
             resource_id=access.environment.id,
             project_id=access.project.id,
             environment_id=access.environment.id,
-            metadata={"format": fmt, "count": len(state.live), "revision": state.revision},
+            metadata={"format": fmt, "count": len(view), "resolved": resolve},
         ),
     )
     return text
