@@ -265,6 +265,11 @@ def _promote(w: World) -> tuple[str, str, str, Any, str]:
     return "POST", f"{project}/promote", w.owner, {"from": "staging", "to": "production"}, "secrets.promoted"
 
 
+def _rotate_key(w: World) -> tuple[str, str, str, Any, str]:
+    _, staging = _staging_with(w, {"A": "1"})
+    return "POST", f"{staging}/rotate-key", w.owner, None, "environment.key_rotated"
+
+
 def _last_project(w: World, org: dict[str, Any]) -> str:
     return str(w.call("GET", f"/v1/orgs/{org['slug']}/projects", user=w.owner, want=200)["data"][-1]["slug"])
 
@@ -278,6 +283,7 @@ RECIPES: dict[str, Recipe] = {
     f"POST {E}/import": _secrets_import,
     f"POST {E}/restore": _environment_restore,
     "POST /v1/orgs/{org}/projects/{project}/promote": _promote,
+    f"POST {E}/rotate-key": _rotate_key,
     "POST /v1/orgs": _org_create,
     "PATCH /v1/orgs/{org}": _org_patch,
     "DELETE /v1/orgs/{org}": _org_delete,

@@ -136,20 +136,21 @@ MATRIX = [
 
 E = "/v1/orgs/{org}/projects/{project}/environments/{env}"
 # Every route of the secrets function, in an order where each allowed call succeeds:
-# (route key, is a write, body).
-SECRETS_ROUTES: list[tuple[str, bool, Any]] = [
-    (f"GET {E}/secrets", False, None),
-    (f"GET {E}/secrets/{{key}}", False, None),
-    (f"GET {E}/secrets/{{key}}/versions", False, None),
-    (f"GET {E}/export", False, None),
-    (f"PUT {E}/secrets/{{key}}", True, {"value": "member"}),
-    (f"PATCH {E}/secrets", True, {"set": {"MORE": "x"}}),
-    (f"POST {E}/import", True, {"format": "dotenv", "content": "IMPORTED=1\n"}),
-    (f"POST {E}/secrets/{{key}}/rollback", True, {"version": 1}),
-    (f"POST {E}/secrets/{{key}}/restore", True, None),
-    (f"POST {E}/restore", True, {"at": "NOW"}),
-    ("POST /v1/orgs/{org}/projects/{project}/promote", True, {"from": "FROM", "to": "{env}"}),
-    (f"DELETE {E}/secrets/{{key}}", True, None),
+# (route key, what it needs: "read" | "write" | "owner", body).
+SECRETS_ROUTES: list[tuple[str, str, Any]] = [
+    (f"GET {E}/secrets", "read", None),
+    (f"GET {E}/secrets/{{key}}", "read", None),
+    (f"GET {E}/secrets/{{key}}/versions", "read", None),
+    (f"GET {E}/export", "read", None),
+    (f"PUT {E}/secrets/{{key}}", "write", {"value": "member"}),
+    (f"PATCH {E}/secrets", "write", {"set": {"MORE": "x"}}),
+    (f"POST {E}/import", "write", {"format": "dotenv", "content": "IMPORTED=1\n"}),
+    (f"POST {E}/secrets/{{key}}/rollback", "write", {"version": 1}),
+    (f"POST {E}/secrets/{{key}}/restore", "write", None),
+    (f"POST {E}/restore", "write", {"at": "NOW"}),
+    ("POST /v1/orgs/{org}/projects/{project}/promote", "write", {"from": "FROM", "to": "{env}"}),
+    (f"POST {E}/rotate-key", "owner", None),
+    (f"DELETE {E}/secrets/{{key}}", "write", None),
 ]
 
 
@@ -181,7 +182,7 @@ def test_roles_by_environment_on_every_secrets_route(  # noqa: PLR0917 - paramet
     assert api("PUT", f"{env['base']}/{source}/secrets/PROMOTED", user=owner, json={"value": "p"})[0] == 200
     project_path = f"/v1/orgs/{env['slug']}/projects/web"
     outcomes = {}
-    for route_key, is_write, template_body in SECRETS_ROUTES:
+    for route_key, needs, template_body in SECRETS_ROUTES:
         method, template = route_key.split(" ", 1)
         key = "GONE" if template.endswith("/restore") and "{key}" in template else "TOKEN"
         path = (
@@ -197,7 +198,7 @@ def test_roles_by_environment_on_every_secrets_route(  # noqa: PLR0917 - paramet
             body = json.loads(text)
         status, _, payload = api(method, path, user=member, json=body)
         outcomes[route_key] = status
-        allowed = may_write if is_write else may_read
+        allowed = {"read": may_read, "write": may_write, "owner": False}[needs]  # MATRIX has no owner
         if allowed:
             assert 200 <= status < 300, (route_key, status, payload)
         else:

@@ -17,7 +17,9 @@ import dotenv
 import pytest
 import yaml
 
-from support import Api
+from strongroom import crypto
+from strongroom_local import LocalStack
+from support import Api, scan_all
 
 pytestmark = pytest.mark.http
 
@@ -315,3 +317,41 @@ def test_restore_an_environment_to_a_past_instant(api: Api, env: dict[str, Any])
     assert api("POST", f"{staging}/restore", user=owner, json=future)[2]["error"]["code"] == "invalid_instant"
     naive = {"at": "2026-01-01T00:00:00"}
     assert api("POST", f"{staging}/restore", user=owner, json=naive)[0] == 400
+
+
+# --------------------------------------------------------------------------- key rotation
+
+
+def test_rotate_key_new_writes_use_the_new_key_and_old_versions_still_decrypt(
+    api: Api, env: dict[str, Any], stack: LocalStack
+) -> None:
+    owner, staging = env["owner"], env["staging"]
+    assert api("PUT", f"{staging}/secrets/A", user=owner, json={"value": "under-key-1"})[0] == 200
+    status, _, rotated = api("POST", f"{staging}/rotate-key", user=owner)
+    assert (status, rotated["key_version"]) == (200, 2), rotated
+    assert api("PUT", f"{staging}/secrets/A", user=owner, json={"value": "under-key-2"})[0] == 200
+    status, _, again = api("POST", f"{staging}/rotate-key", user=owner)
+    assert (status, again["key_version"], again["revision"]) == (200, 3, rotated["revision"] + 2)
+
+    # the stored items say which key each ciphertext is under
+    env_id = api("GET", staging, user=owner)[2]["id"]
+    items = {i["SK"]["S"]: i for i in scan_all(stack) if i["PK"]["S"] == f"ENV#{env_id}"}
+    assert sorted(k for k in items if k.startswith("DATAKEY#")) == [
+        "DATAKEY#000001",
+        "DATAKEY#000002",
+        "DATAKEY#000003",
+    ]
+    assert items["SNAPSHOT"]["key_version"] == {"N": "3"}
+    assert items["VERSION#A#0000000001"]["key_version"] == {"N": "1"}
+    assert items["VERSION#A#0000000002"]["key_version"] == {"N": "2"}
+    # and every one still reads, cold cache included
+    crypto.cache.clear()
+    assert api("GET", f"{staging}/secrets/A?version=1", user=owner)[2]["value"] == "under-key-1"
+    assert api("GET", f"{staging}/secrets/A?version=2", user=owner)[2]["value"] == "under-key-2"
+    assert api("GET", f"{staging}/secrets/A", user=owner)[2]["value"] == "under-key-2"
+    # rotating is the owner's: a developer may write staging but not rotate its key
+    dev = _email("dev")
+    org_path = env["project"].rsplit("/projects", 1)[0]
+    _, _, inv = api("POST", f"{org_path}/invitations", user=owner, json={"email": dev, "role": "developer"})
+    assert api("POST", f"/v1/invitations/{inv['token']}/accept", user=dev)[0] == 200
+    assert api("POST", f"{staging}/rotate-key", user=dev)[0] == 403

@@ -21,6 +21,7 @@ from strongroom.models import (
     EnvironmentRestore,
     EnvironmentRestored,
     ImportResult,
+    KeyRotated,
     Promote,
     PromoteResult,
     Secret,
@@ -188,6 +189,13 @@ def restore_environment(org: OrgRef, project: ProjectRef, env: EnvRef, body: Env
     """The environment as it was at `at`, as one new change."""
     access = environment_access(org, project, env, "secrets.write")
     return secrets.restore_environment(access, body.at)
+
+
+@app.post(f"{E}/rotate-key")
+def rotate_key(org: OrgRef, project: ProjectRef, env: EnvRef) -> KeyRotated:
+    """A new data key for the environment (re-encrypts its snapshot); old versions still decrypt. Owner only."""
+    access = environment_access(org, project, env, "encryption.manage")
+    return secrets.rotate_key(access)
 
 
 @app.post("/v1/orgs/<org>/projects/<project>/promote")

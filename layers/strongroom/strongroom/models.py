@@ -371,6 +371,12 @@ class EnvironmentRestore(Request):
     at: AwareDatetime = Field(description="The instant to go back to (RFC 3339 with an offset)")
 
 
+class KeyRotated(Response):
+    key_version: int = Field(description="The data key version new writes use")
+    revision: int
+    rotated_at: str
+
+
 class EnvironmentRestored(Response):
     at: str
     revision: int

@@ -28,6 +28,7 @@ from strongroom.models import (
     BatchResult,
     EnvironmentRestored,
     ImportResult,
+    KeyRotated,
     PromoteResult,
     Secret,
     SecretChange,
@@ -214,6 +215,7 @@ class _Plan:
     metadata: dict[str, Any] = field(default_factory=dict)
     comment: str = ""
     audit_scope: tuple[str, str] | None = None  # (project_id, environment_id) when not this environment
+    rotate_key: bool = False  # a new data key version for this and later writes
 
 
 @dataclass(slots=True)
@@ -223,6 +225,7 @@ class _Committed:
     before: _State
     written: bool
     at: str = ""
+    key_version: int = 0
 
 
 def _commit(access: EnvironmentAccess, planner: Callable[[_State], _Plan]) -> _Committed:
@@ -232,7 +235,7 @@ def _commit(access: EnvironmentAccess, planner: Callable[[_State], _Plan]) -> _C
     for _attempt in range(MAX_ATTEMPTS):
         state = _open(_scope(access), data.snapshot(access.environment.id))
         plan = planner(state)
-        if not plan.changes:
+        if not plan.changes and not plan.rotate_key:
             return _Committed(state.revision, {}, state, written=False)
         try:
             return _write(access, state, plan)
@@ -251,10 +254,11 @@ def _write(access: EnvironmentAccess, state: _State, plan: _Plan) -> _Committed:
     scope, env_id = _scope(access), access.environment.id
     now, who = clock.now_iso(), access.principal.id
     ops: list[db.Op] = []
-    if state.snapshot is None or state.key is None:
-        new_key = crypto.new_data_key(scope, settings().kms_key_id, version=1)
-        key, key_version, wrapped, kms_key_id = new_key.plaintext, 1, new_key.wrapped, new_key.kms_key_id
-        record = DataKeyRecord(version=1, wrapped_key=wrapped, kms_key_id=kms_key_id, created_at=now)
+    if state.snapshot is None or state.key is None or plan.rotate_key:
+        key_version = state.snapshot.key_version + 1 if state.snapshot else 1
+        new_key = crypto.new_data_key(scope, settings().kms_key_id, version=key_version)
+        key, wrapped, kms_key_id = new_key.plaintext, new_key.wrapped, new_key.kms_key_id
+        record = DataKeyRecord(version=key_version, wrapped_key=wrapped, kms_key_id=kms_key_id, created_at=now)
         ops.append(db.Put.new(data.data_key_item(env_id, record), on_fail=_Retry("retry")))
     else:
         key, key_version = state.key, state.snapshot.key_version
@@ -332,7 +336,7 @@ def _write(access: EnvironmentAccess, state: _State, plan: _Plan) -> _Committed:
             metadata={**plan.metadata, "revision": revision},
         ),
     )
-    return _Committed(revision, versions, state, written=True, at=now)
+    return _Committed(revision, versions, state, written=True, at=now, key_version=key_version)
 
 
 def _stale(current: int | None) -> PreconditionFailed:
@@ -589,6 +593,25 @@ def _diff(state: _State, src: Mapping[str, str]) -> list[SecretChange]:
         action = "add" if current is None else ("unchanged" if current["value"] == src[name] else "update")
         out.append(SecretChange(key=name, action=action, version=current["version"] if current else None))
     return out
+
+
+def rotate_key(access: EnvironmentAccess) -> KeyRotated:
+    """A new data key (version n + 1) for the snapshot and every later write; versions written
+    under older keys still decrypt with theirs. One change, audited."""
+
+    def plan(state: _State) -> _Plan:
+        current = state.snapshot.key_version if state.snapshot else 0
+        return _Plan(
+            {},
+            "environment.key_rotated",
+            "environment",
+            access.environment.id,
+            {"from_key_version": current, "to_key_version": current + 1},
+            rotate_key=True,
+        )
+
+    committed = _commit(access, plan)
+    return KeyRotated(key_version=committed.key_version, revision=committed.revision, rotated_at=committed.at)
 
 
 def restore_environment(access: EnvironmentAccess, at: datetime) -> EnvironmentRestored:
