@@ -73,6 +73,9 @@ class _RequestHandler(BaseHTTPRequestHandler):
     """Reads one request, hands it to the stack, writes the response, logs one redacted line."""
 
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in separate writes: with Nagle on, a kept-alive connection waits
+    # ~40 ms for the client's delayed ACK before the body.
+    disable_nagle_algorithm = True
     server_version = "strongroom-local"
     sys_version = ""
     stack: ClassVar[LocalStack]

@@ -270,6 +270,17 @@ def _rotate_key(w: World) -> tuple[str, str, str, Any, str]:
     return "POST", f"{staging}/rotate-key", w.owner, None, "environment.key_rotated"
 
 
+def _template_set(w: World) -> tuple[str, str, str, Any, str]:
+    project, _ = _staging_with(w, {})
+    return "POST", f"{project}/template", w.owner, {"key": "DB_URL", "pattern": "^postgres://"}, "template.key_set"
+
+
+def _template_delete(w: World) -> tuple[str, str, str, Any, str]:
+    project, _ = _staging_with(w, {})
+    w.call("POST", f"{project}/template", user=w.owner, body={"key": "DB_URL"}, want=201)
+    return "DELETE", f"{project}/template/DB_URL", w.owner, None, "template.key_deleted"
+
+
 def _last_project(w: World, org: dict[str, Any]) -> str:
     return str(w.call("GET", f"/v1/orgs/{org['slug']}/projects", user=w.owner, want=200)["data"][-1]["slug"])
 
@@ -284,6 +295,8 @@ RECIPES: dict[str, Recipe] = {
     f"POST {E}/restore": _environment_restore,
     "POST /v1/orgs/{org}/projects/{project}/promote": _promote,
     f"POST {E}/rotate-key": _rotate_key,
+    "POST /v1/orgs/{org}/projects/{project}/template": _template_set,
+    "DELETE /v1/orgs/{org}/projects/{project}/template/{key}": _template_delete,
     "POST /v1/orgs": _org_create,
     "PATCH /v1/orgs/{org}": _org_patch,
     "DELETE /v1/orgs/{org}": _org_delete,

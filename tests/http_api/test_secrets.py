@@ -142,6 +142,7 @@ SECRETS_ROUTES: list[tuple[str, str, Any]] = [
     (f"GET {E}/secrets/{{key}}", "read", None),
     (f"GET {E}/secrets/{{key}}/versions", "read", None),
     (f"GET {E}/export", "read", None),
+    (f"GET {E}/validate", "read", None),
     (f"PUT {E}/secrets/{{key}}", "write", {"value": "member"}),
     (f"PATCH {E}/secrets", "write", {"set": {"MORE": "x"}}),
     (f"POST {E}/import", "write", {"format": "dotenv", "content": "IMPORTED=1\n"}),

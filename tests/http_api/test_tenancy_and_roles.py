@@ -26,6 +26,7 @@ BODIES: dict[str, Any] = {
     "POST /v1/orgs/{org}/projects/{project}/environments/{env}/import": {"format": "json", "content": "{}"},
     "POST /v1/orgs/{org}/projects/{project}/environments/{env}/restore": {"at": "2026-01-01T00:00:00Z"},
     "POST /v1/orgs/{org}/projects/{project}/promote": {"from": "development", "to": "staging"},
+    "POST /v1/orgs/{org}/projects/{project}/template": {"key": "INJECTED"},
 }
 
 

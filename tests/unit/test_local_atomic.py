@@ -177,3 +177,57 @@ def test_a_cancelled_transaction_never_erases_a_concurrent_write(
     assert sorted(winners) == list(range(1, THREADS, 2))
     assert errors == ["TransactionCanceledException"] * (THREADS // 2)
     assert sorted(items_of(table, pk)) == expected_after_transactions()
+
+
+def test_a_transaction_copies_the_table_once_and_still_rolls_back(table: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """moto backs the table up once per item of a transaction; the local stack makes it once per
+    table, and a cancelled transaction still leaves nothing behind."""
+    import copy
+
+    from moto.dynamodb.models.table import Table
+
+    copies: list[str] = []
+    real = copy.deepcopy
+
+    def counting(obj: Any, memo: Any = None) -> Any:
+        if isinstance(obj, Table):
+            copies.append(obj.name)
+        return real(obj, memo)
+
+    monkeypatch.setattr(copy, "deepcopy", counting)
+    client = boto3.client("dynamodb", region_name="us-east-1")
+    pk = f"TEST#copies#{secrets.token_hex(6)}"
+    puts = [{"Put": {"TableName": table, "Item": {"PK": {"S": pk}, "SK": {"S": f"item#{i}"}}}} for i in range(10)]
+    shard = _stream_shard(table)
+    before = len(shard.items)
+    client.transact_write_items(TransactItems=puts)
+    assert copies == [table]
+    assert len(shard.items) == before + 10  # committed writes reach the stream
+    # a transaction whose last item fails writes none of the others
+    copies.clear()
+    doomed = [{"Put": {"TableName": table, "Item": {"PK": {"S": pk}, "SK": {"S": f"new#{i}"}}}} for i in range(5)] + [
+        {
+            "Put": {
+                "TableName": table,
+                "Item": {"PK": {"S": pk}, "SK": {"S": "item#0"}},
+                "ConditionExpression": "attribute_not_exists(PK)",
+            }
+        }
+    ]
+    with pytest.raises(ClientError):
+        client.transact_write_items(TransactItems=doomed)
+    assert copies == [table]
+    assert len(_stream_shard(table).items) == before + 10  # the cancelled one's five applied puts do not
+    left = client.query(TableName=table, KeyConditionExpression="PK = :p", ExpressionAttributeValues={":p": {"S": pk}})[
+        "Items"
+    ]
+    assert sorted(i["SK"]["S"] for i in left) == [f"item#{i}" for i in range(10)]
+
+
+def _stream_shard(table: str) -> Any:
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.dynamodb.models import dynamodb_backends
+
+    shard = dynamodb_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].tables[table].stream_shard
+    assert shard is not None
+    return shard

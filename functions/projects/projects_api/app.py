@@ -1,8 +1,11 @@
-"""Projects and their environments."""
+"""Projects, their environments and their templates (the keys every environment must have)."""
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Path
 
 from strongroom.app import (
     Cursor,
@@ -17,6 +20,7 @@ from strongroom.app import (
 )
 from strongroom.domain import projects
 from strongroom.models import (
+    SECRET_KEY_PATTERN,
     Environment,
     EnvironmentCreate,
     EnvironmentList,
@@ -25,6 +29,9 @@ from strongroom.models import (
     ProjectCreate,
     ProjectList,
     ProjectPatch,
+    Template,
+    TemplateKey,
+    TemplateKeyPut,
 )
 
 app = build_app()
@@ -85,6 +92,31 @@ def patch_environment(org: OrgRef, project: ProjectRef, env: EnvRef, body: Envir
 @app.delete(ENVIRONMENT, responses={204: {"description": "Deleted with its secrets"}})
 def delete_environment(org: OrgRef, project: ProjectRef, env: EnvRef) -> Response[str]:
     projects.delete_environment(org, project, env)
+    return no_content()
+
+
+TemplateKeyName = Annotated[str, Path(pattern=SECRET_KEY_PATTERN, description="A template key")]
+
+
+@app.get(f"{PROJECT}/template")
+def get_template(org: OrgRef, project: ProjectRef) -> Template:
+    """The keys every environment of the project must have (GET E/validate checks one)."""
+    return projects.get_template(org, project)
+
+
+@app.post(
+    f"{PROJECT}/template",
+    responses={200: {"description": "Changed an existing key"}, 201: {"description": "Added a key"}},
+)
+def set_template_key(org: OrgRef, project: ProjectRef, body: TemplateKeyPut) -> Response[TemplateKey]:
+    """Add a required key (optional description and pattern), or change one. Admin or owner."""
+    key, new = projects.set_template_key(org, project, body)
+    return created(key) if new else Response(status_code=200, content_type="application/json", body=key)
+
+
+@app.delete(f"{PROJECT}/template/<key>", responses={204: {"description": "Removed"}})
+def delete_template_key(org: OrgRef, project: ProjectRef, key: TemplateKeyName) -> Response[str]:
+    projects.delete_template_key(org, project, key)
     return no_content()
 
 

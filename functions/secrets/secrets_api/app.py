@@ -32,6 +32,7 @@ from strongroom.models import (
     SecretsPatch,
     SecretVersionList,
     SecretWritten,
+    ValidationReport,
 )
 
 app = build_app()
@@ -189,6 +190,14 @@ def restore_environment(org: OrgRef, project: ProjectRef, env: EnvRef, body: Env
     """The environment as it was at `at`, as one new change."""
     access = environment_access(org, project, env, "secrets.write")
     return secrets.restore_environment(access, body.at)
+
+
+@app.get(f"{E}/validate")
+def validate(org: OrgRef, project: ProjectRef, env: EnvRef) -> ValidationReport:
+    """The project's template against what the environment sees (own and inherited, resolved):
+    missing keys and values that do not match their pattern (never the values)."""
+    access = environment_access(org, project, env, "secrets.read")
+    return secrets.validate(access)
 
 
 @app.post(f"{E}/rotate-key")

@@ -78,6 +78,15 @@ def environment_prefix(project_id: str) -> str:
     return f"ENV#{project_id}#"
 
 
+def template_key(org_id: str, project_id: str, key: str) -> dict[str, str]:
+    """One required key of a project's template."""
+    return {PK: f"ORG#{org_id}", SK: f"TEMPLATE#{project_id}#{key}"}
+
+
+def template_prefix(project_id: str) -> str:
+    return f"TEMPLATE#{project_id}#"
+
+
 def environment_slug(org_id: str, project_id: str, slug: str) -> dict[str, str]:
     return {PK: f"ORG#{org_id}", SK: f"ENVSLUG#{project_id}#{slug}"}
 

@@ -382,3 +382,52 @@ class EnvironmentRestored(Response):
     revision: int
     restored: int
     trashed: int
+
+
+# --------------------------------------------------------------------------- templates
+
+MAX_PATTERN_LENGTH = 200
+
+
+def _compiles(pattern: str | None) -> str | None:
+    if pattern is None:
+        return None
+    import re  # noqa: PLC0415
+
+    try:
+        re.compile(pattern)
+    except re.error:
+        raise ValueError("must be a valid regular expression (Python syntax)") from None
+    return pattern
+
+
+class TemplateKeyPut(Request):
+    key: SecretName = Field(description="A key every environment of the project must have")
+    description: Annotated[str, StringConstraints(max_length=500)] = ""
+    pattern: Annotated[
+        str | None, StringConstraints(min_length=1, max_length=MAX_PATTERN_LENGTH), AfterValidator(_compiles)
+    ] = Field(default=None, description="A regular expression the whole value must match")
+
+
+class TemplateKey(Response):
+    key: str
+    description: str = ""
+    pattern: str | None = None
+    created_at: str
+    updated_at: str
+
+
+class Template(Response):
+    data: list[TemplateKey]
+
+
+class PatternMismatch(Response):
+    key: str
+    pattern: str
+
+
+class ValidationReport(Response):
+    valid: bool
+    checked: int = Field(description="How many template keys were checked")
+    missing: list[str]
+    mismatched: list[PatternMismatch] = Field(description="Keys whose value does not match (values are never shown)")

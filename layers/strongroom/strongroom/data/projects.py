@@ -115,10 +115,46 @@ def environment_slug_item(e: EnvironmentRecord) -> dict[str, Any]:
 
 
 def project_child_keys(org_id: str, project_id: str) -> list[dict[str, str]]:
-    """Keys of a project's environments and environment slug pointers (in the org partition)."""
+    """Keys of a project's environments, environment slug pointers and template keys (in the org
+    partition)."""
     out: list[dict[str, str]] = []
-    for prefix in (keys.environment_prefix(project_id), keys.environment_slug_prefix(project_id)):
+    for prefix in (
+        keys.environment_prefix(project_id),
+        keys.environment_slug_prefix(project_id),
+        keys.template_prefix(project_id),
+    ):
         out.extend(
             {keys.PK: i[keys.PK], keys.SK: i[keys.SK]} for i in db.query_all(keys.org_partition(org_id), prefix=prefix)
         )
     return out
+
+
+class TemplateKeyRecord(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+    key: str
+    description: str = ""
+    pattern: str | None = None
+    created_at: str
+    updated_at: str
+
+
+def template(org_id: str, project_id: str) -> list[TemplateKeyRecord]:
+    """A project's required keys, by name (a template holds at most MAX_TEMPLATE_KEYS)."""
+    return [
+        TemplateKeyRecord.model_validate(i)
+        for i in db.query_all(keys.org_partition(org_id), prefix=keys.template_prefix(project_id))
+    ]
+
+
+def template_key(org_id: str, project_id: str, key: str) -> TemplateKeyRecord | None:
+    item = db.get(keys.template_key(org_id, project_id, key))
+    return TemplateKeyRecord.model_validate(item) if item else None
+
+
+def template_item(org_id: str, project_id: str, rec: TemplateKeyRecord) -> dict[str, Any]:
+    return {
+        **keys.template_key(org_id, project_id, rec.key),
+        "entity": "template_key",
+        "project_id": project_id,
+        **rec.model_dump(exclude_none=True),
+    }

@@ -17,6 +17,9 @@ from strongroom.models import (
     Project,
     ProjectCreate,
     ProjectPatch,
+    Template,
+    TemplateKey,
+    TemplateKeyPut,
     slugify,
 )
 
@@ -26,6 +29,7 @@ DEFAULT_ENVIRONMENTS = (
     ("Production", "production", True),
 )
 MAX_ENVIRONMENTS = 50
+MAX_TEMPLATE_KEYS = 500
 MAX_INHERITANCE_DEPTH = 10
 
 
@@ -401,3 +405,75 @@ def delete_environment(org_ref: str, project_ref: str, env_ref: str) -> None:
         ),
     )
     db.delete_many(org_data.partition_keys(keys.environment_partition(env.id)))
+
+
+# --------------------------------------------------------------------------- templates
+
+
+def get_template(org_ref: str, project_ref: str) -> Template:
+    access = project_access(org_ref, project_ref, "projects.read")
+    records = data.template(access.org.id, access.project.id)
+    return Template(data=[TemplateKey.model_validate(r.model_dump()) for r in records])
+
+
+def set_template_key(org_ref: str, project_ref: str, body: TemplateKeyPut) -> tuple[TemplateKey, bool]:
+    """Add a required key to the project's template, or change its description/pattern. Returns
+    the key and whether it was new."""
+    access = project_access(org_ref, project_ref, "templates.manage")
+    org_id, project_id = access.org.id, access.project.id
+    current = data.template_key(org_id, project_id, body.key)
+    if current is None and len(data.template(org_id, project_id)) >= MAX_TEMPLATE_KEYS:
+        raise Unprocessable(f"a template holds at most {MAX_TEMPLATE_KEYS} keys", code="template_full")
+    now = clock.now_iso()
+    record = data.TemplateKeyRecord(
+        key=body.key,
+        description=body.description,
+        pattern=body.pattern,
+        created_at=current.created_at if current else now,
+        updated_at=now,
+    )
+    item = data.template_item(org_id, project_id, record)
+    op: db.Op = (
+        db.Put.new(item, on_fail=Conflict("the template changed; retry", code="template_changed"))
+        if current is None
+        else db.Put(
+            item,
+            condition="updated_at = :seen",
+            values={":seen": current.updated_at},
+            on_fail=Conflict("the template changed; retry", code="template_changed"),
+        )
+    )
+    db.transact(
+        [_project_active(org_id, project_id), op],
+        audit=audit.event(
+            "template.key_set",
+            scope_id=org_id,
+            resource_type="template_key",
+            resource_id=body.key,
+            project_id=project_id,
+            metadata={"key": body.key, "created": current is None, "has_pattern": body.pattern is not None},
+        ),
+    )
+    return TemplateKey.model_validate(record.model_dump()), current is None
+
+
+def delete_template_key(org_ref: str, project_ref: str, key: str) -> None:
+    access = project_access(org_ref, project_ref, "templates.manage")
+    org_id, project_id = access.org.id, access.project.id
+    db.transact(
+        [
+            db.Delete(
+                keys.template_key(org_id, project_id, key),
+                condition="attribute_exists(PK)",
+                on_fail=NotFound("template key not found"),
+            )
+        ],
+        audit=audit.event(
+            "template.key_deleted",
+            scope_id=org_id,
+            resource_type="template_key",
+            resource_id=key,
+            project_id=project_id,
+            metadata={"key": key},
+        ),
+    )

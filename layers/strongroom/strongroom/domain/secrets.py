@@ -12,6 +12,7 @@ other precondition is checked against the state read, in the plan, so a retry re
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -20,6 +21,7 @@ from typing import Any
 from strongroom import audit, clock, crypto, db, formats, keys
 from strongroom.access import EnvironmentAccess
 from strongroom.config import settings
+from strongroom.data import projects as project_data
 from strongroom.data import secrets as data
 from strongroom.data.secrets import DataKeyRecord, SnapshotRecord, VersionRecord
 from strongroom.domain.resolve import Resolver
@@ -29,12 +31,14 @@ from strongroom.models import (
     EnvironmentRestored,
     ImportResult,
     KeyRotated,
+    PatternMismatch,
     PromoteResult,
     Secret,
     SecretChange,
     SecretListItem,
     SecretVersion,
     SecretWritten,
+    ValidationReport,
 )
 
 MAX_SNAPSHOT_BYTES = 350_000  # DynamoDB items stop at 400 KB
@@ -593,6 +597,26 @@ def _diff(state: _State, src: Mapping[str, str]) -> list[SecretChange]:
         action = "add" if current is None else ("unchanged" if current["value"] == src[name] else "update")
         out.append(SecretChange(key=name, action=action, version=current["version"] if current else None))
     return out
+
+
+def validate(access: EnvironmentAccess) -> ValidationReport:
+    """Missing template keys and values (resolved, as applications get them) that do not match
+    their pattern. Patterns are the project admins' own regular expressions, run on their own
+    values only."""
+    _check_server_managed(access)
+    template = project_data.template(access.org.id, access.project.id)
+    resolver = Resolver(access)
+    env = access.environment
+    view = resolver.view(env)
+    missing = [t.key for t in template if t.key not in view]
+    mismatched = [
+        PatternMismatch(key=t.key, pattern=t.pattern)
+        for t in template
+        if t.pattern is not None and t.key in view and re.fullmatch(t.pattern, resolver.resolve(env, t.key)) is None
+    ]
+    return ValidationReport(
+        valid=not missing and not mismatched, checked=len(template), missing=missing, mismatched=mismatched
+    )
 
 
 def rotate_key(access: EnvironmentAccess) -> KeyRotated:
