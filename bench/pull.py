@@ -1,0 +1,595 @@
+"""Reading all values of an environment: DynamoDB reads, KMS calls and latency per request, by size.
+
+    .venv/bin/python bench/pull.py [--runs 20] [--cold 3] [--sizes 10,100,1000,max] [--quick] [--json]
+
+The design's read-path claim (strongroom/domain/secrets.py): reading an environment is one read of
+its snapshot and, on a warm container, no KMS call, whatever its number of secrets. For each size
+N this starts the embedded local stack in this process (moto, `strongroom_local.LocalStack`, no
+workers; a fresh one per size, so that each table holds one filled environment) and talks to it over
+real HTTP as a dev user: it fills an environment with N secrets of 100 characters (PATCH
+.../secrets, 95 keys a change), makes one warm-up export, then times `--runs` requests of
+`GET .../export?format=json` (org, project and environment named by ID) and counts, per request,
+the AWS calls the handlers make through the shared boto3 clients of `strongroom.aws` (botocore
+event hooks on the DynamoDB and KMS clients):
+- reads of the environment's data (partition ENV#<id>: the snapshot) and the items they return;
+- the other reads: the caller (email pointer, user), org, membership, project and environment,
+  the same at every size (naming them by slug adds one pointer read each);
+- KMS calls, and the audit event every read of values writes (one TransactWriteItems: a write,
+  not a read of secrets);
+- cold: the data-key cache (`strongroom.crypto.cache.clear()`) emptied before each of `--cold`
+  requests, as in a new execution environment (the cache is process-wide here);
+- an environment created with the filled one as its parent and no secrets of its own (inheritance);
+- the paginated listing with values, `GET .../secrets?limit=500`, walked once to its end.
+"max" fills until a change is refused (413 environment_full: a snapshot holds at most
+MAX_SNAPSHOT_BYTES of ciphertext) and measures the largest size that fitted.
+
+Latency: the client's wall time of one request (a new connection each, as a CLI makes), "server"
+the local stack's dispatch of it (gateway, handler, moto), "in AWS" the time inside the DynamoDB
+and KMS calls, i.e. moto in this process: how cost grows with N, not what AWS would take. moto backs up the whole
+table before every TransactWriteItems (the local stack makes that one copy per call, without the
+stream: strongroom_local/atomic.py), so each write, the audit event of a read included, copies the
+table once: emulator time, not AWS's.
+`bench/write.py` reuses this harness.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import secrets
+import statistics
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+ROOT = Path(__file__).resolve().parents[1]
+SOURCES = (ROOT / "local", ROOT / "layers" / "strongroom")
+USER = "bench@example.com"
+VALUE_CHARS = 100
+BATCH = 95  # keys per PATCH (strongroom.domain.secrets.MAX_CHANGES)
+LIST_PAGE = 500
+READ_OPERATIONS = frozenset({"GetItem", "Query", "BatchGetItem", "Scan", "TransactGetItems"})
+DEFAULT_SIZES = "10,100,1000,max"
+QUICK_SIZES = "10,100,max"
+
+
+def use_sources() -> None:
+    """The local stack and the layer, importable as `make run` has them (PYTHONPATH=local:layers/strongroom)."""
+    for path in reversed(SOURCES):
+        if str(path) not in sys.path:
+            sys.path.insert(0, str(path))
+
+
+# --------------------------------------------------------------------------- counting AWS calls
+
+
+def _partitions(params: dict[str, Any]) -> Iterator[str]:
+    """The partition keys (PK) a read names: Key, Keys of BatchGetItem, TransactGetItems, :pk of a Query."""
+    if "Key" in params:
+        yield str(params["Key"].get("PK", {}).get("S", ""))
+    for request in params.get("RequestItems", {}).values():
+        for key in request.get("Keys", []):
+            yield str(key.get("PK", {}).get("S", ""))
+    for entry in params.get("TransactItems", []):
+        yield from _partitions(next(iter(entry.values())))
+    pk = params.get("ExpressionAttributeValues", {}).get(":pk")
+    if pk is not None:
+        yield str(pk.get("S", ""))
+
+
+def item_kind(item: dict[str, Any]) -> str:
+    """What a written item is, from its (typed) key."""
+    pk, sk = item.get("PK", {}).get("S", ""), item.get("SK", {}).get("S", "")
+    if pk.startswith("AUDIT#"):
+        return "audit"
+    if pk.startswith("ENV#"):
+        if sk == "SNAPSHOT":
+            return "snapshot"
+        return {"VERSION": "version", "DATAKEY": "data-key"}.get(sk.split("#", 1)[0], "env other")
+    return "other"
+
+
+@dataclass
+class Call:
+    """One AWS API call a handler made: what it asked for, what came back, how long it took."""
+
+    service: str
+    operation: str
+    started: float
+    env_data: bool = False  # a read of an environment's own partition (ENV#<id>)
+    keys: int = 0  # keys a read asked for (a Query: 0)
+    items: int = 0  # items returned by a read
+    written: Counter[str] = field(default_factory=Counter)  # TransactWriteItems: its items by kind
+    snapshot_bytes: int = 0  # ciphertext of the snapshots a read returned
+    ms: float = 0.0
+    error: str = ""
+
+    @property
+    def is_read(self) -> bool:
+        return self.service == "dynamodb" and self.operation in READ_OPERATIONS
+
+
+def _snapshot_bytes(items: Iterable[dict[str, Any]]) -> int:
+    total = 0
+    for item in items:
+        blob = item.get("blob", {}).get("B") if item.get("SK", {}).get("S") == "SNAPSHOT" else None
+        total += len(blob) if isinstance(blob, bytes | bytearray) else 0
+    return total
+
+
+class Recorder:
+    """Records the calls of the stack's shared DynamoDB and KMS clients (hooks on the process-wide clients)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._calls: list[Call] = []
+        self._open = threading.local()
+
+    def install(self) -> None:
+        from strongroom import aws
+
+        for service, client in (("dynamodb", aws.dynamodb()), ("kms", aws.kms())):
+            client.meta.events.register(f"provide-client-params.{service}.*", self._before)
+            client.meta.events.register(f"after-call.{service}.*", self._after)
+
+    def _before(self, params: dict[str, Any], model: Any, **_: Any) -> None:
+        call = Call(model.service_model.service_name, model.name, time.perf_counter())
+        if call.is_read:
+            call.env_data = any(pk.startswith("ENV#") for pk in _partitions(params))
+            call.keys = 0 if call.operation in {"Query", "Scan"} else sum(1 for _ in _partitions(params))
+        if call.operation == "TransactWriteItems":
+            for entry in params.get("TransactItems", []):
+                body = next(iter(entry.values()))
+                call.written[item_kind(body.get("Item") or body.get("Key") or {})] += 1
+        self._open.call = call
+        with self._lock:
+            self._calls.append(call)
+
+    def _after(self, http_response: Any, parsed: dict[str, Any], model: Any, **_: Any) -> None:
+        call: Call | None = getattr(self._open, "call", None)
+        if call is None or call.operation != model.name:
+            return
+        self._open.call = None
+        call.ms = (time.perf_counter() - call.started) * 1000
+        if getattr(http_response, "status_code", 200) >= 300:
+            call.error = str(parsed.get("Error", {}).get("Code", "error"))
+            return
+        if call.operation == "GetItem":
+            item = parsed.get("Item") or {}
+            call.items, call.snapshot_bytes = (1 if item else 0), _snapshot_bytes([item])
+        elif call.operation in {"Query", "Scan"}:
+            call.items = int(parsed.get("Count", 0))
+        elif call.operation == "BatchGetItem":
+            items = [i for found in parsed.get("Responses", {}).values() for i in found]
+            call.items, call.snapshot_bytes = len(items), _snapshot_bytes(items)
+
+    def take(self) -> list[Call]:
+        with self._lock:
+            out, self._calls = self._calls, []
+        return out
+
+
+# --------------------------------------------------------------------------- one request
+
+
+@dataclass
+class Sample:
+    """One HTTP request: status, body, client wall time and the AWS calls made while serving it."""
+
+    status: int
+    ms: float  # the client's wall time
+    body: Any
+    calls: list[Call]
+    server_ms: float  # the local stack's dispatch of the request (gateway, handler, moto)
+
+    @property
+    def code(self) -> str:
+        return str(self.body.get("error", {}).get("code", "")) if isinstance(self.body, dict) else ""
+
+    def reads(self, *, env_data: bool) -> list[Call]:
+        return [c for c in self.calls if c.is_read and c.env_data == env_data]
+
+    def kms(self) -> Counter[str]:
+        return Counter(c.operation for c in self.calls if c.service == "kms")
+
+    def transactions(self) -> list[Call]:
+        return [c for c in self.calls if c.operation == "TransactWriteItems"]
+
+    def operations(self) -> Counter[str]:
+        return Counter(c.operation for c in self.calls)
+
+    def aws_ms(self) -> float:
+        return sum(c.ms for c in self.calls)
+
+    def snapshot_bytes(self) -> int:
+        return sum(c.snapshot_bytes for c in self.calls)
+
+
+class Api:
+    """HTTP/1.1 client as the dev user: a new connection per request, as a CLI pulling values makes.
+    (On a kept-alive connection the local server's response waits ~40 ms for the client's delayed
+    ACK: it writes headers and body separately, with Nagle on; a fresh connection ACKs at once.)"""
+
+    def __init__(self, base_url: str) -> None:
+        split = urlsplit(base_url)
+        self.host, self.port = split.hostname or "127.0.0.1", int(split.port or 80)
+
+    def request(self, method: str, path: str, body: Any = None) -> tuple[int, Any, float]:
+        data = None if body is None else json.dumps(body).encode()
+        headers = {"X-Strongroom-Dev-User": USER, "Content-Type": "application/json"}
+        conn = http.client.HTTPConnection(self.host, self.port, timeout=300)
+        try:
+            started = time.perf_counter()
+            conn.request(method, path, body=data, headers=headers)
+            response = conn.getresponse()
+            raw = response.read()
+            ms = (time.perf_counter() - started) * 1000
+        finally:
+            conn.close()
+        try:
+            parsed = json.loads(raw) if raw else None
+        except ValueError:
+            parsed = raw.decode(errors="replace")
+        return response.status, parsed, ms
+
+
+class Bench:
+    """One embedded stack with a recorder on its AWS clients, an HTTP client, an org, and fresh environments."""
+
+    def __init__(self) -> None:
+        use_sources()
+        from strongroom_local import LocalStack
+
+        self.stack = LocalStack("127.0.0.1", port=0, workers=[])
+        self.recorder = Recorder()
+        self.api: Api | None = None
+        self.org = self.org_slug = ""
+        self.project = ""
+        self._spare: list[tuple[str, str]] = []
+        self._server_ms = 0.0
+
+    def __enter__(self) -> Bench:
+        self.stack.start()
+        self.recorder.install()
+        dispatch = self.stack.dispatch
+
+        def timed(request: Any) -> Any:  # the stack's whole work on one request: gateway, handler, moto
+            started = time.perf_counter()
+            try:
+                return dispatch(request)
+            finally:
+                self._server_ms = (time.perf_counter() - started) * 1000
+
+        self.stack.dispatch = timed  # type: ignore[method-assign]
+        self.api = Api(self.stack.url)
+        self.expect(200, "GET", "/v1/me")  # provisions the dev user
+        org = self.expect(201, "POST", "/v1/orgs", {"name": f"Bench {secrets.token_hex(3)}"})
+        self.org, self.org_slug = org["id"], org["slug"]
+        self.recorder.take()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stack.stop()
+
+    def measure(self, method: str, path: str, body: Any = None) -> Sample:
+        assert self.api is not None
+        self.recorder.take()
+        self._server_ms = 0.0
+        status, parsed, ms = self.api.request(method, path, body)
+        return Sample(status, ms, parsed, self.recorder.take(), self._server_ms)
+
+    def expect(self, status: int, method: str, path: str, body: Any = None) -> Any:
+        sample = self.measure(method, path, body)
+        if sample.status != status:
+            raise SystemExit(f"{method} {path}: {sample.status} (wanted {status}): {str(sample.body)[:400]}")
+        return sample.body
+
+    def environment(self) -> tuple[str, str]:
+        """A fresh, empty environment: its path (.../environments/<id>) by IDs, and the same by slugs."""
+        if not self._spare:
+            body = {"name": f"P {secrets.token_hex(3)}"}
+            project = self.expect(201, "POST", f"/v1/orgs/{self.org}/projects", body)
+            self.project = f"/v1/orgs/{self.org}/projects/{project['id']}"
+            self._spare = [
+                (
+                    f"{self.project}/environments/{env['id']}",
+                    f"/v1/orgs/{self.org_slug}/projects/{project['slug']}/environments/{env['slug']}",
+                )
+                for env in project["environments"]
+            ]
+        return self._spare.pop(0)
+
+    def child_of(self, env: str) -> str:
+        """A new environment of env's project inheriting from env, with no secrets of its own."""
+        project, _, parent = env.rpartition("/environments/")
+        body = {"name": f"child {secrets.token_hex(3)}", "parent": parent}
+        return f"{project}/environments/{self.expect(201, 'POST', f'{project}/environments', body)['id']}"
+
+    def fill(self, env: str, count: int, *, start: int = 0) -> Sample | None:
+        """Set keys start..start+count-1 (100-character values), 95 a change. The refusal, if any."""
+        done = 0
+        while done < count:
+            batch = min(BATCH, count - done)
+            sample = self.measure("PATCH", f"{env}/secrets", {"set": values(start + done, batch)})
+            if sample.status != 200:
+                return sample
+            done += batch
+        return None
+
+    def fill_until_full(self, env: str) -> tuple[int, Sample]:
+        """Add secrets until a change of one is refused: (how many fitted, the refusal)."""
+        count, batch = 0, BATCH
+        while True:
+            sample = self.measure("PATCH", f"{env}/secrets", {"set": values(count, batch)})
+            if sample.status == 200:
+                count += batch
+                continue
+            if sample.code != "environment_full":
+                raise SystemExit(f"filling: {sample.status} {str(sample.body)[:400]}")
+            if batch == 1:
+                return count, sample
+            batch = max(1, batch // 4)
+
+
+def values(start: int, count: int) -> dict[str, str]:
+    return {f"SECRET_{i:05d}": secrets.token_urlsafe(VALUE_CHARS)[:VALUE_CHARS] for i in range(start, start + count)}
+
+
+# --------------------------------------------------------------------------- figures
+
+
+def median(xs: Iterable[float]) -> float:
+    return round(statistics.median(list(xs)), 2)
+
+
+def p95(xs: Iterable[float]) -> float:
+    data = sorted(xs)
+    return round(statistics.quantiles(data, n=100, method="inclusive")[94] if len(data) > 1 else data[0], 2)
+
+
+def spread(xs: Iterable[int]) -> list[int]:
+    """[min, max] of a per-request figure (equal when every request cost the same)."""
+    data = list(xs)
+    return [min(data), max(data)]
+
+
+def show(pair: list[int]) -> str:
+    return str(pair[0]) if pair[0] == pair[1] else f"{pair[0]}-{pair[1]}"
+
+
+def ops_spread(samples: list[Sample], pick: Callable[[Sample], Counter[str]]) -> dict[str, list[int]]:
+    """Per operation name, [min, max] calls per request."""
+    names = sorted({name for s in samples for name in pick(s)})
+    return {name: spread(pick(s).get(name, 0) for s in samples) for name in names}
+
+
+def show_ops(found: dict[str, list[int]]) -> str:
+    return " ".join(f"{op}x{show(pair)}" for op, pair in found.items()) or "none"
+
+
+def read_figures(samples: list[Sample]) -> dict[str, Any]:
+    """Per request ([min, max] over the samples): reads of environment data and the rest, KMS, audit, time."""
+    return {
+        "requests": len(samples),
+        "statuses": sorted({s.status for s in samples}),
+        "env_data_reads": spread(len(s.reads(env_data=True)) for s in samples),
+        "env_data_keys": spread(sum(c.keys for c in s.reads(env_data=True)) for s in samples),
+        "env_data_items": spread(sum(c.items for c in s.reads(env_data=True)) for s in samples),
+        "access_reads": spread(len(s.reads(env_data=False)) for s in samples),
+        "access_items": spread(sum(c.items for c in s.reads(env_data=False)) for s in samples),
+        "kms": ops_spread(samples, Sample.kms),
+        "audit_transactions": spread(len(s.transactions()) for s in samples),
+        "audit_transaction_items": spread(sum(sum(c.written.values()) for c in s.transactions()) for s in samples),
+        "operations": ops_spread(samples, Sample.operations),
+        "median_ms": median(s.ms for s in samples),
+        "p95_ms": p95(s.ms for s in samples),
+        "server_median_ms": median(s.server_ms for s in samples),
+        "aws_median_ms": median(s.aws_ms() for s in samples),
+        "aws_median_ms_by_operation": {
+            op: median(sum(c.ms for c in s.calls if c.operation == op) for s in samples)
+            for op in sorted({c.operation for s in samples for c in s.calls})
+        },
+    }
+
+
+def measure_size(size: int | str, runs: int, cold_runs: int) -> dict[str, Any]:
+    with Bench() as bench:
+        env, env_by_slug = bench.environment()
+        row: dict[str, Any] = {}
+        started = time.perf_counter()
+        if size == "max":
+            count, refused = bench.fill_until_full(env)
+            row["limit"] = {"adding_one_more": refused.status, "code": refused.code}
+        else:
+            count = int(size)
+            refused_sample = bench.fill(env, count)
+            if refused_sample is not None:
+                return {"asked": count, "status": refused_sample.status, "code": refused_sample.code}
+        row["fill_seconds"] = round(time.perf_counter() - started, 1)
+        export = f"{env}/export?format=json"
+        bench.expect(200, "GET", export)  # warm-up
+        warm = [bench.measure("GET", export) for _ in range(runs)]
+        from strongroom import crypto
+
+        cold = []
+        for _ in range(cold_runs):
+            crypto.cache.clear()  # the module's data-key cache: empty in a new execution environment
+            cold.append(bench.measure("GET", export))
+        by_slug = bench.measure("GET", f"{env_by_slug}/export?format=json")
+        child = bench.child_of(env)
+        bench.expect(200, "GET", f"{child}/export?format=json")  # warm-up
+        inherited = [bench.measure("GET", f"{child}/export?format=json") for _ in range(max(5, runs // 4))]
+        crypto.cache.clear()
+        inherited_cold = bench.measure("GET", f"{child}/export?format=json")
+        pages, cursor = [], ""
+        while True:
+            query = f"limit={LIST_PAGE}" + (f"&cursor={quote(cursor)}" if cursor else "")
+            page = bench.measure("GET", f"{env}/secrets?{query}")
+            pages.append(page)
+            cursor = page.body.get("next_cursor") if page.status == 200 else None
+            if not cursor:
+                break
+    return {
+        "secrets": count,
+        **row,
+        "values_returned": len(warm[-1].body) if isinstance(warm[-1].body, dict) else None,
+        "snapshot_ciphertext_bytes": warm[-1].snapshot_bytes(),
+        "warm": read_figures(warm),
+        "cold": read_figures(cold),
+        "by_slug": read_figures([by_slug]),
+        "inheriting": {
+            **read_figures(inherited),
+            "values_returned": len(inherited[-1].body) if isinstance(inherited[-1].body, dict) else None,
+            "cold_kms": dict(inherited_cold.kms()),
+        },
+        "listing": {
+            "page_size": LIST_PAGE,
+            "requests": len(pages),
+            "statuses": sorted({s.status for s in pages}),
+            "env_data_reads": sum(len(s.reads(env_data=True)) for s in pages),
+            "kms": dict(sum((s.kms() for s in pages), Counter())),
+            "audit_transactions": sum(len(s.transactions()) for s in pages),
+        },
+    }
+
+
+def parse_sizes(text: str) -> list[int | str]:
+    out: list[int | str] = []
+    for raw in text.split(","):
+        part = raw.strip().lower()
+        if part == "max":
+            out.append("max")
+        elif part.isdigit() and int(part) > 0:
+            out.append(int(part))
+        else:
+            raise argparse.ArgumentTypeError(f"not a size: {part!r} (positive integers or 'max')")
+    return out
+
+
+def print_table(result: dict[str, Any]) -> None:
+    print(
+        f"reading all values: GET .../export?format=json, {result['runs']} warm requests per size after one "
+        f"warm-up (Python {result['python']}, embedded moto)"
+    )
+    print(
+        "per request, a-b when requests differ; env reads: of the environment's partition (its snapshot); "
+        "median/p95: client, server: the stack's dispatch, in AWS: inside moto (medians)"
+    )
+    head = (
+        f"{'secrets':>8} {'snapshot':>9} {'values':>6} | {'env reads':>9} {'items':>5} | {'other reads':>11} | "
+        f"{'KMS':>3} | {'audit TWI':>9} {'items':>5} | {'median':>9} {'p95':>9} {'server':>9} {'in AWS':>9} | "
+        f"{'cold KMS':>10} {'cold':>9}"
+    )
+    print(head)
+    print("-" * len(head))
+    for row in result["sizes"]:
+        if "secrets" not in row:
+            print(f"{row['asked']:>8} refused while filling: {row['status']} {row['code']}")
+            continue
+        w, c = row["warm"], row["cold"]
+        kms = max((pair[1] for pair in w["kms"].values()), default=0)
+        label = f"{row['secrets']}{'*' if 'limit' in row else ''}"
+        print(
+            f"{label:>8} {row['snapshot_ciphertext_bytes'] / 1000:>6.1f} KB {row['values_returned']:>6} | "
+            f"{show(w['env_data_reads']):>9} {show(w['env_data_items']):>5} | {show(w['access_reads']):>11} | "
+            f"{kms:>3} | {show(w['audit_transactions']):>9} {show(w['audit_transaction_items']):>5} | "
+            f"{w['median_ms']:>6.1f} ms {w['p95_ms']:>6.1f} ms {w['server_median_ms']:>6.1f} ms "
+            f"{w['aws_median_ms']:>6.1f} ms | "
+            f"{show_ops(c['kms']):>10} {c['median_ms']:>6.1f} ms"
+        )
+    rows = [r for r in result["sizes"] if "secrets" in r]
+    for row in rows:
+        answers = {part: row[part]["statuses"] for part in ("warm", "cold", "by_slug", "inheriting", "listing")}
+        if any(statuses != [200] for statuses in answers.values()):
+            print(f"! {row['secrets']} secrets: not every request answered 200: {answers}")
+    for row in rows:
+        if "limit" in row:
+            print(
+                f"* the largest that fits: {row['secrets']} secrets of {VALUE_CHARS} characters "
+                f"({row['snapshot_ciphertext_bytes']} bytes of snapshot ciphertext, limit "
+                f"{result['max_snapshot_bytes']}); one more is {row['limit']['adding_one_more']} {row['limit']['code']}"
+            )
+    if not rows:
+        return
+    first = rows[0]
+    print(f"operations of a warm export: {show_ops(first['warm']['operations'])}")
+    print(
+        "other reads: caller (email pointer, user), org, membership, project, environment, named by ID; "
+        f"by slug: {show(first['by_slug']['access_reads'])} other reads, {show(first['by_slug']['env_data_reads'])} env"
+    )
+    print(
+        f"cold: crypto.cache.clear() before each of {result['cold_runs']} requests; those requests: "
+        f"{show_ops(first['cold']['operations'])}"
+    )
+    print(
+        "inside moto, by operation (median ms per request): "
+        + "; ".join(
+            f"{row['secrets']}: "
+            + ", ".join(f"{op} {ms:.1f}" for op, ms in row["warm"]["aws_median_ms_by_operation"].items())
+            for row in rows
+        )
+    )
+    print()
+    print("an environment inheriting from it (parent = the filled one, no own secrets), warm:")
+    for row in rows:
+        i = row["inheriting"]
+        print(
+            f"{row['secrets']:>8} secrets: values {i['values_returned']}, {show_ops(i['operations'])}; env reads "
+            f"{show(i['env_data_reads'])} ({show(i['env_data_keys'])} keys, {show(i['env_data_items'])} items), "
+            f"KMS {show_ops(i['kms'])}, "
+            f"median {i['median_ms']:.1f} ms; cold KMS {' '.join(f'{k}x{v}' for k, v in i['cold_kms'].items())}"
+        )
+    print(f"listing with values, GET .../secrets?limit={LIST_PAGE} walked to its end:")
+    for row in rows:
+        listing = row["listing"]
+        kms = " ".join(f"{k}x{v}" for k, v in listing["kms"].items()) or "none"
+        print(
+            f"{row['secrets']:>8} secrets: {listing['requests']} requests, {listing['env_data_reads']} env reads, "
+            f"KMS {kms}, {listing['audit_transactions']} audit writes"
+        )
+    print(f"({result['seconds']} s; filling: {', '.join(f'{r["secrets"]}: {r["fill_seconds"]} s' for r in rows)})")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=None, help="warm requests per size (>= 5; default 20, quick 5)")
+    parser.add_argument("--cold", type=int, default=3, help="requests per size with the data-key cache emptied")
+    parser.add_argument("--sizes", type=parse_sizes, default=None, help=f"default {DEFAULT_SIZES}; quick {QUICK_SIZES}")
+    parser.add_argument("--quick", action="store_true", help=f"sizes {QUICK_SIZES}, 5 runs")
+    parser.add_argument("--json", action="store_true", help="print machine-readable results")
+    args = parser.parse_args()
+    runs = args.runs if args.runs is not None else (5 if args.quick else 20)
+    if runs < 5:
+        parser.error("--runs must be at least 5")
+    if args.cold < 1:
+        parser.error("--cold must be at least 1")
+    sizes = args.sizes or parse_sizes(QUICK_SIZES if args.quick else DEFAULT_SIZES)
+    started = time.perf_counter()
+    rows = [measure_size(size, runs, args.cold) for size in sizes]
+    from strongroom.domain import secrets as domain
+
+    result = {
+        "python": sys.version.split()[0],
+        "runs": runs,
+        "cold_runs": args.cold,
+        "value_characters": VALUE_CHARS,
+        "max_snapshot_bytes": domain.MAX_SNAPSHOT_BYTES,
+        "seconds": round(time.perf_counter() - started, 1),
+        "sizes": rows,
+    }
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        print_table(result)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
