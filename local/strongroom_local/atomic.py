@@ -13,6 +13,12 @@ seconds, and a test session grew past 18 GB (CI was OOM-killed). `copy_tables_on
 copy per table per transaction and leaves the stream shard out of it: the shard is shared with
 the copy, and a cancelled transaction truncates the records its applied items had added, so
 the stream carries committed writes only, as DynamoDB's does.
+
+And moto's BaseModel appends every instance it ever creates to a class-level list
+(`instances_tracked`, for resetting a mock between tests), deep copies included, so every
+backup stayed alive (213 table copies after 230 transactions; 5.8 GB after 800 writes). A
+long-running local stack never resets, so DynamoDB's models (items, tables, streams, indexes)
+are not tracked here.
 """
 
 from __future__ import annotations
@@ -53,9 +59,12 @@ def copy_tables_once() -> None:
     import copy  # noqa: PLC0415
     from types import SimpleNamespace  # noqa: PLC0415
 
+    from moto.core.model_instances import model_data  # noqa: PLC0415
     from moto.dynamodb import models  # noqa: PLC0415
     from moto.dynamodb.models.table import Table  # noqa: PLC0415
 
+    for model in model_data.get("dynamodb", {}).values():  # Item, Table, StreamRecord, indexes…
+        model.instances_tracked = _Untracked()
     original = models.DynamoDBBackend.transact_write_items
     if getattr(original, "copies_tables_once", False):
         return
@@ -93,6 +102,13 @@ def copy_tables_once() -> None:
 
     transact_write_items.copies_tables_once = True  # type: ignore[attr-defined]
     models.DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
+
+
+class _Untracked(list[Any]):
+    """moto's instance registry for a model class, keeping nothing."""
+
+    def append(self, _item: Any) -> None:
+        return
 
 
 def is_installed() -> bool:

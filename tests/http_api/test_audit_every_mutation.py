@@ -28,6 +28,16 @@ from strongroom_local.template import load_template, routes
 pytestmark = pytest.mark.http
 
 MUTATING = {"POST", "PUT", "PATCH", "DELETE"}
+# Re-wrapping every data key of an org follows its audited transaction with conditional
+# UpdateItems of the wrapped keys (KMS ReEncrypt results) and of the org's migration status.
+ROUTES_THAT_REWRAP = {
+    "POST /v1/orgs/{org}/encryption/kms/enable",
+    "DELETE /v1/orgs/{org}/encryption/kms",
+}
+# POSTs that change nothing (and so write nothing, audit included).
+READ_ONLY_POSTS = {"POST /v1/orgs/{org}/encryption/kms/test"}
+# One audited change per environment: N transactions, each with one event of this action.
+FAN_OUT = {"POST /v1/orgs/{org}/encryption/rotate": "environment.key_rotated"}
 DELETE_ROUTES_THAT_PURGE = {
     "DELETE /v1/orgs/{org}",
     "DELETE /v1/orgs/{org}/projects/{project}",
@@ -281,6 +291,36 @@ def _template_delete(w: World) -> tuple[str, str, str, Any, str]:
     return "DELETE", f"{project}/template/DB_URL", w.owner, None, "template.key_deleted"
 
 
+def _customer_key() -> str:
+    from strongroom import aws
+
+    return str(aws.kms().create_key(Description="customer key")["KeyMetadata"]["Arn"])
+
+
+def _kms_enable(w: World) -> tuple[str, str, str, Any, str]:
+    project, _ = _staging_with(w, {"A": "1"})
+    org = project.split("/projects/")[0]
+    return "POST", f"{org}/encryption/kms/enable", w.owner, {"kms_key_arn": _customer_key()}, "org.kms_enabled"
+
+
+def _kms_disable(w: World) -> tuple[str, str, str, Any, str]:
+    project, _ = _staging_with(w, {"A": "1"})
+    org = project.split("/projects/")[0]
+    w.call("POST", f"{org}/encryption/kms/enable", user=w.owner, body={"kms_key_arn": _customer_key()}, want=200)
+    return "DELETE", f"{org}/encryption/kms", w.owner, None, "org.kms_disabled"
+
+
+def _kms_test(w: World) -> tuple[str, str, str, Any, str]:
+    org = w.org()
+    return "POST", f"/v1/orgs/{org['slug']}/encryption/kms/test", w.owner, {"kms_key_arn": _customer_key()}, ""
+
+
+def _org_rotate(w: World) -> tuple[str, str, str, Any, str]:
+    project, _ = _staging_with(w, {"A": "1"})
+    org = project.split("/projects/")[0]
+    return "POST", f"{org}/encryption/rotate", w.owner, None, "environment.key_rotated"
+
+
 def _last_project(w: World, org: dict[str, Any]) -> str:
     return str(w.call("GET", f"/v1/orgs/{org['slug']}/projects", user=w.owner, want=200)["data"][-1]["slug"])
 
@@ -297,6 +337,10 @@ RECIPES: dict[str, Recipe] = {
     f"POST {E}/rotate-key": _rotate_key,
     "POST /v1/orgs/{org}/projects/{project}/template": _template_set,
     "DELETE /v1/orgs/{org}/projects/{project}/template/{key}": _template_delete,
+    "POST /v1/orgs/{org}/encryption/kms/enable": _kms_enable,
+    "DELETE /v1/orgs/{org}/encryption/kms": _kms_disable,
+    "POST /v1/orgs/{org}/encryption/kms/test": _kms_test,
+    "POST /v1/orgs/{org}/encryption/rotate": _org_rotate,
     "POST /v1/orgs": _org_create,
     "PATCH /v1/orgs/{org}": _org_patch,
     "DELETE /v1/orgs/{org}": _org_delete,
@@ -347,6 +391,15 @@ def test_mutation_writes_exactly_one_audit_event_in_its_transaction(
     # Then it succeeded with one transaction holding one audit event of the right action
     assert 200 <= status < 300, (status, payload)
     transactions = [params for name, params in calls if name == "TransactWriteItems"]
+    writes = {"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"}
+    if route_key in READ_ONLY_POSTS:
+        assert [name for name, _ in calls if name in writes] == []
+        return
+    if route_key in FAN_OUT:
+        assert len(transactions) == 3  # the project's three environments
+        assert [[e["action"]["S"] for e in _audit_items(t)] for t in transactions] == [[action]] * 3
+        assert [name for name, _ in calls if name in writes - {"TransactWriteItems"}] == []
+        return
     assert len(transactions) == 1, [name for name, _ in calls]
     events = _audit_items(transactions[0])
     assert len(events) == 1
@@ -354,7 +407,13 @@ def test_mutation_writes_exactly_one_audit_event_in_its_transaction(
     assert events[0]["request_id"]["S"] == headers["x-request-id"]
     # and nothing was written outside that transaction (purges delete only, after it)
     single_writes = [name for name, _ in calls if name in {"PutItem", "UpdateItem", "DeleteItem"}]
-    assert single_writes == []
+    if route_key in ROUTES_THAT_REWRAP:
+        assert set(single_writes) == {"UpdateItem"}
+        assert calls.index(next(c for c in calls if c[0] == "UpdateItem")) > calls.index(
+            next(c for c in calls if c[0] == "TransactWriteItems")
+        )
+    else:
+        assert single_writes == []
     batch_writes = [params for name, params in calls if name == "BatchWriteItem"]
     if route_key not in DELETE_ROUTES_THAT_PURGE:
         assert batch_writes == []

@@ -27,6 +27,8 @@ BODIES: dict[str, Any] = {
     "POST /v1/orgs/{org}/projects/{project}/environments/{env}/restore": {"at": "2026-01-01T00:00:00Z"},
     "POST /v1/orgs/{org}/projects/{project}/promote": {"from": "development", "to": "staging"},
     "POST /v1/orgs/{org}/projects/{project}/template": {"key": "INJECTED"},
+    "POST /v1/orgs/{org}/encryption/kms/test": {"kms_key_arn": "arn:aws:kms:us-east-1:123456789012:key/mine"},
+    "POST /v1/orgs/{org}/encryption/kms/enable": {"kms_key_arn": "arn:aws:kms:us-east-1:123456789012:key/mine"},
 }
 
 

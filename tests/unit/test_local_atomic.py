@@ -231,3 +231,18 @@ def _stream_shard(table: str) -> Any:
     shard = dynamodb_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].tables[table].stream_shard
     assert shard is not None
     return shard
+
+
+def test_moto_keeps_no_registry_of_items_or_table_copies(table: str) -> None:
+    """moto's BaseModel lists every instance it creates (for resetting a mock), the table copy of
+    each transaction included: a long-running stack grew by gigabytes. The local stack keeps
+    DynamoDB's models out of that registry."""
+    from moto.core.model_instances import model_data
+
+    client = boto3.client("dynamodb", region_name="us-east-1")
+    pk = f"TEST#registry#{secrets.token_hex(6)}"
+    for n in range(5):
+        puts = [{"Put": {"TableName": table, "Item": {"PK": {"S": pk}, "SK": {"S": f"{n}#{i}"}}}} for i in range(3)]
+        client.transact_write_items(TransactItems=puts)
+    tracked = {name: len(model.instances_tracked) for name, model in model_data["dynamodb"].items()}
+    assert tracked == dict.fromkeys(model_data["dynamodb"], 0)

@@ -8,18 +8,22 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Path
 
 from strongroom.app import REF_PATTERN, Cursor, Limit, OrgRef, build_app, created, make_handler, no_content
-from strongroom.domain import orgs
+from strongroom.domain import encryption, orgs
 from strongroom.models import (
     Invitation,
     InvitationAccepted,
     InvitationCreate,
     InvitationCreated,
     InvitationList,
+    KmsKeyBody,
+    KmsTest,
     Member,
     MemberList,
     MemberPatch,
     Org,
     OrgCreate,
+    OrgEncryption,
+    OrgKeysRotated,
     OrgList,
     OrgPatch,
     PermissionCatalog,
@@ -101,6 +105,39 @@ def accept_invitation(token: InvitationToken) -> InvitationAccepted:
 @app.get("/v1/permissions")
 def get_permissions() -> PermissionCatalog:
     return orgs.catalog()
+
+
+# --------------------------------------------------------------------------- encryption (BYOK), owner only
+
+
+@app.get("/v1/orgs/<org>/encryption")
+def get_encryption(org: OrgRef) -> OrgEncryption:
+    """Which KMS key wraps the org's data keys: the service's or the org's own."""
+    return encryption.get(org)
+
+
+@app.post("/v1/orgs/<org>/encryption/kms/test")
+def test_kms_key(org: OrgRef, body: KmsKeyBody) -> KmsTest:
+    """DescribeKey and a round trip (GenerateDataKey + Decrypt) with the key; changes nothing."""
+    return encryption.test_key(org, body.kms_key_arn)
+
+
+@app.post("/v1/orgs/<org>/encryption/kms/enable")
+def enable_kms_key(org: OrgRef, body: KmsKeyBody) -> OrgEncryption:
+    """Re-wrap every data key of the org under the org's key (KMS ReEncrypt); resumable."""
+    return encryption.enable(org, body.kms_key_arn)
+
+
+@app.delete("/v1/orgs/<org>/encryption/kms")
+def disable_kms_key(org: OrgRef) -> OrgEncryption:
+    """Re-wrap every data key back under the service key; resumable."""
+    return encryption.disable(org)
+
+
+@app.post("/v1/orgs/<org>/encryption/rotate")
+def rotate_org_keys(org: OrgRef) -> OrgKeysRotated:
+    """A new data key version for every environment of the org."""
+    return encryption.rotate(org)
 
 
 lambda_handler = make_handler(app)

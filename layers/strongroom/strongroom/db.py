@@ -423,3 +423,28 @@ def put_plain(item: dict[str, Any], *, condition: str | None = None) -> None:
         aws.dynamodb().put_item(**params)
     except (ClientError, BotoCoreError) as exc:
         raise translate(exc) from exc
+
+
+def update_plain(
+    key: dict[str, str],
+    expression: str,
+    *,
+    condition: str,
+    values: dict[str, Any],
+    names: dict[str, str] | None = None,
+) -> bool:
+    """A conditional, non-audited update for the follow-up work of an audited change (e.g. the
+    re-wraps after `org.kms_enabled`). False when the condition does not hold."""
+    from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415
+
+    params: dict[str, Any] = {"TableName": _table(), "Key": serialize(key), "UpdateExpression": expression}
+    _conditions(params, condition, names or {}, values)
+    try:
+        aws.dynamodb().update_item(**params)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            return False
+        raise translate(exc) from exc
+    except BotoCoreError as exc:
+        raise translate(exc) from exc
+    return True

@@ -431,3 +431,36 @@ class ValidationReport(Response):
     checked: int = Field(description="How many template keys were checked")
     missing: list[str]
     mismatched: list[PatternMismatch] = Field(description="Keys whose value does not match (values are never shown)")
+
+
+# --------------------------------------------------------------------------- BYOK encryption
+
+KMS_KEY_ARN_PATTERN = r"^arn:aws[a-z-]*:kms:[a-z0-9-]{1,32}:[0-9]{12}:(?:key|alias)/[A-Za-z0-9/_+=,.@-]{1,256}$"
+
+
+class KmsKeyBody(Request):
+    kms_key_arn: Annotated[str, StringConstraints(pattern=KMS_KEY_ARN_PATTERN)] = Field(
+        description="The ARN of a symmetric KMS key (or alias) whose policy lets Strongroom's role use it"
+    )
+
+
+class KmsTest(Response):
+    ok: bool
+    kms_key_arn: str
+    key_state: str
+    key_manager: str = ""
+    checks: list[str]
+
+
+class OrgEncryption(Response):
+    mode: Literal["service", "customer"]
+    kms_key_arn: str | None = None
+    status: Literal["active", "migrating"] = Field(description="migrating: re-wrapping; call enable/disable again")
+    updated_at: str | None = None
+    environments: int | None = Field(default=None, description="Environments checked by this call")
+    rewrapped: int | None = Field(default=None, description="Data keys re-wrapped by this call")
+
+
+class OrgKeysRotated(Response):
+    environments: int
+    rotated_at: str

@@ -20,6 +20,9 @@ class OrgRecord(BaseModel):
     created_by: str = ""
     created_at: str
     updated_at: str
+    kms_key_arn: str | None = None  # BYOK: the org's own KMS key; None = the service key
+    encryption_status: str = "active"  # "migrating" while data keys are re-wrapped
+    encryption_updated_at: str | None = None
 
 
 class MembershipRecord(BaseModel):

@@ -146,6 +146,9 @@ def purge(org_id: str) -> None:
             extra.extend(data.partition_keys(keys.environment_partition(item["id"])))
         elif item.get("entity") == "invitation":
             extra.append(keys.invitation_token(item["token_hash"]))
+    # Wrapped data keys (and the snapshots' copies) first: once they are gone nothing of the org
+    # can be decrypted, whatever else an interrupted purge leaves behind.
+    extra.sort(key=lambda k: 0 if k[keys.SK].startswith(("DATAKEY#", "SNAPSHOT")) else 1)
     db.delete_many(extra)
     db.delete_many([{keys.PK: i[keys.PK], keys.SK: i[keys.SK]} for i in items])
 

@@ -260,7 +260,7 @@ def _write(access: EnvironmentAccess, state: _State, plan: _Plan) -> _Committed:
     ops: list[db.Op] = []
     if state.snapshot is None or state.key is None or plan.rotate_key:
         key_version = state.snapshot.key_version + 1 if state.snapshot else 1
-        new_key = crypto.new_data_key(scope, settings().kms_key_id, version=key_version)
+        new_key = crypto.new_data_key(scope, access.org.kms_key_arn or settings().kms_key_id, version=key_version)
         key, wrapped, kms_key_id = new_key.plaintext, new_key.wrapped, new_key.kms_key_id
         record = DataKeyRecord(version=key_version, wrapped_key=wrapped, kms_key_id=kms_key_id, created_at=now)
         ops.append(db.Put.new(data.data_key_item(env_id, record), on_fail=_Retry("retry")))
@@ -322,8 +322,9 @@ def _write(access: EnvironmentAccess, state: _State, plan: _Plan) -> _Committed:
     ops.append(
         db.Put(
             data.snapshot_item(env_id, snapshot),
-            condition="attribute_not_exists(PK)" if state.snapshot is None else "revision = :r",
-            values={} if state.snapshot is None else {":r": state.revision},
+            # kms_key_id too: a re-wrap (BYOK) between our read and this write must not be undone
+            condition="attribute_not_exists(PK)" if state.snapshot is None else "revision = :r AND kms_key_id = :k",
+            values={} if state.snapshot is None else {":r": state.revision, ":k": state.snapshot.kms_key_id},
             on_fail=_Retry("retry"),
         )
     )

@@ -1,0 +1,183 @@
+"""Bring your own KMS key, per org, over HTTP: test, enable (re-wrap every data key), reads and
+writes under the customer key, fail closed when it is revoked, disable (re-wrap back), rotate."""
+
+from __future__ import annotations
+
+import json
+import secrets as pysecrets
+from typing import Any
+
+import pytest
+
+from strongroom import aws, crypto
+from strongroom_local import LocalStack
+from support import Api, scan_all
+
+pytestmark = pytest.mark.http
+
+
+def _email(who: str) -> str:
+    return f"{who}-{pysecrets.token_hex(4)}@example.com"
+
+
+@pytest.fixture
+def org(api: Api) -> dict[str, Any]:
+    owner, slug = _email("owner"), f"byok-{pysecrets.token_hex(4)}"
+    status, _, created = api("POST", "/v1/orgs", user=owner, json={"name": "BYOK", "slug": slug})
+    assert status == 201
+    _, _, project = api("POST", f"/v1/orgs/{slug}/projects", user=owner, json={"name": "Web"})
+    base = f"/v1/orgs/{slug}/projects/web/environments"
+    for env in ("staging", "production"):
+        assert api("PUT", f"{base}/{env}/secrets/DB", user=owner, json={"value": f"{env}-value"})[0] == 200
+    return {
+        "owner": owner,
+        "path": f"/v1/orgs/{slug}",
+        "base": base,
+        "id": created["id"],
+        "env_ids": [e["id"] for e in project["environments"]],
+    }
+
+
+def customer_key() -> str:
+    return str(aws.kms().create_key(Description="a customer's key")["KeyMetadata"]["Arn"])
+
+
+def wrapping(stack: LocalStack, env_ids: list[str]) -> dict[str, str]:
+    """SK -> kms_key_id of every data key and snapshot of these environments."""
+    wanted = {f"ENV#{e}" for e in env_ids}
+    return {
+        f"{i['PK']['S']}/{i['SK']['S']}": i["kms_key_id"]["S"]
+        for i in scan_all(stack)
+        if i["PK"]["S"] in wanted and (i["SK"]["S"].startswith("DATAKEY#") or i["SK"]["S"] == "SNAPSHOT")
+    }
+
+
+def test_enable_rewraps_every_data_key_and_disable_wraps_them_back(
+    api: Api, org: dict[str, Any], stack: LocalStack
+) -> None:
+    owner, path, base = org["owner"], org["path"], org["base"]
+    service_key = stack.resources.refs["ServiceKey"]  # type: ignore[union-attr]
+    assert api("GET", f"{path}/encryption", user=owner)[2]["mode"] == "service"
+    before = wrapping(stack, org["env_ids"])
+    assert len(before) == 4  # staging and production: a data key and a snapshot each
+    assert all(service_key in v for v in before.values())
+
+    key = customer_key()
+    status, _, tested = api("POST", f"{path}/encryption/kms/test", user=owner, json={"kms_key_arn": key})
+    assert (status, tested["ok"], tested["kms_key_arn"]) == (200, True, key)
+    assert wrapping(stack, org["env_ids"]) == before  # a test changes nothing
+
+    status, _, enabled = api("POST", f"{path}/encryption/kms/enable", user=owner, json={"kms_key_arn": key})
+    assert status == 200, enabled
+    assert (enabled["mode"], enabled["status"], enabled["kms_key_arn"], enabled["rewrapped"]) == (
+        "customer",
+        "active",
+        key,
+        2,
+    )
+    assert set(wrapping(stack, org["env_ids"]).values()) == {key}
+    # reads decrypt through the customer key (cold cache), writes stay under it, new keys too
+    crypto.cache.clear()
+    assert api("GET", f"{base}/production/secrets/DB", user=owner)[2]["value"] == "production-value"
+    assert api("PUT", f"{base}/staging/secrets/NEW", user=owner, json={"value": "n"})[0] == 200
+    assert api("PUT", f"{base}/development/secrets/FIRST", user=owner, json={"value": "f"})[0] == 200
+    after = wrapping(stack, org["env_ids"])
+    assert len(after) == 6
+    assert set(after.values()) == {key}
+    # enabling the same key again is a conflict, not a second migration
+    assert api("POST", f"{path}/encryption/kms/enable", user=owner, json={"kms_key_arn": key})[0] == 409
+
+    status, _, disabled = api("DELETE", f"{path}/encryption/kms", user=owner)
+    assert (status, disabled["mode"], disabled["rewrapped"]) == (200, "service", 3)
+    assert all(service_key in v for v in wrapping(stack, org["env_ids"]).values())
+    crypto.cache.clear()
+    assert api("GET", f"{base}/development/secrets/FIRST", user=owner)[2]["value"] == "f"
+    assert api("DELETE", f"{path}/encryption/kms", user=owner)[0] == 404
+
+
+def test_a_revoked_customer_key_fails_closed(api: Api, org: dict[str, Any], stack: LocalStack) -> None:
+    """The customer revokes our grant: KMS answers AccessDenied (moto does not enforce key state
+    on Decrypt, so a Stubber gives KMS's answer). Reads and writes are 503, nothing is written."""
+    import boto3
+    from botocore.stub import Stubber
+
+    owner, path, base = org["owner"], org["path"], org["base"]
+    key = customer_key()
+    assert api("POST", f"{path}/encryption/kms/enable", user=owner, json={"kms_key_arn": key})[0] == 200
+    before = wrapping(stack, org["env_ids"])
+    snapshot_before = [
+        i for i in scan_all(stack) if i["SK"]["S"] == "SNAPSHOT" and i["PK"]["S"].endswith(org["env_ids"][2])
+    ]
+    crypto.cache.clear()
+    client = boto3.client("kms", region_name="us-east-1")
+    with Stubber(client) as stub:
+        for _ in range(2):
+            stub.add_client_error("decrypt", service_error_code="AccessDeniedException", http_status_code=400)
+        aws.override("kms", client)
+        try:
+            read = api("GET", f"{base}/production/secrets/DB", user=owner)
+            write = api("PUT", f"{base}/production/secrets/DB", user=owner, json={"value": "x"})
+        finally:
+            aws.reset()
+    assert (read[0], write[0]) == (503, 503)
+    assert "production-value" not in json.dumps(read[2])
+    assert wrapping(stack, org["env_ids"]) == before
+    after = [i for i in scan_all(stack) if i["SK"]["S"] == "SNAPSHOT" and i["PK"]["S"].endswith(org["env_ids"][2])]
+    assert after == snapshot_before
+    assert api("GET", f"{base}/production/secrets/DB", user=owner)[2]["value"] == "production-value"
+
+
+@pytest.mark.parametrize(
+    ("arn", "code"),
+    [
+        ("arn:aws:kms:us-east-1:123456789012:key/00000000-0000-0000-0000-000000000000", "key_unusable"),
+        ("not-an-arn", "validation_error"),
+    ],
+)
+def test_an_unusable_key_is_refused_and_nothing_changes(
+    api: Api, org: dict[str, Any], stack: LocalStack, arn: str, code: str
+) -> None:
+    before = wrapping(stack, org["env_ids"])
+    for route in ("test", "enable"):
+        status, _, body = api(
+            "POST", f"{org['path']}/encryption/kms/{route}", user=org["owner"], json={"kms_key_arn": arn}
+        )
+        assert (status, body["error"]["code"]) == (422 if code == "key_unusable" else 400, code)
+    assert wrapping(stack, org["env_ids"]) == before
+    assert api("GET", f"{org['path']}/encryption", user=org["owner"])[2]["mode"] == "service"
+
+
+def test_a_disabled_key_is_refused(api: Api, org: dict[str, Any]) -> None:
+    key = customer_key()
+    aws.kms().disable_key(KeyId=key.rsplit("/", 1)[-1])  # moto: an ID, not an ARN
+    status, _, body = api("POST", f"{org['path']}/encryption/kms/test", user=org["owner"], json={"kms_key_arn": key})
+    assert (status, body["error"]["code"]) == (422, "key_unusable")
+
+
+def test_rotate_gives_every_environment_a_new_data_key(api: Api, org: dict[str, Any], stack: LocalStack) -> None:
+    owner, base = org["owner"], org["base"]
+    status, _, rotated = api("POST", f"{org['path']}/encryption/rotate", user=owner)
+    assert (status, rotated["environments"]) == (200, 3)
+    keys_now = wrapping(stack, org["env_ids"])
+    # staging/production: DATAKEY 1 and 2; development (no secrets yet): DATAKEY 1; three snapshots
+    assert (
+        sorted(k.split("/")[1] for k in keys_now) == ["DATAKEY#000001"] * 3 + ["DATAKEY#000002"] * 2 + ["SNAPSHOT"] * 3
+    )
+    crypto.cache.clear()
+    assert api("GET", f"{base}/staging/secrets/DB", user=owner)[2]["value"] == "staging-value"
+
+
+def test_encryption_is_the_owners(api: Api, org: dict[str, Any]) -> None:
+    admin = _email("admin")
+    body = {"email": admin, "role": "admin"}
+    _, _, inv = api("POST", f"{org['path']}/invitations", user=org["owner"], json=body)
+    assert api("POST", f"/v1/invitations/{inv['token']}/accept", user=admin)[0] == 200
+    key = {"kms_key_arn": customer_key()}
+    for method, route, payload in [
+        ("GET", "", None),
+        ("POST", "/kms/test", key),
+        ("POST", "/kms/enable", key),
+        ("DELETE", "/kms", None),
+        ("POST", "/rotate", None),
+    ]:
+        assert api(method, f"{org['path']}/encryption{route}", user=admin, json=payload)[0] == 403, route
