@@ -214,8 +214,17 @@ def test_no_plaintext_value_is_stored_anywhere(api: Api, env: dict[str, Any], st
     api("PUT", path, user=env["owner"], json={"value": canary}, headers={"Idempotency-Key": pysecrets.token_hex(6)})
     api("PUT", path, user=env["owner"], json={"value": canary + "-2"})
     assert api("GET", path, user=env["owner"])[2]["value"] == canary + "-2"
+    # and through every other way a value gets in: batch, import, promote, rollback, restore
+    owner, base, project = env["owner"], env["base"], env["base"].rsplit("/environments", 1)[0]
+    assert api("PATCH", f"{base}/staging/secrets", user=owner, json={"set": {"BATCH": canary + "-b"}})[0] == 200
+    content = f"IMPORTED='{canary}-i'\n"
+    assert api("POST", f"{base}/staging/import", user=owner, json={"format": "dotenv", "content": content})[0] == 200
+    assert api("POST", f"{project}/promote", user=owner, json={"from": "staging", "to": "production"})[0] == 200
+    assert api("POST", f"{path}/rollback", user=owner, json={"version": 1})[0] == 200
+    assert api("GET", f"{base}/production/export?format=json", user=owner)[2]["IMPORTED"] == canary + "-i"
     dump = json.dumps(scan_all(stack), default=str)
     assert canary not in dump
+    assert canary[7:] not in dump  # not even the random part
 
 
 def test_a_ciphertext_moved_to_another_version_or_environment_fails(
@@ -258,6 +267,64 @@ def test_a_ciphertext_moved_to_another_version_or_environment_fails(
     assert status == 500
     assert "dev-one" not in json.dumps(body)
     overwrite(s_id, 1, original)
+
+
+def test_a_ciphertext_moved_to_another_key_project_or_org_fails(
+    api: Api, env: dict[str, Any], stack: LocalStack
+) -> None:
+    """The same data key (same environment) but another secret name; and the same name and
+    version in another project and in another org: AES-GCM's AAD binds org, project,
+    environment, key and version, so each read fails (500, integrity alert), never another value."""
+    owner = env["owner"]
+    client, table = aws.dynamodb(), stack.resources.refs["Table"]  # type: ignore[union-attr]
+    staging = f"{env['base']}/staging/secrets"
+    for name, value in (("VICTIM", "victim-value"), ("THIEF", "thief-value")):
+        assert api("PUT", f"{staging}/{name}", user=owner, json={"value": value})[0] == 200
+    other_owner, other_slug = _email("other"), f"other-{pysecrets.token_hex(4)}"
+    assert api("POST", "/v1/orgs", user=other_owner, json={"name": "Other", "slug": other_slug})[0] == 201
+    _, _, other_project = api("POST", f"/v1/orgs/{other_slug}/projects", user=other_owner, json={"name": "Web"})
+    _, _, same_org_project = api("POST", f"/v1/orgs/{env['slug']}/projects", user=owner, json={"name": "Api"})
+    elsewhere = {
+        "another project": (
+            owner,
+            f"/v1/orgs/{env['slug']}/projects/api/environments/staging/secrets",
+            same_org_project,
+        ),
+        "another org": (other_owner, f"/v1/orgs/{other_slug}/projects/web/environments/staging/secrets", other_project),
+    }
+    for user, path, _ in elsewhere.values():
+        assert api("PUT", f"{path}/VICTIM", user=user, json={"value": "their-own"})[0] == 200
+
+    def item_key(env_id: str, name: str) -> dict[str, Any]:
+        return {k: {"S": v} for k, v in keys.secret_version(env_id, name, 1).items()}
+
+    def blob(env_id: str, name: str) -> Any:
+        return client.get_item(TableName=table, Key=item_key(env_id, name))["Item"]["blob"]
+
+    def overwrite(env_id: str, name: str, value: Any) -> None:
+        client.update_item(
+            TableName=table,
+            Key=item_key(env_id, name),
+            UpdateExpression="SET #b = :b",
+            ExpressionAttributeNames={"#b": "blob"},
+            ExpressionAttributeValues={":b": value},
+        )
+
+    staging_id = env["ids"]["staging"]
+    original = blob(staging_id, "VICTIM")
+    overwrite(staging_id, "VICTIM", blob(staging_id, "THIEF"))  # another key, same data key
+    status, _, body = api("GET", f"{staging}/VICTIM?version=1", user=owner)
+    assert (status, "thief-value" in json.dumps(body)) == (500, False)
+    overwrite(staging_id, "VICTIM", original)
+    assert api("GET", f"{staging}/VICTIM?version=1", user=owner)[2]["value"] == "victim-value"
+    for where, (user, path, project) in elsewhere.items():
+        target = next(e["id"] for e in project["environments"] if e["slug"] == "staging")
+        theirs = blob(target, "VICTIM")
+        overwrite(target, "VICTIM", original)  # our ciphertext moved into their environment
+        status, _, body = api("GET", f"{path}/VICTIM?version=1", user=user)
+        assert (status, "victim-value" in json.dumps(body)) == (500, False), where
+        overwrite(target, "VICTIM", theirs)
+        assert api("GET", f"{path}/VICTIM?version=1", user=user)[2]["value"] == "their-own"
 
 
 @pytest.mark.parametrize(
