@@ -1,6 +1,6 @@
 """Reading all values of an environment: DynamoDB reads, KMS calls and latency per request, by size.
 
-    .venv/bin/python bench/pull.py [--runs 20] [--cold 3] [--sizes 10,100,1000,max] [--quick] [--json]
+    .venv/bin/python bench/pull.py [--runs 20] [--cold 3] [--sizes 10,100,1000,10000,max] [--quick] [--json]
 
 The design's read-path claim (strongroom/domain/secrets.py): reading an environment is one read of
 its snapshot and, on a warm container, no KMS call, whatever its number of secrets. For each size
@@ -56,7 +56,7 @@ VALUE_CHARS = 100
 BATCH = 95  # keys per PATCH (strongroom.domain.secrets.MAX_CHANGES)
 LIST_PAGE = 500
 READ_OPERATIONS = frozenset({"GetItem", "Query", "BatchGetItem", "Scan", "TransactGetItems"})
-DEFAULT_SIZES = "10,100,1000,max"
+DEFAULT_SIZES = "10,100,1000,10000"
 QUICK_SIZES = "10,100,max"
 
 
@@ -313,11 +313,15 @@ class Bench:
         return f"{project}/environments/{self.expect(201, 'POST', f'{project}/environments', body)['id']}"
 
     def fill(self, env: str, count: int, *, start: int = 0) -> Sample | None:
-        """Set keys start..start+count-1 (100-character values), 95 a change. The refusal, if any."""
-        done = 0
+        """Set keys start..start+count-1 (100-character values), up to 95 a change (fewer once the
+        environment spills into parts: the server says how many fit). The refusal, if any."""
+        done, most = 0, BATCH
         while done < count:
-            batch = min(BATCH, count - done)
+            batch = min(most, count - done)
             sample = self.measure("PATCH", f"{env}/secrets", {"set": values(start + done, batch)})
+            if sample.code == "too_many_changes" and sample.body["error"]["details"]["max"] > 0:
+                most = int(sample.body["error"]["details"]["max"])
+                continue
             if sample.status != 200:
                 return sample
             done += batch
@@ -330,6 +334,9 @@ class Bench:
             sample = self.measure("PATCH", f"{env}/secrets", {"set": values(count, batch)})
             if sample.status == 200:
                 count += batch
+                continue
+            if sample.code == "too_many_changes" and sample.body["error"]["details"]["max"] > 0:
+                batch = min(batch, int(sample.body["error"]["details"]["max"]))
                 continue
             if sample.code != "environment_full":
                 raise SystemExit(f"filling: {sample.status} {str(sample.body)[:400]}")

@@ -355,3 +355,52 @@ def test_rotate_key_new_writes_use_the_new_key_and_old_versions_still_decrypt(
     _, _, inv = api("POST", f"{org_path}/invitations", user=owner, json={"email": dev, "role": "developer"})
     assert api("POST", f"/v1/invitations/{inv['token']}/accept", user=dev)[0] == 200
     assert api("POST", f"{staging}/rotate-key", user=dev)[0] == 403
+
+
+# --------------------------------------------------------------------------- large environments
+
+
+def test_an_environment_past_one_item_spills_into_parts_and_reads_whole(
+    api: Api, env: dict[str, Any], stack: LocalStack
+) -> None:
+    owner, staging = env["owner"], env["staging"]
+    big = {f"BIG_{i:02d}": pysecrets.token_urlsafe(45_000) for i in range(20)}  # 60 KB each, 1.2 MB in all
+    names = sorted(big)
+    for half in (names[:10], names[10:]):  # request bodies stop at 1 MiB
+        status, _, body = api("PATCH", f"{staging}/secrets", user=owner, json={"set": {k: big[k] for k in half}})
+        assert status == 200, body
+    assert values_of(api, owner, staging) == big
+    env_id = api("GET", staging, user=owner)[2]["id"]
+
+    def parts() -> list[str]:
+        return sorted(
+            i["SK"]["S"] for i in scan_all(stack) if i["PK"]["S"] == f"ENV#{env_id}" and "SNAPSHOT#" in i["SK"]["S"]
+        )
+
+    first = parts()
+    assert len(first) == 3  # 1.2 MB: the SNAPSHOT item and three parts of at most 350 KB
+    assert api("PUT", f"{staging}/secrets/SMALL", user=owner, json={"value": "s"})[0] == 200
+    second = parts()
+    assert len(second) == 3
+    assert not set(first) & set(second)  # the previous revision's parts went with it
+    crypto.cache.clear()
+    assert api("GET", f"{staging}/secrets/BIG_07", user=owner)[2]["value"] == big["BIG_07"]
+    _, _, exported = api("GET", f"{staging}/export?format=json", user=owner)
+    assert exported == {**big, "SMALL": "s"}
+    # a child reads its parent's parts too
+    body = {"name": "QA", "slug": "qa", "parent": "staging"}
+    assert api("POST", staging.rsplit("/", 1)[0], user=owner, json=body)[0] == 201
+    assert values_of(api, owner, staging.replace("staging", "qa")) == {**big, "SMALL": "s"}
+
+
+def test_an_environment_stops_at_its_size_limit_with_413(api: Api, env: dict[str, Any]) -> None:
+    owner, staging = env["owner"], env["staging"]
+    statuses = []
+    for i in range(60):  # 60 KB each: the limit (3 MB of ciphertext) is reached before 60
+        status, _, body = api("PUT", f"{staging}/secrets/K{i:02d}", user=owner, json={"value": "v" * 60_000})
+        statuses.append(status)
+        if status != 200:
+            assert (status, body["error"]["code"]) == (413, "environment_full")
+            break
+    assert 40 < statuses.index(413) < 60
+    assert len(values_of(api, owner, staging)) == statuses.index(413)  # nothing of the refused write

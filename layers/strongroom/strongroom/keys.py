@@ -121,6 +121,11 @@ def env_snapshot(env_id: str) -> dict[str, str]:
     return {PK: environment_partition(env_id), SK: "SNAPSHOT"}
 
 
+def env_snapshot_chunk(env_id: str, revision: int, part: int) -> dict[str, str]:
+    """Part `part` (1…) of a snapshot too large for one item, immutable, behind its revision."""
+    return {PK: environment_partition(env_id), SK: f"SNAPSHOT#{revision:010d}#{part:03d}"}
+
+
 def env_data_key(env_id: str, version: int) -> dict[str, str]:
     return {PK: environment_partition(env_id), SK: f"DATAKEY#{version:06d}"}
 

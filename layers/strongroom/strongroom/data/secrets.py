@@ -10,11 +10,16 @@ from pydantic import BaseModel, ConfigDict
 
 from strongroom import db, keys
 
+# A snapshot's ciphertext goes in parts of at most CHUNK_BYTES: the first in the SNAPSHOT item,
+# the rest in `chunks` immutable items keyed by revision (DynamoDB items stop at 400 KB).
+CHUNK_BYTES = 350_000
+
 
 class SnapshotRecord(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
     revision: int
-    blob: bytes
+    blob: bytes  # the whole ciphertext once read (see snapshot()); the first part in the item
+    chunks: int = 0
     key_version: int
     wrapped_key: bytes
     kms_key_id: str
@@ -43,8 +48,60 @@ class DataKeyRecord(BaseModel):
 
 
 def snapshot(env_id: str) -> SnapshotRecord | None:
-    item = db.get(keys.env_snapshot(env_id))
-    return SnapshotRecord.model_validate(item) if item else None
+    """The environment's snapshot with its whole ciphertext: one GetItem, plus one BatchGetItem of
+    its parts when it spilled past one item."""
+    return snapshots([env_id]).get(env_id)
+
+
+def snapshots(env_ids: list[str]) -> dict[str, SnapshotRecord]:
+    """Several environments' snapshots, whole: one read of the items (GetItem for one, else
+    BatchGetItem), one BatchGetItem of the parts of those that spilled. A part replaced by a
+    concurrent change (its revision's parts are deleted with it) is read again."""
+    out: dict[str, SnapshotRecord] = {}
+    pending = list(dict.fromkeys(env_ids))
+    for _attempt in range(4):
+        if not pending:
+            break
+        if len(pending) == 1:
+            one = db.get(keys.env_snapshot(pending[0]))
+            items = [one] if one else []
+        else:
+            items = db.batch_get([keys.env_snapshot(e) for e in pending])
+        heads = {str(i[keys.PK]).removeprefix("ENV#"): SnapshotRecord.model_validate(i) for i in items}
+        wanted = [
+            keys.env_snapshot_chunk(env_id, head.revision, part)
+            for env_id, head in heads.items()
+            for part in range(1, head.chunks + 1)
+        ]
+        parts = {(i[keys.PK], i[keys.SK]): bytes(i["blob"]) for i in db.batch_get(wanted)} if wanted else {}
+        retry: list[str] = []
+        for env_id, head in heads.items():
+            keys_ = [keys.env_snapshot_chunk(env_id, head.revision, p) for p in range(1, head.chunks + 1)]
+            found = [parts.get((k[keys.PK], k[keys.SK])) for k in keys_]
+            if any(f is None for f in found):
+                retry.append(env_id)
+                continue
+            whole = head.blob + b"".join(f for f in found if f is not None)
+            out[env_id] = head.model_copy(update={"blob": whole}) if head.chunks else head
+        pending = retry
+    if pending:
+        from strongroom.errors import Conflict  # noqa: PLC0415
+
+        raise Conflict("the environment is changing too fast; retry", headers={"Retry-After": "1"})
+    return out
+
+
+def snapshot_items(env_id: str, snap: SnapshotRecord) -> list[dict[str, Any]]:
+    """The SNAPSHOT item (the first part of the ciphertext) and its part items, if it spills."""
+    parts = [snap.blob[i : i + CHUNK_BYTES] for i in range(0, len(snap.blob), CHUNK_BYTES)] or [b""]
+    head = snap.model_copy(update={"blob": parts[0], "chunks": len(parts) - 1})
+    return [
+        {**keys.env_snapshot(env_id), "entity": "env_snapshot", **head.model_dump()},
+        *(
+            {**keys.env_snapshot_chunk(env_id, snap.revision, n), "entity": "env_snapshot_chunk", "blob": part}
+            for n, part in enumerate(parts[1:], start=1)
+        ),
+    ]
 
 
 def version(env_id: str, key: str, number: int) -> VersionRecord | None:
@@ -66,10 +123,6 @@ def versions_page(env_id: str, key: str, *, limit: int, cursor: str | None) -> t
 def data_key(env_id: str, number: int) -> DataKeyRecord | None:
     item = db.get(keys.env_data_key(env_id, number))
     return DataKeyRecord.model_validate(item) if item else None
-
-
-def snapshot_item(env_id: str, snap: SnapshotRecord) -> dict[str, Any]:
-    return {**keys.env_snapshot(env_id), "entity": "env_snapshot", **snap.model_dump()}
 
 
 def version_item(env_id: str, rec: VersionRecord) -> dict[str, Any]:

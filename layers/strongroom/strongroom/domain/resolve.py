@@ -4,7 +4,7 @@ with `${…}` references expanded, identically for every client.
 Inheritance: an environment with a `parent` sees the parent's keys (and the grandparent's…)
 unless it sets them itself; the nearest environment wins. Reading a child reads its ancestors,
 so each ancestor must be readable by the caller (403 naming it otherwise). The ancestors'
-snapshots are read in one BatchGetItem.
+snapshots are read in one request (plus one for the parts of those past one item).
 
 References, expanded on read:
 - `${KEY}`: KEY as this environment sees it (own or inherited);
@@ -23,9 +23,10 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from strongroom import crypto, db, keys
+from strongroom import crypto
 from strongroom.access import EnvironmentAccess
 from strongroom.data import projects as project_data
+from strongroom.data import secrets as secret_data
 from strongroom.data.projects import EnvironmentRecord, ProjectRecord
 from strongroom.data.secrets import SnapshotRecord
 from strongroom.errors import Forbidden, Unprocessable
@@ -99,8 +100,7 @@ class Resolver:
                     code="inherits_unreadable",
                     details={"environment": ancestor.slug},
                 )
-        items = db.batch_get([keys.env_snapshot(e.id) for e in chain])
-        snaps = {str(i[keys.PK]).removeprefix("ENV#"): SnapshotRecord.model_validate(i) for i in items}
+        snaps = secret_data.snapshots([e.id for e in chain])
         merged: dict[str, Entry] = {}
         for holder in reversed(chain):  # farthest first: nearer environments overwrite
             scope = crypto.Scope(self.access.org.id, holder.project_id, holder.id)

@@ -41,7 +41,11 @@ from strongroom.models import (
     ValidationReport,
 )
 
-MAX_SNAPSHOT_BYTES = 350_000  # DynamoDB items stop at 400 KB
+# An environment's ciphertext spills into part items past one item (data.CHUNK_BYTES); a change
+# rewrites every part inside one TransactWriteItems, which holds at most 4 MB.
+MAX_SNAPSHOT_BYTES = 3_000_000
+MAX_TRANSACTION_BYTES = 3_900_000
+MAX_TRANSACTION_ITEMS = 100
 MAX_ATTEMPTS = 5
 # TransactWriteItems takes 100 items: one version item per changed secret, plus the snapshot, the
 # audit event and (on a first write) the data key.
@@ -309,7 +313,11 @@ def _write(access: EnvironmentAccess, state: _State, plan: _Plan) -> _Committed:
     body = json.dumps({"live": live, "trash": trash}, separators=(",", ":"), ensure_ascii=False).encode()
     blob = crypto.encrypt(key, body, scope.aad("snapshot", key_version, revision))
     if len(blob) > MAX_SNAPSHOT_BYTES:
-        raise PayloadTooLarge("the environment would exceed the size one snapshot holds", code="environment_full")
+        raise PayloadTooLarge(
+            f"the environment would exceed {MAX_SNAPSHOT_BYTES} bytes of ciphertext",
+            code="environment_full",
+            details={"max_bytes": MAX_SNAPSHOT_BYTES},
+        )
     snapshot = SnapshotRecord(
         revision=revision,
         blob=blob,
@@ -319,15 +327,30 @@ def _write(access: EnvironmentAccess, state: _State, plan: _Plan) -> _Committed:
         count=len(live),
         updated_at=now,
     )
+    head, *parts = data.snapshot_items(env_id, snapshot)
     ops.append(
         db.Put(
-            data.snapshot_item(env_id, snapshot),
+            head,
             # kms_key_id too: a re-wrap (BYOK) between our read and this write must not be undone
             condition="attribute_not_exists(PK)" if state.snapshot is None else "revision = :r AND kms_key_id = :k",
             values={} if state.snapshot is None else {":r": state.revision, ":k": state.snapshot.kms_key_id},
             on_fail=_Retry("retry"),
         )
     )
+    ops += [db.Put.new(part, on_fail=_Retry("retry")) for part in parts]
+    if state.snapshot is not None:  # the previous revision's parts go with it
+        ops += [
+            db.Delete(keys.env_snapshot_chunk(env_id, state.revision, n)) for n in range(1, state.snapshot.chunks + 1)
+        ]
+    size = sum(len(v) for op in ops if isinstance(op, db.Put) for v in op.item.values() if isinstance(v, bytes))
+    if len(ops) + 1 > MAX_TRANSACTION_ITEMS or size > MAX_TRANSACTION_BYTES:
+        fixed = len(ops) + 1 - len(plan.changes)
+        raise PayloadTooLarge(
+            f"this change is too large for one transaction: at most {MAX_TRANSACTION_ITEMS - fixed} secrets "
+            f"change at once in an environment this size, and {MAX_TRANSACTION_BYTES} bytes in all",
+            code="too_many_changes",
+            details={"max": max(MAX_TRANSACTION_ITEMS - fixed, 0), "changes": len(plan.changes)},
+        )
     project_id, environment_id = plan.audit_scope or (access.project.id, env_id)
     db.transact(
         ops,
