@@ -182,6 +182,13 @@ EXPECTATIONS: list[tuple[list[str], str, list[str], str]] = [
         "is not dotenv/JSON, `from` equal to `to`, an instant in the future are 422 naming the "
         "problem; more than 95 keys in one change (one transaction), or past the snapshot's size, 413.",
     ),
+    (
+        ["test_kms_key", "enable_kms_key"],
+        "positive_data_acceptance",
+        ["2xx", "401", "403", "404", "409", "422", "503"],
+        "A well-formed key ARN may name a key that does not exist or that Strongroom may not use: "
+        "422 key_unusable naming the KMS error (503 when KMS itself fails).",
+    ),
 ]
 
 

@@ -321,6 +321,32 @@ def _org_rotate(w: World) -> tuple[str, str, str, Any, str]:
     return "POST", f"{org}/encryption/rotate", w.owner, None, "environment.key_rotated"
 
 
+def _token_body() -> dict[str, Any]:
+    return {"name": "ci", "project": "web", "environment": "staging", "permissions": ["read"]}
+
+
+def _token_org(w: World) -> str:
+    org = w.org()
+    w.call("POST", f"/v1/orgs/{org['slug']}/projects", user=w.owner, body={"name": "Web"}, want=201)
+    return f"/v1/orgs/{org['slug']}"
+
+
+def _token_create(w: World) -> tuple[str, str, str, Any, str]:
+    return "POST", f"{_token_org(w)}/tokens", w.owner, _token_body(), "token.created"
+
+
+def _token_rotate(w: World) -> tuple[str, str, str, Any, str]:
+    org = _token_org(w)
+    token = w.call("POST", f"{org}/tokens", user=w.owner, body=_token_body(), want=201)
+    return "POST", f"{org}/tokens/{token['id']}/rotate", w.owner, None, "token.rotated"
+
+
+def _token_revoke(w: World) -> tuple[str, str, str, Any, str]:
+    org = _token_org(w)
+    token = w.call("POST", f"{org}/tokens", user=w.owner, body=_token_body(), want=201)
+    return "DELETE", f"{org}/tokens/{token['id']}", w.owner, None, "token.revoked"
+
+
 def _last_project(w: World, org: dict[str, Any]) -> str:
     return str(w.call("GET", f"/v1/orgs/{org['slug']}/projects", user=w.owner, want=200)["data"][-1]["slug"])
 
@@ -341,6 +367,9 @@ RECIPES: dict[str, Recipe] = {
     "DELETE /v1/orgs/{org}/encryption/kms": _kms_disable,
     "POST /v1/orgs/{org}/encryption/kms/test": _kms_test,
     "POST /v1/orgs/{org}/encryption/rotate": _org_rotate,
+    "POST /v1/orgs/{org}/tokens": _token_create,
+    "POST /v1/orgs/{org}/tokens/{id}/rotate": _token_rotate,
+    "DELETE /v1/orgs/{org}/tokens/{id}": _token_revoke,
     "POST /v1/orgs": _org_create,
     "PATCH /v1/orgs/{org}": _org_patch,
     "DELETE /v1/orgs/{org}": _org_delete,

@@ -92,7 +92,7 @@ def test_enable_rewraps_every_data_key_and_disable_wraps_them_back(
     assert all(service_key in v for v in wrapping(stack, org["env_ids"]).values())
     crypto.cache.clear()
     assert api("GET", f"{base}/development/secrets/FIRST", user=owner)[2]["value"] == "f"
-    assert api("DELETE", f"{path}/encryption/kms", user=owner)[0] == 404
+    assert api("DELETE", f"{path}/encryption/kms", user=owner)[2]["error"]["code"] == "byok_not_enabled"
 
 
 def test_a_revoked_customer_key_fails_closed(api: Api, org: dict[str, Any], stack: LocalStack) -> None:

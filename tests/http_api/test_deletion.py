@@ -47,6 +47,12 @@ def _populated_org(api: Api, owner: str) -> tuple[dict[str, Any], dict[str, Any]
         "POST", f"/v1/orgs/{slug}/invitations", user=owner, json={"email": "later@example.com", "role": "viewer"}
     )
     assert status == 201
+    # secrets (data keys, snapshots, versions), a template and a service token under it too
+    base = f"/v1/orgs/{slug}/projects/web"
+    assert api("PUT", f"{base}/environments/staging/secrets/A", user=owner, json={"value": "a"})[0] == 200
+    assert api("POST", f"{base}/template", user=owner, json={"key": "A"})[0] == 201
+    token = {"name": "ci", "project": "web", "environment": "staging"}
+    assert api("POST", f"/v1/orgs/{slug}/tokens", user=owner, json=token)[0] == 201
     return org, project, pending["token"]
 
 

@@ -291,7 +291,7 @@ def test_promote_a_key_list_and_its_refusals(api: Api, env: dict[str, Any]) -> N
     same = {"from": "staging", "to": "staging"}
     assert api("POST", f"{project}/promote", user=owner, json=same)[2]["error"]["code"] == "same_environment"
     missing = {"from": "staging", "to": "nowhere"}
-    assert api("POST", f"{project}/promote", user=owner, json=missing)[0] == 404
+    assert api("POST", f"{project}/promote", user=owner, json=missing)[2]["error"]["code"] == "unknown_environment"
 
 
 # --------------------------------------------------------------------------- point-in-time restore

@@ -64,6 +64,32 @@ def test_the_sample_events_create_and_list_an_org_and_a_project(invoke: Invoke) 
     assert [p["id"] for p in body_of(projects)["data"]] == [body_of(project)["id"]]
 
 
+def test_the_sample_events_list_tokens_and_pull_with_one(invoke: Invoke) -> None:
+    user, slug = dev_user(), f"it-{secrets.token_hex(4)}"
+    assert (
+        invoke("OrgsFunction", load_event("orgs_create", headers=user, body={"name": "It", "slug": slug}))["statusCode"]
+        == 201
+    )
+    invoke("ProjectsFunction", load_event("projects_create", headers=user, path_parameters={"org": slug}))
+    body = {"name": "ci", "project": "web", "environment": "staging"}
+    created = invoke(
+        "TokensFunction",
+        load_event(
+            "tokens_list", headers=user, routeKey="POST /v1/orgs/{org}/tokens", body=body, path_parameters={"org": slug}
+        ),
+    )
+    assert created["statusCode"] == 201, created
+    listed = invoke("TokensFunction", load_event("tokens_list", headers=user, path_parameters={"org": slug}))
+    assert [t["id"] for t in body_of(listed)["data"]] == [body_of(created)["id"]]
+    pulled = invoke(
+        "RuntimeFunction",
+        load_event("runtime_secrets", headers={"authorization": f"Bearer {body_of(created)['token']}"}),
+    )
+    assert (pulled["statusCode"], body_of(pulled)["secrets"]) == (200, {})
+    refused = invoke("RuntimeFunction", load_event("runtime_secrets"))
+    assert refused["statusCode"] == 401
+
+
 def test_health_is_public_and_ok(invoke: Invoke) -> None:
     event = load_event("health_get")
     assert not any(h in event["headers"] for h in ("authorization", "x-strongroom-dev-user"))

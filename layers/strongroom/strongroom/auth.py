@@ -31,6 +31,15 @@ TokenVerifier = Callable[[str, str], Principal]
 _token_verifiers: dict[str, TokenVerifier] = {}
 
 
+def _service_token(token: str, source_ip: str) -> Principal:
+    from strongroom.domain import tokens  # noqa: PLC0415 - only token requests load it
+
+    return tokens.verify(token, source_ip)
+
+
+_token_verifiers["svc"] = _service_token
+
+
 def register_token_verifier(kind: str, verifier: TokenVerifier) -> None:
     _token_verifiers[kind] = verifier
 

@@ -22,6 +22,11 @@ class Principal:
     # Narrowing a token may carry (orgs it is limited to; read-only).
     org_ids: frozenset[str] | None = None
     read_only: bool = False
+    # A service token's scope: one project and one environment, these permissions.
+    project_id: str | None = None
+    environment_id: str | None = None
+    permissions: frozenset[str] = frozenset()
+    expires_at: str | None = None
 
 
 SYSTEM = Principal(type="system", id="system", via="system")

@@ -139,3 +139,20 @@ def secret_versions_prefix(key: str) -> str:
 
 
 ALL_VERSIONS_PREFIX = "VERSION#"
+
+
+# --------------------------------------------------------------------------- tokens (TOKEN#<id>)
+
+
+def service_token(token_id: str) -> dict[str, str]:
+    """A service token: its own partition, so that verifying one is a GetItem by the ID it carries."""
+    return {PK: f"TOKEN#{token_id}", SK: "TOKEN"}
+
+
+def service_token_index(org_id: str, created_at: str, token_id: str) -> dict[str, str]:
+    """GSI1 projection of a service token: the org's tokens, oldest first."""
+    return {GSI1PK: f"ORG#{org_id}#TOKENS", GSI1SK: f"{created_at}#{token_id}"}
+
+
+def org_tokens_partition(org_id: str) -> str:
+    return f"ORG#{org_id}#TOKENS"

@@ -464,3 +464,79 @@ class OrgEncryption(Response):
 class OrgKeysRotated(Response):
     environments: int
     rotated_at: str
+
+
+# --------------------------------------------------------------------------- service tokens
+
+MAX_CIDRS = 20
+
+
+def _networks(values: list[str]) -> list[str]:
+    import ipaddress  # noqa: PLC0415
+
+    for value in values:
+        try:
+            ipaddress.ip_network(value, strict=False)
+        except ValueError:
+            raise ValueError(f"{value[:60]!r} is not an IP network (CIDR)") from None
+    return values
+
+
+class ServiceTokenCreate(Request):
+    name: Name
+    project: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")] = Field(description="ID or slug")
+    environment: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")] = Field(description="ID or slug")
+    permissions: list[Literal["read", "write"]] = Field(
+        default=["read"], min_length=1, max_length=2, description='["read"] or ["read", "write"]'
+    )
+    expires_at: AwareDatetime | None = None
+    allowed_cidrs: Annotated[list[Annotated[str, StringConstraints(max_length=64)]], AfterValidator(_networks)] = Field(
+        default_factory=list, max_length=MAX_CIDRS, description="Source networks allowed (API Gateway's view)"
+    )
+
+
+class ServiceToken(Response):
+    id: str
+    name: str
+    project_id: str
+    environment_id: str
+    permissions: list[str]
+    expires_at: str | None = None
+    allowed_cidrs: list[str] = []
+    created_at: str
+    created_by: str
+    rotated_at: str | None = None
+    last_used_at: str | None = None
+
+
+class ServiceTokenCreated(ServiceToken):
+    token: str = Field(description="Shown once (sr_svc_…). Stored only as a SHA-256 hash.")
+
+
+class ServiceTokenList(Response):
+    data: list[ServiceToken]
+    next_cursor: str | None = None
+
+
+# --------------------------------------------------------------------------- runtime
+
+
+class RuntimeIdentity(Response):
+    token_id: str
+    org_id: str
+    project_id: str
+    environment_id: str
+    environment: str
+    permissions: list[str]
+    expires_at: str | None = None
+
+
+class RuntimeSecrets(Response):
+    secrets: dict[str, str]
+    version: str = Field(description="The ETag: changes whenever a value this read depends on changes")
+
+
+class RuntimeSecret(Response):
+    key: str
+    value: str
+    version: str

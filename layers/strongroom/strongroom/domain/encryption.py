@@ -23,7 +23,7 @@ from strongroom.config import settings
 from strongroom.data import projects as project_data
 from strongroom.data.projects import EnvironmentRecord
 from strongroom.data.secrets import DataKeyRecord, SnapshotRecord
-from strongroom.errors import Conflict, NotFound, Unavailable, Unprocessable
+from strongroom.errors import Conflict, Unavailable, Unprocessable
 from strongroom.models import KmsTest, OrgEncryption, OrgKeysRotated
 from strongroom.observability import logger
 
@@ -132,7 +132,7 @@ def enable(org_ref: str, key_arn: str) -> OrgEncryption:
 def disable(org_ref: str) -> OrgEncryption:
     access = _access(org_ref)
     if access.org.kms_key_arn is None and access.org.encryption_status == "active":
-        raise NotFound("this organization does not use its own key")
+        raise Conflict("this organization does not use its own key", code="byok_not_enabled")
     return _migrate(access, None, "org.kms_disabled")
 
 

@@ -139,6 +139,9 @@ def delete(org_ref: str) -> None:
 def purge(org_id: str) -> None:
     """Remove every item of a tombstoned org: environments' partitions, invitation token pointers,
     then the org partition itself (memberships, projects, environments, slugs, the tombstone)."""
+    from strongroom.domain import tokens  # noqa: PLC0415
+
+    db.delete_many(tokens.org_token_keys(org_id))  # first: the org's tokens stop with it
     items = list(db.query_all(keys.org_partition(org_id)))
     extra: list[dict[str, str]] = []
     for item in items:

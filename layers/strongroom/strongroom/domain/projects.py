@@ -195,6 +195,9 @@ def delete(org_ref: str, project_ref: str) -> None:
 
 def purge(project: ProjectRecord) -> None:
     """Delete a tombstoned project's environments (and their partitions) and then the tombstone."""
+    from strongroom.domain import tokens  # noqa: PLC0415
+
+    db.delete_many(tokens.org_token_keys(project.org_id, project_id=project.id))  # its tokens stop first
     envs = data.environments(project.org_id, project.id)
     partition_keys: list[dict[str, str]] = []
     for env in envs:

@@ -66,6 +66,8 @@ class Resolver:
         self._projects: dict[str, ProjectRecord | None] = {access.project.slug: access.project}
         self._views: dict[str, dict[str, Entry]] = {}
         self._done: dict[tuple[str, str], str] = {}
+        # env_id -> snapshot revision of every environment read so far (0: no snapshot yet)
+        self.revisions: dict[str, int] = {}
 
     # ----------------------------------------------------------------- views
 
@@ -93,14 +95,19 @@ class Resolver:
         if env.id in self._views:
             return self._views[env.id]
         chain = [env, *self.ancestors(env)]
+        # A service token reads its environment as the environment sees itself, ancestors included
+        # (its creator had to be able to read them: domain/tokens.py).
+        through_token = self.access.principal.environment_id == env.id
         for ancestor in chain[1:]:
-            if not self.access.allows("secrets.read", ancestor):
+            if not through_token and not self.access.allows("secrets.read", ancestor):
                 raise Forbidden(
                     f"'{env.slug}' inherits from '{ancestor.slug}', which your role ({self.access.role}) cannot read",
                     code="inherits_unreadable",
                     details={"environment": ancestor.slug},
                 )
         snaps = secret_data.snapshots([e.id for e in chain])
+        for link in chain:
+            self.revisions.setdefault(link.id, snaps[link.id].revision if link.id in snaps else 0)
         merged: dict[str, Entry] = {}
         for holder in reversed(chain):  # farthest first: nearer environments overwrite
             scope = crypto.Scope(self.access.org.id, holder.project_id, holder.id)

@@ -1,0 +1,85 @@
+"""The runtime API, for service tokens: introspection and the token environment's secrets,
+resolved, with an ETag (If-None-Match → 304 without decrypting)."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Literal
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Query
+
+from strongroom.app import build_app, make_handler
+from strongroom.domain import runtime
+from strongroom.formats import CONTENT_TYPES
+from strongroom.models import SECRET_KEY_PATTERN, RuntimeIdentity, RuntimeSecret, RuntimeSecrets
+
+app = build_app()
+
+Format = Annotated[Literal["json", "dotenv", "shell"], Query(description="json (default), dotenv or shell")]
+IfNoneMatch = Annotated[str | None, Header(alias="if-none-match", max_length=4096, description="A previous ETag")]
+NOT_MODIFIED = {304: {"description": "Nothing this read depends on changed since that ETag"}}
+
+
+@app.get("/runtime/v1")
+def introspect() -> RuntimeIdentity:
+    """Which token this is: its org, project, environment, permissions and expiry."""
+    return runtime.identity()
+
+
+def _not_modified(tag: str) -> Response[str]:
+    return Response(status_code=304, body="", headers={"ETag": f'"{tag}"', "Cache-Control": "no-store"})
+
+
+@app.get(
+    "/runtime/v1/secrets",
+    responses={
+        **NOT_MODIFIED,
+        200: {
+            "description": "The environment's values, resolved",
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {
+                            "secrets": {"type": "object", "additionalProperties": {"type": "string"}},
+                            "version": {"type": "string"},
+                        },
+                        "required": ["secrets", "version"],
+                    }
+                },
+                "text/plain": {"schema": {"type": "string"}},
+                "text/x-shellscript": {"schema": {"type": "string"}},
+            },
+        },
+    },
+)
+def pull(format: Format = "json", if_none_match: IfNoneMatch = None) -> Response[str]:  # noqa: A002
+    access = runtime.token_access()
+    same = runtime.unchanged(access, if_none_match)
+    if same is not None:
+        return _not_modified(same)
+    values, tag = runtime.pull(access)
+    headers = {"ETag": f'"{tag}"', "Cache-Control": "no-store"}
+    if format == "json":
+        body = RuntimeSecrets(secrets=values, version=tag).model_dump_json()
+        return Response(status_code=200, content_type="application/json", body=body, headers=headers)
+    return Response(
+        status_code=200, content_type=CONTENT_TYPES[format], body=runtime.render(values, format), headers=headers
+    )
+
+
+@app.get("/runtime/v1/secrets/<key>")
+def pull_one(key: Annotated[str, Path(pattern=SECRET_KEY_PATTERN, description="Secret name")]) -> Response[str]:
+    access = runtime.token_access()
+    value, tag = runtime.pull_one(access, key)
+    body = json.dumps(RuntimeSecret(key=key, value=value, version=tag).model_dump())
+    return Response(
+        status_code=200,
+        content_type="application/json",
+        body=body,
+        headers={"ETag": f'"{tag}"', "Cache-Control": "no-store"},
+    )
+
+
+lambda_handler = make_handler(app)

@@ -1,0 +1,45 @@
+"""Service tokens of an org: list, create (shown once), rotate (shown once), revoke. Admin."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Path
+
+from strongroom.app import REF_PATTERN, Cursor, Limit, OrgRef, build_app, created, make_handler, no_content
+from strongroom.domain import tokens
+from strongroom.models import ServiceTokenCreate, ServiceTokenCreated, ServiceTokenList
+
+app = build_app()
+
+TokenRef = Annotated[str, Path(pattern=REF_PATTERN, description="Token ID (tok_…)")]
+
+
+@app.get("/v1/orgs/<org>/tokens")
+def list_tokens(org: OrgRef, limit: Limit = 100, cursor: Cursor = None) -> ServiceTokenList:
+    data, next_cursor = tokens.list_tokens(org, limit=limit, cursor=cursor)
+    return ServiceTokenList(data=data, next_cursor=next_cursor)
+
+
+@app.post("/v1/orgs/<org>/tokens", responses={201: {"description": "Created; `token` is shown this once"}})
+def create_token(org: OrgRef, body: ServiceTokenCreate) -> Response[ServiceTokenCreated]:
+    """A token for one environment: read, or read and write; optionally expiring and limited to
+    source networks. The creator needs `tokens.manage` and the permissions it grants."""
+    return created(tokens.create(org, body))
+
+
+@app.post("/v1/orgs/<org>/tokens/<id>/rotate")
+def rotate_token(org: OrgRef, id: TokenRef) -> ServiceTokenCreated:  # noqa: A002 - the contract's name
+    """A new secret for the token; the old one stops working now. `token` is shown this once."""
+    return tokens.rotate(org, id)
+
+
+@app.delete("/v1/orgs/<org>/tokens/<id>", responses={204: {"description": "Revoked"}})
+def revoke_token(org: OrgRef, id: TokenRef) -> Response[str]:  # noqa: A002 - the contract's name
+    """Revoke: the next request with it is 401."""
+    tokens.revoke(org, id)
+    return no_content()
+
+
+lambda_handler = make_handler(app)

@@ -1,0 +1,280 @@
+"""Service tokens: how CI jobs and servers read (and, if allowed, write) one environment.
+
+    sr_svc_<26-char id>_<32-char secret><6-char checksum>
+
+The checksum (CRC-32 of everything before it, base62) lets a secret scanner recognise a
+Strongroom token offline and lets us refuse a mistyped one without a database read. Only the
+SHA-256 of the whole token is stored; the token is shown once, at creation or rotation, and
+compared in constant time. A token is scoped to one project and one environment with `read` or
+`read` + `write`, optionally expiring and optionally limited to source networks (checked against
+the address API Gateway saw, never a client header). Revocation and expiry apply to the next
+request: verification reads the token's item every time. `last_used_at` is written at most once
+a minute per token, outside any transaction (bookkeeping, not a mutation).
+
+Creating one needs `tokens.manage` (admin) *and* the creator's own `secrets.read` (and
+`secrets.write` for a writing token) on that environment at that moment: a token never does
+more than its creator could when it was made.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import ipaddress
+import secrets
+import zlib
+from datetime import timedelta
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from strongroom import audit, clock, db, ids, keys
+from strongroom.access import environment_access, org_access
+from strongroom.context import Principal
+from strongroom.domain.resolve import Resolver
+from strongroom.errors import Forbidden, NotFound, Unauthorized, Unprocessable
+from strongroom.models import ServiceToken, ServiceTokenCreate, ServiceTokenCreated
+
+PREFIX = "sr_svc_"
+_B62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+SECRET_CHARS = 32
+CHECKSUM_CHARS = 6
+LAST_USED_EVERY = timedelta(minutes=1)
+PERMISSIONS = {"read": "secrets.read", "write": "secrets.write"}
+
+
+class TokenRecord(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+    id: str
+    org_id: str
+    name: str
+    project_id: str
+    environment_id: str
+    permissions: list[str]
+    token_hash: str
+    expires_at: str | None = None
+    allowed_cidrs: list[str] = []
+    created_at: str
+    created_by: str
+    rotated_at: str | None = None
+    last_used_at: str | None = None
+
+
+# --------------------------------------------------------------------------- format
+
+
+def _base62(number: int, width: int) -> str:
+    out = []
+    for _ in range(width):
+        number, digit = divmod(number, 62)
+        out.append(_B62[digit])
+    return "".join(reversed(out))
+
+
+def _checksum(body: str) -> str:
+    return _base62(zlib.crc32(body.encode()), CHECKSUM_CHARS)
+
+
+def mint(token_id: str) -> str:
+    body = f"{PREFIX}{token_id.removeprefix('tok_')}_{''.join(secrets.choice(_B62) for _ in range(SECRET_CHARS))}"
+    return body + _checksum(body)
+
+
+def parse(token: str) -> str | None:
+    """The token's ID when it is well-formed and its checksum holds, else None."""
+    if not token.startswith(PREFIX) or len(token) > 200:
+        return None
+    body, check = token[:-CHECKSUM_CHARS], token[-CHECKSUM_CHARS:]
+    if not hmac.compare_digest(_checksum(body), check):
+        return None
+    id_part, _, secret_part = body[len(PREFIX) :].partition("_")
+    if len(secret_part) != SECRET_CHARS or not id_part.isalnum():
+        return None
+    return f"tok_{id_part}"
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+# --------------------------------------------------------------------------- verification
+
+
+def verify(token: str, source_ip: str) -> Principal:
+    """The principal a service token stands for, or 401 (403 from a network it may not use)."""
+    token_id = parse(token)
+    if token_id is None:
+        raise Unauthorized("invalid token")
+    item = db.get(keys.service_token(token_id))
+    if item is None:
+        raise Unauthorized("invalid token")
+    rec = TokenRecord.model_validate(item)
+    if not hmac.compare_digest(rec.token_hash, _digest(token)):
+        raise Unauthorized("invalid token")
+    now = clock.now()
+    if rec.expires_at and clock.parse(rec.expires_at) <= now:
+        raise Unauthorized("the token has expired")
+    if rec.allowed_cidrs and not _ip_allowed(source_ip, rec.allowed_cidrs):
+        raise Forbidden("this token may not be used from this network", code="network_not_allowed")
+    if rec.last_used_at is None or clock.parse(rec.last_used_at) <= now - LAST_USED_EVERY:
+        db.update_plain(
+            keys.service_token(token_id),
+            "SET last_used_at = :now",
+            condition="attribute_not_exists(last_used_at) OR last_used_at < :recent",
+            values={":now": clock.iso(now), ":recent": clock.iso(now - LAST_USED_EVERY)},
+        )
+    return Principal(
+        type="service_token",
+        id=rec.id,
+        via="service_token",
+        org_ids=frozenset({rec.org_id}),
+        read_only="write" not in rec.permissions,
+        project_id=rec.project_id,
+        environment_id=rec.environment_id,
+        permissions=frozenset(PERMISSIONS[p] for p in rec.permissions),
+        expires_at=rec.expires_at,
+    )
+
+
+def _ip_allowed(source_ip: str, cidrs: list[str]) -> bool:
+    try:
+        address = ipaddress.ip_address(source_ip)
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+        address = address.ipv4_mapped
+    return any(address in ipaddress.ip_network(c, strict=False) for c in cidrs)
+
+
+# --------------------------------------------------------------------------- management
+
+
+def _view(rec: TokenRecord) -> ServiceToken:
+    return ServiceToken.model_validate(rec.model_dump())
+
+
+def create(org_ref: str, body: ServiceTokenCreate) -> ServiceTokenCreated:
+    access = environment_access(org_ref, body.project, body.environment, "secrets.read")
+    access.require("tokens.manage")
+    for permission in body.permissions:
+        if not access.allows(PERMISSIONS[permission], access.environment):
+            raise Forbidden(
+                f"you cannot grant '{permission}' on '{access.environment.slug}': your role lacks it",
+                details={"permission": PERMISSIONS[permission], "role": access.role},
+            )
+    for ancestor in Resolver(access).ancestors(access.environment):  # what the token will see through it
+        if not access.allows("secrets.read", ancestor):
+            raise Forbidden(
+                f"'{access.environment.slug}' inherits from '{ancestor.slug}', which your role cannot read",
+                code="inherits_unreadable",
+                details={"environment": ancestor.slug},
+            )
+    if body.expires_at is not None and body.expires_at <= clock.now():
+        raise Unprocessable("`expires_at` is in the past", code="invalid_expiry")
+    token_id = ids.new_id("tok")
+    token = mint(token_id)
+    now = clock.now_iso()
+    rec = TokenRecord(
+        id=token_id,
+        org_id=access.org.id,
+        name=body.name,
+        project_id=access.project.id,
+        environment_id=access.environment.id,
+        permissions=sorted({*body.permissions, "read"}),  # writing implies reading
+        token_hash=_digest(token),
+        expires_at=clock.iso(body.expires_at) if body.expires_at else None,
+        allowed_cidrs=[str(ipaddress.ip_network(c, strict=False)) for c in body.allowed_cidrs],
+        created_at=now,
+        created_by=access.principal.id,
+    )
+    db.transact(
+        [db.Put.new(_item(rec), on_fail=NotFound("token id collision; retry"))],
+        audit=audit.event(
+            "token.created",
+            scope_id=access.org.id,
+            resource_type="service_token",
+            resource_id=token_id,
+            project_id=access.project.id,
+            environment_id=access.environment.id,
+            metadata={"name": body.name, "permissions": rec.permissions, "expires_at": rec.expires_at},
+        ),
+    )
+    return ServiceTokenCreated(**_view(rec).model_dump(), token=token)
+
+
+def _item(rec: TokenRecord) -> dict[str, Any]:
+    return {
+        **keys.service_token(rec.id),
+        **keys.service_token_index(rec.org_id, rec.created_at, rec.id),
+        "entity": "service_token",
+        **rec.model_dump(exclude_none=True),
+    }
+
+
+def _get(org_id: str, token_id: str) -> TokenRecord:
+    item = db.get(keys.service_token(token_id)) if ids.is_id(token_id, "tok") else None
+    if item is None or item.get("org_id") != org_id:
+        raise NotFound("token not found")
+    return TokenRecord.model_validate(item)
+
+
+def list_tokens(org_ref: str, *, limit: int, cursor: str | None) -> tuple[list[ServiceToken], str | None]:
+    access = org_access(org_ref, "tokens.manage")
+    page = db.query(keys.org_tokens_partition(access.org.id), index=keys.GSI1, limit=limit, cursor=cursor)
+    return [_view(TokenRecord.model_validate(i)) for i in page.items], page.next_cursor
+
+
+def rotate(org_ref: str, token_id: str) -> ServiceTokenCreated:
+    """A new secret for the same token (same ID, scope and expiry); the old one stops at once."""
+    access = org_access(org_ref, "tokens.manage")
+    rec = _get(access.org.id, token_id)
+    token = mint(rec.id)
+    now = clock.now_iso()
+    db.transact(
+        [
+            db.Update(
+                keys.service_token(rec.id),
+                "SET token_hash = :h, rotated_at = :now",
+                condition="token_hash = :old",
+                values={":h": _digest(token), ":now": now, ":old": rec.token_hash},
+                on_fail=NotFound("token not found"),
+            )
+        ],
+        audit=audit.event(
+            "token.rotated",
+            scope_id=access.org.id,
+            resource_type="service_token",
+            resource_id=rec.id,
+            project_id=rec.project_id,
+            environment_id=rec.environment_id,
+            metadata={"name": rec.name},
+        ),
+    )
+    rotated = rec.model_copy(update={"rotated_at": now})
+    return ServiceTokenCreated(**_view(rotated).model_dump(), token=token)
+
+
+def revoke(org_ref: str, token_id: str) -> None:
+    access = org_access(org_ref, "tokens.manage")
+    rec = _get(access.org.id, token_id)
+    db.transact(
+        [db.Delete(keys.service_token(rec.id), condition="attribute_exists(PK)", on_fail=NotFound("token not found"))],
+        audit=audit.event(
+            "token.revoked",
+            scope_id=access.org.id,
+            resource_type="service_token",
+            resource_id=rec.id,
+            project_id=rec.project_id,
+            environment_id=rec.environment_id,
+            metadata={"name": rec.name},
+        ),
+    )
+
+
+def org_token_keys(org_id: str, *, project_id: str | None = None) -> list[dict[str, str]]:
+    """Keys of the service tokens of an org, or of one of its projects (for their purge)."""
+    return [
+        {keys.PK: i[keys.PK], keys.SK: i[keys.SK]}
+        for i in db.query_all(keys.org_tokens_partition(org_id), index=keys.GSI1)
+        if project_id is None or i.get("project_id") == project_id
+    ]
