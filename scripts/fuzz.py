@@ -140,6 +140,7 @@ EXPECTATIONS: list[tuple[list[str], str, list[str], str]] = [
             "list_environments",
             "list_secrets",
             "list_versions",
+            "list_tokens",
         ],
         "positive_data_acceptance",
         ["2xx", "400", "401", "403", "404", "409"],
@@ -188,6 +189,20 @@ EXPECTATIONS: list[tuple[list[str], str, list[str], str]] = [
         ["2xx", "401", "403", "404", "409", "422", "503"],
         "A well-formed key ARN may name a key that does not exist or that Strongroom may not use: "
         "422 key_unusable naming the KMS error (503 when KMS itself fails).",
+    ),
+    (
+        ["device_token"],
+        "positive_data_acceptance",
+        ["2xx", "400", "401", "403", "404", "409", "429"],
+        "RFC 8628: a well-formed device code that is pending, too eager, expired, denied or unknown "
+        "is 400 with the RFC's error name.",
+    ),
+    (
+        ["create_token", "create_personal_token"],
+        "positive_data_acceptance",
+        ["2xx", "401", "403", "404", "409", "422"],
+        "An `expires_at` in the past, an `allowed_cidrs` entry that is no network, or an org the "
+        "caller is not a member of, is 422 naming it.",
     ),
 ]
 

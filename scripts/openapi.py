@@ -61,7 +61,8 @@ ERRORS = {
 }
 # Operations that answer without credentials (template.yaml has no authorizer; the layer's
 # PUBLIC_ROUTES skip authentication for these).
-PUBLIC = {("get", "/health")}
+# (tests/unit/test_openapi.py checks this equals strongroom.app.PUBLIC_ROUTES)
+PUBLIC = {("get", "/health"), ("post", "/v1/auth/device/start"), ("post", "/v1/auth/device/token")}
 # Statuses beyond the ones every operation of its kind gets.
 EXTRA_ERRORS: dict[tuple[str, str], set[str]] = {
     ("post", "/v1/invitations/{token}/accept"): {"410"},
@@ -294,7 +295,8 @@ def _not_nullable(param: dict[str, Any]) -> None:
 
 def _error_statuses(method: str, path: str, op: dict[str, Any]) -> set[str]:
     if (method, path) in PUBLIC:
-        return {"500", "503"}
+        body = {"400", "413", "415", "429"} if "requestBody" in op else set()
+        return {"500", "503"} | body | EXTRA_ERRORS.get((method, path), set())
     statuses = {"400", "401", "403", "404", "429", "500", "503"}
     if method in MUTATIONS:
         statuses |= {"409", "422"}  # state conflicts; Idempotency-Key reused with another request

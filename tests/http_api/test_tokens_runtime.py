@@ -177,10 +177,10 @@ def test_who_may_mint_what(api: Api, org: dict[str, Any]) -> None:
     assert api("POST", f"{path}/tokens", user=people["admin"], json=body)[0] == 201
     # runtime API is for tokens only
     assert api("GET", "/runtime/v1", user=owner)[2]["error"]["code"] == "service_token_required"
-    # bad input is 400 naming the field
+    # bad input is 4xx naming the field
     bad = {**body, "allowed_cidrs": ["not-a-network"]}
     status, _, error = api("POST", f"{path}/tokens", user=owner, json=bad)
-    assert status == 400
+    assert (status, error["error"]["code"]) == (422, "invalid_cidr")
     assert [f["field"] for f in error["error"]["details"]["fields"]] == ["allowed_cidrs"]
     past = {**body, "expires_at": "2020-01-01T00:00:00Z"}
     assert api("POST", f"{path}/tokens", user=owner, json=past)[2]["error"]["code"] == "invalid_expiry"

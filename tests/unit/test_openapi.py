@@ -157,8 +157,8 @@ def test_security(doc: dict[str, Any]) -> None:
         "name": "X-Strongroom-Dev-User",
     }
     assert doc["security"] == [{"bearerAuth": []}, {"devUser": []}]
-    public = [(m, p) for m, p, op in _operations(doc) if op.get("security") == []]
-    assert public == [("get", "/health")]
+    public = sorted((m, p) for m, p, op in _operations(doc) if op.get("security") == [])
+    assert public == [("get", "/health"), ("post", "/v1/auth/device/start"), ("post", "/v1/auth/device/token")]
 
 
 def test_links_name_existing_operations_and_parameters(doc: dict[str, Any]) -> None:
@@ -198,3 +198,13 @@ def test_check_summarizes_what_changed() -> None:
     assert "  ~ operation GET /v1/orgs: summary" in lines
     assert "  + schema Org" in lines
     assert any(line.startswith("  first lines of the diff") for line in lines)
+
+
+def test_the_document_marks_exactly_the_layers_public_routes_as_public(doc: dict[str, Any]) -> None:
+    from strongroom.app import PUBLIC_ROUTES
+
+    assert {f"{m.upper()} {p}" for m, p in openapi.PUBLIC} == set(PUBLIC_ROUTES)
+    public = {
+        f"{m.upper()} {p}" for p, item in doc["paths"].items() for m, op in item.items() if op.get("security") == []
+    }
+    assert public == set(PUBLIC_ROUTES)

@@ -1,14 +1,27 @@
-"""The caller's own account: /v1/me."""
+"""The caller's own account (/v1/me), personal access tokens, and device login (RFC 8628)."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from aws_lambda_powertools.event_handler.openapi.params import Query
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 
-from strongroom.app import REF_PATTERN, build_app, make_handler
-from strongroom.domain import identity, orgs
-from strongroom.models import MyPermissions, User, UserPatch
+from strongroom.app import REF_PATTERN, build_app, created, make_handler, no_content
+from strongroom.domain import device, identity, orgs, pats
+from strongroom.models import (
+    DeviceApprove,
+    DeviceStart,
+    DeviceStartBody,
+    DeviceToken,
+    DeviceTokenBody,
+    MyPermissions,
+    PersonalTokenCreate,
+    PersonalTokenCreated,
+    PersonalTokenList,
+    User,
+    UserPatch,
+)
 
 app = build_app()
 
@@ -29,6 +42,54 @@ OrgQuery = Annotated[str, Query(pattern=REF_PATTERN, description="Org ID (org_â€
 @app.get("/v1/me/permissions")
 def get_my_permissions(org: OrgQuery) -> MyPermissions:
     return orgs.my_permissions(org)
+
+
+# --------------------------------------------------------------------------- personal access tokens
+
+PatRef = Annotated[str, Path(pattern=REF_PATTERN, description="Token ID (pat_â€¦)")]
+
+
+@app.get("/v1/auth/tokens")
+def list_personal_tokens() -> PersonalTokenList:
+    return PersonalTokenList(data=pats.list_mine())
+
+
+@app.post("/v1/auth/tokens", responses={201: {"description": "Created; `token` is shown this once"}})
+def create_personal_token(body: PersonalTokenCreate) -> Response[PersonalTokenCreated]:
+    """A token that acts as you, optionally only in some orgs, read-only, expiring."""
+    return created(pats.create(body))
+
+
+@app.delete("/v1/auth/tokens/<id>", responses={204: {"description": "Revoked"}})
+def revoke_personal_token(id: PatRef) -> Response[str]:  # noqa: A002 - the contract's name
+    pats.revoke(id)
+    return no_content()
+
+
+# --------------------------------------------------------------------------- device login (RFC 8628)
+
+
+@app.post("/v1/auth/device/start")
+def device_start(body: DeviceStartBody) -> DeviceStart:
+    """No credentials. Show `user_code` to the user; poll /v1/auth/device/token every `interval`."""
+    event = app.current_event
+    host = (event.headers or {}).get("host", "localhost")
+    scheme = (event.headers or {}).get("x-forwarded-proto", "https" if "." in host else "http")
+    return device.start(f"{scheme}://{host}/v1/auth/device/approve", body.client_name)
+
+
+@app.post("/v1/auth/device/approve", responses={204: {"description": "Approved (or denied)"}})
+def device_approve(body: DeviceApprove) -> Response[str]:
+    """A signed-in user approves (or denies) the login showing this user code."""
+    device.approve(body.user_code, deny=body.deny)
+    return no_content()
+
+
+@app.post("/v1/auth/device/token")
+def device_token(body: DeviceTokenBody) -> DeviceToken:
+    """No credentials. 400 with code authorization_pending, slow_down, expired_token,
+    access_denied or invalid_grant (RFC 8628), or the personal access token, once."""
+    return device.token(body.device_code)
 
 
 lambda_handler = make_handler(app)

@@ -33,7 +33,8 @@ from strongroom.observability import logger, metrics
 JSON = "application/json"
 MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 MAX_BODY_BYTES = 1024 * 1024
-PUBLIC_ROUTES = frozenset({"GET /health"})
+# Routes that authenticate nobody: the health check, and device login's start and poll (RFC 8628).
+PUBLIC_ROUTES = frozenset({"GET /health", "POST /v1/auth/device/start", "POST /v1/auth/device/token"})
 
 # Path parameters: IDs (`org_…`) and slugs are ASCII letters, digits, `_` and `-`.
 REF_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
@@ -276,11 +277,12 @@ def _idempotency(app: APIGatewayHttpResolver, next_middleware: Callable[..., Res
     )
 
     from strongroom.config import settings  # noqa: PLC0415
-    from strongroom.context import principal  # noqa: PLC0415
+    from strongroom.context import current  # noqa: PLC0415
 
+    who = current().principal
     body = event.body or ""
     request = {
-        "scope": f"{principal().id}|{event.http_method.upper()}|{event.path}|{key}",
+        "scope": f"{who.id if who else 'anonymous'}|{event.http_method.upper()}|{event.path}|{key}",
         "body_sha256": hashlib.sha256(body.encode()).hexdigest(),
     }
     config = IdempotencyConfig(

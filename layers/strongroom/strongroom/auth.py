@@ -37,7 +37,14 @@ def _service_token(token: str, source_ip: str) -> Principal:
     return tokens.verify(token, source_ip)
 
 
+def _personal_token(token: str, source_ip: str) -> Principal:
+    from strongroom.domain import pats  # noqa: PLC0415 - only token requests load it
+
+    return pats.verify(token, source_ip)
+
+
 _token_verifiers["svc"] = _service_token
+_token_verifiers["pat"] = _personal_token
 
 
 def register_token_verifier(kind: str, verifier: TokenVerifier) -> None:

@@ -156,3 +156,34 @@ def service_token_index(org_id: str, created_at: str, token_id: str) -> dict[str
 
 def org_tokens_partition(org_id: str) -> str:
     return f"ORG#{org_id}#TOKENS"
+
+
+def personal_token(pat_id: str) -> dict[str, str]:
+    return {PK: f"PAT#{pat_id}", SK: "PAT"}
+
+
+def personal_token_index(user_id: str, created_at: str, pat_id: str) -> dict[str, str]:
+    """GSI1 projection of a personal access token: the user's tokens."""
+    return {GSI1PK: f"USER#{user_id}#PATS", GSI1SK: f"{created_at}#{pat_id}"}
+
+
+def personal_tokens_partition(user_id: str) -> str:
+    return f"USER#{user_id}#PATS"
+
+
+# --------------------------------------------------------------------------- device login (RFC 8628)
+
+
+def device_request(device_hash: str) -> dict[str, str]:
+    """A device login, by the SHA-256 of its device code (the code itself is never stored)."""
+    return {PK: f"DEVICE#{device_hash}", SK: "DEVICE"}
+
+
+def device_user_code(user_code: str) -> dict[str, str]:
+    """The single-use pointer from a user code to its device login."""
+    return {PK: f"USERCODE#{user_code}", SK: "USERCODE"}
+
+
+def device_failures(user_id: str) -> dict[str, str]:
+    """Wrong user codes a user entered in the current window (guessing defence)."""
+    return {PK: f"USER#{user_id}", SK: "DEVICEFAILURES"}

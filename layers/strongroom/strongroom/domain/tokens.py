@@ -75,22 +75,28 @@ def _checksum(body: str) -> str:
     return _base62(zlib.crc32(body.encode()), CHECKSUM_CHARS)
 
 
-def mint(token_id: str) -> str:
-    body = f"{PREFIX}{token_id.removeprefix('tok_')}_{''.join(secrets.choice(_B62) for _ in range(SECRET_CHARS))}"
+def mint(token_id: str, prefix: str = PREFIX) -> str:
+    """`<prefix><id without its type>_<secret><checksum>`, e.g. sr_svc_… for tok_…, sr_pat_… for pat_…"""
+    id_body = token_id.split("_", 1)[1]
+    body = f"{prefix}{id_body}_{''.join(secrets.choice(_B62) for _ in range(SECRET_CHARS))}"
     return body + _checksum(body)
 
 
-def parse(token: str) -> str | None:
+def parse(token: str, prefix: str = PREFIX, id_type: str = "tok") -> str | None:
     """The token's ID when it is well-formed and its checksum holds, else None."""
-    if not token.startswith(PREFIX) or len(token) > 200:
+    if not token.startswith(prefix) or len(token) > 200:
         return None
     body, check = token[:-CHECKSUM_CHARS], token[-CHECKSUM_CHARS:]
     if not hmac.compare_digest(_checksum(body), check):
         return None
-    id_part, _, secret_part = body[len(PREFIX) :].partition("_")
+    id_part, _, secret_part = body[len(prefix) :].partition("_")
     if len(secret_part) != SECRET_CHARS or not id_part.isalnum():
         return None
-    return f"tok_{id_part}"
+    return f"{id_type}_{id_part}"
+
+
+def digest(token: str) -> str:
+    return _digest(token)
 
 
 def _digest(token: str) -> str:
@@ -171,6 +177,15 @@ def create(org_ref: str, body: ServiceTokenCreate) -> ServiceTokenCreated:
             )
     if body.expires_at is not None and body.expires_at <= clock.now():
         raise Unprocessable("`expires_at` is in the past", code="invalid_expiry")
+    for cidr in body.allowed_cidrs:
+        try:
+            ipaddress.ip_network(cidr, strict=False)
+        except ValueError:
+            raise Unprocessable(
+                "`allowed_cidrs` holds something that is not an IP network",
+                code="invalid_cidr",
+                details={"fields": [{"field": "allowed_cidrs", "location": "body", "issue": "not a CIDR network"}]},
+            ) from None
     token_id = ids.new_id("tok")
     token = mint(token_id)
     now = clock.now_iso()

@@ -1,0 +1,166 @@
+"""Personal access tokens (`sr_pat_…`): act as their user, optionally narrowed to some orgs and
+to reading, optionally expiring. Shown once; SHA-256 only; revocable; minted by a user signed
+in some other way (a PAT cannot mint PATs), or by device login (domain/device.py).
+"""
+
+from __future__ import annotations
+
+import hmac
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from strongroom import audit, clock, db, ids, keys
+from strongroom.context import Principal, principal
+from strongroom.data import orgs as org_data
+from strongroom.domain import tokens
+from strongroom.errors import Forbidden, NotFound, Unauthorized, Unprocessable
+from strongroom.models import PersonalToken, PersonalTokenCreate, PersonalTokenCreated
+
+PREFIX = "sr_pat_"
+MAX_PER_USER = 50
+
+
+class PatRecord(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+    id: str
+    user_id: str
+    name: str
+    token_hash: str
+    org_ids: list[str] | None = None
+    read_only: bool = False
+    expires_at: str | None = None
+    created_at: str
+    created_via: str = "api"
+    last_used_at: str | None = None
+
+
+def verify(token: str, _source_ip: str) -> Principal:
+    from strongroom.data import users  # noqa: PLC0415
+
+    pat_id = tokens.parse(token, PREFIX, "pat")
+    item = db.get(keys.personal_token(pat_id)) if pat_id else None
+    if item is None:
+        raise Unauthorized("invalid token")
+    rec = PatRecord.model_validate(item)
+    if not hmac.compare_digest(rec.token_hash, tokens.digest(token)):
+        raise Unauthorized("invalid token")
+    now = clock.now()
+    if rec.expires_at and clock.parse(rec.expires_at) <= now:
+        raise Unauthorized("the token has expired")
+    user = users.get(rec.user_id)
+    if user is None:
+        raise Unauthorized("invalid token")
+    if rec.last_used_at is None or clock.parse(rec.last_used_at) <= now - tokens.LAST_USED_EVERY:
+        db.update_plain(
+            keys.personal_token(rec.id),
+            "SET last_used_at = :now",
+            condition="attribute_not_exists(last_used_at) OR last_used_at < :recent",
+            values={":now": clock.iso(now), ":recent": clock.iso(now - tokens.LAST_USED_EVERY)},
+        )
+    return Principal(
+        type="user",
+        id=user.id,
+        email=user.email,
+        via="pat",
+        org_ids=frozenset(rec.org_ids) if rec.org_ids is not None else None,
+        read_only=rec.read_only,
+    )
+
+
+def _view(rec: PatRecord) -> PersonalToken:
+    return PersonalToken.model_validate(rec.model_dump())
+
+
+def _item(rec: PatRecord) -> dict[str, Any]:
+    return {
+        **keys.personal_token(rec.id),
+        **keys.personal_token_index(rec.user_id, rec.created_at, rec.id),
+        "entity": "personal_token",
+        **rec.model_dump(exclude_none=True),
+    }
+
+
+def issue(
+    who: Principal,
+    name: str,
+    *,
+    org_ids: list[str] | None,
+    read_only: bool,
+    expires_at: datetime | None,
+    via: str,
+) -> PersonalTokenCreated:
+    """Mint a PAT for `who` (a user), audited in the user's trail. Shown once."""
+    pat_id = ids.new_id("pat")
+    token = tokens.mint(pat_id, PREFIX)
+    rec = PatRecord(
+        id=pat_id,
+        user_id=who.id,
+        name=name,
+        token_hash=tokens.digest(token),
+        org_ids=org_ids,
+        read_only=read_only,
+        expires_at=clock.iso(expires_at) if expires_at else None,
+        created_at=clock.now_iso(),
+        created_via=via,
+    )
+    db.transact(
+        [db.Put.new(_item(rec), on_fail=Unprocessable("token id collision; retry"))],
+        audit=audit.event(
+            "pat.created",
+            scope_id=who.id,
+            resource_type="personal_token",
+            resource_id=pat_id,
+            metadata={"name": name, "read_only": read_only, "orgs": org_ids, "via": via},
+        ),
+    )
+    return PersonalTokenCreated(**_view(rec).model_dump(), token=token)
+
+
+def create(body: PersonalTokenCreate) -> PersonalTokenCreated:
+    who = principal()
+    if who.type != "user" or who.via in {"pat", "service_token"}:
+        raise Forbidden("personal access tokens are minted by a signed-in user, not with a token")
+    org_ids: list[str] | None = None
+    if body.orgs is not None:
+        org_ids = []
+        for ref in body.orgs:
+            org = org_data.resolve(ref)
+            if org is None or org_data.membership(org.id, who.id) is None:
+                raise Unprocessable(
+                    f"you are not a member of '{ref}'",
+                    code="unknown_org",
+                    details={"fields": [{"field": "orgs", "location": "body", "issue": "not a member"}]},
+                )
+            org_ids.append(org.id)
+    if body.expires_at is not None and body.expires_at <= clock.now():
+        raise Unprocessable("`expires_at` is in the past", code="invalid_expiry")
+    if len(_records(who.id)) >= MAX_PER_USER:
+        raise Unprocessable(f"at most {MAX_PER_USER} personal access tokens per user", code="too_many_tokens")
+    return issue(who, body.name, org_ids=org_ids, read_only=body.read_only, expires_at=body.expires_at, via="api")
+
+
+def _records(user_id: str) -> list[PatRecord]:
+    return [PatRecord.model_validate(i) for i in db.query_all(keys.personal_tokens_partition(user_id), index=keys.GSI1)]
+
+
+def list_mine() -> list[PersonalToken]:
+    return [_view(r) for r in _records(principal().id)]
+
+
+def revoke(pat_id: str) -> None:
+    who = principal()
+    item = db.get(keys.personal_token(pat_id)) if ids.is_id(pat_id, "pat") else None
+    if item is None or item.get("user_id") != who.id:
+        raise NotFound("token not found")
+    db.transact(
+        [db.Delete(keys.personal_token(pat_id), condition="attribute_exists(PK)", on_fail=NotFound("token not found"))],
+        audit=audit.event(
+            "pat.revoked",
+            scope_id=who.id,
+            resource_type="personal_token",
+            resource_id=pat_id,
+            metadata={"name": item.get("name", "")},
+        ),
+    )

@@ -1,0 +1,134 @@
+"""Personal access tokens and device login (RFC 8628) over HTTP."""
+
+from __future__ import annotations
+
+import json
+import secrets as pysecrets
+import time
+from typing import Any
+
+import pytest
+
+from strongroom.domain import device
+from strongroom_local import LocalStack
+from support import Api, scan_all
+
+pytestmark = pytest.mark.http
+
+
+def _email(who: str) -> str:
+    return f"{who}-{pysecrets.token_hex(4)}@example.com"
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
+def user(api: Api) -> dict[str, Any]:
+    email = _email("pat")
+    slugs = [f"pat-{pysecrets.token_hex(3)}" for _ in range(2)]
+    for slug in slugs:
+        assert api("POST", "/v1/orgs", user=email, json={"name": "P", "slug": slug})[0] == 201
+    return {"email": email, "orgs": slugs}
+
+
+def test_a_pat_acts_as_its_user_narrowed_as_asked(api: Api, user: dict[str, Any], stack: LocalStack) -> None:
+    email, (first, second) = user["email"], user["orgs"]
+    body = {"name": "laptop", "orgs": [first], "read_only": True}
+    status, _, created = api("POST", "/v1/auth/tokens", user=email, json=body)
+    assert status == 201, created
+    token = created["token"]
+    assert token.startswith("sr_pat_")
+    assert api("GET", "/v1/me", headers=bearer(token))[2]["email"] == email
+    assert api("GET", f"/v1/orgs/{first}", headers=bearer(token))[0] == 200
+    assert api("GET", f"/v1/orgs/{second}", headers=bearer(token))[0] == 404  # narrowed away
+    assert api("PATCH", f"/v1/orgs/{first}", headers=bearer(token), json={"name": "X"})[0] == 403  # read-only
+    # a PAT does not mint PATs; the token is stored nowhere; revocation is immediate
+    assert api("POST", "/v1/auth/tokens", headers=bearer(token), json={"name": "more"})[0] == 403
+    assert token not in json.dumps(scan_all(stack), default=str)
+    listed = api("GET", "/v1/auth/tokens", user=email)[2]["data"]
+    assert [t["id"] for t in listed] == [created["id"]]
+    assert "token" not in listed[0]
+    assert api("DELETE", f"/v1/auth/tokens/{created['id']}", user=_email("other"))[0] == 404
+    assert api("DELETE", f"/v1/auth/tokens/{created['id']}", user=email)[0] == 204
+    assert api("GET", "/v1/me", headers=bearer(token))[0] == 401
+    assert api("POST", "/v1/auth/tokens", user=email, json={"name": "x", "orgs": ["not-mine"]})[0] == 422
+
+
+def test_device_login_end_to_end(api: Api) -> None:
+    email = _email("device")
+    assert api("GET", "/v1/me", user=email)[0] == 200
+    status, _, started = api("POST", "/v1/auth/device/start", json={"client_name": "strongroom-cli"})
+    assert status == 200, started
+    assert set(started) == {
+        "device_code",
+        "user_code",
+        "verification_uri",
+        "verification_uri_complete",
+        "expires_in",
+        "interval",
+    }
+    code, user_code = started["device_code"], started["user_code"]
+    assert len(user_code) == 9
+    assert user_code[4] == "-"
+    assert set(user_code.replace("-", "")) <= set(device.USER_CODE_ALPHABET)
+
+    def poll() -> tuple[int, Any]:
+        status, _, body = api("POST", "/v1/auth/device/token", json={"device_code": code})
+        return status, body
+
+    status, body = poll()
+    assert (status, body["error"]["code"]) == (400, "authorization_pending")
+    status, body = poll()  # at once: faster than `interval`
+    assert (status, body["error"]["code"], body["error"]["details"]["interval"]) == (400, "slow_down", 10)
+
+    assert api("POST", "/v1/auth/device/approve", user=email, json={"user_code": user_code.lower()})[0] == 204
+    # the user code is single-use
+    again = api("POST", "/v1/auth/device/approve", user=email, json={"user_code": user_code})
+    assert (again[0], again[2]["error"]["code"]) == (404, "invalid_user_code")
+
+    status, issued = poll()
+    assert status == 200, issued
+    assert issued["token_type"] == "Bearer"
+    assert api("GET", "/v1/me", headers=bearer(issued["access_token"]))[2]["email"] == email
+    # once only
+    status, body = poll()
+    assert (status, body["error"]["code"]) == (400, "invalid_grant")
+
+
+def test_a_denied_or_unknown_device_login(api: Api) -> None:
+    email = _email("deny")
+    _, _, started = api("POST", "/v1/auth/device/start", json={})
+    assert (
+        api("POST", "/v1/auth/device/approve", user=email, json={"user_code": started["user_code"], "deny": True})[0]
+        == 204
+    )
+    status, _, body = api("POST", "/v1/auth/device/token", json={"device_code": started["device_code"]})
+    assert (status, body["error"]["code"]) == (400, "access_denied")
+    status, _, body = api("POST", "/v1/auth/device/token", json={"device_code": "made-up"})
+    assert (status, body["error"]["code"]) == (400, "invalid_grant")
+
+
+def test_guessing_user_codes_is_throttled(api: Api) -> None:
+    email = _email("guess")
+    statuses = [
+        api("POST", "/v1/auth/device/approve", user=email, json={"user_code": "BCDF-GHJK"})[0]
+        for _ in range(device.MAX_FAILED_APPROVALS + 1)
+    ]
+    assert statuses == [404] * device.MAX_FAILED_APPROVALS + [429]
+    # even the right code, now
+    _, _, started = api("POST", "/v1/auth/device/start", json={})
+    assert api("POST", "/v1/auth/device/approve", user=email, json={"user_code": started["user_code"]})[0] == 429
+
+
+def test_an_expired_device_code(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(device, "EXPIRES_IN", 1)
+    _, _, started = api("POST", "/v1/auth/device/start", json={})
+    time.sleep(1.1)
+    status, _, body = api("POST", "/v1/auth/device/token", json={"device_code": started["device_code"]})
+    assert (status, body["error"]["code"]) == (400, "expired_token")
+    status, _, body = api(
+        "POST", "/v1/auth/device/approve", user=_email("late"), json={"user_code": started["user_code"]}
+    )
+    assert status == 404
