@@ -72,6 +72,7 @@ bench: $(VENV)/.installed  ## Benchmarks that print figures
 	$(PY) bench/cold_import.py
 	$(PY) bench/pull.py
 	$(PY) bench/write.py
+	$(PY) bench/cli_run.py
 
 deploy: build  ## sam deploy with samconfig.toml's CONFIG_ENV (dev|prod); DEPLOY_ARGS=--guided the first time
 	$(SAM) deploy --config-env $(CONFIG_ENV) $(DEPLOY_ARGS)

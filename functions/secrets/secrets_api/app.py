@@ -13,7 +13,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Que
 from strongroom.access import environment_access, project_access
 from strongroom.app import Cursor, EnvRef, Limit, OrgRef, ProjectRef, build_app, make_handler, no_content
 from strongroom.data import projects as project_data
-from strongroom.domain import secrets
+from strongroom.domain import runtime, secrets
 from strongroom.errors import Invalid, Unprocessable
 from strongroom.formats import CONTENT_TYPES, ExportFormat
 from strongroom.models import (
@@ -154,13 +154,14 @@ _EXPORT_CONTENT = {
 @app.get(
     f"{E}/export",
     responses={
+        304: {"description": "Nothing this export depends on changed since that ETag"},
         200: {
             "description": "The environment's values in the format asked for",
             "content": {
                 **_EXPORT_CONTENT,
                 "application/json": {"schema": {"type": "object", "additionalProperties": {"type": "string"}}},
             },
-        }
+        },
     },
 )
 def export_secrets(
@@ -169,12 +170,22 @@ def export_secrets(
     env: EnvRef,
     format: Annotated[ExportFormat, Query(description="dotenv, json, yaml or shell")] = "dotenv",  # noqa: A002
     resolve: Resolve = True,
+    if_none_match: Annotated[
+        str | None, Header(alias="if-none-match", max_length=4096, description="A previous ETag")
+    ] = None,
 ) -> Response[str]:
-    """Everything the environment sees (own and inherited), references expanded unless resolve=false."""
+    """Everything the environment sees (own and inherited), references expanded unless resolve=false.
+    With the ETag of a previous export in If-None-Match: 304 when nothing it depends on changed."""
     access = environment_access(org, project, env, "secrets.read")
-    text = secrets.export_secrets(access, format, resolve=resolve)
+    same = runtime.unchanged(access, if_none_match)
+    if same is not None:
+        return Response(status_code=304, body="", headers={"ETag": f'"{same}"', "Cache-Control": "no-store"})
+    text, tag = secrets.export_secrets(access, format, resolve=resolve)
     return Response(
-        status_code=200, content_type=CONTENT_TYPES[format], body=text, headers={"Cache-Control": "no-store"}
+        status_code=200,
+        content_type=CONTENT_TYPES[format],
+        body=text,
+        headers={"Cache-Control": "no-store", "ETag": f'"{tag}"'},
     )
 
 

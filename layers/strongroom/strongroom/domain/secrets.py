@@ -555,7 +555,7 @@ def import_secrets(
     )
 
 
-def export_secrets(access: EnvironmentAccess, fmt: formats.ExportFormat, *, resolve: bool = True) -> str:
+def export_secrets(access: EnvironmentAccess, fmt: formats.ExportFormat, *, resolve: bool = True) -> tuple[str, str]:
     """Everything the environment sees (own and inherited), references expanded unless `resolve` is off."""
     _check_server_managed(access)
     resolver = Resolver(access)
@@ -574,7 +574,9 @@ def export_secrets(access: EnvironmentAccess, fmt: formats.ExportFormat, *, reso
             metadata={"format": fmt, "count": len(view), "resolved": resolve},
         ),
     )
-    return text
+    from strongroom.domain.runtime import etag  # noqa: PLC0415
+
+    return text, etag(resolver.revisions, env.id)
 
 
 def promote(

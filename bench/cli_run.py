@@ -1,0 +1,115 @@
+"""Wall time of `strongroom run -- true` against a warm local server, next to `python -c pass`.
+
+    .venv/bin/python bench/cli_run.py [--runs 15] [--json]
+
+Starts the embedded local stack in this process, creates an org, a project, a few secrets in
+staging and a read-only service token, then times, interleaved, after one warm-up each:
+- `python -c pass` with this interpreter (bare Python start);
+- `strongroom run -- true` with STRONGROOM_TOKEN (the runtime API; the second and later runs of
+  an unchanged environment are one 304 and the locally cached, encrypted values);
+- `strongroom run --fallback -- true` with the same cache;
+- `strongroom --version` (the click application's start, for comparison).
+Goal (issue #4): `run` ≤ 0.3 s and ≤ 2 times a bare Python start (medians).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+for path in (ROOT / "layers" / "strongroom", ROOT / "local", ROOT / "tests"):
+    if str(path) not in sys.path:
+        sys.path.insert(0, str(path))
+
+CLI = str(Path(sys.executable).parent / "strongroom")
+
+
+def timed(command: list[str], env: dict[str, str]) -> float:
+    started = time.perf_counter()
+    done = subprocess.run(command, env=env, capture_output=True, check=False)
+    elapsed = time.perf_counter() - started
+    if done.returncode != 0:
+        raise SystemExit(f"{command}: exit {done.returncode}: {done.stderr.decode()[:400]}")
+    return elapsed
+
+
+def setup(url: str) -> str:
+    from support import http_call  # the tests' one-request helper
+
+    owner, slug = "bench@example.com", f"bench-{secrets.token_hex(3)}"
+
+    def call(method: str, path: str, body: Any = None) -> Any:
+        status, _, payload = http_call(url, method, path, user=owner, json_body=body)
+        if status >= 300:
+            raise SystemExit(f"{method} {path}: {status} {payload}")
+        return payload
+
+    call("POST", "/v1/orgs", {"name": "Bench", "slug": slug})
+    call("POST", f"/v1/orgs/{slug}/projects", {"name": "Web"})
+    values = {f"KEY_{i:02d}": secrets.token_urlsafe(40) for i in range(20)} | {"DB_URL": "postgres://db/app"}
+    call("PATCH", f"/v1/orgs/{slug}/projects/web/environments/staging/secrets", {"set": values})
+    token = call("POST", f"/v1/orgs/{slug}/tokens", {"name": "bench", "project": "web", "environment": "staging"})
+    return str(token["token"])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=15)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    from strongroom_local import LocalStack
+
+    with LocalStack("127.0.0.1", port=0, workers=[]) as stack, tempfile.TemporaryDirectory() as home:
+        token = setup(stack.url)
+        env = {
+            "PATH": os.environ["PATH"],
+            "HOME": home,
+            "XDG_CONFIG_HOME": f"{home}/config",
+            "XDG_CACHE_HOME": f"{home}/cache",
+            "STRONGROOM_API_URL": stack.url,
+            "STRONGROOM_TOKEN": token,
+            "STRONGROOM_NO_KEYRING": "1",
+        }
+        commands = {
+            "python -c pass": [sys.executable, "-c", "pass"],
+            "strongroom run -- true": [CLI, "run", "--", "true"],
+            "strongroom run --fallback -- true": [CLI, "run", "--fallback", "--", "true"],
+            "strongroom --version": [CLI, "--version"],
+        }
+        samples: dict[str, list[float]] = {name: [] for name in commands}
+        for command in commands.values():
+            timed(command, env)  # warm-up: the first run fills the cache
+        for _ in range(args.runs):
+            for name, command in commands.items():
+                samples[name].append(timed(command, env))
+    result = {
+        name: {"median_ms": statistics.median(v) * 1000, "min_ms": min(v) * 1000, "runs": len(v)}
+        for name, v in samples.items()
+    }
+    bare = result["python -c pass"]["median_ms"]
+    run = result["strongroom run -- true"]["median_ms"]
+    summary = {"ratio_to_bare_python": run / bare, "goal_ms": 300, "goal_ratio": 2.0}
+    if args.json:
+        print(json.dumps({"results": result, **summary}, indent=2))
+        return 0
+    print(f"`strongroom run -- true` against a warm local server, {args.runs} interleaved runs (after a warm-up)")
+    print(f"{'command':<36} {'median':>10} {'min':>10}")
+    for name, figures in result.items():
+        print(f"{name:<36} {figures['median_ms']:>8.1f}ms {figures['min_ms']:>8.1f}ms")
+    verdict = "meets" if run <= 300 and run <= 2 * bare else "misses"
+    print(f"run / bare python = {run / bare:.2f}x; goal ≤ 300 ms and ≤ 2.0x: {verdict} it")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

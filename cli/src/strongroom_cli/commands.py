@@ -1,0 +1,474 @@
+"""Every command but `run` (see run.py): click for the interface, httpx for the API, rich for
+tables and progress on a terminal. `--json` prints machine-readable output everywhere; without a
+terminal, output is plain tab-separated text."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+import httpx
+
+from strongroom_cli import __version__
+from strongroom_cli.config import (
+    PROJECT_FILE,
+    ConfigError,
+    Settings,
+    forget_login,
+    resolve,
+    save_login,
+    write_project_file,
+)
+
+IMPORT_BATCH = 90  # keys per request (a change holds at most 95)
+
+
+class State:
+    def __init__(self, settings: Settings, as_json: bool) -> None:
+        self.settings = settings
+        self.as_json = as_json
+        self._client: httpx.Client | None = None
+
+    @property
+    def client(self) -> httpx.Client:
+        if self._client is None:
+            self._client = httpx.Client(
+                base_url=self.settings.api_url,
+                headers={**self.settings.auth_headers(), "User-Agent": f"strongroom-cli/{__version__}"},
+                timeout=30.0,
+                follow_redirects=False,
+            )
+        return self._client
+
+    def call(self, method: str, path: str, *, body: Any = None, ok: tuple[int, ...] = (200, 201, 204)) -> Any:
+        try:
+            resp = self.client.request(method, path, json=body)
+        except httpx.HTTPError as exc:
+            fail(f"cannot reach {self.settings.api_url}: {exc}")
+        if resp.status_code not in ok:
+            try:
+                error = resp.json()["error"]
+                message = f"{error['message']} ({error['code']}, {resp.status_code})"
+                if error.get("details"):
+                    message += f"\n  {json.dumps(error['details'])}"
+            except (ValueError, KeyError, TypeError):
+                message = f"{resp.status_code} {resp.text[:200]}"
+            fail(message)
+        if resp.status_code == 204 or not resp.content:
+            return None
+        if resp.headers.get("content-type", "").startswith("application/json"):
+            return resp.json()
+        return resp.text
+
+    def env_path(self) -> str:
+        s = self.settings
+        s.require_environment()
+        return f"/v1/orgs/{s.org}/projects/{s.project}/environments/{s.env}"
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    click.echo(f"strongroom: {message}", err=True)
+    sys.exit(code)
+
+
+def emit(state: State, data: Any, columns: list[str] | None = None, *, title: str = "") -> None:
+    """JSON with --json; a rich table on a terminal; tab-separated lines otherwise."""
+    if state.as_json:
+        click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+        return
+    rows = data if isinstance(data, list) else [data]
+    columns = columns or (sorted(rows[0]) if rows and isinstance(rows[0], dict) else [])
+    if sys.stdout.isatty():
+        from rich.console import Console  # noqa: PLC0415
+        from rich.table import Table  # noqa: PLC0415
+
+        table = Table(title=title or None)
+        for column in columns:
+            table.add_column(column)
+        for row in rows:
+            table.add_row(*(_cell(row.get(c)) for c in columns))
+        Console().print(table)
+        return
+    for row in rows:
+        click.echo("\t".join(_cell(row.get(c)) for c in columns))
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, (list, dict)):
+        return json.dumps(value)
+    return str(value)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--api-url", envvar="STRONGROOM_API_URL", help="Strongroom API (default http://127.0.0.1:3000)")
+@click.option("--token", help="A service or personal access token (else STRONGROOM_TOKEN or your login)")
+@click.option("--org", help="Org ID or slug (else STRONGROOM_ORG or .strongroom.toml)")
+@click.option("--project", help="Project ID or slug")
+@click.option("--env", "env", help="Environment ID or slug")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output")
+@click.version_option(__version__, prog_name="strongroom")
+@click.pass_context
+def cli(ctx: click.Context, api_url: str | None, token: str | None, org: str | None, project: str | None,
+        env: str | None, as_json: bool) -> None:  # fmt: skip
+    """Strongroom: secrets for your teams, CI jobs and servers.
+
+    `strongroom run -- cmd` runs a command with the environment's secrets as variables."""
+    try:
+        settings = resolve(api_url=api_url, token=token, org=org, project=project, env=env)
+    except ConfigError as exc:
+        fail(str(exc), 2)
+    ctx.obj = State(settings, as_json)
+
+
+@cli.command("run", context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+def run_help() -> None:
+    """Run a command with the environment's secrets: strongroom run [--project P --env E] [--fallback] -- cmd…"""
+    fail("`run` is handled before this point; see `strongroom run --help`", 2)
+
+
+# --------------------------------------------------------------------------- login
+
+
+@cli.command()
+@click.option("--dev-user", help="Use the dev identity header against a stack with AUTH_MODE=dev")
+@click.option("--with-token", "with_token", help="Store this token (e.g. for CI)")
+@click.option("--approve", "approve_code", help="Approve another device's login code, as you")
+@click.option("--poll-timeout", default=600, show_default=True, help="Seconds to wait for approval")
+@click.pass_obj
+def login(state: State, dev_user: str | None, with_token: str | None, approve_code: str | None,
+          poll_timeout: int) -> None:  # fmt: skip
+    """Log in (device login by default), or approve another device's code with --approve."""
+    api = state.settings.api_url
+    if approve_code:
+        state.settings.require_login()
+        state.call("POST", "/v1/auth/device/approve", body={"user_code": approve_code})
+        click.echo("approved", err=True)
+        return
+    if dev_user:
+        where = save_login(api, {"dev_user": dev_user})
+        click.echo(f"logged in to {api} as {dev_user} (dev identity; stored in {where})", err=True)
+        return
+    if with_token:
+        where = save_login(api, {"token": with_token})
+        click.echo(f"token stored for {api} ({where})", err=True)
+        return
+    anonymous = httpx.Client(base_url=api, timeout=30.0)
+    started = anonymous.post("/v1/auth/device/start", json={"client_name": "strongroom-cli"})
+    if started.status_code != 200:
+        fail(f"device login unavailable: {started.status_code} {started.text[:200]}")
+    flow = started.json()
+    click.echo(f"To log in, approve code {flow['user_code']}", err=True)
+    click.echo(
+        f"  at {flow['verification_uri']} (signed in), or: strongroom login --approve {flow['user_code']}", err=True
+    )
+    click.echo(f"CODE {flow['user_code']}")  # one line a script can read
+    sys.stdout.flush()
+    interval = int(flow["interval"])
+    deadline = time.monotonic() + min(poll_timeout, int(flow["expires_in"]))
+    while time.monotonic() < deadline:
+        time.sleep(interval)
+        resp = anonymous.post("/v1/auth/device/token", json={"device_code": flow["device_code"]})
+        if resp.status_code == 200:
+            token = resp.json()["access_token"]
+            where = save_login(api, {"token": token})
+            click.echo(f"logged in to {api} (token stored in {where})", err=True)
+            return
+        code = resp.json().get("error", {}).get("code", "")
+        if code == "slow_down":
+            interval = int(resp.json()["error"].get("details", {}).get("interval", interval + 5))
+        elif code != "authorization_pending":
+            fail(f"login failed: {code or resp.status_code}")
+    fail("login timed out; run `strongroom login` again")
+
+
+@cli.command()
+@click.pass_obj
+def logout(state: State) -> None:
+    """Forget the stored login for this API URL."""
+    forgotten = forget_login(state.settings.api_url)
+    click.echo("logged out" if forgotten else "was not logged in", err=True)
+
+
+@cli.command()
+@click.pass_obj
+def whoami(state: State) -> None:
+    """Who the API sees: a user, or a service token and its environment."""
+    state.settings.require_login()
+    if state.settings.is_service_token:
+        emit(state, state.call("GET", "/runtime/v1"), ["token_id", "environment", "permissions", "expires_at"])
+    else:
+        emit(state, state.call("GET", "/v1/me"), ["id", "email", "name"])
+
+
+@cli.command()
+@click.option("--org", "org_ref", required=True)
+@click.option("--project", "project_ref", required=True)
+@click.option("--env", "env_ref", required=True)
+def setup(org_ref: str, project_ref: str, env_ref: str) -> None:
+    """Write .strongroom.toml here: this directory's org, project and environment."""
+    write_project_file(Path.cwd() / PROJECT_FILE, {"org": org_ref, "project": project_ref, "env": env_ref})
+    click.echo(f"wrote {PROJECT_FILE}", err=True)
+
+
+# --------------------------------------------------------------------------- orgs, projects, envs
+
+
+@cli.group()
+def orgs() -> None:
+    """Organizations."""
+
+
+@orgs.command("list")
+@click.pass_obj
+def orgs_list(state: State) -> None:
+    emit(state, state.call("GET", "/v1/orgs")["data"], ["id", "slug", "name", "role"])
+
+
+@orgs.command("create")
+@click.argument("name")
+@click.option("--slug")
+@click.pass_obj
+def orgs_create(state: State, name: str, slug: str | None) -> None:
+    body = {"name": name, **({"slug": slug} if slug else {})}
+    emit(state, state.call("POST", "/v1/orgs", body=body), ["id", "slug", "name", "role"])
+
+
+@cli.group()
+def projects() -> None:
+    """Projects of the org (--org)."""
+
+
+def _org(state: State) -> str:
+    if not state.settings.org:
+        fail("which org? pass --org, set STRONGROOM_ORG, or run `strongroom setup`", 2)
+    return state.settings.org
+
+
+@projects.command("list")
+@click.pass_obj
+def projects_list(state: State) -> None:
+    emit(state, state.call("GET", f"/v1/orgs/{_org(state)}/projects")["data"], ["id", "slug", "name"])
+
+
+@projects.command("create")
+@click.argument("name")
+@click.option("--slug")
+@click.pass_obj
+def projects_create(state: State, name: str, slug: str | None) -> None:
+    body = {"name": name, **({"slug": slug} if slug else {})}
+    emit(state, state.call("POST", f"/v1/orgs/{_org(state)}/projects", body=body), ["id", "slug", "name"])
+
+
+@cli.group()
+def envs() -> None:
+    """Environments of the project (--project)."""
+
+
+def _project_path(state: State) -> str:
+    if not state.settings.project:
+        fail("which project? pass --project, set STRONGROOM_PROJECT, or run `strongroom setup`", 2)
+    return f"/v1/orgs/{_org(state)}/projects/{state.settings.project}"
+
+
+@envs.command("list")
+@click.pass_obj
+def envs_list(state: State) -> None:
+    data = state.call("GET", f"{_project_path(state)}/environments")["data"]
+    emit(state, data, ["id", "slug", "name", "production", "parent_id"])
+
+
+@envs.command("create")
+@click.argument("name")
+@click.option("--slug")
+@click.option("--parent")
+@click.option("--production", is_flag=True)
+@click.pass_obj
+def envs_create(state: State, name: str, slug: str | None, parent: str | None, production: bool) -> None:
+    body: dict[str, Any] = {"name": name, "production": production}
+    body |= {k: v for k, v in (("slug", slug), ("parent", parent)) if v}
+    emit(state, state.call("POST", f"{_project_path(state)}/environments", body=body), ["id", "slug", "name"])
+
+
+# --------------------------------------------------------------------------- secrets
+
+
+@cli.group()
+def secrets() -> None:
+    """Secrets of the environment (--org, --project, --env or .strongroom.toml)."""
+
+
+@secrets.command("list")
+@click.option("--values/--no-values", default=False, help="Show values (default: names only)")
+@click.option("--prefix", default="")
+@click.pass_obj
+def secrets_list(state: State, values: bool, prefix: str) -> None:
+    rows: list[dict[str, Any]] = []
+    cursor = None
+    while True:
+        query = f"?limit=500&values={'true' if values else 'false'}&prefix={prefix}"
+        page = state.call("GET", f"{state.env_path()}/secrets{query}{f'&cursor={cursor}' if cursor else ''}")
+        rows += page["data"]
+        cursor = page.get("next_cursor")
+        if not cursor:
+            break
+    emit(state, rows, ["key", *(["value"] if values else []), "version", "source", "updated_at"])
+
+
+@secrets.command("get")
+@click.argument("key")
+@click.option("--version", type=int)
+@click.option("--raw", is_flag=True, help="References unexpanded")
+@click.pass_obj
+def secrets_get(state: State, key: str, version: int | None, raw: bool) -> None:
+    query = "&".join(q for q in (f"version={version}" if version else "", "resolve=false" if raw else "") if q)
+    secret = state.call("GET", f"{state.env_path()}/secrets/{key}{'?' + query if query else ''}")
+    if state.as_json:
+        emit(state, secret)
+    else:
+        click.echo(secret["value"])
+
+
+@secrets.command("set")
+@click.argument("key")
+@click.argument("value", required=False)
+@click.option("--stdin", "from_stdin", is_flag=True, help="Read the value from standard input")
+@click.option("--comment", default="")
+@click.pass_obj
+def secrets_set(state: State, key: str, value: str | None, from_stdin: bool, comment: str) -> None:
+    if from_stdin:
+        value = sys.stdin.read()
+    if value is None:
+        fail("give a VALUE or --stdin", 2)
+    written = state.call("PUT", f"{state.env_path()}/secrets/{key}", body={"value": value, "comment": comment})
+    emit(state, written, ["key", "version", "updated_at"])
+
+
+@secrets.command("delete")
+@click.argument("key")
+@click.pass_obj
+def secrets_delete(state: State, key: str) -> None:
+    state.call("DELETE", f"{state.env_path()}/secrets/{key}")
+    emit(state, {"key": key, "deleted": True}, ["key", "deleted"])
+
+
+@secrets.command("versions")
+@click.argument("key")
+@click.pass_obj
+def secrets_versions(state: State, key: str) -> None:
+    data = state.call("GET", f"{state.env_path()}/secrets/{key}/versions")["data"]
+    emit(state, data, ["version", "action", "comment", "created_at", "created_by"])
+
+
+@secrets.command("rollback")
+@click.argument("key")
+@click.argument("version", type=int)
+@click.pass_obj
+def secrets_rollback(state: State, key: str, version: int) -> None:
+    written = state.call("POST", f"{state.env_path()}/secrets/{key}/rollback", body={"version": version})
+    emit(state, written, ["key", "version", "updated_at"])
+
+
+@secrets.command("export")
+@click.option("--format", "fmt", type=click.Choice(["dotenv", "json", "yaml", "shell"]), default="dotenv")
+@click.pass_obj
+def secrets_export(state: State, fmt: str) -> None:
+    text = state.call("GET", f"{state.env_path()}/export?format={fmt}")
+    click.echo(json.dumps(text, indent=2, ensure_ascii=False) if isinstance(text, dict) else text, nl=False)
+
+
+@secrets.command("import")
+@click.argument("file", type=click.File("r", encoding="utf-8"))
+@click.option("--format", "fmt", type=click.Choice(["dotenv", "json"]), default=None, help="Default: by extension")
+@click.option("--overwrite", is_flag=True, help="Replace the values of keys that exist")
+@click.pass_obj
+def secrets_import(state: State, file: Any, fmt: str | None, overwrite: bool) -> None:
+    """Import a dotenv or JSON file (in batches of 90 keys, each one atomic change)."""
+    content = file.read()
+    fmt = fmt or ("json" if str(getattr(file, "name", "")).endswith(".json") else "dotenv")
+    batches = _batches(content, fmt)
+    totals = {"created": 0, "updated": 0, "unchanged": 0}
+    show = sys.stderr.isatty() and not state.as_json and len(batches) > 1
+    progress = None
+    if show:
+        from rich.progress import Progress  # noqa: PLC0415
+
+        progress = Progress()
+        progress.start()
+        task = progress.add_task("importing", total=len(batches))
+    try:
+        for batch in batches:
+            body = {"format": "json" if len(batches) > 1 else fmt, "content": batch, "overwrite": overwrite}
+            counts = state.call("POST", f"{state.env_path()}/import", body=body)
+            for k in totals:
+                totals[k] += counts[k]
+            if progress is not None:
+                progress.advance(task)
+    finally:
+        if progress is not None:
+            progress.stop()
+    emit(state, totals, ["created", "updated", "unchanged"])
+
+
+def _batches(content: str, fmt: str) -> list[str]:
+    """The file as one document, or as JSON batches of IMPORT_BATCH keys when it is larger."""
+    if fmt == "json":
+        values = json.loads(content)
+    else:
+        import io  # noqa: PLC0415
+
+        from dotenv import dotenv_values  # noqa: PLC0415 - only for splitting large files
+
+        values = dotenv_values(stream=io.StringIO(content), interpolate=False)
+    if len(values) <= IMPORT_BATCH:
+        return [content]
+    items = list(values.items())
+    return [json.dumps(dict(items[i : i + IMPORT_BATCH])) for i in range(0, len(items), IMPORT_BATCH)]
+
+
+# --------------------------------------------------------------------------- diff / promote
+
+
+def _promote_call(state: State, source: str, target: str, keys: str | None, *, dry_run: bool) -> Any:
+    body: dict[str, Any] = {"from": source, "to": target, "dry_run": dry_run}
+    if keys:
+        body["keys"] = [k.strip() for k in keys.split(",") if k.strip()]
+    return state.call("POST", f"{_project_path(state)}/promote", body=body)
+
+
+@cli.command()
+@click.argument("source")
+@click.argument("target")
+@click.pass_obj
+def diff(state: State, source: str, target: str) -> None:
+    """What promoting SOURCE to TARGET would change (keys only, never values)."""
+    result = _promote_call(state, source, target, None, dry_run=True)
+    emit(state, result["changes"], ["key", "action"], title=f"{source} → {target}")
+
+
+@cli.command()
+@click.argument("source")
+@click.argument("target")
+@click.option("--keys", help="Comma-separated keys (default: all of SOURCE)")
+@click.option("--dry-run", is_flag=True)
+@click.option("--yes", is_flag=True, help="Do not ask")
+@click.pass_obj
+def promote(state: State, source: str, target: str, keys: str | None, dry_run: bool, yes: bool) -> None:
+    """Copy SOURCE's values to TARGET (one atomic change), after showing the diff."""
+    plan = _promote_call(state, source, target, keys, dry_run=True)
+    changing = [c for c in plan["changes"] if c["action"] != "unchanged"]
+    if dry_run or not changing:
+        emit(state, plan["changes"], ["key", "action"])
+        return
+    if not yes and not state.as_json:
+        if not sys.stdin.isatty():
+            fail("promote changes values: pass --yes to confirm without a terminal", 2)
+        emit(state, changing, ["key", "action"], title=f"{source} → {target}")
+        click.confirm(f"apply {len(changing)} change(s) to {target}?", abort=True)
+    result = _promote_call(state, source, target, keys, dry_run=False)
+    emit(state, result["changes"], ["key", "action"])

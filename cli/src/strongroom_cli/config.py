@@ -1,0 +1,243 @@
+"""Where the CLI talks to, as whom, and about which environment — standard library only (the
+`run` fast path imports this).
+
+Precedence, highest first: command-line flags; environment variables (`STRONGROOM_API_URL`,
+`STRONGROOM_TOKEN`, `STRONGROOM_ORG`, `STRONGROOM_PROJECT`, `STRONGROOM_ENV`); the nearest
+`.strongroom.toml` from the working directory up (per-directory org/project/env, like
+`doppler setup`); the stored login for the API URL. A service token (`sr_svc_…`) implies its own
+org, project and environment.
+
+Credentials: the OS keyring when it has a usable backend (and `STRONGROOM_NO_KEYRING` is unset),
+else `credentials.json` under $XDG_CONFIG_HOME/strongroom (mode 0600, directory 0700).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from typing import Any
+
+DEFAULT_API_URL = "http://127.0.0.1:3000"
+PROJECT_FILE = ".strongroom.toml"
+KEYRING_SERVICE = "strongroom"
+
+
+class ConfigError(Exception):
+    """Something the user must fix (printed without a trace)."""
+
+
+def config_dir() -> Path:
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "strongroom"
+
+
+def cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "strongroom"
+
+
+def _credentials_file() -> Path:
+    return config_dir() / "credentials.json"
+
+
+def find_project_file(start: Path | None = None) -> Path | None:
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        candidate = folder / PROJECT_FILE
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def read_project_file(path: Path | None) -> dict[str, str]:
+    if path is None:
+        return {}
+    import tomllib  # noqa: PLC0415 - only when a project file exists
+
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+    section = data.get("strongroom", data)
+    return {k: str(v) for k, v in section.items() if k in {"api_url", "org", "project", "env"}}
+
+
+def write_project_file(path: Path, values: dict[str, str]) -> None:
+    lines = ["[strongroom]"] + [f"{k} = {json.dumps(v)}" for k, v in values.items() if v]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+# --------------------------------------------------------------------------- credentials
+
+
+def _load_file() -> dict[str, Any]:
+    path = _credentials_file()
+    try:
+        data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"{path} is unreadable: {exc}") from None
+    return data
+
+
+def _save_file(data: dict[str, Any]) -> None:
+    folder = config_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    folder.chmod(0o700)
+    path = _credentials_file()
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        json.dump(data, handle, indent=2)
+    tmp.replace(path)
+
+
+def _keyring() -> Any | None:
+    """The keyring module when it has a usable backend, else None (imported only when needed)."""
+    if os.environ.get("STRONGROOM_NO_KEYRING"):
+        return None
+    try:
+        import keyring  # noqa: PLC0415 - slow to import; only login/logout and keyring users pay
+        from keyring.backends import fail  # noqa: PLC0415
+    except ImportError:
+        return None
+    backend = keyring.get_keyring()
+    if isinstance(backend, fail.Keyring) or getattr(backend, "priority", 0) < 1:
+        return None
+    return keyring
+
+
+def save_login(api_url: str, login: dict[str, str]) -> str:
+    """Store a login for an API URL; returns where it went ("keyring" or the file's path)."""
+    data = _load_file()
+    secret = login.get("token")
+    ring = _keyring() if secret else None
+    entry = dict(login)
+    if ring is not None and secret:
+        ring.set_password(KEYRING_SERVICE, api_url, secret)
+        entry["token"] = ""
+        entry["storage"] = "keyring"
+    data[api_url] = entry
+    _save_file(data)
+    return "keyring" if entry.get("storage") == "keyring" else str(_credentials_file())
+
+
+def load_login(api_url: str) -> dict[str, str]:
+    entry = dict(_load_file().get(api_url, {}))
+    if entry.get("storage") == "keyring":
+        ring = _keyring()
+        entry["token"] = (ring.get_password(KEYRING_SERVICE, api_url) if ring else None) or ""
+    return entry
+
+
+def forget_login(api_url: str) -> bool:
+    data = _load_file()
+    entry = data.pop(api_url, None)
+    if entry is None:
+        return False
+    if entry.get("storage") == "keyring":
+        ring = _keyring()
+        if ring is not None:
+            import contextlib  # noqa: PLC0415
+
+            with contextlib.suppress(Exception):  # already gone
+                ring.delete_password(KEYRING_SERVICE, api_url)
+    _save_file(data)
+    return True
+
+
+# --------------------------------------------------------------------------- resolution
+
+
+class Settings:
+    """What one invocation talks to (a plain class: `dataclasses` costs `run` 11 ms to import)."""
+
+    __slots__ = ("api_url", "dev_user", "env", "org", "project", "sources", "token")
+
+    def __init__(
+        self,
+        api_url: str,
+        *,
+        token: str = "",
+        dev_user: str = "",
+        org: str = "",
+        project: str = "",
+        env: str = "",
+        sources: dict[str, str] | None = None,
+    ) -> None:
+        self.api_url = api_url
+        self.token = token
+        self.dev_user = dev_user
+        self.org = org
+        self.project = project
+        self.env = env
+        self.sources = sources if sources is not None else {}
+
+    @property
+    def is_service_token(self) -> bool:
+        return self.token.startswith("sr_svc_")
+
+    def auth_headers(self) -> dict[str, str]:
+        if self.token:
+            return {"Authorization": f"Bearer {self.token}"}
+        if self.dev_user:
+            return {"X-Strongroom-Dev-User": self.dev_user}
+        return {}
+
+    def credential(self) -> str:
+        """What the local cache's key is derived from."""
+        return self.token or f"dev:{self.dev_user}"
+
+    def require_login(self) -> None:
+        if not self.token and not self.dev_user:
+            raise ConfigError("not logged in: run `strongroom login` (or set STRONGROOM_TOKEN, or pass --token)")
+
+    def require_environment(self) -> None:
+        missing = [name for name in ("org", "project", "env") if not getattr(self, name)]
+        if missing and not self.is_service_token:
+            raise ConfigError(
+                f"which {', '.join(missing)}? pass --{missing[0]}, set STRONGROOM_{missing[0].upper()}, "
+                "or run `strongroom setup` here"
+            )
+
+
+def resolve(**flags: str | None) -> Settings:
+    """Settings from flags > environment > .strongroom.toml > stored login."""
+    project_file = read_project_file(find_project_file())
+    sources: dict[str, str] = {}
+
+    def pick(name: str, env_name: str, default: str = "") -> str:
+        for source, value in (
+            ("flag", flags.get(name)),
+            ("environment", os.environ.get(env_name)),
+            (PROJECT_FILE, project_file.get(name)),
+        ):
+            if value:
+                sources[name] = source
+                return value
+        return default
+
+    api_url = pick("api_url", "STRONGROOM_API_URL", DEFAULT_API_URL).rstrip("/")
+    settings = Settings(
+        api_url=api_url,
+        org=pick("org", "STRONGROOM_ORG"),
+        project=pick("project", "STRONGROOM_PROJECT"),
+        env=pick("env", "STRONGROOM_ENV"),
+        sources=sources,
+    )
+    token = flags.get("token") or os.environ.get("STRONGROOM_TOKEN")
+    if token:
+        settings.token = token
+        sources["token"] = "flag" if flags.get("token") else "environment"
+    else:
+        login = load_login(api_url)
+        settings.token = login.get("token", "")
+        settings.dev_user = login.get("dev_user", "")
+        if settings.token or settings.dev_user:
+            sources["token"] = "login"  # noqa: S105 - where the token came from
+    return settings

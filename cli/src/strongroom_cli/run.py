@@ -1,0 +1,222 @@
+"""`strongroom run [options] -- command args…`: the environment's resolved secrets as environment
+variables for a command. Standard library (+ AES-GCM for the cache) only, so it starts fast.
+
+One request: the runtime API for a service token, the export for a user, with the cached ETag in
+If-None-Match (304: the cached values, nothing decrypted server-side). `--fallback` uses the cache
+when the server cannot be reached. Then the command *replaces* this process (exec): its exit
+status is the command's, and signals reach it directly.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from typing import Any
+
+from strongroom_cli import cache
+from strongroom_cli.config import ConfigError, Settings, resolve
+
+USAGE = (
+    "usage: strongroom run [--project P] [--env E] [--org O] [--api-url URL] [--token T] [--fallback] "
+    "-- command [args…]"
+)
+TIMEOUT = 10.0
+
+
+class RunError(Exception):
+    def __init__(self, message: str, code: int = 1) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def _parse(argv: list[str]) -> tuple[dict[str, str | None], bool, list[str]]:
+    flags: dict[str, str | None] = {}
+    fallback = False
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg == "--":
+            return flags, fallback, argv[i + 1 :]
+        if arg == "--fallback":
+            fallback = True
+        elif arg in {"-h", "--help"}:
+            raise RunError(USAGE, 0)
+        elif arg.startswith("--") and arg[2:].split("=", 1)[0] in {"project", "env", "org", "api-url", "token"}:
+            name, _, value = arg[2:].partition("=")
+            if not value:
+                i += 1
+                if i >= len(argv):
+                    raise RunError(f"--{name} needs a value\n{USAGE}", 2)
+                value = argv[i]
+            flags[name.replace("-", "_")] = value
+        else:
+            return flags, fallback, argv[i:]  # the command starts here (no `--`)
+        i += 1
+    return flags, fallback, []
+
+
+def _segment(value: str) -> str:
+    """A path segment: IDs and slugs are [A-Za-z0-9_-]; anything else is refused, not encoded."""
+    if not value or not all(c.isascii() and (c.isalnum() or c in "_-") for c in value):
+        raise RunError(f"{value!r} is not an ID or a slug", 2)
+    return value
+
+
+def _split(url: str) -> tuple[str, str, int, str]:
+    """(scheme, host, port, path?query) of an absolute http(s) URL (urllib.parse costs 5 ms)."""
+    scheme, _, rest = url.partition("://")
+    authority, slash, path = rest.partition("/")
+    host, _, port = authority.rpartition(":") if authority.count(":") == 1 else (authority, "", "")
+    default = 443 if scheme == "https" else 80
+    return scheme, host or authority, int(port) if port.isdigit() else default, slash + path
+
+
+def _url(settings: Settings) -> str:
+    if settings.is_service_token:
+        return f"{settings.api_url}/runtime/v1/secrets?format=json"
+    org, project, env = (_segment(v) for v in (settings.org, settings.project, settings.env))
+    return f"{settings.api_url}/v1/orgs/{org}/projects/{project}/environments/{env}/export?format=json"
+
+
+def _get(url: str, headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
+    scheme, host, port, target = _split(url)
+    all_headers = {**headers, "User-Agent": "strongroom-cli", "Accept": "application/json"}
+    if scheme == "https":
+        import http.client  # noqa: PLC0415 - TLS needs it (and ssl); plain HTTP does not
+
+        conn = http.client.HTTPSConnection(host, port, timeout=TIMEOUT)
+        try:
+            conn.request("GET", target, headers=all_headers)
+            resp = conn.getresponse()
+            return resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read()
+        finally:
+            conn.close()
+    return _plain_get(host, port, target, all_headers)
+
+
+def _plain_get(host: str, port: int, target: str, headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
+    """One HTTP/1.1 GET over a plain socket (http.client's import alone costs `run` 20 ms)."""
+    lines = [f"GET {target} HTTP/1.1", f"Host: {host}:{port}", "Connection: close"]
+    lines += [f"{k}: {v}" for k, v in headers.items()]
+    with socket.create_connection((host, port), timeout=TIMEOUT) as sock:
+        sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
+        chunks = []
+        while data := sock.recv(65536):
+            chunks.append(data)
+    raw = b"".join(chunks)
+    head, _, body = raw.partition(b"\r\n\r\n")
+    status_line, *header_lines = head.decode("latin-1").split("\r\n")
+    status = int(status_line.split(" ", 2)[1])
+    parsed = {}
+    for line in header_lines:
+        name, _, value = line.partition(":")
+        parsed[name.strip().lower()] = value.strip()
+    if parsed.get("transfer-encoding", "").lower() == "chunked":
+        body = _dechunk(body)
+    elif "content-length" in parsed:
+        body = body[: int(parsed["content-length"])]
+    return status, parsed, body
+
+
+def _dechunk(body: bytes) -> bytes:
+    out = bytearray()
+    while body:
+        size_line, _, rest = body.partition(b"\r\n")
+        size = int(size_line.split(b";", 1)[0], 16)
+        if size == 0:
+            break
+        out += rest[:size]
+        body = rest[size + 2 :]
+    return bytes(out)
+
+
+def fetch(settings: Settings, *, fallback: bool) -> dict[str, str]:
+    """The environment's values: from the server (or the cache on 304), else the cache."""
+    url = _url(settings)
+    credential = settings.credential()
+    cached = cache.load(url, credential)
+    headers = settings.auth_headers()
+    if cached and cached.get("etag"):
+        headers["If-None-Match"] = f'"{cached["etag"]}"'
+    try:
+        status, response_headers, body = _get(url, headers)
+    except OSError as exc:
+        if fallback and cached is not None:
+            _note(f"server unreachable ({type(exc).__name__}); using the cached values (--fallback)")
+            return dict(cached["values"])
+        hint = " (--fallback uses the last values received)" if cached is not None else ""
+        raise RunError(f"cannot reach {settings.api_url}: {exc}{hint}") from None
+    if status == 304 and cached is not None:
+        _debug("304: the environment is unchanged; cached values")
+        return dict(cached["values"])
+    if status == 200:
+        data: Any = json.loads(body)
+        values = data["secrets"] if settings.is_service_token else data
+        etag = response_headers.get("etag", "").removeprefix("W/").strip('"')
+        cache.save(url, credential, etag, values)
+        _debug("200: fresh values")
+        return {str(k): str(v) for k, v in values.items()}
+    if status >= 500 and fallback and cached is not None:
+        _note(f"server answered {status}; using the cached values (--fallback)")
+        return dict(cached["values"])
+    raise RunError(f"{status}: {_message(body)}")
+
+
+def _message(body: bytes) -> str:
+    try:
+        error = json.loads(body)["error"]
+        return f"{error['message']} ({error['code']})"
+    except (ValueError, KeyError, TypeError):
+        return body[:200].decode("utf-8", "replace")
+
+
+def _note(message: str) -> None:
+    print(f"strongroom: {message}", file=sys.stderr)
+
+
+def _debug(message: str) -> None:
+    if os.environ.get("STRONGROOM_DEBUG"):
+        _note(message)
+
+
+def _which(name: str) -> str | None:
+    if os.sep in name:
+        return name if os.access(name, os.X_OK) else None
+    for folder in os.environ.get("PATH", os.defpath).split(os.pathsep):
+        candidate = os.path.join(folder or ".", name)
+        if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
+            return candidate
+    return None
+
+
+def main(argv: list[str]) -> int:
+    try:
+        flags, fallback, command = _parse(argv)
+        if not command:
+            raise RunError(f"no command to run\n{USAGE}", 2)
+        settings = resolve(**flags)
+        settings.require_login()
+        settings.require_environment()
+        values = fetch(settings, fallback=fallback)
+        program = _which(command[0])
+        if program is None:
+            raise RunError(f"{command[0]}: command not found", 127)
+    except ConfigError as exc:
+        _note(str(exc))
+        return 2
+    except RunError as exc:
+        if exc.code == 0:
+            print(str(exc))
+            return 0
+        _note(str(exc))
+        return exc.code
+    environ = {**os.environ, **values}
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execve(program, command, environ)  # noqa: S606 - the user's own command, as asked
+    return 0  # not reached

@@ -1,0 +1,250 @@
+"""The `strongroom` CLI as a user runs it: a real process, against the local server over HTTP,
+with its own HOME (credentials, cache) in a temporary directory."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+from support import Api
+
+pytestmark = pytest.mark.http
+CLI = str(Path(sys.executable).parent / "strongroom")
+CliRun = Callable[..., subprocess.CompletedProcess[str]]
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    (tmp_path / "home").mkdir()
+    (tmp_path / "work").mkdir()
+    return tmp_path
+
+
+@pytest.fixture
+def cli(local_stack: str, home: Path) -> CliRun:
+    def run(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None, stdin: str | None = None,
+            check: bool = True) -> subprocess.CompletedProcess[str]:  # fmt: skip
+        environ = {
+            "PATH": os.environ["PATH"],
+            "HOME": str(home / "home"),
+            "XDG_CONFIG_HOME": str(home / "home" / ".config"),
+            "XDG_CACHE_HOME": str(home / "home" / ".cache"),
+            "STRONGROOM_API_URL": local_stack,
+            "STRONGROOM_NO_KEYRING": "1",
+            "LC_ALL": "C.UTF-8",
+            **(env or {}),
+        }
+        done = subprocess.run(
+            [CLI, *args],
+            check=False,
+            capture_output=True,
+            text=True,
+            env=environ,
+            cwd=cwd or home / "work",
+            input=stdin,
+            timeout=60,
+        )
+        if check:
+            assert done.returncode == 0, (args, done.stdout, done.stderr)
+        return done
+
+    return run
+
+
+def _slug(prefix: str) -> str:
+    return f"{prefix}-{secrets.token_hex(3)}"
+
+
+def test_a_user_manages_secrets_from_the_cli(cli: CliRun, home: Path) -> None:
+    email, org = f"cli-{secrets.token_hex(3)}@example.com", _slug("cli")
+    cli("login", "--dev-user", email)
+    credentials = home / "home" / ".config" / "strongroom" / "credentials.json"
+    assert oct(credentials.stat().st_mode & 0o777) == "0o600"
+    assert json.loads(cli("--json", "whoami").stdout)["email"] == email
+    assert json.loads(cli("--json", "orgs", "create", "CLI", "--slug", org).stdout)["slug"] == org
+    cli("--org", org, "projects", "create", "Web")
+    cli("setup", "--org", org, "--project", "web", "--env", "staging")
+    assert (home / "work" / ".strongroom.toml").is_file()
+
+    cli("secrets", "set", "DB_URL", "postgres://db/app")
+    cli("secrets", "set", "DB_URL", "postgres://db2/app", "--comment", "move")
+    cli("secrets", "set", "MULTI", "--stdin", stdin="line 1\nline 2")
+    assert cli("secrets", "get", "DB_URL").stdout == "postgres://db2/app\n"
+    listed = json.loads(cli("--json", "secrets", "list", "--values").stdout)
+    assert {r["key"]: r["value"] for r in listed} == {"DB_URL": "postgres://db2/app", "MULTI": "line 1\nline 2"}
+    versions = json.loads(cli("--json", "secrets", "versions", "DB_URL").stdout)
+    assert [v["version"] for v in versions] == [2, 1]
+    cli("secrets", "rollback", "DB_URL", "1")
+    assert cli("secrets", "get", "DB_URL").stdout == "postgres://db/app\n"
+
+    # export → import elsewhere gives the same values
+    exported = cli("secrets", "export", "--format", "dotenv").stdout
+    (home / "work" / "staging.env").write_text(exported, encoding="utf-8")
+    counts = json.loads(cli("--json", "--env", "development", "secrets", "import", "staging.env").stdout)
+    assert counts == {"created": 2, "updated": 0, "unchanged": 0}
+    dev = json.loads(cli("--json", "--env", "development", "secrets", "list", "--values").stdout)
+    assert {r["key"]: r["value"] for r in dev} == {"DB_URL": "postgres://db/app", "MULTI": "line 1\nline 2"}
+
+    # diff and promote (a dry run first, then applied)
+    cli("secrets", "set", "ONLY_STAGING", "x")
+    diff = json.loads(cli("--json", "diff", "staging", "production").stdout)
+    assert {d["key"]: d["action"] for d in diff} == {"DB_URL": "add", "MULTI": "add", "ONLY_STAGING": "add"}
+    cli("promote", "staging", "production", "--keys", "DB_URL", "--yes")
+    prod = json.loads(cli("--json", "--env", "production", "secrets", "list", "--values").stdout)
+    assert {r["key"]: r["value"] for r in prod} == {"DB_URL": "postgres://db/app"}
+
+    # errors are one line on stderr and a non-zero status, never a trace
+    missing = cli("secrets", "get", "NOPE", check=False)
+    assert (missing.returncode, "Traceback" in missing.stderr) == (1, False)
+    assert "not_found" in missing.stderr
+    cli("secrets", "delete", "ONLY_STAGING")
+    cli("logout")
+    assert cli("whoami", check=False).returncode == 2
+
+
+def _service_token(api: Api, environment: str = "staging") -> tuple[str, str, str]:
+    owner, org = f"run-{secrets.token_hex(3)}@example.com", _slug("run")
+    assert api("POST", "/v1/orgs", user=owner, json={"name": "Run", "slug": org})[0] == 201
+    assert api("POST", f"/v1/orgs/{org}/projects", user=owner, json={"name": "P"})[0] == 201
+    base = f"/v1/orgs/{org}/projects/p/environments/{environment}/secrets"
+    assert api("PUT", f"{base}/DB_URL", user=owner, json={"value": "postgres://staging/app"})[0] == 200
+    body = {"name": "ci", "project": "p", "environment": environment}
+    _, _, created = api("POST", f"/v1/orgs/{org}/tokens", user=owner, json=body)
+    return created["token"], owner, org
+
+
+class Forwarder:
+    """A TCP forwarder to the local server that can be switched off: "the server is down"."""
+
+    def __init__(self, target: str) -> None:
+        parts = urlsplit(target)
+        self.target = (parts.hostname or "127.0.0.1", parts.port or 80)
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection(self.target)
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            with contextlib.suppress(OSError):
+                sink.shutdown(socket.SHUT_WR)
+
+    def stop(self) -> None:
+        with contextlib.suppress(OSError):
+            self.listener.shutdown(socket.SHUT_RDWR)  # wakes the accepting thread
+        self.listener.close()
+
+
+def test_run_injects_the_secrets_passes_the_exit_code_and_falls_back(cli: CliRun, api: Api, local_stack: str) -> None:
+    token, owner, org = _service_token(api)
+    forwarder = Forwarder(local_stack)
+    env = {"STRONGROOM_TOKEN": token, "STRONGROOM_DEBUG": "1", "STRONGROOM_API_URL": forwarder.url}
+    printed = cli("run", "--", sys.executable, "-c", "import os; print(os.environ['DB_URL'])", env=env)
+    assert printed.stdout == "postgres://staging/app\n"
+    assert "200: fresh values" in printed.stderr
+    # the second run of an unchanged environment is a 304
+    again = cli("run", "--", sys.executable, "-c", "import os; print(os.environ['DB_URL'])", env=env)
+    assert (again.stdout, "304" in again.stderr) == ("postgres://staging/app\n", True)
+    # the child's exit status is the CLI's
+    assert cli("run", "--", "sh", "-c", "exit 7", env=env, check=False).returncode == 7
+    # a change is seen at once
+    base = f"/v1/orgs/{org}/projects/p/environments/staging/secrets"
+    assert api("PUT", f"{base}/DB_URL", user=owner, json={"value": "postgres://new/app"})[0] == 200
+    fresh = cli("run", "--", sys.executable, "-c", "import os; print(os.environ['DB_URL'])", env=env)
+    assert fresh.stdout == "postgres://new/app\n"
+
+    # with the server unreachable: an error, unless --fallback (the cache)
+    forwarder.stop()
+    down = env
+    failed = cli("run", "--", "true", env=down, check=False)
+    assert failed.returncode == 1
+    assert "--fallback uses the last values" in failed.stderr
+    offline = cli(
+        "run", "--fallback", "--", sys.executable, "-c", "import os; print(os.environ['DB_URL'])", env={**down}
+    )
+    assert offline.stdout == "postgres://new/app\n"
+
+
+def test_run_with_a_login_uses_the_directorys_environment(cli: CliRun, api: Api, home: Path) -> None:
+    _token, owner, org = _service_token(api)
+    cli("login", "--dev-user", owner)
+    (home / "work" / ".strongroom.toml").write_text(
+        f'[strongroom]\norg = "{org}"\nproject = "p"\nenv = "staging"\n', encoding="utf-8"
+    )
+    out = cli("run", "--", sys.executable, "-c", "import os; print(os.environ['DB_URL'])")
+    assert out.stdout == "postgres://staging/app\n"
+    # flags win over the file
+    assert cli("run", "--env", "production", "--", "sh", "-c", 'test -z "$DB_URL"').returncode == 0
+    # the cache holds no plaintext
+    cached = list((home / "home" / ".cache" / "strongroom").glob("*.bin"))
+    assert cached
+    assert all(b"postgres://" not in p.read_bytes() for p in cached)
+
+
+def test_device_login_end_to_end(cli: CliRun, api: Api, local_stack: str, home: Path) -> None:
+    email = f"device-{secrets.token_hex(3)}@example.com"
+    assert api("GET", "/v1/me", user=email)[0] == 200
+    environ = {
+        "PATH": os.environ["PATH"],
+        "HOME": str(home / "home"),
+        "XDG_CONFIG_HOME": str(home / "home" / ".config"),
+        "XDG_CACHE_HOME": str(home / "home" / ".cache"),
+        "STRONGROOM_API_URL": local_stack,
+        "STRONGROOM_NO_KEYRING": "1",
+    }
+    login = subprocess.Popen(
+        [CLI, "login", "--poll-timeout", "60"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environ
+    )
+    assert login.stdout is not None
+    line = login.stdout.readline()
+    assert line.startswith("CODE ")
+    code = line.split()[1]
+    approved: list[int] = []
+    threading.Thread(
+        target=lambda: approved.append(api("POST", "/v1/auth/device/approve", user=email, json={"user_code": code})[0])
+    ).start()
+    assert login.wait(timeout=60) == 0, login.stderr.read() if login.stderr else ""
+    assert approved == [204]
+    assert json.loads(cli("--json", "whoami").stdout)["email"] == email
+    stored = json.loads((home / "home" / ".config" / "strongroom" / "credentials.json").read_text())
+    assert stored[local_stack]["token"].startswith("sr_pat_")
+    # the code is spent
+    time.sleep(0.1)
+    assert api("POST", "/v1/auth/device/approve", user=email, json={"user_code": code})[0] == 404
+
+
+def test_bad_usage_is_a_clear_error(cli: CliRun) -> None:
+    no_command = cli("run", env={"STRONGROOM_TOKEN": "sr_svc_x"}, check=False)
+    assert (no_command.returncode, "no command" in no_command.stderr) == (2, True)
+    not_logged_in = cli("run", "--", "true", check=False)
+    assert (not_logged_in.returncode, "not logged in" in not_logged_in.stderr) == (2, True)
+    bad_token = cli("run", "--", "true", env={"STRONGROOM_TOKEN": "sr_svc_nope"}, check=False)
+    assert bad_token.returncode == 1
+    assert "401" in bad_token.stderr
