@@ -243,7 +243,10 @@ def _value_size(value: str) -> str:
     return value
 
 
-SecretValue = Annotated[str, StringConstraints(max_length=MAX_VALUE_BYTES), AfterValidator(_value_size)]
+# No NUL (it cannot reach an environment variable): in the schema too, so clients know.
+SecretValue = Annotated[
+    str, StringConstraints(max_length=MAX_VALUE_BYTES, pattern=r"^[^\x00]*$"), AfterValidator(_value_size)
+]
 
 
 class SecretPut(Request):
