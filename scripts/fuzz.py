@@ -169,6 +169,13 @@ EXPECTATIONS: list[tuple[list[str], str, list[str], str]] = [
         "409, another user's 403, an expired one 410.",
     ),
     (
+        ["search", "export", "verify"],
+        "positive_data_acceptance",
+        ["2xx", "400", "401", "403", "404", "409"],
+        "The audit log's cursor is server-issued (400 otherwise), and `since`/`until` must carry a "
+        "time zone offset and be in order (400 naming the field): the schema's date-time cannot say so.",
+    ),
+    (
         ["rollback_secret"],
         "positive_data_acceptance",
         ["2xx", "401", "403", "404", "409", "412", "422"],

@@ -513,4 +513,7 @@ def test_failed_mutation_writes_no_audit_event(
         KeyConditionExpression="PK = :pk",
         ExpressionAttributeValues={":pk": {"S": f"AUDIT#{org['id']}"}},
     )["Items"]
-    assert [i["action"]["S"] for i in stored] == ["org.created"]  # …and nothing of it landed
+    events = [i for i in stored if i["entity"]["S"] == "audit_event"]
+    assert [i["action"]["S"] for i in events] == ["org.created"]  # …and nothing of it landed
+    head = next(i for i in stored if i["SK"]["S"] == "HEAD")
+    assert head["seq"] == {"N": "1"}  # nor did it advance the chain

@@ -1,5 +1,13 @@
 """Audit events. Each mutation hands exactly one of these to `db.transact`, which writes it
-in the same TransactWriteItems as the change (the event item is also the webhook outbox)."""
+in the same TransactWriteItems as the change (the event item is also the webhook outbox).
+
+Tamper evidence: the events of a scope (an org, or a user's account) form a hash chain. Each
+carries `seq` (1, 2, …, gapless) and `hash` = SHA-256(previous hash + "\n" + its canonical JSON);
+the scope's head item (`AUDIT#<scope> / HEAD`, last seq and hash) is advanced in the same
+transaction, conditional on the seq it read, so the chain cannot fork and no event can be
+appended, removed or reordered without breaking a hash or the head. The canonical form is the
+event's fields (sorted keys, no whitespace, ASCII) without `hash` itself.
+"""
 
 from __future__ import annotations
 
@@ -43,14 +51,48 @@ class AuditEvent(BaseModel):
     created_at: str = Field(default_factory=clock.now_iso)
     metadata: dict[str, Any] = Field(default_factory=dict)
 
-    def to_item(self) -> dict[str, Any]:
+    def to_item(self, seq: int, prev_hash: str) -> dict[str, Any]:
+        body = {**self.model_dump(exclude_none=True), "seq": seq, "prev_hash": prev_hash}
         item: dict[str, Any] = {
-            **keys.audit_event(self.scope_id, self.id),
+            **keys.audit_event(self.scope_id, seq),
             "entity": ENTITY,
             "outbox": 1,
-            **self.model_dump(exclude_none=True),
+            **body,
+            "hash": chain_hash(prev_hash, body),
         }
         return item
+
+
+GENESIS = "0" * 64
+# The fields a chain hash covers (everything the event says; not storage keys or `hash`).
+CHAINED_FIELDS = (
+    "id",
+    "scope_id",
+    "seq",
+    "prev_hash",
+    "action",
+    "actor",
+    "resource",
+    "project_id",
+    "environment_id",
+    "request_id",
+    "ip",
+    "created_at",
+    "metadata",
+)
+
+
+def canonical(body: dict[str, Any]) -> bytes:
+    import json  # noqa: PLC0415
+
+    fields = {k: body[k] for k in CHAINED_FIELDS if k in body and body[k] is not None}
+    return json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=True, default=str).encode()
+
+
+def chain_hash(prev_hash: str, body: dict[str, Any]) -> str:
+    import hashlib  # noqa: PLC0415
+
+    return hashlib.sha256(prev_hash.encode() + b"\n" + canonical(body)).hexdigest()
 
 
 def _check_metadata(metadata: dict[str, Any]) -> None:

@@ -11,6 +11,8 @@ import binascii
 import hashlib
 import hmac
 import json
+import random
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -361,11 +363,44 @@ def _conditions(body: dict[str, Any], condition: str | None, names: dict[str, st
         body["ExpressionAttributeValues"] = serialize(values)
 
 
+class _HeadMoved(Conflict):
+    """Another event joined the scope's audit chain first: read the head again and retry."""
+
+    def __init__(self) -> None:
+        super().__init__("the audit chain moved; retry", code="audit_chain_moved")
+
+
+CHAIN_ATTEMPTS = 12
+
+
 def transact(ops: Sequence[Op], *, audit: AuditEvent) -> None:
-    """Write `ops` and exactly one audit event atomically. The only write path for mutations."""
+    """Write `ops` and exactly one audit event atomically, the event appended to its scope's hash
+    chain (audit.py) by advancing the chain head in the same transaction. The only write path
+    for mutations. A lost race for the head (and only that) is retried with the new head."""
+    from strongroom.audit import GENESIS  # noqa: PLC0415
+
+    for attempt in range(CHAIN_ATTEMPTS):
+        head = get(keys.audit_head(audit.scope_id))
+        seq = int(head["seq"]) + 1 if head else 1
+        prev_hash = str(head["hash"]) if head else GENESIS
+        item = audit.to_item(seq, prev_hash)
+        head_op = Put(
+            {**keys.audit_head(audit.scope_id), "entity": "audit_head", "seq": seq, "hash": item["hash"]},
+            condition="attribute_not_exists(PK)" if head is None else "seq = :seq",
+            values={} if head is None else {":seq": seq - 1},
+            on_fail=_HeadMoved(),
+        )
+        try:
+            _transact([*ops, Put.new(item), head_op])
+            return
+        except _HeadMoved:
+            time.sleep(min(0.005 * (attempt + 1), 0.05) * random.random())  # noqa: S311 - jitter
+    raise Conflict("the audit log of this scope is busy; retry", headers={"Retry-After": "1"})
+
+
+def _transact(all_ops: Sequence[Op]) -> None:
     from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415
 
-    all_ops: list[Op] = [*ops, Put.new(audit.to_item())]
     if len(all_ops) > MAX_TRANSACTION_ITEMS:
         raise ValueError(f"transaction of {len(all_ops)} items exceeds {MAX_TRANSACTION_ITEMS}")
     try:
@@ -378,16 +413,21 @@ def transact(ops: Sequence[Op], *, audit: AuditEvent) -> None:
         raise translate(exc) from exc
 
 
-def _cancelled(exc: Any, ops: Sequence[Op]) -> AppError:
+def _cancelled(exc: Any, ops: Sequence[Op]) -> Exception:
     reasons = exc.response.get("CancellationReasons") or []
-    for op, reason in zip(ops, reasons, strict=False):
+    # A failed condition of the change itself wins over the chain head's (the change is refused,
+    # whatever the chain did meanwhile).
+    failed = [(op, r) for op, r in zip(ops, reasons, strict=False) if r.get("Code") == "ConditionalCheckFailed"]
+    if failed and any(not isinstance(op.on_fail, _HeadMoved) for op, _ in failed):
+        failed = [(op, r) for op, r in failed if not isinstance(op.on_fail, _HeadMoved)]
+    for op, reason in failed or zip(ops, reasons, strict=False):
         code = reason.get("Code")
         if code == "ConditionalCheckFailed":
             return op.on_fail or Conflict("the resource changed or already exists")
         if code in {"ThrottlingError", "ProvisionedThroughputExceeded"}:
             return Throttled("the data store is busy; retry shortly", headers={"Retry-After": "1"})
         if code == "TransactionConflict":
-            return Conflict("a concurrent change touched the same resource; retry")
+            return _HeadMoved()  # a concurrent transaction (the chain head, most often): retry
     return Unavailable("the data store could not complete the change")
 
 

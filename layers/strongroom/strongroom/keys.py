@@ -105,8 +105,17 @@ def audit_partition(scope_id: str) -> str:
     return f"AUDIT#{scope_id}"
 
 
-def audit_event(scope_id: str, event_id: str) -> dict[str, str]:
-    return {PK: audit_partition(scope_id), SK: f"EVT#{event_id}"}
+def audit_event(scope_id: str, seq: int) -> dict[str, str]:
+    """An audit event, by its place in the scope's hash chain (so the partition reads in order)."""
+    return {PK: audit_partition(scope_id), SK: f"EVT#{seq:012d}"}
+
+
+def audit_head(scope_id: str) -> dict[str, str]:
+    """The last sequence number and hash of a scope's audit chain."""
+    return {PK: audit_partition(scope_id), SK: "HEAD"}
+
+
+AUDIT_EVENT_PREFIX = "EVT#"
 
 
 def idempotency_partition(function_name: str) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
@@ -596,3 +596,40 @@ class DeviceToken(Response):
     token_type: Literal["Bearer"]
     expires_in: int
     token_id: str
+
+
+# --------------------------------------------------------------------------- audit log
+
+
+class AuditParty(Response):
+    type: str
+    id: str
+
+
+class AuditEntry(Response):
+    id: str
+    seq: int
+    action: str
+    actor: AuditParty
+    resource: AuditParty
+    project_id: str | None = None
+    environment_id: str | None = None
+    request_id: str = ""
+    ip: str = ""
+    created_at: str
+    metadata: dict[str, Any] = {}
+    hash: str = Field(description="SHA-256 chaining this event to the previous one")
+
+
+class AuditList(Response):
+    data: list[AuditEntry]
+    next_cursor: str | None = None
+
+
+class AuditVerification(Response):
+    ok: bool
+    checked: int = Field(description="Events checked in the window")
+    first_seq: int | None = None
+    last_seq: int | None = None
+    first_broken_seq: int | None = Field(default=None, description="Where the chain first breaks")
+    reason: str | None = None

@@ -1,0 +1,119 @@
+"""An org's audit log: search (newest first), export page by page (CSV or JSON), and the
+verification of its hash chain. Admin or owner."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Query
+
+from strongroom.app import Cursor, Limit, OrgRef, build_app, make_handler
+from strongroom.domain import audit_log
+from strongroom.models import AuditList, AuditVerification
+
+app = build_app()
+
+Action = Annotated[
+    str | None, Query(max_length=100, pattern=r"^[a-z_.*]+$", description="Exact, or a prefix: `secret.` / `secret.*`")
+]
+Text = Annotated[str | None, Query(max_length=128, pattern=r"^[A-Za-z0-9_.:@/+=-]+$")]
+Instant = Annotated[datetime | None, Query(description="RFC 3339 with an offset")]
+
+
+def _filters(**values: Any) -> dict[str, Any]:
+    for name in ("since", "until"):
+        value = values.get(name)
+        if value is not None and value.tzinfo is None:
+            from strongroom.errors import Invalid  # noqa: PLC0415
+
+            raise Invalid(
+                f"`{name}` needs a time zone offset",
+                details={"fields": [{"field": name, "location": "query", "issue": "no offset"}]},
+            )
+    return values
+
+
+@app.get("/v1/orgs/<org>/audit")
+def search(
+    org: OrgRef,
+    action: Action = None,
+    resource_type: Text = None,
+    actor: Text = None,
+    project: Text = None,
+    environment: Text = None,
+    since: Instant = None,
+    until: Instant = None,
+    request_id: Text = None,
+    correlation_id: Text = None,
+    limit: Limit = 100,
+    cursor: Cursor = None,
+) -> AuditList:
+    """Events newest first. `correlation_id` is the request id (X-Request-Id) of the change."""
+    data, next_cursor = audit_log.search(
+        org,
+        limit=limit,
+        cursor=cursor,
+        **_filters(
+            action=action,
+            resource_type=resource_type,
+            actor=actor,
+            project=project,
+            environment=environment,
+            since=since,
+            until=until,
+            request_id=request_id or correlation_id,
+        ),
+    )
+    return AuditList(data=data, next_cursor=next_cursor)
+
+
+@app.get(
+    "/v1/orgs/<org>/audit/export",
+    responses={
+        200: {
+            "description": "Up to 1000 events, oldest first; X-Next-Cursor names the next page",
+            "content": {"text/csv": {"schema": {"type": "string"}}, "application/json": {"schema": {"type": "array"}}},
+        }
+    },
+)
+def export(
+    org: OrgRef,
+    format: Annotated[Literal["csv", "json"], Query(description="csv or json")] = "json",  # noqa: A002
+    action: Action = None,
+    resource_type: Text = None,
+    actor: Text = None,
+    since: Instant = None,
+    until: Instant = None,
+    cursor: Cursor = None,
+) -> Response[str]:
+    text, next_cursor = audit_log.export(
+        org,
+        format,
+        cursor=cursor,
+        **_filters(
+            action=action,
+            resource_type=resource_type,
+            actor=actor,
+            project=None,
+            environment=None,
+            since=since,
+            until=until,
+            request_id=None,
+        ),
+    )
+    headers = {"Cache-Control": "no-store"}
+    if next_cursor:
+        headers["X-Next-Cursor"] = next_cursor
+    content_type = "text/csv; charset=utf-8" if format == "csv" else "application/json"
+    return Response(status_code=200, content_type=content_type, body=text, headers=headers)
+
+
+@app.get("/v1/orgs/<org>/audit/verify")
+def verify(org: OrgRef, since: Instant = None, until: Instant = None) -> AuditVerification:
+    """Recompute the hash chain; report the first sequence number that breaks it."""
+    return audit_log.verify(org, **_filters(since=since, until=until))
+
+
+lambda_handler = make_handler(app)

@@ -1,0 +1,182 @@
+"""Reading an org's audit log: filtered pages (newest first), export page by page (CSV or JSON,
+oldest first), and verification of its hash chain (audit.py). Admin or owner (`audit.read`)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import datetime
+from typing import Any
+
+from strongroom import audit, clock, db, keys
+from strongroom.access import org_access
+from strongroom.errors import Invalid
+from strongroom.models import AuditEntry, AuditVerification
+
+EXPORT_PAGE = 1000
+CSV_COLUMNS = (
+    "seq",
+    "id",
+    "created_at",
+    "action",
+    "actor_type",
+    "actor_id",
+    "resource_type",
+    "resource_id",
+    "project_id",
+    "environment_id",
+    "request_id",
+    "ip",
+    "metadata",
+    "hash",
+)
+
+
+def _filters(
+    *,
+    action: str | None,
+    resource_type: str | None,
+    actor: str | None,
+    project: str | None,
+    environment: str | None,
+    since: datetime | None,
+    until: datetime | None,
+    request_id: str | None,
+) -> tuple[str | None, dict[str, Any], dict[str, str]]:
+    clauses: list[str] = ["entity = :entity"]
+    values: dict[str, Any] = {":entity": audit.ENTITY}
+    names: dict[str, str] = {}
+    if action:
+        if action.endswith((".", "*")):
+            clauses.append("begins_with(#action, :action)")
+            values[":action"] = action.rstrip("*")
+        else:
+            clauses.append("#action = :action")
+            values[":action"] = action
+        names["#action"] = "action"
+    if resource_type:
+        clauses.append("#resource.#type = :rtype")
+        names |= {"#resource": "resource", "#type": "type"}
+        values[":rtype"] = resource_type
+    if actor:
+        clauses.append("#actor.#id = :actor")
+        names |= {"#actor": "actor", "#id": "id"}
+        values[":actor"] = actor
+    if project:
+        clauses.append("project_id = :project")
+        values[":project"] = project
+    if environment:
+        clauses.append("environment_id = :environment")
+        values[":environment"] = environment
+    if since:
+        clauses.append("created_at >= :since")
+        values[":since"] = clock.iso(since)
+    if until:
+        clauses.append("created_at <= :until")
+        values[":until"] = clock.iso(until)
+    if since and until and since > until:
+        raise Invalid(
+            "`since` is after `until`",
+            details={"fields": [{"field": "since", "location": "query", "issue": "after until"}]},
+        )
+    if request_id:
+        clauses.append("request_id = :rid")
+        values[":rid"] = request_id
+    return " AND ".join(clauses), values, names
+
+
+def _entry(item: dict[str, Any]) -> AuditEntry:
+    return AuditEntry.model_validate(item)
+
+
+def search(
+    org_ref: str, *, limit: int, cursor: str | None, forward: bool = False, **filters: Any
+) -> tuple[list[AuditEntry], str | None]:
+    access = org_access(org_ref, "audit.read")
+    expression, values, names = _filters(**filters)
+    page = db.query(
+        keys.audit_partition(access.org.id),
+        prefix=keys.AUDIT_EVENT_PREFIX,
+        limit=limit,
+        cursor=cursor,
+        forward=forward,
+        filter_expression=expression,
+        filter_values=values,
+        filter_names=names or None,
+    )
+    return [_entry(i) for i in page.items], page.next_cursor
+
+
+def export(org_ref: str, fmt: str, *, cursor: str | None, **filters: Any) -> tuple[str, str | None]:
+    """One page of up to EXPORT_PAGE matching events, oldest first, and the cursor of the next."""
+    entries, next_cursor = search(org_ref, limit=EXPORT_PAGE, cursor=cursor, forward=True, **filters)
+    if fmt == "json":
+        return json.dumps([e.model_dump() for e in entries], separators=(",", ":")), next_cursor
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for e in entries:
+        writer.writerow(
+            [
+                e.seq,
+                e.id,
+                e.created_at,
+                e.action,
+                e.actor.type,
+                e.actor.id,
+                e.resource.type,
+                e.resource.id,
+                e.project_id or "",
+                e.environment_id or "",
+                e.request_id,
+                e.ip,
+                json.dumps(e.metadata, sort_keys=True),
+                e.hash,
+            ]
+        )
+    return out.getvalue(), next_cursor
+
+
+def verify(org_ref: str, *, since: datetime | None, until: datetime | None) -> AuditVerification:
+    """Recompute the chain from its first event; report the first sequence number that breaks it
+    (edited, removed, inserted or moved), within [since, until] when given."""
+    access = org_access(org_ref, "audit.read")
+    scope = access.org.id
+    expected_seq, prev_hash = 1, audit.GENESIS
+    checked = 0
+    first_seq = last_seq = None
+    lower = clock.iso(since) if since else None
+    upper = clock.iso(until) if until else None
+
+    def broken(seq: int, reason: str) -> AuditVerification:
+        return AuditVerification(
+            ok=False, checked=checked, first_seq=first_seq, last_seq=last_seq, first_broken_seq=seq, reason=reason
+        )
+
+    for item in db.query_all(keys.audit_partition(scope), prefix=keys.AUDIT_EVENT_PREFIX):
+        seq = int(item.get("seq", 0))
+        in_window = (lower is None or str(item.get("created_at", "")) >= lower) and (
+            upper is None or str(item.get("created_at", "")) <= upper
+        )
+        if upper is not None and str(item.get("created_at", "")) > upper and seq >= expected_seq:
+            break
+        if seq != expected_seq or item[keys.SK] != keys.audit_event(scope, seq)[keys.SK]:
+            return broken(expected_seq, "missing or out of order")
+        if item.get("prev_hash") != prev_hash:
+            return broken(seq, "does not follow the previous event")
+        if item.get("hash") != audit.chain_hash(prev_hash, item):
+            return broken(seq, "altered")
+        if in_window:
+            checked += 1
+            first_seq = first_seq if first_seq is not None else seq
+            last_seq = seq
+        expected_seq, prev_hash = seq + 1, str(item["hash"])
+    else:
+        head = db.get(keys.audit_head(scope))
+        head_seq = int(head["seq"]) if head else 0
+        if head_seq != expected_seq - 1 or (head and head.get("hash") != prev_hash):
+            return broken(expected_seq if head_seq >= expected_seq else head_seq + 1, "does not match the chain head")
+    return AuditVerification(
+        ok=True, checked=checked, first_seq=first_seq, last_seq=last_seq, first_broken_seq=None, reason=None
+    )

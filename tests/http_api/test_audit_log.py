@@ -1,0 +1,216 @@
+"""The audit log over HTTP: filters and pagination, export page by page, and the hash chain:
+verification passes, and any edited, deleted or reordered event is reported by its sequence."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import secrets as pysecrets
+import threading
+import time
+from typing import Any
+
+import pytest
+
+from strongroom import audit, aws, keys
+from strongroom_local import LocalStack
+from support import Api
+
+pytestmark = pytest.mark.http
+
+
+def _email(who: str) -> str:
+    return f"{who}-{pysecrets.token_hex(4)}@example.com"
+
+
+@pytest.fixture
+def org(api: Api) -> dict[str, Any]:
+    owner, slug = _email("owner"), f"aud-{pysecrets.token_hex(4)}"
+    status, _, created = api("POST", "/v1/orgs", user=owner, json={"name": "Audit", "slug": slug})
+    assert status == 201
+    assert api("POST", f"/v1/orgs/{slug}/projects", user=owner, json={"name": "Web"})[0] == 201
+    base = f"/v1/orgs/{slug}/projects/web/environments"
+    assert api("PUT", f"{base}/staging/secrets/A", user=owner, json={"value": "1"})[0] == 200
+    assert api("PUT", f"{base}/staging/secrets/A", user=owner, json={"value": "2"})[0] == 200
+    assert api("DELETE", f"{base}/staging/secrets/A", user=owner)[0] == 204
+    _, _, inv = api("POST", f"/v1/orgs/{slug}/invitations", user=owner, json={"email": _email("x"), "role": "viewer"})
+    return {"owner": owner, "slug": slug, "id": created["id"], "path": f"/v1/orgs/{slug}", "invitation": inv}
+
+
+def everything(api: Api, org: dict[str, Any], query: str = "", limit: int = 500) -> list[dict[str, Any]]:
+    out, cursor = [], None
+    while True:
+        suffix = f"&cursor={cursor}" if cursor else ""
+        status, _, page = api("GET", f"{org['path']}/audit?limit={limit}{query}{suffix}", user=org["owner"])
+        assert status == 200, page
+        out += page["data"]
+        cursor = page["next_cursor"]
+        if not cursor:
+            return out
+
+
+def test_search_filters_and_pages_newest_first(api: Api, org: dict[str, Any]) -> None:
+    events = everything(api, org)
+    actions = [e["action"] for e in events]
+    assert actions == [
+        "member.invited",
+        "secret.deleted",
+        "secret.updated",
+        "secret.created",
+        "project.created",
+        "org.created",
+    ]
+    assert [e["seq"] for e in events] == [6, 5, 4, 3, 2, 1]
+    assert everything(api, org, limit=2) == events  # pages of two join up
+    assert [e["action"] for e in everything(api, org, "&action=secret.")] == actions[1:4]
+    assert [e["action"] for e in everything(api, org, "&action=secret.*")] == actions[1:4]
+    assert [e["action"] for e in everything(api, org, "&action=secret.updated")] == ["secret.updated"]
+    assert [e["action"] for e in everything(api, org, "&resource_type=project")] == ["project.created"]
+    owner_id = events[0]["actor"]["id"]
+    assert len(everything(api, org, f"&actor={owner_id}")) == 6
+    env_id = events[1]["environment_id"]
+    assert [e["action"] for e in everything(api, org, f"&environment={env_id}")] == actions[1:4]
+    project_id = events[4]["resource"]["id"]
+    assert len(everything(api, org, f"&project={project_id}")) == 4  # the project and its secrets
+    # by the request id a change answered with
+    _, headers, _ = api("PATCH", org["path"], user=org["owner"], json={"name": "Renamed"})
+    found = everything(api, org, f"&correlation_id={headers['x-request-id']}")
+    assert [e["action"] for e in found] == ["org.updated"]
+    # by time
+    middle = events[3]["created_at"]
+    assert {e["action"] for e in everything(api, org, f"&until={middle}")} >= {"org.created", "secret.created"}
+    assert "org.created" not in {e["action"] for e in everything(api, org, f"&since={events[2]['created_at']}")}
+    # no value anywhere
+    assert '"1"' not in json.dumps([e["metadata"] for e in events if e["action"].startswith("secret.")])
+
+
+def test_the_audit_log_is_for_admins(api: Api, org: dict[str, Any]) -> None:
+    dev = _email("dev")
+    _, _, inv = api("POST", f"{org['path']}/invitations", user=org["owner"], json={"email": dev, "role": "developer"})
+    assert api("POST", f"/v1/invitations/{inv['token']}/accept", user=dev)[0] == 200
+    for route in ("", "/export", "/verify"):
+        assert api("GET", f"{org['path']}/audit{route}", user=dev)[0] == 403
+        assert api("GET", f"{org['path']}/audit{route}", user=_email("stranger"))[0] == 404
+
+
+def _chain(scope: str, count: int, table: str) -> None:
+    """Append `count` events to a scope's chain directly in the table, as db.transact would."""
+    client = aws.dynamodb()
+    head = client.get_item(TableName=table, Key={"PK": {"S": f"AUDIT#{scope}"}, "SK": {"S": "HEAD"}})["Item"]
+    seq, prev = int(head["seq"]["N"]), head["hash"]["S"]
+    from strongroom import db
+
+    requests = []
+    for n in range(count):
+        seq += 1
+        event = audit.AuditEvent(
+            scope_id=scope,
+            action="secret.read",
+            actor=audit.Actor(type="user", id="usr_bulk"),
+            resource=audit.Resource(type="secret", id=f"K{n}"),
+            metadata={"key": f"K{n}", "version": n},
+        )
+        item = event.to_item(seq, prev)
+        prev = item["hash"]
+        requests.append({"PutRequest": {"Item": db.serialize(item)}})
+    requests.append(
+        {
+            "PutRequest": {
+                "Item": db.serialize({**keys.audit_head(scope), "entity": "audit_head", "seq": seq, "hash": prev})
+            }
+        }
+    )
+    for i in range(0, len(requests), 25):
+        client.batch_write_item(RequestItems={table: requests[i : i + 25]})
+
+
+def test_export_of_5000_events_is_complete_and_ordered(api: Api, org: dict[str, Any], stack: LocalStack) -> None:
+    _chain(org["id"], 5000, stack.resources.refs["Table"])  # type: ignore[union-attr]
+    total = 6 + 5000
+    for fmt in ("json", "csv"):
+        seqs: list[int] = []
+        cursor = None
+        pages = 0
+        while True:
+            suffix = f"&cursor={cursor}" if cursor else ""
+            status, headers, body = api("GET", f"{org['path']}/audit/export?format={fmt}{suffix}", user=org["owner"])
+            assert status == 200
+            pages += 1
+            if fmt == "json":
+                rows = body
+                seqs += [r["seq"] for r in rows]
+            else:
+                rows = list(csv.DictReader(io.StringIO(body)))
+                seqs += [int(r["seq"]) for r in rows]
+            cursor = headers.get("x-next-cursor")
+            if not cursor:
+                break
+        assert seqs == list(range(1, total + 1)), fmt
+        assert pages == 6
+    status, _, verdict = api("GET", f"{org['path']}/audit/verify", user=org["owner"])
+    assert (status, verdict["ok"], verdict["checked"], verdict["last_seq"]) == (200, True, total, total)
+
+
+@pytest.mark.parametrize("tamper", ["edit", "delete", "reorder", "truncate"])
+def test_verify_reports_the_first_broken_sequence(
+    api: Api, org: dict[str, Any], stack: LocalStack, tamper: str
+) -> None:
+    table = stack.resources.refs["Table"]  # type: ignore[union-attr]
+    client = aws.dynamodb()
+    assert api("GET", f"{org['path']}/audit/verify", user=org["owner"])[2] == {
+        "ok": True,
+        "checked": 6,
+        "first_seq": 1,
+        "last_seq": 6,
+        "first_broken_seq": None,
+        "reason": None,
+    }
+
+    def key(seq: int) -> dict[str, Any]:
+        return {"PK": {"S": f"AUDIT#{org['id']}"}, "SK": {"S": f"EVT#{seq:012d}"}}
+
+    def item(seq: int) -> dict[str, Any]:
+        return client.get_item(TableName=table, Key=key(seq))["Item"]
+
+    expected = {"edit": 4, "delete": 3, "reorder": 3, "truncate": 6}[tamper]
+    if tamper == "edit":  # someone hides what was changed
+        client.update_item(
+            TableName=table,
+            Key=key(4),
+            UpdateExpression="SET #m.#k = :k",
+            ExpressionAttributeNames={"#m": "metadata", "#k": "key"},
+            ExpressionAttributeValues={":k": {"S": "SOMETHING_ELSE"}},
+        )
+    elif tamper == "delete":
+        client.delete_item(TableName=table, Key=key(3))
+    elif tamper == "reorder":  # events 3 and 4 swap places
+        three, four = item(3), item(4)
+        client.put_item(TableName=table, Item={**four, "SK": key(3)["SK"]})
+        client.put_item(TableName=table, Item={**three, "SK": key(4)["SK"]})
+    else:  # the newest event removed
+        client.delete_item(TableName=table, Key=key(6))
+    status, _, verdict = api("GET", f"{org['path']}/audit/verify", user=org["owner"])
+    assert (status, verdict["ok"], verdict["first_broken_seq"]) == (200, False, expected), verdict
+
+
+def test_concurrent_changes_in_one_org_keep_the_chain_gapless(api: Api, org: dict[str, Any]) -> None:
+    base = f"{org['path']}/projects/web/environments/development/secrets"
+    statuses: list[int] = []
+    lock = threading.Lock()
+
+    def write(i: int) -> None:
+        status = api("PUT", f"{base}/K{i}", user=org["owner"], json={"value": str(i)})[0]
+        with lock:
+            statuses.append(status)
+
+    started = time.perf_counter()
+    threads = [threading.Thread(target=write, args=(i,)) for i in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert statuses == [200] * 20, time.perf_counter() - started
+    events = everything(api, org)
+    assert [e["seq"] for e in events] == list(range(len(events), 0, -1))
+    assert api("GET", f"{org['path']}/audit/verify", user=org["owner"])[2]["ok"] is True
