@@ -198,6 +198,13 @@ EXPECTATIONS: list[tuple[list[str], str, list[str], str]] = [
         "422 key_unusable naming the KMS error (503 when KMS itself fails).",
     ),
     (
+        ["create_webhook", "patch_webhook"],
+        "positive_data_acceptance",
+        ["2xx", "401", "403", "404", "409", "422"],
+        "A well-formed URL may be refused as a webhook destination (not https, a private or "
+        "unresolvable host) and a project/environment filter may name nothing: 422 naming it.",
+    ),
+    (
         ["device_token"],
         "positive_data_acceptance",
         ["2xx", "400", "401", "403", "404", "409", "429"],

@@ -7,6 +7,7 @@ HTTP turned into API Gateway HTTP API (payload v2.0) events for the same handler
         ...  # stack.url, stack.resources.refs["Table"], stack.invoke("HealthFunction", event)
 """
 
+from strongroom_local import pipelines  # noqa: F401 - registers the stream and queue workers
 from strongroom_local.server import LocalStack
 from strongroom_local.workers import Worker, WorkerContext, register_worker
 

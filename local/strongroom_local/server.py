@@ -236,7 +236,13 @@ class LocalStack:
         if auth_mode not in {"dev", "oidc"}:
             raise ValueError("auth_mode is dev or oidc")
         self.host, self.port, self.quiet, self.auth_mode = host, port, quiet, auth_mode
-        self.parameters = {"Stage": "local", **(parameters or {}), "AuthMode": auth_mode}
+        # Webhook retries compressed to seconds, so that they can be watched locally.
+        self.parameters = {
+            "Stage": "local",
+            "WebhookRetrySchedule": "1,1,2,2,3,3,4",
+            **(parameters or {}),
+            "AuthMode": auth_mode,
+        }
         self.template_path = template_path
         self.log = log
         self.resources: Resources | None = None

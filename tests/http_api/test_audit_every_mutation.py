@@ -45,6 +45,7 @@ READ_ONLY_POSTS = {"POST /v1/orgs/{org}/encryption/kms/test"}
 # One audited change per environment: N transactions, each with one event of this action.
 FAN_OUT = {"POST /v1/orgs/{org}/encryption/rotate": "environment.key_rotated"}
 DELETE_ROUTES_THAT_PURGE = {
+    "DELETE /v1/orgs/{org}/webhooks/{id}",
     "DELETE /v1/orgs/{org}",
     "DELETE /v1/orgs/{org}/projects/{project}",
     "DELETE /v1/orgs/{org}/projects/{project}/environments/{env}",
@@ -377,6 +378,50 @@ def _device_token(w: World) -> tuple[str, str, str, Any, str]:
     return "POST", "/v1/auth/device/token", w.owner, {"device_code": started["device_code"]}, "pat.created"
 
 
+HOOK_URL = "http://127.0.0.1:9/hook"  # dev mode allows loopback receivers; nothing listens
+
+
+def _webhook(w: World) -> tuple[str, dict[str, Any]]:
+    org = w.org()
+    body = {"url": HOOK_URL, "events": ["nothing.matches"]}
+    return f"/v1/orgs/{org['slug']}", w.call(
+        "POST", f"/v1/orgs/{org['slug']}/webhooks", user=w.owner, body=body, want=201
+    )
+
+
+def _webhook_create(w: World) -> tuple[str, str, str, Any, str]:
+    org = w.org()
+    body = {"url": HOOK_URL, "events": ["secret.*"]}
+    return "POST", f"/v1/orgs/{org['slug']}/webhooks", w.owner, body, "webhook.created"
+
+
+def _webhook_patch(w: World) -> tuple[str, str, str, Any, str]:
+    org, hook = _webhook(w)
+    return "PATCH", f"{org}/webhooks/{hook['id']}", w.owner, {"description": "x"}, "webhook.updated"
+
+
+def _webhook_delete(w: World) -> tuple[str, str, str, Any, str]:
+    org, hook = _webhook(w)
+    return "DELETE", f"{org}/webhooks/{hook['id']}", w.owner, None, "webhook.deleted"
+
+
+def _webhook_test(w: World) -> tuple[str, str, str, Any, str]:
+    org, hook = _webhook(w)
+    return "POST", f"{org}/webhooks/{hook['id']}/test", w.owner, None, "webhook.tested"
+
+
+def _webhook_rotate(w: World) -> tuple[str, str, str, Any, str]:
+    org, hook = _webhook(w)
+    return "POST", f"{org}/webhooks/{hook['id']}/rotate-secret", w.owner, {}, "webhook.secret_rotated"
+
+
+def _webhook_redeliver(w: World) -> tuple[str, str, str, Any, str]:
+    org, hook = _webhook(w)
+    delivery = w.call("POST", f"{org}/webhooks/{hook['id']}/test", user=w.owner, want=201)
+    path = f"{org}/webhooks/{hook['id']}/deliveries/{delivery['id']}/redeliver"
+    return "POST", path, w.owner, None, "webhook.redelivered"
+
+
 def _last_project(w: World, org: dict[str, Any]) -> str:
     return str(w.call("GET", f"/v1/orgs/{org['slug']}/projects", user=w.owner, want=200)["data"][-1]["slug"])
 
@@ -405,6 +450,12 @@ RECIPES: dict[str, Recipe] = {
     "POST /v1/auth/device/start": _device_start,
     "POST /v1/auth/device/approve": _device_approve,
     "POST /v1/auth/device/token": _device_token,
+    "POST /v1/orgs/{org}/webhooks": _webhook_create,
+    "PATCH /v1/orgs/{org}/webhooks/{id}": _webhook_patch,
+    "DELETE /v1/orgs/{org}/webhooks/{id}": _webhook_delete,
+    "POST /v1/orgs/{org}/webhooks/{id}/test": _webhook_test,
+    "POST /v1/orgs/{org}/webhooks/{id}/rotate-secret": _webhook_rotate,
+    "POST /v1/orgs/{org}/webhooks/{id}/deliveries/{delivery}/redeliver": _webhook_redeliver,
     "POST /v1/orgs": _org_create,
     "PATCH /v1/orgs/{org}": _org_patch,
     "DELETE /v1/orgs/{org}": _org_delete,

@@ -30,6 +30,9 @@ BODIES: dict[str, Any] = {
     "POST /v1/orgs/{org}/encryption/kms/test": {"kms_key_arn": "arn:aws:kms:us-east-1:123456789012:key/mine"},
     "POST /v1/orgs/{org}/encryption/kms/enable": {"kms_key_arn": "arn:aws:kms:us-east-1:123456789012:key/mine"},
     "POST /v1/orgs/{org}/tokens": {"name": "stolen", "project": "secret", "environment": "production"},
+    "POST /v1/orgs/{org}/webhooks": {"url": "https://example.com/steal", "events": ["*"]},
+    "PATCH /v1/orgs/{org}/webhooks/{id}": {"url": "https://example.com/steal"},
+    "POST /v1/orgs/{org}/webhooks/{id}/rotate-secret": {},
 }
 
 
@@ -64,6 +67,7 @@ def test_a_stranger_gets_404_on_every_org_route(api: Api, victim: dict[str, Any]
         .replace("{user}", victim["user_id"])
         .replace("{id}", victim["invitation"]["id"])
         .replace("{key}", "DB_URL")
+        .replace("{delivery}", "dlv_01m8rt5w37jqc2tb0rg5cwrxf3")
     )
     status, _, body = api(method, path, user=_email("stranger"), json=BODIES.get(route_key))
     assert status == 404, (route_key, body)

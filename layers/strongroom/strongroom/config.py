@@ -36,6 +36,9 @@ class Settings(BaseModel):
     cursor_signing_key: str = Field(min_length=16)
     invitation_ttl_hours: int = Field(default=168, ge=1, le=24 * 30)
     idempotency_ttl_seconds: int = Field(default=86_400, ge=60, le=7 * 86_400)
+    webhook_queue_url: str = ""
+    # Seconds between delivery attempts; the queue's maxReceiveCount is one more than its length.
+    webhook_retry_schedule: str = "60,300,1800,3600,10800,21600,43200"
 
     @model_validator(mode="after")
     def _oidc_complete(self) -> Settings:
@@ -61,6 +64,8 @@ _ENV = {
     "cursor_signing_key": "CURSOR_SIGNING_KEY",
     "invitation_ttl_hours": "INVITATION_TTL_HOURS",
     "idempotency_ttl_seconds": "IDEMPOTENCY_TTL_SECONDS",
+    "webhook_queue_url": "WEBHOOK_QUEUE_URL",
+    "webhook_retry_schedule": "WEBHOOK_RETRY_SCHEDULE",
 }
 
 

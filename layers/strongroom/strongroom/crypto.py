@@ -105,6 +105,19 @@ def _kms_call(operation: str, **params: Any) -> dict[str, Any]:
         raise Unavailable("the key service is unavailable; nothing was changed") from exc
 
 
+def seal(plaintext: bytes, context: dict[str, str], kms_key_id: str) -> bytes:
+    """A small secret (a webhook signing secret) encrypted by KMS itself, bound to `context`."""
+    resp = _kms_call("encrypt", KeyId=kms_key_id, Plaintext=plaintext, EncryptionContext=context)
+    blob: bytes = resp["CiphertextBlob"]
+    return blob
+
+
+def unseal(blob: bytes, context: dict[str, str]) -> bytes:
+    resp = _kms_call("decrypt", CiphertextBlob=blob, EncryptionContext=context)
+    plaintext: bytes = resp["Plaintext"]
+    return plaintext
+
+
 def new_data_key(scope: Scope, kms_key_id: str, version: int) -> DataKey:
     resp = _kms_call("generate_data_key", KeyId=kms_key_id, KeySpec="AES_256", EncryptionContext=scope.context())
     key = DataKey(

@@ -196,3 +196,25 @@ def device_user_code(user_code: str) -> dict[str, str]:
 def device_failures(user_id: str) -> dict[str, str]:
     """Wrong user codes a user entered in the current window (guessing defence)."""
     return {PK: f"USER#{user_id}", SK: "DEVICEFAILURES"}
+
+
+# --------------------------------------------------------------------------- webhooks
+
+
+def webhook(org_id: str, webhook_id: str) -> dict[str, str]:
+    return {PK: org_partition(org_id), SK: f"WEBHOOK#{webhook_id}"}
+
+
+WEBHOOK_PREFIX = "WEBHOOK#"
+
+
+def delivery(webhook_id: str, delivery_id: str) -> dict[str, str]:
+    """A delivery of one event to one webhook, with its attempts (newest deliveries first by ID)."""
+    return {PK: f"WEBHOOK#{webhook_id}", SK: f"DLV#{delivery_id}"}
+
+
+def deliveries_partition(webhook_id: str) -> str:
+    return f"WEBHOOK#{webhook_id}"
+
+
+DELIVERY_PREFIX = "DLV#"

@@ -1,0 +1,438 @@
+"""Webhooks: an org's subscriptions to its events, signed per Standard Webhooks.
+
+Management (admin: `webhooks.manage`): create (the `whsec_…` secret is shown once and stored
+encrypted by KMS, bound to org and webhook), list, get, change, delete, test, the delivery log,
+redelivery, and secret rotation with a grace period during which old and new secrets both sign.
+
+Delivery (workers): every audit event is an outbox item; the fan-out turns each into one
+delivery per matching webhook (event patterns with wildcards, optional project/environment
+filter) and one SQS message each; the dispatcher sends it (netguard: https only outside dev
+mode, public addresses only, pinned to the address checked, no redirects, 10 s, response bodies
+discarded), records the attempt, and on failure lets SQS redeliver it after the next backoff
+delay (visibility timeout), until the queue's redrive sends it to the dead-letter queue and the
+webhook is marked failing. Payloads carry type, ids, key names, versions, actor and time, never
+a value (audit metadata cannot hold one).
+"""
+
+from __future__ import annotations
+
+import base64
+import fnmatch
+import hashlib
+import hmac
+import json
+import secrets
+from datetime import timedelta
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from strongroom import audit, clock, crypto, db, ids, keys
+from strongroom.access import org_access
+from strongroom.config import settings
+from strongroom.errors import NotFound, Unprocessable
+from strongroom.models import (
+    Delivery,
+    DeliveryList,
+    Webhook,
+    WebhookCreate,
+    WebhookCreated,
+    WebhookList,
+    WebhookPatch,
+    WebhookSecretRotate,
+)
+
+MAX_WEBHOOKS = 25
+DEFAULT_GRACE = timedelta(hours=24)
+
+
+class SecretRecord(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+    sealed: bytes
+    created_at: str
+    expires_at: str | None = None
+
+
+class WebhookRecord(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+    id: str
+    org_id: str
+    url: str
+    events: list[str]
+    project_id: str | None = None
+    environment_id: str | None = None
+    description: str = ""
+    enabled: bool = True
+    status: str = "active"  # active | failing | disabled
+    failing_since: str | None = None
+    secrets: list[SecretRecord]
+    created_at: str
+    updated_at: str
+
+
+def _context(org_id: str, webhook_id: str) -> dict[str, str]:
+    return {"org": org_id, "webhook": webhook_id, "purpose": "webhook-secret"}
+
+
+def _new_secret() -> str:
+    return "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
+
+
+def check_destination(url: str) -> None:
+    """422 naming why a URL may not receive webhooks (at creation; the dispatcher checks again)."""
+    from strongroom.netguard import UnsafeUrl, check_url  # noqa: PLC0415
+
+    try:
+        check_url(url, allow_http_loopback=settings().auth_mode.value == "dev")
+    except UnsafeUrl as exc:
+        raise Unprocessable(
+            f"this URL cannot receive webhooks: {exc.reason}",
+            code="unsafe_url",
+            details={"fields": [{"field": "url", "location": "body", "issue": exc.reason}]},
+        ) from None
+
+
+def _view(rec: WebhookRecord) -> Webhook:
+    return Webhook.model_validate(rec.model_dump(exclude={"secrets"}))
+
+
+def _item(rec: WebhookRecord) -> dict[str, Any]:
+    return {**keys.webhook(rec.org_id, rec.id), "entity": "webhook", **rec.model_dump(exclude_none=True)}
+
+
+def _get(org_id: str, webhook_id: str) -> WebhookRecord:
+    item = db.get(keys.webhook(org_id, webhook_id)) if ids.is_id(webhook_id, "whk") else None
+    if item is None:
+        raise NotFound("webhook not found")
+    return WebhookRecord.model_validate(item)
+
+
+def _scope_ids(access: Any, project: str | None, environment: str | None) -> tuple[str | None, str | None]:
+    from strongroom.data import projects as project_data  # noqa: PLC0415
+
+    if environment and not project:
+        raise Unprocessable("an environment filter needs its project", code="environment_without_project")
+    if not project:
+        return None, None
+    found = project_data.resolve(access.org.id, project)
+    if found is None:
+        raise Unprocessable("no such project", code="unknown_project")
+    if not environment:
+        return found.id, None
+    env = project_data.resolve_environment(access.org.id, found.id, environment)
+    if env is None:
+        raise Unprocessable("no such environment", code="unknown_environment")
+    return found.id, env.id
+
+
+def create(org_ref: str, body: WebhookCreate) -> WebhookCreated:
+    access = org_access(org_ref, "webhooks.manage")
+    check_destination(body.url)
+    existing = db.query(keys.org_partition(access.org.id), prefix=keys.WEBHOOK_PREFIX, limit=MAX_WEBHOOKS + 1)
+    if len(existing.items) >= MAX_WEBHOOKS:
+        raise Unprocessable(f"an org has at most {MAX_WEBHOOKS} webhooks", code="too_many_webhooks")
+    project_id, environment_id = _scope_ids(access, body.project, body.environment)
+    webhook_id = ids.new_id("whk")
+    secret = _new_secret()
+    now = clock.now_iso()
+    sealed = crypto.seal(secret.encode(), _context(access.org.id, webhook_id), settings().kms_key_id)
+    rec = WebhookRecord(
+        id=webhook_id,
+        org_id=access.org.id,
+        url=body.url,
+        events=sorted(set(body.events)),
+        project_id=project_id,
+        environment_id=environment_id,
+        description=body.description,
+        enabled=body.enabled,
+        secrets=[SecretRecord(sealed=sealed, created_at=now)],
+        created_at=now,
+        updated_at=now,
+    )
+    db.transact(
+        [db.Put.new(_item(rec))],
+        audit=audit.event(
+            "webhook.created",
+            scope_id=access.org.id,
+            resource_type="webhook",
+            resource_id=webhook_id,
+            metadata={"events": rec.events, "host": body.url.split("/")[2][:200]},
+        ),
+    )
+    return WebhookCreated(**_view(rec).model_dump(), secret=secret)
+
+
+def list_webhooks(org_ref: str) -> WebhookList:
+    access = org_access(org_ref, "webhooks.manage")
+    items = db.query_all(keys.org_partition(access.org.id), prefix=keys.WEBHOOK_PREFIX)
+    return WebhookList(data=[_view(WebhookRecord.model_validate(i)) for i in items])
+
+
+def get(org_ref: str, webhook_id: str) -> Webhook:
+    access = org_access(org_ref, "webhooks.manage")
+    return _view(_get(access.org.id, webhook_id))
+
+
+def update(org_ref: str, webhook_id: str, body: WebhookPatch) -> Webhook:
+    access = org_access(org_ref, "webhooks.manage")
+    rec = _get(access.org.id, webhook_id)
+    changes: dict[str, Any] = body.model_dump(exclude_unset=True)
+    if "url" in changes:
+        check_destination(changes["url"])
+    if "events" in changes:
+        changes["events"] = sorted(set(changes["events"]))
+    if "project" in changes or "environment" in changes:
+        project_id, environment_id = _scope_ids(access, changes.pop("project", None), changes.pop("environment", None))
+        changes |= {"project_id": project_id, "environment_id": environment_id}
+    if changes.get("enabled") is True:
+        changes |= {"status": "active", "failing_since": None}
+    updated = rec.model_copy(update={**changes, "updated_at": clock.now_iso()})
+    db.transact(
+        [
+            db.Put(
+                _item(updated),
+                condition="updated_at = :seen",
+                values={":seen": rec.updated_at},
+                on_fail=NotFound("webhook not found"),
+            )
+        ],
+        audit=audit.event(
+            "webhook.updated",
+            scope_id=access.org.id,
+            resource_type="webhook",
+            resource_id=rec.id,
+            metadata={"fields": sorted(body.model_dump(exclude_unset=True))},
+        ),
+    )
+    return _view(updated)
+
+
+def delete(org_ref: str, webhook_id: str) -> None:
+    access = org_access(org_ref, "webhooks.manage")
+    rec = _get(access.org.id, webhook_id)
+    db.transact(
+        [
+            db.Delete(
+                keys.webhook(access.org.id, rec.id),
+                condition="attribute_exists(PK)",
+                on_fail=NotFound("webhook not found"),
+            )
+        ],
+        audit=audit.event("webhook.deleted", scope_id=access.org.id, resource_type="webhook", resource_id=rec.id),
+    )
+    db.delete_many(
+        [{keys.PK: i[keys.PK], keys.SK: i[keys.SK]} for i in db.query_all(keys.deliveries_partition(rec.id))]
+    )
+
+
+def rotate_secret(org_ref: str, webhook_id: str, body: WebhookSecretRotate) -> WebhookCreated:
+    """A new signing secret; the current ones keep signing for `grace_seconds` (default a day)."""
+    access = org_access(org_ref, "webhooks.manage")
+    rec = _get(access.org.id, webhook_id)
+    now = clock.now()
+    grace_end = clock.iso(now + timedelta(seconds=body.grace_seconds))
+    secret = _new_secret()
+    kept = [
+        s.model_copy(update={"expires_at": s.expires_at or grace_end})
+        for s in rec.secrets
+        if s.expires_at is None or clock.parse(s.expires_at) > now
+    ]
+    sealed = crypto.seal(secret.encode(), _context(access.org.id, rec.id), settings().kms_key_id)
+    updated = rec.model_copy(
+        update={
+            "secrets": [SecretRecord(sealed=sealed, created_at=clock.iso(now)), *kept],
+            "updated_at": clock.iso(now),
+        }
+    )
+    db.transact(
+        [
+            db.Put(
+                _item(updated),
+                condition="updated_at = :seen",
+                values={":seen": rec.updated_at},
+                on_fail=NotFound("webhook not found"),
+            )
+        ],
+        audit=audit.event(
+            "webhook.secret_rotated",
+            scope_id=access.org.id,
+            resource_type="webhook",
+            resource_id=rec.id,
+            metadata={"grace_seconds": body.grace_seconds},
+        ),
+    )
+    return WebhookCreated(**_view(updated).model_dump(), secret=secret)
+
+
+# --------------------------------------------------------------------------- deliveries
+
+
+class DeliveryRecord(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+    id: str
+    webhook_id: str
+    org_id: str
+    event_id: str
+    event_type: str
+    payload: str  # the JSON body sent (no values: built from the audit event)
+    status: str = "pending"  # pending | succeeded | retrying | failed
+    attempts: int = 0
+    response_code: int | None = None
+    latency_ms: int | None = None
+    error: str | None = None
+    next_attempt_at: str | None = None
+    created_at: str
+    updated_at: str
+    log: list[dict[str, Any]] = []
+
+
+def delivery_id(event_id: str, webhook_id: str) -> str:
+    """Deterministic, so that a re-read stream record makes the same delivery (idempotent)."""
+    digest = hashlib.sha256(f"{event_id}|{webhook_id}".encode()).hexdigest()[:26]
+    return f"dlv_{digest}"
+
+
+def payload(event: dict[str, Any]) -> dict[str, Any]:
+    """What a receiver gets for an audit event: type, ids, names, versions, actor, time."""
+    return {
+        "type": event["action"],
+        "timestamp": event["created_at"],
+        "data": {
+            "event_id": event["id"],
+            "org_id": event["scope_id"],
+            "project_id": event.get("project_id"),
+            "environment_id": event.get("environment_id"),
+            "actor": event["actor"],
+            "resource": event["resource"],
+            "metadata": event.get("metadata", {}),
+        },
+    }
+
+
+def matches(rec: WebhookRecord, event: dict[str, Any]) -> bool:
+    if not rec.enabled or rec.status == "disabled":
+        return False
+    if not any(fnmatch.fnmatchcase(event["action"], pattern) for pattern in rec.events):
+        return False
+    if rec.project_id and event.get("project_id") != rec.project_id:
+        return False
+    return not (rec.environment_id and event.get("environment_id") != rec.environment_id)
+
+
+def signing_secrets(rec: WebhookRecord) -> list[str]:
+    now = clock.now()
+    return [
+        crypto.unseal(s.sealed, _context(rec.org_id, rec.id)).decode()
+        for s in rec.secrets
+        if s.expires_at is None or clock.parse(s.expires_at) > now
+    ]
+
+
+def sign(secrets_: list[str], message_id: str, timestamp: int, body: str) -> str:
+    """Standard Webhooks: `v1,<base64 HMAC-SHA256(id.timestamp.body)>`, one per secret."""
+    signed = f"{message_id}.{timestamp}.{body}".encode()
+    out = []
+    for secret in secrets_:
+        key = base64.b64decode(secret.removeprefix("whsec_"))
+        out.append("v1," + base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode())
+    return " ".join(out)
+
+
+def list_deliveries(org_ref: str, webhook_id: str, *, limit: int, cursor: str | None) -> DeliveryList:
+    access = org_access(org_ref, "webhooks.manage")
+    rec = _get(access.org.id, webhook_id)
+    page = db.query(
+        keys.deliveries_partition(rec.id), prefix=keys.DELIVERY_PREFIX, limit=limit, cursor=cursor, forward=False
+    )
+    return DeliveryList(
+        data=[
+            Delivery.model_validate(DeliveryRecord.model_validate(i).model_dump(exclude={"payload"}))
+            for i in page.items
+        ],
+        next_cursor=page.next_cursor,
+    )
+
+
+def enqueue(deliveries: list[DeliveryRecord]) -> None:
+    """One SQS message per delivery, ten per SendMessageBatch."""
+    from strongroom import aws  # noqa: PLC0415
+
+    queue = settings().webhook_queue_url
+    for i in range(0, len(deliveries), 10):
+        chunk = deliveries[i : i + 10]
+        aws.sqs().send_message_batch(
+            QueueUrl=queue,
+            Entries=[
+                {
+                    "Id": str(n),
+                    "MessageBody": json.dumps({"delivery_id": d.id, "webhook_id": d.webhook_id, "org_id": d.org_id}),
+                }
+                for n, d in enumerate(chunk)
+            ],
+        )
+
+
+def new_delivery(rec: WebhookRecord, event: dict[str, Any], *, delivery: str | None = None) -> DeliveryRecord:
+    now = clock.now_iso()
+    return DeliveryRecord(
+        id=delivery or delivery_id(event["id"], rec.id),
+        webhook_id=rec.id,
+        org_id=rec.org_id,
+        event_id=event["id"],
+        event_type=event["action"],
+        payload=json.dumps(payload(event), separators=(",", ":"), sort_keys=True),
+        created_at=now,
+        updated_at=now,
+    )
+
+
+def delivery_item(rec: DeliveryRecord) -> dict[str, Any]:
+    return {**keys.delivery(rec.webhook_id, rec.id), "entity": "webhook_delivery", **rec.model_dump(exclude_none=True)}
+
+
+def test(org_ref: str, webhook_id: str) -> Delivery:
+    """Send a `webhook.test` event now (through the queue, as any delivery)."""
+    access = org_access(org_ref, "webhooks.manage")
+    rec = _get(access.org.id, webhook_id)
+    event = audit.event("webhook.tested", scope_id=access.org.id, resource_type="webhook", resource_id=rec.id)
+    body = event.model_dump()
+    delivery = new_delivery(
+        rec.model_copy(update={"enabled": True}), {**body, "action": "webhook.test"}, delivery=ids.new_id("dlv")
+    )
+    db.transact([db.Put.new(delivery_item(delivery))], audit=event)
+    enqueue([delivery])
+    return Delivery.model_validate(delivery.model_dump(exclude={"payload"}))
+
+
+def redeliver(org_ref: str, webhook_id: str, delivery: str) -> Delivery:
+    access = org_access(org_ref, "webhooks.manage")
+    rec = _get(access.org.id, webhook_id)
+    item = db.get(keys.delivery(rec.id, delivery)) if ids.is_id(delivery, "dlv") else None
+    if item is None:
+        raise NotFound("delivery not found")
+    old = DeliveryRecord.model_validate(item)
+    fresh = old.model_copy(
+        update={
+            "id": ids.new_id("dlv"),
+            "status": "pending",
+            "attempts": 0,
+            "log": [],
+            "created_at": clock.now_iso(),
+            "updated_at": clock.now_iso(),
+            "response_code": None,
+            "latency_ms": None,
+            "error": None,
+        }
+    )
+    db.transact(
+        [db.Put.new(delivery_item(fresh))],
+        audit=audit.event(
+            "webhook.redelivered",
+            scope_id=access.org.id,
+            resource_type="webhook_delivery",
+            resource_id=fresh.id,
+            metadata={"webhook_id": rec.id, "of": old.id, "event_type": old.event_type},
+        ),
+    )
+    enqueue([fresh])
+    return Delivery.model_validate(fresh.model_dump(exclude={"payload"}))

@@ -1,0 +1,100 @@
+"""The local stand-ins for the template's two event source mappings, as workers:
+
+- `outbox-stream`: reads the table's stream on moto (from its start), keeps the records the
+  EventFanoutFunction's FilterCriteria keep (INSERTs with `outbox = 1`), and invokes the
+  function with them in batches of 100; a batch whose invocation fails is read again.
+- `webhook-queue`: polls WebhookQueue and invokes WebhookDispatcherFunction with up to 10
+  messages as an SQS event; messages not in `batchItemFailures` are deleted, the others come back
+  when their visibility timeout (the dispatcher's backoff) ends, and moto's redrive policy
+  moves them to the dead-letter queue after maxReceiveCount receives, as SQS does.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from strongroom_local.workers import WorkerContext, register_worker
+
+POLL_SECONDS = 0.2
+REGION = "us-east-1"
+
+
+def _keep(record: dict[str, Any]) -> bool:
+    image = record.get("dynamodb", {}).get("NewImage", {})
+    return record.get("eventName") == "INSERT" and image.get("outbox", {}).get("N") == "1"
+
+
+@register_worker("outbox-stream")
+def outbox_stream(ctx: WorkerContext) -> None:
+    """Reads moto's stream shard of the table (moto's DynamoDB Streams API answers 404 "Not yet
+    implemented" to this botocore), under the DynamoDB request lock so that only committed
+    records are seen, from its first record."""
+    from moto.core import DEFAULT_ACCOUNT_ID  # noqa: PLC0415
+    from moto.dynamodb.models import dynamodb_backends  # noqa: PLC0415
+
+    from strongroom_local import atomic  # noqa: PLC0415
+
+    if not ctx.resources.tables:
+        return
+    table = dynamodb_backends[DEFAULT_ACCOUNT_ID][REGION].get_table(ctx.resources.tables[0])
+    if table.stream_shard is None:
+        return
+    position = {"next": 0}
+
+    def step() -> None:
+        with atomic.LOCK:
+            shard = table.stream_shard
+            fresh = [r.record for r in shard.items[position["next"] :]] if shard else []
+        records = [json.loads(json.dumps(r, default=str)) for r in fresh if _keep(r)]
+        for i in range(0, len(records), 100):
+            ctx.invoke("EventFanoutFunction", {"Records": records[i : i + 100]})
+        position["next"] += len(fresh)  # only once the batch was handled
+
+    ctx.every(POLL_SECONDS, step, name="outbox-stream")
+
+
+@register_worker("webhook-queue")
+def webhook_queue(ctx: WorkerContext) -> None:
+    import boto3  # noqa: PLC0415
+
+    url = ctx.resources.queues.get("WebhookQueue")
+    if not url:
+        return
+    sqs = boto3.client("sqs", region_name=REGION)
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+
+    def step() -> None:
+        messages = sqs.receive_message(
+            QueueUrl=url, MaxNumberOfMessages=10, AttributeNames=["All"], WaitTimeSeconds=0
+        ).get("Messages", [])
+        if not messages:
+            return
+        event = {
+            "Records": [
+                {
+                    "messageId": m["MessageId"],
+                    "receiptHandle": m["ReceiptHandle"],
+                    "body": m["Body"],
+                    "attributes": m.get("Attributes", {}),
+                    "messageAttributes": {},
+                    "md5OfBody": m.get("MD5OfBody", ""),
+                    "eventSource": "aws:sqs",
+                    "eventSourceARN": arn,
+                    "awsRegion": REGION,
+                }
+                for m in messages
+            ]
+        }
+        try:
+            result = ctx.invoke("WebhookDispatcherFunction", event) or {}
+        except Exception as exc:
+            if type(exc).__name__ == "BatchProcessingError":  # every record failed: all stay queued
+                return
+            raise
+        failed = {f["itemIdentifier"] for f in result.get("batchItemFailures", [])}
+        for m in messages:
+            if m["MessageId"] not in failed:
+                sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+
+    ctx.every(POLL_SECONDS, step, name="webhook-queue")
