@@ -263,3 +263,93 @@ def test_unsafe_destinations_are_refused_at_creation(api: Api, org: dict[str, An
     refuses loopback outside dev mode, and the dispatcher checks again at send time)."""
     status, _, body = api("POST", f"{org['path']}/webhooks", user=org["owner"], json={"url": url, "events": ["*"]})
     assert (status, body["error"]["code"]) == (422, "unsafe_url"), url
+
+
+def test_a_webhook_failing_for_days_is_disabled_with_an_event(
+    api: Api, org: dict[str, Any], receiver: Callable[..., Receiver], stack: LocalStack
+) -> None:
+    r = receiver([500])
+    hook = subscribe(api, org, r.url, ["secret.created"])
+    org_id = api("GET", org["path"], user=org["owner"])[2]["id"]
+    aws.dynamodb().update_item(  # as if it had been failing since four days ago
+        TableName=stack.resources.refs["Table"],  # type: ignore[union-attr]
+        Key={"PK": {"S": f"ORG#{org_id}"}, "SK": {"S": f"WEBHOOK#{hook['id']}"}},
+        UpdateExpression="SET #st = :f, failing_since = :since",
+        ExpressionAttributeNames={"#st": "status"},
+        ExpressionAttributeValues={":f": {"S": "failing"}, ":since": {"S": "2026-01-01T00:00:00.000Z"}},
+    )
+    assert api("PUT", f"{org['base']}/environments/staging/secrets/Z", user=org["owner"], json={"value": "z"})[0] == 200
+
+    def disabled() -> Any:
+        got = api("GET", f"{org['path']}/webhooks/{hook['id']}", user=org["owner"])[2]
+        return got if got["status"] == "disabled" else None
+
+    assert until(disabled, timeout=60)["enabled"] is False
+    events = api("GET", f"{org['path']}/audit?action=webhook.disabled", user=org["owner"])[2]["data"]
+    assert [(e["action"], e["actor"]["type"], e["resource"]["id"]) for e in events] == [
+        ("webhook.disabled", "system", hook["id"])
+    ]
+
+
+def test_200_mixed_mutations_with_a_flaky_receiver_lose_nothing(
+    api: Api, org: dict[str, Any], receiver: Callable[..., Receiver]
+) -> None:
+    r = receiver()
+    answers = iter([200, 500, 200, 200, 503, 200, 500, 200, 500, 502] * 1000)
+    ok_receipts: list[str] = []
+
+    def do_post(handler: Any) -> None:
+        body = handler.rfile.read(int(handler.headers.get("content-length", "0")))
+        with r.lock:
+            status = next(answers)
+            r.calls.append(({k.lower(): v for k, v in handler.headers.items()}, body))
+            if status == 200:
+                ok_receipts.append(handler.headers["webhook-id"])
+        handler.send_response(status)
+        handler.send_header("content-length", "0")
+        handler.end_headers()
+
+    r.server.RequestHandlerClass.do_POST = do_post  # type: ignore[attr-defined]
+    hook = subscribe(api, org, r.url, ["secret.*", "secrets.*"])
+    owner, staging = org["owner"], f"{org['base']}/environments/staging"
+    for i in range(200):
+        if i % 10 == 9:
+            status = api("PATCH", f"{staging}/secrets", user=owner, json={"set": {f"B{i}": "b", f"C{i}": "c"}})[0]
+        elif i % 5 == 4:
+            status = api("DELETE", f"{staging}/secrets/K{i - 1}", user=owner)[0]
+        else:
+            status = api("PUT", f"{staging}/secrets/K{i}", user=owner, json={"value": str(i)})[0]
+        assert status in {200, 204}, (i, status)
+    events, cursor = [], None
+    while True:
+        suffix = f"&cursor={cursor}" if cursor else ""
+        page = api("GET", f"{org['path']}/audit?limit=500{suffix}", user=owner)[2]
+        events += [e for e in page["data"] if e["action"].startswith(("secret.", "secrets."))]
+        cursor = page["next_cursor"]
+        if not cursor:
+            break
+    assert len(events) == 200  # the outbox: one event per mutation
+
+    def settled() -> Any:
+        data, cursor = [], None
+        while True:
+            suffix = f"&cursor={cursor}" if cursor else ""
+            page = api("GET", f"{org['path']}/webhooks/{hook['id']}/deliveries?limit=500{suffix}", user=owner)[2]
+            data += page["data"]
+            cursor = page["next_cursor"]
+            if not cursor:
+                break
+        done = [d for d in data if d["status"] in {"succeeded", "failed"}]
+        return data if len(data) == 200 and len(done) == 200 else None
+
+    deliveries = until(settled, timeout=120)
+    assert deliveries, "not every delivery settled"
+    delivered = {d["event_id"] for d in deliveries if d["status"] == "succeeded"}
+    dead = {d["event_id"] for d in deliveries if d["status"] == "failed"}
+    assert delivered | dead == {e["id"] for e in events}  # 0 lost
+    assert not delivered & dead
+    duplicates = len(ok_receipts) - len(set(ok_receipts))
+    print(
+        f"outbox events {len(events)} = delivered {len(delivered)} + dead-lettered {len(dead)}; duplicates {duplicates}"
+    )
+    assert len(set(ok_receipts)) == len(delivered)

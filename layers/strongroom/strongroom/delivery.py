@@ -189,18 +189,49 @@ def dispatch(message: dict[str, Any], receive_count: int, receipt_handle: str, q
     if final:
         # Back at once: the next receive passes maxReceiveCount and SQS moves it to the DLQ.
         aws.sqs().change_message_visibility(QueueUrl=queue_url, ReceiptHandle=receipt_handle, VisibilityTimeout=0)
-        db.update_plain(
-            keys.webhook(hook.org_id, hook.id),
-            "SET #st = :failing, failing_since = if_not_exists(failing_since, :now)",
-            condition="attribute_exists(PK) AND #st <> :disabled",
-            names={"#st": "status"},
-            values={":failing": "failing", ":now": clock.iso(now), ":disabled": "disabled"},
-        )
+        if hook.failing_since and clock.parse(hook.failing_since) <= now - webhooks.DISABLE_AFTER:
+            _disable(hook)
+        else:
+            db.update_plain(
+                keys.webhook(hook.org_id, hook.id),
+                "SET #st = :failing, failing_since = if_not_exists(failing_since, :now)",
+                condition="attribute_exists(PK) AND #st <> :disabled",
+                names={"#st": "status"},
+                values={":failing": "failing", ":now": clock.iso(now), ":disabled": "disabled"},
+            )
     else:
         aws.sqs().change_message_visibility(
             QueueUrl=queue_url, ReceiptHandle=receipt_handle, VisibilityTimeout=int(next_delay or 0)
         )
     raise RetryLater(delivery.id)
+
+
+def _disable(hook: webhooks.WebhookRecord) -> None:
+    """Failing for DISABLE_AFTER: disabled, as one audited change by the system."""
+    from strongroom.context import SYSTEM, current  # noqa: PLC0415
+
+    current().principal = SYSTEM
+    try:
+        db.transact(
+            [
+                db.Update(
+                    keys.webhook(hook.org_id, hook.id),
+                    "SET #st = :disabled, enabled = :false",
+                    condition="#st = :failing",
+                    names={"#st": "status"},
+                    values={":disabled": "disabled", ":false": False, ":failing": "failing"},
+                )
+            ],
+            audit=audit.event(
+                "webhook.disabled",
+                scope_id=hook.org_id,
+                resource_type="webhook",
+                resource_id=hook.id,
+                metadata={"failing_since": hook.failing_since, "reason": "failing for days"},
+            ),
+        )
+    except Exception:  # noqa: BLE001 - already disabled (or changed) by someone else
+        logger.info("webhook not disabled: it changed meanwhile", extra={"webhook_id": hook.id})
 
 
 def queue_url_of(arn: str) -> str:

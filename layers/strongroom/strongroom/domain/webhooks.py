@@ -42,7 +42,8 @@ from strongroom.models import (
     WebhookSecretRotate,
 )
 
-MAX_WEBHOOKS = 25
+MAX_WEBHOOKS = 100
+DISABLE_AFTER = timedelta(days=3)  # failing this long: disabled, with an event
 DEFAULT_GRACE = timedelta(hours=24)
 
 
