@@ -391,7 +391,7 @@ def transact(ops: Sequence[Op], *, audit: AuditEvent) -> None:
             on_fail=_HeadMoved(),
         )
         try:
-            _transact([*ops, Put.new(item), head_op])
+            _transact([*ops, Put.new(item, on_fail=_HeadMoved()), head_op])  # a taken seq: the head moved
             return
         except _HeadMoved:
             time.sleep(min(0.005 * (attempt + 1), 0.05) * random.random())  # noqa: S311 - jitter

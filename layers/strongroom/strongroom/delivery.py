@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import random
 import socket
 import ssl
 import time
@@ -147,7 +148,9 @@ def dispatch(message: dict[str, Any], receive_count: int, receipt_handle: str, q
     steps = schedule()
     final = not ok and receive_count >= len(steps) + 1
     now = clock.now()
-    next_delay = None if ok or final else steps[min(receive_count - 1, len(steps) - 1)]
+    # Exponential-ish schedule with ±20% jitter, so that a receiver's recovery is not met by a herd.
+    base_delay = None if ok or final else steps[min(receive_count - 1, len(steps) - 1)]
+    next_delay = max(1, round(base_delay * random.uniform(0.8, 1.2))) if base_delay else None  # noqa: S311
     attempt = {"at": clock.iso(now), "status_code": status, "latency_ms": latency, "error": error}
     fields: dict[str, Any] = {
         "status": "succeeded" if ok else ("failed" if final else "retrying"),
