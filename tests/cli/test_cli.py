@@ -248,3 +248,9 @@ def test_bad_usage_is_a_clear_error(cli: CliRun) -> None:
     bad_token = cli("run", "--", "true", env={"STRONGROOM_TOKEN": "sr_svc_nope"}, check=False)
     assert bad_token.returncode == 1
     assert "401" in bad_token.stderr
+
+
+def test_login_with_a_token_for_ci(cli: CliRun, api: Api) -> None:
+    token, _owner, _org = _service_token(api)
+    cli("login", "--token", token)
+    assert json.loads(cli("--json", "whoami").stdout)["environment"] == "staging"

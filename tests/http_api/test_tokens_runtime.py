@@ -48,7 +48,9 @@ def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-def test_a_read_token_reads_exactly_its_environment_resolved(api: Api, org: dict[str, Any], stack: LocalStack) -> None:
+def test_a_read_token_reads_exactly_its_environment_resolved(
+    api: Api, org: dict[str, Any], stack: LocalStack, capfd: pytest.CaptureFixture[str]
+) -> None:
     created = mint(api, org, permissions=["read"])
     token = created["token"]
     assert token.startswith("sr_svc_")
@@ -72,8 +74,11 @@ def test_a_read_token_reads_exactly_its_environment_resolved(api: Api, org: dict
     assert api("GET", f"{org['path']}/members", headers=bearer(token))[0] == 403
     assert api("GET", "/v1/orgs/someone-else", headers=bearer(token))[0] == 404
 
-    # the token string is nowhere in the table (only its hash)
+    # the token string is nowhere in the table (only its hash), the logs or the audit trail
     assert token not in json.dumps(scan_all(stack), default=str)
+    out, err = capfd.readouterr()
+    assert token not in out + err
+    assert token[-20:] not in out + err
     listed = api("GET", f"{org['path']}/tokens", user=org["owner"])[2]["data"]
     assert [t["id"] for t in listed] == [created["id"]]
     assert "token" not in listed[0]

@@ -137,7 +137,7 @@ def run_help() -> None:
 
 @cli.command()
 @click.option("--dev-user", help="Use the dev identity header against a stack with AUTH_MODE=dev")
-@click.option("--with-token", "with_token", help="Store this token (e.g. for CI)")
+@click.option("--token", "--with-token", "with_token", help="Store this token (e.g. for CI)")
 @click.option("--approve", "approve_code", help="Approve another device's login code, as you")
 @click.option("--poll-timeout", default=600, show_default=True, help="Seconds to wait for approval")
 @click.pass_obj
