@@ -34,8 +34,27 @@ from support import Api, http_call
 
 @pytest.fixture(scope="session")
 def stack() -> Iterator[LocalStack]:
-    with LocalStack(port=0) as running:
-        yield running
+    from strongroom import aws
+    from strongroom_local import workers
+
+    # While a test has swapped an AWS client for a stub, the webhook pipeline's workers pause, so
+    # that no background step uses (or consumes) the stub.
+    override, reset = aws.override, aws.reset
+
+    def paused_override(name: str, value: Any) -> None:
+        workers.pause()
+        override(name, value)
+
+    def resumed_reset() -> None:
+        reset()
+        workers.resume()
+
+    aws.override, aws.reset = paused_override, resumed_reset  # type: ignore[assignment]
+    try:
+        with LocalStack(port=0) as running:
+            yield running
+    finally:
+        aws.override, aws.reset = override, reset  # type: ignore[assignment]
 
 
 @pytest.fixture(scope="session")

@@ -7,12 +7,12 @@ Serving moto's DynamoDB requests one at a time (one process-wide lock around the
 dispatch) restores the guarantee. It serializes the emulator; it does not fake any behaviour.
 
 moto 5.2 also backs up a whole table with `copy.deepcopy` once per *item* of a
-TransactWriteItems, before writing anything, so the copies are identical, and each copy includes
-the table's stream shard, every stream record since the table was created. A 95-key change took
-seconds, and a test session grew past 18 GB (CI was OOM-killed). `copy_tables_once` makes one
-copy per table per transaction and leaves the stream shard out of it: the shard is shared with
-the copy, and a cancelled transaction truncates the records its applied items had added, so
-the stream carries committed writes only, as DynamoDB's does.
+TransactWriteItems, before writing anything (the copies are identical), stream shard included:
+a 95-key change took seconds, every transaction cost O(table), and a test session grew past
+18 GB (CI was OOM-killed). Here a transaction instead keeps copies of the items it touches and
+the stream's length; if it is cancelled, those items are put back as they were and the stream is
+truncated, so the table and its stream show committed writes only, as DynamoDB's do, at a cost
+of O(items in the transaction).
 
 And moto's BaseModel appends every instance it ever creates to a class-level list
 (`instances_tracked`, for resetting a mock between tests), deep copies included, so every
@@ -53,9 +53,9 @@ def make_dynamodb_atomic() -> None:
 
 
 def copy_tables_once() -> None:
-    """One rollback copy per table per TransactWriteItems, without its stream (see the module
-    docstring). Requests run one at a time (LOCK), so swapping the module's `copy` for the call
-    is safe; only Table objects are treated apart, every other deepcopy is real."""
+    """Transactions back up only the items they touch (see the module docstring). Requests run
+    one at a time (LOCK), so swapping the module's `copy` for the call is safe; only Table
+    objects are treated apart, every other deepcopy is real."""
     import copy  # noqa: PLC0415
     from types import SimpleNamespace  # noqa: PLC0415
 
@@ -69,39 +69,67 @@ def copy_tables_once() -> None:
     if getattr(original, "copies_tables_once", False):
         return
 
+    from moto.dynamodb.models.dynamo_type import DynamoType  # noqa: PLC0415
+
+    def _key(table: Any, op: dict[str, Any]) -> tuple[Any, Any] | None:
+        attrs = op.get("Key") or op.get("Item") or {}
+        if table.hash_key_attr not in attrs:
+            return None
+        range_attr = table.range_key_attr
+        range_key = DynamoType(attrs[range_attr]) if range_attr and range_attr in attrs else None
+        return DynamoType(attrs[table.hash_key_attr]), range_key
+
     def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
-        copies: dict[int, Any] = {}
-        streams: list[tuple[Any, int]] = []  # (shard, its length before the transaction)
+        # Keep a copy of just the items the transaction touches (not the table) and the stream's
+        # length; moto's own backup becomes the table itself, so its "restore" changes nothing.
+        saved: list[tuple[Any, Any, Any, Any]] = []
+        seen: set[tuple[str, Any, Any]] = set()
+        streams: dict[int, tuple[Any, int]] = {}
+        for entry in transact_items:
+            op = next(iter(entry.values()), {})
+            table = self.tables.get(op.get("TableName", ""))
+            key = _key(table, op) if table is not None else None
+            if table is None or key is None or (table.name, *key) in seen:
+                continue
+            seen.add((table.name, *key))
+            try:
+                current = table.get_item(*key)
+            except Exception:  # noqa: BLE001 - moto validates the key later and refuses the request
+                current = None
+            saved.append((table, key[0], key[1], copy.deepcopy(current) if current is not None else None))
+            if table.stream_shard is not None:
+                streams.setdefault(id(table), (table.stream_shard, len(table.stream_shard.items)))
 
         def deepcopy(obj: Any, memo: Any = None) -> Any:
-            if not isinstance(obj, Table):
-                return copy.deepcopy(obj, memo)
-            if id(obj) not in copies:
-                shard = obj.stream_shard
-                obj.stream_shard = None
-                try:
-                    backup = copy.deepcopy(obj, memo)
-                finally:
-                    obj.stream_shard = shard
-                backup.stream_shard = shard
-                if shard is not None:
-                    streams.append((shard, len(shard.items)))
-                copies[id(obj)] = backup
-            return copies[id(obj)]
+            return obj if isinstance(obj, Table) else copy.deepcopy(obj, memo)
 
         models.copy = SimpleNamespace(deepcopy=deepcopy)  # type: ignore[attr-defined]
         try:
             original(self, transact_items)
         except BaseException:
-            for shard, length in streams:
-                del shard.items[length:]
-                shard.table = self.tables.get(shard.table.name, shard.table)
+            _restore(saved, list(streams.values()))
             raise
         finally:
             models.copy = copy  # type: ignore[attr-defined]
 
     transact_write_items.copies_tables_once = True  # type: ignore[attr-defined]
     models.DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
+
+
+def _restore(saved: list[tuple[Any, Any, Any, Any]], streams: list[tuple[Any, int]]) -> None:
+    """Put the touched items back as they were and drop the stream records added since."""
+    for table, hash_key, range_key, old in saved:
+        if range_key is None:
+            if old is None:
+                table.items.pop(hash_key, None)
+            else:
+                table.items[hash_key] = old
+        elif old is None:
+            table.items.get(hash_key, {}).pop(range_key, None)
+        else:
+            table.items[hash_key][range_key] = old
+    for shard, length in streams:
+        del shard.items[length:]
 
 
 class _Untracked(list[Any]):

@@ -30,6 +30,21 @@ if TYPE_CHECKING:
 
 Log = Callable[[str], None]
 
+# Pausing: a test that swaps an AWS client for a stub pauses the workers, so that no background
+# step uses (or consumes) the stub. A step in progress finishes first.
+_PAUSED = threading.Event()
+_STEP = threading.RLock()
+
+
+def pause() -> None:
+    _PAUSED.set()
+    with _STEP:  # waits for the step in progress, if any
+        pass
+
+
+def resume() -> None:
+    _PAUSED.clear()
+
 
 def _stderr(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
@@ -56,7 +71,9 @@ class WorkerContext:
         as Lambda retries a failed batch."""
         while self.running():
             try:
-                step()
+                with _STEP:
+                    if not _PAUSED.is_set():
+                        step()
             except Exception as exc:  # noqa: BLE001 - a worker survives a failing step
                 self.log(f"[local] {name}: step failed: {type(exc).__name__} at {_where(exc)}")
             if not self.sleep(seconds):

@@ -165,7 +165,8 @@ def test_the_handler_receives_a_v2_event_built_from_the_real_request(
         invoke = real(function)
 
         def wrapped(event: dict[str, Any], context: Any) -> Any:
-            seen.append((json.loads(json.dumps(event)), context))
+            if "routeKey" in event:  # not the webhook pipeline's workers' invocations
+                seen.append((json.loads(json.dumps(event)), context))
             return invoke(event, context)
 
         return wrapped
