@@ -254,3 +254,17 @@ def test_login_with_a_token_for_ci(cli: CliRun, api: Api) -> None:
     token, _owner, _org = _service_token(api)
     cli("login", "--token", token)
     assert json.loads(cli("--json", "whoami").stdout)["environment"] == "staging"
+
+
+def test_audit_export_follows_the_cursors(cli: CliRun) -> None:
+    email, org = f"aud-{secrets.token_hex(3)}@example.com", _slug("aud")
+    cli("login", "--dev-user", email)
+    cli("orgs", "create", "Audit", "--slug", org)
+    cli("--org", org, "projects", "create", "Web")
+    events = json.loads(cli("--org", org, "audit", "export").stdout)
+    assert [e["action"] for e in events] == ["org.created", "project.created"]
+    lines = cli("--org", org, "audit", "export", "--format", "csv").stdout.splitlines()
+    assert lines[0].startswith("seq,id,created_at,action")
+    assert len(lines) == 3
+    verdict = json.loads(cli("--json", "--org", org, "audit", "verify").stdout)
+    assert (verdict["ok"], verdict["last_seq"]) == (True, 2)

@@ -472,3 +472,54 @@ def promote(state: State, source: str, target: str, keys: str | None, dry_run: b
         click.confirm(f"apply {len(changing)} change(s) to {target}?", abort=True)
     result = _promote_call(state, source, target, keys, dry_run=False)
     emit(state, result["changes"], ["key", "action"])
+
+
+# --------------------------------------------------------------------------- audit
+
+
+@cli.group()
+def audit() -> None:
+    """The org's audit log (admin)."""
+
+
+@audit.command("export")
+@click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="json")
+@click.option("--action", help="Exact, or a prefix ending in '.'")
+@click.option("--since")
+@click.option("--until")
+@click.pass_obj
+def audit_export(state: State, fmt: str, action: str | None, since: str | None, until: str | None) -> None:
+    """Every matching event, oldest first, following the export's cursors page by page."""
+    query = {k: v for k, v in (("format", fmt), ("action", action), ("since", since), ("until", until)) if v}
+    cursor: str | None = None
+    first = True
+    events: list[Any] = []
+    while True:
+        params = {**query, **({"cursor": cursor} if cursor else {})}
+        try:
+            resp = state.client.get(f"/v1/orgs/{_org(state)}/audit/export", params=params)
+        except httpx.HTTPError as exc:
+            fail(f"cannot reach {state.settings.api_url}: {exc}")
+        if resp.status_code != 200:
+            fail(f"{resp.status_code}: {resp.text[:200]}")
+        if fmt == "json":
+            events += resp.json()
+        else:
+            text = resp.text if first else resp.text.split("\n", 1)[1]  # one header line in all
+            click.echo(text, nl=False)
+        first = False
+        cursor = resp.headers.get("x-next-cursor")
+        if not cursor:
+            break
+    if fmt == "json":
+        click.echo(json.dumps(events, indent=2 if sys.stdout.isatty() else None))
+
+
+@audit.command("verify")
+@click.pass_obj
+def audit_verify(state: State) -> None:
+    """Recompute the org's audit hash chain."""
+    result = state.call("GET", f"/v1/orgs/{_org(state)}/audit/verify")
+    emit(state, result, ["ok", "checked", "first_seq", "last_seq", "first_broken_seq", "reason"])
+    if not result["ok"]:
+        sys.exit(1)
