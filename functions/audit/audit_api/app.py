@@ -19,19 +19,27 @@ Action = Annotated[
     str | None, Query(max_length=100, pattern=r"^[a-z_.*]+$", description="Exact, or a prefix: `secret.` / `secret.*`")
 ]
 Text = Annotated[str | None, Query(max_length=128, pattern=r"^[A-Za-z0-9_.:@/+=-]+$")]
-Instant = Annotated[datetime | None, Query(description="RFC 3339 with an offset")]
+RFC3339 = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?(Z|[+-][0-9]{2}:[0-9]{2})$"
+Instant = Annotated[
+    str | None, Query(pattern=RFC3339, description="RFC 3339 with an offset, e.g. 2026-12-01T12:00:00Z")
+]
 
 
 def _filters(**values: Any) -> dict[str, Any]:
+    """since/until as aware datetimes (the pattern admits only RFC 3339 with an offset)."""
+    from strongroom.errors import Invalid  # noqa: PLC0415
+
     for name in ("since", "until"):
         value = values.get(name)
-        if value is not None and value.tzinfo is None:
-            from strongroom.errors import Invalid  # noqa: PLC0415
-
+        if value is None:
+            continue
+        try:
+            values[name] = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
             raise Invalid(
-                f"`{name}` needs a time zone offset",
-                details={"fields": [{"field": name, "location": "query", "issue": "no offset"}]},
-            )
+                f"`{name}` is not an RFC 3339 instant",
+                details={"fields": [{"field": name, "location": "query", "issue": "not RFC 3339"}]},
+            ) from None
     return values
 
 

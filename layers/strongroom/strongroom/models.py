@@ -638,7 +638,7 @@ class AuditVerification(Response):
 # --------------------------------------------------------------------------- webhooks
 
 EventPattern = Annotated[str, StringConstraints(pattern=r"^(\*|[a-z_]+(\.([a-z_]+|\*))*)$", max_length=100)]
-WebhookUrl = Annotated[str, StringConstraints(pattern=r"^https?://[^\s]+$", max_length=2048)]
+WebhookUrl = Annotated[str, StringConstraints(pattern=r"^https?://[!-~]+$", max_length=2048)]  # printable ASCII
 ScopeRef = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
 
 

@@ -160,7 +160,20 @@ def _view(rec: TokenRecord) -> ServiceToken:
 
 
 def create(org_ref: str, body: ServiceTokenCreate) -> ServiceTokenCreated:
-    access = environment_access(org_ref, body.project, body.environment, "secrets.read")
+    # `project` and `environment` are references in the body: naming nothing is 422, not 404.
+    base = org_access(org_ref, "tokens.manage")
+    from strongroom.data import projects as project_data  # noqa: PLC0415
+
+    project = project_data.resolve(base.org.id, body.project)
+    env = project_data.resolve_environment(base.org.id, project.id, body.environment) if project else None
+    if project is None or env is None:
+        field = "project" if project is None else "environment"
+        raise Unprocessable(
+            f"`{field}` names no {field} of this organization",
+            code=f"unknown_{field}",
+            details={"fields": [{"field": field, "location": "body", "issue": f"no such {field}"}]},
+        )
+    access = environment_access(base.org.id, project.id, env.id, "secrets.read")
     access.require("tokens.manage")
     for permission in body.permissions:
         if not access.allows(PERMISSIONS[permission], access.environment):
