@@ -10,6 +10,7 @@ import secrets as pysecrets
 import threading
 import time
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 
@@ -75,7 +76,7 @@ def test_search_filters_and_pages_newest_first(api: Api, org: dict[str, Any]) ->
     assert len(everything(api, org, f"&project={project_id}")) == 4  # the project and its secrets
     # by the request id a change answered with
     _, headers, _ = api("PATCH", org["path"], user=org["owner"], json={"name": "Renamed"})
-    found = everything(api, org, f"&correlation_id={headers['x-request-id']}")
+    found = everything(api, org, f"&correlation_id={quote(headers['x-request-id'], safe='')}")  # ids hold + and /
     assert [e["action"] for e in found] == ["org.updated"]
     # by time
     middle = events[3]["created_at"]
