@@ -157,9 +157,10 @@ EXPECTATIONS: list[tuple[list[str], str, list[str], str]] = [
     (
         ["put_secret", "delete_secret"],
         "positive_data_acceptance",
-        ["2xx", "401", "403", "404", "409", "412"],
+        ["2xx", "401", "403", "404", "409", "412", "422"],
         "If-Match names the version the client read; any other version, or a secret that does not "
-        "exist, makes the precondition false: 412 (RFC 9110).",
+        "exist, makes the precondition false: 412 (RFC 9110). A client-encrypted environment (an "
+        "`encryption` the API accepts at creation) refuses server-side values: 422 client_encrypted.",
     ),
     (
         ["accept_invitation"],
