@@ -47,13 +47,20 @@ class Entry:
     source: EnvironmentRecord  # the environment that holds the value
 
 
+def open_snapshot(scope: crypto.Scope, snap: SnapshotRecord) -> tuple[bytes, dict[str, Any]]:
+    """The snapshot's data key and its decrypted body ({live, trash}): the one place a snapshot
+    is opened (its AAD binds key version and revision)."""
+    key = crypto.unwrap(scope, snap.key_version, snap.wrapped_key, snap.kms_key_id)
+    plain = crypto.decrypt(key, snap.blob, scope.aad("snapshot", snap.key_version, snap.revision), what="snapshot")
+    body: dict[str, Any] = json.loads(plain)
+    return key, body
+
+
 def open_live(scope: crypto.Scope, snap: SnapshotRecord | None) -> dict[str, dict[str, Any]]:
     """The live secrets of a snapshot: name -> {value, version, created_at, updated_at, updated_by}."""
     if snap is None:
         return {}
-    key = crypto.unwrap(scope, snap.key_version, snap.wrapped_key, snap.kms_key_id)
-    plain = crypto.decrypt(key, snap.blob, scope.aad("snapshot", snap.key_version, snap.revision), what="snapshot")
-    live: dict[str, dict[str, Any]] = json.loads(plain)["live"]
+    live: dict[str, dict[str, Any]] = open_snapshot(scope, snap)[1]["live"]
     return live
 
 

@@ -24,7 +24,7 @@ from strongroom.config import settings
 from strongroom.data import projects as project_data
 from strongroom.data import secrets as data
 from strongroom.data.secrets import DataKeyRecord, SnapshotRecord, VersionRecord
-from strongroom.domain.resolve import Resolver
+from strongroom.domain.resolve import Resolver, open_snapshot
 from strongroom.errors import Conflict, NotFound, PayloadTooLarge, PreconditionFailed, Unprocessable
 from strongroom.models import (
     BatchResult,
@@ -94,9 +94,7 @@ class _State:
 def _open(scope: crypto.Scope, snap: SnapshotRecord | None) -> _State:
     if snap is None:
         return _State(None, None, {}, {})
-    key = crypto.unwrap(scope, snap.key_version, snap.wrapped_key, snap.kms_key_id)
-    plain = crypto.decrypt(key, snap.blob, scope.aad("snapshot", snap.key_version, snap.revision), what="snapshot")
-    body = json.loads(plain)
+    key, body = open_snapshot(scope, snap)
     return _State(snap, key, body["live"], body["trash"])
 
 

@@ -96,10 +96,6 @@ def parse(token: str, prefix: str = PREFIX, id_type: str = "tok") -> str | None:
 
 
 def digest(token: str) -> str:
-    return _digest(token)
-
-
-def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
@@ -115,7 +111,7 @@ def verify(token: str, source_ip: str) -> Principal:
     if item is None:
         raise Unauthorized("invalid token")
     rec = TokenRecord.model_validate(item)
-    if not hmac.compare_digest(rec.token_hash, _digest(token)):
+    if not hmac.compare_digest(rec.token_hash, digest(token)):
         raise Unauthorized("invalid token")
     now = clock.now()
     if rec.expires_at and clock.parse(rec.expires_at) <= now:
@@ -209,7 +205,7 @@ def create(org_ref: str, body: ServiceTokenCreate) -> ServiceTokenCreated:
         project_id=access.project.id,
         environment_id=access.environment.id,
         permissions=sorted({*body.permissions, "read"}),  # writing implies reading
-        token_hash=_digest(token),
+        token_hash=digest(token),
         expires_at=clock.iso(body.expires_at) if body.expires_at else None,
         allowed_cidrs=[str(ipaddress.ip_network(c, strict=False)) for c in body.allowed_cidrs],
         created_at=now,
@@ -264,7 +260,7 @@ def rotate(org_ref: str, token_id: str) -> ServiceTokenCreated:
                 keys.service_token(rec.id),
                 "SET token_hash = :h, rotated_at = :now",
                 condition="token_hash = :old",
-                values={":h": _digest(token), ":now": now, ":old": rec.token_hash},
+                values={":h": digest(token), ":now": now, ":old": rec.token_hash},
                 on_fail=NotFound("token not found"),
             )
         ],
