@@ -155,6 +155,33 @@ def test_an_unchanged_environment_is_304_without_decrypting(api: Api, org: dict[
     assert first["secrets"]["DB_URL"] == "postgres://db.staging/app"
 
 
+def test_a_warm_tokens_304_is_one_dynamodb_request(api: Api, org: dict[str, Any]) -> None:
+    """The token's scope is remembered once it verified: its next request reads the token, org,
+    project, environment and snapshot in one BatchGetItem, and a 304 needs nothing else."""
+    import threading
+
+    token = mint(api, org)["token"]
+    _, headers, _ = api("GET", "/runtime/v1/secrets", headers=bearer(token))  # verifies: scope known
+    seen: list[str] = []
+
+    def record(model: Any, **_: Any) -> None:
+        if not threading.current_thread().name.startswith("strongroom-worker-"):
+            seen.append(model.name)
+
+    aws.dynamodb().meta.events.register("before-call.dynamodb.*", record)
+    try:
+        status, _, _ = api("GET", "/runtime/v1/secrets", headers={**bearer(token), "If-None-Match": headers["etag"]})
+        not_modified = list(seen)
+        seen.clear()
+        assert api("DELETE", f"{org['path']}/tokens/{tokens.parse(token)}", user=org["owner"])[0] == 204
+        seen.clear()
+        revoked = api("GET", "/runtime/v1/secrets", headers={**bearer(token), "If-None-Match": headers["etag"]})[0]
+    finally:
+        aws.dynamodb().meta.events.unregister("before-call.dynamodb.*", record)
+    assert (status, not_modified) == (304, ["BatchGetItem"])
+    assert (revoked, seen) == (401, ["BatchGetItem"])  # the read-ahead reads the token afresh
+
+
 def test_a_token_follows_its_environment_parent(api: Api, org: dict[str, Any]) -> None:
     owner = org["owner"]
     body = {"name": "QA", "slug": "qa", "parent": "staging"}

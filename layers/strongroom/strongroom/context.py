@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 PrincipalType = Literal["user", "service_token", "system"]
 
@@ -39,6 +39,8 @@ class RequestContext:
     user_agent: str = ""
     principal: Principal | None = None
     extras: dict[str, str] = field(default_factory=dict)
+    # Items read ahead in one batch for this request (db.prefetch), by (PK, SK); None = absent.
+    prefetched: dict[tuple[str, str], dict[str, Any] | None] = field(default_factory=dict)
 
 
 _current: ContextVar[RequestContext | None] = ContextVar("strongroom_request", default=None)

@@ -13,7 +13,7 @@ import hmac
 import json
 import random
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -117,9 +117,44 @@ def _table() -> str:
 # --------------------------------------------------------------------------- reads
 
 
+def _ident(key: dict[str, Any]) -> tuple[str, str]:
+    return str(key[keys.PK]), str(key[keys.SK])
+
+
+def prefetch(keys_: Sequence[dict[str, str]]) -> None:
+    """Read these items now, in one consistent BatchGetItem, for the rest of this request: a later
+    `get` or `batch_get` of any of them is answered from it (present or absent) without a call,
+    until this request writes that item. For a request whose reads are known up front (a service
+    token's: the token, its org, project, environment and snapshot), so that it costs one round
+    trip instead of one per item."""
+    from strongroom.context import current  # noqa: PLC0415
+
+    found = {_ident(i): i for i in batch_get(keys_)}
+    memo = current().prefetched
+    for key in keys_:
+        memo[_ident(key)] = found.get(_ident(key))
+
+
+def _prefetched() -> dict[tuple[str, str], dict[str, Any] | None]:
+    from strongroom.context import current  # noqa: PLC0415
+
+    return current().prefetched
+
+
+def _forget(keys_: Iterable[dict[str, Any]]) -> None:
+    """This request wrote these items: what was read ahead of them is stale."""
+    memo = _prefetched()
+    if memo:
+        for key in keys_:
+            memo.pop(_ident(key), None)
+
+
 def get(key: dict[str, str], *, consistent: bool = True) -> dict[str, Any] | None:
     from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415
 
+    memo = _prefetched()
+    if memo and _ident(key) in memo:
+        return memo[_ident(key)]
     try:
         resp = aws.dynamodb().get_item(TableName=_table(), Key=serialize(key), ConsistentRead=consistent)
     except (ClientError, BotoCoreError) as exc:
@@ -132,6 +167,11 @@ def batch_get(keys_: Sequence[dict[str, str]]) -> list[dict[str, Any]]:
     from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415
 
     out: list[dict[str, Any]] = []
+    memo = _prefetched()
+    if memo:
+        known = [k for k in keys_ if _ident(k) in memo]
+        out.extend(item for k in known if (item := memo[_ident(k)]) is not None)
+        keys_ = [k for k in keys_ if _ident(k) not in memo]
     pending = [serialize(k) for k in keys_]
     while pending:
         chunk, pending = pending[:100], pending[100:]
@@ -272,6 +312,10 @@ class Put:
     values: dict[str, Any] = field(default_factory=dict)
     on_fail: AppError | None = None
 
+    @property
+    def key(self) -> dict[str, Any]:
+        return {keys.PK: self.item[keys.PK], keys.SK: self.item[keys.SK]}
+
     @classmethod
     def new(cls, item: dict[str, Any], on_fail: AppError | None = None) -> Put:
         """Create-only: fails if an item with this key exists."""
@@ -403,6 +447,7 @@ def _transact(all_ops: Sequence[Op]) -> None:
 
     if len(all_ops) > MAX_TRANSACTION_ITEMS:
         raise ValueError(f"transaction of {len(all_ops)} items exceeds {MAX_TRANSACTION_ITEMS}")
+    _forget(op.key for op in all_ops)
     try:
         aws.dynamodb().transact_write_items(TransactItems=[op.request() for op in all_ops])  # type: ignore[misc]
     except ClientError as exc:
@@ -435,6 +480,7 @@ def delete_many(item_keys: Sequence[dict[str, str]]) -> None:
     """Bulk delete (purges after an audited tombstone). Not transactional; idempotent."""
     from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415
 
+    _forget(item_keys)
     pending = [{"DeleteRequest": {"Key": serialize(k)}} for k in item_keys]
     while pending:
         chunk, pending = pending[:25], pending[25:]
@@ -456,6 +502,7 @@ def put_plain(item: dict[str, Any], *, condition: str | None = None) -> None:
     (e.g. auto-provisioning a user record on first sign-in, last-used stamps)."""
     from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415
 
+    _forget([item])
     params: dict[str, Any] = {"TableName": _table(), "Item": serialize(item)}
     if condition:
         params["ConditionExpression"] = condition
@@ -477,6 +524,7 @@ def update_plain(
     re-wraps after `org.kms_enabled`). False when the condition does not hold."""
     from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415
 
+    _forget([key])
     params: dict[str, Any] = {"TableName": _table(), "Key": serialize(key), "UpdateExpression": expression}
     _conditions(params, condition, names or {}, values)
     try:
