@@ -1,82 +1,148 @@
 """The local, encrypted cache of the last values `run` received for an environment, so that an
 unchanged environment costs one 304 and `run --fallback` works with the server unreachable.
 
-One file per (API URL, environment, credential), named by a hash; its content is AES-256-GCM
-under a key derived (HKDF-SHA256) from the credential, with the file name as associated data:
-without the token the cache is noise, and a file moved to another name does not decrypt.
+One file per (API URL, credential), named by a hash. Layout:
+
+    b"SR2\\n" ETag b"\\n" nonce(12) AES-256-GCM(values)
+
+The ETag stays readable so that `run` can send its request before it pays for AES (see run.py);
+it is not secret (environment IDs and revision numbers) and it is bound as associated data with
+the file name, so an edited ETag or a file moved to another name does not decrypt. The key is
+HKDF-SHA256 of the credential: without the token the values are noise. The values are
+`key NUL value NUL …` (keys are [A-Za-z_][A-Za-z0-9_]*; the API refuses NUL in values, and an
+environment variable cannot hold one either), which needs no JSON parser to read.
+
+Standard library only at import, and the small built-in SHA-256 (`_sha2`) rather than hashlib,
+whose OpenSSL binding costs `run` 2 ms to load.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import json
 import os
-import time
-from pathlib import Path
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from typing import Any
 
 from strongroom_cli.config import cache_dir
 
+TYPE_CHECKING = False  # typing costs `run` 2 ms to import; mypy reads this name as True
+if TYPE_CHECKING:
+    from typing import Protocol
+
+    class _AEAD(Protocol):
+        def encrypt(self, nonce: bytes, data: bytes, associated_data: bytes | None) -> bytes: ...
+        def decrypt(self, nonce: bytes, data: bytes, associated_data: bytes | None) -> bytes: ...
+
+    from hashlib import sha256
+else:
+    try:
+        from _sha2 import sha256
+    except ImportError:  # a CPython built without its own hashes
+        from hashlib import sha256
+
+MAGIC = b"SR2\n"
 NONCE = 12
+_BLOCK = 64  # SHA-256's block size, for HMAC
 
 
-def _aesgcm(key: bytes) -> Any:
+def hmac_sha256(key: bytes, message: bytes) -> bytes:
+    """RFC 2104 HMAC-SHA256 (hmac.new would load OpenSSL through hashlib)."""
+    if len(key) > _BLOCK:
+        key = sha256(key).digest()
+    key = key.ljust(_BLOCK, b"\0")
+    inner = sha256(bytes(b ^ 0x36 for b in key) + message).digest()
+    return sha256(bytes(b ^ 0x5C for b in key) + inner).digest()
+
+
+def derive_key(credential: str) -> bytes:
+    """HKDF-SHA256 (RFC 5869), one 32-byte block: extract with a fixed salt, expand with "cache"."""
+    prk = hmac_sha256(b"strongroom-cli-cache", credential.encode())
+    return hmac_sha256(prk, b"cache\x01")
+
+
+def name(url: str, credential: str) -> str:
+    credential_hash = sha256(credential.encode()).hexdigest()
+    return sha256(f"{url}\n{credential_hash}".encode()).hexdigest()[:40] + ".bin"
+
+
+def path(url: str, credential: str) -> str:
+    return os.path.join(cache_dir(), name(url, credential))
+
+
+def aesgcm(key: bytes) -> _AEAD:
     """AES-GCM from cryptography's compiled core (3 ms to import instead of 14 ms through its
-    public module, which `run` would pay on every start); the public class if that moves."""
+    public module); the public class if that ever moves."""
     try:
         from cryptography.hazmat.bindings._rust import openssl  # noqa: PLC0415
 
-        return openssl.aead.AESGCM(key)
+        aead: _AEAD = openssl.aead.AESGCM(key)
     except (ImportError, AttributeError):
         from cryptography.hazmat.primitives.ciphers.aead import AESGCM  # noqa: PLC0415
 
-        return AESGCM(key)
+        aead = AESGCM(key)
+    return aead
 
 
-def _hkdf(secret: bytes, info: bytes) -> bytes:
-    prk = hmac.new(b"strongroom-cli-cache", secret, hashlib.sha256).digest()
-    return hmac.new(prk, info + b"\x01", hashlib.sha256).digest()
+class Entry:
+    """A cache file read but not yet decrypted: the ETag is usable at once, the values on demand."""
+
+    __slots__ = ("_blob", "_file", "etag")
+
+    def __init__(self, file: str, etag: str, blob: bytes) -> None:
+        self._file = file
+        self.etag = etag
+        self._blob = blob
+
+    def values(self, credential: str) -> dict[str, str] | None:
+        """The cached values, or None when the file is not ours or was altered."""
+        aad = os.path.basename(self._file).encode() + b"\n" + self.etag.encode()
+        try:
+            plain = aesgcm(derive_key(credential)).decrypt(self._blob[:NONCE], self._blob[NONCE:], aad)
+            fields = plain.decode("utf-8").split("\0")
+        except Exception:  # noqa: BLE001 - InvalidTag (not ours, or altered), bad UTF-8: no cache
+            return None
+        if fields == [""]:
+            return {}
+        if len(fields) % 2:
+            return None
+        return dict(zip(fields[::2], fields[1::2], strict=True))
 
 
-def _name(url: str, credential: str) -> str:
-    return hashlib.sha256(f"{url}\n{hashlib.sha256(credential.encode()).hexdigest()}".encode()).hexdigest()[:40]
-
-
-def _path(url: str, credential: str) -> Path:
-    return cache_dir() / f"{_name(url, credential)}.bin"
-
-
-def load(url: str, credential: str) -> dict[str, Any] | None:
-    """{"etag", "values", "saved_at"} or None (missing, unreadable or not ours)."""
-    path = _path(url, credential)
+def read(url: str, credential: str) -> Entry | None:
+    """The cache file for (url, credential), or None (missing, or not this format)."""
+    file = path(url, credential)
     try:
-        blob = path.read_bytes()
+        with open(file, "rb") as handle:
+            raw = handle.read()
     except OSError:
         return None
-    key = _hkdf(credential.encode(), b"cache")
-    try:
-        plain = _aesgcm(key).decrypt(blob[:NONCE], blob[NONCE:], path.name.encode())
-        data: dict[str, Any] = json.loads(plain)
-    except Exception:  # noqa: BLE001 - InvalidTag (not ours, or altered) or bad JSON: no cache
+    if not raw.startswith(MAGIC):
         return None
-    return data
+    tag, newline, blob = raw[len(MAGIC) :].partition(b"\n")
+    if not newline or len(blob) < NONCE + 16 or not tag.isascii():
+        return None
+    return Entry(file, tag.decode("ascii"), blob)
+
+
+def load(url: str, credential: str) -> tuple[str, dict[str, str]] | None:
+    """(ETag, values), or None."""
+    entry = read(url, credential)
+    values = entry.values(credential) if entry is not None else None
+    return (entry.etag, values) if entry is not None and values is not None else None
 
 
 def save(url: str, credential: str, etag: str, values: dict[str, str]) -> None:
+    if any("\0" in part for pair in values.items() for part in pair):
+        return  # not representable (and not a possible environment variable): no cache
+    if not etag.isascii() or "\n" in etag:
+        etag = ""  # not something this cache can revalidate with: keep the values only
     folder = cache_dir()
-    folder.mkdir(parents=True, exist_ok=True)
-    folder.chmod(0o700)
-    path = _path(url, credential)
-    key = _hkdf(credential.encode(), b"cache")
+    os.makedirs(folder, mode=0o700, exist_ok=True)
+    os.chmod(folder, 0o700)
+    file = path(url, credential)
     nonce = os.urandom(NONCE)
-    body = json.dumps({"etag": etag, "values": values, "saved_at": time.time()}).encode()
-    blob = nonce + _aesgcm(key).encrypt(nonce, body, path.name.encode())
-    tmp = path.with_suffix(".tmp")
+    plain = "\0".join(part for pair in values.items() for part in pair).encode("utf-8")
+    aad = os.path.basename(file).encode() + b"\n" + etag.encode()
+    sealed = aesgcm(derive_key(credential)).encrypt(nonce, plain, aad)
+    tmp = file + ".tmp"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as handle:
-        handle.write(blob)
-    tmp.replace(path)
+        handle.write(MAGIC + etag.encode("ascii") + b"\n" + nonce + sealed)
+    os.replace(tmp, file)

@@ -212,7 +212,7 @@ def whoami(state: State) -> None:
 @click.option("--env", "env_ref", required=True)
 def setup(org_ref: str, project_ref: str, env_ref: str) -> None:
     """Write .strongroom.toml here: this directory's org, project and environment."""
-    write_project_file(Path.cwd() / PROJECT_FILE, {"org": org_ref, "project": project_ref, "env": env_ref})
+    write_project_file(str(Path.cwd() / PROJECT_FILE), {"org": org_ref, "project": project_ref, "env": env_ref})
     click.echo(f"wrote {PROJECT_FILE}", err=True)
 
 
