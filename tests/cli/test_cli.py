@@ -33,19 +33,24 @@ def home(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def cli(local_stack: str, home: Path) -> CliRun:
+def cli_env(local_stack: str, home: Path) -> dict[str, str]:
+    """The environment of a CLI process: its own HOME, the local server, no keyring."""
+    return {
+        "PATH": os.environ["PATH"],
+        "HOME": str(home / "home"),
+        "XDG_CONFIG_HOME": str(home / "home" / ".config"),
+        "XDG_CACHE_HOME": str(home / "home" / ".cache"),
+        "STRONGROOM_API_URL": local_stack,
+        "STRONGROOM_NO_KEYRING": "1",
+        "LC_ALL": "C.UTF-8",
+    }
+
+
+@pytest.fixture
+def cli(cli_env: dict[str, str], home: Path) -> CliRun:
     def run(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None, stdin: str | None = None,
             check: bool = True) -> subprocess.CompletedProcess[str]:  # fmt: skip
-        environ = {
-            "PATH": os.environ["PATH"],
-            "HOME": str(home / "home"),
-            "XDG_CONFIG_HOME": str(home / "home" / ".config"),
-            "XDG_CACHE_HOME": str(home / "home" / ".cache"),
-            "STRONGROOM_API_URL": local_stack,
-            "STRONGROOM_NO_KEYRING": "1",
-            "LC_ALL": "C.UTF-8",
-            **(env or {}),
-        }
+        environ = {**cli_env, **(env or {})}
         done = subprocess.run(
             [CLI, *args],
             check=False,
@@ -208,19 +213,11 @@ def test_run_with_a_login_uses_the_directorys_environment(cli: CliRun, api: Api,
     assert all(b"postgres://" not in p.read_bytes() for p in cached)
 
 
-def test_device_login_end_to_end(cli: CliRun, api: Api, local_stack: str, home: Path) -> None:
+def test_device_login_end_to_end(cli: CliRun, cli_env: dict[str, str], api: Api, local_stack: str, home: Path) -> None:
     email = f"device-{secrets.token_hex(3)}@example.com"
     assert api("GET", "/v1/me", user=email)[0] == 200
-    environ = {
-        "PATH": os.environ["PATH"],
-        "HOME": str(home / "home"),
-        "XDG_CONFIG_HOME": str(home / "home" / ".config"),
-        "XDG_CACHE_HOME": str(home / "home" / ".cache"),
-        "STRONGROOM_API_URL": local_stack,
-        "STRONGROOM_NO_KEYRING": "1",
-    }
     login = subprocess.Popen(
-        [CLI, "login", "--poll-timeout", "60"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environ
+        [CLI, "login", "--poll-timeout", "60"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=cli_env
     )
     assert login.stdout is not None
     line = login.stdout.readline()

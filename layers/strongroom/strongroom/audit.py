@@ -11,12 +11,15 @@ event's fields (sorted keys, no whitespace, ASCII) without `hash` itself.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from strongroom import clock, ids, keys
 from strongroom.context import current
+
+if TYPE_CHECKING:
+    from strongroom.data.projects import EnvironmentRecord
 
 ENTITY = "audit_event"
 
@@ -127,6 +130,19 @@ def event(
         request_id=ctx.request_id,
         ip=ctx.ip,
         metadata=meta,
+    )
+
+
+def environment_event(action: str, env: EnvironmentRecord, metadata: dict[str, Any] | None = None) -> AuditEvent:
+    """An event about an environment (its org's chain, the environment as the resource)."""
+    return event(
+        action,
+        scope_id=env.org_id,
+        resource_type="environment",
+        resource_id=env.id,
+        project_id=env.project_id,
+        environment_id=env.id,
+        metadata=metadata,
     )
 
 

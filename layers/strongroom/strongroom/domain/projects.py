@@ -290,14 +290,10 @@ def create_environment(org_ref: str, project_ref: str, body: EnvironmentCreate) 
         )
     db.transact(
         ops,
-        audit=audit.event(
+        audit=audit.environment_event(
             "environment.created",
-            scope_id=access.org.id,
-            resource_type="environment",
-            resource_id=env.id,
-            project_id=access.project.id,
-            environment_id=env.id,
-            metadata={
+            env,
+            {
                 "slug": slug,
                 "production": env.production,
                 "parent_id": env.parent_id,
@@ -359,15 +355,7 @@ def update_environment(org_ref: str, project_ref: str, env_ref: str, body: Envir
     )
     db.transact(
         ops,
-        audit=audit.event(
-            "environment.updated",
-            scope_id=env.org_id,
-            resource_type="environment",
-            resource_id=env.id,
-            project_id=env.project_id,
-            environment_id=env.id,
-            metadata={"fields": sorted([*changes, *removes])},
-        ),
+        audit=audit.environment_event("environment.updated", env, {"fields": sorted([*changes, *removes])}),
     )
     updated = env.model_copy(update={**changes, "updated_at": now, **dict.fromkeys(removes)})
     return _env_view(updated)
@@ -397,15 +385,7 @@ def delete_environment(org_ref: str, project_ref: str, env_ref: str) -> None:
             ),
             db.Delete(keys.environment_slug(env.org_id, env.project_id, env.slug)),
         ],
-        audit=audit.event(
-            "environment.deleted",
-            scope_id=env.org_id,
-            resource_type="environment",
-            resource_id=env.id,
-            project_id=env.project_id,
-            environment_id=env.id,
-            metadata={"slug": env.slug},
-        ),
+        audit=audit.environment_event("environment.deleted", env, {"slug": env.slug}),
     )
     db.delete_many(org_data.partition_keys(keys.environment_partition(env.id)))
 

@@ -109,13 +109,5 @@ def render(values: dict[str, str], fmt: formats.ExportFormat) -> str:
 def _audit(access: EnvironmentAccess, metadata: dict[str, object]) -> None:
     db.transact(
         [],
-        audit=audit.event(
-            "secrets.read",
-            scope_id=access.org.id,
-            resource_type="environment",
-            resource_id=access.environment.id,
-            project_id=access.project.id,
-            environment_id=access.environment.id,
-            metadata={**metadata, "via": "runtime"},
-        ),
+        audit=audit.environment_event("secrets.read", access.environment, {**metadata, "via": "runtime"}),
     )

@@ -131,14 +131,8 @@ def list_secrets(
     if with_values and items:
         db.transact(
             [],
-            audit=audit.event(
-                "secrets.read",
-                scope_id=access.org.id,
-                resource_type="environment",
-                resource_id=env.id,
-                project_id=access.project.id,
-                environment_id=env.id,
-                metadata={"keys": [i.key for i in items][:100], "count": len(items)},
+            audit=audit.environment_event(
+                "secrets.read", env, {"keys": [i.key for i in items][:100], "count": len(items)}
             ),
         )
     next_cursor = db.encode_cursor(listing, db.serialize({"after": page[-1]})) if more and page else None
@@ -562,14 +556,8 @@ def export_secrets(access: EnvironmentAccess, fmt: formats.ExportFormat, *, reso
     text = formats.render({k: resolver.resolve(env, k) if resolve else e.value for k, e in view.items()}, fmt)
     db.transact(
         [],
-        audit=audit.event(
-            "secrets.exported",
-            scope_id=access.org.id,
-            resource_type="environment",
-            resource_id=access.environment.id,
-            project_id=access.project.id,
-            environment_id=access.environment.id,
-            metadata={"format": fmt, "count": len(view), "resolved": resolve},
+        audit=audit.environment_event(
+            "secrets.exported", env, {"format": fmt, "count": len(view), "resolved": resolve}
         ),
     )
     from strongroom.domain.runtime import etag  # noqa: PLC0415

@@ -248,15 +248,7 @@ def create(org_ref: str, body: ServiceTokenCreate) -> ServiceTokenCreated:
     )
     db.transact(
         [db.Put.new(_item(rec), on_fail=NotFound("token id collision; retry"))],
-        audit=audit.event(
-            "token.created",
-            scope_id=access.org.id,
-            resource_type="service_token",
-            resource_id=token_id,
-            project_id=access.project.id,
-            environment_id=access.environment.id,
-            metadata={"name": body.name, "permissions": rec.permissions, "expires_at": rec.expires_at},
-        ),
+        audit=_event("token.created", rec, {"permissions": rec.permissions, "expires_at": rec.expires_at}),
     )
     return ServiceTokenCreated(**_view(rec).model_dump(), token=token)
 
@@ -283,6 +275,20 @@ def list_tokens(org_ref: str, *, limit: int, cursor: str | None) -> tuple[list[S
     return [_view(TokenRecord.model_validate(i)) for i in page.items], page.next_cursor
 
 
+def _event(action: str, rec: TokenRecord, metadata: dict[str, Any] | None = None) -> audit.AuditEvent:
+    """An event about a token: its org's chain, its project and environment, its name (never its
+    secret or hash)."""
+    return audit.event(
+        action,
+        scope_id=rec.org_id,
+        resource_type="service_token",
+        resource_id=rec.id,
+        project_id=rec.project_id,
+        environment_id=rec.environment_id,
+        metadata={"name": rec.name, **(metadata or {})},
+    )
+
+
 def rotate(org_ref: str, token_id: str) -> ServiceTokenCreated:
     """A new secret for the same token (same ID, scope and expiry); the old one stops at once."""
     access = org_access(org_ref, "tokens.manage")
@@ -299,15 +305,7 @@ def rotate(org_ref: str, token_id: str) -> ServiceTokenCreated:
                 on_fail=NotFound("token not found"),
             )
         ],
-        audit=audit.event(
-            "token.rotated",
-            scope_id=access.org.id,
-            resource_type="service_token",
-            resource_id=rec.id,
-            project_id=rec.project_id,
-            environment_id=rec.environment_id,
-            metadata={"name": rec.name},
-        ),
+        audit=_event("token.rotated", rec),
     )
     rotated = rec.model_copy(update={"rotated_at": now})
     return ServiceTokenCreated(**_view(rotated).model_dump(), token=token)
@@ -318,15 +316,7 @@ def revoke(org_ref: str, token_id: str) -> None:
     rec = _get(access.org.id, token_id)
     db.transact(
         [db.Delete(keys.service_token(rec.id), condition="attribute_exists(PK)", on_fail=NotFound("token not found"))],
-        audit=audit.event(
-            "token.revoked",
-            scope_id=access.org.id,
-            resource_type="service_token",
-            resource_id=rec.id,
-            project_id=rec.project_id,
-            environment_id=rec.environment_id,
-            metadata={"name": rec.name},
-        ),
+        audit=_event("token.revoked", rec),
     )
 
 

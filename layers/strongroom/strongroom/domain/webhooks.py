@@ -126,6 +126,21 @@ def _scope_ids(access: Any, project: str | None, environment: str | None) -> tup
     return found.id, env.id
 
 
+def _replace(org_id: str, seen: WebhookRecord, updated: WebhookRecord, action: str, metadata: dict[str, Any]) -> None:
+    """Write `updated` over `seen` (404 if it changed or went meanwhile), audited as `action`."""
+    db.transact(
+        [
+            db.Put(
+                _item(updated),
+                condition="updated_at = :seen",
+                values={":seen": seen.updated_at},
+                on_fail=NotFound("webhook not found"),
+            )
+        ],
+        audit=audit.event(action, scope_id=org_id, resource_type="webhook", resource_id=seen.id, metadata=metadata),
+    )
+
+
 def create(org_ref: str, body: WebhookCreate) -> WebhookCreated:
     access = org_access(org_ref, "webhooks.manage")
     check_destination(body.url)
@@ -188,23 +203,7 @@ def update(org_ref: str, webhook_id: str, body: WebhookPatch) -> Webhook:
     if changes.get("enabled") is True:
         changes |= {"status": "active", "failing_since": None}
     updated = rec.model_copy(update={**changes, "updated_at": clock.now_iso()})
-    db.transact(
-        [
-            db.Put(
-                _item(updated),
-                condition="updated_at = :seen",
-                values={":seen": rec.updated_at},
-                on_fail=NotFound("webhook not found"),
-            )
-        ],
-        audit=audit.event(
-            "webhook.updated",
-            scope_id=access.org.id,
-            resource_type="webhook",
-            resource_id=rec.id,
-            metadata={"fields": sorted(body.model_dump(exclude_unset=True))},
-        ),
-    )
+    _replace(access.org.id, rec, updated, "webhook.updated", {"fields": sorted(body.model_dump(exclude_unset=True))})
     return _view(updated)
 
 
@@ -245,23 +244,7 @@ def rotate_secret(org_ref: str, webhook_id: str, body: WebhookSecretRotate) -> W
             "updated_at": clock.iso(now),
         }
     )
-    db.transact(
-        [
-            db.Put(
-                _item(updated),
-                condition="updated_at = :seen",
-                values={":seen": rec.updated_at},
-                on_fail=NotFound("webhook not found"),
-            )
-        ],
-        audit=audit.event(
-            "webhook.secret_rotated",
-            scope_id=access.org.id,
-            resource_type="webhook",
-            resource_id=rec.id,
-            metadata={"grace_seconds": body.grace_seconds},
-        ),
-    )
+    _replace(access.org.id, rec, updated, "webhook.secret_rotated", {"grace_seconds": body.grace_seconds})
     return WebhookCreated(**_view(updated).model_dump(), secret=secret)
 
 
