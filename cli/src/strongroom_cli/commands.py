@@ -8,10 +8,12 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
-import httpx
+
+if TYPE_CHECKING:
+    import httpx
 
 from strongroom_cli import __version__
 from strongroom_cli.config import (
@@ -27,6 +29,12 @@ from strongroom_cli.config import (
 IMPORT_BATCH = 90  # keys per request (a change holds at most 95)
 
 
+def _http_error() -> type[Exception]:
+    import httpx  # noqa: PLC0415 - already imported by whoever made the client
+
+    return httpx.HTTPError
+
+
 class State:
     def __init__(self, settings: Settings, as_json: bool) -> None:
         self.settings = settings
@@ -36,6 +44,8 @@ class State:
     @property
     def client(self) -> httpx.Client:
         if self._client is None:
+            import httpx  # noqa: PLC0415 - 60 ms to import: only commands that call the API pay it
+
             self._client = httpx.Client(
                 base_url=self.settings.api_url,
                 headers={**self.settings.auth_headers(), "User-Agent": f"strongroom-cli/{__version__}"},
@@ -47,7 +57,7 @@ class State:
     def call(self, method: str, path: str, *, body: Any = None, ok: tuple[int, ...] = (200, 201, 204)) -> Any:
         try:
             resp = self.client.request(method, path, json=body)
-        except httpx.HTTPError as exc:
+        except _http_error() as exc:
             fail(f"cannot reach {self.settings.api_url}: {exc}")
         if resp.status_code not in ok:
             try:
@@ -158,6 +168,8 @@ def login(state: State, dev_user: str | None, with_token: str | None, approve_co
         where = save_login(api, {"token": with_token})
         click.echo(f"token stored for {api} ({where})", err=True)
         return
+    import httpx  # noqa: PLC0415
+
     anonymous = httpx.Client(base_url=api, timeout=30.0)
     started = anonymous.post("/v1/auth/device/start", json={"client_name": "strongroom-cli"})
     if started.status_code != 200:
@@ -498,7 +510,7 @@ def audit_export(state: State, fmt: str, action: str | None, since: str | None, 
         params = {**query, **({"cursor": cursor} if cursor else {})}
         try:
             resp = state.client.get(f"/v1/orgs/{_org(state)}/audit/export", params=params)
-        except httpx.HTTPError as exc:
+        except _http_error() as exc:
             fail(f"cannot reach {state.settings.api_url}: {exc}")
         if resp.status_code != 200:
             fail(f"{resp.status_code}: {resp.text[:200]}")
