@@ -4,13 +4,14 @@ verification of its hash chain. Admin or owner."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from strongroom.app import Cursor, Limit, OrgRef, build_app, make_handler
 from strongroom.domain import audit_log
+from strongroom.errors import Invalid
 from strongroom.models import AuditList, AuditVerification
 
 app = build_app()
@@ -25,22 +26,17 @@ Instant = Annotated[
 ]
 
 
-def _filters(**values: Any) -> dict[str, Any]:
-    """since/until as aware datetimes (the pattern admits only RFC 3339 with an offset)."""
-    from strongroom.errors import Invalid  # noqa: PLC0415
-
-    for name in ("since", "until"):
-        value = values.get(name)
-        if value is None:
-            continue
-        try:
-            values[name] = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            raise Invalid(
-                f"`{name}` is not an RFC 3339 instant",
-                details={"fields": [{"field": name, "location": "query", "issue": "not RFC 3339"}]},
-            ) from None
-    return values
+def _instant(name: str, value: str | None) -> datetime | None:
+    """`since`/`until` as an aware datetime (the pattern admits only RFC 3339 with an offset)."""
+    if value is None:
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise Invalid(
+            f"`{name}` is not an RFC 3339 instant",
+            details={"fields": [{"field": name, "location": "query", "issue": "not RFC 3339"}]},
+        ) from None
 
 
 @app.get("/v1/orgs/<org>/audit")
@@ -59,21 +55,17 @@ def search(
     cursor: Cursor = None,
 ) -> AuditList:
     """Events newest first. `correlation_id` is the request id (X-Request-Id) of the change."""
-    data, next_cursor = audit_log.search(
-        org,
-        limit=limit,
-        cursor=cursor,
-        **_filters(
-            action=action,
-            resource_type=resource_type,
-            actor=actor,
-            project=project,
-            environment=environment,
-            since=since,
-            until=until,
-            request_id=request_id or correlation_id,
-        ),
+    filters = audit_log.AuditFilter(
+        action=action,
+        resource_type=resource_type,
+        actor=actor,
+        project=project,
+        environment=environment,
+        since=_instant("since", since),
+        until=_instant("until", until),
+        request_id=request_id or correlation_id,
     )
+    data, next_cursor = audit_log.search(org, filters=filters, limit=limit, cursor=cursor)
     return AuditList(data=data, next_cursor=next_cursor)
 
 
@@ -96,21 +88,14 @@ def export(
     until: Instant = None,
     cursor: Cursor = None,
 ) -> Response[str]:
-    text, next_cursor = audit_log.export(
-        org,
-        format,
-        cursor=cursor,
-        **_filters(
-            action=action,
-            resource_type=resource_type,
-            actor=actor,
-            project=None,
-            environment=None,
-            since=since,
-            until=until,
-            request_id=None,
-        ),
+    filters = audit_log.AuditFilter(
+        action=action,
+        resource_type=resource_type,
+        actor=actor,
+        since=_instant("since", since),
+        until=_instant("until", until),
     )
+    text, next_cursor = audit_log.export(org, format, filters=filters, cursor=cursor)
     headers = {"Cache-Control": "no-store"}
     if next_cursor:
         headers["X-Next-Cursor"] = next_cursor
@@ -121,7 +106,7 @@ def export(
 @app.get("/v1/orgs/<org>/audit/verify")
 def verify(org: OrgRef, since: Instant = None, until: Instant = None) -> AuditVerification:
     """Recompute the hash chain; report the first sequence number that breaks it."""
-    return audit_log.verify(org, **_filters(since=since, until=until))
+    return audit_log.verify(org, since=_instant("since", since), until=_instant("until", until))
 
 
 lambda_handler = make_handler(app)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -33,56 +34,63 @@ CSV_COLUMNS = (
 )
 
 
-def _filters(
-    *,
-    action: str | None,
-    resource_type: str | None,
-    actor: str | None,
-    project: str | None,
-    environment: str | None,
-    since: datetime | None,
-    until: datetime | None,
-    request_id: str | None,
-) -> tuple[str | None, dict[str, Any], dict[str, str]]:
+@dataclass(frozen=True, kw_only=True)
+class AuditFilter:
+    """Which events a search or an export returns; a field left None matches any event. `action`
+    is exact, or a prefix when it ends in `.` or `*`; `actor` is the actor's id; `since`/`until`
+    bound created_at, both inclusive."""
+
+    action: str | None = None
+    resource_type: str | None = None
+    actor: str | None = None
+    project: str | None = None
+    environment: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    request_id: str | None = None
+
+
+def _expression(f: AuditFilter) -> tuple[str, dict[str, Any], dict[str, str]]:
+    """The DynamoDB filter expression, its values and its attribute names."""
     clauses: list[str] = ["entity = :entity"]
     values: dict[str, Any] = {":entity": audit.ENTITY}
     names: dict[str, str] = {}
-    if action:
-        if action.endswith((".", "*")):
+    if f.action:
+        if f.action.endswith((".", "*")):
             clauses.append("begins_with(#action, :action)")
-            values[":action"] = action.rstrip("*")
+            values[":action"] = f.action.rstrip("*")
         else:
             clauses.append("#action = :action")
-            values[":action"] = action
+            values[":action"] = f.action
         names["#action"] = "action"
-    if resource_type:
+    if f.resource_type:
         clauses.append("#resource.#type = :rtype")
         names |= {"#resource": "resource", "#type": "type"}
-        values[":rtype"] = resource_type
-    if actor:
+        values[":rtype"] = f.resource_type
+    if f.actor:
         clauses.append("#actor.#id = :actor")
         names |= {"#actor": "actor", "#id": "id"}
-        values[":actor"] = actor
-    if project:
+        values[":actor"] = f.actor
+    if f.project:
         clauses.append("project_id = :project")
-        values[":project"] = project
-    if environment:
+        values[":project"] = f.project
+    if f.environment:
         clauses.append("environment_id = :environment")
-        values[":environment"] = environment
-    if since:
+        values[":environment"] = f.environment
+    if f.since:
         clauses.append("created_at >= :since")
-        values[":since"] = clock.iso(since)
-    if until:
+        values[":since"] = clock.iso(f.since)
+    if f.until:
         clauses.append("created_at <= :until")
-        values[":until"] = clock.iso(until)
-    if since and until and since > until:
+        values[":until"] = clock.iso(f.until)
+    if f.since and f.until and f.since > f.until:
         raise Invalid(
             "`since` is after `until`",
             details={"fields": [{"field": "since", "location": "query", "issue": "after until"}]},
         )
-    if request_id:
+    if f.request_id:
         clauses.append("request_id = :rid")
-        values[":rid"] = request_id
+        values[":rid"] = f.request_id
     return " AND ".join(clauses), values, names
 
 
@@ -91,10 +99,10 @@ def _entry(item: dict[str, Any]) -> AuditEntry:
 
 
 def search(
-    org_ref: str, *, limit: int, cursor: str | None, forward: bool = False, **filters: Any
+    org_ref: str, *, filters: AuditFilter, limit: int, cursor: str | None, forward: bool = False
 ) -> tuple[list[AuditEntry], str | None]:
     access = org_access(org_ref, "audit.read")
-    expression, values, names = _filters(**filters)
+    expression, values, names = _expression(filters)
     page = db.query(
         keys.audit_partition(access.org.id),
         prefix=keys.AUDIT_EVENT_PREFIX,
@@ -108,9 +116,9 @@ def search(
     return [_entry(i) for i in page.items], page.next_cursor
 
 
-def export(org_ref: str, fmt: str, *, cursor: str | None, **filters: Any) -> tuple[str, str | None]:
+def export(org_ref: str, fmt: str, *, filters: AuditFilter, cursor: str | None) -> tuple[str, str | None]:
     """One page of up to EXPORT_PAGE matching events, oldest first, and the cursor of the next."""
-    entries, next_cursor = search(org_ref, limit=EXPORT_PAGE, cursor=cursor, forward=True, **filters)
+    entries, next_cursor = search(org_ref, filters=filters, limit=EXPORT_PAGE, cursor=cursor, forward=True)
     if fmt == "json":
         return json.dumps([e.model_dump() for e in entries], separators=(",", ":")), next_cursor
     out = io.StringIO()
