@@ -160,7 +160,7 @@ def service_token(token_id: str) -> dict[str, str]:
 
 def service_token_index(org_id: str, created_at: str, token_id: str) -> dict[str, str]:
     """GSI1 projection of a service token: the org's tokens, oldest first."""
-    return {GSI1PK: f"ORG#{org_id}#TOKENS", GSI1SK: f"{created_at}#{token_id}"}
+    return {GSI1PK: org_tokens_partition(org_id), GSI1SK: f"{created_at}#{token_id}"}
 
 
 def org_tokens_partition(org_id: str) -> str:
@@ -173,7 +173,7 @@ def personal_token(pat_id: str) -> dict[str, str]:
 
 def personal_token_index(user_id: str, created_at: str, pat_id: str) -> dict[str, str]:
     """GSI1 projection of a personal access token: the user's tokens."""
-    return {GSI1PK: f"USER#{user_id}#PATS", GSI1SK: f"{created_at}#{pat_id}"}
+    return {GSI1PK: personal_tokens_partition(user_id), GSI1SK: f"{created_at}#{pat_id}"}
 
 
 def personal_tokens_partition(user_id: str) -> str:

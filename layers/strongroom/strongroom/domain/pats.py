@@ -5,7 +5,6 @@ in some other way (a PAT cannot mint PATs), or by device login (domain/device.py
 
 from __future__ import annotations
 
-import hmac
 from datetime import datetime
 from typing import Any
 
@@ -44,21 +43,11 @@ def verify(token: str, _source_ip: str) -> Principal:
     if item is None:
         raise Unauthorized("invalid token")
     rec = PatRecord.model_validate(item)
-    if not hmac.compare_digest(rec.token_hash, tokens.digest(token)):
-        raise Unauthorized("invalid token")
-    now = clock.now()
-    if rec.expires_at and clock.parse(rec.expires_at) <= now:
-        raise Unauthorized("the token has expired")
+    now = tokens.check(token, rec.token_hash, rec.expires_at)
     user = users.get(rec.user_id)
     if user is None:
         raise Unauthorized("invalid token")
-    if rec.last_used_at is None or clock.parse(rec.last_used_at) <= now - tokens.LAST_USED_EVERY:
-        db.update_plain(
-            keys.personal_token(rec.id),
-            "SET last_used_at = :now",
-            condition="attribute_not_exists(last_used_at) OR last_used_at < :recent",
-            values={":now": clock.iso(now), ":recent": clock.iso(now - tokens.LAST_USED_EVERY)},
-        )
+    tokens.mark_used(keys.personal_token(rec.id), rec.last_used_at, now)
     return Principal(
         type="user",
         id=user.id,

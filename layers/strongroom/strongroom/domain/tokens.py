@@ -28,7 +28,7 @@ import hmac
 import ipaddress
 import secrets
 import zlib
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
@@ -135,6 +135,28 @@ def _remember(rec: TokenRecord) -> None:
         _scopes[rec.id] = (rec.org_id, rec.project_id, rec.environment_id)
 
 
+def check(token: str, token_hash: str, expires_at: str | None) -> datetime:
+    """401 unless `token` hashes to `token_hash` (compared in constant time) and has not expired;
+    the time it was checked at. For every kind of token (service, personal)."""
+    if not hmac.compare_digest(token_hash, digest(token)):
+        raise Unauthorized("invalid token")
+    now = clock.now()
+    if expires_at and clock.parse(expires_at) <= now:
+        raise Unauthorized("the token has expired")
+    return now
+
+
+def mark_used(key: dict[str, str], last_used_at: str | None, now: datetime) -> None:
+    """Stamp the token item at `key` as used at `now`, at most once a minute (bookkeeping)."""
+    if last_used_at is None or clock.parse(last_used_at) <= now - LAST_USED_EVERY:
+        db.update_plain(
+            key,
+            "SET last_used_at = :now",
+            condition="attribute_not_exists(last_used_at) OR last_used_at < :recent",
+            values={":now": clock.iso(now), ":recent": clock.iso(now - LAST_USED_EVERY)},
+        )
+
+
 def verify(token: str, source_ip: str) -> Principal:
     """The principal a service token stands for, or 401 (403 from a network it may not use)."""
     token_id = parse(token)
@@ -145,20 +167,10 @@ def verify(token: str, source_ip: str) -> Principal:
     if item is None:
         raise Unauthorized("invalid token")
     rec = TokenRecord.model_validate(item)
-    if not hmac.compare_digest(rec.token_hash, digest(token)):
-        raise Unauthorized("invalid token")
-    now = clock.now()
-    if rec.expires_at and clock.parse(rec.expires_at) <= now:
-        raise Unauthorized("the token has expired")
+    now = check(token, rec.token_hash, rec.expires_at)
     if rec.allowed_cidrs and not _ip_allowed(source_ip, rec.allowed_cidrs):
         raise Forbidden("this token may not be used from this network", code="network_not_allowed")
-    if rec.last_used_at is None or clock.parse(rec.last_used_at) <= now - LAST_USED_EVERY:
-        db.update_plain(
-            keys.service_token(token_id),
-            "SET last_used_at = :now",
-            condition="attribute_not_exists(last_used_at) OR last_used_at < :recent",
-            values={":now": clock.iso(now), ":recent": clock.iso(now - LAST_USED_EVERY)},
-        )
+    mark_used(keys.service_token(token_id), rec.last_used_at, now)
     _remember(rec)
     return Principal(
         type="service_token",
