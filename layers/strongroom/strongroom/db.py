@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from strongroom import aws, keys
 from strongroom.config import settings
+from strongroom.context import current
 from strongroom.errors import AppError, Conflict, Internal, Invalid, Throttled, Unavailable
 
 if TYPE_CHECKING:
@@ -127,17 +128,13 @@ def prefetch(keys_: Sequence[dict[str, str]]) -> None:
     until this request writes that item. For a request whose reads are known up front (a service
     token's: the token, its org, project, environment and snapshot), so that it costs one round
     trip instead of one per item."""
-    from strongroom.context import current  # noqa: PLC0415
-
     found = {_ident(i): i for i in batch_get(keys_)}
-    memo = current().prefetched
+    memo = _prefetched()
     for key in keys_:
         memo[_ident(key)] = found.get(_ident(key))
 
 
 def _prefetched() -> dict[tuple[str, str], dict[str, Any] | None]:
-    from strongroom.context import current  # noqa: PLC0415
-
     return current().prefetched
 
 
@@ -153,8 +150,8 @@ def get(key: dict[str, str], *, consistent: bool = True) -> dict[str, Any] | Non
     from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415
 
     memo = _prefetched()
-    if memo and _ident(key) in memo:
-        return memo[_ident(key)]
+    if memo and (ident := _ident(key)) in memo:
+        return memo[ident]
     try:
         resp = aws.dynamodb().get_item(TableName=_table(), Key=serialize(key), ConsistentRead=consistent)
     except (ClientError, BotoCoreError) as exc:
@@ -169,9 +166,14 @@ def batch_get(keys_: Sequence[dict[str, str]]) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     memo = _prefetched()
     if memo:
-        known = [k for k in keys_ if _ident(k) in memo]
-        out.extend(item for k in known if (item := memo[_ident(k)]) is not None)
-        keys_ = [k for k in keys_ if _ident(k) not in memo]
+        unread = []
+        for key in keys_:
+            ident = _ident(key)
+            if ident not in memo:
+                unread.append(key)
+            elif (item := memo[ident]) is not None:
+                out.append(item)
+        keys_ = unread
     pending = [serialize(k) for k in keys_]
     while pending:
         chunk, pending = pending[:100], pending[100:]
