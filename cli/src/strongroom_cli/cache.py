@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import os
 
-from strongroom_cli.config import cache_dir
+from strongroom_cli.config import cache_dir, write_private
 
 TYPE_CHECKING = False  # typing costs `run` 2 ms to import; mypy reads this name as True
 if TYPE_CHECKING:
@@ -80,6 +80,11 @@ def aesgcm(key: bytes) -> _AEAD:
     return aead
 
 
+def _aad(file: str, etag: str) -> bytes:
+    """What the ciphertext is bound to: the file's name and the ETag stored beside it."""
+    return os.path.basename(file).encode() + b"\n" + etag.encode()
+
+
 class Entry:
     """A cache file read but not yet decrypted: the ETag is usable at once, the values on demand."""
 
@@ -92,9 +97,10 @@ class Entry:
 
     def values(self, credential: str) -> dict[str, str] | None:
         """The cached values, or None when the file is not ours or was altered."""
-        aad = os.path.basename(self._file).encode() + b"\n" + self.etag.encode()
         try:
-            plain = aesgcm(derive_key(credential)).decrypt(self._blob[:NONCE], self._blob[NONCE:], aad)
+            plain = aesgcm(derive_key(credential)).decrypt(
+                self._blob[:NONCE], self._blob[NONCE:], _aad(self._file, self.etag)
+            )
             fields = plain.decode("utf-8").split("\0")
         except Exception:  # noqa: BLE001 - InvalidTag (not ours, or altered), bad UTF-8: no cache
             return None
@@ -121,28 +127,13 @@ def read(url: str, credential: str) -> Entry | None:
     return Entry(file, tag.decode("ascii"), blob)
 
 
-def load(url: str, credential: str) -> tuple[str, dict[str, str]] | None:
-    """(ETag, values), or None."""
-    entry = read(url, credential)
-    values = entry.values(credential) if entry is not None else None
-    return (entry.etag, values) if entry is not None and values is not None else None
-
-
 def save(url: str, credential: str, etag: str, values: dict[str, str]) -> None:
     if any("\0" in part for pair in values.items() for part in pair):
         return  # not representable (and not a possible environment variable): no cache
     if not etag.isascii() or "\n" in etag:
         etag = ""  # not something this cache can revalidate with: keep the values only
-    folder = cache_dir()
-    os.makedirs(folder, mode=0o700, exist_ok=True)
-    os.chmod(folder, 0o700)
     file = path(url, credential)
     nonce = os.urandom(NONCE)
     plain = "\0".join(part for pair in values.items() for part in pair).encode("utf-8")
-    aad = os.path.basename(file).encode() + b"\n" + etag.encode()
-    sealed = aesgcm(derive_key(credential)).encrypt(nonce, plain, aad)
-    tmp = file + ".tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(MAGIC + etag.encode("ascii") + b"\n" + nonce + sealed)
-    os.replace(tmp, file)
+    sealed = aesgcm(derive_key(credential)).encrypt(nonce, plain, _aad(file, etag))
+    write_private(file, MAGIC + etag.encode("ascii") + b"\n" + nonce + sealed)

@@ -96,18 +96,22 @@ def _load_file() -> dict[str, Any]:
     return data
 
 
+def write_private(path: str, data: bytes) -> None:
+    """Replace `path` atomically with `data`, readable by this user only (file 0600, folder 0700)."""
+    folder = os.path.dirname(path)
+    os.makedirs(folder, mode=0o700, exist_ok=True)
+    os.chmod(folder, 0o700)
+    tmp = path + ".tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+    os.replace(tmp, path)
+
+
 def _save_file(data: dict[str, Any]) -> None:
     import json  # noqa: PLC0415
 
-    folder = config_dir()
-    os.makedirs(folder, mode=0o700, exist_ok=True)
-    os.chmod(folder, 0o700)
-    path = _credentials_file()
-    tmp = path + ".tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        json.dump(data, handle, indent=2)
-    os.replace(tmp, path)
+    write_private(_credentials_file(), json.dumps(data, indent=2).encode("utf-8"))
 
 
 def _keyring() -> Any | None:

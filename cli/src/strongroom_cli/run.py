@@ -191,19 +191,23 @@ def fetch(settings: Settings, *, fallback: bool) -> dict[str, str]:
     headers = settings.auth_headers()
     if entry is not None and entry.etag:
         headers["If-None-Match"] = f'"{entry.etag}"'
-    cached: dict[str, str] | None = None
+    failure: OSError | None = None
     try:
         receive = _send(url, headers)
-        cached = entry.values(credential) if entry is not None else None
-        status, response_headers, body = receive()
     except OSError as exc:
-        if cached is None and entry is not None:
-            cached = entry.values(credential)
+        failure = exc
+    cached = entry.values(credential) if entry is not None else None  # while the server works
+    if failure is None:
+        try:
+            status, response_headers, body = receive()
+        except OSError as exc:
+            failure = exc
+    if failure is not None:
         if fallback and cached is not None:
-            _note(f"server unreachable ({type(exc).__name__}); using the cached values (--fallback)")
+            _note(f"server unreachable ({type(failure).__name__}); using the cached values (--fallback)")
             return cached
         hint = " (--fallback uses the last values received)" if cached is not None else ""
-        raise RunError(f"cannot reach {settings.api_url}: {exc}{hint}") from None
+        raise RunError(f"cannot reach {settings.api_url}: {failure}{hint}") from None
     if status == 304 and cached is not None:
         _debug("304: the environment is unchanged; cached values")
         return cached
