@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import secrets
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -12,6 +13,11 @@ if TYPE_CHECKING:
     from strongroom_local import LocalStack
 
 Api = Callable[..., tuple[int, dict[str, str], Any]]
+
+
+def unique_email(who: str) -> str:
+    """An address no other test uses: `<who>-<8 hex digits>@example.com`."""
+    return f"{who}-{secrets.token_hex(4)}@example.com"
 
 
 def http_call(

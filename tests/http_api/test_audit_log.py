@@ -16,18 +16,14 @@ import pytest
 
 from strongroom import audit, aws, keys
 from strongroom_local import LocalStack
-from support import Api
+from support import Api, unique_email
 
 pytestmark = pytest.mark.http
 
 
-def _email(who: str) -> str:
-    return f"{who}-{pysecrets.token_hex(4)}@example.com"
-
-
 @pytest.fixture
 def org(api: Api) -> dict[str, Any]:
-    owner, slug = _email("owner"), f"aud-{pysecrets.token_hex(4)}"
+    owner, slug = unique_email("owner"), f"aud-{pysecrets.token_hex(4)}"
     status, _, created = api("POST", "/v1/orgs", user=owner, json={"name": "Audit", "slug": slug})
     assert status == 201
     assert api("POST", f"/v1/orgs/{slug}/projects", user=owner, json={"name": "Web"})[0] == 201
@@ -35,7 +31,9 @@ def org(api: Api) -> dict[str, Any]:
     assert api("PUT", f"{base}/staging/secrets/A", user=owner, json={"value": "1"})[0] == 200
     assert api("PUT", f"{base}/staging/secrets/A", user=owner, json={"value": "2"})[0] == 200
     assert api("DELETE", f"{base}/staging/secrets/A", user=owner)[0] == 204
-    _, _, inv = api("POST", f"/v1/orgs/{slug}/invitations", user=owner, json={"email": _email("x"), "role": "viewer"})
+    _, _, inv = api(
+        "POST", f"/v1/orgs/{slug}/invitations", user=owner, json={"email": unique_email("x"), "role": "viewer"}
+    )
     return {"owner": owner, "slug": slug, "id": created["id"], "path": f"/v1/orgs/{slug}", "invitation": inv}
 
 
@@ -87,12 +85,12 @@ def test_search_filters_and_pages_newest_first(api: Api, org: dict[str, Any]) ->
 
 
 def test_the_audit_log_is_for_admins(api: Api, org: dict[str, Any]) -> None:
-    dev = _email("dev")
+    dev = unique_email("dev")
     _, _, inv = api("POST", f"{org['path']}/invitations", user=org["owner"], json={"email": dev, "role": "developer"})
     assert api("POST", f"/v1/invitations/{inv['token']}/accept", user=dev)[0] == 200
     for route in ("", "/export", "/verify"):
         assert api("GET", f"{org['path']}/audit{route}", user=dev)[0] == 403
-        assert api("GET", f"{org['path']}/audit{route}", user=_email("stranger"))[0] == 404
+        assert api("GET", f"{org['path']}/audit{route}", user=unique_email("stranger"))[0] == 404
 
 
 def _chain(scope: str, count: int, table: str) -> None:

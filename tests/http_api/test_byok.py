@@ -11,18 +11,14 @@ import pytest
 
 from strongroom import aws, crypto
 from strongroom_local import LocalStack
-from support import Api, scan_all
+from support import Api, scan_all, unique_email
 
 pytestmark = pytest.mark.http
 
 
-def _email(who: str) -> str:
-    return f"{who}-{pysecrets.token_hex(4)}@example.com"
-
-
 @pytest.fixture
 def org(api: Api) -> dict[str, Any]:
-    owner, slug = _email("owner"), f"byok-{pysecrets.token_hex(4)}"
+    owner, slug = unique_email("owner"), f"byok-{pysecrets.token_hex(4)}"
     status, _, created = api("POST", "/v1/orgs", user=owner, json={"name": "BYOK", "slug": slug})
     assert status == 201
     _, _, project = api("POST", f"/v1/orgs/{slug}/projects", user=owner, json={"name": "Web"})
@@ -168,7 +164,7 @@ def test_rotate_gives_every_environment_a_new_data_key(api: Api, org: dict[str, 
 
 
 def test_encryption_is_the_owners(api: Api, org: dict[str, Any]) -> None:
-    admin = _email("admin")
+    admin = unique_email("admin")
     body = {"email": admin, "role": "admin"}
     _, _, inv = api("POST", f"{org['path']}/invitations", user=org["owner"], json=body)
     assert api("POST", f"/v1/invitations/{inv['token']}/accept", user=admin)[0] == 200

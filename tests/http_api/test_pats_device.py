@@ -11,13 +11,9 @@ import pytest
 
 from strongroom.domain import device
 from strongroom_local import LocalStack
-from support import Api, scan_all
+from support import Api, scan_all, unique_email
 
 pytestmark = pytest.mark.http
-
-
-def _email(who: str) -> str:
-    return f"{who}-{pysecrets.token_hex(4)}@example.com"
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -26,7 +22,7 @@ def bearer(token: str) -> dict[str, str]:
 
 @pytest.fixture
 def user(api: Api) -> dict[str, Any]:
-    email = _email("pat")
+    email = unique_email("pat")
     slugs = [f"pat-{pysecrets.token_hex(3)}" for _ in range(2)]
     for slug in slugs:
         assert api("POST", "/v1/orgs", user=email, json={"name": "P", "slug": slug})[0] == 201
@@ -50,14 +46,14 @@ def test_a_pat_acts_as_its_user_narrowed_as_asked(api: Api, user: dict[str, Any]
     listed = api("GET", "/v1/auth/tokens", user=email)[2]["data"]
     assert [t["id"] for t in listed] == [created["id"]]
     assert "token" not in listed[0]
-    assert api("DELETE", f"/v1/auth/tokens/{created['id']}", user=_email("other"))[0] == 404
+    assert api("DELETE", f"/v1/auth/tokens/{created['id']}", user=unique_email("other"))[0] == 404
     assert api("DELETE", f"/v1/auth/tokens/{created['id']}", user=email)[0] == 204
     assert api("GET", "/v1/me", headers=bearer(token))[0] == 401
     assert api("POST", "/v1/auth/tokens", user=email, json={"name": "x", "orgs": ["not-mine"]})[0] == 422
 
 
 def test_device_login_end_to_end(api: Api) -> None:
-    email = _email("device")
+    email = unique_email("device")
     assert api("GET", "/v1/me", user=email)[0] == 200
     status, _, started = api("POST", "/v1/auth/device/start", json={"client_name": "strongroom-cli"})
     assert status == 200, started
@@ -98,7 +94,7 @@ def test_device_login_end_to_end(api: Api) -> None:
 
 
 def test_a_denied_or_unknown_device_login(api: Api) -> None:
-    email = _email("deny")
+    email = unique_email("deny")
     _, _, started = api("POST", "/v1/auth/device/start", json={})
     assert (
         api("POST", "/v1/auth/device/approve", user=email, json={"user_code": started["user_code"], "deny": True})[0]
@@ -111,7 +107,7 @@ def test_a_denied_or_unknown_device_login(api: Api) -> None:
 
 
 def test_guessing_user_codes_is_throttled(api: Api) -> None:
-    email = _email("guess")
+    email = unique_email("guess")
     statuses = [
         api("POST", "/v1/auth/device/approve", user=email, json={"user_code": "BCDF-GHJK"})[0]
         for _ in range(device.MAX_FAILED_APPROVALS + 1)
@@ -129,6 +125,6 @@ def test_an_expired_device_code(api: Api, monkeypatch: pytest.MonkeyPatch) -> No
     status, _, body = api("POST", "/v1/auth/device/token", json={"device_code": started["device_code"]})
     assert (status, body["error"]["code"]) == (400, "expired_token")
     status, _, body = api(
-        "POST", "/v1/auth/device/approve", user=_email("late"), json={"user_code": started["user_code"]}
+        "POST", "/v1/auth/device/approve", user=unique_email("late"), json={"user_code": started["user_code"]}
     )
     assert status == 404

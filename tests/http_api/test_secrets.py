@@ -12,19 +12,15 @@ import pytest
 from strongroom import aws, clock, crypto, keys
 from strongroom_local import LocalStack
 from strongroom_local.template import load_template, routes
-from support import Api, scan_all
+from support import Api, scan_all, unique_email
 
 pytestmark = pytest.mark.http
-
-
-def _email(who: str) -> str:
-    return f"{who}-{pysecrets.token_hex(4)}@example.com"
 
 
 @pytest.fixture
 def env(api: Api) -> dict[str, Any]:
     """A fresh org + project; returns the owner and the environments' base paths."""
-    owner, slug = _email("owner"), f"sec-{pysecrets.token_hex(4)}"
+    owner, slug = unique_email("owner"), f"sec-{pysecrets.token_hex(4)}"
     assert api("POST", "/v1/orgs", user=owner, json={"name": "Sec", "slug": slug})[0] == 201
     _, _, project = api("POST", f"/v1/orgs/{slug}/projects", user=owner, json={"name": "Web"})
     base = f"/v1/orgs/{slug}/projects/web/environments"
@@ -170,7 +166,7 @@ def test_roles_by_environment_on_every_secrets_route(  # noqa: PLR0917 - paramet
     may_read: bool,
     may_write: bool,
 ) -> None:
-    owner, member = env["owner"], _email(role)
+    owner, member = env["owner"], unique_email(role)
     _, _, inv = api("POST", f"/v1/orgs/{env['slug']}/invitations", user=owner, json={"email": member, "role": role})
     assert api("POST", f"/v1/invitations/{inv['token']}/accept", user=member)[0] == 200
     base = f"{env['base']}/{environment}"
@@ -280,7 +276,7 @@ def test_a_ciphertext_moved_to_another_key_project_or_org_fails(
     staging = f"{env['base']}/staging/secrets"
     for name, value in (("VICTIM", "victim-value"), ("THIEF", "thief-value")):
         assert api("PUT", f"{staging}/{name}", user=owner, json={"value": value})[0] == 200
-    other_owner, other_slug = _email("other"), f"other-{pysecrets.token_hex(4)}"
+    other_owner, other_slug = unique_email("other"), f"other-{pysecrets.token_hex(4)}"
     assert api("POST", "/v1/orgs", user=other_owner, json={"name": "Other", "slug": other_slug})[0] == 201
     _, _, other_project = api("POST", f"/v1/orgs/{other_slug}/projects", user=other_owner, json={"name": "Web"})
     _, _, same_org_project = api("POST", f"/v1/orgs/{env['slug']}/projects", user=owner, json={"name": "Api"})

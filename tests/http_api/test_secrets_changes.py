@@ -19,18 +19,14 @@ import yaml
 
 from strongroom import crypto
 from strongroom_local import LocalStack
-from support import Api, scan_all
+from support import Api, scan_all, unique_email
 
 pytestmark = pytest.mark.http
 
 
-def _email(who: str) -> str:
-    return f"{who}-{pysecrets.token_hex(4)}@example.com"
-
-
 @pytest.fixture
 def env(api: Api) -> dict[str, Any]:
-    owner, slug = _email("owner"), f"chg-{pysecrets.token_hex(4)}"
+    owner, slug = unique_email("owner"), f"chg-{pysecrets.token_hex(4)}"
     assert api("POST", "/v1/orgs", user=owner, json={"name": "Changes", "slug": slug})[0] == 201
     assert api("POST", f"/v1/orgs/{slug}/projects", user=owner, json={"name": "Web"})[0] == 201
     project = f"/v1/orgs/{slug}/projects/web"
@@ -350,7 +346,7 @@ def test_rotate_key_new_writes_use_the_new_key_and_old_versions_still_decrypt(
     assert api("GET", f"{staging}/secrets/A?version=2", user=owner)[2]["value"] == "under-key-2"
     assert api("GET", f"{staging}/secrets/A", user=owner)[2]["value"] == "under-key-2"
     # rotating is the owner's: a developer may write staging but not rotate its key
-    dev = _email("dev")
+    dev = unique_email("dev")
     org_path = env["project"].rsplit("/projects", 1)[0]
     _, _, inv = api("POST", f"{org_path}/invitations", user=owner, json={"email": dev, "role": "developer"})
     assert api("POST", f"/v1/invitations/{inv['token']}/accept", user=dev)[0] == 200

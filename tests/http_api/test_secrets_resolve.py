@@ -9,18 +9,14 @@ from typing import Any
 
 import pytest
 
-from support import Api
+from support import Api, unique_email
 
 pytestmark = pytest.mark.http
 
 
-def _email(who: str) -> str:
-    return f"{who}-{pysecrets.token_hex(4)}@example.com"
-
-
 @pytest.fixture
 def org(api: Api) -> dict[str, Any]:
-    owner, slug = _email("owner"), f"res-{pysecrets.token_hex(4)}"
+    owner, slug = unique_email("owner"), f"res-{pysecrets.token_hex(4)}"
     assert api("POST", "/v1/orgs", user=owner, json={"name": "Resolve", "slug": slug})[0] == 201
     for name in ("Web", "Billing"):
         assert api("POST", f"/v1/orgs/{slug}/projects", user=owner, json={"name": name})[0] == 201
@@ -81,7 +77,7 @@ def test_a_child_sees_its_ancestors_keys_unless_it_sets_them(api: Api, org: dict
 
 
 def test_reading_a_child_needs_read_on_its_ancestors(api: Api, org: dict[str, Any]) -> None:
-    owner, viewer = org["owner"], _email("viewer")
+    owner, viewer = org["owner"], unique_email("viewer")
     _, _, inv = api("POST", f"/v1/orgs/{org['slug']}/invitations", user=owner, json={"email": viewer, "role": "viewer"})
     assert api("POST", f"/v1/invitations/{inv['token']}/accept", user=viewer)[0] == 200
     put_all(api, org, "staging", {"STAGING_ONLY": "not for viewers"})
@@ -166,7 +162,7 @@ def test_references_deeper_than_ten_are_422(api: Api, org: dict[str, Any]) -> No
 
 
 def test_a_reference_the_caller_cannot_read_is_403_naming_it_never_its_value(api: Api, org: dict[str, Any]) -> None:
-    owner, dev = org["owner"], _email("dev")
+    owner, dev = org["owner"], unique_email("dev")
     _, _, inv = api("POST", f"/v1/orgs/{org['slug']}/invitations", user=owner, json={"email": dev, "role": "developer"})
     assert api("POST", f"/v1/invitations/{inv['token']}/accept", user=dev)[0] == 200
     put_all(api, org, "production", {"DB_PASSWORD": "prod-canary-6f1d"})

@@ -9,18 +9,14 @@ from typing import Any
 import pytest
 
 from strongroom_local import LocalStack
-from support import Api, scan_all
+from support import Api, scan_all, unique_email
 
 pytestmark = pytest.mark.http
 
 
-def _email(who: str) -> str:
-    return f"{who}-{pysecrets.token_hex(4)}@example.com"
-
-
 @pytest.fixture
 def project(api: Api) -> dict[str, Any]:
-    owner, slug = _email("owner"), f"tpl-{pysecrets.token_hex(4)}"
+    owner, slug = unique_email("owner"), f"tpl-{pysecrets.token_hex(4)}"
     assert api("POST", "/v1/orgs", user=owner, json={"name": "Templates", "slug": slug})[0] == 201
     status, _, created = api("POST", f"/v1/orgs/{slug}/projects", user=owner, json={"name": "Web"})
     assert status == 201
@@ -29,7 +25,7 @@ def project(api: Api) -> dict[str, Any]:
 
 
 def member(api: Api, project: dict[str, Any], role: str) -> str:
-    email = _email(role)
+    email = unique_email(role)
     body = {"email": email, "role": role}
     _, _, inv = api("POST", f"/v1/orgs/{project['org']}/invitations", user=project["owner"], json=body)
     assert api("POST", f"/v1/invitations/{inv['token']}/accept", user=email)[0] == 200
@@ -114,7 +110,7 @@ def test_templates_are_managed_by_admins_and_read_by_members(api: Api, project: 
     # validating reads values: a viewer may validate development only
     assert api("GET", f"{path}/environments/development/validate", user=viewer)[0] == 200
     assert api("GET", f"{path}/environments/staging/validate", user=viewer)[0] == 403
-    assert api("GET", f"{path}/template", user=_email("stranger"))[0] == 404
+    assert api("GET", f"{path}/template", user=unique_email("stranger"))[0] == 404
 
 
 def test_deleting_the_project_removes_its_template(api: Api, project: dict[str, Any], stack: LocalStack) -> None:

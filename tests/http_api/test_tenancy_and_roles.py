@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from strongroom_local.template import load_template, routes
-from support import Api
+from support import Api, unique_email
 
 pytestmark = pytest.mark.http
 
@@ -36,17 +36,15 @@ BODIES: dict[str, Any] = {
 }
 
 
-def _email(who: str) -> str:
-    return f"{who}-{secrets.token_hex(4)}@example.com"
-
-
 @pytest.fixture(scope="module")
 def victim(api: Api) -> dict[str, Any]:
-    owner = _email("victim")
+    owner = unique_email("victim")
     slug = f"victim-{secrets.token_hex(4)}"
     _, _, org = api("POST", "/v1/orgs", user=owner, json={"name": "Victim", "slug": slug})
     _, _, project = api("POST", f"/v1/orgs/{slug}/projects", user=owner, json={"name": "Secret"})
-    _, _, inv = api("POST", f"/v1/orgs/{slug}/invitations", user=owner, json={"email": _email("x"), "role": "viewer"})
+    _, _, inv = api(
+        "POST", f"/v1/orgs/{slug}/invitations", user=owner, json={"email": unique_email("x"), "role": "viewer"}
+    )
     _, _, me = api("GET", "/v1/me", user=owner)
     return {"owner": owner, "org": org, "project": project, "invitation": inv, "user_id": me["id"]}
 
@@ -69,7 +67,7 @@ def test_a_stranger_gets_404_on_every_org_route(api: Api, victim: dict[str, Any]
         .replace("{key}", "DB_URL")
         .replace("{delivery}", "dlv_01m8rt5w37jqc2tb0rg5cwrxf3")
     )
-    status, _, body = api(method, path, user=_email("stranger"), json=BODIES.get(route_key))
+    status, _, body = api(method, path, user=unique_email("stranger"), json=BODIES.get(route_key))
     assert status == 404, (route_key, body)
     assert body["error"]["code"] == "not_found"
     # and the victim's org is untouched
@@ -78,7 +76,7 @@ def test_a_stranger_gets_404_on_every_org_route(api: Api, victim: dict[str, Any]
 
 def _org_with(api: Api, roles: dict[str, str]) -> tuple[str, dict[str, str], dict[str, str]]:
     """An org owned by `owner`, with members of the given roles. Returns slug, emails, user ids."""
-    emails = {"owner": _email("owner"), **{name: _email(name) for name in roles}}
+    emails = {"owner": unique_email("owner"), **{name: unique_email(name) for name in roles}}
     slug = f"roles-{secrets.token_hex(4)}"
     assert api("POST", "/v1/orgs", user=emails["owner"], json={"name": "Roles", "slug": slug})[0] == 201
     for name, role in roles.items():
@@ -97,7 +95,8 @@ def test_admins_cannot_touch_owners_or_mint_them(api: Api) -> None:
     assert api("DELETE", f"/v1/orgs/{slug}/members/{ids['owner']}", user=admin)[0] == 403
     assert api("PATCH", f"/v1/orgs/{slug}/members/{ids['dev']}", user=admin, json={"role": "owner"})[0] == 403
     assert (
-        api("POST", f"/v1/orgs/{slug}/invitations", user=admin, json={"email": _email("x"), "role": "owner"})[0] == 403
+        api("POST", f"/v1/orgs/{slug}/invitations", user=admin, json={"email": unique_email("x"), "role": "owner"})[0]
+        == 403
     )
     # but may manage non-owners
     assert api("PATCH", f"/v1/orgs/{slug}/members/{ids['dev']}", user=admin, json={"role": "viewer"})[0] == 200
@@ -108,7 +107,9 @@ def test_developers_and_viewers_cannot_manage(api: Api) -> None:
     for who in ("dev", "viewer"):
         user = emails[who]
         assert (
-            api("POST", f"/v1/orgs/{slug}/invitations", user=user, json={"email": _email("x"), "role": "viewer"})[0]
+            api("POST", f"/v1/orgs/{slug}/invitations", user=user, json={"email": unique_email("x"), "role": "viewer"})[
+                0
+            ]
             == 403
         )
         assert api("PATCH", f"/v1/orgs/{slug}", user=user, json={"name": "Nope"})[0] == 403
@@ -137,12 +138,15 @@ def test_a_member_can_leave(api: Api) -> None:
     assert api("GET", f"/v1/orgs/{slug}", user=emails["dev"])[0] == 404
 
 
-def test_an_invitation_is_bound_to_its_email(api: Api) -> None:
+def test_an_invitation_is_bound_to_itsunique_email(api: Api) -> None:
     slug, emails, _ = _org_with(api, {})
     _, _, inv = api(
-        "POST", f"/v1/orgs/{slug}/invitations", user=emails["owner"], json={"email": _email("meant"), "role": "viewer"}
+        "POST",
+        f"/v1/orgs/{slug}/invitations",
+        user=emails["owner"],
+        json={"email": unique_email("meant"), "role": "viewer"},
     )
-    status, _, body = api("POST", f"/v1/invitations/{inv['token']}/accept", user=_email("other"))
+    status, _, body = api("POST", f"/v1/invitations/{inv['token']}/accept", user=unique_email("other"))
     assert status == 403
     assert body["error"]["code"] == "invitation_email_mismatch"
 

@@ -16,18 +16,14 @@ import pytest
 from strongroom import aws, crypto
 from strongroom.domain import tokens
 from strongroom_local import LocalStack
-from support import Api, scan_all
+from support import Api, scan_all, unique_email
 
 pytestmark = pytest.mark.http
 
 
-def _email(who: str) -> str:
-    return f"{who}-{pysecrets.token_hex(4)}@example.com"
-
-
 @pytest.fixture
 def org(api: Api) -> dict[str, Any]:
-    owner, slug = _email("owner"), f"tok-{pysecrets.token_hex(4)}"
+    owner, slug = unique_email("owner"), f"tok-{pysecrets.token_hex(4)}"
     assert api("POST", "/v1/orgs", user=owner, json={"name": "Tokens", "slug": slug})[0] == 201
     assert api("POST", f"/v1/orgs/{slug}/projects", user=owner, json={"name": "Web"})[0] == 201
     base = f"/v1/orgs/{slug}/projects/web/environments"
@@ -200,7 +196,7 @@ def test_who_may_mint_what(api: Api, org: dict[str, Any]) -> None:
     owner, path = org["owner"], org["path"]
     people = {}
     for role in ("admin", "developer"):
-        email = _email(role)
+        email = unique_email(role)
         _, _, inv = api("POST", f"{path}/invitations", user=owner, json={"email": email, "role": role})
         assert api("POST", f"/v1/invitations/{inv['token']}/accept", user=email)[0] == 200
         people[role] = email

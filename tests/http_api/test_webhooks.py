@@ -17,7 +17,7 @@ from standardwebhooks.webhooks import Webhook as Verifier
 
 from strongroom import aws
 from strongroom_local import LocalStack
-from support import Api
+from support import Api, unique_email
 
 pytestmark = pytest.mark.http
 
@@ -76,13 +76,9 @@ def receiver() -> Iterator[Callable[..., Receiver]]:
         r.close()
 
 
-def _email(who: str) -> str:
-    return f"{who}-{pysecrets.token_hex(4)}@example.com"
-
-
 @pytest.fixture
 def org(api: Api) -> dict[str, Any]:
-    owner, slug = _email("owner"), f"hook-{pysecrets.token_hex(4)}"
+    owner, slug = unique_email("owner"), f"hook-{pysecrets.token_hex(4)}"
     assert api("POST", "/v1/orgs", user=owner, json={"name": "Hooks", "slug": slug})[0] == 201
     assert api("POST", f"/v1/orgs/{slug}/projects", user=owner, json={"name": "Web"})[0] == 201
     return {"owner": owner, "path": f"/v1/orgs/{slug}", "base": f"/v1/orgs/{slug}/projects/web"}
@@ -118,7 +114,7 @@ def test_each_change_reaches_the_receiver_signed_and_without_values(
     assert api("DELETE", f"{staging}/secrets/A", user=owner)[0] == 204
     assert api("PATCH", f"{staging}/secrets", user=owner, json={"set": {"B": canary}})[0] == 200
     assert api("POST", f"{base}/promote", user=owner, json={"from": "staging", "to": "production"})[0] == 200
-    body = {"email": _email("new"), "role": "viewer"}
+    body = {"email": unique_email("new"), "role": "viewer"}
     assert api("POST", f"{org['path']}/invitations", user=owner, json=body)[0] == 201
 
     calls = r.wait(6)
@@ -236,7 +232,7 @@ def test_management_and_filters(api: Api, org: dict[str, Any], receiver: Callabl
     assert (patched["enabled"], patched["description"]) == (False, "off")
     assert api("DELETE", f"{path}/webhooks/{hook['id']}", user=owner)[0] == 204
     assert api("GET", f"{path}/webhooks/{hook['id']}", user=owner)[0] == 404
-    dev = _email("dev")
+    dev = unique_email("dev")
     _, _, inv = api("POST", f"{path}/invitations", user=owner, json={"email": dev, "role": "developer"})
     assert api("POST", f"/v1/invitations/{inv['token']}/accept", user=dev)[0] == 200
     assert api("GET", f"{path}/webhooks", user=dev)[0] == 403
