@@ -165,9 +165,11 @@ def login(state: State, dev_user: str | None, with_token: str | None, approve_co
         click.echo(f"logged in to {api} as {dev_user} (dev identity; stored in {where})", err=True)
         return
     if with_token:
+        state.settings.check_destination(origin="flag")  # a token from elsewhere: not to a file's URL
         where = save_login(api, {"token": with_token})
         click.echo(f"token stored for {api} ({where})", err=True)
         return
+    state.settings.check_destination(origin="login")  # the token comes back over this connection
     import httpx  # noqa: PLC0415
 
     anonymous = httpx.Client(base_url=api, timeout=30.0)

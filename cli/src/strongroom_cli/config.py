@@ -7,6 +7,12 @@ Precedence, highest first: command-line flags; environment variables (`STRONGROO
 `doppler setup`); the stored login for the API URL. A service token (`sr_svc_…`) implies its own
 org, project and environment.
 
+Where credentials go (`Settings.auth_headers` is the only way into a request, and it checks):
+a token given by flag or environment goes only to an API URL given by flag or environment (or the
+default), never to one a `.strongroom.toml` names, since a cloned repository is not trusted to
+redirect a CI token; a stored login goes only to the URL it is stored for. Plain http only to
+loopback (127.0.0.0/8, ::1, localhost); anything else needs https.
+
 Credentials: the OS keyring when it has a usable backend (and `STRONGROOM_NO_KEYRING` is unset),
 else `credentials.json` under $XDG_CONFIG_HOME/strongroom (mode 0600, directory 0700).
 """
@@ -40,6 +46,43 @@ def cache_dir() -> str:
 
 def _credentials_file() -> str:
     return os.path.join(config_dir(), "credentials.json")
+
+
+def split_url(url: str) -> tuple[str, str, int, str]:
+    """(scheme, host, port, path?query) of an absolute http(s) URL (urllib.parse costs `run` 5 ms).
+
+    Strict, because the host decides where a credential goes: a scheme other than http(s), user
+    info (`http://127.0.0.1@elsewhere`), a host that is not a DNS name or an IP literal, a port
+    that is not a number, or a backslash, space or fragment: ConfigError."""
+    scheme, sep, rest = url.partition("://")
+    authority, slash, path = rest.partition("/")
+    if authority.startswith("["):  # [IPv6]:port
+        host, bracket, port = authority[1:].partition("]")
+        ok_host = bool(bracket) and bool(host) and all(c in _IPV6 for c in host)
+        if port and not port.startswith(":"):
+            ok_host = False
+        port = port.removeprefix(":")
+    else:
+        host, _, port = authority.partition(":")
+        ok_host = bool(host) and all(c in _HOST for c in host)
+    ok_port = not port or (port.isascii() and port.isdigit() and 0 < int(port) < 65536)
+    ok_path = all(c.isascii() and c.isprintable() and c not in " \\#" for c in path)
+    if not (sep and scheme in {"http", "https"} and ok_host and ok_port and ok_path):
+        raise ConfigError(f"{url!r} is not an http(s) URL of a host (http://HOST[:PORT][/PATH])")
+    default = 443 if scheme == "https" else 80
+    return scheme, host, int(port) if port else default, slash + path
+
+
+_HOST = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-")
+_IPV6 = frozenset("0123456789abcdefABCDEF:.")
+
+
+def is_loopback(host: str) -> bool:
+    """127.0.0.0/8, ::1 or localhost, written plainly (anything else counts as remote)."""
+    if host in {"localhost", "::1"}:
+        return True
+    parts = host.split(".")
+    return len(parts) == 4 and parts[0] == "127" and all(p.isdigit() and int(p) < 256 for p in parts)
 
 
 def find_project_file(start: str | None = None) -> str | None:
@@ -200,11 +243,33 @@ class Settings:
         return self.token.startswith("sr_svc_")
 
     def auth_headers(self) -> dict[str, str]:
+        """The credential's header, after `check_destination` (so no request carries it elsewhere)."""
         if self.token:
+            self.check_destination()
             return {"Authorization": f"Bearer {self.token}"}
         if self.dev_user:
+            self.check_destination()
             return {"X-Strongroom-Dev-User": self.dev_user}
         return {}
+
+    def check_destination(self, *, origin: str | None = None) -> None:
+        """Refuse (ConfigError) to send a credential to this API URL when the URL came from a
+        `.strongroom.toml` and the token from a flag or the environment (`origin` says where a
+        token about to be sent or stored comes from, as `login` does), or when it is plain http to
+        a host that is not loopback."""
+        scheme, host, _, _ = split_url(self.api_url)
+        source = origin or self.sources.get("token", "")
+        if source in {"flag", "environment"} and self.sources.get("api_url") == PROJECT_FILE:
+            given = "--token" if source == "flag" else "STRONGROOM_TOKEN"
+            raise ConfigError(
+                f"{given} is not sent to the api_url a {PROJECT_FILE} names ({self.api_url}): "
+                "give that URL with --api-url or STRONGROOM_API_URL if you trust it"
+            )
+        if scheme == "http" and not is_loopback(host):
+            raise ConfigError(
+                f"refusing to send credentials over plain http to {host}: use https "
+                "(plain http is only for 127.0.0.1, ::1 and localhost)"
+            )
 
     def credential(self) -> str:
         """What the local cache's key is derived from."""

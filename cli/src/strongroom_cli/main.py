@@ -4,13 +4,32 @@ from __future__ import annotations
 
 import sys
 
+# The group's options that `strongroom [options] run …` hands on to `run` (which takes them too).
+_GROUP_VALUE_OPTIONS = frozenset({"--api-url", "--token", "--org", "--project", "--env"})
+
+
+def _run_argv(argv: list[str]) -> list[str] | None:
+    """`run`'s arguments, the group's options before it included; None when the command is not `run`."""
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg == "run":
+            return argv[:i] + argv[i + 1 :]
+        if arg in _GROUP_VALUE_OPTIONS:
+            i += 2
+        elif arg == "--json" or arg.split("=", 1)[0] in _GROUP_VALUE_OPTIONS:
+            i += 1
+        else:
+            return None
+    return None
+
 
 def main() -> None:
-    argv = sys.argv[1:]
-    if argv and argv[0] == "run":
+    run_argv = _run_argv(sys.argv[1:])
+    if run_argv is not None:
         from strongroom_cli.run import main as run  # noqa: PLC0415
 
-        sys.exit(run(argv[1:]))
+        sys.exit(run(run_argv))
     from strongroom_cli.commands import cli  # noqa: PLC0415
     from strongroom_cli.config import ConfigError  # noqa: PLC0415
 

@@ -15,6 +15,7 @@ import sys
 
 from strongroom_cli import cache
 from strongroom_cli.config import ConfigError, Settings, resolve
+from strongroom_cli.config import split_url as _split
 
 TYPE_CHECKING = False  # typing costs `run` 2 ms to import; mypy reads this name as True
 if TYPE_CHECKING:
@@ -35,7 +36,12 @@ class RunError(Exception):
         self.code = code
 
 
+VALUE_OPTIONS = frozenset({"project", "env", "org", "api-url", "token"})
+
+
 def _parse(argv: list[str]) -> tuple[dict[str, str | None], bool, list[str]]:
+    """Options up to `--` or the first argument that is not one (the command); an unknown
+    option is an error, never the command."""
     flags: dict[str, str | None] = {}
     fallback = False
     i = 0
@@ -45,16 +51,20 @@ def _parse(argv: list[str]) -> tuple[dict[str, str | None], bool, list[str]]:
             return flags, fallback, argv[i + 1 :]
         if arg == "--fallback":
             fallback = True
+        elif arg == "--json":
+            pass  # accepted like every command's --json; what `run` prints is the command's own output
         elif arg in {"-h", "--help"}:
             raise RunError(USAGE, 0)
-        elif arg.startswith("--") and arg[2:].split("=", 1)[0] in {"project", "env", "org", "api-url", "token"}:
-            name, _, value = arg[2:].partition("=")
-            if not value:
+        elif arg.startswith("--") and arg[2:].split("=", 1)[0] in VALUE_OPTIONS:
+            name, equals, value = arg[2:].partition("=")
+            if not equals:
                 i += 1
                 if i >= len(argv):
                     raise RunError(f"--{name} needs a value\n{USAGE}", 2)
                 value = argv[i]
             flags[name.replace("-", "_")] = value
+        elif arg.startswith("-"):
+            raise RunError(f"no such option: {arg} (the command goes after `--`)\n{USAGE}", 2)
         else:
             return flags, fallback, argv[i:]  # the command starts here (no `--`)
         i += 1
@@ -66,19 +76,6 @@ def _segment(value: str) -> str:
     if not value or not all(c.isascii() and (c.isalnum() or c in "_-") for c in value):
         raise RunError(f"{value!r} is not an ID or a slug", 2)
     return value
-
-
-def _split(url: str) -> tuple[str, str, int, str]:
-    """(scheme, host, port, path?query) of an absolute http(s) URL (urllib.parse costs 5 ms)."""
-    scheme, _, rest = url.partition("://")
-    authority, slash, path = rest.partition("/")
-    if authority.startswith("["):  # [IPv6]:port
-        host, _, port = authority[1:].partition("]")
-        port = port.removeprefix(":")
-    else:
-        host, _, port = authority.rpartition(":") if ":" in authority else (authority, "", "")
-    default = 443 if scheme == "https" else 80
-    return scheme, host, int(port) if port.isdigit() else default, slash + path
 
 
 def _url(settings: Settings) -> str:
