@@ -6,10 +6,13 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import pty
 import secrets
+import select
 import socket
 import subprocess
 import sys
+import termios
 import threading
 import time
 from collections.abc import Callable
@@ -58,7 +61,7 @@ def cli(cli_env: dict[str, str], home: Path) -> CliRun:
             text=True,
             env=environ,
             cwd=cwd or home / "work",
-            input=stdin,
+            input=stdin if stdin is not None else "",  # never the terminal pytest may have
             timeout=60,
         )
         if check:
@@ -114,7 +117,7 @@ def test_a_user_manages_secrets_from_the_cli(cli: CliRun, home: Path) -> None:
     missing = cli("secrets", "get", "NOPE", check=False)
     assert (missing.returncode, "Traceback" in missing.stderr) == (1, False)
     assert "not_found" in missing.stderr
-    cli("secrets", "delete", "ONLY_STAGING")
+    cli("secrets", "delete", "ONLY_STAGING", "--yes")
     cli("logout")
     assert cli("whoami", check=False).returncode == 2
 
@@ -265,3 +268,174 @@ def test_audit_export_follows_the_cursors(cli: CliRun) -> None:
     assert len(lines) == 3
     verdict = json.loads(cli("--json", "--org", org, "audit", "verify").stdout)
     assert (verdict["ok"], verdict["last_seq"]) == (True, 2)
+
+
+def test_every_read_command_works_with_a_service_token(cli: CliRun, api: Api, home: Path) -> None:
+    token, owner, org = _service_token(api)
+    env = {"STRONGROOM_TOKEN": token}
+    base = f"/v1/orgs/{org}/projects/p/environments/staging"
+    assert api("PUT", f"{base}/secrets/API_KEY", user=owner, json={"value": "k-1"})[0] == 200
+
+    assert cli("secrets", "list", env=env).stdout == "API_KEY\nDB_URL\n"
+    listed = json.loads(cli("secrets", "list", "--values", "--prefix", "DB", "--json", env=env).stdout)
+    assert listed == [{"key": "DB_URL", "value": "postgres://staging/app"}]
+    assert cli("secrets", "get", "DB_URL", env=env).stdout == "postgres://staging/app\n"
+    assert json.loads(cli("secrets", "get", "API_KEY", "--json", env=env).stdout)["value"] == "k-1"
+    for fmt in ("dotenv", "shell"):
+        _, _, expected = api("GET", f"{base}/export?format={fmt}", user=owner)
+        assert cli("secrets", "export", "--format", fmt, env=env).stdout == expected
+    exported = json.loads(cli("secrets", "export", "--format", "json", env=env).stdout)
+    assert exported == {"API_KEY": "k-1", "DB_URL": "postgres://staging/app"}
+    assert json.loads(cli("whoami", "--json", env=env).stdout)["environment"] == "staging"
+    # the token's environment, whatever a .strongroom.toml here names (as with `run`)
+    (home / "work" / ".strongroom.toml").write_text('[strongroom]\nenv = "production"\n', encoding="utf-8")
+    assert cli("secrets", "get", "DB_URL", env=env).stdout == "postgres://staging/app\n"
+
+    missing = cli("secrets", "get", "NOPE", env=env, check=False)
+    assert (missing.returncode, "not_found" in missing.stderr) == (1, True)
+    assert "no such route" not in missing.stderr
+    # what the runtime API cannot serve is a clear refusal, not a 404
+    (home / "work" / ".strongroom.toml").unlink()
+    for args in (
+        ("secrets", "versions", "DB_URL"),
+        ("secrets", "get", "DB_URL", "--version", "1"),
+        ("secrets", "export", "--format", "yaml"),
+    ):
+        refused = cli(*args, env=env, check=False)
+        assert refused.returncode == 2, (args, refused.stderr)
+        assert "runtime API" in refused.stderr
+        assert "no such route" not in refused.stderr
+    for args in (("orgs", "list"), ("--org", org, "projects", "list"), ("--org", org, "audit", "verify")):
+        refused = cli(*args, env=env, check=False)
+        assert (refused.returncode, "needs a user login" in refused.stderr) == (2, True), (args, refused.stderr)
+
+
+def test_output_options_are_accepted_anywhere(cli: CliRun, home: Path) -> None:
+    email, org = f"json-{secrets.token_hex(3)}@example.com", _slug("json")
+    cli("login", "--dev-user", email)
+    assert json.loads(cli("whoami", "--json").stdout)["email"] == email
+    assert json.loads(cli("orgs", "create", "J", "--slug", org, "--json").stdout)["slug"] == org
+    cli("--org", org, "projects", "create", "Web")
+    cli("setup", "--org", org, "--project", "web", "--env", "staging")
+    cli("secrets", "set", "A", "1")
+    for args in (
+        ("--json", "secrets", "list"),
+        ("secrets", "--json", "list"),
+        ("secrets", "list", "--json"),
+        ("secrets", "list", "--values", "--json"),
+        ("secrets", "list", "--json", "--values"),
+    ):
+        assert [r["key"] for r in json.loads(cli(*args).stdout)] == ["A"], args
+    assert json.loads(cli("orgs", "list", "--json").stdout)[0]["slug"] == org
+    assert json.loads(cli("envs", "list", "--json").stdout)[0]["slug"] in {"development", "staging", "production"}
+    assert json.loads(cli("secrets", "set", "B", "2", "--json").stdout)["version"] == 1
+    assert json.loads(cli("audit", "verify", "--json").stdout)["ok"] is True
+
+
+def test_secrets_set_reads_the_value_from_stdin_off_a_terminal(cli: CliRun) -> None:
+    email, org = f"stdin-{secrets.token_hex(3)}@example.com", _slug("stdin")
+    cli("login", "--dev-user", email)
+    cli("orgs", "create", "S", "--slug", org)
+    cli("--org", org, "projects", "create", "Web")
+    cli("setup", "--org", org, "--project", "web", "--env", "staging")
+    cli("secrets", "set", "PIPED", stdin="from a pipe\n")
+    assert cli("secrets", "get", "PIPED").stdout == "from a pipe\n\n"  # verbatim: the newline is the value's
+    both = cli("secrets", "set", "PIPED", "v", "--stdin", stdin="x", check=False)
+    assert both.returncode == 2
+
+
+def test_secrets_delete_needs_yes_without_a_terminal(cli: CliRun) -> None:
+    email, org = f"del-{secrets.token_hex(3)}@example.com", _slug("del")
+    cli("login", "--dev-user", email)
+    cli("orgs", "create", "D", "--slug", org)
+    cli("--org", org, "projects", "create", "Web")
+    cli("setup", "--org", org, "--project", "web", "--env", "staging")
+    cli("secrets", "set", "DOOMED", "x")
+    refused = cli("secrets", "delete", "DOOMED", check=False)
+    assert (refused.returncode, "--yes" in refused.stderr) == (2, True)
+    assert cli("secrets", "get", "DOOMED").stdout == "x\n"
+    cli("secrets", "delete", "DOOMED", "--yes")
+    assert cli("secrets", "get", "DOOMED", check=False).returncode == 1
+
+
+class Terminal:
+    """The CLI on a real pseudo-terminal: what it prints, what the terminal echoes, and keys typed."""
+
+    def __init__(self, args: list[str], env: dict[str, str], cwd: Path) -> None:
+        self.master, slave = pty.openpty()
+        self.process = subprocess.Popen(
+            [CLI, *args], stdin=slave, stdout=slave, stderr=slave, env=env, cwd=cwd, start_new_session=True
+        )
+        os.close(slave)
+        self.output = b""
+
+    def _read(self, timeout: float) -> bool:
+        ready, _, _ = select.select([self.master], [], [], timeout)
+        if not ready:
+            return True
+        try:
+            data = os.read(self.master, 65536)
+        except OSError:  # EIO: the child closed the terminal
+            return False
+        self.output += data
+        return bool(data)
+
+    def wait_for(self, text: str, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while text.encode() not in self.output:
+            if time.monotonic() > deadline or not self._read(0.2):
+                raise AssertionError(f"never printed {text!r}; printed {self.output!r}")
+
+    def wait_for_echo_off(self, timeout: float = 10) -> None:
+        deadline = time.monotonic() + timeout
+        while termios.tcgetattr(self.master)[3] & termios.ECHO:
+            assert time.monotonic() < deadline, "the terminal still echoes what is typed"
+            self._read(0.05)
+
+    def type(self, text: str) -> None:
+        os.write(self.master, text.encode())
+
+    def finish(self, timeout: float = 60) -> int:
+        deadline = time.monotonic() + timeout
+        while self._read(0.2) and time.monotonic() < deadline:
+            pass
+        code = self.process.wait(timeout=10)
+        os.close(self.master)
+        return code
+
+
+def _environment_on_terminal(cli: CliRun, prefix: str) -> None:
+    email, org = f"{prefix}-{secrets.token_hex(3)}@example.com", _slug(prefix)
+    cli("login", "--dev-user", email)
+    cli("orgs", "create", "T", "--slug", org)
+    cli("--org", org, "projects", "create", "Web")
+    cli("setup", "--org", org, "--project", "web", "--env", "staging")
+
+
+def test_secrets_set_on_a_terminal_asks_for_the_value_without_echoing_it(
+    cli: CliRun, cli_env: dict[str, str], home: Path
+) -> None:
+    _environment_on_terminal(cli, "tty")
+    value = f"hunter2-{secrets.token_hex(8)}"
+    terminal = Terminal(["secrets", "set", "TYPED"], cli_env, home / "work")
+    terminal.wait_for("value for TYPED")
+    terminal.wait_for_echo_off()
+    terminal.type(value + "\n")
+    assert terminal.finish() == 0, terminal.output
+    assert value.encode() not in terminal.output  # neither echoed nor printed
+    assert cli("secrets", "get", "TYPED").stdout == value + "\n"
+
+
+def test_secrets_delete_on_a_terminal_asks_first(cli: CliRun, cli_env: dict[str, str], home: Path) -> None:
+    _environment_on_terminal(cli, "ask")
+    cli("secrets", "set", "KEPT", "x")
+    declined = Terminal(["secrets", "delete", "KEPT"], cli_env, home / "work")
+    declined.wait_for("delete KEPT from staging? [y/N]")
+    declined.type("n\n")
+    assert declined.finish() == 1, declined.output  # aborted
+    assert cli("secrets", "get", "KEPT").stdout == "x\n"
+    confirmed = Terminal(["secrets", "delete", "KEPT"], cli_env, home / "work")
+    confirmed.wait_for("delete KEPT from staging? [y/N]")
+    confirmed.type("y\n")
+    assert confirmed.finish() == 0, confirmed.output
+    assert cli("secrets", "get", "KEPT", check=False).returncode == 1

@@ -1,10 +1,16 @@
 """Every command but `run` (see run.py): click for the interface, httpx for the API, rich for
-tables and progress on a terminal. `--json` prints machine-readable output everywhere; without a
-terminal, output is plain tab-separated text."""
+tables and progress on a terminal. `--json` prints machine-readable output everywhere, and every
+command and group takes it, before or after its name; without a terminal, output is plain
+tab-separated text.
+
+A service token (`sr_svc_…`) belongs to one environment: `whoami`, `secrets list|get|export`
+(and `run`) read it through the runtime API, whatever `.strongroom.toml` names; commands about
+anything wider need a user login, and say so."""
 
 from __future__ import annotations
 
 import json
+import re
 import sys
 import time
 from pathlib import Path
@@ -27,6 +33,9 @@ from strongroom_cli.config import (
 )
 
 IMPORT_BATCH = 90  # keys per request (a change holds at most 95)
+SECRET_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,254}$")
+RUNTIME_FORMATS = frozenset({"dotenv", "json", "shell"})  # what /runtime/v1/secrets renders
+_JSON = "strongroom.json"  # ctx.meta: --json was given at some level
 
 
 def _http_error() -> type[Exception]:
@@ -76,8 +85,28 @@ class State:
 
     def env_path(self) -> str:
         s = self.settings
+        if s.is_service_token and not (s.org and s.project and s.env):
+            fail(
+                f"`{_command_path()}` is not served by the runtime API, and a service token reads its own "
+                "environment only through it (`secrets list|get|export`, `run`, `whoami`): name the environment "
+                "(--org, --project, --env) or log in as a user",
+                2,
+            )
         s.require_environment()
         return f"/v1/orgs/{s.org}/projects/{s.project}/environments/{s.env}"
+
+    def user_only(self) -> None:
+        """Commands about orgs, projects or other environments: a service token has one environment."""
+        if self.settings.is_service_token:
+            fail(
+                f"`{_command_path()}` needs a user login: a service token reaches only its own environment "
+                "(`secrets list|get|export`, `run`, `whoami`)",
+                2,
+            )
+
+
+def _command_path() -> str:
+    return click.get_current_context().command_path
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
@@ -107,6 +136,41 @@ def emit(state: State, data: Any, columns: list[str] | None = None, *, title: st
         click.echo("\t".join(_cell(row.get(c)) for c in columns))
 
 
+def _output_json(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value:
+        ctx.meta[_JSON] = True  # meta is shared by the whole invocation
+        state = ctx.find_object(State)
+        if state is not None:
+            state.as_json = True
+
+
+def _with_output_options(params: list[click.Parameter]) -> None:
+    params.append(
+        click.Option(
+            ["--json"], is_flag=True, expose_value=False, callback=_output_json, help="Machine-readable output"
+        )
+    )
+
+
+class Command(click.Command):
+    """A command that takes the output options (--json) wherever they are written."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _with_output_options(self.params)
+
+
+class Group(click.Group):
+    """A group whose commands and subgroups all take the output options too."""
+
+    command_class = Command
+    group_class = type  # subgroups are Groups
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _with_output_options(self.params)
+
+
 def _cell(value: Any) -> str:
     if value is None:
         return ""
@@ -115,17 +179,16 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--api-url", envvar="STRONGROOM_API_URL", help="Strongroom API (default http://127.0.0.1:3000)")
 @click.option("--token", help="A service or personal access token (else STRONGROOM_TOKEN or your login)")
 @click.option("--org", help="Org ID or slug (else STRONGROOM_ORG or .strongroom.toml)")
 @click.option("--project", help="Project ID or slug")
 @click.option("--env", "env", help="Environment ID or slug")
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output")
 @click.version_option(__version__, prog_name="strongroom")
 @click.pass_context
 def cli(ctx: click.Context, api_url: str | None, token: str | None, org: str | None, project: str | None,
-        env: str | None, as_json: bool) -> None:  # fmt: skip
+        env: str | None) -> None:  # fmt: skip
     """Strongroom: secrets for your teams, CI jobs and servers.
 
     `strongroom run -- cmd` runs a command with the environment's secrets as variables."""
@@ -133,7 +196,7 @@ def cli(ctx: click.Context, api_url: str | None, token: str | None, org: str | N
         settings = resolve(api_url=api_url, token=token, org=org, project=project, env=env)
     except ConfigError as exc:
         fail(str(exc), 2)
-    ctx.obj = State(settings, as_json)
+    ctx.obj = State(settings, bool(ctx.meta.get(_JSON)))
 
 
 @cli.command("run", context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
@@ -156,6 +219,7 @@ def login(state: State, dev_user: str | None, with_token: str | None, approve_co
     """Log in (device login by default), or approve another device's code with --approve."""
     api = state.settings.api_url
     if approve_code:
+        state.user_only()
         state.settings.require_login()
         state.call("POST", "/v1/auth/device/approve", body={"user_code": approve_code})
         click.echo("approved", err=True)
@@ -241,6 +305,7 @@ def orgs() -> None:
 @orgs.command("list")
 @click.pass_obj
 def orgs_list(state: State) -> None:
+    state.user_only()
     emit(state, state.call("GET", "/v1/orgs")["data"], ["id", "slug", "name", "role"])
 
 
@@ -249,6 +314,7 @@ def orgs_list(state: State) -> None:
 @click.option("--slug")
 @click.pass_obj
 def orgs_create(state: State, name: str, slug: str | None) -> None:
+    state.user_only()
     body = {"name": name, **({"slug": slug} if slug else {})}
     emit(state, state.call("POST", "/v1/orgs", body=body), ["id", "slug", "name", "role"])
 
@@ -259,6 +325,7 @@ def projects() -> None:
 
 
 def _org(state: State) -> str:
+    state.user_only()
     if not state.settings.org:
         fail("which org? pass --org, set STRONGROOM_ORG, or run `strongroom setup`", 2)
     return state.settings.org
@@ -322,6 +389,11 @@ def secrets() -> None:
 @click.option("--prefix", default="")
 @click.pass_obj
 def secrets_list(state: State, values: bool, prefix: str) -> None:
+    if state.settings.is_service_token:  # the token's environment, resolved, from the runtime API
+        pulled = state.call("GET", "/runtime/v1/secrets?format=json")["secrets"]
+        listed = [{"key": k, "value": v} for k, v in sorted(pulled.items()) if k.startswith(prefix)]
+        emit(state, [r if values else {"key": r["key"]} for r in listed], ["key", *(["value"] if values else [])])
+        return
     rows: list[dict[str, Any]] = []
     cursor = None
     while True:
@@ -340,6 +412,15 @@ def secrets_list(state: State, values: bool, prefix: str) -> None:
 @click.option("--raw", is_flag=True, help="References unexpanded")
 @click.pass_obj
 def secrets_get(state: State, key: str, version: int | None, raw: bool) -> None:
+    if state.settings.is_service_token and version is None and not raw:
+        if not SECRET_KEY.match(key):
+            fail(f"{key!r} is not a secret name", 2)
+        secret = state.call("GET", f"/runtime/v1/secrets/{key}")
+        if state.as_json:
+            emit(state, secret)
+        else:
+            click.echo(secret["value"])
+        return
     query = "&".join(q for q in (f"version={version}" if version else "", "resolve=false" if raw else "") if q)
     secret = state.call("GET", f"{state.env_path()}/secrets/{key}{'?' + query if query else ''}")
     if state.as_json:
@@ -351,23 +432,35 @@ def secrets_get(state: State, key: str, version: int | None, raw: bool) -> None:
 @secrets.command("set")
 @click.argument("key")
 @click.argument("value", required=False)
-@click.option("--stdin", "from_stdin", is_flag=True, help="Read the value from standard input")
+@click.option("--stdin", "from_stdin", is_flag=True, help="Read the value from standard input (default off a terminal)")
 @click.option("--comment", default="")
 @click.pass_obj
 def secrets_set(state: State, key: str, value: str | None, from_stdin: bool, comment: str) -> None:
-    if from_stdin:
-        value = sys.stdin.read()
+    """Set KEY. Without VALUE (which lands in shell history), the value is asked for with hidden
+    input on a terminal, and read from standard input, verbatim, otherwise."""
+    if from_stdin and value is not None:
+        fail("give a VALUE or --stdin, not both", 2)
     if value is None:
-        fail("give a VALUE or --stdin", 2)
+        if from_stdin or not sys.stdin.isatty():
+            value = sys.stdin.read()
+        else:
+            value = click.prompt(f"value for {key} (hidden)", hide_input=True, err=True)
     written = state.call("PUT", f"{state.env_path()}/secrets/{key}", body={"value": value, "comment": comment})
     emit(state, written, ["key", "version", "updated_at"])
 
 
 @secrets.command("delete")
 @click.argument("key")
+@click.option("--yes", is_flag=True, help="Do not ask (needed without a terminal)")
 @click.pass_obj
-def secrets_delete(state: State, key: str) -> None:
-    state.call("DELETE", f"{state.env_path()}/secrets/{key}")
+def secrets_delete(state: State, key: str, yes: bool) -> None:
+    """Delete KEY (its history stays): asks first on a terminal; --yes without one."""
+    path = f"{state.env_path()}/secrets/{key}"
+    if not yes:
+        if not sys.stdin.isatty():
+            fail("delete removes a secret: pass --yes to confirm without a terminal", 2)
+        click.confirm(f"delete {key} from {state.settings.env}?", abort=True, err=True)
+    state.call("DELETE", path)
     emit(state, {"key": key, "deleted": True}, ["key", "deleted"])
 
 
@@ -392,6 +485,12 @@ def secrets_rollback(state: State, key: str, version: int) -> None:
 @click.option("--format", "fmt", type=click.Choice(["dotenv", "json", "yaml", "shell"]), default="dotenv")
 @click.pass_obj
 def secrets_export(state: State, fmt: str) -> None:
+    if state.settings.is_service_token and fmt in RUNTIME_FORMATS:
+        text = state.call("GET", f"/runtime/v1/secrets?format={fmt}")
+        if isinstance(text, dict):
+            text = text["secrets"]  # the runtime API wraps them as {secrets, version}
+        click.echo(json.dumps(text, indent=2, ensure_ascii=False) if isinstance(text, dict) else text, nl=False)
+        return
     text = state.call("GET", f"{state.env_path()}/export?format={fmt}")
     click.echo(json.dumps(text, indent=2, ensure_ascii=False) if isinstance(text, dict) else text, nl=False)
 
