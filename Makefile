@@ -18,7 +18,7 @@ export AWS_DEFAULT_REGION ?= us-east-1
 # samconfig.toml environment used by `make deploy` (dev or prod).
 CONFIG_ENV ?= dev
 
-# The gate is ordered (lint, OpenAPI drift, tests, fuzz, build) and stops at the first failure,
+# The gate is ordered (lint, OpenAPI drift and conformance, tests, fuzz, build) and stops at the first failure,
 # even under `make -j`.
 .NOTPARALLEL:
 
@@ -52,8 +52,12 @@ lint: venv  ## ruff, mypy (layer), cfn-lint, sam validate --lint
 openapi: $(VENV)/.installed  ## Regenerate docs/openapi.json from the resolvers
 	$(PY) scripts/openapi.py --write
 
-openapi-check: $(VENV)/.installed  ## Fail if docs/openapi.json or the route table drifted from the code/template
+# Drift of the document from the code, then drift of the running API from the document: every
+# documented operation's success path, driven over HTTP against the local stack, answers what the
+# document says (status, media type, body schema, required headers). The suite (`unit`) runs it too.
+openapi-check: $(VENV)/.installed  ## Fail if docs/openapi.json drifted from the code/template or from real responses
 	$(PY) scripts/openapi.py --check
+	$(PY) -m pytest -q -p no:cacheprovider tests/http_api/test_openapi_conformance.py
 
 # pytest exits 5 when it collects nothing: that is a failure here, as any non-zero status is.
 unit: $(VENV)/.installed  ## The pytest suite

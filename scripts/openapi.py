@@ -68,6 +68,7 @@ EXTRA_ERRORS: dict[tuple[str, str], set[str]] = {
     ("post", "/v1/invitations/{token}/accept"): {"410"},
 }
 MUTATIONS = {"post", "put", "patch", "delete"}
+NO_BODY = {"204", "304"}
 POWERTOOLS_SCHEMAS = {"HTTPValidationError", "ValidationError", "ResponseValidationError"}
 REQUEST_ID_HEADER = {
     "description": "The request's id (also `error.request_id` in an error)",
@@ -318,8 +319,10 @@ def _shape_operation(method: str, path: str, op: dict[str, Any]) -> dict[str, An
     for status, response in op.get("responses", {}).items():
         if status == "422" and "HTTPValidationError" in json.dumps(response):
             continue  # Powertools' shape; validation errors are the envelope, with 400
-        # 204 has no body whatever the route's return annotation says.
-        responses[status] = {"description": response.get("description", "No content")} if status == "204" else response
+        # 204 and 304 have no body (RFC 9110) whatever the route's return annotation says.
+        responses[status] = (
+            {"description": response.get("description", "No content")} if status in NO_BODY else response
+        )
     for status in sorted(_error_statuses(method, path, op)):
         responses.setdefault(status, {"description": ERRORS[status], **envelope})
     responses.setdefault("default", {"description": "Any other error, in the envelope", **envelope})

@@ -3,7 +3,6 @@ resolved, with an ETag (If-None-Match → 304 without decrypting)."""
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Literal
 
 from aws_lambda_powertools.event_handler import Response
@@ -70,14 +69,16 @@ def pull(format: Format = "json", if_none_match: IfNoneMatch = None) -> Response
 
 
 @app.get("/runtime/v1/secrets/<key>")
-def pull_one(key: Annotated[str, Path(pattern=SECRET_KEY_PATTERN, description="Secret name")]) -> Response[str]:
+def pull_one(
+    key: Annotated[str, Path(pattern=SECRET_KEY_PATTERN, description="Secret name")],
+) -> Response[RuntimeSecret]:
+    """One value of the token's environment, resolved, with the environment's ETag."""
     access = runtime.token_access()
     value, tag = runtime.pull_one(access, key)
-    body = json.dumps(RuntimeSecret(key=key, value=value, version=tag).model_dump())
     return Response(
         status_code=200,
         content_type="application/json",
-        body=body,
+        body=RuntimeSecret(key=key, value=value, version=tag),
         headers={"ETag": f'"{tag}"', "Cache-Control": "no-store"},
     )
 

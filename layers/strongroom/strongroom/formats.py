@@ -1,10 +1,13 @@
 """Export and import formats for an environment's secrets.
 
 Export (`render`), every format read back to exactly the same values:
-- `dotenv`: for python-dotenv (interpolating or not). Each value is quoted in the first of these
-  that also reads back the same in a POSIX shell: `'v'` (no `'` or `\\`), `"v"` with `\\` and `"`
-  escaped (no `$` or backtick); otherwise `'v'` with `\\` and `'` escaped, which python-dotenv
-  reads exactly but a shell does not (use `shell` for those).
+- `dotenv`: for python-dotenv (interpolating or not) AND a POSIX shell (`set -a; . ./.env`), the
+  file read from disk. Each value is written in the first of these that both read back exactly:
+  `'v'` (no `'` or `\\`), `"v"` with `\\` and `"` escaped (no `$` or backtick). A value neither
+  form holds (a `'` or `\\` with a `$` or backtick; `${…}`, which python-dotenv expands inside any
+  quotes; a carriage return, which python-dotenv reads as a newline), and a key that is not a shell
+  name (`.`, `-`), is left out and listed by name in a comment: use `shell` or `json` for those.
+  Nothing is ever written in a form a shell would read as code.
 - `shell`: `export KEY='v'`, each `'` written `'\\''`; POSIX `sh -c 'set -a; . file'` reads it.
   Keys that are not shell names (`.`, `-`) cannot be exported there and are listed in a comment.
 - `json`: one object, keys sorted.
@@ -34,8 +37,14 @@ CONTENT_TYPES: dict[str, str] = {
     "json": "application/json",
     "yaml": "application/yaml; charset=utf-8",
 }
+# Exports before 2026-12-02 wrote `${` as `${:-$}{` (an unnamed variable defaulting to `$`, which
+# python-dotenv reads as `$`); `parse` still reads it back as `$`.
 DOTENV_DOLLAR = "${:-$}"
 SHELL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+NOT_SHELL_NAMES = "not shell variable names"
+NOT_DOTENV_VALUES = "no quoting python-dotenv and a POSIX shell both read back; use format=shell or json"
+# Superset of what python-dotenv interpolates (`${name}`, `${name:-default}`), in any quotes.
+_DOTENV_EXPANDED = re.compile(r"\$\{[^}]*\}")
 KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,254}$")
 # Characters YAML does not allow raw in a double-quoted scalar (beyond the C0 set json escapes).
 _YAML_ESCAPE = re.compile("[\x7f-\x9f\u2028\u2029\ufeff\ufffe\uffff\ud800-\udfff]")
@@ -51,26 +60,45 @@ def render(values: Mapping[str, str], fmt: ExportFormat) -> str:
         return "".join(f"{_yaml_string(k)}: {_yaml_string(values[k])}\n" for k in names)
     if fmt == "shell":
         lines = [f"export {k}={_shell_quote(values[k])}\n" for k in names if SHELL_NAME.match(k)]
-        skipped = [k for k in names if not SHELL_NAME.match(k)]
-        if skipped:
-            lines.append(f"# not exported (not shell variable names): {' '.join(skipped)}\n")
-        return "".join(lines)
-    return "".join(f"{k}={_dotenv_quote(values[k])}\n" for k in names)
+        return "".join(lines) + _not_exported(NOT_SHELL_NAMES, [k for k in names if not SHELL_NAME.match(k)])
+    return _dotenv(values, names)
+
+
+def _not_exported(why: str, names: list[str]) -> str:
+    return f"# not exported ({why}): {' '.join(names)}\n" if names else ""
 
 
 def _shell_quote(value: str) -> str:
     return "'" + value.replace("'", "'\\''") + "'"
 
 
-def _dotenv_quote(value: str) -> str:
-    if "$" not in value and "`" not in value and ("'" in value or "\\" in value):
-        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    # python-dotenv interpolates `${…}` in every kind of value and has no escape for it; `${:-$}`
-    # (an unnamed variable defaulting to `$`) reads back as `$`. `parse` undoes it.
-    value = value.replace("${", DOTENV_DOLLAR + "{")
+def _dotenv(values: Mapping[str, str], names: list[str]) -> str:
+    lines: list[str] = []
+    unquotable: list[str] = []
+    for name in (k for k in names if SHELL_NAME.match(k)):
+        quoted = _dotenv_quote(values[name])
+        if quoted is None:
+            unquotable.append(name)
+        else:
+            lines.append(f"{name}={quoted}\n")
+    not_names = [k for k in names if not SHELL_NAME.match(k)]
+    return "".join(lines) + _not_exported(NOT_SHELL_NAMES, not_names) + _not_exported(NOT_DOTENV_VALUES, unquotable)
+
+
+def _dotenv_quote(value: str) -> str | None:
+    """`value` in a form python-dotenv and a POSIX shell both read back exactly, or None.
+
+    Single quotes: a shell decodes nothing inside them, python-dotenv decodes `\\\\` and `\\'`.
+    Double quotes: both decode `\\\\` and `\\"`, but a shell also expands `$` and backticks, whose
+    escapes (`\\$`, `\\``) python-dotenv keeps as written. No form hides `${…}` from python-dotenv's
+    interpolation or keeps a carriage return through its universal-newline file reading."""
+    if "\r" in value or _DOTENV_EXPANDED.search(value):
+        return None
     if "'" not in value and "\\" not in value:
         return f"'{value}'"
-    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+    if "$" not in value and "`" not in value:
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return None
 
 
 def _yaml_string(value: str) -> str:

@@ -1,0 +1,333 @@
+"""What the running API answers is what docs/openapi.json says it answers.
+
+Every operation of the document has a recipe here (or, for mutations, the one in
+test_audit_every_mutation.py) that drives its success path over HTTP against the local stack;
+each response is checked against the operation in the committed document:
+- the status is one the operation documents;
+- the response has a body exactly when the document gives that status a content, and its media
+  type (Content-Type without parameters) is one the document lists for it;
+- the body validates against that media type's schema (JSON Schema 2020-12, with the document's
+  own components): JSON bodies parsed, YAML bodies loaded, text bodies as strings;
+- every header the document marks as required is there and matches its schema.
+
+`make openapi-check` runs this module after the drift check (`scripts/openapi.py --check`), and the
+test tier (`make unit`, the whole suite) runs it too. Schemathesis (`make fuzz`) checks response
+conformance as well, but only where its requests succeed: it has no service token, so the runtime
+routes only ever answered it 401.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+import yaml
+from jsonschema import Draft202012Validator
+
+from http_api.test_audit_every_mutation import RECIPES, E, World
+from support import Api, unique_email
+
+pytestmark = pytest.mark.http
+
+DOC_PATH = Path(__file__).resolve().parents[2] / "docs" / "openapi.json"
+METHODS = {"get", "put", "post", "delete", "patch"}
+
+
+# --------------------------------------------------------------------------- the check
+
+
+def _document() -> dict[str, Any]:
+    return json.loads(DOC_PATH.read_text(encoding="utf-8"))
+
+
+def _resolve(doc: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
+    while "$ref" in node:
+        target: Any = doc
+        for part in node["$ref"].removeprefix("#/").split("/"):
+            target = target[part.replace("~1", "/").replace("~0", "~")]
+        node = target
+    return node
+
+
+def _schema_errors(doc: dict[str, Any], schema: dict[str, Any], instance: Any) -> list[str]:
+    # `#/components/...` references resolve against the root: the document's components sit there.
+    wrapped = {"allOf": [schema], "components": doc["components"]}
+    validator = Draft202012Validator(wrapped, format_checker=Draft202012Validator.FORMAT_CHECKER)
+    return [
+        f"{'/'.join(map(str, e.absolute_path)) or '(body)'}: {e.message[:200]}" for e in validator.iter_errors(instance)
+    ]
+
+
+def _body(media_type: str, raw: bytes) -> Any:
+    if media_type == "application/json" or media_type.endswith("+json"):
+        return json.loads(raw)
+    if media_type in {"application/yaml", "application/x-yaml", "text/yaml"}:
+        return yaml.safe_load(raw.decode("utf-8"))
+    return raw.decode("utf-8")
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: int
+    headers: dict[str, str]  # names in lower case
+    raw: bytes
+
+
+def conformance_problems(doc: dict[str, Any], method: str, template: str, reply: Reply) -> list[str]:
+    """What differs between one real response and the document's operation `method template`."""
+    status, headers, raw = reply.status, reply.headers, reply.raw
+    operation = doc["paths"][template][method.lower()]
+    responses = operation["responses"]
+    documented = responses.get(str(status))
+    if documented is None:
+        return [f"status {status} is not documented (documented: {sorted(responses)})"]
+    documented = _resolve(doc, documented)
+    problems = []
+    for name, declared in documented.get("headers", {}).items():
+        header = _resolve(doc, declared)
+        value = headers.get(name.lower())
+        if value is None:
+            if header.get("required"):
+                problems.append(f"required header {name} is missing")
+        elif "schema" in header:
+            problems += [f"header {name}: {e}" for e in _schema_errors(doc, header["schema"], value)]
+    content = documented.get("content", {})
+    if not raw:
+        if content:
+            problems.append(f"no body, but the document gives {status} a body ({sorted(content)})")
+        return problems
+    if not content:
+        return [*problems, f"a body, but the document gives {status} none"]
+    media_type = headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type not in content:
+        return [*problems, f"media type {media_type or '(none)'} is not documented for {status} ({sorted(content)})"]
+    schema = content[media_type].get("schema", {})
+    try:
+        body = _body(media_type, raw)
+    except (ValueError, yaml.YAMLError) as exc:
+        return [*problems, f"the body is not {media_type}: {type(exc).__name__}"]
+    return problems + [f"body: {e}" for e in _schema_errors(doc, schema, body)]
+
+
+# --------------------------------------------------------------------------- the calls
+
+
+@dataclass(frozen=True)
+class Call:
+    method: str
+    path: str
+    user: str | None = None
+    body: Any = None
+    headers: dict[str, str] = field(default_factory=dict, repr=False)  # credentials stay out of reports
+
+
+def _raw_call(local_stack: str, call: Call) -> Reply:
+    url = urlsplit(local_stack)
+    conn = http.client.HTTPConnection(url.hostname or "127.0.0.1", url.port, timeout=60)
+    headers = {"Content-Type": "application/json", **call.headers}
+    if call.user is not None:
+        headers["X-Strongroom-Dev-User"] = call.user
+    payload = None if call.body is None else json.dumps(call.body).encode()
+    try:
+        conn.request(call.method, call.path, body=payload, headers=headers)
+        response = conn.getresponse()
+        return Reply(response.status, {k.lower(): v for k, v in response.getheaders()}, response.read())
+    finally:
+        conn.close()
+
+
+@dataclass
+class Tenant:
+    """One org with a bit of everything the read operations show (made through the API)."""
+
+    world: World
+    org: str  # /v1/orgs/<slug>
+    slug: str
+    project: str  # …/projects/web
+    staging: str  # …/environments/staging
+    webhook: str  # …/webhooks/<id>
+    token: str  # a read service token of staging
+
+    @property
+    def owner(self) -> str:
+        return self.world.owner
+
+    @property
+    def bearer(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+@pytest.fixture(scope="module")
+def tenant(api: Api) -> Tenant:
+    w = World(api)
+    created = w.org()
+    slug = created["slug"]
+    org = f"/v1/orgs/{slug}"
+    w.call("POST", f"{org}/projects", user=w.owner, body={"name": "Web"}, want=201)
+    project = f"{org}/projects/web"
+    staging = f"{project}/environments/staging"
+    values = {"DB_HOST": "db", "DB_URL": "postgres://${DB_HOST}/app", "NOTE": "it's $HOME"}
+    w.call("PATCH", f"{staging}/secrets", user=w.owner, body={"set": values}, want=200)
+    w.call("PUT", f"{staging}/secrets/DB_HOST", user=w.owner, body={"value": "db2"}, want=200)
+    w.call("POST", f"{project}/template", user=w.owner, body={"key": "DB_URL", "pattern": "^postgres://"}, want=201)
+    invitation = w.invitation(created, w.member)
+    w.call("POST", f"/v1/invitations/{invitation['token']}/accept", user=w.member, want=200)
+    w.invitation(created, unique_email("pending"))
+    body = {"name": "ci", "project": "web", "environment": "staging", "permissions": ["read"]}
+    token = w.call("POST", f"{org}/tokens", user=w.owner, body=body, want=201)["token"]
+    hook_body = {"url": "http://127.0.0.1:9/hook", "events": ["nothing.matches"]}
+    hook = w.call("POST", f"{org}/webhooks", user=w.owner, body=hook_body, want=201)
+    webhook = f"{org}/webhooks/{hook['id']}"
+    w.call("POST", f"{webhook}/test", user=w.owner, want=201)
+    w.call("POST", "/v1/auth/tokens", user=w.owner, body={"name": "laptop"}, want=201)
+    return Tenant(w, org, slug, project, staging, webhook, token)
+
+
+def _etag(api: Api, call: Call) -> dict[str, str]:
+    status, headers, _ = api(call.method, call.path, user=call.user, headers=call.headers)
+    assert status == 200, (call, status)
+    return {**call.headers, "If-None-Match": headers["etag"]}
+
+
+def _pull(t: Tenant, api: Api) -> list[Call]:
+    calls = [Call("GET", f"/runtime/v1/secrets?format={f}", headers=t.bearer) for f in ("json", "dotenv", "shell")]
+    return [*calls, Call("GET", "/runtime/v1/secrets", headers=_etag(api, calls[0]))]
+
+
+def _export(t: Tenant, api: Api) -> list[Call]:
+    path = f"{t.staging}/export"
+    calls = [Call("GET", f"{path}?format={f}", user=t.owner) for f in ("dotenv", "json", "yaml", "shell")]
+    calls.append(Call("GET", f"{path}?format=json&resolve=false", user=t.owner))
+    return [*calls, Call("GET", path, user=t.owner, headers=_etag(api, calls[0]))]
+
+
+# route key -> the calls of its success path, for the operations that change nothing
+Reads = Callable[[Tenant, Api], list[Call]]
+READS: dict[str, Reads] = {
+    "GET /health": lambda t, api: [Call("GET", "/health")],
+    "GET /runtime/v1": lambda t, api: [Call("GET", "/runtime/v1", headers=t.bearer)],
+    "GET /runtime/v1/secrets": _pull,
+    "GET /runtime/v1/secrets/{key}": lambda t, api: [Call("GET", "/runtime/v1/secrets/DB_URL", headers=t.bearer)],
+    "GET /v1/auth/tokens": lambda t, api: [Call("GET", "/v1/auth/tokens", user=t.owner)],
+    "GET /v1/me": lambda t, api: [Call("GET", "/v1/me", user=t.owner)],
+    "GET /v1/me/permissions": lambda t, api: [Call("GET", f"/v1/me/permissions?org={t.slug}", user=t.owner)],
+    "GET /v1/permissions": lambda t, api: [Call("GET", "/v1/permissions", user=t.owner)],
+    "GET /v1/orgs": lambda t, api: [Call("GET", "/v1/orgs?limit=1", user=t.owner)],
+    "GET /v1/orgs/{org}": lambda t, api: [Call("GET", t.org, user=t.owner)],
+    "GET /v1/orgs/{org}/audit": lambda t, api: [
+        Call("GET", f"{t.org}/audit?limit=2", user=t.owner),
+        Call("GET", f"{t.org}/audit?action=secret.", user=t.owner),
+    ],
+    "GET /v1/orgs/{org}/audit/export": lambda t, api: [
+        Call("GET", f"{t.org}/audit/export?format={f}", user=t.owner) for f in ("json", "csv")
+    ],
+    "GET /v1/orgs/{org}/audit/verify": lambda t, api: [Call("GET", f"{t.org}/audit/verify", user=t.owner)],
+    "GET /v1/orgs/{org}/encryption": lambda t, api: [Call("GET", f"{t.org}/encryption", user=t.owner)],
+    "GET /v1/orgs/{org}/invitations": lambda t, api: [Call("GET", f"{t.org}/invitations", user=t.owner)],
+    "GET /v1/orgs/{org}/members": lambda t, api: [Call("GET", f"{t.org}/members?limit=1", user=t.owner)],
+    "GET /v1/orgs/{org}/projects": lambda t, api: [Call("GET", f"{t.org}/projects", user=t.owner)],
+    "GET /v1/orgs/{org}/projects/{project}": lambda t, api: [Call("GET", t.project, user=t.owner)],
+    "GET /v1/orgs/{org}/projects/{project}/environments": lambda t, api: [
+        Call("GET", f"{t.project}/environments?limit=2", user=t.owner)
+    ],
+    "GET /v1/orgs/{org}/projects/{project}/template": lambda t, api: [
+        Call("GET", f"{t.project}/template", user=t.owner)
+    ],
+    f"GET {E}": lambda t, api: [Call("GET", t.staging, user=t.owner)],
+    f"GET {E}/export": _export,
+    f"GET {E}/secrets": lambda t, api: [
+        Call("GET", f"{t.staging}/secrets", user=t.owner),
+        Call("GET", f"{t.staging}/secrets?values=false&limit=1", user=t.owner),
+        Call("GET", f"{t.staging}/secrets?resolve=false&prefix=DB_", user=t.owner),
+    ],
+    f"GET {E}/secrets/{{key}}": lambda t, api: [
+        Call("GET", f"{t.staging}/secrets/DB_URL", user=t.owner),
+        Call("GET", f"{t.staging}/secrets/DB_HOST?version=1", user=t.owner),
+    ],
+    f"GET {E}/secrets/{{key}}/versions": lambda t, api: [
+        Call("GET", f"{t.staging}/secrets/DB_HOST/versions", user=t.owner)
+    ],
+    f"GET {E}/validate": lambda t, api: [Call("GET", f"{t.staging}/validate", user=t.owner)],
+    "GET /v1/orgs/{org}/tokens": lambda t, api: [Call("GET", f"{t.org}/tokens", user=t.owner)],
+    "GET /v1/orgs/{org}/webhooks": lambda t, api: [Call("GET", f"{t.org}/webhooks", user=t.owner)],
+    "GET /v1/orgs/{org}/webhooks/{id}": lambda t, api: [Call("GET", t.webhook, user=t.owner)],
+    "GET /v1/orgs/{org}/webhooks/{id}/deliveries": lambda t, api: [
+        Call("GET", f"{t.webhook}/deliveries", user=t.owner)
+    ],
+}
+
+
+def _documented_routes() -> set[str]:
+    doc = _document()
+    return {f"{m.upper()} {p}" for p, item in doc["paths"].items() for m in item if m in METHODS}
+
+
+def _template(route_key: str) -> tuple[str, str]:
+    method, _, template = route_key.partition(" ")
+    return method, template
+
+
+def _matches(template: str, path: str) -> bool:
+    pattern = re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template))
+    return re.fullmatch(pattern, path.split("?", 1)[0]) is not None
+
+
+def test_every_documented_operation_has_a_recipe() -> None:
+    recipes = set(READS) | set(RECIPES)
+    assert set(READS).isdisjoint(RECIPES)
+    assert sorted(_documented_routes() - recipes) == [], "operations without a conformance recipe"
+    assert sorted(recipes - _documented_routes()) == [], "recipes for operations the document does not have"
+
+
+@pytest.mark.parametrize("route_key", sorted(_documented_routes()))
+def test_success_responses_match_the_document(route_key: str, api: Api, local_stack: str, tenant: Tenant) -> None:
+    # Given the state the operation needs, and its calls
+    method, template = _template(route_key)
+    if route_key in READS:
+        calls = READS[route_key](tenant, api)
+    else:
+        m, path, user, body, _action = RECIPES[route_key](World(api))
+        calls = [Call(m, path, user=user, body=body)]
+    doc = _document()
+    for call in calls:
+        assert (call.method, _matches(template, call.path)) == (method, True), call
+        # When it is called
+        reply = _raw_call(local_stack, call)
+        # Then it succeeded, and the response is what the document says
+        assert 200 <= reply.status < 400, (call, reply.status, reply.raw[:300])
+        assert conformance_problems(doc, method, template, reply) == [], call
+
+
+# --------------------------------------------------------------------------- the check itself
+
+
+@pytest.fixture(scope="module")
+def doc() -> dict[str, Any]:
+    return _document()
+
+
+def test_the_check_finds_a_body_the_schema_refuses(doc: dict[str, Any]) -> None:
+    headers = {"x-request-id": "r", "content-type": "application/json"}
+    problems = conformance_problems(doc, "GET", "/v1/me", Reply(200, headers, b'{"id": 1}'))
+    assert problems
+    assert all(p.startswith("body: ") for p in problems)
+
+
+def test_the_check_finds_undocumented_statuses_media_types_and_missing_headers(doc: dict[str, Any]) -> None:
+    json_headers = {"x-request-id": "r", "content-type": "application/json"}
+    undocumented = conformance_problems(doc, "GET", "/v1/me", Reply(299, json_headers, b"{}"))
+    assert undocumented[0].startswith("status 299 is not documented")
+    text = {"x-request-id": "r", "content-type": "text/html"}
+    html = conformance_problems(doc, "GET", "/v1/me", Reply(200, text, b"<p>"))
+    assert html == ["media type text/html is not documented for 200 (['application/json'])"]
+    missing = conformance_problems(doc, "DELETE", "/v1/orgs/{org}", Reply(204, {}, b""))
+    assert missing == ["required header X-Request-Id is missing"]
+    body_on_204 = conformance_problems(doc, "DELETE", "/v1/orgs/{org}", Reply(204, json_headers, b"{}"))
+    assert body_on_204 == ["a body, but the document gives 204 none"]
