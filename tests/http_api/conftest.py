@@ -13,7 +13,8 @@ Here:
 - `oidc_stack`: a stack in AUTH_MODE=oidc, in its own process, trusting an issuer whose JWKS is
   served here; `oidc_stack.token(**claims)` mints a valid JWT (claims=None removes one).
 
-tests/http must never become a package (no __init__.py): it would shadow the stdlib's `http`.
+The folder is `http_api`, not `http`: it is a package and `tests/` is on sys.path, so a package
+named `http` would shadow the stdlib's.
 """
 
 from __future__ import annotations

@@ -118,7 +118,7 @@ def test_concurrent_writes_to_different_keys_all_land(api: Api, env: dict[str, A
     assert landed  # at least one landed
 
 
-# role, environment, may read, may write (design.md roles matrix)
+# role, environment, may read, may write (docs/design.md roles matrix)
 MATRIX = [
     ("admin", "production", True, True),
     ("developer", "development", True, True),

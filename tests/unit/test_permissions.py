@@ -1,4 +1,4 @@
-"""The built-in roles matrix, exactly as design.md ("Authorization") states it. The expected
+"""The built-in roles matrix, exactly as docs/design.md ("Authorization") states it. The expected
 table is written out here from the design, never derived from the code under test."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The permission catalog and the built-in roles matrix (design.md, "Authorization").
+"""The permission catalog and the built-in roles matrix (docs/design.md, "Authorization").
 
 Environment-scoped permissions carry a scope: `all`, `non_production` (any environment not
 flagged production) or `development` (the environment whose slug is `development`, and its
