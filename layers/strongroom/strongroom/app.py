@@ -25,7 +25,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.logging import correlation_paths
 
-from strongroom import errors, fallback
+from strongroom import errors, fallback, jsontext
 from strongroom.auth import authenticate
 from strongroom.context import RequestContext, set_current
 from strongroom.observability import logger, metrics
@@ -171,17 +171,24 @@ def _check_body(event: Mapping[str, Any], method: str) -> None:
     except UnicodeDecodeError:
         raise errors.Invalid("the request body is not UTF-8", code="invalid_body") from None
     try:
-        json.loads(text)
-    except ValueError:
+        jsontext.loads(text)
+    except jsontext.Refused as refused:
+        code, message = _BODY_REFUSALS[refused.reason]
         raise errors.Invalid(
-            "the request body is not valid JSON",
-            code="invalid_json",
-            details={"fields": [{"field": "", "location": "body", "issue": "not valid JSON"}]},
+            message, code=code, details={"fields": [{"field": "", "location": "body", "issue": refused.issue}]}
         ) from None
     if event.get("isBase64Encoded"):
         # Hand the resolver text, as API Gateway does for JSON bodies.
         event["body"] = text  # type: ignore[index]
         event["isBase64Encoded"] = False  # type: ignore[index]
+
+
+# How a JSON body that jsontext refuses is answered (all 400).
+_BODY_REFUSALS: dict[jsontext.Reason, tuple[str, str]] = {
+    "invalid": ("invalid_json", "the request body is not valid JSON"),
+    "too_deep": ("json_too_deep", f"the request body nests deeper than {jsontext.MAX_DEPTH} levels"),
+    "lone_surrogate": ("invalid_body", "a string of the request body holds a lone surrogate (not Unicode text)"),
+}
 
 
 def _raw_error(exc: errors.AppError, request_id: str) -> dict[str, Any]:
@@ -215,14 +222,16 @@ def make_handler(app: APIGatewayHttpResolver) -> Callable[[dict[str, Any], Any],
             return _raw_error(
                 fallback.unmatched(str(http.get("method", "GET")).upper(), str(http.get("path", ""))), request_id
             )
+        step = "body check"
         try:
             _check_body(event, str(http.get("method", "GET")).upper())
             if event.get("routeKey") not in PUBLIC_ROUTES:
+                step = "authentication"
                 ctx.principal = authenticate(headers, ctx.ip)
         except errors.AppError as exc:
             return _raw_error(exc, request_id)
         except Exception as exc:  # noqa: BLE001 - the envelope, never a trace
-            logger.error("authentication failed unexpectedly", extra={"error_type": type(exc).__name__})
+            logger.error("request entry failed unexpectedly", extra={"step": step, "error_type": type(exc).__name__})
             return _raw_error(errors.Internal("an internal error occurred"), request_id)
         response = app.resolve(event, context)
         response.setdefault("headers", {})["X-Request-Id"] = request_id
