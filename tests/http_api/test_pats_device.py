@@ -128,3 +128,87 @@ def test_an_expired_device_code(api: Api, monkeypatch: pytest.MonkeyPatch) -> No
         "POST", "/v1/auth/device/approve", user=unique_email("late"), json={"user_code": started["user_code"]}
     )
     assert status == 404
+
+
+def _fresh_key() -> dict[str, str]:
+    return {"Idempotency-Key": pysecrets.token_hex(8)}
+
+
+def test_a_shared_idempotency_key_hands_no_caller_another_callers_device_login(api: Api) -> None:
+    """Device login is unauthenticated: an Idempotency-Key there is no one's, so it keeps nothing."""
+    email = unique_email("victim")
+    start_key, poll_key = _fresh_key(), _fresh_key()
+    body = {"client_name": "strongroom-cli"}
+    status, _, victim = api("POST", "/v1/auth/device/start", json=body, headers=start_key)
+    assert status == 200, victim
+    # another caller, the same key and body: a login of its own, not a replay of the victim's
+    status, headers, other = api("POST", "/v1/auth/device/start", json=body, headers=start_key)
+    assert status == 200, other
+    assert "idempotent-replayed" not in headers
+    assert other["device_code"] != victim["device_code"]
+    assert other["user_code"] != victim["user_code"]
+    assert victim["device_code"] not in json.dumps(other)
+
+    assert api("POST", "/v1/auth/device/approve", user=email, json={"user_code": victim["user_code"]})[0] == 204
+    status, _, issued = api(
+        "POST", "/v1/auth/device/token", json={"device_code": victim["device_code"]}, headers=poll_key
+    )
+    assert status == 200, issued
+    pat = issued["access_token"]
+    # the other caller polls its own code with the victim's poll key: its own answer, not the PAT
+    status, headers, pending = api(
+        "POST", "/v1/auth/device/token", json={"device_code": other["device_code"]}, headers=poll_key
+    )
+    assert (status, pending["error"]["code"]) == (400, "authorization_pending")
+    assert pat not in json.dumps(pending)
+    # the same poll again (a replay after issuance): the code is used, the PAT is not handed out again
+    status, headers, again = api(
+        "POST", "/v1/auth/device/token", json={"device_code": victim["device_code"]}, headers=poll_key
+    )
+    assert (status, again["error"]["code"]) == (400, "invalid_grant")
+    assert "idempotent-replayed" not in headers
+    assert pat not in json.dumps(again)
+
+
+def _strings(value: Any) -> Any:
+    """Every attribute name and string or binary value of a typed DynamoDB item, nested ones too."""
+    if isinstance(value, str | bytes):
+        yield value
+    elif isinstance(value, dict):
+        for name, inner in value.items():
+            yield name
+            yield from _strings(inner)
+    elif isinstance(value, list | tuple | set):
+        for inner in value:
+            yield from _strings(inner)
+
+
+def test_the_device_flow_leaves_no_credential_in_the_table(api: Api, stack: LocalStack) -> None:
+    """Start, approve and poll, each with an Idempotency-Key: the PAT, the device code and the user
+    code are nowhere in the table, idempotency records included (a full scan: the table is shared)."""
+    email = unique_email("scan")
+    status, _, started = api("POST", "/v1/auth/device/start", json={}, headers=_fresh_key())
+    assert status == 200, started
+    approval = {"user_code": started["user_code"]}
+    assert api("POST", "/v1/auth/device/approve", user=email, json=approval, headers=_fresh_key())[0] == 204
+    status, _, issued = api(
+        "POST", "/v1/auth/device/token", json={"device_code": started["device_code"]}, headers=_fresh_key()
+    )
+    assert status == 200, issued
+    pat = issued["access_token"]
+    assert api("GET", "/v1/me", headers=bearer(pat))[2]["email"] == email
+
+    needles = {
+        "PAT": pat,
+        "device code": started["device_code"],
+        "user code": started["user_code"],
+        "user code, normalized": started["user_code"].replace("-", ""),
+    }
+    found = [
+        (what, item["PK"]["S"], item["SK"]["S"])
+        for item in scan_all(stack)
+        for text in _strings(item)
+        for what, needle in needles.items()
+        if (needle in text if isinstance(text, str) else needle.encode() in text)
+    ]
+    assert found == []

@@ -5,6 +5,7 @@ unchanged environment answers 304 to If-None-Match without decrypting."""
 
 from __future__ import annotations
 
+import base64
 import json
 import secrets as pysecrets
 import time
@@ -13,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from strongroom import aws, crypto
+from strongroom import aws, crypto, ids
 from strongroom.domain import tokens
 from strongroom_local import LocalStack
 from support import Api, scan_all, unique_email
@@ -190,6 +191,89 @@ def test_a_token_follows_its_environment_parent(api: Api, org: dict[str, Any]) -
     assert api("PUT", f"{org['base']}/staging/secrets/PLAIN", user=owner, json={"value": "p2"})[0] == 200
     status, _, again = api("GET", "/runtime/v1/secrets", headers={**bearer(token), "If-None-Match": etag})
     assert (status, again["secrets"]["PLAIN"]) == (200, "p2")
+
+
+def _pairs(etag: str) -> list[tuple[str, int]]:
+    """The (environment id, revision) pairs an ETag names (its documented shape: base64url of
+    `env:rev,env:rev`, the token's environment first)."""
+    tag = etag.strip('"')
+    raw = base64.urlsafe_b64decode(tag + "=" * (-len(tag) % 4)).decode()
+    return [(env_id, int(rev)) for env_id, rev in (p.rsplit(":", 1) for p in raw.split(","))]
+
+
+def _etag(pairs: list[tuple[str, int | str]]) -> str:
+    raw = ",".join(f"{env_id}:{rev}" for env_id, rev in pairs)
+    return '"' + base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=") + '"'
+
+
+def _dynamodb_requests(api: Api, token: str, etag: str) -> tuple[int, list[tuple[str, str]]]:
+    """The status of a conditional pull, and each DynamoDB request it made (operation, parameters)."""
+    import threading
+
+    seen: list[tuple[str, str]] = []
+
+    def record(model: Any, params: dict[str, Any], **_: Any) -> None:
+        if not threading.current_thread().name.startswith("strongroom-worker-"):
+            seen.append((model.name, json.dumps(params, default=str)))
+
+    aws.dynamodb().meta.events.register("before-call.dynamodb.*", record)
+    try:
+        status = api("GET", "/runtime/v1/secrets", headers={**bearer(token), "If-None-Match": etag})[0]
+    finally:
+        aws.dynamodb().meta.events.unregister("before-call.dynamodb.*", record)
+    return status, seen
+
+
+def test_an_etag_naming_another_orgs_environment_is_no_oracle(api: Api, org: dict[str, Any]) -> None:
+    """If-None-Match is compared only over environments the token may read: an ETag that also
+    names another org's environment (right revision or not) or a made-up one is a plain miss (a
+    full read), and those ids reach no DynamoDB request, so existing and missing look alike."""
+    token = mint(api, org)["token"]
+    _, headers, _ = api("GET", "/runtime/v1/secrets", headers=bearer(token))
+    ((mine, revision),) = _pairs(headers["etag"])
+    # another tenant's environment, and its current revision (what the oracle would confirm)
+    owner, slug = unique_email("other"), f"oth-{pysecrets.token_hex(4)}"
+    assert api("POST", "/v1/orgs", user=owner, json={"name": "Other", "slug": slug})[0] == 201
+    assert api("POST", f"/v1/orgs/{slug}/projects", user=owner, json={"name": "Web"})[0] == 201
+    base = f"/v1/orgs/{slug}/projects/web/environments"
+    assert api("PUT", f"{base}/staging/secrets/THEIRS", user=owner, json={"value": "x"})[0] == 200
+    body = {"name": "ci", "project": "web", "environment": "staging"}
+    theirs = api("POST", f"/v1/orgs/{slug}/tokens", user=owner, json=body)[2]["token"]
+    ((foreign, foreign_revision),) = _pairs(api("GET", "/runtime/v1/secrets", headers=bearer(theirs))[1]["etag"])
+    missing = ids.new_id("env")
+
+    assert _dynamodb_requests(api, token, headers["etag"])[0] == 304  # the token's own ETag still matches
+    existing = _dynamodb_requests(api, token, _etag([(mine, revision), (foreign, foreign_revision)]))
+    absent = _dynamodb_requests(api, token, _etag([(mine, revision), (missing, 0)]))
+    assert (existing[0], absent[0]) == (200, 200)
+    assert [name for name, _ in existing[1]] == [name for name, _ in absent[1]]
+    assert [params for _, params in existing[1] if foreign in params] == []
+    assert [params for _, params in absent[1] if missing in params] == []
+
+
+def test_an_etag_naming_a_malformed_environment_id_is_a_miss_and_builds_no_key(api: Api, org: dict[str, Any]) -> None:
+    token = mint(api, org)["token"]
+    _, headers, _ = api("GET", "/runtime/v1/secrets", headers=bearer(token))
+    ((mine, revision),) = _pairs(headers["etag"])
+    long_id = "env_" + "a" * 2096  # 2,100 characters: DynamoDB refuses a key this long
+    for bad in (_etag([(mine, revision), (long_id, 0)]), _etag([(mine, revision), ("ENV#x", 0)])):
+        status, requests = _dynamodb_requests(api, token, bad)
+        assert status == 200
+        assert [params for _, params in requests if long_id in params or "ENV#x" in params] == []
+    # a revision that is not plain ASCII digits is malformed too (int() would take these)
+    for written in (f"+{revision}", f" {revision}", f"0_{revision}"):
+        assert _dynamodb_requests(api, token, _etag([(mine, written)]))[0] == 200
+    assert _dynamodb_requests(api, token, _etag([(mine, revision)]))[0] == 304
+
+
+def test_an_inheriting_tokens_etag_still_matches(api: Api, org: dict[str, Any]) -> None:
+    owner = org["owner"]
+    body = {"name": "QA", "slug": "qa", "parent": "staging"}
+    assert api("POST", f"/v1/orgs/{org['slug']}/projects/web/environments", user=owner, json=body)[0] == 201
+    token = mint(api, org, environment="qa")["token"]
+    _, headers, _ = api("GET", "/runtime/v1/secrets", headers=bearer(token))
+    assert len(_pairs(headers["etag"])) == 2  # qa, and staging it inherits from
+    assert api("GET", "/runtime/v1/secrets", headers={**bearer(token), "If-None-Match": headers["etag"]})[0] == 304
 
 
 def test_who_may_mint_what(api: Api, org: dict[str, Any]) -> None:

@@ -135,6 +135,62 @@ def test_a_non_utf8_body_is_400(invoke: Invoke, raw: bytes) -> None:
     _assert_envelope(invoke("OrgsFunction", event), event, 400, "invalid_body")
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        '{"name": "a\\ud800b"}',  # a lone high surrogate, as a JSON escape
+        '{"name": "\\udc00"}',  # a lone low surrogate
+        '{"name": "A", "\\ud83d": 1}',  # half a pair, in a key
+        '{"name": "A", "tags": [{"x": ["\\udfff"]}]}',  # nested
+    ],
+    ids=["high", "low", "key", "nested"],
+)
+def test_a_lone_surrogate_anywhere_in_a_json_body_is_400(invoke: Invoke, body: str) -> None:
+    event = load_event("orgs_create", headers=dev_user(), body=body)
+    error = _assert_envelope(invoke("OrgsFunction", event), event, 400, "invalid_body")
+    assert error["details"]["fields"] == [{"field": "", "location": "body", "issue": "lone surrogate"}]
+
+
+def test_a_lone_surrogate_in_a_secret_value_is_400(invoke: Invoke) -> None:
+    user, slug = dev_user(), f"sg-{secrets.token_hex(4)}"
+    invoke("OrgsFunction", load_event("orgs_create", headers=user, body={"name": "Sg", "slug": slug}))
+    invoke("ProjectsFunction", load_event("projects_create", headers=user, path_parameters={"org": slug}))
+    params = {"org": slug, "project": "web", "env": "development", "key": "K"}
+    event = load_event("secrets_put", headers=user, path_parameters=params, body='{"value": "\\ud800"}')
+    _assert_envelope(invoke("SecretsFunction", event), event, 400, "invalid_body")
+    # an escaped pair is one character, and fine
+    good = load_event("secrets_put", headers=user, path_parameters=params, body='{"value": "\\ud83d\\ude00"}')
+    assert invoke("SecretsFunction", good)["statusCode"] == 200
+
+
+@pytest.mark.parametrize("depth", [33, 100_000], ids=["past-the-limit", "past-the-parser"])
+def test_a_deeply_nested_json_body_is_400(invoke: Invoke, depth: int, capfd: pytest.CaptureFixture[str]) -> None:
+    event = load_event("orgs_create", headers=dev_user(), body='{"name": ' + "[" * depth + "]" * depth + "}")
+    error = _assert_envelope(invoke("OrgsFunction", event), event, 400, "json_too_deep")
+    assert error["details"]["fields"] == [{"field": "", "location": "body", "issue": "nested deeper than 32 levels"}]
+    assert "authentication failed" not in capfd.readouterr().out
+
+
+def test_32_levels_of_json_are_read(invoke: Invoke) -> None:
+    depth = 31  # the body object is the first level
+    event = load_event("orgs_create", headers=dev_user(), body='{"name": ' + "[" * depth + "]" * depth + "}")
+    _assert_envelope(invoke("OrgsFunction", event), event, 400, "validation_error")  # read, then refused by the model
+
+
+def test_a_json_import_whose_content_holds_a_lone_surrogate_is_4xx(invoke: Invoke) -> None:
+    user, slug = dev_user(), f"im-{secrets.token_hex(4)}"
+    invoke("OrgsFunction", load_event("orgs_create", headers=user, body={"name": "Im", "slug": slug}))
+    invoke("ProjectsFunction", load_event("projects_create", headers=user, path_parameters={"org": slug}))
+    event = load_event(
+        "secrets_put",
+        headers=user,
+        routeKey="POST /v1/orgs/{org}/projects/{project}/environments/{env}/import",
+        path_parameters={"org": slug, "project": "web", "env": "development"},
+        body={"format": "json", "content": '{"A": "\\ud800"}'},
+    )
+    _assert_envelope(invoke("SecretsFunction", event), event, 422, "invalid_content")
+
+
 def test_a_body_that_is_not_base64_although_flagged_so_is_400(invoke: Invoke) -> None:
     event = load_event("orgs_create", headers=dev_user(), body="not base64 at all!", isBase64Encoded=True)
     _assert_envelope(invoke("OrgsFunction", event), event, 400, "invalid_body")

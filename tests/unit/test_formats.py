@@ -200,3 +200,32 @@ def test_imports_refuse_what_they_cannot_read(content: str, fmt: str, code: str,
 
 def test_a_repeated_dotenv_key_keeps_the_last_value() -> None:
     assert formats.parse("A=1\nA=2\n", "dotenv") == {"A": "2"}
+
+
+@pytest.mark.parametrize(
+    ("content", "fmt"),
+    [
+        ('{"A": "\\ud800"}', "json"),  # a lone high surrogate, escaped
+        ('{"A": "x\\udfffy"}', "json"),  # a lone low surrogate
+        ('{"\\ud83d": "a"}', "json"),  # half a pair, in a key
+        ("A=\ud800\n", "dotenv"),  # text that is not Unicode, whatever its format
+    ],
+    ids=["json-high", "json-low", "json-key", "dotenv"],
+)
+def test_imports_refuse_lone_surrogates(content: str, fmt: str) -> None:
+    with pytest.raises(Unprocessable) as caught:
+        formats.parse(content, fmt)  # type: ignore[arg-type]
+    assert caught.value.code in {"invalid_content", "invalid_keys", "invalid_values"}
+    assert caught.value.status == 422
+
+
+def test_imports_keep_escaped_surrogate_pairs() -> None:
+    assert formats.parse('{"A": "\\ud83d\\ude00"}', "json") == {"A": "😀"}
+
+
+def test_a_deeply_nested_json_import_is_refused() -> None:
+    depth = 100_000  # past the parser's own recursion limit
+    content = '{"A": ' + "[" * depth + "]" * depth + "}"
+    with pytest.raises(Unprocessable) as caught:
+        formats.parse(content, "json")
+    assert (caught.value.code, caught.value.status) == ("invalid_content", 422)

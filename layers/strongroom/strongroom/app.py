@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import json
 import secrets
 import traceback
+import typing
 from collections.abc import Callable, Iterable, Mapping
 from typing import Annotated, Any
 
@@ -25,8 +27,8 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.logging import correlation_paths
 
-from strongroom import errors, fallback
-from strongroom.auth import authenticate
+from strongroom import errors, fallback, jsontext, shown_once
+from strongroom.auth import DEV_HEADER, authenticate
 from strongroom.context import RequestContext, set_current
 from strongroom.observability import logger, metrics
 
@@ -47,8 +49,6 @@ EnvRef = Annotated[str, Path(pattern=REF_PATTERN, description="Environment ID (e
 # Pagination query parameters shared by every list route.
 Limit = Annotated[int, Query(ge=1, le=500, description="Page size (1-500)")]
 Cursor = Annotated[str | None, Query(max_length=2048, description="Opaque cursor from next_cursor")]
-# Top-level response fields that are shown once and never stored in an idempotency record.
-ONE_TIME_FIELDS = frozenset({"token", "secret"})
 
 
 def error_body(exc: errors.AppError, request_id: str) -> dict[str, Any]:
@@ -171,17 +171,24 @@ def _check_body(event: Mapping[str, Any], method: str) -> None:
     except UnicodeDecodeError:
         raise errors.Invalid("the request body is not UTF-8", code="invalid_body") from None
     try:
-        json.loads(text)
-    except ValueError:
+        jsontext.loads(text)
+    except jsontext.Refused as refused:
+        code, message = _BODY_REFUSALS[refused.reason]
         raise errors.Invalid(
-            "the request body is not valid JSON",
-            code="invalid_json",
-            details={"fields": [{"field": "", "location": "body", "issue": "not valid JSON"}]},
+            message, code=code, details={"fields": [{"field": "", "location": "body", "issue": refused.issue}]}
         ) from None
     if event.get("isBase64Encoded"):
         # Hand the resolver text, as API Gateway does for JSON bodies.
         event["body"] = text  # type: ignore[index]
         event["isBase64Encoded"] = False  # type: ignore[index]
+
+
+# How a JSON body that jsontext refuses is answered (all 400).
+_BODY_REFUSALS: dict[jsontext.Reason, tuple[str, str]] = {
+    "invalid": ("invalid_json", "the request body is not valid JSON"),
+    "too_deep": ("json_too_deep", f"the request body nests deeper than {jsontext.MAX_DEPTH} levels"),
+    "lone_surrogate": ("invalid_body", "a string of the request body holds a lone surrogate (not Unicode text)"),
+}
 
 
 def _raw_error(exc: errors.AppError, request_id: str) -> dict[str, Any]:
@@ -191,6 +198,14 @@ def _raw_error(exc: errors.AppError, request_id: str) -> dict[str, Any]:
         "body": json.dumps(error_body(exc, request_id)),
         "isBase64Encoded": False,
     }
+
+
+def _credential_digest(headers: Mapping[str, str]) -> str:
+    """SHA-256 of the credential `authenticate` accepted (the dev identity header, else
+    Authorization): the caller an Idempotency-Key belongs to. Never the credential itself."""
+    dev_user = headers.get(DEV_HEADER)
+    presented = f"dev {dev_user.strip()}" if dev_user is not None else headers.get("authorization", "").strip()
+    return hashlib.sha256(presented.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def make_handler(app: APIGatewayHttpResolver) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
@@ -215,14 +230,17 @@ def make_handler(app: APIGatewayHttpResolver) -> Callable[[dict[str, Any], Any],
             return _raw_error(
                 fallback.unmatched(str(http.get("method", "GET")).upper(), str(http.get("path", ""))), request_id
             )
+        step = "body check"
         try:
             _check_body(event, str(http.get("method", "GET")).upper())
             if event.get("routeKey") not in PUBLIC_ROUTES:
+                step = "authentication"
                 ctx.principal = authenticate(headers, ctx.ip)
+                ctx.credential = _credential_digest(headers)
         except errors.AppError as exc:
             return _raw_error(exc, request_id)
         except Exception as exc:  # noqa: BLE001 - the envelope, never a trace
-            logger.error("authentication failed unexpectedly", extra={"error_type": type(exc).__name__})
+            logger.error("request entry failed unexpectedly", extra={"step": step, "error_type": type(exc).__name__})
             return _raw_error(errors.Internal("an internal error occurred"), request_id)
         response = app.resolve(event, context)
         response.setdefault("headers", {})["X-Request-Id"] = request_id
@@ -258,12 +276,17 @@ def _persistence() -> Any:
 
 
 def _idempotency(app: APIGatewayHttpResolver, next_middleware: Callable[..., Response[Any]]) -> Response[Any]:
-    """`Idempotency-Key` on a mutation: the first response is kept (with one-time secrets
-    redacted) for IDEMPOTENCY_TTL_SECONDS and replayed to a retry with the same key; the same
-    key with a different request is 422."""
+    """`Idempotency-Key` on an authenticated mutation: the first response is kept for
+    IDEMPOTENCY_TTL_SECONDS, without the values its model marks shown-once, and replayed to a
+    retry with the same key from the same credential; the same key with a different request is
+    422. Requests no credential authenticated (device login) keep nothing: a key there would be
+    shared by every anonymous caller."""
+    from strongroom.context import current  # noqa: PLC0415
+
     event = app.current_event
     key = event.headers.get("idempotency-key") if event.headers else None
-    if event.http_method.upper() not in MUTATING or not key:
+    credential = current().credential
+    if event.http_method.upper() not in MUTATING or not key or not credential:
         return next_middleware(app)
     if len(key) > 255 or not key.isprintable():
         raise errors.Invalid(
@@ -277,21 +300,21 @@ def _idempotency(app: APIGatewayHttpResolver, next_middleware: Callable[..., Res
     )
 
     from strongroom.config import settings  # noqa: PLC0415
-    from strongroom.context import current  # noqa: PLC0415
 
-    who = current().principal
     body = event.body or ""
     request = {
-        "scope": f"{who.id if who else 'anonymous'}|{event.http_method.upper()}|{event.path}|{key}",
-        "body_sha256": hashlib.sha256(body.encode()).hexdigest(),
+        "scope": f"{credential}|{event.http_method.upper()}|{event.path}|{key}",
+        "body_sha256": hashlib.sha256(body.encode("utf-8", "surrogatepass")).hexdigest(),
     }
     config = IdempotencyConfig(
         event_key_jmespath="scope",
         payload_validation_jmespath="body_sha256",
         expires_after_seconds=settings().idempotency_ttl_seconds,
         use_local_cache=False,
+        hash_function="sha256",
     )
     config.register_lambda_context(app.lambda_context)
+    declared = response_type(app.context["_route"].func)
     fresh: dict[str, Any] = {}
 
     @idempotent_function(
@@ -303,7 +326,7 @@ def _idempotency(app: APIGatewayHttpResolver, next_middleware: Callable[..., Res
         fresh["response"] = Response(
             status_code=response.status_code, content_type=JSON, body=text, headers=dict(response.headers or {})
         )
-        return {"status_code": response.status_code, "body": _redact(text)}
+        return {"status_code": response.status_code, "body": _redact(text, declared)}
 
     try:
         stored = run(request=request)
@@ -327,15 +350,22 @@ def _idempotency(app: APIGatewayHttpResolver, next_middleware: Callable[..., Res
     )
 
 
-def _redact(text: str) -> str:
+@functools.cache
+def response_type(route: Callable[..., Any]) -> Any:
+    """What a route declares it answers (`Response[X]` unwrapped to X): the type whose shown-once
+    marks say what a stored copy of its response must leave out."""
+    declared = typing.get_type_hints(route, include_extras=True).get("return")
+    if typing.get_origin(declared) is Response:
+        (declared,) = typing.get_args(declared)
+    return declared
+
+
+def _redact(text: str, declared: Any) -> str:
     try:
         data = json.loads(text)
     except ValueError:
         return text
-    if isinstance(data, dict) and ONE_TIME_FIELDS.intersection(data):
-        data = {k: ("[shown once]" if k in ONE_TIME_FIELDS else v) for k, v in data.items()}
-        return json.dumps(data)
-    return text
+    return json.dumps(shown_once.redact(data, declared))
 
 
 # --------------------------------------------------------------------------- route helpers

@@ -38,6 +38,9 @@ class RequestContext:
     ip: str = ""
     user_agent: str = ""
     principal: Principal | None = None
+    # SHA-256 of the credential that authenticated the request ("" when none did): the scope of
+    # its Idempotency-Keys.
+    credential: str = ""
     extras: dict[str, str] = field(default_factory=dict)
     # Items read ahead in one batch for this request (db.prefetch), by (PK, SK); None = absent.
     prefetched: dict[tuple[str, str], dict[str, Any] | None] = field(default_factory=dict)

@@ -15,8 +15,9 @@ Export (`render`), every format read back to exactly the same values:
   with every character YAML does not allow raw written as an escape.
 
 Import (`parse`): `dotenv` through python-dotenv's own parser, without interpolation (`${…}` are
-Strongroom references, kept as written); `json`: an object of strings. Errors name the line or key,
-never a value.
+Strongroom references, kept as written); `json`: an object of strings, read with the limits of
+`jsontext` (nesting, lone surrogates). Values must be Unicode text (no NUL, no lone surrogate).
+Errors name the line or key, never a value.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import re
 from collections.abc import Mapping
 from typing import Literal
 
+from strongroom import jsontext
 from strongroom.errors import Unprocessable
 
 ExportFormat = Literal["dotenv", "json", "yaml", "shell"]
@@ -119,14 +121,28 @@ def parse(content: str, fmt: ImportFormat) -> dict[str, str]:
     nul = sorted(k for k, v in values.items() if "\x00" in v)
     if nul:
         raise Unprocessable("values may not contain NUL characters", code="invalid_values", details={"keys": nul[:20]})
+    unpaired = sorted(k for k, v in values.items() if jsontext.has_lone_surrogate(v))
+    if unpaired:
+        raise Unprocessable(
+            "values may not hold lone surrogates (not Unicode text)",
+            code="invalid_values",
+            details={"keys": unpaired[:20]},
+        )
     return values
+
+
+_JSON_REFUSALS: dict[jsontext.Reason, str] = {
+    "invalid": "the content is not valid JSON",
+    "too_deep": f"the content nests deeper than {jsontext.MAX_DEPTH} levels",
+    "lone_surrogate": "the content holds a lone surrogate (not Unicode text)",
+}
 
 
 def _parse_json(content: str) -> dict[str, str]:
     try:
-        data = json.loads(content)
-    except ValueError:
-        raise Unprocessable("the content is not valid JSON", code="invalid_content") from None
+        data = jsontext.loads(content)
+    except jsontext.Refused as refused:
+        raise Unprocessable(_JSON_REFUSALS[refused.reason], code="invalid_content") from None
     if not isinstance(data, dict):
         raise Unprocessable("the content must be a JSON object of strings", code="invalid_content")
     not_strings = sorted(str(k) for k, v in data.items() if not isinstance(v, str))

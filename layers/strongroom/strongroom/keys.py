@@ -188,9 +188,9 @@ def device_request(device_hash: str) -> dict[str, str]:
     return {PK: f"DEVICE#{device_hash}", SK: "DEVICE"}
 
 
-def device_user_code(user_code: str) -> dict[str, str]:
-    """The single-use pointer from a user code to its device login."""
-    return {PK: f"USERCODE#{user_code}", SK: "USERCODE"}
+def device_user_code(code_hash: str) -> dict[str, str]:
+    """The single-use pointer from a user code (by its SHA-256; the code is never stored) to its device login."""
+    return {PK: f"USERCODE#{code_hash}", SK: "USERCODE"}
 
 
 def device_failures(user_id: str) -> dict[str, str]:

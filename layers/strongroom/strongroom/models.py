@@ -8,6 +8,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
+from strongroom.shown_once import ShownOnce
+
 SLUG_PATTERN = r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$"
 _SLUG_RE = re.compile(SLUG_PATTERN)
 
@@ -126,7 +128,7 @@ class Invitation(Response):
 
 
 class InvitationCreated(Invitation):
-    token: str = Field(description="Shown once. Send it to the invitee; it is stored only as a hash.")
+    token: ShownOnce = Field(description="Shown once. Send it to the invitee; it is stored only as a hash.")
 
 
 class InvitationList(Response):
@@ -502,7 +504,7 @@ class ServiceToken(Response):
 
 
 class ServiceTokenCreated(ServiceToken):
-    token: str = Field(description="Shown once (sr_svc_…). Stored only as a SHA-256 hash.")
+    token: ShownOnce = Field(description="Shown once (sr_svc_…). Stored only as a SHA-256 hash.")
 
 
 class ServiceTokenList(Response):
@@ -558,7 +560,7 @@ class PersonalToken(Response):
 
 
 class PersonalTokenCreated(PersonalToken):
-    token: str = Field(description="Shown once (sr_pat_…). Stored only as a SHA-256 hash.")
+    token: ShownOnce = Field(description="Shown once (sr_pat_…). Stored only as a SHA-256 hash.")
 
 
 class PersonalTokenList(Response):
@@ -573,10 +575,10 @@ class DeviceStartBody(Request):
 
 
 class DeviceStart(Response):
-    device_code: str
-    user_code: str
+    device_code: ShownOnce = Field(description="Shown once; the device polls with it. Stored only as a hash.")
+    user_code: ShownOnce = Field(description="Shown once, for the user to approve. Stored only as a hash.")
     verification_uri: str
-    verification_uri_complete: str
+    verification_uri_complete: ShownOnce = Field(description="verification_uri with the user code in it")
     expires_in: int
     interval: int
 
@@ -592,7 +594,7 @@ class DeviceTokenBody(Request):
 
 
 class DeviceToken(Response):
-    access_token: str
+    access_token: ShownOnce = Field(description="A personal access token (sr_pat_…), shown once")
     token_type: Literal["Bearer"]
     expires_in: int
     token_id: str
@@ -679,7 +681,7 @@ class Webhook(Response):
 
 
 class WebhookCreated(Webhook):
-    secret: str = Field(description="whsec_… (Standard Webhooks). Shown once; stored encrypted by KMS.")
+    secret: ShownOnce = Field(description="whsec_… (Standard Webhooks). Shown once; stored encrypted by KMS.")
 
 
 class WebhookList(Response):

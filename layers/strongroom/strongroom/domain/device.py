@@ -2,8 +2,8 @@
 the short user code, the device polls and receives a personal access token, once.
 
 - `start` (no auth): a random device code (kept only as its SHA-256) and an 8-letter user code
-  from 20 consonants (`BCDF-GHJK`: no vowels, so no words; no 0/O or 1/I to confuse), valid 10
-  minutes; poll every 5 seconds.
+  from 20 consonants (`BCDF-GHJK`: no vowels, so no words; no 0/O or 1/I to confuse; kept only as
+  its SHA-256 too), valid 10 minutes; poll every 5 seconds.
 - `approve` (a signed-in user, not a token): the user code is single-use; wrong codes count
   against the user (10 per 15 minutes, then 429), so codes cannot be guessed by brute force.
 - `token` (no auth): `authorization_pending`, `slow_down` (polling faster than `interval`, which
@@ -60,7 +60,7 @@ def start(verification_uri: str, client_name: str) -> DeviceStart:
         try:
             db.put_plain(
                 {
-                    **keys.device_user_code(user_code),
+                    **keys.device_user_code(_hash(user_code)),
                     "entity": "device_user_code",
                     "device_hash": _hash(device_code),
                     "expires_at": expires,
@@ -78,7 +78,6 @@ def start(verification_uri: str, client_name: str) -> DeviceStart:
             **keys.device_request(_hash(device_code)),
             "entity": "device_request",
             "status": "pending",
-            "user_code": user_code,
             "client_name": client_name,
             "interval": INTERVAL,
             "expires_at": expires,
@@ -133,7 +132,7 @@ def approve(user_code: str, *, deny: bool) -> None:
         raise Forbidden("a device is approved by a signed-in user, not with a token")
     _check_rate(who.id)
     code = normalize(user_code)
-    pointer = db.get(keys.device_user_code(code)) if len(code) == USER_CODE_LENGTH else None
+    pointer = db.get(keys.device_user_code(_hash(code))) if len(code) == USER_CODE_LENGTH else None
     if pointer is None or clock.parse(str(pointer["expires_at"])) <= clock.now():
         _count_failure(who.id)
         raise NotFound("no pending login with this code", code="invalid_user_code")
@@ -153,7 +152,7 @@ def approve(user_code: str, *, deny: bool) -> None:
                 },
                 on_fail=NotFound("no pending login with this code", code="invalid_user_code"),
             ),
-            db.Delete(keys.device_user_code(code)),  # single use
+            db.Delete(keys.device_user_code(_hash(code))),  # single use
         ],
         audit=audit.event(
             "device.denied" if deny else "device.approved",

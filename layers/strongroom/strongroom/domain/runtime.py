@@ -4,15 +4,19 @@ exactly as the management API shows it.
 The ETag names every snapshot the answer was computed from, with its revision (the token's
 environment, its ancestors, environments its references reach). `If-None-Match` with it is
 answered by reading those snapshot items alone: when no revision moved, 304, without decrypting
-and without KMS. A read that returns values writes one `secrets.read` audit event.
+and without KMS. A tag is compared only when it is well formed (environment ids, plain-digit
+revisions) and names only environments the token reads; any other tag is a miss, whatever
+environments it names, so it tells nothing about them. A read that returns values writes one
+`secrets.read` audit event.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import re
 
-from strongroom import audit, db, formats, keys
+from strongroom import audit, db, formats, ids, keys
 from strongroom.access import EnvironmentAccess, environment_access
 from strongroom.context import principal
 from strongroom.domain.resolve import Resolver
@@ -53,24 +57,52 @@ def etag(revisions: dict[str, int], first: str) -> str:
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
+_REVISION = re.compile(r"^[0-9]{1,15}$")
+MAX_ETAG_LENGTH = 4096
+
+
 def _parse(tag: str) -> dict[str, int] | None:
+    """The (environment id, revision) pairs a tag names, or None when it is not one of our ETags:
+    every id must be an environment id and every revision plain digits, checked before any key is
+    built from them."""
     tag = tag.strip().removeprefix("W/").strip('"')
+    if len(tag) > MAX_ETAG_LENGTH:
+        return None
     try:
         raw = base64.urlsafe_b64decode(tag + "=" * (-len(tag) % 4)).decode()
-        pairs = [p.rsplit(":", 1) for p in raw.split(",")]
-        out = {env_id: int(rev) for env_id, rev in pairs}
     except (binascii.Error, UnicodeDecodeError, ValueError):
         return None
+    out: dict[str, int] = {}
+    for pair in raw.split(","):
+        env_id, _, rev = pair.rpartition(":")
+        if not ids.is_id(env_id, "env") or not _REVISION.match(rev) or env_id in out:
+            return None
+        out[env_id] = int(rev)
     return out if 0 < len(out) <= MAX_ETAG_ENVIRONMENTS else None
 
 
+def _readable(access: EnvironmentAccess) -> set[str]:
+    """The environments this caller's read of its environment may depend on, hence the only ones an
+    ETag may name: the environment and the ancestors it reads through the token."""
+    env = access.environment
+    return {env.id, *(a.id for a in Resolver(access).ancestors(env))}
+
+
 def unchanged(access: EnvironmentAccess, if_none_match: str | None) -> str | None:
-    """The ETag when If-None-Match names the current state exactly (reads snapshot items only)."""
+    """The ETag when If-None-Match names the current state exactly (reads snapshot items only).
+
+    Authorization comes first: a tag naming any environment outside what this caller reads is a
+    miss, decided before a key is built, so the answer (and the reads made) is the same whether
+    that environment exists, belongs to someone else, or is made up."""
     if not if_none_match:
         return None
-    for candidate in if_none_match.split(","):
-        seen = _parse(candidate)
-        if seen is None or next(iter(seen)) != access.environment.id:
+    tags = [seen for seen in (_parse(c) for c in if_none_match.split(",")) if seen is not None]
+    tags = [seen for seen in tags if next(iter(seen)) == access.environment.id]
+    if not tags:
+        return None
+    readable = _readable(access)  # no read at all unless the environment has a parent
+    for seen in tags:
+        if not readable.issuperset(seen):
             continue
         items = db.batch_get([keys.env_snapshot(e) for e in seen])
         now = {str(i[keys.PK]).removeprefix("ENV#"): int(i["revision"]) for i in items}
