@@ -24,7 +24,7 @@ from strongroom.config import settings
 from strongroom.data import projects as project_data
 from strongroom.data import secrets as data
 from strongroom.data.secrets import DataKeyRecord, SnapshotRecord, VersionRecord
-from strongroom.domain.resolve import Resolver, open_snapshot
+from strongroom.domain.resolve import Resolver, check_writable, open_snapshot
 from strongroom.errors import Conflict, NotFound, PayloadTooLarge, PreconditionFailed, Unprocessable
 from strongroom.models import (
     BatchResult,
@@ -117,10 +117,11 @@ def list_secrets(
     after = db.deserialize(db.decode_cursor(listing, cursor))["after"] if cursor else ""
     names = sorted(k for k in view if k.startswith(prefix) and k > after)
     page, more = names[:limit], len(names) > limit
+    resolved = resolver.resolve_all(env, page) if with_values and resolve else {}
     items = [
         SecretListItem(
             key=k,
-            value=(resolver.resolve(env, k) if resolve else view[k].value) if with_values else None,
+            value=(resolved[k] if resolve else view[k].value) if with_values else None,
             version=view[k].version,
             updated_at=view[k].updated_at,
             source=view[k].source.slug,
@@ -237,6 +238,8 @@ def _commit(access: EnvironmentAccess, planner: Callable[[_State], _Plan]) -> _C
         plan = planner(state)
         if not plan.changes and not plan.rotate_key:
             return _Committed(state.revision, {}, state, written=False)
+        # the one writing a value is its writer: its references may reach only what they can read
+        check_writable(access, plan.changes)
         try:
             return _write(access, state, plan)
         except _Retry:
@@ -553,7 +556,8 @@ def export_secrets(access: EnvironmentAccess, fmt: formats.ExportFormat, *, reso
     resolver = Resolver(access)
     env = access.environment
     view = resolver.view(env)
-    text = formats.render({k: resolver.resolve(env, k) if resolve else e.value for k, e in view.items()}, fmt)
+    values = resolver.resolve_all(env, view) if resolve else {k: e.value for k, e in view.items()}
+    text = formats.render(values, fmt)
     db.transact(
         [],
         audit=audit.environment_event(
