@@ -12,13 +12,12 @@ other precondition is checked against the state read, in the plan, so a retry re
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from strongroom import audit, clock, crypto, db, formats, keys
+from strongroom import audit, clock, crypto, db, formats, keys, patterns
 from strongroom.access import EnvironmentAccess
 from strongroom.config import settings
 from strongroom.data import projects as project_data
@@ -617,21 +616,32 @@ def _diff(state: _State, src: Mapping[str, str]) -> list[SecretChange]:
 
 def validate(access: EnvironmentAccess) -> ValidationReport:
     """Missing template keys and values (resolved, as applications get them) that do not match
-    their pattern. Patterns are the project admins' own regular expressions, run on their own
-    values only."""
+    their pattern. Patterns run on RE2 (linear time in the value); one RE2 cannot run (stored
+    before patterns moved to RE2) is reported as unsupported, never run by a backtracking engine."""
     _check_server_managed(access)
     template = project_data.template(access.org.id, access.project.id)
     resolver = Resolver(access)
     env = access.environment
     view = resolver.view(env)
     missing = [t.key for t in template if t.key not in view]
-    mismatched = [
-        PatternMismatch(key=t.key, pattern=t.pattern)
-        for t in template
-        if t.pattern is not None and t.key in view and re.fullmatch(t.pattern, resolver.resolve(env, t.key)) is None
-    ]
+    patterned = [(t.key, t.pattern) for t in template if t.pattern is not None and t.key in view]
+    values = resolver.resolve_all(env, [key for key, _ in patterned])
+    mismatched: list[PatternMismatch] = []
+    unsupported: list[str] = []
+    for key, pattern in patterned:
+        try:
+            program = patterns.compile_pattern(pattern)
+        except patterns.UnsupportedPattern:
+            unsupported.append(key)
+            continue
+        if not patterns.fullmatch(program, values[key]):
+            mismatched.append(PatternMismatch(key=key, pattern=pattern))
     return ValidationReport(
-        valid=not missing and not mismatched, checked=len(template), missing=missing, mismatched=mismatched
+        valid=not missing and not mismatched and not unsupported,
+        checked=len(template),
+        missing=missing,
+        mismatched=mismatched,
+        unsupported=unsupported,
     )
 
 
