@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import secrets as pysecrets
+import time
 from typing import Any
 
 import pytest
 
+from strongroom import aws
 from strongroom_local import LocalStack
 from support import Api, scan_all, unique_email
 
@@ -60,6 +62,7 @@ def test_validate_lists_missing_keys_and_mismatched_values_never_the_values(api:
         "checked": 3,
         "missing": ["API_KEY"],
         "mismatched": [{"key": "DB_URL", "pattern": "postgres://.+"}],
+        "unsupported": [],
     }
     assert "canary-value-9d2" not in json.dumps(report)
     body = {"set": {"DB_URL": "postgres://db/app", "API_KEY": "k"}}
@@ -118,3 +121,51 @@ def test_deleting_the_project_removes_its_template(api: Api, project: dict[str, 
     assert api("DELETE", project["path"], user=project["owner"])[0] == 204
     prefix = f"TEMPLATE#{project['id']}#"
     assert [i for i in scan_all(stack) if i["SK"]["S"].startswith(prefix)] == []
+
+
+# --------------------------------------------------------------------------- patterns run in linear time (#9 item 4)
+
+
+def test_a_pattern_that_would_backtrack_runs_in_linear_time(api: Api, project: dict[str, Any]) -> None:
+    """`(a+)+$` against 25 characters held the process for seconds under Python's `re`."""
+    owner, path = project["owner"], project["path"]
+    assert api("POST", f"{path}/template", user=owner, json={"key": "EVIL", "pattern": "(a+)+$"})[0] == 201
+    staging = f"{path}/environments/staging"
+    assert api("PUT", f"{staging}/secrets/EVIL", user=owner, json={"value": "a" * 27 + "!"})[0] == 200
+    started = time.monotonic()
+    status, _, report = api("GET", f"{staging}/validate", user=owner)
+    elapsed = time.monotonic() - started
+    assert (status, report["mismatched"]) == (200, [{"key": "EVIL", "pattern": "(a+)+$"}])
+    assert elapsed < 3.0, f"validate took {elapsed:.1f} s"
+    assert api("PUT", f"{staging}/secrets/EVIL", user=owner, json={"value": "a" * 27})[0] == 200
+    assert api("GET", f"{staging}/validate", user=owner)[2]["valid"] is True
+
+
+@pytest.mark.parametrize("pattern", [r"(a)\1", r"(?=x)x", r"(?<!y)x", r"x\Z"])
+def test_a_pattern_the_linear_engine_cannot_run_is_422_naming_the_field(
+    api: Api, project: dict[str, Any], pattern: str
+) -> None:
+    status, _, error = api(
+        "POST", f"{project['path']}/template", user=project["owner"], json={"key": "K", "pattern": pattern}
+    )
+    assert (status, error["error"]["code"]) == (422, "pattern_unsupported"), error
+    assert [f["field"] for f in error["error"]["details"]["fields"]] == ["pattern"]
+    assert api("GET", f"{project['path']}/template", user=project["owner"])[2]["data"] == []
+
+
+def test_a_stored_pattern_the_linear_engine_cannot_run_is_reported_not_run(
+    api: Api, project: dict[str, Any], stack: LocalStack
+) -> None:
+    """A template key written before patterns moved to RE2 (put in the table directly here)."""
+    owner, path = project["owner"], project["path"]
+    assert api("POST", f"{path}/template", user=owner, json={"key": "OLD", "pattern": "x"})[0] == 201
+    _, _, org = api("GET", f"/v1/orgs/{project['org']}", user=owner)
+    assert stack.resources is not None
+    table = stack.resources.refs["Table"]
+    key = {"PK": {"S": f"ORG#{org['id']}"}, "SK": {"S": f"TEMPLATE#{project['id']}#OLD"}}
+    item = aws.dynamodb().get_item(TableName=table, Key=key)["Item"]
+    aws.dynamodb().put_item(TableName=table, Item={**item, "pattern": {"S": "(a+)+\\1$"}})
+    staging = f"{path}/environments/staging"
+    assert api("PUT", f"{staging}/secrets/OLD", user=owner, json={"value": "a" * 27 + "!"})[0] == 200
+    status, _, report = api("GET", f"{staging}/validate", user=owner)
+    assert (status, report["valid"], report["unsupported"], report["mismatched"]) == (200, False, ["OLD"], [])

@@ -402,7 +402,7 @@ def _compiles(pattern: str | None) -> str | None:
     try:
         re.compile(pattern)
     except re.error:
-        raise ValueError("must be a valid regular expression (Python syntax)") from None
+        raise ValueError("must be a valid regular expression") from None
     return pattern
 
 
@@ -411,7 +411,11 @@ class TemplateKeyPut(Request):
     description: Annotated[str, StringConstraints(max_length=500)] = ""
     pattern: Annotated[
         str | None, StringConstraints(min_length=1, max_length=MAX_PATTERN_LENGTH), AfterValidator(_compiles)
-    ] = Field(default=None, description="A regular expression the whole value must match")
+    ] = Field(
+        default=None,
+        description="A regular expression the whole value must match, run by RE2 (linear time): "
+        "no backreferences or lookaround (422 pattern_unsupported)",
+    )
 
 
 class TemplateKey(Response):
@@ -436,6 +440,11 @@ class ValidationReport(Response):
     checked: int = Field(description="How many template keys were checked")
     missing: list[str]
     mismatched: list[PatternMismatch] = Field(description="Keys whose value does not match (values are never shown)")
+    unsupported: list[str] = Field(
+        default_factory=list,
+        description="Keys whose stored pattern RE2 cannot run (backreferences, lookaround): not checked; "
+        "fix the template",
+    )
 
 
 # --------------------------------------------------------------------------- BYOK encryption

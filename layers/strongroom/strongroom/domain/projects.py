@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 
-from strongroom import audit, clock, db, ids, keys
+from strongroom import audit, clock, db, ids, keys, patterns
 from strongroom.access import ProjectAccess, environment_access, org_access, project_access
 from strongroom.data import orgs as org_data
 from strongroom.data import projects as data
@@ -403,6 +403,8 @@ def set_template_key(org_ref: str, project_ref: str, body: TemplateKeyPut) -> tu
     """Add a required key to the project's template, or change its description/pattern. Returns
     the key and whether it was new."""
     access = project_access(org_ref, project_ref, "templates.manage")
+    if body.pattern is not None:
+        patterns.require_supported(body.pattern)
     org_id, project_id = access.org.id, access.project.id
     current = data.template_key(org_id, project_id, body.key)
     if current is None and len(data.template(org_id, project_id)) >= MAX_TEMPLATE_KEYS:

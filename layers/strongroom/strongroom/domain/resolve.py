@@ -12,27 +12,53 @@ References, expanded on read:
 - `${project.env.KEY}`: KEY in an environment of another project of the org.
 Keys may contain dots, so a dotted name is read, in order, as a key of this environment, as
 `env.KEY`, as `project.env.KEY`. A name that matches none of them is left as written; `$${`
-writes a literal `${`. A reference into an environment the caller may not read is 403 naming
-it (never its value); a cycle or a chain deeper than 10 is 422 naming the chain.
+writes a literal `${`. A cycle or a chain deeper than 10 is 422 naming the chain.
+
+Who may expand what (docs/decisions-references.md). A reference that reaches another
+environment's view expands only when both may read that environment (and its ancestors):
+- the reader (else 403 `reference_forbidden` naming the reference, never its value);
+- the value's writer, i.e. whoever made its current version (`updated_by`), with the rights they
+  hold now (else 403 `reference_writer_forbidden`): a member by their current role, a service
+  token or the system never beyond their own environment, someone who left not at all. Writes
+  check the same rule against the writing principal (`check_writable`), so a refusal at read
+  only happens when the writer's rights shrank since.
+A `${KEY}` resolved in the view it is read from crosses no boundary (its result is visible only
+to readers of that view, who can read KEY there) and needs neither check.
+
+Bounds of one request: a value expands to at most MAX_RESOLVED_BYTES, all values whose
+references expanded add up to at most MAX_EXPANDED_BYTES (422 `reference_too_large` naming the
+chain); references reach at most MAX_ENVIRONMENTS snapshots and MAX_PROJECTS other projects
+(422 `too_many_references`). Reads are batched and cached for the request: the org's projects
+in one listing whatever the number of names, each project's environments once, the snapshots a
+level of nesting reaches in one read, the roles of the writers in one read; each reference is
+looked up and each value expanded once.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from strongroom import crypto
-from strongroom.access import EnvironmentAccess
+from strongroom import crypto, ids
+from strongroom.access import EnvironmentAccess, OrgAccess
+from strongroom.context import Principal
+from strongroom.data import orgs as org_data
 from strongroom.data import projects as project_data
 from strongroom.data import secrets as secret_data
 from strongroom.data.projects import EnvironmentRecord, ProjectRecord
 from strongroom.data.secrets import SnapshotRecord
 from strongroom.errors import Forbidden, Unprocessable
+from strongroom.models import MAX_VALUE_BYTES
 
 MAX_DEPTH = 10
 MAX_ANCESTORS = 10
+MAX_RESOLVED_BYTES = MAX_VALUE_BYTES  # one value, references expanded: no larger than a value written
+MAX_EXPANDED_BYTES = 2_000_000  # every value with an expanded reference, in one request
+MAX_ENVIRONMENTS = 30  # snapshots one request reads (the environment and its ancestors included)
+MAX_PROJECTS = 10  # other projects whose environments one request's references list
 REFERENCE = re.compile(r"\$\$\{|\$\{([^}]{1,300})\}")
 
 
@@ -64,130 +90,374 @@ def open_live(scope: crypto.Scope, snap: SnapshotRecord | None) -> dict[str, dic
     return live
 
 
+def references(value: str) -> Iterator[str]:
+    """The names a value refers to (`${name}`), each once, escapes (`$${`) left out."""
+    if "${" not in value:
+        return
+    yield from dict.fromkeys(m.group(1) for m in REFERENCE.finditer(value) if m.group(1) is not None)
+
+
+def _size(text: str) -> int:
+    """UTF-8 length (values are bounded in bytes)."""
+    return len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
+
+
+def _too_wide(reference: str | None, what: str, limit: int) -> Unprocessable:
+    details: dict[str, Any] = {f"max_{what}": limit}
+    if reference is not None:
+        details["reference"] = reference
+    return Unprocessable(
+        f"the references of this request reach more than {limit} {what}",
+        code="too_many_references",
+        details=details,
+    )
+
+
+class Directory:
+    """The projects and environments of the org that one request's references name: the org's
+    projects listed once (one Query, whatever the number of names), each project's environments
+    once, at most MAX_PROJECTS projects besides the request's own."""
+
+    def __init__(self, org_id: str, home: ProjectRecord) -> None:
+        self.org_id = org_id
+        self.home = home
+        self._envs: dict[str, list[EnvironmentRecord]] = {}
+        self._ancestors: dict[str, list[EnvironmentRecord]] = {}
+        self._by_id: dict[str, ProjectRecord] | None = None
+        self._by_slug: dict[str, ProjectRecord] = {}
+
+    def can_list(self, project_id: str) -> bool:
+        others = sum(1 for p in self._envs if p != self.home.id)
+        return project_id == self.home.id or project_id in self._envs or others < MAX_PROJECTS
+
+    def environments(self, project_id: str, *, reference: str | None = None) -> list[EnvironmentRecord]:
+        if project_id not in self._envs:
+            if not self.can_list(project_id):
+                raise _too_wide(reference, "projects", MAX_PROJECTS)
+            self._envs[project_id] = project_data.environments(self.org_id, project_id)
+        return self._envs[project_id]
+
+    def environment(self, project_id: str, slug: str, *, reference: str | None = None) -> EnvironmentRecord | None:
+        return next((e for e in self.environments(project_id, reference=reference) if e.slug == slug), None)
+
+    def ancestors(self, env: EnvironmentRecord) -> list[EnvironmentRecord]:
+        """env's parent, grandparent…, nearest first."""
+        if env.parent_id is None:
+            return []
+        if env.id not in self._ancestors:
+            by_id = {e.id: e for e in self.environments(env.project_id)}
+            out: list[EnvironmentRecord] = []
+            seen = {env.id}
+            parent = by_id.get(env.parent_id)
+            while parent is not None and parent.id not in seen and len(out) < MAX_ANCESTORS:
+                out.append(parent)
+                seen.add(parent.id)
+                parent = by_id.get(parent.parent_id) if parent.parent_id else None
+            self._ancestors[env.id] = out
+        return self._ancestors[env.id]
+
+    def project(self, name: str) -> ProjectRecord | None:
+        """An active project of the org by ID or slug."""
+        if name in (self.home.id, self.home.slug):
+            return self.home
+        if self._by_id is None:
+            self._by_id = {}
+            cursor: str | None = None
+            while True:
+                page, cursor = project_data.page(self.org_id, limit=500, cursor=cursor)
+                for p in page:
+                    self._by_id[p.id] = p
+                    self._by_slug[p.slug] = p
+                if not cursor:
+                    break
+        return self._by_id.get(name) if ids.is_id(name, "prj") else self._by_slug.get(name.lower())
+
+    def known_project(self, project_id: str) -> ProjectRecord | None:
+        """A project already read (no read)."""
+        return self.home if project_id == self.home.id else (self._by_id or {}).get(project_id)
+
+    def interpretations(
+        self, env: EnvironmentRecord, ref: str, *, within_bounds: bool = False
+    ) -> Iterator[tuple[EnvironmentRecord, str]]:
+        """Where a dotted `${ref}` that is no key of env may point, in order: (environment, key)
+        for `env.KEY`, then for `project.env.KEY`. `within_bounds` skips projects past the bound
+        instead of refusing (reading ahead)."""
+        parts = ref.split(".")
+        if len(parts) >= 2:
+            other = self.environment(env.project_id, parts[0], reference=ref)
+            if other is not None:
+                yield other, ".".join(parts[1:])
+        if len(parts) >= 3:
+            project = self.project(parts[0])
+            if project is not None and (not within_bounds or self.can_list(project.id)):
+                other = self.environment(project.id, parts[1], reference=ref)
+                if other is not None:
+                    yield other, ".".join(parts[2:])
+
+
+def check_writable(access: EnvironmentAccess, values: Mapping[str, str | None]) -> None:
+    """Before a write: 403 `reference_forbidden` when a value refers to an environment (or one of
+    its ancestors) that the writing principal cannot read. Every environment a dotted name could
+    name counts, whether or not it holds that key yet, since it may later. Costs no read unless a
+    value has a dotted reference."""
+    env = access.environment
+    directory: Directory | None = None
+    for name in sorted(values):
+        value = values[name]
+        if value is None:
+            continue
+        for ref in references(value):
+            if "." not in ref:
+                continue
+            directory = directory or Directory(access.org.id, access.project)
+            for other, _key in directory.interpretations(env, ref):
+                if other.id == env.id:
+                    continue
+                if not all(access.allows("secrets.read", e) for e in [other, *directory.ancestors(other)]):
+                    raise Forbidden(
+                        f"{name} refers to ${{{ref}}}, which you ({access.role}) cannot read; "
+                        "a reference may only expand to what its writer can read",
+                        code="reference_forbidden",
+                        details={"key": name, "reference": ref},
+                    )
+
+
 class Resolver:
     """The views of the environments one request touches, loaded once each."""
 
     def __init__(self, access: EnvironmentAccess) -> None:
         self.access = access
-        self._envs: dict[str, list[EnvironmentRecord]] = {}
-        self._projects: dict[str, ProjectRecord | None] = {access.project.slug: access.project}
-        self._views: dict[str, dict[str, Entry]] = {}
-        self._done: dict[tuple[str, str], str] = {}
+        self.directory = Directory(access.org.id, access.project)
+        self._snaps: dict[str, SnapshotRecord | None] = {}  # env_id -> snapshot read (None: none yet)
+        self._merged: dict[str, dict[str, Entry]] = {}
+        self._checked: set[str] = set()  # views whose ancestors the reader may read
+        self._done: dict[tuple[str, str], tuple[str, int]] = {}  # (env, name) -> (value, UTF-8 size)
+        self._targets: dict[tuple[str, str], tuple[EnvironmentRecord, str] | None] = {}
+        self._roles: dict[str, str | None] = {}  # writer -> their role in the org now (None: reads nothing else)
+        self._expanded = 0
         # env_id -> snapshot revision of every environment read so far (0: no snapshot yet)
         self.revisions: dict[str, int] = {}
 
     # ----------------------------------------------------------------- views
 
     def environments(self, project_id: str) -> list[EnvironmentRecord]:
-        if project_id not in self._envs:
-            self._envs[project_id] = project_data.environments(self.access.org.id, project_id)
-        return self._envs[project_id]
+        return self.directory.environments(project_id)
 
     def ancestors(self, env: EnvironmentRecord) -> list[EnvironmentRecord]:
         """env's parent, grandparent…, nearest first."""
-        if env.parent_id is None:
-            return []
-        by_id = {e.id: e for e in self.environments(env.project_id)}
-        out: list[EnvironmentRecord] = []
-        seen = {env.id}
-        parent = by_id.get(env.parent_id)
-        while parent is not None and parent.id not in seen and len(out) < MAX_ANCESTORS:
-            out.append(parent)
-            seen.add(parent.id)
-            parent = by_id.get(parent.parent_id) if parent.parent_id else None
-        return out
+        return self.directory.ancestors(env)
 
-    def view(self, env: EnvironmentRecord) -> dict[str, Entry]:
+    def view(self, env: EnvironmentRecord, *, reference: str | None = None) -> dict[str, Entry]:
         """Every key env sees, own over inherited, raw (references not expanded)."""
-        if env.id in self._views:
-            return self._views[env.id]
-        chain = [env, *self.ancestors(env)]
-        # A service token reads its environment as the environment sees itself, ancestors included
-        # (its creator had to be able to read them: domain/tokens.py).
-        through_token = self.access.principal.environment_id == env.id
-        for ancestor in chain[1:]:
-            if not through_token and not self.access.allows("secrets.read", ancestor):
-                raise Forbidden(
-                    f"'{env.slug}' inherits from '{ancestor.slug}', which your role ({self.access.role}) cannot read",
-                    code="inherits_unreadable",
-                    details={"environment": ancestor.slug},
-                )
-        snaps = secret_data.snapshots([e.id for e in chain])
-        for link in chain:
-            self.revisions.setdefault(link.id, snaps[link.id].revision if link.id in snaps else 0)
-        merged: dict[str, Entry] = {}
-        for holder in reversed(chain):  # farthest first: nearer environments overwrite
-            scope = crypto.Scope(self.access.org.id, holder.project_id, holder.id)
-            for name, e in open_live(scope, snaps.get(holder.id)).items():
-                merged[name] = Entry(e["value"], e["version"], e["updated_at"], e["updated_by"], holder)
-        self._views[env.id] = merged
-        return merged
+        if env.id not in self._checked:
+            chain = [env, *self.ancestors(env)]
+            # A service token reads its environment as the environment sees itself, ancestors included
+            # (its creator had to be able to read them: domain/tokens.py).
+            through_token = self.access.principal.environment_id == env.id
+            for ancestor in chain[1:]:
+                if not through_token and not self.access.allows("secrets.read", ancestor):
+                    raise Forbidden(
+                        f"'{env.slug}' inherits from '{ancestor.slug}', "
+                        f"which your role ({self.access.role}) cannot read",
+                        code="inherits_unreadable",
+                        details={"environment": ancestor.slug},
+                    )
+            self._load(chain, reference=reference)
+            for link in chain:
+                snap = self._snaps[link.id]
+                self.revisions.setdefault(link.id, snap.revision if snap else 0)
+            self._checked.add(env.id)
+        return self._merged_view(env)
+
+    def _merged_view(self, env: EnvironmentRecord) -> dict[str, Entry]:
+        """env's view without the reader's checks (reading ahead, and for view())."""
+        if env.id not in self._merged:
+            chain = [env, *self.ancestors(env)]
+            self._load(chain)
+            merged: dict[str, Entry] = {}
+            for holder in reversed(chain):  # farthest first: nearer environments overwrite
+                scope = crypto.Scope(self.access.org.id, holder.project_id, holder.id)
+                for name, e in open_live(scope, self._snaps[holder.id]).items():
+                    merged[name] = Entry(e["value"], e["version"], e["updated_at"], e["updated_by"], holder)
+            self._merged[env.id] = merged
+        return self._merged[env.id]
+
+    def _load(self, envs: Iterable[EnvironmentRecord], *, reference: str | None = None) -> None:
+        """Read the snapshots of those of envs not read yet, in one request."""
+        missing = list({e.id: e for e in envs if e.id not in self._snaps}.values())
+        if not missing:
+            return
+        if len(self._snaps) + len(missing) > MAX_ENVIRONMENTS:
+            raise _too_wide(reference, "environments", MAX_ENVIRONMENTS)
+        found = secret_data.snapshots([e.id for e in missing])
+        for e in missing:
+            self._snaps[e.id] = found.get(e.id)
 
     # ----------------------------------------------------------------- references
 
     def resolve(self, env: EnvironmentRecord, name: str) -> str:
         """The value of `name` as env sees it, references expanded."""
-        return self._value(env, name, [])
+        return self.resolve_all(env, [name])[name]
+
+    def resolve_all(self, env: EnvironmentRecord, names: Iterable[str]) -> dict[str, str]:
+        """The values of `names` (keys env sees) as env sees them, references expanded, in order."""
+        wanted = list(names)
+        self.view(env)
+        self._read_ahead(env, wanted)
+        return {name: self._value(env, name, []) for name in wanted}
+
+    def _read_ahead(self, env: EnvironmentRecord, names: list[str]) -> None:
+        """Read, one request per level of nesting, the snapshots the references of `names` can
+        reach, then in one request the roles of those who wrote references to other environments,
+        so that expanding (below, which decides and checks) finds them in memory. Only reads:
+        never refuses, and stops at the bounds (the expansion then refuses, naming the reference)."""
+        frontier = [(env, name) for name in names]
+        seen: set[tuple[str, str]] = set()
+        writers: list[str] = []
+        for _level in range(MAX_DEPTH + 1):
+            following: dict[tuple[str, str], tuple[EnvironmentRecord, str]] = {}
+            for where, name in frontier:
+                if (where.id, name) in seen:
+                    continue
+                seen.add((where.id, name))
+                entry = self._merged_view(where).get(name)
+                if entry is None:
+                    continue
+                for ref in references(entry.value):
+                    if ref in self._merged_view(where):
+                        following.setdefault((where.id, ref), (where, ref))
+                        continue
+                    for other, key in self.directory.interpretations(where, ref, within_bounds=True):
+                        if not self._may_read(other):
+                            continue  # refused when expanded; never read (nor decrypted) ahead
+                        following.setdefault((other.id, key), (other, key))
+                        if other.id != where.id:
+                            writers.append(entry.updated_by)
+            reached = {other.id: other for other, _ in following.values()}
+            wanted = {
+                link.id: link
+                for other in reached.values()
+                for link in [other, *self.ancestors(other)]
+                if link.id not in self._snaps
+            }
+            room = MAX_ENVIRONMENTS - len(self._snaps)
+            if wanted and room > 0:
+                self._load(list(wanted.values())[:room])
+            loaded = {
+                env_id
+                for env_id, other in reached.items()
+                if all(link.id in self._snaps for link in [other, *self.ancestors(other)])
+            }
+            frontier = [(o, k) for o, k in following.values() if o.id in loaded and (o.id, k) not in seen]
+            if not frontier:
+                break
+        self._fetch_roles(writers)
+
+    def _may_read(self, env: EnvironmentRecord) -> bool:
+        """Whether the reader may read env's view (env and its ancestors)."""
+        if self.access.principal.environment_id == env.id:
+            return True  # a token's own environment, as view() reads it
+        return all(self.access.allows("secrets.read", e) for e in [env, *self.ancestors(env)])
 
     def _label(self, env: EnvironmentRecord, name: str, origin: EnvironmentRecord) -> str:
         if env.id == origin.id:
             return name
         if env.project_id == origin.project_id:
             return f"{env.slug}.{name}"
-        project = next((p for p in self._projects.values() if p and p.id == env.project_id), None)
+        project = self.directory.known_project(env.project_id)
         return f"{project.slug if project else env.project_id}.{env.slug}.{name}"
+
+    def _chain(self, stack: list[tuple[EnvironmentRecord, str]]) -> list[str]:
+        origin = stack[0][0]
+        return [self._label(e, n, origin) for e, n in stack]
 
     def _value(self, env: EnvironmentRecord, name: str, stack: list[tuple[EnvironmentRecord, str]]) -> str:
         done = self._done.get((env.id, name))
         if done is not None:
-            return done
-        origin = stack[0][0] if stack else env
+            return done[0]
         if any(e.id == env.id and n == name for e, n in stack):
-            chain = [self._label(e, n, origin) for e, n in stack] + [self._label(env, name, origin)]
+            chain = self._chain([*stack, (env, name)])
             raise Unprocessable(
                 f"the references form a cycle: {' -> '.join(chain)}", code="reference_cycle", details={"chain": chain}
             )
         if len(stack) > MAX_DEPTH:  # MAX_DEPTH references followed is fine
-            chain = [self._label(e, n, origin) for e, n in stack] + [self._label(env, name, origin)]
+            chain = self._chain([*stack, (env, name)])
             raise Unprocessable(
                 f"references nest deeper than {MAX_DEPTH}", code="reference_too_deep", details={"chain": chain}
             )
-        raw = self.view(env)[name].value
+        entry = self.view(env)[name]
+        raw = entry.value
+        if "${" not in raw:
+            self._done[(env.id, name)] = (raw, _size(raw))
+            return raw
         stack = [*stack, (env, name)]
-
-        def expand(match: re.Match[str]) -> str:
-            if match.group(0) == "$${":
-                return "${"
-            target = self._target(env, match.group(1), stack)
-            if target is None:
-                return match.group(0)
-            return self._value(target[0], target[1], stack)
-
-        value = REFERENCE.sub(expand, raw)
-        self._done[(env.id, name)] = value
+        pieces: list[str] = []
+        size, at, expanded = 0, 0, False
+        for match in REFERENCE.finditer(raw):
+            text, at = raw[at : match.start()], match.end()
+            piece, piece_size, followed = self._piece(env, entry, name, match, stack)
+            expanded = expanded or followed
+            size += _size(text) + piece_size
+            if size > MAX_RESOLVED_BYTES:
+                raise self._too_large(stack, "value", MAX_RESOLVED_BYTES)
+            pieces += (text, piece)
+        pieces.append(raw[at:])
+        size += _size(raw[at:])
+        if size > MAX_RESOLVED_BYTES:
+            raise self._too_large(stack, "value", MAX_RESOLVED_BYTES)
+        if expanded:
+            self._expanded += size
+            if self._expanded > MAX_EXPANDED_BYTES:
+                raise self._too_large(stack, "request", MAX_EXPANDED_BYTES)
+        value = "".join(pieces)
+        self._done[(env.id, name)] = (value, size)
         return value
 
-    def _target(
-        self, env: EnvironmentRecord, ref: str, stack: list[tuple[EnvironmentRecord, str]]
-    ) -> tuple[EnvironmentRecord, str] | None:
-        """Where `${ref}` points from env, or None when it names nothing."""
+    def _piece(
+        self,
+        env: EnvironmentRecord,
+        entry: Entry,
+        name: str,
+        match: re.Match[str],
+        stack: list[tuple[EnvironmentRecord, str]],
+    ) -> tuple[str, int, bool]:
+        """What one `${…}` of env's `name` becomes, its UTF-8 size, and whether it was a reference followed."""
+        ref = match.group(1)
+        if ref is None:  # `$${`
+            return "${", 2, False
+        target = self._target(env, ref)
+        if target is None:
+            return match.group(0), _size(match.group(0)), False
+        other, key = target
+        if other.id != env.id:
+            self._writer_may_read(entry, name, other, ref)
+        value = self._value(other, key, stack)
+        return value, self._done[(other.id, key)][1], True
+
+    def _too_large(self, stack: list[tuple[EnvironmentRecord, str]], limit: str, max_bytes: int) -> Unprocessable:
+        chain = self._chain(stack)
+        what = "one value" if limit == "value" else "the values of one request"
+        return Unprocessable(
+            f"references expand {what} past {max_bytes} bytes: {' -> '.join(chain)}",
+            code="reference_too_large",
+            details={"chain": chain, "limit": limit, "max_bytes": max_bytes},
+        )
+
+    def _target(self, env: EnvironmentRecord, ref: str) -> tuple[EnvironmentRecord, str] | None:
+        """Where `${ref}` points from env, or None when it names nothing (looked up once)."""
+        if (env.id, ref) in self._targets:
+            return self._targets[(env.id, ref)]
+        found: tuple[EnvironmentRecord, str] | None = None
         if ref in self.view(env):
-            return env, ref
-        parts = ref.split(".")
-        if len(parts) >= 2:
-            other = self._environment(env.project_id, parts[0])
-            if other is not None:
+            found = (env, ref)
+        else:
+            for other, key in self.directory.interpretations(env, ref):
                 self._readable(other, ref)
-                if ".".join(parts[1:]) in self.view(other):
-                    return other, ".".join(parts[1:])
-        if len(parts) >= 3:
-            project = self._project(parts[0])
-            other = self._environment(project.id, parts[1]) if project else None
-            if other is not None:
-                self._readable(other, ref)
-                if ".".join(parts[2:]) in self.view(other):
-                    return other, ".".join(parts[2:])
-        return None
+                if key in self.view(other, reference=ref):
+                    found = (other, key)
+                    break
+        self._targets[(env.id, ref)] = found
+        return found
 
     def _readable(self, env: EnvironmentRecord, ref: str) -> None:
         if not self.access.allows("secrets.read", env):
@@ -197,13 +467,40 @@ class Resolver:
                 details={"reference": ref},
             )
 
-    def _environment(self, project_id: str, slug: str) -> EnvironmentRecord | None:
-        return next((e for e in self.environments(project_id) if e.slug == slug), None)
+    # ----------------------------------------------------------------- the writer's rights
 
-    def _project(self, slug: str) -> ProjectRecord | None:
-        if slug not in self._projects:
-            found = project_data.resolve(self.access.org.id, slug)
-            self._projects[slug] = (
-                found if found is not None and getattr(found, "status", "active") == "active" else None
+    def _fetch_roles(self, writers: Iterable[str]) -> None:
+        """The current role in this org of each writer not known yet, in one read. Only members
+        have one: a service token or the system reads nothing beyond its own environment."""
+        who = self.access.principal
+        wanted: list[str] = []
+        for writer in dict.fromkeys(writers):
+            if writer in self._roles:
+                continue
+            if not ids.is_id(writer, "usr"):
+                self._roles[writer] = None
+            elif who.type == "user" and writer == who.id:
+                self._roles[writer] = self.access.role
+            else:
+                wanted.append(writer)
+        if wanted:
+            found = org_data.memberships(self.access.org.id, wanted)
+            for writer in wanted:
+                self._roles[writer] = found[writer].role if writer in found else None
+
+    def _writer_may_read(self, entry: Entry, name: str, target: EnvironmentRecord, ref: str) -> None:
+        """403 unless the value's writer may read, now, the environment its reference reaches."""
+        self._fetch_roles([entry.updated_by])
+        role = self._roles[entry.updated_by]
+        writer = (
+            None
+            if role is None
+            else OrgAccess(principal=Principal(type="user", id=entry.updated_by), org=self.access.org, role=role)
+        )
+        if writer is None or not all(writer.allows("secrets.read", e) for e in [target, *self.ancestors(target)]):
+            raise Forbidden(
+                f"{name} refers to ${{{ref}}}, which the one who wrote it ({entry.updated_by}) cannot read; "
+                "someone who can must write the value again",
+                code="reference_writer_forbidden",
+                details={"key": name, "reference": ref, "written_by": entry.updated_by},
             )
-        return self._projects[slug]

@@ -118,7 +118,7 @@ def pull(access: EnvironmentAccess) -> tuple[dict[str, str], str]:
     """Every value the environment sees, resolved, and the ETag of that answer."""
     resolver = Resolver(access)
     env = access.environment
-    values = {name: resolver.resolve(env, name) for name in sorted(resolver.view(env))}
+    values = resolver.resolve_all(env, sorted(resolver.view(env)))
     tag = etag(resolver.revisions, env.id)
     _audit(access, {"keys": sorted(values)[:100], "count": len(values)})
     return values, tag

@@ -12,19 +12,18 @@ other precondition is checked against the state read, in the plan, so a retry re
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from strongroom import audit, clock, crypto, db, formats, keys
+from strongroom import audit, clock, crypto, db, formats, keys, patterns
 from strongroom.access import EnvironmentAccess
 from strongroom.config import settings
 from strongroom.data import projects as project_data
 from strongroom.data import secrets as data
 from strongroom.data.secrets import DataKeyRecord, SnapshotRecord, VersionRecord
-from strongroom.domain.resolve import Resolver, open_snapshot
+from strongroom.domain.resolve import Resolver, check_writable, open_snapshot
 from strongroom.errors import Conflict, NotFound, PayloadTooLarge, PreconditionFailed, Unprocessable
 from strongroom.models import (
     BatchResult,
@@ -117,10 +116,11 @@ def list_secrets(
     after = db.deserialize(db.decode_cursor(listing, cursor))["after"] if cursor else ""
     names = sorted(k for k in view if k.startswith(prefix) and k > after)
     page, more = names[:limit], len(names) > limit
+    resolved = resolver.resolve_all(env, page) if with_values and resolve else {}
     items = [
         SecretListItem(
             key=k,
-            value=(resolver.resolve(env, k) if resolve else view[k].value) if with_values else None,
+            value=(resolved[k] if resolve else view[k].value) if with_values else None,
             version=view[k].version,
             updated_at=view[k].updated_at,
             source=view[k].source.slug,
@@ -237,6 +237,8 @@ def _commit(access: EnvironmentAccess, planner: Callable[[_State], _Plan]) -> _C
         plan = planner(state)
         if not plan.changes and not plan.rotate_key:
             return _Committed(state.revision, {}, state, written=False)
+        # the one writing a value is its writer: its references may reach only what they can read
+        check_writable(access, plan.changes)
         try:
             return _write(access, state, plan)
         except _Retry:
@@ -553,7 +555,8 @@ def export_secrets(access: EnvironmentAccess, fmt: formats.ExportFormat, *, reso
     resolver = Resolver(access)
     env = access.environment
     view = resolver.view(env)
-    text = formats.render({k: resolver.resolve(env, k) if resolve else e.value for k, e in view.items()}, fmt)
+    values = resolver.resolve_all(env, view) if resolve else {k: e.value for k, e in view.items()}
+    text = formats.render(values, fmt)
     db.transact(
         [],
         audit=audit.environment_event(
@@ -613,21 +616,32 @@ def _diff(state: _State, src: Mapping[str, str]) -> list[SecretChange]:
 
 def validate(access: EnvironmentAccess) -> ValidationReport:
     """Missing template keys and values (resolved, as applications get them) that do not match
-    their pattern. Patterns are the project admins' own regular expressions, run on their own
-    values only."""
+    their pattern. Patterns run on RE2 (linear time in the value); one RE2 cannot run (stored
+    before patterns moved to RE2) is reported as unsupported, never run by a backtracking engine."""
     _check_server_managed(access)
     template = project_data.template(access.org.id, access.project.id)
     resolver = Resolver(access)
     env = access.environment
     view = resolver.view(env)
     missing = [t.key for t in template if t.key not in view]
-    mismatched = [
-        PatternMismatch(key=t.key, pattern=t.pattern)
-        for t in template
-        if t.pattern is not None and t.key in view and re.fullmatch(t.pattern, resolver.resolve(env, t.key)) is None
-    ]
+    patterned = [(t.key, t.pattern) for t in template if t.pattern is not None and t.key in view]
+    values = resolver.resolve_all(env, [key for key, _ in patterned])
+    mismatched: list[PatternMismatch] = []
+    unsupported: list[str] = []
+    for key, pattern in patterned:
+        try:
+            program = patterns.compile_pattern(pattern)
+        except patterns.UnsupportedPattern:
+            unsupported.append(key)
+            continue
+        if not patterns.fullmatch(program, values[key]):
+            mismatched.append(PatternMismatch(key=key, pattern=pattern))
     return ValidationReport(
-        valid=not missing and not mismatched, checked=len(template), missing=missing, mismatched=mismatched
+        valid=not missing and not mismatched and not unsupported,
+        checked=len(template),
+        missing=missing,
+        mismatched=mismatched,
+        unsupported=unsupported,
     )
 
 
