@@ -275,6 +275,26 @@ def test_one_key_is_claimed_by_one_org_at_a_time(api: Api, org: dict[str, Any]) 
     assert (status, enabled["kms_key_arn"]) == (200, key)
 
 
+def test_switching_to_another_key_gives_the_first_one_back(api: Api, org: dict[str, Any]) -> None:
+    # Given a key two orgs may use, enabled by the first, which then moves to a key of its own
+    other = _new_org(api)
+    shared, own = customer_key(org["id"], other["id"]), customer_key(org["id"])
+    assert (
+        api("POST", f"{org['path']}/encryption/kms/enable", user=org["owner"], json={"kms_key_arn": shared})[0] == 200
+    )
+    status, _, switched = api(
+        "POST", f"{org['path']}/encryption/kms/enable", user=org["owner"], json={"kms_key_arn": own}
+    )
+    assert (status, switched["kms_key_arn"], switched["rewrapped"]) == (200, own, 2)
+    # Then the second org may take the first key
+    status, _, enabled = api(
+        "POST", f"{other['path']}/encryption/kms/enable", user=other["owner"], json={"kms_key_arn": shared}
+    )
+    assert (status, enabled["kms_key_arn"]) == (200, shared)
+    crypto.cache.clear()
+    assert api("GET", f"{org['base']}/production/secrets/DB", user=org["owner"])[2]["value"] == "production-value"
+
+
 def test_every_unusable_key_gets_the_same_answer(api: Api, org: dict[str, Any]) -> None:
     disabled = customer_key(org["id"])
     aws.kms().disable_key(KeyId=disabled.rsplit("/", 1)[-1])

@@ -122,13 +122,13 @@ def get(org_ref: str) -> OrgEncryption:
 # --------------------------------------------------------------------------- test
 
 
+PROBE_CHECKS = ("generate_data_key", "decrypt", "other_org_denied", "not_claimed")
+
+
 def test_key(org_ref: str, key_arn: str) -> KmsTest:
     """Whether the key would be accepted by enable: KMS proves it serves this org and only it."""
     access = _access(org_ref)
     return KmsTest(ok=True, kms_key_arn=_probe(access, key_arn), checks=list(PROBE_CHECKS))
-
-
-PROBE_CHECKS = ("generate_data_key", "decrypt", "other_org_denied", "not_claimed")
 
 
 def _probe(access: OrgAccess, key_arn: str) -> str:
