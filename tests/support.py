@@ -20,6 +20,63 @@ def unique_email(who: str) -> str:
     return f"{who}-{secrets.token_hex(4)}@example.com"
 
 
+# The local stack's AWS account (moto's): the account the functions call KMS from.
+STRONGROOM_ACCOUNT = "123456789012"
+CUSTOMER_ACCOUNT = "111122223333"
+KEY_ADMINISTRATION = [
+    "kms:Create*",
+    "kms:Describe*",
+    "kms:Enable*",
+    "kms:List*",
+    "kms:Put*",
+    "kms:Update*",
+    "kms:Revoke*",
+    "kms:Disable*",
+    "kms:Get*",
+    "kms:Delete*",
+    "kms:TagResource",
+    "kms:UntagResource",
+    "kms:ScheduleKeyDeletion",
+    "kms:CancelKeyDeletion",
+]
+
+
+def byok_key_policy(*org_ids: str) -> dict[str, Any]:
+    """The key policy docs/byok.md has a customer set: their account administers the key;
+    Strongroom's account may use it only under the encryption context of `org_ids`."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "KeyAdministration",
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:aws:iam::{CUSTOMER_ACCOUNT}:root"},
+                "Action": KEY_ADMINISTRATION,
+                "Resource": "*",
+            },
+            {
+                "Sid": "StrongroomUsesThisKeyForOneOrganization",
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:aws:iam::{STRONGROOM_ACCOUNT}:root"},
+                "Action": ["kms:GenerateDataKey", "kms:Decrypt", "kms:ReEncryptFrom", "kms:ReEncryptTo"],
+                "Resource": "*",
+                "Condition": {"StringEquals": {"kms:EncryptionContext:org": list(org_ids)}},
+            },
+        ],
+    }
+
+
+def customer_key(*org_ids: str) -> str:
+    """A customer's KMS key (on the stack's moto), set up for the orgs `org_ids` as docs/byok.md
+    says; with no org ids, moto's default policy (the account may use it for anything)."""
+    from strongroom import aws
+
+    kwargs: dict[str, Any] = {"Description": "a customer's key"}
+    if org_ids:
+        kwargs["Policy"] = json.dumps(byok_key_policy(*org_ids))
+    return str(aws.kms().create_key(**kwargs)["KeyMetadata"]["Arn"])
+
+
 def http_call(
     base: str,
     method: str,

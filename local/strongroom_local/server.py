@@ -27,6 +27,7 @@ from strongroom_local.environment import local_values, shared_environment
 from strongroom_local.events import HttpRequest, HttpResponse, new_request_id
 from strongroom_local.gateway import MAX_BODY, Cors, Gateway, error_response
 from strongroom_local.intrinsics import ACCOUNT, REGION
+from strongroom_local.kms_policy import enforce_kms_key_policies
 from strongroom_local.provision import Resources, provision
 from strongroom_local.template import LAYER_DIR, TEMPLATE, functions, http_api_properties, load_template, routes
 from strongroom_local.workers import Worker, WorkerRunner, registered_workers
@@ -284,6 +285,7 @@ class LocalStack:
         self._mock = mock_aws()
         self._mock.start()
         make_dynamodb_atomic()
+        enforce_kms_key_policies()
         template = load_template(self.template_path)
         self.resources = provision(template, parameters=self.parameters)
         fns = functions(template)

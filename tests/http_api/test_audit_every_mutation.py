@@ -24,6 +24,7 @@ import pytest
 from strongroom import aws
 from strongroom_local import LocalStack
 from strongroom_local.template import load_template, routes
+from support import customer_key
 
 pytestmark = pytest.mark.http
 
@@ -302,28 +303,27 @@ def _template_delete(w: World) -> tuple[str, str, str, Any, str]:
     return "DELETE", f"{project}/template/DB_URL", w.owner, None, "template.key_deleted"
 
 
-def _customer_key() -> str:
-    from strongroom import aws
-
-    return str(aws.kms().create_key(Description="customer key")["KeyMetadata"]["Arn"])
+def _customer_key(w: World, org: str) -> str:
+    """A key limited to this org (path `org`) by its key policy, as docs/byok.md has it."""
+    return customer_key(w.call("GET", org, user=w.owner, want=200)["id"])
 
 
 def _kms_enable(w: World) -> tuple[str, str, str, Any, str]:
     project, _ = _staging_with(w, {"A": "1"})
     org = project.split("/projects/")[0]
-    return "POST", f"{org}/encryption/kms/enable", w.owner, {"kms_key_arn": _customer_key()}, "org.kms_enabled"
+    return "POST", f"{org}/encryption/kms/enable", w.owner, {"kms_key_arn": _customer_key(w, org)}, "org.kms_enabled"
 
 
 def _kms_disable(w: World) -> tuple[str, str, str, Any, str]:
     project, _ = _staging_with(w, {"A": "1"})
     org = project.split("/projects/")[0]
-    w.call("POST", f"{org}/encryption/kms/enable", user=w.owner, body={"kms_key_arn": _customer_key()}, want=200)
+    w.call("POST", f"{org}/encryption/kms/enable", user=w.owner, body={"kms_key_arn": _customer_key(w, org)}, want=200)
     return "DELETE", f"{org}/encryption/kms", w.owner, None, "org.kms_disabled"
 
 
 def _kms_test(w: World) -> tuple[str, str, str, Any, str]:
-    org = w.org()
-    return "POST", f"/v1/orgs/{org['slug']}/encryption/kms/test", w.owner, {"kms_key_arn": _customer_key()}, ""
+    org = f"/v1/orgs/{w.org()['slug']}"
+    return "POST", f"{org}/encryption/kms/test", w.owner, {"kms_key_arn": _customer_key(w, org)}, ""
 
 
 def _org_rotate(w: World) -> tuple[str, str, str, Any, str]:

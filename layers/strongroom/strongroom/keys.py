@@ -32,6 +32,11 @@ def org_slug(slug: str) -> dict[str, str]:
     return {PK: f"ORGSLUG#{slug}", SK: "ORGSLUG"}
 
 
+def kms_key_claim(key_arn: str) -> dict[str, str]:
+    """BYOK: which org uses a customer KMS key (by its key ARN); one org per key."""
+    return {PK: f"KMSKEY#{key_arn}", SK: "CLAIM"}
+
+
 def member(org_id: str, user_id: str) -> dict[str, str]:
     return {PK: f"ORG#{org_id}", SK: f"MEMBER#{user_id}"}
 

@@ -454,16 +454,20 @@ KMS_KEY_ARN_PATTERN = r"^arn:aws[a-z-]*:kms:[a-z0-9-]{1,32}:[0-9]{12}:(?:key|ali
 
 class KmsKeyBody(Request):
     kms_key_arn: Annotated[str, StringConstraints(pattern=KMS_KEY_ARN_PATTERN)] = Field(
-        description="The ARN of a symmetric KMS key (or alias) whose policy lets Strongroom's role use it"
+        description=(
+            "The ARN of a symmetric KMS key (or alias) whose key policy lets Strongroom use it only under this "
+            "organization's encryption context (kms:EncryptionContext:org = the organization's id)"
+        )
     )
 
 
 class KmsTest(Response):
     ok: bool
-    kms_key_arn: str
-    key_state: str
-    key_manager: str = ""
-    checks: list[str]
+    kms_key_arn: str = Field(description="The key's ARN, as KMS names it")
+    checks: list[str] = Field(
+        description="What KMS proved: generate_data_key and decrypt under this organization's context, "
+        "other_org_denied (refused under another organization's), not_claimed (no other organization uses it)"
+    )
 
 
 class OrgEncryption(Response):

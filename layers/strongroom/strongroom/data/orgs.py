@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from strongroom import db, ids, keys
-from strongroom.errors import Conflict, NotFound
+from strongroom.errors import AppError, Conflict, NotFound
 
 
 class OrgRecord(BaseModel):
@@ -165,6 +165,41 @@ def invitation_token_item(inv: InvitationRecord, expires_epoch: int) -> dict[str
         "invitation_id": inv.id,
         keys.TTL: expires_epoch,
     }
+
+
+# --------------------------------------------------------------------------- BYOK key claims
+
+
+def kms_key_holder(key_arn: str) -> str | None:
+    """The org that has claimed this customer key, if any."""
+    item = db.get(keys.kms_key_claim(key_arn))
+    return str(item["org_id"]) if item else None
+
+
+def claim_kms_key(org_id: str, key_arn: str, now: str, *, on_fail: AppError) -> db.Put:
+    """A transaction op: this org claims the key; fails (`on_fail`) when any org holds it."""
+    item = {**keys.kms_key_claim(key_arn), "entity": "kms_key_claim", "org_id": org_id, "key_arn": key_arn}
+    return db.Put.new({**item, "claimed_at": now}, on_fail=on_fail)
+
+
+def release_kms_key(org_id: str, key_arn: str) -> db.Delete:
+    """A transaction op: the org gives its key back (a claim it never wrote, from before claims
+    existed, is no obstacle; another org's claim is never removed)."""
+    return db.Delete(
+        keys.kms_key_claim(key_arn),
+        condition="attribute_not_exists(PK) OR org_id = :org",
+        values={":org": org_id},
+        on_fail=Conflict("the organization's encryption changed; retry", code="encryption_changed"),
+    )
+
+
+def release_kms_key_of(org_id: str) -> None:
+    """Org purge: free the claim on the key the (tombstoned) org item names. Idempotent; only
+    this org's claim is removed (nobody else can take it while it exists)."""
+    org = db.get(keys.org(org_id))
+    arn = org.get("kms_key_arn") if org else None
+    if arn and kms_key_holder(str(arn)) == org_id:
+        db.delete_many([keys.kms_key_claim(str(arn))])
 
 
 def partition_keys(partition: str) -> list[dict[str, str]]:

@@ -1,13 +1,24 @@
 """Bring your own KMS key (BYOK), per org. Owner only (`encryption.manage`).
 
 Every environment's data key is wrapped by a KMS key: the service's, or, once an owner enables
-BYOK, the org's own (in their account, granting our role Encrypt/Decrypt/ReEncrypt/GenerateDataKey
-/DescribeKey). Enabling re-wraps every data key of the org with KMS ReEncrypt (the plaintext key
-never leaves KMS), under the same encryption context (org, project, environment); disabling
-re-wraps back. Both are resumable: the org records the target key and `migrating` in one audited
-transaction, new data keys use the target at once, and the re-wrap walks environments, skipping
-what is already under the target; calling again finishes an interrupted run. Revoking our grant
-on the customer key makes every read fail closed (503), which is the point.
+BYOK, the org's own. A customer key serves exactly one org, and KMS itself proves it: the key's
+policy (or a grant) lets Strongroom use it only when the encryption context's `org` is that org's
+id (docs/byok.md). Testing or enabling a key makes three calls: GenerateDataKey and Decrypt under
+the org's own context must succeed, and GenerateDataKey under the context of another org (a fresh,
+random org id that names no org) must be refused by KMS with AccessDeniedException. A key that
+serves any context could serve any tenant, and is refused. One key ARN is claimed by one org at
+a time (a claim item, written with `attribute_not_exists` in the enable transaction, released by
+disable, by a switch to another key and by the org's purge). Whatever is wrong with a key (it does
+not exist, is disabled, is in an account we cannot reach, is not limited to this org, is
+another org's), the answer is the same 422 `key_unusable` with the same message, so a caller
+learns nothing about keys that are not theirs.
+
+Enabling re-wraps every data key of the org with KMS ReEncrypt (the plaintext key never leaves
+KMS), under the same encryption context (org, project, environment); disabling re-wraps back.
+Both are resumable: the org records the target key and `migrating` in one audited transaction,
+new data keys use the target at once, and the re-wrap walks environments, skipping what is
+already under the target; calling again finishes an interrupted run. Revoking our access to the
+customer key makes every read fail closed (503), which is the point.
 
 `POST …/encryption/rotate` gives every environment of the org a new data key version (each its
 own audited change, as `POST E/rotate-key` does), resumable in the same way.
@@ -17,9 +28,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from strongroom import audit, aws, clock, crypto, db, keys
+from strongroom import audit, aws, clock, crypto, db, ids, keys
 from strongroom.access import EnvironmentAccess, OrgAccess, org_access
 from strongroom.config import settings
+from strongroom.data import orgs as org_data
 from strongroom.data import projects as project_data
 from strongroom.data.projects import EnvironmentRecord
 from strongroom.data.secrets import DataKeyRecord, SnapshotRecord
@@ -43,27 +55,49 @@ _UNUSABLE = frozenset(
     }
 )
 TEST_CONTEXT_PURPOSE = "byok-test"
+UNUSABLE_MESSAGE = (
+    "the key cannot be used for this organization: it must be an enabled symmetric KMS key whose key policy "
+    "(or grant) lets Strongroom use it only under this organization's encryption context, used by no other "
+    "organization"
+)
 
 
-def _kms(operation: str, **params: Any) -> dict[str, Any]:
-    """A KMS call on a customer key: 422 naming the operation when the key is unusable, 503 when
-    KMS itself fails."""
+def _unusable() -> Unprocessable:
+    """The one answer for every key that is not this org's to use (nothing about the key is told)."""
+    return Unprocessable(UNUSABLE_MESSAGE, code="key_unusable")
+
+
+class _Refused(Exception):
+    """KMS refused a call on a customer key (one of `_UNUSABLE`)."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+def _call(operation: str, **params: Any) -> dict[str, Any]:
+    """A KMS call on a customer key: `_Refused` when KMS refuses it, 503 when KMS itself fails."""
     from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415
 
     try:
         return getattr(aws.kms(), operation)(**params)  # type: ignore[no-any-return]
     except ClientError as exc:
         code = str(exc.response.get("Error", {}).get("Code", ""))
-        logger.warning("customer key call failed", extra={"operation": operation, "error_code": code})
         if code in _UNUSABLE:
-            raise Unprocessable(
-                "the key cannot be used by Strongroom",
-                code="key_unusable",
-                details={"operation": operation, "error": code},
-            ) from None
+            raise _Refused(code) from None
+        logger.warning("customer key call failed", extra={"operation": operation, "error_code": code})
         raise Unavailable("the key service is unavailable; nothing was changed") from exc
     except BotoCoreError as exc:
         raise Unavailable("the key service is unavailable; nothing was changed") from exc
+
+
+def _kms(operation: str, **params: Any) -> dict[str, Any]:
+    """A KMS call on a customer key: 422 `key_unusable` when KMS refuses it, 503 when it fails."""
+    try:
+        return _call(operation, **params)
+    except _Refused as refused:
+        logger.warning("customer key refused", extra={"operation": operation, "error_code": refused.code})
+        raise _unusable() from None
 
 
 def _access(org_ref: str) -> OrgAccess:
@@ -88,36 +122,41 @@ def get(org_ref: str) -> OrgEncryption:
 # --------------------------------------------------------------------------- test
 
 
+PROBE_CHECKS = ("generate_data_key", "decrypt", "other_org_denied", "not_claimed")
+
+
 def test_key(org_ref: str, key_arn: str) -> KmsTest:
-    """DescribeKey, then a data key generated and decrypted under the org's encryption context."""
+    """Whether the key would be accepted by enable: KMS proves it serves this org and only it."""
     access = _access(org_ref)
-    return _probe(access, key_arn)
+    return KmsTest(ok=True, kms_key_arn=_probe(access, key_arn), checks=list(PROBE_CHECKS))
 
 
-def _probe(access: OrgAccess, key_arn: str) -> KmsTest:
-    meta = _kms("describe_key", KeyId=key_arn)["KeyMetadata"]
-    problems = []
-    if meta.get("KeyState") != "Enabled":
-        problems.append(f"key state is {meta.get('KeyState')}")
-    # KMS always answers KeyUsage and KeySpec; where they are absent, the round trip below decides.
-    if meta.get("KeyUsage", "ENCRYPT_DECRYPT") != "ENCRYPT_DECRYPT":
-        problems.append(f"key usage is {meta.get('KeyUsage')}")
-    if meta.get("KeySpec", meta.get("CustomerMasterKeySpec", "SYMMETRIC_DEFAULT")) != "SYMMETRIC_DEFAULT":
-        problems.append("the key is not a symmetric encryption key")
-    if problems:
-        raise Unprocessable("the key cannot be used by Strongroom", code="key_unusable", details={"problems": problems})
-    context = {"org": access.org.id, "purpose": TEST_CONTEXT_PURPOSE}
-    generated = _kms("generate_data_key", KeyId=key_arn, KeySpec="AES_256", EncryptionContext=context)
-    back = _kms("decrypt", CiphertextBlob=generated["CiphertextBlob"], KeyId=key_arn, EncryptionContext=context)
+def _probe(access: OrgAccess, key_arn: str) -> str:
+    """The key's ARN (as KMS names it), once KMS has shown that it serves this org under this
+    org's encryption context and refuses another org's, and no other org has claimed it."""
+    org_id = access.org.id
+    own = {"org": org_id, "purpose": TEST_CONTEXT_PURPOSE}
+    generated = _kms("generate_data_key", KeyId=key_arn, KeySpec="AES_256", EncryptionContext=own)
+    arn = str(generated.get("KeyId", ""))
+    if not arn.startswith("arn:"):  # KMS names the key by its ARN
+        raise _unusable()
+    back = _kms("decrypt", CiphertextBlob=generated["CiphertextBlob"], KeyId=arn, EncryptionContext=own)
     if back["Plaintext"] != generated["Plaintext"]:
-        raise Unprocessable("the key did not decrypt what it encrypted", code="key_unusable")
-    return KmsTest(
-        ok=True,
-        kms_key_arn=str(meta.get("Arn", key_arn)),
-        key_state=str(meta.get("KeyState")),
-        key_manager=str(meta.get("KeyManager", "")),
-        checks=["describe_key", "generate_data_key", "decrypt"],
-    )
+        raise _unusable()
+    # Another org's context: a fresh org id, so no policy can have named it. KMS must refuse.
+    other = {"org": ids.new_id("org"), "purpose": TEST_CONTEXT_PURPOSE}
+    try:
+        _call("generate_data_key", KeyId=arn, KeySpec="AES_256", EncryptionContext=other)
+    except _Refused as refused:
+        if refused.code != "AccessDeniedException":
+            logger.warning("customer key refused", extra={"operation": "generate_data_key", "error_code": refused.code})
+            raise _unusable() from None
+    else:
+        logger.warning("customer key is not limited to one org's encryption context")
+        raise _unusable()
+    if org_data.kms_key_holder(arn) not in (None, org_id):
+        raise _unusable()
+    return arn
 
 
 # --------------------------------------------------------------------------- enable / disable
@@ -125,8 +164,7 @@ def _probe(access: OrgAccess, key_arn: str) -> KmsTest:
 
 def enable(org_ref: str, key_arn: str) -> OrgEncryption:
     access = _access(org_ref)
-    arn = _probe(access, key_arn).kms_key_arn
-    return _migrate(access, arn, "org.kms_enabled")
+    return _migrate(access, _probe(access, key_arn), "org.kms_enabled")
 
 
 def disable(org_ref: str) -> OrgEncryption:
@@ -150,6 +188,11 @@ def _migrate(access: OrgAccess, target: str | None, action: str) -> OrgEncryptio
             )
         if org.kms_key_arn == target:
             raise Conflict("the organization already uses this key", code="already_active")
+        claims: list[db.Op] = []
+        if org.kms_key_arn:
+            claims.append(org_data.release_kms_key(org.id, org.kms_key_arn))
+        if target:
+            claims.append(org_data.claim_kms_key(org.id, target, now, on_fail=_unusable()))
         db.transact(
             [
                 db.Update(
@@ -168,7 +211,8 @@ def _migrate(access: OrgAccess, target: str | None, action: str) -> OrgEncryptio
                         ":done": "active",
                     },
                     on_fail=Conflict("the organization's encryption changed; retry", code="encryption_changed"),
-                )
+                ),
+                *claims,
             ],
             audit=audit.event(
                 action,

@@ -142,6 +142,7 @@ def purge(org_id: str) -> None:
     from strongroom.domain import tokens  # noqa: PLC0415
 
     db.delete_many(tokens.org_token_keys(org_id))  # first: the org's tokens stop with it
+    data.release_kms_key_of(org_id)  # BYOK: its key may serve another org (before the tombstone goes)
     items = list(db.query_all(keys.org_partition(org_id)))
     extra: list[dict[str, str]] = []
     for item in items:
