@@ -211,7 +211,9 @@ def token(device_code: str) -> DeviceToken:
     if user is None:
         raise _grant_error("access_denied", "the approving user no longer exists")
     # The approving user is the actor of what follows.
-    current().principal = Principal(type="user", id=user.id, email=user.email, via="device")
+    current().principal = Principal(
+        type="user", id=user.id, email=user.email, email_verified=user.email_verified, via="device"
+    )
     db.update_plain(  # claim the approval once, before minting (a racing poll gets invalid_grant)
         keys.device_request(device_hash),
         "SET #st = :issued",

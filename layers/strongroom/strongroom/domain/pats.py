@@ -52,6 +52,7 @@ def verify(token: str, _source_ip: str) -> Principal:
         type="user",
         id=user.id,
         email=user.email,
+        email_verified=user.email_verified,
         via="pat",
         org_ids=frozenset(rec.org_ids) if rec.org_ids is not None else None,
         read_only=rec.read_only,
