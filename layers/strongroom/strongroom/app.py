@@ -194,8 +194,9 @@ def _raw_error(exc: errors.AppError, request_id: str) -> dict[str, Any]:
 
 
 def make_handler(app: APIGatewayHttpResolver) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
-    """The Lambda handler: sets the request context, authenticates (before validation, so that an
-    anonymous caller learns nothing about a route's schema), then resolves."""
+    """The Lambda handler: sets the request context, authenticates and admits the credential to
+    the route (`access.admit`: its narrowing) before validation, so that an anonymous or narrowed
+    caller learns nothing about a route's schema, then resolves."""
 
     @logger.inject_lambda_context(
         correlation_id_path=correlation_paths.API_GATEWAY_HTTP, log_event=False, clear_state=True
@@ -216,9 +217,14 @@ def make_handler(app: APIGatewayHttpResolver) -> Callable[[dict[str, Any], Any],
                 fallback.unmatched(str(http.get("method", "GET")).upper(), str(http.get("path", ""))), request_id
             )
         try:
-            _check_body(event, str(http.get("method", "GET")).upper())
-            if event.get("routeKey") not in PUBLIC_ROUTES:
+            method = str(http.get("method", "GET")).upper()
+            _check_body(event, method)
+            route_key = str(event.get("routeKey") or "")
+            if route_key not in PUBLIC_ROUTES:
                 ctx.principal = authenticate(headers, ctx.ip)
+                from strongroom.access import admit  # noqa: PLC0415 - with the data modules auth loaded
+
+                admit(ctx.principal, method, route_key)
         except errors.AppError as exc:
             return _raw_error(exc, request_id)
         except Exception as exc:  # noqa: BLE001 - the envelope, never a trace

@@ -86,7 +86,7 @@ class Org(Response):
     id: str
     name: str
     slug: str
-    role: RoleName
+    role: RoleName | Literal["service_token"]  # the caller's: a member's role, or a service token
     created_at: str
     updated_at: str
 
