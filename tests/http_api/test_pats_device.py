@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from strongroom.domain import device
+from strongroom.domain import device, pats
 from strongroom_local import LocalStack
 from support import Api, scan_all, unique_email
 
@@ -212,3 +212,70 @@ def test_the_device_flow_leaves_no_credential_in_the_table(api: Api, stack: Loca
         if (needle in text if isinstance(text, str) else needle.encode() in text)
     ]
     assert found == []
+
+
+# --------------------------------------------------------------------------- the cap (50 per user)
+
+
+def _fill(api: Api, email: str, count: int) -> list[str]:
+    ids = []
+    for n in range(count):
+        status, _, created = api("POST", "/v1/auth/tokens", user=email, json={"name": f"t{n}"})
+        assert status == 201, created
+        ids.append(created["id"])
+    return ids
+
+
+def _held(api: Api, email: str) -> int:
+    return len(api("GET", "/v1/auth/tokens", user=email)[2]["data"])
+
+
+def test_the_cap_holds_under_device_login(api: Api) -> None:
+    email = unique_email("capdev")
+    ids = _fill(api, email, pats.MAX_PER_USER)
+
+    def start() -> dict[str, Any]:
+        return api("POST", "/v1/auth/device/start", json={"client_name": "strongroom-cli"})[2]
+
+    def poll(started: dict[str, Any]) -> tuple[int, Any]:
+        status, _, body = api("POST", "/v1/auth/device/token", json={"device_code": started["device_code"]})
+        return status, body
+
+    # at the cap, approving says so, and the device gets nothing
+    full = start()
+    status, _, refused = api("POST", "/v1/auth/device/approve", user=email, json={"user_code": full["user_code"]})
+    assert status == 422, refused
+    assert refused["error"]["code"] == "too_many_tokens"
+    assert poll(full)[1]["error"]["code"] == "authorization_pending"
+    # approved with a place free, but the place is taken before the device polls: denied
+    assert api("DELETE", f"/v1/auth/tokens/{ids[0]}", user=email)[0] == 204
+    late = start()
+    assert api("POST", "/v1/auth/device/approve", user=email, json={"user_code": late["user_code"]})[0] == 204
+    _fill(api, email, 1)
+    status, body = poll(late)
+    assert (status, body["error"]["code"]) == (400, "access_denied")
+    assert poll(late)[1]["error"]["code"] == "invalid_grant"
+    assert _held(api, email) == pats.MAX_PER_USER
+    # with a place free, device login works, and takes it
+    assert api("DELETE", f"/v1/auth/tokens/{ids[1]}", user=email)[0] == 204
+    ok = start()
+    assert api("POST", "/v1/auth/device/approve", user=email, json={"user_code": ok["user_code"]})[0] == 204
+    status, issued = poll(ok)
+    assert status == 200, issued
+    assert _held(api, email) == pats.MAX_PER_USER
+    assert api("POST", "/v1/auth/tokens", user=email, json={"name": "one more"})[0] == 422
+
+
+def test_tokens_made_before_the_counter_count(api: Api, stack: LocalStack) -> None:
+    from strongroom import aws, keys
+
+    email = unique_email("capold")
+    _fill(api, email, pats.MAX_PER_USER)
+    user_id = api("GET", "/v1/me", user=email)[2]["id"]
+    # As a table written before the counter existed: the tokens, no count.
+    assert stack.resources is not None
+    count_key = {k: {"S": v} for k, v in keys.personal_token_count(user_id).items()}
+    aws.dynamodb().delete_item(TableName=stack.resources.refs["Table"], Key=count_key)
+    status, _, body = api("POST", "/v1/auth/tokens", user=email, json={"name": "one more"})
+    assert (status, body["error"]["code"]) == (422, "too_many_tokens")
+    assert _held(api, email) == pats.MAX_PER_USER

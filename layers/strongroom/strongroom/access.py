@@ -1,6 +1,10 @@
-"""The one choke point that decides every request: resolve the org/project/environment the
-caller names (ID or slug), check membership (non-members get 404, never 403), then check the
-permission against the caller's role (403 naming the permission).
+"""The one choke point that decides every request.
+
+`admit` runs for every authenticated request, before its route: it applies what the credential
+is narrowed to on every route, identity routes included (below, "What a credential may call").
+Then the org-scoped routes resolve the org/project/environment the caller names (ID or slug),
+check membership (non-members get 404, never 403), then the permission against the caller's
+role (403 naming the permission).
 
 A service token is not a member: it sees its own org, project and environment (anything else is
 404) and holds exactly its permissions there (`secrets.read`, maybe `secrets.write`)."""
@@ -8,6 +12,7 @@ A service token is not a member: it sees its own org, project and environment (a
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 
 from strongroom import permissions
 from strongroom.context import Principal, principal
@@ -49,6 +54,14 @@ class OrgAccess:
             return permissions.scope_allows(scope, env_slug=env.slug, production=env.production)
         return scope is not None
 
+    def sees(self, *, project_id: str | None = None, environment_id: str | None = None) -> bool:
+        """Whether a project or environment is within the credential's scope (a service token sees
+        its own project and environment only; everything else answers as missing)."""
+        who = self.principal
+        if project_id is not None and who.project_id is not None and project_id != who.project_id:
+            return False
+        return environment_id is None or who.environment_id is None or environment_id == who.environment_id
+
     def require(self, permission: str, env: EnvironmentRecord | None = None) -> None:
         if not self.allows(permission, env):
             where = f" in environment '{env.slug}'" if env else ""
@@ -89,7 +102,7 @@ def org_access(org_ref: str, permission: str) -> OrgAccess:
 def project_access(org_ref: str, project_ref: str, permission: str) -> ProjectAccess:
     base = org_access(org_ref, "projects.read")
     project = project_data.resolve(base.org.id, project_ref)
-    if project is None or (base.principal.project_id is not None and project.id != base.principal.project_id):
+    if project is None or not base.sees(project_id=project.id):
         raise NotFound("project not found")
     access = ProjectAccess(principal=base.principal, org=base.org, role=base.role, project=project)
     access.require(permission)
@@ -99,12 +112,75 @@ def project_access(org_ref: str, project_ref: str, permission: str) -> ProjectAc
 def environment_access(org_ref: str, project_ref: str, env_ref: str, permission: str) -> EnvironmentAccess:
     base = project_access(org_ref, project_ref, "projects.read")
     env = project_data.resolve_environment(base.org.id, base.project.id, env_ref)
-    if env is None:
+    if env is None or not base.sees(environment_id=env.id):
         raise NotFound("environment not found")
-    if base.principal.environment_id is not None and env.id != base.principal.environment_id:
-        raise Forbidden("this token is for another environment", code="forbidden", details={"environment": env.slug})
     access = EnvironmentAccess(
         principal=base.principal, org=base.org, role=base.role, project=base.project, environment=env
     )
     access.require(permission, env)
     return access
+
+
+# --------------------------------------------------------------------------- what a credential may call
+
+MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+ORG_ROUTES = "/v1/orgs/{org}"  # and everything under it: org_access applies the narrowing
+RUNTIME_ROUTES = "/runtime/"  # service tokens only (domain/runtime.py)
+
+
+class Audience(StrEnum):
+    """Who may call a route outside an org (the account's own routes)."""
+
+    ANYONE = "anyone"  # any authenticated principal
+    USER = "user"  # a user, with any credential, however narrowed
+    FULL = "full"  # a user with an unnarrowed credential: every org, reading and writing
+    SIGNED_IN = "signed_in"  # a user signed in directly (OIDC, session, dev), never with a token
+
+
+# Every route that is neither public, nor under /v1/orgs/{org}, nor the runtime API (a test walks the
+# route table): a narrowed credential reads the account and its own orgs, and manages nothing.
+ACCOUNT_ROUTES: dict[str, Audience] = {
+    "GET /v1/me": Audience.USER,
+    "PATCH /v1/me": Audience.FULL,
+    "GET /v1/me/permissions": Audience.USER,  # in one of its orgs (org_access)
+    "GET /v1/orgs": Audience.USER,  # its orgs only
+    "POST /v1/orgs": Audience.FULL,
+    "POST /v1/invitations/{token}/accept": Audience.FULL,
+    "GET /v1/permissions": Audience.ANYONE,
+    "GET /v1/auth/tokens": Audience.FULL,
+    "POST /v1/auth/tokens": Audience.SIGNED_IN,
+    "DELETE /v1/auth/tokens/{id}": Audience.FULL,
+    "POST /v1/auth/device/approve": Audience.SIGNED_IN,
+}
+_TOKEN_VIAS = frozenset({"pat", "service_token"})
+
+
+def narrowed(who: Principal) -> bool:
+    """The credential does less than its user could: limited to some orgs, or to reading."""
+    return who.org_ids is not None or who.read_only
+
+
+def admit(who: Principal, method: str, route_key: str) -> None:
+    """Refuse what the credential's narrowing excludes, on any route (403; the resource is not
+    looked at, so nothing about it is revealed):
+    - a read-only credential (read-only PAT, reading service token) mutates nothing, anywhere;
+    - on an org's routes, org_access answers 404 outside the credential's orgs;
+    - on the account's routes, ACCOUNT_ROUTES says who may call (a route missing there: FULL)."""
+    if who.read_only and method.upper() in MUTATING:
+        raise Forbidden("this token is read-only", code="read_only_token")
+    path = route_key.partition(" ")[2]
+    if path.startswith((ORG_ROUTES, RUNTIME_ROUTES)):
+        return
+    audience = ACCOUNT_ROUTES.get(route_key, Audience.FULL)
+    if audience is Audience.ANYONE:
+        return
+    if who.type != "user":
+        raise Forbidden("this endpoint is for users; service tokens use /runtime/v1", code="user_required")
+    if audience is Audience.FULL and narrowed(who):
+        raise Forbidden(
+            "this token is narrowed to some orgs or to reading: it cannot manage your account, your "
+            "tokens or your memberships",
+            code="narrowed_token",
+        )
+    if audience is Audience.SIGNED_IN and (narrowed(who) or who.via in _TOKEN_VIAS):
+        raise Forbidden("this needs a user signed in directly, not a token", code="signed_in_user_required")

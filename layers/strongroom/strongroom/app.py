@@ -209,8 +209,9 @@ def _credential_digest(headers: Mapping[str, str]) -> str:
 
 
 def make_handler(app: APIGatewayHttpResolver) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
-    """The Lambda handler: sets the request context, authenticates (before validation, so that an
-    anonymous caller learns nothing about a route's schema), then resolves."""
+    """The Lambda handler: sets the request context, authenticates and admits the credential to
+    the route (`access.admit`: its narrowing) before validation, so that an anonymous or narrowed
+    caller learns nothing about a route's schema, then resolves."""
 
     @logger.inject_lambda_context(
         correlation_id_path=correlation_paths.API_GATEWAY_HTTP, log_event=False, clear_state=True
@@ -232,11 +233,16 @@ def make_handler(app: APIGatewayHttpResolver) -> Callable[[dict[str, Any], Any],
             )
         step = "body check"
         try:
-            _check_body(event, str(http.get("method", "GET")).upper())
-            if event.get("routeKey") not in PUBLIC_ROUTES:
+            method = str(http.get("method", "GET")).upper()
+            _check_body(event, method)
+            route_key = str(event.get("routeKey") or "")
+            if route_key not in PUBLIC_ROUTES:
                 step = "authentication"
                 ctx.principal = authenticate(headers, ctx.ip)
                 ctx.credential = _credential_digest(headers)
+                from strongroom.access import admit  # noqa: PLC0415 - with the data modules auth loaded
+
+                admit(ctx.principal, method, route_key)
         except errors.AppError as exc:
             return _raw_error(exc, request_id)
         except Exception as exc:  # noqa: BLE001 - the envelope, never a trace

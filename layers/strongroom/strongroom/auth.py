@@ -83,11 +83,20 @@ def _dev_principal(email: str) -> Principal:
 
     if not _DEV_EMAIL.match(email):
         raise Unauthorized("the dev identity header must be an email address")
+    # The dev header is the operator's own assertion of the email (AUTH_MODE=dev, local only).
     user = users.by_email(email) or _provision(email, via="dev")
-    return Principal(type="user", id=user.id, email=user.email, via="dev")
+    return _user_principal(user, via="dev")
 
 
-def _provision(email: str, *, via: str, issuer: str | None = None, subject: str | None = None) -> Any:
+def _user_principal(user: Any, *, via: str) -> Principal:
+    return Principal(type="user", id=user.id, email=user.email, email_verified=user.email_verified, via=via)
+
+
+def _provision(
+    email: str, *, via: str, issuer: str | None = None, subject: str | None = None, replacing: Any = None
+) -> Any:
+    """A user for a verified email (its caller checked that); `replacing` is the unverified record
+    that held the email, which is no identity for it."""
     from strongroom.context import current  # noqa: PLC0415
     from strongroom.data import users  # noqa: PLC0415
     from strongroom.errors import Conflict  # noqa: PLC0415
@@ -96,7 +105,7 @@ def _provision(email: str, *, via: str, issuer: str | None = None, subject: str 
     # The audit actor of a self-provisioning is the user being created.
     ctx.principal = Principal(type="system", id="signup", via=via)
     try:
-        return users.create(email, email.split("@", 1)[0], issuer=issuer, subject=subject, via=via)
+        return users.create(email, email.split("@", 1)[0], issuer=issuer, subject=subject, via=via, replacing=replacing)
     except Conflict:
         # Raced with a concurrent first request of the same user.
         found = users.by_identity(issuer, subject) if issuer and subject else users.by_email(email)
@@ -192,28 +201,51 @@ def verify_jwt(token: str) -> dict[str, Any]:
 
 
 def _oidc_principal(token: str) -> Principal:
-    from strongroom.context import current  # noqa: PLC0415
+    """The user of an OIDC token. A known (iss, sub) is its user. An unknown one is provisioned,
+    or linked to the account holding its email, only on an email the issuer says it verified
+    (`email_verified: true`): an unverified email never provisions, links or takes anything over,
+    so nobody can sign in first with someone else's address and wait for them. An account whose
+    email is unverified (stored before the flag existed) is no identity for that email: a verified
+    sign-in of another subject gets an account of its own and the email; the record's own subject
+    verifies it by signing in with `email_verified: true` while the email is still its own."""
     from strongroom.data import users  # noqa: PLC0415
 
     claims = verify_jwt(token)
     issuer, subject = str(claims["iss"]), str(claims["sub"])
-    user = users.by_identity(issuer, subject)
-    if user is None:
-        email = str(claims.get("email") or "").lower()
-        if not _DEV_EMAIL.match(email):
-            raise Unauthorized("the identity token carries no email address")
-        existing = users.by_email(email)
-        if existing is not None:
-            # Link an existing account only on an email the issuer says it verified.
-            if claims.get("email_verified") is not True:
-                raise Unauthorized("this email belongs to another account; verify it with your identity provider")
-            ctx = current()
-            ctx.principal = Principal(type="user", id=existing.id, email=existing.email, via="oidc")
-            try:
-                users.link_identity(existing, issuer, subject)
-            finally:
-                ctx.principal = None
-            user = existing
-        else:
-            user = _provision(email, via="oidc", issuer=issuer, subject=subject)
-    return Principal(type="user", id=user.id, email=user.email, via="oidc")
+    verified = claims.get("email_verified") is True
+    email = str(claims.get("email") or "").lower()
+    known = users.by_identity(issuer, subject)
+    if known is not None:
+        if known.email_verified or not verified or email != known.email:
+            return _user_principal(known, via="oidc")
+        proven = _as_actor(known, lambda: users.mark_verified(known, issuer), fallback=known)
+        return _user_principal(proven, via="oidc")
+    if not _DEV_EMAIL.match(email):
+        raise Unauthorized("the identity token carries no email address")
+    if not verified:
+        raise Unauthorized("your identity provider has not verified your email address; verify it there first")
+    existing = users.by_email(email)
+    if existing is not None and existing.email_verified:
+        _as_actor(existing, lambda: users.link_identity(existing, issuer, subject), fallback=None)
+        linked = users.by_identity(issuer, subject)  # this link, or a concurrent first request's
+        if linked is None:
+            raise Unauthorized("this sign-in could not be linked to its account; retry")
+        return _user_principal(linked, via="oidc")
+    user = _provision(email, via="oidc", issuer=issuer, subject=subject, replacing=existing)
+    return _user_principal(user, via="oidc")
+
+
+def _as_actor(user: Any, write: Callable[[], Any], *, fallback: Any) -> Any:
+    """`write()` with `user` as the audit actor (authentication runs before there is a principal);
+    `fallback` when the write lost a race (its conditions no longer held)."""
+    from strongroom.context import current  # noqa: PLC0415
+    from strongroom.errors import Conflict  # noqa: PLC0415
+
+    ctx = current()
+    ctx.principal = _user_principal(user, via="oidc")
+    try:
+        return write()
+    except Conflict:
+        return fallback
+    finally:
+        ctx.principal = None

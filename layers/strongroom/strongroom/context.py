@@ -17,6 +17,8 @@ class Principal:
     type: PrincipalType
     id: str
     email: str = ""
+    # A user's email is theirs (proven by the issuer, or dev mode): only then does it accept invitations.
+    email_verified: bool = False
     # How the principal proved itself: "dev", "oidc", "session", "pat", "service_token".
     via: str = ""
     # Narrowing a token may carry (orgs it is limited to; read-only).

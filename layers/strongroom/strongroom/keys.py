@@ -185,6 +185,11 @@ def personal_tokens_partition(user_id: str) -> str:
     return f"USER#{user_id}#PATS"
 
 
+def personal_token_count(user_id: str) -> dict[str, str]:
+    """How many personal access tokens a user holds (the cap is a condition on it)."""
+    return {PK: f"USER#{user_id}", SK: "PATCOUNT"}
+
+
 # --------------------------------------------------------------------------- device login (RFC 8628)
 
 

@@ -59,6 +59,9 @@ class ErrorEnvelope(BaseModel):
 class User(Response):
     id: str
     email: str
+    # Whether the email is proven to be the user's (an issuer's `email_verified: true`, or dev mode).
+    # Records stored before this field existed read as unverified until their own subject proves it.
+    email_verified: bool = False
     name: str = ""
     created_at: str
     updated_at: str
@@ -85,7 +88,7 @@ class Org(Response):
     id: str
     name: str
     slug: str
-    role: RoleName
+    role: RoleName | Literal["service_token"]  # the caller's: a member's role, or a service token
     created_at: str
     updated_at: str
 

@@ -37,32 +37,60 @@ def by_identity(issuer: str, subject: str) -> User | None:
     return get(pointer["user_id"]) if pointer else None
 
 
-def create(email: str, name: str, *, issuer: str | None = None, subject: str | None = None, via: str) -> User:
-    """Provision a user on first sign-in (audited as `user.created` in the user's own log)."""
+# A user item whose email is not (yet) proven: stored before `email_verified` existed, or false.
+_UNVERIFIED = "attribute_not_exists(email_verified) OR email_verified <> :true"
+
+
+def create(
+    email: str,
+    name: str,
+    *,
+    issuer: str | None = None,
+    subject: str | None = None,
+    via: str,
+    replacing: User | None = None,
+) -> User:
+    """Provision a user on first sign-in, from a verified email (audited as `user.created` in the
+    user's own log). The user takes the email pointer; `replacing` is the unverified record that
+    held it, which keeps its profile but is no identity for that email any more (and only while it
+    is still unverified: a record verified meanwhile keeps the pointer, and this fails)."""
     user_id = ids.new_id("usr")
     now = clock.now_iso()
-    user = User(id=user_id, email=email.lower(), name=name, created_at=now, updated_at=now)
-    ops: list[db.Op] = [
-        db.Put.new({**keys.user(user_id), "entity": ENTITY, **user.model_dump()}),
-        db.Put.new(
-            {**keys.user_email(email), "entity": "user_email", "user_id": user_id},
-            on_fail=Conflict("a user with this email already exists", code="email_taken"),
-        ),
-    ]
+    user = User(id=user_id, email=email.lower(), email_verified=True, name=name, created_at=now, updated_at=now)
+    taken = Conflict("a user with this email already exists", code="email_taken")
+    pointer = {**keys.user_email(email), "entity": "user_email", "user_id": user_id}
+    ops: list[db.Op] = [db.Put.new({**keys.user(user_id), "entity": ENTITY, **user.model_dump()})]
+    if replacing is None:
+        ops.append(db.Put.new(pointer, on_fail=taken))
+    else:
+        ops += [
+            db.Put(pointer, condition="user_id = :old", values={":old": replacing.id}, on_fail=taken),
+            db.Check(keys.user(replacing.id), _UNVERIFIED, values={":true": True}, on_fail=taken),
+        ]
     if issuer and subject:
         ops.append(db.Put.new({**keys.user_identity(issuer, subject), "entity": "user_identity", "user_id": user_id}))
+    metadata: dict[str, Any] = {"via": via}
+    if replacing is not None:
+        metadata["replaced_unverified"] = replacing.id
     db.transact(
         ops,
         audit=audit.event(
-            "user.created", scope_id=user_id, resource_type="user", resource_id=user_id, metadata={"via": via}
+            "user.created", scope_id=user_id, resource_type="user", resource_id=user_id, metadata=metadata
         ),
     )
     return user
 
 
 def link_identity(user: User, issuer: str, subject: str) -> None:
+    """Another subject for a user whose email is verified (and still theirs: the pointer and the
+    flag are conditions of the write)."""
+    gone = Conflict("this email is no longer this account's", code="email_taken")
     db.transact(
-        [db.Put.new({**keys.user_identity(issuer, subject), "entity": "user_identity", "user_id": user.id})],
+        [
+            db.Put.new({**keys.user_identity(issuer, subject), "entity": "user_identity", "user_id": user.id}),
+            db.Check(keys.user(user.id), "email_verified = :true", values={":true": True}, on_fail=gone),
+            db.Check(keys.user_email(user.email), "user_id = :u", values={":u": user.id}, on_fail=gone),
+        ],
         audit=audit.event(
             "user.identity_linked",
             scope_id=user.id,
@@ -71,6 +99,37 @@ def link_identity(user: User, issuer: str, subject: str) -> None:
             metadata={"issuer": issuer},
         ),
     )
+
+
+def mark_verified(user: User, issuer: str) -> User:
+    """The user's own subject says their email is verified: so it is, while the email pointer is
+    still theirs (a verified sign-in of another subject may have taken it over)."""
+    now = clock.now_iso()
+    db.transact(
+        [
+            db.Update(
+                keys.user(user.id),
+                "SET email_verified = :true, updated_at = :now",
+                condition=_UNVERIFIED,
+                values={":true": True, ":now": now},
+                on_fail=Conflict("the email was verified meanwhile; retry"),
+            ),
+            db.Check(
+                keys.user_email(user.email),
+                "user_id = :u",
+                values={":u": user.id},
+                on_fail=Conflict("this email belongs to another account", code="email_taken"),
+            ),
+        ],
+        audit=audit.event(
+            "user.email_verified",
+            scope_id=user.id,
+            resource_type="user",
+            resource_id=user.id,
+            metadata={"issuer": issuer},
+        ),
+    )
+    return user.model_copy(update={"email_verified": True, "updated_at": now})
 
 
 def update(user: User, *, name: str) -> User:

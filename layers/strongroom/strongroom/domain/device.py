@@ -5,10 +5,13 @@ the short user code, the device polls and receives a personal access token, once
   from 20 consonants (`BCDF-GHJK`: no vowels, so no words; no 0/O or 1/I to confuse; kept only as
   its SHA-256 too), valid 10 minutes; poll every 5 seconds.
 - `approve` (a signed-in user, not a token): the user code is single-use; wrong codes count
-  against the user (10 per 15 minutes, then 429), so codes cannot be guessed by brute force.
+  against the user (10 per 15 minutes, then 429), so codes cannot be guessed by brute force. A
+  user who holds the most personal access tokens allowed (pats.MAX_PER_USER) is told so (422
+  `too_many_tokens`) and approves nothing.
 - `token` (no auth): `authorization_pending`, `slow_down` (polling faster than `interval`, which
-  then grows by 5 s), `expired_token`, `access_denied`, or the token; a used device code is
-  `invalid_grant`. These are RFC 8628's names, in the error envelope's `code`, with status 400.
+  then grows by 5 s), `expired_token`, `access_denied` (denied, or the user reached the token cap
+  after approving: the mint enforces it), or the token; a used device code is `invalid_grant`.
+  These are RFC 8628's names, in the error envelope's `code`, with status 400.
 
 Starting and polling are pre-authentication bookkeeping (no tenant data changes, no actor): they
 write no audit event. Approving is audited in the user's trail (`device.approved` or
@@ -26,7 +29,7 @@ from strongroom import audit, clock, db, keys
 from strongroom.context import Principal, current, principal
 from strongroom.data import users
 from strongroom.domain import pats
-from strongroom.errors import Forbidden, Invalid, NotFound, Throttled
+from strongroom.errors import Invalid, NotFound, Throttled
 from strongroom.models import DeviceStart, DeviceToken
 
 USER_CODE_ALPHABET = "BCDFGHJKLMNPQRSTVWXZ"
@@ -127,9 +130,7 @@ def _check_rate(user_id: str) -> None:
 
 
 def approve(user_code: str, *, deny: bool) -> None:
-    who = principal()
-    if who.type != "user" or who.via in {"pat", "service_token"}:
-        raise Forbidden("a device is approved by a signed-in user, not with a token")
+    who = principal()  # a user signed in directly, not with a token (access.admit)
     _check_rate(who.id)
     code = normalize(user_code)
     pointer = db.get(keys.device_user_code(_hash(code))) if len(code) == USER_CODE_LENGTH else None
@@ -137,6 +138,8 @@ def approve(user_code: str, *, deny: bool) -> None:
         _count_failure(who.id)
         raise NotFound("no pending login with this code", code="invalid_user_code")
     device_hash = str(pointer["device_hash"])
+    if not deny and pats.count(who.id) >= pats.MAX_PER_USER:
+        raise pats.TooManyTokens  # early, to the user who can revoke one; the mint enforces it too
     db.transact(
         [
             db.Update(
@@ -210,7 +213,9 @@ def token(device_code: str) -> DeviceToken:
     if user is None:
         raise _grant_error("access_denied", "the approving user no longer exists")
     # The approving user is the actor of what follows.
-    current().principal = Principal(type="user", id=user.id, email=user.email, via="device")
+    current().principal = Principal(
+        type="user", id=user.id, email=user.email, email_verified=user.email_verified, via="device"
+    )
     db.update_plain(  # claim the approval once, before minting (a racing poll gets invalid_grant)
         keys.device_request(device_hash),
         "SET #st = :issued",
@@ -218,14 +223,27 @@ def token(device_code: str) -> DeviceToken:
         values={":issued": "issuing", ":approved": "approved"},
         names={"#st": "status"},
     ) or _raise_used()
-    created = pats.issue(
-        current().principal,  # type: ignore[arg-type]
-        f"device login ({item.get('client_name') or 'cli'})",
-        org_ids=None,
-        read_only=False,
-        expires_at=now + TOKEN_LIFETIME,
-        via="device",
-    )
+    try:
+        created = pats.issue(
+            current().principal,  # type: ignore[arg-type]
+            f"device login ({item.get('client_name') or 'cli'})",
+            org_ids=None,
+            read_only=False,
+            expires_at=now + TOKEN_LIFETIME,
+            via="device",
+        )
+    except pats.TooManyTokens:
+        # The user reached the cap after approving: this login ends, as a denied one does.
+        db.update_plain(
+            keys.device_request(device_hash),
+            "SET #st = :seen",
+            condition="#st = :issuing",
+            values={":seen": "denied_seen", ":issuing": "issuing"},
+            names={"#st": "status"},
+        )
+        raise _grant_error(
+            "access_denied", f"you hold {pats.MAX_PER_USER} personal access tokens; revoke one and log in again"
+        ) from None
     db.update_plain(
         keys.device_request(device_hash),
         "SET #st = :issued",

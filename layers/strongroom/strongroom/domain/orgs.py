@@ -40,9 +40,7 @@ def _org_view(org: OrgRecord, role: str) -> Org:
 
 
 def create(body: OrgCreate) -> Org:
-    who = principal()
-    if who.type != "user" or who.read_only:
-        raise Forbidden("only a signed-in user with write access can create an organization")
+    who = principal()  # a user with an unnarrowed credential (access.admit)
     user = users.require(who.id)
     slug = body.slug or slugify(body.name) or f"org-{secrets.token_hex(4)}"
     now = clock.now_iso()
@@ -361,11 +359,9 @@ def revoke_invitation(org_ref: str, invitation_id: str) -> None:
 
 
 def accept(token: str) -> Org:
-    """Accept an invitation: only by the signed-in user whose email it names, exactly once. The
-    token pointer outlives the acceptance (until its TTL) so that a second use says so (409)."""
-    who = principal()
-    if who.type != "user" or who.read_only:
-        raise Forbidden("only a signed-in user can accept an invitation")
+    """Accept an invitation: only by the signed-in user whose email it names and is verified,
+    exactly once. The token pointer outlives the acceptance (until its TTL) so that a second use says so (409)."""
+    who = principal()  # a user with an unnarrowed credential (access.admit)
     token_hash = _hash(token)
     inv = data.invitation_by_token_hash(token_hash) if token.startswith(INVITATION_TOKEN_PREFIX) else None
     if inv is None or not hmac.compare_digest(inv.token_hash, token_hash):
@@ -378,6 +374,12 @@ def accept(token: str) -> Org:
         raise Gone("the invitation has expired; ask for a new one", code="invitation_expired")
     if inv.email.lower() != who.email.lower():
         raise Forbidden("this invitation was sent to another email address", code="invitation_email_mismatch")
+    if not who.email_verified:
+        # An email nobody proved is no identity for it: such an account accepts nothing sent to it.
+        raise Forbidden(
+            "your email address is not verified; sign in with an identity provider that verified it",
+            code="email_not_verified",
+        )
     org = data.get(inv.org_id)
     if org is None:
         raise NotFound("invitation not found")

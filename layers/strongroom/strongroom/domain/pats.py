@@ -1,6 +1,10 @@
 """Personal access tokens (`sr_pat_…`): act as their user, optionally narrowed to some orgs and
 to reading, optionally expiring. Shown once; SHA-256 only; revocable; minted by a user signed
 in some other way (a PAT cannot mint PATs), or by device login (domain/device.py).
+
+At most MAX_PER_USER per user, however they are minted and however many requests race: a count
+item per user moves in the same transaction as the token it counts, on the condition that it
+stays within the cap (`_count_op`).
 """
 
 from __future__ import annotations
@@ -14,11 +18,26 @@ from strongroom import audit, clock, db, ids, keys
 from strongroom.context import Principal, principal
 from strongroom.data import orgs as org_data
 from strongroom.domain import tokens
-from strongroom.errors import Forbidden, NotFound, Unauthorized, Unprocessable
+from strongroom.errors import Conflict, NotFound, Unauthorized, Unprocessable
 from strongroom.models import PersonalToken, PersonalTokenCreate, PersonalTokenCreated
 
 PREFIX = "sr_pat_"
 MAX_PER_USER = 50
+COUNT_ATTEMPTS = 3
+
+
+class TooManyTokens(Unprocessable):
+    def __init__(self) -> None:
+        super().__init__(
+            f"at most {MAX_PER_USER} personal access tokens per user; revoke one first", code="too_many_tokens"
+        )
+
+
+class _CountMoved(Conflict):
+    """The user's first count was written by a concurrent request: read it again and retry."""
+
+    def __init__(self) -> None:
+        super().__init__("the token count moved; retry", code="token_count_moved", headers={"Retry-After": "1"})
 
 
 class PatRecord(BaseModel):
@@ -52,6 +71,7 @@ def verify(token: str, _source_ip: str) -> Principal:
         type="user",
         id=user.id,
         email=user.email,
+        email_verified=user.email_verified,
         via="pat",
         org_ids=frozenset(rec.org_ids) if rec.org_ids is not None else None,
         read_only=rec.read_only,
@@ -94,9 +114,11 @@ def issue(
         created_at=clock.now_iso(),
         created_via=via,
     )
-    db.transact(
+    _with_count(
+        who.id,
+        +1,
         [db.Put.new(_item(rec), on_fail=Unprocessable("token id collision; retry"))],
-        audit=audit.event(
+        audit.event(
             "pat.created",
             scope_id=who.id,
             resource_type="personal_token",
@@ -107,10 +129,53 @@ def issue(
     return PersonalTokenCreated(**_view(rec).model_dump(), token=token)
 
 
+def count(user_id: str) -> int:
+    """How many tokens the user holds (for an early, friendly refusal; the cap itself is enforced
+    by the write, `_with_count`)."""
+    item = db.get(keys.personal_token_count(user_id))
+    return int(item["count"]) if item else len(_records(user_id))
+
+
+def _count_op(user_id: str, delta: int) -> db.Op:
+    """The change of the user's token count, in the transaction that adds or removes a token: the
+    cap is a condition of the write, so concurrent requests and every way of minting (the API,
+    device login) hold to it. The first count is taken from the tokens themselves (tokens made
+    before the counter existed included) and written only if no other request wrote one first."""
+    key = keys.personal_token_count(user_id)
+    item = db.get(key)
+    if item is None:
+        first = len(_records(user_id)) + delta
+        if first > MAX_PER_USER:
+            raise TooManyTokens
+        return db.Put(
+            {**key, "entity": "personal_token_count", "count": max(first, 0)},
+            condition="attribute_not_exists(PK)",
+            on_fail=_CountMoved(),
+        )
+    if delta > 0:
+        return db.Update(
+            key,
+            "ADD #c :d",
+            condition="#c <= :before",
+            names={"#c": "count"},
+            values={":d": delta, ":before": MAX_PER_USER - delta},
+            on_fail=TooManyTokens(),
+        )
+    return db.Update(key, "ADD #c :d", names={"#c": "count"}, values={":d": delta}, on_fail=_CountMoved())
+
+
+def _with_count(user_id: str, delta: int, ops: list[db.Op], event: audit.AuditEvent) -> None:
+    for _attempt in range(COUNT_ATTEMPTS):
+        try:
+            db.transact([*ops, _count_op(user_id, delta)], audit=event)
+            return
+        except _CountMoved:
+            continue
+    raise _CountMoved
+
+
 def create(body: PersonalTokenCreate) -> PersonalTokenCreated:
-    who = principal()
-    if who.type != "user" or who.via in {"pat", "service_token"}:
-        raise Forbidden("personal access tokens are minted by a signed-in user, not with a token")
+    who = principal()  # a user signed in directly, not with a token (access.admit)
     org_ids: list[str] | None = None
     if body.orgs is not None:
         org_ids = []
@@ -125,8 +190,6 @@ def create(body: PersonalTokenCreate) -> PersonalTokenCreated:
             org_ids.append(org.id)
     if body.expires_at is not None and body.expires_at <= clock.now():
         raise Unprocessable("`expires_at` is in the past", code="invalid_expiry")
-    if len(_records(who.id)) >= MAX_PER_USER:
-        raise Unprocessable(f"at most {MAX_PER_USER} personal access tokens per user", code="too_many_tokens")
     return issue(who, body.name, org_ids=org_ids, read_only=body.read_only, expires_at=body.expires_at, via="api")
 
 
@@ -143,9 +206,11 @@ def revoke(pat_id: str) -> None:
     item = db.get(keys.personal_token(pat_id)) if ids.is_id(pat_id, "pat") else None
     if item is None or item.get("user_id") != who.id:
         raise NotFound("token not found")
-    db.transact(
+    _with_count(
+        who.id,
+        -1,
         [db.Delete(keys.personal_token(pat_id), condition="attribute_exists(PK)", on_fail=NotFound("token not found"))],
-        audit=audit.event(
+        audit.event(
             "pat.revoked",
             scope_id=who.id,
             resource_type="personal_token",

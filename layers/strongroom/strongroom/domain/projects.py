@@ -113,18 +113,24 @@ def create(org_ref: str, body: ProjectCreate) -> Project:
 def list_projects(org_ref: str, *, limit: int, cursor: str | None) -> tuple[list[Project], str | None]:
     access = org_access(org_ref, "projects.read")
     records, next_cursor = data.page(access.org.id, limit=limit, cursor=cursor)
+    records = [p for p in records if access.sees(project_id=p.id)]
     wanted = {p.id for p in records}
     envs: dict[str, list[EnvironmentRecord]] = {p.id: [] for p in records}
     if records:
         for item in db.query_all(keys.org_partition(access.org.id), prefix="ENV#"):
-            if item.get("entity") == "environment" and item["project_id"] in wanted:
+            if (
+                item.get("entity") == "environment"
+                and item["project_id"] in wanted
+                and access.sees(environment_id=item["id"])
+            ):
                 envs[item["project_id"]].append(EnvironmentRecord.model_validate(item))
     return [_project_view(p, envs[p.id]) for p in records], next_cursor
 
 
 def get(org_ref: str, project_ref: str) -> Project:
     access = project_access(org_ref, project_ref, "projects.read")
-    return _project_view(access.project, data.environments(access.org.id, access.project.id))
+    envs = [e for e in data.environments(access.org.id, access.project.id) if access.sees(environment_id=e.id)]
+    return _project_view(access.project, envs)
 
 
 def update(org_ref: str, project_ref: str, body: ProjectPatch) -> Project:
@@ -245,7 +251,7 @@ def list_environments(
 ) -> tuple[list[Environment], str | None]:
     access = project_access(org_ref, project_ref, "projects.read")
     records, next_cursor = data.environments_page(access.org.id, access.project.id, limit=limit, cursor=cursor)
-    return [_env_view(e) for e in records], next_cursor
+    return [_env_view(e) for e in records if access.sees(environment_id=e.id)], next_cursor
 
 
 def create_environment(org_ref: str, project_ref: str, body: EnvironmentCreate) -> Environment:

@@ -1,0 +1,88 @@
+"""`access.admit`, the credential gate every authenticated request passes, against the route table
+of record (route_table.json, generated from template.yaml). No store: it decides from the
+credential and the route alone."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from strongroom import access
+from strongroom.app import PUBLIC_ROUTES
+from strongroom.context import Principal
+from strongroom.errors import Forbidden
+
+TABLE = Path(access.__file__).with_name("route_table.json")
+ROUTES = [r for r in json.loads(TABLE.read_text(encoding="utf-8"))["routes"] if r not in PUBLIC_ROUTES]
+ACCOUNT = [r for r in ROUTES if not r.split(" ", 1)[1].startswith(("/v1/orgs/{org}", "/runtime/"))]
+
+SIGNED_IN = Principal(type="user", id="usr_1", email="a@example.com", via="oidc")
+FULL_PAT = Principal(type="user", id="usr_1", email="a@example.com", via="pat")
+READ_ONLY_PAT = Principal(type="user", id="usr_1", email="a@example.com", via="pat", read_only=True)
+ORG_PAT = Principal(type="user", id="usr_1", email="a@example.com", via="pat", org_ids=frozenset({"org_1"}))
+SERVICE_TOKEN = Principal(
+    type="service_token",
+    id="tok_1",
+    via="service_token",
+    org_ids=frozenset({"org_1"}),
+    project_id="prj_1",
+    environment_id="env_1",
+    permissions=frozenset({"secrets.read", "secrets.write"}),
+)
+
+
+def _admitted(who: Principal, route: str) -> bool:
+    try:
+        access.admit(who, route.split(" ", 1)[0], route)
+    except Forbidden:
+        return False
+    return True
+
+
+def test_every_account_route_is_classified_and_none_is_stale() -> None:
+    assert sorted(access.ACCOUNT_ROUTES) == sorted(ACCOUNT)
+
+
+@pytest.mark.parametrize("route", [r for r in ROUTES if r.split(" ", 1)[0] in {"POST", "PUT", "PATCH", "DELETE"}])
+def test_a_read_only_credential_is_refused_every_mutation(route: str) -> None:
+    with pytest.raises(Forbidden) as refused:
+        access.admit(READ_ONLY_PAT, route.split(" ", 1)[0], route)
+    assert refused.value.code == "read_only_token"
+
+
+# Written out from the rule (docs/decisions-identity.md), not from the table under test:
+# route -> (signed in, unnarrowed PAT, org-narrowed PAT, read-only PAT, service token)
+EXPECTED = {
+    "GET /v1/me": (True, True, True, True, False),
+    "GET /v1/me/permissions": (True, True, True, True, False),
+    "GET /v1/orgs": (True, True, True, True, False),
+    "GET /v1/permissions": (True, True, True, True, True),
+    "PATCH /v1/me": (True, True, False, False, False),
+    "POST /v1/orgs": (True, True, False, False, False),
+    "POST /v1/invitations/{token}/accept": (True, True, False, False, False),
+    "GET /v1/auth/tokens": (True, True, False, False, False),
+    "DELETE /v1/auth/tokens/{id}": (True, True, False, False, False),
+    "POST /v1/auth/tokens": (True, False, False, False, False),
+    "POST /v1/auth/device/approve": (True, False, False, False, False),
+}
+
+
+@pytest.mark.parametrize("route", ACCOUNT)
+def test_who_may_call_each_account_route(route: str) -> None:
+    got = tuple(_admitted(who, route) for who in (SIGNED_IN, FULL_PAT, ORG_PAT, READ_ONLY_PAT, SERVICE_TOKEN))
+    assert got == EXPECTED[route]
+
+
+def test_org_and_runtime_routes_are_left_to_org_access_and_the_runtime() -> None:
+    # Reads pass the gate for every credential; which org they reach is org_access's (404 outside).
+    for route in ("GET /v1/orgs/{org}", "GET /v1/orgs/{org}/projects", "GET /runtime/v1/secrets"):
+        assert all(_admitted(who, route) for who in (ORG_PAT, READ_ONLY_PAT, SERVICE_TOKEN))
+    assert _admitted(ORG_PAT, "DELETE /v1/orgs/{org}")  # in its own orgs it acts as its user
+
+
+def test_a_route_missing_from_the_table_is_for_unnarrowed_credentials_only() -> None:
+    assert _admitted(SIGNED_IN, "GET /v1/new-thing")
+    assert not _admitted(ORG_PAT, "GET /v1/new-thing")
+    assert not _admitted(SERVICE_TOKEN, "GET /v1/new-thing")
