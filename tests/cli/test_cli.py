@@ -265,3 +265,15 @@ def test_audit_export_follows_the_cursors(cli: CliRun) -> None:
     assert len(lines) == 3
     verdict = json.loads(cli("--json", "--org", org, "audit", "verify").stdout)
     assert (verdict["ok"], verdict["last_seq"]) == (True, 2)
+
+
+def test_audit_verify_follows_the_cursors(cli: CliRun, monkeypatch: pytest.MonkeyPatch) -> None:
+    from strongroom.domain import audit_log
+
+    email, org = f"aud-{secrets.token_hex(3)}@example.com", _slug("aud")
+    cli("login", "--dev-user", email)
+    cli("orgs", "create", "Audit", "--slug", org)
+    cli("--org", org, "projects", "create", "Web")
+    monkeypatch.setattr(audit_log, "VERIFY_PAGE", 1)  # the server walks one event a call
+    verdict = json.loads(cli("--json", "--org", org, "audit", "verify").stdout)
+    assert (verdict["ok"], verdict["checked"], verdict["first_seq"], verdict["last_seq"]) == (True, 2, 1, 2)
