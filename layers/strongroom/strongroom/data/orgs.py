@@ -157,8 +157,3 @@ def invitation_token_item(inv: InvitationRecord, expires_epoch: int) -> dict[str
         "invitation_id": inv.id,
         keys.TTL: expires_epoch,
     }
-
-
-def partition_keys(partition: str) -> list[dict[str, str]]:
-    """Every key in a partition (for purges)."""
-    return [{keys.PK: i[keys.PK], keys.SK: i[keys.SK]} for i in db.query_all(partition)]
