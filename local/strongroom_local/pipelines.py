@@ -1,8 +1,11 @@
-"""The local stand-ins for the template's two event source mappings, as workers:
+"""The local stand-ins for the template's event source mappings, as workers:
 
 - `outbox-stream`: reads the table's stream on moto (from its start), keeps the records the
   EventFanoutFunction's FilterCriteria keep (INSERTs with `outbox = 1`), and invokes the
   function with them in batches of 100; a batch whose invocation fails is read again.
+- `purge-stream`: the same for PurgeFunction, with its filter (INSERTs and MODIFYs of
+  `entity = purge_job` items), in batches of 10: each step of a purge updates its job item,
+  whose MODIFY record runs the next step.
 - `webhook-queue`: polls WebhookQueue and invokes WebhookDispatcherFunction with up to 10
   messages as an SQS event; messages not in `batchItemFailures` are deleted, the others come back
   when their visibility timeout (the dispatcher's backoff) ends, and moto's redrive policy
@@ -12,6 +15,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from strongroom_local.workers import WorkerContext, register_worker
@@ -25,11 +29,15 @@ def _keep(record: dict[str, Any]) -> bool:
     return record.get("eventName") == "INSERT" and image.get("outbox", {}).get("N") == "1"
 
 
-@register_worker("outbox-stream")
-def outbox_stream(ctx: WorkerContext) -> None:
+def _purge_job(record: dict[str, Any]) -> bool:
+    image = record.get("dynamodb", {}).get("NewImage", {})
+    return record.get("eventName") in {"INSERT", "MODIFY"} and image.get("entity", {}).get("S") == "purge_job"
+
+
+def _stream(ctx: WorkerContext, name: str, keep: Callable[[dict[str, Any]], bool], function: str, batch: int) -> None:
     """Reads moto's stream shard of the table (moto's DynamoDB Streams API answers 404 "Not yet
     implemented" to this botocore), under the DynamoDB request lock so that only committed
-    records are seen, from its first record."""
+    records are seen, from its first record; invokes `function` with the records `keep` keeps."""
     from moto.core import DEFAULT_ACCOUNT_ID  # noqa: PLC0415
     from moto.dynamodb.models import dynamodb_backends  # noqa: PLC0415
 
@@ -46,12 +54,22 @@ def outbox_stream(ctx: WorkerContext) -> None:
         with atomic.LOCK:
             shard = table.stream_shard
             fresh = [r.record for r in shard.items[position["next"] :]] if shard else []
-        records = [json.loads(json.dumps(r, default=str)) for r in fresh if _keep(r)]
-        for i in range(0, len(records), 100):
-            ctx.invoke("EventFanoutFunction", {"Records": records[i : i + 100]})
+        records = [json.loads(json.dumps(r, default=str)) for r in fresh if keep(r)]
+        for i in range(0, len(records), batch):
+            ctx.invoke(function, {"Records": records[i : i + batch]})
         position["next"] += len(fresh)  # only once the batch was handled
 
-    ctx.every(POLL_SECONDS, step, name="outbox-stream")
+    ctx.every(POLL_SECONDS, step, name=name)
+
+
+@register_worker("outbox-stream")
+def outbox_stream(ctx: WorkerContext) -> None:
+    _stream(ctx, "outbox-stream", _keep, "EventFanoutFunction", 100)
+
+
+@register_worker("purge-stream")
+def purge_stream(ctx: WorkerContext) -> None:
+    _stream(ctx, "purge-stream", _purge_job, "PurgeFunction", 10)
 
 
 @register_worker("webhook-queue")

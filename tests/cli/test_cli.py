@@ -439,3 +439,15 @@ def test_secrets_delete_on_a_terminal_asks_first(cli: CliRun, cli_env: dict[str,
     confirmed.type("y\n")
     assert confirmed.finish() == 0, confirmed.output
     assert cli("secrets", "get", "KEPT", check=False).returncode == 1
+
+
+def test_audit_verify_follows_the_cursors(cli: CliRun, monkeypatch: pytest.MonkeyPatch) -> None:
+    from strongroom.domain import audit_log
+
+    email, org = f"aud-{secrets.token_hex(3)}@example.com", _slug("aud")
+    cli("login", "--dev-user", email)
+    cli("orgs", "create", "Audit", "--slug", org)
+    cli("--org", org, "projects", "create", "Web")
+    monkeypatch.setattr(audit_log, "VERIFY_PAGE", 1)  # the server walks one event a call
+    verdict = json.loads(cli("--json", "--org", org, "audit", "verify").stdout)
+    assert (verdict["ok"], verdict["checked"], verdict["first_seq"], verdict["last_seq"]) == (True, 2, 1, 2)

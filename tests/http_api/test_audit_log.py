@@ -147,8 +147,105 @@ def test_export_of_5000_events_is_complete_and_ordered(api: Api, org: dict[str, 
                 break
         assert seqs == list(range(1, total + 1)), fmt
         assert pages == 6
-    status, _, verdict = api("GET", f"{org['path']}/audit/verify", user=org["owner"])
-    assert (status, verdict["ok"], verdict["checked"], verdict["last_seq"]) == (200, True, total, total)
+    calls, verdict = verify_all(api, org)
+    assert (verdict["ok"], verdict["checked"], verdict["last_seq"], calls) == (True, total, total, 6)
+
+
+def verify_all(api: Api, org: dict[str, Any], query: str = "") -> tuple[int, dict[str, Any]]:
+    """Follow verify's cursors to the end (or the first break): (calls, the verdicts summed up)."""
+    calls, checked, cursor = 0, 0, None
+    while True:
+        suffix = f"&cursor={cursor}" if cursor else ""
+        status, _, verdict = api("GET", f"{org['path']}/audit/verify?{query}{suffix}", user=org["owner"])
+        assert status == 200, verdict
+        calls += 1
+        checked += verdict["checked"]
+        cursor = verdict["next_cursor"]
+        if not cursor or not verdict["ok"]:
+            return calls, {**verdict, "checked": checked}
+
+
+@pytest.fixture(scope="module")
+def long_log(api: Api, stack: LocalStack) -> dict[str, Any]:
+    """An org whose log holds 2,102 events: its own two, then 2,100 `secret.read`."""
+    owner, slug = unique_email("owner"), f"long-{pysecrets.token_hex(4)}"
+    status, _, created = api("POST", "/v1/orgs", user=owner, json={"name": "Long", "slug": slug})
+    assert status == 201
+    org = {"owner": owner, "slug": slug, "id": created["id"], "path": f"/v1/orgs/{slug}"}
+    assert api("POST", f"{org['path']}/projects", user=owner, json={"name": "Web"})[0] == 201
+    _chain(org["id"], 2100, stack.resources.refs["Table"])  # type: ignore[union-attr]
+    return org
+
+
+def pages(api: Api, org: dict[str, Any], route: str) -> list[tuple[list[Any], str | None]]:
+    """Every page of a listing (search: `next_cursor`; export: X-Next-Cursor), with its cursor."""
+    out: list[tuple[list[Any], str | None]] = []
+    cursor = None
+    while True:
+        suffix = f"&cursor={cursor}" if cursor else ""
+        status, headers, body = api("GET", f"{org['path']}/{route}{suffix}", user=org["owner"])
+        assert status == 200, body
+        if isinstance(body, dict):
+            rows, cursor = body["data"], body["next_cursor"]
+        elif isinstance(body, str):
+            rows, cursor = list(csv.DictReader(io.StringIO(body))), headers.get("x-next-cursor")
+        else:
+            rows, cursor = body, headers.get("x-next-cursor")
+        out.append((rows, cursor))
+        if not cursor:
+            return out
+
+
+def test_a_filtered_search_reads_at_most_1000_events_a_request(api: Api, long_log: dict[str, Any]) -> None:
+    # Given a log of 2,102 events whose only org.created is the oldest
+    # When a search for it walks the log newest first
+    walked = pages(api, long_log, "audit?action=org.created&limit=100")
+    # Then each request read at most 1000 events: two empty pages that go on, then the match
+    assert [[e["action"] for e in rows] for rows, _ in walked] == [[], [], ["org.created"]]
+    assert [cursor is not None for _, cursor in walked] == [True, True, False]
+    # and an unfiltered page still fills up to its limit
+    status, _, first = api("GET", f"{long_log['path']}/audit?limit=500", user=long_log["owner"])
+    assert (status, len(first["data"]), first["data"][0]["seq"]) == (200, 500, 2102)
+
+
+@pytest.mark.parametrize("fmt", ["json", "csv"])
+def test_a_filtered_export_goes_on_past_empty_pages(api: Api, long_log: dict[str, Any], fmt: str) -> None:
+    walked = pages(api, long_log, f"audit/export?format={fmt}&action=project.created")
+    assert [[e["action"] for e in rows] for rows, _ in walked] == [["project.created"], [], []]
+    assert [cursor is not None for _, cursor in walked] == [True, True, False]
+
+
+def test_verify_walks_at_most_1000_events_a_call_and_resumes_from_its_cursor(
+    api: Api, long_log: dict[str, Any], stack: LocalStack
+) -> None:
+    path, owner = long_log["path"], long_log["owner"]
+    status, _, first = api("GET", f"{path}/audit/verify", user=owner)
+    assert (status, first["ok"], first["checked"], first["first_seq"], first["last_seq"]) == (200, True, 1000, 1, 1000)
+    assert first["next_cursor"]
+    calls, verdict = verify_all(api, long_log)
+    assert (calls, verdict["ok"], verdict["checked"], verdict["last_seq"], verdict["next_cursor"]) == (
+        3,
+        True,
+        2102,
+        2102,
+        None,
+    )
+    # A cursor is the walk's sealed state: altered, or another org's, it is refused
+    forged = first["next_cursor"][:-2] + ("AA" if not first["next_cursor"].endswith("AA") else "BB")
+    assert api("GET", f"{path}/audit/verify?cursor={forged}", user=owner)[0] == 400
+    other = unique_email("other")
+    status, _, mine = api("POST", "/v1/orgs", user=other, json={"name": "Other"})
+    assert api("GET", f"/v1/orgs/{mine['id']}/audit/verify?cursor={first['next_cursor']}", user=other)[0] == 400
+    # and a break past the first call's share is found by the call that reaches it
+    aws.dynamodb().update_item(
+        TableName=stack.resources.refs["Table"],  # type: ignore[union-attr]
+        Key={"PK": {"S": f"AUDIT#{long_log['id']}"}, "SK": {"S": f"EVT#{1500:012d}"}},
+        UpdateExpression="SET #m.#k = :k",
+        ExpressionAttributeNames={"#m": "metadata", "#k": "key"},
+        ExpressionAttributeValues={":k": {"S": "SOMETHING_ELSE"}},
+    )
+    calls, verdict = verify_all(api, long_log)
+    assert (calls, verdict["ok"], verdict["first_broken_seq"], verdict["reason"]) == (2, False, 1500, "altered")
 
 
 @pytest.mark.parametrize("tamper", ["edit", "delete", "reorder", "truncate"])
@@ -164,6 +261,7 @@ def test_verify_reports_the_first_broken_sequence(
         "last_seq": 6,
         "first_broken_seq": None,
         "reason": None,
+        "next_cursor": None,
     }
 
     def key(seq: int) -> dict[str, Any]:

@@ -336,6 +336,33 @@ def test_restore_an_environment_to_a_past_instant(api: Api, env: dict[str, Any])
     assert api("POST", f"{staging}/restore", user=owner, json=naive)[0] == 400
 
 
+def test_restore_reads_a_bounded_history_or_says_it_is_too_long(
+    api: Api, env: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from strongroom.domain import secrets as domain
+
+    owner, staging = env["owner"], env["staging"]
+    assert api("PATCH", f"{staging}/secrets", user=owner, json={"set": {"A": "1", "B": "1", "C": "1"}})[0] == 200
+    at = api("GET", f"{staging}/secrets/A", user=owner)[2]["updated_at"]
+    time.sleep(0.01)
+    body = {"set": {"A": "2", "D": "new"}, "delete": ["B"]}
+    assert api("PATCH", f"{staging}/secrets", user=owner, json=body)[0] == 200  # six versions in all
+    # Given a bound one short of the history: 422, and nothing changed
+    monkeypatch.setattr(domain, "MAX_RESTORE_VERSIONS", 5, raising=False)
+    status, _, refused = api("POST", f"{staging}/restore", user=owner, json={"at": at})
+    assert (status, refused["error"]["code"], refused["error"]["details"]) == (
+        422,
+        "history_too_long",
+        {"max_versions": 5},
+    )
+    assert values_of(api, owner, staging) == {"A": "2", "C": "1", "D": "new"}
+    # Given a bound that holds it: restored
+    monkeypatch.setattr(domain, "MAX_RESTORE_VERSIONS", 6)
+    status, _, restored = api("POST", f"{staging}/restore", user=owner, json={"at": at})
+    assert (status, restored["restored"], restored["trashed"]) == (200, 2, 1), restored
+    assert values_of(api, owner, staging) == {"A": "1", "B": "1", "C": "1"}
+
+
 # --------------------------------------------------------------------------- key rotation
 
 

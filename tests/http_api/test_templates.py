@@ -11,7 +11,7 @@ import pytest
 
 from strongroom import aws
 from strongroom_local import LocalStack
-from support import Api, scan_all, unique_email
+from support import Api, unique_email
 
 pytestmark = pytest.mark.http
 
@@ -118,9 +118,22 @@ def test_templates_are_managed_by_admins_and_read_by_members(api: Api, project: 
 
 def test_deleting_the_project_removes_its_template(api: Api, project: dict[str, Any], stack: LocalStack) -> None:
     assert api("POST", f"{project['path']}/template", user=project["owner"], json={"key": "A"})[0] == 201
+    org_id = api("GET", f"/v1/orgs/{project['org']}", user=project["owner"])[2]["id"]
     assert api("DELETE", project["path"], user=project["owner"])[0] == 204
-    prefix = f"TEMPLATE#{project['id']}#"
-    assert [i for i in scan_all(stack) if i["SK"]["S"].startswith(prefix)] == []
+    assert api("GET", f"{project['path']}/template", user=project["owner"])[0] == 404
+
+    def left() -> list[Any]:  # the project's template keys, in the org's partition
+        return aws.dynamodb().query(
+            TableName=stack.resources.refs["Table"],  # type: ignore[union-attr]
+            KeyConditionExpression="PK = :pk AND begins_with(SK, :sk)",
+            ExpressionAttributeValues={":pk": {"S": f"ORG#{org_id}"}, ":sk": {"S": f"TEMPLATE#{project['id']}#"}},
+            ConsistentRead=True,
+        )["Items"]
+
+    deadline = time.monotonic() + 60  # the purge worker removes them
+    while left() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert left() == []
 
 
 # --------------------------------------------------------------------------- patterns run in linear time (#9 item 4)

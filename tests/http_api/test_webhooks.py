@@ -9,6 +9,7 @@ import secrets as pysecrets
 import threading
 import time
 from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -236,6 +237,39 @@ def test_management_and_filters(api: Api, org: dict[str, Any], receiver: Callabl
     _, _, inv = api("POST", f"{path}/invitations", user=owner, json={"email": dev, "role": "developer"})
     assert api("POST", f"/v1/invitations/{inv['token']}/accept", user=dev)[0] == 200
     assert api("GET", f"{path}/webhooks", user=dev)[0] == 403
+
+
+def _deliveries(stack: LocalStack, webhook_id: str) -> list[dict[str, Any]]:
+    """The items of a webhook's delivery partition (Query), plain."""
+    from strongroom import db
+
+    assert stack.resources is not None
+    found = aws.dynamodb().query(
+        TableName=stack.resources.refs["Table"],
+        KeyConditionExpression="PK = :pk",
+        ExpressionAttributeValues={":pk": {"S": f"WEBHOOK#{webhook_id}"}},
+        ConsistentRead=True,
+    )["Items"]
+    return [db.deserialize(i) for i in found]
+
+
+def test_the_delivery_log_expires_after_30_days_and_goes_with_its_webhook(
+    api: Api, org: dict[str, Any], receiver: Callable[..., Receiver], stack: LocalStack
+) -> None:
+    r = receiver()
+    owner, path = org["owner"], org["path"]
+    hook = subscribe(api, org, r.url, ["secret.*"])
+    assert api("PUT", f"{org['base']}/environments/staging/secrets/T", user=owner, json={"value": "t"})[0] == 200
+    assert api("POST", f"{path}/webhooks/{hook['id']}/test", user=owner)[0] in {200, 201, 202}
+    # Given both kinds of delivery (fan-out and test), each carries the table's TTL attribute
+    assert until(lambda: len(_deliveries(stack, hook["id"])) == 2)
+    items = _deliveries(stack, hook["id"])
+    for item in items:
+        created = datetime.fromisoformat(item["created_at"].replace("Z", "+00:00"))
+        assert item["expires_at_epoch"] == int((created + timedelta(days=30)).timestamp()), item["id"]
+    # and a deleted webhook's log is purged by the worker
+    assert api("DELETE", f"{path}/webhooks/{hook['id']}", user=owner)[0] == 204
+    assert until(lambda: _deliveries(stack, hook["id"]) == []) is True
 
 
 @pytest.mark.parametrize(

@@ -631,8 +631,17 @@ def audit_export(state: State, fmt: str, action: str | None, since: str | None, 
 @audit.command("verify")
 @click.pass_obj
 def audit_verify(state: State) -> None:
-    """Recompute the org's audit hash chain."""
-    result = state.call("GET", f"/v1/orgs/{_org(state)}/audit/verify")
+    """Recompute the org's audit hash chain, following verify's cursors to its end."""
+    path, suffix, seen = f"/v1/orgs/{_org(state)}/audit/verify", "", {"checked": 0, "first_seq": None}
+    while True:  # each call walks a bounded share of the chain
+        result = state.call("GET", path + suffix)
+        seen["checked"] += result["checked"]
+        seen["first_seq"] = result["first_seq"] if seen["first_seq"] is None else seen["first_seq"]
+        seen["last_seq"] = result["last_seq"] or seen.get("last_seq")
+        if not result.get("next_cursor") or not result["ok"]:
+            break
+        suffix = f"?cursor={result['next_cursor']}"
+    result = {**result, **seen}
     emit(state, result, ["ok", "checked", "first_seq", "last_seq", "first_broken_seq", "reason"])
     if not result["ok"]:
         sys.exit(1)

@@ -73,7 +73,10 @@ def search(
     "/v1/orgs/<org>/audit/export",
     responses={
         200: {
-            "description": "Up to 1000 events, oldest first; X-Next-Cursor names the next page",
+            "description": (
+                "Up to 1000 events (of at most 1000 read), oldest first; X-Next-Cursor names the next page, "
+                "which may follow an empty one"
+            ),
             "content": {"text/csv": {"schema": {"type": "string"}}, "application/json": {"schema": {"type": "array"}}},
         }
     },
@@ -104,9 +107,10 @@ def export(
 
 
 @app.get("/v1/orgs/<org>/audit/verify")
-def verify(org: OrgRef, since: Instant = None, until: Instant = None) -> AuditVerification:
-    """Recompute the hash chain; report the first sequence number that breaks it."""
-    return audit_log.verify(org, since=_instant("since", since), until=_instant("until", until))
+def verify(org: OrgRef, since: Instant = None, until: Instant = None, cursor: Cursor = None) -> AuditVerification:
+    """Recompute the hash chain, up to 1000 events a call; report the first sequence number that
+    breaks it. While `next_cursor` is set, the walk goes on from it."""
+    return audit_log.verify(org, since=_instant("since", since), until=_instant("until", until), cursor=cursor)
 
 
 lambda_handler = make_handler(app)

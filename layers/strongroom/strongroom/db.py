@@ -203,13 +203,14 @@ def _mac(scope: str, payload: bytes) -> bytes:
     return hmac.new(key, scope.encode() + b"\x00" + payload, hashlib.sha256).digest()[:16]
 
 
-def encode_cursor(scope: str, last_key: dict[str, Any]) -> str:
-    payload = json.dumps(deserialize(last_key), separators=(",", ":"), sort_keys=True).encode()
+def seal(scope: str, data: dict[str, Any]) -> str:
+    """An opaque, tamper-evident token carrying `data` (JSON), valid only for `scope`."""
+    payload = json.dumps(data, separators=(",", ":"), sort_keys=True).encode()
     return base64.urlsafe_b64encode(_mac(scope, payload) + payload).decode().rstrip("=")
 
 
-def decode_cursor(scope: str, cursor: str) -> dict[str, Any]:
-    """Reject cursors that were altered, or made for another listing (scope)."""
+def unseal(scope: str, cursor: str) -> dict[str, Any]:
+    """The data of a `seal`ed cursor; 400 when it was altered, or made for another scope."""
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
     except (binascii.Error, ValueError):
@@ -222,7 +223,23 @@ def decode_cursor(scope: str, cursor: str) -> dict[str, Any]:
             "cursor is not valid",
             details={"fields": [{"field": "cursor", "location": "query", "issue": "tampered or from another listing"}]},
         )
-    return serialize(json.loads(payload))
+    data: dict[str, Any] = json.loads(payload)
+    return data
+
+
+def encode_cursor(scope: str, last_key: dict[str, Any]) -> str:
+    return seal(scope, deserialize(last_key))
+
+
+def decode_cursor(scope: str, cursor: str) -> dict[str, Any]:
+    """Reject cursors that were altered, or made for another listing (scope)."""
+    return serialize(unseal(scope, cursor))
+
+
+# A filtered query evaluates at most this many items per call (a page may then hold fewer matches
+# than its limit, even none, and still carry a cursor): the work of one request stays bounded
+# however sparse the filter.
+FILTER_BUDGET = 1000
 
 
 def query(
@@ -236,8 +253,14 @@ def query(
     filter_expression: str | None = None,
     filter_values: dict[str, Any] | None = None,
     filter_names: dict[str, str] | None = None,
+    attributes: Sequence[str] | None = None,
+    after: dict[str, str] | None = None,
 ) -> Page:
-    """One page of a partition (optionally a sort-key prefix), in key order."""
+    """One page of a partition (optionally a sort-key prefix), in key order. With a filter, at
+    most max(limit, FILTER_BUDGET) items are evaluated: the page holds the matches among them
+    and a cursor whenever the partition goes on. `attributes` limits what each item carries
+    (its key always). `after` starts the page past a key the caller built (keys.py), instead of
+    at a cursor."""
     from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415
 
     pk_name, sk_name = (keys.GSI1PK, keys.GSI1SK) if index == keys.GSI1 else (keys.PK, keys.SK)
@@ -262,15 +285,24 @@ def query(
         params["ConsistentRead"] = True
     if filter_expression:
         params["FilterExpression"] = filter_expression
-    if cursor:
-        params["ExclusiveStartKey"] = decode_cursor(scope, cursor)
+    if attributes:
+        _project(params, [keys.PK, keys.SK, *_index_keys(index), *attributes])
+    if cursor or after:
+        params["ExclusiveStartKey"] = decode_cursor(scope, cursor) if cursor else serialize(after or {})
+    budget = max(limit, FILTER_BUDGET) if filter_expression else None
+    evaluated = 0
     items: list[dict[str, Any]] = []
     last: dict[str, Any] | None = None
     try:
-        # With a filter, DynamoDB may return short pages: keep reading until the page is full.
+        # With a filter, DynamoDB may return short pages: keep reading until the page is full or
+        # the budget of evaluated items is spent.
         while True:
-            params["Limit"] = limit - len(items) if not filter_expression else max(limit - len(items), 25)
+            want = limit - len(items)
+            if budget is not None:
+                want = min(max(want, 25), budget - evaluated)
+            params["Limit"] = want
             resp = aws.dynamodb().query(**params)
+            evaluated += int(resp.get("ScannedCount", len(resp.get("Items", []))))
             batch = [deserialize(i) for i in resp.get("Items", [])]
             room = limit - len(items)
             if len(batch) > room:
@@ -280,7 +312,7 @@ def query(
                 break
             items.extend(batch)
             last = resp.get("LastEvaluatedKey")
-            if not last or len(items) >= limit:
+            if not last or len(items) >= limit or (budget is not None and evaluated >= budget):
                 break
             params["ExclusiveStartKey"] = last
     except (ClientError, BotoCoreError) as exc:
@@ -288,8 +320,19 @@ def query(
     return Page(items=items, next_cursor=encode_cursor(scope, last) if last else None)
 
 
+def _project(params: dict[str, Any], attributes: list[str]) -> None:
+    """Read only these attributes of each item (names aliased: some are reserved words)."""
+    projected = list(dict.fromkeys(attributes))
+    params["ExpressionAttributeNames"].update({f"#a{n}": a for n, a in enumerate(projected)})
+    params["ProjectionExpression"] = ", ".join(f"#a{n}" for n in range(len(projected)))
+
+
+def _index_keys(index: str | None) -> list[str]:
+    return [keys.GSI1PK, keys.GSI1SK] if index == keys.GSI1 else []
+
+
 def _key_of(raw_item: dict[str, Any], index: str | None) -> dict[str, Any]:
-    names = [keys.PK, keys.SK] + ([keys.GSI1PK, keys.GSI1SK] if index == keys.GSI1 else [])
+    names = [keys.PK, keys.SK, *_index_keys(index)]
     return {n: raw_item[n] for n in names if n in raw_item}
 
 

@@ -123,6 +123,19 @@ def audit_head(scope_id: str) -> dict[str, str]:
 AUDIT_EVENT_PREFIX = "EVT#"
 
 
+def purge_job(target_id: str) -> dict[str, str]:
+    """The pending purge of a deleted org, project, environment or webhook (by its prefixed ID)."""
+    return {PK: f"PURGE#{target_id}", SK: "PURGE"}
+
+
+def purge_job_index(created_at: str, target_id: str) -> dict[str, str]:
+    """GSI1 projection of a purge job: every pending purge, oldest first (for operators)."""
+    return {GSI1PK: PURGE_JOBS, GSI1SK: f"{created_at}#{target_id}"}
+
+
+PURGE_JOBS = "PURGES"
+
+
 def idempotency_partition(function_name: str) -> str:
     return f"IDEMPOTENCY#{function_name}"
 
@@ -141,7 +154,7 @@ def env_snapshot_chunk(env_id: str, revision: int, part: int) -> dict[str, str]:
 
 
 def env_data_key(env_id: str, version: int) -> dict[str, str]:
-    return {PK: environment_partition(env_id), SK: f"DATAKEY#{version:06d}"}
+    return {PK: environment_partition(env_id), SK: f"{DATA_KEY_PREFIX}{version:06d}"}
 
 
 def secret_version(env_id: str, key: str, version: int) -> dict[str, str]:
@@ -153,6 +166,8 @@ def secret_versions_prefix(key: str) -> str:
 
 
 ALL_VERSIONS_PREFIX = "VERSION#"
+DATA_KEY_PREFIX = "DATAKEY#"
+SNAPSHOT_PREFIX = "SNAPSHOT"  # the SNAPSHOT item and its part items
 
 
 # --------------------------------------------------------------------------- tokens (TOKEN#<id>)

@@ -651,6 +651,9 @@ class AuditVerification(Response):
     last_seq: int | None = None
     first_broken_seq: int | None = Field(default=None, description="Where the chain first breaks")
     reason: str | None = None
+    next_cursor: str | None = Field(
+        default=None, description="Set when the walk stopped at its per-call bound: pass it as `cursor` to go on"
+    )
 
 
 # --------------------------------------------------------------------------- webhooks

@@ -191,17 +191,3 @@ def release_kms_key(org_id: str, key_arn: str) -> db.Delete:
         values={":org": org_id},
         on_fail=Conflict("the organization's encryption changed; retry", code="encryption_changed"),
     )
-
-
-def release_kms_key_of(org_id: str) -> None:
-    """Org purge: free the claim on the key the (tombstoned) org item names. Idempotent; only
-    this org's claim is removed (nobody else can take it while it exists)."""
-    org = db.get(keys.org(org_id))
-    arn = org.get("kms_key_arn") if org else None
-    if arn and kms_key_holder(str(arn)) == org_id:
-        db.delete_many([keys.kms_key_claim(str(arn))])
-
-
-def partition_keys(partition: str) -> list[dict[str, str]]:
-    """Every key in a partition (for purges)."""
-    return [{keys.PK: i[keys.PK], keys.SK: i[keys.SK]} for i in db.query_all(partition)]

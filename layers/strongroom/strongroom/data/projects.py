@@ -114,21 +114,6 @@ def environment_slug_item(e: EnvironmentRecord) -> dict[str, Any]:
     }
 
 
-def project_child_keys(org_id: str, project_id: str) -> list[dict[str, str]]:
-    """Keys of a project's environments, environment slug pointers and template keys (in the org
-    partition)."""
-    out: list[dict[str, str]] = []
-    for prefix in (
-        keys.environment_prefix(project_id),
-        keys.environment_slug_prefix(project_id),
-        keys.template_prefix(project_id),
-    ):
-        out.extend(
-            {keys.PK: i[keys.PK], keys.SK: i[keys.SK]} for i in db.query_all(keys.org_partition(org_id), prefix=prefix)
-        )
-    return out
-
-
 class TemplateKeyRecord(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
     key: str

@@ -39,6 +39,16 @@ class VersionRecord(BaseModel):
     created_by: str
 
 
+class VersionHeader(BaseModel):
+    """A version item without its value (what a point-in-time restore reads of the history)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+    key: str
+    version: int
+    action: str
+    created_at: str
+
+
 class DataKeyRecord(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
     version: int
@@ -118,6 +128,23 @@ def versions_page(env_id: str, key: str, *, limit: int, cursor: str | None) -> t
         forward=False,
     )
     return [VersionRecord.model_validate(i) for i in page.items], page.next_cursor
+
+
+def version_headers(env_id: str, *, limit: int) -> list[VersionHeader]:
+    """Up to `limit` versions of every key of an environment, by key then version, without values."""
+    page = db.query(
+        keys.environment_partition(env_id),
+        prefix=keys.ALL_VERSIONS_PREFIX,
+        limit=limit,
+        attributes=("key", "version", "action", "created_at"),
+    )
+    return [VersionHeader.model_validate(i) for i in page.items]
+
+
+def versions(env_id: str, wanted: list[tuple[str, int]]) -> list[VersionRecord]:
+    """These (key, version) items, whole, in batches."""
+    items = db.batch_get([keys.secret_version(env_id, key, number) for key, number in wanted]) if wanted else []
+    return [VersionRecord.model_validate(i) for i in items]
 
 
 def data_key(env_id: str, number: int) -> DataKeyRecord | None:

@@ -15,7 +15,8 @@ from strongroom.access import org_access
 from strongroom.errors import Invalid
 from strongroom.models import AuditEntry, AuditVerification
 
-EXPORT_PAGE = 1000
+EXPORT_PAGE = 1000  # events a page of an export holds at most (and, filtered, items it reads)
+VERIFY_PAGE = 1000  # events one verify call walks at most
 CSV_COLUMNS = (
     "seq",
     "id",
@@ -101,6 +102,8 @@ def _entry(item: dict[str, Any]) -> AuditEntry:
 def search(
     org_ref: str, *, filters: AuditFilter, limit: int, cursor: str | None, forward: bool = False
 ) -> tuple[list[AuditEntry], str | None]:
+    """Up to `limit` matching events among at most max(limit, db.FILTER_BUDGET) read: a sparse
+    filter answers a short page, or an empty one, with a cursor while the log goes on."""
     access = org_access(org_ref, "audit.read")
     expression, values, names = _expression(filters)
     page = db.query(
@@ -117,7 +120,8 @@ def search(
 
 
 def export(org_ref: str, fmt: str, *, filters: AuditFilter, cursor: str | None) -> tuple[str, str | None]:
-    """One page of up to EXPORT_PAGE matching events, oldest first, and the cursor of the next."""
+    """One page of up to EXPORT_PAGE matching events among at most EXPORT_PAGE read, oldest first,
+    and the cursor of the next (present while the log goes on, even after an empty page)."""
     entries, next_cursor = search(org_ref, filters=filters, limit=EXPORT_PAGE, cursor=cursor, forward=True)
     if fmt == "json":
         return json.dumps([e.model_dump() for e in entries], separators=(",", ":")), next_cursor
@@ -146,12 +150,21 @@ def export(org_ref: str, fmt: str, *, filters: AuditFilter, cursor: str | None) 
     return out.getvalue(), next_cursor
 
 
-def verify(org_ref: str, *, since: datetime | None, until: datetime | None) -> AuditVerification:
-    """Recompute the chain from its first event; report the first sequence number that breaks it
-    (edited, removed, inserted or moved), within [since, until] when given."""
+def verify(
+    org_ref: str, *, since: datetime | None, until: datetime | None, cursor: str | None = None
+) -> AuditVerification:
+    """Recompute the chain, at most VERIFY_PAGE events a call: from its first event, or from where
+    the previous call stopped (its `next_cursor` carries the sequence number and hash reached,
+    sealed, so a resumed walk trusts nothing the table says about the events before it). Report
+    the first sequence number that breaks it (edited, removed, inserted or moved), counting the
+    events within [since, until] when given. The walk is complete when `next_cursor` is null."""
     access = org_access(org_ref, "audit.read")
     scope = access.org.id
+    cursor_scope = f"audit.verify|{scope}"
     expected_seq, prev_hash = 1, audit.GENESIS
+    if cursor:
+        reached = db.unseal(cursor_scope, cursor)
+        expected_seq, prev_hash = int(reached["seq"]), str(reached["hash"])
     checked = 0
     first_seq = last_seq = None
     lower = clock.iso(since) if since else None
@@ -162,7 +175,14 @@ def verify(org_ref: str, *, since: datetime | None, until: datetime | None) -> A
             ok=False, checked=checked, first_seq=first_seq, last_seq=last_seq, first_broken_seq=seq, reason=reason
         )
 
-    for item in db.query_all(keys.audit_partition(scope), prefix=keys.AUDIT_EVENT_PREFIX):
+    page = db.query(
+        keys.audit_partition(scope),
+        prefix=keys.AUDIT_EVENT_PREFIX,
+        limit=VERIFY_PAGE,
+        after=keys.audit_event(scope, expected_seq - 1) if expected_seq > 1 else None,
+    )
+    next_cursor = None
+    for item in page.items:
         seq = int(item.get("seq", 0))
         in_window = (lower is None or str(item.get("created_at", "")) >= lower) and (
             upper is None or str(item.get("created_at", "")) <= upper
@@ -181,10 +201,21 @@ def verify(org_ref: str, *, since: datetime | None, until: datetime | None) -> A
             last_seq = seq
         expected_seq, prev_hash = seq + 1, str(item["hash"])
     else:
-        head = db.get(keys.audit_head(scope))
-        head_seq = int(head["seq"]) if head else 0
-        if head_seq != expected_seq - 1 or (head and head.get("hash") != prev_hash):
-            return broken(expected_seq if head_seq >= expected_seq else head_seq + 1, "does not match the chain head")
+        if page.next_cursor:  # this call's share is done; the chain goes on
+            next_cursor = db.seal(cursor_scope, {"seq": expected_seq, "hash": prev_hash})
+        else:
+            head = db.get(keys.audit_head(scope))
+            head_seq = int(head["seq"]) if head else 0
+            if head_seq != expected_seq - 1 or (head and head.get("hash") != prev_hash):
+                return broken(
+                    expected_seq if head_seq >= expected_seq else head_seq + 1, "does not match the chain head"
+                )
     return AuditVerification(
-        ok=True, checked=checked, first_seq=first_seq, last_seq=last_seq, first_broken_seq=None, reason=None
+        ok=True,
+        checked=checked,
+        first_seq=first_seq,
+        last_seq=last_seq,
+        first_broken_seq=None,
+        reason=None,
+        next_cursor=next_cursor,
     )

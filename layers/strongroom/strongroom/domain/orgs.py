@@ -15,6 +15,7 @@ from strongroom.context import principal
 from strongroom.data import orgs as data
 from strongroom.data import users
 from strongroom.data.orgs import InvitationRecord, MembershipRecord, OrgRecord
+from strongroom.domain import purge
 from strongroom.errors import Conflict, Forbidden, Gone, NotFound
 from strongroom.models import (
     Invitation,
@@ -110,9 +111,9 @@ def update(org_ref: str, body: OrgPatch) -> Org:
 
 
 def delete(org_ref: str) -> None:
-    """Tombstone + audit atomically (the org is gone for every reader at once), then purge
-    everything under it. A purge interrupted half-way leaves only unreachable items behind a
-    tombstone, and is finished by deleting again (idempotent)."""
+    """Tombstone, audit event and purge job atomically: the org is gone for every reader at once
+    (and its tokens with it); everything under it is removed by the purge worker afterwards
+    (domain/purge.py, where each step of an org's purge is listed)."""
     access = org_access(org_ref, "org.delete")
     org = access.org
     db.transact(
@@ -126,33 +127,12 @@ def delete(org_ref: str) -> None:
                 on_fail=NotFound("organization not found"),
             ),
             db.Delete(keys.org_slug(org.slug)),
+            purge.job_op("org", org.id, org_id=org.id),
         ],
         audit=audit.event(
             "org.deleted", scope_id=org.id, resource_type="org", resource_id=org.id, metadata={"slug": org.slug}
         ),
     )
-    purge(org.id)
-
-
-def purge(org_id: str) -> None:
-    """Remove every item of a tombstoned org: environments' partitions, invitation token pointers,
-    then the org partition itself (memberships, projects, environments, slugs, the tombstone)."""
-    from strongroom.domain import tokens  # noqa: PLC0415
-
-    db.delete_many(tokens.org_token_keys(org_id))  # first: the org's tokens stop with it
-    data.release_kms_key_of(org_id)  # BYOK: its key may serve another org (before the tombstone goes)
-    items = list(db.query_all(keys.org_partition(org_id)))
-    extra: list[dict[str, str]] = []
-    for item in items:
-        if item.get("entity") == "environment":
-            extra.extend(data.partition_keys(keys.environment_partition(item["id"])))
-        elif item.get("entity") == "invitation":
-            extra.append(keys.invitation_token(item["token_hash"]))
-    # Wrapped data keys (and the snapshots' copies) first: once they are gone nothing of the org
-    # can be decrypted, whatever else an interrupted purge leaves behind.
-    extra.sort(key=lambda k: 0 if k[keys.SK].startswith(("DATAKEY#", "SNAPSHOT")) else 1)
-    db.delete_many(extra)
-    db.delete_many([{keys.PK: i[keys.PK], keys.SK: i[keys.SK]} for i in items])
 
 
 # --------------------------------------------------------------------------- members

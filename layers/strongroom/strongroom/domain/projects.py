@@ -9,6 +9,7 @@ from strongroom.access import ProjectAccess, environment_access, org_access, pro
 from strongroom.data import orgs as org_data
 from strongroom.data import projects as data
 from strongroom.data.projects import EnvironmentRecord, ProjectRecord
+from strongroom.domain import purge
 from strongroom.errors import Conflict, Forbidden, Invalid, NotFound, Unprocessable
 from strongroom.models import (
     Environment,
@@ -173,6 +174,8 @@ def update(org_ref: str, project_ref: str, body: ProjectPatch) -> Project:
 
 
 def delete(org_ref: str, project_ref: str) -> None:
+    """Tombstone, audit event and purge job atomically; the purge worker removes the project's
+    environments, their partitions and tokens afterwards (domain/purge.py)."""
     access = project_access(org_ref, project_ref, "projects.delete")
     project = access.project
     db.transact(
@@ -186,6 +189,7 @@ def delete(org_ref: str, project_ref: str) -> None:
                 on_fail=NotFound("project not found"),
             ),
             db.Delete(keys.project_slug(project.org_id, project.slug)),
+            purge.job_op("project", project.id, org_id=project.org_id),
         ],
         audit=audit.event(
             "project.deleted",
@@ -196,20 +200,6 @@ def delete(org_ref: str, project_ref: str) -> None:
             metadata={"slug": project.slug},
         ),
     )
-    purge(project)
-
-
-def purge(project: ProjectRecord) -> None:
-    """Delete a tombstoned project's environments (and their partitions) and then the tombstone."""
-    from strongroom.domain import tokens  # noqa: PLC0415
-
-    db.delete_many(tokens.org_token_keys(project.org_id, project_id=project.id))  # its tokens stop first
-    envs = data.environments(project.org_id, project.id)
-    partition_keys: list[dict[str, str]] = []
-    for env in envs:
-        partition_keys.extend(org_data.partition_keys(keys.environment_partition(env.id)))
-    db.delete_many(partition_keys)
-    db.delete_many([*data.project_child_keys(project.org_id, project.id), keys.project(project.org_id, project.id)])
 
 
 # --------------------------------------------------------------------------- environments
@@ -390,10 +380,10 @@ def delete_environment(org_ref: str, project_ref: str, env_ref: str) -> None:
                 on_fail=NotFound("environment not found"),
             ),
             db.Delete(keys.environment_slug(env.org_id, env.project_id, env.slug)),
+            purge.job_op("environment", env.id, org_id=env.org_id, project_id=env.project_id),
         ],
         audit=audit.environment_event("environment.deleted", env, {"slug": env.slug}),
     )
-    db.delete_many(org_data.partition_keys(keys.environment_partition(env.id)))
 
 
 # --------------------------------------------------------------------------- templates

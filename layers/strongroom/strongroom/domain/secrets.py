@@ -49,6 +49,9 @@ MAX_ATTEMPTS = 5
 # TransactWriteItems takes 100 items: one version item per changed secret, plus the snapshot, the
 # audit event and (on a first write) the data key.
 MAX_CHANGES = 95
+# A point-in-time restore reads the environment's whole history (without values): at most this
+# many version items, so that one request's work stays bounded.
+MAX_RESTORE_VERSIONS = 10_000
 
 
 class _Retry(Conflict):
@@ -666,27 +669,45 @@ def rotate_key(access: EnvironmentAccess) -> KeyRotated:
 
 def restore_environment(access: EnvironmentAccess, at: datetime) -> EnvironmentRestored:
     """The environment as it was at `at`, written as one new change: secrets deleted since come
-    back, secrets created since go to the trash, changed values return to what they were."""
+    back, secrets created since go to the trash, changed values return to what they were. Reads
+    the environment's history without its values (at most MAX_RESTORE_VERSIONS version items, or
+    422 `history_too_long`), then the values it restores, in batches."""
     if at > clock.now():
         raise Unprocessable("`at` is in the future", code="invalid_instant")
     _check_server_managed(access)
     scope, env_id = _scope(access), access.environment.id
-    latest: dict[str, VersionRecord] = {}
-    for item in db.query_all(keys.environment_partition(env_id), prefix=keys.ALL_VERSIONS_PREFIX):
-        rec = VersionRecord.model_validate(item)
-        if clock.parse(rec.created_at) <= at and (rec.key not in latest or rec.version > latest[rec.key].version):
-            latest[rec.key] = rec
-    then = {k: r for k, r in latest.items() if r.action == "set"}
+    history = data.version_headers(env_id, limit=MAX_RESTORE_VERSIONS + 1)
+    if len(history) > MAX_RESTORE_VERSIONS:
+        raise Unprocessable(
+            f"the environment's history holds more than {MAX_RESTORE_VERSIONS} versions: too long to restore "
+            "at once; roll keys back one by one instead",
+            code="history_too_long",
+            details={"max_versions": MAX_RESTORE_VERSIONS},
+        )
+    latest: dict[str, data.VersionHeader] = {}
+    for head in history:
+        if clock.parse(head.created_at) <= at and (head.key not in latest or head.version > latest[head.key].version):
+            latest[head.key] = head
+    then = {k: h for k, h in latest.items() if h.action == "set"}
     key_cache: dict[int, bytes] = {}
+    records: dict[str, VersionRecord] = {}
+
+    def value_of(name: str) -> str:
+        rec = records.get(name)
+        if rec is None:
+            raise NotFound("secret version not found")
+        return _decrypt_version(scope, env_id, rec, key_cache)
 
     def plan(state: _State) -> _Plan:
+        moved = [n for n, h in then.items() if (c := state.live.get(n)) is None or c["version"] != h.version]
+        missing = [(n, then[n].version) for n in moved if n not in records]
+        records.update((r.key, r) for r in data.versions(env_id, missing))
         changes: dict[str, str | None] = {}
-        for name, rec in then.items():
+        for name in moved:
             current = state.live.get(name)
-            if current is None or current["version"] != rec.version:
-                value = _decrypt_version(scope, env_id, rec, key_cache)
-                if current is None or current["value"] != value:
-                    changes[name] = value
+            value = value_of(name)
+            if current is None or current["value"] != value:
+                changes[name] = value
         changes.update(dict.fromkeys(k for k in state.live if k not in then))
         return _Plan(
             changes,

@@ -8,8 +8,10 @@ SHA-256 of the whole token is stored; the token is shown once, at creation or ro
 compared in constant time. A token is scoped to one project and one environment with `read` or
 `read` + `write`, optionally expiring and optionally limited to source networks (checked against
 the address API Gateway saw, never a client header). Revocation and expiry apply to the next
-request: verification reads the token's item every time. `last_used_at` is written at most once
-a minute per token, outside any transaction (bookkeeping, not a mutation).
+request: verification reads the token's item every time, and a token whose org, project or
+environment was deleted no longer verifies (nor is it listed) from the deletion on.
+`last_used_at` is written at most once a minute per token, outside any transaction (bookkeeping,
+not a mutation).
 
 A token's scope (org, project, environment) never changes, so a warm function remembers it per
 token ID once a token has verified: the next request reads the token *with* everything such a
@@ -112,20 +114,35 @@ _scopes: dict[str, tuple[str, str, str]] = {}
 SCOPES_REMEMBERED = 4096
 
 
+def _scope_keys(org_id: str, project_id: str, env_id: str) -> list[dict[str, str]]:
+    """What a token's request reads next: its org, project, environment and the snapshot."""
+    return [
+        keys.org(org_id),
+        keys.project(org_id, project_id),
+        keys.environment(org_id, project_id, env_id),
+        keys.env_snapshot(env_id),
+    ]
+
+
 def _read_ahead(token_id: str) -> None:
     scope = _scopes.get(token_id)
     if scope is None:
         return
-    org_id, project_id, env_id = scope
-    db.prefetch(
-        [
-            keys.service_token(token_id),
-            keys.org(org_id),
-            keys.project(org_id, project_id),
-            keys.environment(org_id, project_id, env_id),
-            keys.env_snapshot(env_id),
-        ]
-    )
+    db.prefetch([keys.service_token(token_id), *_scope_keys(*scope)])
+
+
+def _live(records: list[TokenRecord]) -> list[TokenRecord]:
+    """The tokens whose org, project and environment all still stand: a token of a deleted scope
+    is revoked with it (the purge removes its item afterwards), for verification and lists alike.
+    One BatchGetItem (none when read ahead)."""
+
+    def scope(r: TokenRecord) -> list[tuple[str, str]]:
+        return [(k[keys.PK], k[keys.SK]) for k in _scope_keys(r.org_id, r.project_id, r.environment_id)[:3]]
+
+    wanted = list(dict.fromkeys(ident for r in records for ident in scope(r)))
+    items = db.batch_get([{keys.PK: pk, keys.SK: sk} for pk, sk in wanted]) if wanted else []
+    standing = {(i[keys.PK], i[keys.SK]) for i in items if i.get("status", "active") == "active"}
+    return [r for r in records if all(ident in standing for ident in scope(r))]
 
 
 def _remember(rec: TokenRecord) -> None:
@@ -168,6 +185,10 @@ def verify(token: str, source_ip: str) -> Principal:
         raise Unauthorized("invalid token")
     rec = TokenRecord.model_validate(item)
     now = check(token, rec.token_hash, rec.expires_at)
+    if rec.id not in _scopes:  # once: the request's next reads are answered from this one batch
+        db.prefetch(_scope_keys(rec.org_id, rec.project_id, rec.environment_id))
+    if not _live([rec]):
+        raise Unauthorized("invalid token")
     if rec.allowed_cidrs and not _ip_allowed(source_ip, rec.allowed_cidrs):
         raise Forbidden("this token may not be used from this network", code="network_not_allowed")
     mark_used(keys.service_token(token_id), rec.last_used_at, now)
@@ -276,15 +297,16 @@ def _item(rec: TokenRecord) -> dict[str, Any]:
 
 def _get(org_id: str, token_id: str) -> TokenRecord:
     item = db.get(keys.service_token(token_id)) if ids.is_id(token_id, "tok") else None
-    if item is None or item.get("org_id") != org_id:
+    rec = TokenRecord.model_validate(item) if item is not None and item.get("org_id") == org_id else None
+    if rec is None or not _live([rec]):
         raise NotFound("token not found")
-    return TokenRecord.model_validate(item)
+    return rec
 
 
 def list_tokens(org_ref: str, *, limit: int, cursor: str | None) -> tuple[list[ServiceToken], str | None]:
     access = org_access(org_ref, "tokens.manage")
     page = db.query(keys.org_tokens_partition(access.org.id), index=keys.GSI1, limit=limit, cursor=cursor)
-    return [_view(TokenRecord.model_validate(i)) for i in page.items], page.next_cursor
+    return [_view(r) for r in _live([TokenRecord.model_validate(i) for i in page.items])], page.next_cursor
 
 
 def _event(action: str, rec: TokenRecord, metadata: dict[str, Any] | None = None) -> audit.AuditEvent:
@@ -330,12 +352,3 @@ def revoke(org_ref: str, token_id: str) -> None:
         [db.Delete(keys.service_token(rec.id), condition="attribute_exists(PK)", on_fail=NotFound("token not found"))],
         audit=_event("token.revoked", rec),
     )
-
-
-def org_token_keys(org_id: str, *, project_id: str | None = None) -> list[dict[str, str]]:
-    """Keys of the service tokens of an org, or of one of its projects (for their purge)."""
-    return [
-        {keys.PK: i[keys.PK], keys.SK: i[keys.SK]}
-        for i in db.query_all(keys.org_tokens_partition(org_id), index=keys.GSI1)
-        if project_id is None or i.get("project_id") == project_id
-    ]

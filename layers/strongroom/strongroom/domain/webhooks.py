@@ -30,6 +30,7 @@ from pydantic import BaseModel, ConfigDict
 from strongroom import audit, clock, crypto, db, ids, keys
 from strongroom.access import org_access
 from strongroom.config import settings
+from strongroom.domain import purge
 from strongroom.errors import NotFound, Unprocessable
 from strongroom.models import (
     Delivery,
@@ -45,6 +46,7 @@ from strongroom.models import (
 MAX_WEBHOOKS = 100
 DISABLE_AFTER = timedelta(days=3)  # failing this long: disabled, with an event
 DEFAULT_GRACE = timedelta(hours=24)
+DELIVERY_RETENTION = timedelta(days=30)  # the delivery log of a webhook: what `…/deliveries` shows
 
 
 class SecretRecord(BaseModel):
@@ -216,12 +218,10 @@ def delete(org_ref: str, webhook_id: str) -> None:
                 keys.webhook(access.org.id, rec.id),
                 condition="attribute_exists(PK)",
                 on_fail=NotFound("webhook not found"),
-            )
+            ),
+            purge.job_op("webhook", rec.id, org_id=access.org.id),  # its delivery log, by the purge worker
         ],
         audit=audit.event("webhook.deleted", scope_id=access.org.id, resource_type="webhook", resource_id=rec.id),
-    )
-    db.delete_many(
-        [{keys.PK: i[keys.PK], keys.SK: i[keys.SK]} for i in db.query_all(keys.deliveries_partition(rec.id))]
     )
 
 
@@ -371,7 +371,15 @@ def new_delivery(rec: WebhookRecord, event: dict[str, Any], *, delivery: str | N
 
 
 def delivery_item(rec: DeliveryRecord) -> dict[str, Any]:
-    return {**keys.delivery(rec.webhook_id, rec.id), "entity": "webhook_delivery", **rec.model_dump(exclude_none=True)}
+    """A delivery and its log, kept DELIVERY_RETENTION from its creation (then DynamoDB's TTL
+    removes it)."""
+    expires = clock.parse(rec.created_at) + DELIVERY_RETENTION
+    return {
+        **keys.delivery(rec.webhook_id, rec.id),
+        "entity": "webhook_delivery",
+        **rec.model_dump(exclude_none=True),
+        keys.TTL: int(expires.timestamp()),
+    }
 
 
 def test(org_ref: str, webhook_id: str) -> Delivery:

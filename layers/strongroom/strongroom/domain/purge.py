@@ -1,0 +1,278 @@
+"""Purges: what a deletion leaves behind, removed by a worker after the audited tombstone.
+
+Deleting an org, a project, an environment or a webhook is one transaction: the tombstone (or the
+item's removal), the audit event and a purge job item (`PURGE#<id>`, `job_op`). The resource is
+gone for every reader at once, and what lies under it is unreachable from then on (a service token
+of a deleted scope no longer authenticates and is not listed, tokens.py); the purge worker, fed by
+the table's stream with the job's INSERT and MODIFY records, removes it.
+
+A purge is a fixed sequence of named sources, each the keys of one kind of leftover (an
+environment's data keys, its partition, the org's service tokens, …), read afresh each time. A
+step deletes at most STEP_ITEMS keys in that order, then records on the job the first source not
+yet exhausted (`phase`), which makes the MODIFY record that runs the next step; the step that
+exhausts the last source deletes the job. A step cut short (a crash, a timeout) is finished by the
+stream's retry of the same record, and a step run again after the end finds no job: a no-op.
+These deletions are the follow-up of the audited change, not changes of their own (no event).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from strongroom import clock, db, keys
+from strongroom.context import SYSTEM, RequestContext, set_current
+from strongroom.data import orgs as org_data
+from strongroom.observability import logger, metrics
+
+ENTITY = "purge_job"
+STEP_ITEMS = 1000  # keys one step deletes at most (40 BatchWriteItem calls)
+
+Kind = Literal["org", "project", "environment", "webhook"]
+Keys = list[dict[str, str]]
+# A source: up to n keys of what is left, and whether nothing is left after them.
+Source = Callable[[int], tuple[Keys, bool]]
+
+
+class PurgeJob(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+    kind: Kind
+    target_id: str
+    org_id: str
+    project_id: str | None = None
+    phase: str | None = None  # the source the next step starts from (None: the first)
+    rounds: int = 0
+    created_at: str
+
+
+def job_op(kind: Kind, target_id: str, *, org_id: str, project_id: str | None = None) -> db.Put:
+    """The job item, for the deleting transaction (create-only: a target is purged once)."""
+    job = PurgeJob(kind=kind, target_id=target_id, org_id=org_id, project_id=project_id, created_at=clock.now_iso())
+    return db.Put.new(
+        {
+            **keys.purge_job(target_id),
+            **keys.purge_job_index(job.created_at, target_id),
+            "entity": ENTITY,
+            **job.model_dump(exclude_none=True),
+        }
+    )
+
+
+# --------------------------------------------------------------------------- sources
+
+
+def _key(item: dict[str, Any]) -> dict[str, str]:
+    return {keys.PK: item[keys.PK], keys.SK: item[keys.SK]}
+
+
+def _query(partition: str, prefix: str | None = None, *, keep: dict[str, str] | None = None) -> Source:
+    """The items of a partition (or of a sort-key prefix), except `keep`."""
+
+    def read(n: int) -> tuple[Keys, bool]:
+        page = db.query(partition, prefix=prefix, limit=n, attributes=(keys.SK,))
+        found = [_key(i) for i in page.items if keep is None or _key(i) != keep]
+        return found, page.next_cursor is None
+
+    return read
+
+
+def _item(key: dict[str, str]) -> Source:
+    """One item (a tombstone), if it is still there."""
+
+    def read(_n: int) -> tuple[Keys, bool]:
+        return ([key] if db.get(key) is not None else []), True
+
+    return read
+
+
+def _scan_index(partition: str, wanted: Callable[[dict[str, Any]], bool]) -> Source:
+    """The items of a GSI1 partition that `wanted` picks."""
+
+    def read(n: int) -> tuple[Keys, bool]:
+        found: Keys = []
+        for item in db.query_all(partition, index=keys.GSI1):
+            if wanted(item):
+                found.append(_key(item))
+                if len(found) == n:
+                    return found, False
+        return found, True
+
+    return read
+
+
+def _service_tokens(org_id: str, *, project_id: str | None = None, env_id: str | None = None) -> Source:
+    return _scan_index(
+        keys.org_tokens_partition(org_id),
+        lambda i: (
+            (project_id is None or i.get("project_id") == project_id)
+            and (env_id is None or i.get("environment_id") == env_id)
+        ),
+    )
+
+
+def _narrowed_pats(org_id: str) -> Source:
+    """Personal access tokens of the org's members that are narrowed to orgs none of which is
+    active any more (this one among them): they can do nothing now."""
+
+    def read(n: int) -> tuple[Keys, bool]:
+        found: Keys = []
+        for member in db.query_all(keys.org_partition(org_id), prefix=keys.MEMBER_PREFIX):
+            for pat in db.query_all(keys.personal_tokens_partition(str(member["user_id"])), index=keys.GSI1):
+                narrowed = pat.get("org_ids") or []
+                if org_id in narrowed and all(org_data.get(o) is None for o in narrowed):
+                    found.append(_key(pat))
+                    if len(found) == n:
+                        return found, False
+        return found, True
+
+    return read
+
+
+def _invitations(org_id: str) -> Source:
+    """Invitations with their token pointers (the pointer first: nothing accepts it after)."""
+
+    def read(n: int) -> tuple[Keys, bool]:
+        page = db.query(
+            keys.org_partition(org_id), prefix=keys.INVITE_PREFIX, limit=max(n // 2, 1), attributes=("token_hash",)
+        )
+        found: Keys = []
+        for item in page.items:
+            found += [keys.invitation_token(str(item["token_hash"])), _key(item)]
+        return found, page.next_cursor is None
+
+    return read
+
+
+def _environments(env_ids: list[str]) -> list[tuple[str, Source]]:
+    """Wrapped data keys and snapshots of every environment first (once they are gone nothing of
+    them can be decrypted, whatever an interrupted purge leaves), then the rest of each partition."""
+    partitions = [(env_id, keys.environment_partition(env_id)) for env_id in env_ids]
+    out: list[tuple[str, Source]] = []
+    for env_id, partition in partitions:
+        out += [
+            (f"datakeys:{env_id}", _query(partition, keys.DATA_KEY_PREFIX)),
+            (f"snapshot:{env_id}", _query(partition, keys.SNAPSHOT_PREFIX)),
+        ]
+    out += [(f"partition:{env_id}", _query(partition)) for env_id, partition in partitions]
+    return out
+
+
+def _kms_claim(org_id: str) -> Source:
+    """The org's claim on the customer key its (tombstoned) item names, if the claim is the org's
+    (another org's claim on the same ARN is never removed)."""
+
+    def read(_n: int) -> tuple[Keys, bool]:
+        org = db.get(keys.org(org_id))
+        arn = str(org.get("kms_key_arn") or "") if org else ""
+        if arn and org_data.kms_key_holder(arn) == org_id:
+            return [keys.kms_key_claim(arn)], True
+        return [], True
+
+    return read
+
+
+def _env_ids(org_id: str, project_id: str | None = None) -> list[str]:
+    """The environments of an org (or of one project), from their items in the org partition,
+    which the purge deletes only after their partitions."""
+    prefix = keys.environment_prefix(project_id) if project_id else "ENV#"
+    return [
+        str(i["id"])
+        for i in db.query_all(keys.org_partition(org_id), prefix=prefix)
+        if i.get("entity") == "environment"
+    ]
+
+
+def _sources(job: PurgeJob) -> list[tuple[str, Source]]:
+    """What a purge removes, in order; the names are stable while it runs."""
+    org_partition = keys.org_partition(job.org_id)
+    if job.kind == "webhook":
+        return [("deliveries", _query(keys.deliveries_partition(job.target_id)))]
+    if job.kind == "environment":
+        return [("tokens", _service_tokens(job.org_id, env_id=job.target_id)), *_environments([job.target_id])]
+    if job.kind == "project":
+        project = job.target_id
+        return [
+            ("tokens", _service_tokens(job.org_id, project_id=project)),
+            *_environments(_env_ids(job.org_id, project)),
+            ("environments", _query(org_partition, keys.environment_prefix(project))),
+            ("environment_slugs", _query(org_partition, keys.environment_slug_prefix(project))),
+            ("template", _query(org_partition, keys.template_prefix(project))),
+            ("project", _item(keys.project(job.org_id, project))),
+        ]
+    webhooks = [
+        str(i["id"]) for i in db.query_all(org_partition, prefix=keys.WEBHOOK_PREFIX) if i.get("entity") == "webhook"
+    ]
+    tombstone = keys.org(job.org_id)
+    return [
+        ("tokens", _service_tokens(job.org_id)),
+        ("pats", _narrowed_pats(job.org_id)),
+        *_environments(_env_ids(job.org_id)),
+        *((f"deliveries:{w}", _query(keys.deliveries_partition(w))) for w in webhooks),
+        ("invitations", _invitations(job.org_id)),
+        # once nothing encrypted under its customer key is left, and while the tombstone (which
+        # names the key) still stands: the key may serve another org from then on
+        ("kms_claim", _kms_claim(job.org_id)),
+        ("org_partition", _query(org_partition, keep=tombstone)),  # members, projects, envs, webhooks…
+        ("tombstone", _item(tombstone)),
+    ]
+
+
+# --------------------------------------------------------------------------- steps
+
+
+def step(job: PurgeJob, *, budget: int = STEP_ITEMS) -> str | None:
+    """Delete up to `budget` keys, from the job's phase on: the phase to go on from, or None
+    when nothing is left."""
+    plan = _sources(job)
+    names = [name for name, _ in plan]
+    start = names.index(job.phase) if job.phase in names else 0  # unknown: from the start (idempotent)
+    for name, source in plan[start:]:
+        exhausted = False
+        while not exhausted and budget > 0:
+            found, exhausted = source(budget)
+            db.delete_many(found)
+            budget -= len(found)
+            exhausted = exhausted or not found
+        if not exhausted:
+            return name
+    return None
+
+
+def run(target_id: str) -> bool:
+    """One step of the pending purge of `target_id`: True when the purge is finished (or there
+    was none), False when a next step is due (the job's update triggers it)."""
+    item = db.get(keys.purge_job(target_id))
+    if item is None:
+        return True  # finished already: a replayed record
+    job = PurgeJob.model_validate(item)
+    phase = step(job)
+    key = keys.purge_job(target_id)
+    if phase is None:
+        db.delete_many([key])
+        logger.info("purge finished", extra={"kind": job.kind, "target_id": target_id, "rounds": job.rounds + 1})
+        metrics.add_metric(name="PurgesFinished", unit="Count", value=1)
+        return True
+    db.update_plain(
+        key,
+        "SET #phase = :phase, #rounds = #rounds + :one",
+        condition="attribute_exists(PK)",
+        names={"#phase": "phase", "#rounds": "rounds"},
+        values={":phase": phase, ":one": 1},
+    )
+    return False
+
+
+def handle(records: list[dict[str, Any]]) -> dict[str, int]:
+    """Stream records of purge jobs (INSERT, and MODIFY after each step) → one step each."""
+    set_current(RequestContext(request_id="", principal=SYSTEM))  # nothing read ahead survives
+    targets: list[str] = []
+    for record in records:
+        image = record.get("dynamodb", {}).get("NewImage")
+        if record.get("eventName") in {"INSERT", "MODIFY"} and image:
+            item = db.deserialize(image)
+            if item.get("entity") == ENTITY and item.get("target_id") not in targets:
+                targets.append(str(item["target_id"]))
+    finished = sum(run(t) for t in targets)
+    return {"jobs": len(targets), "finished": finished}
