@@ -52,7 +52,7 @@ def test_a_read_only_credential_is_refused_every_mutation(route: str) -> None:
     assert refused.value.code == "read_only_token"
 
 
-# Written out from the rule (docs/decisions-identity.md), not from the table under test:
+# Written out from the rule (docs/decisions.md (2026-12-02)), not from the table under test:
 # route -> (signed in, unnarrowed PAT, org-narrowed PAT, read-only PAT, service token)
 EXPECTED = {
     "GET /v1/me": (True, True, True, True, False),

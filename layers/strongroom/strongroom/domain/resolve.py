@@ -14,7 +14,7 @@ Keys may contain dots, so a dotted name is read, in order, as a key of this envi
 `env.KEY`, as `project.env.KEY`. A name that matches none of them is left as written; `$${`
 writes a literal `${`. A cycle or a chain deeper than 10 is 422 naming the chain.
 
-Who may expand what (docs/decisions-references.md). A reference that reaches another
+Who may expand what (docs/decisions.md (2026-12-02)). A reference that reaches another
 environment's view expands only when both may read that environment (and its ancestors):
 - the reader (else 403 `reference_forbidden` naming the reference, never its value);
 - the value's writer, i.e. whoever made its current version (`updated_by`), with the rights they
