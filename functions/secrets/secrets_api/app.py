@@ -12,9 +12,8 @@ from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Que
 
 from strongroom.access import environment_access, project_access
 from strongroom.app import Cursor, EnvRef, Limit, OrgRef, ProjectRef, build_app, make_handler, no_content
-from strongroom.data import projects as project_data
 from strongroom.domain import runtime, secrets
-from strongroom.errors import Invalid, Unprocessable
+from strongroom.errors import Invalid
 from strongroom.formats import CONTENT_TYPES, ExportFormat
 from strongroom.models import (
     SECRET_KEY_PATTERN,
@@ -222,22 +221,10 @@ def rotate_key(org: OrgRef, project: ProjectRef, env: EnvRef) -> KeyRotated:
 @app.post("/v1/orgs/<org>/projects/<project>/promote")
 def promote(org: OrgRef, project: ProjectRef, body: Promote) -> PromoteResult:
     """Copy values from one environment to another of the project: a diff (`dry_run`) or one change."""
-    # `from` and `to` are references in the body: one that names no environment is 422, not 404.
     base = project_access(org, project, "projects.read")
-    found = {}
-    for field, ref in (("from", body.from_), ("to", body.to)):
-        env_record = project_data.resolve_environment(base.org.id, base.project.id, ref)
-        if env_record is None:
-            raise Unprocessable(
-                f"`{field}` names no environment of this project",
-                code="unknown_environment",
-                details={"fields": [{"field": field, "location": "body", "issue": "no such environment"}]},
-            )
-        found[field] = env_record.id
-    source = environment_access(org, project, found["from"], "secrets.read")
-    target = environment_access(org, project, found["to"], "secrets.read" if body.dry_run else "secrets.write")
-    if source.environment.id == target.environment.id:
-        raise Unprocessable("`from` and `to` are the same environment", code="same_environment")
+    source_id, target_id = secrets.promotion_environments(base, from_=body.from_, to=body.to)
+    source = environment_access(org, project, source_id, "secrets.read")
+    target = environment_access(org, project, target_id, "secrets.read" if body.dry_run else "secrets.write")
     return secrets.promote(source, target, body.keys, dry_run=body.dry_run)
 
 

@@ -1,6 +1,7 @@
 """Secret items in an environment's partition (keys in keys.py, layout in docs/data-model.md):
 the snapshot (the environment's whole state, one encrypted blob, with the wrapped data key), data
-keys by version, and per-version ciphertexts (the history)."""
+keys by version, and per-version ciphertexts (the history). Every read of them and every write
+op (with its condition) is built here; domain/secrets.py decides what a change writes."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from strongroom import db, keys
+from strongroom.errors import AppError
 
 # A snapshot's ciphertext goes in parts of at most CHUNK_BYTES: the first in the SNAPSHOT item,
 # the rest in `chunks` immutable items keyed by revision (DynamoDB items stop at 400 KB).
@@ -101,6 +103,25 @@ def snapshots(env_ids: list[str]) -> dict[str, SnapshotRecord]:
     return out
 
 
+def snapshot_head(env_id: str) -> SnapshotRecord | None:
+    """The SNAPSHOT item alone (its first part of the ciphertext): one GetItem, for what needs
+    only its revision and wrapped key."""
+    item = db.get(keys.env_snapshot(env_id))
+    return SnapshotRecord.model_validate(item) if item else None
+
+
+def snapshot_revisions(env_ids: list[str]) -> dict[str, int]:
+    """The current revision of each of these environments that has a snapshot: one BatchGetItem
+    of the SNAPSHOT items (never their parts)."""
+    items = db.batch_get([keys.env_snapshot(e) for e in env_ids])
+    return {str(i[keys.PK]).removeprefix("ENV#"): int(i["revision"]) for i in items}
+
+
+def snapshot_item_count(snap: SnapshotRecord) -> int:
+    """How many items the snapshot's ciphertext takes: the SNAPSHOT item and its parts."""
+    return max(1, -(-len(snap.blob) // CHUNK_BYTES))
+
+
 def snapshot_items(env_id: str, snap: SnapshotRecord) -> list[dict[str, Any]]:
     """The SNAPSHOT item (the first part of the ciphertext) and its part items, if it spills."""
     parts = [snap.blob[i : i + CHUNK_BYTES] for i in range(0, len(snap.blob), CHUNK_BYTES)] or [b""]
@@ -152,6 +173,14 @@ def data_key(env_id: str, number: int) -> DataKeyRecord | None:
     return DataKeyRecord.model_validate(item) if item else None
 
 
+def data_keys(env_id: str) -> list[DataKeyRecord]:
+    """Every data key the environment has had, by version."""
+    return [
+        DataKeyRecord.model_validate(i)
+        for i in db.query_all(keys.environment_partition(env_id), prefix=keys.DATA_KEY_PREFIX)
+    ]
+
+
 def version_item(env_id: str, rec: VersionRecord) -> dict[str, Any]:
     return {
         **keys.secret_version(env_id, rec.key, rec.version),
@@ -162,3 +191,61 @@ def version_item(env_id: str, rec: VersionRecord) -> dict[str, Any]:
 
 def data_key_item(env_id: str, rec: DataKeyRecord) -> dict[str, Any]:
     return {**keys.env_data_key(env_id, rec.version), "entity": "env_data_key", **rec.model_dump()}
+
+
+# --------------------------------------------------------------------------- the ops of a change
+
+
+def create_version(env_id: str, rec: VersionRecord, *, on_fail: AppError) -> db.Put:
+    """A transaction op: a new version item (versions are immutable; a taken number fails)."""
+    return db.Put.new(version_item(env_id, rec), on_fail=on_fail)
+
+
+def create_data_key(env_id: str, rec: DataKeyRecord, *, on_fail: AppError) -> db.Put:
+    """A transaction op: a new data key version (a taken version fails)."""
+    return db.Put.new(data_key_item(env_id, rec), on_fail=on_fail)
+
+
+def replace_snapshot(
+    env_id: str, snap: SnapshotRecord, *, previous: SnapshotRecord | None, on_fail: AppError
+) -> list[db.Op]:
+    """Transaction ops: the new SNAPSHOT item, conditional on `previous` (none yet, or its revision
+    and wrapping key unchanged), its part items, and the deletion of `previous`'s parts."""
+    head, *parts = snapshot_items(env_id, snap)
+    ops: list[db.Op] = [
+        db.Put(
+            head,
+            # kms_key_id too: a re-wrap (BYOK) between the read and this write must not be undone
+            condition="attribute_not_exists(PK)" if previous is None else "revision = :r AND kms_key_id = :k",
+            values={} if previous is None else {":r": previous.revision, ":k": previous.kms_key_id},
+            on_fail=on_fail,
+        )
+    ]
+    ops += [db.Put.new(part, on_fail=on_fail) for part in parts]
+    if previous is not None:  # the previous revision's parts go with it
+        ops += [db.Delete(keys.env_snapshot_chunk(env_id, previous.revision, n)) for n in range(1, previous.chunks + 1)]
+    return ops
+
+
+# --------------------------------------------------------------------------- re-wrapping (BYOK), unaudited follow-ups
+
+
+def rewrap_data_key(env_id: str, rec: DataKeyRecord, wrapped: bytes, kms_key_id: str) -> bool:
+    """Store the data key wrapped under another KMS key, unless someone re-wrapped it first."""
+    return db.update_plain(
+        keys.env_data_key(env_id, rec.version),
+        "SET wrapped_key = :w, kms_key_id = :k",
+        condition="kms_key_id = :old",
+        values={":w": wrapped, ":k": kms_key_id, ":old": rec.kms_key_id},
+    )
+
+
+def rewrap_snapshot(env_id: str, snap: SnapshotRecord, key: DataKeyRecord) -> bool:
+    """Give the snapshot its data key's current wrapping; False when the snapshot moved meanwhile
+    (another revision, or another wrapping)."""
+    return db.update_plain(
+        keys.env_snapshot(env_id),
+        "SET wrapped_key = :w, kms_key_id = :k",
+        condition="revision = :r AND kms_key_id = :old",
+        values={":w": key.wrapped_key, ":k": key.kms_key_id, ":r": snap.revision, ":old": snap.kms_key_id},
+    )

@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from strongroom import audit, clock, crypto, db, formats, keys, patterns
-from strongroom.access import EnvironmentAccess
+from strongroom import audit, clock, crypto, db, formats, patterns
+from strongroom.access import EnvironmentAccess, ProjectAccess
 from strongroom.config import settings
 from strongroom.data import projects as project_data
 from strongroom.data import secrets as data
@@ -70,7 +70,7 @@ def _check_server_managed(access: EnvironmentAccess) -> None:
 
 
 @dataclass(slots=True)
-class _State:
+class State:
     """An environment as its snapshot holds it."""
 
     snapshot: SnapshotRecord | None
@@ -93,11 +93,11 @@ class _State:
         return int(max(self.live.get(name, {}).get("version", 0), self.trash.get(name, {}).get("version", 0))) + 1
 
 
-def _open(scope: crypto.Scope, snap: SnapshotRecord | None) -> _State:
+def _open(scope: crypto.Scope, snap: SnapshotRecord | None) -> State:
     if snap is None:
-        return _State(None, None, {}, {})
+        return State(None, None, {}, {})
     key, body = open_snapshot(scope, snap)
-    return _State(snap, key, body["live"], body["trash"])
+    return State(snap, key, body["live"], body["trash"])
 
 
 def _value_aad(scope: crypto.Scope, name: str, version: int, key_version: int) -> bytes:
@@ -132,11 +132,9 @@ def list_secrets(
         for k in page
     ]
     if with_values and items:
-        db.transact(
+        _record(
             [],
-            audit=audit.environment_event(
-                "secrets.read", env, {"keys": [i.key for i in items][:100], "count": len(items)}
-            ),
+            audit.environment_event("secrets.read", env, {"keys": [i.key for i in items][:100], "count": len(items)}),
         )
     next_cursor = db.encode_cursor(listing, db.serialize({"after": page[-1]})) if more and page else None
     return items, next_cursor
@@ -179,9 +177,9 @@ def get_secret(access: EnvironmentAccess, name: str, version: int | None = None,
             updated_by=rec.created_by,
             source=access.environment.slug,
         )
-    db.transact(
+    _record(
         [],
-        audit=audit.event(
+        audit.event(
             "secret.read",
             scope_id=access.org.id,
             resource_type="secret",
@@ -208,7 +206,7 @@ def list_versions(
 
 
 @dataclass(slots=True)
-class _Plan:
+class Plan:
     """What one change does, decided from the state it read."""
 
     changes: dict[str, str | None]  # name -> new value; None deletes (to the trash)
@@ -225,13 +223,13 @@ class _Plan:
 class _Committed:
     revision: int
     versions: dict[str, int]
-    before: _State
+    before: State
     written: bool
     at: str = ""
     key_version: int = 0
 
 
-def _commit(access: EnvironmentAccess, planner: Callable[[_State], _Plan]) -> _Committed:
+def _commit(access: EnvironmentAccess, planner: Callable[[State], Plan]) -> _Committed:
     """Plan against the current state and write it as one transaction, re-reading and re-planning
     when another change got in first. A plan without changes writes nothing (and is no event)."""
     _check_server_managed(access)
@@ -249,34 +247,56 @@ def _commit(access: EnvironmentAccess, planner: Callable[[_State], _Plan]) -> _C
     raise Conflict("the environment is changing too fast; retry", headers={"Retry-After": "1"})
 
 
-def _write(access: EnvironmentAccess, state: _State, plan: _Plan) -> _Committed:
+@dataclass(frozen=True, slots=True)
+class KeyInUse:
+    """The data key a change encrypts under: the snapshot's, or a new version (`record`, to write
+    with the change) on a first write or a rotation."""
+
+    plaintext: bytes
+    version: int
+    wrapped: bytes
+    kms_key_id: str
+    record: DataKeyRecord | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """What one change writes, decided from the state read (`decide`): the new snapshot, a version
+    item per changed secret, the new data key if any, and the audit event's metadata."""
+
+    snapshot: SnapshotRecord
+    versions: list[VersionRecord]
+    data_key: DataKeyRecord | None
+    audit_metadata: dict[str, Any]
+
+    @property
+    def numbers(self) -> dict[str, int]:
+        """name -> the version this change gives it."""
+        return {v.key: v.version for v in self.versions}
+
+
+def check_count(plan: Plan) -> None:
+    """413 `too_many_changes` past MAX_CHANGES secrets (before any KMS call is made for them)."""
     if len(plan.changes) > MAX_CHANGES:
         raise PayloadTooLarge(
             f"at most {MAX_CHANGES} secrets change in one request",
             code="too_many_changes",
             details={"max": MAX_CHANGES, "changes": len(plan.changes)},
         )
-    scope, env_id = _scope(access), access.environment.id
-    now, who = clock.now_iso(), access.principal.id
-    ops: list[db.Op] = []
-    if state.snapshot is None or state.key is None or plan.rotate_key:
-        key_version = state.snapshot.key_version + 1 if state.snapshot else 1
-        new_key = crypto.new_data_key(scope, access.org.kms_key_arn or settings().kms_key_id, version=key_version)
-        key, wrapped, kms_key_id = new_key.plaintext, new_key.wrapped, new_key.kms_key_id
-        record = DataKeyRecord(version=key_version, wrapped_key=wrapped, kms_key_id=kms_key_id, created_at=now)
-        ops.append(db.Put.new(data.data_key_item(env_id, record), on_fail=_Retry("retry")))
-    else:
-        key, key_version = state.key, state.snapshot.key_version
-        wrapped, kms_key_id = state.snapshot.wrapped_key, state.snapshot.kms_key_id
+
+
+def decide(state: State, plan: Plan, key: KeyInUse, *, scope: crypto.Scope, now: str, who: str) -> Change:
+    """Pure (no store, no KMS): the change `plan` makes to `state`, encrypted under `key`, or the
+    refusal (413) when it does not fit an environment or one transaction."""
+    check_count(plan)
     live, trash = dict(state.live), dict(state.trash)
-    versions: dict[str, int] = {}
+    versions: list[VersionRecord] = []
     for name, value in sorted(plan.changes.items()):
         version = state.next_version(name)
-        versions[name] = version
+        blob = None
         if value is None:
             live.pop(name, None)
             trash[name] = {"version": version, "deleted_at": now, "deleted_by": who}
-            blob = None
         else:
             created = state.live[name]["created_at"] if name in state.live else now
             live[name] = {
@@ -287,81 +307,122 @@ def _write(access: EnvironmentAccess, state: _State, plan: _Plan) -> _Committed:
                 "updated_by": who,
             }
             trash.pop(name, None)
-            blob = crypto.encrypt(key, value.encode(), _value_aad(scope, name, version, key_version))
-        ops.append(
-            db.Put.new(
-                data.version_item(
-                    env_id,
-                    VersionRecord(
-                        key=name,
-                        version=version,
-                        action="delete" if value is None else "set",
-                        blob=blob,
-                        key_version=None if value is None else key_version,
-                        comment=plan.comment,
-                        created_at=now,
-                        created_by=who,
-                    ),
-                ),
-                on_fail=_Retry("retry"),
+            blob = crypto.encrypt(key.plaintext, value.encode(), _value_aad(scope, name, version, key.version))
+        versions.append(
+            VersionRecord(
+                key=name,
+                version=version,
+                action="delete" if value is None else "set",
+                blob=blob,
+                key_version=None if value is None else key.version,
+                comment=plan.comment,
+                created_at=now,
+                created_by=who,
             )
         )
+    snapshot = _seal_snapshot(state, key, live, trash, now=now, scope=scope)
+    _check_transaction(state, plan, versions, snapshot, key.record)
+    return Change(snapshot, versions, key.record, {**plan.metadata, "revision": snapshot.revision})
+
+
+def _seal_snapshot(
+    state: State,
+    key: KeyInUse,
+    live: dict[str, dict[str, Any]],
+    trash: dict[str, dict[str, Any]],
+    *,
+    now: str,
+    scope: crypto.Scope,
+) -> SnapshotRecord:
+    """The next revision of the snapshot, encrypted; 413 `environment_full` past MAX_SNAPSHOT_BYTES."""
     revision = state.revision + 1
     body = json.dumps({"live": live, "trash": trash}, separators=(",", ":"), ensure_ascii=False).encode()
-    blob = crypto.encrypt(key, body, scope.aad("snapshot", key_version, revision))
+    blob = crypto.encrypt(key.plaintext, body, scope.aad("snapshot", key.version, revision))
     if len(blob) > MAX_SNAPSHOT_BYTES:
         raise PayloadTooLarge(
             f"the environment would exceed {MAX_SNAPSHOT_BYTES} bytes of ciphertext",
             code="environment_full",
             details={"max_bytes": MAX_SNAPSHOT_BYTES},
         )
-    snapshot = SnapshotRecord(
+    return SnapshotRecord(
         revision=revision,
         blob=blob,
-        key_version=key_version,
-        wrapped_key=wrapped,
-        kms_key_id=kms_key_id,
+        key_version=key.version,
+        wrapped_key=key.wrapped,
+        kms_key_id=key.kms_key_id,
         count=len(live),
         updated_at=now,
     )
-    head, *parts = data.snapshot_items(env_id, snapshot)
-    ops.append(
-        db.Put(
-            head,
-            # kms_key_id too: a re-wrap (BYOK) between our read and this write must not be undone
-            condition="attribute_not_exists(PK)" if state.snapshot is None else "revision = :r AND kms_key_id = :k",
-            values={} if state.snapshot is None else {":r": state.revision, ":k": state.snapshot.kms_key_id},
-            on_fail=_Retry("retry"),
-        )
+
+
+def _check_transaction(
+    state: State, plan: Plan, versions: list[VersionRecord], snapshot: SnapshotRecord, data_key: DataKeyRecord | None
+) -> None:
+    """413 `too_many_changes` when the change's items (the audit event's included) or bytes do not
+    fit one TransactWriteItems."""
+    items = (
+        len(versions)
+        + (1 if data_key else 0)
+        + data.snapshot_item_count(snapshot)
+        + (state.snapshot.chunks if state.snapshot else 0)  # the previous revision's parts, deleted
+        + 1  # the audit event
     )
-    ops += [db.Put.new(part, on_fail=_Retry("retry")) for part in parts]
-    if state.snapshot is not None:  # the previous revision's parts go with it
-        ops += [
-            db.Delete(keys.env_snapshot_chunk(env_id, state.revision, n)) for n in range(1, state.snapshot.chunks + 1)
-        ]
-    size = sum(len(v) for op in ops if isinstance(op, db.Put) for v in op.item.values() if isinstance(v, bytes))
-    if len(ops) + 1 > MAX_TRANSACTION_ITEMS or size > MAX_TRANSACTION_BYTES:
-        fixed = len(ops) + 1 - len(plan.changes)
+    size = (
+        sum(len(v.blob) for v in versions if v.blob is not None)
+        + (len(data_key.wrapped_key) if data_key else 0)
+        + len(snapshot.blob)
+        + len(snapshot.wrapped_key)
+    )
+    if items > MAX_TRANSACTION_ITEMS or size > MAX_TRANSACTION_BYTES:
+        fixed = items - len(plan.changes)
         raise PayloadTooLarge(
             f"this change is too large for one transaction: at most {MAX_TRANSACTION_ITEMS - fixed} secrets "
             f"change at once in an environment this size, and {MAX_TRANSACTION_BYTES} bytes in all",
             code="too_many_changes",
             details={"max": max(MAX_TRANSACTION_ITEMS - fixed, 0), "changes": len(plan.changes)},
         )
+
+
+def _write(access: EnvironmentAccess, state: State, plan: Plan) -> _Committed:
+    """Decide the change, then write it: the data key (KMS only for a new one), then one transaction."""
+    check_count(plan)
+    scope, env_id, now = _scope(access), access.environment.id, clock.now_iso()
+    key = _key_in_use(access, state, plan, now)
+    change = decide(state, plan, key, scope=scope, now=now, who=access.principal.id)
+    retry = _Retry("retry")
+    ops: list[db.Op] = [data.create_data_key(env_id, change.data_key, on_fail=retry)] if change.data_key else []
+    ops += [data.create_version(env_id, v, on_fail=retry) for v in change.versions]
+    ops += data.replace_snapshot(env_id, change.snapshot, previous=state.snapshot, on_fail=retry)
     project_id, environment_id = plan.audit_scope or (access.project.id, env_id)
-    db.transact(
+    _record(
         ops,
-        audit=audit.event(
+        audit.event(
             plan.action,
             scope_id=access.org.id,
             resource_type=plan.resource_type,
             resource_id=plan.resource_id,
             project_id=project_id,
             environment_id=environment_id,
-            metadata={**plan.metadata, "revision": revision},
+            metadata=change.audit_metadata,
         ),
     )
-    return _Committed(revision, versions, state, written=True, at=now, key_version=key_version)
+    return _Committed(change.snapshot.revision, change.numbers, state, written=True, at=now, key_version=key.version)
+
+
+def _key_in_use(access: EnvironmentAccess, state: State, plan: Plan, now: str) -> KeyInUse:
+    """The snapshot's data key, or a new version from KMS (a first write, or a rotation)."""
+    if state.snapshot is not None and state.key is not None and not plan.rotate_key:
+        snap = state.snapshot
+        return KeyInUse(state.key, snap.key_version, snap.wrapped_key, snap.kms_key_id)
+    version = state.snapshot.key_version + 1 if state.snapshot else 1
+    new = crypto.new_data_key(_scope(access), access.org.kms_key_arn or settings().kms_key_id, version=version)
+    record = DataKeyRecord(version=version, wrapped_key=new.wrapped, kms_key_id=new.kms_key_id, created_at=now)
+    return KeyInUse(new.plaintext, version, new.wrapped, new.kms_key_id, record)
+
+
+def _record(ops: list[db.Op], event: audit.AuditEvent) -> None:
+    """The one write of this module: a change's ops (none for a read) with its one audit event."""
+    db.transact(ops, audit=event)
 
 
 def _stale(current: int | None) -> PreconditionFailed:
@@ -370,9 +431,9 @@ def _stale(current: int | None) -> PreconditionFailed:
     )
 
 
-def _one(name: str, value: str | None, action: str, comment: str = "", **metadata: Any) -> _Plan:
+def _one(name: str, value: str | None, action: str, comment: str = "", **metadata: Any) -> Plan:
     version_note = {k: v for k, v in metadata.items() if v is not None}
-    return _Plan({name: value}, action, "secret", name, {"key": name, **version_note}, comment)
+    return Plan({name: value}, action, "secret", name, {"key": name, **version_note}, comment)
 
 
 def _written(name: str, committed: _Committed) -> SecretWritten:
@@ -391,7 +452,7 @@ def _written(name: str, committed: _Committed) -> SecretWritten:
 def put_secret(
     access: EnvironmentAccess, name: str, value: str, *, comment: str, if_match: int | None
 ) -> SecretWritten:
-    def plan(state: _State) -> _Plan:
+    def plan(state: State) -> Plan:
         current = state.live.get(name)
         if if_match is not None and (current is None or current["version"] != if_match):
             raise _stale(current["version"] if current else None)
@@ -402,7 +463,7 @@ def put_secret(
 
 
 def delete_secret(access: EnvironmentAccess, name: str, *, if_match: int | None) -> None:
-    def plan(state: _State) -> _Plan:
+    def plan(state: State) -> Plan:
         current = state.live.get(name)
         if if_match is not None and (current is None or current["version"] != if_match):
             raise _stale(current["version"] if current else None)
@@ -416,7 +477,7 @@ def delete_secret(access: EnvironmentAccess, name: str, *, if_match: int | None)
 def restore_secret(access: EnvironmentAccess, name: str) -> SecretWritten:
     """Bring a deleted secret back with the value it had (a new version)."""
 
-    def plan(state: _State) -> _Plan:
+    def plan(state: State) -> Plan:
         if name in state.live:
             raise Conflict("the secret is not deleted", code="not_deleted")
         gone = state.trash.get(name)
@@ -434,7 +495,7 @@ def rollback_secret(
 ) -> SecretWritten:
     """A new version whose value is that of an earlier one."""
 
-    def plan(state: _State) -> _Plan:
+    def plan(state: State) -> Plan:
         current = state.live.get(name)
         if if_match is not None and (current is None or current["version"] != if_match):
             raise _stale(current["version"] if current else None)
@@ -477,7 +538,7 @@ def _decrypt_version(scope: crypto.Scope, env_id: str, rec: VersionRecord, key_c
 # --------------------------------------------------------------------------- many secrets
 
 
-def _changes(state: _State, wanted: Mapping[str, str], *, overwrite: bool = True) -> dict[str, str | None]:
+def _changes(state: State, wanted: Mapping[str, str], *, overwrite: bool = True) -> dict[str, str | None]:
     """The subset of `wanted` that differs from the live values."""
     out: dict[str, str | None] = {}
     for name, value in wanted.items():
@@ -496,13 +557,13 @@ def batch(
     if both:
         raise Unprocessable("a key is both set and deleted", code="conflicting_keys", details={"keys": both[:20]})
 
-    def plan(state: _State) -> _Plan:
+    def plan(state: State) -> Plan:
         missing = [k for k in deletions if k not in state.live]
         if missing:
             raise Unprocessable("some keys to delete do not exist", code="unknown_keys", details={"keys": missing[:20]})
         changes = _changes(state, set_values)
         changes.update(dict.fromkeys(deletions))
-        return _Plan(
+        return Plan(
             changes,
             "secrets.batch_changed",
             "environment",
@@ -534,9 +595,9 @@ def import_secrets(
     """Parse a dotenv or JSON document and set its keys as one change."""
     incoming = formats.parse(content, fmt)
 
-    def plan(state: _State) -> _Plan:
+    def plan(state: State) -> Plan:
         changes = _changes(state, incoming, overwrite=overwrite)
-        return _Plan(
+        return Plan(
             dict(changes),
             "secrets.imported",
             "environment",
@@ -560,21 +621,36 @@ def export_secrets(access: EnvironmentAccess, fmt: formats.ExportFormat, *, reso
     view = resolver.view(env)
     values = resolver.resolve_all(env, view) if resolve else {k: e.value for k, e in view.items()}
     text = formats.render(values, fmt)
-    db.transact(
-        [],
-        audit=audit.environment_event(
-            "secrets.exported", env, {"format": fmt, "count": len(view), "resolved": resolve}
-        ),
+    _record(
+        [], audit.environment_event("secrets.exported", env, {"format": fmt, "count": len(view), "resolved": resolve})
     )
     from strongroom.domain.runtime import etag  # noqa: PLC0415
 
     return text, etag(resolver.revisions, env.id)
 
 
+def promotion_environments(project: ProjectAccess, *, from_: str, to: str) -> tuple[str, str]:
+    """The ids of the environments a promotion's `from` and `to` name (IDs or slugs): references in
+    the body, so one that names no environment of the project is 422, not 404."""
+    found = []
+    for field_name, ref in (("from", from_), ("to", to)):
+        env = project_data.resolve_environment(project.org.id, project.project.id, ref)
+        if env is None:
+            raise Unprocessable(
+                f"`{field_name}` names no environment of this project",
+                code="unknown_environment",
+                details={"fields": [{"field": field_name, "location": "body", "issue": "no such environment"}]},
+            )
+        found.append(env.id)
+    return found[0], found[1]
+
+
 def promote(
     source: EnvironmentAccess, target: EnvironmentAccess, names: list[str] | None, *, dry_run: bool
 ) -> PromoteResult:
     """Copy values from one environment of a project to another: a diff, or one change."""
+    if source.environment.id == target.environment.id:
+        raise Unprocessable("`from` and `to` are the same environment", code="same_environment")
     _check_server_managed(source)
     src = _open(_scope(source), data.snapshot(source.environment.id)).plain()
     if names is not None:
@@ -589,9 +665,9 @@ def promote(
         state = _open(_scope(target), data.snapshot(target.environment.id))
         return PromoteResult(changes=_diff(state, src), dry_run=True, revision=state.revision)
 
-    def plan(state: _State) -> _Plan:
+    def plan(state: State) -> Plan:
         changes = _changes(state, src)
-        return _Plan(
+        return Plan(
             dict(changes),
             "secrets.promoted",
             "environment",
@@ -608,7 +684,7 @@ def promote(
     return PromoteResult(changes=_diff(committed.before, src), dry_run=False, revision=committed.revision)
 
 
-def _diff(state: _State, src: Mapping[str, str]) -> list[SecretChange]:
+def _diff(state: State, src: Mapping[str, str]) -> list[SecretChange]:
     out = []
     for name in sorted(src):
         current = state.live.get(name)
@@ -652,9 +728,9 @@ def rotate_key(access: EnvironmentAccess) -> KeyRotated:
     """A new data key (version n + 1) for the snapshot and every later write; versions written
     under older keys still decrypt with theirs. One change, audited."""
 
-    def plan(state: _State) -> _Plan:
+    def plan(state: State) -> Plan:
         current = state.snapshot.key_version if state.snapshot else 0
-        return _Plan(
+        return Plan(
             {},
             "environment.key_rotated",
             "environment",
@@ -675,51 +751,12 @@ def restore_environment(access: EnvironmentAccess, at: datetime) -> EnvironmentR
     if at > clock.now():
         raise Unprocessable("`at` is in the future", code="invalid_instant")
     _check_server_managed(access)
-    scope, env_id = _scope(access), access.environment.id
-    history = data.version_headers(env_id, limit=MAX_RESTORE_VERSIONS + 1)
-    if len(history) > MAX_RESTORE_VERSIONS:
-        raise Unprocessable(
-            f"the environment's history holds more than {MAX_RESTORE_VERSIONS} versions: too long to restore "
-            "at once; roll keys back one by one instead",
-            code="history_too_long",
-            details={"max_versions": MAX_RESTORE_VERSIONS},
-        )
-    latest: dict[str, data.VersionHeader] = {}
-    for head in history:
-        if clock.parse(head.created_at) <= at and (head.key not in latest or head.version > latest[head.key].version):
-            latest[head.key] = head
-    then = {k: h for k, h in latest.items() if h.action == "set"}
-    key_cache: dict[int, bytes] = {}
-    records: dict[str, VersionRecord] = {}
+    env_id = access.environment.id
+    then = state_at(_history(env_id), at)
+    past = _PastValues(_scope(access), env_id)
 
-    def value_of(name: str) -> str:
-        rec = records.get(name)
-        if rec is None:
-            raise NotFound("secret version not found")
-        return _decrypt_version(scope, env_id, rec, key_cache)
-
-    def plan(state: _State) -> _Plan:
-        moved = [n for n, h in then.items() if (c := state.live.get(n)) is None or c["version"] != h.version]
-        missing = [(n, then[n].version) for n in moved if n not in records]
-        records.update((r.key, r) for r in data.versions(env_id, missing))
-        changes: dict[str, str | None] = {}
-        for name in moved:
-            current = state.live.get(name)
-            value = value_of(name)
-            if current is None or current["value"] != value:
-                changes[name] = value
-        changes.update(dict.fromkeys(k for k in state.live if k not in then))
-        return _Plan(
-            changes,
-            "environment.restored",
-            "environment",
-            env_id,
-            {
-                "at": clock.iso(at),
-                "keys": sorted(changes)[:100],
-                "count": len(changes),
-            },
-        )
+    def plan(state: State) -> Plan:
+        return restore_plan(state, then, past.of(then, moved_since(state, then)), at=at, env_id=env_id)
 
     committed = _commit(access, plan)
     restored = sum(1 for k in committed.versions if k in then)
@@ -729,3 +766,74 @@ def restore_environment(access: EnvironmentAccess, at: datetime) -> EnvironmentR
         restored=restored,
         trashed=len(committed.versions) - restored,
     )
+
+
+def _history(env_id: str) -> list[data.VersionHeader]:
+    """Every version of the environment, without values; 422 `history_too_long` past MAX_RESTORE_VERSIONS."""
+    history = data.version_headers(env_id, limit=MAX_RESTORE_VERSIONS + 1)
+    if len(history) > MAX_RESTORE_VERSIONS:
+        raise Unprocessable(
+            f"the environment's history holds more than {MAX_RESTORE_VERSIONS} versions: too long to restore "
+            "at once; roll keys back one by one instead",
+            code="history_too_long",
+            details={"max_versions": MAX_RESTORE_VERSIONS},
+        )
+    return history
+
+
+def state_at(history: Iterable[data.VersionHeader], at: datetime) -> dict[str, data.VersionHeader]:
+    """Pure: name -> the version each secret that was set at `at` had then (secrets deleted by
+    then, or created after, are not in it)."""
+    latest: dict[str, data.VersionHeader] = {}
+    for head in history:
+        if clock.parse(head.created_at) <= at and (head.key not in latest or head.version > latest[head.key].version):
+            latest[head.key] = head
+    return {k: h for k, h in latest.items() if h.action == "set"}
+
+
+def moved_since(state: State, then: Mapping[str, data.VersionHeader]) -> list[str]:
+    """Pure: the secrets set at that point whose live version is another one now (or none)."""
+    return [n for n, h in then.items() if (c := state.live.get(n)) is None or c["version"] != h.version]
+
+
+def restore_plan(
+    state: State, then: Mapping[str, data.VersionHeader], values: Mapping[str, str], *, at: datetime, env_id: str
+) -> Plan:
+    """Pure: the change that brings `state` back to `then`; `values` holds the value each secret of
+    `moved_since(state, then)` had then. A value equal to the live one is no change; a live
+    secret that did not exist then goes to the trash."""
+    changes: dict[str, str | None] = {}
+    for name in moved_since(state, then):
+        current = state.live.get(name)
+        if current is None or current["value"] != values[name]:
+            changes[name] = values[name]
+    changes.update(dict.fromkeys(k for k in state.live if k not in then))
+    return Plan(
+        changes,
+        "environment.restored",
+        "environment",
+        env_id,
+        {"at": clock.iso(at), "keys": sorted(changes)[:100], "count": len(changes)},
+    )
+
+
+class _PastValues:
+    """Values of past versions for a restore: version items read in batches, each once, their data
+    keys unwrapped once each."""
+
+    def __init__(self, scope: crypto.Scope, env_id: str) -> None:
+        self._scope, self._env_id = scope, env_id
+        self._records: dict[str, VersionRecord] = {}
+        self._keys: dict[int, bytes] = {}
+
+    def of(self, then: Mapping[str, data.VersionHeader], names: list[str]) -> dict[str, str]:
+        """The value each of `names` had at its version in `then` (404 when a version item is gone)."""
+        missing = [(n, then[n].version) for n in names if n not in self._records]
+        self._records.update((r.key, r) for r in data.versions(self._env_id, missing))
+        out: dict[str, str] = {}
+        for name in names:
+            rec = self._records.get(name)
+            if rec is None:
+                raise NotFound("secret version not found")
+            out[name] = _decrypt_version(self._scope, self._env_id, rec, self._keys)
+        return out
