@@ -22,19 +22,25 @@ customer key makes every read fail closed (503), which is the point.
 
 `POST …/encryption/rotate` gives every environment of the org a new data key version (each its
 own audited change, as `POST E/rotate-key` does), resumable in the same way.
+
+The routes name the permission (`org_access(org, "encryption.manage")`) and hand over the access
+object. The public functions still take an org reference in its place (they then resolve it with
+`encryption.manage` themselves), for callers written before routes named their permission.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
-from strongroom import audit, aws, clock, crypto, db, ids, keys
+from strongroom import audit, aws, clock, crypto, db, ids
 from strongroom.access import EnvironmentAccess, OrgAccess, org_access
 from strongroom.config import settings
+from strongroom.data import encryption as data
 from strongroom.data import orgs as org_data
-from strongroom.data import projects as project_data
+from strongroom.data import secrets as secret_data
+from strongroom.data.orgs import OrgRecord
 from strongroom.data.projects import EnvironmentRecord
-from strongroom.data.secrets import DataKeyRecord, SnapshotRecord
 from strongroom.errors import Conflict, Unavailable, Unprocessable
 from strongroom.models import KmsTest, OrgEncryption, OrgKeysRotated
 from strongroom.observability import logger
@@ -100,8 +106,14 @@ def _kms(operation: str, **params: Any) -> dict[str, Any]:
         raise _unusable() from None
 
 
-def _access(org_ref: str) -> OrgAccess:
-    return org_access(org_ref, "encryption.manage")
+def _manage(access: OrgAccess | str) -> OrgAccess:
+    """The access the route resolved with `encryption.manage` (checked again: it is the permission
+    every function here needs). An org reference instead (a caller from before routes named their
+    permission) is resolved here, with the same permission."""
+    if isinstance(access, str):
+        return org_access(access, "encryption.manage")
+    access.require("encryption.manage")
+    return access
 
 
 def _view(access: OrgAccess, **extra: Any) -> OrgEncryption:
@@ -115,8 +127,8 @@ def _view(access: OrgAccess, **extra: Any) -> OrgEncryption:
     )
 
 
-def get(org_ref: str) -> OrgEncryption:
-    return _view(_access(org_ref))
+def get(access: OrgAccess | str) -> OrgEncryption:
+    return _view(_manage(access))
 
 
 # --------------------------------------------------------------------------- test
@@ -125,10 +137,9 @@ def get(org_ref: str) -> OrgEncryption:
 PROBE_CHECKS = ("generate_data_key", "decrypt", "other_org_denied", "not_claimed")
 
 
-def test_key(org_ref: str, key_arn: str) -> KmsTest:
+def test_key(access: OrgAccess | str, key_arn: str) -> KmsTest:
     """Whether the key would be accepted by enable: KMS proves it serves this org and only it."""
-    access = _access(org_ref)
-    return KmsTest(ok=True, kms_key_arn=_probe(access, key_arn), checks=list(PROBE_CHECKS))
+    return KmsTest(ok=True, kms_key_arn=_probe(_manage(access), key_arn), checks=list(PROBE_CHECKS))
 
 
 def _probe(access: OrgAccess, key_arn: str) -> str:
@@ -162,14 +173,54 @@ def _probe(access: OrgAccess, key_arn: str) -> str:
 # --------------------------------------------------------------------------- enable / disable
 
 
-def enable(org_ref: str, key_arn: str) -> OrgEncryption:
-    access = _access(org_ref)
+@dataclass(frozen=True, slots=True)
+class Migration:
+    """What a change of key does, decided from the org as read: record the target (an audited
+    transaction that also moves the key claims) unless it resumes an interrupted run, then
+    re-wrap every data key under it."""
+
+    target: str | None  # the org's own key, or None: the service key
+    previous: str | None  # the key the org used before (None: the service key)
+    resume: bool  # the target is recorded already (an interrupted run): re-wrap only
+
+    @property
+    def release(self) -> str | None:
+        """The customer key the org gives back."""
+        return None if self.resume else self.previous
+
+    @property
+    def claim(self) -> str | None:
+        """The customer key the org claims."""
+        return None if self.resume else self.target
+
+    def audit_metadata(self) -> dict[str, str]:
+        return {"kms_key_arn": self.target or "service", "previous": self.previous or "service"}
+
+
+def plan_migration(org: OrgRecord, target: str | None) -> Migration:
+    """Pure: the migration of `org` to `target`, or the refusal (409) when another change of key
+    is in progress or the org already uses `target`."""
+    if org.encryption_status == data.MIGRATING:
+        if org.kms_key_arn == target:
+            return Migration(target, previous=org.kms_key_arn, resume=True)
+        raise Conflict(
+            "a change of key is in progress; finish it first (call it again)",
+            code="encryption_migrating",
+            details={"kms_key_arn": org.kms_key_arn},
+        )
+    if org.kms_key_arn == target:
+        raise Conflict("the organization already uses this key", code="already_active")
+    return Migration(target, previous=org.kms_key_arn, resume=False)
+
+
+def enable(access: OrgAccess | str, key_arn: str) -> OrgEncryption:
+    access = _manage(access)
     return _migrate(access, _probe(access, key_arn), "org.kms_enabled")
 
 
-def disable(org_ref: str) -> OrgEncryption:
-    access = _access(org_ref)
-    if access.org.kms_key_arn is None and access.org.encryption_status == "active":
+def disable(access: OrgAccess | str) -> OrgEncryption:
+    access = _manage(access)
+    if access.org.kms_key_arn is None and access.org.encryption_status == data.ACTIVE:
         raise Conflict("this organization does not use its own key", code="byok_not_enabled")
     return _migrate(access, None, "org.kms_disabled")
 
@@ -177,62 +228,15 @@ def disable(org_ref: str) -> OrgEncryption:
 def _migrate(access: OrgAccess, target: str | None, action: str) -> OrgEncryption:
     """Record the target (audited), then re-wrap every data key of the org under it."""
     org = access.org
-    now = clock.now_iso()
-    resuming = org.encryption_status == "migrating" and org.kms_key_arn == target
-    if not resuming:
-        if org.encryption_status == "migrating":
-            raise Conflict(
-                "a change of key is in progress; finish it first (call it again)",
-                code="encryption_migrating",
-                details={"kms_key_arn": org.kms_key_arn},
-            )
-        if org.kms_key_arn == target:
-            raise Conflict("the organization already uses this key", code="already_active")
-        claims: list[db.Op] = []
-        if org.kms_key_arn:
-            claims.append(org_data.release_kms_key(org.id, org.kms_key_arn))
-        if target:
-            claims.append(org_data.claim_kms_key(org.id, target, now, on_fail=_unusable()))
-        db.transact(
-            [
-                db.Update(
-                    keys.org(org.id),
-                    ("SET kms_key_arn = :arn, " if target else "REMOVE kms_key_arn SET ")
-                    + "encryption_status = :migrating, encryption_updated_at = :now",
-                    condition=(
-                        "#st = :active AND (attribute_not_exists(encryption_status) OR encryption_status = :done)"
-                    ),
-                    names={"#st": "status"},
-                    values={
-                        **({":arn": target} if target else {}),
-                        ":migrating": "migrating",
-                        ":now": now,
-                        ":active": "active",
-                        ":done": "active",
-                    },
-                    on_fail=Conflict("the organization's encryption changed; retry", code="encryption_changed"),
-                ),
-                *claims,
-            ],
-            audit=audit.event(
-                action,
-                scope_id=org.id,
-                resource_type="org",
-                resource_id=org.id,
-                metadata={"kms_key_arn": target or "service", "previous": org.kms_key_arn or "service"},
-            ),
-        )
+    migration = plan_migration(org, target)
+    if not migration.resume:
+        _record_target(org, migration, action)
     destination = target or settings().kms_key_id
-    environments = _environments(org.id)
+    environments = data.environments(org.id)
     rewrapped = sum(_rewrap_environment(org.id, env, destination) for env in environments)
-    db.update_plain(
-        keys.org(org.id),
-        "SET encryption_status = :done, encryption_updated_at = :now",
-        condition="encryption_status = :migrating",
-        values={":done": "active", ":migrating": "migrating", ":now": clock.now_iso()},
-    )
+    data.finish_migration(org.id, clock.now_iso())
     refreshed = org.model_copy(
-        update={"kms_key_arn": target, "encryption_status": "active", "encryption_updated_at": clock.now_iso()}
+        update={"kms_key_arn": target, "encryption_status": data.ACTIVE, "encryption_updated_at": clock.now_iso()}
     )
     return _view(
         OrgAccess(principal=access.principal, org=refreshed, role=access.role),
@@ -241,50 +245,46 @@ def _migrate(access: OrgAccess, target: str | None, action: str) -> OrgEncryptio
     )
 
 
-def _environments(org_id: str) -> list[EnvironmentRecord]:
-    return [
-        EnvironmentRecord.model_validate(i)
-        for i in db.query_all(keys.org_partition(org_id), prefix="ENV#")
-        if i.get("entity") == "environment"
-    ]
+def _record_target(org: OrgRecord, migration: Migration, action: str) -> None:
+    """One audited transaction: the org's new key and `migrating`, the key claims moved with it."""
+    now = clock.now_iso()
+    claims: list[db.Op] = []
+    if migration.release:
+        claims.append(org_data.release_kms_key(org.id, migration.release))
+    if migration.claim:
+        claims.append(org_data.claim_kms_key(org.id, migration.claim, now, on_fail=_unusable()))
+    changed = Conflict("the organization's encryption changed; retry", code="encryption_changed")
+    db.transact(
+        [data.begin_migration(org.id, migration.target, now, on_fail=changed), *claims],
+        audit=audit.event(
+            action, scope_id=org.id, resource_type="org", resource_id=org.id, metadata=migration.audit_metadata()
+        ),
+    )
 
 
 def _rewrap_environment(org_id: str, env: EnvironmentRecord, destination: str) -> int:
     """Re-wrap the environment's data keys and its snapshot's copy under `destination`."""
     scope = crypto.Scope(org_id, env.project_id, env.id)
-    partition = keys.environment_partition(env.id)
     count = 0
-    for item in db.query_all(partition, prefix="DATAKEY#"):
-        rec = DataKeyRecord.model_validate(item)
+    for rec in secret_data.data_keys(env.id):
         if rec.kms_key_id == destination:
             continue
         wrapped = _reencrypt(scope, rec.wrapped_key, rec.kms_key_id, destination)
-        db.update_plain(
-            keys.env_data_key(env.id, rec.version),
-            "SET wrapped_key = :w, kms_key_id = :k",
-            condition="kms_key_id = :old",
-            values={":w": wrapped, ":k": destination, ":old": rec.kms_key_id},
-        )
+        secret_data.rewrap_data_key(env.id, rec, wrapped, destination)
         count += 1
-    for _attempt in range(5):
-        snap_item = db.get(keys.env_snapshot(env.id))
-        if snap_item is None:
-            break
-        snap = SnapshotRecord.model_validate(snap_item)
-        if snap.kms_key_id == destination:
-            break
-        key_item = db.get(keys.env_data_key(env.id, snap.key_version))
-        if key_item is None:
-            break
-        current = DataKeyRecord.model_validate(key_item)
-        if db.update_plain(
-            keys.env_snapshot(env.id),
-            "SET wrapped_key = :w, kms_key_id = :k",
-            condition="revision = :r AND kms_key_id = :old",
-            values={":w": current.wrapped_key, ":k": current.kms_key_id, ":r": snap.revision, ":old": snap.kms_key_id},
-        ):
-            break
+    _rewrap_snapshot(env.id, destination)
     return count
+
+
+def _rewrap_snapshot(env_id: str, destination: str) -> None:
+    """Give the snapshot the wrapping of its data key, re-read when a write moved it meanwhile."""
+    for _attempt in range(5):
+        snap = secret_data.snapshot_head(env_id)
+        if snap is None or snap.kms_key_id == destination:
+            return
+        key = secret_data.data_key(env_id, snap.key_version)
+        if key is None or secret_data.rewrap_snapshot(env_id, snap, key):
+            return
 
 
 def _reencrypt(scope: crypto.Scope, wrapped: bytes, source: str, destination: str) -> bytes:
@@ -303,14 +303,14 @@ def _reencrypt(scope: crypto.Scope, wrapped: bytes, source: str, destination: st
 # --------------------------------------------------------------------------- rotate
 
 
-def rotate(org_ref: str) -> OrgKeysRotated:
+def rotate(access: OrgAccess | str) -> OrgKeysRotated:
     """A new data key version for every environment of the org (each one audited change)."""
     from strongroom.domain import secrets  # noqa: PLC0415 - the change path lives there
 
-    access = _access(org_ref)
-    projects = {p.id: p for p in _projects(access.org.id)}
+    access = _manage(access)
+    projects = {p.id: p for p in data.active_projects(access.org.id)}
     rotated = 0
-    for env in _environments(access.org.id):
+    for env in data.environments(access.org.id):
         project = projects.get(env.project_id)
         if project is None or env.encryption != "server":
             continue
@@ -320,11 +320,3 @@ def rotate(org_ref: str) -> OrgKeysRotated:
         secrets.rotate_key(env_access)
         rotated += 1
     return OrgKeysRotated(environments=rotated, rotated_at=clock.now_iso())
-
-
-def _projects(org_id: str) -> list[project_data.ProjectRecord]:
-    return [
-        project_data.ProjectRecord.model_validate(i)
-        for i in db.query_all(keys.org_partition(org_id), prefix="PROJECT#")
-        if i.get("status", "active") == "active"
-    ]

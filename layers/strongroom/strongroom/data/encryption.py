@@ -1,0 +1,63 @@
+"""An org's encryption state (BYOK) on its ORG item (`kms_key_arn`, `encryption_status`,
+`encryption_updated_at`), and the org-wide listings the key operations walk (every environment
+of the org, its active projects). The data keys themselves live with the secrets (data/secrets.py);
+the claim of a customer key with the org (data/orgs.py)."""
+
+from __future__ import annotations
+
+from strongroom import db, keys
+from strongroom.data.projects import EnvironmentRecord, ProjectRecord
+from strongroom.errors import AppError
+
+MIGRATING = "migrating"
+ACTIVE = "active"
+_ENVIRONMENTS = "ENV#"  # every project's environments in the org partition (keys.environment)
+
+
+def begin_migration(org_id: str, target: str | None, now: str, *, on_fail: AppError) -> db.Update:
+    """A transaction op: the org now uses `target` (None: the service key) and is `migrating`;
+    only while the org is active and no other change of key is in progress."""
+    return db.Update(
+        keys.org(org_id),
+        ("SET kms_key_arn = :arn, " if target else "REMOVE kms_key_arn SET ")
+        + "encryption_status = :migrating, encryption_updated_at = :now",
+        condition="#st = :active AND (attribute_not_exists(encryption_status) OR encryption_status = :done)",
+        names={"#st": "status"},
+        values={
+            **({":arn": target} if target else {}),
+            ":migrating": MIGRATING,
+            ":now": now,
+            ":active": "active",
+            ":done": ACTIVE,
+        },
+        on_fail=on_fail,
+    )
+
+
+def finish_migration(org_id: str, now: str) -> bool:
+    """Mark the migration done (unaudited: the follow-up of the audited `begin_migration`);
+    False when it was not in progress."""
+    return db.update_plain(
+        keys.org(org_id),
+        "SET encryption_status = :done, encryption_updated_at = :now",
+        condition="encryption_status = :migrating",
+        values={":done": ACTIVE, ":migrating": MIGRATING, ":now": now},
+    )
+
+
+def environments(org_id: str) -> list[EnvironmentRecord]:
+    """Every environment of the org, of every project."""
+    return [
+        EnvironmentRecord.model_validate(i)
+        for i in db.query_all(keys.org_partition(org_id), prefix=_ENVIRONMENTS)
+        if i.get("entity") == "environment"
+    ]
+
+
+def active_projects(org_id: str) -> list[ProjectRecord]:
+    """The org's projects that are not being deleted."""
+    return [
+        ProjectRecord.model_validate(i)
+        for i in db.query_all(keys.org_partition(org_id), prefix=keys.PROJECT_PREFIX)
+        if i.get("status", "active") == "active"
+    ]
