@@ -23,7 +23,8 @@ NOT_MODIFIED = {304: {"description": "Nothing this read depends on changed since
 @app.get("/runtime/v1")
 def introspect() -> RuntimeIdentity:
     """Which token this is: its org, project, environment, permissions and expiry."""
-    return runtime.identity()
+    access = runtime.token_access()
+    return runtime.identity(access)
 
 
 def _not_modified(tag: str) -> Response[str]:

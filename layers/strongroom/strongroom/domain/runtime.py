@@ -16,9 +16,10 @@ import base64
 import binascii
 import re
 
-from strongroom import audit, db, formats, ids, keys
+from strongroom import audit, db, formats, ids
 from strongroom.access import EnvironmentAccess, environment_access
 from strongroom.context import principal
+from strongroom.data import secrets as secret_data
 from strongroom.domain.resolve import Resolver
 from strongroom.errors import Forbidden, NotFound
 from strongroom.models import RuntimeIdentity
@@ -27,14 +28,14 @@ MAX_ETAG_ENVIRONMENTS = 50
 
 
 def token_access() -> EnvironmentAccess:
+    """The runtime routes' access: the service token's own environment, with `secrets.read`."""
     who = principal()
     if who.type != "service_token" or not who.org_ids or not who.project_id or not who.environment_id:
         raise Forbidden("the runtime API takes a service token (sr_svc_…)", code="service_token_required")
     return environment_access(next(iter(who.org_ids)), who.project_id, who.environment_id, "secrets.read")
 
 
-def identity() -> RuntimeIdentity:
-    access = token_access()
+def identity(access: EnvironmentAccess) -> RuntimeIdentity:
     who = access.principal
     return RuntimeIdentity(
         token_id=who.id,
@@ -104,8 +105,7 @@ def unchanged(access: EnvironmentAccess, if_none_match: str | None) -> str | Non
     for seen in tags:
         if not readable.issuperset(seen):
             continue
-        items = db.batch_get([keys.env_snapshot(e) for e in seen])
-        now = {str(i[keys.PK]).removeprefix("ENV#"): int(i["revision"]) for i in items}
+        now = secret_data.snapshot_revisions(list(seen))
         if all(now.get(env_id, 0) == rev for env_id, rev in seen.items()):
             return etag(seen, access.environment.id)
     return None
