@@ -315,43 +315,64 @@ class Resolver:
         seen: set[tuple[str, str]] = set()
         writers: list[str] = []
         for _level in range(MAX_DEPTH + 1):
-            following: dict[tuple[str, str], tuple[EnvironmentRecord, str]] = {}
-            for where, name in frontier:
-                if (where.id, name) in seen:
-                    continue
-                seen.add((where.id, name))
-                entry = self._merged_view(where).get(name)
-                if entry is None:
-                    continue
-                for ref in references(entry.value):
-                    if ref in self._merged_view(where):
-                        following.setdefault((where.id, ref), (where, ref))
-                        continue
-                    for other, key in self.directory.interpretations(where, ref, within_bounds=True):
-                        if not self._may_read(other):
-                            continue  # refused when expanded; never read (nor decrypted) ahead
-                        following.setdefault((other.id, key), (other, key))
-                        if other.id != where.id:
-                            writers.append(entry.updated_by)
-            reached = {other.id: other for other, _ in following.values()}
-            wanted = {
-                link.id: link
-                for other in reached.values()
-                for link in [other, *self.ancestors(other)]
-                if link.id not in self._snaps
-            }
-            room = MAX_ENVIRONMENTS - len(self._snaps)
-            if wanted and room > 0:
-                self._load(list(wanted.values())[:room])
-            loaded = {
-                env_id
-                for env_id, other in reached.items()
-                if all(link.id in self._snaps for link in [other, *self.ancestors(other)])
-            }
-            frontier = [(o, k) for o, k in following.values() if o.id in loaded and (o.id, k) not in seen]
+            following = self._next_level(frontier, seen, writers)
+            frontier = self._load_level(following, seen)
             if not frontier:
                 break
         self._fetch_roles(writers)
+
+    def _next_level(
+        self, frontier: list[tuple[EnvironmentRecord, str]], seen: set[tuple[str, str]], writers: list[str]
+    ) -> dict[tuple[str, str], tuple[EnvironmentRecord, str]]:
+        """The (environment, key) pairs the values of `frontier` not seen yet may refer to; the
+        writers of those that refer to another environment go to `writers`."""
+        following: dict[tuple[str, str], tuple[EnvironmentRecord, str]] = {}
+        for where, name in frontier:
+            if (where.id, name) in seen:
+                continue
+            seen.add((where.id, name))
+            entry = self._merged_view(where).get(name)
+            if entry is None:
+                continue
+            for other, key in self._reachable(where, entry):
+                following.setdefault((other.id, key), (other, key))
+                if other.id != where.id:
+                    writers.append(entry.updated_by)
+        return following
+
+    def _reachable(self, where: EnvironmentRecord, entry: Entry) -> Iterator[tuple[EnvironmentRecord, str]]:
+        """Where each reference of the value may point: a key of its own view, or else every
+        reading of a dotted name into a view the reader may read (one it may not is refused when
+        expanded; it is never read, nor decrypted, ahead)."""
+        for ref in references(entry.value):
+            if ref in self._merged_view(where):
+                yield where, ref
+                continue
+            for other, key in self.directory.interpretations(where, ref, within_bounds=True):
+                if self._may_read(other):
+                    yield other, key
+
+    def _load_level(
+        self, following: dict[tuple[str, str], tuple[EnvironmentRecord, str]], seen: set[tuple[str, str]]
+    ) -> list[tuple[EnvironmentRecord, str]]:
+        """Read, in one request, the snapshots of the environments `following` reaches and of their
+        ancestors (within MAX_ENVIRONMENTS); the pairs whose views are then whole, not seen yet."""
+        reached = {other.id: other for other, _ in following.values()}
+        wanted = {
+            link.id: link
+            for other in reached.values()
+            for link in [other, *self.ancestors(other)]
+            if link.id not in self._snaps
+        }
+        room = MAX_ENVIRONMENTS - len(self._snaps)
+        if wanted and room > 0:
+            self._load(list(wanted.values())[:room])
+        loaded = {
+            env_id
+            for env_id, other in reached.items()
+            if all(link.id in self._snaps for link in [other, *self.ancestors(other)])
+        }
+        return [(o, k) for o, k in following.values() if o.id in loaded and (o.id, k) not in seen]
 
     def _may_read(self, env: EnvironmentRecord) -> bool:
         """Whether the reader may read env's view (env and its ancestors)."""
