@@ -1,13 +1,17 @@
 """What a change of an org's key does, decided from the org as read (`encryption.plan_migration`),
-without a store or KMS: the claims it moves, its audit metadata, a resumed run, the refusals."""
+without a store or KMS: the claims it moves, its audit metadata, a resumed run, the refusals. And
+the functions take the access object a route resolved, holding `encryption.manage`."""
 
 from __future__ import annotations
 
 import pytest
 
+from strongroom.access import OrgAccess
+from strongroom.context import Principal
 from strongroom.data.orgs import OrgRecord
+from strongroom.domain import encryption
 from strongroom.domain.encryption import Migration, plan_migration
-from strongroom.errors import Conflict
+from strongroom.errors import Conflict, Forbidden
 
 KEY_1 = "arn:aws:kms:eu-west-1:111122223333:key/11111111-1111-1111-1111-111111111111"
 KEY_2 = "arn:aws:kms:eu-west-1:111122223333:key/22222222-2222-2222-2222-222222222222"
@@ -67,3 +71,20 @@ def test_the_key_in_use_is_refused() -> None:
         plan_migration(_org(KEY_1), KEY_1)
 
     assert refused.value.code == "already_active"
+
+
+def test_the_owners_access_object_reads_the_encryption() -> None:
+    owner = OrgAccess(principal=Principal(type="user", id="usr_owner"), org=_org(KEY_1), role="owner")
+
+    view = encryption.get(owner)
+
+    assert (view.mode, view.kms_key_arn, view.status) == ("customer", KEY_1, "active")
+
+
+def test_an_access_object_without_encryption_manage_is_refused() -> None:
+    admin = OrgAccess(principal=Principal(type="user", id="usr_admin"), org=_org(KEY_1), role="admin")
+
+    with pytest.raises(Forbidden) as refused:
+        encryption.get(admin)
+
+    assert refused.value.details == {"permission": "encryption.manage", "role": "admin"}
