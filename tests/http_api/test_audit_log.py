@@ -16,9 +16,11 @@ import pytest
 
 from strongroom import audit, aws, keys
 from strongroom_local import LocalStack
-from support import Api, unique_email
+from support import Api, table_name, unique_email
 
-pytestmark = pytest.mark.http
+# The module's 5,000- and 2,100-event logs go to a table of its own (`isolated`), never into the
+# table the other tests of this process read.
+pytestmark = [pytest.mark.http, pytest.mark.isolated]
 
 
 @pytest.fixture
@@ -125,7 +127,7 @@ def _chain(scope: str, count: int, table: str) -> None:
 
 
 def test_export_of_5000_events_is_complete_and_ordered(api: Api, org: dict[str, Any], stack: LocalStack) -> None:
-    _chain(org["id"], 5000, stack.resources.refs["Table"])  # type: ignore[union-attr]
+    _chain(org["id"], 5000, table_name(stack))
     total = 6 + 5000
     for fmt in ("json", "csv"):
         seqs: list[int] = []
@@ -173,7 +175,7 @@ def long_log(api: Api, stack: LocalStack) -> dict[str, Any]:
     assert status == 201
     org = {"owner": owner, "slug": slug, "id": created["id"], "path": f"/v1/orgs/{slug}"}
     assert api("POST", f"{org['path']}/projects", user=owner, json={"name": "Web"})[0] == 201
-    _chain(org["id"], 2100, stack.resources.refs["Table"])  # type: ignore[union-attr]
+    _chain(org["id"], 2100, table_name(stack))
     return org
 
 
@@ -238,7 +240,7 @@ def test_verify_walks_at_most_1000_events_a_call_and_resumes_from_its_cursor(
     assert api("GET", f"/v1/orgs/{mine['id']}/audit/verify?cursor={first['next_cursor']}", user=other)[0] == 400
     # and a break past the first call's share is found by the call that reaches it
     aws.dynamodb().update_item(
-        TableName=stack.resources.refs["Table"],  # type: ignore[union-attr]
+        TableName=table_name(stack),
         Key={"PK": {"S": f"AUDIT#{long_log['id']}"}, "SK": {"S": f"EVT#{1500:012d}"}},
         UpdateExpression="SET #m.#k = :k",
         ExpressionAttributeNames={"#m": "metadata", "#k": "key"},
@@ -252,7 +254,7 @@ def test_verify_walks_at_most_1000_events_a_call_and_resumes_from_its_cursor(
 def test_verify_reports_the_first_broken_sequence(
     api: Api, org: dict[str, Any], stack: LocalStack, tamper: str
 ) -> None:
-    table = stack.resources.refs["Table"]  # type: ignore[union-attr]
+    table = table_name(stack)
     client = aws.dynamodb()
     assert api("GET", f"{org['path']}/audit/verify", user=org["owner"])[2] == {
         "ok": True,
