@@ -222,7 +222,7 @@ def local_stack(stack: LocalStack) -> str:
 
 @pytest.fixture(scope="session")
 def api(local_stack: str) -> Api:
-    """api(method, path, *, user=None, json=None, body=None, headers=None) -> (status, headers, body)."""
+    """api(method, path, *, user=None, json=None, body=None, headers=None, timeout=30) -> (status, headers, body)."""
 
     def call(
         method: str,
@@ -232,8 +232,11 @@ def api(local_stack: str) -> Api:
         json: Any = None,
         body: bytes | None = None,
         headers: dict[str, str] | None = None,
+        timeout: float = 30.0,
     ) -> tuple[int, dict[str, str], Any]:
-        return http_call(local_stack, method, path, user=user, json_body=json, body=body, headers=headers)
+        return http_call(
+            local_stack, method, path, user=user, json_body=json, body=body, headers=headers, timeout=timeout
+        )
 
     return call
 

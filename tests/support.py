@@ -86,10 +86,11 @@ def http_call(
     json_body: Any = None,
     body: bytes | None = None,
     headers: dict[str, str] | None = None,
+    timeout: float = 30.0,
 ) -> tuple[int, dict[str, str], Any]:
     """One request over a real socket. Returns (status, lower-cased headers, parsed JSON or text)."""
     url = urlsplit(base)
-    conn = http.client.HTTPConnection(url.hostname or "127.0.0.1", url.port, timeout=30)
+    conn = http.client.HTTPConnection(url.hostname or "127.0.0.1", url.port, timeout=timeout)
     all_headers = {"Content-Type": "application/json", **(headers or {})}
     if user is not None:
         all_headers["X-Strongroom-Dev-User"] = user

@@ -135,7 +135,11 @@ def test_export_of_5000_events_is_complete_and_ordered(api: Api, org: dict[str, 
         pages = 0
         while True:
             suffix = f"&cursor={cursor}" if cursor else ""
-            status, headers, body = api("GET", f"{org['path']}/audit/export?format={fmt}{suffix}", user=org["owner"])
+            # A page of 1,000 events takes seconds; under coverage (`make test`) more than the 30 s
+            # default: a longer client timeout, the same assertions.
+            status, headers, body = api(
+                "GET", f"{org['path']}/audit/export?format={fmt}{suffix}", user=org["owner"], timeout=300
+            )
             assert status == 200
             pages += 1
             if fmt == "json":
@@ -149,16 +153,18 @@ def test_export_of_5000_events_is_complete_and_ordered(api: Api, org: dict[str, 
                 break
         assert seqs == list(range(1, total + 1)), fmt
         assert pages == 6
-    calls, verdict = verify_all(api, org)
+    calls, verdict = verify_all(api, org, timeout=300)
     assert (verdict["ok"], verdict["checked"], verdict["last_seq"], calls) == (True, total, total, 6)
 
 
-def verify_all(api: Api, org: dict[str, Any], query: str = "") -> tuple[int, dict[str, Any]]:
+def verify_all(api: Api, org: dict[str, Any], query: str = "", timeout: float = 30.0) -> tuple[int, dict[str, Any]]:
     """Follow verify's cursors to the end (or the first break): (calls, the verdicts summed up)."""
     calls, checked, cursor = 0, 0, None
     while True:
         suffix = f"&cursor={cursor}" if cursor else ""
-        status, _, verdict = api("GET", f"{org['path']}/audit/verify?{query}{suffix}", user=org["owner"])
+        status, _, verdict = api(
+            "GET", f"{org['path']}/audit/verify?{query}{suffix}", user=org["owner"], timeout=timeout
+        )
         assert status == 200, verdict
         calls += 1
         checked += verdict["checked"]
