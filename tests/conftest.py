@@ -76,9 +76,8 @@ def stack() -> Iterator[LocalStack]:
 
 @dataclass(frozen=True)
 class _GatedContext(WorkerContext):
-    """A worker context whose steps run only while `gate` is set. The worker threads live for the
-    session, so a stream worker keeps its position: when the gate opens again it reads on from
-    where it stopped (what earlier tests wrote meanwhile included), as the always-on worker did."""
+    """A worker context whose steps run only while `gate` is set (the worker threads live for the
+    session, so a stream worker keeps its position in the stream while the gate is closed)."""
 
     gate: threading.Event = field(default_factory=threading.Event)
 
@@ -90,21 +89,53 @@ class _GatedContext(WorkerContext):
         super().every(seconds, when_open, name=name)
 
 
+def _stream_shard(stack: LocalStack) -> Any:
+    """moto's stream shard of the stack's table (what `strongroom_local.pipelines` reads)."""
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.dynamodb.models import dynamodb_backends
+
+    assert stack.resources is not None
+    table = dynamodb_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].get_table(stack.resources.tables[0])
+    return table.stream_shard
+
+
 @dataclass
 class StackWorkers:
-    """The registered workers of `strongroom_local` (outbox-stream, purge-stream, webhook-queue),
-    on the session's stack, started the first time a test asks for them."""
+    """The registered workers of `strongroom_local` (outbox-stream, purge-stream, webhook-queue) on
+    the session's stack, started the first time a test asks for them, running while a test that
+    asked for them runs.
+
+    Each opening starts from the stream's end: a stream record written before it (by tests that
+    ran without the workers) is passed over, not handed to the fan-out or purge function, so that
+    a test does not wait behind the backlog of the whole session; what the test itself (and its
+    fixtures, set up after this one) writes is handled as the always-on worker handled it."""
 
     stack: LocalStack
     context: _GatedContext | None = None
     threads: list[threading.Thread] = field(default_factory=list)
+    first_sequence: int = 0  # stream records numbered below this were written before the opening
+
+    def _invoke(self, function: str, event: dict[str, Any]) -> Any:
+        records = event.get("Records", [])
+        fresh = [
+            r
+            for r in records
+            if int(r.get("dynamodb", {}).get("SequenceNumber", self.first_sequence)) >= self.first_sequence
+        ]
+        if records and not fresh:
+            return None
+        return self.stack.invoke(function, {**event, "Records": fresh} if records else event)
 
     def open(self) -> None:
+        from strongroom_local import atomic
+
+        with atomic.LOCK:
+            shard = _stream_shard(self.stack)
+            if shard is not None:
+                self.first_sequence = shard.starting_sequence_number + len(shard.items)
         if self.context is None:
             assert self.stack.resources is not None
-            self.context = _GatedContext(
-                stop=threading.Event(), resources=self.stack.resources, invoke=self.stack.invoke
-            )
+            self.context = _GatedContext(stop=threading.Event(), resources=self.stack.resources, invoke=self._invoke)
             for worker in registered_workers():
                 thread = threading.Thread(
                     target=worker.run, args=(self.context,), name=f"strongroom-worker-{worker.name}", daemon=True
