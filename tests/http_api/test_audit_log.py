@@ -94,7 +94,7 @@ def test_the_audit_log_is_for_admins(api: Api, org: dict[str, Any]) -> None:
 
 
 def _chain(scope: str, count: int, table: str) -> None:
-    """Append `count` events to a scope's chain directly in the table, as db.transact would."""
+    """Append `count` events to a scope's chain directly in the table, as data.chain.transact would."""
     client = aws.dynamodb()
     head = client.get_item(TableName=table, Key={"PK": {"S": f"AUDIT#{scope}"}, "SK": {"S": "HEAD"}})["Item"]
     seq, prev = int(head["seq"]["N"]), head["hash"]["S"]

@@ -12,6 +12,7 @@ import pytest
 
 from strongroom import aws, db, keys
 from strongroom.context import RequestContext, set_current
+from strongroom.data import chain
 from strongroom_local import LocalStack
 
 
@@ -106,7 +107,7 @@ def test_a_transaction_drops_the_read_ahead_of_what_it_writes(calls: Calls) -> N
     db.put_plain(_item(pk, "A", "v1"))
     db.prefetch([key])
     event = audit.event("org.updated", scope_id=f"org_{secrets.token_hex(6)}", resource_type="org", resource_id="x")
-    db.transact([db.Put(_item(pk, "A", "v2"))], audit=event)
+    chain.transact([db.Put(_item(pk, "A", "v2"))], audit=event)
     calls.take()
     assert (db.get(key) or {}).get("value") == "v2"
     assert calls.take() == ["GetItem"]

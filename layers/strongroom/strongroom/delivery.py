@@ -17,6 +17,7 @@ from boto3.dynamodb.types import TypeDeserializer
 
 from strongroom import audit, aws, clock, db, keys
 from strongroom.config import settings
+from strongroom.data import chain
 from strongroom.domain import webhooks
 from strongroom.observability import logger, metrics
 
@@ -215,7 +216,7 @@ def _disable(hook: webhooks.WebhookRecord) -> None:
 
     current().principal = SYSTEM
     try:
-        db.transact(
+        chain.transact(
             [
                 db.Update(
                     keys.webhook(hook.org_id, hook.id),

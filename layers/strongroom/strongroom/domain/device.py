@@ -27,7 +27,7 @@ from typing import Any
 
 from strongroom import audit, clock, db, keys
 from strongroom.context import Principal, current, principal
-from strongroom.data import users
+from strongroom.data import chain, users
 from strongroom.domain import pats
 from strongroom.errors import Invalid, NotFound, Throttled
 from strongroom.models import DeviceStart, DeviceToken
@@ -140,7 +140,7 @@ def approve(user_code: str, *, deny: bool) -> None:
     device_hash = str(pointer["device_hash"])
     if not deny and pats.count(who.id) >= pats.MAX_PER_USER:
         raise pats.TooManyTokens  # early, to the user who can revoke one; the mint enforces it too
-    db.transact(
+    chain.transact(
         [
             db.Update(
                 keys.device_request(device_hash),

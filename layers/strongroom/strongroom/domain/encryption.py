@@ -36,6 +36,7 @@ from typing import Any
 from strongroom import audit, aws, clock, crypto, db, ids
 from strongroom.access import EnvironmentAccess, OrgAccess, org_access
 from strongroom.config import settings
+from strongroom.data import chain
 from strongroom.data import encryption as data
 from strongroom.data import orgs as org_data
 from strongroom.data import secrets as secret_data
@@ -254,7 +255,7 @@ def _record_target(org: OrgRecord, migration: Migration, action: str) -> None:
     if migration.claim:
         claims.append(org_data.claim_kms_key(org.id, migration.claim, now, on_fail=_unusable()))
     changed = Conflict("the organization's encryption changed; retry", code="encryption_changed")
-    db.transact(
+    chain.transact(
         [data.begin_migration(org.id, migration.target, now, on_fail=changed), *claims],
         audit=audit.event(
             action, scope_id=org.id, resource_type="org", resource_id=org.id, metadata=migration.audit_metadata()

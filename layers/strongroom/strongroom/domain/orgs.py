@@ -1,5 +1,5 @@
 """Organizations, members and invitations: the business rules. Every mutation is one
-`db.transact` with one audit event; authorization goes through `strongroom.access`."""
+`data.chain.transact` with one audit event; authorization goes through `strongroom.access`."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from strongroom import audit, clock, db, ids, keys, permissions
 from strongroom.access import OrgAccess, org_access
 from strongroom.config import settings
 from strongroom.context import principal
+from strongroom.data import chain, users
 from strongroom.data import orgs as data
-from strongroom.data import users
 from strongroom.data.orgs import InvitationRecord, MembershipRecord, OrgRecord
 from strongroom.domain import purge
 from strongroom.errors import Conflict, Forbidden, Gone, NotFound
@@ -47,7 +47,7 @@ def create(body: OrgCreate) -> Org:
     now = clock.now_iso()
     org = OrgRecord(id=ids.new_id("org"), name=body.name, slug=slug, created_by=who.id, created_at=now, updated_at=now)
     owner = MembershipRecord(org_id=org.id, user_id=who.id, email=user.email, role="owner", joined_at=now)
-    db.transact(
+    chain.transact(
         [
             db.Put.new({**data.org_item(org), "owner_count": 1}),
             db.Put.new(data.slug_item(org.id, slug), on_fail=data.slug_taken()),
@@ -97,7 +97,7 @@ def update(org_ref: str, body: OrgPatch) -> Org:
             keys.org(org.id), changes, updated_at=now, active_only=True, on_fail=NotFound("organization not found")
         )
     )
-    db.transact(
+    chain.transact(
         ops,
         audit=audit.event(
             "org.updated",
@@ -116,7 +116,7 @@ def delete(org_ref: str) -> None:
     (domain/purge.py, where each step of an org's purge is listed)."""
     access = org_access(org_ref, "org.delete")
     org = access.org
-    db.transact(
+    chain.transact(
         [
             db.Update(
                 keys.org(org.id),
@@ -208,7 +208,7 @@ def change_role(org_ref: str, user_id: str, role: str) -> Member:
     if role == target.role:
         return _member_view(target)
     delta = (role == "owner") - (target.role == "owner")
-    db.transact(
+    chain.transact(
         [
             db.Update(
                 keys.member(access.org.id, target.user_id),
@@ -238,7 +238,7 @@ def remove_member(org_ref: str, user_id: str) -> None:
     target = _target(access, user_id)
     if not leaving and not permissions.can_grant(access.role, target.role):
         raise Forbidden(f"your role ({access.role}) cannot remove a {target.role}", details={"role": access.role})
-    db.transact(
+    chain.transact(
         [
             db.Delete(
                 keys.member(access.org.id, target.user_id),
@@ -292,7 +292,7 @@ def invite(org_ref: str, body: InvitationCreate) -> InvitationCreated:
         expires_at=clock.iso(expires),
     )
     epoch = int(expires.timestamp())
-    db.transact(
+    chain.transact(
         [
             data.active_check(access.org.id),
             db.Put.new(data.invitation_item(inv, epoch)),
@@ -322,7 +322,7 @@ def revoke_invitation(org_ref: str, invitation_id: str) -> None:
         raise NotFound("invitation not found")
     if inv.status != "pending":
         raise Conflict(f"the invitation is already {inv.status}", code="invitation_not_pending")
-    db.transact(
+    chain.transact(
         [
             db.Update(
                 keys.invitation(inv.org_id, inv.id),
@@ -367,7 +367,7 @@ def accept(token: str) -> Org:
         raise Conflict("you are already a member of this organization", code="already_member")
     now = clock.now_iso()
     member = MembershipRecord(org_id=org.id, user_id=who.id, email=who.email, role=inv.role, joined_at=now)
-    db.transact(
+    chain.transact(
         [
             _org_guard(org.id, 1 if inv.role == "owner" else 0),
             db.Update(

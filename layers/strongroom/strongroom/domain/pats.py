@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict
 
 from strongroom import audit, clock, db, ids, keys
 from strongroom.context import Principal, principal
+from strongroom.data import chain
 from strongroom.data import orgs as org_data
 from strongroom.domain import tokens
 from strongroom.errors import Conflict, NotFound, Unauthorized, Unprocessable
@@ -167,7 +168,7 @@ def _count_op(user_id: str, delta: int) -> db.Op:
 def _with_count(user_id: str, delta: int, ops: list[db.Op], event: audit.AuditEvent) -> None:
     for _attempt in range(COUNT_ATTEMPTS):
         try:
-            db.transact([*ops, _count_op(user_id, delta)], audit=event)
+            chain.transact([*ops, _count_op(user_id, delta)], audit=event)
             return
         except _CountMoved:
             continue

@@ -6,6 +6,7 @@ import secrets
 
 from strongroom import audit, clock, db, ids, keys, patterns
 from strongroom.access import ProjectAccess, environment_access, org_access, project_access
+from strongroom.data import chain
 from strongroom.data import orgs as org_data
 from strongroom.data import projects as data
 from strongroom.data.projects import EnvironmentRecord, ProjectRecord
@@ -97,7 +98,7 @@ def create(org_ref: str, body: ProjectCreate) -> Project:
     ]
     for env in envs:
         ops += [db.Put.new(data.environment_item(env)), db.Put.new(data.environment_slug_item(env))]
-    db.transact(
+    chain.transact(
         ops,
         audit=audit.event(
             "project.created",
@@ -158,7 +159,7 @@ def update(org_ref: str, project_ref: str, body: ProjectPatch) -> Project:
                 on_fail=NotFound("project not found"),
             )
         )
-        db.transact(
+        chain.transact(
             ops,
             audit=audit.event(
                 "project.updated",
@@ -178,7 +179,7 @@ def delete(org_ref: str, project_ref: str) -> None:
     environments, their partitions and tokens afterwards (domain/purge.py)."""
     access = project_access(org_ref, project_ref, "projects.delete")
     project = access.project
-    db.transact(
+    chain.transact(
         [
             db.Update(
                 keys.project(project.org_id, project.id),
@@ -284,7 +285,7 @@ def create_environment(org_ref: str, project_ref: str, body: EnvironmentCreate) 
                 on_fail=Invalid("the parent environment was deleted meanwhile"),
             )
         )
-    db.transact(
+    chain.transact(
         ops,
         audit=audit.environment_event(
             "environment.created",
@@ -349,7 +350,7 @@ def update_environment(org_ref: str, project_ref: str, env_ref: str, body: Envir
             removes=removes,
         )
     )
-    db.transact(
+    chain.transact(
         ops,
         audit=audit.environment_event("environment.updated", env, {"fields": sorted([*changes, *removes])}),
     )
@@ -372,7 +373,7 @@ def delete_environment(org_ref: str, project_ref: str, env_ref: str) -> None:
             code="has_children",
             details={"children": children},
         )
-    db.transact(
+    chain.transact(
         [
             db.Delete(
                 keys.environment(env.org_id, env.project_id, env.id),
@@ -424,7 +425,7 @@ def set_template_key(org_ref: str, project_ref: str, body: TemplateKeyPut) -> tu
             on_fail=Conflict("the template changed; retry", code="template_changed"),
         )
     )
-    db.transact(
+    chain.transact(
         [_project_active(org_id, project_id), op],
         audit=audit.event(
             "template.key_set",
@@ -441,7 +442,7 @@ def set_template_key(org_ref: str, project_ref: str, body: TemplateKeyPut) -> tu
 def delete_template_key(org_ref: str, project_ref: str, key: str) -> None:
     access = project_access(org_ref, project_ref, "templates.manage")
     org_id, project_id = access.org.id, access.project.id
-    db.transact(
+    chain.transact(
         [
             db.Delete(
                 keys.template_key(org_id, project_id, key),

@@ -16,9 +16,10 @@ import base64
 import binascii
 import re
 
-from strongroom import audit, db, formats, ids
+from strongroom import audit, formats, ids
 from strongroom.access import EnvironmentAccess, environment_access
 from strongroom.context import principal
+from strongroom.data import chain
 from strongroom.data import secrets as secret_data
 from strongroom.domain.resolve import Resolver
 from strongroom.errors import Forbidden, NotFound
@@ -139,7 +140,7 @@ def render(values: dict[str, str], fmt: formats.ExportFormat) -> str:
 
 
 def _audit(access: EnvironmentAccess, metadata: dict[str, object]) -> None:
-    db.transact(
+    chain.transact(
         [],
         audit=audit.environment_event("secrets.read", access.environment, {**metadata, "via": "runtime"}),
     )

@@ -20,6 +20,7 @@ from typing import Any
 from strongroom import audit, clock, crypto, db, formats, patterns
 from strongroom.access import EnvironmentAccess, ProjectAccess
 from strongroom.config import settings
+from strongroom.data import chain
 from strongroom.data import projects as project_data
 from strongroom.data import secrets as data
 from strongroom.data.secrets import DataKeyRecord, SnapshotRecord, VersionRecord
@@ -422,7 +423,7 @@ def _key_in_use(access: EnvironmentAccess, state: State, plan: Plan, now: str) -
 
 def _record(ops: list[db.Op], event: audit.AuditEvent) -> None:
     """The one write of this module: a change's ops (none for a read) with its one audit event."""
-    db.transact(ops, audit=event)
+    chain.transact(ops, audit=event)
 
 
 def _stale(current: int | None) -> PreconditionFailed:

@@ -38,6 +38,7 @@ from pydantic import BaseModel, ConfigDict
 from strongroom import audit, clock, db, ids, keys
 from strongroom.access import environment_access, org_access
 from strongroom.context import Principal
+from strongroom.data import chain
 from strongroom.domain.resolve import Resolver
 from strongroom.errors import Forbidden, NotFound, Unauthorized, Unprocessable
 from strongroom.models import ServiceToken, ServiceTokenCreate, ServiceTokenCreated
@@ -279,7 +280,7 @@ def create(org_ref: str, body: ServiceTokenCreate) -> ServiceTokenCreated:
         created_at=now,
         created_by=access.principal.id,
     )
-    db.transact(
+    chain.transact(
         [db.Put.new(_item(rec), on_fail=NotFound("token id collision; retry"))],
         audit=_event("token.created", rec, {"permissions": rec.permissions, "expires_at": rec.expires_at}),
     )
@@ -329,7 +330,7 @@ def rotate(org_ref: str, token_id: str) -> ServiceTokenCreated:
     rec = _get(access.org.id, token_id)
     token = mint(rec.id)
     now = clock.now_iso()
-    db.transact(
+    chain.transact(
         [
             db.Update(
                 keys.service_token(rec.id),
@@ -348,7 +349,7 @@ def rotate(org_ref: str, token_id: str) -> ServiceTokenCreated:
 def revoke(org_ref: str, token_id: str) -> None:
     access = org_access(org_ref, "tokens.manage")
     rec = _get(access.org.id, token_id)
-    db.transact(
+    chain.transact(
         [db.Delete(keys.service_token(rec.id), condition="attribute_exists(PK)", on_fail=NotFound("token not found"))],
         audit=_event("token.revoked", rec),
     )

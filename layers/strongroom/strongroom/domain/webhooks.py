@@ -30,6 +30,7 @@ from pydantic import BaseModel, ConfigDict
 from strongroom import audit, clock, crypto, db, ids, keys
 from strongroom.access import org_access
 from strongroom.config import settings
+from strongroom.data import chain
 from strongroom.domain import purge
 from strongroom.errors import NotFound, Unprocessable
 from strongroom.models import (
@@ -130,7 +131,7 @@ def _scope_ids(access: Any, project: str | None, environment: str | None) -> tup
 
 def _replace(org_id: str, seen: WebhookRecord, updated: WebhookRecord, action: str, metadata: dict[str, Any]) -> None:
     """Write `updated` over `seen` (404 if it changed or went meanwhile), audited as `action`."""
-    db.transact(
+    chain.transact(
         [
             db.Put(
                 _item(updated),
@@ -167,7 +168,7 @@ def create(org_ref: str, body: WebhookCreate) -> WebhookCreated:
         created_at=now,
         updated_at=now,
     )
-    db.transact(
+    chain.transact(
         [db.Put.new(_item(rec))],
         audit=audit.event(
             "webhook.created",
@@ -212,7 +213,7 @@ def update(org_ref: str, webhook_id: str, body: WebhookPatch) -> Webhook:
 def delete(org_ref: str, webhook_id: str) -> None:
     access = org_access(org_ref, "webhooks.manage")
     rec = _get(access.org.id, webhook_id)
-    db.transact(
+    chain.transact(
         [
             db.Delete(
                 keys.webhook(access.org.id, rec.id),
@@ -391,7 +392,7 @@ def test(org_ref: str, webhook_id: str) -> Delivery:
     delivery = new_delivery(
         rec.model_copy(update={"enabled": True}), {**body, "action": "webhook.test"}, delivery=ids.new_id("dlv")
     )
-    db.transact([db.Put.new(delivery_item(delivery))], audit=event)
+    chain.transact([db.Put.new(delivery_item(delivery))], audit=event)
     enqueue([delivery])
     return Delivery.model_validate(delivery.model_dump(exclude={"payload"}))
 
@@ -416,7 +417,7 @@ def redeliver(org_ref: str, webhook_id: str, delivery: str) -> Delivery:
             "error": None,
         }
     )
-    db.transact(
+    chain.transact(
         [db.Put.new(delivery_item(fresh))],
         audit=audit.event(
             "webhook.redelivered",
