@@ -259,26 +259,9 @@ def make_handler(app: APIGatewayHttpResolver) -> Callable[[dict[str, Any], Any],
 
 
 def _persistence() -> Any:
-    import os  # noqa: PLC0415
+    from strongroom.data import idempotency  # noqa: PLC0415
 
-    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer  # noqa: PLC0415
-
-    from strongroom import aws, keys  # noqa: PLC0415
-    from strongroom.config import settings  # noqa: PLC0415
-
-    function = os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "local")
-    return DynamoDBPersistenceLayer(
-        table_name=settings().table_name,
-        key_attr=keys.PK,
-        sort_key_attr=keys.SK,
-        static_pk_value=keys.idempotency_partition(function),
-        expiry_attr=keys.TTL,
-        in_progress_expiry_attr="in_progress_expires_at",
-        status_attr="idempotency_status",
-        data_attr="idempotency_data",
-        validation_key_attr="idempotency_validation",
-        boto3_client=aws.dynamodb(),
-    )
+    return idempotency.persistence()
 
 
 def _idempotency(app: APIGatewayHttpResolver, next_middleware: Callable[..., Response[Any]]) -> Response[Any]:

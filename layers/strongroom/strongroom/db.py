@@ -112,6 +112,11 @@ def _table() -> str:
     return settings().table_name
 
 
+def describe_table() -> None:
+    """DescribeTable of the table (the health check); raises whatever the call raises."""
+    aws.dynamodb().describe_table(TableName=_table())
+
+
 # --------------------------------------------------------------------------- reads
 
 

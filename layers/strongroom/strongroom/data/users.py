@@ -28,6 +28,11 @@ def require(user_id: str) -> User:
     return user
 
 
+def names(user_ids: list[str]) -> dict[str, str]:
+    """Users' display names by ID, in one BatchGetItem (per 100); a missing user is absent."""
+    return {i["id"]: str(i.get("name", "")) for i in db.batch_get([keys.user(u) for u in user_ids])}
+
+
 def by_email(email: str) -> User | None:
     pointer = db.get(keys.user_email(email))
     return get(pointer["user_id"]) if pointer else None
