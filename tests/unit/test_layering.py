@@ -29,7 +29,8 @@ PENDING = {
 }
 
 EXPRESSIONS = {
-    "update expression": re.compile(r"^\s*(SET|ADD|REMOVE|DELETE)\s+[#:A-Za-z_][\w#.:\[\]]*\s*(=|:|,|\s|$)"),
+    # an update expression, or its first word alone, to be concatenated ("SET " + …)
+    "update expression": re.compile(r"^\s*(SET|ADD|REMOVE|DELETE)(\s+[#:A-Za-z_]|\s+$)"),
     "attribute_exists": re.compile(r"\battribute_exists\s*\("),
     "attribute_not_exists": re.compile(r"\battribute_not_exists\s*\("),
     "begins_with": re.compile(r"\bbegins_with\s*\("),
@@ -130,6 +131,7 @@ def test_no_dynamodb_client_outside_the_data_modules(name: str) -> None:
         'x = "#resource.#type = :rtype"',
         'x = {"KeyConditionExpression": "PK = :pk"}',
         'x = f"SET #{name} = :{name}"',
+        'x = "SET " + ", ".join(parts)',
     ],
 )
 def test_an_expression_is_found(source: str) -> None:
@@ -143,6 +145,7 @@ def test_an_expression_is_found(source: str) -> None:
         'ROUTE = "DELETE /v1/auth/tokens/{id}"',
         'x = "set the value"',
         'x = "Settings"',
+        'MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})',
     ],
 )
 def test_prose_and_routes_are_not_expressions(source: str) -> None:
