@@ -35,23 +35,8 @@ RESOLVERS = {"org_access": 1, "project_access": 2, "environment_access": 3}
 # Calls whose permission is their own (the runtime API: a service token reading its environment).
 SELF_NAMED = {"token_access"}
 
-# Routes that still decide their authorization inside the domain (to move to the route): the
-# service tokens' and the webhooks', moved on another branch.
-KNOWN_UNNAMED: set[str] = {
-    "DELETE /v1/orgs/{org}/tokens/{id}",
-    "DELETE /v1/orgs/{org}/webhooks/{id}",
-    "GET /v1/orgs/{org}/tokens",
-    "GET /v1/orgs/{org}/webhooks",
-    "GET /v1/orgs/{org}/webhooks/{id}",
-    "GET /v1/orgs/{org}/webhooks/{id}/deliveries",
-    "PATCH /v1/orgs/{org}/webhooks/{id}",
-    "POST /v1/orgs/{org}/tokens",
-    "POST /v1/orgs/{org}/tokens/{id}/rotate",
-    "POST /v1/orgs/{org}/webhooks",
-    "POST /v1/orgs/{org}/webhooks/{id}/deliveries/{delivery}/redeliver",
-    "POST /v1/orgs/{org}/webhooks/{id}/rotate-secret",
-    "POST /v1/orgs/{org}/webhooks/{id}/test",
-}
+# Routes that decide their authorization inside the domain: none (a route added so fails).
+KNOWN_UNNAMED: set[str] = set()
 
 
 @dataclass(frozen=True)
