@@ -27,7 +27,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.logging import correlation_paths
 
-from strongroom import errors, fallback, jsontext, shown_once
+from strongroom import errors, jsontext, shown_once, unmatched
 from strongroom.auth import DEV_HEADER, authenticate
 from strongroom.context import RequestContext, set_current
 from strongroom.observability import logger, metrics
@@ -108,18 +108,8 @@ def build_app() -> APIGatewayHttpResolver:
 
     @app.not_found
     def _not_found(_exc: Exception) -> Response[Any]:
-        path = app.current_event.path
-        allowed = sorted({r.method for r in app._static_routes + app._dynamic_routes if r.rule.match(path)})
-        if allowed:
-            return _error_response(
-                errors.MethodNotAllowed(
-                    f"{app.current_event.http_method} is not allowed here",
-                    details={"allowed": allowed},
-                    headers={"Allow": ", ".join(allowed)},
-                ),
-                _request_id(app),
-            )
-        return _error_response(errors.NotFound("no such route"), _request_id(app))
+        event = app.current_event
+        return _error_response(unmatched.error(event.http_method, event.path), _request_id(app))
 
     @app.exception_handler(Exception)
     def _unhandled(exc: Exception) -> Response[Any]:
@@ -227,10 +217,8 @@ def make_handler(app: APIGatewayHttpResolver) -> Callable[[dict[str, Any], Any],
             request_id=request_id, ip=str(http.get("sourceIp", "")), user_agent=headers.get("user-agent", "")[:256]
         )
         set_current(ctx)
-        if fallback.is_fallback(event):
-            return _raw_error(
-                fallback.unmatched(str(http.get("method", "GET")).upper(), str(http.get("path", ""))), request_id
-            )
+        if unmatched.is_default_route(event):
+            return _raw_error(unmatched.error(str(http.get("method", "GET")), str(http.get("path", ""))), request_id)
         step = "body check"
         try:
             method = str(http.get("method", "GET")).upper()
