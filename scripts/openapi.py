@@ -31,11 +31,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE = ROOT / "template.yaml"
 LAYER = ROOT / "layers" / "strongroom"
+LOCAL = ROOT / "local"
 OUT = ROOT / "docs" / "openapi.json"
 # The `$default` route's 404/405 needs the route table at run time; it is generated here too.
 ROUTE_TABLE = LAYER / "strongroom" / "route_table.json"
@@ -154,19 +153,13 @@ LINKS: dict[tuple[str, str, str], dict[str, tuple[str, dict[str, str]]]] = {
 # --------------------------------------------------------------------------- template.yaml
 
 
-class _CfnLoader(yaml.SafeLoader):
-    """Reads CloudFormation short forms (`!Ref x`, `!GetAtt a.b`, `!Sub ...`) as plain data."""
+def _read_template(path: Path) -> dict[str, Any]:
+    """template.yaml as data, read by the local stack's one CloudFormation-aware reader."""
+    if str(LOCAL) not in sys.path:
+        sys.path.insert(0, str(LOCAL))
+    from strongroom_local.template import parse_template  # noqa: PLC0415
 
-
-_CfnLoader.add_multi_constructor("!", lambda loader, suffix, node: {suffix: _construct(loader, node)})
-
-
-def _construct(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
-    if isinstance(node, yaml.ScalarNode):
-        return loader.construct_scalar(node)
-    if isinstance(node, yaml.SequenceNode):
-        return loader.construct_sequence(node, deep=True)
-    return loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
+    return parse_template(path.read_text(encoding="utf-8"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,8 +172,7 @@ class ApiFunction:
 
 def api_functions(template_path: Path = TEMPLATE) -> list[ApiFunction]:
     """Every AWS::Serverless::Function with HttpApi events, in logical-id order."""
-    with template_path.open(encoding="utf-8") as fh:
-        template = yaml.load(fh, Loader=_CfnLoader)  # noqa: S506 - a SafeLoader subclass
+    template = _read_template(template_path)
     out = []
     for logical_id, resource in sorted(template["Resources"].items()):
         if resource.get("Type") != "AWS::Serverless::Function":
