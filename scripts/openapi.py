@@ -11,7 +11,8 @@ routes. This merges them into one OpenAPI 3.1 document, fails on a path+method o
 defined twice differently, replaces Powertools' 422 validation shape with Strongroom's error envelope
 (and adds the envelope for every error an operation can produce), adds the security schemes and the
 links that schemathesis' stateful phase follows, and checks that the routes of template.yaml and
-the operations of the document are the same set (route-table drift).
+the operations of the document are the same set (route-table drift), and that each HttpApi event's
+logical id is its operation's (route function's) name in CamelCase (`list_tokens` -> `ListTokens`).
 """
 
 from __future__ import annotations
@@ -167,7 +168,12 @@ class ApiFunction:
     logical_id: str
     code_uri: Path
     module: str
-    routes: tuple[tuple[str, str], ...]  # (method in lower case, path), `$default` excluded
+    events: tuple[tuple[str, str, str], ...]  # (event logical id, method in lower case, path), `$default` excluded
+
+    @property
+    def routes(self) -> tuple[tuple[str, str], ...]:
+        """(method in lower case, path) of each event."""
+        return tuple((method, path) for _, method, path in self.events)
 
 
 def api_functions(template_path: Path = TEMPLATE) -> list[ApiFunction]:
@@ -178,15 +184,15 @@ def api_functions(template_path: Path = TEMPLATE) -> list[ApiFunction]:
         if resource.get("Type") != "AWS::Serverless::Function":
             continue
         props = resource.get("Properties", {})
-        events = [e for e in (props.get("Events") or {}).values() if e.get("Type") == "HttpApi"]
+        events = {name: e for name, e in (props.get("Events") or {}).items() if e.get("Type") == "HttpApi"}
         if not events:
             continue
         module, _, attr = str(props["Handler"]).rpartition(".")
         if attr != "lambda_handler" or not module:
             raise SystemExit(f"{logical_id}: Handler {props['Handler']!r} is not <module>.lambda_handler")
         routes = tuple(
-            (str(e["Properties"]["Method"]).lower(), str(e["Properties"]["Path"]))
-            for e in events
+            (name, str(e["Properties"]["Method"]).lower(), str(e["Properties"]["Path"]))
+            for name, e in events.items()
             if e["Properties"]["Path"] != "$default"
         )
         out.append(ApiFunction(logical_id, ROOT / props["CodeUri"], module, routes))
@@ -455,6 +461,29 @@ def route_drift(doc: dict[str, Any], functions: list[ApiFunction]) -> list[str]:
     return problems
 
 
+def camel_case(name: str) -> str:
+    """list_tokens -> ListTokens"""
+    return "".join(word.capitalize() for word in name.split("_"))
+
+
+def event_names(doc: dict[str, Any], functions: list[ApiFunction]) -> list[str]:
+    """Each HttpApi event's logical id is the name of the route function serving its method and path
+    (the operationId), in CamelCase: `list_tokens` -> `ListTokens`."""
+    problems = []
+    for fn in functions:
+        for event, method, path in fn.events:
+            op = doc["paths"].get(path, {}).get(method)
+            if op is None:
+                continue  # route_drift names it
+            expected = camel_case(str(op["operationId"]))
+            if event != expected:
+                problems.append(
+                    f"template.yaml: event {event} of {fn.logical_id} ({method.upper()} {path}) is served by "
+                    f"{op['operationId']}: name it {expected}"
+                )
+    return problems
+
+
 def route_table(functions: list[ApiFunction]) -> str:
     keys = sorted(f"{m.upper()} {p}" for fn in functions for m, p in fn.routes)
     return json.dumps({"generated_from": "template.yaml", "routes": keys}, indent=2) + "\n"
@@ -465,10 +494,10 @@ def render(doc: dict[str, Any]) -> str:
 
 
 def generate() -> tuple[str, str, list[str]]:
-    """(document, route table, drift problems), from the code and template.yaml as they are."""
+    """(document, route table, drift problems: routes and event names), from the code and template.yaml."""
     functions = api_functions()
     doc = merge(function_schemas(functions))
-    return render(doc), route_table(functions), route_drift(doc, functions)
+    return render(doc), route_table(functions), route_drift(doc, functions) + event_names(doc, functions)
 
 
 # --------------------------------------------------------------------------- --check
@@ -528,7 +557,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     text, table, drift = generate()
     if drift:
-        print("route table drift between template.yaml and the resolvers:\n  " + "\n  ".join(drift), file=sys.stderr)
+        print("template.yaml and the resolvers disagree:\n  " + "\n  ".join(drift), file=sys.stderr)
         return 1
     if args.write:
         OUT.write_text(text, encoding="utf-8")
