@@ -63,7 +63,8 @@ def copy_tables_once() -> None:
     from moto.dynamodb import models  # noqa: PLC0415
     from moto.dynamodb.models.table import Table  # noqa: PLC0415
 
-    for model in model_data.get("dynamodb", {}).values():  # Item, Table, StreamRecord, indexes…
+    models_of_dynamodb: dict[str, Any] = model_data.get("dynamodb", {})
+    for model in models_of_dynamodb.values():  # Item, Table, StreamRecord, indexes…
         model.instances_tracked = _Untracked()
     original = models.DynamoDBBackend.transact_write_items
     if getattr(original, "copies_tables_once", False):
@@ -86,7 +87,7 @@ def copy_tables_once() -> None:
         seen: set[tuple[str, Any, Any]] = set()
         streams: dict[int, tuple[Any, int]] = {}
         for entry in transact_items:
-            op = next(iter(entry.values()), {})
+            op: dict[str, Any] = next(iter(entry.values()), {})
             table = self.tables.get(op.get("TableName", ""))
             key = _key(table, op) if table is not None else None
             if table is None or key is None or (table.name, *key) in seen:
@@ -103,7 +104,7 @@ def copy_tables_once() -> None:
         def deepcopy(obj: Any, memo: Any = None) -> Any:
             return obj if isinstance(obj, Table) else copy.deepcopy(obj, memo)
 
-        models.copy = SimpleNamespace(deepcopy=deepcopy)  # type: ignore[attr-defined]
+        models.copy = SimpleNamespace(deepcopy=deepcopy)  # type: ignore[attr-defined,assignment]
         try:
             original(self, transact_items)
         except BaseException:
