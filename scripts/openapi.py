@@ -361,9 +361,11 @@ def _duplicate_operation_ids(paths: dict[str, dict[str, Any]]) -> list[str]:
     return errors
 
 
-def merge(per_function: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    from strongroom.health import VERSION  # noqa: PLC0415
-
+def _collect(
+    per_function: dict[str, dict[str, Any]],
+) -> tuple[dict[str, dict[str, Any]], dict[str, Any], dict[str, str], list[str]]:
+    """Every function's operations (shaped) and schemas in one place: (paths, schemas, the function
+    of each schema, what is defined twice differently)."""
     paths: dict[str, dict[str, Any]] = {}
     owner: dict[tuple[str, str], str] = {}
     schemas: dict[str, Any] = {}
@@ -381,6 +383,13 @@ def merge(per_function: dict[str, dict[str, Any]]) -> dict[str, Any]:
                 errors.append(f"schema {name} differs between {schema_owner[name]} and {logical}")
                 continue
             schemas[name], schema_owner[name] = schema, logical
+    return paths, schemas, schema_owner, errors
+
+
+def merge(per_function: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    from strongroom.health import VERSION  # noqa: PLC0415
+
+    paths, schemas, schema_owner, errors = _collect(per_function)
     for name in POWERTOOLS_SCHEMAS:
         schemas.pop(name, None)
     for name, schema in _error_schemas().items():

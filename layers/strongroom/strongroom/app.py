@@ -132,9 +132,16 @@ def _header_map(event: Mapping[str, Any]) -> dict[str, str]:
 
 
 def _check_body(event: Mapping[str, Any], method: str) -> None:
+    raw = _body_bytes(event)
+    if raw is not None and method in MUTATING:
+        _check_json_body(event, raw)
+
+
+def _body_bytes(event: Mapping[str, Any]) -> bytes | None:
+    """The body's bytes (base64 decoded), None without a body; 400 undecodable, 413 too large."""
     body = event.get("body")
     if body is None or body == "":
-        return
+        return None
     raw: bytes
     if event.get("isBase64Encoded"):
         try:
@@ -145,8 +152,12 @@ def _check_body(event: Mapping[str, Any], method: str) -> None:
         raw = body.encode("utf-8", "surrogatepass")
     if len(raw) > MAX_BODY_BYTES:
         raise errors.PayloadTooLarge(f"the request body exceeds {MAX_BODY_BYTES} bytes")
-    if method not in MUTATING:
-        return
+    return raw
+
+
+def _check_json_body(event: Mapping[str, Any], raw: bytes) -> None:
+    """A mutation's body is JSON: 415 another Content-Type, 400 not UTF-8 or not JSON; the resolver
+    then gets the canonical Content-Type and the body as text."""
     content_type = _header_map(event).get("content-type", "").split(";", 1)[0].strip().lower()
     if content_type and content_type != JSON:
         raise errors.UnsupportedMediaType(
