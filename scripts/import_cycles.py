@@ -87,13 +87,7 @@ def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
             elif succ in on_stack:
                 low[node] = min(low[node], index[succ])
         if low[node] == index[node]:
-            component = []
-            while True:
-                top = stack.pop()
-                on_stack.discard(top)
-                component.append(top)
-                if top == node:
-                    break
+            component = _pop_component(stack, on_stack, node)
             if len(component) > 1:
                 out.append(sorted(component))
 
@@ -102,6 +96,17 @@ def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
         if node not in index:
             visit(node)
     return out
+
+
+def _pop_component(stack: list[str], on_stack: set[str], root: str) -> list[str]:
+    """The modules above `root` on Tarjan's stack, `root` included: one strongly connected component."""
+    component = []
+    while True:
+        top = stack.pop()
+        on_stack.discard(top)
+        component.append(top)
+        if top == root:
+            return component
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -250,7 +250,7 @@ class Gateway:
         return HttpResponse(response.status, [*response.headers, *extra], response.body)
 
     def _handle(self, req: HttpRequest, request_id: str) -> HttpResponse:
-        from strongroom import errors  # noqa: PLC0415 - imported once the environment is set
+        from strongroom import errors, unmatched  # noqa: PLC0415 - imported once the environment is set
 
         if req.oversize or len(req.body) > MAX_BODY:
             return error_response(errors.PayloadTooLarge("the request body exceeds 6 MB"), request_id)
@@ -263,21 +263,9 @@ class Gateway:
         elif self.table.default is not None:
             route, params = self.table.default, {}
         else:
-            return error_response(self.unmatched(req.method, path), request_id)
+            keys = [route.key for route in self.table.routes]
+            return error_response(unmatched.error(req.method, path, keys), request_id)
         return self._invoke(route, build_event(req, route.key, params, request_id), request_id)
-
-    def unmatched(self, method: str, path: str) -> AppError:
-        """404, or 405 with Allow when the path exists under other methods."""
-        from strongroom import errors  # noqa: PLC0415
-
-        allowed = self.table.allowed_methods(path)
-        if allowed:
-            return errors.MethodNotAllowed(
-                f"{method.upper()} is not allowed here",
-                details={"allowed": allowed},
-                headers={"Allow": ", ".join(allowed)},
-            )
-        return errors.NotFound("no such route")
 
     def _invoke(self, route: Route, event: dict[str, Any], request_id: str) -> HttpResponse:
         from strongroom import errors  # noqa: PLC0415

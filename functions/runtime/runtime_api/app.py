@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Query
+from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 
 from strongroom.app import build_app, make_handler
 from strongroom.domain import runtime
@@ -17,7 +18,9 @@ app = build_app()
 
 Format = Annotated[Literal["json", "dotenv", "shell"], Query(description="json (default), dotenv or shell")]
 IfNoneMatch = Annotated[str | None, Header(alias="if-none-match", max_length=4096, description="A previous ETag")]
-NOT_MODIFIED = {304: {"description": "Nothing this read depends on changed since that ETag"}}
+NOT_MODIFIED: dict[int, OpenAPIResponse] = {
+    304: {"description": "Nothing this read depends on changed since that ETag"}
+}
 
 
 @app.get("/runtime/v1")

@@ -9,6 +9,7 @@ from typing import Annotated
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Query
+from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponseContentSchema
 
 from strongroom.access import environment_access, project_access
 from strongroom.app import Cursor, EnvRef, Limit, OrgRef, ProjectRef, build_app, make_handler, no_content
@@ -143,7 +144,7 @@ def patch_secrets(org: OrgRef, project: ProjectRef, env: EnvRef, body: SecretsPa
     return secrets.batch(access, body.set, body.delete, comment=body.comment)
 
 
-_EXPORT_CONTENT = {
+_EXPORT_CONTENT: dict[str, OpenAPIResponseContentSchema] = {
     CONTENT_TYPES["dotenv"].split(";")[0]: {"schema": {"type": "string"}},
     CONTENT_TYPES["shell"].split(";")[0]: {"schema": {"type": "string"}},
     CONTENT_TYPES["yaml"].split(";")[0]: {"schema": {"type": "object", "additionalProperties": {"type": "string"}}},

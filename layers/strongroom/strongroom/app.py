@@ -27,7 +27,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.logging import correlation_paths
 
-from strongroom import errors, fallback, jsontext, shown_once
+from strongroom import errors, jsontext, shown_once, unmatched
 from strongroom.auth import DEV_HEADER, authenticate
 from strongroom.context import RequestContext, set_current
 from strongroom.observability import logger, metrics
@@ -108,18 +108,8 @@ def build_app() -> APIGatewayHttpResolver:
 
     @app.not_found
     def _not_found(_exc: Exception) -> Response[Any]:
-        path = app.current_event.path
-        allowed = sorted({r.method for r in app._static_routes + app._dynamic_routes if r.rule.match(path)})
-        if allowed:
-            return _error_response(
-                errors.MethodNotAllowed(
-                    f"{app.current_event.http_method} is not allowed here",
-                    details={"allowed": allowed},
-                    headers={"Allow": ", ".join(allowed)},
-                ),
-                _request_id(app),
-            )
-        return _error_response(errors.NotFound("no such route"), _request_id(app))
+        event = app.current_event
+        return _error_response(unmatched.error(event.http_method, event.path), _request_id(app))
 
     @app.exception_handler(Exception)
     def _unhandled(exc: Exception) -> Response[Any]:
@@ -142,9 +132,16 @@ def _header_map(event: Mapping[str, Any]) -> dict[str, str]:
 
 
 def _check_body(event: Mapping[str, Any], method: str) -> None:
+    raw = _body_bytes(event)
+    if raw is not None and method in MUTATING:
+        _check_json_body(event, raw)
+
+
+def _body_bytes(event: Mapping[str, Any]) -> bytes | None:
+    """The body's bytes (base64 decoded), None without a body; 400 undecodable, 413 too large."""
     body = event.get("body")
     if body is None or body == "":
-        return
+        return None
     raw: bytes
     if event.get("isBase64Encoded"):
         try:
@@ -155,8 +152,12 @@ def _check_body(event: Mapping[str, Any], method: str) -> None:
         raw = body.encode("utf-8", "surrogatepass")
     if len(raw) > MAX_BODY_BYTES:
         raise errors.PayloadTooLarge(f"the request body exceeds {MAX_BODY_BYTES} bytes")
-    if method not in MUTATING:
-        return
+    return raw
+
+
+def _check_json_body(event: Mapping[str, Any], raw: bytes) -> None:
+    """A mutation's body is JSON: 415 another Content-Type, 400 not UTF-8 or not JSON; the resolver
+    then gets the canonical Content-Type and the body as text."""
     content_type = _header_map(event).get("content-type", "").split(";", 1)[0].strip().lower()
     if content_type and content_type != JSON:
         raise errors.UnsupportedMediaType(
@@ -227,10 +228,8 @@ def make_handler(app: APIGatewayHttpResolver) -> Callable[[dict[str, Any], Any],
             request_id=request_id, ip=str(http.get("sourceIp", "")), user_agent=headers.get("user-agent", "")[:256]
         )
         set_current(ctx)
-        if fallback.is_fallback(event):
-            return _raw_error(
-                fallback.unmatched(str(http.get("method", "GET")).upper(), str(http.get("path", ""))), request_id
-            )
+        if unmatched.is_default_route(event):
+            return _raw_error(unmatched.error(str(http.get("method", "GET")), str(http.get("path", ""))), request_id)
         step = "body check"
         try:
             method = str(http.get("method", "GET")).upper()

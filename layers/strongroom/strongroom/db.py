@@ -263,8 +263,6 @@ def query(
     and a cursor whenever the partition goes on. `attributes` limits what each item carries
     (its key always). `after` starts the page past a key the caller built (keys.py), instead of
     at a cursor."""
-    from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415
-
     pk_name, sk_name = (keys.GSI1PK, keys.GSI1SK) if index == keys.GSI1 else (keys.PK, keys.SK)
     expr = "#pk = :pk"
     names = {"#pk": pk_name, **(filter_names or {})}
@@ -292,6 +290,17 @@ def query(
     if cursor or after:
         params["ExclusiveStartKey"] = decode_cursor(scope, cursor) if cursor else serialize(after or {})
     budget = max(limit, FILTER_BUDGET) if filter_expression else None
+    items, last = _read(params, limit, budget, index)
+    return Page(items=items, next_cursor=encode_cursor(scope, last) if last else None)
+
+
+def _read(
+    params: dict[str, Any], limit: int, budget: int | None, index: str | None
+) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    """(up to `limit` items, the key to go on from or None) of the Query `params` describes, with at
+    most `budget` items evaluated when it filters."""
+    from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415
+
     evaluated = 0
     items: list[dict[str, Any]] = []
     last: dict[str, Any] | None = None
@@ -319,7 +328,7 @@ def query(
             params["ExclusiveStartKey"] = last
     except (ClientError, BotoCoreError) as exc:
         raise translate(exc) from exc
-    return Page(items=items, next_cursor=encode_cursor(scope, last) if last else None)
+    return items, last
 
 
 def _project(params: dict[str, Any], attributes: list[str]) -> None:
