@@ -29,8 +29,8 @@ for path in (ROOT / "layers" / "strongroom", ROOT / "local", ROOT / "tests"):
 
 
 def run(writers: int, events: int, org_id: str) -> dict[str, Any]:
-    from strongroom import audit, db
-    from strongroom.data import chain
+    from strongroom.data import chain, db
+    from strongroom.domain import audit
 
     attempts = {"n": 0}
     lock = threading.Lock()

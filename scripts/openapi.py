@@ -61,7 +61,7 @@ ERRORS = {
 }
 # Operations that answer without credentials (template.yaml has no authorizer; the layer's
 # PUBLIC_ROUTES skip authentication for these).
-# (tests/unit/test_openapi.py checks this equals strongroom.app.PUBLIC_ROUTES)
+# (tests/unit/test_openapi.py checks this equals strongroom.http.app.PUBLIC_ROUTES)
 PUBLIC = {("get", "/health"), ("post", "/v1/auth/device/start"), ("post", "/v1/auth/device/token")}
 # Statuses beyond the ones every operation of its kind gets.
 EXTRA_ERRORS: dict[tuple[str, str], set[str]] = {
@@ -387,7 +387,7 @@ def _collect(
 
 
 def merge(per_function: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    from strongroom.health import VERSION  # noqa: PLC0415
+    from strongroom.domain.health import VERSION  # noqa: PLC0415
 
     paths, schemas, schema_owner, errors = _collect(per_function)
     for name in POWERTOOLS_SCHEMAS:

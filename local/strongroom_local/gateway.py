@@ -125,10 +125,10 @@ class Cors:
 
 
 def error_response(exc: AppError, request_id: str) -> HttpResponse:
-    """`exc` in the API's error envelope (strongroom.app.error_body), as the handlers answer."""
+    """`exc` in the API's error envelope (strongroom.http.app.error_body), as the handlers answer."""
     import json  # noqa: PLC0415
 
-    from strongroom.app import error_body  # noqa: PLC0415 - imported once the environment is set
+    from strongroom.http.envelope import error_body  # noqa: PLC0415 - imported once the environment is set
 
     headers = [("Content-Type", JSON), ("X-Request-Id", request_id), *exc.headers.items()]
     return HttpResponse(exc.status, headers, json.dumps(error_body(exc, request_id)).encode())
@@ -250,7 +250,8 @@ class Gateway:
         return HttpResponse(response.status, [*response.headers, *extra], response.body)
 
     def _handle(self, req: HttpRequest, request_id: str) -> HttpResponse:
-        from strongroom import errors, unmatched  # noqa: PLC0415 - imported once the environment is set
+        from strongroom import errors  # noqa: PLC0415 - imported once the environment is set
+        from strongroom.http import unmatched  # noqa: PLC0415 - imported once the environment is set
 
         if req.oversize or len(req.body) > MAX_BODY:
             return error_response(errors.PayloadTooLarge("the request body exceeds 6 MB"), request_id)

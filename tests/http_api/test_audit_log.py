@@ -14,7 +14,9 @@ from urllib.parse import quote
 
 import pytest
 
-from strongroom import audit, aws, keys
+from strongroom import aws
+from strongroom.data import keys
+from strongroom.domain import audit
 from strongroom_local import LocalStack
 from support import Api, unique_email
 
@@ -98,7 +100,7 @@ def _chain(scope: str, count: int, table: str) -> None:
     client = aws.dynamodb()
     head = client.get_item(TableName=table, Key={"PK": {"S": f"AUDIT#{scope}"}, "SK": {"S": "HEAD"}})["Item"]
     seq, prev = int(head["seq"]["N"]), head["hash"]["S"]
-    from strongroom import db
+    from strongroom.data import db
 
     requests = []
     for n in range(count):

@@ -241,7 +241,7 @@ def test_management_and_filters(api: Api, org: dict[str, Any], receiver: Callabl
 
 def _deliveries(stack: LocalStack, webhook_id: str) -> list[dict[str, Any]]:
     """The items of a webhook's delivery partition (Query), plain."""
-    from strongroom import db
+    from strongroom.data import db
 
     assert stack.resources is not None
     found = aws.dynamodb().query(

@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 
-from strongroom.access import OrgAccess
 from strongroom.context import Principal
 from strongroom.data.orgs import OrgRecord
 from strongroom.domain import tokens, webhooks
 from strongroom.errors import Forbidden
 from strongroom.models import ServiceTokenCreate, WebhookCreate, WebhookPatch, WebhookSecretRotate
+from strongroom.security.access import OrgAccess
 
 ORG = OrgRecord(
     id="org_access",

@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 
-from strongroom import audit, keys
+from strongroom.data import keys
 from strongroom.data.audit import AuditFilter, ChainHead, filter_expression
+from strongroom.domain import audit
 from strongroom.domain.audit_log import Walk, head_fault, walk
 
 SCOPE = "org_01jd0000000000000000000000"

@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from strongroom import delivery
 from strongroom.data.webhooks import WebhookRecord
-from strongroom.delivery import Outcome, hook_change, outcome
+from strongroom.domain import delivery
+from strongroom.domain.delivery import Outcome, hook_change, outcome
 from strongroom.domain.webhooks import DISABLE_AFTER
 
 STEPS = [60, 300, 1800]

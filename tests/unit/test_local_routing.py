@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from strongroom import unmatched
+from strongroom.http import unmatched
 from strongroom_local.events import HttpRequest
 from strongroom_local.gateway import Cors, Gateway
 from strongroom_local.routing import RouteTable, compile_path, specificity

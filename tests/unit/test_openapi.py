@@ -221,7 +221,7 @@ def test_check_summarizes_what_changed() -> None:
 
 
 def test_the_document_marks_exactly_the_layers_public_routes_as_public(doc: dict[str, Any]) -> None:
-    from strongroom.app import PUBLIC_ROUTES
+    from strongroom.http.app import PUBLIC_ROUTES
 
     assert {f"{m.upper()} {p}" for m, p in openapi.PUBLIC} == set(PUBLIC_ROUTES)
     public = {

@@ -3,7 +3,8 @@ caller names (the local gateway's template)."""
 
 from __future__ import annotations
 
-from strongroom import errors, unmatched
+from strongroom import errors
+from strongroom.http import unmatched
 
 
 def test_a_path_of_no_route_is_404() -> None:

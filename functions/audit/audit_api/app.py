@@ -9,11 +9,12 @@ from typing import Annotated, Literal
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
-from strongroom.access import org_access
-from strongroom.app import Cursor, Limit, OrgRef, build_app, make_handler
 from strongroom.domain import audit_log
 from strongroom.errors import Invalid
+from strongroom.http.app import build_app, make_handler
+from strongroom.http.params import Cursor, Limit, OrgRef
 from strongroom.models import AuditList, AuditVerification
+from strongroom.security.access import org_access
 
 app = build_app()
 

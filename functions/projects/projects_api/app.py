@@ -7,19 +7,9 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Path
 
-from strongroom.access import environment_access, org_access, project_access
-from strongroom.app import (
-    Cursor,
-    EnvRef,
-    Limit,
-    OrgRef,
-    ProjectRef,
-    build_app,
-    created,
-    make_handler,
-    no_content,
-)
 from strongroom.domain import projects
+from strongroom.http.app import build_app, make_handler
+from strongroom.http.params import Cursor, EnvRef, Limit, OrgRef, ProjectRef, created, no_content
 from strongroom.models import (
     SECRET_KEY_PATTERN,
     Environment,
@@ -34,6 +24,7 @@ from strongroom.models import (
     TemplateKey,
     TemplateKeyPut,
 )
+from strongroom.security.access import environment_access, org_access, project_access
 
 app = build_app()
 

@@ -9,9 +9,9 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Query
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 
-from strongroom.app import build_app, make_handler
 from strongroom.domain import runtime
-from strongroom.formats import CONTENT_TYPES
+from strongroom.domain.formats import CONTENT_TYPES
+from strongroom.http.app import build_app, make_handler
 from strongroom.models import SECRET_KEY_PATTERN, RuntimeIdentity, RuntimeSecret, RuntimeSecrets
 
 app = build_app()

@@ -11,11 +11,11 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Query
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponseContentSchema
 
-from strongroom.access import environment_access, project_access
-from strongroom.app import Cursor, EnvRef, Limit, OrgRef, ProjectRef, build_app, make_handler, no_content
 from strongroom.domain import runtime, secrets
+from strongroom.domain.formats import CONTENT_TYPES, ExportFormat
 from strongroom.errors import Invalid
-from strongroom.formats import CONTENT_TYPES, ExportFormat
+from strongroom.http.app import build_app, make_handler
+from strongroom.http.params import Cursor, EnvRef, Limit, OrgRef, ProjectRef, no_content
 from strongroom.models import (
     SECRET_KEY_PATTERN,
     BatchResult,
@@ -35,6 +35,7 @@ from strongroom.models import (
     SecretWritten,
     ValidationReport,
 )
+from strongroom.security.access import environment_access, project_access
 
 app = build_app()
 

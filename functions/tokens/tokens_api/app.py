@@ -7,10 +7,11 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Path
 
-from strongroom.access import org_access
-from strongroom.app import REF_PATTERN, Cursor, Limit, OrgRef, build_app, created, make_handler, no_content
 from strongroom.domain import tokens
+from strongroom.http.app import build_app, make_handler
+from strongroom.http.params import REF_PATTERN, Cursor, Limit, OrgRef, created, no_content
 from strongroom.models import ServiceTokenCreate, ServiceTokenCreated, ServiceTokenList
+from strongroom.security.access import org_access
 
 app = build_app()
 

@@ -9,7 +9,7 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from strongroom.delivery import dispatch, message_of, queue_url_of
+from strongroom.domain.delivery import dispatch, message_of, queue_url_of
 from strongroom.observability import logger, metrics
 
 processor = BatchProcessor(event_type=EventType.SQS)

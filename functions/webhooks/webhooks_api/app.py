@@ -7,9 +7,9 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Path
 
-from strongroom.access import org_access
-from strongroom.app import REF_PATTERN, Cursor, Limit, OrgRef, build_app, created, make_handler, no_content
 from strongroom.domain import webhooks
+from strongroom.http.app import build_app, make_handler
+from strongroom.http.params import REF_PATTERN, Cursor, Limit, OrgRef, created, no_content
 from strongroom.models import (
     Delivery,
     DeliveryList,
@@ -20,6 +20,7 @@ from strongroom.models import (
     WebhookPatch,
     WebhookSecretRotate,
 )
+from strongroom.security.access import org_access
 
 app = build_app()
 

@@ -8,7 +8,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from strongroom import audit, clock, db, keys
+from strongroom import clock
+from strongroom.data import db, keys
+from strongroom.domain import audit
 
 
 @dataclass(frozen=True, kw_only=True)

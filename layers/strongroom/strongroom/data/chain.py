@@ -1,5 +1,5 @@
 """The audited write path: every mutation's ops and exactly one audit event, written atomically,
-the event appended to its scope's hash chain (strongroom.audit) by advancing the chain head in
+the event appended to its scope's hash chain (strongroom.domain.audit) by advancing the chain head in
 the same transaction. The one interface mutations use, kept small so that the audit protocol
 behind it can change (#11) without touching a caller: `transact(ops, audit=event)`.
 """
@@ -10,8 +10,8 @@ import random
 import time
 from collections.abc import Sequence
 
-from strongroom import db, keys
-from strongroom.audit import GENESIS, AuditEvent
+from strongroom.data import db, keys
+from strongroom.domain.audit import GENESIS, AuditEvent
 from strongroom.errors import Conflict
 
 CHAIN_ATTEMPTS = 12

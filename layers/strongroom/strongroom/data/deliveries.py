@@ -10,7 +10,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from strongroom import clock, db, keys
+from strongroom import clock
+from strongroom.data import db, keys
 
 
 class DeliveryRecord(BaseModel):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
-from strongroom import db, keys
+from strongroom.data import db, keys
 from strongroom.errors import AppError
 
 

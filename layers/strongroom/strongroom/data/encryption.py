@@ -5,7 +5,7 @@ operations walk (every environment, the active projects) with the projects (data
 
 from __future__ import annotations
 
-from strongroom import db, keys
+from strongroom.data import db, keys
 from strongroom.errors import AppError
 
 MIGRATING = "migrating"

@@ -6,12 +6,13 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from strongroom import aws, keys
+from strongroom import aws
 from strongroom.config import settings
+from strongroom.data import keys
 
 
 def persistence() -> Any:
-    """The store of this function's idempotency records (strongroom.app's middleware)."""
+    """The store of this function's idempotency records (strongroom.http.app's middleware)."""
     from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer  # noqa: PLC0415
 
     function = os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "local")

@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from strongroom import db, keys
+from strongroom.data import db, keys
 from strongroom.errors import Conflict
 
 PENDING = "pending"

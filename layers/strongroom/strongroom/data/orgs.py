@@ -9,7 +9,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from strongroom import db, ids, keys
+from strongroom import ids
+from strongroom.data import db, keys
 from strongroom.errors import AppError, Conflict, NotFound
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from strongroom import db, keys
+from strongroom.data import db, keys
 from strongroom.data import tokens as token_data
 from strongroom.errors import AppError
 

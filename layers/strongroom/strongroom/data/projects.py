@@ -7,7 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from strongroom import db, ids, keys
+from strongroom import ids
+from strongroom.data import db, keys
 from strongroom.errors import Conflict, Invalid, NotFound
 
 _STATUS = {"#st": "status"}

@@ -8,7 +8,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from strongroom import clock, db, keys
+from strongroom import clock
+from strongroom.data import db, keys
 
 ENTITY = "purge_job"
 

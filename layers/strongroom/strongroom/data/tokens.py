@@ -11,7 +11,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from strongroom import clock, db, keys
+from strongroom import clock
+from strongroom.data import db, keys
 from strongroom.errors import AppError
 
 

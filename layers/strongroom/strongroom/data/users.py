@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from strongroom import audit, clock, db, ids, keys
-from strongroom.data import chain
+from strongroom import clock, ids
+from strongroom.data import chain, db, keys
+from strongroom.domain import audit
 from strongroom.errors import Conflict, NotFound
 from strongroom.models import User
 

@@ -11,12 +11,14 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from strongroom import audit, clock, db, keys
-from strongroom.access import OrgAccess
+from strongroom import clock
 from strongroom.data import audit as data
+from strongroom.data import db, keys
 from strongroom.data.audit import AuditFilter
+from strongroom.domain import audit
 from strongroom.errors import Invalid
 from strongroom.models import AuditEntry, AuditVerification
+from strongroom.security.access import OrgAccess
 
 __all__ = ["AuditFilter", "Walk", "export", "head_fault", "search", "verify", "walk"]
 

@@ -26,12 +26,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from strongroom import audit, clock
+from strongroom import clock
 from strongroom.context import Principal, current, principal
 from strongroom.data import chain, users
 from strongroom.data import devices as device_data
 from strongroom.data.devices import DeviceRequestRecord
-from strongroom.domain import pats
+from strongroom.domain import audit, pats
 from strongroom.errors import Invalid, NotFound, Throttled
 from strongroom.models import DeviceStart, DeviceToken
 

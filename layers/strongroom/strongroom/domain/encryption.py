@@ -32,19 +32,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from strongroom import audit, aws, clock, crypto, db, ids
-from strongroom.access import EnvironmentAccess, OrgAccess
+from strongroom import aws, clock, ids
 from strongroom.config import settings
-from strongroom.data import chain
+from strongroom.data import chain, db
 from strongroom.data import encryption as data
 from strongroom.data import orgs as org_data
 from strongroom.data import projects as project_data
 from strongroom.data import secrets as secret_data
 from strongroom.data.orgs import OrgRecord
 from strongroom.data.projects import EnvironmentRecord
+from strongroom.domain import audit
 from strongroom.errors import Conflict, Unavailable, Unprocessable
 from strongroom.models import KmsTest, OrgEncryption, OrgKeysRotated
 from strongroom.observability import logger
+from strongroom.security import crypto
+from strongroom.security.access import EnvironmentAccess, OrgAccess
 
 # KMS answers that mean "this key cannot be used by us" (the customer's to fix): 422.
 _UNUSABLE = frozenset(

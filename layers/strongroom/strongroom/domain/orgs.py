@@ -11,15 +11,14 @@ import hmac
 import secrets
 from datetime import timedelta
 
-from strongroom import audit, clock, db, ids, permissions
-from strongroom.access import OrgAccess, org_access
+from strongroom import clock, ids
 from strongroom.config import settings
 from strongroom.context import principal
-from strongroom.data import chain, invitations, users
+from strongroom.data import chain, db, invitations, users
 from strongroom.data import orgs as data
 from strongroom.data.invitations import InvitationRecord
 from strongroom.data.orgs import MembershipRecord, OrgRecord
-from strongroom.domain import purge
+from strongroom.domain import audit, purge
 from strongroom.errors import Conflict, Forbidden, Gone, NotFound
 from strongroom.models import (
     Invitation,
@@ -33,6 +32,8 @@ from strongroom.models import (
     PermissionCatalog,
     slugify,
 )
+from strongroom.security import permissions
+from strongroom.security.access import OrgAccess, org_access
 
 INVITATION_TOKEN_PREFIX = "sr_inv_"  # noqa: S105 - a prefix, not a secret
 

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from strongroom import audit, clock, db, ids
+from strongroom import clock, ids
 from strongroom.context import Principal, principal
-from strongroom.data import chain
+from strongroom.data import chain, db
 from strongroom.data import orgs as org_data
 from strongroom.data import pats as pat_data
 from strongroom.data.pats import PatRecord
-from strongroom.domain import tokens
+from strongroom.domain import audit, tokens
 from strongroom.errors import Conflict, NotFound, Unauthorized, Unprocessable
 from strongroom.models import PersonalToken, PersonalTokenCreate, PersonalTokenCreated
 

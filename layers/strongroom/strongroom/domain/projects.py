@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import secrets
 
-from strongroom import audit, clock, db, ids, patterns
-from strongroom.access import EnvironmentAccess, OrgAccess, ProjectAccess
-from strongroom.data import chain
+from strongroom import clock, ids
+from strongroom.data import chain, db
 from strongroom.data import orgs as org_data
 from strongroom.data import projects as data
 from strongroom.data.projects import EnvironmentRecord, ProjectRecord
-from strongroom.domain import purge
+from strongroom.domain import audit, patterns, purge
 from strongroom.errors import Conflict, Forbidden, Unprocessable
 from strongroom.models import (
     Environment,
@@ -26,6 +25,7 @@ from strongroom.models import (
     TemplateKeyPut,
     slugify,
 )
+from strongroom.security.access import EnvironmentAccess, OrgAccess, ProjectAccess
 
 DEFAULT_ENVIRONMENTS = (
     ("Development", "development", False),

@@ -20,8 +20,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from strongroom import db, keys
 from strongroom.context import SYSTEM, RequestContext, set_current
+from strongroom.data import db, keys
 from strongroom.data import orgs as org_data
 from strongroom.data import purge as data
 from strongroom.data.purge import ENTITY, Kind, PurgeJob, job_op

@@ -16,14 +16,15 @@ import base64
 import binascii
 import re
 
-from strongroom import audit, formats, ids
-from strongroom.access import EnvironmentAccess, environment_access
+from strongroom import ids
 from strongroom.context import principal
 from strongroom.data import chain
 from strongroom.data import secrets as secret_data
+from strongroom.domain import audit, formats
 from strongroom.domain.resolve import Resolver
 from strongroom.errors import Forbidden, NotFound
 from strongroom.models import RuntimeIdentity
+from strongroom.security.access import EnvironmentAccess, environment_access
 
 MAX_ETAG_ENVIRONMENTS = 50
 

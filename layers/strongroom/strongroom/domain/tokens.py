@@ -33,15 +33,16 @@ import zlib
 from datetime import datetime, timedelta
 from typing import Any
 
-from strongroom import audit, clock, ids
-from strongroom.access import EnvironmentAccess, OrgAccess, environment_access
+from strongroom import clock, ids
 from strongroom.context import Principal
 from strongroom.data import chain
 from strongroom.data import tokens as token_data
 from strongroom.data.tokens import TokenRecord
+from strongroom.domain import audit
 from strongroom.domain.resolve import Resolver
 from strongroom.errors import Forbidden, NotFound, Unauthorized, Unprocessable
 from strongroom.models import ServiceToken, ServiceTokenCreate, ServiceTokenCreated
+from strongroom.security.access import EnvironmentAccess, OrgAccess, environment_access
 
 __all__ = ["TokenRecord"]  # the record lives with its reads and writes (data/tokens.py)
 

@@ -25,15 +25,14 @@ import secrets
 from datetime import timedelta
 from typing import Any
 
-from strongroom import audit, clock, crypto, ids
-from strongroom.access import OrgAccess
+from strongroom import clock, ids
 from strongroom.config import settings
 from strongroom.data import chain
 from strongroom.data import deliveries as delivery_data
 from strongroom.data import webhooks as webhook_data
 from strongroom.data.deliveries import DeliveryRecord
 from strongroom.data.webhooks import SecretRecord, WebhookRecord
-from strongroom.domain import purge
+from strongroom.domain import audit, purge
 from strongroom.errors import NotFound, Unprocessable
 from strongroom.models import (
     Delivery,
@@ -45,6 +44,8 @@ from strongroom.models import (
     WebhookPatch,
     WebhookSecretRotate,
 )
+from strongroom.security import crypto
+from strongroom.security.access import OrgAccess
 
 # The records live with their reads and writes (data/webhooks.py, data/deliveries.py).
 __all__ = ["DeliveryRecord", "SecretRecord", "WebhookRecord"]
@@ -66,7 +67,7 @@ def _new_secret() -> str:
 
 def check_destination(url: str) -> None:
     """422 naming why a URL may not receive webhooks (at creation; the dispatcher checks again)."""
-    from strongroom.netguard import UnsafeUrl, check_url  # noqa: PLC0415
+    from strongroom.security.netguard import UnsafeUrl, check_url  # noqa: PLC0415
 
     try:
         check_url(url, allow_http_loopback=settings().auth_mode.value == "dev")

@@ -6,13 +6,13 @@ from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, Field, StringConstraints
 
+from strongroom.http.shown_once import ShownOnce
 from strongroom.models.common import (
     Items,
     Name,
     Request,
     Response,
 )
-from strongroom.shown_once import ShownOnce
 
 
 class User(Response):

@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
+from strongroom.http.shown_once import ShownOnce
 from strongroom.models.common import (
     Email,
     Name,
@@ -15,7 +16,6 @@ from strongroom.models.common import (
     RoleName,
     Slug,
 )
-from strongroom.shown_once import ShownOnce
 
 
 class OrgCreate(Request):

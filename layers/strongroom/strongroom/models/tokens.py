@@ -6,13 +6,13 @@ from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, Field, StringConstraints
 
+from strongroom.http.shown_once import ShownOnce
 from strongroom.models.common import (
     Name,
     Page,
     Request,
     Response,
 )
-from strongroom.shown_once import ShownOnce
 
 MAX_CIDRS = 20
 

@@ -6,6 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, StringConstraints
 
+from strongroom.http.shown_once import ShownOnce
 from strongroom.models.common import (
     Items,
     Page,
@@ -13,7 +14,6 @@ from strongroom.models.common import (
     Response,
     ScopeRef,
 )
-from strongroom.shown_once import ShownOnce
 
 EventPattern = Annotated[str, StringConstraints(pattern=r"^(\*|[a-z_]+(\.([a-z_]+|\*))*)$", max_length=100)]
 WebhookUrl = Annotated[str, StringConstraints(pattern=r"^https?://[!-~]+$", max_length=2048)]  # printable ASCII

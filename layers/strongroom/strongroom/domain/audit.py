@@ -15,8 +15,9 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from strongroom import clock, ids, keys
+from strongroom import clock, ids
 from strongroom.context import current
+from strongroom.data import keys
 
 if TYPE_CHECKING:
     from strongroom.data.projects import EnvironmentRecord

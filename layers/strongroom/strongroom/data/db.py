@@ -18,9 +18,10 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from strongroom import aws, keys
+from strongroom import aws
 from strongroom.config import settings
 from strongroom.context import current
+from strongroom.data import keys
 from strongroom.errors import AppError, Conflict, Internal, Invalid, Throttled, Unavailable
 
 MAX_TRANSACTION_ITEMS = 100

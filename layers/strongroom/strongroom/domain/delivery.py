@@ -14,14 +14,14 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from strongroom import audit, aws, clock, db
+from strongroom import aws, clock
 from strongroom.config import settings
-from strongroom.data import chain
+from strongroom.data import chain, db
 from strongroom.data import deliveries as delivery_data
 from strongroom.data import webhooks as webhook_data
 from strongroom.data.deliveries import DeliveryRecord
 from strongroom.data.webhooks import WebhookRecord
-from strongroom.domain import webhooks
+from strongroom.domain import audit, webhooks
 from strongroom.observability import logger, metrics
 
 TIMEOUT = 10.0
@@ -86,7 +86,7 @@ class _PinnedHTTPConnection(http.client.HTTPConnection):
 
 def send(url: str, body: str, headers: dict[str, str]) -> tuple[int | None, str | None, int]:
     """POST once: (status, error, latency ms). No redirects (a 3xx is a failure), body discarded."""
-    from strongroom.netguard import UnsafeUrl, check_url  # noqa: PLC0415
+    from strongroom.security.netguard import UnsafeUrl, check_url  # noqa: PLC0415
 
     started = time.perf_counter()
     try:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from strongroom import aws, db
+from strongroom import aws
 from strongroom.config import settings
+from strongroom.data import db
 from strongroom.models import Health
 from strongroom.observability import logger
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from strongroom import errors
 
-ROUTE_TABLE = Path(__file__).with_name("route_table.json")
+ROUTE_TABLE = Path(__file__).resolve().parents[1] / "route_table.json"
 DEFAULT_ROUTE = "$default"
 _PARAM = re.compile(r"^\{[A-Za-z0-9_.-]+(\+?)\}$")
 
