@@ -22,8 +22,17 @@ CONFIG_ENV ?= dev
 # even under `make -j`.
 .NOTPARALLEL:
 
+# The test tiers (docs/design.md, "Tests"). pytest exits 5 when it collects nothing: that is a
+# failure here, as any non-zero status is. The stack tiers run their files across pytest-xdist
+# workers (one per core; each worker process embeds its own stack); `PYTEST_WORKERS=0` runs them
+# in this process. `make test` adds branch coverage of the layer (COVERAGE), appended across tiers.
+PYTEST         := $(PY) -m pytest -q -p no:cacheprovider
+PYTEST_WORKERS ?= auto
+XDIST          := -n $(PYTEST_WORKERS) --dist loadfile
+COVERAGE       :=
+
 help:  ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-17s %s\n", $$1, $$2}'
 
 $(VENV)/.installed: requirements-dev.txt layers/strongroom/requirements.txt
 	test -x $(PY) || $(PY313) -m venv $(VENV)
@@ -55,14 +64,22 @@ openapi: $(VENV)/.installed  ## Regenerate docs/openapi.json from the resolvers
 
 # Drift of the document from the code, then drift of the running API from the document: every
 # documented operation's success path, driven over HTTP against the local stack, answers what the
-# document says (status, media type, body schema, required headers). The suite (`unit`) runs it too.
+# document says (status, media type, body schema, required headers). `test-http` runs it too.
 openapi-check: $(VENV)/.installed  ## Fail if docs/openapi.json drifted from the code/template or from real responses
 	$(PY) scripts/openapi.py --check
 	$(PY) -m pytest -q -p no:cacheprovider tests/http_api/test_openapi_conformance.py
 
-# pytest exits 5 when it collects nothing: that is a failure here, as any non-zero status is.
-unit: $(VENV)/.installed  ## The pytest suite
-	$(PY) -m pytest -q
+test-unit: $(VENV)/.installed  ## Unit tier: tests/unit (no stack, ~30 s)
+	$(PYTEST) $(XDIST) $(COVERAGE) tests/unit
+
+test-integration: $(VENV)/.installed  ## Integration tier: tests/integration (handlers in-process on the embedded stack)
+	$(PYTEST) $(XDIST) $(COVERAGE) tests/integration
+
+test-http: $(VENV)/.installed  ## HTTP tier: tests/http_api and tests/cli (real sockets, the CLI as a process)
+	$(PYTEST) $(XDIST) $(COVERAGE) tests/http_api tests/cli
+
+coverage-erase: $(VENV)/.installed
+	$(PY) -m coverage erase
 
 fuzz: $(VENV)/.installed  ## schemathesis against the local stack
 	$(PY) scripts/fuzz.py
@@ -70,8 +87,11 @@ fuzz: $(VENV)/.installed  ## schemathesis against the local stack
 build: $(SAM_VENV)/.installed  ## sam build (no containers; arm64 wheels for the layer)
 	$(SAM) build --template template.yaml
 
-# sam build takes ~15 s from scratch (less when cached), so the gate includes it.
-test: lint openapi-check unit fuzz build  ## Everything CI runs (lint, OpenAPI drift, tests, fuzz, sam build)
+# sam build takes ~15 s from scratch (less when cached), so the gate includes it. The coverage of
+# the layer (branch, every tier, every xdist worker and the local server's threads) is printed last.
+test: COVERAGE := --cov --cov-append --cov-report=
+test: lint openapi-check coverage-erase test-unit test-integration test-http fuzz build  ## Everything CI runs (lint, OpenAPI drift, the three tiers, fuzz, sam build, coverage)
+	$(PY) -m coverage report
 
 bench: $(VENV)/.installed  ## Benchmarks that print figures
 	$(PY) bench/cold_import.py
@@ -85,6 +105,6 @@ deploy: build  ## sam deploy with samconfig.toml's CONFIG_ENV (dev|prod); DEPLOY
 	$(SAM) deploy --config-env $(CONFIG_ENV) $(DEPLOY_ARGS)
 
 clean:
-	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache
+	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache .coverage .coverage.*
 
-.PHONY: help venv run lint openapi openapi-check unit fuzz build test bench deploy clean
+.PHONY: help venv run lint openapi openapi-check test-unit test-integration test-http coverage-erase fuzz build test bench deploy clean

@@ -1,9 +1,18 @@
 """Shared fixtures.
 
-- `stack`: one embedded stack per test session: moto in-process with the resources that
-  template.yaml declares (provisioned by `strongroom_local`, from the template's own resource
-  definitions), and the API on a real socket. In-process tests (integration) use the same moto
-  world, so a second mock never resets the first.
+- `stack`: one embedded stack per test process (under pytest-xdist, one per xdist worker): moto
+  in-process with the resources that template.yaml declares (provisioned by `strongroom_local`,
+  from the template's own resource definitions), and the API on a real socket (port 0). In-process
+  tests (integration) use the same moto world, so a second mock never resets the first. It starts
+  WITHOUT the background workers (stream and queue pollers).
+- `stack_workers`: the stack's background workers (the webhook pipeline's outbox-stream fan-out and
+  webhook-queue dispatch, and the purge-stream worker) running for the test that requests it; a
+  test that waits for an asynchronous effect (a delivery, a purge) requests it, usually for its
+  whole module with `pytestmark = pytest.mark.usefixtures("stack_workers")`.
+- `@pytest.mark.isolated` (on a module or a test): the test runs against a table of its own (same
+  definition as the stack's, in the same moto world; TABLE_NAME points the functions at it), dropped
+  afterwards. For bulk data (the 5,000-event audit export) and for the assertions that scan the
+  whole table ("nowhere in the table"), so that those scans read only what the test wrote.
 - `oidc_issuer`: a real OIDC issuer for the JWT tests: keys generated here (RSA 2048, EC P-256,
   Ed25519), their public JWKS served over HTTP on 127.0.0.1, and the environment pointed at it
   (AUTH_MODE=oidc, OIDC_ISSUER, OIDC_AUDIENCE, OIDC_JWKS_URL).
@@ -13,11 +22,13 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import secrets
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -27,6 +38,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 from strongroom_local import LocalStack
+from strongroom_local.workers import WorkerContext, registered_workers
 from support import Api, http_call
 
 # --------------------------------------------------------------------------- embedded stack
@@ -37,8 +49,8 @@ def stack() -> Iterator[LocalStack]:
     from strongroom import aws
     from strongroom_local import workers
 
-    # While a test has swapped an AWS client for a stub, the webhook pipeline's workers pause, so
-    # that no background step uses (or consumes) the stub.
+    # While a test has swapped an AWS client for a stub, the background workers pause, so that no
+    # background step uses (or consumes) the stub.
     override, reset = aws.override, aws.reset
 
     def paused_override(name: str, value: Any) -> None:
@@ -51,10 +63,155 @@ def stack() -> Iterator[LocalStack]:
 
     aws.override, aws.reset = paused_override, resumed_reset  # type: ignore[assignment]
     try:
-        with LocalStack(port=0) as running:
+        # No background worker polls through every test: `stack_workers` runs them for the tests
+        # that wait on them.
+        with LocalStack(port=0, workers=[]) as running:
             yield running
     finally:
         aws.override, aws.reset = override, reset  # type: ignore[assignment]
+
+
+# --------------------------------------------------------------------------- background workers
+
+
+@dataclass(frozen=True)
+class _GatedContext(WorkerContext):
+    """A worker context whose steps run only while `gate` is set. The worker threads live for the
+    session, so a stream worker keeps its position: when the gate opens again it reads on from
+    where it stopped (what earlier tests wrote meanwhile included), as the always-on worker did."""
+
+    gate: threading.Event = field(default_factory=threading.Event)
+
+    def every(self, seconds: float, step: Callable[[], Any], *, name: str = "worker") -> None:
+        def when_open() -> None:
+            if self.gate.is_set():
+                step()
+
+        super().every(seconds, when_open, name=name)
+
+
+@dataclass
+class StackWorkers:
+    """The registered workers of `strongroom_local` (outbox-stream, purge-stream, webhook-queue),
+    on the session's stack, started the first time a test asks for them."""
+
+    stack: LocalStack
+    context: _GatedContext | None = None
+    threads: list[threading.Thread] = field(default_factory=list)
+
+    def open(self) -> None:
+        if self.context is None:
+            assert self.stack.resources is not None
+            self.context = _GatedContext(
+                stop=threading.Event(), resources=self.stack.resources, invoke=self.stack.invoke
+            )
+            for worker in registered_workers():
+                thread = threading.Thread(
+                    target=worker.run, args=(self.context,), name=f"strongroom-worker-{worker.name}", daemon=True
+                )
+                thread.start()
+                self.threads.append(thread)
+        self.context.gate.set()
+
+    def close(self) -> None:
+        if self.context is not None:
+            self.context.gate.clear()
+            from strongroom_local import workers
+
+            with workers._STEP:  # a step in progress finishes first
+                pass
+
+    def stop(self) -> None:
+        if self.context is not None:
+            self.context.stop.set()
+            for thread in self.threads:
+                thread.join(timeout=5)
+
+
+@pytest.fixture(scope="session")
+def _stack_workers(stack: LocalStack) -> Iterator[StackWorkers]:
+    running = StackWorkers(stack)
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+@pytest.fixture
+def stack_workers(_stack_workers: StackWorkers) -> Iterator[StackWorkers]:
+    """The background workers run during this test (and only then)."""
+    _stack_workers.open()
+    try:
+        yield _stack_workers
+    finally:
+        _stack_workers.close()
+
+
+# --------------------------------------------------------------------------- isolated tests
+
+
+def _new_table_like(name: str) -> str:
+    """A fresh table with the definition of the table `name` (keys, index, stream)."""
+    from strongroom import aws
+
+    client = aws.dynamodb()
+    described = client.describe_table(TableName=name)["Table"]
+    fresh = f"{name}-isolated-{secrets.token_hex(4)}"
+    kwargs: dict[str, Any] = {
+        "TableName": fresh,
+        "AttributeDefinitions": described["AttributeDefinitions"],
+        "KeySchema": described["KeySchema"],
+        "BillingMode": "PAY_PER_REQUEST",
+    }
+    if described.get("GlobalSecondaryIndexes"):
+        kwargs["GlobalSecondaryIndexes"] = [
+            {"IndexName": i["IndexName"], "KeySchema": i["KeySchema"], "Projection": i["Projection"]}
+            for i in described["GlobalSecondaryIndexes"]
+        ]
+    if described.get("StreamSpecification"):
+        kwargs["StreamSpecification"] = described["StreamSpecification"]
+    client.create_table(**kwargs)
+    return fresh
+
+
+@contextmanager
+def isolated_table(stack: LocalStack) -> Iterator[str]:
+    """The functions use a table of their own meanwhile (TABLE_NAME), dropped afterwards."""
+    from strongroom import aws
+
+    assert stack.resources is not None
+    shared = stack.resources.refs["Table"]
+    before = os.environ.get("TABLE_NAME")
+    fresh = _new_table_like(shared)
+    os.environ["TABLE_NAME"] = fresh
+    try:
+        yield fresh
+    finally:
+        if before is None:
+            os.environ.pop("TABLE_NAME", None)
+        else:
+            os.environ["TABLE_NAME"] = before
+        aws.dynamodb().delete_table(TableName=fresh)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _isolated_module(request: pytest.FixtureRequest) -> Iterator[str | None]:
+    """A module marked `isolated` (pytestmark) runs, module-scoped fixtures included, on its own table."""
+    if request.node.get_closest_marker("isolated") is None:
+        yield None
+        return
+    with isolated_table(request.getfixturevalue("stack")) as name:
+        yield name
+
+
+@pytest.fixture(autouse=True)
+def _isolated_test(request: pytest.FixtureRequest, _isolated_module: str | None) -> Iterator[str | None]:
+    """A test marked `isolated` (in a module that is not) runs on a table of its own."""
+    if _isolated_module is not None or request.node.get_closest_marker("isolated") is None:
+        yield _isolated_module
+        return
+    with isolated_table(request.getfixturevalue("stack")) as name:
+        yield name
 
 
 @pytest.fixture(scope="session")
@@ -65,7 +222,7 @@ def local_stack(stack: LocalStack) -> str:
 
 @pytest.fixture(scope="session")
 def api(local_stack: str) -> Api:
-    """api(method, path, *, user=None, json=None, body=None, headers=None) -> (status, headers, body)."""
+    """api(method, path, *, user=None, json=None, body=None, headers=None, timeout=30) -> (status, headers, body)."""
 
     def call(
         method: str,
@@ -75,8 +232,11 @@ def api(local_stack: str) -> Api:
         json: Any = None,
         body: bytes | None = None,
         headers: dict[str, str] | None = None,
+        timeout: float = 30.0,
     ) -> tuple[int, dict[str, str], Any]:
-        return http_call(local_stack, method, path, user=user, json_body=json, body=body, headers=headers)
+        return http_call(
+            local_stack, method, path, user=user, json_body=json, body=body, headers=headers, timeout=timeout
+        )
 
     return call
 

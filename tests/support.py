@@ -86,10 +86,11 @@ def http_call(
     json_body: Any = None,
     body: bytes | None = None,
     headers: dict[str, str] | None = None,
+    timeout: float = 30.0,
 ) -> tuple[int, dict[str, str], Any]:
     """One request over a real socket. Returns (status, lower-cased headers, parsed JSON or text)."""
     url = urlsplit(base)
-    conn = http.client.HTTPConnection(url.hostname or "127.0.0.1", url.port, timeout=30)
+    conn = http.client.HTTPConnection(url.hostname or "127.0.0.1", url.port, timeout=timeout)
     all_headers = {"Content-Type": "application/json", **(headers or {})}
     if user is not None:
         all_headers["X-Strongroom-Dev-User"] = user
@@ -108,14 +109,83 @@ def http_call(
     return resp.status, resp_headers, raw.decode("utf-8", "replace")
 
 
-def scan_all(stack: LocalStack) -> list[dict[str, Any]]:
-    """Every item of the stack's table, in DynamoDB's own (typed) format."""
-    from strongroom import aws
+def table_name(stack: LocalStack) -> str:
+    """The table the functions use now: the stack's, or a test's isolated table (see `isolated`
+    in tests/conftest.py), which the functions find through TABLE_NAME as they always do."""
+    import os
 
     assert stack.resources is not None
+    return os.environ.get("TABLE_NAME") or str(stack.resources.refs["Table"])
+
+
+def query_partition(stack: LocalStack, pk: str, sk_prefix: str | None = None) -> list[dict[str, Any]]:
+    """Every item of one partition (optionally those whose SK begins with `sk_prefix`), in
+    DynamoDB's own (typed) format, read consistently. What an assertion about known partitions reads."""
+    from strongroom import aws
+
+    client = aws.dynamodb()
+    condition, values = "PK = :pk", {":pk": {"S": pk}}
+    if sk_prefix is not None:
+        condition += " AND begins_with(SK, :sk)"
+        values[":sk"] = {"S": sk_prefix}
+    kwargs: dict[str, Any] = {
+        "TableName": table_name(stack),
+        "KeyConditionExpression": condition,
+        "ExpressionAttributeValues": values,
+        "ConsistentRead": True,
+    }
+    items: list[dict[str, Any]] = []
+    while True:
+        page = client.query(**kwargs)
+        items.extend(page["Items"])
+        if "LastEvaluatedKey" not in page:
+            return items
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def get_item(stack: LocalStack, pk: str, sk: str) -> dict[str, Any] | None:
+    """One item by its key (typed format, consistent read), or None."""
+    from strongroom import aws
+
+    found = aws.dynamodb().get_item(
+        TableName=table_name(stack), Key={"PK": {"S": pk}, "SK": {"S": sk}}, ConsistentRead=True
+    )
+    return found.get("Item")
+
+
+def count_items(stack: LocalStack, *partitions: str) -> int:
+    """How many items the partitions `partitions` hold (a Query with Select=COUNT each)."""
+    from strongroom import aws
+
+    client = aws.dynamodb()
+    total = 0
+    for pk in partitions:
+        kwargs: dict[str, Any] = {
+            "TableName": table_name(stack),
+            "KeyConditionExpression": "PK = :pk",
+            "ExpressionAttributeValues": {":pk": {"S": pk}},
+            "Select": "COUNT",
+            "ConsistentRead": True,
+        }
+        while True:
+            page = client.query(**kwargs)
+            total += int(page["Count"])
+            if "LastEvaluatedKey" not in page:
+                break
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    return total
+
+
+def scan_all(stack: LocalStack) -> list[dict[str, Any]]:
+    """Every item of the table the functions use, in DynamoDB's own (typed) format. For the
+    assertions that are about the whole table ("nowhere in the table"): those tests are marked
+    `isolated`, so the table holds only what they wrote. Anything about known partitions is a
+    `query_partition` or a `get_item`."""
+    from strongroom import aws
+
     client = aws.dynamodb()
     items: list[dict[str, Any]] = []
-    kwargs: dict[str, Any] = {"TableName": stack.resources.refs["Table"]}
+    kwargs: dict[str, Any] = {"TableName": table_name(stack)}
     while True:
         page = client.scan(**kwargs)
         items.extend(page["Items"])

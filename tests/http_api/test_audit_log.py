@@ -18,9 +18,11 @@ from strongroom import aws
 from strongroom.data import keys
 from strongroom.domain import audit
 from strongroom_local import LocalStack
-from support import Api, unique_email
+from support import Api, table_name, unique_email
 
-pytestmark = pytest.mark.http
+# The module's 5,000- and 2,100-event logs go to a table of its own (`isolated`), never into the
+# table the other tests of this process read.
+pytestmark = [pytest.mark.http, pytest.mark.isolated]
 
 
 @pytest.fixture
@@ -127,7 +129,7 @@ def _chain(scope: str, count: int, table: str) -> None:
 
 
 def test_export_of_5000_events_is_complete_and_ordered(api: Api, org: dict[str, Any], stack: LocalStack) -> None:
-    _chain(org["id"], 5000, stack.resources.refs["Table"])  # type: ignore[union-attr]
+    _chain(org["id"], 5000, table_name(stack))
     total = 6 + 5000
     for fmt in ("json", "csv"):
         seqs: list[int] = []
@@ -135,7 +137,11 @@ def test_export_of_5000_events_is_complete_and_ordered(api: Api, org: dict[str, 
         pages = 0
         while True:
             suffix = f"&cursor={cursor}" if cursor else ""
-            status, headers, body = api("GET", f"{org['path']}/audit/export?format={fmt}{suffix}", user=org["owner"])
+            # A page of 1,000 events takes seconds; under coverage (`make test`) more than the 30 s
+            # default: a longer client timeout, the same assertions.
+            status, headers, body = api(
+                "GET", f"{org['path']}/audit/export?format={fmt}{suffix}", user=org["owner"], timeout=300
+            )
             assert status == 200
             pages += 1
             if fmt == "json":
@@ -149,16 +155,18 @@ def test_export_of_5000_events_is_complete_and_ordered(api: Api, org: dict[str, 
                 break
         assert seqs == list(range(1, total + 1)), fmt
         assert pages == 6
-    calls, verdict = verify_all(api, org)
+    calls, verdict = verify_all(api, org, timeout=300)
     assert (verdict["ok"], verdict["checked"], verdict["last_seq"], calls) == (True, total, total, 6)
 
 
-def verify_all(api: Api, org: dict[str, Any], query: str = "") -> tuple[int, dict[str, Any]]:
+def verify_all(api: Api, org: dict[str, Any], query: str = "", timeout: float = 30.0) -> tuple[int, dict[str, Any]]:
     """Follow verify's cursors to the end (or the first break): (calls, the verdicts summed up)."""
     calls, checked, cursor = 0, 0, None
     while True:
         suffix = f"&cursor={cursor}" if cursor else ""
-        status, _, verdict = api("GET", f"{org['path']}/audit/verify?{query}{suffix}", user=org["owner"])
+        status, _, verdict = api(
+            "GET", f"{org['path']}/audit/verify?{query}{suffix}", user=org["owner"], timeout=timeout
+        )
         assert status == 200, verdict
         calls += 1
         checked += verdict["checked"]
@@ -175,7 +183,7 @@ def long_log(api: Api, stack: LocalStack) -> dict[str, Any]:
     assert status == 201
     org = {"owner": owner, "slug": slug, "id": created["id"], "path": f"/v1/orgs/{slug}"}
     assert api("POST", f"{org['path']}/projects", user=owner, json={"name": "Web"})[0] == 201
-    _chain(org["id"], 2100, stack.resources.refs["Table"])  # type: ignore[union-attr]
+    _chain(org["id"], 2100, table_name(stack))
     return org
 
 
@@ -240,7 +248,7 @@ def test_verify_walks_at_most_1000_events_a_call_and_resumes_from_its_cursor(
     assert api("GET", f"/v1/orgs/{mine['id']}/audit/verify?cursor={first['next_cursor']}", user=other)[0] == 400
     # and a break past the first call's share is found by the call that reaches it
     aws.dynamodb().update_item(
-        TableName=stack.resources.refs["Table"],  # type: ignore[union-attr]
+        TableName=table_name(stack),
         Key={"PK": {"S": f"AUDIT#{long_log['id']}"}, "SK": {"S": f"EVT#{1500:012d}"}},
         UpdateExpression="SET #m.#k = :k",
         ExpressionAttributeNames={"#m": "metadata", "#k": "key"},
@@ -254,7 +262,7 @@ def test_verify_walks_at_most_1000_events_a_call_and_resumes_from_its_cursor(
 def test_verify_reports_the_first_broken_sequence(
     api: Api, org: dict[str, Any], stack: LocalStack, tamper: str
 ) -> None:
-    table = stack.resources.refs["Table"]  # type: ignore[union-attr]
+    table = table_name(stack)
     client = aws.dynamodb()
     assert api("GET", f"{org['path']}/audit/verify", user=org["owner"])[2] == {
         "ok": True,

@@ -123,6 +123,7 @@ def _populated_org(api: Api, owner: str) -> dict[str, Any]:
     }
 
 
+@pytest.mark.usefixtures("stack_workers")  # the purge worker
 def test_deleting_an_org_answers_at_once_and_the_worker_purges_everything_under_it(
     api: Api, stack: LocalStack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -174,6 +175,7 @@ def test_deleting_an_org_answers_at_once_and_the_worker_purges_everything_under_
     assert sum(deleted) == 0
 
 
+@pytest.mark.usefixtures("stack_workers")  # the purge worker
 def test_a_project_purge_cut_short_is_finished_by_the_retry(
     api: Api, stack: LocalStack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -216,6 +218,7 @@ def test_a_project_purge_cut_short_is_finished_by_the_retry(
     assert api("GET", f"/v1/orgs/{slug}", user=owner)[0] == 200  # the org stays
 
 
+@pytest.mark.usefixtures("stack_workers")  # the purge worker
 def test_deleting_an_environment_revokes_its_tokens_at_once_and_purges_its_partition(
     api: Api, stack: LocalStack
 ) -> None:

@@ -11,7 +11,7 @@ each response is checked against the operation in the committed document:
 - every header the document marks as required is there and matches its schema.
 
 `make openapi-check` runs this module after the drift check (`scripts/openapi.py --check`), and the
-test tier (`make unit`, the whole suite) runs it too. Schemathesis (`make fuzz`) checks response
+HTTP tier (`make test-http`, in `make test`) runs it too. Schemathesis (`make fuzz`) checks response
 conformance as well, but only where its requests succeed: it has no service token, so the runtime
 routes only ever answered it 401.
 """

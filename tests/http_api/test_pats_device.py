@@ -29,6 +29,7 @@ def user(api: Api) -> dict[str, Any]:
     return {"email": email, "orgs": slugs}
 
 
+@pytest.mark.isolated  # scans the whole table: only this test's items
 def test_a_pat_acts_as_its_user_narrowed_as_asked(api: Api, user: dict[str, Any], stack: LocalStack) -> None:
     email, (first, second) = user["email"], user["orgs"]
     body = {"name": "laptop", "orgs": [first], "read_only": True}
@@ -183,9 +184,10 @@ def _strings(value: Any) -> Any:
             yield from _strings(inner)
 
 
+@pytest.mark.isolated  # a full scan: of a table holding only this test's items
 def test_the_device_flow_leaves_no_credential_in_the_table(api: Api, stack: LocalStack) -> None:
     """Start, approve and poll, each with an Idempotency-Key: the PAT, the device code and the user
-    code are nowhere in the table, idempotency records included (a full scan: the table is shared)."""
+    code are nowhere in the table, idempotency records included (a full scan of the test's own table)."""
     email = unique_email("scan")
     status, _, started = api("POST", "/v1/auth/device/start", json={}, headers=_fresh_key())
     assert status == 200, started

@@ -206,6 +206,7 @@ def test_roles_by_environment_on_every_secrets_route(  # noqa: PLR0917 - paramet
     assert len(outcomes) == len(SECRETS_ROUTES)
 
 
+@pytest.mark.isolated  # scans the whole table: only this test's items
 def test_no_plaintext_value_is_stored_anywhere(api: Api, env: dict[str, Any], stack: LocalStack) -> None:
     canary = "canary-" + pysecrets.token_hex(12)
     path = f"{env['base']}/staging/secrets/CANARY"
@@ -325,6 +326,7 @@ def test_a_ciphertext_moved_to_another_key_project_or_org_fails(
         assert api("GET", f"{path}/VICTIM?version=1", user=user)[2]["value"] == "their-own"
 
 
+@pytest.mark.isolated  # counts every item of the table: only this test's
 @pytest.mark.parametrize(
     ("error_code", "status"),
     [("AccessDeniedException", 503), ("DisabledException", 503), ("ThrottlingException", 503)],

@@ -18,7 +18,7 @@ import yaml
 
 from strongroom.security import crypto
 from strongroom_local import LocalStack
-from support import Api, scan_all, unique_email
+from support import Api, query_partition, unique_email
 
 pytestmark = pytest.mark.http
 
@@ -379,7 +379,7 @@ def test_rotate_key_new_writes_use_the_new_key_and_old_versions_still_decrypt(
 
     # the stored items say which key each ciphertext is under
     env_id = api("GET", staging, user=owner)[2]["id"]
-    items = {i["SK"]["S"]: i for i in scan_all(stack) if i["PK"]["S"] == f"ENV#{env_id}"}
+    items = {i["SK"]["S"]: i for i in query_partition(stack, f"ENV#{env_id}")}
     assert sorted(k for k in items if k.startswith("DATAKEY#")) == [
         "DATAKEY#000001",
         "DATAKEY#000002",
@@ -417,9 +417,7 @@ def test_an_environment_past_one_item_spills_into_parts_and_reads_whole(
     env_id = api("GET", staging, user=owner)[2]["id"]
 
     def parts() -> list[str]:
-        return sorted(
-            i["SK"]["S"] for i in scan_all(stack) if i["PK"]["S"] == f"ENV#{env_id}" and "SNAPSHOT#" in i["SK"]["S"]
-        )
+        return sorted(i["SK"]["S"] for i in query_partition(stack, f"ENV#{env_id}") if "SNAPSHOT#" in i["SK"]["S"])
 
     first = parts()
     assert len(first) == 3  # 1.2 MB: the SNAPSHOT item and three parts of at most 350 KB

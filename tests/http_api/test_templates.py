@@ -116,6 +116,7 @@ def test_templates_are_managed_by_admins_and_read_by_members(api: Api, project: 
     assert api("GET", f"{path}/template", user=unique_email("stranger"))[0] == 404
 
 
+@pytest.mark.usefixtures("stack_workers")  # the purge worker removes the keys
 def test_deleting_the_project_removes_its_template(api: Api, project: dict[str, Any], stack: LocalStack) -> None:
     assert api("POST", f"{project['path']}/template", user=project["owner"], json={"key": "A"})[0] == 201
     org_id = api("GET", f"/v1/orgs/{project['org']}", user=project["owner"])[2]["id"]

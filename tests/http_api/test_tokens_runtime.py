@@ -46,6 +46,7 @@ def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
+@pytest.mark.isolated  # scans the whole table: only this test's items
 def test_a_read_token_reads_exactly_its_environment_resolved(
     api: Api, org: dict[str, Any], stack: LocalStack, capfd: pytest.CaptureFixture[str]
 ) -> None:

@@ -20,7 +20,8 @@ from strongroom import aws
 from strongroom_local import LocalStack
 from support import Api, unique_email
 
-pytestmark = pytest.mark.http
+# Every test here watches the webhook pipeline (fan-out from the stream, dispatch from the queue).
+pytestmark = [pytest.mark.http, pytest.mark.usefixtures("stack_workers")]
 
 
 class Receiver:

@@ -14,6 +14,7 @@ from botocore.stub import Stubber
 from integration.conftest import Invoke, body_of, dev_user, entity, items_containing, load_event, plain, scan_all
 from strongroom import aws
 from strongroom_local import LocalStack
+from support import query_partition
 
 
 def _request_id(event: dict[str, Any]) -> str:
@@ -33,6 +34,8 @@ def _assert_envelope(response: dict[str, Any], event: dict[str, Any], status: in
 
 
 def _orgs_created_by(stack: LocalStack, user_id: str) -> list[dict[str, Any]]:
+    """Every org item anywhere in the table created by `user_id` (a scan: the tests using it are
+    `isolated`, so the table holds only their items)."""
     return [i for i in scan_all(stack) if entity(i) == "org" and i.get("created_by", {}).get("S") == user_id]
 
 
@@ -216,6 +219,7 @@ def test_validation_errors_never_echo_the_input(invoke: Invoke) -> None:
 # --------------------------------------------------------------------------- idempotency
 
 
+@pytest.mark.isolated
 def test_the_same_idempotency_key_and_body_replay_the_first_response(invoke: Invoke, stack: LocalStack) -> None:
     user, key = dev_user(), secrets.token_hex(8)
     me = _me(invoke, user)
@@ -230,12 +234,13 @@ def test_the_same_idempotency_key_and_body_replay_the_first_response(invoke: Inv
     # One org, one membership, one audit event: the retry wrote nothing.
     org_id = body_of(first)["id"]
     assert [o["id"]["S"] for o in _orgs_created_by(stack, me["id"])] == [org_id]
-    created = [i for i in scan_all(stack) if entity(i) == "audit_event" and i["PK"]["S"] == f"AUDIT#{org_id}"]
+    created = [i for i in query_partition(stack, f"AUDIT#{org_id}") if entity(i) == "audit_event"]
     assert [i["action"]["S"] for i in created] == ["org.created"]
     listed = invoke("OrgsFunction", load_event("orgs_list", headers=user))
     assert [o["id"] for o in body_of(listed)["data"]] == [org_id]
 
 
+@pytest.mark.isolated
 def test_the_same_idempotency_key_with_another_body_is_422(invoke: Invoke, stack: LocalStack) -> None:
     user, key = dev_user(), secrets.token_hex(8)
     me = _me(invoke, user)
@@ -249,6 +254,7 @@ def test_the_same_idempotency_key_with_another_body_is_422(invoke: Invoke, stack
     assert [o["id"]["S"] for o in _orgs_created_by(stack, me["id"])] == [body_of(first)["id"]]
 
 
+@pytest.mark.isolated
 def test_an_idempotency_key_is_per_caller(invoke: Invoke, stack: LocalStack) -> None:
     key, body = secrets.token_hex(8), {"name": "Shared key"}
     alice, bob = dev_user(), dev_user()
@@ -282,6 +288,7 @@ def _invite(invoke: Invoke, owner: dict[str, str], slug: str, email: str, key: s
     return response, body_of(response)
 
 
+@pytest.mark.isolated  # the token and its hash: nowhere else in the table
 def test_an_invitation_token_is_stored_only_as_its_hash(invoke: Invoke, stack: LocalStack) -> None:
     owner, slug, key = dev_user(), f"inv-{secrets.token_hex(4)}", secrets.token_hex(8)
     guest = f"guest-{secrets.token_hex(4)}@example.com"
@@ -314,6 +321,7 @@ def test_an_invitation_token_is_stored_only_as_its_hash(invoke: Invoke, stack: L
     assert token not in replay["body"]
 
 
+@pytest.mark.isolated  # scans the whole table: only this test's items
 def test_accepting_an_invitation_stores_the_token_nowhere(invoke: Invoke, stack: LocalStack) -> None:
     owner, slug = dev_user(), f"acc-{secrets.token_hex(4)}"
     guest = f"guest-{secrets.token_hex(4)}@example.com"
