@@ -3,8 +3,8 @@
     .venv/bin/python bench/audit_chain.py [--writers 1,4,16] [--events 200] [--json]
 
 Every mutation appends its audit event to its org's chain by advancing the chain head in the
-same transaction, conditional on the sequence number it read (strongroom/db.py). Writers that
-lose the race re-read the head and retry. This calls `db.transact` from N threads at once
+same transaction, conditional on the sequence number it read (strongroom/data/chain.py). Writers that
+lose the race re-read the head and retry. This calls `chain.transact` from N threads at once
 (bypassing the HTTP gateway, which runs handlers one at a time locally) on moto, and prints,
 per N: events committed, transaction attempts per event (1.0 = no contention), the longest
 retry run, throughput, and whether the chain then verifies. moto applies DynamoDB requests one
@@ -29,24 +29,25 @@ for path in (ROOT / "layers" / "strongroom", ROOT / "local", ROOT / "tests"):
 
 
 def run(writers: int, events: int, org_id: str) -> dict[str, Any]:
-    from strongroom import audit, db
+    from strongroom.data import chain, db
+    from strongroom.domain import audit
 
     attempts = {"n": 0}
     lock = threading.Lock()
-    original = db._transact
+    original = db.transact
 
     def counting(ops: Any) -> None:
         with lock:
             attempts["n"] += 1
         original(ops)
 
-    db._transact = counting  # type: ignore[assignment]
+    db.transact = counting  # type: ignore[assignment]
     per_writer = events // writers
     started = time.perf_counter()
 
     def writer(w: int) -> None:
         for i in range(per_writer):
-            db.transact(
+            chain.transact(
                 [],
                 audit=audit.event(
                     "secret.read", scope_id=org_id, resource_type="secret", resource_id=f"W{w}K{i}", metadata={"i": i}
@@ -59,7 +60,7 @@ def run(writers: int, events: int, org_id: str) -> dict[str, Any]:
     for t in threads:
         t.join()
     elapsed = time.perf_counter() - started
-    db._transact = original  # type: ignore[assignment]
+    db.transact = original  # type: ignore[assignment]
     committed = per_writer * writers
     return {
         "writers": writers,

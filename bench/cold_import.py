@@ -27,11 +27,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE = ROOT / "template.yaml"
 LAYER = ROOT / "layers" / "strongroom"
+if str(ROOT / "local") not in sys.path:
+    sys.path.insert(0, str(ROOT / "local"))  # the one template reader: strongroom_local.template
 
 BASELINE = """
 import time
@@ -53,13 +53,6 @@ print(time.perf_counter() - t)
 """
 
 
-class _CfnLoader(yaml.SafeLoader):
-    """Reads CloudFormation short forms (`!Ref x`, `!GetAtt a.b`, `!Sub ...`) as plain data."""
-
-
-_CfnLoader.add_multi_constructor("!", lambda loader, suffix, node: None)
-
-
 @dataclass(frozen=True, slots=True)
 class Function:
     logical_id: str
@@ -69,8 +62,9 @@ class Function:
 
 
 def template_functions() -> list[Function]:
-    with TEMPLATE.open(encoding="utf-8") as fh:
-        template = yaml.load(fh, Loader=_CfnLoader)  # a SafeLoader subclass
+    from strongroom_local.template import load_template
+
+    template = load_template(TEMPLATE)
     out = []
     for logical_id, res in sorted(template["Resources"].items()):
         if res.get("Type") != "AWS::Serverless::Function":

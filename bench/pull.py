@@ -16,7 +16,7 @@ event hooks on the DynamoDB and KMS clients):
   the same at every size (naming them by slug adds one pointer read each);
 - KMS calls, and the audit event every read of values writes (one TransactWriteItems: a write,
   not a read of secrets);
-- cold: the data-key cache (`strongroom.crypto.cache.clear()`) emptied before each of `--cold`
+- cold: the data-key cache (`strongroom.security.crypto.cache.clear()`) emptied before each of `--cold`
   requests, as in a new execution environment (the cache is process-wide here);
 - an environment created with the filled one as its parent and no secrets of its own (inheritance);
 - the paginated listing with values, `GET .../secrets?limit=500`, walked once to its end.

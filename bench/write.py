@@ -13,7 +13,7 @@ hooks on the shared clients of `strongroom.aws`), after one warm-up request:
 - PATCH .../secrets {set} of 1, 10 and 95 existing keys, new values each time, in an environment
   of --patch-base secrets;
 - once or a few times each: the first write into an empty environment (it generates the data key),
-  a PUT with the data-key cache emptied (`strongroom.crypto.cache.clear()`, a new execution
+  a PUT with the data-key cache emptied (`strongroom.security.crypto.cache.clear()`, a new execution
   environment), and a PATCH of 96 keys (refused: 413 too_many_changes).
 Figures are per request: calls by operation name and the items of each TransactWriteItems by kind
 (version, snapshot, audit, data-key), min-max when requests differ; latency as in bench/pull.py
@@ -92,7 +92,7 @@ def _repeat(make: Callable[[], pull.Sample], runs: int) -> list[pull.Sample]:
 
 def scenarios(runs: int, sizes: list[int], patch_base: int) -> list[dict[str, Any]]:
     pull.use_sources()
-    from strongroom import crypto
+    from strongroom.security import crypto
 
     rows: list[dict[str, Any]] = []
     for size in sizes:

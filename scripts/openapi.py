@@ -11,7 +11,8 @@ routes. This merges them into one OpenAPI 3.1 document, fails on a path+method o
 defined twice differently, replaces Powertools' 422 validation shape with Strongroom's error envelope
 (and adds the envelope for every error an operation can produce), adds the security schemes and the
 links that schemathesis' stateful phase follows, and checks that the routes of template.yaml and
-the operations of the document are the same set (route-table drift).
+the operations of the document are the same set (route-table drift), and that each HttpApi event's
+logical id is its operation's (route function's) name in CamelCase (`list_tokens` -> `ListTokens`).
 """
 
 from __future__ import annotations
@@ -31,11 +32,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE = ROOT / "template.yaml"
 LAYER = ROOT / "layers" / "strongroom"
+LOCAL = ROOT / "local"
 OUT = ROOT / "docs" / "openapi.json"
 # The `$default` route's 404/405 needs the route table at run time; it is generated here too.
 ROUTE_TABLE = LAYER / "strongroom" / "route_table.json"
@@ -61,7 +61,7 @@ ERRORS = {
 }
 # Operations that answer without credentials (template.yaml has no authorizer; the layer's
 # PUBLIC_ROUTES skip authentication for these).
-# (tests/unit/test_openapi.py checks this equals strongroom.app.PUBLIC_ROUTES)
+# (tests/unit/test_openapi.py checks this equals strongroom.http.app.PUBLIC_ROUTES)
 PUBLIC = {("get", "/health"), ("post", "/v1/auth/device/start"), ("post", "/v1/auth/device/token")}
 # Statuses beyond the ones every operation of its kind gets.
 EXTRA_ERRORS: dict[tuple[str, str], set[str]] = {
@@ -154,19 +154,13 @@ LINKS: dict[tuple[str, str, str], dict[str, tuple[str, dict[str, str]]]] = {
 # --------------------------------------------------------------------------- template.yaml
 
 
-class _CfnLoader(yaml.SafeLoader):
-    """Reads CloudFormation short forms (`!Ref x`, `!GetAtt a.b`, `!Sub ...`) as plain data."""
+def _read_template(path: Path) -> dict[str, Any]:
+    """template.yaml as data, read by the local stack's one CloudFormation-aware reader."""
+    if str(LOCAL) not in sys.path:
+        sys.path.insert(0, str(LOCAL))
+    from strongroom_local.template import parse_template  # noqa: PLC0415
 
-
-_CfnLoader.add_multi_constructor("!", lambda loader, suffix, node: {suffix: _construct(loader, node)})
-
-
-def _construct(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
-    if isinstance(node, yaml.ScalarNode):
-        return loader.construct_scalar(node)
-    if isinstance(node, yaml.SequenceNode):
-        return loader.construct_sequence(node, deep=True)
-    return loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
+    return parse_template(path.read_text(encoding="utf-8"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,27 +168,31 @@ class ApiFunction:
     logical_id: str
     code_uri: Path
     module: str
-    routes: tuple[tuple[str, str], ...]  # (method in lower case, path), `$default` excluded
+    events: tuple[tuple[str, str, str], ...]  # (event logical id, method in lower case, path), `$default` excluded
+
+    @property
+    def routes(self) -> tuple[tuple[str, str], ...]:
+        """(method in lower case, path) of each event."""
+        return tuple((method, path) for _, method, path in self.events)
 
 
 def api_functions(template_path: Path = TEMPLATE) -> list[ApiFunction]:
     """Every AWS::Serverless::Function with HttpApi events, in logical-id order."""
-    with template_path.open(encoding="utf-8") as fh:
-        template = yaml.load(fh, Loader=_CfnLoader)  # noqa: S506 - a SafeLoader subclass
+    template = _read_template(template_path)
     out = []
     for logical_id, resource in sorted(template["Resources"].items()):
         if resource.get("Type") != "AWS::Serverless::Function":
             continue
         props = resource.get("Properties", {})
-        events = [e for e in (props.get("Events") or {}).values() if e.get("Type") == "HttpApi"]
+        events = {name: e for name, e in (props.get("Events") or {}).items() if e.get("Type") == "HttpApi"}
         if not events:
             continue
         module, _, attr = str(props["Handler"]).rpartition(".")
         if attr != "lambda_handler" or not module:
             raise SystemExit(f"{logical_id}: Handler {props['Handler']!r} is not <module>.lambda_handler")
         routes = tuple(
-            (str(e["Properties"]["Method"]).lower(), str(e["Properties"]["Path"]))
-            for e in events
+            (name, str(e["Properties"]["Method"]).lower(), str(e["Properties"]["Path"]))
+            for name, e in events.items()
             if e["Properties"]["Path"] != "$default"
         )
         out.append(ApiFunction(logical_id, ROOT / props["CodeUri"], module, routes))
@@ -363,9 +361,11 @@ def _duplicate_operation_ids(paths: dict[str, dict[str, Any]]) -> list[str]:
     return errors
 
 
-def merge(per_function: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    from strongroom.health import VERSION  # noqa: PLC0415
-
+def _collect(
+    per_function: dict[str, dict[str, Any]],
+) -> tuple[dict[str, dict[str, Any]], dict[str, Any], dict[str, str], list[str]]:
+    """Every function's operations (shaped) and schemas in one place: (paths, schemas, the function
+    of each schema, what is defined twice differently)."""
     paths: dict[str, dict[str, Any]] = {}
     owner: dict[tuple[str, str], str] = {}
     schemas: dict[str, Any] = {}
@@ -383,6 +383,13 @@ def merge(per_function: dict[str, dict[str, Any]]) -> dict[str, Any]:
                 errors.append(f"schema {name} differs between {schema_owner[name]} and {logical}")
                 continue
             schemas[name], schema_owner[name] = schema, logical
+    return paths, schemas, schema_owner, errors
+
+
+def merge(per_function: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    from strongroom.domain.health import VERSION  # noqa: PLC0415
+
+    paths, schemas, schema_owner, errors = _collect(per_function)
     for name in POWERTOOLS_SCHEMAS:
         schemas.pop(name, None)
     for name, schema in _error_schemas().items():
@@ -463,6 +470,29 @@ def route_drift(doc: dict[str, Any], functions: list[ApiFunction]) -> list[str]:
     return problems
 
 
+def camel_case(name: str) -> str:
+    """list_tokens -> ListTokens"""
+    return "".join(word.capitalize() for word in name.split("_"))
+
+
+def event_names(doc: dict[str, Any], functions: list[ApiFunction]) -> list[str]:
+    """Each HttpApi event's logical id is the name of the route function serving its method and path
+    (the operationId), in CamelCase: `list_tokens` -> `ListTokens`."""
+    problems = []
+    for fn in functions:
+        for event, method, path in fn.events:
+            op = doc["paths"].get(path, {}).get(method)
+            if op is None:
+                continue  # route_drift names it
+            expected = camel_case(str(op["operationId"]))
+            if event != expected:
+                problems.append(
+                    f"template.yaml: event {event} of {fn.logical_id} ({method.upper()} {path}) is served by "
+                    f"{op['operationId']}: name it {expected}"
+                )
+    return problems
+
+
 def route_table(functions: list[ApiFunction]) -> str:
     keys = sorted(f"{m.upper()} {p}" for fn in functions for m, p in fn.routes)
     return json.dumps({"generated_from": "template.yaml", "routes": keys}, indent=2) + "\n"
@@ -473,10 +503,10 @@ def render(doc: dict[str, Any]) -> str:
 
 
 def generate() -> tuple[str, str, list[str]]:
-    """(document, route table, drift problems), from the code and template.yaml as they are."""
+    """(document, route table, drift problems: routes and event names), from the code and template.yaml."""
     functions = api_functions()
     doc = merge(function_schemas(functions))
-    return render(doc), route_table(functions), route_drift(doc, functions)
+    return render(doc), route_table(functions), route_drift(doc, functions) + event_names(doc, functions)
 
 
 # --------------------------------------------------------------------------- --check
@@ -536,7 +566,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     text, table, drift = generate()
     if drift:
-        print("route table drift between template.yaml and the resolvers:\n  " + "\n  ".join(drift), file=sys.stderr)
+        print("template.yaml and the resolvers disagree:\n  " + "\n  ".join(drift), file=sys.stderr)
         return 1
     if args.write:
         OUT.write_text(text, encoding="utf-8")

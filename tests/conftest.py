@@ -443,7 +443,7 @@ def running_issuer(keys: SigningKeys) -> Iterator[Issuer]:
 @pytest.fixture
 def oidc_issuer(signing_keys: SigningKeys, monkeypatch: pytest.MonkeyPatch) -> Iterator[Issuer]:
     """The configured issuer: its JWKS on a loopback port, and AUTH_MODE=oidc pointed at it."""
-    from strongroom import auth
+    from strongroom.security import auth
 
     with running_issuer(signing_keys) as issuer:
         monkeypatch.setenv("AUTH_MODE", "oidc")

@@ -63,57 +63,71 @@ def copy_tables_once() -> None:
     from moto.dynamodb import models  # noqa: PLC0415
     from moto.dynamodb.models.table import Table  # noqa: PLC0415
 
-    for model in model_data.get("dynamodb", {}).values():  # Item, Table, StreamRecord, indexes…
+    models_of_dynamodb: dict[str, Any] = model_data.get("dynamodb", {})
+    for model in models_of_dynamodb.values():  # Item, Table, StreamRecord, indexes…
         model.instances_tracked = _Untracked()
     original = models.DynamoDBBackend.transact_write_items
     if getattr(original, "copies_tables_once", False):
         return
 
-    from moto.dynamodb.models.dynamo_type import DynamoType  # noqa: PLC0415
-
-    def _key(table: Any, op: dict[str, Any]) -> tuple[Any, Any] | None:
-        attrs = op.get("Key") or op.get("Item") or {}
-        if table.hash_key_attr not in attrs:
-            return None
-        range_attr = table.range_key_attr
-        range_key = DynamoType(attrs[range_attr]) if range_attr and range_attr in attrs else None
-        return DynamoType(attrs[table.hash_key_attr]), range_key
-
     def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
         # Keep a copy of just the items the transaction touches (not the table) and the stream's
         # length; moto's own backup becomes the table itself, so its "restore" changes nothing.
-        saved: list[tuple[Any, Any, Any, Any]] = []
-        seen: set[tuple[str, Any, Any]] = set()
-        streams: dict[int, tuple[Any, int]] = {}
-        for entry in transact_items:
-            op = next(iter(entry.values()), {})
-            table = self.tables.get(op.get("TableName", ""))
-            key = _key(table, op) if table is not None else None
-            if table is None or key is None or (table.name, *key) in seen:
-                continue
-            seen.add((table.name, *key))
-            try:
-                current = table.get_item(*key)
-            except Exception:  # noqa: BLE001 - moto validates the key later and refuses the request
-                current = None
-            saved.append((table, key[0], key[1], copy.deepcopy(current) if current is not None else None))
-            if table.stream_shard is not None:
-                streams.setdefault(id(table), (table.stream_shard, len(table.stream_shard.items)))
+        saved, streams = _backup(self, transact_items)
 
         def deepcopy(obj: Any, memo: Any = None) -> Any:
             return obj if isinstance(obj, Table) else copy.deepcopy(obj, memo)
 
-        models.copy = SimpleNamespace(deepcopy=deepcopy)  # type: ignore[attr-defined]
+        models.copy = SimpleNamespace(deepcopy=deepcopy)  # type: ignore[attr-defined,assignment]
         try:
             original(self, transact_items)
         except BaseException:
-            _restore(saved, list(streams.values()))
+            _restore(saved, streams)
             raise
         finally:
             models.copy = copy  # type: ignore[attr-defined]
 
     transact_write_items.copies_tables_once = True  # type: ignore[attr-defined]
     models.DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
+
+
+def _key(table: Any, op: dict[str, Any]) -> tuple[Any, Any] | None:
+    """(hash key, range key or None) of the item `op` names in `table`, or None without its hash key."""
+    from moto.dynamodb.models.dynamo_type import DynamoType  # noqa: PLC0415
+
+    attrs = op.get("Key") or op.get("Item") or {}
+    if table.hash_key_attr not in attrs:
+        return None
+    range_attr = table.range_key_attr
+    range_key = DynamoType(attrs[range_attr]) if range_attr and range_attr in attrs else None
+    return DynamoType(attrs[table.hash_key_attr]), range_key
+
+
+def _backup(
+    backend: Any, transact_items: list[dict[str, Any]]
+) -> tuple[list[tuple[Any, Any, Any, Any]], list[tuple[Any, int]]]:
+    """(table, hash key, range key, a copy of the item or None) of each item the transaction
+    touches, once; and (shard, length) of each touched table's stream."""
+    import copy  # noqa: PLC0415
+
+    saved: list[tuple[Any, Any, Any, Any]] = []
+    seen: set[tuple[str, Any, Any]] = set()
+    streams: dict[int, tuple[Any, int]] = {}
+    for entry in transact_items:
+        op: dict[str, Any] = next(iter(entry.values()), {})
+        table = backend.tables.get(op.get("TableName", ""))
+        key = _key(table, op) if table is not None else None
+        if table is None or key is None or (table.name, *key) in seen:
+            continue
+        seen.add((table.name, *key))
+        try:
+            current = table.get_item(*key)
+        except Exception:  # noqa: BLE001 - moto validates the key later and refuses the request
+            current = None
+        saved.append((table, key[0], key[1], copy.deepcopy(current) if current is not None else None))
+        if table.stream_shard is not None:
+            streams.setdefault(id(table), (table.stream_shard, len(table.stream_shard.items)))
+    return saved, list(streams.values())
 
 
 def _restore(saved: list[tuple[Any, Any, Any, Any]], streams: list[tuple[Any, int]]) -> None:

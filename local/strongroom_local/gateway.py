@@ -125,10 +125,10 @@ class Cors:
 
 
 def error_response(exc: AppError, request_id: str) -> HttpResponse:
-    """`exc` in the API's error envelope (strongroom.app.error_body), as the handlers answer."""
+    """`exc` in the API's error envelope (strongroom.http.app.error_body), as the handlers answer."""
     import json  # noqa: PLC0415
 
-    from strongroom.app import error_body  # noqa: PLC0415 - imported once the environment is set
+    from strongroom.http.envelope import error_body  # noqa: PLC0415 - imported once the environment is set
 
     headers = [("Content-Type", JSON), ("X-Request-Id", request_id), *exc.headers.items()]
     return HttpResponse(exc.status, headers, json.dumps(error_body(exc, request_id)).encode())
@@ -251,6 +251,7 @@ class Gateway:
 
     def _handle(self, req: HttpRequest, request_id: str) -> HttpResponse:
         from strongroom import errors  # noqa: PLC0415 - imported once the environment is set
+        from strongroom.http import unmatched  # noqa: PLC0415 - imported once the environment is set
 
         if req.oversize or len(req.body) > MAX_BODY:
             return error_response(errors.PayloadTooLarge("the request body exceeds 6 MB"), request_id)
@@ -263,21 +264,9 @@ class Gateway:
         elif self.table.default is not None:
             route, params = self.table.default, {}
         else:
-            return error_response(self.unmatched(req.method, path), request_id)
+            keys = [route.key for route in self.table.routes]
+            return error_response(unmatched.error(req.method, path, keys), request_id)
         return self._invoke(route, build_event(req, route.key, params, request_id), request_id)
-
-    def unmatched(self, method: str, path: str) -> AppError:
-        """404, or 405 with Allow when the path exists under other methods."""
-        from strongroom import errors  # noqa: PLC0415
-
-        allowed = self.table.allowed_methods(path)
-        if allowed:
-            return errors.MethodNotAllowed(
-                f"{method.upper()} is not allowed here",
-                details={"allowed": allowed},
-                headers={"Allow": ", ".join(allowed)},
-            )
-        return errors.NotFound("no such route")
 
     def _invoke(self, route: Route, event: dict[str, Any], request_id: str) -> HttpResponse:
         from strongroom import errors  # noqa: PLC0415

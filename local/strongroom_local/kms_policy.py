@@ -111,13 +111,17 @@ def _conditions_hold(conditions: dict[str, Any], context: dict[str, str], accoun
                 if op.endswith("ifexists"):
                     continue
                 return False
-            values = [wanted] if isinstance(wanted, str) else [str(v) for v in wanted]
-            if op.startswith("stringlike"):
-                if not any(fnmatch.fnmatchcase(actual, v) for v in values):
-                    return False
-            elif actual not in values:
+            if not _value_matches(op, actual, wanted):
                 return False
     return True
+
+
+def _value_matches(op: str, actual: str, wanted: Any) -> bool:
+    """Whether `actual` is one of the condition's values (StringLike: matches one of its patterns)."""
+    values = [wanted] if isinstance(wanted, str) else [str(v) for v in wanted]
+    if op.startswith("stringlike"):
+        return any(fnmatch.fnmatchcase(actual, v) for v in values)
+    return actual in values
 
 
 def _context_value(context: dict[str, str], key: str) -> str | None:

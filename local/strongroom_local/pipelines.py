@@ -38,7 +38,7 @@ def _stream(ctx: WorkerContext, name: str, keep: Callable[[dict[str, Any]], bool
     """Reads moto's stream shard of the table (moto's DynamoDB Streams API answers 404 "Not yet
     implemented" to this botocore), under the DynamoDB request lock so that only committed
     records are seen, from its first record; invokes `function` with the records `keep` keeps."""
-    from moto.core import DEFAULT_ACCOUNT_ID  # noqa: PLC0415
+    from moto.core.models import DEFAULT_ACCOUNT_ID  # noqa: PLC0415
     from moto.dynamodb.models import dynamodb_backends  # noqa: PLC0415
 
     from strongroom_local import atomic  # noqa: PLC0415

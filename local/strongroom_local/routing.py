@@ -77,10 +77,6 @@ class RouteTable:
                 return Match(route, {names[g]: v for g, v in found.groupdict().items()})
         return None
 
-    def allowed_methods(self, path: str) -> list[str]:
-        """The methods some route accepts for `path` (for 405 and its Allow header)."""
-        return sorted({route.method for route, pattern in self._routes if pattern.match(path)})
-
 
 def _param_names(path: str) -> dict[str, str]:
     """Regex group name -> the template's parameter name (they differ only for names with . or -)."""

@@ -14,7 +14,9 @@ from urllib.parse import quote
 
 import pytest
 
-from strongroom import audit, aws, keys
+from strongroom import aws
+from strongroom.data import keys
+from strongroom.domain import audit
 from strongroom_local import LocalStack
 from support import Api, table_name, unique_email
 
@@ -96,11 +98,11 @@ def test_the_audit_log_is_for_admins(api: Api, org: dict[str, Any]) -> None:
 
 
 def _chain(scope: str, count: int, table: str) -> None:
-    """Append `count` events to a scope's chain directly in the table, as db.transact would."""
+    """Append `count` events to a scope's chain directly in the table, as data.chain.transact would."""
     client = aws.dynamodb()
     head = client.get_item(TableName=table, Key={"PK": {"S": f"AUDIT#{scope}"}, "SK": {"S": "HEAD"}})["Item"]
     seq, prev = int(head["seq"]["N"]), head["hash"]["S"]
-    from strongroom import db
+    from strongroom.data import db
 
     requests = []
     for n in range(count):

@@ -15,7 +15,8 @@ from typing import Any
 
 import pytest
 
-from strongroom import aws, crypto
+from strongroom import aws
+from strongroom.security import crypto
 from strongroom_local import LocalStack
 from support import Api, customer_key, get_item, query_partition, unique_email
 

@@ -19,8 +19,8 @@ from typing import Any
 
 import pytest
 
-from strongroom import keys
-from strongroom.app import PUBLIC_ROUTES
+from strongroom.data import keys
+from strongroom.http.app import PUBLIC_ROUTES
 from strongroom_local import LocalStack
 from strongroom_local.template import DEFAULT_ROUTE, load_template, routes
 from support import Api, unique_email

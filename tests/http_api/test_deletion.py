@@ -14,7 +14,8 @@ from typing import Any
 
 import pytest
 
-from strongroom import aws, db
+from strongroom import aws
+from strongroom.data import db
 from strongroom.domain import purge
 from strongroom_local import LocalStack, workers
 from support import Api, unique_email

@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from strongroom import aws, keys
+from strongroom import aws
+from strongroom.data import keys
 from strongroom_local import LocalStack
 from support import Api, unique_email
 

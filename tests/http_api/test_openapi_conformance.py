@@ -80,15 +80,8 @@ class Reply:
     raw: bytes
 
 
-def conformance_problems(doc: dict[str, Any], method: str, template: str, reply: Reply) -> list[str]:
-    """What differs between one real response and the document's operation `method template`."""
-    status, headers, raw = reply.status, reply.headers, reply.raw
-    operation = doc["paths"][template][method.lower()]
-    responses = operation["responses"]
-    documented = responses.get(str(status))
-    if documented is None:
-        return [f"status {status} is not documented (documented: {sorted(responses)})"]
-    documented = _resolve(doc, documented)
+def _header_problems(doc: dict[str, Any], documented: dict[str, Any], headers: dict[str, str]) -> list[str]:
+    """The documented response headers that are missing (when required) or do not match their schema."""
     problems = []
     for name, declared in documented.get("headers", {}).items():
         header = _resolve(doc, declared)
@@ -98,6 +91,19 @@ def conformance_problems(doc: dict[str, Any], method: str, template: str, reply:
                 problems.append(f"required header {name} is missing")
         elif "schema" in header:
             problems += [f"header {name}: {e}" for e in _schema_errors(doc, header["schema"], value)]
+    return problems
+
+
+def conformance_problems(doc: dict[str, Any], method: str, template: str, reply: Reply) -> list[str]:
+    """What differs between one real response and the document's operation `method template`."""
+    status, headers, raw = reply.status, reply.headers, reply.raw
+    operation = doc["paths"][template][method.lower()]
+    responses = operation["responses"]
+    documented = responses.get(str(status))
+    if documented is None:
+        return [f"status {status} is not documented (documented: {sorted(responses)})"]
+    documented = _resolve(doc, documented)
+    problems = _header_problems(doc, documented, headers)
     content = documented.get("content", {})
     if not raw:
         if content:

@@ -269,7 +269,8 @@ def test_the_cap_holds_under_device_login(api: Api) -> None:
 
 
 def test_tokens_made_before_the_counter_count(api: Api, stack: LocalStack) -> None:
-    from strongroom import aws, keys
+    from strongroom import aws
+    from strongroom.data import keys
 
     email = unique_email("capold")
     _fill(api, email, pats.MAX_PER_USER)

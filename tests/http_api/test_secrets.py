@@ -9,7 +9,9 @@ from typing import Any
 
 import pytest
 
-from strongroom import aws, clock, crypto, keys
+from strongroom import aws, clock
+from strongroom.data import keys
+from strongroom.security import crypto
 from strongroom_local import LocalStack
 from strongroom_local.template import load_template, routes
 from support import Api, scan_all, unique_email

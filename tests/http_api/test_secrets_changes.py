@@ -16,7 +16,7 @@ import dotenv
 import pytest
 import yaml
 
-from strongroom import crypto
+from strongroom.security import crypto
 from strongroom_local import LocalStack
 from support import Api, query_partition, unique_email
 

@@ -14,8 +14,9 @@ from typing import Any
 
 import pytest
 
-from strongroom import aws, crypto, ids
+from strongroom import aws, ids
 from strongroom.domain import tokens
+from strongroom.security import crypto
 from strongroom_local import LocalStack
 from support import Api, scan_all, unique_email
 

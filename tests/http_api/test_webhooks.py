@@ -242,7 +242,7 @@ def test_management_and_filters(api: Api, org: dict[str, Any], receiver: Callabl
 
 def _deliveries(stack: LocalStack, webhook_id: str) -> list[dict[str, Any]]:
     """The items of a webhook's delivery partition (Query), plain."""
-    from strongroom import db
+    from strongroom.data import db
 
     assert stack.resources is not None
     found = aws.dynamodb().query(
@@ -322,6 +322,19 @@ def test_a_webhook_failing_for_days_is_disabled_with_an_event(
     ]
 
 
+def _every_page(api: Api, path: str, user: str) -> list[dict[str, Any]]:
+    """Every item of a listing, 500 a page."""
+    data: list[dict[str, Any]] = []
+    cursor = None
+    while True:
+        suffix = f"&cursor={cursor}" if cursor else ""
+        page = api("GET", f"{path}?limit=500{suffix}", user=user)[2]
+        data += page["data"]
+        cursor = page["next_cursor"]
+        if not cursor:
+            return data
+
+
 def test_200_mixed_mutations_with_a_flaky_receiver_lose_nothing(
     api: Api, org: dict[str, Any], receiver: Callable[..., Receiver]
 ) -> None:
@@ -351,25 +364,12 @@ def test_200_mixed_mutations_with_a_flaky_receiver_lose_nothing(
         else:
             status = api("PUT", f"{staging}/secrets/K{i}", user=owner, json={"value": str(i)})[0]
         assert status in {200, 204}, (i, status)
-    events, cursor = [], None
-    while True:
-        suffix = f"&cursor={cursor}" if cursor else ""
-        page = api("GET", f"{org['path']}/audit?limit=500{suffix}", user=owner)[2]
-        events += [e for e in page["data"] if e["action"].startswith(("secret.", "secrets."))]
-        cursor = page["next_cursor"]
-        if not cursor:
-            break
+    audit = _every_page(api, f"{org['path']}/audit", owner)
+    events = [e for e in audit if e["action"].startswith(("secret.", "secrets."))]
     assert len(events) == 200  # the outbox: one event per mutation
 
     def settled() -> Any:
-        data, cursor = [], None
-        while True:
-            suffix = f"&cursor={cursor}" if cursor else ""
-            page = api("GET", f"{org['path']}/webhooks/{hook['id']}/deliveries?limit=500{suffix}", user=owner)[2]
-            data += page["data"]
-            cursor = page["next_cursor"]
-            if not cursor:
-                break
+        data = _every_page(api, f"{org['path']}/webhooks/{hook['id']}/deliveries", owner)
         done = [d for d in data if d["status"] in {"succeeded", "failed"}]
         return data if len(data) == 200 and len(done) == 200 else None
 

@@ -10,8 +10,9 @@ from typing import Any
 
 import pytest
 
-from strongroom import aws, db, keys
+from strongroom import aws
 from strongroom.context import RequestContext, set_current
+from strongroom.data import chain, db, keys
 from strongroom_local import LocalStack
 
 
@@ -99,14 +100,14 @@ def test_a_read_ahead_belongs_to_its_request_only(calls: Calls) -> None:
 
 
 def test_a_transaction_drops_the_read_ahead_of_what_it_writes(calls: Calls) -> None:
-    from strongroom import audit
+    from strongroom.domain import audit
 
     pk = f"TEST#{secrets.token_hex(6)}"
     key = {keys.PK: pk, keys.SK: "A"}
     db.put_plain(_item(pk, "A", "v1"))
     db.prefetch([key])
     event = audit.event("org.updated", scope_id=f"org_{secrets.token_hex(6)}", resource_type="org", resource_id="x")
-    db.transact([db.Put(_item(pk, "A", "v2"))], audit=event)
+    chain.transact([db.Put(_item(pk, "A", "v2"))], audit=event)
     calls.take()
     assert (db.get(key) or {}).get("value") == "v2"
     assert calls.take() == ["GetItem"]

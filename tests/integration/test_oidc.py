@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from integration.conftest import Invoke, body_of, load_event, plain
-from strongroom import keys
+from strongroom.data import keys
 from strongroom_local import LocalStack
 
 if TYPE_CHECKING:
@@ -195,7 +195,8 @@ def _bearer(token: str) -> dict[str, str | None]:
 def _legacy_user(stack: LocalStack, issuer: str, subject: str, email: str) -> str:
     """A user as sign-in stored one before `email_verified` existed (from any email, verified or
     not): the profile without the flag, the email pointer and the subject's pointer."""
-    from strongroom import aws, db
+    from strongroom import aws
+    from strongroom.data import db
 
     assert stack.resources is not None
     user_id = f"usr_01m8{secrets.token_hex(11)[:22]}"

@@ -15,8 +15,9 @@ from typing import Any
 
 import pytest
 
-from strongroom import db, ids, keys
+from strongroom import ids
 from strongroom.context import Principal, RequestContext, set_current
+from strongroom.data import db, keys
 from strongroom.domain import pats
 from strongroom.errors import AppError
 from strongroom.models import PersonalTokenCreate

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from strongroom import access
-from strongroom.app import PUBLIC_ROUTES
 from strongroom.context import Principal
 from strongroom.errors import Forbidden
+from strongroom.http.app import PUBLIC_ROUTES
+from strongroom.security import access
 
-TABLE = Path(access.__file__).with_name("route_table.json")
+TABLE = Path(access.__file__).resolve().parents[1] / "route_table.json"
 ROUTES = [r for r in json.loads(TABLE.read_text(encoding="utf-8"))["routes"] if r not in PUBLIC_ROUTES]
 ACCOUNT = [r for r in ROUTES if not r.split(" ", 1)[1].startswith(("/v1/orgs/{org}", "/runtime/"))]
 

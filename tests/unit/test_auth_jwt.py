@@ -22,8 +22,9 @@ import jwt
 import pytest
 from jwt import jwk_set_cache
 
-from strongroom import auth, aws
+from strongroom import aws
 from strongroom.errors import Unauthorized, Unavailable
+from strongroom.security import auth
 
 if TYPE_CHECKING:
     from conftest import Issuer

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from strongroom import db
+from strongroom.data import db
 from strongroom.errors import Invalid
 
 SCOPE = "table|ORG#org_01|MEMBER#|"

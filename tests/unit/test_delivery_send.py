@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from strongroom import delivery
+from strongroom.domain import delivery
 
 
 @pytest.fixture

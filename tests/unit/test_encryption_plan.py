@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import pytest
 
-from strongroom.access import OrgAccess
 from strongroom.context import Principal
 from strongroom.data.orgs import OrgRecord
 from strongroom.domain import encryption
 from strongroom.domain.encryption import Migration, plan_migration
 from strongroom.errors import Conflict, Forbidden
+from strongroom.security.access import OrgAccess
 
 KEY_1 = "arn:aws:kms:eu-west-1:111122223333:key/11111111-1111-1111-1111-111111111111"
 KEY_2 = "arn:aws:kms:eu-west-1:111122223333:key/22222222-2222-2222-2222-222222222222"

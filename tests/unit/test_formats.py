@@ -19,7 +19,7 @@ import yaml
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from strongroom import formats
+from strongroom.domain import formats
 from strongroom.errors import Unprocessable
 
 names = st.from_regex(r"\A[A-Za-z_][A-Za-z0-9_.-]{0,30}\Z")

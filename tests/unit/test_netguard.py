@@ -12,8 +12,8 @@ from collections.abc import Callable
 
 import pytest
 
-from strongroom import netguard
-from strongroom.netguard import UnsafeUrl, check_url, is_public_address
+from strongroom.security import netguard
+from strongroom.security.netguard import UnsafeUrl, check_url, is_public_address
 
 Resolver = Callable[[str, int], list[str]]
 

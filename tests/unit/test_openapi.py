@@ -7,6 +7,7 @@ committed document.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import json
 import subprocess
@@ -79,6 +80,25 @@ def test_route_drift_is_reported_both_ways(doc: dict[str, Any]) -> None:
     problems = openapi.route_drift(trimmed, functions)
     assert "in template.yaml, no operation: POST /v1/orgs" in problems
     assert "an operation, not in template.yaml: GET /v1/not-in-template" in problems
+
+
+def test_every_event_is_named_for_its_route_function(doc: dict[str, Any]) -> None:
+    assert openapi.event_names(doc, openapi.api_functions()) == []
+
+
+def test_an_event_named_otherwise_is_reported_with_the_name_it_needs(doc: dict[str, Any]) -> None:
+    functions = openapi.api_functions()
+    orgs = next(fn for fn in functions if fn.logical_id == "OrgsFunction")
+    renamed = tuple(("GetOrgs" if (m, p) == ("get", "/v1/orgs") else e, m, p) for e, m, p in orgs.events)
+    functions = [dataclasses.replace(fn, events=renamed) if fn is orgs else fn for fn in functions]
+    assert openapi.event_names(doc, functions) == [
+        "template.yaml: event GetOrgs of OrgsFunction (GET /v1/orgs) is served by list_orgs: name it ListOrgs"
+    ]
+
+
+def test_camel_case_joins_the_words_of_a_function_name() -> None:
+    assert openapi.camel_case("list_tokens") == "ListTokens"
+    assert openapi.camel_case("health") == "Health"
 
 
 def test_operation_ids_are_unique_and_short(doc: dict[str, Any]) -> None:
@@ -201,7 +221,7 @@ def test_check_summarizes_what_changed() -> None:
 
 
 def test_the_document_marks_exactly_the_layers_public_routes_as_public(doc: dict[str, Any]) -> None:
-    from strongroom.app import PUBLIC_ROUTES
+    from strongroom.http.app import PUBLIC_ROUTES
 
     assert {f"{m.upper()} {p}" for m, p in openapi.PUBLIC} == set(PUBLIC_ROUTES)
     public = {

@@ -7,7 +7,7 @@ import itertools
 
 import pytest
 
-from strongroom import permissions
+from strongroom.security import permissions
 
 ROLES = ("owner", "admin", "developer", "viewer")
 ALL, NON_PROD, DEV, NO = "all", "non_production", "development", None

@@ -13,11 +13,11 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from strongroom import crypto
 from strongroom.data.secrets import DataKeyRecord, SnapshotRecord, VersionHeader
 from strongroom.domain import secrets
 from strongroom.domain.secrets import KeyInUse, Plan, State
 from strongroom.errors import PayloadTooLarge
+from strongroom.security import crypto
 
 SCOPE = crypto.Scope("org_scope", "prj_scope", "env_scope")
 NOW = "2026-12-02T10:00:00.000Z"

@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 from pydantic import BaseModel, Field
 
-from strongroom.app import MUTATING, response_type
-from strongroom.shown_once import PLACEHOLDER, ShownOnce, redact
+from strongroom.http.body import MUTATING
+from strongroom.http.idempotency import response_type
+from strongroom.http.shown_once import PLACEHOLDER, ShownOnce, redact
 
 FUNCTIONS = ["identity_api", "orgs_api", "projects_api", "secrets_api", "tokens_api", "runtime_api", "webhooks_api"]
 

@@ -188,23 +188,14 @@ def fetch(settings: Settings, *, fallback: bool) -> dict[str, str]:
     headers = settings.auth_headers()
     if entry is not None and entry.etag:
         headers["If-None-Match"] = f'"{entry.etag}"'
-    failure: OSError | None = None
-    try:
-        receive = _send(url, headers)
-    except OSError as exc:
-        failure = exc
-    cached = entry.values(credential) if entry is not None else None  # while the server works
-    if failure is None:
-        try:
-            status, response_headers, body = receive()
-        except OSError as exc:
-            failure = exc
-    if failure is not None:
+    cached, answer = _ask(url, headers, entry, credential)
+    if isinstance(answer, OSError):
         if fallback and cached is not None:
-            _note(f"server unreachable ({type(failure).__name__}); using the cached values (--fallback)")
+            _note(f"server unreachable ({type(answer).__name__}); using the cached values (--fallback)")
             return cached
         hint = " (--fallback uses the last values received)" if cached is not None else ""
-        raise RunError(f"cannot reach {settings.api_url}: {failure}{hint}") from None
+        raise RunError(f"cannot reach {settings.api_url}: {answer}{hint}") from None
+    status, response_headers, body = answer
     if status == 304 and cached is not None:
         _debug("304: the environment is unchanged; cached values")
         return cached
@@ -212,14 +203,7 @@ def fetch(settings: Settings, *, fallback: bool) -> dict[str, str]:
         headers.pop("If-None-Match", None)
         status, response_headers, body = _send(url, headers)()
     if status == 200:
-        import json  # noqa: PLC0415 - only a changed environment has a body to parse
-
-        try:
-            data = json.loads(body)
-            values = data["secrets"] if settings.is_service_token else data
-            values = {str(k): str(v) for k, v in values.items()}
-        except (ValueError, KeyError, TypeError, AttributeError):
-            raise RunError("the server's answer is not the expected JSON") from None
+        values = _values_of(body, service_token=settings.is_service_token)
         etag = response_headers.get("etag", "").removeprefix("W/").strip('"')
         cache.save(url, credential, etag, values)
         _debug("200: fresh values")
@@ -228,6 +212,34 @@ def fetch(settings: Settings, *, fallback: bool) -> dict[str, str]:
         _note(f"server answered {status}; using the cached values (--fallback)")
         return cached
     raise RunError(f"{status}: {_message(body)}")
+
+
+def _ask(
+    url: str, headers: dict[str, str], entry: cache.Entry | None, credential: str
+) -> tuple[dict[str, str] | None, Response | OSError]:
+    """(the cached values, the server's answer or why it could not be had): the request goes out,
+    the cache is decrypted while the server works, then the answer is read."""
+    try:
+        receive = _send(url, headers)
+    except OSError as exc:
+        return (entry.values(credential) if entry is not None else None), exc
+    cached = entry.values(credential) if entry is not None else None  # while the server works
+    try:
+        return cached, receive()
+    except OSError as exc:
+        return cached, exc
+
+
+def _values_of(body: bytes, *, service_token: bool) -> dict[str, str]:
+    """KEY -> value from a 200's JSON: the runtime API's `secrets`, or the management export's object."""
+    import json  # noqa: PLC0415 - only a changed environment has a body to parse
+
+    try:
+        data = json.loads(body)
+        values = data["secrets"] if service_token else data
+        return {str(k): str(v) for k, v in values.items()}
+    except (ValueError, KeyError, TypeError, AttributeError):
+        raise RunError("the server's answer is not the expected JSON") from None
 
 
 def _message(body: bytes) -> str:

@@ -9,10 +9,12 @@ from typing import Annotated, Literal
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
-from strongroom.app import Cursor, Limit, OrgRef, build_app, make_handler
 from strongroom.domain import audit_log
 from strongroom.errors import Invalid
+from strongroom.http.app import build_app, make_handler
+from strongroom.http.params import Cursor, Limit, OrgRef
 from strongroom.models import AuditList, AuditVerification
+from strongroom.security.access import org_access
 
 app = build_app()
 
@@ -65,7 +67,8 @@ def search(
         until=_instant("until", until),
         request_id=request_id or correlation_id,
     )
-    data, next_cursor = audit_log.search(org, filters=filters, limit=limit, cursor=cursor)
+    access = org_access(org, "audit.read")
+    data, next_cursor = audit_log.search(access, filters=filters, limit=limit, cursor=cursor)
     return AuditList(data=data, next_cursor=next_cursor)
 
 
@@ -98,7 +101,8 @@ def export(
         since=_instant("since", since),
         until=_instant("until", until),
     )
-    text, next_cursor = audit_log.export(org, format, filters=filters, cursor=cursor)
+    access = org_access(org, "audit.read")
+    text, next_cursor = audit_log.export(access, format, filters=filters, cursor=cursor)
     headers = {"Cache-Control": "no-store"}
     if next_cursor:
         headers["X-Next-Cursor"] = next_cursor
@@ -110,7 +114,8 @@ def export(
 def verify(org: OrgRef, since: Instant = None, until: Instant = None, cursor: Cursor = None) -> AuditVerification:
     """Recompute the hash chain, up to 1000 events a call; report the first sequence number that
     breaks it. While `next_cursor` is set, the walk goes on from it."""
-    return audit_log.verify(org, since=_instant("since", since), until=_instant("until", until), cursor=cursor)
+    access = org_access(org, "audit.read")
+    return audit_log.verify(access, since=_instant("since", since), until=_instant("until", until), cursor=cursor)
 
 
 lambda_handler = make_handler(app)

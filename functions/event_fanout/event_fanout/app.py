@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from strongroom.delivery import fan_out
+from strongroom.domain.delivery import fan_out
 from strongroom.observability import logger, metrics
 
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from aws_lambda_powertools.event_handler import Response
 
-from strongroom import health
-from strongroom.app import JSON, build_app, make_handler
+from strongroom.domain import health
+from strongroom.http.app import build_app, make_handler
+from strongroom.http.envelope import JSON
 from strongroom.models import Health
 
 app = build_app()

@@ -7,8 +7,9 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 
-from strongroom.app import REF_PATTERN, build_app, created, make_handler, no_content
 from strongroom.domain import device, identity, orgs, pats
+from strongroom.http.app import build_app, make_handler
+from strongroom.http.params import REF_PATTERN, created, no_content
 from strongroom.models import (
     DeviceApprove,
     DeviceStart,

@@ -7,8 +7,9 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Path
 
-from strongroom.app import REF_PATTERN, Cursor, Limit, OrgRef, build_app, created, make_handler, no_content
 from strongroom.domain import encryption, orgs
+from strongroom.http.app import build_app, make_handler
+from strongroom.http.params import REF_PATTERN, Cursor, Limit, OrgRef, created, no_content
 from strongroom.models import (
     Invitation,
     InvitationAccepted,
@@ -28,6 +29,7 @@ from strongroom.models import (
     OrgPatch,
     PermissionCatalog,
 )
+from strongroom.security.access import org_access
 
 app = build_app()
 
@@ -49,51 +51,61 @@ def create_org(body: OrgCreate) -> Response[Org]:
 
 @app.get("/v1/orgs/<org>")
 def get_org(org: OrgRef) -> Org:
-    return orgs.get(org)
+    access = org_access(org, "org.read")
+    return orgs.get(access)
 
 
 @app.patch("/v1/orgs/<org>")
 def patch_org(org: OrgRef, body: OrgPatch) -> Org:
-    return orgs.update(org, body)
+    access = org_access(org, "org.update")
+    return orgs.update(access, body)
 
 
 @app.delete("/v1/orgs/<org>", responses={204: {"description": "Deleted with everything in it"}})
 def delete_org(org: OrgRef) -> Response[str]:
-    orgs.delete(org)
+    access = org_access(org, "org.delete")
+    orgs.delete(access)
     return no_content()
 
 
 @app.get("/v1/orgs/<org>/members")
 def list_members(org: OrgRef, limit: Limit = 100, cursor: Cursor = None) -> MemberList:
-    data, next_cursor = orgs.list_members(org, limit=limit, cursor=cursor)
+    access = org_access(org, "members.read")
+    data, next_cursor = orgs.list_members(access, limit=limit, cursor=cursor)
     return MemberList(data=data, next_cursor=next_cursor)
 
 
 @app.patch("/v1/orgs/<org>/members/<user>")
 def patch_member(org: OrgRef, user: UserRef, body: MemberPatch) -> Member:
-    return orgs.change_role(org, user, body.role)
+    access = org_access(org, "members.manage")
+    return orgs.change_role(access, user, body.role)
 
 
 @app.delete("/v1/orgs/<org>/members/<user>", responses={204: {"description": "Removed"}})
 def delete_member(org: OrgRef, user: UserRef) -> Response[str]:
-    orgs.remove_member(org, user)
+    # removing someone needs members.manage; leaving (removing yourself) org.read
+    access = org_access(org, "org.read") if orgs.leaving(user) else org_access(org, "members.manage")
+    orgs.remove_member(access, user)
     return no_content()
 
 
 @app.get("/v1/orgs/<org>/invitations")
 def list_invitations(org: OrgRef, limit: Limit = 100, cursor: Cursor = None) -> InvitationList:
-    data, next_cursor = orgs.list_invitations(org, limit=limit, cursor=cursor)
+    access = org_access(org, "members.manage")
+    data, next_cursor = orgs.list_invitations(access, limit=limit, cursor=cursor)
     return InvitationList(data=data, next_cursor=next_cursor)
 
 
 @app.post("/v1/orgs/<org>/invitations", responses={201: {"description": "Created; the token is shown once"}})
 def create_invitation(org: OrgRef, body: InvitationCreate) -> Response[InvitationCreated]:
-    return created(orgs.invite(org, body))
+    access = org_access(org, "members.manage")
+    return created(orgs.invite(access, body))
 
 
 @app.delete("/v1/orgs/<org>/invitations/<id>", responses={204: {"description": "Revoked"}})
 def revoke_invitation(org: OrgRef, id: InvitationRef) -> Response[str]:  # noqa: A002 - the contract's name
-    orgs.revoke_invitation(org, id)
+    access = org_access(org, "members.manage")
+    orgs.revoke_invitation(access, id)
     return no_content()
 
 
@@ -113,31 +125,36 @@ def get_permissions() -> PermissionCatalog:
 @app.get("/v1/orgs/<org>/encryption")
 def get_encryption(org: OrgRef) -> OrgEncryption:
     """Which KMS key wraps the org's data keys: the service's or the org's own."""
-    return encryption.get(org)
+    access = org_access(org, "encryption.manage")
+    return encryption.get(access)
 
 
 @app.post("/v1/orgs/<org>/encryption/kms/test")
 def test_kms_key(org: OrgRef, body: KmsKeyBody) -> KmsTest:
     """DescribeKey and a round trip (GenerateDataKey + Decrypt) with the key; changes nothing."""
-    return encryption.test_key(org, body.kms_key_arn)
+    access = org_access(org, "encryption.manage")
+    return encryption.test_key(access, body.kms_key_arn)
 
 
 @app.post("/v1/orgs/<org>/encryption/kms/enable")
 def enable_kms_key(org: OrgRef, body: KmsKeyBody) -> OrgEncryption:
     """Re-wrap every data key of the org under the org's key (KMS ReEncrypt); resumable."""
-    return encryption.enable(org, body.kms_key_arn)
+    access = org_access(org, "encryption.manage")
+    return encryption.enable(access, body.kms_key_arn)
 
 
 @app.delete("/v1/orgs/<org>/encryption/kms")
 def disable_kms_key(org: OrgRef) -> OrgEncryption:
     """Re-wrap every data key back under the service key; resumable."""
-    return encryption.disable(org)
+    access = org_access(org, "encryption.manage")
+    return encryption.disable(access)
 
 
 @app.post("/v1/orgs/<org>/encryption/rotate")
 def rotate_org_keys(org: OrgRef) -> OrgKeysRotated:
     """A new data key version for every environment of the org."""
-    return encryption.rotate(org)
+    access = org_access(org, "encryption.manage")
+    return encryption.rotate(access)
 
 
 lambda_handler = make_handler(app)

@@ -7,18 +7,9 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Path
 
-from strongroom.app import (
-    Cursor,
-    EnvRef,
-    Limit,
-    OrgRef,
-    ProjectRef,
-    build_app,
-    created,
-    make_handler,
-    no_content,
-)
 from strongroom.domain import projects
+from strongroom.http.app import build_app, make_handler
+from strongroom.http.params import Cursor, EnvRef, Limit, OrgRef, ProjectRef, created, no_content
 from strongroom.models import (
     SECRET_KEY_PATTERN,
     Environment,
@@ -33,6 +24,7 @@ from strongroom.models import (
     TemplateKey,
     TemplateKeyPut,
 )
+from strongroom.security.access import environment_access, org_access, project_access
 
 app = build_app()
 
@@ -43,55 +35,65 @@ ENVIRONMENT = f"{PROJECT}/environments/<env>"
 
 @app.get("/v1/orgs/<org>/projects")
 def list_projects(org: OrgRef, limit: Limit = 100, cursor: Cursor = None) -> ProjectList:
-    data, next_cursor = projects.list_projects(org, limit=limit, cursor=cursor)
+    access = org_access(org, "projects.read")
+    data, next_cursor = projects.list_projects(access, limit=limit, cursor=cursor)
     return ProjectList(data=data, next_cursor=next_cursor)
 
 
 @app.post("/v1/orgs/<org>/projects", responses={201: {"description": "Created with development, staging, production"}})
 def create_project(org: OrgRef, body: ProjectCreate) -> Response[Project]:
-    return created(projects.create(org, body))
+    access = org_access(org, "projects.create")
+    return created(projects.create(access, body))
 
 
 @app.get(PROJECT)
 def get_project(org: OrgRef, project: ProjectRef) -> Project:
-    return projects.get(org, project)
+    access = project_access(org, project, "projects.read")
+    return projects.get(access)
 
 
 @app.patch(PROJECT)
 def patch_project(org: OrgRef, project: ProjectRef, body: ProjectPatch) -> Project:
-    return projects.update(org, project, body)
+    access = project_access(org, project, "projects.update")
+    return projects.update(access, body)
 
 
 @app.delete(PROJECT, responses={204: {"description": "Deleted with its environments and secrets"}})
 def delete_project(org: OrgRef, project: ProjectRef) -> Response[str]:
-    projects.delete(org, project)
+    access = project_access(org, project, "projects.delete")
+    projects.delete(access)
     return no_content()
 
 
 @app.get(f"{PROJECT}/environments")
 def list_environments(org: OrgRef, project: ProjectRef, limit: Limit = 100, cursor: Cursor = None) -> EnvironmentList:
-    data, next_cursor = projects.list_environments(org, project, limit=limit, cursor=cursor)
+    access = project_access(org, project, "projects.read")
+    data, next_cursor = projects.list_environments(access, limit=limit, cursor=cursor)
     return EnvironmentList(data=data, next_cursor=next_cursor)
 
 
 @app.post(f"{PROJECT}/environments", responses={201: {"description": "Created"}})
 def create_environment(org: OrgRef, project: ProjectRef, body: EnvironmentCreate) -> Response[Environment]:
-    return created(projects.create_environment(org, project, body))
+    access = project_access(org, project, "projects.update")
+    return created(projects.create_environment(access, body))
 
 
 @app.get(ENVIRONMENT)
 def get_environment(org: OrgRef, project: ProjectRef, env: EnvRef) -> Environment:
-    return projects.get_environment(org, project, env)
+    access = environment_access(org, project, env, "projects.read")
+    return projects.get_environment(access)
 
 
 @app.patch(ENVIRONMENT)
 def patch_environment(org: OrgRef, project: ProjectRef, env: EnvRef, body: EnvironmentPatch) -> Environment:
-    return projects.update_environment(org, project, env, body)
+    access = environment_access(org, project, env, "projects.update")
+    return projects.update_environment(access, body)
 
 
 @app.delete(ENVIRONMENT, responses={204: {"description": "Deleted with its secrets"}})
 def delete_environment(org: OrgRef, project: ProjectRef, env: EnvRef) -> Response[str]:
-    projects.delete_environment(org, project, env)
+    access = environment_access(org, project, env, "projects.update")
+    projects.delete_environment(access)
     return no_content()
 
 
@@ -101,7 +103,8 @@ TemplateKeyName = Annotated[str, Path(pattern=SECRET_KEY_PATTERN, description="A
 @app.get(f"{PROJECT}/template")
 def get_template(org: OrgRef, project: ProjectRef) -> Template:
     """The keys every environment of the project must have (GET E/validate checks one)."""
-    return projects.get_template(org, project)
+    access = project_access(org, project, "projects.read")
+    return projects.get_template(access)
 
 
 @app.post(
@@ -110,13 +113,15 @@ def get_template(org: OrgRef, project: ProjectRef) -> Template:
 )
 def set_template_key(org: OrgRef, project: ProjectRef, body: TemplateKeyPut) -> Response[TemplateKey]:
     """Add a required key (optional description and pattern), or change one. Admin or owner."""
-    key, new = projects.set_template_key(org, project, body)
+    access = project_access(org, project, "templates.manage")
+    key, new = projects.set_template_key(access, body)
     return created(key) if new else Response(status_code=200, content_type="application/json", body=key)
 
 
 @app.delete(f"{PROJECT}/template/<key>", responses={204: {"description": "Removed"}})
 def delete_template_key(org: OrgRef, project: ProjectRef, key: TemplateKeyName) -> Response[str]:
-    projects.delete_template_key(org, project, key)
+    access = project_access(org, project, "templates.manage")
+    projects.delete_template_key(access, key)
     return no_content()
 
 

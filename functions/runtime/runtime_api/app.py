@@ -7,17 +7,20 @@ from typing import Annotated, Literal
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Query
+from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 
-from strongroom.app import build_app, make_handler
 from strongroom.domain import runtime
-from strongroom.formats import CONTENT_TYPES
+from strongroom.domain.formats import CONTENT_TYPES
+from strongroom.http.app import build_app, make_handler
 from strongroom.models import SECRET_KEY_PATTERN, RuntimeIdentity, RuntimeSecret, RuntimeSecrets
 
 app = build_app()
 
 Format = Annotated[Literal["json", "dotenv", "shell"], Query(description="json (default), dotenv or shell")]
 IfNoneMatch = Annotated[str | None, Header(alias="if-none-match", max_length=4096, description="A previous ETag")]
-NOT_MODIFIED = {304: {"description": "Nothing this read depends on changed since that ETag"}}
+NOT_MODIFIED: dict[int, OpenAPIResponse] = {
+    304: {"description": "Nothing this read depends on changed since that ETag"}
+}
 
 
 @app.get("/runtime/v1")

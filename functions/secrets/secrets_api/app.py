@@ -9,12 +9,13 @@ from typing import Annotated
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Query
+from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponseContentSchema
 
-from strongroom.access import environment_access, project_access
-from strongroom.app import Cursor, EnvRef, Limit, OrgRef, ProjectRef, build_app, make_handler, no_content
 from strongroom.domain import runtime, secrets
+from strongroom.domain.formats import CONTENT_TYPES, ExportFormat
 from strongroom.errors import Invalid
-from strongroom.formats import CONTENT_TYPES, ExportFormat
+from strongroom.http.app import build_app, make_handler
+from strongroom.http.params import Cursor, EnvRef, Limit, OrgRef, ProjectRef, no_content
 from strongroom.models import (
     SECRET_KEY_PATTERN,
     BatchResult,
@@ -34,6 +35,7 @@ from strongroom.models import (
     SecretWritten,
     ValidationReport,
 )
+from strongroom.security.access import environment_access, project_access
 
 app = build_app()
 
@@ -143,7 +145,7 @@ def patch_secrets(org: OrgRef, project: ProjectRef, env: EnvRef, body: SecretsPa
     return secrets.batch(access, body.set, body.delete, comment=body.comment)
 
 
-_EXPORT_CONTENT = {
+_EXPORT_CONTENT: dict[str, OpenAPIResponseContentSchema] = {
     CONTENT_TYPES["dotenv"].split(";")[0]: {"schema": {"type": "string"}},
     CONTENT_TYPES["shell"].split(";")[0]: {"schema": {"type": "string"}},
     CONTENT_TYPES["yaml"].split(";")[0]: {"schema": {"type": "object", "additionalProperties": {"type": "string"}}},

@@ -7,9 +7,11 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Path
 
-from strongroom.app import REF_PATTERN, Cursor, Limit, OrgRef, build_app, created, make_handler, no_content
 from strongroom.domain import tokens
+from strongroom.http.app import build_app, make_handler
+from strongroom.http.params import REF_PATTERN, Cursor, Limit, OrgRef, created, no_content
 from strongroom.models import ServiceTokenCreate, ServiceTokenCreated, ServiceTokenList
+from strongroom.security.access import org_access
 
 app = build_app()
 
@@ -18,7 +20,8 @@ TokenRef = Annotated[str, Path(pattern=REF_PATTERN, description="Token ID (tok_â
 
 @app.get("/v1/orgs/<org>/tokens")
 def list_tokens(org: OrgRef, limit: Limit = 100, cursor: Cursor = None) -> ServiceTokenList:
-    data, next_cursor = tokens.list_tokens(org, limit=limit, cursor=cursor)
+    access = org_access(org, "tokens.manage")
+    data, next_cursor = tokens.list_tokens(access, limit=limit, cursor=cursor)
     return ServiceTokenList(data=data, next_cursor=next_cursor)
 
 
@@ -26,19 +29,22 @@ def list_tokens(org: OrgRef, limit: Limit = 100, cursor: Cursor = None) -> Servi
 def create_token(org: OrgRef, body: ServiceTokenCreate) -> Response[ServiceTokenCreated]:
     """A token for one environment: read, or read and write; optionally expiring and limited to
     source networks. The creator needs `tokens.manage` and the permissions it grants."""
-    return created(tokens.create(org, body))
+    access = org_access(org, "tokens.manage")
+    return created(tokens.create(access, body))
 
 
 @app.post("/v1/orgs/<org>/tokens/<id>/rotate")
 def rotate_token(org: OrgRef, id: TokenRef) -> ServiceTokenCreated:  # noqa: A002 - the contract's name
     """A new secret for the token; the old one stops working now. `token` is shown this once."""
-    return tokens.rotate(org, id)
+    access = org_access(org, "tokens.manage")
+    return tokens.rotate(access, id)
 
 
 @app.delete("/v1/orgs/<org>/tokens/<id>", responses={204: {"description": "Revoked"}})
 def revoke_token(org: OrgRef, id: TokenRef) -> Response[str]:  # noqa: A002 - the contract's name
     """Revoke: the next request with it is 401."""
-    tokens.revoke(org, id)
+    access = org_access(org, "tokens.manage")
+    tokens.revoke(access, id)
     return no_content()
 
 

@@ -6,9 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from strongroom.delivery import dispatch, message_of, queue_url_of
+from strongroom.domain.delivery import dispatch, message_of, queue_url_of
 from strongroom.observability import logger, metrics
 
 processor = BatchProcessor(event_type=EventType.SQS)
@@ -23,5 +24,5 @@ def _record(record: SQSRecord) -> str:
 
 @logger.inject_lambda_context(log_event=False, clear_state=True)
 @metrics.log_metrics
-def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+def lambda_handler(event: dict[str, Any], context: Any) -> PartialItemFailureResponse:
     return process_partial_response(event=event, record_handler=_record, processor=processor, context=context)

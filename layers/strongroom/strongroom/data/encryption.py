@@ -1,17 +1,15 @@
 """An org's encryption state (BYOK) on its ORG item (`kms_key_arn`, `encryption_status`,
-`encryption_updated_at`), and the org-wide listings the key operations walk (every environment
-of the org, its active projects). The data keys themselves live with the secrets (data/secrets.py);
-the claim of a customer key with the org (data/orgs.py)."""
+`encryption_updated_at`). The data keys themselves live with the secrets (data/secrets.py), the
+claim of a customer key with the org (data/orgs.py), and the org-wide listings the key
+operations walk (every environment, the active projects) with the projects (data/projects.py)."""
 
 from __future__ import annotations
 
-from strongroom import db, keys
-from strongroom.data.projects import EnvironmentRecord, ProjectRecord
+from strongroom.data import db, keys
 from strongroom.errors import AppError
 
 MIGRATING = "migrating"
 ACTIVE = "active"
-_ENVIRONMENTS = "ENV#"  # every project's environments in the org partition (keys.environment)
 
 
 def begin_migration(org_id: str, target: str | None, now: str, *, on_fail: AppError) -> db.Update:
@@ -43,21 +41,3 @@ def finish_migration(org_id: str, now: str) -> bool:
         condition="encryption_status = :migrating",
         values={":done": ACTIVE, ":migrating": MIGRATING, ":now": now},
     )
-
-
-def environments(org_id: str) -> list[EnvironmentRecord]:
-    """Every environment of the org, of every project."""
-    return [
-        EnvironmentRecord.model_validate(i)
-        for i in db.query_all(keys.org_partition(org_id), prefix=_ENVIRONMENTS)
-        if i.get("entity") == "environment"
-    ]
-
-
-def active_projects(org_id: str) -> list[ProjectRecord]:
-    """The org's projects that are not being deleted."""
-    return [
-        ProjectRecord.model_validate(i)
-        for i in db.query_all(keys.org_partition(org_id), prefix=keys.PROJECT_PREFIX)
-        if i.get("status", "active") == "active"
-    ]

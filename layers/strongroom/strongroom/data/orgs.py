@@ -1,5 +1,6 @@
-"""Orgs, memberships and invitations: items in the org's partition plus global pointers
-(org slug, invitation token hash)."""
+"""Orgs and memberships: the ORG item and MEMBER# items in the org's partition, the global slug
+pointer, the claims of customer keys; their reads and the ops of the transactions that change
+them (invitations: data/invitations.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from strongroom import db, ids, keys
+from strongroom import ids
+from strongroom.data import db, keys
 from strongroom.errors import AppError, Conflict, NotFound
 
 
@@ -35,28 +37,17 @@ class MembershipRecord(BaseModel):
     joined_at: str
 
 
-class InvitationRecord(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
-    id: str
-    org_id: str
-    email: str
-    role: str
-    token_hash: str
-    invited_by: str
-    created_at: str
-    expires_at: str
-    status: str = "pending"
-    accepted_by: str | None = None
+_STATUS = {"#st": "status"}
+
+
+def _not_found() -> NotFound:
+    return NotFound("organization not found")
 
 
 def active_check(org_id: str) -> db.Check:
     """A transaction condition: the org still exists and is not being deleted."""
     return db.Check(
-        keys.org(org_id),
-        "#st = :active",
-        names={"#st": "status"},
-        values={":active": "active"},
-        on_fail=NotFound("organization not found"),
+        keys.org(org_id), "#st = :active", names=_STATUS, values={":active": "active"}, on_fail=_not_found()
     )
 
 
@@ -109,23 +100,14 @@ def user_orgs_page(user_id: str, *, limit: int, cursor: str | None) -> tuple[lis
     return [(i["org_id"], i["role"]) for i in page.items], page.next_cursor
 
 
+def active_orgs(org_ids: Iterable[str]) -> dict[str, OrgRecord]:
+    """Several orgs by ID in one BatchGetItem (per 100); a deleted or missing one is absent."""
+    items = db.batch_get([keys.org(o) for o in dict.fromkeys(org_ids)])
+    return {i["id"]: OrgRecord.model_validate(i) for i in items if i.get("status") == "active"}
+
+
 def count_owners(org_id: str) -> int:
     return sum(1 for i in db.query_all(keys.org_partition(org_id), prefix=keys.MEMBER_PREFIX) if i["role"] == "owner")
-
-
-def invitation(org_id: str, invitation_id: str) -> InvitationRecord | None:
-    item = db.get(keys.invitation(org_id, invitation_id))
-    return InvitationRecord.model_validate(item) if item else None
-
-
-def invitation_by_token_hash(token_hash: str) -> InvitationRecord | None:
-    pointer = db.get(keys.invitation_token(token_hash))
-    return invitation(pointer["org_id"], pointer["invitation_id"]) if pointer else None
-
-
-def invitations_page(org_id: str, *, limit: int, cursor: str | None) -> tuple[list[InvitationRecord], str | None]:
-    page = db.query(keys.org_partition(org_id), prefix=keys.INVITE_PREFIX, limit=limit, cursor=cursor)
-    return [InvitationRecord.model_validate(i) for i in page.items], page.next_cursor
 
 
 # --------------------------------------------------------------------------- item builders
@@ -148,23 +130,85 @@ def member_item(m: MembershipRecord) -> dict[str, Any]:
     }
 
 
-def invitation_item(inv: InvitationRecord, expires_epoch: int) -> dict[str, Any]:
-    return {
-        **keys.invitation(inv.org_id, inv.id),
-        "entity": "invitation",
-        **inv.model_dump(exclude_none=True),
-        keys.TTL: expires_epoch + 30 * 86_400,
-    }
+# --------------------------------------------------------------------------- ops
 
 
-def invitation_token_item(inv: InvitationRecord, expires_epoch: int) -> dict[str, Any]:
-    return {
-        **keys.invitation_token(inv.token_hash),
-        "entity": "invitation_token",
-        "org_id": inv.org_id,
-        "invitation_id": inv.id,
-        keys.TTL: expires_epoch,
-    }
+def create(org: OrgRecord, owner: MembershipRecord) -> list[db.Op]:
+    """A new org (one owner), its slug pointer and its owner's membership, all create-only."""
+    return [db.Put.new({**org_item(org), "owner_count": 1}), claim_slug(org.id, org.slug), add_member(owner)]
+
+
+def claim_slug(org_id: str, slug: str) -> db.Put:
+    return db.Put.new(slug_item(org_id, slug), on_fail=slug_taken())
+
+
+def release_slug(slug: str) -> db.Delete:
+    return db.Delete(keys.org_slug(slug))
+
+
+def update(org_id: str, changes: dict[str, Any], now: str) -> db.Update:
+    """Set `changes` on the org while it is active."""
+    return db.Update.set_fields(keys.org(org_id), changes, updated_at=now, active_only=True, on_fail=_not_found())
+
+
+def tombstone(org_id: str, now: str) -> db.Update:
+    """active → deleted: every reader sees 404 from this transaction on."""
+    return db.Update(
+        keys.org(org_id),
+        "SET #st = :deleted, deleted_at = :now",
+        condition="#st = :active",
+        names=_STATUS,
+        values={":deleted": "deleted", ":active": "active", ":now": now},
+        on_fail=_not_found(),
+    )
+
+
+def guard(org_id: str, owner_delta: int = 0) -> db.Op:
+    """The one operation a transaction may carry on the org item (DynamoDB allows one per item):
+    the org must be active, and when owners are added or removed, `owner_count` moves with it
+    (never below one: 409 `last_owner`)."""
+    if owner_delta == 0:
+        return active_check(org_id)
+    if owner_delta > 0:
+        return db.Update(
+            keys.org(org_id),
+            "ADD owner_count :d",
+            condition="#st = :active",
+            names=_STATUS,
+            values={":d": owner_delta, ":active": "active"},
+            on_fail=_not_found(),
+        )
+    return db.Update(
+        keys.org(org_id),
+        "ADD owner_count :d",
+        condition="#st = :active AND owner_count > :one",
+        names=_STATUS,
+        values={":d": owner_delta, ":one": 1, ":active": "active"},
+        on_fail=Conflict("an organization must keep at least one owner", code="last_owner"),
+    )
+
+
+def add_member(m: MembershipRecord, *, on_fail: AppError | None = None) -> db.Put:
+    """A new membership (create-only)."""
+    return db.Put.new(member_item(m), on_fail=on_fail)
+
+
+def set_role(m: MembershipRecord, role: str) -> db.Update:
+    """The member's role, conditional on the role read."""
+    return db.Update(
+        keys.member(m.org_id, m.user_id),
+        "SET #r = :r",
+        condition="#r = :old",
+        names={"#r": "role"},
+        values={":r": role, ":old": m.role},
+        on_fail=Conflict("the member's role changed meanwhile; retry"),
+    )
+
+
+def remove_member(m: MembershipRecord) -> db.Delete:
+    return db.Delete(
+        keys.member(m.org_id, m.user_id), condition="attribute_exists(PK)", on_fail=NotFound("member not found")
+    )
 
 
 # --------------------------------------------------------------------------- BYOK key claims

@@ -1,4 +1,5 @@
-"""Projects and environments, in the org's partition, with per-org / per-project slug pointers."""
+"""Projects, environments and templates, in the org's partition, with per-org / per-project slug
+pointers: their reads and the ops of the transactions that change them."""
 
 from __future__ import annotations
 
@@ -6,7 +7,12 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from strongroom import db, ids, keys
+from strongroom import ids
+from strongroom.data import db, keys
+from strongroom.errors import Conflict, Invalid, NotFound
+
+_STATUS = {"#st": "status"}
+_ENVIRONMENTS = "ENV#"  # every project's environments in the org partition (keys.environment)
 
 
 class ProjectRecord(BaseModel):
@@ -90,6 +96,24 @@ def environments_page(
     return [EnvironmentRecord.model_validate(i) for i in result.items], result.next_cursor
 
 
+def org_environments(org_id: str) -> list[EnvironmentRecord]:
+    """Every environment of the org, of every project (one Query of the org partition's `ENV#`)."""
+    return [
+        EnvironmentRecord.model_validate(i)
+        for i in db.query_all(keys.org_partition(org_id), prefix=_ENVIRONMENTS)
+        if i.get("entity") == "environment"
+    ]
+
+
+def active_projects(org_id: str) -> list[ProjectRecord]:
+    """The org's projects that are not being deleted."""
+    return [
+        ProjectRecord.model_validate(i)
+        for i in db.query_all(keys.org_partition(org_id), prefix=keys.PROJECT_PREFIX)
+        if i.get("status", "active") == "active"
+    ]
+
+
 def project_item(p: ProjectRecord) -> dict[str, Any]:
     return {**keys.project(p.org_id, p.id), "entity": "project", **p.model_dump()}
 
@@ -143,3 +167,134 @@ def template_item(org_id: str, project_id: str, rec: TemplateKeyRecord) -> dict[
         "project_id": project_id,
         **rec.model_dump(exclude_none=True),
     }
+
+
+# --------------------------------------------------------------------------- ops
+
+
+def slug_conflict(kind: str) -> Conflict:
+    return Conflict(
+        f"a {kind} with this slug already exists",
+        code="slug_taken",
+        details={"fields": [{"field": "slug", "location": "body", "issue": "already taken"}]},
+    )
+
+
+def active_check(org_id: str, project_id: str) -> db.Check:
+    """A transaction condition: the project exists and is not being deleted."""
+    return db.Check(
+        keys.project(org_id, project_id),
+        "#st = :active",
+        names=_STATUS,
+        values={":active": "active"},
+        on_fail=NotFound("project not found"),
+    )
+
+
+def create(project: ProjectRecord, envs: list[EnvironmentRecord]) -> list[db.Op]:
+    """A new project, its slug pointer and its first environments with theirs, all create-only."""
+    ops: list[db.Op] = [db.Put.new(project_item(project)), claim_slug(project.org_id, project.slug, project.id)]
+    for env in envs:
+        ops += [db.Put.new(environment_item(env)), db.Put.new(environment_slug_item(env))]
+    return ops
+
+
+def claim_slug(org_id: str, slug: str, project_id: str) -> db.Put:
+    return db.Put.new(project_slug_item(org_id, slug, project_id), on_fail=slug_conflict("project"))
+
+
+def release_slug(org_id: str, slug: str) -> db.Delete:
+    return db.Delete(keys.project_slug(org_id, slug))
+
+
+def update(project: ProjectRecord, changes: dict[str, Any], now: str) -> db.Update:
+    """Set `changes` on the project while it is active."""
+    return db.Update.set_fields(
+        keys.project(project.org_id, project.id),
+        changes,
+        updated_at=now,
+        active_only=True,
+        on_fail=NotFound("project not found"),
+    )
+
+
+def tombstone(project: ProjectRecord, now: str) -> db.Update:
+    """active → deleted: every reader sees 404 from this transaction on."""
+    return db.Update(
+        keys.project(project.org_id, project.id),
+        "SET #st = :deleted, deleted_at = :now",
+        condition="#st = :active",
+        names=_STATUS,
+        values={":deleted": "deleted", ":active": "active", ":now": now},
+        on_fail=NotFound("project not found"),
+    )
+
+
+def add_environment(env: EnvironmentRecord) -> list[db.Op]:
+    """A new environment and its slug pointer (create-only; a taken slug is 409)."""
+    return [
+        db.Put.new(environment_item(env)),
+        db.Put.new(environment_slug_item(env), on_fail=slug_conflict("environment")),
+    ]
+
+
+def parent_exists(env: EnvironmentRecord, parent_id: str) -> db.Check:
+    """A transaction condition: the environment's parent still exists."""
+    return db.Check(
+        keys.environment(env.org_id, env.project_id, parent_id),
+        "attribute_exists(PK)",
+        on_fail=Invalid("the parent environment was deleted meanwhile"),
+    )
+
+
+def move_environment_slug(env: EnvironmentRecord, slug: str) -> list[db.Op]:
+    """The environment's slug pointer moved from its slug to `slug` (a taken one is 409)."""
+    moved = env.model_copy(update={"slug": slug})
+    return [
+        db.Delete(keys.environment_slug(env.org_id, env.project_id, env.slug)),
+        db.Put.new(environment_slug_item(moved), on_fail=slug_conflict("environment")),
+    ]
+
+
+def update_environment(
+    env: EnvironmentRecord, changes: dict[str, Any], now: str, removes: tuple[str, ...] = ()
+) -> db.Update:
+    """Set `changes` on the environment (and remove `removes`), while it exists."""
+    return db.Update.set_fields(
+        keys.environment(env.org_id, env.project_id, env.id),
+        changes,
+        updated_at=now,
+        active_only=False,
+        on_fail=NotFound("environment not found"),
+        removes=removes,
+    )
+
+
+def remove_environment(env: EnvironmentRecord) -> list[db.Op]:
+    """The environment's item (while it exists) and its slug pointer."""
+    return [
+        db.Delete(
+            keys.environment(env.org_id, env.project_id, env.id),
+            condition="attribute_exists(PK)",
+            on_fail=NotFound("environment not found"),
+        ),
+        db.Delete(keys.environment_slug(env.org_id, env.project_id, env.slug)),
+    ]
+
+
+def put_template_key(org_id: str, project_id: str, rec: TemplateKeyRecord, *, seen: str | None) -> db.Put:
+    """A template key: new (create-only) when `seen` is None, else over the one last updated at
+    `seen`; a concurrent change either way is 409 `template_changed`."""
+    changed = Conflict("the template changed; retry", code="template_changed")
+    item = template_item(org_id, project_id, rec)
+    if seen is None:
+        return db.Put.new(item, on_fail=changed)
+    return db.Put(item, condition="updated_at = :seen", values={":seen": seen}, on_fail=changed)
+
+
+def delete_template_key(org_id: str, project_id: str, key: str) -> db.Delete:
+    return db.Delete(
+        keys.template_key(org_id, project_id, key),
+        condition="attribute_exists(PK)",
+        on_fail=NotFound("template key not found"),
+    )

@@ -9,7 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from strongroom import db, keys
+from strongroom.data import db, keys
 from strongroom.errors import AppError
 
 # A snapshot's ciphertext goes in parts of at most CHUNK_BYTES: the first in the SNAPSHOT item,

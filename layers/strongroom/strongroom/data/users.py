@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from strongroom import audit, clock, db, ids, keys
+from strongroom import clock, ids
+from strongroom.data import chain, db, keys
+from strongroom.domain import audit
 from strongroom.errors import Conflict, NotFound
 from strongroom.models import User
 
@@ -25,6 +27,11 @@ def require(user_id: str) -> User:
     if user is None:
         raise NotFound("user not found")
     return user
+
+
+def names(user_ids: list[str]) -> dict[str, str]:
+    """Users' display names by ID, in one BatchGetItem (per 100); a missing user is absent."""
+    return {i["id"]: str(i.get("name", "")) for i in db.batch_get([keys.user(u) for u in user_ids])}
 
 
 def by_email(email: str) -> User | None:
@@ -72,7 +79,7 @@ def create(
     metadata: dict[str, Any] = {"via": via}
     if replacing is not None:
         metadata["replaced_unverified"] = replacing.id
-    db.transact(
+    chain.transact(
         ops,
         audit=audit.event(
             "user.created", scope_id=user_id, resource_type="user", resource_id=user_id, metadata=metadata
@@ -85,7 +92,7 @@ def link_identity(user: User, issuer: str, subject: str) -> None:
     """Another subject for a user whose email is verified (and still theirs: the pointer and the
     flag are conditions of the write)."""
     gone = Conflict("this email is no longer this account's", code="email_taken")
-    db.transact(
+    chain.transact(
         [
             db.Put.new({**keys.user_identity(issuer, subject), "entity": "user_identity", "user_id": user.id}),
             db.Check(keys.user(user.id), "email_verified = :true", values={":true": True}, on_fail=gone),
@@ -105,7 +112,7 @@ def mark_verified(user: User, issuer: str) -> User:
     """The user's own subject says their email is verified: so it is, while the email pointer is
     still theirs (a verified sign-in of another subject may have taken it over)."""
     now = clock.now_iso()
-    db.transact(
+    chain.transact(
         [
             db.Update(
                 keys.user(user.id),
@@ -134,7 +141,7 @@ def mark_verified(user: User, issuer: str) -> User:
 
 def update(user: User, *, name: str) -> User:
     now = clock.now_iso()
-    db.transact(
+    chain.transact(
         [
             db.Update(
                 keys.user(user.id), "SET #n = :n, updated_at = :u", names={"#n": "name"}, values={":n": name, ":u": now}

@@ -1,19 +1,26 @@
 """Reading an org's audit log: filtered pages (newest first), export page by page (CSV or JSON,
-oldest first), and verification of its hash chain (audit.py). Admin or owner (`audit.read`)."""
+oldest first), and verification of its hash chain (audit.py). Admin or owner (`audit.read`, named
+by the routes, which hand over the access). The reads: data/audit.py."""
 
 from __future__ import annotations
 
 import csv
 import io
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from strongroom import audit, clock, db, keys
-from strongroom.access import org_access
+from strongroom import clock
+from strongroom.data import audit as data
+from strongroom.data import db, keys
+from strongroom.data.audit import AuditFilter
+from strongroom.domain import audit
 from strongroom.errors import Invalid
 from strongroom.models import AuditEntry, AuditVerification
+from strongroom.security.access import OrgAccess
+
+__all__ = ["AuditFilter", "Walk", "export", "head_fault", "search", "verify", "walk"]
 
 EXPORT_PAGE = 1000  # events a page of an export holds at most (and, filtered, items it reads)
 VERIFY_PAGE = 1000  # events one verify call walks at most
@@ -35,64 +42,12 @@ CSV_COLUMNS = (
 )
 
 
-@dataclass(frozen=True, kw_only=True)
-class AuditFilter:
-    """Which events a search or an export returns; a field left None matches any event. `action`
-    is exact, or a prefix when it ends in `.` or `*`; `actor` is the actor's id; `since`/`until`
-    bound created_at, both inclusive."""
-
-    action: str | None = None
-    resource_type: str | None = None
-    actor: str | None = None
-    project: str | None = None
-    environment: str | None = None
-    since: datetime | None = None
-    until: datetime | None = None
-    request_id: str | None = None
-
-
-def _expression(f: AuditFilter) -> tuple[str, dict[str, Any], dict[str, str]]:
-    """The DynamoDB filter expression, its values and its attribute names."""
-    clauses: list[str] = ["entity = :entity"]
-    values: dict[str, Any] = {":entity": audit.ENTITY}
-    names: dict[str, str] = {}
-    if f.action:
-        if f.action.endswith((".", "*")):
-            clauses.append("begins_with(#action, :action)")
-            values[":action"] = f.action.rstrip("*")
-        else:
-            clauses.append("#action = :action")
-            values[":action"] = f.action
-        names["#action"] = "action"
-    if f.resource_type:
-        clauses.append("#resource.#type = :rtype")
-        names |= {"#resource": "resource", "#type": "type"}
-        values[":rtype"] = f.resource_type
-    if f.actor:
-        clauses.append("#actor.#id = :actor")
-        names |= {"#actor": "actor", "#id": "id"}
-        values[":actor"] = f.actor
-    if f.project:
-        clauses.append("project_id = :project")
-        values[":project"] = f.project
-    if f.environment:
-        clauses.append("environment_id = :environment")
-        values[":environment"] = f.environment
-    if f.since:
-        clauses.append("created_at >= :since")
-        values[":since"] = clock.iso(f.since)
-    if f.until:
-        clauses.append("created_at <= :until")
-        values[":until"] = clock.iso(f.until)
+def _check_window(f: AuditFilter) -> None:
     if f.since and f.until and f.since > f.until:
         raise Invalid(
             "`since` is after `until`",
             details={"fields": [{"field": "since", "location": "query", "issue": "after until"}]},
         )
-    if f.request_id:
-        clauses.append("request_id = :rid")
-        values[":rid"] = f.request_id
-    return " AND ".join(clauses), values, names
 
 
 def _entry(item: dict[str, Any]) -> AuditEntry:
@@ -100,29 +55,19 @@ def _entry(item: dict[str, Any]) -> AuditEntry:
 
 
 def search(
-    org_ref: str, *, filters: AuditFilter, limit: int, cursor: str | None, forward: bool = False
+    access: OrgAccess, *, filters: AuditFilter, limit: int, cursor: str | None, forward: bool = False
 ) -> tuple[list[AuditEntry], str | None]:
-    """Up to `limit` matching events among at most max(limit, db.FILTER_BUDGET) read: a sparse
-    filter answers a short page, or an empty one, with a cursor while the log goes on."""
-    access = org_access(org_ref, "audit.read")
-    expression, values, names = _expression(filters)
-    page = db.query(
-        keys.audit_partition(access.org.id),
-        prefix=keys.AUDIT_EVENT_PREFIX,
-        limit=limit,
-        cursor=cursor,
-        forward=forward,
-        filter_expression=expression,
-        filter_values=values,
-        filter_names=names or None,
-    )
-    return [_entry(i) for i in page.items], page.next_cursor
+    """Up to `limit` matching events among at most max(limit, db.FILTER_BUDGET) read (`audit.read`):
+    a sparse filter answers a short page, or an empty one, with a cursor while the log goes on."""
+    _check_window(filters)
+    items, next_cursor = data.events_page(access.org.id, filters, limit=limit, cursor=cursor, forward=forward)
+    return [_entry(i) for i in items], next_cursor
 
 
-def export(org_ref: str, fmt: str, *, filters: AuditFilter, cursor: str | None) -> tuple[str, str | None]:
+def export(access: OrgAccess, fmt: str, *, filters: AuditFilter, cursor: str | None) -> tuple[str, str | None]:
     """One page of up to EXPORT_PAGE matching events among at most EXPORT_PAGE read, oldest first,
     and the cursor of the next (present while the log goes on, even after an empty page)."""
-    entries, next_cursor = search(org_ref, filters=filters, limit=EXPORT_PAGE, cursor=cursor, forward=True)
+    entries, next_cursor = search(access, filters=filters, limit=EXPORT_PAGE, cursor=cursor, forward=True)
     if fmt == "json":
         return json.dumps([e.model_dump() for e in entries], separators=(",", ":")), next_cursor
     out = io.StringIO()
@@ -150,72 +95,109 @@ def export(org_ref: str, fmt: str, *, filters: AuditFilter, cursor: str | None) 
     return out.getvalue(), next_cursor
 
 
-def verify(
-    org_ref: str, *, since: datetime | None, until: datetime | None, cursor: str | None = None
-) -> AuditVerification:
-    """Recompute the chain, at most VERIFY_PAGE events a call: from its first event, or from where
-    the previous call stopped (its `next_cursor` carries the sequence number and hash reached,
-    sealed, so a resumed walk trusts nothing the table says about the events before it). Report
-    the first sequence number that breaks it (edited, removed, inserted or moved), counting the
-    events within [since, until] when given. The walk is complete when `next_cursor` is null."""
-    access = org_access(org_ref, "audit.read")
-    scope = access.org.id
-    cursor_scope = f"audit.verify|{scope}"
-    expected_seq, prev_hash = 1, audit.GENESIS
-    if cursor:
-        reached = db.unseal(cursor_scope, cursor)
-        expected_seq, prev_hash = int(reached["seq"]), str(reached["hash"])
-    checked = 0
-    first_seq = last_seq = None
-    lower = clock.iso(since) if since else None
-    upper = clock.iso(until) if until else None
+# --------------------------------------------------------------------------- verify
 
-    def broken(seq: int, reason: str) -> AuditVerification:
-        return AuditVerification(
-            ok=False, checked=checked, first_seq=first_seq, last_seq=last_seq, first_broken_seq=seq, reason=reason
-        )
 
-    page = db.query(
-        keys.audit_partition(scope),
-        prefix=keys.AUDIT_EVENT_PREFIX,
-        limit=VERIFY_PAGE,
-        after=keys.audit_event(scope, expected_seq - 1) if expected_seq > 1 else None,
-    )
-    next_cursor = None
-    for item in page.items:
+@dataclass(frozen=True, slots=True)
+class Walk:
+    """Where a walk along the chain got to: the sequence number and previous hash the next event
+    must have, the events counted within the window, and how the walk ended (a break, or past
+    `until`)."""
+
+    next_seq: int = 1
+    prev_hash: str = audit.GENESIS
+    checked: int = 0
+    first_seq: int | None = None
+    last_seq: int | None = None
+    broken: tuple[int, str] | None = None  # the first sequence number that breaks the chain, and why
+    stopped: bool = False  # an event after `until`: the rest is outside the window
+
+
+def _fault(scope: str, item: dict[str, Any], at: Walk) -> tuple[int, str] | None:
+    seq = int(item.get("seq", 0))
+    if seq != at.next_seq or item[keys.SK] != data.event_sort_key(scope, seq):
+        return at.next_seq, "missing or out of order"
+    if item.get("prev_hash") != at.prev_hash:
+        return seq, "does not follow the previous event"
+    if item.get("hash") != audit.chain_hash(at.prev_hash, item):
+        return seq, "altered"
+    return None
+
+
+def walk(scope: str, items: list[dict[str, Any]], start: Walk, *, lower: str | None, upper: str | None) -> Walk:
+    """Pure: follow the chain through `items` (in sequence order) from `start`, counting the
+    events created within [lower, upper]; stop at the first break, or at an event after `upper`."""
+    at = start
+    for item in items:
         seq = int(item.get("seq", 0))
-        in_window = (lower is None or str(item.get("created_at", "")) >= lower) and (
-            upper is None or str(item.get("created_at", "")) <= upper
+        created = str(item.get("created_at", ""))
+        if upper is not None and created > upper and seq >= at.next_seq:
+            return replace(at, stopped=True)
+        fault = _fault(scope, item, at)
+        if fault is not None:
+            return replace(at, broken=fault)
+        in_window = (lower is None or created >= lower) and (upper is None or created <= upper)
+        at = Walk(
+            next_seq=seq + 1,
+            prev_hash=str(item["hash"]),
+            checked=at.checked + in_window,
+            first_seq=at.first_seq if at.first_seq is not None or not in_window else seq,
+            last_seq=seq if in_window else at.last_seq,
         )
-        if upper is not None and str(item.get("created_at", "")) > upper and seq >= expected_seq:
-            break
-        if seq != expected_seq or item[keys.SK] != keys.audit_event(scope, seq)[keys.SK]:
-            return broken(expected_seq, "missing or out of order")
-        if item.get("prev_hash") != prev_hash:
-            return broken(seq, "does not follow the previous event")
-        if item.get("hash") != audit.chain_hash(prev_hash, item):
-            return broken(seq, "altered")
-        if in_window:
-            checked += 1
-            first_seq = first_seq if first_seq is not None else seq
-            last_seq = seq
-        expected_seq, prev_hash = seq + 1, str(item["hash"])
-    else:
-        if page.next_cursor:  # this call's share is done; the chain goes on
-            next_cursor = db.seal(cursor_scope, {"seq": expected_seq, "hash": prev_hash})
-        else:
-            head = db.get(keys.audit_head(scope))
-            head_seq = int(head["seq"]) if head else 0
-            if head_seq != expected_seq - 1 or (head and head.get("hash") != prev_hash):
-                return broken(
-                    expected_seq if head_seq >= expected_seq else head_seq + 1, "does not match the chain head"
-                )
+    return at
+
+
+def head_fault(at: Walk, head: data.ChainHead | None) -> tuple[int, str] | None:
+    """Pure: at the end of the chain, whether its head names the last event walked."""
+    head_seq = head.seq if head else 0
+    if head_seq != at.next_seq - 1 or (head is not None and head.hash != at.prev_hash):
+        return (at.next_seq if head_seq >= at.next_seq else head_seq + 1), "does not match the chain head"
+    return None
+
+
+def _report(at: Walk, next_cursor: str | None) -> AuditVerification:
+    if at.broken is not None:
+        seq, reason = at.broken
+        return AuditVerification(
+            ok=False,
+            checked=at.checked,
+            first_seq=at.first_seq,
+            last_seq=at.last_seq,
+            first_broken_seq=seq,
+            reason=reason,
+        )
     return AuditVerification(
         ok=True,
-        checked=checked,
-        first_seq=first_seq,
-        last_seq=last_seq,
+        checked=at.checked,
+        first_seq=at.first_seq,
+        last_seq=at.last_seq,
         first_broken_seq=None,
         reason=None,
         next_cursor=next_cursor,
     )
+
+
+def verify(
+    access: OrgAccess, *, since: datetime | None, until: datetime | None, cursor: str | None = None
+) -> AuditVerification:
+    """Recompute the chain (`audit.read`), at most VERIFY_PAGE events a call: from its first
+    event, or from where the previous call stopped (its `next_cursor` carries the sequence number
+    and hash reached, sealed, so a resumed walk trusts nothing the table says about the events
+    before it). Report the first sequence number that breaks it (edited, removed, inserted or
+    moved), counting the events within [since, until] when given. The walk is complete when
+    `next_cursor` is null."""
+    scope = access.org.id
+    cursor_scope = f"audit.verify|{scope}"
+    start = Walk()
+    if cursor:
+        reached = db.unseal(cursor_scope, cursor)
+        start = Walk(next_seq=int(reached["seq"]), prev_hash=str(reached["hash"]))
+    items, more = data.chain_page(scope, after_seq=start.next_seq - 1, limit=VERIFY_PAGE)
+    at = walk(scope, items, start, lower=clock.iso(since) if since else None, upper=clock.iso(until) if until else None)
+    next_cursor = None
+    if at.broken is None and not at.stopped:
+        if more:  # this call's share is done; the chain goes on
+            next_cursor = db.seal(cursor_scope, {"seq": at.next_seq, "hash": at.prev_hash})
+        else:
+            at = replace(at, broken=head_fault(at, data.head(scope)))
+    return _report(at, next_cursor)

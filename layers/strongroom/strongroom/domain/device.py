@@ -22,13 +22,16 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import timedelta
-from typing import Any
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Literal
 
-from strongroom import audit, clock, db, keys
+from strongroom import clock
 from strongroom.context import Principal, current, principal
-from strongroom.data import users
-from strongroom.domain import pats
+from strongroom.data import chain, users
+from strongroom.data import devices as device_data
+from strongroom.data.devices import DeviceRequestRecord
+from strongroom.domain import audit, pats
 from strongroom.errors import Invalid, NotFound, Throttled
 from strongroom.models import DeviceStart, DeviceToken
 
@@ -60,33 +63,12 @@ def start(verification_uri: str, client_name: str) -> DeviceStart:
     expires = clock.iso(now + timedelta(seconds=EXPIRES_IN))
     for _attempt in range(5):
         user_code = "".join(secrets.choice(USER_CODE_ALPHABET) for _ in range(USER_CODE_LENGTH))
-        try:
-            db.put_plain(
-                {
-                    **keys.device_user_code(_hash(user_code)),
-                    "entity": "device_user_code",
-                    "device_hash": _hash(device_code),
-                    "expires_at": expires,
-                    keys.TTL: _epoch(expires),
-                },
-                condition="attribute_not_exists(PK)",
-            )
+        if device_data.claim_user_code(_hash(user_code), _hash(device_code), expires_at=expires, ttl=_epoch(expires)):
             break
-        except Exception:  # noqa: BLE001, S112 - a taken code (rare): draw another
-            continue
     else:
         raise Throttled("could not allocate a user code; retry", headers={"Retry-After": "1"})
-    db.put_plain(
-        {
-            **keys.device_request(_hash(device_code)),
-            "entity": "device_request",
-            "status": "pending",
-            "client_name": client_name,
-            "interval": INTERVAL,
-            "expires_at": expires,
-            keys.TTL: _epoch(expires) + 3600,
-        },
-        condition="attribute_not_exists(PK)",
+    device_data.create_request(
+        _hash(device_code), client_name=client_name, interval=INTERVAL, expires_at=expires, ttl=_epoch(expires) + 3600
     )
     shown = f"{user_code[:4]}-{user_code[4:]}"
     return DeviceStart(
@@ -99,33 +81,22 @@ def start(verification_uri: str, client_name: str) -> DeviceStart:
     )
 
 
+# --------------------------------------------------------------------------- approve
+
+
 def _count_failure(user_id: str) -> None:
     now = clock.now()
-    item = db.get(keys.device_failures(user_id))
-    if item is None or clock.parse(str(item["window_end"])) <= now:
+    seen = device_data.failures(user_id)
+    if seen is None or clock.parse(seen.window_end) <= now:
         window_end = clock.iso(now + FAILED_WINDOW)
-        db.put_plain(
-            {
-                **keys.device_failures(user_id),
-                "entity": "device_failures",
-                "count": 1,
-                "window_end": window_end,
-                keys.TTL: _epoch(window_end),
-            }
-        )
+        device_data.restart_failures(user_id, window_end=window_end, ttl=_epoch(window_end))
         return
-    db.update_plain(
-        keys.device_failures(user_id),
-        "SET #c = #c + :one",
-        condition="attribute_exists(PK)",
-        values={":one": 1},
-        names={"#c": "count"},
-    )
+    device_data.add_failure(user_id)
 
 
 def _check_rate(user_id: str) -> None:
-    item = db.get(keys.device_failures(user_id))
-    if item and clock.parse(str(item["window_end"])) > clock.now() and int(item["count"]) >= MAX_FAILED_APPROVALS:
+    seen = device_data.failures(user_id)
+    if seen and clock.parse(seen.window_end) > clock.now() and seen.count >= MAX_FAILED_APPROVALS:
         raise Throttled("too many wrong codes; wait and retry", headers={"Retry-After": str(FAILED_WINDOW.seconds)})
 
 
@@ -133,100 +104,115 @@ def approve(user_code: str, *, deny: bool) -> None:
     who = principal()  # a user signed in directly, not with a token (access.admit)
     _check_rate(who.id)
     code = normalize(user_code)
-    pointer = db.get(keys.device_user_code(_hash(code))) if len(code) == USER_CODE_LENGTH else None
-    if pointer is None or clock.parse(str(pointer["expires_at"])) <= clock.now():
+    pointer = device_data.user_code(_hash(code)) if len(code) == USER_CODE_LENGTH else None
+    if pointer is None or clock.parse(pointer.expires_at) <= clock.now():
         _count_failure(who.id)
         raise NotFound("no pending login with this code", code="invalid_user_code")
-    device_hash = str(pointer["device_hash"])
     if not deny and pats.count(who.id) >= pats.MAX_PER_USER:
         raise pats.TooManyTokens  # early, to the user who can revoke one; the mint enforces it too
-    db.transact(
+    chain.transact(
         [
-            db.Update(
-                keys.device_request(device_hash),
-                "SET #st = :new, user_id = :u, decided_at = :now",
-                condition="#st = :pending",
-                names={"#st": "status"},
-                values={
-                    ":new": "denied" if deny else "approved",
-                    ":u": who.id,
-                    ":now": clock.now_iso(),
-                    ":pending": "pending",
-                },
+            device_data.decide(
+                pointer.device_hash,
+                "denied" if deny else "approved",
+                user_id=who.id,
+                now=clock.now_iso(),
                 on_fail=NotFound("no pending login with this code", code="invalid_user_code"),
             ),
-            db.Delete(keys.device_user_code(_hash(code))),  # single use
+            device_data.use_user_code(_hash(code)),  # single use
         ],
         audit=audit.event(
             "device.denied" if deny else "device.approved",
             scope_id=who.id,
             resource_type="device_login",
-            resource_id=device_hash[:16],
+            resource_id=pointer.device_hash[:16],
             metadata={},
         ),
     )
+
+
+# --------------------------------------------------------------------------- poll: decide, then write
+
+PollKind = Literal["invalid_grant", "expired_token", "access_denied", "slow_down", "authorization_pending", "issue"]
+
+
+@dataclass(frozen=True, slots=True)
+class Poll:
+    """What a poll of the device code answers (RFC 8628's names), and the interval it names."""
+
+    kind: PollKind
+    interval: int | None = None
+
+
+def poll(req: DeviceRequestRecord | None, now: datetime) -> Poll:
+    """The answer to a poll of `req` at `now` (pure): a used or unknown code, an expired one (an
+    approved request is issued even late), a denial, a poll too early (the interval grows) or in
+    time while the user has not decided, or the token to issue."""
+    if req is None or req.status in {"issued", "denied_seen"}:
+        return Poll("invalid_grant")
+    if clock.parse(req.expires_at) <= now and req.status != "approved":
+        return Poll("expired_token")
+    if req.status == "denied":
+        return Poll("access_denied")
+    if req.status == "pending":
+        interval = req.interval if req.interval is not None else INTERVAL
+        if req.last_poll_at is not None and (now - clock.parse(req.last_poll_at)).total_seconds() < interval:
+            return Poll("slow_down", interval + SLOW_DOWN_STEP)
+        return Poll("authorization_pending", interval)
+    return Poll("issue")
+
+
+_MESSAGES = {
+    "invalid_grant": "unknown or already used device code",
+    "expired_token": "the device code has expired; start again",
+    "access_denied": "the user denied this login",
+    "authorization_pending": "waiting for the user to approve",
+}
 
 
 def _grant_error(code: str, message: str, **extra: Any) -> Invalid:
     return Invalid(message, code=code, details=extra or None)
 
 
+def _refuse(device_hash: str, answer: Poll, now: datetime) -> Invalid:
+    """Record what this answer changes of the request (a denial seen, a poll's time) and the 400
+    that tells the device."""
+    if answer.kind == "access_denied":
+        device_data.move(device_hash, was="denied", to="denied_seen")
+    elif answer.kind == "slow_down":
+        device_data.polled(device_hash, clock.iso(now), interval=answer.interval)
+        return _grant_error("slow_down", f"poll at most every {answer.interval} seconds", interval=answer.interval)
+    elif answer.kind == "authorization_pending":
+        device_data.polled(device_hash, clock.iso(now))
+    extra = {"interval": answer.interval} if answer.interval is not None else {}
+    return _grant_error(answer.kind, _MESSAGES[answer.kind], **extra)
+
+
 def token(device_code: str) -> DeviceToken:
     device_hash = _hash(device_code)
-    item = db.get(keys.device_request(device_hash))
-    if item is None or item.get("status") in {"issued", "denied_seen"}:
-        raise _grant_error("invalid_grant", "unknown or already used device code")
+    req = device_data.request(device_hash)
     now = clock.now()
-    if clock.parse(str(item["expires_at"])) <= now and item.get("status") != "approved":
-        raise _grant_error("expired_token", "the device code has expired; start again")
-    status = item.get("status")
-    if status == "denied":
-        db.update_plain(
-            keys.device_request(device_hash),
-            "SET #st = :seen",
-            condition="#st = :denied",
-            values={":seen": "denied_seen", ":denied": "denied"},
-            names={"#st": "status"},
-        )
-        raise _grant_error("access_denied", "the user denied this login")
-    if status == "pending":
-        interval = int(item.get("interval", INTERVAL))
-        last = item.get("last_poll_at")
-        if last is not None and (now - clock.parse(str(last))).total_seconds() < interval:
-            interval += SLOW_DOWN_STEP
-            db.update_plain(
-                keys.device_request(device_hash),
-                "SET #i = :i, last_poll_at = :now",
-                condition="attribute_exists(PK)",
-                values={":i": interval, ":now": clock.iso(now)},
-                names={"#i": "interval"},
-            )
-            raise _grant_error("slow_down", f"poll at most every {interval} seconds", interval=interval)
-        db.update_plain(
-            keys.device_request(device_hash),
-            "SET last_poll_at = :now",
-            condition="attribute_exists(PK)",
-            values={":now": clock.iso(now)},
-        )
-        raise _grant_error("authorization_pending", "waiting for the user to approve", interval=interval)
-    user = users.get(str(item["user_id"]))
+    answer = poll(req, now)
+    if req is None or answer.kind != "issue":
+        raise _refuse(device_hash, answer, now)
+    return _issue(device_hash, req, now)
+
+
+def _issue(device_hash: str, req: DeviceRequestRecord, now: datetime) -> DeviceToken:
+    """The approving user's token, once: the approval is claimed (approved → issuing) before the
+    mint, so a racing poll gets invalid_grant; a user at the token cap ends the login as denied."""
+    user = users.get(req.user_id) if req.user_id else None
     if user is None:
         raise _grant_error("access_denied", "the approving user no longer exists")
     # The approving user is the actor of what follows.
-    current().principal = Principal(
-        type="user", id=user.id, email=user.email, email_verified=user.email_verified, via="device"
-    )
-    db.update_plain(  # claim the approval once, before minting (a racing poll gets invalid_grant)
-        keys.device_request(device_hash),
-        "SET #st = :issued",
-        condition="#st = :approved",
-        values={":issued": "issuing", ":approved": "approved"},
-        names={"#st": "status"},
-    ) or _raise_used()
+    who = Principal(type="user", id=user.id, email=user.email, email_verified=user.email_verified, via="device")
+    current().principal = who
+    if not device_data.move(device_hash, was="approved", to="issuing"):
+        raise _grant_error("invalid_grant", _MESSAGES["invalid_grant"])
     try:
         created = pats.issue(
-            current().principal,  # type: ignore[arg-type]
-            f"device login ({item.get('client_name') or 'cli'})",
+            who,
+            f"device login ({req.client_name or 'cli'})",
             org_ids=None,
             read_only=False,
             expires_at=now + TOKEN_LIFETIME,
@@ -234,30 +220,14 @@ def token(device_code: str) -> DeviceToken:
         )
     except pats.TooManyTokens:
         # The user reached the cap after approving: this login ends, as a denied one does.
-        db.update_plain(
-            keys.device_request(device_hash),
-            "SET #st = :seen",
-            condition="#st = :issuing",
-            values={":seen": "denied_seen", ":issuing": "issuing"},
-            names={"#st": "status"},
-        )
+        device_data.move(device_hash, was="issuing", to="denied_seen")
         raise _grant_error(
             "access_denied", f"you hold {pats.MAX_PER_USER} personal access tokens; revoke one and log in again"
         ) from None
-    db.update_plain(
-        keys.device_request(device_hash),
-        "SET #st = :issued",
-        condition="#st = :issuing",
-        values={":issued": "issued", ":issuing": "issuing"},
-        names={"#st": "status"},
-    )
+    device_data.move(device_hash, was="issuing", to="issued")
     return DeviceToken(
         access_token=created.token,
         token_type="Bearer",  # noqa: S106 - the OAuth token type
         expires_in=int(TOKEN_LIFETIME.total_seconds()),
         token_id=created.id,
     )
-
-
-def _raise_used() -> bool:
-    raise _grant_error("invalid_grant", "unknown or already used device code")

@@ -24,8 +24,7 @@ customer key makes every read fail closed (503), which is the point.
 own audited change, as `POST E/rotate-key` does), resumable in the same way.
 
 The routes name the permission (`org_access(org, "encryption.manage")`) and hand over the access
-object. The public functions still take an org reference in its place (they then resolve it with
-`encryption.manage` themselves), for callers written before routes named their permission.
+object; every public function takes it (and checks `encryption.manage` on it again).
 """
 
 from __future__ import annotations
@@ -33,17 +32,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from strongroom import audit, aws, clock, crypto, db, ids
-from strongroom.access import EnvironmentAccess, OrgAccess, org_access
+from strongroom import aws, clock, ids
 from strongroom.config import settings
+from strongroom.data import chain, db
 from strongroom.data import encryption as data
 from strongroom.data import orgs as org_data
+from strongroom.data import projects as project_data
 from strongroom.data import secrets as secret_data
 from strongroom.data.orgs import OrgRecord
 from strongroom.data.projects import EnvironmentRecord
+from strongroom.domain import audit
 from strongroom.errors import Conflict, Unavailable, Unprocessable
 from strongroom.models import KmsTest, OrgEncryption, OrgKeysRotated
 from strongroom.observability import logger
+from strongroom.security import crypto
+from strongroom.security.access import EnvironmentAccess, OrgAccess
 
 # KMS answers that mean "this key cannot be used by us" (the customer's to fix): 422.
 _UNUSABLE = frozenset(
@@ -106,12 +109,9 @@ def _kms(operation: str, **params: Any) -> dict[str, Any]:
         raise _unusable() from None
 
 
-def _manage(access: OrgAccess | str) -> OrgAccess:
+def _manage(access: OrgAccess) -> OrgAccess:
     """The access the route resolved with `encryption.manage` (checked again: it is the permission
-    every function here needs). An org reference instead (a caller from before routes named their
-    permission) is resolved here, with the same permission."""
-    if isinstance(access, str):
-        return org_access(access, "encryption.manage")
+    every function here needs)."""
     access.require("encryption.manage")
     return access
 
@@ -127,7 +127,7 @@ def _view(access: OrgAccess, **extra: Any) -> OrgEncryption:
     )
 
 
-def get(access: OrgAccess | str) -> OrgEncryption:
+def get(access: OrgAccess) -> OrgEncryption:
     return _view(_manage(access))
 
 
@@ -137,7 +137,7 @@ def get(access: OrgAccess | str) -> OrgEncryption:
 PROBE_CHECKS = ("generate_data_key", "decrypt", "other_org_denied", "not_claimed")
 
 
-def test_key(access: OrgAccess | str, key_arn: str) -> KmsTest:
+def test_key(access: OrgAccess, key_arn: str) -> KmsTest:
     """Whether the key would be accepted by enable: KMS proves it serves this org and only it."""
     return KmsTest(ok=True, kms_key_arn=_probe(_manage(access), key_arn), checks=list(PROBE_CHECKS))
 
@@ -213,12 +213,12 @@ def plan_migration(org: OrgRecord, target: str | None) -> Migration:
     return Migration(target, previous=org.kms_key_arn, resume=False)
 
 
-def enable(access: OrgAccess | str, key_arn: str) -> OrgEncryption:
+def enable(access: OrgAccess, key_arn: str) -> OrgEncryption:
     access = _manage(access)
     return _migrate(access, _probe(access, key_arn), "org.kms_enabled")
 
 
-def disable(access: OrgAccess | str) -> OrgEncryption:
+def disable(access: OrgAccess) -> OrgEncryption:
     access = _manage(access)
     if access.org.kms_key_arn is None and access.org.encryption_status == data.ACTIVE:
         raise Conflict("this organization does not use its own key", code="byok_not_enabled")
@@ -232,7 +232,7 @@ def _migrate(access: OrgAccess, target: str | None, action: str) -> OrgEncryptio
     if not migration.resume:
         _record_target(org, migration, action)
     destination = target or settings().kms_key_id
-    environments = data.environments(org.id)
+    environments = project_data.org_environments(org.id)
     rewrapped = sum(_rewrap_environment(org.id, env, destination) for env in environments)
     data.finish_migration(org.id, clock.now_iso())
     refreshed = org.model_copy(
@@ -254,7 +254,7 @@ def _record_target(org: OrgRecord, migration: Migration, action: str) -> None:
     if migration.claim:
         claims.append(org_data.claim_kms_key(org.id, migration.claim, now, on_fail=_unusable()))
     changed = Conflict("the organization's encryption changed; retry", code="encryption_changed")
-    db.transact(
+    chain.transact(
         [data.begin_migration(org.id, migration.target, now, on_fail=changed), *claims],
         audit=audit.event(
             action, scope_id=org.id, resource_type="org", resource_id=org.id, metadata=migration.audit_metadata()
@@ -303,14 +303,14 @@ def _reencrypt(scope: crypto.Scope, wrapped: bytes, source: str, destination: st
 # --------------------------------------------------------------------------- rotate
 
 
-def rotate(access: OrgAccess | str) -> OrgKeysRotated:
+def rotate(access: OrgAccess) -> OrgKeysRotated:
     """A new data key version for every environment of the org (each one audited change)."""
     from strongroom.domain import secrets  # noqa: PLC0415 - the change path lives there
 
     access = _manage(access)
-    projects = {p.id: p for p in data.active_projects(access.org.id)}
+    projects = {p.id: p for p in project_data.active_projects(access.org.id)}
     rotated = 0
-    for env in data.environments(access.org.id):
+    for env in project_data.org_environments(access.org.id):
         project = projects.get(env.project_id)
         if project is None or env.encryption != "server":
             continue

@@ -1,5 +1,8 @@
 """Organizations, members and invitations: the business rules. Every mutation is one
-`db.transact` with one audit event; authorization goes through `strongroom.access`."""
+`data.chain.transact` with one audit event, of ops built by `data/orgs.py` and
+`data/invitations.py`. The routes resolve the access (`org_access(org, "<permission>")`, naming
+the permission) and hand it over; only the account's routes (create, list, accept) work from
+the principal alone."""
 
 from __future__ import annotations
 
@@ -8,14 +11,14 @@ import hmac
 import secrets
 from datetime import timedelta
 
-from strongroom import audit, clock, db, ids, keys, permissions
-from strongroom.access import OrgAccess, org_access
+from strongroom import clock, ids
 from strongroom.config import settings
 from strongroom.context import principal
+from strongroom.data import chain, db, invitations, users
 from strongroom.data import orgs as data
-from strongroom.data import users
-from strongroom.data.orgs import InvitationRecord, MembershipRecord, OrgRecord
-from strongroom.domain import purge
+from strongroom.data.invitations import InvitationRecord
+from strongroom.data.orgs import MembershipRecord, OrgRecord
+from strongroom.domain import audit, purge
 from strongroom.errors import Conflict, Forbidden, Gone, NotFound
 from strongroom.models import (
     Invitation,
@@ -29,6 +32,8 @@ from strongroom.models import (
     PermissionCatalog,
     slugify,
 )
+from strongroom.security import permissions
+from strongroom.security.access import OrgAccess, org_access
 
 INVITATION_TOKEN_PREFIX = "sr_inv_"  # noqa: S105 - a prefix, not a secret
 
@@ -47,12 +52,8 @@ def create(body: OrgCreate) -> Org:
     now = clock.now_iso()
     org = OrgRecord(id=ids.new_id("org"), name=body.name, slug=slug, created_by=who.id, created_at=now, updated_at=now)
     owner = MembershipRecord(org_id=org.id, user_id=who.id, email=user.email, role="owner", joined_at=now)
-    db.transact(
-        [
-            db.Put.new({**data.org_item(org), "owner_count": 1}),
-            db.Put.new(data.slug_item(org.id, slug), on_fail=data.slug_taken()),
-            db.Put.new(data.member_item(owner)),
-        ],
+    chain.transact(
+        data.create(org, owner),
         audit=audit.event(
             "org.created", scope_id=org.id, resource_type="org", resource_id=org.id, metadata={"slug": slug}
         ),
@@ -65,22 +66,17 @@ def list_mine(*, limit: int, cursor: str | None) -> tuple[list[Org], str | None]
     pairs, next_cursor = data.user_orgs_page(who.id, limit=limit, cursor=cursor)
     if who.org_ids is not None:
         pairs = [(o, r) for o, r in pairs if o in who.org_ids]
-    records = {i["id"]: i for i in db.batch_get([keys.org(o) for o, _ in pairs])}
-    out = [
-        _org_view(OrgRecord.model_validate(records[o]), role)
-        for o, role in pairs
-        if o in records and records[o].get("status") == "active"
-    ]
-    return out, next_cursor
+    active = data.active_orgs(o for o, _ in pairs)
+    return [_org_view(active[o], role) for o, role in pairs if o in active], next_cursor
 
 
-def get(org_ref: str) -> Org:
-    access = org_access(org_ref, "org.read")
+def get(access: OrgAccess) -> Org:
+    """The org (`org.read`)."""
     return _org_view(access.org, access.role)
 
 
-def update(org_ref: str, body: OrgPatch) -> Org:
-    access = org_access(org_ref, "org.update")
+def update(access: OrgAccess, body: OrgPatch) -> Org:
+    """Rename the org or change its slug (`org.update`)."""
     org = access.org
     changes = body.model_dump(exclude_unset=True, exclude_none=True)
     if not changes:
@@ -88,16 +84,9 @@ def update(org_ref: str, body: OrgPatch) -> Org:
     now = clock.now_iso()
     ops: list[db.Op] = []
     if "slug" in changes and changes["slug"] != org.slug:
-        ops += [
-            db.Delete(keys.org_slug(org.slug)),
-            db.Put.new(data.slug_item(org.id, changes["slug"]), on_fail=data.slug_taken()),
-        ]
-    ops.append(
-        db.Update.set_fields(
-            keys.org(org.id), changes, updated_at=now, active_only=True, on_fail=NotFound("organization not found")
-        )
-    )
-    db.transact(
+        ops += [data.release_slug(org.slug), data.claim_slug(org.id, changes["slug"])]
+    ops.append(data.update(org.id, changes, now))
+    chain.transact(
         ops,
         audit=audit.event(
             "org.updated",
@@ -110,23 +99,15 @@ def update(org_ref: str, body: OrgPatch) -> Org:
     return _org_view(org.model_copy(update={**changes, "updated_at": now}), access.role)
 
 
-def delete(org_ref: str) -> None:
-    """Tombstone, audit event and purge job atomically: the org is gone for every reader at once
-    (and its tokens with it); everything under it is removed by the purge worker afterwards
-    (domain/purge.py, where each step of an org's purge is listed)."""
-    access = org_access(org_ref, "org.delete")
+def delete(access: OrgAccess) -> None:
+    """Tombstone, audit event and purge job atomically (`org.delete`): the org is gone for every
+    reader at once (and its tokens with it); everything under it is removed by the purge worker
+    afterwards (domain/purge.py, where each step of an org's purge is listed)."""
     org = access.org
-    db.transact(
+    chain.transact(
         [
-            db.Update(
-                keys.org(org.id),
-                "SET #st = :deleted, deleted_at = :now",
-                condition="#st = :active",
-                names={"#st": "status"},
-                values={":deleted": "deleted", ":active": "active", ":now": clock.now_iso()},
-                on_fail=NotFound("organization not found"),
-            ),
-            db.Delete(keys.org_slug(org.slug)),
+            data.tombstone(org.id, clock.now_iso()),
+            data.release_slug(org.slug),
             purge.job_op("org", org.id, org_id=org.id),
         ],
         audit=audit.event(
@@ -149,15 +130,15 @@ def _member_view(m: MembershipRecord) -> Member:
     )
 
 
-def list_members(org_ref: str, *, limit: int, cursor: str | None) -> tuple[list[Member], str | None]:
-    access = org_access(org_ref, "members.read")
+def list_members(access: OrgAccess, *, limit: int, cursor: str | None) -> tuple[list[Member], str | None]:
+    """A page of the org's members with their names (`members.read`)."""
     records, next_cursor = data.members_page(access.org.id, limit=limit, cursor=cursor)
-    profiles = {i["id"]: i for i in db.batch_get([keys.user(m.user_id) for m in records])}
+    names = users.names([m.user_id for m in records])
     out = [
         Member(
             user_id=m.user_id,
             email=m.email,
-            name=str(profiles.get(m.user_id, {}).get("name", "")),
+            name=names.get(m.user_id, ""),
             role=m.role,
             joined_at=m.joined_at,
         )  # type: ignore[arg-type]
@@ -173,33 +154,9 @@ def _target(access: OrgAccess, user_id: str) -> MembershipRecord:
     return target
 
 
-def _org_guard(org_id: str, owner_delta: int = 0) -> db.Op:
-    """The one operation a transaction may carry on the org item (DynamoDB allows one per item):
-    the org must be active, and when owners are added or removed, `owner_count` moves with it
-    (never below one)."""
-    if owner_delta == 0:
-        return data.active_check(org_id)
-    if owner_delta > 0:
-        return db.Update(
-            keys.org(org_id),
-            "ADD owner_count :d",
-            condition="#st = :active",
-            names={"#st": "status"},
-            values={":d": owner_delta, ":active": "active"},
-            on_fail=NotFound("organization not found"),
-        )
-    return db.Update(
-        keys.org(org_id),
-        "ADD owner_count :d",
-        condition="#st = :active AND owner_count > :one",
-        names={"#st": "status"},
-        values={":d": owner_delta, ":one": 1, ":active": "active"},
-        on_fail=Conflict("an organization must keep at least one owner", code="last_owner"),
-    )
-
-
-def change_role(org_ref: str, user_id: str, role: str) -> Member:
-    access = org_access(org_ref, "members.manage")
+def change_role(access: OrgAccess, user_id: str, role: str) -> Member:
+    """Change a member's role (`members.manage`): nobody grants or changes a role above their
+    own, and the last owner is never demoted (the owner count moves in the same transaction)."""
     target = _target(access, user_id)
     if not permissions.can_grant(access.role, target.role) or not permissions.can_grant(access.role, role):
         raise Forbidden(
@@ -208,18 +165,8 @@ def change_role(org_ref: str, user_id: str, role: str) -> Member:
     if role == target.role:
         return _member_view(target)
     delta = (role == "owner") - (target.role == "owner")
-    db.transact(
-        [
-            db.Update(
-                keys.member(access.org.id, target.user_id),
-                "SET #r = :r",
-                condition="#r = :old",
-                names={"#r": "role"},
-                values={":r": role, ":old": target.role},
-                on_fail=Conflict("the member's role changed meanwhile; retry"),
-            ),
-            _org_guard(access.org.id, delta),
-        ],
+    chain.transact(
+        [data.set_role(target, role), data.guard(access.org.id, delta)],
         audit=audit.event(
             "member.role_changed",
             scope_id=access.org.id,
@@ -231,24 +178,23 @@ def change_role(org_ref: str, user_id: str, role: str) -> Member:
     return _member_view(target.model_copy(update={"role": role}))
 
 
-def remove_member(org_ref: str, user_id: str) -> None:
-    who = principal()
-    leaving = user_id == who.id
-    access = org_access(org_ref, "org.read" if leaving else "members.manage")
+def leaving(user_id: str) -> bool:
+    """Whether removing `user_id` is the caller leaving (which needs `org.read` only; removing
+    someone else needs `members.manage`)."""
+    return user_id == principal().id
+
+
+def remove_member(access: OrgAccess, user_id: str) -> None:
+    """Remove a member, or leave (`leaving`); the last owner can do neither."""
+    is_leaving = leaving(user_id)
+    access.require("org.read" if is_leaving else "members.manage")
     target = _target(access, user_id)
-    if not leaving and not permissions.can_grant(access.role, target.role):
+    if not is_leaving and not permissions.can_grant(access.role, target.role):
         raise Forbidden(f"your role ({access.role}) cannot remove a {target.role}", details={"role": access.role})
-    db.transact(
-        [
-            db.Delete(
-                keys.member(access.org.id, target.user_id),
-                condition="attribute_exists(PK)",
-                on_fail=NotFound("member not found"),
-            ),
-            _org_guard(access.org.id, -1 if target.role == "owner" else 0),
-        ],
+    chain.transact(
+        [data.remove_member(target), data.guard(access.org.id, -1 if target.role == "owner" else 0)],
         audit=audit.event(
-            "member.left" if leaving else "member.removed",
+            "member.left" if is_leaving else "member.removed",
             scope_id=access.org.id,
             resource_type="member",
             resource_id=target.user_id,
@@ -271,8 +217,8 @@ def _invitation_view(inv: InvitationRecord) -> Invitation:
     return Invitation.model_validate({**inv.model_dump(), "status": status})
 
 
-def invite(org_ref: str, body: InvitationCreate) -> InvitationCreated:
-    access = org_access(org_ref, "members.manage")
+def invite(access: OrgAccess, body: InvitationCreate) -> InvitationCreated:
+    """Invite someone by email (`members.manage`), to a role no higher than the caller's."""
     if not permissions.can_grant(access.role, body.role):
         raise Forbidden(f"your role ({access.role}) cannot invite a {body.role}", details={"role": access.role})
     existing = users.by_email(body.email)
@@ -292,12 +238,8 @@ def invite(org_ref: str, body: InvitationCreate) -> InvitationCreated:
         expires_at=clock.iso(expires),
     )
     epoch = int(expires.timestamp())
-    db.transact(
-        [
-            data.active_check(access.org.id),
-            db.Put.new(data.invitation_item(inv, epoch)),
-            db.Put.new(data.invitation_token_item(inv, epoch)),
-        ],
+    chain.transact(
+        [data.active_check(access.org.id), *invitations.create(inv, epoch)],
         audit=audit.event(
             "member.invited",
             scope_id=access.org.id,
@@ -309,31 +251,21 @@ def invite(org_ref: str, body: InvitationCreate) -> InvitationCreated:
     return InvitationCreated.model_validate({**_invitation_view(inv).model_dump(), "token": token})
 
 
-def list_invitations(org_ref: str, *, limit: int, cursor: str | None) -> tuple[list[Invitation], str | None]:
-    access = org_access(org_ref, "members.manage")
-    records, next_cursor = data.invitations_page(access.org.id, limit=limit, cursor=cursor)
+def list_invitations(access: OrgAccess, *, limit: int, cursor: str | None) -> tuple[list[Invitation], str | None]:
+    """A page of the org's invitations (`members.manage`)."""
+    records, next_cursor = invitations.page(access.org.id, limit=limit, cursor=cursor)
     return [_invitation_view(r) for r in records], next_cursor
 
 
-def revoke_invitation(org_ref: str, invitation_id: str) -> None:
-    access = org_access(org_ref, "members.manage")
-    inv = data.invitation(access.org.id, invitation_id) if ids.is_id(invitation_id, "inv") else None
+def revoke_invitation(access: OrgAccess, invitation_id: str) -> None:
+    """Revoke a pending invitation (`members.manage`)."""
+    inv = invitations.get(access.org.id, invitation_id) if ids.is_id(invitation_id, "inv") else None
     if inv is None:
         raise NotFound("invitation not found")
     if inv.status != "pending":
         raise Conflict(f"the invitation is already {inv.status}", code="invitation_not_pending")
-    db.transact(
-        [
-            db.Update(
-                keys.invitation(inv.org_id, inv.id),
-                "SET #st = :revoked",
-                condition="#st = :pending",
-                names={"#st": "status"},
-                values={":revoked": "revoked", ":pending": "pending"},
-                on_fail=Conflict("the invitation is no longer pending", code="invitation_not_pending"),
-            ),
-            db.Delete(keys.invitation_token(inv.token_hash)),
-        ],
+    chain.transact(
+        invitations.revoke(inv),
         audit=audit.event("invitation.revoked", scope_id=inv.org_id, resource_type="invitation", resource_id=inv.id),
     )
 
@@ -343,7 +275,7 @@ def accept(token: str) -> Org:
     exactly once. The token pointer outlives the acceptance (until its TTL) so that a second use says so (409)."""
     who = principal()  # a user with an unnarrowed credential (access.admit)
     token_hash = _hash(token)
-    inv = data.invitation_by_token_hash(token_hash) if token.startswith(INVITATION_TOKEN_PREFIX) else None
+    inv = invitations.by_token_hash(token_hash) if token.startswith(INVITATION_TOKEN_PREFIX) else None
     if inv is None or not hmac.compare_digest(inv.token_hash, token_hash):
         raise NotFound("invitation not found")
     if inv.status == "accepted":
@@ -367,20 +299,12 @@ def accept(token: str) -> Org:
         raise Conflict("you are already a member of this organization", code="already_member")
     now = clock.now_iso()
     member = MembershipRecord(org_id=org.id, user_id=who.id, email=who.email, role=inv.role, joined_at=now)
-    db.transact(
+    chain.transact(
         [
-            _org_guard(org.id, 1 if inv.role == "owner" else 0),
-            db.Update(
-                keys.invitation(org.id, inv.id),
-                "SET #st = :accepted, accepted_by = :u, accepted_at = :now",
-                condition="#st = :pending",
-                names={"#st": "status"},
-                values={":accepted": "accepted", ":pending": "pending", ":u": who.id, ":now": now},
-                on_fail=Conflict("the invitation was already accepted", code="invitation_used"),
-            ),
-            db.Put.new(
-                data.member_item(member),
-                on_fail=Conflict("you are already a member of this organization", code="already_member"),
+            data.guard(org.id, 1 if inv.role == "owner" else 0),
+            invitations.mark_accepted(inv, who.id, now),
+            data.add_member(
+                member, on_fail=Conflict("you are already a member of this organization", code="already_member")
             ),
         ],
         audit=audit.event(

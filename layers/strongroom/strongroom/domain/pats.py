@@ -10,16 +10,18 @@ stays within the cap (`_count_op`).
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
-from pydantic import BaseModel, ConfigDict
-
-from strongroom import audit, clock, db, ids, keys
+from strongroom import clock, ids
 from strongroom.context import Principal, principal
+from strongroom.data import chain, db
 from strongroom.data import orgs as org_data
-from strongroom.domain import tokens
+from strongroom.data import pats as pat_data
+from strongroom.data.pats import PatRecord
+from strongroom.domain import audit, tokens
 from strongroom.errors import Conflict, NotFound, Unauthorized, Unprocessable
 from strongroom.models import PersonalToken, PersonalTokenCreate, PersonalTokenCreated
+
+__all__ = ["PatRecord"]  # the record lives with its reads and writes (data/pats.py)
 
 PREFIX = "sr_pat_"
 MAX_PER_USER = 50
@@ -40,33 +42,19 @@ class _CountMoved(Conflict):
         super().__init__("the token count moved; retry", code="token_count_moved", headers={"Retry-After": "1"})
 
 
-class PatRecord(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
-    id: str
-    user_id: str
-    name: str
-    token_hash: str
-    org_ids: list[str] | None = None
-    read_only: bool = False
-    expires_at: str | None = None
-    created_at: str
-    created_via: str = "api"
-    last_used_at: str | None = None
-
-
 def verify(token: str, _source_ip: str) -> Principal:
     from strongroom.data import users  # noqa: PLC0415
 
     pat_id = tokens.parse(token, PREFIX, "pat")
-    item = db.get(keys.personal_token(pat_id)) if pat_id else None
-    if item is None:
+    rec = pat_data.get(pat_id) if pat_id else None
+    if rec is None:
         raise Unauthorized("invalid token")
-    rec = PatRecord.model_validate(item)
     now = tokens.check(token, rec.token_hash, rec.expires_at)
     user = users.get(rec.user_id)
     if user is None:
         raise Unauthorized("invalid token")
-    tokens.mark_used(keys.personal_token(rec.id), rec.last_used_at, now)
+    if tokens.stamp_due(rec.last_used_at, now):
+        pat_data.stamp_used(rec.id, now, now - tokens.LAST_USED_EVERY)
     return Principal(
         type="user",
         id=user.id,
@@ -80,15 +68,6 @@ def verify(token: str, _source_ip: str) -> Principal:
 
 def _view(rec: PatRecord) -> PersonalToken:
     return PersonalToken.model_validate(rec.model_dump())
-
-
-def _item(rec: PatRecord) -> dict[str, Any]:
-    return {
-        **keys.personal_token(rec.id),
-        **keys.personal_token_index(rec.user_id, rec.created_at, rec.id),
-        "entity": "personal_token",
-        **rec.model_dump(exclude_none=True),
-    }
 
 
 def issue(
@@ -117,7 +96,7 @@ def issue(
     _with_count(
         who.id,
         +1,
-        [db.Put.new(_item(rec), on_fail=Unprocessable("token id collision; retry"))],
+        [pat_data.create(rec, on_fail=Unprocessable("token id collision; retry"))],
         audit.event(
             "pat.created",
             scope_id=who.id,
@@ -132,8 +111,8 @@ def issue(
 def count(user_id: str) -> int:
     """How many tokens the user holds (for an early, friendly refusal; the cap itself is enforced
     by the write, `_with_count`)."""
-    item = db.get(keys.personal_token_count(user_id))
-    return int(item["count"]) if item else len(_records(user_id))
+    counted = pat_data.count(user_id)
+    return counted if counted is not None else len(pat_data.of_user(user_id))
 
 
 def _count_op(user_id: str, delta: int) -> db.Op:
@@ -141,33 +120,20 @@ def _count_op(user_id: str, delta: int) -> db.Op:
     cap is a condition of the write, so concurrent requests and every way of minting (the API,
     device login) hold to it. The first count is taken from the tokens themselves (tokens made
     before the counter existed included) and written only if no other request wrote one first."""
-    key = keys.personal_token_count(user_id)
-    item = db.get(key)
-    if item is None:
-        first = len(_records(user_id)) + delta
+    if pat_data.count(user_id) is None:
+        first = len(pat_data.of_user(user_id)) + delta
         if first > MAX_PER_USER:
             raise TooManyTokens
-        return db.Put(
-            {**key, "entity": "personal_token_count", "count": max(first, 0)},
-            condition="attribute_not_exists(PK)",
-            on_fail=_CountMoved(),
-        )
+        return pat_data.first_count(user_id, max(first, 0), on_fail=_CountMoved())
     if delta > 0:
-        return db.Update(
-            key,
-            "ADD #c :d",
-            condition="#c <= :before",
-            names={"#c": "count"},
-            values={":d": delta, ":before": MAX_PER_USER - delta},
-            on_fail=TooManyTokens(),
-        )
-    return db.Update(key, "ADD #c :d", names={"#c": "count"}, values={":d": delta}, on_fail=_CountMoved())
+        return pat_data.add_to_count(user_id, delta, at_most=MAX_PER_USER, on_fail=TooManyTokens())
+    return pat_data.take_from_count(user_id, delta, on_fail=_CountMoved())
 
 
 def _with_count(user_id: str, delta: int, ops: list[db.Op], event: audit.AuditEvent) -> None:
     for _attempt in range(COUNT_ATTEMPTS):
         try:
-            db.transact([*ops, _count_op(user_id, delta)], audit=event)
+            chain.transact([*ops, _count_op(user_id, delta)], audit=event)
             return
         except _CountMoved:
             continue
@@ -193,28 +159,24 @@ def create(body: PersonalTokenCreate) -> PersonalTokenCreated:
     return issue(who, body.name, org_ids=org_ids, read_only=body.read_only, expires_at=body.expires_at, via="api")
 
 
-def _records(user_id: str) -> list[PatRecord]:
-    return [PatRecord.model_validate(i) for i in db.query_all(keys.personal_tokens_partition(user_id), index=keys.GSI1)]
-
-
 def list_mine() -> list[PersonalToken]:
-    return [_view(r) for r in _records(principal().id)]
+    return [_view(r) for r in pat_data.of_user(principal().id)]
 
 
 def revoke(pat_id: str) -> None:
     who = principal()
-    item = db.get(keys.personal_token(pat_id)) if ids.is_id(pat_id, "pat") else None
-    if item is None or item.get("user_id") != who.id:
+    rec = pat_data.get(pat_id) if ids.is_id(pat_id, "pat") else None
+    if rec is None or rec.user_id != who.id:
         raise NotFound("token not found")
     _with_count(
         who.id,
         -1,
-        [db.Delete(keys.personal_token(pat_id), condition="attribute_exists(PK)", on_fail=NotFound("token not found"))],
+        [pat_data.revoke(pat_id, on_fail=NotFound("token not found"))],
         audit.event(
             "pat.revoked",
             scope_id=who.id,
             resource_type="personal_token",
             resource_id=pat_id,
-            metadata={"name": item.get("name", "")},
+            metadata={"name": rec.name},
         ),
     )

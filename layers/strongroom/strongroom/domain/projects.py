@@ -1,16 +1,18 @@
-"""Projects and environments: the business rules."""
+"""Projects, environments and templates: the business rules. The routes resolve the access
+(`org_access` / `project_access` / `environment_access`, naming the permission) and hand it over;
+every mutation is one `data.chain.transact` of ops built by `data/projects.py`."""
 
 from __future__ import annotations
 
 import secrets
 
-from strongroom import audit, clock, db, ids, keys, patterns
-from strongroom.access import ProjectAccess, environment_access, org_access, project_access
+from strongroom import clock, ids
+from strongroom.data import chain, db
 from strongroom.data import orgs as org_data
 from strongroom.data import projects as data
 from strongroom.data.projects import EnvironmentRecord, ProjectRecord
-from strongroom.domain import purge
-from strongroom.errors import Conflict, Forbidden, Invalid, NotFound, Unprocessable
+from strongroom.domain import audit, patterns, purge
+from strongroom.errors import Conflict, Forbidden, Unprocessable
 from strongroom.models import (
     Environment,
     EnvironmentCreate,
@@ -23,6 +25,7 @@ from strongroom.models import (
     TemplateKeyPut,
     slugify,
 )
+from strongroom.security.access import EnvironmentAccess, OrgAccess, ProjectAccess
 
 DEFAULT_ENVIRONMENTS = (
     ("Development", "development", False),
@@ -34,14 +37,6 @@ MAX_TEMPLATE_KEYS = 500
 MAX_INHERITANCE_DEPTH = 10
 
 
-def _slug_conflict(kind: str) -> Conflict:
-    return Conflict(
-        f"a {kind} with this slug already exists",
-        code="slug_taken",
-        details={"fields": [{"field": "slug", "location": "body", "issue": "already taken"}]},
-    )
-
-
 def _env_view(e: EnvironmentRecord) -> Environment:
     return Environment.model_validate(e.model_dump())
 
@@ -50,21 +45,11 @@ def _project_view(p: ProjectRecord, envs: list[EnvironmentRecord]) -> Project:
     return Project.model_validate({**p.model_dump(), "environments": [_env_view(e).model_dump() for e in envs]})
 
 
-def _project_active(org_id: str, project_id: str) -> db.Check:
-    return db.Check(
-        keys.project(org_id, project_id),
-        "#st = :active",
-        names={"#st": "status"},
-        values={":active": "active"},
-        on_fail=NotFound("project not found"),
-    )
-
-
 # --------------------------------------------------------------------------- projects
 
 
-def create(org_ref: str, body: ProjectCreate) -> Project:
-    access = org_access(org_ref, "projects.create")
+def create(access: OrgAccess, body: ProjectCreate) -> Project:
+    """A project with the default environments (`projects.create`)."""
     org_id = access.org.id
     slug = body.slug or slugify(body.name) or f"project-{secrets.token_hex(4)}"
     now = clock.now_iso()
@@ -90,15 +75,8 @@ def create(org_ref: str, body: ProjectCreate) -> Project:
         )
         for name, eslug, prod in DEFAULT_ENVIRONMENTS
     ]
-    ops: list[db.Op] = [
-        org_data.active_check(org_id),
-        db.Put.new(data.project_item(project)),
-        db.Put.new(data.project_slug_item(org_id, slug, project.id), on_fail=_slug_conflict("project")),
-    ]
-    for env in envs:
-        ops += [db.Put.new(data.environment_item(env)), db.Put.new(data.environment_slug_item(env))]
-    db.transact(
-        ops,
+    chain.transact(
+        [org_data.active_check(org_id), *data.create(project, envs)],
         audit=audit.event(
             "project.created",
             scope_id=org_id,
@@ -111,31 +89,27 @@ def create(org_ref: str, body: ProjectCreate) -> Project:
     return _project_view(project, envs)
 
 
-def list_projects(org_ref: str, *, limit: int, cursor: str | None) -> tuple[list[Project], str | None]:
-    access = org_access(org_ref, "projects.read")
+def list_projects(access: OrgAccess, *, limit: int, cursor: str | None) -> tuple[list[Project], str | None]:
+    """A page of the projects the caller sees, with their environments (`projects.read`)."""
     records, next_cursor = data.page(access.org.id, limit=limit, cursor=cursor)
     records = [p for p in records if access.sees(project_id=p.id)]
     wanted = {p.id for p in records}
     envs: dict[str, list[EnvironmentRecord]] = {p.id: [] for p in records}
     if records:
-        for item in db.query_all(keys.org_partition(access.org.id), prefix="ENV#"):
-            if (
-                item.get("entity") == "environment"
-                and item["project_id"] in wanted
-                and access.sees(environment_id=item["id"])
-            ):
-                envs[item["project_id"]].append(EnvironmentRecord.model_validate(item))
+        for env in data.org_environments(access.org.id):
+            if env.project_id in wanted and access.sees(environment_id=env.id):
+                envs[env.project_id].append(env)
     return [_project_view(p, envs[p.id]) for p in records], next_cursor
 
 
-def get(org_ref: str, project_ref: str) -> Project:
-    access = project_access(org_ref, project_ref, "projects.read")
+def get(access: ProjectAccess) -> Project:
+    """The project with the environments the caller sees (`projects.read`)."""
     envs = [e for e in data.environments(access.org.id, access.project.id) if access.sees(environment_id=e.id)]
     return _project_view(access.project, envs)
 
 
-def update(org_ref: str, project_ref: str, body: ProjectPatch) -> Project:
-    access = project_access(org_ref, project_ref, "projects.update")
+def update(access: ProjectAccess, body: ProjectPatch) -> Project:
+    """Rename the project, change its slug or description (`projects.update`)."""
     project = access.project
     changes = body.model_dump(exclude_unset=True, exclude_none=True)
     if changes:
@@ -143,22 +117,11 @@ def update(org_ref: str, project_ref: str, body: ProjectPatch) -> Project:
         ops: list[db.Op] = []
         if "slug" in changes and changes["slug"] != project.slug:
             ops += [
-                db.Delete(keys.project_slug(project.org_id, project.slug)),
-                db.Put.new(
-                    data.project_slug_item(project.org_id, changes["slug"], project.id),
-                    on_fail=_slug_conflict("project"),
-                ),
+                data.release_slug(project.org_id, project.slug),
+                data.claim_slug(project.org_id, changes["slug"], project.id),
             ]
-        ops.append(
-            db.Update.set_fields(
-                keys.project(project.org_id, project.id),
-                changes,
-                updated_at=now,
-                active_only=True,
-                on_fail=NotFound("project not found"),
-            )
-        )
-        db.transact(
+        ops.append(data.update(project, changes, now))
+        chain.transact(
             ops,
             audit=audit.event(
                 "project.updated",
@@ -173,22 +136,14 @@ def update(org_ref: str, project_ref: str, body: ProjectPatch) -> Project:
     return _project_view(project, data.environments(access.org.id, project.id))
 
 
-def delete(org_ref: str, project_ref: str) -> None:
-    """Tombstone, audit event and purge job atomically; the purge worker removes the project's
-    environments, their partitions and tokens afterwards (domain/purge.py)."""
-    access = project_access(org_ref, project_ref, "projects.delete")
+def delete(access: ProjectAccess) -> None:
+    """Tombstone, audit event and purge job atomically (`projects.delete`); the purge worker
+    removes the project's environments, their partitions and tokens afterwards (domain/purge.py)."""
     project = access.project
-    db.transact(
+    chain.transact(
         [
-            db.Update(
-                keys.project(project.org_id, project.id),
-                "SET #st = :deleted, deleted_at = :now",
-                condition="#st = :active",
-                names={"#st": "status"},
-                values={":deleted": "deleted", ":active": "active", ":now": clock.now_iso()},
-                on_fail=NotFound("project not found"),
-            ),
-            db.Delete(keys.project_slug(project.org_id, project.slug)),
+            data.tombstone(project, clock.now_iso()),
+            data.release_slug(project.org_id, project.slug),
             purge.job_op("project", project.id, org_id=project.org_id),
         ],
         audit=audit.event(
@@ -236,16 +191,14 @@ def _check_no_cycle(access: ProjectAccess, env_id: str, parent: EnvironmentRecor
     )
 
 
-def list_environments(
-    org_ref: str, project_ref: str, *, limit: int, cursor: str | None
-) -> tuple[list[Environment], str | None]:
-    access = project_access(org_ref, project_ref, "projects.read")
+def list_environments(access: ProjectAccess, *, limit: int, cursor: str | None) -> tuple[list[Environment], str | None]:
+    """A page of the project's environments the caller sees (`projects.read`)."""
     records, next_cursor = data.environments_page(access.org.id, access.project.id, limit=limit, cursor=cursor)
     return [_env_view(e) for e in records if access.sees(environment_id=e.id)], next_cursor
 
 
-def create_environment(org_ref: str, project_ref: str, body: EnvironmentCreate) -> Environment:
-    access = project_access(org_ref, project_ref, "projects.update")
+def create_environment(access: ProjectAccess, body: EnvironmentCreate) -> Environment:
+    """A new environment (`projects.update`; a production one `projects.delete`, owner)."""
     if body.production and not access.allows("projects.delete"):
         raise Forbidden(
             "only an owner can create a production environment",
@@ -271,20 +224,10 @@ def create_environment(org_ref: str, project_ref: str, body: EnvironmentCreate) 
         created_at=now,
         updated_at=now,
     )
-    ops: list[db.Op] = [
-        _project_active(access.org.id, access.project.id),
-        db.Put.new(data.environment_item(env)),
-        db.Put.new(data.environment_slug_item(env), on_fail=_slug_conflict("environment")),
-    ]
+    ops: list[db.Op] = [data.active_check(access.org.id, access.project.id), *data.add_environment(env)]
     if parent is not None:
-        ops.append(
-            db.Check(
-                keys.environment(access.org.id, access.project.id, parent.id),
-                "attribute_exists(PK)",
-                on_fail=Invalid("the parent environment was deleted meanwhile"),
-            )
-        )
-    db.transact(
+        ops.append(data.parent_exists(env, parent.id))
+    chain.transact(
         ops,
         audit=audit.environment_event(
             "environment.created",
@@ -300,13 +243,13 @@ def create_environment(org_ref: str, project_ref: str, body: EnvironmentCreate) 
     return _env_view(env)
 
 
-def get_environment(org_ref: str, project_ref: str, env_ref: str) -> Environment:
-    access = environment_access(org_ref, project_ref, env_ref, "projects.read")
+def get_environment(access: EnvironmentAccess) -> Environment:
+    """The environment (`projects.read`)."""
     return _env_view(access.environment)
 
 
-def update_environment(org_ref: str, project_ref: str, env_ref: str, body: EnvironmentPatch) -> Environment:
-    access = environment_access(org_ref, project_ref, env_ref, "projects.update")
+def update_environment(access: EnvironmentAccess, body: EnvironmentPatch) -> Environment:
+    """Change an environment (`projects.update`; a production one, or its flag, `projects.delete`)."""
     env = access.environment
     changes = body.model_dump(exclude_unset=True)
     changes = {k: v for k, v in changes.items() if v is not None or k == "parent"}
@@ -334,22 +277,9 @@ def update_environment(org_ref: str, project_ref: str, env_ref: str, body: Envir
     now = clock.now_iso()
     ops: list[db.Op] = []
     if "slug" in changes and changes["slug"] != env.slug:
-        moved = env.model_copy(update={"slug": changes["slug"]})
-        ops += [
-            db.Delete(keys.environment_slug(env.org_id, env.project_id, env.slug)),
-            db.Put.new(data.environment_slug_item(moved), on_fail=_slug_conflict("environment")),
-        ]
-    ops.append(
-        db.Update.set_fields(
-            keys.environment(env.org_id, env.project_id, env.id),
-            changes,
-            updated_at=now,
-            active_only=False,
-            on_fail=NotFound("environment not found"),
-            removes=removes,
-        )
-    )
-    db.transact(
+        ops += data.move_environment_slug(env, changes["slug"])
+    ops.append(data.update_environment(env, changes, now, removes))
+    chain.transact(
         ops,
         audit=audit.environment_event("environment.updated", env, {"fields": sorted([*changes, *removes])}),
     )
@@ -357,8 +287,8 @@ def update_environment(org_ref: str, project_ref: str, env_ref: str, body: Envir
     return _env_view(updated)
 
 
-def delete_environment(org_ref: str, project_ref: str, env_ref: str) -> None:
-    access = environment_access(org_ref, project_ref, env_ref, "projects.update")
+def delete_environment(access: EnvironmentAccess) -> None:
+    """Delete an environment nothing inherits from (`projects.update`; production `projects.delete`)."""
     env = access.environment
     if env.production and not access.allows("projects.delete"):
         raise Forbidden(
@@ -372,14 +302,9 @@ def delete_environment(org_ref: str, project_ref: str, env_ref: str) -> None:
             code="has_children",
             details={"children": children},
         )
-    db.transact(
+    chain.transact(
         [
-            db.Delete(
-                keys.environment(env.org_id, env.project_id, env.id),
-                condition="attribute_exists(PK)",
-                on_fail=NotFound("environment not found"),
-            ),
-            db.Delete(keys.environment_slug(env.org_id, env.project_id, env.slug)),
+            *data.remove_environment(env),
             purge.job_op("environment", env.id, org_id=env.org_id, project_id=env.project_id),
         ],
         audit=audit.environment_event("environment.deleted", env, {"slug": env.slug}),
@@ -389,16 +314,15 @@ def delete_environment(org_ref: str, project_ref: str, env_ref: str) -> None:
 # --------------------------------------------------------------------------- templates
 
 
-def get_template(org_ref: str, project_ref: str) -> Template:
-    access = project_access(org_ref, project_ref, "projects.read")
+def get_template(access: ProjectAccess) -> Template:
+    """The project's required keys (`projects.read`)."""
     records = data.template(access.org.id, access.project.id)
     return Template(data=[TemplateKey.model_validate(r.model_dump()) for r in records])
 
 
-def set_template_key(org_ref: str, project_ref: str, body: TemplateKeyPut) -> tuple[TemplateKey, bool]:
-    """Add a required key to the project's template, or change its description/pattern. Returns
-    the key and whether it was new."""
-    access = project_access(org_ref, project_ref, "templates.manage")
+def set_template_key(access: ProjectAccess, body: TemplateKeyPut) -> tuple[TemplateKey, bool]:
+    """Add a required key to the project's template, or change its description/pattern
+    (`templates.manage`). Returns the key and whether it was new."""
     if body.pattern is not None:
         patterns.require_supported(body.pattern)
     org_id, project_id = access.org.id, access.project.id
@@ -413,19 +337,9 @@ def set_template_key(org_ref: str, project_ref: str, body: TemplateKeyPut) -> tu
         created_at=current.created_at if current else now,
         updated_at=now,
     )
-    item = data.template_item(org_id, project_id, record)
-    op: db.Op = (
-        db.Put.new(item, on_fail=Conflict("the template changed; retry", code="template_changed"))
-        if current is None
-        else db.Put(
-            item,
-            condition="updated_at = :seen",
-            values={":seen": current.updated_at},
-            on_fail=Conflict("the template changed; retry", code="template_changed"),
-        )
-    )
-    db.transact(
-        [_project_active(org_id, project_id), op],
+    op = data.put_template_key(org_id, project_id, record, seen=current.updated_at if current else None)
+    chain.transact(
+        [data.active_check(org_id, project_id), op],
         audit=audit.event(
             "template.key_set",
             scope_id=org_id,
@@ -438,17 +352,11 @@ def set_template_key(org_ref: str, project_ref: str, body: TemplateKeyPut) -> tu
     return TemplateKey.model_validate(record.model_dump()), current is None
 
 
-def delete_template_key(org_ref: str, project_ref: str, key: str) -> None:
-    access = project_access(org_ref, project_ref, "templates.manage")
+def delete_template_key(access: ProjectAccess, key: str) -> None:
+    """Remove a required key (`templates.manage`)."""
     org_id, project_id = access.org.id, access.project.id
-    db.transact(
-        [
-            db.Delete(
-                keys.template_key(org_id, project_id, key),
-                condition="attribute_exists(PK)",
-                on_fail=NotFound("template key not found"),
-            )
-        ],
+    chain.transact(
+        [data.delete_template_key(org_id, project_id, key)],
         audit=audit.event(
             "template.key_deleted",
             scope_id=org_id,

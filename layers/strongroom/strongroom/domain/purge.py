@@ -1,7 +1,7 @@
 """Purges: what a deletion leaves behind, removed by a worker after the audited tombstone.
 
 Deleting an org, a project, an environment or a webhook is one transaction: the tombstone (or the
-item's removal), the audit event and a purge job item (`PURGE#<id>`, `job_op`). The resource is
+item's removal), the audit event and a purge job item (`PURGE#<id>`, `job_op`, data/purge.py). The resource is
 gone for every reader at once, and what lies under it is unreachable from then on (a service token
 of a deleted scope no longer authenticates and is not listed, tokens.py); the purge worker, fed by
 the table's stream with the job's INSERT and MODIFY records, removes it.
@@ -18,46 +18,21 @@ These deletions are the follow-up of the audited change, not changes of their ow
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict
-
-from strongroom import clock, db, keys
 from strongroom.context import SYSTEM, RequestContext, set_current
+from strongroom.data import db, keys
 from strongroom.data import orgs as org_data
+from strongroom.data import purge as data
+from strongroom.data.purge import ENTITY, Kind, PurgeJob, job_op
 from strongroom.observability import logger, metrics
 
-ENTITY = "purge_job"
 STEP_ITEMS = 1000  # keys one step deletes at most (40 BatchWriteItem calls)
 
-Kind = Literal["org", "project", "environment", "webhook"]
 Keys = list[dict[str, str]]
 # A source: up to n keys of what is left, and whether nothing is left after them.
 Source = Callable[[int], tuple[Keys, bool]]
-
-
-class PurgeJob(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
-    kind: Kind
-    target_id: str
-    org_id: str
-    project_id: str | None = None
-    phase: str | None = None  # the source the next step starts from (None: the first)
-    rounds: int = 0
-    created_at: str
-
-
-def job_op(kind: Kind, target_id: str, *, org_id: str, project_id: str | None = None) -> db.Put:
-    """The job item, for the deleting transaction (create-only: a target is purged once)."""
-    job = PurgeJob(kind=kind, target_id=target_id, org_id=org_id, project_id=project_id, created_at=clock.now_iso())
-    return db.Put.new(
-        {
-            **keys.purge_job(target_id),
-            **keys.purge_job_index(job.created_at, target_id),
-            "entity": ENTITY,
-            **job.model_dump(exclude_none=True),
-        }
-    )
+__all__ = ["ENTITY", "Kind", "PurgeJob", "handle", "job_op", "run", "step"]
 
 
 # --------------------------------------------------------------------------- sources
@@ -243,24 +218,16 @@ def step(job: PurgeJob, *, budget: int = STEP_ITEMS) -> str | None:
 def run(target_id: str) -> bool:
     """One step of the pending purge of `target_id`: True when the purge is finished (or there
     was none), False when a next step is due (the job's update triggers it)."""
-    item = db.get(keys.purge_job(target_id))
-    if item is None:
+    job = data.get(target_id)
+    if job is None:
         return True  # finished already: a replayed record
-    job = PurgeJob.model_validate(item)
     phase = step(job)
-    key = keys.purge_job(target_id)
     if phase is None:
-        db.delete_many([key])
+        data.finish(target_id)
         logger.info("purge finished", extra={"kind": job.kind, "target_id": target_id, "rounds": job.rounds + 1})
         metrics.add_metric(name="PurgesFinished", unit="Count", value=1)
         return True
-    db.update_plain(
-        key,
-        "SET #phase = :phase, #rounds = #rounds + :one",
-        condition="attribute_exists(PK)",
-        names={"#phase": "phase", "#rounds": "rounds"},
-        values={":phase": phase, ":one": 1},
-    )
+    data.advance(target_id, phase)
     return False
 
 

@@ -42,8 +42,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from strongroom import crypto, ids
-from strongroom.access import EnvironmentAccess, OrgAccess
+from strongroom import ids
 from strongroom.context import Principal
 from strongroom.data import orgs as org_data
 from strongroom.data import projects as project_data
@@ -52,6 +51,8 @@ from strongroom.data.projects import EnvironmentRecord, ProjectRecord
 from strongroom.data.secrets import SnapshotRecord
 from strongroom.errors import Forbidden, Unprocessable
 from strongroom.models import MAX_VALUE_BYTES
+from strongroom.security import crypto
+from strongroom.security.access import EnvironmentAccess, OrgAccess
 
 MAX_DEPTH = 10
 MAX_ANCESTORS = 10

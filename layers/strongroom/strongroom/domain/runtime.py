@@ -16,13 +16,15 @@ import base64
 import binascii
 import re
 
-from strongroom import audit, db, formats, ids
-from strongroom.access import EnvironmentAccess, environment_access
+from strongroom import ids
 from strongroom.context import principal
+from strongroom.data import chain
 from strongroom.data import secrets as secret_data
+from strongroom.domain import audit, formats
 from strongroom.domain.resolve import Resolver
 from strongroom.errors import Forbidden, NotFound
 from strongroom.models import RuntimeIdentity
+from strongroom.security.access import EnvironmentAccess, environment_access
 
 MAX_ETAG_ENVIRONMENTS = 50
 
@@ -139,7 +141,7 @@ def render(values: dict[str, str], fmt: formats.ExportFormat) -> str:
 
 
 def _audit(access: EnvironmentAccess, metadata: dict[str, object]) -> None:
-    db.transact(
+    chain.transact(
         [],
         audit=audit.environment_event("secrets.read", access.environment, {**metadata, "via": "runtime"}),
     )

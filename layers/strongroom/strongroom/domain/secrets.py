@@ -17,12 +17,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from strongroom import audit, clock, crypto, db, formats, patterns
-from strongroom.access import EnvironmentAccess, ProjectAccess
+from strongroom import clock
 from strongroom.config import settings
+from strongroom.data import chain, db
 from strongroom.data import projects as project_data
 from strongroom.data import secrets as data
 from strongroom.data.secrets import DataKeyRecord, SnapshotRecord, VersionRecord
+from strongroom.domain import audit, formats, patterns
 from strongroom.domain.resolve import Resolver, check_writable, open_snapshot
 from strongroom.errors import Conflict, NotFound, PayloadTooLarge, PreconditionFailed, Unprocessable
 from strongroom.models import (
@@ -39,6 +40,8 @@ from strongroom.models import (
     SecretWritten,
     ValidationReport,
 )
+from strongroom.security import crypto
+from strongroom.security.access import EnvironmentAccess, ProjectAccess
 
 # An environment's ciphertext spills into part items past one item (data.CHUNK_BYTES); a change
 # rewrites every part inside one TransactWriteItems, which holds at most 4 MB.
@@ -422,7 +425,7 @@ def _key_in_use(access: EnvironmentAccess, state: State, plan: Plan, now: str) -
 
 def _record(ops: list[db.Op], event: audit.AuditEvent) -> None:
     """The one write of this module: a change's ops (none for a read) with its one audit event."""
-    db.transact(ops, audit=event)
+    chain.transact(ops, audit=event)
 
 
 def _stale(current: int | None) -> PreconditionFailed:

@@ -33,14 +33,18 @@ import zlib
 from datetime import datetime, timedelta
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
-
-from strongroom import audit, clock, db, ids, keys
-from strongroom.access import environment_access, org_access
+from strongroom import clock, ids
 from strongroom.context import Principal
+from strongroom.data import chain
+from strongroom.data import tokens as token_data
+from strongroom.data.tokens import TokenRecord
+from strongroom.domain import audit
 from strongroom.domain.resolve import Resolver
 from strongroom.errors import Forbidden, NotFound, Unauthorized, Unprocessable
 from strongroom.models import ServiceToken, ServiceTokenCreate, ServiceTokenCreated
+from strongroom.security.access import EnvironmentAccess, OrgAccess, environment_access
+
+__all__ = ["TokenRecord"]  # the record lives with its reads and writes (data/tokens.py)
 
 PREFIX = "sr_svc_"
 _B62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
@@ -48,23 +52,6 @@ SECRET_CHARS = 32
 CHECKSUM_CHARS = 6
 LAST_USED_EVERY = timedelta(minutes=1)
 PERMISSIONS = {"read": "secrets.read", "write": "secrets.write"}
-
-
-class TokenRecord(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
-    id: str
-    org_id: str
-    name: str
-    project_id: str
-    environment_id: str
-    permissions: list[str]
-    token_hash: str
-    expires_at: str | None = None
-    allowed_cidrs: list[str] = []
-    created_at: str
-    created_by: str
-    rotated_at: str | None = None
-    last_used_at: str | None = None
 
 
 # --------------------------------------------------------------------------- format
@@ -114,37 +101,6 @@ _scopes: dict[str, tuple[str, str, str]] = {}
 SCOPES_REMEMBERED = 4096
 
 
-def _scope_keys(org_id: str, project_id: str, env_id: str) -> list[dict[str, str]]:
-    """What a token's request reads next: its org, project, environment and the snapshot."""
-    return [
-        keys.org(org_id),
-        keys.project(org_id, project_id),
-        keys.environment(org_id, project_id, env_id),
-        keys.env_snapshot(env_id),
-    ]
-
-
-def _read_ahead(token_id: str) -> None:
-    scope = _scopes.get(token_id)
-    if scope is None:
-        return
-    db.prefetch([keys.service_token(token_id), *_scope_keys(*scope)])
-
-
-def _live(records: list[TokenRecord]) -> list[TokenRecord]:
-    """The tokens whose org, project and environment all still stand: a token of a deleted scope
-    is revoked with it (the purge removes its item afterwards), for verification and lists alike.
-    One BatchGetItem (none when read ahead)."""
-
-    def scope(r: TokenRecord) -> list[tuple[str, str]]:
-        return [(k[keys.PK], k[keys.SK]) for k in _scope_keys(r.org_id, r.project_id, r.environment_id)[:3]]
-
-    wanted = list(dict.fromkeys(ident for r in records for ident in scope(r)))
-    items = db.batch_get([{keys.PK: pk, keys.SK: sk} for pk, sk in wanted]) if wanted else []
-    standing = {(i[keys.PK], i[keys.SK]) for i in items if i.get("status", "active") == "active"}
-    return [r for r in records if all(ident in standing for ident in scope(r))]
-
-
 def _remember(rec: TokenRecord) -> None:
     if rec.id not in _scopes:
         if len(_scopes) >= SCOPES_REMEMBERED:
@@ -163,15 +119,9 @@ def check(token: str, token_hash: str, expires_at: str | None) -> datetime:
     return now
 
 
-def mark_used(key: dict[str, str], last_used_at: str | None, now: datetime) -> None:
-    """Stamp the token item at `key` as used at `now`, at most once a minute (bookkeeping)."""
-    if last_used_at is None or clock.parse(last_used_at) <= now - LAST_USED_EVERY:
-        db.update_plain(
-            key,
-            "SET last_used_at = :now",
-            condition="attribute_not_exists(last_used_at) OR last_used_at < :recent",
-            values={":now": clock.iso(now), ":recent": clock.iso(now - LAST_USED_EVERY)},
-        )
+def stamp_due(last_used_at: str | None, now: datetime) -> bool:
+    """Whether a token used at `now` gets its `last_used_at` stamped: at most once a minute."""
+    return last_used_at is None or clock.parse(last_used_at) <= now - LAST_USED_EVERY
 
 
 def verify(token: str, source_ip: str) -> Principal:
@@ -179,19 +129,20 @@ def verify(token: str, source_ip: str) -> Principal:
     token_id = parse(token)
     if token_id is None:
         raise Unauthorized("invalid token")
-    _read_ahead(token_id)
-    item = db.get(keys.service_token(token_id))
-    if item is None:
+    if token_id in _scopes:  # the request's next reads are answered from this one batch
+        token_data.read_ahead(token_id, _scopes[token_id])
+    rec = token_data.get(token_id)
+    if rec is None:
         raise Unauthorized("invalid token")
-    rec = TokenRecord.model_validate(item)
     now = check(token, rec.token_hash, rec.expires_at)
     if rec.id not in _scopes:  # once: the request's next reads are answered from this one batch
-        db.prefetch(_scope_keys(rec.org_id, rec.project_id, rec.environment_id))
-    if not _live([rec]):
+        token_data.read_ahead(None, (rec.org_id, rec.project_id, rec.environment_id))
+    if not token_data.standing([rec]):
         raise Unauthorized("invalid token")
     if rec.allowed_cidrs and not _ip_allowed(source_ip, rec.allowed_cidrs):
         raise Forbidden("this token may not be used from this network", code="network_not_allowed")
-    mark_used(keys.service_token(token_id), rec.last_used_at, now)
+    if stamp_due(rec.last_used_at, now):
+        token_data.stamp_token_used(rec.id, now, now - LAST_USED_EVERY)
     _remember(rec)
     return Principal(
         type="service_token",
@@ -223,9 +174,10 @@ def _view(rec: TokenRecord) -> ServiceToken:
     return ServiceToken.model_validate(rec.model_dump())
 
 
-def create(org_ref: str, body: ServiceTokenCreate) -> ServiceTokenCreated:
-    # `project` and `environment` are references in the body: naming nothing is 422, not 404.
-    base = org_access(org_ref, "tokens.manage")
+def _target(base: OrgAccess, body: ServiceTokenCreate) -> EnvironmentAccess:
+    """The environment the token is for, with the creator's access there (`secrets.read` and
+    `tokens.manage`). `project` and `environment` are references in the body: naming nothing is
+    422, not 404."""
     from strongroom.data import projects as project_data  # noqa: PLC0415
 
     project = project_data.resolve(base.org.id, body.project)
@@ -239,19 +191,29 @@ def create(org_ref: str, body: ServiceTokenCreate) -> ServiceTokenCreated:
         )
     access = environment_access(base.org.id, project.id, env.id, "secrets.read")
     access.require("tokens.manage")
+    return access
+
+
+def _check_grantable(access: EnvironmentAccess, body: ServiceTokenCreate) -> None:
+    """403 unless the creator holds every permission the token gets, on its environment and on
+    each environment it inherits from (what the token will see through it)."""
     for permission in body.permissions:
         if not access.allows(PERMISSIONS[permission], access.environment):
             raise Forbidden(
                 f"you cannot grant '{permission}' on '{access.environment.slug}': your role lacks it",
                 details={"permission": PERMISSIONS[permission], "role": access.role},
             )
-    for ancestor in Resolver(access).ancestors(access.environment):  # what the token will see through it
+    for ancestor in Resolver(access).ancestors(access.environment):
         if not access.allows("secrets.read", ancestor):
             raise Forbidden(
                 f"'{access.environment.slug}' inherits from '{ancestor.slug}', which your role cannot read",
                 code="inherits_unreadable",
                 details={"environment": ancestor.slug},
             )
+
+
+def _check_limits(body: ServiceTokenCreate) -> None:
+    """422 for an expiry in the past or an `allowed_cidrs` entry that is not an IP network."""
     if body.expires_at is not None and body.expires_at <= clock.now():
         raise Unprocessable("`expires_at` is in the past", code="invalid_expiry")
     for cidr in body.allowed_cidrs:
@@ -263,9 +225,16 @@ def create(org_ref: str, body: ServiceTokenCreate) -> ServiceTokenCreated:
                 code="invalid_cidr",
                 details={"fields": [{"field": "allowed_cidrs", "location": "body", "issue": "not a CIDR network"}]},
             ) from None
+
+
+def create(base: OrgAccess, body: ServiceTokenCreate) -> ServiceTokenCreated:
+    """A token for one environment; `base` holds `tokens.manage` on the org (the route's)."""
+    base.require("tokens.manage")
+    access = _target(base, body)
+    _check_grantable(access, body)
+    _check_limits(body)
     token_id = ids.new_id("tok")
     token = mint(token_id)
-    now = clock.now_iso()
     rec = TokenRecord(
         id=token_id,
         org_id=access.org.id,
@@ -276,37 +245,27 @@ def create(org_ref: str, body: ServiceTokenCreate) -> ServiceTokenCreated:
         token_hash=digest(token),
         expires_at=clock.iso(body.expires_at) if body.expires_at else None,
         allowed_cidrs=[str(ipaddress.ip_network(c, strict=False)) for c in body.allowed_cidrs],
-        created_at=now,
+        created_at=clock.now_iso(),
         created_by=access.principal.id,
     )
-    db.transact(
-        [db.Put.new(_item(rec), on_fail=NotFound("token id collision; retry"))],
+    chain.transact(
+        [token_data.create(rec, on_fail=NotFound("token id collision; retry"))],
         audit=_event("token.created", rec, {"permissions": rec.permissions, "expires_at": rec.expires_at}),
     )
     return ServiceTokenCreated(**_view(rec).model_dump(), token=token)
 
 
-def _item(rec: TokenRecord) -> dict[str, Any]:
-    return {
-        **keys.service_token(rec.id),
-        **keys.service_token_index(rec.org_id, rec.created_at, rec.id),
-        "entity": "service_token",
-        **rec.model_dump(exclude_none=True),
-    }
-
-
 def _get(org_id: str, token_id: str) -> TokenRecord:
-    item = db.get(keys.service_token(token_id)) if ids.is_id(token_id, "tok") else None
-    rec = TokenRecord.model_validate(item) if item is not None and item.get("org_id") == org_id else None
-    if rec is None or not _live([rec]):
+    rec = token_data.get(token_id) if ids.is_id(token_id, "tok") else None
+    if rec is None or rec.org_id != org_id or not token_data.standing([rec]):
         raise NotFound("token not found")
     return rec
 
 
-def list_tokens(org_ref: str, *, limit: int, cursor: str | None) -> tuple[list[ServiceToken], str | None]:
-    access = org_access(org_ref, "tokens.manage")
-    page = db.query(keys.org_tokens_partition(access.org.id), index=keys.GSI1, limit=limit, cursor=cursor)
-    return [_view(r) for r in _live([TokenRecord.model_validate(i) for i in page.items])], page.next_cursor
+def list_tokens(access: OrgAccess, *, limit: int, cursor: str | None) -> tuple[list[ServiceToken], str | None]:
+    access.require("tokens.manage")
+    records, next_cursor = token_data.page(access.org.id, limit=limit, cursor=cursor)
+    return [_view(r) for r in token_data.standing(records)], next_cursor
 
 
 def _event(action: str, rec: TokenRecord, metadata: dict[str, Any] | None = None) -> audit.AuditEvent:
@@ -323,32 +282,21 @@ def _event(action: str, rec: TokenRecord, metadata: dict[str, Any] | None = None
     )
 
 
-def rotate(org_ref: str, token_id: str) -> ServiceTokenCreated:
+def rotate(access: OrgAccess, token_id: str) -> ServiceTokenCreated:
     """A new secret for the same token (same ID, scope and expiry); the old one stops at once."""
-    access = org_access(org_ref, "tokens.manage")
+    access.require("tokens.manage")
     rec = _get(access.org.id, token_id)
     token = mint(rec.id)
     now = clock.now_iso()
-    db.transact(
-        [
-            db.Update(
-                keys.service_token(rec.id),
-                "SET token_hash = :h, rotated_at = :now",
-                condition="token_hash = :old",
-                values={":h": digest(token), ":now": now, ":old": rec.token_hash},
-                on_fail=NotFound("token not found"),
-            )
-        ],
+    chain.transact(
+        [token_data.rotate(rec, digest(token), now, on_fail=NotFound("token not found"))],
         audit=_event("token.rotated", rec),
     )
     rotated = rec.model_copy(update={"rotated_at": now})
     return ServiceTokenCreated(**_view(rotated).model_dump(), token=token)
 
 
-def revoke(org_ref: str, token_id: str) -> None:
-    access = org_access(org_ref, "tokens.manage")
+def revoke(access: OrgAccess, token_id: str) -> None:
+    access.require("tokens.manage")
     rec = _get(access.org.id, token_id)
-    db.transact(
-        [db.Delete(keys.service_token(rec.id), condition="attribute_exists(PK)", on_fail=NotFound("token not found"))],
-        audit=_event("token.revoked", rec),
-    )
+    chain.transact([token_data.revoke(rec, on_fail=NotFound("token not found"))], audit=_event("token.revoked", rec))

@@ -25,12 +25,14 @@ import secrets
 from datetime import timedelta
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
-
-from strongroom import audit, clock, crypto, db, ids, keys
-from strongroom.access import org_access
+from strongroom import clock, ids
 from strongroom.config import settings
-from strongroom.domain import purge
+from strongroom.data import chain
+from strongroom.data import deliveries as delivery_data
+from strongroom.data import webhooks as webhook_data
+from strongroom.data.deliveries import DeliveryRecord
+from strongroom.data.webhooks import SecretRecord, WebhookRecord
+from strongroom.domain import audit, purge
 from strongroom.errors import NotFound, Unprocessable
 from strongroom.models import (
     Delivery,
@@ -42,35 +44,17 @@ from strongroom.models import (
     WebhookPatch,
     WebhookSecretRotate,
 )
+from strongroom.security import crypto
+from strongroom.security.access import OrgAccess
+
+# The records live with their reads and writes (data/webhooks.py, data/deliveries.py).
+__all__ = ["DeliveryRecord", "SecretRecord", "WebhookRecord"]
 
 MAX_WEBHOOKS = 100
 DISABLE_AFTER = timedelta(days=3)  # failing this long: disabled, with an event
 DEFAULT_GRACE = timedelta(hours=24)
 DELIVERY_RETENTION = timedelta(days=30)  # the delivery log of a webhook: what `…/deliveries` shows
-
-
-class SecretRecord(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
-    sealed: bytes
-    created_at: str
-    expires_at: str | None = None
-
-
-class WebhookRecord(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
-    id: str
-    org_id: str
-    url: str
-    events: list[str]
-    project_id: str | None = None
-    environment_id: str | None = None
-    description: str = ""
-    enabled: bool = True
-    status: str = "active"  # active | failing | disabled
-    failing_since: str | None = None
-    secrets: list[SecretRecord]
-    created_at: str
-    updated_at: str
+PERMISSION = "webhooks.manage"
 
 
 def _context(org_id: str, webhook_id: str) -> dict[str, str]:
@@ -83,7 +67,7 @@ def _new_secret() -> str:
 
 def check_destination(url: str) -> None:
     """422 naming why a URL may not receive webhooks (at creation; the dispatcher checks again)."""
-    from strongroom.netguard import UnsafeUrl, check_url  # noqa: PLC0415
+    from strongroom.security.netguard import UnsafeUrl, check_url  # noqa: PLC0415
 
     try:
         check_url(url, allow_http_loopback=settings().auth_mode.value == "dev")
@@ -99,18 +83,16 @@ def _view(rec: WebhookRecord) -> Webhook:
     return Webhook.model_validate(rec.model_dump(exclude={"secrets"}))
 
 
-def _item(rec: WebhookRecord) -> dict[str, Any]:
-    return {**keys.webhook(rec.org_id, rec.id), "entity": "webhook", **rec.model_dump(exclude_none=True)}
-
-
-def _get(org_id: str, webhook_id: str) -> WebhookRecord:
-    item = db.get(keys.webhook(org_id, webhook_id)) if ids.is_id(webhook_id, "whk") else None
-    if item is None:
+def _get(access: OrgAccess, webhook_id: str) -> WebhookRecord:
+    """The org's webhook (404 for another's or none); `access` must hold webhooks.manage."""
+    access.require(PERMISSION)
+    rec = webhook_data.get(access.org.id, webhook_id) if ids.is_id(webhook_id, "whk") else None
+    if rec is None:
         raise NotFound("webhook not found")
-    return WebhookRecord.model_validate(item)
+    return rec
 
 
-def _scope_ids(access: Any, project: str | None, environment: str | None) -> tuple[str | None, str | None]:
+def _scope_ids(access: OrgAccess, project: str | None, environment: str | None) -> tuple[str | None, str | None]:
     from strongroom.data import projects as project_data  # noqa: PLC0415
 
     if environment and not project:
@@ -130,24 +112,16 @@ def _scope_ids(access: Any, project: str | None, environment: str | None) -> tup
 
 def _replace(org_id: str, seen: WebhookRecord, updated: WebhookRecord, action: str, metadata: dict[str, Any]) -> None:
     """Write `updated` over `seen` (404 if it changed or went meanwhile), audited as `action`."""
-    db.transact(
-        [
-            db.Put(
-                _item(updated),
-                condition="updated_at = :seen",
-                values={":seen": seen.updated_at},
-                on_fail=NotFound("webhook not found"),
-            )
-        ],
+    chain.transact(
+        [webhook_data.replace(seen, updated, on_fail=NotFound("webhook not found"))],
         audit=audit.event(action, scope_id=org_id, resource_type="webhook", resource_id=seen.id, metadata=metadata),
     )
 
 
-def create(org_ref: str, body: WebhookCreate) -> WebhookCreated:
-    access = org_access(org_ref, "webhooks.manage")
+def create(access: OrgAccess, body: WebhookCreate) -> WebhookCreated:
+    access.require(PERMISSION)
     check_destination(body.url)
-    existing = db.query(keys.org_partition(access.org.id), prefix=keys.WEBHOOK_PREFIX, limit=MAX_WEBHOOKS + 1)
-    if len(existing.items) >= MAX_WEBHOOKS:
+    if webhook_data.count_upto(access.org.id, MAX_WEBHOOKS + 1) >= MAX_WEBHOOKS:
         raise Unprocessable(f"an org has at most {MAX_WEBHOOKS} webhooks", code="too_many_webhooks")
     project_id, environment_id = _scope_ids(access, body.project, body.environment)
     webhook_id = ids.new_id("whk")
@@ -167,8 +141,8 @@ def create(org_ref: str, body: WebhookCreate) -> WebhookCreated:
         created_at=now,
         updated_at=now,
     )
-    db.transact(
-        [db.Put.new(_item(rec))],
+    chain.transact(
+        [webhook_data.create(rec)],
         audit=audit.event(
             "webhook.created",
             scope_id=access.org.id,
@@ -180,20 +154,17 @@ def create(org_ref: str, body: WebhookCreate) -> WebhookCreated:
     return WebhookCreated(**_view(rec).model_dump(), secret=secret)
 
 
-def list_webhooks(org_ref: str) -> WebhookList:
-    access = org_access(org_ref, "webhooks.manage")
-    items = db.query_all(keys.org_partition(access.org.id), prefix=keys.WEBHOOK_PREFIX)
-    return WebhookList(data=[_view(WebhookRecord.model_validate(i)) for i in items])
+def list_webhooks(access: OrgAccess) -> WebhookList:
+    access.require(PERMISSION)
+    return WebhookList(data=[_view(r) for r in webhook_data.of_org(access.org.id)])
 
 
-def get(org_ref: str, webhook_id: str) -> Webhook:
-    access = org_access(org_ref, "webhooks.manage")
-    return _view(_get(access.org.id, webhook_id))
+def get(access: OrgAccess, webhook_id: str) -> Webhook:
+    return _view(_get(access, webhook_id))
 
 
-def update(org_ref: str, webhook_id: str, body: WebhookPatch) -> Webhook:
-    access = org_access(org_ref, "webhooks.manage")
-    rec = _get(access.org.id, webhook_id)
+def update(access: OrgAccess, webhook_id: str, body: WebhookPatch) -> Webhook:
+    rec = _get(access, webhook_id)
     changes: dict[str, Any] = body.model_dump(exclude_unset=True)
     if "url" in changes:
         check_destination(changes["url"])
@@ -209,26 +180,20 @@ def update(org_ref: str, webhook_id: str, body: WebhookPatch) -> Webhook:
     return _view(updated)
 
 
-def delete(org_ref: str, webhook_id: str) -> None:
-    access = org_access(org_ref, "webhooks.manage")
-    rec = _get(access.org.id, webhook_id)
-    db.transact(
+def delete(access: OrgAccess, webhook_id: str) -> None:
+    rec = _get(access, webhook_id)
+    chain.transact(
         [
-            db.Delete(
-                keys.webhook(access.org.id, rec.id),
-                condition="attribute_exists(PK)",
-                on_fail=NotFound("webhook not found"),
-            ),
+            webhook_data.delete(rec, on_fail=NotFound("webhook not found")),
             purge.job_op("webhook", rec.id, org_id=access.org.id),  # its delivery log, by the purge worker
         ],
         audit=audit.event("webhook.deleted", scope_id=access.org.id, resource_type="webhook", resource_id=rec.id),
     )
 
 
-def rotate_secret(org_ref: str, webhook_id: str, body: WebhookSecretRotate) -> WebhookCreated:
+def rotate_secret(access: OrgAccess, webhook_id: str, body: WebhookSecretRotate) -> WebhookCreated:
     """A new signing secret; the current ones keep signing for `grace_seconds` (default a day)."""
-    access = org_access(org_ref, "webhooks.manage")
-    rec = _get(access.org.id, webhook_id)
+    rec = _get(access, webhook_id)
     now = clock.now()
     grace_end = clock.iso(now + timedelta(seconds=body.grace_seconds))
     secret = _new_secret()
@@ -249,25 +214,6 @@ def rotate_secret(org_ref: str, webhook_id: str, body: WebhookSecretRotate) -> W
 
 
 # --------------------------------------------------------------------------- deliveries
-
-
-class DeliveryRecord(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
-    id: str
-    webhook_id: str
-    org_id: str
-    event_id: str
-    event_type: str
-    payload: str  # the JSON body sent (no values: built from the audit event)
-    status: str = "pending"  # pending | succeeded | retrying | failed
-    attempts: int = 0
-    response_code: int | None = None
-    latency_ms: int | None = None
-    error: str | None = None
-    next_attempt_at: str | None = None
-    created_at: str
-    updated_at: str
-    log: list[dict[str, Any]] = []
 
 
 def delivery_id(event_id: str, webhook_id: str) -> str:
@@ -322,19 +268,14 @@ def sign(secrets_: list[str], message_id: str, timestamp: int, body: str) -> str
     return " ".join(out)
 
 
-def list_deliveries(org_ref: str, webhook_id: str, *, limit: int, cursor: str | None) -> DeliveryList:
-    access = org_access(org_ref, "webhooks.manage")
-    rec = _get(access.org.id, webhook_id)
-    page = db.query(
-        keys.deliveries_partition(rec.id), prefix=keys.DELIVERY_PREFIX, limit=limit, cursor=cursor, forward=False
-    )
-    return DeliveryList(
-        data=[
-            Delivery.model_validate(DeliveryRecord.model_validate(i).model_dump(exclude={"payload"}))
-            for i in page.items
-        ],
-        next_cursor=page.next_cursor,
-    )
+def list_deliveries(access: OrgAccess, webhook_id: str, *, limit: int, cursor: str | None) -> DeliveryList:
+    rec = _get(access, webhook_id)
+    records, next_cursor = delivery_data.page(rec.id, limit=limit, cursor=cursor)
+    return DeliveryList(data=[_delivery_view(r) for r in records], next_cursor=next_cursor)
+
+
+def _delivery_view(rec: DeliveryRecord) -> Delivery:
+    return Delivery.model_validate(rec.model_dump(exclude={"payload"}))
 
 
 def enqueue(deliveries: list[DeliveryRecord]) -> None:
@@ -370,39 +311,24 @@ def new_delivery(rec: WebhookRecord, event: dict[str, Any], *, delivery: str | N
     )
 
 
-def delivery_item(rec: DeliveryRecord) -> dict[str, Any]:
-    """A delivery and its log, kept DELIVERY_RETENTION from its creation (then DynamoDB's TTL
-    removes it)."""
-    expires = clock.parse(rec.created_at) + DELIVERY_RETENTION
-    return {
-        **keys.delivery(rec.webhook_id, rec.id),
-        "entity": "webhook_delivery",
-        **rec.model_dump(exclude_none=True),
-        keys.TTL: int(expires.timestamp()),
-    }
-
-
-def test(org_ref: str, webhook_id: str) -> Delivery:
+def test(access: OrgAccess, webhook_id: str) -> Delivery:
     """Send a `webhook.test` event now (through the queue, as any delivery)."""
-    access = org_access(org_ref, "webhooks.manage")
-    rec = _get(access.org.id, webhook_id)
+    rec = _get(access, webhook_id)
     event = audit.event("webhook.tested", scope_id=access.org.id, resource_type="webhook", resource_id=rec.id)
     body = event.model_dump()
     delivery = new_delivery(
         rec.model_copy(update={"enabled": True}), {**body, "action": "webhook.test"}, delivery=ids.new_id("dlv")
     )
-    db.transact([db.Put.new(delivery_item(delivery))], audit=event)
+    chain.transact([delivery_data.create(delivery, keep=DELIVERY_RETENTION)], audit=event)
     enqueue([delivery])
-    return Delivery.model_validate(delivery.model_dump(exclude={"payload"}))
+    return _delivery_view(delivery)
 
 
-def redeliver(org_ref: str, webhook_id: str, delivery: str) -> Delivery:
-    access = org_access(org_ref, "webhooks.manage")
-    rec = _get(access.org.id, webhook_id)
-    item = db.get(keys.delivery(rec.id, delivery)) if ids.is_id(delivery, "dlv") else None
-    if item is None:
+def redeliver(access: OrgAccess, webhook_id: str, delivery: str) -> Delivery:
+    rec = _get(access, webhook_id)
+    old = delivery_data.get(rec.id, delivery) if ids.is_id(delivery, "dlv") else None
+    if old is None:
         raise NotFound("delivery not found")
-    old = DeliveryRecord.model_validate(item)
     fresh = old.model_copy(
         update={
             "id": ids.new_id("dlv"),
@@ -416,8 +342,8 @@ def redeliver(org_ref: str, webhook_id: str, delivery: str) -> Delivery:
             "error": None,
         }
     )
-    db.transact(
-        [db.Put.new(delivery_item(fresh))],
+    chain.transact(
+        [delivery_data.create(fresh, keep=DELIVERY_RETENTION)],
         audit=audit.event(
             "webhook.redelivered",
             scope_id=access.org.id,
@@ -427,4 +353,4 @@ def redeliver(org_ref: str, webhook_id: str, delivery: str) -> Delivery:
         ),
     )
     enqueue([fresh])
-    return Delivery.model_validate(fresh.model_dump(exclude={"payload"}))
+    return _delivery_view(fresh)

@@ -1,4 +1,4 @@
-"""Audit events. Each mutation hands exactly one of these to `db.transact`, which writes it
+"""Audit events. Each mutation hands exactly one of these to `data.chain.transact`, which writes it
 in the same TransactWriteItems as the change (the event item is also the webhook outbox).
 
 Tamper evidence: the events of a scope (an org, or a user's account) form a hash chain. Each
@@ -15,8 +15,9 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from strongroom import clock, ids, keys
+from strongroom import clock, ids
 from strongroom.context import current
+from strongroom.data import keys
 
 if TYPE_CHECKING:
     from strongroom.data.projects import EnvironmentRecord

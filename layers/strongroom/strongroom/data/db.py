@@ -1,5 +1,7 @@
-"""DynamoDB access for the single table: reads, paginated queries with opaque tamper-evident
-cursors, and the one transactional write path, which always carries exactly one audit event.
+"""DynamoDB access for the single table, generic: (de)serialization, reads, paginated queries with
+opaque tamper-evident cursors, transactional writes and error translation. It knows no entity:
+the audited write path of mutations is `data.chain.transact`, the keys and expressions of each
+aggregate live in its `data/` module.
 
 This module and `strongroom.data.*` are the only code that talks to DynamoDB.
 """
@@ -11,20 +13,16 @@ import binascii
 import hashlib
 import hmac
 import json
-import random
-import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from strongroom import aws, keys
+from strongroom import aws
 from strongroom.config import settings
 from strongroom.context import current
+from strongroom.data import keys
 from strongroom.errors import AppError, Conflict, Internal, Invalid, Throttled, Unavailable
-
-if TYPE_CHECKING:
-    from strongroom.audit import AuditEvent
 
 MAX_TRANSACTION_ITEMS = 100
 _THROTTLING = frozenset(
@@ -113,6 +111,11 @@ def translate(exc: Exception) -> AppError:
 
 def _table() -> str:
     return settings().table_name
+
+
+def describe_table() -> None:
+    """DescribeTable of the table (the health check); raises whatever the call raises."""
+    aws.dynamodb().describe_table(TableName=_table())
 
 
 # --------------------------------------------------------------------------- reads
@@ -261,8 +264,6 @@ def query(
     and a cursor whenever the partition goes on. `attributes` limits what each item carries
     (its key always). `after` starts the page past a key the caller built (keys.py), instead of
     at a cursor."""
-    from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415
-
     pk_name, sk_name = (keys.GSI1PK, keys.GSI1SK) if index == keys.GSI1 else (keys.PK, keys.SK)
     expr = "#pk = :pk"
     names = {"#pk": pk_name, **(filter_names or {})}
@@ -290,6 +291,17 @@ def query(
     if cursor or after:
         params["ExclusiveStartKey"] = decode_cursor(scope, cursor) if cursor else serialize(after or {})
     budget = max(limit, FILTER_BUDGET) if filter_expression else None
+    items, last = _read(params, limit, budget, index)
+    return Page(items=items, next_cursor=encode_cursor(scope, last) if last else None)
+
+
+def _read(
+    params: dict[str, Any], limit: int, budget: int | None, index: str | None
+) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    """(up to `limit` items, the key to go on from or None) of the Query `params` describes, with at
+    most `budget` items evaluated when it filters."""
+    from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415
+
     evaluated = 0
     items: list[dict[str, Any]] = []
     last: dict[str, Any] | None = None
@@ -317,7 +329,7 @@ def query(
             params["ExclusiveStartKey"] = last
     except (ClientError, BotoCoreError) as exc:
         raise translate(exc) from exc
-    return Page(items=items, next_cursor=encode_cursor(scope, last) if last else None)
+    return items, last
 
 
 def _project(params: dict[str, Any], attributes: list[str]) -> None:
@@ -452,42 +464,18 @@ def _conditions(body: dict[str, Any], condition: str | None, names: dict[str, st
         body["ExpressionAttributeValues"] = serialize(values)
 
 
-class _HeadMoved(Conflict):
-    """Another event joined the scope's audit chain first: read the head again and retry."""
+class Contended(Conflict):
+    """A lost race the caller may retry at once: a concurrent transaction touched one of its
+    items, or an op marked with it as `on_fail` found its condition false (data/chain.py marks
+    the audit chain's head with it). A failed condition of any other op wins over it."""
 
-    def __init__(self) -> None:
-        super().__init__("the audit chain moved; retry", code="audit_chain_moved")
-
-
-CHAIN_ATTEMPTS = 12
-
-
-def transact(ops: Sequence[Op], *, audit: AuditEvent) -> None:
-    """Write `ops` and exactly one audit event atomically, the event appended to its scope's hash
-    chain (audit.py) by advancing the chain head in the same transaction. The only write path
-    for mutations. A lost race for the head (and only that) is retried with the new head."""
-    from strongroom.audit import GENESIS  # noqa: PLC0415
-
-    for attempt in range(CHAIN_ATTEMPTS):
-        head = get(keys.audit_head(audit.scope_id))
-        seq = int(head["seq"]) + 1 if head else 1
-        prev_hash = str(head["hash"]) if head else GENESIS
-        item = audit.to_item(seq, prev_hash)
-        head_op = Put(
-            {**keys.audit_head(audit.scope_id), "entity": "audit_head", "seq": seq, "hash": item["hash"]},
-            condition="attribute_not_exists(PK)" if head is None else "seq = :seq",
-            values={} if head is None else {":seq": seq - 1},
-            on_fail=_HeadMoved(),
-        )
-        try:
-            _transact([*ops, Put.new(item, on_fail=_HeadMoved()), head_op])  # a taken seq: the head moved
-            return
-        except _HeadMoved:
-            time.sleep(min(0.005 * (attempt + 1), 0.05) * random.random())  # noqa: S311 - jitter
-    raise Conflict("the audit log of this scope is busy; retry", headers={"Retry-After": "1"})
+    def __init__(self, message: str = "a concurrent change touched the same items; retry") -> None:
+        super().__init__(message, code="contended")
 
 
-def _transact(all_ops: Sequence[Op]) -> None:
+def transact(all_ops: Sequence[Op]) -> None:
+    """Write `all_ops` in one TransactWriteItems (at most 100). Mutations go through
+    `data.chain.transact`, which adds their one audit event; this is the generic step under it."""
     from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415
 
     if len(all_ops) > MAX_TRANSACTION_ITEMS:
@@ -505,11 +493,11 @@ def _transact(all_ops: Sequence[Op]) -> None:
 
 def _cancelled(exc: Any, ops: Sequence[Op]) -> Exception:
     reasons = exc.response.get("CancellationReasons") or []
-    # A failed condition of the change itself wins over the chain head's (the change is refused,
-    # whatever the chain did meanwhile).
+    # A failed condition of the change itself wins over a contended one's (the change is refused,
+    # whatever the audit chain did meanwhile).
     failed = [(op, r) for op, r in zip(ops, reasons, strict=False) if r.get("Code") == "ConditionalCheckFailed"]
-    if failed and any(not isinstance(op.on_fail, _HeadMoved) for op, _ in failed):
-        failed = [(op, r) for op, r in failed if not isinstance(op.on_fail, _HeadMoved)]
+    if failed and any(not isinstance(op.on_fail, Contended) for op, _ in failed):
+        failed = [(op, r) for op, r in failed if not isinstance(op.on_fail, Contended)]
     for op, reason in failed or zip(ops, reasons, strict=False):
         code = reason.get("Code")
         if code == "ConditionalCheckFailed":
@@ -517,7 +505,7 @@ def _cancelled(exc: Any, ops: Sequence[Op]) -> Exception:
         if code in {"ThrottlingError", "ProvisionedThroughputExceeded"}:
             return Throttled("the data store is busy; retry shortly", headers={"Retry-After": "1"})
         if code == "TransactionConflict":
-            return _HeadMoved()  # a concurrent transaction (the chain head, most often): retry
+            return Contended()  # a concurrent transaction (the chain head, most often): retry
     return Unavailable("the data store could not complete the change")
 
 

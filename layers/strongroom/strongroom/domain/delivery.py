@@ -9,15 +9,19 @@ import random
 import socket
 import ssl
 import time
-from datetime import timedelta
-from typing import Any
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from boto3.dynamodb.types import TypeDeserializer
-
-from strongroom import audit, aws, clock, db, keys
+from strongroom import aws, clock
 from strongroom.config import settings
-from strongroom.domain import webhooks
+from strongroom.data import chain, db
+from strongroom.data import deliveries as delivery_data
+from strongroom.data import webhooks as webhook_data
+from strongroom.data.deliveries import DeliveryRecord
+from strongroom.data.webhooks import WebhookRecord
+from strongroom.domain import audit, webhooks
 from strongroom.observability import logger, metrics
 
 TIMEOUT = 10.0
@@ -31,33 +35,25 @@ def _image(record: dict[str, Any]) -> dict[str, Any] | None:
     image = record.get("dynamodb", {}).get("NewImage")
     if not image:
         return None
-    deserializer = TypeDeserializer()
-    plain: dict[str, Any] = db._plain({k: deserializer.deserialize(v) for k, v in image.items()})
-    return plain
+    return db.deserialize(image)
 
 
 def fan_out(records: list[dict[str, Any]]) -> dict[str, int]:
     """Stream records (INSERTs of audit events) → deliveries, idempotent on (event, webhook)."""
     events = [e for e in (_image(r) for r in records if r.get("eventName") == "INSERT") if e]
     events = [e for e in events if e.get("entity") == audit.ENTITY and str(e.get("scope_id", "")).startswith("org_")]
-    hooks: dict[str, list[webhooks.WebhookRecord]] = {}
-    created: list[webhooks.DeliveryRecord] = []
+    hooks: dict[str, list[WebhookRecord]] = {}
+    created: list[DeliveryRecord] = []
     for event in events:
         org_id = str(event["scope_id"])
         if org_id not in hooks:
-            hooks[org_id] = [
-                webhooks.WebhookRecord.model_validate(i)
-                for i in db.query_all(keys.org_partition(org_id), prefix=keys.WEBHOOK_PREFIX)
-            ]
+            hooks[org_id] = webhook_data.of_org(org_id)
         for hook in hooks[org_id]:
             if not webhooks.matches(hook, event):
                 continue
             delivery = webhooks.new_delivery(hook, event)
-            try:
-                db.put_plain(webhooks.delivery_item(delivery), condition="attribute_not_exists(PK)")
-            except Exception:  # noqa: BLE001, S112 - already made by an earlier read of this record
-                continue
-            created.append(delivery)
+            if delivery_data.create_once(delivery, keep=webhooks.DELIVERY_RETENTION):
+                created.append(delivery)
     if created:
         webhooks.enqueue(created)
     metrics.add_metric(name="WebhookDeliveriesCreated", unit="Count", value=len(created))
@@ -90,7 +86,7 @@ class _PinnedHTTPConnection(http.client.HTTPConnection):
 
 def send(url: str, body: str, headers: dict[str, str]) -> tuple[int | None, str | None, int]:
     """POST once: (status, error, latency ms). No redirects (a 3xx is a failure), body discarded."""
-    from strongroom.netguard import UnsafeUrl, check_url  # noqa: PLC0415
+    from strongroom.security.netguard import UnsafeUrl, check_url  # noqa: PLC0415
 
     started = time.perf_counter()
     try:
@@ -122,19 +118,79 @@ class RetryLater(Exception):
     """The delivery failed and will be tried again when the message comes back."""
 
 
-def dispatch(message: dict[str, Any], receive_count: int, receipt_handle: str, queue_url: str) -> str:
-    """Deliver one message; raise RetryLater to leave it on the queue (after the backoff)."""
-    webhook_id, delivery_id = message["webhook_id"], message["delivery_id"]
-    item = db.get(keys.delivery(webhook_id, delivery_id))
-    if item is None:
+# --------------------------------------------------------------------------- the decision (pure)
+
+State = Literal["succeeded", "retrying", "failed"]
+HookChange = Literal["recover", "fail", "disable"]
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What one attempt's answer makes of the delivery: its state and, when it will be tried
+    again, after how many seconds."""
+
+    state: State
+    next_delay: int | None = None
+
+
+def outcome(status: int | None, attempt: int, steps: list[int], *, jitter: float = 1.0) -> Outcome:
+    """The `attempt`-th send (1 on the first receive) answered `status` (None: no answer): a 2xx
+    succeeded; a failure past the schedule's last step failed for good; any other is retried
+    after the schedule's step for this attempt, times `jitter` (the caller draws it in ±20%,
+    so that a receiver's recovery is not met by a herd), at least a second."""
+    if status is not None and 200 <= status < 300:
+        return Outcome("succeeded")
+    if attempt >= len(steps) + 1:
+        return Outcome("failed")
+    base = steps[min(attempt - 1, len(steps) - 1)]
+    return Outcome("retrying", max(1, round(base * jitter)) if base else None)
+
+
+def hook_change(hook: WebhookRecord, result: Outcome, now: datetime) -> HookChange | None:
+    """What the attempt changes of its webhook: a failing one that delivered is active again; a
+    delivery failed for good makes it failing, or disabled once it has been failing
+    DISABLE_AFTER; a retry changes nothing."""
+    if result.state == "succeeded":
+        return "recover" if hook.status == "failing" else None
+    if result.state == "retrying":
+        return None
+    if hook.failing_since and clock.parse(hook.failing_since) <= now - webhooks.DISABLE_AFTER:
+        return "disable"
+    return "fail"
+
+
+def attempt_fields(
+    result: Outcome, status: int | None, error: str | None, latency: int, now: datetime
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The delivery's fields after this attempt (None: removed) and the attempt's log entry."""
+    fields: dict[str, Any] = {
+        "status": result.state,
+        "response_code": status,
+        "latency_ms": latency,
+        "error": error,
+        "next_attempt_at": clock.iso(now + timedelta(seconds=result.next_delay)) if result.next_delay else None,
+        "updated_at": clock.iso(now),
+    }
+    return fields, {"at": clock.iso(now), "status_code": status, "latency_ms": latency, "error": error}
+
+
+# --------------------------------------------------------------------------- the writes
+
+
+def _load(message: dict[str, Any]) -> tuple[DeliveryRecord, WebhookRecord] | str:
+    """The delivery and its webhook, or why there is nothing to send."""
+    delivery = delivery_data.get(message["webhook_id"], message["delivery_id"])
+    if delivery is None:
         return "gone"
-    delivery = webhooks.DeliveryRecord.model_validate(item)
     if delivery.status in {"succeeded", "failed"}:
         return "duplicate"  # idempotent on the delivery id
-    hook_item = db.get(keys.webhook(message["org_id"], webhook_id))
-    if hook_item is None:
+    hook = webhook_data.get(message["org_id"], message["webhook_id"])
+    if hook is None:
         return "webhook gone"
-    hook = webhooks.WebhookRecord.model_validate(hook_item)
+    return delivery, hook
+
+
+def _send_signed(hook: WebhookRecord, delivery: DeliveryRecord) -> tuple[int | None, str | None, int]:
     timestamp = int(time.time())
     headers = {
         "content-type": "application/json",
@@ -143,88 +199,51 @@ def dispatch(message: dict[str, Any], receive_count: int, receipt_handle: str, q
         "webhook-timestamp": str(timestamp),
         "webhook-signature": webhooks.sign(webhooks.signing_secrets(hook), delivery.id, timestamp, delivery.payload),
     }
-    status, error, latency = send(hook.url, delivery.payload, headers)
-    ok = status is not None and 200 <= status < 300
-    steps = schedule()
-    final = not ok and receive_count >= len(steps) + 1
+    return send(hook.url, delivery.payload, headers)
+
+
+def _change_hook(hook: WebhookRecord, change: HookChange | None, now: datetime) -> None:
+    if change == "recover":
+        webhook_data.recovered(hook)
+    elif change == "disable":
+        _disable(hook)
+    elif change == "fail":
+        webhook_data.failing(hook, now)
+
+
+def dispatch(message: dict[str, Any], receive_count: int, receipt_handle: str, queue_url: str) -> str:
+    """Deliver one message; raise RetryLater to leave it on the queue (after the backoff)."""
+    found = _load(message)
+    if isinstance(found, str):
+        return found
+    delivery, hook = found
+    status, error, latency = _send_signed(hook, delivery)
     now = clock.now()
-    # Exponential-ish schedule with ±20% jitter, so that a receiver's recovery is not met by a herd.
-    base_delay = None if ok or final else steps[min(receive_count - 1, len(steps) - 1)]
-    next_delay = max(1, round(base_delay * random.uniform(0.8, 1.2))) if base_delay else None  # noqa: S311
-    attempt = {"at": clock.iso(now), "status_code": status, "latency_ms": latency, "error": error}
-    fields: dict[str, Any] = {
-        "status": "succeeded" if ok else ("failed" if final else "retrying"),
-        "response_code": status,
-        "latency_ms": latency,
-        "error": error,
-        "next_attempt_at": clock.iso(now + timedelta(seconds=next_delay)) if next_delay else None,
-        "updated_at": clock.iso(now),
-    }
-    sets = [f"#{k} = :{k}" for k, v in fields.items() if v is not None]
-    removes = [f"#{k}" for k, v in fields.items() if v is None]
-    db.update_plain(
-        keys.delivery(webhook_id, delivery_id),
-        "SET "
-        + ", ".join([*sets, "attempts = attempts + :one", "#log = list_append(if_not_exists(#log, :empty), :attempt)"])
-        + (" REMOVE " + ", ".join(removes) if removes else ""),
-        condition="attribute_exists(PK)",
-        names={**{f"#{k}": k for k in fields}, "#log": "log"},
-        values={
-            **{f":{k}": v for k, v in fields.items() if v is not None},
-            ":one": 1,
-            ":empty": [],
-            ":attempt": [{k: v for k, v in attempt.items() if v is not None}],
-        },
-    )
-    if ok:
-        if hook.status == "failing":
-            db.update_plain(
-                keys.webhook(hook.org_id, hook.id),
-                "SET #st = :active REMOVE failing_since",
-                condition="#st = :failing",
-                names={"#st": "status"},
-                values={":active": "active", ":failing": "failing"},
-            )
+    result = outcome(status, receive_count, schedule(), jitter=random.uniform(0.8, 1.2))  # noqa: S311
+    delivery_data.record_attempt(delivery, *attempt_fields(result, status, error, latency, now))
+    change = hook_change(hook, result, now)
+    if result.state == "succeeded":
+        _change_hook(hook, change, now)
         return "delivered"
     logger.info(
         "webhook delivery failed", extra={"webhook_id": hook.id, "status_code": status, "attempt": receive_count}
     )
-    if final:
-        # Back at once: the next receive passes maxReceiveCount and SQS moves it to the DLQ.
-        aws.sqs().change_message_visibility(QueueUrl=queue_url, ReceiptHandle=receipt_handle, VisibilityTimeout=0)
-        if hook.failing_since and clock.parse(hook.failing_since) <= now - webhooks.DISABLE_AFTER:
-            _disable(hook)
-        else:
-            db.update_plain(
-                keys.webhook(hook.org_id, hook.id),
-                "SET #st = :failing, failing_since = if_not_exists(failing_since, :now)",
-                condition="attribute_exists(PK) AND #st <> :disabled",
-                names={"#st": "status"},
-                values={":failing": "failing", ":now": clock.iso(now), ":disabled": "disabled"},
-            )
-    else:
-        aws.sqs().change_message_visibility(
-            QueueUrl=queue_url, ReceiptHandle=receipt_handle, VisibilityTimeout=int(next_delay or 0)
-        )
+    # Failed for good: back at once, so that the next receive passes maxReceiveCount and SQS
+    # moves it to the DLQ; else back after the backoff.
+    visibility = 0 if result.state == "failed" else int(result.next_delay or 0)
+    aws.sqs().change_message_visibility(QueueUrl=queue_url, ReceiptHandle=receipt_handle, VisibilityTimeout=visibility)
+    _change_hook(hook, change, now)
     raise RetryLater(delivery.id)
 
 
-def _disable(hook: webhooks.WebhookRecord) -> None:
+def _disable(hook: WebhookRecord) -> None:
     """Failing for DISABLE_AFTER: disabled, as one audited change by the system."""
     from strongroom.context import SYSTEM, current  # noqa: PLC0415
 
     current().principal = SYSTEM
     try:
-        db.transact(
-            [
-                db.Update(
-                    keys.webhook(hook.org_id, hook.id),
-                    "SET #st = :disabled, enabled = :false",
-                    condition="#st = :failing",
-                    names={"#st": "status"},
-                    values={":disabled": "disabled", ":false": False, ":failing": "failing"},
-                )
-            ],
+        chain.transact(
+            [webhook_data.disable(hook)],
             audit=audit.event(
                 "webhook.disabled",
                 scope_id=hook.org_id,

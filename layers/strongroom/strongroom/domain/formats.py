@@ -28,8 +28,8 @@ import re
 from collections.abc import Mapping
 from typing import Literal
 
-from strongroom import jsontext
 from strongroom.errors import Unprocessable
+from strongroom.http import jsontext
 
 ExportFormat = Literal["dotenv", "json", "yaml", "shell"]
 ImportFormat = Literal["dotenv", "json"]

@@ -14,7 +14,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from strongroom import permissions
 from strongroom.context import Principal, principal
 from strongroom.data import orgs as org_data
 from strongroom.data import projects as project_data
@@ -22,6 +21,7 @@ from strongroom.data.orgs import OrgRecord
 from strongroom.data.projects import EnvironmentRecord, ProjectRecord
 from strongroom.errors import Forbidden, NotFound
 from strongroom.observability import logger
+from strongroom.security import permissions
 
 SERVICE_TOKEN_ROLE = "service_token"  # noqa: S105 - a role name
 # What a service token needs to reach its environment (the scope checks below do the rest).

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from strongroom import aws
 from strongroom.config import settings
+from strongroom.data import db
 from strongroom.models import Health
 from strongroom.observability import logger
 
@@ -14,7 +15,7 @@ def check() -> Health:
     cfg = settings()
     checks: dict[str, str] = {}
     try:
-        aws.dynamodb().describe_table(TableName=cfg.table_name)
+        db.describe_table()
         checks["dynamodb"] = "ok"
     except Exception as exc:  # noqa: BLE001 - any failure is "fail"; the type is logged, not the text
         logger.warning("health check failed", extra={"dependency": "dynamodb", "error_type": type(exc).__name__})

@@ -1,0 +1,117 @@
+"""The app factory every API function uses: one resolver, one error envelope (envelope.py), one
+auth point, the body checks (body.py), idempotency (idempotency.py), and the same decorator stack;
+the parameters and answers routes share are in params.py.
+
+    app = build_app()
+
+    @app.get("/v1/things")
+    def list_things() -> ThingList: ...
+
+    lambda_handler = make_handler(app)
+"""
+
+from __future__ import annotations
+
+import secrets
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.logging import correlation_paths
+
+from strongroom import errors
+from strongroom.context import RequestContext, set_current
+from strongroom.http import idempotency, unmatched
+from strongroom.http.body import check_body, header_map
+from strongroom.http.envelope import error_response, raw_error, validation_details
+from strongroom.observability import logger, metrics
+from strongroom.security.auth import authenticate
+
+# Routes that authenticate nobody: the health check, and device login's start and poll (RFC 8628).
+PUBLIC_ROUTES = frozenset({"GET /health", "POST /v1/auth/device/start", "POST /v1/auth/device/token"})
+
+
+def _request_id(app: APIGatewayHttpResolver) -> str:
+    return str(app.current_event.request_context.request_id or "")
+
+
+def build_app() -> APIGatewayHttpResolver:
+    app = APIGatewayHttpResolver(enable_validation=True)
+
+    @app.exception_handler(errors.AppError)
+    def _app_error(exc: errors.AppError) -> Response[Any]:
+        if exc.status >= 500:
+            logger.warning("request failed", extra={"error_code": exc.code, "status": exc.status})
+        return error_response(exc, _request_id(app))
+
+    @app.exception_handler(RequestValidationError)
+    def _invalid(exc: RequestValidationError) -> Response[Any]:
+        code, message, details = validation_details(exc.errors())
+        return error_response(errors.Invalid(message, details=details, code=code), _request_id(app))
+
+    @app.not_found
+    def _not_found(_exc: Exception) -> Response[Any]:
+        event = app.current_event
+        return error_response(unmatched.error(event.http_method, event.path), _request_id(app))
+
+    @app.exception_handler(Exception)
+    def _unhandled(exc: Exception) -> Response[Any]:
+        # The type and the innermost frame only: messages and tracebacks may carry data.
+        frames = traceback.extract_tb(exc.__traceback__)
+        where = f"{frames[-1].filename.rsplit('/', 1)[-1]}:{frames[-1].lineno}" if frames else ""
+        logger.error("unhandled error", extra={"error_type": type(exc).__name__, "where": where})
+        metrics.add_metric(name="UnhandledErrors", unit="Count", value=1)
+        return error_response(errors.Internal("an internal error occurred"), _request_id(app))
+
+    app.use([idempotency.middleware])
+    return app
+
+
+# --------------------------------------------------------------------------- entry point
+
+
+def make_handler(app: APIGatewayHttpResolver) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
+    """The Lambda handler: sets the request context, authenticates and admits the credential to
+    the route (`access.admit`: its narrowing) before validation, so that an anonymous or narrowed
+    caller learns nothing about a route's schema, then resolves."""
+
+    @logger.inject_lambda_context(
+        correlation_id_path=correlation_paths.API_GATEWAY_HTTP, log_event=False, clear_state=True
+    )
+    @metrics.log_metrics
+    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        rc = event.get("requestContext") or {}
+        http = rc.get("http") or {}
+        request_id = str(rc.get("requestId") or secrets.token_hex(8))
+        rc.setdefault("requestId", request_id)
+        headers = header_map(event)
+        ctx = RequestContext(
+            request_id=request_id, ip=str(http.get("sourceIp", "")), user_agent=headers.get("user-agent", "")[:256]
+        )
+        set_current(ctx)
+        if unmatched.is_default_route(event):
+            return raw_error(unmatched.error(str(http.get("method", "GET")), str(http.get("path", ""))), request_id)
+        step = "body check"
+        try:
+            method = str(http.get("method", "GET")).upper()
+            check_body(event, method)
+            route_key = str(event.get("routeKey") or "")
+            if route_key not in PUBLIC_ROUTES:
+                step = "authentication"
+                ctx.principal = authenticate(headers, ctx.ip)
+                ctx.credential = idempotency.credential_digest(headers)
+                from strongroom.security.access import admit  # noqa: PLC0415 - with the data modules auth loaded
+
+                admit(ctx.principal, method, route_key)
+        except errors.AppError as exc:
+            return raw_error(exc, request_id)
+        except Exception as exc:  # noqa: BLE001 - the envelope, never a trace
+            logger.error("request entry failed unexpectedly", extra={"step": step, "error_type": type(exc).__name__})
+            return raw_error(errors.Internal("an internal error occurred"), request_id)
+        response = app.resolve(event, context)
+        response.setdefault("headers", {})["X-Request-Id"] = request_id
+        return response
+
+    return handler  # type: ignore[no-any-return]

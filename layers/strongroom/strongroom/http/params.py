@@ -1,0 +1,31 @@
+"""What routes share: the path parameters naming a tenant's resources (ID or slug), the
+pagination parameters, and the 201/204 answers."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Path, Query
+
+from strongroom.http.envelope import JSON
+
+# Path parameters: IDs (`org_…`) and slugs are ASCII letters, digits, `_` and `-`.
+REF_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+
+# The path parameters naming a tenant's resources (ID or slug), shared by every function.
+OrgRef = Annotated[str, Path(pattern=REF_PATTERN, description="Org ID (org_…) or slug")]
+ProjectRef = Annotated[str, Path(pattern=REF_PATTERN, description="Project ID (prj_…) or slug")]
+EnvRef = Annotated[str, Path(pattern=REF_PATTERN, description="Environment ID (env_…) or slug")]
+
+# Pagination query parameters shared by every list route.
+Limit = Annotated[int, Query(ge=1, le=500, description="Page size (1-500)")]
+Cursor = Annotated[str | None, Query(max_length=2048, description="Opaque cursor from next_cursor")]
+
+
+def created(body: Any) -> Response[Any]:
+    return Response(status_code=201, content_type=JSON, body=body)
+
+
+def no_content() -> Response[str]:
+    return Response(status_code=204, body="")

@@ -1,0 +1,131 @@
+"""Projects, their environments and the project's template of required keys."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, Field, StringConstraints
+
+from strongroom.models.common import (
+    Description,
+    Items,
+    Name,
+    Page,
+    Request,
+    Response,
+    Slug,
+)
+from strongroom.models.secrets import SecretName
+
+
+class ProjectCreate(Request):
+    name: Name
+    slug: Slug | None = None
+    description: Description = ""
+
+
+class ProjectPatch(Request):
+    name: Name | None = None
+    slug: Slug | None = None
+    description: Description | None = None
+
+
+class Environment(Response):
+    id: str
+    project_id: str
+    name: str
+    slug: str
+    production: bool
+    parent_id: str | None = None
+    encryption: Literal["server", "client"] = "server"
+    created_at: str
+    updated_at: str
+
+
+class EnvironmentList(Page[Environment]):
+    pass
+
+
+class EnvironmentCreate(Request):
+    name: Name
+    slug: Slug | None = None
+    parent: str | None = Field(default=None, max_length=64, description="Parent environment (ID or slug)")
+    production: bool = False
+    encryption: Literal["server", "client"] = "server"
+
+
+class EnvironmentPatch(Request):
+    name: Name | None = None
+    slug: Slug | None = None
+    parent: str | None = Field(default=None, max_length=64)
+    production: bool | None = None
+
+
+class Project(Response):
+    id: str
+    org_id: str
+    name: str
+    slug: str
+    description: str = ""
+    created_at: str
+    updated_at: str
+    environments: list[Environment] = Field(default_factory=list)
+
+
+class ProjectList(Page[Project]):
+    pass
+
+
+MAX_PATTERN_LENGTH = 200
+
+
+def _compiles(pattern: str | None) -> str | None:
+    if pattern is None:
+        return None
+    try:
+        re.compile(pattern)
+    except re.error:
+        raise ValueError("must be a valid regular expression") from None
+    return pattern
+
+
+class TemplateKeyPut(Request):
+    key: SecretName = Field(description="A key every environment of the project must have")
+    description: Annotated[str, StringConstraints(max_length=500)] = ""
+    pattern: Annotated[
+        str | None, StringConstraints(min_length=1, max_length=MAX_PATTERN_LENGTH), AfterValidator(_compiles)
+    ] = Field(
+        default=None,
+        description="A regular expression the whole value must match, run by RE2 (linear time): "
+        "no backreferences or lookaround (422 pattern_unsupported)",
+    )
+
+
+class TemplateKey(Response):
+    key: str
+    description: str = ""
+    pattern: str | None = None
+    created_at: str
+    updated_at: str
+
+
+class Template(Items[TemplateKey]):
+    pass
+
+
+class PatternMismatch(Response):
+    key: str
+    pattern: str
+
+
+class ValidationReport(Response):
+    valid: bool
+    checked: int = Field(description="How many template keys were checked")
+    missing: list[str]
+    mismatched: list[PatternMismatch] = Field(description="Keys whose value does not match (values are never shown)")
+    unsupported: list[str] = Field(
+        default_factory=list,
+        description="Keys whose stored pattern RE2 cannot run (backreferences, lookaround): not checked; "
+        "fix the template",
+    )

@@ -1,0 +1,166 @@
+"""Secrets of an environment: values, versions, batch changes, import, promote, restore, data keys."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, AwareDatetime, Field, StringConstraints
+
+from strongroom.models.common import (
+    Page,
+    Request,
+    Response,
+)
+
+SECRET_KEY_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.-]{0,254}$"  # noqa: S105 - a name pattern
+MAX_VALUE_BYTES = 64 * 1024
+
+
+def _value_size(value: str) -> str:
+    if len(value.encode("utf-8", "surrogatepass")) > MAX_VALUE_BYTES:
+        raise ValueError(f"must be at most {MAX_VALUE_BYTES} bytes of UTF-8")
+    if "\x00" in value:
+        raise ValueError("must not contain NUL (it cannot reach an environment variable)")
+    return value
+
+
+# No NUL (it cannot reach an environment variable): in the schema too, so clients know.
+SecretValue = Annotated[
+    str, StringConstraints(max_length=MAX_VALUE_BYTES, pattern=r"^[^\x00]*$"), AfterValidator(_value_size)
+]
+
+
+class SecretPut(Request):
+    value: SecretValue = Field(description="UTF-8, at most 64 KiB. Never logged, never in an audit entry.")
+    comment: Annotated[str, StringConstraints(max_length=500)] = ""
+
+    def __repr__(self) -> str:  # a secret value must not reach a log through repr
+        return f"SecretPut(value='**********', comment={self.comment!r})"
+
+    __str__ = __repr__
+
+
+class SecretWritten(Response):
+    key: str
+    version: int
+    created_at: str
+    updated_at: str
+
+
+class Secret(Response):
+    key: str
+    value: str
+    version: int
+    updated_at: str
+    updated_by: str
+    source: str = Field(description="Slug of the environment holding the value (a parent when inherited)")
+    inherited: bool = False
+
+
+class SecretListItem(Response):
+    key: str
+    value: str | None = None
+    version: int
+    updated_at: str
+    source: str = Field(description="Slug of the environment holding the value (a parent when inherited)")
+    inherited: bool = False
+
+
+class SecretList(Page[SecretListItem]):
+    pass
+
+
+class SecretVersion(Response):
+    key: str
+    version: int
+    action: Literal["set", "delete"]
+    comment: str = ""
+    created_at: str
+    created_by: str
+
+
+class SecretVersionList(Page[SecretVersion]):
+    pass
+
+
+SecretName = Annotated[str, StringConstraints(pattern=SECRET_KEY_PATTERN)]
+Comment = Annotated[str, StringConstraints(max_length=500)]
+
+
+class _Masked(Request):
+    """A request carrying values: its repr never shows them."""
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(**********)"
+
+    __str__ = __repr__
+
+
+class SecretsPatch(_Masked):
+    set: dict[SecretName, SecretValue] = Field(
+        default_factory=dict,
+        max_length=500,
+        description="KEY -> new value",
+        json_schema_extra={"additionalProperties": False},
+    )
+    delete: list[SecretName] = Field(default_factory=list, max_length=500, description="Keys to delete")
+    comment: Comment = ""
+
+
+class SecretChange(Response):
+    key: str
+    action: Literal["created", "updated", "deleted", "unchanged", "add", "update"]
+    version: int | None = None
+
+
+class BatchResult(Response):
+    revision: int
+    changes: list[SecretChange]
+
+
+class SecretRollback(Request):
+    version: int = Field(ge=1, le=10**12, description="The version whose value becomes the new version")
+    comment: Comment = ""
+
+
+class SecretsImport(_Masked):
+    format: Literal["dotenv", "json"]
+    content: Annotated[str, StringConstraints(max_length=512 * 1024)]
+    overwrite: bool = Field(default=False, description="Replace the values of keys that exist (default: keep)")
+
+
+class ImportResult(Response):
+    created: int
+    updated: int
+    unchanged: int
+    revision: int
+
+
+class Promote(Request):
+    from_: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")] = Field(alias="from")
+    to: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+    keys: list[SecretName] | None = Field(default=None, max_length=500, description="Only these keys")
+    dry_run: bool = Field(default=False, description="true only shows the diff and writes nothing")
+
+
+class PromoteResult(Response):
+    changes: list[SecretChange]
+    dry_run: bool
+    revision: int
+
+
+class EnvironmentRestore(Request):
+    at: AwareDatetime = Field(description="The instant to go back to (RFC 3339 with an offset)")
+
+
+class KeyRotated(Response):
+    key_version: int = Field(description="The data key version new writes use")
+    revision: int
+    rotated_at: str
+
+
+class EnvironmentRestored(Response):
+    at: str
+    revision: int
+    restored: int
+    trashed: int
