@@ -7,7 +7,7 @@ id (docs/byok.md). Testing or enabling a key makes three calls: GenerateDataKey 
 the org's own context must succeed, and GenerateDataKey under the context of another org (a fresh,
 random org id that names no org) must be refused by KMS with AccessDeniedException. A key that
 serves any context could serve any tenant, and is refused. One key ARN is claimed by one org at
-a time (a claim item, written with `attribute_not_exists` in the enable transaction, released by
+a time (a claim item, written only where none exists in the enable transaction, released by
 disable, by a switch to another key and by the org's purge). Whatever is wrong with a key (it does
 not exist, is disabled, is in an account we cannot reach, is not limited to this org, is
 another org's), the answer is the same 422 `key_unusable` with the same message, so a caller
