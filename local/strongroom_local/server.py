@@ -315,6 +315,7 @@ class LocalStack:
             resources.parameters = template_parameters(template, self.parameters)
             resources.conditions = dict(template.get("Conditions") or {})
             resources.mappings = dict(template.get("Mappings") or {})
+            _check_saved(resources, template, self.data_dir)
             self.restored = True
         else:
             resources = provision(template, parameters=self.parameters)
@@ -450,6 +451,25 @@ class LocalStack:
         if self.data_dir is None:
             return "state is in memory"
         return f"state is kept in {self.data_dir}" + (" (restored)" if self.restored else " (new)")
+
+
+def _check_saved(resources: Resources, template: dict[str, Any], data_dir: Path) -> None:
+    """The saved state must have every resource this template.yaml creates (else: reset)."""
+    from strongroom_local.provision import PROVISIONERS  # noqa: PLC0415
+
+    declared = template.get("Resources") or {}
+    missing = sorted(
+        k
+        for k, v in declared.items()
+        if v.get("Type") in PROVISIONERS
+        and k not in resources.refs
+        and ("Condition" not in v or resources.condition(str(v["Condition"])))
+    )
+    if missing:
+        raise persist.CorruptState(
+            f"the data directory {data_dir} was made from a template.yaml without {', '.join(missing)}; "
+            "delete it to start afresh (its data is lost), or use another --data-dir"
+        )
 
 
 def _forget_cached_clients() -> None:

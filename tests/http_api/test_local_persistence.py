@@ -1,6 +1,6 @@
 """`make run` keeps its data (#11): `python -m strongroom_local --data-dir D` as a real process,
 killed with SIGKILL mid-burst and restarted on D, still has every write it acknowledged (and the
-secrets decrypt: the KMS key material was kept); `--ephemeral` keeps nothing; one server per
+secrets decrypt: the KMS key material was kept), a torn journal tail included; `--ephemeral` keeps nothing; one server per
 directory."""
 
 from __future__ import annotations
@@ -60,6 +60,9 @@ def test_every_acknowledged_write_survives_sigkill_and_decrypts_after_restart(
         stop.set()
         writer.join(timeout=30)
     assert len(acked) >= 15
+    # A record torn by the kill (its header promises more bytes than were written) is cut off.
+    with (data / "journal.log").open("ab") as journal:
+        journal.write(b"\x00\x00\x10\x00\x12\x34\x56\x78torn")
 
     with run_local("--data-dir", str(data), "--quiet") as proc:
         assert proc.wait_healthy() == 200
