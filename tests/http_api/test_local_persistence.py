@@ -1,7 +1,7 @@
 """`make run` keeps its data (#11): `python -m strongroom_local --data-dir D` as a real process,
 killed with SIGKILL mid-burst and restarted on D, still has every write it acknowledged (and the
-secrets decrypt: the KMS key material was kept), a torn journal tail included; `--ephemeral` keeps nothing; one server per
-directory."""
+secrets decrypt: the KMS key material was kept), a torn journal tail included; `--ephemeral`
+keeps nothing; one server per directory."""
 
 from __future__ import annotations
 
