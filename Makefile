@@ -48,7 +48,7 @@ $(SAM_VENV)/.installed: requirements-sam.txt
 
 venv: $(VENV)/.installed $(SAM_VENV)/.installed  ## Create both virtualenvs (dev tools; SAM CLI apart)
 
-run: $(VENV)/.installed  ## Serve the API locally on embedded moto (http://127.0.0.1:3000)
+run: $(VENV)/.installed  ## Serve the API locally on embedded moto (http://127.0.0.1:3000; data in .strongroom/, RUN_ARGS=--ephemeral keeps none)
 	PYTHONPATH=local:layers/strongroom $(PY) -m strongroom_local $(RUN_ARGS)
 
 lint: venv  ## ruff (C90 at 10), mypy (layer, CLI, functions, local), import cycles, cfn-lint, sam validate --lint

@@ -3,6 +3,9 @@
 --host H            address to listen on (default 127.0.0.1; env STRONGROOM_HOST)
 --port P            port (default 3000; env STRONGROOM_PORT; 0 = any free port)
 --auth-mode M       dev (default; env STRONGROOM_AUTH_MODE) or oidc
+--data-dir PATH     where moto's state is kept across restarts (default .strongroom/ in the checkout;
+                    env STRONGROOM_DATA_DIR); one server per directory; delete it to reset
+--ephemeral         keep nothing: everything in memory, lost when the server stops
 --parameter K=V     a template parameter, as `sam deploy --parameter-overrides` (repeatable),
                     e.g. OidcIssuer=https://issuer.example/ OidcAudience=strongroom
 """
@@ -16,9 +19,13 @@ import signal
 import sys
 import threading
 import time
+from pathlib import Path
 from types import FrameType
 
+from strongroom_local.persist import CorruptState, DataDirInUse
 from strongroom_local.server import LocalStack
+
+DEFAULT_DATA_DIR = Path(__file__).resolve().parents[2] / ".strongroom"
 
 
 def _parameter(text: str) -> tuple[str, str]:
@@ -45,6 +52,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--parameter", type=_parameter, action="append", default=[], metavar="KEY=VALUE", help="template parameter"
     )
+    parser.add_argument(
+        "--data-dir", type=Path, default=Path(os.environ.get("STRONGROOM_DATA_DIR") or DEFAULT_DATA_DIR)
+    )
+    parser.add_argument("--ephemeral", action="store_true", help="keep nothing across restarts")
     parser.add_argument("--quiet", action="store_true", help="no access log lines")
     return parser.parse_args(argv)
 
@@ -61,7 +72,12 @@ def main(argv: list[str] | None = None) -> int:
         signal.signal(sig, on_signal)
     args = parse_args(argv)
     stack = LocalStack(
-        args.host, args.port, auth_mode=args.auth_mode, parameters=dict(args.parameter), quiet=args.quiet
+        args.host,
+        args.port,
+        auth_mode=args.auth_mode,
+        parameters=dict(args.parameter),
+        quiet=args.quiet,
+        data_dir=None if args.ephemeral else args.data_dir,
     )
     try:
         stack.start()
@@ -70,6 +86,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"strongroom_local: port {args.port} is in use (try --port or STRONGROOM_PORT)", file=sys.stderr)
             return 1
         raise
+    except (DataDirInUse, CorruptState) as exc:
+        print(f"strongroom_local: {exc}", file=sys.stderr)
+        return 1
     except ValueError as exc:  # a bad --parameter
         print(f"strongroom_local: {exc}", file=sys.stderr)
         return 2

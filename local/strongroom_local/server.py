@@ -21,14 +21,14 @@ from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
-from strongroom_local import docs
+from strongroom_local import docs, persist
 from strongroom_local.atomic import make_dynamodb_atomic
 from strongroom_local.environment import local_values, shared_environment
 from strongroom_local.events import HttpRequest, HttpResponse, new_request_id
 from strongroom_local.gateway import MAX_BODY, Cors, Gateway, error_response
 from strongroom_local.intrinsics import ACCOUNT, REGION
 from strongroom_local.kms_policy import enforce_kms_key_policies
-from strongroom_local.provision import Resources, provision
+from strongroom_local.provision import Resources, provision, template_parameters
 from strongroom_local.template import LAYER_DIR, TEMPLATE, functions, http_api_properties, load_template, routes
 from strongroom_local.workers import Worker, WorkerRunner, registered_workers
 
@@ -233,6 +233,7 @@ class LocalStack:
         workers: Iterable[Worker] | None = None,
         template_path: Path = TEMPLATE,
         log: Log = _stdout,
+        data_dir: Path | None = None,
     ) -> None:
         if auth_mode not in {"dev", "oidc"}:
             raise ValueError("auth_mode is dev or oidc")
@@ -256,6 +257,10 @@ class LocalStack:
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         self._saved_env: dict[str, str | None] = {}
+        # None: in memory (the default, and every test's); else the directory moto's state is kept in.
+        self.data_dir = Path(data_dir) if data_dir is not None else None
+        self.store: persist.Store | None = None
+        self.restored = False
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -287,7 +292,7 @@ class LocalStack:
         make_dynamodb_atomic()
         enforce_kms_key_policies()
         template = load_template(self.template_path)
-        self.resources = provision(template, parameters=self.parameters)
+        self.resources = self._resources(template)
         fns = functions(template)
         self.environment, self.notes = shared_environment(fns.values(), self.resources, local_values(self.auth_mode))
         self._set_env(self.environment)
@@ -297,6 +302,26 @@ class LocalStack:
         self._serve()
         workers = self._workers if self._workers is not None else registered_workers()
         self._runner.start(workers, self.resources, self.invoke)
+
+    def _resources(self, template: dict[str, Any]) -> Resources:
+        """Provisioned afresh, or (with a data directory that has state) the saved ones, not re-created."""
+        if self.data_dir is None:
+            return provision(template, parameters=self.parameters)
+        self.store = persist.Store(self.data_dir)
+        self.store.acquire()
+        if self.store.has_state():
+            resources: Resources = self.store.load()
+            # Parameters (--auth-mode, --parameter) are this run's; the names and ARNs are the saved ones.
+            resources.parameters = template_parameters(template, self.parameters)
+            resources.conditions = dict(template.get("Conditions") or {})
+            resources.mappings = dict(template.get("Mappings") or {})
+            _check_saved(resources, template, self.data_dir)
+            self.restored = True
+        else:
+            resources = provision(template, parameters=self.parameters)
+        self.store.snapshot(resources)  # the provisioned state, or the journal compacted
+        persist.attach(self.store)
+        return resources
 
     def _serve(self) -> None:
         handler = type("RequestHandler", (_RequestHandler,), {"stack": self})
@@ -317,6 +342,9 @@ class LocalStack:
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None
+        if self.store is not None:
+            self.store.release()
+            self.store = None
         if self._mock is not None:
             self._mock.stop()
             self._mock = None
@@ -399,7 +427,7 @@ class LocalStack:
     def quick_start(self) -> str:
         url = self.url
         lines = [
-            f"Strongroom is serving on {url}  (moto in-process: account {ACCOUNT}, {REGION}; state is in memory)",
+            f"Strongroom is serving on {url}  (moto in-process: account {ACCOUNT}, {REGION}; {self._state_line()})",
             f"  OpenAPI: {url}{docs.OPENAPI_PATH}   Swagger UI: {url}{docs.DOCS_PATH}",
         ]
         if self.auth_mode == "dev":
@@ -418,6 +446,30 @@ class LocalStack:
             "Ctrl-C stops it.",
         ]
         return "\n".join(lines)
+
+    def _state_line(self) -> str:
+        if self.data_dir is None:
+            return "state is in memory"
+        return f"state is kept in {self.data_dir}" + (" (restored)" if self.restored else " (new)")
+
+
+def _check_saved(resources: Resources, template: dict[str, Any], data_dir: Path) -> None:
+    """The saved state must have every resource this template.yaml creates (else: reset)."""
+    from strongroom_local.provision import PROVISIONERS  # noqa: PLC0415
+
+    declared = template.get("Resources") or {}
+    missing = sorted(
+        k
+        for k, v in declared.items()
+        if v.get("Type") in PROVISIONERS
+        and k not in resources.refs
+        and ("Condition" not in v or resources.condition(str(v["Condition"])))
+    )
+    if missing:
+        raise persist.CorruptState(
+            f"the data directory {data_dir} was made from a template.yaml without {', '.join(missing)}; "
+            "delete it to start afresh (its data is lost), or use another --data-dir"
+        )
 
 
 def _forget_cached_clients() -> None:

@@ -8,8 +8,8 @@ From tests/conftest.py (one embedded stack per test process; moto and os.environ
 
 Here:
 - `run_local(*args)`: `python -m strongroom_local --port 0 …` (what `make run` runs) as a child
-  process; a context manager yielding a `LocalProcess` (url, started, output(), wait_for(),
-  wait_healthy(), stop(signal) -> exit code);
+  process, `--ephemeral` unless the args name `--data-dir`; a context manager yielding a
+  `LocalProcess` (url, started, output(), wait_for(), wait_healthy(), stop(signal) -> exit code);
 - `oidc_stack`: a stack in AUTH_MODE=oidc, in its own process, trusting an issuer whose JWKS is
   served here; `oidc_stack.token(**claims)` mints a valid JWT (claims=None removes one).
 
@@ -116,8 +116,10 @@ def child_environment(**extra: str) -> dict[str, str]:
 def local_process(*args: str, env: dict[str, str] | None = None, wait: bool = True) -> Iterator[LocalProcess]:
     """Start the local stack as `make run` does, on a free port; yield once it prints its URL."""
     started = time.monotonic()
+    # In memory unless the test names a data directory: never the checkout's .strongroom/.
+    keep = () if {"--data-dir", "--ephemeral"} & set(args) else ("--ephemeral",)
     process = subprocess.Popen(
-        [sys.executable, "-m", "strongroom_local", "--port", "0", *args],
+        [sys.executable, "-m", "strongroom_local", "--port", "0", *keep, *args],
         cwd=ROOT,
         env=env or child_environment(),
         stdout=subprocess.PIPE,
