@@ -203,3 +203,27 @@ def test_a_pat_narrowed_to_another_org_costs_no_more_there(invoke: Invoke, cost:
     status, message, calls = _refused(invoke, cost, _bearer(token), world.path("slug"))
     assert (status, message) == (404, "organization not found")
     assert calls <= 3  # the credential and the slug, the user, then org_access's read of the org
+
+
+def test_what_a_function_remembers_never_decides(invoke: Invoke, cost: Cost) -> None:
+    # Given a user whose function remembers their org's slug
+    world, stranger = _world(invoke, dev_user()), dev_user()
+    old = world.path("slug")
+    _list(invoke, cost, world.user, old)
+    assert len(_list(invoke, cost, world.user, old)) == 1
+    # When the org moves to another slug and a stranger's org takes the old one
+    new_slug = f"rc-{secrets.token_hex(4)}"
+    event = load_event(
+        "orgs_create", headers=world.user, routeKey="PATCH /v1/orgs/{org}", path_parameters={"org": world.org[0]}
+    )
+    event["body"] = f'{{"slug": "{new_slug}"}}'
+    moved = invoke("OrgsFunction", event)
+    assert moved["statusCode"] == 200, moved
+    taken = invoke("OrgsFunction", load_event("orgs_create", headers=stranger, body={"name": "S", "slug": old["org"]}))
+    assert taken["statusCode"] == 201, taken
+    # Then the old slug names the stranger's org (404 for the user), the new one theirs
+    status, message, _calls = _refused(invoke, cost, world.user, old)
+    assert (status, message) == (404, "organization not found")
+    assert len(_list(invoke, cost, world.user, {**old, "org": new_slug})) <= 3
+    # and the stranger, by the user's IDs, finds nothing either
+    assert _refused(invoke, cost, stranger, world.path("id"))[:2] == (404, "organization not found")
