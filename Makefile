@@ -100,6 +100,7 @@ bench: $(VENV)/.installed  ## Benchmarks that print figures
 	$(PY) bench/cli_run.py
 	$(PY) bench/fanout.py
 	$(PY) bench/audit_chain.py
+	$(PY) bench/request_cost.py
 
 deploy: build  ## sam deploy with samconfig.toml's CONFIG_ENV (dev|prod); DEPLOY_ARGS=--guided the first time
 	$(SAM) deploy --config-env $(CONFIG_ENV) $(DEPLOY_ARGS)

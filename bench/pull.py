@@ -13,7 +13,7 @@ the AWS calls the handlers make through the shared boto3 clients of `strongroom.
 event hooks on the DynamoDB and KMS clients):
 - reads of the environment's data (partition ENV#<id>: the snapshot) and the items they return;
 - the other reads: the caller (email pointer, user), org, membership, project and environment,
-  the same at every size (naming them by slug adds one pointer read each);
+  the same at every size (read ahead in one or two BatchGetItems, `bench/request_cost.py`);
 - KMS calls, and the audit event every read of values writes (one TransactWriteItems: a write,
   not a read of secrets);
 - cold: the data-key cache (`strongroom.security.crypto.cache.clear()`) emptied before each of `--cold`

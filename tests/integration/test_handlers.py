@@ -395,8 +395,8 @@ def test_data_store_failures_map_to_the_envelope(invoke: Invoke, error_code: str
 
     client = boto3.client("dynamodb", region_name="us-east-1")
     with Stubber(client) as stub:
-        for _ in range(3):
-            stub.add_client_error("get_item", service_error_code=error_code, http_status_code=400)
+        for _ in range(3):  # the caller's read-ahead (data/readahead.py) is the request's first read
+            stub.add_client_error("batch_get_item", service_error_code=error_code, http_status_code=400)
         aws.override("dynamodb", client)
         try:
             event = load_event("identity_get_me", headers=dev_user())

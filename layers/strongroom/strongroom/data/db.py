@@ -137,6 +137,13 @@ def prefetch(keys_: Sequence[dict[str, str]]) -> None:
         memo[_ident(key)] = found.get(_ident(key))
 
 
+def read_ahead(key: dict[str, str]) -> tuple[bool, dict[str, Any] | None]:
+    """(whether this request read `key` ahead, the item then or None): no call either way."""
+    memo = _prefetched()
+    ident = _ident(key)
+    return (True, memo[ident]) if ident in memo else (False, None)
+
+
 def _prefetched() -> dict[tuple[str, str], dict[str, Any] | None]:
     return current().prefetched
 

@@ -9,11 +9,13 @@ stays within the cap (`_count_op`).
 
 from __future__ import annotations
 
+import hmac
 from datetime import datetime
+from typing import Any
 
 from strongroom import clock, ids
 from strongroom.context import Principal, principal
-from strongroom.data import chain, db
+from strongroom.data import chain, db, keys, readahead
 from strongroom.data import orgs as org_data
 from strongroom.data import pats as pat_data
 from strongroom.data.pats import PatRecord
@@ -46,6 +48,8 @@ def verify(token: str, _source_ip: str) -> Principal:
     from strongroom.data import users  # noqa: PLC0415
 
     pat_id = tokens.parse(token, PREFIX, "pat")
+    if pat_id:
+        readahead.user_request(keys.personal_token(pat_id), lambda item: _caller(token, item))
     rec = pat_data.get(pat_id) if pat_id else None
     if rec is None:
         raise Unauthorized("invalid token")
@@ -63,6 +67,22 @@ def verify(token: str, _source_ip: str) -> Principal:
         via="pat",
         org_ids=frozenset(rec.org_ids) if rec.org_ids is not None else None,
         read_only=rec.read_only,
+    )
+
+
+def _caller(token: str, item: dict[str, Any] | None) -> readahead.Caller | None:
+    """Whom the PAT item stands for, for the read-ahead: only a token that checks out (its hash, in
+    constant time, and its expiry) has anything read past its own item."""
+    if item is None or not hmac.compare_digest(str(item.get("token_hash", "")), tokens.digest(token)):
+        return None
+    expires_at = item.get("expires_at")
+    if expires_at and clock.parse(str(expires_at)) <= clock.now():
+        return None
+    org_ids = item.get("org_ids")
+    return readahead.Caller(
+        str(item["user_id"]),
+        org_ids=frozenset(org_ids) if org_ids is not None else None,
+        read_only=bool(item.get("read_only", False)),
     )
 
 

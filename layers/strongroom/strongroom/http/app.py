@@ -71,6 +71,16 @@ def build_app() -> APIGatewayHttpResolver:
 
 # --------------------------------------------------------------------------- entry point
 
+_REFS = ("org", "project", "env")
+
+
+def _route_refs(ctx: RequestContext, event: dict[str, Any], method: str, route_key: str) -> None:
+    """What an org route names, for the read-ahead of its caller's reads (data/readahead.py)."""
+    ctx.method = method
+    if route_key.partition(" ")[2].startswith("/v1/orgs/{org}"):
+        params = event.get("pathParameters") or {}
+        ctx.refs = {name: str(params[name]) for name in _REFS if params.get(name)}
+
 
 def make_handler(app: APIGatewayHttpResolver) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
     """The Lambda handler: sets the request context, authenticates and admits the credential to
@@ -100,6 +110,7 @@ def make_handler(app: APIGatewayHttpResolver) -> Callable[[dict[str, Any], Any],
             route_key = str(event.get("routeKey") or "")
             if route_key not in PUBLIC_ROUTES:
                 step = "authentication"
+                _route_refs(ctx, event, method, route_key)
                 ctx.principal = authenticate(headers, ctx.ip)
                 ctx.credential = idempotency.credential_digest(headers)
                 from strongroom.security.access import admit  # noqa: PLC0415 - with the data modules auth loaded

@@ -79,13 +79,22 @@ def authenticate(headers: Mapping[str, str], source_ip: str) -> Principal:
 
 
 def _dev_principal(email: str) -> Principal:
-    from strongroom.data import users  # noqa: PLC0415
+    from strongroom.data import keys, users  # noqa: PLC0415
 
     if not _DEV_EMAIL.match(email):
         raise Unauthorized("the dev identity header must be an email address")
     # The dev header is the operator's own assertion of the email (AUTH_MODE=dev, local only).
+    _read_ahead(keys.user_email(email))
     user = users.by_email(email) or _provision(email, via="dev")
     return _user_principal(user, via="dev")
+
+
+def _read_ahead(pointer: dict[str, str]) -> None:
+    """The caller (by this email or identity pointer) and what the route names, in a few batches
+    (data/readahead.py); the reads below are answered from them."""
+    from strongroom.data import readahead  # noqa: PLC0415
+
+    readahead.user_request(pointer, lambda item: readahead.Caller(str(item["user_id"])) if item else None)
 
 
 def _user_principal(user: Any, *, via: str) -> Principal:
@@ -208,12 +217,13 @@ def _oidc_principal(token: str) -> Principal:
     email is unverified (stored before the flag existed) is no identity for that email: a verified
     sign-in of another subject gets an account of its own and the email; the record's own subject
     verifies it by signing in with `email_verified: true` while the email is still its own."""
-    from strongroom.data import users  # noqa: PLC0415
+    from strongroom.data import keys, users  # noqa: PLC0415
 
     claims = verify_jwt(token)
     issuer, subject = str(claims["iss"]), str(claims["sub"])
     verified = claims.get("email_verified") is True
     email = str(claims.get("email") or "").lower()
+    _read_ahead(keys.user_identity(issuer, subject))
     known = users.by_identity(issuer, subject)
     if known is not None:
         if known.email_verified or not verified or email != known.email:

@@ -1,0 +1,196 @@
+"""What resolving a request costs in DynamoDB requests, per kind of caller (issue #11).
+
+    .venv/bin/python bench/request_cost.py [--sources DIR] [--json]
+
+Starts the embedded local stack in this process (moto, `strongroom_local.LocalStack`, no workers)
+and talks to it over real HTTP: a dev user makes an org, a project (its three environments), a PAT
+and a service token, then `GET /v1/orgs/{org}/projects/{project}/environments/{env}/secrets` is
+made by IDs and by slugs as the dev user and with the PAT, and `GET /runtime/v1/secrets` (and its
+304) with the service token. For each it counts the DynamoDB requests the handler makes through
+the shared boto3 client of `strongroom.aws` (botocore event hooks), by operation:
+- "before route": until the environment is resolved (`projects.resolve_environment` returns): the
+  caller, org, membership, project and environment, i.e. what every such request pays before its
+  own work; the last-used stamp of a token (an UpdateItem at most once a minute) aside;
+- "total": the whole request.
+"cold" is a credential's first request in this function (what warm functions remember about
+credentials, `strongroom.data.readahead`, is dropped before it; a service token's scope is
+learned at its first request, so its cold figure is that one), "warm" the same request again.
+
+`--sources DIR` runs against another checkout's layer and local stack (e.g. main's worktree, for
+the figures before the read-ahead); this script stays the same.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import secrets
+import sys
+import threading
+from collections import Counter
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+ROOT = Path(__file__).resolve().parents[1]
+USER = "cost@example.com"
+
+
+def use_sources(root: Path) -> None:
+    for path in (root / "layers" / "strongroom", root / "local"):
+        if str(path) not in sys.path:
+            sys.path.insert(0, str(path))
+
+
+class Recorder:
+    """DynamoDB operations of the request in flight, and how many of them came before its route."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+        self.mark: int | None = None
+        self.lock = threading.Lock()
+
+    def __call__(self, model: Any, **_: Any) -> None:
+        with self.lock:
+            self.calls.append(model.name)
+
+    def start(self) -> None:
+        self.calls, self.mark = [], None
+
+    def resolved(self) -> None:
+        if self.mark is None:
+            self.mark = len(self.calls)
+
+
+class Client:
+    def __init__(self, url: str) -> None:
+        split = urlsplit(url)
+        self.host, self.port = split.hostname or "127.0.0.1", int(split.port or 80)
+
+    def call(
+        self, method: str, path: str, headers: dict[str, str], body: Any = None
+    ) -> tuple[int, Any, dict[str, str]]:
+        conn = http.client.HTTPConnection(self.host, self.port, timeout=60)
+        try:
+            data = None if body is None else json.dumps(body).encode()
+            conn.request(method, path, body=data, headers={"Content-Type": "application/json", **headers})
+            response = conn.getresponse()
+            raw = response.read()
+            return response.status, (json.loads(raw) if raw else None), dict(response.getheaders())
+        finally:
+            conn.close()
+
+
+def _forget() -> None:
+    try:
+        from strongroom.data import readahead  # absent before the read-ahead
+    except ImportError:
+        return
+    readahead.forget()
+
+
+class Bench:
+    def __init__(self, client: Client, recorder: Recorder) -> None:
+        self.client, self.recorder = client, recorder
+        self.rows: list[dict[str, Any]] = []
+
+    def expect(self, status: int, method: str, path: str, headers: dict[str, str], body: Any = None) -> Any:
+        got, parsed, _ = self.client.call(method, path, headers, body)
+        if got != status:
+            raise SystemExit(f"{method} {path}: {got} (wanted {status}): {str(parsed)[:300]}")
+        return parsed
+
+    def world(self) -> tuple[str, str, str, str]:
+        """(secrets by IDs, the same by slugs, a PAT, a service token) of a fresh org."""
+        dev = {"X-Strongroom-Dev-User": USER}
+        self.expect(200, "GET", "/v1/me", dev)
+        org = self.expect(201, "POST", "/v1/orgs", dev, {"name": f"Cost {secrets.token_hex(3)}"})
+        project = self.expect(201, "POST", f"/v1/orgs/{org['id']}/projects", dev, {"name": "Web"})
+        env = next(e for e in project["environments"] if e["slug"] == "staging")
+        by_id = f"/v1/orgs/{org['id']}/projects/{project['id']}/environments/{env['id']}/secrets"
+        by_slug = f"/v1/orgs/{org['slug']}/projects/{project['slug']}/environments/{env['slug']}/secrets"
+        pat = self.expect(201, "POST", "/v1/auth/tokens", dev, {"name": "bench"})["token"]
+        body = {"name": "ci", "project": project["slug"], "environment": env["slug"]}
+        svc = self.expect(201, "POST", f"/v1/orgs/{org['id']}/tokens", dev, body)["token"]
+        return by_id, by_slug, pat, svc
+
+    def once(self, name: str, phase: str, path: str, headers: dict[str, str], status: int = 200) -> None:
+        if phase == "cold":
+            _forget()
+        self.recorder.start()
+        self.expect(status, "GET", path, headers)
+        calls = self.recorder.calls
+        before = [c for c in calls[: self.recorder.mark] if c != "UpdateItem"]  # a token's last-used stamp
+        self.rows.append(
+            {
+                "route": name,
+                "phase": phase,
+                "before_route": len(before),
+                "total": len(calls),
+                "operations": dict(Counter(before)),
+            }
+        )
+
+    def measure(self, name: str, path: str, headers: dict[str, str]) -> None:
+        self.once(name, "cold", path, headers)
+        self.once(name, "warm", path, headers)
+
+
+def run() -> list[dict[str, Any]]:
+    from strongroom import aws
+    from strongroom.data import projects
+    from strongroom_local import LocalStack
+
+    stack = LocalStack("127.0.0.1", port=0, workers=[])
+    stack.start()
+    recorder = Recorder()
+    resolve = projects.resolve_environment
+
+    def marked(*args: Any, **kwargs: Any) -> Any:
+        found = resolve(*args, **kwargs)
+        recorder.resolved()
+        return found
+
+    projects.resolve_environment = marked  # type: ignore[assignment]
+    aws.dynamodb().meta.events.register("before-call.dynamodb.*", recorder)
+    try:
+        assert stack.url
+        bench = Bench(Client(stack.url), recorder)
+        by_id, by_slug, pat, svc = bench.world()
+        dev, bearer = {"X-Strongroom-Dev-User": USER}, {"Authorization": f"Bearer {pat}"}
+        bench.measure("dev user, by ID", by_id, dev)
+        bench.measure("dev user, by slug", by_slug, dev)
+        bench.measure("PAT, by ID", by_id, bearer)
+        bench.measure("PAT, by slug", by_slug, bearer)
+        runtime, token = "/runtime/v1/secrets?format=json", {"Authorization": f"Bearer {svc}"}
+        bench.measure("service token", runtime, token)
+        _, _, headers = bench.client.call("GET", runtime, token)
+        etag = next(v for k, v in headers.items() if k.lower() == "etag")
+        bench.once("service token, 304", "warm", runtime, {**token, "If-None-Match": etag}, status=304)
+        return bench.rows
+    finally:
+        aws.dynamodb().meta.events.unregister("before-call.dynamodb.*", recorder)
+        projects.resolve_environment = resolve  # type: ignore[assignment]
+        stack.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--sources", type=Path, default=ROOT, help="the checkout whose layer and local stack run")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    use_sources(args.sources.resolve())
+    rows = run()
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return
+    print(f"DynamoDB requests per request ({args.sources.resolve()})")
+    print(f"{'route':<22} {'phase':<5} {'before route':>12} {'total':>6}  operations before route")
+    for r in rows:
+        ops = ", ".join(f"{k} {v}" for k, v in sorted(r["operations"].items()))
+        print(f"{r['route']:<22} {r['phase']:<5} {r['before_route']:>12} {r['total']:>6}  {ops}")
+
+
+if __name__ == "__main__":
+    main()
