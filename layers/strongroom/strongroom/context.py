@@ -46,9 +46,9 @@ class RequestContext:
     extras: dict[str, str] = field(default_factory=dict)
     # Items read ahead in one batch for this request (db.prefetch), by (PK, SK); None = absent.
     prefetched: dict[tuple[str, str], dict[str, Any] | None] = field(default_factory=dict)
-    # What the route names, for the read-ahead of a user's request (data/readahead.py): its method
-    # and its {org}, {project}, {env} path parameters (IDs or slugs), when under /v1/orgs/{org}.
-    method: str = ""
+    # What the route names, for the read-ahead of a user's request (data/readahead.py): whether it
+    # mutates, and its {org}, {project}, {env} path parameters (IDs or slugs), under /v1/orgs/{org}.
+    mutating: bool = False
     refs: dict[str, str] = field(default_factory=dict)
 
 

@@ -40,7 +40,6 @@ MAX_ROUNDS = 4
 REMEMBERED = 4096  # credentials
 SLUGS_PER_CREDENTIAL = 64
 _SLUG = re.compile(SLUG_PATTERN)
-MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,7 +110,7 @@ class _Plan:
         refs = current().refs
         if not (org_ref := refs.get("org")):
             return self.wanted
-        if caller and caller.read_only and current().method in MUTATING:
+        if caller and caller.read_only and current().mutating:
             return self.wanted  # access.admit refuses it before any resource
         slug = org_ref.lower()
         org_id = self.level(("org", slug), org_ref, "org", keys.org_slug(slug), "org_id")

@@ -24,7 +24,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from strongroom import errors
 from strongroom.context import RequestContext, set_current
 from strongroom.http import idempotency, unmatched
-from strongroom.http.body import check_body, header_map
+from strongroom.http.body import MUTATING, check_body, header_map
 from strongroom.http.envelope import error_response, raw_error, validation_details
 from strongroom.observability import logger, metrics
 from strongroom.security.auth import authenticate
@@ -76,7 +76,7 @@ _REFS = ("org", "project", "env")
 
 def _route_refs(ctx: RequestContext, event: dict[str, Any], method: str, route_key: str) -> None:
     """What an org route names, for the read-ahead of its caller's reads (data/readahead.py)."""
-    ctx.method = method
+    ctx.mutating = method in MUTATING
     if route_key.partition(" ")[2].startswith("/v1/orgs/{org}"):
         params = event.get("pathParameters") or {}
         ctx.refs = {name: str(params[name]) for name in _REFS if params.get(name)}
