@@ -10,10 +10,9 @@ from typing import Any
 
 import pytest
 
-from strongroom import aws
 from strongroom.data import keys
 from strongroom_local import LocalStack
-from support import Api, unique_email
+from support import Api, query_partition, unique_email
 
 pytestmark = pytest.mark.http
 
@@ -28,21 +27,7 @@ def bearer(token: str) -> dict[str, str]:
 
 def _idempotency_records(stack: LocalStack) -> list[dict[str, Any]]:
     """Every item of the local functions' idempotency partition (a Query of that partition)."""
-    assert stack.resources is not None
-    client = aws.dynamodb()
-    partition = keys.idempotency_partition(os.environ["AWS_LAMBDA_FUNCTION_NAME"])
-    kwargs: dict[str, Any] = {
-        "TableName": stack.resources.refs["Table"],
-        "KeyConditionExpression": "PK = :pk",
-        "ExpressionAttributeValues": {":pk": {"S": partition}},
-    }
-    items: list[dict[str, Any]] = []
-    while True:
-        page = client.query(**kwargs)
-        items.extend(page["Items"])
-        if "LastEvaluatedKey" not in page:
-            return items
-        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    return query_partition(stack, keys.idempotency_partition(os.environ["AWS_LAMBDA_FUNCTION_NAME"]))
 
 
 def test_an_idempotency_key_belongs_to_the_credential_not_the_user(api: Api) -> None:

@@ -156,24 +156,16 @@ def head_fault(at: Walk, head: data.ChainHead | None) -> tuple[int, str] | None:
 
 
 def _report(at: Walk, next_cursor: str | None) -> AuditVerification:
-    if at.broken is not None:
-        seq, reason = at.broken
-        return AuditVerification(
-            ok=False,
-            checked=at.checked,
-            first_seq=at.first_seq,
-            last_seq=at.last_seq,
-            first_broken_seq=seq,
-            reason=reason,
-        )
+    """What a walk found: ok and the cursor to go on from, or the first broken event (no cursor)."""
+    seq, reason = at.broken if at.broken is not None else (None, None)
     return AuditVerification(
-        ok=True,
+        ok=at.broken is None,
         checked=at.checked,
         first_seq=at.first_seq,
         last_seq=at.last_seq,
-        first_broken_seq=None,
-        reason=None,
-        next_cursor=next_cursor,
+        first_broken_seq=seq,
+        reason=reason,
+        next_cursor=next_cursor if at.broken is None else None,
     )
 
 
