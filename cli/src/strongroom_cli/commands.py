@@ -15,6 +15,7 @@ import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
+from urllib.parse import quote
 
 import click
 
@@ -628,20 +629,77 @@ def audit_export(state: State, fmt: str, action: str | None, since: str | None, 
         click.echo(json.dumps(events, indent=2 if sys.stdout.isatty() else None))
 
 
+REFUSALS = (200, 400, 404, 409, 422)  # answers `audit verify` judges itself instead of stopping
+
+
+class AuditLog:
+    """The org's audit routes for `transparency.verify` (answers are checked there, not here)."""
+
+    def __init__(self, state: State, org: str) -> None:
+        self.state = state
+        self.path = f"/v1/orgs/{org}/audit"
+
+    def head(self) -> Any:
+        return self.state.call("GET", f"{self.path}/tree-head")
+
+    def public_key(self) -> Any:
+        return self.state.call("GET", f"{self.path}/public-key")
+
+    def leaves(self, start: int, limit: int) -> Any:
+        return self.state.call("GET", f"{self.path}/leaves?start={start}&limit={limit}")
+
+    def event(self, event_id: str) -> Any:
+        return self.state.call("GET", f"{self.path}/events/{quote(event_id, safe='')}")
+
+    def proof(self, event_id: str, tree_size: int) -> Any:
+        path = f"{self.path}/events/{quote(event_id, safe='')}/proof?tree_size={tree_size}"
+        return self.state.call("GET", path, ok=REFUSALS)  # a refused proof proves nothing: verify says so
+
+    def consistency(self, first: int, second: int) -> Any:
+        path = f"{self.path}/consistency?first={first}&second={second}"
+        return self.state.call("GET", path, ok=REFUSALS)
+
+
+def _pinned_key(file: Path | None) -> str | None:
+    if file is None:
+        return None
+    from strongroom_cli import transparency  # noqa: PLC0415
+
+    try:
+        pem = file.read_text(encoding="utf-8")
+        transparency.public_key(pem)
+    except (OSError, UnicodeError, transparency.Malformed) as exc:
+        fail(f"--public-key {file}: {exc}", 2)
+    return pem
+
+
 @audit.command("verify")
+@click.option("--event", "event_id", help="Check only this event's inclusion proof against the signed tree head")
+@click.option(
+    "--public-key",
+    "key_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The org's public key (PEM) to trust, instead of the one this CLI saw first",
+)
 @click.pass_obj
-def audit_verify(state: State) -> None:
-    """Recompute the org's audit hash chain, following verify's cursors to its end."""
-    path, suffix, seen = f"/v1/orgs/{_org(state)}/audit/verify", "", {"checked": 0, "first_seq": None}
-    while True:  # each call walks a bounded share of the chain
-        result = state.call("GET", path + suffix)
-        seen["checked"] += result["checked"]
-        seen["first_seq"] = result["first_seq"] if seen["first_seq"] is None else seen["first_seq"]
-        seen["last_seq"] = result["last_seq"] or seen.get("last_seq")
-        if not result.get("next_cursor") or not result["ok"]:
-            break
-        suffix = f"?cursor={result['next_cursor']}"
-    result = {**result, **seen}
-    emit(state, result, ["ok", "checked", "first_seq", "last_seq", "first_broken_seq", "reason"])
-    if not result["ok"]:
+def audit_verify(state: State, event_id: str | None, key_file: Path | None) -> None:
+    """Verify the org's audit log here, trusting only its public key: the tree head's signature,
+    every leaf against the signed root (or one event's inclusion proof), and that the log extends
+    the head this CLI verified last time."""
+    from strongroom_cli import transparency  # noqa: PLC0415 - cryptography and rfc8785 only here
+
+    state.user_only()
+    org, api_url = _org(state), state.settings.api_url
+    trust = transparency.remembered(api_url, org)
+    verdict, key = transparency.verify(
+        AuditLog(state, org),
+        pinned_key=_pinned_key(key_file),
+        remembered_key=trust.get("public_key"),
+        remembered_head=trust.get("head"),
+        event_id=event_id,
+    )
+    if verdict.ok and verdict.head is not None:
+        transparency.remember(api_url, org, key=None if key_file else key, head=verdict.head)
+    emit(state, verdict.output(), ["ok", "tree_size", "root_hash", "checked", "key_id", "reason"])
+    if not verdict.ok:
         sys.exit(1)
