@@ -381,3 +381,62 @@ def test_the_first_key_and_the_last_head_are_remembered(tmp_path: Path, monkeypa
     (tmp_path / "strongroom" / "trust.json").write_text("{not json", encoding="utf-8")
     with pytest.raises(ConfigError, match=r"trust\.json"):
         transparency.remembered(api, "acme")
+
+
+# --------------------------------------------------------------------------- the command's wiring
+
+
+@pytest.fixture
+def run_verify(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """`strongroom audit verify` in-process (click's runner), its routes `Routes` (no HTTP)."""
+    from click.testing import CliRunner
+
+    from strongroom_cli import commands
+
+    for name in ("STRONGROOM_TOKEN", "STRONGROOM_ORG", "STRONGROOM_API_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    monkeypatch.chdir(tmp_path)
+    served: dict[str, Routes] = {}
+    monkeypatch.setattr(commands, "AuditLog", lambda state, org: served["routes"])
+
+    def run(routes: Routes, *args: str) -> tuple[int, dict[str, Any]]:
+        served["routes"] = routes
+        result = CliRunner().invoke(commands.cli, ["--org", "acme", "audit", "verify", "--json", *args])
+        return result.exit_code, json.loads(result.stdout)
+
+    return run
+
+
+def test_the_command_remembers_the_first_key_and_the_last_head(run_verify: Any, tmp_path: Path) -> None:
+    routes = Routes(10)
+    assert run_verify(routes) == (0, check(Routes(10)) | {"root_hash": routes.tree_head["root_hash"]})
+    # the log grows: consistent with the remembered head
+    grown = Routes(30)
+    code, out = run_verify(grown)
+    assert (code, out["ok"], out["checked"]) == (0, True, 30)
+    assert ("consistency", (10, 30)) in grown.calls
+    # rewritten below what was verified: refused, and nothing new is remembered
+    rewritten = Routes(40)
+    rewritten.truth[3]["action"] = "rewritten"
+    rewritten.served[3]["event"]["action"] = "rewritten"
+    rewritten.tree_head = sign(rewritten.truth)
+    code, out = run_verify(rewritten)
+    assert (code, out["ok"], out["reason"].split(":")[0]) == (1, False, "consistency")
+    trust = json.loads((tmp_path / "config" / "strongroom" / "trust.json").read_text(encoding="utf-8"))
+    assert trust["http://127.0.0.1:3000 acme"]["head"]["tree_size"] == 30
+    # another key later: refused
+    code, out = run_verify(Routes(30, key=OTHER_KEY))
+    assert (code, out["reason"].split(":")[0]) == (1, "public key")
+
+
+def test_the_command_takes_a_pinned_key_and_one_event(run_verify: Any, tmp_path: Path) -> None:
+    key_file = tmp_path / "org.pem"
+    key_file.write_text(pem(OTHER_KEY), encoding="utf-8")
+    code, out = run_verify(Routes(5), "--public-key", str(key_file))
+    assert (code, out["reason"].split(":")[0]) == (1, "signature")
+    key_file.write_text(pem(KEY), encoding="utf-8")
+    code, out = run_verify(Routes(5), "--public-key", str(key_file), "--event", "evt_0002")
+    assert (code, out["ok"], out["checked"]) == (0, True, 1)
+    # a pinned key is not remembered as the key seen first
+    assert "public_key" not in transparency.remembered("http://127.0.0.1:3000", "acme")
