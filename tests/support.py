@@ -192,3 +192,24 @@ def scan_all(stack: LocalStack) -> list[dict[str, Any]]:
         if "LastEvaluatedKey" not in page:
             return items
         kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def seal(stack: LocalStack, *scopes: str) -> dict[str, Any]:
+    """Run the audit sealer (AuditSealerFunction, as its stream event source would) for these
+    scopes now: every unsealed event of each becomes a leaf of its tree and its head is signed.
+    Tests run without the workers; this is the sealer's run they wait for."""
+    records = [
+        {
+            "eventName": "INSERT",
+            "dynamodb": {
+                "NewImage": {
+                    "entity": {"S": "audit_event"},
+                    "scope_id": {"S": scope},
+                    "id": {"S": "evt_" + "0" * 26},  # names no event: the sealer takes the scope's unsealed list
+                }
+            },
+        }
+        for scope in scopes
+    ]
+    result: dict[str, Any] = stack.invoke("AuditSealerFunction", {"Records": records})
+    return result

@@ -6,6 +6,9 @@
 - `purge-stream`: the same for PurgeFunction, with its filter (INSERTs and MODIFYs of
   `entity = purge_job` items), in batches of 10: each step of a purge updates its job item,
   whose MODIFY record runs the next step.
+- `audit-sealer`: the same for AuditSealerFunction, with its filter (INSERTs of
+  `entity = audit_event` items), in batches of 500: it seals each named org's events into its
+  Merkle tree and signs the new head.
 - `webhook-queue`: polls WebhookQueue and invokes WebhookDispatcherFunction with up to 10
   messages as an SQS event; messages not in `batchItemFailures` are deleted, the others come back
   when their visibility timeout (the dispatcher's backoff) ends, and moto's redrive policy
@@ -65,6 +68,16 @@ def _stream(ctx: WorkerContext, name: str, keep: Callable[[dict[str, Any]], bool
 @register_worker("outbox-stream")
 def outbox_stream(ctx: WorkerContext) -> None:
     _stream(ctx, "outbox-stream", _keep, "EventFanoutFunction", 100)
+
+
+def _audit_event(record: dict[str, Any]) -> bool:
+    image = record.get("dynamodb", {}).get("NewImage", {})
+    return record.get("eventName") == "INSERT" and image.get("entity", {}).get("S") == "audit_event"
+
+
+@register_worker("audit-sealer")
+def audit_sealer(ctx: WorkerContext) -> None:
+    _stream(ctx, "audit-sealer", _audit_event, "AuditSealerFunction", 500)
 
 
 @register_worker("purge-stream")

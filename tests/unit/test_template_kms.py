@@ -12,6 +12,8 @@ import pytest
 from strongroom_local.template import load_template, resources_of
 
 SERVICE_KEY = {"Fn::GetAtt": ["ServiceKey", "Arn"]}
+SIGNING_KEY = {"Fn::GetAtt": ["AuditSigningKey", "Arn"]}
+SEALER = "AuditSealerFunction"
 ANY_KEY = {"Fn::Sub": "arn:${AWS::Partition}:kms:*:*:key/*"}
 DATA_KEY_CALLS = {"kms:GenerateDataKey", "kms:Decrypt", "kms:ReEncryptFrom", "kms:ReEncryptTo"}
 
@@ -41,6 +43,10 @@ def test_there_are_kms_statements_to_check() -> None:
 def test_kms_statement_is_narrow(function: str, statement: dict[str, Any]) -> None:
     resource = statement["Resource"]
     if resource == SERVICE_KEY:
+        assert not {"kms:Sign", "kms:GetPublicKey"} & set(statement["Action"]), function
+        return
+    if resource == SIGNING_KEY:  # the audit log's signing key: Sign for the sealer, the public key for readers
+        assert set(statement["Action"]) == ({"kms:Sign"} if function == SEALER else {"kms:GetPublicKey"}), function
         return
     # Any other key: a key ARN pattern, data-key calls only, under Strongroom's context with an org
     assert resource == ANY_KEY, (function, resource)
@@ -54,3 +60,9 @@ def test_kms_statement_is_narrow(function: str, statement: dict[str, Any]) -> No
     }
     assert condition["ForAnyValue:StringEquals"]["kms:EncryptionContextKeys"] == ["org"]
     assert condition["Null"]["kms:EncryptionContextKeys"] == "false"
+
+
+def test_only_the_sealer_signs_tree_heads() -> None:
+    signers = {name for name, statement in STATEMENTS if "kms:Sign" in statement["Action"]}
+    assert signers == {SEALER}
+    assert all(s["Resource"] == SIGNING_KEY for name, s in STATEMENTS if name == SEALER)

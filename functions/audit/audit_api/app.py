@@ -1,5 +1,6 @@
-"""An org's audit log: search (newest first), export page by page (CSV or JSON), and the
-verification of its hash chain. Admin or owner."""
+"""An org's audit log: search (newest first), export page by page (CSV or JSON), its signed
+Merkle tree (head, public key, events with their leaf, inclusion and consistency proofs, leaves in
+order) and the verification of the tree against its signed heads. Admin or owner."""
 
 from __future__ import annotations
 
@@ -7,13 +8,21 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.openapi.params import Query
+from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 
 from strongroom.domain import audit_log
 from strongroom.errors import Invalid
 from strongroom.http.app import build_app, make_handler
 from strongroom.http.params import Cursor, Limit, OrgRef
-from strongroom.models import AuditList, AuditVerification
+from strongroom.models import (
+    AuditEventView,
+    AuditList,
+    AuditVerification,
+    ConsistencyProof,
+    InclusionProof,
+    LeafPage,
+    TreeHead,
+)
 from strongroom.security.access import org_access
 
 app = build_app()
@@ -111,11 +120,69 @@ def export(
 
 
 @app.get("/v1/orgs/<org>/audit/verify")
-def verify(org: OrgRef, since: Instant = None, until: Instant = None, cursor: Cursor = None) -> AuditVerification:
-    """Recompute the hash chain, up to 1000 events a call; report the first sequence number that
-    breaks it. While `next_cursor` is set, the walk goes on from it."""
+def verify(org: OrgRef, cursor: Cursor = None) -> AuditVerification:
+    """Recompute the org's Merkle tree from its events and check it against the signed heads, up to
+    1000 events a call; report the first leaf that does not verify. While `next_cursor` is set,
+    the walk goes on from it."""
     access = org_access(org, "audit.read")
-    return audit_log.verify(access, since=_instant("since", since), until=_instant("until", until), cursor=cursor)
+    return audit_log.verify(access, cursor=cursor)
+
+
+EventId = Annotated[str, Path(pattern=r"^evt_[0-9a-hjkmnp-tv-z]{26}$", description="Audit event ID (evt_…)")]
+Size = Annotated[int, Query(ge=1, le=10**12, description="A tree size (number of leaves)")]
+
+
+@app.get("/v1/orgs/<org>/audit/tree-head")
+def tree_head(org: OrgRef) -> TreeHead:
+    """The latest signed tree head of the org's audit log."""
+    return audit_log.tree_head(org_access(org, "audit.read"))
+
+
+@app.get(
+    "/v1/orgs/<org>/audit/public-key",
+    responses={
+        200: {
+            "description": "The PEM public key",
+            "content": {"application/x-pem-file": {"schema": {"type": "string"}}},
+        }
+    },
+)
+def public_key(org: OrgRef) -> Response[str]:
+    """The public key (PEM, ECDSA P-256) that verifies every signed tree head."""
+    pem = audit_log.public_key(org_access(org, "audit.read"))
+    return Response(status_code=200, content_type="application/x-pem-file", body=pem)
+
+
+@app.get("/v1/orgs/<org>/audit/events/<event_id>")
+def get_event(org: OrgRef, event_id: EventId) -> AuditEventView:
+    """One event and its leaf index (null until sealed)."""
+    return audit_log.get_event(org_access(org, "audit.read"), event_id)
+
+
+@app.get("/v1/orgs/<org>/audit/events/<event_id>/proof")
+def event_proof(
+    org: OrgRef, event_id: EventId, tree_size: Annotated[int | None, Query(ge=1, le=10**12)] = None
+) -> InclusionProof:
+    """The RFC 9162 inclusion proof of the event in the tree of `tree_size` leaves (default: the
+    latest signed head's)."""
+    return audit_log.inclusion(org_access(org, "audit.read"), event_id, tree_size)
+
+
+@app.get("/v1/orgs/<org>/audit/consistency")
+def consistency(org: OrgRef, first: Size, second: Size) -> ConsistencyProof:
+    """The RFC 9162 consistency proof between the trees of `first` and `second` leaves."""
+    return audit_log.consistency(org_access(org, "audit.read"), first, second)
+
+
+@app.get("/v1/orgs/<org>/audit/leaves")
+def leaves(
+    org: OrgRef,
+    start: Annotated[int, Query(ge=0, le=10**12, description="The first leaf index")] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000, description="Leaves a page (1-1000)")] = 1000,
+) -> LeafPage:
+    """Events in leaf order from `start`, up to the latest signed head: what a client needs to
+    recompute the root itself."""
+    return audit_log.leaves(org_access(org, "audit.read"), start, limit)
 
 
 lambda_handler = make_handler(app)

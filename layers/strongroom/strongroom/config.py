@@ -27,6 +27,7 @@ class Settings(BaseModel):
 
     table_name: str = Field(min_length=3)
     kms_key_id: str = Field(min_length=1)
+    audit_signing_key_id: str = ""  # the audit log's ECC_NIST_P256 key (sealer: Sign; audit: GetPublicKey)
     auth_mode: AuthMode = AuthMode.OIDC
     oidc_issuer: str = ""
     oidc_audience: str = ""
@@ -56,6 +57,7 @@ class Settings(BaseModel):
 _ENV = {
     "table_name": "TABLE_NAME",
     "kms_key_id": "KMS_KEY_ID",
+    "audit_signing_key_id": "AUDIT_SIGNING_KEY_ID",
     "auth_mode": "AUTH_MODE",
     "oidc_issuer": "OIDC_ISSUER",
     "oidc_audience": "OIDC_AUDIENCE",

@@ -1,6 +1,7 @@
-"""Reads of the audit log (`AUDIT#<scope>` partitions): filtered pages of events, the chain in
-order for verification, and the chain head. The write path (appending an event in the change's
-transaction) is data/chain.py."""
+"""The audit log's items (`AUDIT#<scope>` partitions): filtered pages of events, single events,
+the unsealed list (GSI1), the Merkle tree (its state, complete nodes and signed heads), and the
+sealer's writes, with the one migration of a pre-Merkle hash chain. Writing an event in the
+change's transaction is data/chain.py."""
 
 from __future__ import annotations
 
@@ -27,12 +28,6 @@ class AuditFilter:
     since: datetime | None = None
     until: datetime | None = None
     request_id: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class ChainHead:
-    seq: int
-    hash: str | None
 
 
 class _Expression:
@@ -97,22 +92,230 @@ def events_page(
     return page.items, page.next_cursor
 
 
-def chain_page(scope_id: str, *, after_seq: int, limit: int) -> tuple[list[dict[str, Any]], bool]:
-    """Up to `limit` events in sequence order after `after_seq`, and whether more follow."""
+def event(scope_id: str, event_id: str) -> dict[str, Any] | None:
+    return db.get(keys.audit_event(scope_id, event_id))
+
+
+def events(scope_id: str, event_ids: list[str]) -> dict[str, dict[str, Any]]:
+    """The events named (consistent, 100 a request), by ID; missing ones are absent."""
+    found = db.batch_get([keys.audit_event(scope_id, i) for i in dict.fromkeys(event_ids)])
+    return {str(item["id"]): item for item in found}
+
+
+def unsealed(scope_id: str, *, limit: int) -> list[dict[str, Any]]:
+    """Up to `limit` of the scope's events not yet sealed, oldest ID first (GSI1: eventually
+    consistent, so the newest may be missing and a just-sealed one may still be listed)."""
+    return db.query(keys.audit_unsealed(scope_id), index=keys.GSI1, limit=limit).items
+
+
+def unsealed_count(scope_id: str, *, limit: int) -> int:
+    return len(db.query(keys.audit_unsealed(scope_id), index=keys.GSI1, limit=limit, attributes=["id"]).items)
+
+
+# --------------------------------------------------------------------------- the tree
+
+
+@dataclass(frozen=True, slots=True)
+class Tree:
+    """A scope's tree: its size and root (sealed), and the last head the sealer signed."""
+
+    size: int = 0
+    root_hash: str | None = None
+    signed: dict[str, Any] | None = None  # {org_id, tree_size, root_hash, timestamp, signature, key_id}
+    legacy: dict[str, Any] | None = None  # what the migration of a pre-Merkle chain found
+
+
+def tree(scope_id: str) -> Tree | None:
+    item = db.get(keys.audit_tree(scope_id))
+    if item is None:
+        return None
+    return Tree(
+        size=int(item.get("size", 0)),
+        root_hash=item.get("root_hash"),
+        signed=item.get("signed"),
+        legacy=item.get("legacy"),
+    )
+
+
+def nodes(scope_id: str, positions: set[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+    """The stored hashes of these complete subtrees (one BatchGetItem per 100)."""
+    found = db.batch_get([keys.audit_node(scope_id, level, index) for level, index in sorted(positions)])
+    return {(int(i["level"]), int(i["index"])): bytes.fromhex(str(i["hash"])) for i in found}
+
+
+def leaf_events(scope_id: str, indexes: list[int]) -> dict[int, str]:
+    """The event each of these leaves names."""
+    found = db.batch_get([keys.audit_node(scope_id, 0, i) for i in sorted(set(indexes))])
+    return {int(i["index"]): str(i.get("event_id", "")) for i in found}
+
+
+def leaves_page(scope_id: str, *, start: int, limit: int) -> list[dict[str, Any]]:
+    """Up to `limit` leaf nodes from leaf `start` in order: `{index, hash, event_id}` each."""
+    after = keys.audit_node(scope_id, 0, start - 1) if start > 0 else None
+    page = db.query(keys.audit_partition(scope_id), prefix=keys.AUDIT_LEAF_PREFIX, limit=limit, after=after)
+    return page.items
+
+
+def signed_heads(scope_id: str, *, above: int, limit: int) -> list[dict[str, Any]]:
+    """Up to `limit` signed tree heads of sizes above `above`, smallest first."""
+    page = db.query(
+        keys.audit_partition(scope_id),
+        prefix=keys.AUDIT_SIGNED_HEAD_PREFIX,
+        limit=limit,
+        after=keys.audit_signed_head(scope_id, above),
+    )
+    return [dict(i["head"]) for i in page.items]
+
+
+def events_in_key_order(scope_id: str, *, limit: int, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
+    """A page of the scope's event items, only `id` and `leaf_index`, in key order (verify's
+    second walk: every sealed event must be the leaf it claims)."""
     page = db.query(
         keys.audit_partition(scope_id),
         prefix=keys.AUDIT_EVENT_PREFIX,
         limit=limit,
-        after=keys.audit_event(scope_id, after_seq) if after_seq > 0 else None,
+        cursor=cursor,
+        attributes=["id", "leaf_index"],
     )
-    return page.items, page.next_cursor is not None
+    return page.items, page.next_cursor
 
 
-def event_sort_key(scope_id: str, seq: int) -> str:
-    """The sort key the event of sequence number `seq` must have."""
-    return keys.audit_event(scope_id, seq)[keys.SK]
+# --------------------------------------------------------------------------- the sealer's writes
 
 
-def head(scope_id: str) -> ChainHead | None:
-    item = db.get(keys.audit_head(scope_id))
-    return ChainHead(seq=int(item["seq"]), hash=item.get("hash")) if item else None
+def leaf_ops(sealed: list[tuple[dict[str, Any], int]], *, sealed_at: str) -> list[db.Op]:
+    """Each event gets its leaf index, once, and leaves the unsealed list."""
+    return [
+        db.Update(
+            {keys.PK: event[keys.PK], keys.SK: event[keys.SK]},
+            "SET leaf_index = :index, sealed_at = :at REMOVE GSI1PK, GSI1SK",
+            condition="attribute_exists(PK) AND attribute_not_exists(leaf_index)",
+            values={":index": index, ":at": sealed_at},
+            on_fail=db.Contended("an event was sealed meanwhile"),
+        )
+        for event, index in sealed
+    ]
+
+
+def tree_ops(
+    scope_id: str,
+    new_nodes: list[tuple[tuple[int, int], bytes]],
+    leaf_events: dict[int, str],
+    *,
+    size_before: int,
+    size_after: int,
+    root_hash: str,
+    at: str,
+    extra: dict[str, Any] | None = None,
+) -> list[db.Op]:
+    """The new complete nodes (create-only; a leaf node names its event) and the tree's move from
+    `size_before` (its condition: one sealer at a time, whatever the stream does) to `size_after`."""
+    ops: list[db.Op] = []
+    for (level, index), digest in new_nodes:
+        node: dict[str, Any] = {
+            **keys.audit_node(scope_id, level, index),
+            "entity": "audit_node",
+            "level": level,
+            "index": index,
+            "hash": digest.hex(),
+        }
+        if level == 0:
+            node["event_id"] = leaf_events[index]
+        ops.append(db.Put.new(node, on_fail=db.Contended("the tree moved")))
+    changes = {"size": size_after, "root_hash": root_hash, "updated_at": at, **(extra or {})}
+    ops.append(_tree_move(scope_id, size_before, changes))
+    return ops
+
+
+def _tree_move(scope_id: str, size_before: int, changes: dict[str, Any]) -> db.Op:
+    names = {f"#{k}": k for k in changes}
+    values = {f":{k}": v for k, v in changes.items()}
+    expression = "SET " + ", ".join(f"#{k} = :{k}" for k in changes) + ", entity = :entity"
+    values[":entity"] = "audit_tree"
+    condition = "attribute_not_exists(PK) OR #size = :before" if size_before == 0 else "#size = :before"
+    names["#size"] = "size"
+    values[":before"] = size_before
+    return db.Update(
+        keys.audit_tree(scope_id),
+        expression,
+        condition=condition,
+        names=names,
+        values=values,
+        on_fail=db.Contended("the tree moved"),
+    )
+
+
+def seal(ops: list[db.Op]) -> None:
+    """The sealer's own write (not a mutation of anyone's data: no audit event of its own)."""
+    db.transact(ops)
+
+
+def publish_head(scope_id: str, head: dict[str, Any], *, legacy: dict[str, Any] | None = None) -> None:
+    """Keep the signed head `head` and make it the tree's latest, while the tree still has its size."""
+    changes: dict[str, Any] = {"signed": head}
+    if legacy is not None:
+        changes["legacy"] = legacy
+    db.transact(
+        [
+            db.Put(
+                {
+                    **keys.audit_signed_head(scope_id, int(head["tree_size"])),
+                    "entity": "audit_signed_head",
+                    "head": head,
+                }
+            ),
+            _signed_move(scope_id, int(head["tree_size"]), changes),
+        ]
+    )
+
+
+def _signed_move(scope_id: str, size: int, changes: dict[str, Any]) -> db.Op:
+    names = {f"#{k}": k for k in changes} | {"#size": "size"}
+    values = {f":{k}": v for k, v in changes.items()} | {":size": size}
+    return db.Update(
+        keys.audit_tree(scope_id),
+        "SET " + ", ".join(f"#{k} = :{k}" for k in changes),
+        condition="#size = :size",
+        names=names,
+        values=values,
+        on_fail=db.Contended("the tree moved"),
+    )
+
+
+# --------------------------------------------------------------------------- the one migration
+
+
+def legacy_head(scope_id: str) -> dict[str, Any] | None:
+    return db.get(keys.audit_legacy_head(scope_id))
+
+
+def legacy_page(scope_id: str, *, limit: int) -> list[dict[str, Any]]:
+    """The first `limit` events still in a pre-Merkle chain (sequence order; each is moved away as
+    it is migrated, so the next page starts at the front again)."""
+    return db.query(keys.audit_partition(scope_id), prefix=keys.AUDIT_LEGACY_PREFIX, limit=limit).items
+
+
+def migrate_ops(scope_id: str, item: dict[str, Any], *, leaf_index: int, sealed_at: str) -> list[db.Op]:
+    """Move one chained event to its ID's key as leaf `leaf_index` (off the outbox: its webhooks
+    went out long ago), keeping what the chain said of it under `legacy_*`."""
+    moved = {k: v for k, v in item.items() if k not in {keys.PK, keys.SK, "outbox", "seq", "prev_hash", "hash"}}
+    moved |= {
+        **keys.audit_event(scope_id, str(item["id"])),
+        "legacy_seq": item.get("seq"),
+        "legacy_prev_hash": item.get("prev_hash"),
+        "legacy_hash": item.get("hash"),
+        "leaf_index": leaf_index,
+        "sealed_at": sealed_at,
+    }
+    return [
+        db.Put.new(moved, on_fail=db.Contended("migrated meanwhile")),
+        db.Delete(
+            {keys.PK: item[keys.PK], keys.SK: item[keys.SK]},
+            condition="attribute_exists(PK)",
+            on_fail=db.Contended("migrated meanwhile"),
+        ),
+    ]
+
+
+def retire_legacy_head(scope_id: str) -> None:
+    db.delete_many([keys.audit_legacy_head(scope_id)])

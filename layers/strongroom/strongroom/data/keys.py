@@ -110,17 +110,46 @@ def audit_partition(scope_id: str) -> str:
     return f"AUDIT#{scope_id}"
 
 
-def audit_event(scope_id: str, seq: int) -> dict[str, str]:
-    """An audit event, by its place in the scope's hash chain (so the partition reads in order)."""
+def audit_event(scope_id: str, event_id: str) -> dict[str, str]:
+    """An audit event, by its ID (time-sortable, so the partition reads in about creation order)."""
+    return {PK: audit_partition(scope_id), SK: f"EVT#{event_id}"}
+
+
+def audit_legacy_event(scope_id: str, seq: int) -> dict[str, str]:
+    """An event of the hash chain before the Merkle log (#11), by its sequence number: the
+    sealer's one migration moves each to `audit_event` (its first leaves, in chain order)."""
     return {PK: audit_partition(scope_id), SK: f"EVT#{seq:012d}"}
 
 
-def audit_head(scope_id: str) -> dict[str, str]:
-    """The last sequence number and hash of a scope's audit chain."""
+def audit_legacy_head(scope_id: str) -> dict[str, str]:
+    """The head of a pre-Merkle hash chain (last seq and hash), removed by the migration."""
     return {PK: audit_partition(scope_id), SK: "HEAD"}
 
 
+def audit_unsealed(scope_id: str) -> str:
+    """GSI1 partition of a scope's events not yet sealed into its tree (the sealer's work list)."""
+    return f"AUDIT#{scope_id}#UNSEALED"
+
+
+def audit_tree(scope_id: str) -> dict[str, str]:
+    """A scope's Merkle tree state: its size, root, and the last signed tree head."""
+    return {PK: audit_partition(scope_id), SK: "TREE"}
+
+
+def audit_node(scope_id: str, level: int, index: int) -> dict[str, str]:
+    """One complete subtree of a scope's tree: leaves [index * 2**level, (index + 1) * 2**level)."""
+    return {PK: audit_partition(scope_id), SK: f"NODE#{level:02d}#{index:012d}"}
+
+
+def audit_signed_head(scope_id: str, tree_size: int) -> dict[str, str]:
+    """A signed tree head, by its tree size (every one the sealer published is kept)."""
+    return {PK: audit_partition(scope_id), SK: f"STH#{tree_size:012d}"}
+
+
 AUDIT_EVENT_PREFIX = "EVT#"
+AUDIT_LEGACY_PREFIX = "EVT#0"  # sequence numbers, 12 digits (IDs start `evt_`)
+AUDIT_LEAF_PREFIX = "NODE#00#"
+AUDIT_SIGNED_HEAD_PREFIX = "STH#"
 
 
 def purge_job(target_id: str) -> dict[str, str]:

@@ -1,12 +1,12 @@
 """Audit events. Each mutation hands exactly one of these to `data.chain.transact`, which writes it
 in the same TransactWriteItems as the change (the event item is also the webhook outbox).
 
-Tamper evidence: the events of a scope (an org, or a user's account) form a hash chain. Each
-carries `seq` (1, 2, …, gapless) and `hash` = SHA-256(previous hash + "\n" + its canonical JSON);
-the scope's head item (`AUDIT#<scope> / HEAD`, last seq and hash) is advanced in the same
-transaction, conditional on the seq it read, so the chain cannot fork and no event can be
-appended, removed or reordered without breaking a hash or the head. The canonical form is the
-event's fields (sorted keys, no whitespace, ASCII) without `hash` itself.
+Tamper evidence: the events of a scope (an org, or a user's account) are the leaves of the
+scope's append-only Merkle tree (RFC 9162), sealed in order shortly after the transaction that
+wrote them by the sealer (domain/sealer.py), which alone can sign tree heads with the audit KMS
+key. A writer touches no item that other writers touch: the event is its own item, listed on
+GSI1 under `AUDIT#<scope>#UNSEALED` until sealed. The leaf is `event_object(item)` (the event's
+own fields, what `GET …/audit/events/{id}` returns under `event`) in RFC 8785 form.
 """
 
 from __future__ import annotations
@@ -55,25 +55,23 @@ class AuditEvent(BaseModel):
     created_at: str = Field(default_factory=clock.now_iso)
     metadata: dict[str, Any] = Field(default_factory=dict)
 
-    def to_item(self, seq: int, prev_hash: str) -> dict[str, Any]:
-        body = {**self.model_dump(exclude_none=True), "seq": seq, "prev_hash": prev_hash}
-        item: dict[str, Any] = {
-            **keys.audit_event(self.scope_id, seq),
+    def to_item(self) -> dict[str, Any]:
+        """The event's item: its own fields, the outbox flag, and its place on the scope's list of
+        unsealed events (the sealer removes it, and sets `leaf_index`, when it seals the event)."""
+        return {
+            **keys.audit_event(self.scope_id, self.id),
+            keys.GSI1PK: keys.audit_unsealed(self.scope_id),
+            keys.GSI1SK: self.id,
             "entity": ENTITY,
             "outbox": 1,
-            **body,
-            "hash": chain_hash(prev_hash, body),
+            **self.model_dump(exclude_none=True),
         }
-        return item
 
 
-GENESIS = "0" * 64
-# The fields a chain hash covers (everything the event says; not storage keys or `hash`).
-CHAINED_FIELDS = (
+# What the leaf covers: the event's own fields (never storage keys, the outbox flag or its place).
+EVENT_FIELDS = (
     "id",
     "scope_id",
-    "seq",
-    "prev_hash",
     "action",
     "actor",
     "resource",
@@ -86,17 +84,16 @@ CHAINED_FIELDS = (
 )
 
 
-def canonical(body: dict[str, Any]) -> bytes:
-    import json  # noqa: PLC0415
-
-    fields = {k: body[k] for k in CHAINED_FIELDS if k in body and body[k] is not None}
-    return json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=True, default=str).encode()
+def event_object(item: dict[str, Any]) -> dict[str, Any]:
+    """The event as its leaf covers it and `GET …/audit/events/{id}` returns it (plain JSON values)."""
+    return {k: item[k] for k in EVENT_FIELDS if k in item and item[k] is not None}
 
 
-def chain_hash(prev_hash: str, body: dict[str, Any]) -> str:
-    import hashlib  # noqa: PLC0415
+def leaf_data(item: dict[str, Any]) -> bytes:
+    """The RFC 8785 (JCS) serialization of the event: the Merkle leaf's data."""
+    import rfc8785  # noqa: PLC0415
 
-    return hashlib.sha256(prev_hash.encode() + b"\n" + canonical(body)).hexdigest()
+    return rfc8785.dumps(event_object(item))
 
 
 def _check_metadata(metadata: dict[str, Any]) -> None:

@@ -94,7 +94,7 @@ class _KeyCache:
 cache = _KeyCache()
 
 
-def _kms_call(operation: str, **params: Any) -> dict[str, Any]:
+def kms_call(operation: str, **params: Any) -> dict[str, Any]:
     from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415
 
     try:
@@ -107,19 +107,19 @@ def _kms_call(operation: str, **params: Any) -> dict[str, Any]:
 
 def seal(plaintext: bytes, context: dict[str, str], kms_key_id: str) -> bytes:
     """A small secret (a webhook signing secret) encrypted by KMS itself, bound to `context`."""
-    resp = _kms_call("encrypt", KeyId=kms_key_id, Plaintext=plaintext, EncryptionContext=context)
+    resp = kms_call("encrypt", KeyId=kms_key_id, Plaintext=plaintext, EncryptionContext=context)
     blob: bytes = resp["CiphertextBlob"]
     return blob
 
 
 def unseal(blob: bytes, context: dict[str, str]) -> bytes:
-    resp = _kms_call("decrypt", CiphertextBlob=blob, EncryptionContext=context)
+    resp = kms_call("decrypt", CiphertextBlob=blob, EncryptionContext=context)
     plaintext: bytes = resp["Plaintext"]
     return plaintext
 
 
 def new_data_key(scope: Scope, kms_key_id: str, version: int) -> DataKey:
-    resp = _kms_call("generate_data_key", KeyId=kms_key_id, KeySpec="AES_256", EncryptionContext=scope.context())
+    resp = kms_call("generate_data_key", KeyId=kms_key_id, KeySpec="AES_256", EncryptionContext=scope.context())
     key = DataKey(
         version=version,
         plaintext=resp["Plaintext"],
@@ -134,7 +134,7 @@ def unwrap(scope: Scope, version: int, wrapped: bytes, kms_key_id: str) -> bytes
     cached = cache.get(scope.environment_id, version, wrapped)
     if cached is not None:
         return cached
-    resp = _kms_call("decrypt", CiphertextBlob=wrapped, KeyId=kms_key_id, EncryptionContext=scope.context())
+    resp = kms_call("decrypt", CiphertextBlob=wrapped, KeyId=kms_key_id, EncryptionContext=scope.context())
     plaintext: bytes = resp["Plaintext"]
     cache.put(scope.environment_id, version, wrapped, plaintext)
     return plaintext

@@ -1,0 +1,180 @@
+"""The sealer: orders a scope's audit events into its Merkle tree (RFC 9162) and signs its heads.
+
+Fed by the table's stream (INSERTs of audit events; template.yaml `AuditSealerFunction`), which
+hands one shard, and so one scope's partition, to one invocation at a time. The stream is only a
+doorbell: for each scope a record names, the sealer takes the scope's unsealed events (GSI1
+`AUDIT#<scope>#UNSEALED`, and the records' own events, which the index may not list yet), reads
+them again consistently, and appends the still unsealed ones as leaves, oldest ID first, STEP
+events a transaction: each event gets its `leaf_index`, the new complete nodes are created, and
+the tree item moves on the condition of the size it had, so two sealers can never fork a tree
+(the loser re-reads and goes on). Then it signs the new head with the audit KMS key (only the
+sealer may) and keeps it. A run that fails is retried by the stream; events it left unsealed are
+taken by the next run of their scope.
+
+The one migration: a scope whose events still form the pre-Merkle hash chain (a `HEAD` item) has
+them moved, in chain order, to the first leaves of its tree before any newer event, with the
+chain checked on the way (domain/audit_legacy.py) and what was found kept on the tree item.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from strongroom import clock
+from strongroom.data import audit as data
+from strongroom.data import db
+from strongroom.domain import audit, audit_legacy, merkle
+from strongroom.observability import logger
+from strongroom.security import signing
+
+STEP = 16  # events a transaction: 16 event updates + their nodes (≤ 2·16 + 40) + the tree ≤ 100 items
+MIGRATION_STEP = 12  # a migrated event is two items (its new key, the old one's delete)
+BATCH = 1000  # unsealed events a run of one scope reads at most
+ATTEMPTS = 6
+
+
+@dataclass
+class _Nodes:
+    """The complete nodes a run knows: the old tree's peaks (read once) and those it created."""
+
+    scope: str
+    known: dict[merkle.Position, bytes] = field(default_factory=dict)
+
+    @classmethod
+    def at(cls, scope: str, size: int) -> _Nodes:
+        peaks = set(merkle.peaks(size))
+        nodes = cls(scope, data.nodes(scope, peaks) if peaks else {})
+        missing = peaks - set(nodes.known)
+        if missing:
+            raise RuntimeError(f"the tree of {scope} lacks nodes {sorted(missing)}")
+        return nodes
+
+    def get(self, position: merkle.Position) -> bytes:
+        return self.known[position]
+
+
+@dataclass
+class _Step:
+    """One transaction's worth of leaves appended to a tree of `size_before` leaves."""
+
+    size_before: int
+    size: int
+    nodes: list[tuple[merkle.Position, bytes]] = field(default_factory=list)
+    leaf_events: dict[int, str] = field(default_factory=dict)
+
+    def append(self, store: _Nodes, event: dict[str, Any]) -> int:
+        index = self.size
+        created = merkle.append(index, merkle.leaf_hash(audit.leaf_data(event)), store.get)
+        store.known.update(created)
+        self.nodes += created
+        self.leaf_events[index] = str(event["id"])
+        self.size += 1
+        return index
+
+    def ops(self, scope: str, store: _Nodes, at: str, extra: dict[str, Any] | None = None) -> list[db.Op]:
+        root = merkle.root(self.size, store.get).hex()
+        return data.tree_ops(
+            scope,
+            self.nodes,
+            self.leaf_events,
+            size_before=self.size_before,
+            size_after=self.size,
+            root_hash=root,
+            at=at,
+            extra=extra,
+        )
+
+
+def seal(scopes: Iterable[str], hinted: dict[str, list[str]] | None = None) -> dict[str, int]:
+    """Seal every unsealed event of each scope (and the event IDs `hinted` for it); sealed counts."""
+    out: dict[str, int] = {}
+    for scope in dict.fromkeys(scopes):
+        out[scope] = _with_retries(scope, (hinted or {}).get(scope, []))
+    return out
+
+
+def _with_retries(scope: str, hinted: list[str]) -> int:
+    for attempt in range(ATTEMPTS):
+        try:
+            return seal_scope(scope, hinted)
+        except db.Contended:  # another sealer moved the tree: go on from where it got
+            if attempt == ATTEMPTS - 1:
+                raise
+            time.sleep(0.01 * (attempt + 1) * random.random())  # noqa: S311 - jitter
+    return 0
+
+
+def seal_scope(scope: str, hinted: list[str]) -> int:
+    """One pass over a scope: migrate a legacy chain first, seal what is unsealed (BATCH events a
+    read, until none is left), sign the head."""
+    legacy = _migrate(scope) if data.legacy_head(scope) is not None else None
+    tree = data.tree(scope) or data.Tree()
+    size, sealed, ids = tree.size, 0, list(hinted)
+    while True:
+        listed = [str(e["id"]) for e in data.unsealed(scope, limit=BATCH)]
+        current = data.events(scope, listed + ids) if listed or ids else {}
+        pending = sorted((e for e in current.values() if e.get("leaf_index") is None), key=lambda e: str(e["id"]))
+        if pending:
+            size = _append(scope, size, pending)
+            sealed += len(pending)
+        if len(listed) < BATCH:
+            break
+        ids = []
+    tree = data.tree(scope) or tree
+    if size and (tree.signed is None or int(tree.signed["tree_size"]) != size or legacy is not None):
+        head = signing.sign_head(scope, size, str(tree.root_hash))
+        data.publish_head(scope, head, legacy=legacy)
+        logger.info("audit tree head signed", extra={"scope": scope, "tree_size": size, "sealed": sealed})
+    return sealed
+
+
+def _append(scope: str, size: int, pending: list[dict[str, Any]]) -> int:
+    """Append `pending` as leaves after `size`, STEP a transaction; the new size."""
+    store = _Nodes.at(scope, size)
+    for start in range(0, len(pending), STEP):
+        step = _Step(size_before=size, size=size)
+        sealed = [(event, step.append(store, event)) for event in pending[start : start + STEP]]
+        at = clock.now_iso()
+        data.seal(data.leaf_ops(sealed, sealed_at=at) + step.ops(scope, store, at))
+        size = step.size
+    return size
+
+
+def _migrate(scope: str) -> dict[str, Any]:
+    """Move a pre-Merkle chain into the first leaves, in chain order; what the check found."""
+    tree = data.tree(scope) or data.Tree()
+    found = dict(tree.legacy or {"events": 0, "next_seq": 1, "prev_hash": audit_legacy.GENESIS, "broken_seq": None})
+    size = tree.size
+    while page := data.legacy_page(scope, limit=MIGRATION_STEP):
+        store = _Nodes.at(scope, size)
+        step = _Step(size_before=size, size=size)
+        at = clock.now_iso()
+        ops: list[db.Op] = []
+        for item in page:
+            if found["broken_seq"] is None and not audit_legacy.follows(item, found["next_seq"], found["prev_hash"]):
+                found["broken_seq"] = found["next_seq"]
+            found = {**found, "events": found["events"] + 1, "next_seq": int(item.get("seq", 0)) + 1}
+            found["prev_hash"] = str(item.get("hash", ""))
+            ops += data.migrate_ops(scope, item, leaf_index=step.append(store, item), sealed_at=at)
+        data.seal(ops + step.ops(scope, store, at, extra={"legacy": found}))
+        size = step.size
+    head = data.legacy_head(scope) or {}
+    found["head_matches"] = int(head.get("seq", 0)) == found["next_seq"] - 1 and head.get("hash") == found["prev_hash"]
+    found["chain_ok"] = found["broken_seq"] is None and found["head_matches"]
+    data.retire_legacy_head(scope)
+    logger.info("audit chain migrated", extra={"scope": scope, "events": found["events"], "ok": found["chain_ok"]})
+    return found
+
+
+def scopes_of(records: list[dict[str, Any]]) -> tuple[list[str], dict[str, list[str]]]:
+    """The scopes a batch of stream records names, and the event IDs per scope."""
+    hinted: dict[str, list[str]] = {}
+    for record in records:
+        image = db.deserialize(record.get("dynamodb", {}).get("NewImage", {}))
+        if image.get("entity") == audit.ENTITY and image.get("scope_id") and image.get("id"):
+            hinted.setdefault(str(image["scope_id"]), []).append(str(image["id"]))
+    return list(hinted), hinted
