@@ -31,7 +31,7 @@ from strongroom.data import readahead
 from strongroom.domain.projects import MAX_ENVIRONMENTS
 from strongroom.errors import Conflict
 from strongroom_local import LocalStack
-from support import get_item
+from support import get_item, table_name
 
 if TYPE_CHECKING:
     from conftest import Issuer
@@ -427,3 +427,26 @@ def test_a_slug_rename_racing_an_environment_change_is_refused(invoke: Invoke, s
     assert refused.value.code == "project_changed"
     assert _index(stack, world.org[0], "raced") is None
     assert "late" in (_index(stack, world.org[0], world.project[1]) or {})
+
+
+def test_the_migration_indexes_pointers_written_before_the_index(invoke: Invoke, cost: Cost, stack: LocalStack) -> None:
+    # Given a project whose slug pointer was written before the index (no env:* nor env_rev)
+    from strongroom.data import migrations
+
+    world = _world(invoke, dev_user())
+    key = {"PK": {"S": f"ORG#{world.org[0]}"}, "SK": {"S": f"PROJSLUG#{world.project[1]}"}}
+    legacy = {
+        k: v for k, v in (get_item(stack, key["PK"]["S"], key["SK"]["S"]) or {}).items() if not k.startswith("env")
+    }
+    aws.dynamodb().put_item(TableName=table_name(stack), Item=legacy)
+    # Then a request by slugs is still answered right, for one round more
+    readahead.forget()
+    assert _list(invoke, cost, world.user, world.path("slug")) == ["BatchGetItem"] * 4
+    # When the migrations run (twice: the second changes nothing)
+    first, again = migrations.run(), migrations.run()
+    # Then the pointer indexes the environments, and the request costs 3 again
+    assert first["2026-12-03 index environments by slug"] >= 1
+    assert set(again.values()) == {0}
+    assert (_index(stack, world.org[0], world.project[1]) or {}).get("staging") == world.env[0]
+    readahead.forget()
+    assert _list(invoke, cost, world.user, world.path("slug")) == ["BatchGetItem"] * 3

@@ -322,6 +322,43 @@ def tombstone(project: ProjectRecord, now: str) -> db.Update:
     )
 
 
+def reindex(pointer: dict[str, Any]) -> bool:
+    """Make a project slug pointer's index (its item, as read) say what the project's environments
+    are, while its revision is as read: True when it changed. Unaudited bookkeeping, for the data
+    migration of pointers written before the index (data/migrations.py)."""
+    project_id = str(pointer["project_id"])
+    envs = {
+        str(i["slug"]): str(i["id"])
+        for i in db.query_all(str(pointer[keys.PK]), prefix=keys.environment_prefix(project_id))
+        if i.get("entity") == "environment"
+    }
+    indexed = indexed_environments(pointer)
+    if indexed == envs and keys.ENV_INDEX_REVISION in pointer:
+        return False
+    names: dict[str, str] = {"#rev": keys.ENV_INDEX_REVISION}
+    values: dict[str, Any] = {":prj": project_id, ":one": 1}
+    sets = ["#rev = if_not_exists(#rev, :zero) + :one"]
+    values[":zero"] = 0
+    for n, (slug, env_id) in enumerate(envs.items()):
+        names[f"#p{n}"], values[f":p{n}"] = keys.environment_index_attribute(slug), env_id
+        sets.append(f"#p{n} = :p{n}")
+    drops = [slug for slug in indexed if slug not in envs]
+    names.update({f"#d{n}": keys.environment_index_attribute(slug) for n, slug in enumerate(drops)})
+    expression = (
+        "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(f"#d{n}" for n in range(len(drops))) if drops else "")
+    )
+    condition = "project_id = :prj AND "
+    if keys.ENV_INDEX_REVISION in pointer:
+        condition += "#rev = :seen"
+        values[":seen"] = pointer[keys.ENV_INDEX_REVISION]
+    else:
+        condition += "attribute_not_exists(#rev)"
+    key = {keys.PK: str(pointer[keys.PK]), keys.SK: str(pointer[keys.SK])}
+    if not db.update_plain(key, expression, condition=condition, values=values, names=names):
+        raise _project_changed()
+    return True
+
+
 def add_environment(env: EnvironmentRecord, project_slug: str) -> list[db.Op]:
     """A new environment, its slug pointer (create-only; a taken slug is 409) and its entry in the
     index of the project's slug pointer."""
