@@ -5,7 +5,8 @@
 Starts the embedded local stack in this process (moto, `strongroom_local.LocalStack`, no workers)
 and talks to it over real HTTP: a dev user makes an org, a project (its three environments), a PAT
 and a service token, then `GET /v1/orgs/{org}/projects/{project}/environments/{env}/secrets` is
-made by IDs and by slugs as the dev user and with the PAT, and `GET /runtime/v1/secrets` (and its
+made by IDs and by slugs as the dev user and with the PAT (and, cold, by every other mix of IDs and slugs as
+the dev user: "mix sis" names org and environment by slug, the project by ID), and `GET /runtime/v1/secrets` (and its
 304) with the service token. For each it counts the DynamoDB requests the handler makes through
 the shared boto3 client of `strongroom.aws` (botocore event hooks), by operation:
 - "before route": until the environment is resolved (`projects.resolve_environment` returns): the
@@ -101,19 +102,23 @@ class Bench:
             raise SystemExit(f"{method} {path}: {got} (wanted {status}): {str(parsed)[:300]}")
         return parsed
 
-    def world(self) -> tuple[str, str, str, str]:
-        """(secrets by IDs, the same by slugs, a PAT, a service token) of a fresh org."""
+    def world(self) -> tuple[dict[str, str], str, str]:
+        """(the secrets path by each mix of IDs and slugs, a PAT, a service token) of a fresh org:
+        the mix is "iii" (org, project, environment by ID) … "sss" (all by slug)."""
         dev = {"X-Strongroom-Dev-User": USER}
         self.expect(200, "GET", "/v1/me", dev)
         org = self.expect(201, "POST", "/v1/orgs", dev, {"name": f"Cost {secrets.token_hex(3)}"})
         project = self.expect(201, "POST", f"/v1/orgs/{org['id']}/projects", dev, {"name": "Web"})
         env = next(e for e in project["environments"] if e["slug"] == "staging")
-        by_id = f"/v1/orgs/{org['id']}/projects/{project['id']}/environments/{env['id']}/secrets"
-        by_slug = f"/v1/orgs/{org['slug']}/projects/{project['slug']}/environments/{env['slug']}/secrets"
+        named = [(org["id"], org["slug"]), (project["id"], project["slug"]), (env["id"], env["slug"])]
+        paths = {}
+        for mix in ("iii", "iis", "isi", "iss", "sii", "sis", "ssi", "sss"):
+            o, p, e = (ref[c == "s"] for ref, c in zip(named, mix, strict=True))
+            paths[mix] = f"/v1/orgs/{o}/projects/{p}/environments/{e}/secrets"
         pat = self.expect(201, "POST", "/v1/auth/tokens", dev, {"name": "bench"})["token"]
         body = {"name": "ci", "project": project["slug"], "environment": env["slug"]}
         svc = self.expect(201, "POST", f"/v1/orgs/{org['id']}/tokens", dev, body)["token"]
-        return by_id, by_slug, pat, svc
+        return paths, pat, svc
 
     def once(self, name: str, phase: str, path: str, headers: dict[str, str], status: int = 200) -> None:
         if phase == "cold":
@@ -157,12 +162,14 @@ def run() -> list[dict[str, Any]]:
     try:
         assert stack.url
         bench = Bench(Client(stack.url), recorder)
-        by_id, by_slug, pat, svc = bench.world()
+        paths, pat, svc = bench.world()
         dev, bearer = {"X-Strongroom-Dev-User": USER}, {"Authorization": f"Bearer {pat}"}
-        bench.measure("dev user, by ID", by_id, dev)
-        bench.measure("dev user, by slug", by_slug, dev)
-        bench.measure("PAT, by ID", by_id, bearer)
-        bench.measure("PAT, by slug", by_slug, bearer)
+        bench.measure("dev user, by ID", paths["iii"], dev)
+        bench.measure("dev user, by slug", paths["sss"], dev)
+        for mix in ("iis", "isi", "iss", "sii", "sis", "ssi"):
+            bench.once(f"dev user, mix {mix}", "cold", paths[mix], dev)
+        bench.measure("PAT, by ID", paths["iii"], bearer)
+        bench.measure("PAT, by slug", paths["sss"], bearer)
         runtime, token = "/runtime/v1/secrets?format=json", {"Authorization": f"Bearer {svc}"}
         bench.measure("service token", runtime, token)
         _, _, headers = bench.client.call("GET", runtime, token)

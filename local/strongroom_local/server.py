@@ -297,6 +297,8 @@ class LocalStack:
         self.environment, self.notes = shared_environment(fns.values(), self.resources, local_values(self.auth_mode))
         self._set_env(self.environment)
         _forget_cached_clients()
+        if self.restored:
+            self._migrate()
         cors = Cors.from_template(http_api_properties(template).get("CorsConfiguration"))
         self.gateway = Gateway(routes(template), fns, cors=cors, log=_stderr)
         self._serve()
@@ -322,6 +324,15 @@ class LocalStack:
         self.store.snapshot(resources)  # the provisioned state, or the journal compacted
         persist.attach(self.store)
         return resources
+
+    def _migrate(self) -> None:
+        """Bring kept data up to this code's shape (strongroom.data.migrations: idempotent), before
+        serving."""
+        from strongroom.data import migrations  # noqa: PLC0415 - the layer, once on sys.path
+
+        for name, changed in migrations.run().items():
+            if changed:
+                _stderr(f"[local] migration {name!r}: {changed} item(s) changed")
 
     def _serve(self) -> None:
         handler = type("RequestHandler", (_RequestHandler,), {"stack": self})

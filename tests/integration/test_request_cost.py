@@ -4,13 +4,18 @@ resolved (`projects.resolve_environment` returns: the route's own work starts th
 the DynamoDB client (botocore event hooks) as tests/integration/test_db_prefetch.py does; a token's
 last-used stamp (a write at most once a minute) aside.
 
-A user's request (dev header, OIDC, PAT) costs at most 3 by IDs (2: credential and path, then user
-and membership), by slugs at most 3 once its credential has resolved them in this function, and
-at most 4 the first time when org, project and environment are all slugs (each slug pointer needs
-its parent's ID); a service token's costs 1."""
+A user's request (dev header, OIDC, PAT) costs 2 by IDs (credential and path, then user and
+membership) and at most 3 at any mix of IDs and slugs (the org's slug pointer, then the pointers
+computable from the org's ID, a project's slug pointer indexing its environments, then what they
+name); 1 once its function has seen the credential; a service token's costs 1, its 304 too.
+
+A slug pointer never resolves across tenants, nor to a deleted project's environment: another org's
+project and environment with the same slugs, and a project deleted and re-created under its slug,
+are never what a request by slugs reaches (the keys each round reads are asserted)."""
 
 from __future__ import annotations
 
+import json
 import secrets
 import threading
 from collections.abc import Iterator
@@ -23,26 +28,36 @@ from integration.conftest import Invoke, body_of, dev_user, load_event
 from strongroom import aws
 from strongroom.data import projects as project_data
 from strongroom.data import readahead
+from strongroom.domain.projects import MAX_ENVIRONMENTS
+from strongroom.errors import Conflict
 from strongroom_local import LocalStack
+from support import get_item, table_name
 
 if TYPE_CHECKING:
     from conftest import Issuer
 
 
 class Cost:
-    """DynamoDB calls of this thread until the environment is resolved."""
+    """DynamoDB calls of this thread until the environment is resolved, and the keys its
+    BatchGetItems asked for (PK, SK)."""
 
     def __init__(self) -> None:
         self.thread = threading.current_thread()
         self.calls: list[str] = []
         self.before_route: list[str] | None = None
+        self.batched: list[tuple[str, str]] = []
 
     def __call__(self, model: Any, **_: Any) -> None:
         if threading.current_thread() is self.thread:
             self.calls.append(model.name)
 
+    def batch(self, params: dict[str, Any], **_: Any) -> None:
+        if threading.current_thread() is self.thread:
+            for table in params["RequestItems"].values():
+                self.batched += [(k["PK"]["S"], k["SK"]["S"]) for k in table["Keys"]]
+
     def start(self) -> None:
-        self.calls, self.before_route = [], None
+        self.calls, self.before_route, self.batched = [], None, []
 
 
 @pytest.fixture
@@ -58,12 +73,15 @@ def cost(stack: LocalStack, monkeypatch: pytest.MonkeyPatch) -> Iterator[Cost]:
         return found
 
     monkeypatch.setattr(project_data, "resolve_environment", marked)
-    aws.dynamodb().meta.events.register("before-call.dynamodb.*", recorder)
+    events = aws.dynamodb().meta.events
+    events.register("before-call.dynamodb.*", recorder)
+    events.register("before-parameter-build.dynamodb.BatchGetItem", recorder.batch)
     readahead.forget()
     try:
         yield recorder
     finally:
-        aws.dynamodb().meta.events.unregister("before-call.dynamodb.*", recorder)
+        events.unregister("before-call.dynamodb.*", recorder)
+        events.unregister("before-parameter-build.dynamodb.BatchGetItem", recorder.batch)
 
 
 @dataclass
@@ -114,32 +132,42 @@ def _bearer(token: str) -> Any:
     return {"x-strongroom-dev-user": None, "authorization": f"Bearer {token}"}
 
 
-def test_a_dev_user_request_costs_two_by_ids_and_at_most_three_by_slugs(invoke: Invoke, cost: Cost) -> None:
-    world = _world(invoke, dev_user())
-    readahead.forget()
-    assert _list(invoke, cost, world.user, world.path("id")) == ["BatchGetItem"] * 2
-    assert len(_list(invoke, cost, world.user, world.path("id"))) == 1  # warm: the user is known
-    readahead.forget()
-    cold = _list(invoke, cost, world.user, world.path("slug"))
-    assert cold == ["BatchGetItem"] * 4  # org, project and environment all by slug: one level each
-    assert len(_list(invoke, cost, world.user, world.path("slug"))) == 1  # warm: the slugs are known
-    mixed = {**world.path("slug"), "env": world.env[0]}
-    readahead.forget()
-    assert len(_list(invoke, cost, world.user, mixed)) == 3
+# Cold DynamoDB requests before the route, by how the path names (org, project, environment): "i"
+# an ID, "s" a slug. Round 1 reads the credential and what the path names by ID (or the org's
+# slug pointer); round 2 the user, the membership and the pointers computable from the org's ID
+# (a project's slug pointer indexes its environments); round 3 what those pointers name.
+COLD = {"iii": 2, "iis": 2, "isi": 2, "iss": 2, "sii": 2, "sis": 3, "ssi": 3, "sss": 3}
 
 
-def test_a_pat_request_costs_at_most_three(invoke: Invoke, cost: Cost) -> None:
+def _named(world: World, how: str) -> dict[str, str]:
+    ids, slugs = world.path("id"), world.path("slug")
+    return {level: (ids if c == "i" else slugs)[level] for level, c in zip(("org", "project", "env"), how, strict=True)}
+
+
+@pytest.mark.parametrize("credential", ["dev", "pat"])
+@pytest.mark.parametrize("how", sorted(COLD))
+def test_a_user_request_costs_at_most_three_at_every_mix_of_ids_and_slugs(
+    invoke: Invoke, cost: Cost, credential: str, how: str
+) -> None:
+    # Given a user's org, project and environment, and the credential the request carries
     world = _world(invoke, dev_user())
-    token = _pat(invoke, world.user)
+    headers = world.user if credential == "dev" else _bearer(_pat(invoke, world.user))
+    # When its function has not seen the credential yet, then again
     readahead.forget()
-    assert _list(invoke, cost, _bearer(token), world.path("id")) == ["BatchGetItem"] * 2
-    assert len(_list(invoke, cost, _bearer(token), world.path("slug"))) == 1
-    readahead.forget()
-    assert len(_list(invoke, cost, _bearer(token), world.path("slug"))) == 4
-    assert len(_list(invoke, cost, _bearer(token), world.path("id"))) == 1
+    cold = _list(invoke, cost, headers, _named(world, how))
+    warm = _list(invoke, cost, headers, _named(world, how))
+    # Then the cold request costs its rounds (3 at most), all BatchGetItems, the warm one 1
+    assert cold == ["BatchGetItem"] * COLD[how]
+    assert warm == ["BatchGetItem"]
+
+
+def test_a_pat_narrowed_to_its_org_costs_the_same(invoke: Invoke, cost: Cost) -> None:
+    world = _world(invoke, dev_user())
     narrowed = _pat(invoke, world.user, orgs=[world.org[1]], read_only=True)
     readahead.forget()
     assert len(_list(invoke, cost, _bearer(narrowed), world.path("id"))) == 2
+    readahead.forget()
+    assert len(_list(invoke, cost, _bearer(narrowed), world.path("slug"))) == 3
 
 
 def test_an_oidc_user_request_costs_at_most_three(invoke: Invoke, cost: Cost, oidc_mode: Issuer) -> None:
@@ -169,6 +197,12 @@ def test_a_service_token_request_costs_one(invoke: Invoke, cost: Cost) -> None:
     pulled = invoke("RuntimeFunction", load_event("runtime_secrets", headers=headers))
     assert pulled["statusCode"] == 200
     assert cost.before_route == ["BatchGetItem"]
+    # and its 304 costs that one request in all
+    etag = next(v for k, v in pulled["headers"].items() if k.lower() == "etag")
+    cost.start()
+    unchanged = invoke("RuntimeFunction", load_event("runtime_secrets", headers={**headers, "if-none-match": etag}))
+    assert unchanged["statusCode"] == 304
+    assert [c for c in cost.calls if c != "UpdateItem"] == ["BatchGetItem"]
 
 
 def _refused(invoke: Invoke, cost: Cost, headers: dict[str, str], path: dict[str, str]) -> tuple[int, str, int]:
@@ -227,3 +261,192 @@ def test_what_a_function_remembers_never_decides(invoke: Invoke, cost: Cost) -> 
     assert len(_list(invoke, cost, world.user, {**old, "org": new_slug})) <= 3
     # and the stranger, by the user's IDs, finds nothing either
     assert _refused(invoke, cost, stranger, world.path("id"))[:2] == (404, "organization not found")
+
+
+# --------------------------------------------------------------------------- the index of a project's environments
+
+E_ROUTE = "/v1/orgs/{org}/projects/{project}/environments/{env}"
+
+
+def _call(invoke: Invoke, headers: dict[str, str], route: str, path: dict[str, str], body: Any = None) -> Any:
+    event = load_event("projects_list", headers=headers, routeKey=route, path_parameters=path)
+    if body is not None:
+        event["body"] = json.dumps(body)
+    response = invoke("ProjectsFunction", event)
+    assert response["statusCode"] < 300, response
+    return body_of(response)
+
+
+def _env_by_slugs(invoke: Invoke, cost: Cost, headers: dict[str, str], *slugs: str) -> Any:
+    """GET E with the path named by (org, project, environment)."""
+    org, project, env = slugs
+    cost.start()
+    event = load_event(
+        "projects_list",
+        headers=headers,
+        routeKey=f"GET {E_ROUTE}",
+        path_parameters={"org": org, "project": project, "env": env},
+    )
+    return invoke("ProjectsFunction", event)
+
+
+def _env_partition_reads(cost: Cost) -> set[str]:
+    """The org partitions whose projects or environments the batches read."""
+    return {pk for pk, sk in cost.batched if sk.startswith(("PROJECT#", "ENV#", "ENVSLUG#", "PROJSLUG#"))}
+
+
+def _index(stack: LocalStack, org_id: str, project_slug: str) -> dict[str, str] | None:
+    item = get_item(stack, f"ORG#{org_id}", f"PROJSLUG#{project_slug}")
+    if item is None:
+        return None
+    return {k.removeprefix("env:"): v["S"] for k, v in item.items() if k.startswith("env:")}
+
+
+def test_a_slug_pointer_never_crosses_orgs(invoke: Invoke, cost: Cost) -> None:
+    # Given a user in two orgs, each with a project and environments of the same slugs
+    user = dev_user()
+    mine, theirs = _world(invoke, user), _world(invoke, user)
+    assert (mine.project[1], mine.env[1]) == (theirs.project[1], theirs.env[1])
+    readahead.forget()
+    for world in (mine, theirs, mine):  # cold, then with what the function learned of the other org
+        # When the user names one org's project and environment by slugs
+        got = _env_by_slugs(invoke, cost, user, world.org[1], world.project[1], world.env[1])
+        # Then it is that org's environment, read from that org's partition only, in 3 requests at most
+        assert got["statusCode"] == 200, got
+        assert body_of(got)["id"] == world.env[0]
+        assert _env_partition_reads(cost) == {f"ORG#{world.org[0]}"}
+        assert len([c for c in cost.before_route or [] if c != "UpdateItem"]) <= 3
+    # and an outsider naming the other org by its slugs reads nothing below its org
+    outsider = dev_user()
+    invoke("IdentityFunction", load_event("identity_get_me", headers=outsider))
+    readahead.forget()
+    refused = _env_by_slugs(invoke, cost, outsider, theirs.org[1], theirs.project[1], theirs.env[1])
+    assert refused["statusCode"] == 404
+    assert not {sk for _pk, sk in cost.batched if sk.startswith(("PROJECT#", "ENV#"))}
+
+
+def test_a_deleted_project_s_environments_are_never_reached_by_its_slug(
+    invoke: Invoke, cost: Cost, stack: LocalStack
+) -> None:
+    # Given a project whose environments a warm function knows by slug
+    world = _world(invoke, dev_user())
+    org, slug = world.org[1], world.project[1]
+    assert _env_by_slugs(invoke, cost, world.user, org, slug, "staging")["statusCode"] == 200
+    # When the project is deleted and another takes its slug
+    _call(invoke, world.user, "DELETE /v1/orgs/{org}/projects/{project}", {"org": org, "project": slug})
+    assert _index(stack, world.org[0], slug) is None  # the pointer and its index went with the project
+    gone = _env_by_slugs(invoke, cost, world.user, org, slug, "staging")
+    assert gone["statusCode"] == 404, gone
+    event = load_event(
+        "projects_create", headers=world.user, path_parameters={"org": org}, body={"name": "Web", "slug": slug}
+    )
+    created = invoke("ProjectsFunction", event)
+    assert created["statusCode"] == 201, created
+    staging = next(e["id"] for e in body_of(created)["environments"] if e["slug"] == "staging")
+    # Then the slugs reach the new project's environment, warm and cold, never the old one
+    for forget in (False, True):
+        if forget:
+            readahead.forget()
+        got = _env_by_slugs(invoke, cost, world.user, org, slug, "staging")
+        assert got["statusCode"] == 200, got
+        assert body_of(got)["id"] == staging != world.env[0]
+        assert len([c for c in cost.before_route or [] if c != "UpdateItem"]) <= 3
+
+
+def test_the_index_follows_every_change_of_the_environments_and_the_project_slug(
+    invoke: Invoke, cost: Cost, stack: LocalStack
+) -> None:
+    # Given a project (its three environments indexed at creation)
+    world = _world(invoke, dev_user())
+    org_id, org, headers = world.org[0], world.org[1], world.user
+    project = world.project[1]
+    envs = {
+        e["slug"]: e["id"]
+        for e in _call(invoke, headers, "GET /v1/orgs/{org}/projects/{project}", {"org": org, "project": project})[
+            "environments"
+        ]
+    }
+    assert _index(stack, org_id, project) == envs
+    # When an environment is created, renamed, deleted, and the project's slug changes
+    base = {"org": org, "project": project}
+    made = _call(invoke, headers, "POST /v1/orgs/{org}/projects/{project}/environments", base, {"name": "QA"})
+    envs["qa"] = made["id"]
+    assert _index(stack, org_id, project) == envs
+    _call(invoke, headers, f"PATCH {E_ROUTE}", {**base, "env": "qa"}, {"slug": "qa-2"})
+    envs["qa-2"] = envs.pop("qa")
+    assert _index(stack, org_id, project) == envs
+    _call(invoke, headers, f"DELETE {E_ROUTE}", {**base, "env": "qa-2"})
+    del envs["qa-2"]
+    assert _index(stack, org_id, project) == envs
+    _call(invoke, headers, "PATCH /v1/orgs/{org}/projects/{project}", base, {"slug": "renamed"})
+    # Then the index moved with the pointer, and every environment is reached by slugs in 3 requests
+    assert _index(stack, org_id, project) is None
+    assert _index(stack, org_id, "renamed") == envs
+    for env_slug, env_id in envs.items():
+        readahead.forget()
+        got = _env_by_slugs(invoke, cost, headers, org, "renamed", env_slug)
+        assert body_of(got)["id"] == env_id
+        assert cost.before_route == ["BatchGetItem"] * 3
+
+
+def test_a_project_with_the_most_environments_changes_its_slug_in_one_transaction(
+    invoke: Invoke, cost: Cost, stack: LocalStack
+) -> None:
+    # Given a project with MAX_ENVIRONMENTS environments
+    world = _world(invoke, dev_user())
+    base = {"org": world.org[1], "project": world.project[1]}
+    for n in range(MAX_ENVIRONMENTS - 3):
+        _call(invoke, world.user, "POST /v1/orgs/{org}/projects/{project}/environments", base, {"name": f"E{n}"})
+    # When its slug changes
+    cost.start()
+    _call(invoke, world.user, "PATCH /v1/orgs/{org}/projects/{project}", base, {"slug": "big"})
+    # Then one TransactWriteItems moved the pointer with its 50 entries, and the last one is reached
+    assert cost.calls.count("TransactWriteItems") == 1
+    assert len(_index(stack, world.org[0], "big") or {}) == MAX_ENVIRONMENTS
+    readahead.forget()
+    got = _env_by_slugs(invoke, cost, world.user, world.org[1], "big", f"e{MAX_ENVIRONMENTS - 4}")
+    assert got["statusCode"] == 200, got
+    assert cost.before_route == ["BatchGetItem"] * 3
+
+
+def test_a_slug_rename_racing_an_environment_change_is_refused(invoke: Invoke, stack: LocalStack) -> None:
+    # Given a project, and an environment created after a rename read the project's pointer
+    world = _world(invoke, dev_user())
+    pointer = get_item(stack, f"ORG#{world.org[0]}", f"PROJSLUG#{world.project[1]}")
+    assert pointer is not None
+    base = {"org": world.org[1], "project": world.project[1]}
+    _call(invoke, world.user, "POST /v1/orgs/{org}/projects/{project}/environments", base, {"name": "Late"})
+    # When the rename writes what it read (the pointer's revision as read then)
+    from strongroom.data import db
+    from strongroom.data import projects as data
+
+    stale = data.SlugPointer(world.project[1], world.project[0], {}, int(pointer["env_rev"]["N"]))
+    with pytest.raises(Conflict) as refused:
+        db.transact(data.move_slug(world.org[0], stale, "raced"))
+    # Then it is refused, and nothing moved
+    assert refused.value.code == "project_changed"
+    assert _index(stack, world.org[0], "raced") is None
+    assert "late" in (_index(stack, world.org[0], world.project[1]) or {})
+
+
+def test_the_migration_indexes_pointers_written_before_the_index(invoke: Invoke, cost: Cost, stack: LocalStack) -> None:
+    # Given a project whose slug pointer was written before the index (no env:* nor env_rev)
+    from strongroom.data import migrations
+
+    world = _world(invoke, dev_user())
+    key = {"PK": {"S": f"ORG#{world.org[0]}"}, "SK": {"S": f"PROJSLUG#{world.project[1]}"}}
+    legacy = {
+        k: v for k, v in (get_item(stack, key["PK"]["S"], key["SK"]["S"]) or {}).items() if not k.startswith("env")
+    }
+    aws.dynamodb().put_item(TableName=table_name(stack), Item=legacy)
+    # Then a request by slugs is still answered right, for one round more
+    readahead.forget()
+    assert _list(invoke, cost, world.user, world.path("slug")) == ["BatchGetItem"] * 4
+    # When the migrations run (twice: the second changes nothing)
+    first, again = migrations.run(), migrations.run()
+    # Then the pointer indexes the environments, and the request costs 3 again
+    assert first["2026-12-03 index environments by slug"] >= 1
+    assert set(again.values()) == {0}
+    assert (_index(stack, world.org[0], world.project[1]) or {}).get("staging") == world.env[0]
+    readahead.forget()
+    assert _list(invoke, cost, world.user, world.path("slug")) == ["BatchGetItem"] * 3

@@ -355,6 +355,29 @@ def _key_of(raw_item: dict[str, Any], index: str | None) -> dict[str, Any]:
     return {n: raw_item[n] for n in names if n in raw_item}
 
 
+def scan_prefix(sk_prefix: str) -> Iterator[dict[str, Any]]:
+    """Every item of the table whose sort key begins with `sk_prefix`, read consistently: for data
+    migrations (data/migrations.py) only, never on a request path."""
+    from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415
+
+    params: dict[str, Any] = {
+        "TableName": _table(),
+        "FilterExpression": "begins_with(#sk, :sk)",
+        "ExpressionAttributeNames": {"#sk": keys.SK},
+        "ExpressionAttributeValues": serialize({":sk": sk_prefix}),
+        "ConsistentRead": True,
+    }
+    while True:
+        try:
+            resp = aws.dynamodb().scan(**params)
+        except (ClientError, BotoCoreError) as exc:
+            raise translate(exc) from exc
+        yield from (deserialize(i) for i in resp.get("Items", []))
+        if not resp.get("LastEvaluatedKey"):
+            return
+        params["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+
+
 def query_all(partition: str, *, prefix: str | None = None, index: str | None = None) -> Iterator[dict[str, Any]]:
     cursor: str | None = None
     while True:

@@ -75,6 +75,18 @@ def project_slug(org_id: str, slug: str) -> dict[str, str]:
     return {PK: f"ORG#{org_id}", SK: f"PROJSLUG#{slug}"}
 
 
+PROJECT_SLUG_PREFIX = "PROJSLUG#"
+# A project's slug pointer also indexes its environments by slug, one attribute each (`env:<slug>`
+# = the environment's ID), so that a path naming project and environment by slug finds the
+# environment's item from the org's ID alone (docs/data-model.md, access pattern 0).
+ENV_INDEX_PREFIX = "env:"
+ENV_INDEX_REVISION = "env_rev"  # counts the index's changes (a slug rename moves the pointer only unchanged)
+
+
+def environment_index_attribute(env_slug: str) -> str:
+    return f"{ENV_INDEX_PREFIX}{env_slug}"
+
+
 def environment(org_id: str, project_id: str, env_id: str) -> dict[str, str]:
     return {PK: f"ORG#{org_id}", SK: f"ENV#{project_id}#{env_id}"}
 

@@ -1,8 +1,18 @@
 """Projects, environments and templates, in the org's partition, with per-org / per-project slug
-pointers: their reads and the ops of the transactions that change them."""
+pointers: their reads and the ops of the transactions that change them.
+
+A project's slug pointer (`PROJSLUG#<slug>`) also indexes the project's environments by slug (one
+`env:<slug>` attribute each, naming the environment's ID; `env_rev` counts its changes): the
+read-ahead of a request naming project and environment by slug reads the environment's item in
+the round after the pointer, together with the environment's own slug pointer
+(`ENVSLUG#<prj_id>#<slug>`), which stays the one that decides (and keeps slugs unique). Every
+change of an environment's slug set updates the index in its transaction, conditional on the
+pointer still naming the project; a project's slug rename moves the pointer, index included, only
+while the index is as it was read (docs/decisions.md, 2026-12-03)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
@@ -53,6 +63,30 @@ def resolve(org_id: str, ref: str) -> ProjectRecord | None:
         return get(org_id, ref)
     pointer = db.get(keys.project_slug(org_id, ref.lower()))
     return get(org_id, pointer["project_id"]) if pointer else None
+
+
+@dataclass(frozen=True, slots=True)
+class SlugPointer:
+    """A project's slug pointer, with its index of the project's environments (slug -> ID)."""
+
+    slug: str
+    project_id: str
+    environments: dict[str, str]
+    revision: int | None  # None: written before the index had a revision (docs/decisions.md)
+
+
+def slug_pointer(org_id: str, slug: str) -> SlugPointer | None:
+    item = db.get(keys.project_slug(org_id, slug))
+    if item is None:
+        return None
+    rev = item.get(keys.ENV_INDEX_REVISION)
+    return SlugPointer(slug, str(item["project_id"]), indexed_environments(item), None if rev is None else int(rev))
+
+
+def indexed_environments(pointer: dict[str, Any]) -> dict[str, str]:
+    """The environments (slug -> ID) a project slug pointer's item indexes."""
+    n = len(keys.ENV_INDEX_PREFIX)
+    return {k[n:]: str(v) for k, v in pointer.items() if k.startswith(keys.ENV_INDEX_PREFIX)}
 
 
 def page(org_id: str, *, limit: int, cursor: str | None) -> tuple[list[ProjectRecord], str | None]:
@@ -118,8 +152,16 @@ def project_item(p: ProjectRecord) -> dict[str, Any]:
     return {**keys.project(p.org_id, p.id), "entity": "project", **p.model_dump()}
 
 
-def project_slug_item(org_id: str, slug: str, project_id: str) -> dict[str, Any]:
-    return {**keys.project_slug(org_id, slug), "entity": "project_slug", "project_id": project_id}
+def project_slug_item(
+    org_id: str, slug: str, project_id: str, environments: dict[str, str], revision: int = 0
+) -> dict[str, Any]:
+    return {
+        **keys.project_slug(org_id, slug),
+        "entity": "project_slug",
+        "project_id": project_id,
+        **{keys.environment_index_attribute(s): env_id for s, env_id in environments.items()},
+        keys.ENV_INDEX_REVISION: revision,
+    }
 
 
 def environment_item(e: EnvironmentRecord) -> dict[str, Any]:
@@ -193,18 +235,68 @@ def active_check(org_id: str, project_id: str) -> db.Check:
 
 def create(project: ProjectRecord, envs: list[EnvironmentRecord]) -> list[db.Op]:
     """A new project, its slug pointer and its first environments with theirs, all create-only."""
-    ops: list[db.Op] = [db.Put.new(project_item(project)), claim_slug(project.org_id, project.slug, project.id)]
+    index = {e.slug: e.id for e in envs}
+    pointer = project_slug_item(project.org_id, project.slug, project.id, index)
+    ops: list[db.Op] = [db.Put.new(project_item(project)), db.Put.new(pointer, on_fail=slug_conflict("project"))]
     for env in envs:
         ops += [db.Put.new(environment_item(env)), db.Put.new(environment_slug_item(env))]
     return ops
 
 
-def claim_slug(org_id: str, slug: str, project_id: str) -> db.Put:
-    return db.Put.new(project_slug_item(org_id, slug, project_id), on_fail=slug_conflict("project"))
+def _project_changed() -> Conflict:
+    return Conflict("the project changed meanwhile; retry", code="project_changed")
+
+
+def move_slug(org_id: str, pointer: SlugPointer, slug: str) -> list[db.Op]:
+    """The project's slug pointer moved from `pointer.slug` to `slug`, with its index of
+    environments, while the index is as read (an environment created, renamed or deleted meanwhile:
+    409 `project_changed`; a taken slug: 409 `slug_taken`)."""
+    values: dict[str, Any] = {":prj": pointer.project_id}
+    if pointer.revision is None:
+        unchanged = "project_id = :prj AND attribute_not_exists(#rev)"
+    else:
+        unchanged, values[":rev"] = "project_id = :prj AND #rev = :rev", pointer.revision
+    moved = project_slug_item(org_id, slug, pointer.project_id, pointer.environments, (pointer.revision or 0) + 1)
+    return [
+        db.Delete(
+            keys.project_slug(org_id, pointer.slug),
+            condition=unchanged,
+            names={"#rev": keys.ENV_INDEX_REVISION},
+            values=values,
+            on_fail=_project_changed(),
+        ),
+        db.Put.new(moved, on_fail=slug_conflict("project")),
+    ]
 
 
 def release_slug(org_id: str, slug: str) -> db.Delete:
+    """The project's slug pointer (and its index of environments) removed."""
     return db.Delete(keys.project_slug(org_id, slug))
+
+
+def index_environments(
+    org_id: str, project_id: str, project_slug: str, *, put: dict[str, str] | None = None, drop: str | None = None
+) -> db.Update:
+    """Index `put` (slug -> ID) and unindex `drop` on the project's slug pointer, while it names the
+    project (else 409 `project_changed`: the project was renamed or deleted meanwhile)."""
+    names: dict[str, str] = {"#rev": keys.ENV_INDEX_REVISION}
+    values: dict[str, Any] = {":prj": project_id, ":one": 1}
+    sets = []
+    for n, (slug, env_id) in enumerate((put or {}).items()):
+        names[f"#p{n}"], values[f":p{n}"] = keys.environment_index_attribute(slug), env_id
+        sets.append(f"#p{n} = :p{n}")
+    expression = ("SET " + ", ".join(sets) + " " if sets else "") + "ADD #rev :one"
+    if drop is not None:
+        names["#d"] = keys.environment_index_attribute(drop)
+        expression += " REMOVE #d"
+    return db.Update(
+        keys.project_slug(org_id, project_slug),
+        expression,
+        condition="project_id = :prj",
+        names=names,
+        values=values,
+        on_fail=_project_changed(),
+    )
 
 
 def update(project: ProjectRecord, changes: dict[str, Any], now: str) -> db.Update:
@@ -230,11 +322,50 @@ def tombstone(project: ProjectRecord, now: str) -> db.Update:
     )
 
 
-def add_environment(env: EnvironmentRecord) -> list[db.Op]:
-    """A new environment and its slug pointer (create-only; a taken slug is 409)."""
+def reindex(pointer: dict[str, Any]) -> bool:
+    """Make a project slug pointer's index (its item, as read) say what the project's environments
+    are, while its revision is as read: True when it changed. Unaudited bookkeeping, for the data
+    migration of pointers written before the index (data/migrations.py)."""
+    project_id = str(pointer["project_id"])
+    envs = {
+        str(i["slug"]): str(i["id"])
+        for i in db.query_all(str(pointer[keys.PK]), prefix=keys.environment_prefix(project_id))
+        if i.get("entity") == "environment"
+    }
+    indexed = indexed_environments(pointer)
+    if indexed == envs and keys.ENV_INDEX_REVISION in pointer:
+        return False
+    names: dict[str, str] = {"#rev": keys.ENV_INDEX_REVISION}
+    values: dict[str, Any] = {":prj": project_id, ":one": 1}
+    sets = ["#rev = if_not_exists(#rev, :zero) + :one"]
+    values[":zero"] = 0
+    for n, (slug, env_id) in enumerate(envs.items()):
+        names[f"#p{n}"], values[f":p{n}"] = keys.environment_index_attribute(slug), env_id
+        sets.append(f"#p{n} = :p{n}")
+    drops = [slug for slug in indexed if slug not in envs]
+    names.update({f"#d{n}": keys.environment_index_attribute(slug) for n, slug in enumerate(drops)})
+    expression = (
+        "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(f"#d{n}" for n in range(len(drops))) if drops else "")
+    )
+    condition = "project_id = :prj AND "
+    if keys.ENV_INDEX_REVISION in pointer:
+        condition += "#rev = :seen"
+        values[":seen"] = pointer[keys.ENV_INDEX_REVISION]
+    else:
+        condition += "attribute_not_exists(#rev)"
+    key = {keys.PK: str(pointer[keys.PK]), keys.SK: str(pointer[keys.SK])}
+    if not db.update_plain(key, expression, condition=condition, values=values, names=names):
+        raise _project_changed()
+    return True
+
+
+def add_environment(env: EnvironmentRecord, project_slug: str) -> list[db.Op]:
+    """A new environment, its slug pointer (create-only; a taken slug is 409) and its entry in the
+    index of the project's slug pointer."""
     return [
         db.Put.new(environment_item(env)),
         db.Put.new(environment_slug_item(env), on_fail=slug_conflict("environment")),
+        index_environments(env.org_id, env.project_id, project_slug, put={env.slug: env.id}),
     ]
 
 
@@ -247,12 +378,14 @@ def parent_exists(env: EnvironmentRecord, parent_id: str) -> db.Check:
     )
 
 
-def move_environment_slug(env: EnvironmentRecord, slug: str) -> list[db.Op]:
-    """The environment's slug pointer moved from its slug to `slug` (a taken one is 409)."""
+def move_environment_slug(env: EnvironmentRecord, slug: str, project_slug: str) -> list[db.Op]:
+    """The environment's slug pointer moved from its slug to `slug` (a taken one is 409), and its
+    entry in the project's index with it."""
     moved = env.model_copy(update={"slug": slug})
     return [
         db.Delete(keys.environment_slug(env.org_id, env.project_id, env.slug)),
         db.Put.new(environment_slug_item(moved), on_fail=slug_conflict("environment")),
+        index_environments(env.org_id, env.project_id, project_slug, put={slug: env.id}, drop=env.slug),
     ]
 
 
@@ -270,8 +403,8 @@ def update_environment(
     )
 
 
-def remove_environment(env: EnvironmentRecord) -> list[db.Op]:
-    """The environment's item (while it exists) and its slug pointer."""
+def remove_environment(env: EnvironmentRecord, project_slug: str) -> list[db.Op]:
+    """The environment's item (while it exists), its slug pointer and its entry in the project's index."""
     return [
         db.Delete(
             keys.environment(env.org_id, env.project_id, env.id),
@@ -279,6 +412,7 @@ def remove_environment(env: EnvironmentRecord) -> list[db.Op]:
             on_fail=NotFound("environment not found"),
         ),
         db.Delete(keys.environment_slug(env.org_id, env.project_id, env.slug)),
+        index_environments(env.org_id, env.project_id, project_slug, drop=env.slug),
     ]
 
 

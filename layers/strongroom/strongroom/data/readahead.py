@@ -6,9 +6,12 @@ follow (auth, access) are then answered from those batches; they decide, exactly
 Each round asks for every key computable from what is known: the credential's item (identity or
 email pointer, PAT), the path's org / project / environment item when named by ID or their slug
 pointer when named by slug, the user and the membership once both IDs are known, and whatever the
-pointers of the last round name. By IDs that is two rounds ({credential, org, project,
-environment}, {user, membership}); by slugs one more per slug level whose parent's ID is not known
-yet, up to four for org, project and environment all by slug.
+pointers of the last round name. A project's slug pointer also indexes its environments by slug
+(data/projects.py): the environment it names is read in the next round with the environment's own
+slug pointer, which decides (a guess it contradicts costs one more round, never a wrong answer).
+By IDs that is two rounds ({credential, org, project, environment}, {user, membership}); three at
+most for any mix of slugs: {credential, org slug}, {user, org, membership, project or its pointer,
+environment pointer}, {project, environment}.
 
 A warm function remembers, per credential, its user and the slugs of the org, project and
 environment of its requests that reached their org as a member (from the pointers or the items
@@ -33,7 +36,7 @@ from typing import Any
 
 from strongroom import ids
 from strongroom.context import current
-from strongroom.data import db, keys
+from strongroom.data import db, keys, projects
 from strongroom.models.common import SLUG_PATTERN
 
 MAX_ROUNDS = 4
@@ -84,8 +87,18 @@ class _Plan:
         self.wanted.append(key)
         return db.read_ahead(key)
 
-    def level(self, name: tuple[str, ...], ref: str, id_type: str, pointer: dict[str, str], field_: str) -> str | None:
-        """The ID `ref` names: itself, what its slug pointer says once read, or (before) a guess."""
+    def level(
+        self,
+        name: tuple[str, ...],
+        ref: str,
+        id_type: str,
+        pointer: dict[str, str],
+        field_: str,
+        *,
+        hint: str | None = None,
+    ) -> str | None:
+        """The ID `ref` names: itself, what its slug pointer says once read, or (before) a guess:
+        `hint` (what an index read this request says), else what the credential's requests learned."""
         if ids.is_id(ref, id_type):
             return ref
         if not _SLUG.match(name[-1]):
@@ -96,7 +109,7 @@ class _Plan:
                 return None
             self.resolved[name] = str(item[field_])
             return self.resolved[name]
-        return self.learned.slugs.get(name)
+        return hint or self.learned.slugs.get(name)
 
     def round_keys(self) -> list[dict[str, str]]:
         self.wanted, self.resolved, self.reached = [], {}, False
@@ -143,11 +156,25 @@ class _Plan:
             return
         slug = env_ref.lower()
         name = ("env", org_id, project_id, slug)
-        env_id = self.level(name, env_ref, "env", keys.environment_slug(org_id, project_id, slug), "environment_id")
+        hint = _indexed(org_id, project_ref, project_id, slug)
+        pointer = keys.environment_slug(org_id, project_id, slug)
+        env_id = self.level(name, env_ref, "env", pointer, "environment_id", hint=hint)
         if env_id is not None:
             _known, env = self.want(keys.environment(org_id, project_id, env_id))
             if env is not None:
                 self.resolved[("env", org_id, project_id, str(env["slug"]))] = env_id
+
+
+def _indexed(org_id: str, project_ref: str, project_id: str, env_slug: str) -> str | None:
+    """The environment that the index of the project's slug pointer, when read and naming
+    `project_id`, gives `env_slug`: a guess, confirmed (or not) by the environment's own pointer
+    read in the same round."""
+    if ids.is_id(project_ref, "prj"):
+        return None
+    known, pointer = db.read_ahead(keys.project_slug(org_id, project_ref.lower()))
+    if not known or pointer is None or pointer.get("project_id") != project_id:
+        return None
+    return projects.indexed_environments(pointer).get(env_slug)
 
 
 def user_request(credential: dict[str, str], trust: Trust) -> None:

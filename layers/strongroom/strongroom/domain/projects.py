@@ -116,10 +116,10 @@ def update(access: ProjectAccess, body: ProjectPatch) -> Project:
         now = clock.now_iso()
         ops: list[db.Op] = []
         if "slug" in changes and changes["slug"] != project.slug:
-            ops += [
-                data.release_slug(project.org_id, project.slug),
-                data.claim_slug(project.org_id, changes["slug"], project.id),
-            ]
+            pointer = data.slug_pointer(project.org_id, project.slug)
+            if pointer is None or pointer.project_id != project.id:
+                raise Conflict("the project changed meanwhile; retry", code="project_changed")
+            ops += data.move_slug(project.org_id, pointer, changes["slug"])
         ops.append(data.update(project, changes, now))
         chain.transact(
             ops,
@@ -224,7 +224,10 @@ def create_environment(access: ProjectAccess, body: EnvironmentCreate) -> Enviro
         created_at=now,
         updated_at=now,
     )
-    ops: list[db.Op] = [data.active_check(access.org.id, access.project.id), *data.add_environment(env)]
+    ops: list[db.Op] = [
+        data.active_check(access.org.id, access.project.id),
+        *data.add_environment(env, access.project.slug),
+    ]
     if parent is not None:
         ops.append(data.parent_exists(env, parent.id))
     chain.transact(
@@ -277,7 +280,7 @@ def update_environment(access: EnvironmentAccess, body: EnvironmentPatch) -> Env
     now = clock.now_iso()
     ops: list[db.Op] = []
     if "slug" in changes and changes["slug"] != env.slug:
-        ops += data.move_environment_slug(env, changes["slug"])
+        ops += data.move_environment_slug(env, changes["slug"], access.project.slug)
     ops.append(data.update_environment(env, changes, now, removes))
     chain.transact(
         ops,
@@ -304,7 +307,7 @@ def delete_environment(access: EnvironmentAccess) -> None:
         )
     chain.transact(
         [
-            *data.remove_environment(env),
+            *data.remove_environment(env, access.project.slug),
             purge.job_op("environment", env.id, org_id=env.org_id, project_id=env.project_id),
         ],
         audit=audit.environment_event("environment.deleted", env, {"slug": env.slug}),
