@@ -264,7 +264,7 @@ def test_audit_export_follows_the_cursors(cli: CliRun) -> None:
     events = json.loads(cli("--org", org, "audit", "export").stdout)
     assert [e["action"] for e in events] == ["org.created", "project.created"]
     lines = cli("--org", org, "audit", "export", "--format", "csv").stdout.splitlines()
-    assert lines[0].startswith("seq,id,created_at,action")
+    assert lines[0].startswith("leaf_index,id,created_at,action")
     assert len(lines) == 3
 
 

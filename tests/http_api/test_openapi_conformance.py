@@ -32,7 +32,8 @@ import yaml
 from jsonschema import Draft202012Validator
 
 from http_api.test_audit_every_mutation import RECIPES, E, World
-from support import Api, unique_email
+from strongroom_local import LocalStack
+from support import Api, seal, unique_email
 
 pytestmark = pytest.mark.http
 
@@ -160,6 +161,7 @@ class Tenant:
     staging: str  # …/environments/staging
     webhook: str  # …/webhooks/<id>
     token: str  # a read service token of staging
+    event_id: str = ""  # a sealed audit event
 
     @property
     def owner(self) -> str:
@@ -171,7 +173,7 @@ class Tenant:
 
 
 @pytest.fixture(scope="module")
-def tenant(api: Api) -> Tenant:
+def tenant(api: Api, stack: LocalStack) -> Tenant:
     w = World(api)
     created = w.org()
     slug = created["slug"]
@@ -193,7 +195,9 @@ def tenant(api: Api) -> Tenant:
     webhook = f"{org}/webhooks/{hook['id']}"
     w.call("POST", f"{webhook}/test", user=w.owner, want=201)
     w.call("POST", "/v1/auth/tokens", user=w.owner, body={"name": "laptop"}, want=201)
-    return Tenant(w, org, slug, project, staging, webhook, token)
+    seal(stack, created["id"])
+    event_id = w.call("GET", f"{org}/audit?action=org.created", user=w.owner, want=200)["data"][0]["id"]  # leaf 0
+    return Tenant(w, org, slug, project, staging, webhook, token, event_id)
 
 
 def _etag(api: Api, call: Call) -> dict[str, str]:
@@ -235,6 +239,20 @@ READS: dict[str, Reads] = {
         Call("GET", f"{t.org}/audit/export?format={f}", user=t.owner) for f in ("json", "csv")
     ],
     "GET /v1/orgs/{org}/audit/verify": lambda t, api: [Call("GET", f"{t.org}/audit/verify", user=t.owner)],
+    "GET /v1/orgs/{org}/audit/tree-head": lambda t, api: [Call("GET", f"{t.org}/audit/tree-head", user=t.owner)],
+    "GET /v1/orgs/{org}/audit/public-key": lambda t, api: [Call("GET", f"{t.org}/audit/public-key", user=t.owner)],
+    "GET /v1/orgs/{org}/audit/events/{id}": lambda t, api: [
+        Call("GET", f"{t.org}/audit/events/{t.event_id}", user=t.owner)
+    ],
+    "GET /v1/orgs/{org}/audit/events/{id}/proof": lambda t, api: [
+        Call("GET", f"{t.org}/audit/events/{t.event_id}/proof{q}", user=t.owner) for q in ("", "?tree_size=2")
+    ],
+    "GET /v1/orgs/{org}/audit/consistency": lambda t, api: [
+        Call("GET", f"{t.org}/audit/consistency?first=1&second=2", user=t.owner)
+    ],
+    "GET /v1/orgs/{org}/audit/leaves": lambda t, api: [
+        Call("GET", f"{t.org}/audit/leaves{q}", user=t.owner) for q in ("", "?start=1&limit=2")
+    ],
     "GET /v1/orgs/{org}/encryption": lambda t, api: [Call("GET", f"{t.org}/encryption", user=t.owner)],
     "GET /v1/orgs/{org}/invitations": lambda t, api: [Call("GET", f"{t.org}/invitations", user=t.owner)],
     "GET /v1/orgs/{org}/members": lambda t, api: [Call("GET", f"{t.org}/members?limit=1", user=t.owner)],

@@ -13,7 +13,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from strongroom.domain import audit_log
 from strongroom.errors import Invalid
 from strongroom.http.app import build_app, make_handler
-from strongroom.http.params import Cursor, Limit, OrgRef
+from strongroom.http.params import REF_PATTERN, Cursor, Limit, OrgRef
 from strongroom.models import (
     AuditEventView,
     AuditList,
@@ -128,8 +128,8 @@ def verify(org: OrgRef, cursor: Cursor = None) -> AuditVerification:
     return audit_log.verify(access, cursor=cursor)
 
 
-EventId = Annotated[str, Path(pattern=r"^evt_[0-9a-hjkmnp-tv-z]{26}$", description="Audit event ID (evt_…)")]
-Size = Annotated[int, Query(ge=1, le=10**12, description="A tree size (number of leaves)")]
+EventId = Annotated[str, Path(pattern=REF_PATTERN, description="Audit event ID (evt_…)")]
+Size = Annotated[int | None, Query(ge=1, le=10**12, description="A tree size (number of leaves); required")]
 
 
 @app.get("/v1/orgs/<org>/audit/tree-head")
@@ -153,23 +153,25 @@ def public_key(org: OrgRef) -> Response[str]:
     return Response(status_code=200, content_type="application/x-pem-file", body=pem)
 
 
-@app.get("/v1/orgs/<org>/audit/events/<event_id>")
-def get_event(org: OrgRef, event_id: EventId) -> AuditEventView:
+@app.get("/v1/orgs/<org>/audit/events/<id>")
+def get_event(org: OrgRef, id: EventId) -> AuditEventView:  # noqa: A002 - the contract's name
     """One event and its leaf index (null until sealed)."""
-    return audit_log.get_event(org_access(org, "audit.read"), event_id)
+    return audit_log.get_event(org_access(org, "audit.read"), id)
 
 
-@app.get("/v1/orgs/<org>/audit/events/<event_id>/proof")
+@app.get("/v1/orgs/<org>/audit/events/<id>/proof")
 def event_proof(
-    org: OrgRef, event_id: EventId, tree_size: Annotated[int | None, Query(ge=1, le=10**12)] = None
+    org: OrgRef,
+    id: EventId,  # noqa: A002 - the contract's name
+    tree_size: Annotated[int | None, Query(ge=1, le=10**12)] = None,
 ) -> InclusionProof:
     """The RFC 9162 inclusion proof of the event in the tree of `tree_size` leaves (default: the
     latest signed head's)."""
-    return audit_log.inclusion(org_access(org, "audit.read"), event_id, tree_size)
+    return audit_log.inclusion(org_access(org, "audit.read"), id, tree_size)
 
 
 @app.get("/v1/orgs/<org>/audit/consistency")
-def consistency(org: OrgRef, first: Size, second: Size) -> ConsistencyProof:
+def consistency(org: OrgRef, first: Size = None, second: Size = None) -> ConsistencyProof:
     """The RFC 9162 consistency proof between the trees of `first` and `second` leaves."""
     return audit_log.consistency(org_access(org, "audit.read"), first, second)
 

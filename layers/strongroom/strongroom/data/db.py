@@ -496,8 +496,8 @@ def _conditions(body: dict[str, Any], condition: str | None, names: dict[str, st
 
 class Contended(Conflict):
     """A lost race the caller may retry at once: a concurrent transaction touched one of its
-    items, or an op marked with it as `on_fail` found its condition false (data/chain.py marks
-    the audit chain's head with it). A failed condition of any other op wins over it."""
+    items, or an op marked with it as `on_fail` found its condition false (data/audit.py:
+    the audit sealer marks its tree moves with it). A failed condition of any other op wins over it."""
 
     def __init__(self, message: str = "a concurrent change touched the same items; retry") -> None:
         super().__init__(message, code="contended")
@@ -535,7 +535,7 @@ def _cancelled(exc: Any, ops: Sequence[Op]) -> Exception:
         if code in {"ThrottlingError", "ProvisionedThroughputExceeded"}:
             return Throttled("the data store is busy; retry shortly", headers={"Retry-After": "1"})
         if code == "TransactionConflict":
-            return Contended()  # a concurrent transaction (the chain head, most often): retry
+            return Contended()  # a concurrent transaction on one of the same items: retry
     return Unavailable("the data store could not complete the change")
 
 

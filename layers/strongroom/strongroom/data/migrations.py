@@ -1,6 +1,6 @@
 """Data migrations: each idempotent (running one twice, or over data already in shape, changes
 nothing), run in order by the local stack when it starts on kept data and by `scripts/migrate.py`
-against a deployed table (docs/decisions.md, 2026-12-03). They read with Scan, which no request
+against a deployed table (docs/decisions.md, 2026-12-02). They read with Scan, which no request
 path does."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ ATTEMPTS = 5
 
 
 def index_environment_slugs() -> int:
-    """2026-12-03: every project slug pointer indexes its project's environments by slug (pointers
+    """2026-12-02: every project slug pointer indexes its project's environments by slug (pointers
     written before carry no index: a request naming project and environment by slug would cost a
     round more). How many pointers changed."""
     return sum(_reindex(pointer) for pointer in db.scan_prefix(keys.PROJECT_SLUG_PREFIX))
@@ -40,7 +40,7 @@ def _reindex(pointer: dict[str, Any]) -> bool:
 
 
 MIGRATIONS: tuple[tuple[str, Callable[[], int]], ...] = (
-    ("2026-12-03 index environments by slug", index_environment_slugs),
+    ("2026-12-02 index environments by slug", index_environment_slugs),
 )
 
 

@@ -8,7 +8,7 @@ the round after the pointer, together with the environment's own slug pointer
 (`ENVSLUG#<prj_id>#<slug>`), which stays the one that decides (and keeps slugs unique). Every
 change of an environment's slug set updates the index in its transaction, conditional on the
 pointer still naming the project; a project's slug rename moves the pointer, index included, only
-while the index is as it was read (docs/decisions.md, 2026-12-03)."""
+while the index is as it was read (docs/decisions.md, 2026-12-02)."""
 
 from __future__ import annotations
 

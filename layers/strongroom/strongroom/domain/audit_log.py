@@ -12,6 +12,7 @@ import json
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
+from strongroom import ids
 from strongroom.data import audit as data
 from strongroom.data import db
 from strongroom.data.audit import AuditFilter
@@ -136,8 +137,12 @@ def public_key(access: OrgAccess) -> str:
     return signing.public_key()[1]
 
 
+def _event(scope: str, event_id: str) -> dict[str, Any] | None:
+    return data.event(scope, event_id) if ids.is_id(event_id, "evt") else None
+
+
 def get_event(access: OrgAccess, event_id: str) -> AuditEventView:
-    item = data.event(access.org.id, event_id)
+    item = _event(access.org.id, event_id)
     if item is None:
         raise NotFound("audit event not found")
     return AuditEventView(event=audit.event_object(item), leaf_index=item.get("leaf_index"))
@@ -169,7 +174,7 @@ def _fetch(scope: str, ranges: list[tuple[int, int]]) -> merkle.Get:
 def inclusion(access: OrgAccess, event_id: str, tree_size: int | None) -> InclusionProof:
     """The audit path of an event's leaf in the tree of `tree_size` leaves."""
     scope = access.org.id
-    item = data.event(scope, event_id)
+    item = _event(scope, event_id)
     if item is None:
         raise NotFound("audit event not found")
     index = item.get("leaf_index")
@@ -186,11 +191,20 @@ def inclusion(access: OrgAccess, event_id: str, tree_size: int | None) -> Inclus
     return InclusionProof(leaf_index=int(index), tree_size=size, audit_path=[h.hex() for h in path])
 
 
-def consistency(access: OrgAccess, first: int, second: int) -> ConsistencyProof:
-    """RFC 9162 PROOF(first, D[second]) between two sizes of the sealed tree."""
+def _required(name: str, value: int | None) -> int:
+    if value is None:
+        raise Invalid(
+            f"`{name}` is required", details={"fields": [{"field": name, "location": "query", "issue": "required"}]}
+        )
+    return value
+
+
+def consistency(access: OrgAccess, first: int | None, second: int | None) -> ConsistencyProof:
+    """RFC 9162 PROOF(first, D[second]) between two sizes of the sealed tree (both required;
+    checked once the caller may read the log, so a stranger sees the 404 a missing org gets)."""
     scope = access.org.id
     tree = _tree(scope)
-    second = _size(tree, second, "second")
+    first, second = _required("first", first), _size(tree, _required("second", second), "second")
     if not 1 <= first <= second:
         raise Invalid(
             "`first` must be between 1 and `second`",

@@ -1,4 +1,4 @@
-"""The audit log: entries and the hash chain's verification."""
+"""The audit log: entries, the signed Merkle tree (heads, proofs, leaves) and its verification."""
 
 from __future__ import annotations
 
