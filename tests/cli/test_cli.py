@@ -17,11 +17,15 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 
-from support import Api
+from strongroom import aws
+from strongroom.data import db
+from strongroom_local import LocalStack
+from support import Api, seal, table_name
 
 pytestmark = pytest.mark.http
 CLI = str(Path(sys.executable).parent / "strongroom")
@@ -266,6 +270,65 @@ def test_audit_export_follows_the_cursors(cli: CliRun) -> None:
     lines = cli("--org", org, "audit", "export", "--format", "csv").stdout.splitlines()
     assert lines[0].startswith("leaf_index,id,created_at,action")
     assert len(lines) == 3
+
+
+def _sealed_org(cli: CliRun, stack: LocalStack) -> tuple[str, str]:
+    email, org = f"ver-{secrets.token_hex(3)}@example.com", _slug("ver")
+    cli("login", "--dev-user", email)
+    org_id = json.loads(cli("orgs", "create", "Verify", "--slug", org, "--json").stdout)["id"]
+    for name in ("Web", "Api", "Jobs"):
+        cli("--org", org, "projects", "create", name)
+    seal(stack, org_id)
+    return org, org_id
+
+
+def _verify(cli: CliRun, org: str, *args: str) -> tuple[int, dict[str, Any]]:
+    done = cli("--org", org, "audit", "verify", *args, "--json", check=False)
+    return done.returncode, json.loads(done.stdout)
+
+
+def test_audit_verify_checks_the_log_here_and_catches_a_rewrite(cli: CliRun, stack: LocalStack) -> None:
+    org, org_id = _sealed_org(cli, stack)
+    code, verdict = _verify(cli, org)
+    assert (code, verdict["ok"], verdict["tree_size"], verdict["checked"]) == (0, True, 4, 4)
+    # one event's inclusion proof
+    event = json.loads(cli("--org", org, "audit", "export").stdout)[1]
+    code, verdict = _verify(cli, org, "--event", event["id"])
+    assert (code, verdict["ok"]) == (0, True)
+    # an insider edits a sealed event in the table: the leaf no longer proves
+    table, client = table_name(stack), aws.dynamodb()
+    key = {"PK": {"S": f"AUDIT#{org_id}"}, "SK": {"S": f"EVT#{event['id']}"}}
+    item = client.get_item(TableName=table, Key=key)["Item"]
+    client.put_item(TableName=table, Item={**item, "ip": {"S": "10.9.9.9"}})
+    code, verdict = _verify(cli, org)
+    assert (code, verdict["ok"]) == (1, False)
+    assert verdict["reason"].startswith(f"leaf {event['leaf_index']}"), verdict
+
+
+def test_audit_verify_rejects_a_head_signed_by_another_key(cli: CliRun, stack: LocalStack) -> None:
+    import base64
+
+    import rfc8785
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    org, org_id = _sealed_org(cli, stack)
+    table, client = table_name(stack), aws.dynamodb()
+    key = {"PK": {"S": f"AUDIT#{org_id}"}, "SK": {"S": "TREE"}}
+    signed = db.deserialize(client.get_item(TableName=table, Key=key)["Item"])["signed"]
+    # someone with table write but not the KMS key signs the head with a key of their own
+    fields = {k: signed[k] for k in ("org_id", "tree_size", "root_hash", "timestamp")}
+    forged_sig = ec.generate_private_key(ec.SECP256R1()).sign(rfc8785.dumps(fields), ec.ECDSA(hashes.SHA256()))
+    forged = {**signed, "signature": base64.b64encode(forged_sig).decode()}
+    client.update_item(
+        TableName=table,
+        Key=key,
+        UpdateExpression="SET signed = :s",
+        ExpressionAttributeValues={":s": db.serialize({"s": forged})["s"]},
+    )
+    code, verdict = _verify(cli, org)
+    assert (code, verdict["ok"]) == (1, False)
+    assert verdict["reason"].startswith("signature"), verdict
 
 
 def test_every_read_command_works_with_a_service_token(cli: CliRun, api: Api, home: Path) -> None:
