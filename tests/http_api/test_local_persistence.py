@@ -5,12 +5,15 @@ keeps nothing; one server per directory."""
 
 from __future__ import annotations
 
+import base64
 import secrets as pysecrets
 import signal
 import threading
+import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from pathlib import Path
+from typing import Any
 
 from http_api.conftest import LocalProcess
 from support import http_call, unique_email
@@ -24,6 +27,28 @@ def _org(url: str, owner: str) -> str:
     status, _, _ = http_call(url, "POST", f"/v1/orgs/{slug}/projects", user=owner, json_body={"name": "Web"})
     assert status == 201
     return f"/v1/orgs/{slug}/projects/web/environments/development/secrets"
+
+
+def _sealed_head(url: str, org_path: str, owner: str, *, at_least: int) -> dict[str, Any]:
+    """The org's signed head once the workers' sealer has sealed `at_least` events (10 s at most)."""
+    deadline = time.monotonic() + 10
+    while True:
+        status, _, head = http_call(url, "GET", f"{org_path}/audit/tree-head", user=owner)
+        if status == 200 and head["tree_size"] >= at_least:
+            return dict(head)
+        assert time.monotonic() < deadline, (status, head)
+        time.sleep(0.1)
+
+
+def _check_signature(pem: str, head: dict[str, Any]) -> None:
+    import rfc8785
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    key = serialization.load_pem_public_key(pem.encode())
+    assert isinstance(key, ec.EllipticCurvePublicKey)
+    message = rfc8785.dumps({k: head[k] for k in ("org_id", "tree_size", "root_hash", "timestamp")})
+    key.verify(base64.b64decode(head["signature"]), message, ec.ECDSA(hashes.SHA256()))  # raises if not
 
 
 def test_every_acknowledged_write_survives_sigkill_and_decrypts_after_restart(
@@ -72,12 +97,23 @@ def test_every_acknowledged_write_survives_sigkill_and_decrypts_after_restart(
             assert (status, body.get("value") if isinstance(body, dict) else body) == (200, value), name
         # ...and the restored stack keeps taking writes on the same table and key.
         assert http_call(proc.url, "PUT", f"{base}/AFTER", user=owner, json_body={"value": "after"})[0] == 200
+        org_path = base.split("/projects/")[0]
+        head_before = _sealed_head(proc.url, org_path, owner, at_least=len(acked) + 3)
+        pem_before = http_call(proc.url, "GET", f"{org_path}/audit/public-key", user=owner)[2]
         assert proc.stop(signal.SIGTERM) == 0
 
     with run_local("--data-dir", str(data), "--quiet") as proc:
         assert proc.wait_healthy() == 200
         assert http_call(proc.url, "GET", f"{base}/AFTER", user=owner)[2]["value"] == "after"
         assert http_call(proc.url, "GET", f"{base}/K0", user=owner)[2]["value"] == acked["K0"]
+        # The audit signing key was kept: the same public key, which verifies the head signed before,
+        # and the sealer goes on from the kept tree.
+        assert http_call(proc.url, "GET", f"{org_path}/audit/public-key", user=owner)[2] == pem_before
+        _check_signature(pem_before, head_before)
+        assert http_call(proc.url, "PUT", f"{base}/LATER", user=owner, json_body={"value": "x"})[0] == 200
+        head_after = _sealed_head(proc.url, org_path, owner, at_least=head_before["tree_size"] + 1)
+        _check_signature(pem_before, head_after)
+        assert http_call(proc.url, "GET", f"{org_path}/audit/verify", user=owner)[2]["ok"] is True
 
 
 def test_ephemeral_keeps_nothing_across_a_restart(run_local: RunLocal, tmp_path: Path) -> None:
