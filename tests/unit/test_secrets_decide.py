@@ -1,10 +1,11 @@
 """The decisions of the change path, without a store or KMS: what one change of an environment
 writes (`secrets.decide`: the new snapshot, a version item per changed secret, the new data key,
-the audit metadata, or the 413 refusal) and what a point-in-time restore changes
+the audit metadata, or the 413 refusal; whether it fits one transaction) and what a point-in-time restore changes
 (`secrets.state_at`, `secrets.restore_plan`)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from datetime import UTC, datetime
@@ -137,14 +138,25 @@ def test_a_rotation_writes_the_new_data_key_and_no_version() -> None:
     assert body == {"live": {"A": _live("a", 1)}, "trash": {}}
 
 
-def test_more_than_95_changes_are_refused() -> None:
-    plan = _plan({f"K{n}": "v" for n in range(96)})
+def test_a_change_of_thousands_of_secrets_is_decided_as_one() -> None:
+    plan = _plan({f"K{n:05d}": "v" for n in range(5000)})
 
-    with pytest.raises(PayloadTooLarge) as refused:
-        secrets.decide(State(None, None, {}, {}), plan, _key(new=True), scope=SCOPE, now=NOW, who=WHO)
+    change = secrets.decide(State(None, None, {}, {}), plan, _key(new=True), scope=SCOPE, now=NOW, who=WHO)
 
-    assert refused.value.code == "too_many_changes"
-    assert refused.value.details == {"max": 95, "changes": 96}
+    assert len(change.versions) == 5000
+    assert change.snapshot.revision == 1
+    assert not secrets.fits_one_transaction(State(None, None, {}, {}), change)
+
+
+def test_the_audit_note_of_a_change_is_bounded_whatever_its_size() -> None:
+    names = [f"K{n:05d}" for n in range(11_000)]
+
+    note = secrets.keys_note(reversed(names))
+
+    assert note["keys"] == names[:100]
+    assert note["count"] == 11_000
+    assert note["keys_sha256"] == hashlib.sha256("\n".join(names).encode()).hexdigest()
+    assert len(json.dumps(note)) < 2_000
 
 
 def test_an_environment_past_3_mb_of_ciphertext_is_refused() -> None:
@@ -157,29 +169,40 @@ def test_an_environment_past_3_mb_of_ciphertext_is_refused() -> None:
     assert refused.value.details == {"max_bytes": 3_000_000}
 
 
-def test_a_change_past_100_items_names_how_many_secrets_fit() -> None:
+def test_a_change_within_100_items_fits_one_transaction() -> None:
+    # 95 versions + the new data key + the snapshot item + the audit event (2 reserved) = 99 items.
+    change = secrets.decide(
+        State(None, None, {}, {}),
+        _plan({f"K{n:02d}": "v" for n in range(95)}),
+        _key(new=True),
+        scope=SCOPE,
+        now=NOW,
+        who=WHO,
+    )
+
+    assert secrets.fits_one_transaction(State(None, None, {}, {}), change)
+
+
+def test_a_change_past_100_items_does_not_fit_one_transaction() -> None:
     # 95 versions + the snapshot item + the 5 parts of the previous revision, deleted + the audit
-    # event = 102 items: 7 are fixed, so 93 secrets fit.
+    # event (2 reserved) = 103 items: the change is written ahead and published.
     state = _state({}, {}, revision=3, chunks=5)
 
-    with pytest.raises(PayloadTooLarge) as refused:
-        secrets.decide(state, _plan({f"K{n:02d}": "v" for n in range(95)}), _key(), scope=SCOPE, now=NOW, who=WHO)
+    change = secrets.decide(state, _plan({f"K{n:02d}": "v" for n in range(95)}), _key(), scope=SCOPE, now=NOW, who=WHO)
 
-    assert refused.value.code == "too_many_changes"
-    assert refused.value.details == {"max": 93, "changes": 95}
+    assert not secrets.fits_one_transaction(state, change)
+    fewer = secrets.decide(state, _plan({f"K{n:02d}": "v" for n in range(92)}), _key(), scope=SCOPE, now=NOW, who=WHO)
+    assert secrets.fits_one_transaction(state, fewer)
 
 
-def test_a_change_past_the_bytes_of_one_transaction_is_refused() -> None:
+def test_a_change_past_the_bytes_of_one_transaction_does_not_fit_one() -> None:
     # 60 values of 33,000 characters in a new environment: ~1.98 MB of versions and a ~1.99 MB
-    # snapshot (6 items of at most 350 KB), past 3.9 MB in all, while the items fit: 60 versions
-    # + the new data key + 6 snapshot items + the audit event. 8 are fixed: 92 secrets would fit.
+    # snapshot (6 items of at most 350 KB), past 3.9 MB in all, while the items fit.
     values = {f"K{n:02d}": "v" * 33_000 for n in range(60)}
 
-    with pytest.raises(PayloadTooLarge) as refused:
-        secrets.decide(State(None, None, {}, {}), _plan(values), _key(new=True), scope=SCOPE, now=NOW, who=WHO)
+    change = secrets.decide(State(None, None, {}, {}), _plan(values), _key(new=True), scope=SCOPE, now=NOW, who=WHO)
 
-    assert refused.value.code == "too_many_changes"
-    assert refused.value.details == {"max": 92, "changes": 60}
+    assert not secrets.fits_one_transaction(State(None, None, {}, {}), change)
 
 
 # --------------------------------------------------------------------------- point-in-time restore
@@ -217,7 +240,12 @@ def test_a_restore_brings_values_back_and_trashes_what_is_newer() -> None:
 
     assert plan.changes == {"A": "one", "B": "b", "C": None}
     assert (plan.action, plan.resource_type, plan.resource_id) == ("environment.restored", "environment", "env_scope")
-    assert plan.metadata == {"at": "2026-11-02T12:00:00.000Z", "keys": ["A", "B", "C"], "count": 3}
+    assert plan.metadata == {
+        "at": "2026-11-02T12:00:00.000Z",
+        "keys": ["A", "B", "C"],
+        "count": 3,
+        "keys_sha256": hashlib.sha256(b"A\nB\nC").hexdigest(),
+    }
 
 
 def test_a_restore_leaves_a_value_that_is_the_same_again() -> None:

@@ -156,14 +156,21 @@ def _forget(keys_: Iterable[dict[str, Any]]) -> None:
             memo.pop(_ident(key), None)
 
 
-def get(key: dict[str, str], *, consistent: bool = True) -> dict[str, Any] | None:
+def get(
+    key: dict[str, str], *, consistent: bool = True, attributes: Sequence[str] | None = None
+) -> dict[str, Any] | None:
+    """One item (consistent by default); `attributes` limits what it carries (its key always)."""
     from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415
 
     memo = _prefetched()
     if memo and (ident := _ident(key)) in memo:
         return memo[ident]
+    params: dict[str, Any] = {"TableName": _table(), "Key": serialize(key), "ConsistentRead": consistent}
+    if attributes:
+        params["ExpressionAttributeNames"] = {}
+        _project(params, [keys.PK, keys.SK, *attributes])
     try:
-        resp = aws.dynamodb().get_item(TableName=_table(), Key=serialize(key), ConsistentRead=consistent)
+        resp = aws.dynamodb().get_item(**params)
     except (ClientError, BotoCoreError) as exc:
         raise translate(exc) from exc
     item = resp.get("Item")
@@ -239,6 +246,12 @@ def unseal(scope: str, cursor: str) -> dict[str, Any]:
 
 def encode_cursor(scope: str, last_key: dict[str, Any]) -> str:
     return seal(scope, deserialize(last_key))
+
+
+def query_cursor(partition: str, key: dict[str, str], *, prefix: str | None = None) -> str:
+    """The cursor `query(partition, prefix=prefix)` (no index, no filter) would give to go on
+    past `key`: for a listing that merges items from elsewhere into its first page."""
+    return seal(f"table|{partition}|{prefix or ''}|", key)
 
 
 def decode_cursor(scope: str, cursor: str) -> dict[str, Any]:
@@ -541,10 +554,21 @@ def _cancelled(exc: Any, ops: Sequence[Op]) -> Exception:
 
 def delete_many(item_keys: Sequence[dict[str, str]]) -> None:
     """Bulk delete (purges after an audited tombstone). Not transactional; idempotent."""
+    _forget(item_keys)
+    _batch_write([{"DeleteRequest": {"Key": serialize(k)}} for k in item_keys])
+
+
+def put_many(items: Sequence[dict[str, Any]]) -> None:
+    """Bulk unconditional puts (BatchWriteItem, 25 a request): for items no reader can reach yet,
+    or idempotent copies of published data. Not transactional."""
+    _forget(items)
+    _batch_write([{"PutRequest": {"Item": serialize(i)}} for i in items])
+
+
+def _batch_write(requests: list[dict[str, Any]]) -> None:
     from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415
 
-    _forget(item_keys)
-    pending = [{"DeleteRequest": {"Key": serialize(k)}} for k in item_keys]
+    pending = requests
     while pending:
         chunk, pending = pending[:25], pending[25:]
         request: dict[str, Any] = {_table(): chunk}

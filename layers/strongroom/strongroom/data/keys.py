@@ -194,6 +194,17 @@ def env_snapshot_chunk(env_id: str, revision: int, part: int) -> dict[str, str]:
     return {PK: environment_partition(env_id), SK: f"SNAPSHOT#{revision:010d}#{part:03d}"}
 
 
+def env_snapshot_part(env_id: str, change_id: str, part: int) -> dict[str, str]:
+    """Part `part` (1…) of a snapshot written ahead of its publication (a change too large for one
+    transaction), immutable, behind the change's id."""
+    return {PK: environment_partition(env_id), SK: f"SNAPSHOT#{change_id}#{part:03d}"}
+
+
+def env_change_set(env_id: str, change_id: str, part: int) -> dict[str, str]:
+    """Part `part` (1…) of a large change's version records, written before it is published."""
+    return {PK: environment_partition(env_id), SK: f"CHANGE#{change_id}#{part:04d}"}
+
+
 def env_data_key(env_id: str, version: int) -> dict[str, str]:
     return {PK: environment_partition(env_id), SK: f"{DATA_KEY_PREFIX}{version:06d}"}
 

@@ -11,13 +11,14 @@ other precondition is checked against the state read, in the plan, so a retry re
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from strongroom import clock
+from strongroom import clock, ids
 from strongroom.config import settings
 from strongroom.data import chain, db
 from strongroom.data import projects as project_data
@@ -40,21 +41,24 @@ from strongroom.models import (
     SecretWritten,
     ValidationReport,
 )
+from strongroom.observability import logger
 from strongroom.security import crypto
 from strongroom.security.access import EnvironmentAccess, ProjectAccess
 
-# An environment's ciphertext spills into part items past one item (data.CHUNK_BYTES); a change
-# rewrites every part inside one TransactWriteItems, which holds at most 4 MB.
+# An environment's ciphertext spills into part items past one item (data.CHUNK_BYTES).
 MAX_SNAPSHOT_BYTES = 3_000_000
+# A change whose items fit one TransactWriteItems (100 items, 4 MB) is written as one; a larger
+# one is written ahead and published by one (docs/decisions.md, "changes of any size").
 MAX_TRANSACTION_BYTES = 3_900_000
 MAX_TRANSACTION_ITEMS = 100
+AUDIT_ITEMS = 2  # what chain.transact adds to a transaction (the event; room for one more)
 MAX_ATTEMPTS = 5
-# TransactWriteItems takes 100 items: one version item per changed secret, plus the snapshot, the
-# audit event and (on a first write) the data key.
-MAX_CHANGES = 95
 # A point-in-time restore reads the environment's whole history (without values): at most this
 # many version items, so that one request's work stays bounded.
-MAX_RESTORE_VERSIONS = 10_000
+MAX_RESTORE_VERSIONS = 50_000
+# Audit events (and the webhook payloads made from them) name at most this many keys of a change,
+# with the count and the SHA-256 of the sorted list of every key.
+AUDIT_KEYS = 100
 
 
 class _Retry(Conflict):
@@ -101,6 +105,14 @@ def _open(scope: crypto.Scope, snap: SnapshotRecord | None) -> State:
         return State(None, None, {}, {})
     key, body = open_snapshot(scope, snap)
     return State(snap, key, body["live"], body["trash"])
+
+
+def keys_note(names: Iterable[str]) -> dict[str, Any]:
+    """What an audit event says of a change's keys, bounded whatever its size: the first
+    AUDIT_KEYS (sorted), how many, and the SHA-256 of the sorted list (one key a line)."""
+    ordered = sorted(names)
+    digest = hashlib.sha256("\n".join(ordered).encode()).hexdigest()
+    return {"keys": ordered[:AUDIT_KEYS], "count": len(ordered), "keys_sha256": digest}
 
 
 def _value_aad(scope: crypto.Scope, name: str, version: int, key_version: int) -> bytes:
@@ -238,6 +250,8 @@ def _commit(access: EnvironmentAccess, planner: Callable[[State], Plan]) -> _Com
     _check_server_managed(access)
     for _attempt in range(MAX_ATTEMPTS):
         state = _open(_scope(access), data.snapshot(access.environment.id))
+        if state.snapshot is not None and (state.snapshot.pending or state.snapshot.stale_parts):
+            _finish(access.environment.id, state.snapshot)  # an earlier writer stopped short
         plan = planner(state)
         if not plan.changes and not plan.rotate_key:
             return _Committed(state.revision, {}, state, written=False)
@@ -278,20 +292,9 @@ class Change:
         return {v.key: v.version for v in self.versions}
 
 
-def check_count(plan: Plan) -> None:
-    """413 `too_many_changes` past MAX_CHANGES secrets (before any KMS call is made for them)."""
-    if len(plan.changes) > MAX_CHANGES:
-        raise PayloadTooLarge(
-            f"at most {MAX_CHANGES} secrets change in one request",
-            code="too_many_changes",
-            details={"max": MAX_CHANGES, "changes": len(plan.changes)},
-        )
-
-
 def decide(state: State, plan: Plan, key: KeyInUse, *, scope: crypto.Scope, now: str, who: str) -> Change:
     """Pure (no store, no KMS): the change `plan` makes to `state`, encrypted under `key`, or the
-    refusal (413) when it does not fit an environment or one transaction."""
-    check_count(plan)
+    refusal (413 `environment_full`) when the environment would not hold it."""
     live, trash = dict(state.live), dict(state.trash)
     versions: list[VersionRecord] = []
     for name, value in sorted(plan.changes.items()):
@@ -324,7 +327,6 @@ def decide(state: State, plan: Plan, key: KeyInUse, *, scope: crypto.Scope, now:
             )
         )
     snapshot = _seal_snapshot(state, key, live, trash, now=now, scope=scope)
-    _check_transaction(state, plan, versions, snapshot, key.record)
     return Change(snapshot, versions, key.record, {**plan.metadata, "revision": snapshot.revision})
 
 
@@ -358,58 +360,96 @@ def _seal_snapshot(
     )
 
 
-def _check_transaction(
-    state: State, plan: Plan, versions: list[VersionRecord], snapshot: SnapshotRecord, data_key: DataKeyRecord | None
-) -> None:
-    """413 `too_many_changes` when the change's items (the audit event's included) or bytes do not
-    fit one TransactWriteItems."""
+def fits_one_transaction(state: State, change: Change) -> bool:
+    """Pure: whether the change's items (its audit event's included) fit one TransactWriteItems:
+    the version items, the data key, the snapshot's items and the previous revision's parts
+    (deleted with it), within MAX_TRANSACTION_ITEMS and MAX_TRANSACTION_BYTES."""
     items = (
-        len(versions)
-        + (1 if data_key else 0)
-        + data.snapshot_item_count(snapshot)
-        + (state.snapshot.chunks if state.snapshot else 0)  # the previous revision's parts, deleted
-        + 1  # the audit event
+        len(change.versions)
+        + (1 if change.data_key else 0)
+        + data.snapshot_item_count(change.snapshot)
+        + (state.snapshot.chunks if state.snapshot else 0)
+        + AUDIT_ITEMS
     )
     size = (
-        sum(len(v.blob) for v in versions if v.blob is not None)
-        + (len(data_key.wrapped_key) if data_key else 0)
-        + len(snapshot.blob)
-        + len(snapshot.wrapped_key)
+        sum(len(v.blob) for v in change.versions if v.blob is not None)
+        + (len(change.data_key.wrapped_key) if change.data_key else 0)
+        + len(change.snapshot.blob)
+        + len(change.snapshot.wrapped_key)
     )
-    if items > MAX_TRANSACTION_ITEMS or size > MAX_TRANSACTION_BYTES:
-        fixed = items - len(plan.changes)
-        raise PayloadTooLarge(
-            f"this change is too large for one transaction: at most {MAX_TRANSACTION_ITEMS - fixed} secrets "
-            f"change at once in an environment this size, and {MAX_TRANSACTION_BYTES} bytes in all",
-            code="too_many_changes",
-            details={"max": max(MAX_TRANSACTION_ITEMS - fixed, 0), "changes": len(plan.changes)},
-        )
+    return items <= MAX_TRANSACTION_ITEMS and size <= MAX_TRANSACTION_BYTES
 
 
 def _write(access: EnvironmentAccess, state: State, plan: Plan) -> _Committed:
-    """Decide the change, then write it: the data key (KMS only for a new one), then one transaction."""
-    check_count(plan)
+    """Decide the change, then write it: the data key (KMS only for a new one, before anything is
+    written), then one transaction when it fits one, else the large change's steps."""
     scope, env_id, now = _scope(access), access.environment.id, clock.now_iso()
     key = _key_in_use(access, state, plan, now)
     change = decide(state, plan, key, scope=scope, now=now, who=access.principal.id)
     retry = _Retry("retry")
     ops: list[db.Op] = [data.create_data_key(env_id, change.data_key, on_fail=retry)] if change.data_key else []
-    ops += [data.create_version(env_id, v, on_fail=retry) for v in change.versions]
-    ops += data.replace_snapshot(env_id, change.snapshot, previous=state.snapshot, on_fail=retry)
     project_id, environment_id = plan.audit_scope or (access.project.id, env_id)
-    _record(
-        ops,
-        audit.event(
-            plan.action,
-            scope_id=access.org.id,
-            resource_type=plan.resource_type,
-            resource_id=plan.resource_id,
-            project_id=project_id,
-            environment_id=environment_id,
-            metadata=change.audit_metadata,
-        ),
+    event = audit.event(
+        plan.action,
+        scope_id=access.org.id,
+        resource_type=plan.resource_type,
+        resource_id=plan.resource_id,
+        project_id=project_id,
+        environment_id=environment_id,
+        metadata=change.audit_metadata,
     )
+    if fits_one_transaction(state, change):
+        ops += [data.create_version(env_id, v, on_fail=retry) for v in change.versions]
+        ops += data.replace_snapshot(env_id, change.snapshot, previous=state.snapshot, on_fail=retry)
+        _record(ops, event)
+    else:
+        _write_large(env_id, state, change, ops=ops, event=event, retry=retry)
     return _Committed(change.snapshot.revision, change.numbers, state, written=True, at=now, key_version=key.version)
+
+
+def _write_large(
+    env_id: str, state: State, change: Change, *, ops: list[db.Op], event: audit.AuditEvent, retry: _Retry
+) -> None:
+    """A change too large for one transaction: its snapshot parts and change set written ahead
+    under a fresh change id (no reader reaches them), published by one transaction (the SNAPSHOT
+    item, conditional on the revision read, the data key if new, the audit event), then finished.
+    A refused publication deletes what it wrote ahead; an unknown outcome leaves it (it may be
+    published)."""
+    head, staged = data.large_change(
+        env_id, change.snapshot, change.versions, change_id=ids.new_id("chg"), previous=state.snapshot
+    )
+    data.stage(staged)
+    try:
+        _record([*ops, data.publish_snapshot(env_id, head, previous=state.snapshot, on_fail=retry)], event)
+    except Conflict:  # refused (the revision moved, or the audit log is busy): nothing was published
+        _best_effort(data.discard_items, staged)
+        raise
+    _best_effort(_finish, env_id, data.SnapshotRecord.model_validate(head), change.versions)
+
+
+def _finish(env_id: str, head: SnapshotRecord, records: list[VersionRecord] | None = None) -> None:
+    """Finish a published large change (idempotent; any writer may): its version items written
+    from the change set, the previous revision's parts and the change set deleted, the marker
+    cleared."""
+    if head.pending:
+        if records is None:
+            records = data.change_set(env_id, head.pending, head.pending_parts)
+        if records is not None:  # else deleted: materialized already
+            data.materialize(env_id, records)
+    data.discard_stale_parts(env_id, head)
+    if head.pending:
+        data.discard_change_set(env_id, head.pending, head.pending_parts)
+        data.settle(env_id, head.pending)
+
+
+def _best_effort(step: Callable[..., Any], *args: Any) -> None:
+    """A step after the outcome is decided: its failure leaves work to the next writer, never
+    fails the request."""
+    try:
+        step(*args)
+    except Exception as exc:  # noqa: BLE001 - the change's outcome is already decided
+        extra = {"step": getattr(step, "__name__", "step"), "error": type(exc).__name__}
+        logger.warning("change follow-up left to the next writer", extra=extra)
 
 
 def _key_in_use(access: EnvironmentAccess, state: State, plan: Plan, now: str) -> KeyInUse:
@@ -572,9 +612,9 @@ def batch(
             "environment",
             access.environment.id,
             {
-                "set": sorted(k for k, v in changes.items() if v is not None)[:100],
-                "deleted": deletions[:100],
-                "count": len(changes),
+                **keys_note(changes),
+                "set": sorted(k for k, v in changes.items() if v is not None)[:AUDIT_KEYS],
+                "deleted": deletions[:AUDIT_KEYS],
             },
             comment,
         )
@@ -605,7 +645,7 @@ def import_secrets(
             "secrets.imported",
             "environment",
             access.environment.id,
-            {"format": fmt, "keys": sorted(changes)[:100], "count": len(changes), "overwrite": overwrite},
+            {"format": fmt, **keys_note(changes), "overwrite": overwrite},
         )
 
     committed = _commit(access, plan)
@@ -678,8 +718,7 @@ def promote(
             {
                 "from_environment": source.environment.id,
                 "to_environment": target.environment.id,
-                "keys": sorted(changes)[:100],
-                "count": len(changes),
+                **keys_note(changes),
             },
         )
 
@@ -816,7 +855,7 @@ def restore_plan(
         "environment.restored",
         "environment",
         env_id,
-        {"at": clock.iso(at), "keys": sorted(changes)[:100], "count": len(changes)},
+        {"at": clock.iso(at), **keys_note(changes)},
     )
 
 

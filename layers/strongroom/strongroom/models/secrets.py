@@ -96,14 +96,19 @@ class _Masked(Request):
     __str__ = __repr__
 
 
+# One request changes up to the environment's own limit (3 MB of ciphertext, about 11,000
+# secrets; the request body stops at 1 MiB first): no count of its own below that.
+MAX_CHANGE_KEYS = 25_000
+
+
 class SecretsPatch(_Masked):
     set: dict[SecretName, SecretValue] = Field(
         default_factory=dict,
-        max_length=500,
+        max_length=MAX_CHANGE_KEYS,
         description="KEY -> new value",
         json_schema_extra={"additionalProperties": False},
     )
-    delete: list[SecretName] = Field(default_factory=list, max_length=500, description="Keys to delete")
+    delete: list[SecretName] = Field(default_factory=list, max_length=MAX_CHANGE_KEYS, description="Keys to delete")
     comment: Comment = ""
 
 
@@ -125,7 +130,7 @@ class SecretRollback(Request):
 
 class SecretsImport(_Masked):
     format: Literal["dotenv", "json"]
-    content: Annotated[str, StringConstraints(max_length=512 * 1024)]
+    content: Annotated[str, StringConstraints(max_length=1024 * 1024)]
     overwrite: bool = Field(default=False, description="Replace the values of keys that exist (default: keep)")
 
 
@@ -139,7 +144,7 @@ class ImportResult(Response):
 class Promote(Request):
     from_: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")] = Field(alias="from")
     to: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
-    keys: list[SecretName] | None = Field(default=None, max_length=500, description="Only these keys")
+    keys: list[SecretName] | None = Field(default=None, max_length=MAX_CHANGE_KEYS, description="Only these keys")
     dry_run: bool = Field(default=False, description="true only shows the diff and writes nothing")
 
 
