@@ -184,17 +184,20 @@ def events_in_key_order(scope_id: str, *, limit: int, cursor: str | None) -> tup
 
 
 def leaf_ops(sealed: list[tuple[dict[str, Any], int]], *, sealed_at: str) -> list[db.Op]:
-    """Each event gets its leaf index, once, and leaves the unsealed list."""
-    return [
-        db.Update(
-            {keys.PK: event[keys.PK], keys.SK: event[keys.SK]},
-            "SET leaf_index = :index, sealed_at = :at REMOVE GSI1PK, GSI1SK",
-            condition="attribute_exists(PK) AND attribute_not_exists(leaf_index)",
-            values={":index": index, ":at": sealed_at},
-            on_fail=db.Contended("an event was sealed meanwhile"),
+    """Each event, as read, gets its leaf index once (the condition: not sealed meanwhile) and
+    leaves the unsealed list. A Put of the event as read rather than an update: what is stored is
+    exactly what the leaf hashes (and moto parses no update expression)."""
+    ops: list[db.Op] = []
+    for event, index in sealed:
+        item = {k: v for k, v in event.items() if k not in {keys.GSI1PK, keys.GSI1SK}}
+        ops.append(
+            db.Put(
+                {**item, "leaf_index": index, "sealed_at": sealed_at},
+                condition="attribute_exists(PK) AND attribute_not_exists(leaf_index)",
+                on_fail=db.Contended("an event was sealed meanwhile"),
+            )
         )
-        for event, index in sealed
-    ]
+    return ops
 
 
 def tree_ops(
@@ -208,8 +211,9 @@ def tree_ops(
     at: str,
     extra: dict[str, Any] | None = None,
 ) -> list[db.Op]:
-    """The new complete nodes (create-only; a leaf node names its event) and the tree's move from
-    `size_before` (its condition: one sealer at a time, whatever the stream does) to `size_after`."""
+    """The new complete nodes (a leaf node names its event) and the tree's move from `size_before`
+    to `size_after`, conditional on the size read: one sealer's transaction at a time commits,
+    whatever the stream does, and a cancelled one writes no node."""
     ops: list[db.Op] = []
     for (level, index), digest in new_nodes:
         node: dict[str, Any] = {
@@ -221,7 +225,7 @@ def tree_ops(
         }
         if level == 0:
             node["event_id"] = leaf_events[index]
-        ops.append(db.Put.new(node, on_fail=db.Contended("the tree moved")))
+        ops.append(db.Put(node))  # no condition of its own: the tree's move below decides for all
     changes = {"size": size_after, "root_hash": root_hash, "updated_at": at, **(extra or {})}
     ops.append(_tree_move(scope_id, size_before, changes))
     return ops

@@ -3,11 +3,12 @@
 Fed by the table's stream (INSERTs of audit events; template.yaml `AuditSealerFunction`), which
 hands one shard, and so one scope's partition, to one invocation at a time. The stream is only a
 doorbell: for each scope a record names, the sealer takes the scope's unsealed events (GSI1
-`AUDIT#<scope>#UNSEALED`, and the records' own events, which the index may not list yet), reads
-them again consistently, and appends the still unsealed ones as leaves, oldest ID first, STEP
-events a transaction: each event gets its `leaf_index`, the new complete nodes are created, and
-the tree item moves on the condition of the size it had, so two sealers can never fork a tree
-(the loser re-reads and goes on). Then it signs the new head with the audit KMS key (only the
+`AUDIT#<scope>#UNSEALED`, projecting the whole event, and the records' own events, which the
+index may not list yet, read consistently) and appends them as leaves, oldest ID first, STEP
+events a transaction: each event is written back with its `leaf_index` (on the condition that it
+has none: an eventually consistent index may list an event just sealed), the new complete nodes
+are written, and the tree item moves on the condition of the size it had, so two sealers can never
+fork a tree (the loser's transaction writes nothing; it re-reads and goes on). Then it signs the new head with the audit KMS key (only the
 sealer may) and keeps it. A run that fails is retried by the stream; events it left unsealed are
 taken by the next run of their scope.
 
@@ -115,9 +116,10 @@ def seal_scope(scope: str, hinted: list[str]) -> int:
     tree = data.tree(scope) or data.Tree()
     size, sealed, ids = tree.size, 0, list(hinted)
     while True:
-        listed = [str(e["id"]) for e in data.unsealed(scope, limit=BATCH)]
-        current = data.events(scope, listed + ids) if listed or ids else {}
-        pending = sorted((e for e in current.values() if e.get("leaf_index") is None), key=lambda e: str(e["id"]))
+        listed = data.unsealed(scope, limit=BATCH)
+        unlisted = [i for i in ids if i not in {str(e["id"]) for e in listed}]
+        candidates = listed + list(data.events(scope, unlisted).values()) if unlisted else listed
+        pending = sorted((e for e in candidates if e.get("leaf_index") is None), key=lambda e: str(e["id"]))
         if pending:
             size = _append(scope, size, pending)
             sealed += len(pending)
