@@ -102,14 +102,10 @@ def events(scope_id: str, event_ids: list[str]) -> dict[str, dict[str, Any]]:
     return {str(item["id"]): item for item in found}
 
 
-def unsealed(scope_id: str, *, limit: int) -> list[dict[str, Any]]:
-    """Up to `limit` of the scope's events not yet sealed, oldest ID first (GSI1: eventually
-    consistent, so the newest may be missing and a just-sealed one may still be listed)."""
-    return db.query(keys.audit_unsealed(scope_id), index=keys.GSI1, limit=limit).items
-
-
-def unsealed_count(scope_id: str, *, limit: int) -> int:
-    return len(db.query(keys.audit_unsealed(scope_id), index=keys.GSI1, limit=limit, attributes=["id"]).items)
+def unsealed_ids(scope_id: str, *, limit: int) -> list[str]:
+    """The IDs of up to `limit` of the scope's events not yet sealed, oldest first (GSI1, IDs only)."""
+    page = db.query(keys.audit_unsealed(scope_id), index=keys.GSI1, limit=limit, attributes=["id"])
+    return [str(i["id"]) for i in page.items]
 
 
 # --------------------------------------------------------------------------- the tree

@@ -2,15 +2,16 @@
 
 Fed by the table's stream (INSERTs of audit events; template.yaml `AuditSealerFunction`), which
 hands one shard, and so one scope's partition, to one invocation at a time. The stream is only a
-doorbell: for each scope a record names, the sealer takes the scope's unsealed events (GSI1
-`AUDIT#<scope>#UNSEALED`, projecting the whole event, and the records' own events, which the
-index may not list yet, read consistently) and appends them as leaves, oldest ID first, STEP
-events a transaction: each event is written back with its `leaf_index` (on the condition that it
-has none: an eventually consistent index may list an event just sealed), the new complete nodes
-are written, and the tree item moves on the condition of the size it had, so two sealers can never
-fork a tree (the loser's transaction writes nothing; it re-reads and goes on). Then it signs the new head with the audit KMS key (only the
-sealer may) and keeps it. A run that fails is retried by the stream; events it left unsealed are
-taken by the next run of their scope.
+doorbell: for each scope a record names, the sealer lists the scope's unsealed event IDs (GSI1
+`AUDIT#<scope>#UNSEALED`), takes each listed event from the stream record that carried it (as
+inserted) or else reads it consistently (as any event the records name but the eventually
+consistent index does not list yet), and appends them as leaves, oldest ID first, as many a
+transaction as fit in 100 items: each event is written back with its `leaf_index` (on the
+condition that it has none), the new complete nodes are written, and the tree item moves on the
+condition of the size it had, so two sealers can never fork a tree (the loser's transaction
+writes nothing; it reads everything again and goes on). Then it signs the new head with the
+audit KMS key (only the sealer may) and keeps it. A run that fails is retried by the stream;
+events it left unsealed are taken by the next run of their scope.
 
 The one migration: a scope whose events still form the pre-Merkle hash chain (a `HEAD` item) has
 them moved, in chain order, to the first leaves of its tree before any newer event, with the
@@ -32,7 +33,7 @@ from strongroom.domain import audit, audit_legacy, merkle
 from strongroom.observability import logger
 from strongroom.security import signing
 
-STEP = 16  # events a transaction: 16 event updates + their nodes (≤ 2·16 + 40) + the tree ≤ 100 items
+MAX_ITEMS = 100  # a TransactWriteItems: events, their nodes and the tree's move (about 33 events)
 MIGRATION_STEP = 12  # a migrated event is two items (its new key, the old one's delete)
 BATCH = 1000  # unsealed events a run of one scope reads at most
 ATTEMPTS = 6
@@ -90,18 +91,20 @@ class _Step:
         )
 
 
-def seal(scopes: Iterable[str], hinted: dict[str, list[str]] | None = None) -> dict[str, int]:
-    """Seal every unsealed event of each scope (and the event IDs `hinted` for it); sealed counts."""
+def seal(scopes: Iterable[str], hinted: dict[str, list[dict[str, Any]]] | None = None) -> dict[str, int]:
+    """Seal every unsealed event of each scope (`hinted`: the events its stream records carry, as
+    inserted); the sealed counts."""
     out: dict[str, int] = {}
     for scope in dict.fromkeys(scopes):
         out[scope] = _with_retries(scope, (hinted or {}).get(scope, []))
     return out
 
 
-def _with_retries(scope: str, hinted: list[str]) -> int:
+def _with_retries(scope: str, hinted: list[dict[str, Any]]) -> int:
     for attempt in range(ATTEMPTS):
         try:
-            return seal_scope(scope, hinted)
+            # After a lost race, what the records said is stale: read every event again.
+            return seal_scope(scope, hinted if attempt == 0 else [])
         except db.Contended:  # another sealer moved the tree: go on from where it got
             if attempt == ATTEMPTS - 1:
                 raise
@@ -109,23 +112,27 @@ def _with_retries(scope: str, hinted: list[str]) -> int:
     return 0
 
 
-def seal_scope(scope: str, hinted: list[str]) -> int:
+def seal_scope(scope: str, hinted: list[dict[str, Any]]) -> int:
     """One pass over a scope: migrate a legacy chain first, seal what is unsealed (BATCH events a
-    read, until none is left), sign the head."""
+    read, until none is left), sign the head. The unsealed list gives the IDs; an event a stream
+    record carried is taken from the record, any other is read (consistently)."""
     legacy = _migrate(scope) if data.legacy_head(scope) is not None else None
     tree = data.tree(scope) or data.Tree()
-    size, sealed, ids = tree.size, 0, list(hinted)
+    size, sealed = tree.size, 0
+    carried = {str(e["id"]): e for e in hinted if e.get("leaf_index") is None}
     while True:
-        listed = data.unsealed(scope, limit=BATCH)
-        unlisted = [i for i in ids if i not in {str(e["id"]) for e in listed}]
-        candidates = listed + list(data.events(scope, unlisted).values()) if unlisted else listed
-        pending = sorted((e for e in candidates if e.get("leaf_index") is None), key=lambda e: str(e["id"]))
+        listed = data.unsealed_ids(scope, limit=BATCH)
+        known = {i: carried[i] for i in listed if i in carried}
+        unread = [i for i in dict.fromkeys([*listed, *carried]) if i not in known]
+        if unread:
+            known |= data.events(scope, unread)
+        pending = sorted((e for e in known.values() if e.get("leaf_index") is None), key=lambda e: str(e["id"]))
         if pending:
             size = _append(scope, size, pending)
             sealed += len(pending)
         if len(listed) < BATCH:
             break
-        ids = []
+        carried = {}
     tree = data.tree(scope) or tree
     if size and (tree.signed is None or int(tree.signed["tree_size"]) != size or legacy is not None):
         head = signing.sign_head(scope, size, str(tree.root_hash))
@@ -134,12 +141,23 @@ def seal_scope(scope: str, hinted: list[str]) -> int:
     return sealed
 
 
+def _cost(index: int) -> int:
+    """Items appending leaf `index` adds to a transaction: the event, its leaf, one node per merge."""
+    return 2 + ((index ^ (index + 1)).bit_length() - 1)
+
+
 def _append(scope: str, size: int, pending: list[dict[str, Any]]) -> int:
-    """Append `pending` as leaves after `size`, STEP a transaction; the new size."""
+    """Append `pending` as leaves after `size`, as many a transaction as fit in MAX_ITEMS; the new size."""
     store = _Nodes.at(scope, size)
-    for start in range(0, len(pending), STEP):
+    queue = list(pending)
+    while queue:
         step = _Step(size_before=size, size=size)
-        sealed = [(event, step.append(store, event)) for event in pending[start : start + STEP]]
+        sealed: list[tuple[dict[str, Any], int]] = []
+        items = 1  # the tree's move
+        while queue and items + _cost(step.size) <= MAX_ITEMS:
+            items += _cost(step.size)
+            event = queue.pop(0)
+            sealed.append((event, step.append(store, event)))
         at = clock.now_iso()
         data.seal(data.leaf_ops(sealed, sealed_at=at) + step.ops(scope, store, at))
         size = step.size
@@ -172,11 +190,11 @@ def _migrate(scope: str) -> dict[str, Any]:
     return found
 
 
-def scopes_of(records: list[dict[str, Any]]) -> tuple[list[str], dict[str, list[str]]]:
-    """The scopes a batch of stream records names, and the event IDs per scope."""
-    hinted: dict[str, list[str]] = {}
+def scopes_of(records: list[dict[str, Any]]) -> tuple[list[str], dict[str, list[dict[str, Any]]]]:
+    """The scopes a batch of stream records names, and the events (as inserted) per scope."""
+    hinted: dict[str, list[dict[str, Any]]] = {}
     for record in records:
         image = db.deserialize(record.get("dynamodb", {}).get("NewImage", {}))
         if image.get("entity") == audit.ENTITY and image.get("scope_id") and image.get("id"):
-            hinted.setdefault(str(image["scope_id"]), []).append(str(image["id"]))
+            hinted.setdefault(str(image["scope_id"]), []).append(image)
     return list(hinted), hinted
