@@ -8,8 +8,9 @@ item that other writers of the org touch. This runs N threads at once in-process
 local gateway runs HTTP handlers one at a time, so threads call `chain.transact` directly, as a
 handler does): "mutation" rows give each call an op of its own (a create-only item, as a change
 has), "pull" rows none (what `runtime._audit` does for every pull that returns values: one
-PutItem). Meanwhile the sealer (AuditSealerFunction, invoked as its stream event source would,
-every 0.2 s) seals the org's events into its Merkle tree. Printed per row: mutations committed and
+PutItem). Meanwhile the local stack's `audit-sealer` worker (the stand-in for the stream event
+source: it reads the table's stream every 0.2 s and invokes AuditSealerFunction with the records)
+seals the org's events into its Merkle tree. Printed per row: mutations committed and
 failed, DynamoDB write attempts per mutation (1.0 = no retry), throughput, events sealed per
 second (first write to last seal), the p50/p99 seal lag (an event's `sealed_at` minus its
 `created_at`), and whether the org's log then verifies (`GET …/audit/verify` to its end, and the
@@ -82,12 +83,17 @@ def _write(kind: str, org_id: str, w: int, i: int) -> None:
     chain.transact([marker], audit=event)
 
 
-def _sealer(stack: Any, org_id: str, stop: threading.Event) -> None:
-    from support import seal
+def _sealed(stack: Any, org_id: str, total: int, timeout: float = 600.0) -> None:
+    """Wait until the worker has sealed `total` events of the org."""
+    from support import query_partition
 
-    while not stop.is_set():
-        seal(stack, org_id)
-        stop.wait(SEAL_EVERY)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        tree = query_partition(stack, f"AUDIT#{org_id}", "TREE")
+        if tree and int(tree[0]["size"]["N"]) >= total and "signed" in tree[0]:
+            return
+        time.sleep(0.05)
+    raise SystemExit(f"the sealer did not seal {total} events of {org_id} in {timeout} s")
 
 
 def run(stack: Any, kind: str, writers: int, events: int, org_id: str) -> dict[str, Any]:
@@ -96,10 +102,7 @@ def run(stack: Any, kind: str, writers: int, events: int, org_id: str) -> dict[s
     counter = Counter()
     originals = _count_writes(counter)
     per_writer = max(1, events // writers)
-    stop = threading.Event()
-    sealer = threading.Thread(target=_sealer, args=(stack, org_id, stop), daemon=True)
     started = time.perf_counter()
-    sealer.start()
 
     def writer(w: int) -> None:
         for i in range(per_writer):
@@ -115,13 +118,9 @@ def run(stack: Any, kind: str, writers: int, events: int, org_id: str) -> dict[s
         t.join()
     wrote = time.perf_counter() - started
     db.transact, db.put_plain = originals  # type: ignore[assignment]
-    stop.set()
-    sealer.join()
-    from support import seal
-
-    seal(stack, org_id)  # what the last poll did not take yet
-    sealed_after = time.perf_counter() - started
     committed = per_writer * writers - counter.failures
+    _sealed(stack, org_id, committed + 1)  # and the org's own org.created
+    sealed_after = time.perf_counter() - started
     return {
         "kind": kind,
         "writers": writers,
@@ -179,7 +178,10 @@ def main() -> int:
     from support import http_call
 
     rows = []
-    with LocalStack("127.0.0.1", port=0, workers=[]) as stack:
+    from strongroom_local.workers import registered_workers
+
+    sealer = [w for w in registered_workers() if w.name == "audit-sealer"]
+    with LocalStack("127.0.0.1", port=0, workers=sealer) as stack:
         owner = "chain@example.com"
         plan = [("mutation", int(n)) for n in args.writers.split(",")] + [("pull", 256)]
         for kind, n in plan:
@@ -194,7 +196,7 @@ def main() -> int:
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
-    print("audit log: N concurrent writers on one org, the sealer every 0.2 s (moto in-process)")
+    print("audit log: N concurrent writers on one org, the audit-sealer worker on the stream (moto in-process)")
     head = ("kind", "writers", "mutations", "failed", "attempts/mut", "mut/s", "sealed/s", "p50 lag", "p99 lag")
     print(("{:>9}" * len(head)).format(*head) + f"{'unsealed':>9}{'verifies':>9}")
     for r in rows:

@@ -108,6 +108,13 @@ def test_a_user_manages_secrets_from_the_cli(cli: CliRun, home: Path) -> None:
     assert counts == {"created": 2, "updated": 0, "unchanged": 0}
     dev = json.loads(cli("--json", "--env", "development", "secrets", "list", "--values").stdout)
     assert {r["key"]: r["value"] for r in dev} == {"DB_URL": "postgres://db/app", "MULTI": "line 1\nline 2"}
+    # a large file is one atomic change: one request, one `secrets.imported` event
+    many = "".join(f"K{i:04d}=value-{i}\n" for i in range(1500))
+    (home / "work" / "many.env").write_text(many, encoding="utf-8")
+    counts = json.loads(cli("--json", "--env", "development", "secrets", "import", "many.env").stdout)
+    assert counts == {"created": 1500, "updated": 0, "unchanged": 0}
+    imported = json.loads(cli("--json", "audit", "export", "--action", "secrets.imported").stdout)
+    assert [e["metadata"]["count"] for e in imported] == [2, 1500]
 
     # diff and promote (a dry run first, then applied)
     cli("secrets", "set", "ONLY_STAGING", "x")

@@ -33,7 +33,6 @@ from strongroom_cli.config import (
     write_project_file,
 )
 
-IMPORT_BATCH = 90  # keys per request (a change holds at most 95)
 SECRET_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,254}$")
 RUNTIME_FORMATS = frozenset({"dotenv", "json", "shell"})  # what /runtime/v1/secrets renders
 _JSON = "strongroom.json"  # ctx.meta: --json was given at some level
@@ -502,47 +501,13 @@ def secrets_export(state: State, fmt: str) -> None:
 @click.option("--overwrite", is_flag=True, help="Replace the values of keys that exist")
 @click.pass_obj
 def secrets_import(state: State, file: Any, fmt: str | None, overwrite: bool) -> None:
-    """Import a dotenv or JSON file (in batches of 90 keys, each one atomic change)."""
+    """Import a dotenv or JSON file as one atomic change (every key or none; up to 1 MiB)."""
     content = file.read()
     fmt = fmt or ("json" if str(getattr(file, "name", "")).endswith(".json") else "dotenv")
-    batches = _batches(content, fmt)
-    totals = {"created": 0, "updated": 0, "unchanged": 0}
-    show = sys.stderr.isatty() and not state.as_json and len(batches) > 1
-    progress = None
-    if show:
-        from rich.progress import Progress  # noqa: PLC0415
-
-        progress = Progress()
-        progress.start()
-        task = progress.add_task("importing", total=len(batches))
-    try:
-        for batch in batches:
-            body = {"format": "json" if len(batches) > 1 else fmt, "content": batch, "overwrite": overwrite}
-            counts = state.call("POST", f"{state.env_path()}/import", body=body)
-            for k in totals:
-                totals[k] += counts[k]
-            if progress is not None:
-                progress.advance(task)
-    finally:
-        if progress is not None:
-            progress.stop()
-    emit(state, totals, ["created", "updated", "unchanged"])
-
-
-def _batches(content: str, fmt: str) -> list[str]:
-    """The file as one document, or as JSON batches of IMPORT_BATCH keys when it is larger."""
-    if fmt == "json":
-        values = json.loads(content)
-    else:
-        import io  # noqa: PLC0415
-
-        from dotenv import dotenv_values  # noqa: PLC0415 - only for splitting large files
-
-        values = dotenv_values(stream=io.StringIO(content), interpolate=False)
-    if len(values) <= IMPORT_BATCH:
-        return [content]
-    items = list(values.items())
-    return [json.dumps(dict(items[i : i + IMPORT_BATCH])) for i in range(0, len(items), IMPORT_BATCH)]
+    counts = state.call(
+        "POST", f"{state.env_path()}/import", body={"format": fmt, "content": content, "overwrite": overwrite}
+    )
+    emit(state, {k: counts[k] for k in ("created", "updated", "unchanged")}, ["created", "updated", "unchanged"])
 
 
 # --------------------------------------------------------------------------- diff / promote
