@@ -11,22 +11,10 @@ import hashlib
 import json
 from typing import Any
 
+from strongroom.domain.audit import EVENT_FIELDS
+
 GENESIS = "0" * 64
-CHAINED_FIELDS = (
-    "id",
-    "scope_id",
-    "seq",
-    "prev_hash",
-    "action",
-    "actor",
-    "resource",
-    "project_id",
-    "environment_id",
-    "request_id",
-    "ip",
-    "created_at",
-    "metadata",
-)
+CHAINED_FIELDS = (*EVENT_FIELDS, "seq", "prev_hash")  # canonical() sorts keys: the order is not hashed
 
 
 def canonical(body: dict[str, Any]) -> bytes:
