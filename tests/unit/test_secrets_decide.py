@@ -85,6 +85,7 @@ def test_a_first_value_is_version_1_of_revision_1_under_a_new_data_key() -> None
     assert json.loads(_open(key.plaintext, snap.blob, _aad("snapshot", 1, 1))) == {
         "live": {"API_KEY": {"value": "s3cret", "version": 1, "created_at": NOW, "updated_at": NOW, "updated_by": WHO}},
         "trash": {},
+        "refs": [],
     }
     assert change.data_key == key.record
     assert change.audit_metadata == {"key": "API_KEY", "revision": 1}
@@ -109,6 +110,7 @@ def test_an_update_keeps_its_creation_time_and_a_deletion_goes_to_the_trash() ->
     assert body == {
         "live": {"A": {"value": "new", "version": 3, "created_at": EARLIER, "updated_at": NOW, "updated_by": WHO}},
         "trash": {"B": {"version": 2, "deleted_at": NOW, "deleted_by": WHO}, "C": trashed},
+        "refs": [],
     }
     assert change.audit_metadata == {"count": 2, "revision": 5}
 
@@ -135,7 +137,7 @@ def test_a_rotation_writes_the_new_data_key_and_no_version() -> None:
     assert change.data_key == key.record
     assert (change.snapshot.revision, change.snapshot.key_version) == (3, 2)
     body = json.loads(_open(key.plaintext, change.snapshot.blob, _aad("snapshot", 2, 3)))
-    assert body == {"live": {"A": _live("a", 1)}, "trash": {}}
+    assert body == {"live": {"A": _live("a", 1)}, "trash": {}, "refs": []}
 
 
 def test_a_change_of_thousands_of_secrets_is_decided_as_one() -> None:

@@ -177,7 +177,9 @@ def get(
     return deserialize(item) if item else None
 
 
-def batch_get(keys_: Sequence[dict[str, str]]) -> list[dict[str, Any]]:
+def batch_get(keys_: Sequence[dict[str, str]], *, attributes: Sequence[str] | None = None) -> list[dict[str, Any]]:
+    """These items (consistent), in requests of 100; `attributes` limits what they carry (their
+    key always; an item read ahead by `prefetch` is answered whole)."""
     from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415
 
     out: list[dict[str, Any]] = []
@@ -195,6 +197,9 @@ def batch_get(keys_: Sequence[dict[str, str]]) -> list[dict[str, Any]]:
     while pending:
         chunk, pending = pending[:100], pending[100:]
         request: dict[str, Any] = {_table(): {"Keys": chunk, "ConsistentRead": True}}
+        if attributes:
+            request[_table()]["ExpressionAttributeNames"] = {}
+            _project(request[_table()], [keys.PK, keys.SK, *attributes])
         for _attempt in range(5):
             try:
                 resp = aws.dynamodb().batch_get_item(RequestItems=request)

@@ -127,9 +127,25 @@ def snapshot_head(env_id: str) -> SnapshotRecord | None:
 
 def snapshot_revisions(env_ids: list[str]) -> dict[str, int]:
     """The current revision of each of these environments that has a snapshot: one BatchGetItem
-    of the SNAPSHOT items (never their parts)."""
-    items = db.batch_get([keys.env_snapshot(e) for e in env_ids])
+    of the SNAPSHOT items' revisions (never their ciphertext)."""
+    items = db.batch_get([keys.env_snapshot(e) for e in env_ids], attributes=("revision",))
     return {str(i[keys.PK]).removeprefix("ENV#"): int(i["revision"]) for i in items}
+
+
+# What names one revision of a snapshot exactly, and what its data key is unwrapped from.
+STAMP_ATTRIBUTES = ("revision", "key_version", "updated_at", "wrapped_key", "kms_key_id")
+
+
+def snapshot_stamps(env_ids: list[str]) -> dict[str, dict[str, Any]]:
+    """Of each of these environments that has a snapshot, the SNAPSHOT item's STAMP_ATTRIBUTES
+    alone (consistent; without the ciphertext): one GetItem for one, else one BatchGetItem."""
+    wanted = [keys.env_snapshot(e) for e in env_ids]
+    if len(wanted) == 1:
+        one = db.get(wanted[0], attributes=STAMP_ATTRIBUTES)
+        items = [one] if one else []
+    else:
+        items = db.batch_get(wanted, attributes=STAMP_ATTRIBUTES)
+    return {str(i[keys.PK]).removeprefix("ENV#"): i for i in items}
 
 
 def snapshot_item_count(snap: SnapshotRecord) -> int:

@@ -55,7 +55,7 @@ _YAML_ESCAPE = re.compile("[\x7f-\x9f\u2028\u2029\ufeff\ufffe\uffff\ud800-\udfff
 def render(values: Mapping[str, str], fmt: ExportFormat) -> str:
     names = sorted(values)
     if fmt == "json":
-        return json.dumps({k: values[k] for k in names}, ensure_ascii=False, indent=2) + "\n"
+        return _json_object(values, names)
     if fmt == "yaml":
         if not names:
             return "{}\n"
@@ -64,6 +64,19 @@ def render(values: Mapping[str, str], fmt: ExportFormat) -> str:
         lines = [f"export {k}={_shell_quote(values[k])}\n" for k in names if SHELL_NAME.match(k)]
         return "".join(lines) + _not_exported(NOT_SHELL_NAMES, [k for k in names if not SHELL_NAME.match(k)])
     return _dotenv(values, names)
+
+
+def _json_object(values: Mapping[str, str], names: list[str]) -> str:
+    """Exactly `json.dumps({k: values[k] for k in names}, ensure_ascii=False, indent=2) + "\\n"`
+    for a flat object of strings, each string through json's own (C) encoder once: json.dumps
+    with `indent` runs its pure-Python encoder, item by item."""
+    if not names:
+        return "{}\n"
+    quote = _encode_string
+    return "{\n" + ",\n".join([f"  {quote(k)}: {quote(values[k])}" for k in names]) + "\n}\n"
+
+
+_encode_string = json.encoder.encode_basestring  # what dumps(ensure_ascii=False) quotes strings with
 
 
 def _not_exported(why: str, names: list[str]) -> str:

@@ -38,8 +38,11 @@ from __future__ import annotations
 
 import json
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
 from strongroom import ids
@@ -75,20 +78,160 @@ class Entry:
 
 
 def open_snapshot(scope: crypto.Scope, snap: SnapshotRecord) -> tuple[bytes, dict[str, Any]]:
-    """The snapshot's data key and its decrypted body ({live, trash}): the one place a snapshot
-    is opened (its AAD binds key version and revision)."""
-    key = crypto.unwrap(scope, snap.key_version, snap.wrapped_key, snap.kms_key_id)
-    plain = crypto.decrypt(key, snap.blob, scope.aad("snapshot", snap.key_version, snap.revision), what="snapshot")
-    body: dict[str, Any] = json.loads(plain)
+    """The snapshot's data key and its decrypted body ({live, trash, refs}): the one place a
+    snapshot is opened (its AAD binds key version and revision)."""
+    key, body, _size = _decrypt_snapshot(scope, snap)
     return key, body
 
 
-def open_live(scope: crypto.Scope, snap: SnapshotRecord | None) -> dict[str, dict[str, Any]]:
-    """The live secrets of a snapshot: name -> {value, version, created_at, updated_at, updated_by}."""
-    if snap is None:
-        return {}
-    live: dict[str, dict[str, Any]] = open_snapshot(scope, snap)[1]["live"]
-    return live
+def _decrypt_snapshot(scope: crypto.Scope, snap: SnapshotRecord) -> tuple[bytes, dict[str, Any], int]:
+    key = crypto.unwrap(scope, snap.key_version, snap.wrapped_key, snap.kms_key_id)
+    plain = crypto.decrypt(key, snap.blob, scope.aad("snapshot", snap.key_version, snap.revision), what="snapshot")
+    body: dict[str, Any] = json.loads(plain)
+    return key, body, len(plain)
+
+
+def holds_reference(value: str) -> bool:
+    """Whether a value may expand on read (`${…}`, or a `$${` escape): what the snapshot's
+    reference index lists (`refs`), decided once, when the snapshot is written."""
+    return "${" in value
+
+
+def reference_index(live: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """The names of `live` whose value holds `${` (sorted): the snapshot's `refs`."""
+    return sorted(name for name, e in live.items() if holds_reference(e["value"]))
+
+
+@dataclass(frozen=True, slots=True)
+class Opened:
+    """The part of a snapshot reads use: its stamp, live secrets (read-only: a warm function may
+    share it between requests) and the names whose values hold `${` (the snapshot's reference
+    index, or computed from the values for a snapshot written before it had one)."""
+
+    stamp: tuple[int, int, str]  # (revision, key version, updated_at)
+    live: Mapping[str, dict[str, Any]]
+    refs: frozenset[str]
+
+    @property
+    def revision(self) -> int:
+        return self.stamp[0]
+
+
+def stamp_of(item: Mapping[str, Any]) -> tuple[int, int, str]:
+    """What names one revision of a snapshot exactly (a SNAPSHOT item, or its record)."""
+    return int(item["revision"]), int(item["key_version"]), str(item["updated_at"])
+
+
+def open_body(scope: crypto.Scope, snap: SnapshotRecord) -> tuple[Opened, int]:
+    """The snapshot opened for reading, and its plaintext size."""
+    _key, body, size = _decrypt_snapshot(scope, snap)
+    live: dict[str, dict[str, Any]] = body["live"]
+    index = body.get("refs")
+    refs = frozenset(index) if isinstance(index, list) else frozenset(reference_index(live))
+    stamp = (snap.revision, snap.key_version, snap.updated_at)
+    return Opened(stamp, MappingProxyType(live), refs), size
+
+
+class SnapshotCache:
+    """Opened snapshots of a warm function: one entry per environment (its latest revision read),
+    at most MAX_ENTRIES and MAX_BYTES of plaintext (least recently used out first). An entry is
+    served only for the same scope (org, project, environment) and the exact stamp (revision, key
+    version, time of writing) that a consistent read of the SNAPSHOT item finds on that request,
+    and only while the data key's own cache (or KMS) still gives the key: it never outlives what
+    a read of the blob could decrypt. Values are never logged."""
+
+    MAX_ENTRIES = 32
+    MAX_BYTES = 12_000_000
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._entries: OrderedDict[str, tuple[crypto.Scope, Opened, int]] = OrderedDict()
+        self._bytes = 0
+
+    def holds(self, env_id: str) -> bool:
+        with self._lock:
+            return env_id in self._entries
+
+    def get(self, scope: crypto.Scope, stamp: tuple[int, int, str]) -> Opened | None:
+        with self._lock:
+            entry = self._entries.get(scope.environment_id)
+            if entry is None:
+                return None
+            if entry[0] != scope or entry[1].stamp != stamp:
+                self._drop(scope.environment_id)
+                return None
+            self._entries.move_to_end(scope.environment_id)
+            return entry[1]
+
+    def put(self, scope: crypto.Scope, opened: Opened, size: int) -> None:
+        with self._lock:
+            self._drop(scope.environment_id)
+            if size > self.MAX_BYTES:
+                return
+            self._entries[scope.environment_id] = (scope, opened, size)
+            self._bytes += size
+            while len(self._entries) > self.MAX_ENTRIES or self._bytes > self.MAX_BYTES:
+                self._drop(next(iter(self._entries)))
+
+    def drop(self, env_id: str) -> None:
+        with self._lock:
+            self._drop(env_id)
+
+    def _drop(self, env_id: str) -> None:
+        entry = self._entries.pop(env_id, None)
+        if entry is not None:
+            self._bytes -= entry[2]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+            self._bytes = 0
+
+
+snapshot_cache = SnapshotCache()
+
+
+class View(Mapping[str, Entry]):
+    """Every key an environment sees, own over inherited: each name's record as its snapshot
+    holds it and the environment holding it (an Entry is made when one is asked for), and which
+    of them hold `${` (`refs`)."""
+
+    __slots__ = ("_holders", "_home", "_records", "refs")
+
+    def __init__(self, layers: list[tuple[EnvironmentRecord, Opened]], home: EnvironmentRecord) -> None:
+        filled = [(holder, opened) for holder, opened in layers if opened.live]  # nearest first
+        self._home = filled[0][0] if len(filled) == 1 else home
+        self._holders: dict[str, EnvironmentRecord] | None = None
+        if len(filled) <= 1:
+            self._records: Mapping[str, dict[str, Any]] = filled[0][1].live if filled else {}
+            self.refs: frozenset[str] = filled[0][1].refs if filled else frozenset()
+            return
+        records: dict[str, dict[str, Any]] = {}
+        holders: dict[str, EnvironmentRecord] = {}
+        for holder, opened in reversed(filled):  # farthest first: nearer environments overwrite
+            records.update(opened.live)
+            holders.update(dict.fromkeys(opened.live, holder))
+        self._records, self._holders = records, holders
+        self.refs = frozenset(n for holder, opened in filled for n in opened.refs if holders[n].id == holder.id)
+
+    def __getitem__(self, name: str) -> Entry:
+        e = self._records[name]
+        holder = self._home if self._holders is None else self._holders[name]
+        return Entry(e["value"], e["version"], e["updated_at"], e["updated_by"], holder)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._records
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._records)
+
+    def __len__(self) -> int:
+        return len(self._records)
+
+    def raw(self, name: str) -> str:
+        """The value as written (references not expanded)."""
+        value: str = self._records[name]["value"]
+        return value
 
 
 def references(value: str) -> Iterator[str]:
@@ -229,8 +372,8 @@ class Resolver:
     def __init__(self, access: EnvironmentAccess) -> None:
         self.access = access
         self.directory = Directory(access.org.id, access.project)
-        self._snaps: dict[str, SnapshotRecord | None] = {}  # env_id -> snapshot read (None: none yet)
-        self._merged: dict[str, dict[str, Entry]] = {}
+        self._snaps: dict[str, Opened | None] = {}  # env_id -> snapshot read (None: none yet)
+        self._merged: dict[str, View] = {}
         self._checked: set[str] = set()  # views whose ancestors the reader may read
         self._done: dict[tuple[str, str], tuple[str, int]] = {}  # (env, name) -> (value, UTF-8 size)
         self._targets: dict[tuple[str, str], tuple[EnvironmentRecord, str] | None] = {}
@@ -248,7 +391,7 @@ class Resolver:
         """env's parent, grandparent…, nearest first."""
         return self.directory.ancestors(env)
 
-    def view(self, env: EnvironmentRecord, *, reference: str | None = None) -> dict[str, Entry]:
+    def view(self, env: EnvironmentRecord, *, reference: str | None = None) -> View:
         """Every key env sees, own over inherited, raw (references not expanded)."""
         if env.id not in self._checked:
             chain = [env, *self.ancestors(env)]
@@ -270,29 +413,53 @@ class Resolver:
             self._checked.add(env.id)
         return self._merged_view(env)
 
-    def _merged_view(self, env: EnvironmentRecord) -> dict[str, Entry]:
+    def _merged_view(self, env: EnvironmentRecord) -> View:
         """env's view without the reader's checks (reading ahead, and for view())."""
         if env.id not in self._merged:
             chain = [env, *self.ancestors(env)]
             self._load(chain)
-            merged: dict[str, Entry] = {}
-            for holder in reversed(chain):  # farthest first: nearer environments overwrite
-                scope = crypto.Scope(self.access.org.id, holder.project_id, holder.id)
-                for name, e in open_live(scope, self._snaps[holder.id]).items():
-                    merged[name] = Entry(e["value"], e["version"], e["updated_at"], e["updated_by"], holder)
-            self._merged[env.id] = merged
+            layers = [(holder, opened) for holder in chain if (opened := self._snaps[holder.id]) is not None]
+            self._merged[env.id] = View(layers, env)
         return self._merged[env.id]
 
+    def _scope(self, env: EnvironmentRecord) -> crypto.Scope:
+        return crypto.Scope(self.access.org.id, env.project_id, env.id)
+
     def _load(self, envs: Iterable[EnvironmentRecord], *, reference: str | None = None) -> None:
-        """Read the snapshots of those of envs not read yet, in one request."""
+        """Read the snapshots of those of envs not read yet, in one request. One this warm
+        function opened before is checked instead (the SNAPSHOT items alone, without their
+        ciphertext, in one request): still at the same revision, it is not read nor decrypted
+        again; any other is read whole (one more request) and opened."""
         missing = list({e.id: e for e in envs if e.id not in self._snaps}.values())
         if not missing:
             return
         if len(self._snaps) + len(missing) > MAX_ENVIRONMENTS:
             raise _too_wide(reference, "environments", MAX_ENVIRONMENTS)
-        found = secret_data.snapshots([e.id for e in missing])
-        for e in missing:
-            self._snaps[e.id] = found.get(e.id)
+        known = [e for e in missing if snapshot_cache.holds(e.id)]
+        if known:
+            stamps = secret_data.snapshot_stamps([e.id for e in known])
+            for e in known:
+                item = stamps.get(e.id)
+                scope = self._scope(e)
+                opened = snapshot_cache.get(scope, stamp_of(item)) if item is not None else None
+                if item is None:
+                    snapshot_cache.drop(e.id)
+                    self._snaps[e.id] = None
+                elif opened is not None:
+                    # the data key as reading the blob would need it (KMS once its cache entry expired)
+                    crypto.unwrap(scope, opened.stamp[1], bytes(item["wrapped_key"]), str(item["kms_key_id"]))
+                    self._snaps[e.id] = opened
+        unread = [e for e in missing if e.id not in self._snaps]
+        found = secret_data.snapshots([e.id for e in unread]) if unread else {}
+        for e in unread:
+            snap = found.get(e.id)
+            if snap is None:
+                self._snaps[e.id] = None
+                continue
+            scope = self._scope(e)
+            opened, size = open_body(scope, snap)
+            snapshot_cache.put(scope, opened, size)
+            self._snaps[e.id] = opened
 
     # ----------------------------------------------------------------- references
 
@@ -301,11 +468,15 @@ class Resolver:
         return self.resolve_all(env, [name])[name]
 
     def resolve_all(self, env: EnvironmentRecord, names: Iterable[str]) -> dict[str, str]:
-        """The values of `names` (keys env sees) as env sees them, references expanded, in order."""
+        """The values of `names` (keys env sees) as env sees them, references expanded, in order.
+        Only the values the view's reference index names can expand; the others are as written."""
         wanted = list(names)
-        self.view(env)
-        self._read_ahead(env, wanted)
-        return {name: self._value(env, name, []) for name in wanted}
+        view = self.view(env)
+        refs = view.refs
+        if not refs:
+            return {name: view.raw(name) for name in wanted}
+        self._read_ahead(env, [name for name in wanted if name in refs])
+        return {name: self._value(env, name, []) if name in refs else view.raw(name) for name in wanted}
 
     def _read_ahead(self, env: EnvironmentRecord, names: list[str]) -> None:
         """Read, one request per level of nesting, the snapshots the references of `names` can

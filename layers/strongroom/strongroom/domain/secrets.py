@@ -25,7 +25,7 @@ from strongroom.data import projects as project_data
 from strongroom.data import secrets as data
 from strongroom.data.secrets import DataKeyRecord, SnapshotRecord, VersionRecord
 from strongroom.domain import audit, formats, patterns
-from strongroom.domain.resolve import Resolver, check_writable, open_snapshot
+from strongroom.domain.resolve import Resolver, check_writable, open_snapshot, reference_index
 from strongroom.errors import Conflict, NotFound, PayloadTooLarge, PreconditionFailed, Unprocessable
 from strongroom.models import (
     BatchResult,
@@ -341,7 +341,10 @@ def _seal_snapshot(
 ) -> SnapshotRecord:
     """The next revision of the snapshot, encrypted; 413 `environment_full` past MAX_SNAPSHOT_BYTES."""
     revision = state.revision + 1
-    body = json.dumps({"live": live, "trash": trash}, separators=(",", ":"), ensure_ascii=False).encode()
+    # `refs`: the names whose values hold `${`, so that reads expand only those (resolve.py)
+    body = json.dumps(
+        {"live": live, "trash": trash, "refs": reference_index(live)}, separators=(",", ":"), ensure_ascii=False
+    ).encode()
     blob = crypto.encrypt(key.plaintext, body, scope.aad("snapshot", key.version, revision))
     if len(blob) > MAX_SNAPSHOT_BYTES:
         raise PayloadTooLarge(
