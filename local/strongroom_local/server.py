@@ -28,7 +28,7 @@ from strongroom_local.events import HttpRequest, HttpResponse, new_request_id
 from strongroom_local.gateway import MAX_BODY, Cors, Gateway, error_response
 from strongroom_local.intrinsics import ACCOUNT, REGION
 from strongroom_local.kms_policy import enforce_kms_key_policies
-from strongroom_local.motospeed import skip_idle_request_id_rewrite
+from strongroom_local.motospeed import serialize_dynamodb_json_directly, skip_idle_request_id_rewrite
 from strongroom_local.provision import Resources, provision, template_parameters
 from strongroom_local.template import LAYER_DIR, TEMPLATE, functions, http_api_properties, load_template, routes
 from strongroom_local.workers import Worker, WorkerRunner, registered_workers
@@ -292,6 +292,7 @@ class LocalStack:
         self._mock.start()
         make_dynamodb_atomic()
         skip_idle_request_id_rewrite()
+        serialize_dynamodb_json_directly()
         enforce_kms_key_policies()
         template = load_template(self.template_path)
         self.resources = self._resources(template)
