@@ -134,7 +134,11 @@ def count_failure(email: str, *, now: int, window: int, known: FailuresRecord | 
     for _attempt in range(3):
         if active:
             done = db.update_plain(
-                key, "SET #c = #c + :one", condition="#we > :now", values={":one": 1, ":now": now}, names=names
+                key,
+                "SET #c = #c + :one",
+                condition="#we > :now",
+                values={":one": 1, ":now": now},
+                names={"#c": "count", "#we": "window_end"},
             )
         else:
             end = now + window
