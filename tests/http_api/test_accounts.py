@@ -85,7 +85,8 @@ def test_registering_a_taken_email_answers_the_same_and_changes_nothing(api: Api
     assert set(second[1]["user"]) == set(first[1]["user"])
     assert second[1]["user"]["id"] != first[1]["user"]["id"]  # names nobody
     assert _login(api, email, other_password)[0] == 401
-    assert _login(api, email)[1:] and _login(api, email)[0] == 200
+    assert _login(api, email)[1:]
+    assert _login(api, email)[0] == 200
 
 
 @pytest.mark.parametrize(
@@ -97,7 +98,8 @@ def test_a_weak_password_is_refused(api: Api, password: str, issue: str) -> None
     assert status == 400, body
     assert body["error"]["code"] == "validation_error"
     fields = body["error"]["details"]["fields"]
-    assert fields[0]["field"] == "password" and issue in fields[0]["issue"]
+    assert fields[0]["field"] == "password"
+    assert issue in fields[0]["issue"]
     assert password not in json.dumps(body)
 
 
@@ -117,14 +119,15 @@ def test_failed_logins_lock_the_account_even_for_the_right_password(api: Api) ->
     email = _email()
     _register(api, email)
     statuses = [_login(api, email, f"wrong-password-{i}-xyz")[0] for i in range(14)]
-    assert statuses[:10] == [401] * 10 and statuses[10:] == [429] * 4
+    assert statuses[:10] == [401] * 10
+    assert statuses[10:] == [429] * 4
     status, headers, body = _login(api, email)
     assert status == 429, body
     assert 0 < int(headers["retry-after"]) <= 900
 
 
 def test_a_cookie_session_needs_the_csrf_header_to_mutate(api: Api) -> None:
-    _email_, token = _signed_in(api)
+    _, token = _signed_in(api)
     # A read needs no header
     assert api("GET", "/v1/me", headers=_cookie(token))[0] == 200
     # A mutation without it is refused
@@ -157,7 +160,7 @@ def test_change_password_ends_the_other_sessions(api: Api) -> None:
 
 
 def test_a_forged_or_foreign_token_is_401(api: Api) -> None:
-    _email_, token = _signed_in(api)
+    _, token = _signed_in(api)
     head, payload, sig = token.split(".")
     forged = f"{head}.{payload}.{sig[:-2]}{'AA' if not sig.endswith('AA') else 'BB'}"
     assert api("GET", "/v1/me", headers=_bearer(forged))[0] == 401
@@ -193,3 +196,11 @@ def test_the_password_is_nowhere(api: Api, stack: LocalStack, capfd: pytest.Capt
     seen += [out, err]
     for text in seen:
         assert canary not in text
+
+
+def test_registrations_per_ip_are_limited(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REGISTRATIONS_PER_IP_HOUR", "1")
+    _register(api, _email())  # this hour's first from 127.0.0.1, or already past the limit
+    status, headers, body = api("POST", "/v1/auth/register", json={"email": _email(), "password": PASSWORD})
+    assert status == 429, body
+    assert 0 < int(headers["retry-after"]) <= 3600

@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from strongroom import clock, ids
+from strongroom.config import settings
 from strongroom.context import Principal, current, principal
 from strongroom.data import accounts as account_data
 from strongroom.data import chain, db, keys, readahead, users
@@ -28,7 +29,6 @@ from strongroom.security import passwords, sessions
 
 MAX_FAILURES = 10
 FAILURE_WINDOW = timedelta(minutes=15)
-REGISTRATIONS_PER_IP_HOUR = 20
 
 
 def _weak(field: str, why: passwords.Refusal) -> Invalid:
@@ -60,7 +60,9 @@ def register(body: Register) -> Registered:
         raise _weak("password", why)
     now = clock.now()
     hour = int(now.timestamp()) // 3600
-    if not account_data.count_registration(current().ip or "unknown", hour=hour, limit=REGISTRATIONS_PER_IP_HOUR):
+    if not account_data.count_registration(
+        current().ip or "unknown", hour=hour, limit=settings().registrations_per_ip_hour
+    ):
         retry = (hour + 1) * 3600 - int(now.timestamp())
         raise Throttled("too many registrations from this address; retry later", headers={"Retry-After": str(retry)})
     hashed = passwords.hash_password(password)  # always: an existing email costs the same
