@@ -244,15 +244,3 @@ def oidc_stack() -> Iterator[OidcStack]:
             assert process.wait_healthy() == 200, process.output()
             yield OidcStack(process.url, issuer, audience, key, kid, process)
             assert process.stop() == 0, process.output()
-
-
-@pytest.fixture(scope="session", autouse=True)
-def _registrations_unthrottled() -> Iterator[None]:
-    """Every test registers from 127.0.0.1: the per-IP limit (test_accounts.py checks it) is lifted."""
-    before = os.environ.get("REGISTRATIONS_PER_IP_HOUR")
-    os.environ["REGISTRATIONS_PER_IP_HOUR"] = "1000000"
-    yield
-    if before is None:
-        os.environ.pop("REGISTRATIONS_PER_IP_HOUR", None)
-    else:
-        os.environ["REGISTRATIONS_PER_IP_HOUR"] = before
