@@ -62,7 +62,13 @@ ERRORS = {
 # Operations that answer without credentials (template.yaml has no authorizer; the layer's
 # PUBLIC_ROUTES skip authentication for these).
 # (tests/unit/test_openapi.py checks this equals strongroom.http.app.PUBLIC_ROUTES)
-PUBLIC = {("get", "/health"), ("post", "/v1/auth/device/start"), ("post", "/v1/auth/device/token")}
+PUBLIC = {
+    ("get", "/health"),
+    ("post", "/v1/auth/device/start"),
+    ("post", "/v1/auth/device/token"),
+    ("post", "/v1/auth/register"),
+    ("post", "/v1/auth/login"),
+}
 # Statuses beyond the ones every operation of its kind gets.
 EXTRA_ERRORS: dict[tuple[str, str], set[str]] = {
     ("post", "/v1/invitations/{token}/accept"): {"410"},
@@ -212,6 +218,7 @@ DUMMY_ENVIRONMENT = {
     "TABLE_NAME": "strongroom-openapi",
     "KMS_KEY_ID": "arn:aws:kms:us-east-1:000000000000:key/openapi",
     "CURSOR_SIGNING_KEY": "openapi-dummy-signing-key",
+    "SESSION_SIGNING_KEY": "openapi-dummy-session-key",
     "AUTH_MODE": "dev",
     "STAGE": "openapi",
     "POWERTOOLS_SERVICE_NAME": "openapi",

@@ -468,3 +468,15 @@ def other_issuer() -> Iterator[Issuer]:
     """Someone else's issuer (fresh keys, its own JWKS endpoint), configured nowhere."""
     with running_issuer(SigningKeys.generate()) as issuer:
         yield issuer
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _registrations_unthrottled() -> Iterator[None]:
+    """Every test registers from 127.0.0.1: the per-IP limit (test_accounts.py checks it) is lifted."""
+    before = os.environ.get("REGISTRATIONS_PER_IP_HOUR")
+    os.environ["REGISTRATIONS_PER_IP_HOUR"] = "1000000"
+    yield
+    if before is None:
+        os.environ.pop("REGISTRATIONS_PER_IP_HOUR", None)
+    else:
+        os.environ["REGISTRATIONS_PER_IP_HOUR"] = before

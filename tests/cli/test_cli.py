@@ -50,6 +50,8 @@ def cli_env(local_stack: str, home: Path) -> dict[str, str]:
         "STRONGROOM_API_URL": local_stack,
         "STRONGROOM_NO_KEYRING": "1",
         "LC_ALL": "C.UTF-8",
+        # This checkout's CLI, whichever checkout the shared virtualenv's editable install names.
+        "PYTHONPATH": str(Path(__file__).resolve().parents[2] / "cli" / "src"),
     }
 
 
@@ -506,3 +508,16 @@ def test_secrets_delete_on_a_terminal_asks_first(cli: CliRun, cli_env: dict[str,
     confirmed.type("y\n")
     assert confirmed.finish() == 0, confirmed.output
     assert cli("secrets", "get", "KEPT", check=False).returncode == 1
+
+
+def test_register_and_login_with_a_password(cli: CliRun) -> None:
+    email, password = f"cli-{secrets.token_hex(3)}@example.com", "plover-quartz-umbrella-9\n"
+    registered = json.loads(cli("--json", "register", "--email", email, "--password-stdin", stdin=password).stdout)
+    assert registered["user"]["email"] == email
+    logged_in = json.loads(cli("--json", "login", "--email", email, "--password-stdin", stdin=password).stdout)
+    assert logged_in["user"]["email"] == email
+    assert "token" not in logged_in
+    assert json.loads(cli("--json", "whoami").stdout)["email"] == email
+    refused = cli("login", "--email", email, "--password-stdin", stdin="wrong-password-xyz-1\n", check=False)
+    assert refused.returncode != 0
+    assert "invalid_credentials" in refused.stderr

@@ -40,7 +40,9 @@ ROUTES_THAT_REWRAP = {
 PRE_AUTH_BOOKKEEPING = {"POST /v1/auth/device/start"}
 # Issuing the device token claims and then closes the approved request with conditional
 # UpdateItems around the audited transaction that creates the token.
-ROUTES_WITH_BOOKKEEPING_UPDATES = {"POST /v1/auth/device/token"}
+# Registering counts the source IP's registrations (one conditional UpdateItem) before its
+# audited transaction (domain/accounts.py).
+ROUTES_WITH_BOOKKEEPING_UPDATES = {"POST /v1/auth/device/token", "POST /v1/auth/register"}
 # POSTs that change nothing (and so write nothing, audit included).
 READ_ONLY_POSTS = {"POST /v1/orgs/{org}/encryption/kms/test"}
 # One audited change per environment: N transactions, each with one event of this action.
@@ -127,7 +129,8 @@ class World:
 
 
 # route key -> recipe(world) returning (method, path, user, body, expected audit action)
-Recipe = Callable[[World], tuple[str, str, str, Any, str]]
+# (method, path, dev user or None, body, audit action[, headers])
+Recipe = Callable[[World], tuple[Any, ...]]
 
 
 def _org_create(w: World) -> tuple[str, str, str, Any, str]:
@@ -370,6 +373,39 @@ def _device_approve(w: World) -> tuple[str, str, str, Any, str]:
     return "POST", "/v1/auth/device/approve", w.owner, {"user_code": started["user_code"]}, "device.approved"
 
 
+ACCOUNT_PASSWORD = "plover-quartz-umbrella-9"
+
+
+def _account(w: World) -> tuple[str, str]:
+    """A password account, signed in: (email, session token)."""
+    email = f"acct-{_uid()}@example.com"
+    w.call("POST", "/v1/auth/register", user=None, body={"email": email, "password": ACCOUNT_PASSWORD}, want=201)
+    login = w.call("POST", "/v1/auth/login", user=None, body={"email": email, "password": ACCOUNT_PASSWORD}, want=200)
+    return email, login["token"]
+
+
+def _register(_w: World) -> tuple[str, str, str | None, Any, str]:
+    body = {"email": f"acct-{_uid()}@example.com", "password": ACCOUNT_PASSWORD}
+    return "POST", "/v1/auth/register", None, body, "user.registered"
+
+
+def _login(w: World) -> tuple[str, str, str | None, Any, str]:
+    email, _token = _account(w)
+    return "POST", "/v1/auth/login", None, {"email": email, "password": ACCOUNT_PASSWORD}, "user.login"
+
+
+def _logout(w: World) -> tuple[str, str, str | None, Any, str, dict[str, str]]:
+    _email, token = _account(w)
+    return "POST", "/v1/auth/logout", None, None, "user.logout", {"Authorization": f"Bearer {token}"}
+
+
+def _change_password(w: World) -> tuple[str, str, str | None, Any, str, dict[str, str]]:
+    _email, token = _account(w)
+    body = {"current_password": ACCOUNT_PASSWORD, "new_password": "marble-tundra-violin-83"}
+    headers = {"Authorization": f"Bearer {token}"}
+    return "POST", "/v1/auth/change-password", None, body, "user.password_changed", headers
+
+
 def _device_token(w: World) -> tuple[str, str, str, Any, str]:
     started = w.call("POST", "/v1/auth/device/start", user=w.owner, body={}, want=200)
     w.call("POST", "/v1/auth/device/approve", user=w.owner, body={"user_code": started["user_code"]}, want=204)
@@ -448,6 +484,10 @@ RECIPES: dict[str, Recipe] = {
     "POST /v1/auth/device/start": _device_start,
     "POST /v1/auth/device/approve": _device_approve,
     "POST /v1/auth/device/token": _device_token,
+    "POST /v1/auth/register": _register,
+    "POST /v1/auth/login": _login,
+    "POST /v1/auth/logout": _logout,
+    "POST /v1/auth/change-password": _change_password,
     "POST /v1/orgs/{org}/webhooks": _webhook_create,
     "PATCH /v1/orgs/{org}/webhooks/{id}": _webhook_patch,
     "DELETE /v1/orgs/{org}/webhooks/{id}": _webhook_delete,
@@ -494,11 +534,11 @@ def test_mutation_writes_exactly_one_audit_event_in_its_transaction(
 ) -> None:
     # Given the state the route needs
     world = World(api)
-    method, path, user, body, action = RECIPES[route_key](world)
+    method, path, user, body, action, *extra = RECIPES[route_key](world)
     recorder.take()
 
-    # When the mutation is called once
-    status, headers, payload = api(method, path, user=user, json=body)
+    # When the mutation is called once (a recipe's sixth part: the headers it needs, e.g. a session)
+    status, headers, payload = api(method, path, user=user, json=body, headers=extra[0] if extra else None)
     calls = recorder.take()
 
     # Then it succeeded with one transaction holding one audit event of the right action

@@ -39,6 +39,7 @@ BODIES: dict[str, Any] = {
     "POST /v1/orgs": {"name": "Made by a token"},
     "POST /v1/auth/tokens": {"name": "more"},
     "POST /v1/auth/device/approve": {"user_code": "BCDF-GHJK"},
+    "POST /v1/auth/change-password": {"current_password": "x", "new_password": "plover-quartz-umbrella-9"},
     "PATCH /v1/orgs/{org}": {"name": "Renamed"},
     "PATCH /v1/orgs/{org}/members/{user}": {"role": "viewer"},
     "POST /v1/orgs/{org}/invitations": {"email": "someone@example.com", "role": "viewer"},
@@ -234,6 +235,8 @@ NARROWED_ON_ACCOUNT_ROUTES = {
     "POST /v1/auth/tokens": 403,
     "DELETE /v1/auth/tokens/{id}": 403,
     "POST /v1/auth/device/approve": 403,
+    "POST /v1/auth/logout": 403,  # a session's own
+    "POST /v1/auth/change-password": 403,
 }
 
 

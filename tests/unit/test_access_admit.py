@@ -66,6 +66,8 @@ EXPECTED = {
     "DELETE /v1/auth/tokens/{id}": (True, True, False, False, False),
     "POST /v1/auth/tokens": (True, False, False, False, False),
     "POST /v1/auth/device/approve": (True, False, False, False, False),
+    "POST /v1/auth/logout": (True, False, False, False, False),
+    "POST /v1/auth/change-password": (True, False, False, False, False),
 }
 
 

@@ -181,7 +181,13 @@ def test_security(doc: dict[str, Any]) -> None:
     }
     assert doc["security"] == [{"bearerAuth": []}, {"devUser": []}]
     public = sorted((m, p) for m, p, op in _operations(doc) if op.get("security") == [])
-    assert public == [("get", "/health"), ("post", "/v1/auth/device/start"), ("post", "/v1/auth/device/token")]
+    assert public == [
+        ("get", "/health"),
+        ("post", "/v1/auth/device/start"),
+        ("post", "/v1/auth/device/token"),
+        ("post", "/v1/auth/login"),
+        ("post", "/v1/auth/register"),
+    ]
 
 
 def test_links_name_existing_operations_and_parameters(doc: dict[str, Any]) -> None:

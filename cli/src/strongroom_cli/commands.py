@@ -208,16 +208,88 @@ def run_help() -> None:
 # --------------------------------------------------------------------------- login
 
 
+def _password(from_stdin: bool, *, confirm: bool = False) -> str:
+    """From stdin's first line (--password-stdin), else a hidden prompt; never an argument."""
+    if from_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=confirm, err=True)
+    if not password:
+        fail("no password given", 2)
+    return str(password)
+
+
+def _anonymous(state: State, method: str, path: str, body: dict[str, Any]) -> tuple[int, Any]:
+    import httpx  # noqa: PLC0415
+
+    try:
+        resp = httpx.Client(base_url=state.settings.api_url, timeout=30.0).request(method, path, json=body)
+    except httpx.HTTPError as exc:
+        fail(f"cannot reach {state.settings.api_url}: {exc}")
+    try:
+        return resp.status_code, resp.json()
+    except ValueError:
+        return resp.status_code, resp.text
+
+
+def _refused(status: int, payload: Any) -> str:
+    error = payload.get("error", {}) if isinstance(payload, dict) else {}
+    message = f"{error.get('message', payload)} ({error.get('code', status)}, {status})"
+    if error.get("details"):
+        message += f"\n  {json.dumps(error['details'])}"
+    return message
+
+
 @cli.command()
+@click.option("--email", required=True, help="Your email address")
+@click.option("--name", help="Your display name")
+@click.option("--password-stdin", is_flag=True, help="Read the password from stdin's first line")
+@click.pass_obj
+def register(state: State, email: str, name: str | None, password_stdin: bool) -> None:
+    """Create a password account (then `strongroom login --email`)."""
+    state.settings.check_destination(origin="login")
+    body: dict[str, Any] = {"email": email, "password": _password(password_stdin, confirm=not password_stdin)}
+    if name:
+        body["name"] = name
+    status, payload = _anonymous(state, "POST", "/v1/auth/register", body)
+    if status != 201:
+        fail(_refused(status, payload))
+    if state.as_json:
+        emit(state, payload)
+    else:
+        click.echo(f"registered {email}; log in with: strongroom login --email {email}", err=True)
+
+
+def _password_login(state: State, email: str, password_stdin: bool) -> None:
+    api = state.settings.api_url
+    state.settings.check_destination(origin="login")  # the token comes back over this connection
+    status, payload = _anonymous(
+        state, "POST", "/v1/auth/login", {"email": email, "password": _password(password_stdin)}
+    )
+    if status != 200:
+        fail(_refused(status, payload))
+    where = save_login(api, {"token": payload["token"]})
+    if state.as_json:
+        emit(state, {"user": payload["user"], "expires_at": payload["expires_at"], "stored_in": where})
+    else:
+        click.echo(f"logged in to {api} as {email} until {payload['expires_at']} (session stored in {where})", err=True)
+
+
+@cli.command()
+@click.option("--email", help="Log in with this account's password (else device login)")
+@click.option("--password-stdin", is_flag=True, help="With --email: read the password from stdin's first line")
 @click.option("--dev-user", help="Use the dev identity header against a stack with AUTH_MODE=dev")
 @click.option("--token", "--with-token", "with_token", help="Store this token (e.g. for CI)")
 @click.option("--approve", "approve_code", help="Approve another device's login code, as you")
 @click.option("--poll-timeout", default=600, show_default=True, help="Seconds to wait for approval")
 @click.pass_obj
-def login(state: State, dev_user: str | None, with_token: str | None, approve_code: str | None,
-          poll_timeout: int) -> None:  # fmt: skip
-    """Log in (device login by default), or approve another device's code with --approve."""
+def login(state: State, email: str | None, password_stdin: bool, dev_user: str | None, with_token: str | None,
+          approve_code: str | None, poll_timeout: int) -> None:  # fmt: skip
+    """Log in (device login by default; --email: with a password), or approve a device's code."""
     api = state.settings.api_url
+    if email:
+        _password_login(state, email, password_stdin)
+        return
     if approve_code:
         state.user_only()
         state.settings.require_login()

@@ -35,6 +35,11 @@ class Settings(BaseModel):
     stage: str = "dev"
     # Secret used to sign pagination cursors; derived per deployment.
     cursor_signing_key: str = Field(min_length=16)
+    # Secret the session tokens' HMAC key is derived from (security/sessions.py); only the code
+    # that signs or verifies a session needs it, and fails loudly without it.
+    session_signing_key: str = ""
+    # Registrations one source IP may make per clock hour (domain/accounts.py).
+    registrations_per_ip_hour: int = Field(default=20, ge=1)
     invitation_ttl_hours: int = Field(default=168, ge=1, le=24 * 30)
     idempotency_ttl_seconds: int = Field(default=86_400, ge=60, le=7 * 86_400)
     webhook_queue_url: str = ""
@@ -64,6 +69,8 @@ _ENV = {
     "oidc_jwks_url": "OIDC_JWKS_URL",
     "stage": "STAGE",
     "cursor_signing_key": "CURSOR_SIGNING_KEY",
+    "session_signing_key": "SESSION_SIGNING_KEY",
+    "registrations_per_ip_hour": "REGISTRATIONS_PER_IP_HOUR",
     "invitation_ttl_hours": "INVITATION_TTL_HOURS",
     "idempotency_ttl_seconds": "IDEMPOTENCY_TTL_SECONDS",
     "webhook_queue_url": "WEBHOOK_QUEUE_URL",

@@ -29,6 +29,8 @@ class Principal:
     environment_id: str | None = None
     permissions: frozenset[str] = frozenset()
     expires_at: str | None = None
+    # The session a "session" principal signed in with (its JWT's jti): what logout ends.
+    session_id: str | None = None
 
 
 SYSTEM = Principal(type="system", id="system", via="system")

@@ -275,6 +275,29 @@ def device_failures(user_id: str) -> dict[str, str]:
     return {PK: f"USER#{user_id}", SK: "DEVICEFAILURES"}
 
 
+# --------------------------------------------------------------------------- accounts and sessions
+
+
+def user_password(user_id: str) -> dict[str, str]:
+    """A user's password credential (its Argon2id hash); absent for users who never set one."""
+    return {PK: f"USER#{user_id}", SK: "PASSWORD"}
+
+
+def session(session_id: str) -> dict[str, str]:
+    """A signed-in session, by its JWT's `jti` (the token itself is never stored)."""
+    return {PK: f"SESSION#{session_id}", SK: "SESSION"}
+
+
+def login_failures(email: str) -> dict[str, str]:
+    """Failed password logins for an email (known or not) in the current window."""
+    return {PK: f"LOGINFAIL#{email.lower()}", SK: "LOGINFAIL"}
+
+
+def register_count(ip: str, hour: int) -> dict[str, str]:
+    """Registrations from one source IP in one clock hour (epoch hours)."""
+    return {PK: f"REGISTERIP#{ip}", SK: f"HOUR#{hour}"}
+
+
 # --------------------------------------------------------------------------- webhooks
 
 

@@ -152,3 +152,38 @@ def update(user: User, *, name: str) -> User:
         ),
     )
     return user.model_copy(update={"name": name, "updated_at": now})
+
+
+def register(email: str, name: str, credential: db.Op, user_id: str) -> User | None:
+    """A user who signs up with a password: unverified email, the email pointer if nobody holds it
+    (None when somebody does: nothing is written), and `credential` (the password item), audited
+    as `user.registered` in the user's own log."""
+    now = clock.now_iso()
+    user = User(id=user_id, email=email.lower(), email_verified=False, name=name, created_at=now, updated_at=now)
+    pointer = {**keys.user_email(email), "entity": "user_email", "user_id": user_id}
+    taken = Conflict("a user with this email already exists", code="email_taken")
+    try:
+        chain.transact(
+            [
+                db.Put.new({**keys.user(user_id), "entity": ENTITY, **user.model_dump()}),
+                db.Put.new(pointer, on_fail=taken),
+                credential,
+            ],
+            audit=audit.event(
+                "user.registered",
+                scope_id=user_id,
+                resource_type="user",
+                resource_id=user_id,
+                metadata={"via": "password"},
+            ),
+        )
+    except Conflict as exc:
+        if exc.code == "email_taken":
+            return None
+        raise
+    return user
+
+
+def raw(user_id: str) -> dict[str, Any] | None:
+    """The user's item as stored (its session generation included)."""
+    return db.get(keys.user(user_id))

@@ -29,8 +29,17 @@ from strongroom.http.envelope import error_response, raw_error, validation_detai
 from strongroom.observability import logger, metrics
 from strongroom.security.auth import authenticate
 
-# Routes that authenticate nobody: the health check, and device login's start and poll (RFC 8628).
-PUBLIC_ROUTES = frozenset({"GET /health", "POST /v1/auth/device/start", "POST /v1/auth/device/token"})
+# Routes that authenticate nobody: the health check, device login's start and poll (RFC 8628),
+# password registration and login.
+PUBLIC_ROUTES = frozenset(
+    {
+        "GET /health",
+        "POST /v1/auth/device/start",
+        "POST /v1/auth/device/token",
+        "POST /v1/auth/register",
+        "POST /v1/auth/login",
+    }
+)
 
 
 def _request_id(app: APIGatewayHttpResolver) -> str:
@@ -111,8 +120,9 @@ def make_handler(app: APIGatewayHttpResolver) -> Callable[[dict[str, Any], Any],
             if route_key not in PUBLIC_ROUTES:
                 step = "authentication"
                 _route_refs(ctx, event, method, route_key)
-                ctx.principal = authenticate(headers, ctx.ip)
-                ctx.credential = idempotency.credential_digest(headers)
+                cookies = [str(c) for c in event.get("cookies") or []]
+                ctx.principal = authenticate(headers, ctx.ip, cookies=cookies, method=method)
+                ctx.credential = idempotency.credential_digest(headers, cookies)
                 from strongroom.security.access import admit  # noqa: PLC0415 - with the data modules auth loaded
 
                 admit(ctx.principal, method, route_key)

@@ -10,7 +10,7 @@ import functools
 import hashlib
 import json
 import typing
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
@@ -24,11 +24,19 @@ from strongroom.security.auth import DEV_HEADER
 MAX_KEY_CHARS = 255
 
 
-def credential_digest(headers: Mapping[str, str]) -> str:
+def credential_digest(headers: Mapping[str, str], cookies: Sequence[str] = ()) -> str:
     """SHA-256 of the credential `authenticate` accepted (the dev identity header, else
-    Authorization): the caller an Idempotency-Key belongs to. Never the credential itself."""
+    Authorization, else the session cookie): the caller an Idempotency-Key belongs to. Never the
+    credential itself."""
+    from strongroom.security.sessions import cookie_value  # noqa: PLC0415
+
     dev_user = headers.get(DEV_HEADER)
-    presented = f"dev {dev_user.strip()}" if dev_user is not None else headers.get("authorization", "").strip()
+    if dev_user is not None:
+        presented = f"dev {dev_user.strip()}"
+    elif "authorization" in headers:
+        presented = headers.get("authorization", "").strip()
+    else:
+        presented = f"cookie {cookie_value(list(cookies)) or ''}"
     return hashlib.sha256(presented.encode("utf-8", "surrogatepass")).hexdigest()
 
 

@@ -3,6 +3,14 @@ module per aggregate. Every public name is re-exported here: `from strongroom.mo
 
 from __future__ import annotations
 
+from strongroom.models.accounts import (
+    AccountUser,
+    ChangePassword,
+    Login,
+    LoginResult,
+    Register,
+    Registered,
+)
 from strongroom.models.audit import (
     AuditEntry,
     AuditEventView,
@@ -149,12 +157,14 @@ __all__ = [
     "NAME_PATTERN",
     "SECRET_KEY_PATTERN",
     "SLUG_PATTERN",
+    "AccountUser",
     "AuditEntry",
     "AuditEventView",
     "AuditList",
     "AuditParty",
     "AuditVerification",
     "BatchResult",
+    "ChangePassword",
     "Comment",
     "ConsistencyProof",
     "Delivery",
@@ -189,6 +199,8 @@ __all__ = [
     "KmsTest",
     "LeafEntry",
     "LeafPage",
+    "Login",
+    "LoginResult",
     "Member",
     "MemberList",
     "MemberPatch",
@@ -214,6 +226,8 @@ __all__ = [
     "ProjectPatch",
     "Promote",
     "PromoteResult",
+    "Register",
+    "Registered",
     "Request",
     "Response",
     "RoleInfo",

@@ -151,6 +151,8 @@ ACCOUNT_ROUTES: dict[str, Audience] = {
     "POST /v1/auth/tokens": Audience.SIGNED_IN,
     "DELETE /v1/auth/tokens/{id}": Audience.FULL,
     "POST /v1/auth/device/approve": Audience.SIGNED_IN,
+    "POST /v1/auth/logout": Audience.SIGNED_IN,  # a session's own (domain/accounts.py)
+    "POST /v1/auth/change-password": Audience.SIGNED_IN,
 }
 _TOKEN_VIAS = frozenset({"pat", "service_token"})
 

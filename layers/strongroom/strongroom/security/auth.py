@@ -3,20 +3,24 @@
 - `X-Strongroom-Dev-User: <email>` only when AUTH_MODE=dev (refused otherwise);
 - `Authorization: Bearer sr_<kind>_…`: dispatched to the verifier registered for that kind
   (service, personal and SCIM tokens register themselves);
-- `Authorization: Bearer <JWT>`: an OIDC token verified against the issuer's JWKS.
+- `Authorization: Bearer <JWT>`: a session token of this stack (HS256, its kid: the session item
+  decides, domain/accounts.py), else an OIDC token verified against the issuer's JWKS;
+- the `sr_session` cookie (a session token) when neither header is sent: a mutating request so
+  authenticated also needs `X-Requested-With: strongroom`, else 403 `csrf`.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from strongroom.config import AuthMode, settings
 from strongroom.context import Principal
-from strongroom.errors import Unauthorized
+from strongroom.errors import Forbidden, Unauthorized
+from strongroom.security import sessions
 
 if TYPE_CHECKING:
     import jwt
@@ -51,12 +55,17 @@ def register_token_verifier(kind: str, verifier: TokenVerifier) -> None:
     _token_verifiers[kind] = verifier
 
 
-def authenticate(headers: Mapping[str, str], source_ip: str) -> Principal:
-    """Headers are lower-cased (HTTP API v2). Raises Unauthorized; never says why a token failed
-    beyond a generic reason, and never echoes the credential."""
+def authenticate(
+    headers: Mapping[str, str], source_ip: str, *, cookies: Sequence[str] = (), method: str = "GET"
+) -> Principal:
+    """Headers are lower-cased (HTTP API v2); `cookies` are the event's ("name=value"). Raises
+    Unauthorized; never says why a token failed beyond a generic reason, and never echoes the
+    credential."""
     cfg = settings()
     dev_user = headers.get(DEV_HEADER)
     authorization = headers.get("authorization", "")
+    if dev_user is None and "authorization" not in headers and (cookie := sessions.cookie_value(list(cookies))):
+        return _cookie_principal(cookie, method, headers)
     if dev_user is not None:
         if cfg.auth_mode is not AuthMode.DEV:
             raise Unauthorized("the dev identity header is only accepted when the stack runs with AUTH_MODE=dev")
@@ -75,7 +84,25 @@ def authenticate(headers: Mapping[str, str], source_ip: str) -> Principal:
         if verifier is None:
             raise Unauthorized("invalid token")
         return verifier(credential, source_ip)
+    if sessions.is_session_token(credential):
+        return _session_principal(credential)
     return _oidc_principal(credential)
+
+
+def _cookie_principal(token: str, method: str, headers: Mapping[str, str]) -> Principal:
+    """The session of the `sr_session` cookie; a mutation so signed in needs the CSRF header."""
+    if not sessions.csrf_ok(method, headers):
+        raise Forbidden(
+            "a request signed in by cookie that changes something needs the header X-Requested-With: strongroom",
+            code="csrf",
+        )
+    return _session_principal(token)
+
+
+def _session_principal(token: str) -> Principal:
+    from strongroom.domain import accounts  # noqa: PLC0415 - only session requests load it
+
+    return accounts.verify(token)
 
 
 def _dev_principal(email: str) -> Principal:
