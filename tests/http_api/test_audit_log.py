@@ -214,11 +214,9 @@ def test_an_event_not_yet_sealed_has_no_leaf_and_no_proof(api: Api, org: dict[st
 
 def test_export_of_5000_events_is_complete_and_ordered(api: Api, org: dict[str, Any], stack: LocalStack) -> None:
     _bulk(org["id"], 5000, table_name(stack))
-    seal(stack, org["id"])
     total = 6 + 5000
     for fmt in ("json", "csv"):
         ids: list[str] = []
-        leaves: list[int] = []
         cursor = None
         pages = 0
         while True:
@@ -232,16 +230,12 @@ def test_export_of_5000_events_is_complete_and_ordered(api: Api, org: dict[str, 
             pages += 1
             rows = body if fmt == "json" else list(csv.DictReader(io.StringIO(body)))
             ids += [r["id"] for r in rows]
-            leaves += [int(r["leaf_index"]) for r in rows]
             cursor = headers.get("x-next-cursor")
             if not cursor:
                 break
         assert ids == sorted(ids), fmt  # oldest first
-        assert sorted(leaves) == list(range(total)), fmt  # every event, each a leaf
+        assert len(set(ids)) == total, fmt  # every event once (sealing and verifying long logs: `long_log`)
         assert pages == 6
-    calls, verdict = verify_all(api, org, timeout=300)
-    assert (verdict["ok"], verdict["checked"], verdict["tree_size"], verdict["pending"]) == (True, total, total, 0)
-    assert calls == 11  # 1000 leaves a call; the call that ends them starts on the events, 1000 a call
 
 
 def verify_all(api: Api, org: dict[str, Any], timeout: float = 30.0) -> tuple[int, dict[str, Any]]:
