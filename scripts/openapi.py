@@ -68,6 +68,9 @@ PUBLIC = {
     ("post", "/v1/auth/device/token"),
     ("post", "/v1/auth/register"),
     ("post", "/v1/auth/login"),
+    ("post", "/v1/auth/verify-email"),
+    ("post", "/v1/auth/forgot-password"),
+    ("post", "/v1/auth/reset-password"),
 }
 # Statuses beyond the ones every operation of its kind gets.
 EXTRA_ERRORS: dict[tuple[str, str], set[str]] = {

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
-from strongroom_local import docs, persist
+from strongroom_local import docs, mailbox, persist
 from strongroom_local.atomic import make_dynamodb_atomic
 from strongroom_local.environment import local_values, shared_environment
 from strongroom_local.events import HttpRequest, HttpResponse, new_request_id
@@ -294,12 +294,15 @@ class LocalStack:
         skip_idle_request_id_rewrite()
         serialize_dynamodb_json_directly()
         enforce_kms_key_policies()
+        mailbox.stamp_send_times()
         template = load_template(self.template_path)
         self.resources = self._resources(template)
         fns = functions(template)
         self.environment, self.notes = shared_environment(fns.values(), self.resources, local_values(self.auth_mode))
         self._set_env(self.environment)
         _forget_cached_clients()
+        if self.environment.get("MAIL_FROM"):
+            mailbox.verify_sender(self.environment["MAIL_FROM"])
         if self.restored:
             self._migrate()
         cors = Cors.from_template(http_api_properties(template).get("CorsConfiguration"))
@@ -398,13 +401,15 @@ class LocalStack:
         return self.gateway.invoke(logical_id, event)
 
     def dispatch(self, req: HttpRequest) -> HttpResponse:
-        """One HTTP request: the local documentation pages, else API Gateway + Lambda."""
+        """One HTTP request: the local documentation pages and mailbox, else API Gateway + Lambda."""
         if self.gateway is None:
             raise RuntimeError("the stack is not running")
         try:
             path = req.decoded_path
             if docs.is_docs_path(req.method, path) and self.gateway.table.match(req.method, path) is None:
                 return self._docs(path)
+            if mailbox.is_mailbox_path(req.method, path) and self.gateway.table.match(req.method, path) is None:
+                return self._mailbox(req.query)
             return self.gateway.handle(req)
         except Exception as exc:  # noqa: BLE001 - a bug here must still answer in the envelope
             _stderr(f"[local] request failed in the local gateway: {type(exc).__name__}")
@@ -425,6 +430,10 @@ class LocalStack:
             )
             return error_response(missing, request_id)
         return HttpResponse(page.status, [*page.headers, ("X-Request-Id", request_id)], page.body)
+
+    def _mailbox(self, query: str) -> HttpResponse:
+        page = mailbox.serve(query)
+        return page or self.bad_request("the query parameter to (an email address) is required")
 
     def bad_request(self, message: str) -> HttpResponse:
         from strongroom import errors  # noqa: PLC0415

@@ -237,6 +237,7 @@ NARROWED_ON_ACCOUNT_ROUTES = {
     "POST /v1/auth/device/approve": 403,
     "POST /v1/auth/logout": 403,  # a session's own
     "POST /v1/auth/change-password": 403,
+    "POST /v1/auth/send-verification": 403,  # manages the account (a mail to its address)
 }
 
 

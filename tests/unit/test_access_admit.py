@@ -68,6 +68,7 @@ EXPECTED = {
     "POST /v1/auth/device/approve": (True, False, False, False, False),
     "POST /v1/auth/logout": (True, False, False, False, False),
     "POST /v1/auth/change-password": (True, False, False, False, False),
+    "POST /v1/auth/send-verification": (True, True, False, False, False),
 }
 
 

@@ -185,8 +185,11 @@ def test_security(doc: dict[str, Any]) -> None:
         ("get", "/health"),
         ("post", "/v1/auth/device/start"),
         ("post", "/v1/auth/device/token"),
+        ("post", "/v1/auth/forgot-password"),
         ("post", "/v1/auth/login"),
         ("post", "/v1/auth/register"),
+        ("post", "/v1/auth/reset-password"),
+        ("post", "/v1/auth/verify-email"),
     ]
 
 

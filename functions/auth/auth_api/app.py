@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.shared.cookies import Cookie, SameSite
 
+from auth_api import mail
 from strongroom import clock
 from strongroom.domain import accounts
 from strongroom.http.app import build_app, make_handler
@@ -16,6 +17,7 @@ from strongroom.models import ChangePassword, Login, LoginResult, Register, Regi
 from strongroom.security.sessions import COOKIE
 
 app = build_app()
+app.include_router(mail.router)
 
 
 def _cookie(value: str, max_age: int) -> Cookie:

@@ -40,6 +40,12 @@ class Settings(BaseModel):
     session_signing_key: str = ""
     # Registrations one source IP may make per clock hour (domain/accounts.py).
     registrations_per_ip_hour: int = Field(default=20, ge=1)
+    # Password-reset requests one source IP may make per clock hour (domain/account_mail.py).
+    forgot_password_per_ip_hour: int = Field(default=20, ge=1)
+    # The sender of account mail (an SES identity of the stack's account), and the console whose
+    # pages the mailed links open (`<console_url>/verify-email?token=…`).
+    mail_from: str = ""
+    console_url: str = "http://127.0.0.1:3000"
     invitation_ttl_hours: int = Field(default=168, ge=1, le=24 * 30)
     idempotency_ttl_seconds: int = Field(default=86_400, ge=60, le=7 * 86_400)
     webhook_queue_url: str = ""
@@ -71,6 +77,9 @@ _ENV = {
     "cursor_signing_key": "CURSOR_SIGNING_KEY",
     "session_signing_key": "SESSION_SIGNING_KEY",
     "registrations_per_ip_hour": "REGISTRATIONS_PER_IP_HOUR",
+    "forgot_password_per_ip_hour": "FORGOT_PASSWORD_PER_IP_HOUR",
+    "mail_from": "MAIL_FROM",
+    "console_url": "CONSOLE_URL",
     "invitation_ttl_hours": "INVITATION_TTL_HOURS",
     "idempotency_ttl_seconds": "IDEMPOTENCY_TTL_SECONDS",
     "webhook_queue_url": "WEBHOOK_QUEUE_URL",

@@ -157,10 +157,16 @@ def count_failure(email: str, *, now: int, window: int, known: FailuresRecord | 
 def count_registration(ip: str, *, hour: int, limit: int) -> bool:
     """One more registration from `ip` this hour, unless it had `limit` already (False). One
     conditional UpdateItem; the item expires an hour after its hour."""
+    return count_in_hour(keys.register_count(ip, hour), hour=hour, limit=limit, entity="register_count")
+
+
+def count_in_hour(key: dict[str, str], *, hour: int, limit: int, entity: str) -> bool:
+    """One more in the hourly counter `key`, unless it holds `limit` already (False). One
+    conditional UpdateItem; the item expires an hour after its hour."""
     return db.update_plain(
-        keys.register_count(ip, hour),
+        key,
         "ADD #c :one SET #ttl = :ttl, entity = :entity",
         condition="attribute_not_exists(#c) OR #c < :limit",
-        values={":one": 1, ":ttl": (hour + 2) * 3600, ":limit": limit, ":entity": "register_count"},
+        values={":one": 1, ":ttl": (hour + 2) * 3600, ":limit": limit, ":entity": entity},
         names={"#c": "count", "#ttl": keys.TTL},
     )

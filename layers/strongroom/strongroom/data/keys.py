@@ -298,6 +298,17 @@ def register_count(ip: str, hour: int) -> dict[str, str]:
     return {PK: f"REGISTERIP#{ip}", SK: f"HOUR#{hour}"}
 
 
+def mail_token(token_hash: str) -> dict[str, str]:
+    """A mailed single-use token (email verification, password reset), by its SHA-256 (the token
+    itself is never stored)."""
+    return {PK: f"MAILTOKEN#{token_hash}", SK: "MAILTOKEN"}
+
+
+def mail_count(kind: str, subject: str, hour: int) -> dict[str, str]:
+    """Mails asked for in one clock hour (epoch hours): `forgot` per source IP, `verify` per user."""
+    return {PK: f"MAILCOUNT#{kind}#{subject}", SK: f"HOUR#{hour}"}
+
+
 # --------------------------------------------------------------------------- webhooks
 
 

@@ -7,7 +7,7 @@ from typing import Any
 from strongroom import clock, ids
 from strongroom.data import chain, db, keys
 from strongroom.domain import audit
-from strongroom.errors import Conflict, NotFound
+from strongroom.errors import AppError, Conflict, NotFound
 from strongroom.models import User
 
 ENTITY = "user"
@@ -187,3 +187,18 @@ def register(email: str, name: str, credential: db.Op, user_id: str) -> User | N
 def raw(user_id: str) -> dict[str, Any] | None:
     """The user's item as stored (its session generation included)."""
     return db.get(keys.user(user_id))
+
+
+def email_proven(user: User, now: str, *, on_fail: AppError) -> list[db.Op]:
+    """The ops that mark the user's email verified by a mailed token: while the user's email is
+    still the one mailed and the email pointer still the user's."""
+    return [
+        db.Update(
+            keys.user(user.id),
+            "SET email_verified = :true, updated_at = :now",
+            condition="email = :email",
+            values={":true": True, ":now": now, ":email": user.email},
+            on_fail=on_fail,
+        ),
+        db.Check(keys.user_email(user.email), "user_id = :u", values={":u": user.id}, on_fail=on_fail),
+    ]

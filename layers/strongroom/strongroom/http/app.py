@@ -30,7 +30,7 @@ from strongroom.observability import logger, metrics
 from strongroom.security.auth import authenticate
 
 # Routes that authenticate nobody: the health check, device login's start and poll (RFC 8628),
-# password registration and login.
+# password registration and login, and the routes a mailed token authorizes (account_mail).
 PUBLIC_ROUTES = frozenset(
     {
         "GET /health",
@@ -38,6 +38,9 @@ PUBLIC_ROUTES = frozenset(
         "POST /v1/auth/device/token",
         "POST /v1/auth/register",
         "POST /v1/auth/login",
+        "POST /v1/auth/verify-email",
+        "POST /v1/auth/forgot-password",
+        "POST /v1/auth/reset-password",
     }
 )
 

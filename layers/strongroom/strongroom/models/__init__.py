@@ -3,6 +3,7 @@ module per aggregate. Every public name is re-exported here: `from strongroom.mo
 
 from __future__ import annotations
 
+from strongroom.models.account_mail import EmailVerified, ForgotPassword, MailAccepted, ResetPassword, VerifyEmail
 from strongroom.models.accounts import (
     AccountUser,
     ChangePassword,
@@ -176,6 +177,7 @@ __all__ = [
     "DeviceToken",
     "DeviceTokenBody",
     "Email",
+    "EmailVerified",
     "Environment",
     "EnvironmentCreate",
     "EnvironmentList",
@@ -185,6 +187,7 @@ __all__ = [
     "ErrorBody",
     "ErrorEnvelope",
     "EventPattern",
+    "ForgotPassword",
     "Health",
     "ImportResult",
     "InclusionProof",
@@ -201,6 +204,7 @@ __all__ = [
     "LeafPage",
     "Login",
     "LoginResult",
+    "MailAccepted",
     "Member",
     "MemberList",
     "MemberPatch",
@@ -229,6 +233,7 @@ __all__ = [
     "Register",
     "Registered",
     "Request",
+    "ResetPassword",
     "Response",
     "RoleInfo",
     "RoleName",
@@ -261,6 +266,7 @@ __all__ = [
     "User",
     "UserPatch",
     "ValidationReport",
+    "VerifyEmail",
     "Webhook",
     "WebhookCreate",
     "WebhookCreated",

@@ -153,6 +153,7 @@ ACCOUNT_ROUTES: dict[str, Audience] = {
     "POST /v1/auth/device/approve": Audience.SIGNED_IN,
     "POST /v1/auth/logout": Audience.SIGNED_IN,  # a session's own (domain/accounts.py)
     "POST /v1/auth/change-password": Audience.SIGNED_IN,
+    "POST /v1/auth/send-verification": Audience.FULL,  # a mail to the account's own address
 }
 _TOKEN_VIAS = frozenset({"pat", "service_token"})
 
