@@ -452,6 +452,27 @@ def _device_token(w: World) -> tuple[str, str, str, Any, str]:
     return "POST", "/v1/auth/device/token", w.owner, {"device_code": started["device_code"]}, "pat.created"
 
 
+def _totp_now(secret: str, steps: int = 0) -> str:
+    import pyotp
+
+    return str(pyotp.TOTP(secret).at(time.time() + 30 * steps))
+
+
+def _two_factor_setup(w: World) -> tuple[str, str, str, Any, str]:
+    return "POST", "/v1/me/2fa/setup", w.owner, None, "user.2fa_setup"
+
+
+def _two_factor_enable(w: World) -> tuple[str, str, str, Any, str]:
+    secret = w.call("POST", "/v1/me/2fa/setup", user=w.owner, want=200)["secret"]
+    return "POST", "/v1/me/2fa/enable", w.owner, {"code": _totp_now(secret)}, "user.2fa_enabled"
+
+
+def _two_factor_disable(w: World) -> tuple[str, str, str, Any, str]:
+    secret = w.call("POST", "/v1/me/2fa/setup", user=w.owner, want=200)["secret"]
+    w.call("POST", "/v1/me/2fa/enable", user=w.owner, body={"code": _totp_now(secret)}, want=200)
+    return "DELETE", "/v1/me/2fa", w.owner, {"code": _totp_now(secret, 1)}, "user.2fa_disabled"
+
+
 HOOK_URL = "http://127.0.0.1:9/hook"  # dev mode allows loopback receivers; nothing listens
 
 
@@ -547,6 +568,9 @@ RECIPES: dict[str, Recipe] = {
     "DELETE /v1/orgs/{org}/invitations/{id}": _revoke,
     "POST /v1/invitations/{token}/accept": _accept,
     "PATCH /v1/me": _me_patch,
+    "POST /v1/me/2fa/setup": _two_factor_setup,
+    "POST /v1/me/2fa/enable": _two_factor_enable,
+    "DELETE /v1/me/2fa": _two_factor_disable,
     "POST /v1/orgs/{org}/projects": _project_create,
     "PATCH /v1/orgs/{org}/projects/{project}": _project_patch,
     "DELETE /v1/orgs/{org}/projects/{project}": _project_delete,

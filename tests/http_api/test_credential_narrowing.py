@@ -40,6 +40,8 @@ BODIES: dict[str, Any] = {
     "POST /v1/auth/tokens": {"name": "more"},
     "POST /v1/auth/device/approve": {"user_code": "BCDF-GHJK"},
     "POST /v1/auth/change-password": {"current_password": "x", "new_password": "plover-quartz-umbrella-9"},
+    "POST /v1/me/2fa/enable": {"code": "123456"},
+    "DELETE /v1/me/2fa": {"code": "123456"},
     "PATCH /v1/orgs/{org}": {"name": "Renamed"},
     "PATCH /v1/orgs/{org}/members/{user}": {"role": "viewer"},
     "POST /v1/orgs/{org}/invitations": {"email": "someone@example.com", "role": "viewer"},
@@ -238,6 +240,9 @@ NARROWED_ON_ACCOUNT_ROUTES = {
     "POST /v1/auth/logout": 403,  # a session's own
     "POST /v1/auth/change-password": 403,
     "POST /v1/auth/send-verification": 403,  # manages the account (a mail to its address)
+    "POST /v1/me/2fa/setup": 403,  # the second factor: a user signed in directly
+    "POST /v1/me/2fa/enable": 403,
+    "DELETE /v1/me/2fa": 403,
 }
 
 

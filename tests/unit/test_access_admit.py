@@ -69,6 +69,9 @@ EXPECTED = {
     "POST /v1/auth/logout": (True, False, False, False, False),
     "POST /v1/auth/change-password": (True, False, False, False, False),
     "POST /v1/auth/send-verification": (True, True, False, False, False),
+    "POST /v1/me/2fa/setup": (True, False, False, False, False),
+    "POST /v1/me/2fa/enable": (True, False, False, False, False),
+    "DELETE /v1/me/2fa": (True, False, False, False, False),
 }
 
 

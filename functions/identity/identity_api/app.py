@@ -1,4 +1,5 @@
-"""The caller's own account (/v1/me), personal access tokens, and device login (RFC 8628)."""
+"""The caller's own account (/v1/me), its second factor (TOTP), personal access tokens, and device
+login (RFC 8628)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 
-from strongroom.domain import device, identity, orgs, pats
+from strongroom.domain import device, identity, orgs, pats, two_factor
 from strongroom.http.app import build_app, make_handler
 from strongroom.http.params import REF_PATTERN, created, no_content
 from strongroom.models import (
@@ -20,6 +21,9 @@ from strongroom.models import (
     PersonalTokenCreate,
     PersonalTokenCreated,
     PersonalTokenList,
+    TwoFactorCode,
+    TwoFactorEnabled,
+    TwoFactorSetup,
     User,
     UserPatch,
 )
@@ -43,6 +47,28 @@ OrgQuery = Annotated[str, Query(pattern=REF_PATTERN, description="Org ID (org_â€
 @app.get("/v1/me/permissions")
 def get_my_permissions(org: OrgQuery) -> MyPermissions:
     return orgs.my_permissions(org)
+
+
+# --------------------------------------------------------------------------- two-factor authentication
+
+
+@app.post("/v1/me/2fa/setup")
+def setup_two_factor() -> TwoFactorSetup:
+    """A new TOTP secret (shown this once) until a code enables it."""
+    return two_factor.setup()
+
+
+@app.post("/v1/me/2fa/enable")
+def enable_two_factor(body: TwoFactorCode) -> TwoFactorEnabled:
+    """A code of the pending secret turns 2FA on; the 10 recovery codes are shown this once."""
+    return two_factor.enable(body)
+
+
+@app.delete("/v1/me/2fa", responses={204: {"description": "Two-factor authentication is off"}})
+def disable_two_factor(body: TwoFactorCode) -> Response[str]:
+    """Needs a current code or a recovery code."""
+    two_factor.disable(body)
+    return no_content()
 
 
 # --------------------------------------------------------------------------- personal access tokens

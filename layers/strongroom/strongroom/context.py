@@ -31,6 +31,8 @@ class Principal:
     expires_at: str | None = None
     # The session a "session" principal signed in with (its JWT's jti): what logout ends.
     session_id: str | None = None
+    # A user's TOTP second factor is on (their user item's flag): what an org's require_2fa asks.
+    two_factor: bool = False
 
 
 SYSTEM = Principal(type="system", id="system", via="system")

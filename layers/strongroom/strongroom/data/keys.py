@@ -283,6 +283,12 @@ def user_password(user_id: str) -> dict[str, str]:
     return {PK: f"USER#{user_id}", SK: "PASSWORD"}
 
 
+def user_totp(user_id: str) -> dict[str, str]:
+    """A user's TOTP second factor: the sealed secret, its last accepted step, the recovery codes'
+    hashes; absent for users who never set 2FA up."""
+    return {PK: f"USER#{user_id}", SK: "TOTP"}
+
+
 def session(session_id: str) -> dict[str, str]:
     """A signed-in session, by its JWT's `jti` (the token itself is never stored)."""
     return {PK: f"SESSION#{session_id}", SK: "SESSION"}

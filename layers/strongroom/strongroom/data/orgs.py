@@ -26,6 +26,7 @@ class OrgRecord(BaseModel):
     kms_key_arn: str | None = None  # BYOK: the org's own KMS key; None = the service key
     encryption_status: str = "active"  # "migrating" while data keys are re-wrapped
     encryption_updated_at: str | None = None
+    require_2fa: bool = False  # members without 2FA are refused (security/access.py)
 
 
 class MembershipRecord(BaseModel):

@@ -22,9 +22,10 @@ from strongroom.config import settings
 from strongroom.context import Principal, current, principal
 from strongroom.data import accounts as account_data
 from strongroom.data import chain, db, keys, readahead, users
-from strongroom.domain import audit
+from strongroom.data import totp as totp_data
+from strongroom.domain import audit, two_factor
 from strongroom.errors import Conflict, Invalid, Throttled, Unauthorized
-from strongroom.models import AccountUser, ChangePassword, Login, LoginResult, Register, Registered
+from strongroom.models import AccountUser, ChangePassword, Login, LoginResult, Register, Registered, User
 from strongroom.security import passwords, sessions
 
 MAX_FAILURES = 10
@@ -86,7 +87,7 @@ def _invalid() -> Unauthorized:
 
 
 def login(body: Login) -> LoginResult:
-    """`totp_code` is accepted and ignored until two-factor sign-in exists."""
+    """With 2FA on, `totp_code` (a current code or a recovery code) is needed too."""
     email = body.email.lower()
     now = clock.now()
     epoch = int(now.timestamp())
@@ -101,6 +102,7 @@ def login(body: Login) -> LoginResult:
     if user is None or not passwords.verify(stored, body.password.get_secret_value()) or stored is None:
         account_data.count_failure(email, now=epoch, window=int(FAILURE_WINDOW.total_seconds()), known=failures)
         raise _invalid()
+    second = _second_factor(user, body.totp_code, email, epoch, failures)
     session_id = ids.new_id("ses")
     token, expires = sessions.mint(user.id, session_id, now)
     generation = account_data.session_generation(users.raw(user.id))
@@ -108,12 +110,14 @@ def login(body: Login) -> LoginResult:
         id=session_id, user_id=user.id, generation=generation, expires_at=clock.iso(expires), created_at=clock.iso(now)
     )
     ops: list[db.Op] = [account_data.session_put(rec, ttl=int(expires.timestamp()), on_fail=Conflict("retry"))]
+    if second is not None:
+        ops.append(two_factor.spend(user.id, second))
     if passwords.needs_rehash(stored):
         ops.append(account_data.rehash(user.id, passwords.hash_password(body.password.get_secret_value()), was=stored))
 
     def write() -> None:
         event = audit.event(
-            "user.login",
+            "user.2fa_recovery_code_used" if second is not None and second.digest else "user.login",
             scope_id=user.id,
             resource_type="user",
             resource_id=user.id,
@@ -121,9 +125,31 @@ def login(body: Login) -> LoginResult:
         )
         chain.transact(ops, audit=event)
 
-    _as(user.id, user.email, write)
+    try:
+        _as(user.id, user.email, write)
+    except Unauthorized:  # the code was spent meanwhile (a concurrent login with it): a failure too
+        account_data.count_failure(email, now=epoch, window=int(FAILURE_WINDOW.total_seconds()), known=failures)
+        raise
     view = AccountUser(id=user.id, email=user.email, email_verified=user.email_verified)
     return LoginResult(token=token, expires_at=clock.iso(expires), user=view)
+
+
+def _second_factor(
+    user: User, code: str | None, email: str, epoch: int, failures: account_data.FailuresRecord | None
+) -> totp_data.Proof | None:
+    """With 2FA on: what `totp_code` proves (domain/two_factor.py), spent in the login's
+    transaction; none is 401 totp_required, a wrong, replayed or used one 401 totp_invalid,
+    counted as a failed login."""
+    if not user.two_factor_enabled:
+        return None
+    if not code:
+        raise Unauthorized("this account signs in with a two-factor code too (totp_code)", code="totp_required")
+    rec = two_factor.record(user.id)
+    found = two_factor.proof(user.id, rec, code, on_fail=two_factor.login_failure()) if rec and rec.enabled else None
+    if found is None:
+        account_data.count_failure(email, now=epoch, window=int(FAILURE_WINDOW.total_seconds()), known=failures)
+        raise two_factor.login_failure()
+    return found
 
 
 # --------------------------------------------------------------------------- signed in
@@ -217,6 +243,7 @@ def verify(token: str, now: datetime | None = None) -> Principal:
         email=user.email,
         email_verified=user.email_verified,
         via="session",
+        two_factor=user.two_factor_enabled,
         session_id=rec.id,
         expires_at=rec.expires_at,
     )

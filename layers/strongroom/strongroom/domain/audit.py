@@ -45,7 +45,7 @@ class AuditEvent(BaseModel):
 
     id: str = Field(default_factory=lambda: ids.new_id("evt"))
     scope_id: str  # org_… (or usr_… for account-level actions)
-    action: str = Field(pattern=r"^[a-z_]+(\.[a-z_]+)+$")
+    action: str = Field(pattern=r"^[a-z_]+(\.[a-z0-9_]+)+$")  # user.2fa_enabled
     actor: Actor
     resource: Resource
     project_id: str | None = None

@@ -76,11 +76,16 @@ def get(access: OrgAccess) -> Org:
 
 
 def update(access: OrgAccess, body: OrgPatch) -> Org:
-    """Rename the org or change its slug (`org.update`)."""
+    """Rename the org, change its slug or its 2FA policy (`org.update`; requiring 2FA needs the
+    caller's own)."""
     org = access.org
     changes = body.model_dump(exclude_unset=True, exclude_none=True)
     if not changes:
         return _org_view(org, access.role)
+    if changes.get("require_2fa") and not principal().two_factor:
+        raise Forbidden(
+            "turn on your own two-factor authentication before requiring it of the org", code="2fa_required"
+        )
     now = clock.now_iso()
     ops: list[db.Op] = []
     if "slug" in changes and changes["slug"] != org.slug:
@@ -93,10 +98,17 @@ def update(access: OrgAccess, body: OrgPatch) -> Org:
             scope_id=org.id,
             resource_type="org",
             resource_id=org.id,
-            metadata={"fields": sorted(changes)},
+            metadata=_update_metadata(changes),
         ),
     )
     return _org_view(org.model_copy(update={**changes, "updated_at": now}), access.role)
+
+
+def _update_metadata(changes: dict[str, object]) -> dict[str, object]:
+    metadata: dict[str, object] = {"fields": sorted(changes)}
+    if "require_2fa" in changes:
+        metadata["require_2fa"] = changes["require_2fa"]
+    return metadata
 
 
 def delete(access: OrgAccess) -> None:

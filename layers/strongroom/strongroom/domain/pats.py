@@ -65,6 +65,7 @@ def verify(token: str, _source_ip: str) -> Principal:
         email=user.email,
         email_verified=user.email_verified,
         via="pat",
+        two_factor=user.two_factor_enabled,
         org_ids=frozenset(rec.org_ids) if rec.org_ids is not None else None,
         read_only=rec.read_only,
     )

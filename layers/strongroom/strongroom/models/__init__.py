@@ -136,6 +136,11 @@ from strongroom.models.tokens import (
     ServiceTokenCreated,
     ServiceTokenList,
 )
+from strongroom.models.two_factor import (
+    TwoFactorCode,
+    TwoFactorEnabled,
+    TwoFactorSetup,
+)
 from strongroom.models.webhooks import (
     Delivery,
     DeliveryList,
@@ -263,6 +268,9 @@ __all__ = [
     "TemplateKey",
     "TemplateKeyPut",
     "TreeHead",
+    "TwoFactorCode",
+    "TwoFactorEnabled",
+    "TwoFactorSetup",
     "User",
     "UserPatch",
     "ValidationReport",

@@ -23,7 +23,7 @@ class Login(Request):
     email: Email
     password: Password
     totp_code: Annotated[str, StringConstraints(max_length=16)] | None = Field(
-        default=None, description="Accepted; ignored until two-factor sign-in exists"
+        default=None, description="With 2FA on: a current 6-digit code, or a recovery code (once)"
     )
 
 

@@ -22,6 +22,8 @@ class User(Response):
     # Records stored before this field existed read as unverified until their own subject proves it.
     email_verified: bool = False
     name: str = ""
+    # TOTP second factor on (domain/two_factor.py); an org's require_2fa admits only such users.
+    two_factor_enabled: bool = False
     created_at: str
     updated_at: str
 

@@ -26,6 +26,9 @@ class OrgCreate(Request):
 class OrgPatch(Request):
     name: Name | None = None
     slug: Slug | None = None
+    require_2fa: bool | None = Field(
+        default=None, description="Members without 2FA get 403 2fa_required on the org's resources"
+    )
 
 
 class Org(Response):
@@ -33,6 +36,7 @@ class Org(Response):
     name: str
     slug: str
     role: RoleName | Literal["service_token"]  # the caller's: a member's role, or a service token
+    require_2fa: bool = False
     created_at: str
     updated_at: str
 

@@ -15,7 +15,7 @@ from strongroom.models.common import (
     ScopeRef,
 )
 
-EventPattern = Annotated[str, StringConstraints(pattern=r"^(\*|[a-z_]+(\.([a-z_]+|\*))*)$", max_length=100)]
+EventPattern = Annotated[str, StringConstraints(pattern=r"^(\*|[a-z_]+(\.([a-z0-9_]+|\*))*)$", max_length=100)]
 WebhookUrl = Annotated[str, StringConstraints(pattern=r"^https?://[!-~]+$", max_length=2048)]  # printable ASCII
 
 

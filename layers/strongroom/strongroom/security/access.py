@@ -94,9 +94,29 @@ def org_access(org_ref: str, permission: str) -> OrgAccess:
             raise NotFound("organization not found")
         role = membership.role
     logger.append_keys(org_id=org.id)
+    _two_factor_gate(who, org, role, permission)
     access = OrgAccess(principal=who, org=org, role=role)
     access.require(permission)
     return access
+
+
+# What an owner without 2FA may still do in an org that requires it: read the org, and PATCH it
+# (to turn the policy off).
+_OWNER_WITHOUT_2FA = frozenset({"org.read", "org.update"})
+
+
+def _two_factor_gate(who: Principal, org: OrgRecord, role: str, permission: str) -> None:
+    """An org with `require_2fa` admits only members whose TOTP second factor is on (403
+    `2fa_required`), but for its owners reading and PATCHing the org itself. Service tokens are not
+    members and are not asked (their scope is one environment; docs/decisions.md)."""
+    if not org.require_2fa or who.type != "user" or who.two_factor:
+        return
+    if role == "owner" and permission in _OWNER_WITHOUT_2FA:
+        return
+    raise Forbidden(
+        "this organization requires two-factor authentication: turn it on (POST /v1/me/2fa/setup)",
+        code="2fa_required",
+    )
 
 
 def project_access(org_ref: str, project_ref: str, permission: str) -> ProjectAccess:
@@ -154,6 +174,10 @@ ACCOUNT_ROUTES: dict[str, Audience] = {
     "POST /v1/auth/logout": Audience.SIGNED_IN,  # a session's own (domain/accounts.py)
     "POST /v1/auth/change-password": Audience.SIGNED_IN,
     "POST /v1/auth/send-verification": Audience.FULL,  # a mail to the account's own address
+    # The second factor: a user signed in directly, never a token (domain/two_factor.py).
+    "POST /v1/me/2fa/setup": Audience.SIGNED_IN,
+    "POST /v1/me/2fa/enable": Audience.SIGNED_IN,
+    "DELETE /v1/me/2fa": Audience.SIGNED_IN,
 }
 _TOKEN_VIAS = frozenset({"pat", "service_token"})
 

@@ -125,7 +125,14 @@ def _read_ahead(pointer: dict[str, str]) -> None:
 
 
 def _user_principal(user: Any, *, via: str) -> Principal:
-    return Principal(type="user", id=user.id, email=user.email, email_verified=user.email_verified, via=via)
+    return Principal(
+        type="user",
+        id=user.id,
+        email=user.email,
+        email_verified=user.email_verified,
+        via=via,
+        two_factor=user.two_factor_enabled,
+    )
 
 
 def _provision(
