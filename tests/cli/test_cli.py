@@ -521,3 +521,43 @@ def test_register_and_login_with_a_password(cli: CliRun) -> None:
     refused = cli("login", "--email", email, "--password-stdin", stdin="wrong-password-xyz-1\n", check=False)
     assert refused.returncode != 0
     assert "invalid_credentials" in refused.stderr
+
+
+def test_a_password_account_from_the_cli_2fa_and_reset_included(cli: CliRun, api: Api) -> None:
+    import re
+
+    import pyotp
+
+    email, password = f"acct-{secrets.token_hex(4)}@example.com", "correct horse battery staple 42"
+    cli("register", "--email", email, "--password-stdin", stdin=password + "\n")
+    cli("login", "--email", email, "--password-stdin", stdin=password + "\n")
+    assert json.loads(cli("whoami", "--json").stdout)["email"] == email
+
+    # email verification through the local mailbox
+    cli("send-verification")
+    [mail] = api("GET", f"/_local/mailbox?to={email}")[2]["data"]
+    token = re.search(r"verify-email\?token=([A-Za-z0-9_-]+)", mail["text"]).group(1)  # type: ignore[union-attr]
+    assert json.loads(cli("verify-email", token, "--json").stdout)["email_verified"] is True
+    assert cli("verify-email", token, check=False).returncode == 1  # once
+
+    # 2FA: setup, enable with a code, then a login needs one
+    setup = json.loads(cli("2fa", "setup", "--json").stdout)
+    totp = pyotp.TOTP(setup["secret"])
+    codes = json.loads(cli("2fa", "enable", totp.now(), "--json").stdout)["recovery_codes"]
+    assert len(codes) == 10
+    cli("logout")
+    refused = cli("login", "--email", email, "--password-stdin", stdin=password + "\n", check=False)
+    assert (refused.returncode, "totp_required" in refused.stderr) == (1, True)
+    cli("login", "--email", email, "--password-stdin", "--totp", codes[0], stdin=password + "\n")
+    assert json.loads(cli("whoami", "--json").stdout)["email"] == email
+
+    # forgot → reset through the mailed token; the old password no longer works
+    cli("forgot-password", "--email", email)
+    reset_mail = [m for m in api("GET", f"/_local/mailbox?to={email}")[2]["data"] if "reset-password" in m["text"]]
+    reset = re.search(r"reset-password\?token=([A-Za-z0-9_-]+)", reset_mail[0]["text"]).group(1)  # type: ignore[union-attr]
+    new_password = "another horse battery staple 43"
+    cli("reset-password", reset, "--password-stdin", stdin=new_password + "\n")
+    old = cli("login", "--email", email, "--password-stdin", "--totp", codes[1], stdin=password + "\n", check=False)
+    assert old.returncode == 1
+    cli("login", "--email", email, "--password-stdin", "--totp", codes[2], stdin=new_password + "\n")
+    assert password not in json.dumps(api("GET", "/_local/mailbox?to=" + email)[2])

@@ -260,12 +260,20 @@ def register(state: State, email: str, name: str | None, password_stdin: bool) -
         click.echo(f"registered {email}; log in with: strongroom login --email {email}", err=True)
 
 
-def _password_login(state: State, email: str, password_stdin: bool) -> None:
+def _code(payload: Any) -> str:
+    return str(payload.get("error", {}).get("code", "")) if isinstance(payload, dict) else ""
+
+
+def _password_login(state: State, email: str, password_stdin: bool, totp: str | None) -> None:
     api = state.settings.api_url
     state.settings.check_destination(origin="login")  # the token comes back over this connection
-    status, payload = _anonymous(
-        state, "POST", "/v1/auth/login", {"email": email, "password": _password(password_stdin)}
-    )
+    body: dict[str, Any] = {"email": email, "password": _password(password_stdin)}
+    if totp:
+        body["totp_code"] = totp
+    status, payload = _anonymous(state, "POST", "/v1/auth/login", body)
+    if status == 401 and _code(payload) == "totp_required" and not totp and sys.stdin.isatty():
+        body["totp_code"] = click.prompt("Authenticator code (or a recovery code)", err=True)
+        status, payload = _anonymous(state, "POST", "/v1/auth/login", body)
     if status != 200:
         fail(_refused(status, payload))
     where = save_login(api, {"token": payload["token"]})
@@ -275,20 +283,103 @@ def _password_login(state: State, email: str, password_stdin: bool) -> None:
         click.echo(f"logged in to {api} as {email} until {payload['expires_at']} (session stored in {where})", err=True)
 
 
+@cli.command("verify-email")
+@click.argument("token")
+@click.pass_obj
+def verify_email(state: State, token: str) -> None:
+    """Verify your email address with the token of the mail (`send-verification` sends one)."""
+    status, payload = _anonymous(state, "POST", "/v1/auth/verify-email", {"token": token})
+    if status != 200:
+        fail(_refused(status, payload))
+    emit(state, payload["user"], ["id", "email", "email_verified"])
+
+
+@cli.command("send-verification")
+@click.pass_obj
+def send_verification(state: State) -> None:
+    """Mail a verification link to your account's address."""
+    state.call("POST", "/v1/auth/send-verification", ok=(202,))
+    emit(state, {"sent": True}, ["sent"])
+
+
+@cli.command("forgot-password")
+@click.option("--email", required=True)
+@click.pass_obj
+def forgot_password(state: State, email: str) -> None:
+    """Mail a password reset link (the answer is the same whether the account exists or not)."""
+    status, payload = _anonymous(state, "POST", "/v1/auth/forgot-password", {"email": email})
+    if status != 202:
+        fail(_refused(status, payload))
+    emit(state, {"requested": True}, ["requested"])
+
+
+@cli.command("reset-password")
+@click.argument("token")
+@click.option("--password-stdin", is_flag=True, help="Read the new password from stdin's first line")
+@click.pass_obj
+def reset_password(state: State, token: str, password_stdin: bool) -> None:
+    """Set a new password with the token of the reset mail (every session of the account ends)."""
+    body = {"token": token, "new_password": _password(password_stdin, confirm=not password_stdin)}
+    status, payload = _anonymous(state, "POST", "/v1/auth/reset-password", body)
+    if status != 204:
+        fail(_refused(status, payload))
+    emit(state, {"reset": True}, ["reset"])
+
+
+@cli.group("2fa")
+def two_factor() -> None:
+    """Two-factor authentication (TOTP) of your account."""
+
+
+@two_factor.command("setup")
+@click.pass_obj
+def two_factor_setup(state: State) -> None:
+    """A new TOTP secret: add it to your authenticator app, then `2fa enable CODE`."""
+    payload = state.call("POST", "/v1/me/2fa/setup")
+    if not state.as_json and sys.stdout.isatty():
+        import segno  # noqa: PLC0415 - only for the terminal QR code
+
+        segno.make(payload["otpauth_uri"]).terminal(compact=True)
+    emit(state, payload, ["otpauth_uri"])
+
+
+@two_factor.command("enable")
+@click.argument("code")
+@click.pass_obj
+def two_factor_enable(state: State, code: str) -> None:
+    """Turn 2FA on with a current code; prints the 10 recovery codes, once."""
+    payload = state.call("POST", "/v1/me/2fa/enable", body={"code": code})
+    if state.as_json:
+        emit(state, payload)
+    else:
+        click.echo("\n".join(payload["recovery_codes"]))
+        click.echo("keep these recovery codes somewhere safe: each works once, and they are not shown again", err=True)
+
+
+@two_factor.command("disable")
+@click.argument("code")
+@click.pass_obj
+def two_factor_disable(state: State, code: str) -> None:
+    """Turn 2FA off (a current code or a recovery code)."""
+    state.call("DELETE", "/v1/me/2fa", body={"code": code})
+    emit(state, {"enabled": False}, ["enabled"])
+
+
 @cli.command()
 @click.option("--email", help="Log in with this account's password (else device login)")
 @click.option("--password-stdin", is_flag=True, help="With --email: read the password from stdin's first line")
+@click.option("--totp", help="With --email: the authenticator (or a recovery) code, when 2FA is on")
 @click.option("--dev-user", help="Use the dev identity header against a stack with AUTH_MODE=dev")
 @click.option("--token", "--with-token", "with_token", help="Store this token (e.g. for CI)")
 @click.option("--approve", "approve_code", help="Approve another device's login code, as you")
 @click.option("--poll-timeout", default=600, show_default=True, help="Seconds to wait for approval")
 @click.pass_obj
-def login(state: State, email: str | None, password_stdin: bool, dev_user: str | None, with_token: str | None,
-          approve_code: str | None, poll_timeout: int) -> None:  # fmt: skip
+def login(state: State, email: str | None, password_stdin: bool, totp: str | None, dev_user: str | None,
+          with_token: str | None, approve_code: str | None, poll_timeout: int) -> None:  # fmt: skip
     """Log in (device login by default; --email: with a password), or approve a device's code."""
     api = state.settings.api_url
     if email:
-        _password_login(state, email, password_stdin)
+        _password_login(state, email, password_stdin, totp)
         return
     if approve_code:
         state.user_only()
