@@ -65,6 +65,8 @@ from strongroom.models.identity import (
     UserPatch,
 )
 from strongroom.models.orgs import (
+    CustomRole,
+    CustomRoleList,
     Invitation,
     InvitationAccepted,
     InvitationCreate,
@@ -80,7 +82,9 @@ from strongroom.models.orgs import (
     OrgPatch,
     PermissionCatalog,
     PermissionInfo,
+    RoleCreate,
     RoleInfo,
+    RolePut,
 )
 from strongroom.models.projects import (
     MAX_PATTERN_LENGTH,
@@ -167,6 +171,8 @@ __all__ = [
     "ChangePassword",
     "Comment",
     "ConsistencyProof",
+    "CustomRole",
+    "CustomRoleList",
     "Delivery",
     "DeliveryList",
     "Description",
@@ -230,8 +236,10 @@ __all__ = [
     "Registered",
     "Request",
     "Response",
+    "RoleCreate",
     "RoleInfo",
     "RoleName",
+    "RolePut",
     "RuntimeIdentity",
     "RuntimeSecret",
     "RuntimeSecrets",
