@@ -92,11 +92,12 @@ class EnvironmentAccess(ProjectAccess):
 
 
 def role_grants(org_id: str, role: str) -> dict[str, permissions.Scope] | None:
-    """None for a built-in role; a custom role's permissions (a role gone: none)."""
+    """None for a built-in role; what a custom role holds (`permissions.effective`; a role gone:
+    what every member holds)."""
     if permissions.builtin(role):
         return None
     found = role_data.get(org_id, role)
-    return {p: s for p, s in found.permissions.items() if p in permissions.CATALOG_BY_NAME} if found else {}
+    return permissions.effective(dict(found.permissions) if found else {})
 
 
 def org_access(org_ref: str, permission: str) -> OrgAccess:
