@@ -561,3 +561,34 @@ def test_a_password_account_from_the_cli_2fa_and_reset_included(cli: CliRun, api
     assert old.returncode == 1
     cli("login", "--email", email, "--password-stdin", "--totp", codes[2], stdin=new_password + "\n")
     assert password not in json.dumps(api("GET", "/_local/mailbox?to=" + email)[2])
+
+
+def test_roles_and_members_from_the_cli(cli: CliRun, api: Api) -> None:
+    email, org = f"rm-{secrets.token_hex(3)}@example.com", _slug("rm")
+    cli("login", "--dev-user", email)
+    cli("orgs", "create", "Roles", "--slug", org)
+    created = json.loads(
+        cli(
+            "--org", org, "roles", "create", "Auditor", "--slug", "auditor",
+            "--permission", "audit.read=all", "--permission", "secrets.read=non_production", "--json",
+        ).stdout
+    )  # fmt: skip
+    assert created["permissions"] == {"audit.read": "all", "secrets.read": "non_production"}
+    assert [r["slug"] for r in json.loads(cli("--org", org, "roles", "list", "--json").stdout)] == ["auditor"]
+    bad = cli("--org", org, "roles", "create", "Bad", "--permission", "audit.read", check=False)
+    assert bad.returncode == 2
+    # a member invited to it, accepted, moved to viewer, removed
+    member = f"rm-m-{secrets.token_hex(3)}@example.com"
+    invited = json.loads(cli("--org", org, "members", "invite", member, "--role", "auditor", "--json").stdout)
+    assert invited["role"] == "auditor"
+    assert invited["token"].startswith("sr_inv_")
+    assert api("POST", f"/v1/invitations/{invited['token']}/accept", user=member)[0] == 200
+    listed = json.loads(cli("--org", org, "members", "list", "--json").stdout)
+    user_id = next(m["user_id"] for m in listed if m["email"] == member)
+    assert {m["email"]: m["role"] for m in listed}[member] == "auditor"
+    assert cli("--org", org, "roles", "delete", "auditor", check=False).returncode != 0  # in use: 409
+    changed = json.loads(cli("--org", org, "members", "role", user_id, "viewer", "--json").stdout)
+    assert changed["role"] == "viewer"
+    assert json.loads(cli("--org", org, "roles", "delete", "auditor", "--json").stdout)["deleted"] is True
+    assert json.loads(cli("--org", org, "members", "remove", user_id, "--json").stdout)["removed"] is True
+    assert [m["email"] for m in json.loads(cli("--org", org, "members", "list", "--json").stdout)] == [email]

@@ -180,6 +180,33 @@ def _accept(w: World) -> tuple[str, str, str, Any, str]:
     return "POST", f"/v1/invitations/{inv['token']}/accept", w.member, None, "member.joined"
 
 
+AUDITOR = {"audit.read": "all", "secrets.read": "non_production"}
+
+
+def _role(w: World, org: dict[str, Any]) -> dict[str, Any]:
+    body = {"name": f"Auditor {_uid()}", "permissions": AUDITOR}
+    return w.call("POST", f"/v1/orgs/{org['slug']}/roles", user=w.owner, body=body, want=201)
+
+
+def _role_create(w: World) -> tuple[str, str, str, Any, str]:
+    org = w.org()
+    body = {"name": "Auditor", "slug": "auditor", "permissions": AUDITOR}
+    return "POST", f"/v1/orgs/{org['slug']}/roles", w.owner, body, "role.created"
+
+
+def _role_put(w: World) -> tuple[str, str, str, Any, str]:
+    org = w.org()
+    role = _role(w, org)
+    body = {"name": "Auditor", "permissions": {"audit.read": "all"}}
+    return "PUT", f"/v1/orgs/{org['slug']}/roles/{role['id']}", w.owner, body, "role.updated"
+
+
+def _role_delete(w: World) -> tuple[str, str, str, Any, str]:
+    org = w.org()
+    role = _role(w, org)
+    return "DELETE", f"/v1/orgs/{org['slug']}/roles/{role['slug']}", w.owner, None, "role.deleted"
+
+
 def _me_patch(w: World) -> tuple[str, str, str, Any, str]:
     return "PATCH", "/v1/me", w.owner, {"name": "Owner Person"}, "user.updated"
 
@@ -571,6 +598,9 @@ RECIPES: dict[str, Recipe] = {
     "POST /v1/me/2fa/setup": _two_factor_setup,
     "POST /v1/me/2fa/enable": _two_factor_enable,
     "DELETE /v1/me/2fa": _two_factor_disable,
+    "POST /v1/orgs/{org}/roles": _role_create,
+    "PUT /v1/orgs/{org}/roles/{role}": _role_put,
+    "DELETE /v1/orgs/{org}/roles/{role}": _role_delete,
     "POST /v1/orgs/{org}/projects": _project_create,
     "PATCH /v1/orgs/{org}/projects/{project}": _project_patch,
     "DELETE /v1/orgs/{org}/projects/{project}": _project_delete,

@@ -37,6 +37,8 @@ KMS_ARN = "arn:aws:kms:us-east-1:123456789012:key/0f0e0d0c-0b0a-0908-0706-050403
 BODIES: dict[str, Any] = {
     "PATCH /v1/me": {"name": "Renamed"},
     "POST /v1/orgs": {"name": "Made by a token"},
+    "POST /v1/orgs/{org}/roles": {"name": "Made by a token", "permissions": {"audit.read": "all"}},
+    "PUT /v1/orgs/{org}/roles/{role}": {"name": "Changed by a token", "permissions": {"audit.read": "all"}},
     "POST /v1/auth/tokens": {"name": "more"},
     "POST /v1/auth/device/approve": {"user_code": "BCDF-GHJK"},
     "POST /v1/auth/change-password": {"current_password": "x", "new_password": "plover-quartz-umbrella-9"},
@@ -154,6 +156,7 @@ def _path(
         .replace("{project}", project)
         .replace("{env}", env)
         .replace("{key}", "DB_URL")
+        .replace("{role}", "auditor")
         .replace("{user}", org["member_id"])
         .replace("{id}", the_id)
         .replace("{delivery}", "dlv_01m8rt5w37jqc2tb0rg5cwrxf3")

@@ -21,6 +21,7 @@ from __future__ import annotations
 import http.client
 import json
 import re
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -218,6 +219,13 @@ def _export(t: Tenant, api: Api) -> list[Call]:
     return [*calls, Call("GET", path, user=t.owner, headers=_etag(api, calls[0]))]
 
 
+def _role_reads(t: Tenant, api: Api) -> list[Call]:
+    body = {"name": f"Reader {secrets.token_hex(3)}", "permissions": {"audit.read": "all"}}
+    status, _h, role = api("POST", f"{t.org}/roles", user=t.owner, json=body)
+    assert status == 201, role
+    return [Call("GET", f"{t.org}/roles/{ref}", user=t.owner) for ref in (role["id"], role["slug"])]
+
+
 # route key -> the calls of its success path, for the operations that change nothing
 Reads = Callable[[Tenant, Api], list[Call]]
 READS: dict[str, Reads] = {
@@ -255,6 +263,8 @@ READS: dict[str, Reads] = {
     ],
     "GET /v1/orgs/{org}/encryption": lambda t, api: [Call("GET", f"{t.org}/encryption", user=t.owner)],
     "GET /v1/orgs/{org}/invitations": lambda t, api: [Call("GET", f"{t.org}/invitations", user=t.owner)],
+    "GET /v1/orgs/{org}/roles": lambda t, api: [Call("GET", f"{t.org}/roles", user=t.owner)],
+    "GET /v1/orgs/{org}/roles/{role}": _role_reads,
     "GET /v1/orgs/{org}/members": lambda t, api: [Call("GET", f"{t.org}/members?limit=1", user=t.owner)],
     "GET /v1/orgs/{org}/projects": lambda t, api: [Call("GET", f"{t.org}/projects", user=t.owner)],
     "GET /v1/orgs/{org}/projects/{project}": lambda t, api: [Call("GET", t.project, user=t.owner)],

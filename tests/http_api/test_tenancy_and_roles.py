@@ -32,6 +32,8 @@ BODIES: dict[str, Any] = {
     "POST /v1/orgs/{org}/tokens": {"name": "stolen", "project": "secret", "environment": "production"},
     "POST /v1/orgs/{org}/webhooks": {"url": "https://example.com/steal", "events": ["*"]},
     "PATCH /v1/orgs/{org}/webhooks/{id}": {"url": "https://example.com/steal"},
+    "POST /v1/orgs/{org}/roles": {"name": "Intruder", "permissions": {"audit.read": "all"}},
+    "PUT /v1/orgs/{org}/roles/{role}": {"name": "Intruder", "permissions": {"audit.read": "all"}},
     "POST /v1/orgs/{org}/webhooks/{id}/rotate-secret": {},
 }
 
@@ -46,7 +48,10 @@ def victim(api: Api) -> dict[str, Any]:
         "POST", f"/v1/orgs/{slug}/invitations", user=owner, json={"email": unique_email("x"), "role": "viewer"}
     )
     _, _, me = api("GET", "/v1/me", user=owner)
-    return {"owner": owner, "org": org, "project": project, "invitation": inv, "user_id": me["id"]}
+    _, _, role = api(
+        "POST", f"/v1/orgs/{slug}/roles", user=owner, json={"name": "Auditor", "permissions": {"audit.read": "all"}}
+    )
+    return {"owner": owner, "org": org, "project": project, "invitation": inv, "user_id": me["id"], "role": role}
 
 
 def _org_routes() -> list[str]:
@@ -65,6 +70,7 @@ def test_a_stranger_gets_404_on_every_org_route(api: Api, victim: dict[str, Any]
         .replace("{user}", victim["user_id"])
         .replace("{id}", victim["invitation"]["id"])
         .replace("{key}", "DB_URL")
+        .replace("{role}", victim["role"]["id"] if ref == "id" else victim["role"]["slug"])
         .replace("{delivery}", "dlv_01m8rt5w37jqc2tb0rg5cwrxf3")
     )
     status, _, body = api(method, path, user=unique_email("stranger"), json=BODIES.get(route_key))

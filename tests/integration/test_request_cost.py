@@ -450,3 +450,42 @@ def test_the_migration_indexes_pointers_written_before_the_index(invoke: Invoke,
     assert (_index(stack, world.org[0], world.project[1]) or {}).get("staging") == world.env[0]
     readahead.forget()
     assert _list(invoke, cost, world.user, world.path("slug")) == ["BatchGetItem"] * 3
+
+
+def _custom_role_member(invoke: Invoke, world: World) -> dict[str, str]:
+    """A second member of the world's org, holding a custom role (staging's secrets only)."""
+    from strongroom.data import db
+    from strongroom.data import orgs as org_data
+
+    role = {"name": "Reader", "slug": "reader", "permissions": {"secrets.read": "non_production"}}
+    route = "POST /v1/orgs/{org}/roles"
+    event = load_event(
+        "orgs_create", headers=world.user, routeKey=route, body=role, path_parameters={"org": world.org[1]}
+    )
+    created = invoke("OrgsFunction", event)
+    assert created["statusCode"] == 201, created
+    member = dev_user()
+    me = invoke("IdentityFunction", load_event("identity_get_me", headers=member))
+    record = org_data.MembershipRecord(
+        org_id=world.org[0],
+        user_id=body_of(me)["id"],
+        email=body_of(me)["email"],
+        role="reader",
+        joined_at="2026-12-02",
+    )
+    db.transact([org_data.add_member(record)])
+    return member
+
+
+@pytest.mark.parametrize("how", ["iii", "sss"])
+def test_a_custom_role_s_member_costs_at_most_three_and_one_warm(invoke: Invoke, cost: Cost, how: str) -> None:
+    # Given a member whose role is a custom one (its item read with, or after, the membership)
+    world = _world(invoke, dev_user())
+    member = _custom_role_member(invoke, world)
+    readahead.forget()
+    cold = _list(invoke, cost, member, _named(world, how))
+    warm = _list(invoke, cost, member, _named(world, how))
+    # Then the role's item costs no round past the third, and none warm (the role is remembered)
+    assert cold == ["BatchGetItem"] * 3
+    assert warm == ["BatchGetItem"]
+    assert (f"ORG#{world.org[0]}", "ROLE#reader") in cost.batched

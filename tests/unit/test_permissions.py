@@ -140,3 +140,36 @@ def test_an_unknown_role_holds_nothing() -> None:
 def test_an_unknown_permission_is_a_programming_error() -> None:
     with pytest.raises(ValueError, match="unknown permission"):
         permissions.scope_of("owner", "secrets.explode")
+
+
+# --------------------------------------------------------------------------- custom roles
+
+
+def test_a_scope_covers_the_narrower_ones_only() -> None:
+    assert permissions.covers({"secrets.read": "all"}, {"secrets.read": "non_production"})
+    assert permissions.covers({"secrets.read": "non_production"}, {"secrets.read": "development"})
+    assert not permissions.covers({"secrets.read": "development"}, {"secrets.read": "non_production"})
+    assert not permissions.covers({"secrets.read": "all"}, {"audit.read": "all"})
+    assert permissions.covers({}, {})
+
+
+def test_nobody_grants_a_custom_role_holding_more_than_they_do() -> None:
+    auditor = {"audit.read": "all", "secrets.read": "non_production"}
+    keys = {"encryption.manage": "all"}
+    admin = permissions.role_permissions("admin")
+    assert permissions.may_grant("admin", admin, "auditor", auditor)  # type: ignore[arg-type]
+    assert not permissions.may_grant("admin", admin, "keys", keys)  # type: ignore[arg-type]
+    assert permissions.may_grant("owner", permissions.role_permissions("owner"), "keys", keys)  # type: ignore[arg-type]
+    # a custom role granting a built-in one: by what each holds; owners only by owners
+    lead = {**permissions.role_permissions("developer"), "members.manage": "all"}
+    assert permissions.may_grant("lead", lead, "viewer", permissions.role_permissions("viewer"))  # type: ignore[arg-type]
+    assert not permissions.may_grant("lead", lead, "admin", admin)  # type: ignore[arg-type]
+    assert not permissions.may_grant("lead", {**admin, **permissions.role_permissions("owner")}, "owner", {})  # type: ignore[arg-type]
+    # between built-in roles the ranks decide, as before
+    assert permissions.may_grant("admin", admin, "developer", {}) is permissions.can_grant("admin", "developer")
+
+
+def test_the_data_layer_knows_the_built_in_roles() -> None:
+    from strongroom.data import roles
+
+    assert {r.value for r in permissions.Role} == roles.BUILT_IN

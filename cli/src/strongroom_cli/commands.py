@@ -510,6 +510,97 @@ def projects_create(state: State, name: str, slug: str | None) -> None:
 
 
 @cli.group()
+def members() -> None:
+    """Members of the org (--org) and their invitations."""
+
+
+_MEMBER = ["user_id", "email", "name", "role", "joined_at"]
+
+
+@members.command("list")
+@click.pass_obj
+def members_list(state: State) -> None:
+    emit(state, state.call("GET", f"/v1/orgs/{_org(state)}/members")["data"], _MEMBER)
+
+
+@members.command("invite")
+@click.argument("email")
+@click.option("--role", required=True, help="owner, admin, developer, viewer or a custom role's slug")
+@click.pass_obj
+def members_invite(state: State, email: str, role: str) -> None:
+    """Invite EMAIL: the invitation's token is shown once, to send to them."""
+    invited = state.call("POST", f"/v1/orgs/{_org(state)}/invitations", body={"email": email, "role": role})
+    emit(state, invited, ["id", "email", "role", "expires_at", "token"])
+
+
+@members.command("role")
+@click.argument("user_id")
+@click.argument("role")
+@click.pass_obj
+def members_role(state: State, user_id: str, role: str) -> None:
+    """Give the member USER_ID (usr_…) the role ROLE."""
+    emit(state, state.call("PATCH", f"/v1/orgs/{_org(state)}/members/{user_id}", body={"role": role}), _MEMBER)
+
+
+@members.command("remove")
+@click.argument("user_id")
+@click.pass_obj
+def members_remove(state: State, user_id: str) -> None:
+    state.call("DELETE", f"/v1/orgs/{_org(state)}/members/{user_id}")
+    emit(state, {"user_id": user_id, "removed": True}, ["user_id", "removed"])
+
+
+@cli.group()
+def roles() -> None:
+    """Custom roles of the org (--org)."""
+
+
+_ROLE = ["id", "slug", "name", "permissions"]
+
+
+def _grants(pairs: tuple[str, ...]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for pair in pairs:
+        permission, sep, scope = pair.partition("=")
+        if not sep or not permission or not scope:
+            fail(f"--permission takes PERMISSION=SCOPE (e.g. secrets.read=non_production), not {pair!r}", 2)
+        out[permission] = scope
+    return out
+
+
+@roles.command("list")
+@click.pass_obj
+def roles_list(state: State) -> None:
+    emit(state, state.call("GET", f"/v1/orgs/{_org(state)}/roles")["data"], _ROLE)
+
+
+@roles.command("create")
+@click.argument("name")
+@click.option("--slug")
+@click.option("--description", default="")
+@click.option(
+    "--permission",
+    "pairs",
+    multiple=True,
+    metavar="PERM=SCOPE",
+    help="Repeated; SCOPE: all, non_production, development",
+)
+@click.pass_obj
+def roles_create(state: State, name: str, slug: str | None, description: str, pairs: tuple[str, ...]) -> None:
+    body = {"name": name, "description": description, "permissions": _grants(pairs), **({"slug": slug} if slug else {})}
+    emit(state, state.call("POST", f"/v1/orgs/{_org(state)}/roles", body=body), _ROLE)
+
+
+@roles.command("delete")
+@click.argument("role")
+@click.pass_obj
+def roles_delete(state: State, role: str) -> None:
+    """Delete ROLE (id or slug): refused while a member or a pending invitation holds it."""
+    state.call("DELETE", f"/v1/orgs/{_org(state)}/roles/{role}")
+    emit(state, {"role": role, "deleted": True}, ["role", "deleted"])
+
+
+@cli.group()
 def envs() -> None:
     """Environments of the project (--project)."""
 

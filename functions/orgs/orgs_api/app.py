@@ -7,10 +7,12 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Path
 
-from strongroom.domain import encryption, orgs
+from strongroom.domain import encryption, orgs, roles
 from strongroom.http.app import build_app, make_handler
 from strongroom.http.params import REF_PATTERN, Cursor, Limit, OrgRef, created, no_content
 from strongroom.models import (
+    CustomRole,
+    CustomRoleList,
     Invitation,
     InvitationAccepted,
     InvitationCreate,
@@ -28,6 +30,8 @@ from strongroom.models import (
     OrgList,
     OrgPatch,
     PermissionCatalog,
+    RoleCreate,
+    RolePut,
 )
 from strongroom.security.access import org_access
 
@@ -35,6 +39,7 @@ app = build_app()
 
 UserRef = Annotated[str, Path(pattern=REF_PATTERN, description="User ID (usr_…)")]
 InvitationRef = Annotated[str, Path(pattern=REF_PATTERN, description="Invitation ID (inv_…)")]
+RoleRef = Annotated[str, Path(pattern=REF_PATTERN, description="Custom role ID (rol_…) or slug")]
 InvitationToken = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,128}$", description="Invitation token (sr_inv_…)")]
 
 
@@ -112,6 +117,37 @@ def revoke_invitation(org: OrgRef, id: InvitationRef) -> Response[str]:  # noqa:
 @app.post("/v1/invitations/<token>/accept")
 def accept_invitation(token: InvitationToken) -> InvitationAccepted:
     return InvitationAccepted(org=orgs.accept(token))
+
+
+@app.get("/v1/orgs/<org>/roles")
+def list_roles(org: OrgRef) -> CustomRoleList:
+    access = org_access(org, "members.read")
+    return CustomRoleList(data=roles.list_roles(access))
+
+
+@app.post("/v1/orgs/<org>/roles", responses={201: {"description": "Created"}})
+def create_role(org: OrgRef, body: RoleCreate) -> Response[CustomRole]:
+    access = org_access(org, "roles.manage")
+    return created(roles.create(access, body))
+
+
+@app.get("/v1/orgs/<org>/roles/<role>")
+def get_role(org: OrgRef, role: RoleRef) -> CustomRole:
+    access = org_access(org, "members.read")
+    return roles.get(access, role)
+
+
+@app.put("/v1/orgs/<org>/roles/<role>")
+def put_role(org: OrgRef, role: RoleRef, body: RolePut) -> CustomRole:
+    access = org_access(org, "roles.manage")
+    return roles.update(access, role, body)
+
+
+@app.delete("/v1/orgs/<org>/roles/<role>", responses={204: {"description": "Deleted"}})
+def delete_role(org: OrgRef, role: RoleRef) -> Response[str]:
+    access = org_access(org, "roles.manage")
+    roles.delete(access, role)
+    return no_content()
 
 
 @app.get("/v1/permissions")

@@ -53,6 +53,19 @@ def user_orgs_gsi_pk(user_id: str) -> str:
     return f"USER#{user_id}#ORGS"
 
 
+def role(org_id: str, slug: str) -> dict[str, str]:
+    """A custom role, by its slug (what a membership or an invitation names; never renamed)."""
+    return {PK: f"ORG#{org_id}", SK: f"ROLE#{slug}"}
+
+
+ROLE_PREFIX = "ROLE#"
+
+
+def role_id(org_id: str, role_id_: str) -> dict[str, str]:
+    """A custom role's ID pointer: its slug."""
+    return {PK: f"ORG#{org_id}", SK: f"ROLEID#{role_id_}"}
+
+
 def invitation(org_id: str, invitation_id: str) -> dict[str, str]:
     return {PK: f"ORG#{org_id}", SK: f"INVITE#{invitation_id}"}
 

@@ -36,7 +36,7 @@ from typing import Any
 
 from strongroom import ids
 from strongroom.context import current
-from strongroom.data import db, keys, projects
+from strongroom.data import db, keys, projects, roles
 from strongroom.models.common import SLUG_PATTERN
 
 MAX_ROUNDS = 4
@@ -63,6 +63,7 @@ Trust = Callable[[dict[str, Any] | None], Caller | None]
 class _Learned:
     user_id: str | None = None
     slugs: dict[tuple[str, ...], str] = field(default_factory=dict)  # (level, parent IDs…, slug) -> ID
+    roles: dict[str, str] = field(default_factory=dict)  # org ID -> the custom role its membership named
 
 
 _learned: dict[tuple[str, str], _Learned] = {}
@@ -82,6 +83,7 @@ class _Plan:
     wanted: list[dict[str, str]] = field(default_factory=list)
     resolved: dict[tuple[str, ...], str] = field(default_factory=dict)  # verified slugs, to learn
     reached: bool = False  # the caller is a member of the org the path names
+    role: tuple[str, str | None] | None = None  # (org ID, the custom role the membership names or None)
 
     def want(self, key: dict[str, str]) -> tuple[bool, dict[str, Any] | None]:
         self.wanted.append(key)
@@ -112,7 +114,7 @@ class _Plan:
         return hint or self.learned.slugs.get(name)
 
     def round_keys(self) -> list[dict[str, str]]:
-        self.wanted, self.resolved, self.reached = [], {}, False
+        self.wanted, self.resolved, self.reached, self.role = [], {}, False, None
         known, item = self.want(self.credential)
         caller = self.trust(item) if known else None
         if known and caller is None:
@@ -134,10 +136,21 @@ class _Plan:
         if (org_known and (org is None or org.get("status") != "active")) or (member_known and member is None):
             return self.wanted
         self.reached = org_known and member_known
+        self._custom_role(org_id, member_known, member)
         if self.reached and org is not None:
             self.resolved[("org", str(org["slug"]))] = org_id
         self._below(org_id, refs)
         return self.wanted
+
+    def _custom_role(self, org_id: str, member_known: bool, member: dict[str, Any] | None) -> None:
+        """A custom role's item, once the membership names it (or, before, the role the
+        credential's last request in this org had: a guess the membership confirms or not)."""
+        slug = str(member["role"]) if member is not None else None if member_known else self.learned.roles.get(org_id)
+        custom = slug if slug is not None and slug not in roles.BUILT_IN else None
+        if member is not None:
+            self.role = (org_id, custom)
+        if custom is not None:
+            self.want(keys.role(org_id, custom))
 
     def _below(self, org_id: str, refs: dict[str, str]) -> None:
         if not (project_ref := refs.get("project")):
@@ -202,6 +215,12 @@ def _learn(plan: _Plan) -> None:
         learned = _Learned(user_id=caller.user_id)
     if plan.reached:
         learned.slugs.update(plan.resolved)
+        if plan.role is not None and plan.role[1] is None:
+            learned.roles.pop(plan.role[0], None)
+        elif plan.role is not None and plan.role[1] is not None:
+            learned.roles[plan.role[0]] = plan.role[1]
+            while len(learned.roles) > SLUGS_PER_CREDENTIAL:
+                del learned.roles[next(iter(learned.roles))]
         while len(learned.slugs) > SLUGS_PER_CREDENTIAL:
             del learned.slugs[next(iter(learned.slugs))]
     if len(_learned) >= REMEMBERED:

@@ -18,8 +18,8 @@ from strongroom.data import chain, db, invitations, users
 from strongroom.data import orgs as data
 from strongroom.data.invitations import InvitationRecord
 from strongroom.data.orgs import MembershipRecord, OrgRecord
-from strongroom.domain import audit, purge
-from strongroom.errors import Conflict, Forbidden, Gone, NotFound
+from strongroom.domain import audit, purge, roles
+from strongroom.errors import Conflict, Forbidden, Gone, Invalid, NotFound
 from strongroom.models import (
     Invitation,
     InvitationCreate,
@@ -137,7 +137,7 @@ def _member_view(m: MembershipRecord) -> Member:
         user_id=m.user_id,
         email=m.email,
         name=user.name if user else "",
-        role=m.role,  # type: ignore[arg-type]
+        role=m.role,
         joined_at=m.joined_at,
     )
 
@@ -153,7 +153,7 @@ def list_members(access: OrgAccess, *, limit: int, cursor: str | None) -> tuple[
             name=names.get(m.user_id, ""),
             role=m.role,
             joined_at=m.joined_at,
-        )  # type: ignore[arg-type]
+        )
         for m in records
     ]
     return out, next_cursor
@@ -166,11 +166,25 @@ def _target(access: OrgAccess, user_id: str) -> MembershipRecord:
     return target
 
 
+def _may_grant(access: OrgAccess, role: str) -> bool:
+    """Whether the caller may grant, change or remove `role` (an unknown custom role: 400)."""
+    return permissions.may_grant(access.role, access.holds(), role, roles.grants(access.org.id, role))
+
+
+def _held(access: OrgAccess, role: str) -> bool:
+    """`_may_grant` for a role someone holds already (a custom role gone meanwhile holds nothing)."""
+    try:
+        return _may_grant(access, role)
+    except Invalid:
+        return permissions.may_grant(access.role, access.holds(), role, {})
+
+
 def change_role(access: OrgAccess, user_id: str, role: str) -> Member:
-    """Change a member's role (`members.manage`): nobody grants or changes a role above their
-    own, and the last owner is never demoted (the owner count moves in the same transaction)."""
+    """Change a member's role (`members.manage`): nobody grants or changes a role holding more than
+    they do, and the last owner is never demoted (the owner count moves in the same transaction,
+    the custom roles' `in_use` too)."""
     target = _target(access, user_id)
-    if not permissions.can_grant(access.role, target.role) or not permissions.can_grant(access.role, role):
+    if not _may_grant(access, role) or not _held(access, target.role):
         raise Forbidden(
             f"your role ({access.role}) cannot change a {target.role} into a {role}", details={"role": access.role}
         )
@@ -178,7 +192,11 @@ def change_role(access: OrgAccess, user_id: str, role: str) -> Member:
         return _member_view(target)
     delta = (role == "owner") - (target.role == "owner")
     chain.transact(
-        [data.set_role(target, role), data.guard(access.org.id, delta)],
+        [
+            data.set_role(target, role),
+            data.guard(access.org.id, delta),
+            *roles.uses(access.org.id, {target.role: -1, role: 1}),
+        ],
         audit=audit.event(
             "member.role_changed",
             scope_id=access.org.id,
@@ -201,10 +219,14 @@ def remove_member(access: OrgAccess, user_id: str) -> None:
     is_leaving = leaving(user_id)
     access.require("org.read" if is_leaving else "members.manage")
     target = _target(access, user_id)
-    if not is_leaving and not permissions.can_grant(access.role, target.role):
+    if not is_leaving and not _held(access, target.role):
         raise Forbidden(f"your role ({access.role}) cannot remove a {target.role}", details={"role": access.role})
     chain.transact(
-        [data.remove_member(target), data.guard(access.org.id, -1 if target.role == "owner" else 0)],
+        [
+            data.remove_member(target),
+            data.guard(access.org.id, -1 if target.role == "owner" else 0),
+            *roles.uses(access.org.id, {target.role: -1}),
+        ],
         audit=audit.event(
             "member.left" if is_leaving else "member.removed",
             scope_id=access.org.id,
@@ -231,7 +253,7 @@ def _invitation_view(inv: InvitationRecord) -> Invitation:
 
 def invite(access: OrgAccess, body: InvitationCreate) -> InvitationCreated:
     """Invite someone by email (`members.manage`), to a role no higher than the caller's."""
-    if not permissions.can_grant(access.role, body.role):
+    if not _may_grant(access, body.role):
         raise Forbidden(f"your role ({access.role}) cannot invite a {body.role}", details={"role": access.role})
     existing = users.by_email(body.email)
     if existing and data.membership(access.org.id, existing.id):
@@ -251,7 +273,7 @@ def invite(access: OrgAccess, body: InvitationCreate) -> InvitationCreated:
     )
     epoch = int(expires.timestamp())
     chain.transact(
-        [data.active_check(access.org.id), *invitations.create(inv, epoch)],
+        [data.active_check(access.org.id), *invitations.create(inv, epoch), *roles.uses(access.org.id, {body.role: 1})],
         audit=audit.event(
             "member.invited",
             scope_id=access.org.id,
@@ -277,7 +299,7 @@ def revoke_invitation(access: OrgAccess, invitation_id: str) -> None:
     if inv.status != "pending":
         raise Conflict(f"the invitation is already {inv.status}", code="invitation_not_pending")
     chain.transact(
-        invitations.revoke(inv),
+        [*invitations.revoke(inv), *roles.uses(inv.org_id, {inv.role: -1})],
         audit=audit.event("invitation.revoked", scope_id=inv.org_id, resource_type="invitation", resource_id=inv.id),
     )
 
@@ -347,7 +369,7 @@ def catalog() -> PermissionCatalog:
 
 def my_permissions(org_ref: str) -> MyPermissions:
     access = org_access(org_ref, "org.read")
-    perms = permissions.role_permissions(access.role)
+    perms = dict(sorted(access.holds().items()))
     if access.principal.read_only:
         perms = {
             k: v

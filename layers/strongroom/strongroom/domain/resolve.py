@@ -55,7 +55,7 @@ from strongroom.data.secrets import SnapshotRecord
 from strongroom.errors import Forbidden, Unprocessable
 from strongroom.models import MAX_VALUE_BYTES
 from strongroom.security import crypto
-from strongroom.security.access import EnvironmentAccess, OrgAccess
+from strongroom.security.access import EnvironmentAccess, OrgAccess, role_grants
 
 MAX_DEPTH = 10
 MAX_ANCESTORS = 10
@@ -688,7 +688,12 @@ class Resolver:
         writer = (
             None
             if role is None
-            else OrgAccess(principal=Principal(type="user", id=entry.updated_by), org=self.access.org, role=role)
+            else OrgAccess(
+                principal=Principal(type="user", id=entry.updated_by),
+                org=self.access.org,
+                role=role,
+                grants=role_grants(self.access.org.id, role),
+            )
         )
         if writer is None or not all(writer.allows("secrets.read", e) for e in [target, *self.ancestors(target)]):
             raise Forbidden(

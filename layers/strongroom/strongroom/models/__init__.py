@@ -66,6 +66,8 @@ from strongroom.models.identity import (
     UserPatch,
 )
 from strongroom.models.orgs import (
+    CustomRole,
+    CustomRoleList,
     Invitation,
     InvitationAccepted,
     InvitationCreate,
@@ -81,7 +83,9 @@ from strongroom.models.orgs import (
     OrgPatch,
     PermissionCatalog,
     PermissionInfo,
+    RoleCreate,
     RoleInfo,
+    RolePut,
 )
 from strongroom.models.projects import (
     MAX_PATTERN_LENGTH,
@@ -173,6 +177,8 @@ __all__ = [
     "ChangePassword",
     "Comment",
     "ConsistencyProof",
+    "CustomRole",
+    "CustomRoleList",
     "Delivery",
     "DeliveryList",
     "Description",
@@ -240,8 +246,10 @@ __all__ = [
     "Request",
     "ResetPassword",
     "Response",
+    "RoleCreate",
     "RoleInfo",
     "RoleName",
+    "RolePut",
     "RuntimeIdentity",
     "RuntimeSecret",
     "RuntimeSecrets",

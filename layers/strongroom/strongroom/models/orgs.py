@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from strongroom.http.shown_once import ShownOnce
 from strongroom.models.common import (
+    Description,
     Email,
+    Items,
     Name,
     Page,
     Request,
@@ -16,6 +18,7 @@ from strongroom.models.common import (
     RoleName,
     Slug,
 )
+from strongroom.security.permissions import CATALOG_BY_NAME
 
 
 class OrgCreate(Request):
@@ -35,7 +38,7 @@ class Org(Response):
     id: str
     name: str
     slug: str
-    role: RoleName | Literal["service_token"]  # the caller's: a member's role, or a service token
+    role: RoleRef | Literal["service_token"]  # the caller's: a member's role, or a service token
     require_2fa: bool = False
     created_at: str
     updated_at: str
@@ -45,11 +48,17 @@ class OrgList(Page[Org]):
     pass
 
 
+# A member's or an invitation's role: a built-in role or the slug of one of the org's custom roles.
+RoleRef = Annotated[
+    Slug, Field(description="A built-in role (owner, admin, developer, viewer) or a custom role's slug")
+]
+
+
 class Member(Response):
     user_id: str
     email: str
     name: str = ""
-    role: RoleName
+    role: RoleRef
     joined_at: str
 
 
@@ -58,18 +67,18 @@ class MemberList(Page[Member]):
 
 
 class MemberPatch(Request):
-    role: RoleName
+    role: RoleRef
 
 
 class InvitationCreate(Request):
     email: Email
-    role: RoleName
+    role: RoleRef
 
 
 class Invitation(Response):
     id: str
     email: str
-    role: RoleName
+    role: RoleRef
     invited_by: str
     created_at: str
     expires_at: str
@@ -106,5 +115,44 @@ class PermissionCatalog(Response):
 
 class MyPermissions(Response):
     org_id: str
-    role: RoleName
+    role: RoleRef
     permissions: dict[str, Literal["all", "non_production", "development"]]
+
+
+# --------------------------------------------------------------------------- custom roles
+
+ScopeName = Literal["all", "non_production", "development"]
+
+
+def _known(value: dict[str, ScopeName]) -> dict[str, ScopeName]:
+    if any(p not in CATALOG_BY_NAME for p in value):
+        raise ValueError("unknown permission: see GET /v1/permissions")
+    return value
+
+
+class RolePut(Request):
+    name: Name
+    description: Description = ""
+    permissions: dict[str, ScopeName] = Field(
+        max_length=64, description='Catalog permission -> scope, e.g. {"secrets.read": "non_production"}'
+    )
+
+    _check = field_validator("permissions")(_known)
+
+
+class RoleCreate(RolePut):
+    slug: Slug | None = Field(default=None, description="Defaults to the name's; never changes afterwards")
+
+
+class CustomRole(Response):
+    id: str
+    slug: str
+    name: str
+    description: str
+    permissions: dict[str, ScopeName]
+    created_at: str
+    updated_at: str
+
+
+class CustomRoleList(Items[CustomRole]):
+    pass

@@ -11,12 +11,13 @@ A service token is not a member: it sees its own org, project and environment (a
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 from strongroom.context import Principal, principal
 from strongroom.data import orgs as org_data
 from strongroom.data import projects as project_data
+from strongroom.data import roles as role_data
 from strongroom.data.orgs import OrgRecord
 from strongroom.data.projects import EnvironmentRecord, ProjectRecord
 from strongroom.errors import Forbidden, NotFound
@@ -38,6 +39,15 @@ class OrgAccess:
     principal: Principal
     org: OrgRecord
     role: str
+    # What the role holds (permission -> scope): a custom role's, read with the membership; None
+    # for a built-in role (the matrix decides).
+    grants: dict[str, permissions.Scope] | None = field(default=None, kw_only=True)
+
+    def holds(self) -> dict[str, permissions.Scope]:
+        """Everything the role holds (a service token: nothing grantable)."""
+        if self.grants is not None:
+            return self.grants
+        return permissions.role_permissions(self.role) if permissions.builtin(self.role) else {}
 
     def allows(self, permission: str, env: EnvironmentRecord | None = None) -> bool:
         if self.principal.read_only and permission in _WRITE_PERMISSIONS:
@@ -47,7 +57,7 @@ class OrgAccess:
                 return True
             in_scope = env is None or env.id == self.principal.environment_id
             return in_scope and permission in self.principal.permissions
-        scope = permissions.scope_of(self.role, permission)
+        scope = permissions.scope_of(self.role, permission) if self.grants is None else self.grants.get(permission)
         if permissions.CATALOG_BY_NAME[permission].environment_scoped:
             if env is None:
                 return scope is not None
@@ -81,6 +91,15 @@ class EnvironmentAccess(ProjectAccess):
     environment: EnvironmentRecord
 
 
+def role_grants(org_id: str, role: str) -> dict[str, permissions.Scope] | None:
+    """None for a built-in role; what a custom role holds (`permissions.effective`; a role gone:
+    what every member holds)."""
+    if permissions.builtin(role):
+        return None
+    found = role_data.get(org_id, role)
+    return permissions.effective(dict(found.permissions) if found else {})
+
+
 def org_access(org_ref: str, permission: str) -> OrgAccess:
     who = principal()
     org = org_data.resolve(org_ref)
@@ -95,7 +114,8 @@ def org_access(org_ref: str, permission: str) -> OrgAccess:
         role = membership.role
     logger.append_keys(org_id=org.id)
     _two_factor_gate(who, org, role, permission)
-    access = OrgAccess(principal=who, org=org, role=role)
+    grants = None if who.type == "service_token" else role_grants(org.id, role)
+    access = OrgAccess(principal=who, org=org, role=role, grants=grants)
     access.require(permission)
     return access
 
@@ -124,7 +144,7 @@ def project_access(org_ref: str, project_ref: str, permission: str) -> ProjectAc
     project = project_data.resolve(base.org.id, project_ref)
     if project is None or not base.sees(project_id=project.id):
         raise NotFound("project not found")
-    access = ProjectAccess(principal=base.principal, org=base.org, role=base.role, project=project)
+    access = ProjectAccess(principal=base.principal, org=base.org, role=base.role, grants=base.grants, project=project)
     access.require(permission)
     return access
 
@@ -135,7 +155,12 @@ def environment_access(org_ref: str, project_ref: str, env_ref: str, permission:
     if env is None or not base.sees(environment_id=env.id):
         raise NotFound("environment not found")
     access = EnvironmentAccess(
-        principal=base.principal, org=base.org, role=base.role, project=base.project, environment=env
+        principal=base.principal,
+        org=base.org,
+        role=base.role,
+        grants=base.grants,
+        project=base.project,
+        environment=env,
     )
     access.require(permission, env)
     return access

@@ -114,3 +114,39 @@ def can_grant(granter_role: str, role: str) -> bool:
 
 def role_permissions(role: str) -> dict[str, Scope]:
     return dict(sorted(MATRIX[Role(role)].items()))
+
+
+def builtin(role: str) -> bool:
+    return role in Role.__members__.values()
+
+
+# Custom roles (data/roles.py): each of their scopes is a subset of the next one's environments.
+SCOPE_RANK: dict[Scope, int] = {"development": 0, "non_production": 1, "all": 2}
+SCOPES: tuple[Scope, ...] = ("all", "non_production", "development")
+
+
+def effective(grants: dict[str, Scope]) -> dict[str, Scope]:
+    """What a custom role holding `grants` holds: every member sees the org (`org.read`), and a
+    role holding an environment-scoped permission sees the projects (`projects.read`), without
+    which it would reach no environment."""
+    implied: dict[str, Scope] = {"org.read": "all"}
+    if any(CATALOG_BY_NAME[p].environment_scoped for p in grants if p in CATALOG_BY_NAME):
+        implied["projects.read"] = "all"
+    known = {p: s for p, s in grants.items() if p in CATALOG_BY_NAME}
+    return dict(sorted({**implied, **known}.items()))
+
+
+def covers(held: dict[str, Scope], wanted: dict[str, Scope]) -> bool:
+    """Whether `held` includes every permission of `wanted`, each at a scope at least as wide."""
+    return all(p in held and SCOPE_RANK[held[p]] >= SCOPE_RANK[s] for p, s in wanted.items())
+
+
+def may_grant(granter_role: str, granter: dict[str, Scope], role: str, grants: dict[str, Scope]) -> bool:
+    """Whether a holder of `granter_role` (holding `granter`) may grant, change or remove `role`
+    (holding `grants`): between built-in roles `can_grant`; with a custom role on either side,
+    nobody grants a permission or scope they lack, and only owners grant owners."""
+    if builtin(granter_role) and builtin(role):
+        return can_grant(granter_role, role)
+    if role == Role.OWNER:
+        return granter_role == Role.OWNER
+    return covers(granter, grants)
