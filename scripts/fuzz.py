@@ -189,7 +189,7 @@ EXPECTATIONS: list[tuple[list[str], str, list[str], str]] = [
         ["2xx", "401", "403", "404", "409", "413", "422"],
         "Checked against the state found: keys to delete or promote that do not exist, content that "
         "is not dotenv/JSON, `from` equal to `to`, an instant in the future are 422 naming the "
-        "problem; more than 95 keys in one change (one transaction), or past the snapshot's size, 413.",
+        "problem; a change past the environment's size (or the request body limit), 413.",
     ),
     (
         ["test_kms_key", "enable_kms_key"],
@@ -218,6 +218,29 @@ EXPECTATIONS: list[tuple[list[str], str, list[str], str]] = [
         ["2xx", "401", "403", "404", "409", "422"],
         "An `expires_at` in the past, an `allowed_cidrs` entry that is no network, or an org the "
         "caller is not a member of, is 422 naming it.",
+    ),
+    (
+        ["register_account", "change_password", "forgot_password"],
+        "positive_data_acceptance",
+        ["2xx", "400", "401", "403", "409", "429"],
+        "A password of 12 to 256 characters may still be refused: a strength estimate below 3 "
+        "(zxcvbn) or the email inside it is 400 naming `password`; register and forgot-password are "
+        "limited per source address (429 with Retry-After).",
+    ),
+    (
+        ["verify_email", "reset_password", "login", "enable_two_factor", "disable_two_factor"],
+        "positive_data_acceptance",
+        ["2xx", "400", "401", "403", "404", "409", "429"],
+        "Tokens and codes are server-issued: a well-formed mail token the server did not issue (or "
+        "used, or expired) is 400 invalid_token; a TOTP code that is not the current one is 400/401 "
+        "totp_invalid; unknown credentials are 401 invalid_credentials, and a locked account 429.",
+    ),
+    (
+        ["create_role", "put_role"],
+        "positive_data_acceptance",
+        ["2xx", "400", "401", "403", "404", "409"],
+        "A role's permissions map is keyed by the permission catalog and valued by a scope: any "
+        "other key (or a permission the caller lacks, 403) is refused naming `permissions`.",
     ),
 ]
 
