@@ -24,7 +24,7 @@ from strongroom.data import accounts as account_data
 from strongroom.data import chain, db, keys, readahead, users
 from strongroom.data import totp as totp_data
 from strongroom.domain import audit, two_factor
-from strongroom.errors import Conflict, Invalid, Throttled, Unauthorized
+from strongroom.errors import Conflict, Forbidden, Invalid, Throttled, Unauthorized
 from strongroom.models import AccountUser, ChangePassword, Login, LoginResult, Register, Registered, User
 from strongroom.security import passwords, sessions
 
@@ -158,7 +158,7 @@ def _second_factor(
 def _session_principal() -> Principal:
     who = principal()
     if who.type != "user" or who.via != "session" or not who.session_id:
-        raise Invalid("this request is not signed in with a session", code="not_a_session")
+        raise Forbidden("this request is not signed in with a session", code="not_a_session")
     return who
 
 

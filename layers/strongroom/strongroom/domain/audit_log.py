@@ -124,10 +124,15 @@ def _tree(scope: str) -> data.Tree:
 
 
 def tree_head(access: OrgAccess) -> TreeHead:
-    """The org's latest signed tree head (404 until its first events are sealed)."""
+    """The org's latest signed tree head (409 `not_sealed` until its first events are sealed: the
+    org exists, its first head is a second away)."""
     signed = _tree(access.org.id).signed
     if signed is None:
-        raise NotFound("no signed tree head yet: the org's first events are being sealed")
+        raise Conflict(
+            "no signed tree head yet: the org's first events are being sealed; retry",
+            headers={"Retry-After": "1"},
+            code="not_sealed",
+        )
     return TreeHead.model_validate(signed)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, StrictBool, field_validator
 
 from strongroom.http.shown_once import ShownOnce
 from strongroom.models.common import (
@@ -29,7 +29,7 @@ class OrgCreate(Request):
 class OrgPatch(Request):
     name: Name | None = None
     slug: Slug | None = None
-    require_2fa: bool | None = Field(
+    require_2fa: StrictBool | None = Field(
         default=None, description="Members without 2FA get 403 2fa_required on the org's resources"
     )
 
