@@ -5,6 +5,8 @@ Set once per invocation by the entry point; read by the domain (audit actor, ip)
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -79,3 +81,16 @@ def principal() -> Principal:
     if p is None:
         raise Unauthorized("authentication required")
     return p
+
+
+@contextmanager
+def acting_as(who: Principal) -> Iterator[None]:
+    """`who` is the request's principal (its audit actor) inside the block, then the one before:
+    for the writes of routes that authenticate nobody (sign-up, login, a mailed token)."""
+    ctx = current()
+    before = ctx.principal
+    ctx.principal = who
+    try:
+        yield
+    finally:
+        ctx.principal = before

@@ -22,7 +22,7 @@ from datetime import timedelta
 
 from strongroom import clock
 from strongroom.config import settings
-from strongroom.context import Principal, current, principal
+from strongroom.context import Principal, acting_as, current, principal
 from strongroom.data import accounts as account_data
 from strongroom.data import chain, db, mail, mail_tokens, users
 from strongroom.domain import audit
@@ -79,13 +79,8 @@ def _issue(purpose: mail_tokens.Purpose, user_id: str, email: str, generation: i
 
 def _as[T](user_id: str, email: str, write: Callable[[], T]) -> T:
     """`write()` with the user as the audit actor (these routes authenticate nobody)."""
-    ctx = current()
-    before = ctx.principal
-    ctx.principal = Principal(type="user", id=user_id, email=email, via="mail")
-    try:
+    with acting_as(Principal(type="user", id=user_id, email=email, via="mail")):
         return write()
-    finally:
-        ctx.principal = before
 
 
 def _redeemable(token: str, purpose: mail_tokens.Purpose) -> tuple[str, mail_tokens.MailToken]:

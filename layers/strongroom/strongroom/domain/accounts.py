@@ -19,7 +19,7 @@ from typing import Any
 
 from strongroom import clock, ids
 from strongroom.config import settings
-from strongroom.context import Principal, current, principal
+from strongroom.context import Principal, acting_as, current, principal
 from strongroom.data import accounts as account_data
 from strongroom.data import chain, db, keys, readahead, users
 from strongroom.data import totp as totp_data
@@ -40,14 +40,9 @@ def _weak(field: str, why: passwords.Refusal) -> Invalid:
 
 
 def _as[T](user_id: str, email: str, write: Callable[[], T]) -> T:
-    """`write()` with the user as the audit actor (these routes run before there is a principal)."""
-    ctx = current()
-    before = ctx.principal
-    ctx.principal = Principal(type="user", id=user_id, email=email, via="session")
-    try:
+    """`write()` with the user as the audit actor (these routes authenticate nobody)."""
+    with acting_as(Principal(type="user", id=user_id, email=email, via="session")):
         return write()
-    finally:
-        ctx.principal = before
 
 
 # --------------------------------------------------------------------------- register

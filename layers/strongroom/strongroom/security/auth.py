@@ -140,23 +140,22 @@ def _provision(
 ) -> Any:
     """A user for a verified email (its caller checked that); `replacing` is the unverified record
     that held the email, which is no identity for it."""
-    from strongroom.context import current  # noqa: PLC0415
+    from strongroom.context import acting_as  # noqa: PLC0415
     from strongroom.data import users  # noqa: PLC0415
     from strongroom.errors import Conflict  # noqa: PLC0415
 
-    ctx = current()
-    # The audit actor of a self-provisioning is the user being created.
-    ctx.principal = Principal(type="system", id="signup", via=via)
-    try:
-        return users.create(email, email.split("@", 1)[0], issuer=issuer, subject=subject, via=via, replacing=replacing)
-    except Conflict:
-        # Raced with a concurrent first request of the same user.
-        found = users.by_identity(issuer, subject) if issuer and subject else users.by_email(email)
-        if found is None:
-            raise
-        return found
-    finally:
-        ctx.principal = None
+    # The audit actor of a self-provisioning is the sign-up itself (no principal yet).
+    with acting_as(Principal(type="system", id="signup", via=via)):
+        try:
+            return users.create(
+                email, email.split("@", 1)[0], issuer=issuer, subject=subject, via=via, replacing=replacing
+            )
+        except Conflict:
+            # Raced with a concurrent first request of the same user.
+            found = users.by_identity(issuer, subject) if issuer and subject else users.by_email(email)
+            if found is None:
+                raise
+            return found
 
 
 # --------------------------------------------------------------------------- OIDC
