@@ -223,24 +223,20 @@ def tree_ops(
             node["event_id"] = leaf_events[index]
         ops.append(db.Put(node))  # no condition of its own: the tree's move below decides for all
     changes = {"size": size_after, "root_hash": root_hash, "updated_at": at, **(extra or {})}
-    ops.append(_tree_move(scope_id, size_before, changes))
+    ops.append(_tree_update(scope_id, size_before, changes))
     return ops
 
 
-def _tree_move(scope_id: str, size_before: int, changes: dict[str, Any]) -> db.Op:
-    names = {f"#{k}": k for k in changes}
-    values = {f":{k}": v for k, v in changes.items()}
-    expression = "SET " + ", ".join(f"#{k} = :{k}" for k in changes) + ", entity = :entity"
-    values[":entity"] = "audit_tree"
-    condition = "attribute_not_exists(PK) OR #size = :before" if size_before == 0 else "#size = :before"
-    names["#size"] = "size"
-    values[":before"] = size_before
+def _tree_update(scope_id: str, size: int, changes: dict[str, Any]) -> db.Op:
+    """SET `changes` on the tree item while it has `size` leaves (or does not exist yet, at 0):
+    every write of the tree is conditional on the size its writer read."""
+    changes = {**changes, "entity": "audit_tree"}
     return db.Update(
         keys.audit_tree(scope_id),
-        expression,
-        condition=condition,
-        names=names,
-        values=values,
+        "SET " + ", ".join(f"#{k} = :{k}" for k in changes),
+        condition="attribute_not_exists(PK) OR #size = :seen" if size == 0 else "#size = :seen",
+        names={f"#{k}": k for k in changes} | {"#size": "size"},
+        values={f":{k}": v for k, v in changes.items()} | {":seen": size},
         on_fail=db.Contended("the tree moved"),
     )
 
@@ -264,21 +260,8 @@ def publish_head(scope_id: str, head: dict[str, Any], *, legacy: dict[str, Any] 
                     "head": head,
                 }
             ),
-            _signed_move(scope_id, int(head["tree_size"]), changes),
+            _tree_update(scope_id, int(head["tree_size"]), changes),
         ]
-    )
-
-
-def _signed_move(scope_id: str, size: int, changes: dict[str, Any]) -> db.Op:
-    names = {f"#{k}": k for k in changes} | {"#size": "size"}
-    values = {f":{k}": v for k, v in changes.items()} | {":size": size}
-    return db.Update(
-        keys.audit_tree(scope_id),
-        "SET " + ", ".join(f"#{k} = :{k}" for k in changes),
-        condition="#size = :size",
-        names=names,
-        values=values,
-        on_fail=db.Contended("the tree moved"),
     )
 
 

@@ -67,6 +67,7 @@ class _Step:
     size: int
     nodes: list[tuple[merkle.Position, bytes]] = field(default_factory=list)
     leaf_events: dict[int, str] = field(default_factory=dict)
+    root: str = ""  # the root at `size`, once `ops` built the step
 
     def append(self, store: _Nodes, event: dict[str, Any]) -> int:
         index = self.size
@@ -78,7 +79,7 @@ class _Step:
         return index
 
     def ops(self, scope: str, store: _Nodes, at: str, extra: dict[str, Any] | None = None) -> list[db.Op]:
-        root = merkle.root(self.size, store.get).hex()
+        self.root = root = merkle.root(self.size, store.get).hex()
         return data.tree_ops(
             scope,
             self.nodes,
@@ -118,7 +119,7 @@ def seal_scope(scope: str, hinted: list[dict[str, Any]]) -> int:
     record carried is taken from the record, any other is read (consistently)."""
     legacy = _migrate(scope) if data.legacy_head(scope) is not None else None
     tree = data.tree(scope) or data.Tree()
-    size, sealed = tree.size, 0
+    size, root, sealed = tree.size, str(tree.root_hash), 0
     carried = {str(e["id"]): e for e in hinted if e.get("leaf_index") is None}
     while True:
         listed = data.unsealed_ids(scope, limit=BATCH)
@@ -128,14 +129,13 @@ def seal_scope(scope: str, hinted: list[dict[str, Any]]) -> int:
             known |= data.events(scope, unread)
         pending = sorted((e for e in known.values() if e.get("leaf_index") is None), key=lambda e: str(e["id"]))
         if pending:
-            size = _append(scope, size, pending)
+            size, root = _append(scope, size, pending)
             sealed += len(pending)
         if len(listed) < BATCH:
             break
         carried = {}
-    tree = data.tree(scope) or tree
     if size and (tree.signed is None or int(tree.signed["tree_size"]) != size or legacy is not None):
-        head = signing.sign_head(scope, size, str(tree.root_hash))
+        head = signing.sign_head(scope, size, root)
         data.publish_head(scope, head, legacy=legacy)
         logger.info("audit tree head signed", extra={"scope": scope, "tree_size": size, "sealed": sealed})
     return sealed
@@ -146,10 +146,11 @@ def _cost(index: int) -> int:
     return 2 + ((index ^ (index + 1)).bit_length() - 1)
 
 
-def _append(scope: str, size: int, pending: list[dict[str, Any]]) -> int:
-    """Append `pending` as leaves after `size`, as many a transaction as fit in MAX_ITEMS; the new size."""
+def _append(scope: str, size: int, pending: list[dict[str, Any]]) -> tuple[int, str]:
+    """Append `pending` as leaves after `size`, as many a transaction as fit in MAX_ITEMS; the new
+    size and root."""
     store = _Nodes.at(scope, size)
-    queue = list(pending)
+    queue, root = list(pending), ""
     while queue:
         step = _Step(size_before=size, size=size)
         sealed: list[tuple[dict[str, Any], int]] = []
@@ -160,8 +161,8 @@ def _append(scope: str, size: int, pending: list[dict[str, Any]]) -> int:
             sealed.append((event, step.append(store, event)))
         at = clock.now_iso()
         data.seal(data.leaf_ops(sealed, sealed_at=at) + step.ops(scope, store, at))
-        size = step.size
-    return size
+        size, root = step.size, step.root
+    return size, root
 
 
 def _migrate(scope: str) -> dict[str, Any]:
