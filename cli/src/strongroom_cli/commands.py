@@ -232,6 +232,14 @@ def _anonymous(state: State, method: str, path: str, body: dict[str, Any]) -> tu
         return resp.status_code, resp.text
 
 
+def _public(state: State, path: str, body: dict[str, Any], want: int) -> Any:
+    """POST to a route that authenticates nobody; its payload, or a one-line failure."""
+    status, payload = _anonymous(state, "POST", path, body)
+    if status != want:
+        fail(_refused(status, payload))
+    return payload
+
+
 def _refused(status: int, payload: Any) -> str:
     error = payload.get("error", {}) if isinstance(payload, dict) else {}
     message = f"{error.get('message', payload)} ({error.get('code', status)}, {status})"
@@ -251,9 +259,7 @@ def register(state: State, email: str, name: str | None, password_stdin: bool) -
     body: dict[str, Any] = {"email": email, "password": _password(password_stdin, confirm=not password_stdin)}
     if name:
         body["name"] = name
-    status, payload = _anonymous(state, "POST", "/v1/auth/register", body)
-    if status != 201:
-        fail(_refused(status, payload))
+    payload = _public(state, "/v1/auth/register", body, 201)
     if state.as_json:
         emit(state, payload)
     else:
@@ -288,9 +294,7 @@ def _password_login(state: State, email: str, password_stdin: bool, totp: str | 
 @click.pass_obj
 def verify_email(state: State, token: str) -> None:
     """Verify your email address with the token of the mail (`send-verification` sends one)."""
-    status, payload = _anonymous(state, "POST", "/v1/auth/verify-email", {"token": token})
-    if status != 200:
-        fail(_refused(status, payload))
+    payload = _public(state, "/v1/auth/verify-email", {"token": token}, 200)
     emit(state, payload["user"], ["id", "email", "email_verified"])
 
 
@@ -307,9 +311,7 @@ def send_verification(state: State) -> None:
 @click.pass_obj
 def forgot_password(state: State, email: str) -> None:
     """Mail a password reset link (the answer is the same whether the account exists or not)."""
-    status, payload = _anonymous(state, "POST", "/v1/auth/forgot-password", {"email": email})
-    if status != 202:
-        fail(_refused(status, payload))
+    _public(state, "/v1/auth/forgot-password", {"email": email}, 202)
     emit(state, {"requested": True}, ["requested"])
 
 
@@ -320,9 +322,7 @@ def forgot_password(state: State, email: str) -> None:
 def reset_password(state: State, token: str, password_stdin: bool) -> None:
     """Set a new password with the token of the reset mail (every session of the account ends)."""
     body = {"token": token, "new_password": _password(password_stdin, confirm=not password_stdin)}
-    status, payload = _anonymous(state, "POST", "/v1/auth/reset-password", body)
-    if status != 204:
-        fail(_refused(status, payload))
+    _public(state, "/v1/auth/reset-password", body, 204)
     emit(state, {"reset": True}, ["reset"])
 
 
