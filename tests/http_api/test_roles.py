@@ -150,3 +150,18 @@ def test_another_org_s_role_is_404(api: Api) -> None:
     # nor may the other org grant the first org's role
     invite = {"email": unique_email("x"), "role": "auditor"}
     assert api("POST", f"/v1/orgs/{other}/invitations", user=other_owner, json=invite)[0] == 400
+
+
+def test_an_org_holds_a_bounded_number_of_custom_roles(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    from strongroom.data import roles
+
+    monkeypatch.setattr(roles, "MAX_ROLES", 2)  # the server runs in this process
+    slug, owner, _ = _org(api)
+    assert _create(api, slug, owner, slug="one", permissions=AUDITOR)[0] == 201
+    assert _create(api, slug, owner, slug="two", permissions=AUDITOR)[0] == 201
+    status, body = _create(api, slug, owner, slug="three", permissions=AUDITOR)
+    assert (status, body["error"]["code"], body["error"]["details"]["limit"]) == (409, "too_many_roles", 2)
+    assert [r["slug"] for r in api("GET", f"/v1/orgs/{slug}/roles", user=owner)[2]["data"]] == ["one", "two"]
+    # a deleted role frees its place
+    assert api("DELETE", f"/v1/orgs/{slug}/roles/one", user=owner)[0] == 204
+    assert _create(api, slug, owner, slug="three", permissions=AUDITOR)[0] == 201

@@ -123,6 +123,22 @@ def test_disable_needs_a_code(api: Api) -> None:
     assert _login(api, email)[0] == 200
 
 
+def test_ten_wrong_codes_lock_disable_and_enable_for_the_user_the_right_code_included(api: Api) -> None:
+    # Given a session of a user with 2FA on (a stolen session must not guess its way to 2FA off)
+    email, token = _account(api)
+    _secret, codes = _enabled(api, token)
+    for _ in range(10):
+        status, _h, body = api("DELETE", "/v1/me/2fa", headers=_bearer(token), json={"code": "abcde-fghij"})
+        assert (status, body["error"]["code"]) == (400, "totp_invalid"), body
+    # Then the right code is refused while the lock lasts, and 2FA stays on
+    status, headers, body = api("DELETE", "/v1/me/2fa", headers=_bearer(token), json={"code": codes[0]})
+    assert (status, body["error"]["code"]) == (429, "rate_limited"), body
+    assert 0 < int(headers["retry-after"]) <= 15 * 60
+    assert _login(api, email)[1]["error"]["code"] == "totp_required"
+    # And the recovery code is unspent: it signs in
+    assert _login(api, email, totp_code=codes[0])[0] == 200
+
+
 def test_an_org_requiring_2fa_refuses_members_without_it_but_its_owner_can_turn_it_off(api: Api) -> None:
     # Given an owner with 2FA and a member without it
     owner = f"own-{secrets.token_hex(4)}@example.com"

@@ -1,7 +1,8 @@
 """Password accounts: the password item `USER#<usr> / PASSWORD`, session items `SESSION#<ses>`,
-failed logins `LOGINFAIL#<email>` and registrations per source IP `REGISTERIP#<ip> / HOUR#<h>`
-(layout in docs/data-model.md). Every read of them and every condition and update expression is
-built here; domain/accounts.py decides which happens.
+failed logins `LOGINFAIL#<email>`, wrong 2FA codes of a signed-in user `CODEFAIL#<usr>` and
+registrations per source IP `REGISTERIP#<ip> / HOUR#<h>` (layout in docs/data-model.md). Every
+read of them and every condition and update expression is built here; domain/accounts.py and
+domain/two_factor.py decide which happens.
 
 A user's `session_generation` (on the user item) outdates every session of an older generation
 at once: a password change moves it, and restamps the session that made the change.
@@ -50,7 +51,15 @@ def session_generation(user_item: dict[str, Any] | None) -> int:
 
 
 def failures(email: str) -> FailuresRecord | None:
-    item = db.get(keys.login_failures(email))
+    return counted(keys.login_failures(email))
+
+
+def code_failures(user_id: str) -> FailuresRecord | None:
+    return counted(keys.code_failures(user_id))
+
+
+def counted(key: dict[str, str]) -> FailuresRecord | None:
+    item = db.get(key)
     return FailuresRecord.model_validate(item) if item else None
 
 
@@ -125,10 +134,19 @@ def session_restamp(session_id: str, generation: int, *, on_fail: AppError) -> d
 
 
 def count_failure(email: str, *, now: int, window: int, known: FailuresRecord | None) -> None:
-    """One more failed login for `email`: in the current window, or starting a new one (of
+    """One more failed login for `email` (known or not)."""
+    count_in_window(keys.login_failures(email), now=now, window=window, known=known, entity="login_failures")
+
+
+def count_code_failure(user_id: str, *, now: int, window: int, known: FailuresRecord | None) -> None:
+    """One more wrong second-factor code at enable or disable for a signed-in user."""
+    count_in_window(keys.code_failures(user_id), now=now, window=window, known=known, entity="code_failures")
+
+
+def count_in_window(key: dict[str, str], *, now: int, window: int, known: FailuresRecord | None, entity: str) -> None:
+    """One more failure in the counter `key`: in the current window, or starting a new one (of
     `window` seconds). One conditional UpdateItem; a second only if a concurrent failure moved the
     window in between (each attempt is counted exactly once)."""
-    key = keys.login_failures(email)
     names = {"#c": "count", "#we": "window_end", "#ttl": keys.TTL}
     active = known is not None and known.window_end > now
     for _attempt in range(3):
@@ -146,7 +164,7 @@ def count_failure(email: str, *, now: int, window: int, known: FailuresRecord | 
                 key,
                 "SET #c = :one, #we = :end, #ttl = :end, entity = :entity",
                 condition="attribute_not_exists(PK) OR #we <= :now",
-                values={":one": 1, ":end": end, ":now": now, ":entity": "login_failures"},
+                values={":one": 1, ":end": end, ":now": now, ":entity": entity},
                 names=names,
             )
         if done:

@@ -312,6 +312,11 @@ def login_failures(email: str) -> dict[str, str]:
     return {PK: f"LOGINFAIL#{email.lower()}", SK: "LOGINFAIL"}
 
 
+def code_failures(user_id: str) -> dict[str, str]:
+    """Wrong second-factor codes a signed-in user sent to enable or disable 2FA, in the current window."""
+    return {PK: f"CODEFAIL#{user_id}", SK: "CODEFAIL"}
+
+
 def register_count(ip: str, hour: int) -> dict[str, str]:
     """Registrations from one source IP in one clock hour (epoch hours)."""
     return {PK: f"REGISTERIP#{ip}", SK: f"HOUR#{hour}"}

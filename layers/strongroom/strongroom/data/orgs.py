@@ -52,6 +52,33 @@ def active_check(org_id: str) -> db.Check:
     )
 
 
+def count_roles(org_id: str, delta: int, *, at_most: int) -> db.Update:
+    """A transaction op: the org's `role_count` moves by `delta` (+1 for a new custom role, -1 for
+    a deleted one); the org must be active, and a new role must leave at most `at_most` (409
+    `too_many_roles`). Orgs older than the counter count from their first role created or deleted."""
+    if delta < 0:
+        return db.Update(
+            keys.org(org_id),
+            "ADD role_count :d",
+            condition="#st = :active",
+            names=_STATUS,
+            values={":d": delta, ":active": "active"},
+            on_fail=_not_found(),
+        )
+    return db.Update(
+        keys.org(org_id),
+        "ADD role_count :d",
+        condition="#st = :active AND (attribute_not_exists(role_count) OR role_count < :max)",
+        names=_STATUS,
+        values={":d": delta, ":active": "active", ":max": at_most},
+        on_fail=Conflict(
+            f"an organization holds at most {at_most} custom roles; delete one first",
+            code="too_many_roles",
+            details={"limit": at_most},
+        ),
+    )
+
+
 def slug_taken() -> Conflict:
     return Conflict(
         "an organization with this slug already exists",

@@ -1,7 +1,8 @@
 """Custom roles: the business rules. Nobody creates, changes or deletes a role holding a permission
 or a scope they lack (`permissions.covers`); a built-in role's slug is never a custom role's; a role
 that a member or a pending invitation names is never deleted (its `in_use`, moved with them in
-domain/orgs.py). Every mutation is one `data.chain.transact` with one audit event."""
+domain/orgs.py); an org holds at most `roles.MAX_ROLES` (the org's `role_count`, moved in the
+same transactions: 409 `too_many_roles`). Every mutation is one `data.chain.transact` with one audit event."""
 
 from __future__ import annotations
 
@@ -82,7 +83,7 @@ def create(access: OrgAccess, body: RoleCreate) -> CustomRole:
         updated_at=now,
     )
     chain.transact(
-        [org_data.active_check(access.org.id), *roles.create(role)],
+        [org_data.count_roles(access.org.id, 1, at_most=roles.MAX_ROLES), *roles.create(role)],
         audit=_event("role.created", role, permissions=role.permissions),
     )
     return view(role)
@@ -117,7 +118,10 @@ def delete(access: OrgAccess, ref: str) -> None:
             code="role_in_use",
             details={"in_use": role.in_use},
         )
-    chain.transact(roles.delete(role), audit=_event("role.deleted", role))
+    chain.transact(
+        [org_data.count_roles(access.org.id, -1, at_most=roles.MAX_ROLES), *roles.delete(role)],
+        audit=_event("role.deleted", role),
+    )
 
 
 def grants(org_id: str, role: str) -> dict[str, permissions.Scope]:

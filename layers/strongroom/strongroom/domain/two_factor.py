@@ -6,6 +6,10 @@ recovery codes.
   never answered again.
 - `enable` needs a code of the pending secret; it answers 10 recovery codes once (stored as SHA-256).
 - `disable` needs a current code or a recovery code.
+- A session alone never guesses its way to 2FA off (or on, with a secret it set up): MAX_FAILURES
+  wrong codes at enable and disable within FAILURE_WINDOW lock both for the user (429,
+  `Retry-After`) until the window ends, a right code included; the count is bookkeeping (one
+  conditional UpdateItem, `CODEFAIL#<usr>`), like failed logins.
 - `proof` is what login (domain/accounts.py) adds to its transaction: a code is accepted only above
   the last accepted step (no replay), a recovery code only while unused.
 Each mutation is one transaction with one audit event in the user's own log; no secret or code is
@@ -17,15 +21,18 @@ from __future__ import annotations
 from strongroom import clock
 from strongroom.config import settings
 from strongroom.context import principal
+from strongroom.data import accounts as account_data
 from strongroom.data import chain, db
 from strongroom.data import totp as data
 from strongroom.domain import audit
 from strongroom.domain.audit import AuditEvent
-from strongroom.errors import AppError, Conflict, Invalid, Unauthorized
+from strongroom.errors import AppError, Conflict, Invalid, Throttled, Unauthorized
 from strongroom.models import TwoFactorCode, TwoFactorEnabled, TwoFactorSetup
 from strongroom.security import crypto, totp
 
 _WRONG = "the code is wrong, expired or already used"
+MAX_FAILURES = 10
+FAILURE_WINDOW = 15 * 60  # seconds
 
 
 def _context(user_id: str) -> dict[str, str]:
@@ -56,9 +63,10 @@ def enable(body: TwoFactorCode) -> TwoFactorEnabled:
     rec = data.get(who.id)
     if rec is None or rec.enabled:
         raise Conflict("set two-factor authentication up first (POST /v1/me/2fa/setup)", code="2fa_not_pending")
+    failures = _unlocked(who.id)
     step = totp.matched_step(_secret(who.id, rec), body.code.strip(), int(clock.now().timestamp()))
     if step is None:
-        raise _invalid_code()
+        raise _wrong(who.id, failures)
     codes = totp.new_recovery_codes()
     ops = data.enable(
         who.id, sealed=rec.sealed, step=step, recovery={totp.recovery_digest(c) for c in codes}, now=clock.now_iso()
@@ -72,10 +80,33 @@ def disable(body: TwoFactorCode) -> None:
     rec = data.get(who.id)
     if rec is None or not rec.enabled:
         raise Conflict("two-factor authentication is not on", code="2fa_not_enabled")
+    failures = _unlocked(who.id)
     found = proof(who.id, rec, body.code, on_fail=_invalid_code())
     if found is None:
-        raise _invalid_code()
-    chain.transact(data.disable(who.id, found, clock.now_iso()), audit=_event("user.2fa_disabled", who.id))
+        raise _wrong(who.id, failures)
+    try:
+        chain.transact(data.disable(who.id, found, clock.now_iso()), audit=_event("user.2fa_disabled", who.id))
+    except Invalid:  # the code was spent meanwhile (a concurrent request with it): a failure too
+        raise _wrong(who.id, failures) from None
+
+
+def _unlocked(user_id: str) -> account_data.FailuresRecord | None:
+    """The user's count of wrong codes, unless it locks enable and disable now (429)."""
+    failures = account_data.code_failures(user_id)
+    epoch = int(clock.now().timestamp())
+    if failures is not None and failures.window_end > epoch and failures.count >= MAX_FAILURES:
+        raise Throttled(
+            "too many wrong two-factor codes; retry later",
+            headers={"Retry-After": str(failures.window_end - epoch)},
+        )
+    return failures
+
+
+def _wrong(user_id: str, failures: account_data.FailuresRecord | None) -> AppError:
+    """A wrong code, counted."""
+    epoch = int(clock.now().timestamp())
+    account_data.count_code_failure(user_id, now=epoch, window=FAILURE_WINDOW, known=failures)
+    return _invalid_code()
 
 
 def _invalid_code() -> AppError:
