@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
 DEV_HEADER = "x-strongroom-dev-user"
 ALLOWED_ALGORITHMS = frozenset({"RS256", "ES256", "EdDSA"})
-_CLOCK_SKEW_SECONDS = 30
+CLOCK_SKEW_SECONDS = 30
 _DEV_EMAIL = re.compile(r"^[^@\s]{1,64}@[A-Za-z0-9.-]{1,190}$")
 
 # Token kind ("pat", "svc", "scim") -> verifier(token, source_ip) -> Principal.
@@ -167,16 +167,47 @@ class _Jwks:
     last_forced_refresh: float = float("-inf")
 
 
-@cache
-def _jwks_client(url: str) -> _Jwks:
+def _guarded_get(url: str) -> bytes:
+    """One GET of a URL a client configured (a machine identity's issuer): through netguard (https
+    and public addresses only, http to loopback in dev mode; pinned; no redirect)."""
     import jwt  # noqa: PLC0415
+
+    from strongroom.security import netguard  # noqa: PLC0415
+
+    try:
+        return netguard.get(url, allow_http_loopback=settings().auth_mode is AuthMode.DEV)
+    except (netguard.UnsafeUrl, OSError) as exc:
+        raise jwt.PyJWKClientConnectionError(f"the URL could not be fetched: {type(exc).__name__}") from None
+
+
+@cache
+def _jwks_client(url: str, *, guarded: bool = False) -> _Jwks:
+    """The JWKS client of `url`: the deployment's own issuer's (configured at deploy time), or,
+    `guarded`, a client-configured issuer's, fetched through netguard."""
+    import json  # noqa: PLC0415
+    import time  # noqa: PLC0415
+
+    import jwt  # noqa: PLC0415
+
+    class GuardedClient(jwt.PyJWKClient):
+        def fetch_data(self) -> Any:
+            try:
+                data = json.loads(_guarded_get(self.uri))
+            except ValueError:
+                raise jwt.PyJWKClientError("the JWKS is not JSON") from None
+            data = self._as_jwk_set_payload(data)
+            if self.jwk_set_cache is not None:
+                self.jwk_set_cache.put(data)
+            self._last_successful_fetch = time.monotonic()
+            return data
 
     # cache_keys=False: the JWK set itself is cached for 300 s, so a key the issuer withdraws stops
     # verifying within that time (a per-kid memo would trust it for the container's whole life).
-    return _Jwks(jwt.PyJWKClient(url, cache_keys=False, lifespan=300, timeout=3))
+    kind = GuardedClient if guarded else jwt.PyJWKClient
+    return _Jwks(kind(url, cache_keys=False, lifespan=300, timeout=3))
 
 
-def _signing_keys(url: str, *, refresh: bool) -> list[Any]:
+def _signing_keys(url: str, *, refresh: bool, guarded: bool = False) -> list[Any]:
     """The issuer's signing keys (cached 300 s). An unreachable or unusable JWKS is the issuer's
     failure, not the caller's: 503."""
     import jwt  # noqa: PLC0415
@@ -184,7 +215,7 @@ def _signing_keys(url: str, *, refresh: bool) -> list[Any]:
     from strongroom.errors import Unavailable  # noqa: PLC0415
 
     try:
-        return _jwks_client(url).client.get_signing_keys(refresh=refresh)
+        return _jwks_client(url, guarded=guarded).client.get_signing_keys(refresh=refresh)
     except jwt.PyJWKClientConnectionError:
         raise Unavailable("the identity provider's keys could not be fetched") from None
     except (jwt.PyJWKClientError, jwt.PyJWKSetError, jwt.PyJWKError, ValueError):
@@ -194,29 +225,28 @@ def _signing_keys(url: str, *, refresh: bool) -> list[Any]:
 _REFRESH_COOLDOWN_SECONDS = 30.0
 
 
-def _signing_key(url: str, kid: str) -> Any:
+def _signing_key(url: str, kid: str, *, guarded: bool = False) -> Any:
     """The key with this kid. An unknown kid refreshes the set (the issuer may have rotated), at
     most once per 30 s per issuer, so tokens with made-up kids cannot make every request fetch it."""
     import time  # noqa: PLC0415
 
-    found = next((k for k in _signing_keys(url, refresh=False) if k.key_id == kid), None)
-    jwks = _jwks_client(url)
+    found = next((k for k in _signing_keys(url, refresh=False, guarded=guarded) if k.key_id == kid), None)
+    jwks = _jwks_client(url, guarded=guarded)
     if found is None and time.monotonic() - jwks.last_forced_refresh >= _REFRESH_COOLDOWN_SECONDS:
         jwks.last_forced_refresh = time.monotonic()
-        found = next((k for k in _signing_keys(url, refresh=True) if k.key_id == kid), None)
+        found = next((k for k in _signing_keys(url, refresh=True, guarded=guarded) if k.key_id == kid), None)
     if found is None:
         raise Unauthorized("invalid token")
     return found
 
 
-def verify_jwt(token: str) -> dict[str, Any]:
-    """Verify an OIDC JWT: alg allow-list, signature by a key of the issuer's JWKS (by kid),
-    iss, aud, exp, nbf. Any failure is a 401 with a generic message."""
+def decode_jwt(token: str, signing_key: Callable[[str], Any], *, issuer: str, audience: str) -> dict[str, Any]:
+    """The claims of a JWT, verified: alg allow-list, signature by `signing_key(kid)` (whose own
+    algorithm, when the JWK names one, must be the token's), iss, aud, exp, nbf (30 s of skew),
+    `sub` present. Any failure is a 401 with a generic message. For every issuer: the stack's own
+    (user sign-in, below) and the machine identities' (domain/identities.py)."""
     import jwt  # noqa: PLC0415
 
-    cfg = settings()
-    if not cfg.oidc_issuer:
-        raise Unauthorized("invalid token")
     try:
         header = jwt.get_unverified_header(token)
     except jwt.PyJWTError:
@@ -224,22 +254,74 @@ def verify_jwt(token: str) -> dict[str, Any]:
     alg = header.get("alg")
     if alg not in ALLOWED_ALGORITHMS or not header.get("kid"):
         raise Unauthorized("invalid token")
-    signing_key = _signing_key(cfg.jwks_url, str(header["kid"]))
-    key_alg = getattr(signing_key, "algorithm_name", None)
+    key = signing_key(str(header["kid"]))
+    key_alg = getattr(key, "algorithm_name", None)
     if key_alg and key_alg != alg:
         raise Unauthorized("invalid token")
     try:
         return jwt.decode(
             token,
-            signing_key.key,
+            key.key,
             algorithms=[alg],
-            audience=cfg.oidc_audience,
-            issuer=cfg.oidc_issuer,
-            leeway=_CLOCK_SKEW_SECONDS,
+            audience=audience,
+            issuer=issuer,
+            leeway=CLOCK_SKEW_SECONDS,
             options={"require": ["exp", "iss", "aud", "sub"], "verify_nbf": True},
         )
     except jwt.PyJWTError:
         raise Unauthorized("invalid token") from None
+
+
+def verify_jwt(token: str) -> dict[str, Any]:
+    """Verify an OIDC JWT of the configured issuer against its JWKS (decode_jwt)."""
+    cfg = settings()
+    if not cfg.oidc_issuer:
+        raise Unauthorized("invalid token")
+    return decode_jwt(
+        token, lambda kid: _signing_key(cfg.jwks_url, kid), issuer=cfg.oidc_issuer, audience=cfg.oidc_audience
+    )
+
+
+# --------------------------------------------------------------------------- machine identities' issuers
+
+_DISCOVERY_SECONDS = 300.0
+# issuer -> (monotonic time fetched, its jwks_uri)
+_discovered: dict[str, tuple[float, str]] = {}
+
+
+def _jwks_uri(issuer: str) -> str:
+    """The issuer's `jwks_uri` by OIDC discovery (`<issuer>/.well-known/openid-configuration`,
+    whose `issuer` must be this one), through netguard, remembered for 300 s. An issuer that
+    cannot be read is its failure: 503."""
+    import json  # noqa: PLC0415
+    import time  # noqa: PLC0415
+
+    import jwt  # noqa: PLC0415
+
+    from strongroom.errors import Unavailable  # noqa: PLC0415
+
+    known = _discovered.get(issuer)
+    if known is not None and time.monotonic() - known[0] < _DISCOVERY_SECONDS:
+        return known[1]
+    try:
+        document = json.loads(_guarded_get(issuer.rstrip("/") + "/.well-known/openid-configuration"))
+    except (jwt.PyJWKClientConnectionError, ValueError):
+        raise Unavailable("the identity provider's discovery document could not be fetched") from None
+    usable = isinstance(document, dict) and document.get("issuer") == issuer
+    if not usable or not isinstance(document.get("jwks_uri"), str):
+        raise Unavailable("the identity provider's discovery document is not usable")
+    if len(_discovered) >= 1024:
+        _discovered.clear()
+    _discovered[issuer] = (time.monotonic(), document["jwks_uri"])
+    return str(document["jwks_uri"])
+
+
+def verify_issuer_jwt(token: str, *, issuer: str, audience: str) -> dict[str, Any]:
+    """A JWT of a client-configured issuer (a machine identity's), verified as decode_jwt does,
+    with the keys of the JWKS its discovery document names (both fetched through netguard)."""
+    return decode_jwt(
+        token, lambda kid: _signing_key(_jwks_uri(issuer), kid, guarded=True), issuer=issuer, audience=audience
+    )
 
 
 def _oidc_principal(token: str) -> Principal:
