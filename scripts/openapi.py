@@ -71,10 +71,13 @@ PUBLIC = {
     ("post", "/v1/auth/verify-email"),
     ("post", "/v1/auth/forgot-password"),
     ("post", "/v1/auth/reset-password"),
+    ("post", "/v1/auth/identity/token"),
 }
 # Statuses beyond the ones every operation of its kind gets.
 EXTRA_ERRORS: dict[tuple[str, str], set[str]] = {
     ("post", "/v1/invitations/{token}/accept"): {"410"},
+    # public, but its credential is in the body: refused (401) or a rule it does not satisfy (403)
+    ("post", "/v1/auth/identity/token"): {"401", "403", "409"},
 }
 MUTATIONS = {"post", "put", "patch", "delete"}
 NO_BODY = {"204", "304"}
