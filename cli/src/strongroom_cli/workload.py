@@ -11,6 +11,7 @@ server forwards it to STS, which names the caller. botocore is optional for the 
 from __future__ import annotations
 
 import re
+import secrets
 from typing import Any
 
 BODY = "Action=GetCallerIdentity&Version=2011-06-15"
@@ -62,6 +63,8 @@ def signed_caller_identity(identity_id: str, region: str) -> dict[str, Any]:
         headers={
             "Content-Type": "application/x-www-form-urlencoded; charset=utf-8",
             "X-Strongroom-Identity": identity_id,
+            # SigV4 is deterministic: without it, two logins in a second would be one (a replay)
+            "X-Strongroom-Nonce": secrets.token_hex(16),
         },
     )
     SigV4Auth(credentials.get_frozen_credentials(), "sts", region).add_auth(request)

@@ -12,7 +12,8 @@ reaches us (a signature is no credential), and ours never go out with the reques
 - The signature must cover `Host` and `X-Strongroom-Identity: <the identity's ID>`, so that a
   GetCallerIdentity signed for something else (another service that verifies callers this way)
   cannot be replayed here, nor one meant for another identity.
-- Only the SigV4 headers are forwarded; the body must be exactly GetCallerIdentity's.
+- Only the SigV4 headers (and an optional signed `X-Strongroom-Nonce`) are forwarded; the body
+  must be exactly GetCallerIdentity's.
 """
 
 from __future__ import annotations
@@ -30,6 +31,9 @@ from strongroom.errors import Unauthorized, Unavailable
 
 BODY = {"Action": "GetCallerIdentity", "Version": "2011-06-15"}
 BINDING_HEADER = "x-strongroom-identity"
+# Optional, signed: SigV4 is deterministic, so two requests signed in the same second with the
+# same credentials are the same request (a replay) unless something in them differs.
+NONCE_HEADER = "x-strongroom-nonce"
 # STS accepts a signature for 15 minutes after X-Amz-Date (and a little before it).
 SIGNATURE_LIFETIME = timedelta(minutes=15)
 _FORWARDED = {
@@ -39,6 +43,7 @@ _FORWARDED = {
     "x-amz-security-token": "X-Amz-Security-Token",
     "x-amz-content-sha256": "X-Amz-Content-SHA256",
     BINDING_HEADER: "X-Strongroom-Identity",
+    NONCE_HEADER: "X-Strongroom-Nonce",
 }
 _AUTHORIZATION = re.compile(
     r"^AWS4-HMAC-SHA256 Credential=(?P<key>[A-Z0-9]{16,128})/(?P<date>[0-9]{8})/(?P<region>[a-z0-9-]{1,32})/sts/"
