@@ -87,6 +87,13 @@ def test_identities_and_keyless_login_from_the_cli(
     job("login", "--identity", made["id"], "--oidc-token-file", str(token_file))
     assert "postgres://ci" in job("secrets", "get", "DB_URL").stdout
 
+    # when that token dies (here: the identity is replaced), `run` logs in again from the file,
+    # which the platform has rewritten meanwhile
+    replaced = {**_oidc_body(workload_issuer), "ttl_seconds": 120}
+    assert api("PUT", f"/v1/orgs/{org}/identities/{made['id']}", user=owner, json=replaced)[0] == 200
+    token_file.write_text(workload_issuer.workload("ci") + "\n")
+    assert job("run", "--", "sh", "-c", "echo $DB_URL").stdout.strip() == "postgres://ci"
+
     # an AWS workload logs in with its ambient role
     credentials = _assumed("cli-lambda")
     aws_env = {
@@ -98,6 +105,9 @@ def test_identities_and_keyless_login_from_the_cli(
     worker = _runner(local_stack, tmp_path / "worker")
     worker("login", "--identity", role["id"], "--aws-iam", env=aws_env)
     assert "postgres://ci" in worker("secrets", "get", "DB_URL").stdout
+    replaced = {**_aws_body(), "ttl_seconds": 60}
+    assert api("PUT", f"/v1/orgs/{org}/identities/{role['id']}", user=owner, json=replaced)[0] == 200
+    assert worker("run", "--", "sh", "-c", "echo $DB_URL", env=aws_env).stdout.strip() == "postgres://ci"
 
     # and deleting the identity ends that login
     admin("--org", org, "identities", "delete", role["id"])
@@ -109,6 +119,16 @@ def test_identities_and_keyless_login_from_the_cli(
              "PYTHONPATH": str(Path(__file__).resolve().parents[2] / "cli" / "src")},
     )  # fmt: skip
     assert refused.returncode != 0
+
+
+def _oidc_body(issuer: Issuer) -> dict[str, Any]:
+    rules = {"issuer": issuer.base, "audience": "ci", "claims": {"sub": "repo:acme/web:*"}}
+    return {"name": "ci", "type": "oidc", "project": "web", "environment": "staging", "rules": rules}
+
+
+def _aws_body() -> dict[str, Any]:
+    rules = {"account": "123456789012", "role_arn": "arn:aws:iam::123456789012:role/cli-*"}
+    return {"name": "lambda", "type": "aws_iam", "project": "web", "environment": "staging", "rules": rules}
 
 
 def _assumed(role_name: str) -> dict[str, Any]:

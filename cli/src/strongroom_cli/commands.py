@@ -451,45 +451,33 @@ def _device_login(state: State, poll_timeout: int) -> None:
 
 def _workload_login(state: State, identity_id: str | None, oidc_token: str | None, oidc_token_file: Path | None,
                     aws_iam: bool, aws_region: str | None) -> None:  # fmt: skip
-    """Exchange the workload's proof for a short-lived service token, and store it."""
+    """Exchange the workload's proof for a short-lived service token, and store it (with how to
+    renew it, when the proof renews itself: `run` does it)."""
     from strongroom_cli import workload  # noqa: PLC0415
 
     proofs = sum((oidc_token is not None, oidc_token_file is not None, aws_iam))
     if not identity_id or proofs != 1:
         fail("give --identity ID and exactly one of --oidc-token, --oidc-token-file, --aws-iam", 2)
+    api = state.settings.api_url
     state.settings.check_destination(origin="login")  # the token comes back over this connection
-    body: dict[str, Any] = {"identity": identity_id}
+    how: dict[str, str] = {}
     try:
         if aws_iam:
-            region = aws_region or workload.ambient_region()
-            body["aws"] = workload.signed_caller_identity(identity_id, region)
+            status, payload = workload.exchange(api, identity_id, aws=True, aws_region=aws_region)
+            how = {"renew": "aws_iam", **({"aws_region": aws_region} if aws_region else {})}
+        elif oidc_token_file is not None:
+            status, payload = workload.exchange(api, identity_id, jwt=workload.read_token_file(oidc_token_file))
+            how = {"renew": "oidc_token_file", "token_file": str(oidc_token_file.resolve())}
         else:
-            jwt = oidc_token if oidc_token is not None else _read_token_file(oidc_token_file)
-            body["jwt"] = jwt.strip()
-        status, payload = _anonymous(state, "POST", "/v1/auth/identity/token", body)
-        wanted = payload.get("error", {}).get("details", {}).get("sts_url", "") if isinstance(payload, dict) else ""
-        if aws_iam and status == 401 and not aws_region and workload.region_of(wanted):
-            # signed for another region than the stack's: once more, for the endpoint it names
-            body["aws"] = workload.signed_caller_identity(identity_id, str(workload.region_of(wanted)))
-            status, payload = _anonymous(state, "POST", "/v1/auth/identity/token", body)
+            status, payload = workload.exchange(api, identity_id, jwt=oidc_token)
     except workload.WorkloadError as exc:
         fail(str(exc), 2)
     if status != 200:
         fail(f"login as {identity_id} refused: {_refused(status, payload)}")
-    where = save_login(state.settings.api_url, {"token": payload["token"]})
-    click.echo(
-        f"logged in to {state.settings.api_url} as {identity_id} until {payload['expires_at']} ({where})", err=True
-    )
+    where = save_login(api, workload.login_entry(identity_id, payload, how))
+    click.echo(f"logged in to {api} as {identity_id} until {payload['expires_at']} ({where})", err=True)
     if state.as_json:
-        emit(state, {"identity": identity_id, "expires_at": payload["expires_at"]})
-
-
-def _read_token_file(path: Path | None) -> str:
-    assert path is not None
-    try:
-        return path.read_text(encoding="utf-8")
-    except OSError as exc:
-        fail(f"cannot read {path}: {exc.strerror}", 2)
+        emit(state, {"identity": identity_id, "expires_at": payload["expires_at"], "renewable": bool(how)})
 
 
 @cli.command()

@@ -217,7 +217,7 @@ def forget_login(api_url: str) -> bool:
 class Settings:
     """What one invocation talks to (a plain class: `dataclasses` costs `run` 11 ms to import)."""
 
-    __slots__ = ("api_url", "dev_user", "env", "org", "project", "sources", "token")
+    __slots__ = ("api_url", "dev_user", "env", "login", "org", "project", "sources", "token")
 
     def __init__(
         self,
@@ -237,6 +237,8 @@ class Settings:
         self.project = project
         self.env = env
         self.sources = sources if sources is not None else {}
+        # The stored login the token came from (a machine identity's says how to renew it).
+        self.login: dict[str, str] = {}
 
     @property
     def is_service_token(self) -> bool:
@@ -318,6 +320,7 @@ def resolve(**flags: str | None) -> Settings:
         sources["token"] = "flag" if flags.get("token") else "environment"
     else:
         login = load_login(api_url)
+        settings.login = login
         settings.token = login.get("token", "")
         settings.dev_user = login.get("dev_user", "")
         if settings.token or settings.dev_user:

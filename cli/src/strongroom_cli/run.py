@@ -2,7 +2,9 @@
 variables for a command. Standard library (+ AES-GCM for the cache) only, so it starts fast.
 
 One request: the runtime API for a service token, the export for a user, with the cached ETag in
-If-None-Match (304: the cached values, nothing decrypted server-side). `--fallback` uses the cache
+If-None-Match (304: the cached values, nothing decrypted server-side). A machine identity's
+stored login that can be renewed (`login --aws-iam`, `--oidc-token-file`) is renewed first when
+it has expired, or once when the server refuses it (workload.py). `--fallback` uses the cache
 when the server cannot be reached. Then the command *replaces* this process (exec): its exit
 status is the command's, and signals reach it directly.
 """
@@ -31,9 +33,10 @@ TIMEOUT = 10.0
 
 
 class RunError(Exception):
-    def __init__(self, message: str, code: int = 1) -> None:
+    def __init__(self, message: str, code: int = 1, status: int = 0) -> None:
         super().__init__(message)
         self.code = code
+        self.status = status  # the server's, when it refused
 
 
 VALUE_OPTIONS = frozenset({"project", "env", "org", "api-url", "token"})
@@ -211,7 +214,7 @@ def fetch(settings: Settings, *, fallback: bool) -> dict[str, str]:
     if status >= 500 and fallback and cached is not None:
         _note(f"server answered {status}; using the cached values (--fallback)")
         return cached
-    raise RunError(f"{status}: {_message(body)}")
+    raise RunError(f"{status}: {_message(body)}", status=status)
 
 
 def _ask(
@@ -261,6 +264,39 @@ def _debug(message: str) -> None:
         _note(message)
 
 
+def _renew(settings: Settings) -> None:
+    """Make the stored machine-identity login again and use it (workload.renew)."""
+    from strongroom_cli import workload  # noqa: PLC0415 - only a login to renew pays for it
+    from strongroom_cli.config import save_login  # noqa: PLC0415
+
+    try:
+        login = workload.renew(settings.api_url, settings.login)
+    except workload.WorkloadError as exc:
+        raise RunError(str(exc)) from None
+    save_login(settings.api_url, login)
+    settings.login, settings.token = login, login["token"]
+    _debug("renewed the machine identity's login")
+
+
+def _fetch_renewing(settings: Settings, *, fallback: bool) -> dict[str, str]:
+    """fetch, with a machine identity's renewable login renewed when it has expired, or once when
+    the server refuses it (401)."""
+    login = settings.login
+    renewable = settings.sources.get("token") == "login" and login.get("renew") in {"aws_iam", "oidc_token_file"}
+    if renewable:
+        from strongroom_cli import workload  # noqa: PLC0415 - only a machine identity's login pays for it
+
+        if workload.due(login):
+            _renew(settings)
+    try:
+        return fetch(settings, fallback=fallback)
+    except RunError as exc:
+        if not renewable or exc.status != 401:
+            raise
+    _renew(settings)
+    return fetch(settings, fallback=fallback)
+
+
 def _which(name: str) -> str | None:
     if os.sep in name:
         return name if os.access(name, os.X_OK) else None
@@ -279,7 +315,7 @@ def main(argv: list[str]) -> int:
         settings = resolve(**flags)
         settings.require_login()
         settings.require_environment()
-        values = fetch(settings, fallback=fallback)
+        values = _fetch_renewing(settings, fallback=fallback)
         program = _which(command[0])
         if program is None:
             raise RunError(f"{command[0]}: command not found", 127)
