@@ -119,7 +119,7 @@ def _check_issuer(issuer: str) -> None:
 def checked_rules(kind: str, rules: IdentityRules) -> dict[str, Any]:
     """The rules to store for an identity of `kind`, or 422 naming the field that is missing, out of
     place or malformed."""
-    given = rules.model_dump(exclude_none=True)
+    given = {k: v for k, v in rules.model_dump(exclude_none=True).items() if v != {}}  # no claims: none given
     wanted, foreign = (_OIDC_FIELDS, _AWS_FIELDS) if kind == "oidc" else (_AWS_FIELDS, _OIDC_FIELDS)
     for name in foreign:
         if name in given:

@@ -28,10 +28,11 @@ class IdentityRules(Request):
     audience: Annotated[str, StringConstraints(min_length=1, max_length=256, pattern=_PRINTABLE)] | None = Field(
         default=None, description="OIDC: the `aud` the tokens must carry"
     )
-    claims: dict[ClaimName, Pattern] | None = Field(
-        default=None,
+    claims: dict[ClaimName, Pattern] = Field(
+        default_factory=dict,
         max_length=MAX_CLAIM_RULES,
         description='OIDC: claim -> exact value or glob, e.g. {"sub": "repo:acme/web:ref:refs/heads/main"}',
+        json_schema_extra={"additionalProperties": False},  # a claim's name is what patternProperties says
     )
     account: Annotated[str, StringConstraints(pattern=r"^[0-9]{12}$")] | None = Field(
         default=None, description="AWS IAM: the 12-digit account ID"
