@@ -219,6 +219,26 @@ def test_another_orgs_identity_is_not_found(api: Api, org: dict[str, Any], workl
     assert api("GET", f"{org['path']}/identities/{identity['id']}", user=org["owner"])[0] == 200
 
 
+@pytest.mark.usefixtures("stack_workers")
+def test_access_changes_reach_webhooks(api: Api, org: dict[str, Any], workload_issuer: Issuer) -> None:
+    from http_api.test_webhooks import Receiver, subscribe
+
+    receiver = Receiver()
+    try:
+        subscribe(api, org, receiver.url, ["identity.*"])
+        identity = make(api, org, oidc_body(workload_issuer))
+        answer = exchange(api, {"identity": identity["id"], "jwt": workload_issuer.workload(AUDIENCE)})[1]
+        assert api("DELETE", f"{org['path']}/identities/{identity['id']}", user=org["owner"])[0] == 204
+        calls = receiver.wait(3)
+    finally:
+        receiver.close()
+    events = [json.loads(body) for _, body in calls]
+    assert sorted(e["type"] for e in events) == ["identity.created", "identity.deleted", "identity.token_issued"]
+    issued = next(e for e in events if e["type"] == "identity.token_issued")
+    assert issued["data"]["actor"] == {"type": "identity", "id": identity["id"]}
+    assert answer["token"] not in json.dumps(events)
+
+
 # --------------------------------------------------------------------------- validation and authorization
 
 
