@@ -23,6 +23,8 @@ from support import Api
 pytestmark = pytest.mark.http
 CLI = str(Path(sys.executable).parent / "strongroom")
 CliRun = Callable[..., subprocess.CompletedProcess[str]]
+# This checkout's CLI and SDK, whichever checkout the shared virtualenv's editable install names.
+PYTHONPATH = os.pathsep.join(str(Path(__file__).resolve().parents[2] / d / "src") for d in ("cli", "sdk"))
 
 
 def _runner(local_stack: str, home: Path) -> CliRun:
@@ -39,7 +41,7 @@ def _runner(local_stack: str, home: Path) -> CliRun:
         "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
         "AWS_EC2_METADATA_DISABLED": "true",
         # This checkout's CLI, whichever checkout the shared virtualenv's editable install names.
-        "PYTHONPATH": str(Path(__file__).resolve().parents[2] / "cli" / "src"),
+        "PYTHONPATH": PYTHONPATH,
     }
 
     def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -111,12 +113,12 @@ def test_identities_and_keyless_login_from_the_cli(
 
     # and deleting the identity ends that login
     admin("--org", org, "identities", "delete", role["id"])
+    home = tmp_path / "worker"
     refused = subprocess.run(
         [CLI, "secrets", "get", "DB_URL"], check=False, capture_output=True, text=True, timeout=60, input="",
-        env={"PATH": os.environ["PATH"], "HOME": str(tmp_path / "worker"), "STRONGROOM_API_URL": local_stack,
-             "XDG_CONFIG_HOME": str(tmp_path / "worker" / ".config"), "STRONGROOM_NO_KEYRING": "1",
-             "XDG_CACHE_HOME": str(tmp_path / "worker" / ".cache"),
-             "PYTHONPATH": str(Path(__file__).resolve().parents[2] / "cli" / "src")},
+        env={"PATH": os.environ["PATH"], "HOME": str(home), "STRONGROOM_API_URL": local_stack,
+             "XDG_CONFIG_HOME": str(home / ".config"), "STRONGROOM_NO_KEYRING": "1",
+             "XDG_CACHE_HOME": str(home / ".cache"), "PYTHONPATH": PYTHONPATH},
     )  # fmt: skip
     assert refused.returncode != 0
 
