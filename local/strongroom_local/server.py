@@ -344,6 +344,9 @@ class LocalStack:
         handler = type("RequestHandler", (_RequestHandler,), {"stack": self})
         self._server = _Server((self.host, self.port), handler)
         self.port = int(self._server.server_address[1])
+        # The API's own URL (single sign-on's redirect URI) is known once the port is bound.
+        self.environment["API_URL"] = self.url
+        self._set_env({"API_URL": self.url})
         self._thread = threading.Thread(target=self._server.serve_forever, name="strongroom-http", daemon=True)
         self._thread.start()
 
