@@ -297,13 +297,18 @@ def _identity(rec: StateRecord, cfg: OidcConfigRecord, code: str) -> dict[str, o
     )
     keys = oidc_rp.keys_for(discovery.jwks_uri, token)
     claims = oidc_rp.check_id_token(token, keys=keys, issuer=cfg.issuer, client_id=cfg.client_id, nonce=rec.nonce)
+    return {**claims, "email": accepted_email(claims, cfg.domains)}
+
+
+def accepted_email(claims: dict[str, object], domains: list[str]) -> str:
+    """The token's email, lower-cased, if the issuer verified it and its domain is one of `domains`."""
     if claims.get("email_verified") is not True:
         raise Unauthorized("the identity provider has not verified this email address", code="email_not_verified")
     email = str(claims.get("email") or "").lower()
     local, at, domain = email.rpartition("@")
-    if not at or not local or domain not in cfg.domains:
+    if not at or not local or domain not in domains:
         raise Unauthorized("this email's domain does not sign in to this organization", code="domain_not_allowed")
-    return {**claims, "email": email}
+    return email
 
 
 def _user(cfg: OidcConfigRecord, claims: dict[str, object], consume: db.Op) -> tuple[User, bool]:
