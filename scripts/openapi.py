@@ -79,8 +79,8 @@ PUBLIC = {
 EXTRA_ERRORS: dict[tuple[str, str], set[str]] = {
     ("post", "/v1/invitations/{token}/accept"): {"410"},
     ("get", "/v1/sso/by-domain"): {"400", "404"},
-    ("get", "/v1/sso/oidc/authorize"): {"400", "404"},
-    ("get", "/v1/sso/oidc/callback"): {"400", "401", "404", "409"},
+    ("get", "/v1/sso/oidc/authorize"): {"400", "404", "422"},
+    ("get", "/v1/sso/oidc/callback"): {"400", "401", "404", "409", "422"},
 }
 MUTATIONS = {"post", "put", "patch", "delete"}
 NO_BODY = {"204", "302", "303", "304"}

@@ -12,7 +12,7 @@
 - `signing_keys(jwks_uri)`: PyJWKClient (its JWK-set cache, 300 s) fetching through the same guard.
 
 Every outbound call goes through netguard (security/netguard.py): https only outside dev mode
-(http to loopback in dev mode), public addresses only, the connection pinned to the checked
+(http to loopback in dev mode), public addresses only (else 422 `issuer_refused`), the connection pinned to the checked
 address (no second DNS answer), no redirects followed, bodies of at most MAX_BODY bytes. Nothing
 here logs or raises a token, a code or a secret.
 """
@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from strongroom.config import AuthMode, settings
-from strongroom.errors import Unauthorized, Unavailable
+from strongroom.errors import Unauthorized, Unavailable, Unprocessable
 from strongroom.observability import logger
 
 if TYPE_CHECKING:
@@ -67,7 +67,10 @@ def _request(method: str, url: str, **kwargs: Any) -> httpx.Response:
         addresses = check_url(url, allow_http_loopback=_dev())
     except UnsafeUrl as exc:
         logger.warning("identity provider address refused", extra={"reason": exc.reason})
-        raise Unavailable(f"the identity provider's address is refused: {exc.reason}", code="idp_unavailable") from None
+        # The configuration names an issuer Strongroom will not call: the owner's to fix, not an outage.
+        raise Unprocessable(
+            f"the organization's identity provider is refused: {exc.reason}", code="issuer_refused"
+        ) from None
     parts = urlsplit(url)
     host = parts.hostname or ""
     address = addresses[0]
