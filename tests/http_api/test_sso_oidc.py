@@ -10,15 +10,19 @@ the domains and an unverified email sign nobody in."""
 
 from __future__ import annotations
 
+import json
 import re
 import secrets
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
 
-from support import OIDC_CLIENT_ID, OIDC_CLIENT_SECRET, Api, Landing, OidcPeer, cookie_of, sign_in_at_issuer
+from strongroom import aws
+from strongroom_local import LocalStack
+from support import OIDC_CLIENT_ID, OIDC_CLIENT_SECRET, Api, Landing, OidcPeer, cookie_of, sign_in_at_issuer, table_name
 
 pytestmark = pytest.mark.http
 
@@ -185,3 +189,41 @@ def test_an_unverified_email_is_refused(api: Api, org: Org, local_stack: str) ->
     assert response.status_code == 401
     assert _error(response) == "email_not_verified"
     assert email not in _members(api, org)
+
+
+def test_an_account_it_did_not_create_is_not_taken_over(api: Api, org: Org, local_stack: str) -> None:
+    email = f"ivy-{secrets.token_hex(3)}@{org.domain}"
+    register = {"email": email, "password": "plover-quartz-umbrella-9"}
+    assert api("POST", "/v1/auth/register", json=register)[0] == 201
+    response = land(local_stack, sign_in_at_issuer(local_stack, org.id, email))
+    assert response.status_code == 409
+    assert _error(response) == "account_exists"
+    assert cookie_of(response, "sr_session") is None
+    assert email not in _members(api, org)
+
+
+def test_the_secret_code_and_tokens_are_nowhere(
+    api: Api, org: Org, local_stack: str, stack: LocalStack, capfd: pytest.CaptureFixture[str]
+) -> None:
+    email = f"jo-{secrets.token_hex(3)}@{org.domain}"
+    landing = sign_in_at_issuer(local_stack, org.id, email)
+    query = parse_qs(urlsplit(landing.callback).query)
+    code, state = query["code"][0], query["state"][0]
+    response = land(local_stack, landing)
+    assert response.status_code == 200
+    replay = land(local_stack, landing)  # a refusal logs too
+    assert replay.status_code == 400
+    seen = [response.text, json.dumps(dict(response.headers)), replay.text]
+    table = aws.dynamodb()
+    for partition in (f"ORG#{org.id}", f"AUDIT#{org.id}", f"AUDIT#{response.json()['user']['id']}"):
+        items = table.query(
+            TableName=table_name(stack),
+            KeyConditionExpression="PK = :pk",
+            ExpressionAttributeValues={":pk": {"S": partition}},
+        )["Items"]
+        seen.append(json.dumps(items, default=str))
+    out, err = capfd.readouterr()
+    seen += [out, err]
+    for text in seen:
+        for secret in (OIDC_CLIENT_SECRET, code, state, landing.binding):
+            assert secret not in text
