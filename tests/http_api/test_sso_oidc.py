@@ -227,3 +227,17 @@ def test_the_secret_code_and_tokens_are_nowhere(
     for text in seen:
         for secret in (OIDC_CLIENT_SECRET, code, state, landing.binding):
             assert secret not in text
+
+
+def test_an_issuer_error_signs_nobody_in_and_spends_nothing(api: Api, org: Org, local_stack: str) -> None:
+    email = f"kim-{secrets.token_hex(3)}@{org.domain}"
+    landing = sign_in_at_issuer(local_stack, org.id, email)
+    state = parse_qs(urlsplit(landing.callback).query)["state"][0]
+    denied = Landing(callback=f"{local_stack}/v1/sso/oidc/callback?error=access_denied&state={state}", binding="")
+    response = land(local_stack, denied, binding=landing.binding)
+    assert response.status_code == 401
+    assert _error(response) == "idp_refused"
+    assert email not in _members(api, org)
+    # Nothing was written: the sign-in in flight is still there for its own callback.
+    assert land(local_stack, landing).status_code == 200
+    assert _members(api, org)[email]["role"] == "developer"
