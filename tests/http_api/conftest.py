@@ -10,6 +10,8 @@ Here:
 - `run_local(*args)`: `python -m strongroom_local --port 0 …` (what `make run` runs) as a child
   process, `--ephemeral` unless the args name `--data-dir`; a context manager yielding a
   `LocalProcess` (url, started, output(), wait_for(), wait_healthy(), stop(signal) -> exit code);
+- `server_log`: what the in-process server logs meanwhile, at DEBUG (its Powertools handler's
+  stream swapped for a buffer: `server_log.getvalue()`), for the scans that nothing leaks into logs;
 - `oidc_stack`: a stack in AUTH_MODE=oidc, in its own process, trusting an issuer whose JWKS is
   served here; `oidc_stack.token(**claims)` mints a valid JWT (claims=None removes one);
 - `oidc_peer`: a real OpenID Provider (panva's oidc-provider, Node) whose client signs in to this
@@ -22,7 +24,9 @@ named `http` would shadow the stdlib's.
 from __future__ import annotations
 
 import http.client
+import io
 import json
+import logging
 import os
 import re
 import signal
@@ -164,6 +168,28 @@ def wait_until_healthy(url: str, timeout: float = STARTUP_BUDGET_SECONDS) -> int
             conn.close()
         time.sleep(0.05)
     return status
+
+
+@pytest.fixture
+def server_log() -> Iterator[io.StringIO]:
+    """Every line the server (running in this process) logs during the test, at DEBUG."""
+    from strongroom.observability import logger
+
+    buffer, handler, level = io.StringIO(), logger.registered_handler, logger.log_level
+    assert isinstance(handler, logging.StreamHandler)
+    stream = handler.setStream(buffer)
+    logger.setLevel("DEBUG")
+    library = logging.getLogger("aws_lambda_powertools")
+    library_level, library_handler = library.level, logging.StreamHandler(buffer)
+    library.addHandler(library_handler)
+    library.setLevel(logging.DEBUG)
+    try:
+        yield buffer
+    finally:
+        handler.setStream(stream)
+        logger.setLevel(level)
+        library.removeHandler(library_handler)
+        library.setLevel(library_level)
 
 
 @pytest.fixture(scope="session")

@@ -3,10 +3,13 @@ lookup, and the sign-in itself (authorize → the issuer → callback)."""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Query
+from pydantic import AfterValidator, SecretStr
 
 from strongroom.domain import sso
 from strongroom.http.app import build_app, make_handler
@@ -28,8 +31,30 @@ ReturnTo = Annotated[
         description="A console path to redirect to afterwards",
     ),
 ]
-Code = Annotated[str | None, Query(pattern=r"^[!-~]{1,2048}$", description="The authorization code")]
-State = Annotated[str, Query(pattern=r"^[A-Za-z0-9_-]{16,128}$", description="The state authorize sent")]
+_CODE, _STATE = r"^[!-~]{1,2048}$", r"^[A-Za-z0-9_-]{16,128}$"
+
+
+def _matching(pattern: str) -> Callable[[SecretStr | None], SecretStr | None]:
+    def check(value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not re.fullmatch(pattern, value.get_secret_value()):
+            raise ValueError("not of the expected form")
+        return value
+
+    return check
+
+
+# The code and the state are credentials of a sign-in: SecretStr, so that what logs the parsed
+# request (Powertools at DEBUG) shows them masked.
+Code = Annotated[
+    SecretStr | None,
+    Query(min_length=1, max_length=2048, description="The authorization code", json_schema_extra={"pattern": _CODE}),
+    AfterValidator(_matching(_CODE)),
+]
+State = Annotated[
+    SecretStr,
+    Query(min_length=16, max_length=128, description="The state authorize sent", json_schema_extra={"pattern": _STATE}),
+    AfterValidator(_matching(_STATE)),
+]
 IdpError = Annotated[str | None, Query(pattern=r"^[!-~]{1,128}$", description="The issuer's error code")]
 _BINDING_PATH = "/v1/sso/oidc"
 
@@ -82,7 +107,9 @@ def sso_oidc_authorize(org: OrgQuery, return_to: ReturnTo = None) -> Response[st
 def sso_oidc_callback(state: State, code: Code = None, error: IdpError = None) -> Response[Any]:
     """No credentials but the sr_sso cookie authorize set. A replayed or forged callback is refused."""
     binding = cookie_value(list(app.current_event.cookies or []), name=sso.BINDING_COOKIE)
-    done = sso.callback(code, state, binding, idp_error=error)
+    done = sso.callback(
+        code.get_secret_value() if code is not None else None, state.get_secret_value(), binding, idp_error=error
+    )
     spent = cookie(sso.BINDING_COOKIE, "", 0, path=_BINDING_PATH)
     if done.return_to is not None:
         return signed_in_redirect(done.result, sso.console_location(done.return_to), extra=[spent])

@@ -98,7 +98,8 @@ def login(body: Login) -> LoginResult:
     if user is None or not passwords.verify(stored, body.password.get_secret_value()) or stored is None:
         account_data.count_failure(email, now=epoch, window=int(FAILURE_WINDOW.total_seconds()), known=failures)
         raise _invalid()
-    second = _second_factor(user, body.totp_code, email, epoch, failures)
+    code = body.totp_code.get_secret_value() if body.totp_code is not None else None
+    second = _second_factor(user, code, email, epoch, failures)
     session = new_session(user, now)
     session_id = session.id
     ops: list[db.Op] = [session.op]
