@@ -58,7 +58,8 @@ def _dev() -> bool:
 
 
 def _request(method: str, url: str, **kwargs: Any) -> httpx.Response:
-    """One request to the issuer through netguard; an unreachable or refused address is 503."""
+    """One request to the issuer through netguard: an address it refuses is 422 `issuer_refused`, an
+    unreachable issuer 503 `idp_unavailable`."""
     import httpx  # noqa: PLC0415
 
     from strongroom.security.netguard import UnsafeUrl, check_url  # noqa: PLC0415
