@@ -21,12 +21,13 @@ from __future__ import annotations
 
 import base64
 import hmac
+import ssl
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import SplitResult, quote, urlsplit, urlunsplit
 
 from strongroom.config import AuthMode, settings
 from strongroom.errors import Unauthorized, Unavailable, Unprocessable
@@ -41,6 +42,9 @@ LEEWAY_SECONDS = 30
 TIMEOUT_SECONDS = 5.0
 MAX_BODY = 256 * 1024
 DISCOVERY_TTL_SECONDS = 300.0
+# What verifies an issuer's TLS certificate: httpx's default (certifi's CA bundle); tests that run
+# an https issuer of their own put an ssl.SSLContext trusting its CA here.
+tls_verify: ssl.SSLContext | bool = True
 
 
 class IdTokenRefused(Unauthorized):
@@ -73,22 +77,36 @@ def _request(method: str, url: str, **kwargs: Any) -> httpx.Response:
             f"the organization's identity provider is refused: {exc.reason}", code="issuer_refused"
         ) from None
     parts = urlsplit(url)
-    host = parts.hostname or ""
-    address = addresses[0]
-    netloc = f"[{address}]" if ":" in address else address
-    if parts.port:
-        netloc += f":{parts.port}"
-    pinned = urlunsplit((parts.scheme, netloc, parts.path or "/", parts.query, ""))
     headers = {"Host": parts.netloc, "Accept": "application/json", **kwargs.pop("headers", {})}
-    try:
-        with httpx.Client(timeout=TIMEOUT_SECONDS, follow_redirects=False, trust_env=False) as client:
-            response = client.request(method, pinned, headers=headers, extensions={"sni_hostname": host}, **kwargs)
-    except httpx.HTTPError as exc:
-        logger.warning("identity provider unreachable", extra={"error_type": type(exc).__name__})
-        raise Unavailable("the identity provider is unreachable", code="idp_unavailable") from None
+    sni = {"sni_hostname": parts.hostname or ""}
+    response: httpx.Response | None = None
+    failure = ""
+    with httpx.Client(timeout=TIMEOUT_SECONDS, follow_redirects=False, trust_env=False, verify=tls_verify) as client:
+        # Each address netguard checked, in its order, until one connects (an IPv6 address first
+        # where the function has no IPv6 route, say); never a name resolved again.
+        for address in addresses:
+            try:
+                response = client.request(method, _pinned(parts, address), headers=headers, extensions=sni, **kwargs)
+                break
+            except httpx.ConnectError as exc:
+                failure = type(exc).__name__
+            except httpx.HTTPError as exc:
+                failure = type(exc).__name__
+                break
+    if response is None:
+        logger.warning("identity provider unreachable", extra={"error_type": failure})
+        raise Unavailable("the identity provider is unreachable", code="idp_unavailable")
     if len(response.content) > MAX_BODY:
         raise Unavailable("the identity provider's answer is too large", code="idp_unavailable")
     return response
+
+
+def _pinned(parts: SplitResult, address: str) -> str:
+    """The URL with the checked address in place of the name (the name goes as Host and SNI)."""
+    netloc = f"[{address}]" if ":" in address else address
+    if parts.port:
+        netloc += f":{parts.port}"
+    return urlunsplit((parts.scheme, netloc, parts.path or "/", parts.query, ""))
 
 
 def _json(response: httpx.Response, what: str) -> dict[str, Any]:
