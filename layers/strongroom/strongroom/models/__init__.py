@@ -133,6 +133,7 @@ from strongroom.models.secrets import (
     SecretVersionList,
     SecretWritten,
 )
+from strongroom.models.sso import DOMAIN_PATTERN, Domain, OidcConfig, OidcConfigPut, SsoDiscovery
 from strongroom.models.tokens import (
     MAX_CIDRS,
     ServiceToken,
@@ -159,6 +160,7 @@ from strongroom.models.webhooks import (
 )
 
 __all__ = [
+    "DOMAIN_PATTERN",
     "EMAIL_PATTERN",
     "KMS_KEY_ARN_PATTERN",
     "MAX_CIDRS",
@@ -187,6 +189,7 @@ __all__ = [
     "DeviceStartBody",
     "DeviceToken",
     "DeviceTokenBody",
+    "Domain",
     "Email",
     "EmailVerified",
     "Environment",
@@ -221,6 +224,8 @@ __all__ = [
     "MemberPatch",
     "MyPermissions",
     "Name",
+    "OidcConfig",
+    "OidcConfigPut",
     "Org",
     "OrgCreate",
     "OrgEncryption",
@@ -272,6 +277,7 @@ __all__ = [
     "ServiceTokenCreated",
     "ServiceTokenList",
     "Slug",
+    "SsoDiscovery",
     "Template",
     "TemplateKey",
     "TemplateKeyPut",
