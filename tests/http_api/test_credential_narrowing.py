@@ -73,6 +73,13 @@ BODIES: dict[str, Any] = {
     "POST /v1/orgs/{org}/webhooks": {"url": "http://127.0.0.1:9/hook", "events": ["*"]},
     "PATCH /v1/orgs/{org}/webhooks/{id}": {"description": "changed"},
     "POST /v1/orgs/{org}/webhooks/{id}/rotate-secret": {},
+    "PUT /v1/orgs/{org}/sso/oidc": {
+        "issuer": "https://idp.example.test",
+        "client_id": "token",
+        "client_secret": "by-a-token",
+        "domains": ["narrowed.example.test"],
+        "default_role": "viewer",
+    },
 }
 QUERIES = {
     "GET /v1/me/permissions": "?org={org}",

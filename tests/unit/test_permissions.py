@@ -43,6 +43,8 @@ BEYOND_THE_TABLE = {
     "projects.update": (ALL, ALL, NO, NO),
     # machine identities issue service tokens: managed as tokens are
     "identities.manage": (ALL, ALL, NO, NO),
+    # Who signs in to the org and as what: an owner's decision, like its keys (design: "OIDC per org (owner)").
+    "sso.manage": (ALL, NO, NO, NO),
 }
 EXPECTED = {**DESIGN_TABLE, **BEYOND_THE_TABLE}
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 import http.client
 import json
 import random
+import socket
+import ssl
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -61,9 +63,30 @@ def fan_out(records: list[dict[str, Any]]) -> dict[str, int]:
 # --------------------------------------------------------------------------- dispatch
 
 
+class _PinnedHTTPSConnection(http.client.HTTPSConnection):
+    """Connects to the address netguard checked (no second DNS answer), verifying the name."""
+
+    def __init__(self, host: str, address: str, port: int, timeout: float) -> None:
+        super().__init__(host, port, timeout=timeout, context=ssl.create_default_context())
+        self._address = address
+
+    def connect(self) -> None:
+        sock = socket.create_connection((self._address, self.port), self.timeout)
+        self.sock = self._context.wrap_socket(sock, server_hostname=self.host)  # type: ignore[attr-defined]
+
+
+class _PinnedHTTPConnection(http.client.HTTPConnection):
+    def __init__(self, host: str, address: str, port: int, timeout: float) -> None:
+        super().__init__(host, port, timeout=timeout)
+        self._address = address
+
+    def connect(self) -> None:
+        self.sock = socket.create_connection((self._address, self.port), self.timeout)
+
+
 def send(url: str, body: str, headers: dict[str, str]) -> tuple[int | None, str | None, int]:
     """POST once: (status, error, latency ms). No redirects (a 3xx is a failure), body discarded."""
-    from strongroom.security.netguard import UnsafeUrl, check_url, connection  # noqa: PLC0415
+    from strongroom.security.netguard import UnsafeUrl, check_url  # noqa: PLC0415
 
     started = time.perf_counter()
     try:
@@ -71,7 +94,9 @@ def send(url: str, body: str, headers: dict[str, str]) -> tuple[int | None, str 
     except UnsafeUrl as exc:
         return None, f"refused: {exc.reason}", 0
     parts = urlsplit(url)
-    conn = connection(url, addresses, TIMEOUT)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    kind = _PinnedHTTPSConnection if parts.scheme == "https" else _PinnedHTTPConnection
+    conn = kind(parts.hostname or "", addresses[0], port, TIMEOUT)
     try:
         conn.request("POST", parts.path + (f"?{parts.query}" if parts.query else "") or "/", body=body, headers=headers)
         resp = conn.getresponse()

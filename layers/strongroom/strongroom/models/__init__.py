@@ -142,6 +142,7 @@ from strongroom.models.secrets import (
     SecretVersionList,
     SecretWritten,
 )
+from strongroom.models.sso import DOMAIN_PATTERN, Domain, OidcConfig, OidcConfigPut, SsoDiscovery
 from strongroom.models.tokens import (
     MAX_CIDRS,
     ServiceToken,
@@ -168,6 +169,7 @@ from strongroom.models.webhooks import (
 )
 
 __all__ = [
+    "DOMAIN_PATTERN",
     "EMAIL_PATTERN",
     "KMS_KEY_ARN_PATTERN",
     "MAX_CIDRS",
@@ -196,6 +198,7 @@ __all__ = [
     "DeviceStartBody",
     "DeviceToken",
     "DeviceTokenBody",
+    "Domain",
     "Email",
     "EmailVerified",
     "Environment",
@@ -236,6 +239,8 @@ __all__ = [
     "MemberPatch",
     "MyPermissions",
     "Name",
+    "OidcConfig",
+    "OidcConfigPut",
     "Org",
     "OrgCreate",
     "OrgEncryption",
@@ -288,6 +293,7 @@ __all__ = [
     "ServiceTokenList",
     "SignedCallerIdentity",
     "Slug",
+    "SsoDiscovery",
     "Template",
     "TemplateKey",
     "TemplateKeyPut",

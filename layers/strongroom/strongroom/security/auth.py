@@ -167,55 +167,29 @@ class _Jwks:
     last_forced_refresh: float = float("-inf")
 
 
-def _guarded_get(url: str) -> bytes:
-    """One GET of a URL a client configured (a machine identity's issuer): through netguard (https
-    and public addresses only, http to loopback in dev mode; pinned; no redirect)."""
-    import jwt  # noqa: PLC0415
-
-    from strongroom.security import netguard  # noqa: PLC0415
-
-    try:
-        return netguard.get(url, allow_http_loopback=settings().auth_mode is AuthMode.DEV)
-    except (netguard.UnsafeUrl, OSError) as exc:
-        raise jwt.PyJWKClientConnectionError(f"the URL could not be fetched: {type(exc).__name__}") from None
-
-
 @cache
-def _jwks_client(url: str, *, guarded: bool = False) -> _Jwks:
-    """The JWKS client of `url`: the deployment's own issuer's (configured at deploy time), or,
-    `guarded`, a client-configured issuer's, fetched through netguard."""
-    import json  # noqa: PLC0415
-    import time  # noqa: PLC0415
-
+def _jwks_client(url: str) -> _Jwks:
     import jwt  # noqa: PLC0415
-
-    class GuardedClient(jwt.PyJWKClient):
-        def fetch_data(self) -> Any:
-            try:
-                data = json.loads(_guarded_get(self.uri))
-            except ValueError:
-                raise jwt.PyJWKClientError("the JWKS is not JSON") from None
-            data = self._as_jwk_set_payload(data)
-            if self.jwk_set_cache is not None:
-                self.jwk_set_cache.put(data)
-            self._last_successful_fetch = time.monotonic()
-            return data
 
     # cache_keys=False: the JWK set itself is cached for 300 s, so a key the issuer withdraws stops
     # verifying within that time (a per-kid memo would trust it for the container's whole life).
-    kind = GuardedClient if guarded else jwt.PyJWKClient
-    return _Jwks(kind(url, cache_keys=False, lifespan=300, timeout=3))
+    return _Jwks(jwt.PyJWKClient(url, cache_keys=False, lifespan=300, timeout=3))
 
 
 def _signing_keys(url: str, *, refresh: bool, guarded: bool = False) -> list[Any]:
     """The issuer's signing keys (cached 300 s). An unreachable or unusable JWKS is the issuer's
-    failure, not the caller's: 503."""
+    failure, not the caller's: 503. `guarded`: a client-configured issuer's (a machine identity's),
+    fetched through netguard by oidc_rp."""
     import jwt  # noqa: PLC0415
 
     from strongroom.errors import Unavailable  # noqa: PLC0415
 
+    if guarded:
+        from strongroom.security import oidc_rp  # noqa: PLC0415
+
+        return oidc_rp.signing_keys(url, refresh=refresh)
     try:
-        return _jwks_client(url, guarded=guarded).client.get_signing_keys(refresh=refresh)
+        return _jwks_client(url).client.get_signing_keys(refresh=refresh)
     except jwt.PyJWKClientConnectionError:
         raise Unavailable("the identity provider's keys could not be fetched") from None
     except (jwt.PyJWKClientError, jwt.PyJWKSetError, jwt.PyJWKError, ValueError):
@@ -223,6 +197,8 @@ def _signing_keys(url: str, *, refresh: bool, guarded: bool = False) -> list[Any
 
 
 _REFRESH_COOLDOWN_SECONDS = 30.0
+# A machine identity's JWKS URL -> when an unknown kid last made its set be fetched again
+_forced_refreshes: dict[str, float] = {}
 
 
 def _signing_key(url: str, kid: str, *, guarded: bool = False) -> Any:
@@ -231,9 +207,14 @@ def _signing_key(url: str, kid: str, *, guarded: bool = False) -> Any:
     import time  # noqa: PLC0415
 
     found = next((k for k in _signing_keys(url, refresh=False, guarded=guarded) if k.key_id == kid), None)
-    jwks = _jwks_client(url, guarded=guarded)
-    if found is None and time.monotonic() - jwks.last_forced_refresh >= _REFRESH_COOLDOWN_SECONDS:
-        jwks.last_forced_refresh = time.monotonic()
+    last = _forced_refreshes.get(url, float("-inf")) if guarded else _jwks_client(url).last_forced_refresh
+    if found is None and time.monotonic() - last >= _REFRESH_COOLDOWN_SECONDS:
+        if guarded:
+            if len(_forced_refreshes) >= 1024:
+                _forced_refreshes.clear()
+            _forced_refreshes[url] = time.monotonic()
+        else:
+            _jwks_client(url).last_forced_refresh = time.monotonic()
         found = next((k for k in _signing_keys(url, refresh=True, guarded=guarded) if k.key_id == kid), None)
     if found is None:
         raise Unauthorized("invalid token")
@@ -284,44 +265,18 @@ def verify_jwt(token: str) -> dict[str, Any]:
 
 # --------------------------------------------------------------------------- machine identities' issuers
 
-_DISCOVERY_SECONDS = 300.0
-# issuer -> (monotonic time fetched, its jwks_uri)
-_discovered: dict[str, tuple[float, str]] = {}
-
-
-def _jwks_uri(issuer: str) -> str:
-    """The issuer's `jwks_uri` by OIDC discovery (`<issuer>/.well-known/openid-configuration`,
-    whose `issuer` must be this one), through netguard, remembered for 300 s. An issuer that
-    cannot be read is its failure: 503."""
-    import json  # noqa: PLC0415
-    import time  # noqa: PLC0415
-
-    import jwt  # noqa: PLC0415
-
-    from strongroom.errors import Unavailable  # noqa: PLC0415
-
-    known = _discovered.get(issuer)
-    if known is not None and time.monotonic() - known[0] < _DISCOVERY_SECONDS:
-        return known[1]
-    try:
-        document = json.loads(_guarded_get(issuer.rstrip("/") + "/.well-known/openid-configuration"))
-    except (jwt.PyJWKClientConnectionError, ValueError):
-        raise Unavailable("the identity provider's discovery document could not be fetched") from None
-    usable = isinstance(document, dict) and document.get("issuer") == issuer
-    if not usable or not isinstance(document.get("jwks_uri"), str):
-        raise Unavailable("the identity provider's discovery document is not usable")
-    if len(_discovered) >= 1024:
-        _discovered.clear()
-    _discovered[issuer] = (time.monotonic(), document["jwks_uri"])
-    return str(document["jwks_uri"])
-
 
 def verify_issuer_jwt(token: str, *, issuer: str, audience: str) -> dict[str, Any]:
     """A JWT of a client-configured issuer (a machine identity's), verified as decode_jwt does,
-    with the keys of the JWKS its discovery document names (both fetched through netguard)."""
-    return decode_jwt(
-        token, lambda kid: _signing_key(_jwks_uri(issuer), kid, guarded=True), issuer=issuer, audience=audience
-    )
+    with the keys of the JWKS its discovery document names (both fetched through netguard by
+    oidc_rp; an unknown kid fetches the set again at most once per 30 s, as for the stack's own
+    issuer, so JWTs with made-up kids cannot make every exchange call the issuer)."""
+    from strongroom.security import oidc_rp  # noqa: PLC0415
+
+    def key(kid: str) -> Any:
+        return _signing_key(oidc_rp.jwks_uri(issuer), kid, guarded=True)
+
+    return decode_jwt(token, key, issuer=issuer, audience=audience)
 
 
 def _oidc_principal(token: str) -> Principal:

@@ -1,5 +1,4 @@
-"""SSRF defence for the URLs a client asks us to call: webhooks, and the OIDC issuers of machine
-identities (standard library only).
+"""SSRF defence for webhook URLs (standard library only).
 
 `check_url` validates a URL a client asked us to call and returns the IP addresses it resolves to,
 every one of them public. It refuses, raising `UnsafeUrl` with a short reason that never repeats
@@ -25,21 +24,18 @@ other than `localhost` that resolves to loopback.
 The caller must connect to one of the returned addresses (sending the original host name for TLS
 and the Host header) rather than resolving the name again, otherwise DNS rebinding can swap in an
 internal address between the check and the request. Redirects must not be followed (or each
-target must be checked again). `connection` makes such a pinned connection; `get` is one checked,
-pinned GET that follows no redirect.
+target must be checked again).
 """
 
 from __future__ import annotations
 
-import http.client
 import ipaddress
 import re
 import socket
-import ssl
 import urllib.parse
 from collections.abc import Callable
 
-__all__ = ["UnsafeUrl", "check_url", "connection", "get", "is_public_address"]
+__all__ = ["UnsafeUrl", "check_url", "is_public_address"]
 
 MAX_URL_LENGTH = 2048
 
@@ -288,57 +284,3 @@ def check_url(
         elif not is_public_address(address):
             raise UnsafeUrl("address is not public")
     return addresses
-
-
-# --------------------------------------------------------------------------- pinned connections
-
-
-class _PinnedHTTPSConnection(http.client.HTTPSConnection):
-    """Connects to the address check_url returned (no second DNS answer), verifying the name."""
-
-    def __init__(self, host: str, address: str, port: int, timeout: float) -> None:
-        super().__init__(host, port, timeout=timeout, context=ssl.create_default_context())
-        self._address = address
-
-    def connect(self) -> None:
-        sock = socket.create_connection((self._address, self.port), self.timeout)
-        self.sock = self._context.wrap_socket(sock, server_hostname=self.host)  # type: ignore[attr-defined]
-
-
-class _PinnedHTTPConnection(http.client.HTTPConnection):
-    def __init__(self, host: str, address: str, port: int, timeout: float) -> None:
-        super().__init__(host, port, timeout=timeout)
-        self._address = address
-
-    def connect(self) -> None:
-        self.sock = socket.create_connection((self._address, self.port), self.timeout)
-
-
-def connection(url: str, addresses: list[str], timeout: float) -> http.client.HTTPConnection:
-    """A connection for `url` to the first of the `addresses` check_url returned for it."""
-    parts = urllib.parse.urlsplit(url)
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    kind = _PinnedHTTPSConnection if parts.scheme == "https" else _PinnedHTTPConnection
-    return kind(parts.hostname or "", addresses[0], port, timeout)
-
-
-def get(url: str, *, allow_http_loopback: bool = False, timeout: float = 3.0, limit: int = 256 * 1024) -> bytes:
-    """The body of a 200 answer to one GET of `url` (checked, pinned; no redirect followed; at most
-    `limit` bytes). Raises UnsafeUrl for a URL check_url refuses, OSError for anything else (no
-    answer, another status, a body over the limit)."""
-    addresses = check_url(url, allow_http_loopback=allow_http_loopback)
-    parts = urllib.parse.urlsplit(url)
-    conn = connection(url, addresses, timeout)
-    try:
-        conn.request("GET", (parts.path or "/") + (f"?{parts.query}" if parts.query else ""))
-        resp = conn.getresponse()
-        body = resp.read(limit + 1)
-    except http.client.HTTPException as exc:
-        raise OSError(type(exc).__name__) from None
-    finally:
-        conn.close()
-    if resp.status != 200:
-        raise OSError(f"status {resp.status}")
-    if len(body) > limit:
-        raise OSError("answer too large")
-    return body
