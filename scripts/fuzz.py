@@ -153,6 +153,7 @@ EXPECTATIONS: list[tuple[list[str], str, list[str], str]] = [
             "list_secrets",
             "list_versions",
             "list_tokens",
+            "list_identities",
         ],
         "positive_data_acceptance",
         ["2xx", "400", "401", "403", "404", "409"],
@@ -230,6 +231,23 @@ EXPECTATIONS: list[tuple[list[str], str, list[str], str]] = [
         ["2xx", "401", "403", "404", "409", "422"],
         "An `expires_at` in the past, an `allowed_cidrs` entry that is no network, or an org the "
         "caller is not a member of, is 422 naming it.",
+    ),
+    (
+        ["create_identity", "replace_identity"],
+        "positive_data_acceptance",
+        ["2xx", "401", "403", "404", "409", "422"],
+        "An identity's rules depend on its `type` (an OIDC issuer, audience and claims; an AWS account "
+        "and role ARN), and an issuer must be an address netguard lets us call: a schema-valid body "
+        "with the other type's rules, a missing one, a pattern of `*` alone or an unusable issuer is "
+        "422 naming the field; an environment or permission the caller cannot grant is 403.",
+    ),
+    (
+        ["exchange_identity_token"],
+        "positive_data_acceptance",
+        ["2xx", "401", "403", "409"],
+        "The body is the proof: a well-formed identity ID with a JWT or a signed GetCallerIdentity "
+        "that does not prove it (unknown identity, bad signature, another issuer, expired, replayed) "
+        "is 401; a credential that proves it but does not satisfy a rule is 403 naming the rule.",
     ),
     (
         ["register_account", "change_password", "forgot_password"],

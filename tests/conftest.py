@@ -356,6 +356,7 @@ class Issuer:
         self._content_type = "application/json"
         self.hits = 0
         self.url = ""
+        self.base = ""  # where it serves: its discovery document names this as its issuer
 
     def publish(self, document: dict[str, Any] | bytes, content_type: str = "application/json") -> None:
         with self._lock:
@@ -405,6 +406,23 @@ class Issuer:
         """A token of valid claims (changed by `claims`; None removes one), signed for `alg`."""
         return self.sign(self.claims(**claims), alg, kid=kid, headers=headers)
 
+    def workload(self, audience: str, alg: str = "RS256", **claims: Any) -> str:
+        """A workload's JWT of this issuer (`iss` is `base`) for `audience`, with a fresh `jti`,
+        valid for 5 minutes (changed by `claims`; None removes one)."""
+        now = int(time.time())
+        payload: dict[str, Any] = {
+            "iss": self.base,
+            "aud": audience,
+            "sub": "repo:acme/web:ref:refs/heads/main",
+            "repository_owner": "acme",
+            "iat": now,
+            "nbf": now - 5,
+            "exp": now + 300,
+            "jti": secrets.token_hex(8),
+        }
+        payload.update(claims)
+        return self.sign({k: v for k, v in payload.items() if v is not None}, alg)
+
     @staticmethod
     def assemble(header: dict[str, Any], payload: dict[str, Any], signature: bytes = b"") -> str:
         """A token put together by hand (for what PyJWT refuses to produce)."""
@@ -423,7 +441,13 @@ def running_issuer(keys: SigningKeys) -> Iterator[Issuer]:
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
-            document, content_type = issuer._serve()
+            if self.path.endswith("/.well-known/openid-configuration"):  # OIDC discovery
+                document, content_type = (
+                    json.dumps({"issuer": issuer.base, "jwks_uri": issuer.url}).encode(),
+                    "application/json",
+                )
+            else:
+                document, content_type = issuer._serve()
             self.send_response(200)
             self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(document)))
@@ -437,7 +461,8 @@ def running_issuer(keys: SigningKeys) -> Iterator[Issuer]:
     server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, name="jwks", daemon=True)
     thread.start()
-    issuer.url = f"http://127.0.0.1:{server.server_address[1]}/.well-known/jwks.json"
+    issuer.base = f"http://127.0.0.1:{server.server_address[1]}"
+    issuer.url = f"{issuer.base}/.well-known/jwks.json"
     try:
         yield issuer
     finally:
@@ -466,6 +491,15 @@ def oidc_issuer(signing_keys: SigningKeys, monkeypatch: pytest.MonkeyPatch) -> I
 @pytest.fixture
 def other_issuer() -> Iterator[Issuer]:
     """Someone else's issuer (fresh keys, its own JWKS endpoint), configured nowhere."""
+    with running_issuer(SigningKeys.generate()) as issuer:
+        yield issuer
+
+
+@pytest.fixture(scope="session")
+def workload_issuer() -> Iterator[Issuer]:
+    """A CI platform's issuer for machine identities (its own keys): discovery and JWKS served on a
+    loopback port, its issuer URL `workload_issuer.base` (http to loopback: the stack's dev mode);
+    configured nowhere (an identity's rules name it)."""
     with running_issuer(SigningKeys.generate()) as issuer:
         yield issuer
 

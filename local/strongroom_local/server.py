@@ -30,6 +30,7 @@ from strongroom_local.intrinsics import ACCOUNT, REGION
 from strongroom_local.kms_policy import enforce_kms_key_policies
 from strongroom_local.motospeed import serialize_dynamodb_json_directly, skip_idle_request_id_rewrite
 from strongroom_local.provision import Resources, provision, template_parameters
+from strongroom_local.sts_signatures import check_sts_signatures
 from strongroom_local.template import LAYER_DIR, TEMPLATE, functions, http_api_properties, load_template, routes
 from strongroom_local.workers import Worker, WorkerRunner, registered_workers
 
@@ -294,6 +295,7 @@ class LocalStack:
         skip_idle_request_id_rewrite()
         serialize_dynamodb_json_directly()
         enforce_kms_key_policies()
+        check_sts_signatures()
         mailbox.stamp_send_times()
         template = load_template(self.template_path)
         self.resources = self._resources(template)

@@ -51,7 +51,7 @@ def cli_env(local_stack: str, home: Path) -> dict[str, str]:
         "STRONGROOM_NO_KEYRING": "1",
         "LC_ALL": "C.UTF-8",
         # This checkout's CLI, whichever checkout the shared virtualenv's editable install names.
-        "PYTHONPATH": str(Path(__file__).resolve().parents[2] / "cli" / "src"),
+        "PYTHONPATH": os.pathsep.join(str(Path(__file__).resolve().parents[2] / d / "src") for d in ("cli", "sdk")),
     }
 
 

@@ -94,8 +94,9 @@ def _uid() -> str:
 class World:
     """Sets up the state each recipe needs (through the API, before recording starts)."""
 
-    def __init__(self, api: Callable[..., tuple[int, dict[str, str], Any]]) -> None:
+    def __init__(self, api: Callable[..., tuple[int, dict[str, str], Any]], issuer: Any = None) -> None:
         self.api = api
+        self.issuer = issuer  # a workload's OIDC issuer (machine identities)
         self.owner = f"owner-{_uid()}@example.com"
         self.member = f"member-{_uid()}@example.com"
         self.call("GET", "/v1/me", user=self.owner)
@@ -386,6 +387,37 @@ def _token_revoke(w: World) -> tuple[str, str, str, Any, str]:
     return "DELETE", f"{org}/tokens/{token['id']}", w.owner, None, "token.revoked"
 
 
+def _identity_body(w: World) -> dict[str, Any]:
+    rules = {"issuer": w.issuer.base, "audience": "ci", "claims": {"sub": "repo:acme/web:*"}}
+    return {"name": "ci", "type": "oidc", "project": "web", "environment": "staging", "rules": rules}
+
+
+def _identity(w: World) -> tuple[str, dict[str, Any]]:
+    org = _token_org(w)
+    return org, w.call("POST", f"{org}/identities", user=w.owner, body=_identity_body(w), want=201)
+
+
+def _identity_create(w: World) -> tuple[str, str, str, Any, str]:
+    return "POST", f"{_token_org(w)}/identities", w.owner, _identity_body(w), "identity.created"
+
+
+def _identity_replace(w: World) -> tuple[str, str, str, Any, str]:
+    org, identity = _identity(w)
+    body = {**_identity_body(w), "ttl_seconds": 60}
+    return "PUT", f"{org}/identities/{identity['id']}", w.owner, body, "identity.updated"
+
+
+def _identity_delete(w: World) -> tuple[str, str, str, Any, str]:
+    org, identity = _identity(w)
+    return "DELETE", f"{org}/identities/{identity['id']}", w.owner, None, "identity.deleted"
+
+
+def _identity_exchange(w: World) -> tuple[str, None, None, Any, str]:
+    _org, identity = _identity(w)
+    body = {"identity": identity["id"], "jwt": w.issuer.workload("ci", sub="repo:acme/web:ref:refs/heads/main")}
+    return "POST", "/v1/auth/identity/token", None, body, "identity.token_issued"
+
+
 def _pat_create(w: World) -> tuple[str, str, str, Any, str]:
     return "POST", "/v1/auth/tokens", w.owner, {"name": "laptop"}, "pat.created"
 
@@ -587,6 +619,10 @@ RECIPES: dict[str, Recipe] = {
     "POST /v1/orgs/{org}/tokens": _token_create,
     "POST /v1/orgs/{org}/tokens/{id}/rotate": _token_rotate,
     "DELETE /v1/orgs/{org}/tokens/{id}": _token_revoke,
+    "POST /v1/orgs/{org}/identities": _identity_create,
+    "PUT /v1/orgs/{org}/identities/{id}": _identity_replace,
+    "DELETE /v1/orgs/{org}/identities/{id}": _identity_delete,
+    "POST /v1/auth/identity/token": _identity_exchange,
     "POST /v1/auth/tokens": _pat_create,
     "DELETE /v1/auth/tokens/{id}": _pat_revoke,
     "POST /v1/auth/device/start": _device_start,
@@ -650,10 +686,10 @@ def _audit_items(transact_params: dict[str, Any]) -> list[dict[str, Any]]:
 
 @pytest.mark.parametrize("route_key", sorted(RECIPES))
 def test_mutation_writes_exactly_one_audit_event_in_its_transaction(
-    route_key: str, api: Callable[..., tuple[int, dict[str, str], Any]], recorder: Recorder
+    route_key: str, api: Callable[..., tuple[int, dict[str, str], Any]], recorder: Recorder, workload_issuer: Any
 ) -> None:
     # Given the state the route needs
-    world = World(api)
+    world = World(api, workload_issuer)
     method, path, user, body, action, *extra = RECIPES[route_key](world)
     recorder.take()
 

@@ -33,6 +33,13 @@ ORG_ROUTE_KEYS = [k for k in ROUTES if k.split(" ", 1)[1].startswith(ORG_ROUTES)
 ACCOUNT_ROUTE_KEYS = [k for k in ROUTES if not k.split(" ", 1)[1].startswith((ORG_ROUTES, RUNTIME_ROUTES))]
 KMS_ARN = "arn:aws:kms:us-east-1:123456789012:key/0f0e0d0c-0b0a-0908-0706-050403020100"
 
+IDENTITY_BODY = {
+    "name": "lambda",
+    "type": "aws_iam",
+    "project": "web",
+    "environment": "staging",
+    "rules": {"account": "123456789012", "role_arn": "arn:aws:iam::123456789012:role/web-*"},
+}
 # A valid body for every route that takes one, so that a refusal is the credential's, not the input's.
 BODIES: dict[str, Any] = {
     "PATCH /v1/me": {"name": "Renamed"},
@@ -61,6 +68,8 @@ BODIES: dict[str, Any] = {
     "POST /v1/orgs/{org}/encryption/kms/test": {"kms_key_arn": KMS_ARN},
     "POST /v1/orgs/{org}/encryption/kms/enable": {"kms_key_arn": KMS_ARN},
     "POST /v1/orgs/{org}/tokens": {"name": "more", "project": "web", "environment": "staging"},
+    "POST /v1/orgs/{org}/identities": IDENTITY_BODY,
+    "PUT /v1/orgs/{org}/identities/{id}": IDENTITY_BODY,
     "POST /v1/orgs/{org}/webhooks": {"url": "http://127.0.0.1:9/hook", "events": ["*"]},
     "PATCH /v1/orgs/{org}/webhooks/{id}": {"description": "changed"},
     "POST /v1/orgs/{org}/webhooks/{id}/rotate-secret": {},
@@ -105,6 +114,8 @@ def _org(api: Api, owner: str) -> dict[str, Any]:
     assert status == 201, reader
     status, _, hook = api("POST", f"{base}/webhooks", user=owner, json={"url": "http://127.0.0.1:9/h", "events": ["*"]})
     assert status == 201, hook
+    status, _, identity = api("POST", f"{base}/identities", user=owner, json=IDENTITY_BODY)
+    assert status == 201, identity
     return {
         "id": org["id"],
         "slug": slug,
@@ -113,6 +124,7 @@ def _org(api: Api, owner: str) -> dict[str, Any]:
         "writer": writer,
         "reader": reader,
         "webhook_id": hook["id"],
+        "identity_id": identity["id"],
     }
 
 
@@ -156,6 +168,7 @@ def _path(
         "/invitations/{id}": org["invitation_id"],
         "/tokens/{id}": org["writer"]["id"],
         "/webhooks/{id}": org["webhook_id"],
+        "/identities/{id}": org["identity_id"],
     }
     the_id = next((v for k, v in ids.items() if k in template), "")
     path = (

@@ -32,7 +32,7 @@ import pytest
 import yaml
 from jsonschema import Draft202012Validator
 
-from http_api.test_audit_every_mutation import RECIPES, E, World
+from http_api.test_audit_every_mutation import RECIPES, E, World, _identity
 from strongroom_local import LocalStack
 from support import OIDC_CLIENT_ID, OIDC_CLIENT_SECRET, Api, OidcPeer, seal, sign_in_at_issuer, unique_email
 
@@ -176,8 +176,8 @@ class Tenant:
 
 
 @pytest.fixture(scope="module")
-def tenant(api: Api, stack: LocalStack, oidc_peer: OidcPeer) -> Tenant:
-    w = World(api)
+def tenant(api: Api, stack: LocalStack, oidc_peer: OidcPeer, workload_issuer: Any) -> Tenant:
+    w = World(api, workload_issuer)
     created = w.org()
     slug = created["slug"]
     org = f"/v1/orgs/{slug}"
@@ -235,6 +235,11 @@ def _role_reads(t: Tenant, api: Api) -> list[Call]:
     status, _h, role = api("POST", f"{t.org}/roles", user=t.owner, json=body)
     assert status == 201, role
     return [Call("GET", f"{t.org}/roles/{ref}", user=t.owner) for ref in (role["id"], role["slug"])]
+
+
+def _identity_reads(t: Tenant, _api: Api, *, one: bool) -> list[Call]:
+    org, identity = _identity(t.world)
+    return [Call("GET", f"{org}/identities/{identity['id']}" if one else f"{org}/identities", user=t.owner)]
 
 
 def _sso_callbacks(t: Tenant, api: Api) -> list[Call]:
@@ -313,6 +318,8 @@ READS: dict[str, Reads] = {
     ],
     f"GET {E}/validate": lambda t, api: [Call("GET", f"{t.staging}/validate", user=t.owner)],
     "GET /v1/orgs/{org}/tokens": lambda t, api: [Call("GET", f"{t.org}/tokens", user=t.owner)],
+    "GET /v1/orgs/{org}/identities": lambda t, api: _identity_reads(t, api, one=False),
+    "GET /v1/orgs/{org}/identities/{id}": lambda t, api: _identity_reads(t, api, one=True),
     "GET /v1/orgs/{org}/webhooks": lambda t, api: [Call("GET", f"{t.org}/webhooks", user=t.owner)],
     "GET /v1/orgs/{org}/webhooks/{id}": lambda t, api: [Call("GET", t.webhook, user=t.owner)],
     "GET /v1/orgs/{org}/webhooks/{id}/deliveries": lambda t, api: [
@@ -357,7 +364,7 @@ def test_success_responses_match_the_document(route_key: str, api: Api, local_st
     if route_key in READS:
         calls = READS[route_key](tenant, api)
     else:
-        m, path, user, body, _action, *extra = RECIPES[route_key](World(api))
+        m, path, user, body, _action, *extra = RECIPES[route_key](World(api, tenant.world.issuer))
         calls = [Call(m, path, user=user, body=body, headers=extra[0] if extra else {})]
     doc = _document()
     for call in calls:

@@ -30,6 +30,20 @@ BODIES: dict[str, Any] = {
     "POST /v1/orgs/{org}/encryption/kms/test": {"kms_key_arn": "arn:aws:kms:us-east-1:123456789012:key/mine"},
     "POST /v1/orgs/{org}/encryption/kms/enable": {"kms_key_arn": "arn:aws:kms:us-east-1:123456789012:key/mine"},
     "POST /v1/orgs/{org}/tokens": {"name": "stolen", "project": "secret", "environment": "production"},
+    "POST /v1/orgs/{org}/identities": {
+        "name": "stolen",
+        "type": "aws_iam",
+        "project": "secret",
+        "environment": "production",
+        "rules": {"account": "111122223333", "role_arn": "arn:aws:iam::111122223333:role/intruder"},
+    },
+    "PUT /v1/orgs/{org}/identities/{id}": {
+        "name": "stolen",
+        "type": "aws_iam",
+        "project": "secret",
+        "environment": "production",
+        "rules": {"account": "111122223333", "role_arn": "arn:aws:iam::111122223333:role/intruder"},
+    },
     "POST /v1/orgs/{org}/webhooks": {"url": "https://example.com/steal", "events": ["*"]},
     "PATCH /v1/orgs/{org}/webhooks/{id}": {"url": "https://example.com/steal"},
     "POST /v1/orgs/{org}/roles": {"name": "Intruder", "permissions": {"audit.read": "all"}},
@@ -141,6 +155,7 @@ def test_developers_and_viewers_cannot_manage(api: Api) -> None:
         assert api("PATCH", f"/v1/orgs/{slug}", user=user, json={"name": "Nope"})[0] == 403
         assert api("POST", f"/v1/orgs/{slug}/projects", user=user, json={"name": "Nope"})[0] == 403
         assert api("DELETE", f"/v1/orgs/{slug}", user=user)[0] == 403
+        assert api("GET", f"/v1/orgs/{slug}/identities", user=user)[0] == 403
     # members may read the org and its members
     assert api("GET", f"/v1/orgs/{slug}/members", user=emails["viewer"])[0] == 200
 

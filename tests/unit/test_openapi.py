@@ -190,6 +190,7 @@ def test_security(doc: dict[str, Any]) -> None:
         ("post", "/v1/auth/device/start"),
         ("post", "/v1/auth/device/token"),
         ("post", "/v1/auth/forgot-password"),
+        ("post", "/v1/auth/identity/token"),
         ("post", "/v1/auth/login"),
         ("post", "/v1/auth/register"),
         ("post", "/v1/auth/reset-password"),

@@ -373,11 +373,26 @@ def two_factor_disable(state: State, code: str) -> None:
 @click.option("--token", "--with-token", "with_token", help="Store this token (e.g. for CI)")
 @click.option("--approve", "approve_code", help="Approve another device's login code, as you")
 @click.option("--poll-timeout", default=600, show_default=True, help="Seconds to wait for approval")
+@click.option("--identity", "identity_id", help="A machine identity's ID (idn_…): sign in as it, keyless")
+@click.option("--oidc-token", help="With --identity: the workload's OIDC JWT (e.g. GitHub Actions')")
+@click.option(
+    "--oidc-token-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="With --identity: a file holding the JWT (e.g. Kubernetes' projected service-account token)",
+)
+@click.option("--aws-iam", is_flag=True, help="With --identity: prove the ambient AWS role (SigV4, botocore)")
+@click.option("--aws-region", help="With --aws-iam: the STS region to sign for (default: the ambient region)")
 @click.pass_obj
 def login(state: State, email: str | None, password_stdin: bool, totp: str | None, dev_user: str | None,
-          with_token: str | None, approve_code: str | None, poll_timeout: int) -> None:  # fmt: skip
-    """Log in (device login by default; --email: with a password), or approve a device's code."""
+          with_token: str | None, approve_code: str | None, poll_timeout: int, identity_id: str | None,
+          oidc_token: str | None, oidc_token_file: Path | None, aws_iam: bool,
+          aws_region: str | None) -> None:  # fmt: skip
+    """Log in (device login by default; --email: with a password), or approve a device's code; a
+    workload logs in as a machine identity with --identity and --oidc-token(-file) or --aws-iam."""
     api = state.settings.api_url
+    if identity_id or oidc_token or oidc_token_file or aws_iam:
+        _workload_login(state, identity_id, oidc_token, oidc_token_file, aws_iam, aws_region)
+        return
     if email:
         _password_login(state, email, password_stdin, totp)
         return
@@ -396,6 +411,12 @@ def login(state: State, email: str | None, password_stdin: bool, totp: str | Non
         where = save_login(api, {"token": with_token})
         click.echo(f"token stored for {api} ({where})", err=True)
         return
+    _device_login(state, poll_timeout)
+
+
+def _device_login(state: State, poll_timeout: int) -> None:
+    """RFC 8628: start, show the code, poll until it is approved (or refused, or too late)."""
+    api = state.settings.api_url
     state.settings.check_destination(origin="login")  # the token comes back over this connection
     import httpx  # noqa: PLC0415
 
@@ -426,6 +447,37 @@ def login(state: State, email: str | None, password_stdin: bool, totp: str | Non
         elif code != "authorization_pending":
             fail(f"login failed: {code or resp.status_code}")
     fail("login timed out; run `strongroom login` again")
+
+
+def _workload_login(state: State, identity_id: str | None, oidc_token: str | None, oidc_token_file: Path | None,
+                    aws_iam: bool, aws_region: str | None) -> None:  # fmt: skip
+    """Exchange the workload's proof for a short-lived service token, and store it (with how to
+    renew it, when the proof renews itself: `run` does it)."""
+    from strongroom_cli import workload  # noqa: PLC0415
+
+    proofs = sum((oidc_token is not None, oidc_token_file is not None, aws_iam))
+    if not identity_id or proofs != 1:
+        fail("give --identity ID and exactly one of --oidc-token, --oidc-token-file, --aws-iam", 2)
+    api = state.settings.api_url
+    state.settings.check_destination(origin="login")  # the token comes back over this connection
+    how: dict[str, str] = {}
+    try:
+        if aws_iam:
+            status, payload = workload.exchange(api, identity_id, aws=True, aws_region=aws_region)
+            how = {"renew": "aws_iam", **({"aws_region": aws_region} if aws_region else {})}
+        elif oidc_token_file is not None:
+            status, payload = workload.exchange(api, identity_id, jwt=workload.read_token_file(oidc_token_file))
+            how = {"renew": "oidc_token_file", "token_file": str(oidc_token_file.resolve())}
+        else:
+            status, payload = workload.exchange(api, identity_id, jwt=oidc_token)
+    except workload.WorkloadError as exc:
+        fail(str(exc), 2)
+    if status != 200:
+        fail(f"login as {identity_id} refused: {_refused(status, payload)}")
+    where = save_login(api, workload.login_entry(identity_id, payload, how))
+    click.echo(f"logged in to {api} as {identity_id} until {payload['expires_at']} ({where})", err=True)
+    if state.as_json:
+        emit(state, {"identity": identity_id, "expires_at": payload["expires_at"], "renewable": bool(how)})
 
 
 @cli.command()
@@ -598,6 +650,80 @@ def roles_delete(state: State, role: str) -> None:
     """Delete ROLE (id or slug): refused while a member or a pending invitation holds it."""
     state.call("DELETE", f"/v1/orgs/{_org(state)}/roles/{role}")
     emit(state, {"role": role, "deleted": True}, ["role", "deleted"])
+
+
+@cli.group()
+def identities() -> None:
+    """Machine identities of the org (--org): workloads that sign in keyless (`login --identity`)."""
+
+
+_IDENTITY = ["id", "name", "type", "environment_id", "permissions", "ttl_seconds", "rules"]
+
+
+def _claims(pairs: tuple[str, ...]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for pair in pairs:
+        claim, sep, pattern = pair.partition("=")
+        if not sep or not claim or not pattern:
+            fail(f"--claim takes CLAIM=PATTERN (e.g. sub=repo:acme/web:ref:refs/heads/main), not {pair!r}", 2)
+        out[claim] = pattern
+    return out
+
+
+@identities.command("list")
+@click.pass_obj
+def identities_list(state: State) -> None:
+    emit(state, state.call("GET", f"/v1/orgs/{_org(state)}/identities")["data"], _IDENTITY)
+
+
+@identities.command("show")
+@click.argument("identity_id")
+@click.pass_obj
+def identities_show(state: State, identity_id: str) -> None:
+    emit(state, state.call("GET", f"/v1/orgs/{_org(state)}/identities/{quote(identity_id, safe='')}"), _IDENTITY)
+
+
+@identities.command("create")
+@click.argument("name")
+@click.option("--type", "kind", type=click.Choice(["oidc", "aws_iam"]), required=True)
+@click.option("--permission", "permissions", multiple=True, type=click.Choice(["read", "write"]), default=["read"])
+@click.option("--ttl", "ttl_seconds", type=click.IntRange(5, 3600), default=900, show_default=True)
+@click.option("--issuer", help="oidc: the issuer URL (the tokens' iss)")
+@click.option("--audience", help="oidc: the tokens' aud")
+@click.option("--claim", "claims", multiple=True, metavar="CLAIM=PATTERN", help="oidc, repeated; `*` is a wildcard")
+@click.option("--account", help="aws_iam: the 12-digit account ID")
+@click.option("--role-arn", help="aws_iam: arn:aws:iam::<account>:role/<name>; `*` is a wildcard")
+@click.pass_obj
+def identities_create(state: State, name: str, kind: str, permissions: tuple[str, ...], ttl_seconds: int,
+                      issuer: str | None, audience: str | None, claims: tuple[str, ...], account: str | None,
+                      role_arn: str | None) -> None:  # fmt: skip
+    """An identity for the environment (--project, --env) whose workloads get PERMISSION tokens."""
+    org = _org(state)
+    if not state.settings.project or not state.settings.env:
+        fail("which environment? pass --project and --env (or run `strongroom setup`)", 2)
+    given = {"issuer": issuer, "audience": audience, "account": account, "role_arn": role_arn}
+    rules: dict[str, Any] = {k: v for k, v in given.items() if v is not None}
+    if claims:
+        rules["claims"] = _claims(claims)
+    body = {
+        "name": name,
+        "type": kind,
+        "project": state.settings.project,
+        "environment": state.settings.env,
+        "permissions": list(permissions),
+        "ttl_seconds": ttl_seconds,
+        "rules": rules,
+    }
+    emit(state, state.call("POST", f"/v1/orgs/{org}/identities", body=body), _IDENTITY)
+
+
+@identities.command("delete")
+@click.argument("identity_id")
+@click.pass_obj
+def identities_delete(state: State, identity_id: str) -> None:
+    """Delete it: the tokens issued to it stop working now."""
+    state.call("DELETE", f"/v1/orgs/{_org(state)}/identities/{quote(identity_id, safe='')}")
+    emit(state, {"identity": identity_id, "deleted": True}, ["identity", "deleted"])
 
 
 @cli.group()

@@ -49,32 +49,14 @@ def _credentials_file() -> str:
 
 
 def split_url(url: str) -> tuple[str, str, int, str]:
-    """(scheme, host, port, path?query) of an absolute http(s) URL (urllib.parse costs `run` 5 ms).
+    """(scheme, host, port, path?query) of an absolute http(s) URL, strictly (strongroom_sdk.wire:
+    the host decides where a credential goes); ConfigError for anything else."""
+    from strongroom_sdk import wire  # noqa: PLC0415
 
-    Strict, because the host decides where a credential goes: a scheme other than http(s), user
-    info (`http://127.0.0.1@elsewhere`), a host that is not a DNS name or an IP literal, a port
-    that is not a number, or a backslash, space or fragment: ConfigError."""
-    scheme, sep, rest = url.partition("://")
-    authority, slash, path = rest.partition("/")
-    if authority.startswith("["):  # [IPv6]:port
-        host, bracket, port = authority[1:].partition("]")
-        ok_host = bool(bracket) and bool(host) and all(c in _IPV6 for c in host)
-        if port and not port.startswith(":"):
-            ok_host = False
-        port = port.removeprefix(":")
-    else:
-        host, _, port = authority.partition(":")
-        ok_host = bool(host) and all(c in _HOST for c in host)
-    ok_port = not port or (port.isascii() and port.isdigit() and 0 < int(port) < 65536)
-    ok_path = all(c.isascii() and c.isprintable() and c not in " \\#" for c in path)
-    if not (sep and scheme in {"http", "https"} and ok_host and ok_port and ok_path):
-        raise ConfigError(f"{url!r} is not an http(s) URL of a host (http://HOST[:PORT][/PATH])")
-    default = 443 if scheme == "https" else 80
-    return scheme, host, int(port) if port else default, slash + path
-
-
-_HOST = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-")
-_IPV6 = frozenset("0123456789abcdefABCDEF:.")
+    try:
+        return wire.split_url(url)
+    except wire.WireError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def is_loopback(host: str) -> bool:
@@ -217,7 +199,7 @@ def forget_login(api_url: str) -> bool:
 class Settings:
     """What one invocation talks to (a plain class: `dataclasses` costs `run` 11 ms to import)."""
 
-    __slots__ = ("api_url", "dev_user", "env", "org", "project", "sources", "token")
+    __slots__ = ("api_url", "dev_user", "env", "login", "org", "project", "sources", "token")
 
     def __init__(
         self,
@@ -237,6 +219,8 @@ class Settings:
         self.project = project
         self.env = env
         self.sources = sources if sources is not None else {}
+        # The stored login the token came from (a machine identity's says how to renew it).
+        self.login: dict[str, str] = {}
 
     @property
     def is_service_token(self) -> bool:
@@ -318,6 +302,7 @@ def resolve(**flags: str | None) -> Settings:
         sources["token"] = "flag" if flags.get("token") else "environment"
     else:
         login = load_login(api_url)
+        settings.login = login
         settings.token = login.get("token", "")
         settings.dev_user = login.get("dev_user", "")
         if settings.token or settings.dev_user:

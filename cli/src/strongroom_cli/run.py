@@ -2,20 +2,22 @@
 variables for a command. Standard library (+ AES-GCM for the cache) only, so it starts fast.
 
 One request: the runtime API for a service token, the export for a user, with the cached ETag in
-If-None-Match (304: the cached values, nothing decrypted server-side). `--fallback` uses the cache
+If-None-Match (304: the cached values, nothing decrypted server-side). A machine identity's
+stored login that can be renewed (`login --aws-iam`, `--oidc-token-file`) is renewed first when
+it has expired, or once when the server refuses it (workload.py). `--fallback` uses the cache
 when the server cannot be reached. Then the command *replaces* this process (exec): its exit
 status is the command's, and signals reach it directly.
 """
 
 from __future__ import annotations
 
-import _socket  # socket.py costs `run` 3 ms (enum, selectors); one GET needs none of it
 import os
 import sys
 
 from strongroom_cli import cache
 from strongroom_cli.config import ConfigError, Settings, resolve
-from strongroom_cli.config import split_url as _split
+from strongroom_cli.config import split_url as _split  # noqa: F401 - run's URL rules, as tests read them
+from strongroom_sdk import wire
 
 TYPE_CHECKING = False  # typing costs `run` 2 ms to import; mypy reads this name as True
 if TYPE_CHECKING:
@@ -31,9 +33,10 @@ TIMEOUT = 10.0
 
 
 class RunError(Exception):
-    def __init__(self, message: str, code: int = 1) -> None:
+    def __init__(self, message: str, code: int = 1, status: int = 0) -> None:
         super().__init__(message)
         self.code = code
+        self.status = status  # the server's, when it refused
 
 
 VALUE_OPTIONS = frozenset({"project", "env", "org", "api-url", "token"})
@@ -87,94 +90,18 @@ def _url(settings: Settings) -> str:
 
 def _send(url: str, headers: dict[str, str]) -> Callable[[], Response]:
     """Send a GET now; the returned function waits for the answer (so that the caller can work
-    while the server does)."""
-    scheme, host, port, target = _split(url)
-    all_headers = {**headers, "User-Agent": "strongroom-cli", "Accept": "application/json"}
-    if not all(v.isascii() and v.isprintable() for v in all_headers.values()):
-        raise RunError("the token or a setting holds characters an HTTP header cannot carry", 2)
-    if scheme == "https":
-        import http.client  # noqa: PLC0415 - TLS needs it (and ssl); plain HTTP does not
-
-        conn = http.client.HTTPSConnection(host, port, timeout=TIMEOUT)
-        conn.request("GET", target, headers=all_headers)
-
-        def receive_tls() -> Response:
-            try:
-                resp = conn.getresponse()
-                return resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read()
-            except http.client.HTTPException as exc:  # a malformed answer: as if unreachable
-                raise OSError(f"bad HTTP answer: {type(exc).__name__}") from None
-            finally:
-                conn.close()
-
-        return receive_tls
-    authority = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-    lines = [f"GET {target} HTTP/1.1", f"Host: {authority}", "Connection: close"]
-    lines += [f"{k}: {v}" for k, v in all_headers.items()]
-    sock = _connect(host, port)
+    while the server does). The wire code is the SDK's (strongroom_sdk.wire)."""
     try:
-        sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
-    except OSError:
-        sock.close()
-        raise
-
-    def receive() -> Response:
-        try:
-            chunks = []
-            while data := sock.recv(65536):
-                chunks.append(data)
-        finally:
-            sock.close()
-        return _parse_response(b"".join(chunks))
-
-    return receive
-
-
-def _connect(host: str, port: int) -> _socket.socket:
-    """socket.create_connection without socket.py: each address in turn, with a timeout."""
-    name = host.encode("ascii") if host.isascii() else host.encode("idna")  # str would load the idna codec
-    error: OSError = OSError(f"{host}: no address")
-    for family, kind, proto, _, address in _socket.getaddrinfo(name, port, 0, _socket.SOCK_STREAM):
-        sock = _socket.socket(family, kind, proto)
-        try:
-            sock.settimeout(TIMEOUT)
-            sock.connect(address)
-        except OSError as exc:
-            sock.close()
-            error = exc
-            continue
-        return sock
-    raise error
+        return wire.send(url, {**headers, "User-Agent": "strongroom-cli"})
+    except wire.WireError as exc:
+        raise RunError("the token or a setting holds characters an HTTP header cannot carry", 2) from exc
 
 
 def _parse_response(raw: bytes) -> Response:
-    head, _, body = raw.partition(b"\r\n\r\n")
-    status_line, *header_lines = head.decode("latin-1").split("\r\n")
-    parsed = {}
-    for line in header_lines:
-        name, _, value = line.partition(":")
-        parsed[name.strip().lower()] = value.strip()
     try:
-        status = int(status_line.split(" ", 2)[1])
-        if parsed.get("transfer-encoding", "").lower() == "chunked":
-            body = _dechunk(body)
-        elif "content-length" in parsed:
-            body = body[: int(parsed["content-length"])]
-    except (IndexError, ValueError):
-        raise RunError(f"not an HTTP answer: {status_line[:80]!r}") from None
-    return status, parsed, body
-
-
-def _dechunk(body: bytes) -> bytes:
-    out = bytearray()
-    while body:
-        size_line, _, rest = body.partition(b"\r\n")
-        size = int(size_line.split(b";", 1)[0], 16)
-        if size == 0:
-            break
-        out += rest[:size]
-        body = rest[size + 2 :]
-    return bytes(out)
+        return wire.parse_response(raw)
+    except wire.WireError as exc:
+        raise RunError(str(exc)) from None
 
 
 def fetch(settings: Settings, *, fallback: bool) -> dict[str, str]:
@@ -211,7 +138,7 @@ def fetch(settings: Settings, *, fallback: bool) -> dict[str, str]:
     if status >= 500 and fallback and cached is not None:
         _note(f"server answered {status}; using the cached values (--fallback)")
         return cached
-    raise RunError(f"{status}: {_message(body)}")
+    raise RunError(f"{status}: {_message(body)}", status=status)
 
 
 def _ask(
@@ -261,6 +188,39 @@ def _debug(message: str) -> None:
         _note(message)
 
 
+def _renew(settings: Settings) -> None:
+    """Make the stored machine-identity login again and use it (workload.renew)."""
+    from strongroom_cli import workload  # noqa: PLC0415 - only a login to renew pays for it
+    from strongroom_cli.config import save_login  # noqa: PLC0415
+
+    try:
+        login = workload.renew(settings.api_url, settings.login)
+    except workload.WorkloadError as exc:
+        raise RunError(str(exc)) from None
+    save_login(settings.api_url, login)
+    settings.login, settings.token = login, login["token"]
+    _debug("renewed the machine identity's login")
+
+
+def _fetch_renewing(settings: Settings, *, fallback: bool) -> dict[str, str]:
+    """fetch, with a machine identity's renewable login renewed when it has expired, or once when
+    the server refuses it (401)."""
+    login = settings.login
+    renewable = settings.sources.get("token") == "login" and login.get("renew") in {"aws_iam", "oidc_token_file"}
+    if renewable:
+        from strongroom_cli import workload  # noqa: PLC0415 - only a machine identity's login pays for it
+
+        if workload.due(login):
+            _renew(settings)
+    try:
+        return fetch(settings, fallback=fallback)
+    except RunError as exc:
+        if not renewable or exc.status != 401:
+            raise
+    _renew(settings)
+    return fetch(settings, fallback=fallback)
+
+
 def _which(name: str) -> str | None:
     if os.sep in name:
         return name if os.access(name, os.X_OK) else None
@@ -279,7 +239,7 @@ def main(argv: list[str]) -> int:
         settings = resolve(**flags)
         settings.require_login()
         settings.require_environment()
-        values = fetch(settings, fallback=fallback)
+        values = _fetch_renewing(settings, fallback=fallback)
         program = _which(command[0])
         if program is None:
             raise RunError(f"{command[0]}: command not found", 127)

@@ -26,6 +26,24 @@ def client(name: str) -> Any:
     return _overrides.get(name) or _client(name)
 
 
+@cache
+def _unsigned_client(name: str) -> Any:
+    import boto3  # noqa: PLC0415
+    from botocore import UNSIGNED  # noqa: PLC0415
+    from botocore.config import Config  # noqa: PLC0415
+
+    config = Config(
+        signature_version=UNSIGNED, retries={"mode": "standard", "max_attempts": 2}, connect_timeout=2, read_timeout=5
+    )
+    return boto3.session.Session().client(name, config=config)  # type: ignore[call-overload]
+
+
+def unsigned_client(name: str) -> Any:
+    """A client that signs nothing (this function's credentials never go out with its requests):
+    for requests the caller signed (security/sts.py). Tests may replace it as `<name>:unsigned`."""
+    return _overrides.get(f"{name}:unsigned") or _unsigned_client(name)
+
+
 def dynamodb() -> DynamoDBClient:
     return client("dynamodb")  # type: ignore[no-any-return]
 
@@ -46,3 +64,4 @@ def override(name: str, value: Any) -> None:
 def reset() -> None:
     _overrides.clear()
     _client.cache_clear()
+    _unsigned_client.cache_clear()

@@ -31,6 +31,8 @@ class Principal:
     environment_id: str | None = None
     permissions: frozenset[str] = frozenset()
     expires_at: str | None = None
+    # The machine identity a service token was issued to (token exchange): the token's audit actor.
+    identity_id: str | None = None
     # The session a "session" principal signed in with (its JWT's jti): what logout ends.
     session_id: str | None = None
     # A user's TOTP second factor is on (their user item's flag): what an org's require_2fa asks.

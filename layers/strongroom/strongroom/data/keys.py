@@ -252,6 +252,29 @@ def org_tokens_partition(org_id: str) -> str:
     return f"ORG#{org_id}#TOKENS"
 
 
+# --------------------------------------------------------------------------- machine identities (IDENTITY#<id>)
+
+
+def identity(identity_id: str) -> dict[str, str]:
+    """A machine identity: its own partition, so that a token exchange reads it by the ID it names."""
+    return {PK: f"IDENTITY#{identity_id}", SK: "IDENTITY"}
+
+
+def identity_index(org_id: str, created_at: str, identity_id: str) -> dict[str, str]:
+    """GSI1 projection of a machine identity: the org's identities, oldest first."""
+    return {GSI1PK: org_identities_partition(org_id), GSI1SK: f"{created_at}#{identity_id}"}
+
+
+def org_identities_partition(org_id: str) -> str:
+    return f"ORG#{org_id}#IDENTITIES"
+
+
+def identity_credential_used(digest: str) -> dict[str, str]:
+    """A credential a token exchange accepted (by the SHA-256 of its issuer and `jti`, of the JWT,
+    or of an AWS signature): its replay record, kept (TTL) for the credential's lifetime."""
+    return {PK: f"CREDUSED#{digest}", SK: "CREDUSED"}
+
+
 def personal_token(pat_id: str) -> dict[str, str]:
     return {PK: f"PAT#{pat_id}", SK: "PAT"}
 

@@ -31,6 +31,12 @@ class TokenRecord(BaseModel):
     created_by: str
     rotated_at: str | None = None
     last_used_at: str | None = None
+    # A token issued to a machine identity (token exchange): the identity, the revision of it the
+    # token was issued under (a replaced or deleted identity ends its tokens), and who proved it
+    # (the JWT's `sub`, or the caller's AWS ARN).
+    identity_id: str | None = None
+    identity_revision: int | None = None
+    subject: str | None = None
 
 
 # --------------------------------------------------------------------------- reads
@@ -46,11 +52,12 @@ def scope_keys(org_id: str, project_id: str, env_id: str) -> list[dict[str, str]
     ]
 
 
-def read_ahead(token_id: str | None, scope: tuple[str, str, str]) -> None:
-    """Read the scope's items (and the token's, given its ID) in one consistent BatchGetItem, for
-    the rest of this request (`db.prefetch`)."""
+def read_ahead(token_id: str | None, scope: tuple[str, str, str], identity_id: str | None = None) -> None:
+    """Read the scope's items (and the token's, given its ID, and the identity's it was issued to)
+    in one consistent BatchGetItem, for the rest of this request (`db.prefetch`)."""
     token_key = [keys.service_token(token_id)] if token_id is not None else []
-    db.prefetch([*token_key, *scope_keys(*scope)])
+    identity_key = [keys.identity(identity_id)] if identity_id is not None else []
+    db.prefetch([*token_key, *scope_keys(*scope), *identity_key])
 
 
 def get(token_id: str) -> TokenRecord | None:
@@ -71,22 +78,39 @@ def standing(records: Sequence[TokenRecord]) -> list[TokenRecord]:
     def scope(r: TokenRecord) -> list[tuple[str, str]]:
         return [(k[keys.PK], k[keys.SK]) for k in scope_keys(r.org_id, r.project_id, r.environment_id)[:3]]
 
-    wanted = list(dict.fromkeys(ident for r in records for ident in scope(r)))
+    def identity(r: TokenRecord) -> list[tuple[str, str]]:
+        key = keys.identity(r.identity_id) if r.identity_id else None
+        return [(key[keys.PK], key[keys.SK])] if key else []
+
+    wanted = list(dict.fromkeys(ident for r in records for ident in [*scope(r), *identity(r)]))
     items = db.batch_get([{keys.PK: pk, keys.SK: sk} for pk, sk in wanted]) if wanted else []
     up = {(i[keys.PK], i[keys.SK]) for i in items if i.get("status", "active") == "active"}
-    return [r for r in records if all(ident in up for ident in scope(r))]
+    revisions = {(i[keys.PK], i[keys.SK]): i.get("revision") for i in items if i.get("entity") == "identity"}
+
+    def issued_under_current(r: TokenRecord) -> bool:
+        return all(revisions.get(ident) == r.identity_revision for ident in identity(r))
+
+    return [r for r in records if all(ident in up for ident in scope(r)) and issued_under_current(r)]
 
 
 # --------------------------------------------------------------------------- ops of a change
 
 
 def item(rec: TokenRecord) -> dict[str, Any]:
-    return {
+    out = {
         **keys.service_token(rec.id),
         **keys.service_token_index(rec.org_id, rec.created_at, rec.id),
         "entity": "service_token",
         **rec.model_dump(exclude_none=True),
     }
+    if rec.identity_id and rec.expires_at:
+        # An exchanged token is short-lived: TTL removes the dead item (verification refuses it from
+        # `expires_at` on, whether or not TTL has run).
+        out[keys.TTL] = int(clock.parse(rec.expires_at).timestamp()) + TTL_GRACE_SECONDS
+    return out
+
+
+TTL_GRACE_SECONDS = 3600
 
 
 def create(rec: TokenRecord, *, on_fail: AppError) -> db.Put:

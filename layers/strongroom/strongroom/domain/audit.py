@@ -115,7 +115,11 @@ def event(
     """An event for the request in flight; the actor, ip and request id come from its context."""
     ctx = current()
     principal = ctx.principal
-    actor = Actor(type=principal.type if principal else "anonymous", id=principal.id if principal else "")
+    if principal is not None and principal.identity_id:
+        # A token issued to a machine identity acts as that identity (domain/identities.py).
+        actor = Actor(type="identity", id=principal.identity_id)
+    else:
+        actor = Actor(type=principal.type if principal else "anonymous", id=principal.id if principal else "")
     meta = metadata or {}
     _check_metadata(meta)
     return AuditEvent(

@@ -87,6 +87,16 @@ def _service_tokens(org_id: str, *, project_id: str | None = None, env_id: str |
     )
 
 
+def _identities(org_id: str, *, project_id: str | None = None, env_id: str | None = None) -> Source:
+    return _scan_index(
+        keys.org_identities_partition(org_id),
+        lambda i: (
+            (project_id is None or i.get("project_id") == project_id)
+            and (env_id is None or i.get("environment_id") == env_id)
+        ),
+    )
+
+
 def _narrowed_pats(org_id: str) -> Source:
     """Personal access tokens of the org's members that are narrowed to orgs none of which is
     active any more (this one among them): they can do nothing now."""
@@ -165,11 +175,16 @@ def _sources(job: PurgeJob) -> list[tuple[str, Source]]:
     if job.kind == "webhook":
         return [("deliveries", _query(keys.deliveries_partition(job.target_id)))]
     if job.kind == "environment":
-        return [("tokens", _service_tokens(job.org_id, env_id=job.target_id)), *_environments([job.target_id])]
+        return [
+            ("tokens", _service_tokens(job.org_id, env_id=job.target_id)),
+            ("identities", _identities(job.org_id, env_id=job.target_id)),
+            *_environments([job.target_id]),
+        ]
     if job.kind == "project":
         project = job.target_id
         return [
             ("tokens", _service_tokens(job.org_id, project_id=project)),
+            ("identities", _identities(job.org_id, project_id=project)),
             *_environments(_env_ids(job.org_id, project)),
             ("environments", _query(org_partition, keys.environment_prefix(project))),
             ("environment_slugs", _query(org_partition, keys.environment_slug_prefix(project))),
@@ -182,6 +197,7 @@ def _sources(job: PurgeJob) -> list[tuple[str, Source]]:
     tombstone = keys.org(job.org_id)
     return [
         ("tokens", _service_tokens(job.org_id)),
+        ("identities", _identities(job.org_id)),
         ("pats", _narrowed_pats(job.org_id)),
         *_environments(_env_ids(job.org_id)),
         *((f"deliveries:{w}", _query(keys.deliveries_partition(w))) for w in webhooks),

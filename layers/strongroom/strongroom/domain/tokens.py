@@ -30,6 +30,7 @@ import hmac
 import ipaddress
 import secrets
 import zlib
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -97,7 +98,7 @@ def digest(token: str) -> str:
 
 
 # Token ID -> (org, project, environment), learned from tokens that verified (never from a guess).
-_scopes: dict[str, tuple[str, str, str]] = {}
+_scopes: dict[str, tuple[tuple[str, str, str], str | None]] = {}
 SCOPES_REMEMBERED = 4096
 
 
@@ -105,7 +106,7 @@ def _remember(rec: TokenRecord) -> None:
     if rec.id not in _scopes:
         if len(_scopes) >= SCOPES_REMEMBERED:
             del _scopes[next(iter(_scopes))]  # the oldest
-        _scopes[rec.id] = (rec.org_id, rec.project_id, rec.environment_id)
+        _scopes[rec.id] = ((rec.org_id, rec.project_id, rec.environment_id), rec.identity_id)
 
 
 def check(token: str, token_hash: str, expires_at: str | None) -> datetime:
@@ -130,13 +131,13 @@ def verify(token: str, source_ip: str) -> Principal:
     if token_id is None:
         raise Unauthorized("invalid token")
     if token_id in _scopes:  # the request's next reads are answered from this one batch
-        token_data.read_ahead(token_id, _scopes[token_id])
+        token_data.read_ahead(token_id, *_scopes[token_id])
     rec = token_data.get(token_id)
     if rec is None:
         raise Unauthorized("invalid token")
     now = check(token, rec.token_hash, rec.expires_at)
     if rec.id not in _scopes:  # once: the request's next reads are answered from this one batch
-        token_data.read_ahead(None, (rec.org_id, rec.project_id, rec.environment_id))
+        token_data.read_ahead(None, (rec.org_id, rec.project_id, rec.environment_id), rec.identity_id)
     if not token_data.standing([rec]):
         raise Unauthorized("invalid token")
     if rec.allowed_cidrs and not _ip_allowed(source_ip, rec.allowed_cidrs):
@@ -154,6 +155,7 @@ def verify(token: str, source_ip: str) -> Principal:
         environment_id=rec.environment_id,
         permissions=frozenset(PERMISSIONS[p] for p in rec.permissions),
         expires_at=rec.expires_at,
+        identity_id=rec.identity_id,
     )
 
 
@@ -174,14 +176,14 @@ def _view(rec: TokenRecord) -> ServiceToken:
     return ServiceToken.model_validate(rec.model_dump())
 
 
-def _target(base: OrgAccess, body: ServiceTokenCreate) -> EnvironmentAccess:
-    """The environment the token is for, with the creator's access there (`secrets.read` and
-    `tokens.manage`). `project` and `environment` are references in the body: naming nothing is
-    422, not 404."""
+def target(base: OrgAccess, project_ref: str, env_ref: str, manage: str) -> EnvironmentAccess:
+    """The environment a token (or a machine identity) is for, with the creator's access there
+    (`secrets.read` and `manage`). `project` and `environment` are references in the body: naming
+    nothing is 422, not 404."""
     from strongroom.data import projects as project_data  # noqa: PLC0415
 
-    project = project_data.resolve(base.org.id, body.project)
-    env = project_data.resolve_environment(base.org.id, project.id, body.environment) if project else None
+    project = project_data.resolve(base.org.id, project_ref)
+    env = project_data.resolve_environment(base.org.id, project.id, env_ref) if project else None
     if project is None or env is None:
         field = "project" if project is None else "environment"
         raise Unprocessable(
@@ -190,14 +192,14 @@ def _target(base: OrgAccess, body: ServiceTokenCreate) -> EnvironmentAccess:
             details={"fields": [{"field": field, "location": "body", "issue": f"no such {field}"}]},
         )
     access = environment_access(base.org.id, project.id, env.id, "secrets.read")
-    access.require("tokens.manage")
+    access.require(manage)
     return access
 
 
-def _check_grantable(access: EnvironmentAccess, body: ServiceTokenCreate) -> None:
-    """403 unless the creator holds every permission the token gets, on its environment and on
-    each environment it inherits from (what the token will see through it)."""
-    for permission in body.permissions:
+def check_grantable(access: EnvironmentAccess, permissions: Sequence[str]) -> None:
+    """403 unless the creator holds every permission the token gets (`read`, `write`), on its
+    environment and on each environment it inherits from (what the token will see through it)."""
+    for permission in permissions:
         if not access.allows(PERMISSIONS[permission], access.environment):
             raise Forbidden(
                 f"you cannot grant '{permission}' on '{access.environment.slug}': your role lacks it",
@@ -230,8 +232,8 @@ def _check_limits(body: ServiceTokenCreate) -> None:
 def create(base: OrgAccess, body: ServiceTokenCreate) -> ServiceTokenCreated:
     """A token for one environment; `base` holds `tokens.manage` on the org (the route's)."""
     base.require("tokens.manage")
-    access = _target(base, body)
-    _check_grantable(access, body)
+    access = target(base, body.project, body.environment, "tokens.manage")
+    check_grantable(access, body.permissions)
     _check_limits(body)
     token_id = ids.new_id("tok")
     token = mint(token_id)

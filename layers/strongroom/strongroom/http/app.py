@@ -30,8 +30,9 @@ from strongroom.observability import logger, metrics
 from strongroom.security.auth import authenticate
 
 # Routes that authenticate nobody: the health check, device login's start and poll (RFC 8628),
-# password registration and login, the routes a mailed token authorizes (account_mail), and
-# single sign-on's domain lookup and sign-in (domain/sso.py: the state and its cookie authorize).
+# password registration and login, the routes a mailed token authorizes (account_mail), single
+# sign-on's domain lookup and sign-in (domain/sso.py: the state and its cookie authorize), and a
+# machine identity's token exchange (its credential is the proof: domain/identities.py).
 PUBLIC_ROUTES = frozenset(
     {
         "GET /health",
@@ -42,6 +43,7 @@ PUBLIC_ROUTES = frozenset(
         "POST /v1/auth/verify-email",
         "POST /v1/auth/forgot-password",
         "POST /v1/auth/reset-password",
+        "POST /v1/auth/identity/token",
         "GET /v1/sso/by-domain",
         "GET /v1/sso/oidc/authorize",
         "GET /v1/sso/oidc/callback",

@@ -52,6 +52,15 @@ from strongroom.models.encryption import (
 from strongroom.models.health import (
     Health,
 )
+from strongroom.models.identities import (
+    Identity,
+    IdentityCreate,
+    IdentityList,
+    IdentityRules,
+    IdentityToken,
+    IdentityTokenRequest,
+    SignedCallerIdentity,
+)
 from strongroom.models.identity import (
     DeviceApprove,
     DeviceStart,
@@ -203,6 +212,12 @@ __all__ = [
     "EventPattern",
     "ForgotPassword",
     "Health",
+    "Identity",
+    "IdentityCreate",
+    "IdentityList",
+    "IdentityRules",
+    "IdentityToken",
+    "IdentityTokenRequest",
     "ImportResult",
     "InclusionProof",
     "Invitation",
@@ -276,6 +291,7 @@ __all__ = [
     "ServiceTokenCreate",
     "ServiceTokenCreated",
     "ServiceTokenList",
+    "SignedCallerIdentity",
     "Slug",
     "SsoDiscovery",
     "Template",

@@ -42,6 +42,7 @@ class ServiceToken(Response):
     created_by: str
     rotated_at: str | None = None
     last_used_at: str | None = None
+    identity_id: str | None = Field(default=None, description="The machine identity it was issued to, if any")
 
 
 class ServiceTokenCreated(ServiceToken):

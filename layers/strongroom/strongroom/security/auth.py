@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
 DEV_HEADER = "x-strongroom-dev-user"
 ALLOWED_ALGORITHMS = frozenset({"RS256", "ES256", "EdDSA"})
-_CLOCK_SKEW_SECONDS = 30
+CLOCK_SKEW_SECONDS = 30
 _DEV_EMAIL = re.compile(r"^[^@\s]{1,64}@[A-Za-z0-9.-]{1,190}$")
 
 # Token kind ("pat", "svc", "scim") -> verifier(token, source_ip) -> Principal.
@@ -176,13 +176,18 @@ def _jwks_client(url: str) -> _Jwks:
     return _Jwks(jwt.PyJWKClient(url, cache_keys=False, lifespan=300, timeout=3))
 
 
-def _signing_keys(url: str, *, refresh: bool) -> list[Any]:
+def _signing_keys(url: str, *, refresh: bool, guarded: bool = False) -> list[Any]:
     """The issuer's signing keys (cached 300 s). An unreachable or unusable JWKS is the issuer's
-    failure, not the caller's: 503."""
+    failure, not the caller's: 503. `guarded`: a client-configured issuer's (a machine identity's),
+    fetched through netguard by oidc_rp."""
     import jwt  # noqa: PLC0415
 
     from strongroom.errors import Unavailable  # noqa: PLC0415
 
+    if guarded:
+        from strongroom.security import oidc_rp  # noqa: PLC0415
+
+        return oidc_rp.signing_keys(url, refresh=refresh)
     try:
         return _jwks_client(url).client.get_signing_keys(refresh=refresh)
     except jwt.PyJWKClientConnectionError:
@@ -192,31 +197,37 @@ def _signing_keys(url: str, *, refresh: bool) -> list[Any]:
 
 
 _REFRESH_COOLDOWN_SECONDS = 30.0
+# A machine identity's JWKS URL -> when an unknown kid last made its set be fetched again
+_forced_refreshes: dict[str, float] = {}
 
 
-def _signing_key(url: str, kid: str) -> Any:
+def _signing_key(url: str, kid: str, *, guarded: bool = False) -> Any:
     """The key with this kid. An unknown kid refreshes the set (the issuer may have rotated), at
     most once per 30 s per issuer, so tokens with made-up kids cannot make every request fetch it."""
     import time  # noqa: PLC0415
 
-    found = next((k for k in _signing_keys(url, refresh=False) if k.key_id == kid), None)
-    jwks = _jwks_client(url)
-    if found is None and time.monotonic() - jwks.last_forced_refresh >= _REFRESH_COOLDOWN_SECONDS:
-        jwks.last_forced_refresh = time.monotonic()
-        found = next((k for k in _signing_keys(url, refresh=True) if k.key_id == kid), None)
+    found = next((k for k in _signing_keys(url, refresh=False, guarded=guarded) if k.key_id == kid), None)
+    last = _forced_refreshes.get(url, float("-inf")) if guarded else _jwks_client(url).last_forced_refresh
+    if found is None and time.monotonic() - last >= _REFRESH_COOLDOWN_SECONDS:
+        if guarded:
+            if len(_forced_refreshes) >= 1024:
+                _forced_refreshes.clear()
+            _forced_refreshes[url] = time.monotonic()
+        else:
+            _jwks_client(url).last_forced_refresh = time.monotonic()
+        found = next((k for k in _signing_keys(url, refresh=True, guarded=guarded) if k.key_id == kid), None)
     if found is None:
         raise Unauthorized("invalid token")
     return found
 
 
-def verify_jwt(token: str) -> dict[str, Any]:
-    """Verify an OIDC JWT: alg allow-list, signature by a key of the issuer's JWKS (by kid),
-    iss, aud, exp, nbf. Any failure is a 401 with a generic message."""
+def decode_jwt(token: str, signing_key: Callable[[str], Any], *, issuer: str, audience: str) -> dict[str, Any]:
+    """The claims of a JWT, verified: alg allow-list, signature by `signing_key(kid)` (whose own
+    algorithm, when the JWK names one, must be the token's), iss, aud, exp, nbf (30 s of skew),
+    `sub` present. Any failure is a 401 with a generic message. For every issuer: the stack's own
+    (user sign-in, below) and the machine identities' (domain/identities.py)."""
     import jwt  # noqa: PLC0415
 
-    cfg = settings()
-    if not cfg.oidc_issuer:
-        raise Unauthorized("invalid token")
     try:
         header = jwt.get_unverified_header(token)
     except jwt.PyJWTError:
@@ -224,22 +235,48 @@ def verify_jwt(token: str) -> dict[str, Any]:
     alg = header.get("alg")
     if alg not in ALLOWED_ALGORITHMS or not header.get("kid"):
         raise Unauthorized("invalid token")
-    signing_key = _signing_key(cfg.jwks_url, str(header["kid"]))
-    key_alg = getattr(signing_key, "algorithm_name", None)
+    key = signing_key(str(header["kid"]))
+    key_alg = getattr(key, "algorithm_name", None)
     if key_alg and key_alg != alg:
         raise Unauthorized("invalid token")
     try:
         return jwt.decode(
             token,
-            signing_key.key,
+            key.key,
             algorithms=[alg],
-            audience=cfg.oidc_audience,
-            issuer=cfg.oidc_issuer,
-            leeway=_CLOCK_SKEW_SECONDS,
+            audience=audience,
+            issuer=issuer,
+            leeway=CLOCK_SKEW_SECONDS,
             options={"require": ["exp", "iss", "aud", "sub"], "verify_nbf": True},
         )
     except jwt.PyJWTError:
         raise Unauthorized("invalid token") from None
+
+
+def verify_jwt(token: str) -> dict[str, Any]:
+    """Verify an OIDC JWT of the configured issuer against its JWKS (decode_jwt)."""
+    cfg = settings()
+    if not cfg.oidc_issuer:
+        raise Unauthorized("invalid token")
+    return decode_jwt(
+        token, lambda kid: _signing_key(cfg.jwks_url, kid), issuer=cfg.oidc_issuer, audience=cfg.oidc_audience
+    )
+
+
+# --------------------------------------------------------------------------- machine identities' issuers
+
+
+def verify_issuer_jwt(token: str, *, issuer: str, audience: str) -> dict[str, Any]:
+    """A JWT of a client-configured issuer (a machine identity's), verified as decode_jwt does,
+    with the keys of the JWKS its discovery document names (both fetched through netguard by
+    oidc_rp; an unknown kid fetches the set again at most once per 30 s, as for the stack's own
+    issuer, so JWTs with made-up kids cannot make every exchange call the issuer)."""
+    from strongroom.security import oidc_rp  # noqa: PLC0415
+
+    def key(kid: str) -> Any:
+        return _signing_key(oidc_rp.jwks_uri(issuer), kid, guarded=True)
+
+    return decode_jwt(token, key, issuer=issuer, audience=audience)
 
 
 def _oidc_principal(token: str) -> Principal:

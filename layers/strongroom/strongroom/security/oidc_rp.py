@@ -1,7 +1,9 @@
-"""Strongroom as an OpenID Connect relying party (an org's single sign-on, domain/sso.py).
+"""Strongroom as an OpenID Connect relying party (an org's single sign-on, domain/sso.py), and the
+fetching of a machine identity's issuer keys (domain/identities.py, through security/auth.py).
 
 - `discover(issuer)`: the issuer's discovery document (`/.well-known/openid-configuration`),
   whose `issuer` must be the configured one exactly (OIDC Discovery 1.0, section 4.3); cached 300 s.
+  `jwks_uri(issuer)`: the same document's `jwks_uri` alone, for a machine identity's issuer.
 - `exchange(...)`: the authorization code for tokens at the token endpoint, authenticated with
   `client_secret_basic` (RFC 6749, section 2.3.1: id and secret form-encoded, then Basic), with the
   PKCE verifier (RFC 7636).
@@ -130,26 +132,46 @@ class Discovery:
     jwks_uri: str
 
 
-_discovered: dict[str, tuple[float, Discovery]] = {}
+# issuer -> (when it goes stale, its discovery document)
+_discovered: dict[str, tuple[float, dict[str, Any]]] = {}
+_DISCOVERED_KEPT = 1024
 
 
-def discover(issuer: str) -> Discovery:
+def _document(issuer: str, fields: tuple[str, ...]) -> dict[str, Any]:
+    """The issuer's discovery document (cached 300 s), whose `issuer` must be this one and which
+    must name each of `fields`."""
     now = time.monotonic()
     hit = _discovered.get(issuer)
     if hit is not None and hit[0] > now:
-        return hit[1]
-    response = _request("GET", issuer.rstrip("/") + "/.well-known/openid-configuration")
-    if response.status_code != 200:
-        raise Unavailable("the identity provider's discovery document could not be read", code="idp_unavailable")
-    doc = _json(response, "discovery document")
+        doc = hit[1]
+    else:
+        response = _request("GET", issuer.rstrip("/") + "/.well-known/openid-configuration")
+        if response.status_code != 200:
+            raise Unavailable("the identity provider's discovery document could not be read", code="idp_unavailable")
+        doc = _json(response, "discovery document")
+        if doc.get("issuer") != issuer:
+            raise Unavailable(
+                "the identity provider's discovery document does not match its issuer", code="idp_unavailable"
+            )
+        if len(_discovered) >= _DISCOVERED_KEPT:
+            _discovered.clear()
+        _discovered[issuer] = (now + DISCOVERY_TTL_SECONDS, doc)
+    if not all(isinstance(doc.get(f), str) and doc[f] for f in fields):
+        raise Unavailable("the identity provider's discovery document lacks an endpoint", code="idp_unavailable")
+    return doc
+
+
+def discover(issuer: str) -> Discovery:
     fields = ("authorization_endpoint", "token_endpoint", "jwks_uri")
-    if doc.get("issuer") != issuer or not all(isinstance(doc.get(f), str) and doc[f] for f in fields):
-        raise Unavailable(
-            "the identity provider's discovery document does not match its issuer", code="idp_unavailable"
-        )
-    found = Discovery(issuer, *(str(doc[f]) for f in fields))
-    _discovered[issuer] = (now + DISCOVERY_TTL_SECONDS, found)
-    return found
+    doc = _document(issuer, fields)
+    return Discovery(issuer, *(str(doc[f]) for f in fields))
+
+
+def jwks_uri(issuer: str) -> str:
+    """The `jwks_uri` of an issuer that only signs tokens: a workload's (GitHub Actions', a
+    Kubernetes cluster's), whose discovery documents name no authorization or token endpoint. For
+    machine identities (domain/identities.py)."""
+    return str(_document(issuer, ("jwks_uri",))["jwks_uri"])
 
 
 # --------------------------------------------------------------------------- token endpoint

@@ -47,6 +47,7 @@ CATALOG: tuple[Permission, ...] = (
     Permission("secrets.read", "Read secret values", environment_scoped=True),
     Permission("secrets.write", "Create, change, delete and promote secrets", environment_scoped=True),
     Permission("tokens.manage", "Create, rotate and revoke service tokens"),
+    Permission("identities.manage", "Create and manage machine identities (keyless workload sign-in)"),
     Permission("webhooks.manage", "Create and manage webhooks"),
     Permission("audit.read", "Read and export the audit log"),
     Permission("encryption.manage", "Bring your own KMS key; rotate keys"),
@@ -64,6 +65,7 @@ _ADMIN = {
     "projects.update",
     "templates.manage",
     "tokens.manage",
+    "identities.manage",
     "webhooks.manage",
     "audit.read",
 }
