@@ -72,6 +72,8 @@ def parse_user(body: Any, ctx: Context) -> ScimUser:
     """A User of a request body (400 invalidValue / invalidSyntax, the input never echoed)."""
     if not isinstance(body, dict):
         raise ScimInvalid("the body is not a SCIM User", code="invalidSyntax")
+    if not any(key.lower() == "active" for key in body):
+        body = {**body, "active": True}  # published as required; a request without it means true
     try:
         return ScimUser.model_validate(body, scim_ctx=ctx)
     except (ValidationError, SCIMException, ValueError):
