@@ -105,7 +105,9 @@ def test_a_provisioned_user_is_a_member_until_deactivated_and_comes_back_when_re
     status, headers, created = scim(api, "POST", "/Users", org["token"], new_user(email, displayName="Ada"))
     assert status == 201, created
     assert headers["content-type"].startswith(SCIM)
-    assert created["active"] is True and created["userName"] == email and created["id"].startswith("usr_")
+    assert created["active"] is True
+    assert created["userName"] == email
+    assert created["id"].startswith("usr_")
     user_id = created["id"]
     # Then the person is a member with the default role, and their own credential reaches the org
     assert members(api, org)[email] == "viewer"
@@ -113,17 +115,23 @@ def test_a_provisioned_user_is_a_member_until_deactivated_and_comes_back_when_re
 
     # And the filter finds them; another filter is refused in SCIM's error shape
     status, _, found = scim(api, "GET", f"/Users?filter=userName%20eq%20%22{email}%22", org["token"])
-    assert status == 200 and found["totalResults"] == 1 and found["Resources"][0]["id"] == user_id
+    assert status == 200
+    assert found["totalResults"] == 1
+    assert found["Resources"][0]["id"] == user_id
     status, _, refused = scim(api, "GET", "/Users?filter=displayName%20co%20%22A%22", org["token"])
-    assert status == 400 and refused["schemas"] == [ERROR] and refused["scimType"] == "invalidFilter"
+    assert status == 400
+    assert refused["schemas"] == [ERROR]
+    assert refused["scimType"] == "invalidFilter"
     # And a second creation of the same userName is a uniqueness conflict
     status, _, again = scim(api, "POST", "/Users", org["token"], new_user(email))
-    assert status == 409 and again["scimType"] == "uniqueness"
+    assert status == 409
+    assert again["scimType"] == "uniqueness"
 
     # When the identity provider deactivates them
     off = {"schemas": [PATCH], "Operations": [{"op": "replace", "path": "active", "value": False}]}
     status, _, patched = scim(api, "PATCH", f"/Users/{user_id}", org["token"], off)
-    assert status == 200 and patched["active"] is False
+    assert status == 200
+    assert patched["active"] is False
     # Then they are no member any more and their credential no longer reaches the org (404)
     assert email not in members(api, org)
     assert api("GET", org["path"], user=email)[0] == 404
@@ -132,7 +140,8 @@ def test_a_provisioned_user_is_a_member_until_deactivated_and_comes_back_when_re
     # When reactivated, they are a member again (with the default role)
     on = {"schemas": [PATCH], "Operations": [{"op": "replace", "value": {"active": True}}]}
     status, _, patched = scim(api, "PATCH", f"/Users/{user_id}", org["token"], on)
-    assert status == 200 and patched["active"] is True
+    assert status == 200
+    assert patched["active"] is True
     assert members(api, org)[email] == "viewer"
 
     # When deleted, the user is gone from SCIM and from the members, never the account
@@ -154,12 +163,14 @@ def test_a_provisioned_user_is_a_member_until_deactivated_and_comes_back_when_re
 def test_the_last_owner_is_never_deactivated(api: Api, org: dict[str, Any]) -> None:
     # Given the owner, adopted by the identity provider (already a member: nothing moves)
     status, _, owner = scim(api, "POST", "/Users", org["token"], new_user(org["owner"]))
-    assert status == 201 and owner["active"] is True
+    assert status == 201
+    assert owner["active"] is True
     assert members(api, org)[org["owner"]] == "owner"
     # When the identity provider deactivates them, it is refused: the org keeps its owner
     off = {"schemas": [PATCH], "Operations": [{"op": "replace", "path": "active", "value": False}]}
     status, _, refused = scim(api, "PATCH", f"/Users/{owner['id']}", org["token"], off)
-    assert status == 409 and refused["schemas"] == [ERROR]
+    assert status == 409
+    assert refused["schemas"] == [ERROR]
     assert scim(api, "DELETE", f"/Users/{owner['id']}", org["token"])[0] == 409
     assert members(api, org)[org["owner"]] == "owner"
 
@@ -177,7 +188,8 @@ def test_another_orgs_token_sees_none_of_this_orgs_users(api: Api, org: dict[str
     assert scim(api, "PATCH", f"/Users/{created['id']}", other, off)[0] == 404
     assert scim(api, "DELETE", f"/Users/{created['id']}", other)[0] == 404
     status, _, listing = scim(api, "GET", "/Users", other)
-    assert status == 200 and listing["totalResults"] == 0
+    assert status == 200
+    assert listing["totalResults"] == 0
     filtered = scim(api, "GET", f"/Users?filter=userName%20eq%20%22{created['userName']}%22", other)[2]
     assert filtered["totalResults"] == 0
     # And this org's user is still active here
@@ -192,20 +204,23 @@ def test_scim_tokens_work_on_scim_only_and_die_when_revoked(
     # A SCIM token is useless on the rest of the API
     for method, path in (("GET", org["path"]), ("GET", "/v1/me"), ("GET", f"{org['path']}/members")):
         status, _, body = api(method, path, headers={"Authorization": f"Bearer {token}"})
-        assert status == 403 and body["error"]["code"] == "scim_token", (path, body)
+        assert (status, body["error"]["code"]) == (403, "scim_token"), path
     # Other credentials are useless on /scim/v2 (in SCIM's error shape)
     status, _, body = api("GET", "/scim/v2/Users", user=org["owner"])
-    assert status == 403 and json.loads(body)["schemas"] == [ERROR]
+    assert status == 403
+    assert json.loads(body)["schemas"] == [ERROR]
     assert scim(api, "GET", "/Users", "sr_scim_notatoken")[0] == 401
     # The token list never shows the token
     status, _, listed = api("GET", f"{org['path']}/scim/tokens", user=org["owner"])
-    assert status == 200 and [t["id"] for t in listed["data"]] == [org["id"]]
+    assert status == 200
+    assert [t["id"] for t in listed["data"]] == [org["id"]]
     assert token not in json.dumps(listed)
     # When revoked, the next request is 401
     assert scim(api, "GET", "/Users", token)[0] == 200
     assert api("DELETE", f"{org['path']}/scim/tokens/{org['id']}", user=org["owner"])[0] == 204
     status, _, body = scim(api, "GET", "/Users", token)
-    assert status == 401 and body["schemas"] == [ERROR]
+    assert status == 401
+    assert body["schemas"] == [ERROR]
     # And the token is stored nowhere, logged nowhere
     assert token not in json.dumps(scan_all(stack))
     assert token not in server_log.getvalue()

@@ -13,6 +13,7 @@ from aws_lambda_powertools.event_handler import Response
 from scim2_models import Context, ListResponse, ResourceType, ResponseParameters, Schema, SearchRequest
 
 from strongroom import errors
+from strongroom.data.orgs import OrgRecord
 from strongroom.domain import scim
 from strongroom.http import unmatched
 from strongroom.http.app import build_app, make_handler
@@ -136,9 +137,8 @@ def _user(user: ScimUser, params: ResponseParameters[Any] | None, ctx: Context, 
 
 
 def _list(
-    *, filter_: str | None, start_index: int, count: int, params: ResponseParameters[Any] | None
+    org: OrgRecord, *, filter_: str | None, start_index: int, count: int, params: ResponseParameters[Any] | None
 ) -> Response[Any]:
-    org = scim.caller_org()
     total, users = scim.list_users(org, user_name=scim.user_name_filter(filter_), start_index=start_index, count=count)
     listing = ListResponse[ScimUser](
         total_results=total, start_index=max(start_index, 1), items_per_page=len(users), resources=users
@@ -151,6 +151,7 @@ def _list(
 
 @app.get("/scim/v2/ServiceProviderConfig")
 def get_service_provider_config() -> Response[Any]:
+    scim.caller_org()  # a SCIM token of an active org
     return _scim(service_provider_config().model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE))
 
 
@@ -164,6 +165,7 @@ def _schemas() -> list[Schema]:
 
 @app.get("/scim/v2/ResourceTypes")
 def list_resource_types() -> Response[Any]:
+    scim.caller_org()  # a SCIM token of an active org
     found = _resource_types()
     listing = ListResponse[ResourceType](
         total_results=len(found), start_index=1, items_per_page=len(found), resources=found
@@ -173,6 +175,7 @@ def list_resource_types() -> Response[Any]:
 
 @app.get("/scim/v2/ResourceTypes/<id>")
 def get_resource_type(id: str) -> Response[Any]:  # noqa: A002 - SCIM's name
+    scim.caller_org()  # a SCIM token of an active org
     found = next((r for r in _resource_types() if r.id == id), None)
     if found is None:
         raise errors.NotFound("no such resource type")
@@ -181,6 +184,7 @@ def get_resource_type(id: str) -> Response[Any]:  # noqa: A002 - SCIM's name
 
 @app.get("/scim/v2/Schemas")
 def list_schemas() -> Response[Any]:
+    scim.caller_org()  # a SCIM token of an active org
     found = _schemas()
     listing = ListResponse[Schema](total_results=len(found), start_index=1, items_per_page=len(found), resources=found)
     return _scim(listing.model_dump(scim_ctx=Context.SEARCH_RESPONSE))
@@ -188,6 +192,7 @@ def list_schemas() -> Response[Any]:
 
 @app.get("/scim/v2/Schemas/<id>")
 def get_schema(id: str) -> Response[Any]:  # noqa: A002 - SCIM's name
+    scim.caller_org()  # a SCIM token of an active org
     found = next((s for s in _schemas() if s.id == id), None)
     if found is None:
         raise errors.NotFound("no such schema")
@@ -200,6 +205,7 @@ def get_schema(id: str) -> Response[Any]:  # noqa: A002 - SCIM's name
 @app.get("/scim/v2/Users")
 def list_users() -> Response[Any]:
     return _list(
+        scim.caller_org(),
         filter_=_query("filter"),
         start_index=_int("startIndex", 1),
         count=_int("count", MAX_RESULTS),
@@ -221,6 +227,7 @@ def search_users() -> Response[Any]:
     if request.sort_by is not None:
         raise scim.ScimInvalid("sorting is not supported", code="invalidValue")
     return _list(
+        scim.caller_org(),
         filter_=str(request.filter) if request.filter is not None else None,
         start_index=request.start_index or 1,
         count=request.count if request.count is not None else MAX_RESULTS,
