@@ -233,6 +233,12 @@ EXPECTATIONS: list[tuple[list[str], str, list[str], str]] = [
         "caller is not a member of, is 422 naming it.",
     ),
     (
+        ["create_scim_token"],
+        "positive_data_acceptance",
+        ["2xx", "401", "403", "404", "409", "422"],
+        "An org holds at most 20 SCIM tokens (domain/scim_tokens.py): the next is 422 too_many_tokens.",
+    ),
+    (
         ["create_identity", "replace_identity"],
         "positive_data_acceptance",
         ["2xx", "401", "403", "404", "409", "422"],
