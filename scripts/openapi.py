@@ -123,6 +123,9 @@ LINKS: dict[tuple[str, str, str], dict[str, tuple[str, dict[str, str]]]] = {
         "CreateProject": ("create_project", _ORG),
         "GetMyPermissions": ("get_my_permissions", {"org": "$response.body#/id"}),
     },
+    ("post", "/v1/orgs/{org}/scim/tokens", "201"): {
+        "RevokeScimToken": ("revoke_scim_token", {"org": "$request.path.org", "id": "$response.body#/id"}),
+    },
     ("post", "/v1/orgs/{org}/invitations", "201"): {
         "RevokeInvitation": ("revoke_invitation", {"org": "$request.path.org", "id": "$response.body#/id"}),
         "AcceptInvitation": ("accept_invitation", {"token": "$response.body#/token"}),

@@ -230,3 +230,22 @@ def test_scim_tokens_work_on_scim_only_and_die_when_revoked(
     ]
     assert token not in json.dumps(stored, default=str)
     assert token not in server_log.getvalue()
+
+
+@pytest.mark.usefixtures("stack_workers")
+def test_provisioning_reaches_webhooks_as_member_events(api: Api, org: dict[str, Any]) -> None:
+    from http_api.test_webhooks import Receiver, subscribe
+
+    receiver = Receiver()
+    try:
+        subscribe(api, org, receiver.url, ["member.*"])
+        status, _, created = scim(api, "POST", "/Users", org["token"], new_user(unique_email("hooked")))
+        assert status == 201, created
+        assert scim(api, "DELETE", f"/Users/{created['id']}", org["token"])[0] == 204
+        calls = receiver.wait(2)
+    finally:
+        receiver.close()
+    events = [json.loads(body) for _, body in calls]
+    assert sorted(e["type"] for e in events) == ["member.joined", "member.removed"]
+    assert all(e["data"]["actor"] == {"type": "scim_token", "id": org["id"]} for e in events)
+    assert org["token"] not in json.dumps(events)
