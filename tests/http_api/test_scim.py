@@ -109,6 +109,8 @@ def test_a_provisioned_user_is_a_member_until_deactivated_and_comes_back_when_re
     assert created["userName"] == email
     assert created["id"].startswith("usr_")
     user_id = created["id"]
+    assert headers["location"] == created["meta"]["location"]
+    assert created["meta"]["location"].endswith(f"/scim/v2/Users/{user_id}")
     # Then the person is a member with the default role, and their own credential reaches the org
     assert members(api, org)[email] == "viewer"
     assert api("GET", org["path"], user=email)[0] == 200

@@ -239,7 +239,10 @@ def search_users() -> Response[Any]:
 def create_user() -> Response[Any]:
     user = scim.parse_user(_body(), Context.RESOURCE_CREATION_REQUEST)
     created = scim.create_user(scim.caller_org(), user)
-    return _user(created, None, Context.RESOURCE_CREATION_RESPONSE, 201)
+    response = _user(created, None, Context.RESOURCE_CREATION_RESPONSE, 201)
+    if created.meta is not None and created.meta.location:
+        response.headers["Location"] = created.meta.location
+    return response
 
 
 @app.get("/scim/v2/Users/<id>")

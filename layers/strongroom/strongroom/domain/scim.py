@@ -24,6 +24,7 @@ from pydantic import ValidationError
 from scim2_models import Context, Meta, PatchOp, SCIMException
 
 from strongroom import clock
+from strongroom.config import settings
 from strongroom.context import principal
 from strongroom.data import chain, db, users
 from strongroom.data import orgs as org_data
@@ -121,8 +122,15 @@ def _view(rec: ScimUserRecord, active: bool) -> ScimUser:
         resource_type="User",
         created=clock.parse(rec.created_at),
         last_modified=clock.parse(rec.updated_at),
+        location=location(rec.user_id),
     )
     return user
+
+
+def location(user_id: str) -> str | None:
+    """The User's URI (`<API_URL>/scim/v2/Users/<id>`), None when the stack does not know its URL."""
+    base = settings().api_url.rstrip("/")
+    return f"{base}/scim/v2/Users/{user_id}" if base else None
 
 
 def _email_of(user: ScimUser) -> str:
