@@ -58,6 +58,8 @@ def test_the_email_is_the_username_when_it_is_one_else_the_primary_email() -> No
 
 def test_a_body_without_active_means_active_and_a_bad_body_is_invalid_value() -> None:
     assert _user(userName="ada", emails=[{"value": "ada@example.com"}]).active is True
+    defaulted = _user(userName="ada@example.com")  # emails is required: an email userName is one
+    assert [(e.value, e.primary) for e in defaulted.emails or []] == [("ada@example.com", True)]
     assert _user(userName="ada", emails=[{"value": "ada@example.com"}], active=False).active is False
     with pytest.raises(scim.ScimInvalid) as refused:
         _user(emails=[{"value": "ada@example.com"}])  # no userName

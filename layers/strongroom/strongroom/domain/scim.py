@@ -75,6 +75,9 @@ def parse_user(body: Any, ctx: Context) -> ScimUser:
         raise ScimInvalid("the body is not a SCIM User", code="invalidSyntax")
     if not any(key.lower() == "active" for key in body):
         body = {**body, "active": True}  # published as required; a request without it means true
+    user_name = next((v for k, v in body.items() if k.lower() == "username"), None)
+    if not any(key.lower() == "emails" for key in body) and isinstance(user_name, str) and _EMAIL.match(user_name):
+        body = {**body, "emails": [{"value": user_name, "primary": True}]}  # required; the userName is one
     try:
         return ScimUser.model_validate(body, scim_ctx=ctx)
     except (ValidationError, SCIMException, ValueError):
