@@ -33,6 +33,7 @@ def test_the_username_filter_is_the_one_served(expression: str | None, user_name
         'userName eq "a" or userName eq "b"',
         "userName pr",
         'userName eq "a"]',
+        r'userName eq "\x"',
     ],
 )
 def test_any_other_filter_is_invalid_filter(expression: str) -> None:

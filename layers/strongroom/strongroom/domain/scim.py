@@ -101,7 +101,10 @@ def user_name_filter(expression: str | None) -> str | None:
     found = _FILTER.match(expression)
     if found is None:
         raise ScimInvalid('only the filter `userName eq "…"` is supported', code="invalidFilter")
-    return json.loads(f'"{found.group(1)}"')  # type: ignore[no-any-return]
+    try:
+        return str(json.loads(f'"{found.group(1)}"'))
+    except ValueError:  # an escape JSON does not know
+        raise ScimInvalid("the filter's string is not valid", code="invalidFilter") from None
 
 
 # --------------------------------------------------------------------------- views
@@ -275,6 +278,8 @@ def patch_user(org: OrgRecord, user_id: str, patch: PatchOp[ScimUser]) -> ScimUs
         patch.patch(user)
     except SCIMException as exc:
         raise ScimInvalid("the patch does not apply to this User", code=str(exc.scim_type or "invalidValue")) from None
+    except ValueError:
+        raise ScimInvalid("the patch does not apply to this User", code="invalidValue") from None
     return _replace(org, rec, user)
 
 
