@@ -31,6 +31,10 @@ class TokenRecord(BaseModel):
     created_by: str
     rotated_at: str | None = None
     last_used_at: str | None = None
+    # A client-made token (for a client-encrypted environment): its public key and suite, the key
+    # its grant is sealed to; the client keeps the token (and so its private key).
+    public_key: str | None = None
+    suite: str | None = None
 
 
 # --------------------------------------------------------------------------- reads

@@ -1,0 +1,292 @@
+"""End-to-end encrypted environments over HTTP, with an independent client: written here directly
+on `cryptography` from the contract's byte formats (neither the CLI's nor the server's code).
+
+Alice (owner) publishes an X-Wing key, Bob (developer) an X25519 key; Alice creates a client
+environment with her own grant, writes a ciphertext, grants Bob with the key the members list
+publishes; Bob decrypts it; revoked, Bob gets 403 on E/key; a rekey replaces the key, every grant
+and every value at once. A canary scan of the partitions involved, the audit log and the responses
+finds neither the plaintext nor the data key."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import secrets as pysecrets
+import time
+import zlib
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives import hpke
+from cryptography.hazmat.primitives.asymmetric import mlkem, x25519
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from strongroom_local import LocalStack
+from support import Api, query_partition, unique_email
+
+pytestmark = pytest.mark.http
+
+# --------------------------------------------------------------------------- the independent client
+
+SUITES = {
+    "xwing": hpke.Suite(hpke.KEM.MLKEM768_X25519, hpke.KDF.HKDF_SHA256, hpke.AEAD.AES_256_GCM),
+    "x25519": hpke.Suite(hpke.KEM.X25519, hpke.KDF.HKDF_SHA256, hpke.AEAD.AES_256_GCM),
+}
+CROCKFORD = "0123456789abcdefghjkmnpqrstvwxyz"
+B62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+
+def b64(raw: bytes) -> str:
+    return base64.b64encode(raw).decode()
+
+
+class Keys:
+    """A key pair of a suite, from a 32-byte seed (X-Wing: SHAKE-256 to ML-KEM seed ‖ X25519)."""
+
+    def __init__(self, suite: str, seed: bytes | None = None) -> None:
+        self.suite, seed = suite, seed or os.urandom(32)
+        if suite == "xwing":
+            expanded = hashlib.shake_256(seed).digest(96)
+            m, x = (
+                mlkem.MLKEM768PrivateKey.from_seed_bytes(expanded[:64]),
+                x25519.X25519PrivateKey.from_private_bytes(expanded[64:]),
+            )
+            self.private: Any = hpke.MLKEM768X25519PrivateKey(m, x)
+            self.public = m.public_key().public_bytes_raw() + x.public_key().public_bytes_raw()
+        else:
+            self.private = x25519.X25519PrivateKey.from_private_bytes(seed)
+            self.public = self.private.public_key().public_bytes_raw()
+
+    def open(self, grant: dict[str, Any], env_id: str) -> bytes:
+        info = f"strongroom grant v1:{env_id}:{grant['key_version']}".encode()
+        return SUITES[self.suite].decrypt(base64.b64decode(grant["wrapped_key"]), self.private, info=info)
+
+
+def seal(suite: str, public: bytes, data_key: bytes, env_id: str, key_version: int) -> str:
+    if suite == "xwing":
+        key: Any = hpke.MLKEM768X25519PublicKey(
+            mlkem.MLKEM768PublicKey.from_public_bytes(public[:1184]),
+            x25519.X25519PublicKey.from_public_bytes(public[1184:]),
+        )
+    else:
+        key = x25519.X25519PublicKey.from_public_bytes(public)
+    info = f"strongroom grant v1:{env_id}:{key_version}".encode()
+    return b64(SUITES[suite].encrypt(data_key, key, info=info))
+
+
+def encrypt(data_key: bytes, plaintext: str, org_id: str, env_id: str, name: str, *, key_version: int) -> str:
+    nonce = os.urandom(12)
+    aad = f"{org_id}/{env_id}/{name}/{key_version}".encode()
+    return b64(nonce + AESGCM(data_key).encrypt(nonce, plaintext.encode(), aad))
+
+
+def decrypt(data_key: bytes, value: str, org_id: str, env_id: str, name: str, *, key_version: int) -> str:
+    raw, aad = base64.b64decode(value), f"{org_id}/{env_id}/{name}/{key_version}".encode()
+    return AESGCM(data_key).decrypt(raw[:12], raw[12:], aad).decode()
+
+
+def new_id(prefix: str) -> str:
+    value = (int(time.time() * 1000) << 80) | pysecrets.randbits(80)
+    return prefix + "_" + "".join(CROCKFORD[(value >> (5 * i)) & 31] for i in reversed(range(26)))
+
+
+def make_token(token_id: str) -> str:
+    body = f"sr_svc_{token_id[4:]}_{''.join(pysecrets.choice(B62) for _ in range(32))}"
+    crc, check = zlib.crc32(body.encode()), ""
+    for _ in range(6):
+        crc, digit = divmod(crc, 62)
+        check = B62[digit] + check
+    return body + check
+
+
+# --------------------------------------------------------------------------- the flow
+
+
+@pytest.fixture(scope="module")
+def world(api: Api) -> dict[str, Any]:
+    alice, bob, slug = unique_email("alice"), unique_email("bob"), f"e2e-{pysecrets.token_hex(4)}"
+    status, _, org = api("POST", "/v1/orgs", user=alice, json={"name": "E2E", "slug": slug})
+    assert status == 201, org
+    assert api("POST", f"/v1/orgs/{slug}/projects", user=alice, json={"name": "Web"})[0] == 201
+    _, _, inv = api("POST", f"/v1/orgs/{slug}/invitations", user=alice, json={"email": bob, "role": "developer"})
+    assert api("POST", f"/v1/invitations/{inv['token']}/accept", user=bob)[0] == 200
+    keys = {"alice": Keys("xwing"), "bob": Keys("x25519")}
+    for who, email in (("alice", alice), ("bob", bob)):
+        body = {
+            "keys": [
+                {
+                    "suite": keys[who].suite,
+                    "public_key": b64(keys[who].public),
+                    "encrypted_private_key": b64(os.urandom(64)),
+                }
+            ]
+        }
+        status, _, put = api("PUT", "/v1/me/keys", user=email, json=body)
+        assert status == 200, put
+    return {
+        "alice": alice,
+        "bob": bob,
+        "slug": slug,
+        "org_id": org["id"],
+        "keys": keys,
+        "envs": f"/v1/orgs/{slug}/projects/web/environments",
+    }
+
+
+def create_client_env(api: Api, world: dict[str, Any], name: str) -> tuple[str, bytes]:
+    env_id, data_key = new_id("env"), os.urandom(32)
+    me = world["keys"]["alice"]
+    grant = {"suite": "xwing", "wrapped_key": seal("xwing", me.public, data_key, env_id, 1)}
+    body = {"name": name, "encryption": "client", "id": env_id, "grant": grant}
+    status, _, env = api("POST", world["envs"], user=world["alice"], json=body)
+    assert status == 201, env
+    assert (env["id"], env["encryption"], env["key_version"]) == (env_id, "client", 1)
+    return env_id, data_key
+
+
+def test_user_keys_are_published_to_the_members_list(api: Api, world: dict[str, Any]) -> None:
+    status, _, mine = api("GET", "/v1/me/keys", user=world["bob"])
+    assert status == 200
+    assert [(k["suite"], k["public_key"]) for k in mine["data"]] == [("x25519", b64(world["keys"]["bob"].public))]
+    _, _, members = api("GET", f"/v1/orgs/{world['slug']}/members", user=world["alice"])
+    published = {m["email"]: m["public_keys"] for m in members["data"]}
+    assert published[world["bob"]] == [{"suite": "x25519", "public_key": b64(world["keys"]["bob"].public)}]
+    assert published[world["alice"]][0]["suite"] == "xwing"
+    # the lengths the suites define, and one key per suite
+    short = {"suite": "xwing", "public_key": b64(bytes(32)), "encrypted_private_key": "AAAA"}
+    assert api("PUT", "/v1/me/keys", user=world["bob"], json={"keys": [short]})[0] == 400
+    twice = {"suite": "x25519", "public_key": b64(bytes(32)), "encrypted_private_key": "AAAA"}
+    assert api("PUT", "/v1/me/keys", user=world["bob"], json={"keys": [twice, twice]})[0] == 400
+
+
+def test_grant_decrypt_revoke_rekey(api: Api, world: dict[str, Any], stack: LocalStack) -> None:
+    alice, bob, org_id, keys = world["alice"], world["bob"], world["org_id"], world["keys"]
+    env_id, data_key = create_client_env(api, world, "Vault")
+    e = f"{world['envs']}/{env_id}"
+    canary = f"canary-{pysecrets.token_hex(16)}"
+
+    # a client-chosen ID: taken is 409, malformed 400
+    again = {
+        "name": "Other",
+        "encryption": "client",
+        "id": env_id,
+        "grant": {"suite": "xwing", "wrapped_key": seal("xwing", keys["alice"].public, data_key, env_id, 1)},
+    }
+    assert api("POST", world["envs"], user=alice, json=again)[0] == 409
+    assert api("POST", world["envs"], user=alice, json={**again, "id": "env_NOT-AN-ID"})[0] == 400
+
+    # Alice opens her grant and writes a ciphertext; a plaintext is refused
+    status, _, mine = api("GET", f"{e}/key", user=alice)
+    assert status == 200, mine
+    assert keys["alice"].open(mine, env_id) == data_key
+    value = encrypt(data_key, canary, org_id, env_id, "DB_URL", key_version=1)
+    assert api("PUT", f"{e}/secrets/DB_URL", user=alice, json={"value": value})[0] == 200
+    status, _, refused = api("PUT", f"{e}/secrets/PLAIN", user=alice, json={"value": canary})
+    assert (status, refused["error"]["code"]) == (422, "not_ciphertext")
+    for method, path, body in (
+        ("GET", f"{e}/export?format=dotenv", None),
+        ("POST", f"{e}/import", {"format": "dotenv", "content": "A=1\n"}),
+        ("GET", f"{e}/validate", None),
+        ("POST", f"{e}/rotate-key", None),
+        ("POST", f"/v1/orgs/{world['slug']}/projects/web/promote", {"from": "development", "to": env_id}),
+    ):
+        status, _, refused = api(method, path, user=alice, json=body)
+        assert (status, refused["error"]["code"]) == (422, "client_encrypted"), (method, path)
+
+    # Bob has no grant yet; Alice grants him with the key the members list publishes
+    assert api("GET", f"{e}/key", user=bob)[0] == 403
+    _, _, members = api("GET", f"/v1/orgs/{world['slug']}/members", user=alice)
+    bob_member = next(m for m in members["data"] if m["email"] == bob)
+    bob_key = base64.b64decode(bob_member["public_keys"][0]["public_key"])
+    grant = {
+        "principal": {"type": "user", "id": bob_member["user_id"]},
+        "suite": "x25519",
+        "wrapped_key": seal("x25519", bob_key, data_key, env_id, 1),
+        "key_version": 1,
+    }
+    assert api("POST", f"{e}/grants", user=bob, json=grant)[0] == 403  # a developer cannot grant
+    status, _, granted = api("POST", f"{e}/grants", user=alice, json=grant)
+    assert status == 201, granted
+    assert api("POST", f"{e}/grants", user=alice, json=grant)[0] == 409  # one grant per principal
+    assert api("POST", f"{e}/grants", user=alice, json={**grant, "key_version": 2})[0] == 409
+
+    # Bob opens his grant and decrypts the value as stored
+    _, _, his = api("GET", f"{e}/key", user=bob)
+    bob_data_key = keys["bob"].open(his, env_id)
+    _, _, got = api("GET", f"{e}/secrets/DB_URL", user=bob)
+    assert got["value"] == value
+    assert decrypt(bob_data_key, got["value"], org_id, env_id, "DB_URL", key_version=his["key_version"]) == canary
+    _, _, listed = api("GET", f"{e}/grants", user=alice)
+    assert sorted(g["principal"]["id"] for g in listed["data"]) == sorted(
+        [bob_member["user_id"], mine_user(api, alice)]
+    )
+
+    # revoked, Bob gets 403 on E/key
+    assert api("DELETE", f"{e}/grants/{granted['id']}", user=alice)[0] == 204
+    status, _, gone = api("GET", f"{e}/key", user=bob)
+    assert (status, gone["error"]["code"]) == (403, "no_grant")
+
+    # rekey: a new key, a grant for every remaining principal only, every value
+    new_key = os.urandom(32)
+    rekey = {
+        "key_version": 2,
+        "grants": [
+            {
+                "principal": {"type": "user", "id": mine_user(api, alice)},
+                "suite": "xwing",
+                "wrapped_key": seal("xwing", keys["alice"].public, new_key, env_id, 2),
+            }
+        ],
+        "values": {"DB_URL": encrypt(new_key, canary, org_id, env_id, "DB_URL", key_version=2)},
+    }
+    with_bob = {
+        **rekey,
+        "grants": [
+            *rekey["grants"],
+            {**grant, "key_version": None, "wrapped_key": seal("x25519", bob_key, new_key, env_id, 2)},
+        ],
+    }
+    with_bob["grants"][1].pop("key_version")
+    assert api("POST", f"{e}/rekey", user=alice, json=with_bob)[2]["error"]["code"] == "grants_mismatch"
+    assert api("POST", f"{e}/rekey", user=alice, json={**rekey, "values": {}})[2]["error"]["code"] == "values_mismatch"
+    status, _, done = api("POST", f"{e}/rekey", user=alice, json=rekey)
+    assert status == 200, done
+    assert (done["key_version"], done["grants"], done["values"]) == (2, 1, 1)
+    _, _, mine = api("GET", f"{e}/key", user=alice)
+    assert mine["key_version"] == 2
+    assert keys["alice"].open(mine, env_id) == new_key
+    _, _, got = api("GET", f"{e}/secrets/DB_URL", user=alice)
+    assert decrypt(new_key, got["value"], org_id, env_id, "DB_URL", key_version=2) == canary
+    assert api("GET", f"{e}/key", user=bob)[0] == 403
+    assert not query_partition(stack, f"ENV#{env_id}", "GRANT#000001#")  # the old version's grants are gone
+
+    # the canary: neither the plaintext nor a data key anywhere the server keeps or says anything
+    _, _, audit = api("GET", f"/v1/orgs/{world['slug']}/audit/export?format=json", user=alice)
+    users = [mine_user(api, alice), bob_member["user_id"]]
+    kept = [
+        *query_partition(stack, f"ENV#{env_id}"),
+        *query_partition(stack, f"ORG#{org_id}"),
+        *query_partition(stack, f"AUDIT#{org_id}"),
+        *(i for u in users for p in (f"USER#{u}", f"AUDIT#{u}") for i in query_partition(stack, p)),
+    ]
+    haystack = json.dumps(kept, default=str) + json.dumps(audit) + json.dumps([done, listed, got, mine])
+    assert rekey["values"]["DB_URL"] in haystack  # the scan reads what the server keeps: the ciphertext
+    for needle in (canary, *(_forms(k) for k in (data_key, new_key))):
+        for form in [needle] if isinstance(needle, str) else needle:
+            assert form not in haystack
+
+
+def _forms(raw: bytes) -> list[str]:
+    """How a key could show: base64 (whole and in DynamoDB's typed B form), hex."""
+    return [b64(raw), raw.hex(), b64(raw)[:24]]
+
+
+_users: dict[str, str] = {}
+
+
+def mine_user(api: Api, email: str) -> str:
+    if email not in _users:
+        _users[email] = api("GET", "/v1/me", user=email)[2]["id"]
+    return _users[email]
