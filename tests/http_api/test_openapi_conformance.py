@@ -32,7 +32,7 @@ import pytest
 import yaml
 from jsonschema import Draft202012Validator
 
-from http_api.test_audit_every_mutation import RECIPES, E, World
+from http_api.test_audit_every_mutation import RECIPES, E, World, _client_env, _publish_key
 from strongroom_local import LocalStack
 from support import Api, seal, unique_email
 
@@ -226,6 +226,16 @@ def _role_reads(t: Tenant, api: Api) -> list[Call]:
     return [Call("GET", f"{t.org}/roles/{ref}", user=t.owner) for ref in (role["id"], role["slug"])]
 
 
+def _client_reads(t: Tenant, api: Api, what: str) -> list[Call]:
+    env, _member, _env_id = _client_env(t.world)
+    return [Call("GET", f"{env}/{what}", user=t.owner)]
+
+
+def _my_keys(t: Tenant, api: Api) -> list[Call]:
+    _publish_key(t.world, t.owner)
+    return [Call("GET", "/v1/me/keys", user=t.owner)]
+
+
 # route key -> the calls of its success path, for the operations that change nothing
 Reads = Callable[[Tenant, Api], list[Call]]
 READS: dict[str, Reads] = {
@@ -235,6 +245,9 @@ READS: dict[str, Reads] = {
     "GET /runtime/v1/secrets/{key}": lambda t, api: [Call("GET", "/runtime/v1/secrets/DB_URL", headers=t.bearer)],
     "GET /v1/auth/tokens": lambda t, api: [Call("GET", "/v1/auth/tokens", user=t.owner)],
     "GET /v1/me": lambda t, api: [Call("GET", "/v1/me", user=t.owner)],
+    "GET /v1/me/keys": _my_keys,
+    f"GET {E}/key": lambda t, api: _client_reads(t, api, "key"),
+    f"GET {E}/grants": lambda t, api: _client_reads(t, api, "grants"),
     "GET /v1/me/permissions": lambda t, api: [Call("GET", f"/v1/me/permissions?org={t.slug}", user=t.owner)],
     "GET /v1/permissions": lambda t, api: [Call("GET", "/v1/permissions", user=t.owner)],
     "GET /v1/orgs": lambda t, api: [Call("GET", "/v1/orgs?limit=1", user=t.owner)],
