@@ -290,3 +290,59 @@ def mine_user(api: Api, email: str) -> str:
     if email not in _users:
         _users[email] = api("GET", "/v1/me", user=email)[2]["id"]
     return _users[email]
+
+
+def test_a_client_made_token_reads_its_grant_and_ciphertexts(api: Api, world: dict[str, Any]) -> None:
+    alice, org_id = world["alice"], world["org_id"]
+    env_id, data_key = create_client_env(api, world, "Deploy")
+    e, tokens = f"{world['envs']}/{env_id}", f"/v1/orgs/{world['slug']}/tokens"
+    canary = f"canary-{pysecrets.token_hex(16)}"
+    value = encrypt(data_key, canary, org_id, env_id, "API_KEY", key_version=1)
+    assert api("PUT", f"{e}/secrets/API_KEY", user=alice, json={"value": value})[0] == 200
+
+    # the client makes the token and its key pair (derived from the token); the server gets the ID,
+    # the SHA-256 of the token string and the public key
+    token_id = new_id("tok")
+    token = make_token(token_id)
+    pair = Keys("xwing", hashlib.sha256(b"strongroom token key v1:" + token.encode()).digest())
+    body = {
+        "name": "ci",
+        "project": "web",
+        "environment": env_id,
+        "permissions": ["read"],
+        "token_id": token_id,
+        "token_hash": hashlib.sha256(token.encode()).hexdigest(),
+        "public_key": b64(pair.public),
+        "suite": "xwing",
+    }
+    status, _, made = api("POST", tokens, user=alice, json=body)
+    assert status == 201, made
+    assert (made["id"], made.get("token"), made["public_key"]) == (token_id, None, b64(pair.public))
+    assert api("POST", tokens, user=alice, json=body)[2]["error"]["code"] == "id_taken"
+    assert api("POST", tokens, user=alice, json={**body, "token_id": "tok_" + "U" * 26})[0] == 400
+    server_made = {k: body[k] for k in ("name", "project", "environment", "permissions")}
+    assert api("POST", tokens, user=alice, json=server_made)[2]["error"]["code"] == "client_made_token_required"
+    assert api("POST", f"{tokens}/{token_id}/rotate", user=alice)[0] == 422
+
+    # no grant yet; then its grant, sealed to the public key it published
+    bearer = {"Authorization": f"Bearer {token}"}
+    assert api("GET", "/runtime/v1/key", headers=bearer)[2]["error"]["code"] == "no_grant"
+    grant = {
+        "principal": {"type": "token", "id": token_id},
+        "suite": "xwing",
+        "wrapped_key": seal("xwing", pair.public, data_key, env_id, 1),
+        "key_version": 1,
+    }
+    assert api("POST", f"{e}/grants", user=alice, json=grant)[0] == 201
+
+    # the token alone: its grant, the ciphertexts, and 304 on an unchanged environment
+    status, _, mine = api("GET", "/runtime/v1/key", headers=bearer)
+    assert status == 200, mine
+    opened = pair.open(mine, env_id)
+    status, headers, pulled = api("GET", "/runtime/v1/secrets", headers=bearer)
+    assert status == 200, pulled
+    assert pulled["secrets"] == {"API_KEY": value}
+    assert decrypt(opened, pulled["secrets"]["API_KEY"], org_id, env_id, "API_KEY", key_version=1) == canary
+    assert api("GET", "/runtime/v1/secrets", headers={**bearer, "If-None-Match": headers["etag"]})[0] == 304
+    assert api("GET", "/runtime/v1/secrets?format=dotenv", headers=bearer)[0] == 422
+    assert api("GET", "/runtime/v1/secrets/API_KEY", headers=bearer)[2]["value"] == value

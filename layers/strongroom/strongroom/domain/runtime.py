@@ -22,7 +22,7 @@ from strongroom.data import chain
 from strongroom.data import secrets as secret_data
 from strongroom.domain import audit, formats
 from strongroom.domain.resolve import Resolver
-from strongroom.errors import Forbidden, NotFound
+from strongroom.errors import Forbidden, NotFound, Unprocessable
 from strongroom.models import RuntimeIdentity
 from strongroom.security.access import EnvironmentAccess, environment_access
 
@@ -134,6 +134,16 @@ def pull_one(access: EnvironmentAccess, name: str) -> tuple[str, str]:
     value = resolver.resolve(env, name)
     _audit(access, {"keys": [name], "count": 1})
     return value, etag(resolver.revisions, env.id)
+
+
+def check_format(access: EnvironmentAccess, fmt: str) -> None:
+    """A client-encrypted environment's values are ciphertexts: JSON only, never rendered as
+    dotenv or shell (422 `client_encrypted`)."""
+    if fmt != "json" and access.environment.encryption == "client":
+        raise Unprocessable(
+            "this environment is client-encrypted: its ciphertexts come as JSON only (the client decrypts)",
+            code="client_encrypted",
+        )
 
 
 def render(values: dict[str, str], fmt: formats.ExportFormat) -> str:
