@@ -5,7 +5,9 @@ Alice (owner) publishes an X-Wing key, Bob (developer) an X25519 key; Alice crea
 environment with her own grant, writes a ciphertext, grants Bob with the key the members list
 publishes; Bob decrypts it; revoked, Bob gets 403 on E/key; a rekey replaces the key, every grant
 and every value at once. A canary scan of the partitions involved, the audit log and the responses
-finds neither the plaintext nor the data key."""
+(and the server's log) finds neither the plaintext nor the data key. A client-made token reads its
+grant and the ciphertexts through the runtime API; a rekey of more than one transaction's items is
+one change; grant changes are webhook events without key material."""
 
 from __future__ import annotations
 
@@ -161,7 +163,9 @@ def test_user_keys_are_published_to_the_members_list(api: Api, world: dict[str, 
     assert api("PUT", "/v1/me/keys", user=world["bob"], json={"keys": [twice, twice]})[0] == 400
 
 
-def test_grant_decrypt_revoke_rekey(api: Api, world: dict[str, Any], stack: LocalStack) -> None:
+def test_grant_decrypt_revoke_rekey(
+    api: Api, world: dict[str, Any], stack: LocalStack, capfd: pytest.CaptureFixture[str]
+) -> None:
     alice, bob, org_id, keys = world["alice"], world["bob"], world["org_id"], world["keys"]
     env_id, data_key = create_client_env(api, world, "Vault")
     e = f"{world['envs']}/{env_id}"
@@ -271,7 +275,8 @@ def test_grant_decrypt_revoke_rekey(api: Api, world: dict[str, Any], stack: Loca
         *query_partition(stack, f"AUDIT#{org_id}"),
         *(i for u in users for p in (f"USER#{u}", f"AUDIT#{u}") for i in query_partition(stack, p)),
     ]
-    haystack = json.dumps(kept, default=str) + json.dumps(audit) + json.dumps([done, listed, got, mine])
+    out, err = capfd.readouterr()  # the server's log (it runs in this process)
+    haystack = json.dumps(kept, default=str) + json.dumps(audit) + json.dumps([done, listed, got, mine]) + out + err
     assert rekey["values"]["DB_URL"] in haystack  # the scan reads what the server keeps: the ciphertext
     for needle in (canary, *(_forms(k) for k in (data_key, new_key))):
         for form in [needle] if isinstance(needle, str) else needle:
@@ -346,3 +351,76 @@ def test_a_client_made_token_reads_its_grant_and_ciphertexts(api: Api, world: di
     assert api("GET", "/runtime/v1/secrets", headers={**bearer, "If-None-Match": headers["etag"]})[0] == 304
     assert api("GET", "/runtime/v1/secrets?format=dotenv", headers=bearer)[0] == 422
     assert api("GET", "/runtime/v1/secrets/API_KEY", headers=bearer)[2]["value"] == value
+
+
+def test_a_rekey_of_any_size_is_one_change(api: Api, world: dict[str, Any], stack: LocalStack) -> None:
+    """150 values and a grant: more items than one transaction holds, so the rekey takes the large
+    change's path; the new key version, its grants and every value appear together."""
+    alice, org_id, keys = world["alice"], world["org_id"], world["keys"]
+    env_id, data_key = create_client_env(api, world, "Large")
+    e = f"{world['envs']}/{env_id}"
+    names = [f"K{i:03d}" for i in range(150)]
+    values = {n: encrypt(data_key, f"v-{n}", org_id, env_id, n, key_version=1) for n in names}
+    assert api("PATCH", f"{e}/secrets", user=alice, json={"set": values})[0] == 200
+    new_key, me = os.urandom(32), mine_user(api, alice)
+    body = {
+        "key_version": 2,
+        "grants": [
+            {
+                "principal": {"type": "user", "id": me},
+                "suite": "xwing",
+                "wrapped_key": seal("xwing", keys["alice"].public, new_key, env_id, 2),
+            }
+        ],
+        "values": {n: encrypt(new_key, f"v-{n}", org_id, env_id, n, key_version=2) for n in names},
+    }
+    status, _, done = api("POST", f"{e}/rekey", user=alice, json=body)
+    assert status == 200, done
+    assert done["values"] == 150
+    _, _, mine = api("GET", f"{e}/key", user=alice)
+    opened = keys["alice"].open(mine, env_id)
+    _, _, listed = api("GET", f"{e}/secrets?limit=500", user=alice)
+    assert {i["key"]: decrypt(opened, i["value"], org_id, env_id, i["key"], key_version=2) for i in listed["data"]} == {
+        n: f"v-{n}" for n in names
+    }
+    assert {i["version"] for i in listed["data"]} == {2}
+    # the change's version items were written (history complete), the old grants deleted
+    assert len(query_partition(stack, f"ENV#{env_id}", "VERSION#K000#")) == 2
+    assert [i["SK"]["S"][:13] for i in query_partition(stack, f"ENV#{env_id}", "GRANT#")] == ["GRANT#000002#"]
+    assert api("POST", f"{e}/rekey", user=alice, json=body)[2]["error"]["code"] == "key_version_mismatch"
+
+
+def test_grant_changes_are_webhook_events_without_key_material(
+    api: Api, world: dict[str, Any], stack_workers: Any, capfd: pytest.CaptureFixture[str]
+) -> None:
+    from http_api.test_webhooks import Receiver
+
+    alice, bob = world["alice"], world["bob"]
+    receiver = Receiver()
+    try:
+        hook = {"url": receiver.url, "events": ["grant.*"]}
+        assert api("POST", f"/v1/orgs/{world['slug']}/webhooks", user=alice, json=hook)[0] == 201
+        env_id, data_key = create_client_env(api, world, "Hooked")
+        e = f"{world['envs']}/{env_id}"
+        bob_id = mine_user(api, bob)
+        wrapped = seal("x25519", world["keys"]["bob"].public, data_key, env_id, 1)
+        grant = {
+            "principal": {"type": "user", "id": bob_id},
+            "suite": "x25519",
+            "wrapped_key": wrapped,
+            "key_version": 1,
+        }
+        status, _, granted = api("POST", f"{e}/grants", user=alice, json=grant)
+        assert status == 201, granted
+        assert api("DELETE", f"{e}/grants/{granted['id']}", user=alice)[0] == 204
+        calls = receiver.wait(2)
+    finally:
+        receiver.close()
+    events = [json.loads(body) for _, body in calls]
+    assert [ev["type"] for ev in events] == ["grant.created", "grant.revoked"]
+    assert events[0]["data"]["metadata"]["principal"] == {"type": "user", "id": bob_id}
+    assert events[0]["data"]["environment_id"] == env_id
+    out, err = capfd.readouterr()
+    for form in (wrapped, *_forms(data_key)):
+        assert form not in json.dumps(events)
+        assert form not in out + err
