@@ -5,6 +5,7 @@ known-answer tests. A handful of each: the point is the byte format, not the pri
 
 from __future__ import annotations
 
+import base64
 import json
 from pathlib import Path
 from typing import Any
@@ -130,3 +131,21 @@ def test_client_made_token_is_what_the_server_parses() -> None:
     assert e2e.token_keypair(token).public_bytes == e2e.token_keypair(token).public_bytes
     x = x25519.X25519PrivateKey.generate()
     assert len(x.public_key().public_bytes_raw()) == e2e.PUBLIC_KEY_BYTES["x25519"]
+
+
+CHEAP = {"m": 1024, "t": 1, "p": 1}  # the format, not the cost (the default is RFC 9106's 64 MiB, t=3, p=4)
+
+
+def test_a_private_key_at_rest_opens_with_its_passphrase_only() -> None:
+    pair = e2e.keypair("xwing")
+    sealed = e2e.seal_private_key(pair, "correct horse battery staple", params=CHEAP)
+    record = json.loads(base64.b64decode(sealed))
+    assert (record["kdf"], record["m"], record["t"], record["p"]) == ("argon2id", 1024, 1, 1)  # recorded
+    assert pair.seed.hex() not in sealed
+    opened = e2e.open_private_key("xwing", pair.public_bytes, sealed, "correct horse battery staple")
+    assert opened.public_bytes == pair.public_bytes
+    with pytest.raises(e2e.WrongPassphrase):
+        e2e.open_private_key("xwing", pair.public_bytes, sealed, "wrong")
+    other = e2e.keypair("xwing")
+    with pytest.raises(e2e.WrongPassphrase):  # bound to its public key (and suite)
+        e2e.open_private_key("xwing", other.public_bytes, sealed, "correct horse battery staple")

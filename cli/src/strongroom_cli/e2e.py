@@ -13,6 +13,11 @@ none of this: it stores public keys, grants and value ciphertexts as opaque byte
   `info = "strongroom grant v1:<env_id>:<key_version>"`.
 - A value: `base64(nonce(12) ‖ AES-256-GCM(data key, plaintext, aad =
   "<org_id>/<env_id>/<key>/<key_version>"))`.
+- A private key at rest (`encrypted_private_key`, opaque to the server): base64 of the JSON
+  `{"v": 1, "kdf": "argon2id", "m": KiB, "t": passes, "p": lanes, "salt", "nonce", "ciphertext"}`
+  (salt, nonce, ciphertext base64): the 32-byte seed under AES-256-GCM with the Argon2id key of
+  the passphrase, AAD `"strongroom private key v1:<suite>:" ‖ public key`, so that a sealed key
+  cannot be passed off as another suite's or another key pair's. The parameters travel with it.
 - A client-made service token: `tok_` + 26 Crockford base32 characters, and the token
   `sr_svc_<those 26>_<32 base62><6 base62 of the CRC-32 of everything before>`.
 """
@@ -125,6 +130,65 @@ def decrypt_value(data_key: bytes, value: str, *, org_id: str, env_id: str, key:
 
 def new_data_key() -> bytes:
     return os.urandom(DATA_KEY_BYTES)
+
+
+# --------------------------------------------------------------------------- private keys at rest
+
+# RFC 9106's second recommended option (64 MiB, 3 passes, 4 lanes): about half a second here.
+ARGON2_DEFAULTS = {"m": 65536, "t": 3, "p": 4}
+
+
+class WrongPassphrase(ValueError):
+    """The passphrase does not open this sealed key (or the sealed key was altered)."""
+
+
+def _passphrase_key(passphrase: str, salt: bytes, m: int, t: int, p: int) -> bytes:
+    from cryptography.hazmat.primitives.kdf.argon2 import Argon2id  # noqa: PLC0415
+
+    return Argon2id(salt=salt, length=32, iterations=t, lanes=p, memory_cost=m).derive(passphrase.encode())
+
+
+def _private_aad(pair_suite: str, public: bytes) -> bytes:
+    return f"strongroom private key v1:{pair_suite}:".encode() + public
+
+
+def seal_private_key(pair: KeyPair, passphrase: str, *, params: dict[str, int] | None = None) -> str:
+    """The key pair's seed sealed under `passphrase` (Argon2id + AES-256-GCM), parameters recorded."""
+    import json  # noqa: PLC0415
+
+    cost = {**ARGON2_DEFAULTS, **(params or {})}
+    salt, nonce = os.urandom(16), os.urandom(NONCE_BYTES)
+    key = _passphrase_key(passphrase, salt, cost["m"], cost["t"], cost["p"])
+    sealed = AESGCM(key).encrypt(nonce, pair.seed, _private_aad(pair.suite, pair.public_bytes))
+    record = {"v": 1, "kdf": "argon2id", **cost}
+    record |= {"salt": _b64(salt), "nonce": _b64(nonce), "ciphertext": _b64(sealed)}
+    return _b64(json.dumps(record, separators=(",", ":")).encode())
+
+
+def open_private_key(suite: Suite, public: bytes, sealed: str, passphrase: str) -> KeyPair:
+    """The key pair a sealed private key holds (WrongPassphrase when it does not open, or when it
+    is not the private key of `public`)."""
+    import json  # noqa: PLC0415
+
+    from cryptography.exceptions import InvalidTag  # noqa: PLC0415
+
+    try:
+        record = json.loads(base64.b64decode(sealed, validate=True))
+        if record.get("v") != 1 or record.get("kdf") != "argon2id":
+            raise WrongPassphrase("not a sealed private key this client knows")
+        key = _passphrase_key(passphrase, base64.b64decode(record["salt"]), record["m"], record["t"], record["p"])
+        nonce, ciphertext = base64.b64decode(record["nonce"]), base64.b64decode(record["ciphertext"])
+        seed = AESGCM(key).decrypt(nonce, ciphertext, _private_aad(suite, public))
+    except (InvalidTag, ValueError, KeyError, TypeError) as exc:
+        raise WrongPassphrase("the passphrase does not open this key") from exc
+    pair = keypair(suite, seed)
+    if pair.public_bytes != public:
+        raise WrongPassphrase("the sealed key is not this public key's")
+    return pair
+
+
+def _b64(raw: bytes) -> str:
+    return base64.b64encode(raw).decode()
 
 
 # --------------------------------------------------------------------------- ids and tokens
