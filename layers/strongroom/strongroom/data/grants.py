@@ -21,9 +21,10 @@ from pydantic import BaseModel, ConfigDict
 from strongroom.data import db, keys
 from strongroom.data.projects import EnvironmentRecord
 from strongroom.errors import AppError, Conflict
+from strongroom.models import e2e as e2e_models
 
 ENTITY = "grant"
-MAX_GRANTS = 500
+MAX_GRANTS = e2e_models.MAX_GRANTS
 
 
 class GrantRecord(BaseModel):

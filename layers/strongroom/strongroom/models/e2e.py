@@ -12,6 +12,7 @@ from typing import Annotated, Literal, Self
 from pydantic import Field, StringConstraints, model_validator
 
 from strongroom.models.common import Items, Request, Response
+from strongroom.models.secrets import SecretName
 
 SuiteName = Literal["xwing", "x25519"]
 # Raw public key bytes per suite: X-Wing is the ML-KEM-768 encapsulation key (1184) ‖ X25519 (32).
@@ -28,7 +29,22 @@ TOKEN_ID_PATTERN = r"^tok_[0-9a-hjkmnp-tv-z]{26}$"  # noqa: S105 - an ID pattern
 GRANT_ID_PATTERN = r"^grt_[0-9a-hjkmnp-tv-z]{26}$"
 _B64 = re.compile(r"^[A-Za-z0-9+/]*={0,2}$")
 
-Base64 = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9+/]*={0,2}$", min_length=4, max_length=16384)]
+MAX_GRANTS = 500  # per environment (and so per rekey)
+_B64_PATTERN = r"^[A-Za-z0-9+/]*={0,2}$"
+
+
+def _b64_chars(size: int) -> int:
+    return 4 * -(-size // 3)
+
+
+# Each at most its largest suite's length (the exact length per suite is checked with the suite).
+PublicKeyText = Annotated[
+    str, StringConstraints(pattern=_B64_PATTERN, min_length=4, max_length=_b64_chars(max(PUBLIC_KEY_BYTES.values())))
+]
+WrappedKeyText = Annotated[
+    str, StringConstraints(pattern=_B64_PATTERN, min_length=4, max_length=_b64_chars(max(WRAPPED_KEY_BYTES.values())))
+]
+Base64 = PublicKeyText  # a client-made token's public key
 KeyVersion = Annotated[int, Field(ge=1, le=1_000_000)]
 
 
@@ -46,6 +62,9 @@ def _field_error(name: str, issue: str) -> ValueError:
     return ValueError(f"{name}: {issue}")
 
 
+ClientValue = Annotated[str, StringConstraints(max_length=MAX_CLIENT_VALUE_CHARS)]
+
+
 class PublicKey(Response):
     suite: SuiteName
     public_key: str = Field(description="base64 of the raw public key (32 bytes x25519, 1216 bytes xwing)")
@@ -53,7 +72,7 @@ class PublicKey(Response):
 
 class UserKeyPut(Request):
     suite: SuiteName = Field(description="`xwing` (ML-KEM-768 + X25519, the default) or `x25519`")
-    public_key: Base64
+    public_key: PublicKeyText
     encrypted_private_key: Annotated[str, StringConstraints(min_length=4, max_length=MAX_SEALED_PRIVATE_KEY)] = Field(
         description="The private key sealed under the user's passphrase by the client: opaque to the server"
     )
@@ -97,7 +116,7 @@ class GrantBody(Request):
     "strongroom grant v1:<env_id>:<key_version>")."""
 
     suite: SuiteName
-    wrapped_key: Base64 = Field(description="base64(enc ‖ ciphertext)")
+    wrapped_key: WrappedKeyText = Field(description="base64(enc ‖ ciphertext)")
 
     @model_validator(mode="after")
     def _length(self) -> Self:
@@ -158,8 +177,10 @@ class RekeyGrant(GrantBody):
 
 class Rekey(Request):
     key_version: KeyVersion = Field(description="The new key version: the current one + 1")
-    grants: list[RekeyGrant] = Field(min_length=1, max_length=1000, description="Every principal's new grant")
-    values: dict[str, str] = Field(description="Every live key's value, encrypted under the new key")
+    grants: list[RekeyGrant] = Field(min_length=1, max_length=MAX_GRANTS, description="Every principal's new grant")
+    values: dict[SecretName, ClientValue] = Field(
+        max_length=25_000, description="Every live key's value, encrypted under the new key"
+    )
 
 
 class Rekeyed(Response):
