@@ -187,8 +187,16 @@ def open_private_key(suite: Suite, public: bytes, sealed: str, passphrase: str) 
     return pair
 
 
-def _b64(raw: bytes) -> str:
+def b64(raw: bytes) -> str:
+    """The contract's encoding of bytes: standard base64, padded."""
     return base64.b64encode(raw).decode()
+
+
+def unb64(text: str) -> bytes:
+    return base64.b64decode(text, validate=True)
+
+
+_b64 = b64
 
 
 # --------------------------------------------------------------------------- ids and tokens
