@@ -141,6 +141,7 @@ def test_a_private_key_at_rest_opens_with_its_passphrase_only() -> None:
     sealed = e2e.seal_private_key(pair, "correct horse battery staple", params=CHEAP)
     record = json.loads(base64.b64decode(sealed))
     assert (record["kdf"], record["m"], record["t"], record["p"]) == ("argon2id", 1024, 1, 1)  # recorded
+    assert e2e.ARGON2_DEFAULTS == {"m": 65536, "t": 3, "p": 4}  # what `keys init` seals with: RFC 9106
     assert pair.seed.hex() not in sealed
     opened = e2e.open_private_key("xwing", pair.public_bytes, sealed, "correct horse battery staple")
     assert opened.public_bytes == pair.public_bytes
