@@ -6,7 +6,10 @@ then reads the value, `grants list|revoke`, `rekey`, `keys change-passphrase`.""
 from __future__ import annotations
 
 import json
+import os
 import secrets as pysecrets
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +21,20 @@ from strongroom_cli.commands import cli
 from support import Api, unique_email
 
 pytestmark = pytest.mark.http
+
+
+def run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """`strongroom …` as a process (`run` replaces itself with the command), this checkout's CLI."""
+    environ = {
+        "PATH": os.environ["PATH"],
+        "XDG_CONFIG_HOME": f"{env['HOME']}/.config",
+        "XDG_CACHE_HOME": f"{env['HOME']}/.cache",
+        "STRONGROOM_NO_KEYRING": "1",
+        "PYTHONPATH": str(Path(__file__).resolve().parents[2] / "cli" / "src"),
+        **env,
+    }
+    command = [sys.executable, "-m", "strongroom_cli.main", *args]
+    return subprocess.run(command, capture_output=True, text=True, env=environ, timeout=60, check=False)
 
 
 class Cli:
@@ -85,6 +102,20 @@ def test_the_cli_encrypts_grants_and_rekeys(
     assert (done["key_version"], done["values"]) == (2, 1)
     assert a.json(*here, "secrets", "list", "--values")[0]["value"] == canary
     assert b(*here, "secrets", "get", "DB_URL").exit_code != 0
+
+    # `run` injects the plaintext: a user's (the passphrase opens the grant), and a client-made
+    # token's alone, in a fresh HOME (its key pair derives from the token), cached ciphertext and all
+    show = [sys.executable, "-c", "import os; print(os.environ['DB_URL'])"]
+    assert run(a.env, *here, "run", "--", *show).stdout.strip() == canary
+    token = a.json(*here, "tokens", "create", "ci")["token"]
+    ci = {"HOME": str(tmp_path / "ci"), "STRONGROOM_API_URL": local_stack, "STRONGROOM_TOKEN": token}
+    (tmp_path / "ci").mkdir()
+    done = run(ci, "run", "--", *show)
+    assert done.stdout.strip() == canary, done.stderr
+    assert run(ci, "run", "--", *show).stdout.strip() == canary  # 304: from the cache
+    cached = b"".join(p.read_bytes() for p in (tmp_path / "ci").rglob("*") if p.is_file())
+    assert canary.encode() not in cached
+    assert CliRunner().invoke(cli, ["secrets", "get", "DB_URL"], env=ci).stdout.strip() == canary
 
     # a new passphrase keeps the key pair (and so the grant)
     assert a.json("keys", "change-passphrase", env={"STRONGROOM_NEW_PASSPHRASE": "second one"})[0]["resealed"]

@@ -347,6 +347,9 @@ def test_a_client_made_token_reads_its_grant_and_ciphertexts(api: Api, world: di
     status, headers, pulled = api("GET", "/runtime/v1/secrets", headers=bearer)
     assert status == 200, pulled
     assert pulled["secrets"] == {"API_KEY": value}
+    # the pull carries what opens it: the token's grant and the IDs of the values' AAD
+    assert (pulled["encryption"], pulled["org_id"], pulled["environment_id"]) == ("client", org_id, env_id)
+    assert pulled["key"] == mine
     assert decrypt(opened, pulled["secrets"]["API_KEY"], org_id, env_id, "API_KEY", key_version=1) == canary
     assert api("GET", "/runtime/v1/secrets", headers={**bearer, "If-None-Match": headers["etag"]})[0] == 304
     assert api("GET", "/runtime/v1/secrets?format=dotenv", headers=bearer)[0] == 422

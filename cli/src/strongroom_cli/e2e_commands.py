@@ -285,7 +285,7 @@ def rekey(state: State) -> None:
     state.user_only()
     opened = Opened(state)
     path = state.env_path()
-    plain = {name: opened.decrypt(name, value) for name, value in _values(state, path).items()}
+    plain = {name: opened.decrypt(name, value) for name, value in secret_values(state, path).items()}
     new_key, version = e2e.new_data_key(), opened.key_version + 1
     directory = Directory(state)
     sealed = [
@@ -302,7 +302,7 @@ def rekey(state: State) -> None:
     emit(state, done, ["key_version", "revision", "grants", "values"])
 
 
-def _values(state: State, path: str) -> dict[str, str]:
+def secret_values(state: State, path: str) -> dict[str, str]:
     out: dict[str, str] = {}
     cursor = None
     while True:
@@ -311,3 +311,50 @@ def _values(state: State, path: str) -> dict[str, str]:
         cursor = page.get("next_cursor")
         if not cursor:
             return out
+
+
+# --------------------------------------------------------------------------- client-made tokens
+
+
+@cli.group()
+def tokens() -> None:
+    """Service tokens (--org): made here for a client-encrypted environment."""
+
+
+@tokens.command("create")
+@click.argument("name")
+@click.option("--write", is_flag=True, help="The token may write values too")
+@click.pass_obj
+def tokens_create(state: State, name: str, write: bool) -> None:
+    """A service token for the client-encrypted environment, made here: the server gets its ID, its
+    SHA-256 and its public key (derived from the token, so the token alone opens its grant, which
+    is given to it here). The token is shown this once."""
+    state.user_only()
+    path = state.env_path()
+    env = state.call("GET", path)
+    if env.get("encryption") != "client":
+        fail(
+            "`tokens create` makes tokens of client-encrypted environments (the API's POST …/tokens makes the others)",
+            2,
+        )
+    key = Opened(state)
+    token_id = e2e.new_id("tok")
+    token = e2e.service_token(token_id)
+    pair = e2e.token_keypair(token)
+    body = {
+        "name": name,
+        "project": state.settings.project,
+        "environment": env["id"],
+        "permissions": ["read", "write"] if write else ["read"],
+        "token_id": token_id,
+        "token_hash": e2e.token_hash(token),
+        "public_key": e2e.b64(pair.public_bytes),
+        "suite": pair.suite,
+    }
+    state.call("POST", f"/v1/orgs/{state.settings.org}/tokens", body=body)
+    wrapped = e2e.seal_grant(
+        pair.suite, pair.public_bytes, key.data_key, env_id=key.env_id, key_version=key.key_version
+    )
+    grant_body = {"principal": {"type": "token", "id": token_id}, "suite": pair.suite, "wrapped_key": wrapped}
+    state.call("POST", f"{path}/grants", body={**grant_body, "key_version": key.key_version})
+    emit(state, {"id": token_id, "name": name, "token": token}, ["id", "name", "token"])

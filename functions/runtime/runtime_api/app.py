@@ -55,6 +55,10 @@ def _not_modified(tag: str) -> Response[str]:
                         "properties": {
                             "secrets": {"type": "object", "additionalProperties": {"type": "string"}},
                             "version": {"type": "string"},
+                            "encryption": {"type": "string", "enum": ["client"]},
+                            "org_id": {"type": "string"},
+                            "environment_id": {"type": "string"},
+                            "key": {"$ref": "#/components/schemas/EnvironmentKey"},
                         },
                         "required": ["secrets", "version"],
                     }
@@ -74,7 +78,8 @@ def pull(format: Format = "json", if_none_match: IfNoneMatch = None) -> Response
     values, tag = runtime.pull(access)
     headers = {"ETag": f'"{tag}"', "Cache-Control": "no-store"}
     if format == "json":
-        body = RuntimeSecrets(secrets=values, version=tag).model_dump_json()
+        context = runtime.client_context(access)  # a client-encrypted environment's grant and IDs
+        body = RuntimeSecrets(secrets=values, version=tag, **context).model_dump_json(exclude_none=True)
         return Response(status_code=200, content_type="application/json", body=body, headers=headers)
     return Response(
         status_code=200, content_type=CONTENT_TYPES[format], body=runtime.render(values, format), headers=headers
