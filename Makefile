@@ -48,6 +48,14 @@ $(SAM_VENV)/.installed: requirements-sam.txt
 
 venv: $(VENV)/.installed $(SAM_VENV)/.installed  ## Create both virtualenvs (dev tools; SAM CLI apart)
 
+# The real peers the HTTP tests talk to, from committed lock files: panva's oidc-provider (npm), the
+# OpenID Provider single sign-on signs in against (tests/http_api/test_sso_oidc.py).
+OIDC_PEER := tests/peers/oidc/node_modules/.package-lock.json
+$(OIDC_PEER): tests/peers/oidc/package.json tests/peers/oidc/package-lock.json
+	cd tests/peers/oidc && npm ci --no-audit --no-fund --loglevel=error
+
+peers: $(OIDC_PEER)  ## Install the real peers the HTTP tests use (npm ci from committed lock files)
+
 run: $(VENV)/.installed  ## Serve the API locally on embedded moto (http://127.0.0.1:3000; data in .strongroom/, RUN_ARGS=--ephemeral keeps none)
 	PYTHONPATH=local:layers/strongroom $(PY) -m strongroom_local $(RUN_ARGS)
 
@@ -65,7 +73,7 @@ openapi: $(VENV)/.installed  ## Regenerate docs/openapi.json from the resolvers
 # Drift of the document from the code, then drift of the running API from the document: every
 # documented operation's success path, driven over HTTP against the local stack, answers what the
 # document says (status, media type, body schema, required headers). `test-http` runs it too.
-openapi-check: $(VENV)/.installed  ## Fail if docs/openapi.json drifted from the code/template or from real responses
+openapi-check: $(VENV)/.installed $(OIDC_PEER)  ## Fail if docs/openapi.json drifted from the code/template or from real responses
 	$(PY) scripts/openapi.py --check
 	$(PY) -m pytest -q -p no:cacheprovider tests/http_api/test_openapi_conformance.py
 
@@ -75,7 +83,7 @@ test-unit: $(VENV)/.installed  ## Unit tier: tests/unit (no stack, ~30 s)
 test-integration: $(VENV)/.installed  ## Integration tier: tests/integration (handlers in-process on the embedded stack)
 	$(PYTEST) $(XDIST) $(COVERAGE) tests/integration
 
-test-http: $(VENV)/.installed  ## HTTP tier: tests/http_api and tests/cli (real sockets, the CLI as a process)
+test-http: $(VENV)/.installed $(OIDC_PEER)  ## HTTP tier: tests/http_api and tests/cli (real sockets, the CLI as a process)
 	$(PYTEST) $(XDIST) $(COVERAGE) tests/http_api tests/cli
 
 coverage-erase: $(VENV)/.installed
@@ -108,4 +116,4 @@ deploy: build  ## sam deploy with samconfig.toml's CONFIG_ENV (dev|prod); DEPLOY
 clean:
 	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache .coverage .coverage.*
 
-.PHONY: help venv run lint openapi openapi-check test-unit test-integration test-http coverage-erase fuzz build test bench deploy clean
+.PHONY: help venv peers run lint openapi openapi-check test-unit test-integration test-http coverage-erase fuzz build test bench deploy clean

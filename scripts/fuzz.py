@@ -87,6 +87,16 @@ def seed(base: str) -> Seed:
     for env in s.envs:
         for key in s.keys:
             _call(base, "PUT", f"/v1/orgs/{o}/projects/{p}/environments/{env}/secrets/{key}", {"value": f"v-{key}"})
+    # Single sign-on naming an issuer that does not resolve (.test): the configuration's reads and
+    # writes reach their logic; authorize reaches netguard, which refuses it (422 issuer_refused).
+    sso = {
+        "issuer": "https://idp.fuzz.test",
+        "client_id": "fuzz",
+        "client_secret": "fuzz-secret",
+        "domains": ["fuzz.example.test"],
+        "default_role": "viewer",
+    }
+    _call(base, "PUT", f"/v1/orgs/{o}/sso/oidc", sso)
     for i, email in enumerate(MEMBERS):
         role = ("admin", "developer", "viewer")[i]
         invitation = _call(base, "POST", f"/v1/orgs/{o}/invitations", {"email": email, "role": role})
@@ -278,6 +288,29 @@ EXPECTATIONS: list[tuple[list[str], str, list[str], str]] = [
         ["2xx", "400", "401", "403", "404", "409"],
         "A role's permissions map is keyed by the permission catalog and valued by a scope: any "
         "other key (or a permission the caller lacks, 403) is refused naming `permissions`.",
+    ),
+    (
+        ["put_oidc_config"],
+        "positive_data_acceptance",
+        ["2xx", "400", "401", "403", "404", "409"],
+        "An issuer URL the schema admits may carry a query, a fragment or credentials, and a "
+        "`default_role` slug may name no role of the org (or owner): 400 naming the field; an "
+        "email domain another org's single sign-on claims is 409 domain_taken.",
+    ),
+    (
+        ["sso_by_domain", "sso_oidc_authorize"],
+        "positive_data_acceptance",
+        ["2xx", "400", "404", "422"],
+        "Only a domain or org whose single sign-on is configured is found (404 otherwise); an "
+        "issuer a configuration names that netguard refuses (it does not resolve, or not to a "
+        "public address) is 422 issuer_refused.",
+    ),
+    (
+        ["sso_oidc_callback"],
+        "positive_data_acceptance",
+        ["2xx", "400", "401", "404", "409"],
+        "A callback's `state` is server-issued, single-use and bound to the browser's sr_sso cookie: "
+        "any other schema-valid one is 400 invalid_state (the point of it).",
     ),
 ]
 

@@ -71,13 +71,19 @@ PUBLIC = {
     ("post", "/v1/auth/verify-email"),
     ("post", "/v1/auth/forgot-password"),
     ("post", "/v1/auth/reset-password"),
+    ("get", "/v1/sso/by-domain"),
+    ("get", "/v1/sso/oidc/authorize"),
+    ("get", "/v1/sso/oidc/callback"),
 }
 # Statuses beyond the ones every operation of its kind gets.
 EXTRA_ERRORS: dict[tuple[str, str], set[str]] = {
     ("post", "/v1/invitations/{token}/accept"): {"410"},
+    ("get", "/v1/sso/by-domain"): {"400", "404"},
+    ("get", "/v1/sso/oidc/authorize"): {"400", "404", "422"},
+    ("get", "/v1/sso/oidc/callback"): {"400", "401", "404", "409", "422"},
 }
 MUTATIONS = {"post", "put", "patch", "delete"}
-NO_BODY = {"204", "304"}
+NO_BODY = {"204", "302", "303", "304"}
 POWERTOOLS_SCHEMAS = {"HTTPValidationError", "ValidationError", "ResponseValidationError"}
 REQUEST_ID_HEADER = {
     "description": "The request's id (also `error.request_id` in an error)",

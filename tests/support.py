@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import html
 import http.client
 import json
+import re
 import secrets
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urljoin, urlsplit
 
 if TYPE_CHECKING:
     from strongroom_local import LocalStack
@@ -213,3 +216,74 @@ def seal(stack: LocalStack, *scopes: str) -> dict[str, Any]:
     ]
     result: dict[str, Any] = stack.invoke("AuditSealerFunction", {"Records": records})
     return result
+
+
+# --------------------------------------------------------------------------- single sign-on
+
+# The client the real OpenID Provider (tests/http_api/conftest.py `oidc_peer`) knows; the secret's
+# characters need form-encoding in client_secret_basic (RFC 6749, section 2.3.1).
+OIDC_CLIENT_ID = "strongroom-sso-test"
+OIDC_CLIENT_SECRET = "s3cret+/=:%peer-" + secrets.token_hex(8)
+
+
+@dataclass(frozen=True)
+class OidcPeer:
+    issuer: str
+
+
+def cookie_of(response: Any, name: str) -> str | None:
+    """The value of the cookie `name` an httpx response sets."""
+    for header in response.headers.get_list("set-cookie"):
+        found, _, rest = header.partition("=")
+        if found.strip() == name:
+            return rest.split(";", 1)[0]
+    return None
+
+
+def _form(page: str, base: str) -> tuple[str, dict[str, str]]:
+    action = re.search(r'<form[^>]*action="([^"]+)"', page)
+    assert action is not None, page[:500]
+    fields = {
+        html.unescape(n): html.unescape(v)
+        for n, v in re.findall(r'<input[^>]*type="hidden"[^>]*name="([^"]+)"[^>]*value="([^"]*)"', page)
+    }
+    return urljoin(base, html.unescape(action.group(1))), fields
+
+
+@dataclass
+class Landing:
+    callback: str  # our callback URL with the issuer's code and our state
+    binding: str  # the sr_sso cookie authorize set
+
+
+def sign_in_at_issuer(local_stack: str, org: str, login: str, *, return_to: str | None = None) -> Landing:
+    """What a browser does: authorize → the issuer's login form (login = the account's email) →
+    consent → the redirect back to our callback, which is not followed."""
+    import httpx
+
+    params = {"org": org, **({"return_to": return_to} if return_to else {})}
+    start = httpx.get(f"{local_stack}/v1/sso/oidc/authorize", params=params, follow_redirects=False)
+    assert start.status_code == 302, start.text
+    binding = cookie_of(start, "sr_sso")
+    assert binding
+    query = parse_qs(urlsplit(start.headers["location"]).query)
+    assert query["code_challenge_method"] == ["S256"]
+    assert query["nonce"]
+    assert query["state"]
+    callback = f"{local_stack}/v1/sso/oidc/callback"
+    assert query["redirect_uri"] == [callback]
+    with httpx.Client(follow_redirects=False, timeout=10) as browser:
+        response = browser.get(start.headers["location"])
+        for _step in range(12):
+            if response.is_redirect:
+                location = urljoin(str(response.url), response.headers["location"])
+                if location.startswith(callback):
+                    return Landing(callback=location, binding=binding)
+                response = browser.get(location)
+                continue
+            assert response.status_code == 200, response.text[:500]
+            action, fields = _form(response.text, str(response.url))
+            if 'name="login"' in response.text:
+                fields.update({"login": login, "password": "any"})
+            response = browser.post(action, data=fields)
+    raise AssertionError("the issuer never sent the browser back")

@@ -298,7 +298,9 @@ class LocalStack:
         template = load_template(self.template_path)
         self.resources = self._resources(template)
         fns = functions(template)
-        self.environment, self.notes = shared_environment(fns.values(), self.resources, local_values(self.auth_mode))
+        # API_URL (the template's execute-api URL) is this server's own, known once the port is bound.
+        overrides = {**local_values(self.auth_mode), "API_URL": self.url}
+        self.environment, self.notes = shared_environment(fns.values(), self.resources, overrides)
         self._set_env(self.environment)
         _forget_cached_clients()
         if self.environment.get("MAIL_FROM"):
@@ -344,6 +346,9 @@ class LocalStack:
         handler = type("RequestHandler", (_RequestHandler,), {"stack": self})
         self._server = _Server((self.host, self.port), handler)
         self.port = int(self._server.server_address[1])
+        # The API's own URL (single sign-on's redirect URI), now that the port is bound.
+        self.environment["API_URL"] = self.url
+        self._set_env({"API_URL": self.url})
         self._thread = threading.Thread(target=self._server.serve_forever, name="strongroom-http", daemon=True)
         self._thread.start()
 

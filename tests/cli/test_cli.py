@@ -592,3 +592,27 @@ def test_roles_and_members_from_the_cli(cli: CliRun, api: Api) -> None:
     assert json.loads(cli("--org", org, "roles", "delete", "auditor", "--json").stdout)["deleted"] is True
     assert json.loads(cli("--org", org, "members", "remove", user_id, "--json").stdout)["removed"] is True
     assert [m["email"] for m in json.loads(cli("--org", org, "members", "list", "--json").stdout)] == [email]
+
+
+def test_single_sign_on_from_the_cli(cli: CliRun, api: Api) -> None:
+    email, org = f"sso-{secrets.token_hex(3)}@example.com", _slug("sso")
+    cli("login", "--dev-user", email)
+    cli("orgs", "create", "SSO", "--slug", org)
+    domain = f"{org}.test"
+    args = ["--org", org, "sso", "oidc", "set", "--issuer", "https://idp.example.test", "--client-id", "cli"]
+    done = cli(*args, "--domain", domain, "--default-role", "developer", "--client-secret-stdin", "--json",
+               stdin="cli-secret-value\n")  # fmt: skip
+    created = json.loads(done.stdout)
+    assert created["domains"] == [domain]
+    assert created["redirect_uri"].endswith("/v1/sso/oidc/callback")
+    shown = cli("--org", org, "sso", "oidc", "show", "--json")
+    assert json.loads(shown.stdout)["client_secret_set"] is True
+    assert "cli-secret-value" not in done.stdout + done.stderr + shown.stdout
+    assert api("GET", f"/v1/sso/by-domain?domain={domain}")[0] == 200
+    refused = cli(
+        *args, "--domain", domain, "--default-role", "owner", "--client-secret-stdin", stdin="x\n", check=False
+    )
+    assert refused.returncode != 0
+    assert "default_role" in refused.stderr
+    assert json.loads(cli("--org", org, "sso", "oidc", "delete", "--json").stdout)["deleted"] is True
+    assert cli("--org", org, "sso", "oidc", "show", check=False).returncode != 0

@@ -10,8 +10,12 @@ Here:
 - `run_local(*args)`: `python -m strongroom_local --port 0 …` (what `make run` runs) as a child
   process, `--ephemeral` unless the args name `--data-dir`; a context manager yielding a
   `LocalProcess` (url, started, output(), wait_for(), wait_healthy(), stop(signal) -> exit code);
+- `server_log`: what the in-process server logs meanwhile, at DEBUG (its Powertools handler's
+  stream swapped for a buffer: `server_log.getvalue()`), for the scans that nothing leaks into logs;
 - `oidc_stack`: a stack in AUTH_MODE=oidc, in its own process, trusting an issuer whose JWKS is
-  served here; `oidc_stack.token(**claims)` mints a valid JWT (claims=None removes one).
+  served here; `oidc_stack.token(**claims)` mints a valid JWT (claims=None removes one);
+- `oidc_peer`: a real OpenID Provider (panva's oidc-provider, Node) whose client signs in to this
+  process's stack by single sign-on (session-scoped: one process per test process).
 
 The folder is `http_api`, not `http`: it is a package and `tests/` is on sys.path, so a package
 named `http` would shadow the stdlib's.
@@ -20,7 +24,9 @@ named `http` would shadow the stdlib's.
 from __future__ import annotations
 
 import http.client
+import io
 import json
+import logging
 import os
 import re
 import signal
@@ -40,6 +46,8 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
+
+from support import OIDC_CLIENT_ID, OIDC_CLIENT_SECRET, OidcPeer
 
 ROOT = Path(__file__).resolve().parents[2]
 STARTUP_BUDGET_SECONDS = 60.0  # `make run` must answer /health within this
@@ -162,6 +170,28 @@ def wait_until_healthy(url: str, timeout: float = STARTUP_BUDGET_SECONDS) -> int
     return status
 
 
+@pytest.fixture
+def server_log() -> Iterator[io.StringIO]:
+    """Every line the server (running in this process) logs during the test, at DEBUG."""
+    from strongroom.observability import logger
+
+    buffer, handler, level = io.StringIO(), logger.registered_handler, logger.log_level
+    assert isinstance(handler, logging.StreamHandler)
+    stream = handler.setStream(buffer)
+    logger.setLevel("DEBUG")
+    library = logging.getLogger("aws_lambda_powertools")
+    library_level, library_handler = library.level, logging.StreamHandler(buffer)
+    library.addHandler(library_handler)
+    library.setLevel(logging.DEBUG)
+    try:
+        yield buffer
+    finally:
+        handler.setStream(stream)
+        logger.setLevel(level)
+        library.removeHandler(library_handler)
+        library.setLevel(library_level)
+
+
 @pytest.fixture(scope="session")
 def run_local() -> Callable[..., AbstractContextManager[LocalProcess]]:
     """run_local(*cli_args, env=None, wait=True): a context manager running `python -m strongroom_local
@@ -244,3 +274,47 @@ def oidc_stack() -> Iterator[OidcStack]:
             assert process.wait_healthy() == 200, process.output()
             yield OidcStack(process.url, issuer, audience, key, kid, process)
             assert process.stop() == 0, process.output()
+
+
+# --------------------------------------------------------------------------- the real OpenID Provider
+
+OIDC_PEER_DIR = ROOT / "tests" / "peers" / "oidc"
+
+
+@pytest.fixture(scope="session")
+def oidc_peer(local_stack: str) -> Iterator[OidcPeer]:
+    """panva's oidc-provider (tests/peers/oidc, installed by `npm ci`: `make peers`) on a free
+    loopback port, for this test process: one confidential client (support.OIDC_CLIENT_ID,
+    client_secret_basic, PKCE required) redirecting to this stack's callback, and its development
+    login and consent pages (support.sign_in_at_issuer fills them in)."""
+    import shutil
+
+    node = shutil.which("node")
+    if node is None or not (OIDC_PEER_DIR / "node_modules" / "oidc-provider").is_dir():
+        pytest.fail("the OIDC peer is not installed: run `make peers` (npm ci in tests/peers/oidc)")
+    process = subprocess.Popen(
+        [
+            node,
+            str(OIDC_PEER_DIR / "provider.mjs"),
+            "--client-id",
+            OIDC_CLIENT_ID,
+            "--client-secret",
+            OIDC_CLIENT_SECRET,
+            "--redirect-uri",
+            f"{local_stack}/v1/sso/oidc/callback",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    assert process.stdout is not None
+    line = process.stdout.readline()
+    found = re.match(r"listening (http://\S+)", line)
+    if found is None:
+        process.kill()
+        pytest.fail(f"the OIDC peer did not start: {line!r}")
+    try:
+        yield OidcPeer(issuer=found.group(1))
+    finally:
+        process.terminate()
+        process.wait(timeout=10)

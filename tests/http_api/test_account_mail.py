@@ -5,6 +5,7 @@ token anywhere it should not be."""
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import re
 import secrets
@@ -179,9 +180,7 @@ def test_forgot_password_is_limited_per_ip(api: Api, monkeypatch: pytest.MonkeyP
     assert 0 < int(headers["retry-after"]) <= 3600
 
 
-def test_no_token_in_audit_items_responses_or_logs(
-    api: Api, stack: LocalStack, capfd: pytest.CaptureFixture[str]
-) -> None:
+def test_no_token_in_audit_items_responses_or_logs(api: Api, stack: LocalStack, server_log: io.StringIO) -> None:
     email, session = _account(api)
     user_id = api("GET", "/v1/me", headers=_bearer(session))[2]["id"]
     seen = [json.dumps(api("POST", "/v1/auth/send-verification", headers=_bearer(session))[1:])]
@@ -200,7 +199,7 @@ def test_no_token_in_audit_items_responses_or_logs(
     actions = sorted(i["action"]["S"] for i in items if i.get("entity", {}).get("S") == "audit_event")
     assert actions == ["user.email_verified", "user.login", "user.password_reset", "user.registered"]
     seen.append(json.dumps(items))
-    out, err = capfd.readouterr()
+    out, err = server_log.getvalue(), ""
     seen += [out, err]
     for text in seen:
         for canary in (verify, reset):

@@ -4,6 +4,7 @@ anywhere it should not be."""
 
 from __future__ import annotations
 
+import io
 import json
 import secrets
 from collections.abc import Callable
@@ -166,7 +167,7 @@ def test_a_forged_or_foreign_token_is_401(api: Api) -> None:
     assert api("GET", "/v1/me", headers=_bearer(forged))[0] == 401
 
 
-def test_the_password_is_nowhere(api: Api, stack: LocalStack, capfd: pytest.CaptureFixture[str]) -> None:
+def test_the_password_is_nowhere(api: Api, stack: LocalStack, server_log: io.StringIO) -> None:
     canary = f"canary-{secrets.token_hex(8)}-Quartz"
     email = _email()
     seen: list[str] = []
@@ -192,7 +193,7 @@ def test_the_password_is_nowhere(api: Api, stack: LocalStack, capfd: pytest.Capt
     actions = sorted(i["action"]["S"] for i in items if i.get("entity", {}).get("S") == "audit_event")
     assert actions == ["user.login", "user.password_changed", "user.registered"]
     seen.append(json.dumps(items))
-    out, err = capfd.readouterr()
+    out, err = server_log.getvalue(), ""
     seen += [out, err]
     for text in seen:
         assert canary not in text

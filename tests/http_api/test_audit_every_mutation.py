@@ -609,6 +609,26 @@ def _webhook_redeliver(w: World) -> tuple[str, str, str, Any, str]:
     return "POST", path, w.owner, None, "webhook.redelivered"
 
 
+def _sso_body() -> dict[str, Any]:
+    return {
+        "issuer": "https://idp.example.test",
+        "client_id": "strongroom",
+        "client_secret": "not-shown",
+        "domains": [f"sso-{_uid()}.test"],
+        "default_role": "developer",
+    }
+
+
+def _sso_put(w: World) -> tuple[str, str, str, Any, str]:
+    return "PUT", f"/v1/orgs/{w.org()['slug']}/sso/oidc", w.owner, _sso_body(), "sso.oidc_configured"
+
+
+def _sso_delete(w: World) -> tuple[str, str, str, Any, str]:
+    org = f"/v1/orgs/{w.org()['slug']}"
+    w.call("PUT", f"{org}/sso/oidc", user=w.owner, body=_sso_body(), want=200)
+    return "DELETE", f"{org}/sso/oidc", w.owner, None, "sso.oidc_removed"
+
+
 def _last_project(w: World, org: dict[str, Any]) -> str:
     return str(w.call("GET", f"/v1/orgs/{org['slug']}/projects", user=w.owner, want=200)["data"][-1]["slug"])
 
@@ -670,6 +690,8 @@ RECIPES: dict[str, Recipe] = {
     "POST /v1/orgs/{org}/roles": _role_create,
     "PUT /v1/orgs/{org}/roles/{role}": _role_put,
     "DELETE /v1/orgs/{org}/roles/{role}": _role_delete,
+    "PUT /v1/orgs/{org}/sso/oidc": _sso_put,
+    "DELETE /v1/orgs/{org}/sso/oidc": _sso_delete,
     "POST /v1/orgs/{org}/projects": _project_create,
     "PATCH /v1/orgs/{org}/projects/{project}": _project_patch,
     "DELETE /v1/orgs/{org}/projects/{project}": _project_delete,

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
 import json
 import os
 import secrets as pysecrets
@@ -148,7 +149,7 @@ def create_client_env(api: Api, world: dict[str, Any], name: str) -> tuple[str, 
     return env_id, data_key
 
 
-def test_user_keys_are_published_to_the_members_list(api: Api, world: dict[str, Any]) -> None:
+def test_user_keys_are_published_to_the_members_list(api: Api, world: dict[str, Any], server_log: io.StringIO) -> None:
     status, _, mine = api("GET", "/v1/me/keys", user=world["bob"])
     assert status == 200
     assert [(k["suite"], k["public_key"]) for k in mine["data"]] == [("x25519", b64(world["keys"]["bob"].public))]
@@ -161,10 +162,16 @@ def test_user_keys_are_published_to_the_members_list(api: Api, world: dict[str, 
     assert api("PUT", "/v1/me/keys", user=world["bob"], json={"keys": [short]})[0] == 400
     twice = {"suite": "x25519", "public_key": b64(bytes(32)), "encrypted_private_key": "AAAA"}
     assert api("PUT", "/v1/me/keys", user=world["bob"], json={"keys": [twice, twice]})[0] == 400
+    # a sealed private key (material for guessing its passphrase offline) is in no log line
+    sealed = b64(os.urandom(96))
+    again = {"suite": "x25519", "public_key": b64(world["keys"]["bob"].public), "encrypted_private_key": sealed}
+    assert api("PUT", "/v1/me/keys", user=world["bob"], json={"keys": [again]})[0] == 200
+    assert "encrypted_private_key=" in server_log.getvalue()  # the route arguments were logged, masked
+    assert sealed not in server_log.getvalue()
 
 
 def test_grant_decrypt_revoke_rekey(
-    api: Api, world: dict[str, Any], stack: LocalStack, capfd: pytest.CaptureFixture[str]
+    api: Api, world: dict[str, Any], stack: LocalStack, server_log: io.StringIO
 ) -> None:
     alice, bob, org_id, keys = world["alice"], world["bob"], world["org_id"], world["keys"]
     env_id, data_key = create_client_env(api, world, "Vault")
@@ -275,8 +282,11 @@ def test_grant_decrypt_revoke_rekey(
         *query_partition(stack, f"AUDIT#{org_id}"),
         *(i for u in users for p in (f"USER#{u}", f"AUDIT#{u}") for i in query_partition(stack, p)),
     ]
-    out, err = capfd.readouterr()  # the server's log (it runs in this process)
-    haystack = json.dumps(kept, default=str) + json.dumps(audit) + json.dumps([done, listed, got, mine]) + out + err
+    log = server_log.getvalue()  # the server's log, at DEBUG (it runs in this process)
+    assert "grant" in log  # the scan reads a log that saw these requests
+    for sent in (value, rekey["values"]["DB_URL"], grant["wrapped_key"]):  # no ciphertext either
+        assert sent not in log
+    haystack = json.dumps(kept, default=str) + json.dumps(audit) + json.dumps([done, listed, got, mine]) + log
     assert rekey["values"]["DB_URL"] in haystack  # the scan reads what the server keeps: the ciphertext
     for needle in (canary, *(_forms(k) for k in (data_key, new_key))):
         for form in [needle] if isinstance(needle, str) else needle:
@@ -394,7 +404,7 @@ def test_a_rekey_of_any_size_is_one_change(api: Api, world: dict[str, Any], stac
 
 
 def test_grant_changes_are_webhook_events_without_key_material(
-    api: Api, world: dict[str, Any], stack_workers: Any, capfd: pytest.CaptureFixture[str]
+    api: Api, world: dict[str, Any], stack_workers: Any, server_log: io.StringIO
 ) -> None:
     from http_api.test_webhooks import Receiver
 
@@ -423,7 +433,7 @@ def test_grant_changes_are_webhook_events_without_key_material(
     assert [ev["type"] for ev in events] == ["grant.created", "grant.revoked"]
     assert events[0]["data"]["metadata"]["principal"] == {"type": "user", "id": bob_id}
     assert events[0]["data"]["environment_id"] == env_id
-    out, err = capfd.readouterr()
+    log = server_log.getvalue()
     for form in (wrapped, *_forms(data_key)):
         assert form not in json.dumps(events)
-        assert form not in out + err
+        assert form not in log

@@ -39,7 +39,7 @@ from http_api.test_audit_every_mutation import RECIPES, E, World, _client_env, _
 from strongroom import ids
 from strongroom.domain import tokens
 from strongroom_local import LocalStack
-from support import Api, seal, unique_email
+from support import OIDC_CLIENT_ID, OIDC_CLIENT_SECRET, Api, OidcPeer, seal, sign_in_at_issuer, unique_email
 
 pytestmark = pytest.mark.http
 
@@ -168,6 +168,8 @@ class Tenant:
     webhook: str  # …/webhooks/<id>
     token: str  # a read service token of staging
     event_id: str = ""  # a sealed audit event
+    base: str = ""  # the local stack's URL
+    sso_domain: str = ""  # the email domain its single sign-on (the real OpenID Provider) takes
 
     @property
     def owner(self) -> str:
@@ -179,7 +181,7 @@ class Tenant:
 
 
 @pytest.fixture(scope="module")
-def tenant(api: Api, stack: LocalStack) -> Tenant:
+def tenant(api: Api, stack: LocalStack, oidc_peer: OidcPeer) -> Tenant:
     w = World(api)
     created = w.org()
     slug = created["slug"]
@@ -203,7 +205,16 @@ def tenant(api: Api, stack: LocalStack) -> Tenant:
     w.call("POST", "/v1/auth/tokens", user=w.owner, body={"name": "laptop"}, want=201)
     seal(stack, created["id"])
     event_id = w.call("GET", f"{org}/audit?action=org.created", user=w.owner, want=200)["data"][0]["id"]  # leaf 0
-    return Tenant(w, org, slug, project, staging, webhook, token, event_id)
+    sso_domain = f"{slug}.test"
+    sso_body = {
+        "issuer": oidc_peer.issuer,
+        "client_id": OIDC_CLIENT_ID,
+        "client_secret": OIDC_CLIENT_SECRET,
+        "domains": [sso_domain],
+        "default_role": "viewer",
+    }
+    w.call("PUT", f"{org}/sso/oidc", user=w.owner, body=sso_body, want=200)
+    return Tenant(w, org, slug, project, staging, webhook, token, event_id, stack.url, sso_domain)
 
 
 def _etag(api: Api, call: Call) -> dict[str, str]:
@@ -265,7 +276,19 @@ def _my_keys(t: Tenant, api: Api) -> list[Call]:
     return [Call("GET", "/v1/me/keys", user=t.owner)]
 
 
-# route key -> the calls of its success path, for the operations that change nothing
+def _sso_callbacks(t: Tenant, api: Api) -> list[Call]:
+    """Two sign-ins at the real OpenID Provider landing on the callback: JSON, and to the console."""
+    calls = []
+    for return_to in (None, "/orgs"):
+        email = f"sso-{secrets.token_hex(3)}@{t.sso_domain}"
+        landing = sign_in_at_issuer(t.base, t.slug, email, return_to=return_to)
+        path = landing.callback.removeprefix(t.base)
+        calls.append(Call("GET", path, headers={"Cookie": f"sr_sso={landing.binding}"}))
+    return calls
+
+
+# route key -> the calls of its success path, for the operations that change nothing (or, for the
+# sign-in, a GET whose writes the e2e tests check: tests/http_api/test_sso_oidc.py)
 Reads = Callable[[Tenant, Api], list[Call]]
 READS: dict[str, Reads] = {
     "GET /health": lambda t, api: [Call("GET", "/health")],
@@ -338,6 +361,13 @@ READS: dict[str, Reads] = {
     "GET /v1/orgs/{org}/webhooks/{id}/deliveries": lambda t, api: [
         Call("GET", f"{t.webhook}/deliveries", user=t.owner)
     ],
+    "GET /v1/orgs/{org}/sso/oidc": lambda t, api: [Call("GET", f"{t.org}/sso/oidc", user=t.owner)],
+    "GET /v1/sso/by-domain": lambda t, api: [Call("GET", f"/v1/sso/by-domain?domain={t.sso_domain}")],
+    "GET /v1/sso/oidc/authorize": lambda t, api: [
+        Call("GET", f"/v1/sso/oidc/authorize?org={t.slug}"),
+        Call("GET", f"/v1/sso/oidc/authorize?org={t.slug}&return_to=/orgs"),
+    ],
+    "GET /v1/sso/oidc/callback": _sso_callbacks,
 }
 
 

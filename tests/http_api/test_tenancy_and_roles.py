@@ -55,8 +55,25 @@ BODIES: dict[str, Any] = {
         ],
         "values": {},
     },
+    "PUT /v1/orgs/{org}/sso/oidc": {
+        "issuer": "https://idp.intruder.test",
+        "client_id": "mine",
+        "client_secret": "mine",
+        "domains": ["intruder.test"],
+        "default_role": "admin",
+    },
 }
 GRANT_ID = "grt_01m8rt5w37jqc2tb0rg5cwrxf3"
+
+
+def _sso_config(domain: str) -> dict[str, Any]:
+    return {
+        "issuer": "https://idp.example.test",
+        "client_id": "strongroom",
+        "client_secret": "never-shown",
+        "domains": [domain],
+        "default_role": "viewer",
+    }
 
 
 @pytest.fixture(scope="module")
@@ -72,6 +89,9 @@ def victim(api: Api) -> dict[str, Any]:
     _, _, role = api(
         "POST", f"/v1/orgs/{slug}/roles", user=owner, json={"name": "Auditor", "permissions": {"audit.read": "all"}}
     )
+    # Its single sign-on is configured: a stranger's GET, PUT or DELETE of it is 404 all the same.
+    status, _, _sso = api("PUT", f"/v1/orgs/{slug}/sso/oidc", user=owner, json=_sso_config(f"{slug}.test"))
+    assert status == 200
     return {"owner": owner, "org": org, "project": project, "invitation": inv, "user_id": me["id"], "role": role}
 
 
@@ -145,6 +165,32 @@ def test_developers_and_viewers_cannot_manage(api: Api) -> None:
         assert api("DELETE", f"/v1/orgs/{slug}", user=user)[0] == 403
     # members may read the org and its members
     assert api("GET", f"/v1/orgs/{slug}/members", user=emails["viewer"])[0] == 200
+
+
+def test_only_owners_configure_single_sign_on(api: Api) -> None:
+    slug, emails, _ = _org_with(api, {"admin": "admin", "dev": "developer"})
+    config = _sso_config(f"{slug}.test")
+    for who in ("admin", "dev"):
+        user = emails[who]
+        assert api("PUT", f"/v1/orgs/{slug}/sso/oidc", user=user, json=config)[0] == 403
+        assert api("GET", f"/v1/orgs/{slug}/sso/oidc", user=user)[0] == 403
+        assert api("DELETE", f"/v1/orgs/{slug}/sso/oidc", user=user)[0] == 403
+    owner = emails["owner"]
+    assert api("PUT", f"/v1/orgs/{slug}/sso/oidc", user=owner, json=config)[0] == 200
+    assert api("GET", f"/v1/orgs/{slug}/sso/oidc", user=owner)[0] == 200
+    # Another org's owner sees nothing of it, and cannot claim its domain.
+    other = unique_email("other")
+    other_slug = f"other-{secrets.token_hex(4)}"
+    assert api("POST", "/v1/orgs", user=other, json={"name": "Other", "slug": other_slug})[0] == 201
+    assert api("GET", f"/v1/orgs/{other_slug}/sso/oidc", user=other)[0] == 404
+    assert api("GET", f"/v1/orgs/{slug}/sso/oidc", user=other)[0] == 404
+    status, _, body = api("PUT", f"/v1/orgs/{other_slug}/sso/oidc", user=other, json=config)
+    assert status == 409
+    assert body["error"]["code"] == "domain_taken"
+    assert api("DELETE", f"/v1/orgs/{slug}/sso/oidc", user=owner)[0] == 204
+    assert api("GET", f"/v1/orgs/{slug}/sso/oidc", user=owner)[0] == 404
+    # Released with it: the other org may claim the domain now.
+    assert api("PUT", f"/v1/orgs/{other_slug}/sso/oidc", user=other, json=config)[0] == 200
 
 
 def test_the_last_owner_can_neither_leave_nor_be_demoted(api: Api) -> None:

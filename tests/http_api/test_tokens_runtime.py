@@ -6,6 +6,7 @@ unchanged environment answers 304 to If-None-Match without decrypting."""
 from __future__ import annotations
 
 import base64
+import io
 import json
 import secrets as pysecrets
 import time
@@ -48,7 +49,7 @@ def bearer(token: str) -> dict[str, str]:
 
 @pytest.mark.isolated  # scans the whole table: only this test's items
 def test_a_read_token_reads_exactly_its_environment_resolved(
-    api: Api, org: dict[str, Any], stack: LocalStack, capfd: pytest.CaptureFixture[str]
+    api: Api, org: dict[str, Any], stack: LocalStack, server_log: io.StringIO
 ) -> None:
     created = mint(api, org, permissions=["read"])
     token = created["token"]
@@ -75,7 +76,7 @@ def test_a_read_token_reads_exactly_its_environment_resolved(
 
     # the token string is nowhere in the table (only its hash), the logs or the audit trail
     assert token not in json.dumps(scan_all(stack), default=str)
-    out, err = capfd.readouterr()
+    out, err = server_log.getvalue(), ""
     assert token not in out + err
     assert token[-20:] not in out + err
     listed = api("GET", f"{org['path']}/tokens", user=org["owner"])[2]["data"]

@@ -41,6 +41,8 @@ BEYOND_THE_TABLE = {
     "roles.manage": (ALL, ALL, NO, NO),
     "projects.create": (ALL, ALL, NO, NO),
     "projects.update": (ALL, ALL, NO, NO),
+    # Who signs in to the org and as what: an owner's decision, like its keys (design: "OIDC per org (owner)").
+    "sso.manage": (ALL, NO, NO, NO),
 }
 EXPECTED = {**DESIGN_TABLE, **BEYOND_THE_TABLE}
 

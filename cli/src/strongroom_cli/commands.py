@@ -601,6 +601,62 @@ def roles_delete(state: State, role: str) -> None:
 
 
 @cli.group()
+def sso() -> None:
+    """Single sign-on of the org (--org; owners)."""
+
+
+@sso.group("oidc")
+def sso_oidc() -> None:
+    """OpenID Connect: the org's issuer, client, email domains and first sign-in role."""
+
+
+_OIDC = ["issuer", "client_id", "domains", "default_role", "redirect_uri", "updated_at"]
+
+
+@sso_oidc.command("set")
+@click.option("--issuer", required=True, help="The issuer URL (its /.well-known/openid-configuration)")
+@click.option("--client-id", required=True)
+@click.option("--domain", "domains", multiple=True, required=True, help="Repeated: the email domains it takes")
+@click.option("--default-role", required=True, help="The role of a first sign-in (not owner)")
+@click.option("--client-secret-stdin", is_flag=True, help="Read the client secret from stdin's first line")
+@click.pass_obj
+def sso_oidc_set(
+    state: State, issuer: str, client_id: str, domains: tuple[str, ...], default_role: str, client_secret_stdin: bool
+) -> None:
+    """Create or replace the configuration; the client secret is asked (hidden), never an argument.
+    Register the answer's redirect_uri at the issuer."""
+    if client_secret_stdin:
+        secret = sys.stdin.readline().rstrip("\r\n")
+    else:
+        secret = click.prompt("Client secret", hide_input=True, err=True)
+    if not secret:
+        fail("no client secret given", 2)
+    body = {
+        "issuer": issuer,
+        "client_id": client_id,
+        "client_secret": secret,
+        "domains": list(domains),
+        "default_role": default_role,
+    }
+    emit(state, state.call("PUT", f"/v1/orgs/{_org(state)}/sso/oidc", body=body), _OIDC)
+
+
+@sso_oidc.command("show")
+@click.pass_obj
+def sso_oidc_show(state: State) -> None:
+    """The configuration (its client secret is never shown)."""
+    emit(state, state.call("GET", f"/v1/orgs/{_org(state)}/sso/oidc"), _OIDC)
+
+
+@sso_oidc.command("delete")
+@click.pass_obj
+def sso_oidc_delete(state: State) -> None:
+    """Remove it: its domains sign in no more (members stay)."""
+    state.call("DELETE", f"/v1/orgs/{_org(state)}/sso/oidc")
+    emit(state, {"method": "oidc", "deleted": True}, ["method", "deleted"])
+
+
+@cli.group()
 def envs() -> None:
     """Environments of the project (--project)."""
 

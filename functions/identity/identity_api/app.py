@@ -123,7 +123,7 @@ def device_start(body: DeviceStartBody) -> DeviceStart:
 @app.post("/v1/auth/device/approve", responses={204: {"description": "Approved (or denied)"}})
 def device_approve(body: DeviceApprove) -> Response[str]:
     """A signed-in user approves (or denies) the login showing this user code."""
-    device.approve(body.user_code, deny=body.deny)
+    device.approve(body.user_code.get_secret_value(), deny=body.deny)
     return no_content()
 
 
@@ -131,7 +131,7 @@ def device_approve(body: DeviceApprove) -> Response[str]:
 def device_token(body: DeviceTokenBody) -> DeviceToken:
     """No credentials. 400 with code authorization_pending, slow_down, expired_token,
     access_denied or invalid_grant (RFC 8628), or the personal access token, once."""
-    return device.token(body.device_code)
+    return device.token(body.device_code.get_secret_value())
 
 
 lambda_handler = make_handler(app)

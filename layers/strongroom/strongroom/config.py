@@ -46,6 +46,8 @@ class Settings(BaseModel):
     # pages the mailed links open (`<console_url>/verify-email?token=…`).
     mail_from: str = ""
     console_url: str = "http://127.0.0.1:3000"
+    # The API's own base URL: single sign-on's redirect URI is `<api_url>/v1/sso/oidc/callback`.
+    api_url: str = ""
     invitation_ttl_hours: int = Field(default=168, ge=1, le=24 * 30)
     idempotency_ttl_seconds: int = Field(default=86_400, ge=60, le=7 * 86_400)
     webhook_queue_url: str = ""
@@ -80,6 +82,7 @@ _ENV = {
     "forgot_password_per_ip_hour": "FORGOT_PASSWORD_PER_IP_HOUR",
     "mail_from": "MAIL_FROM",
     "console_url": "CONSOLE_URL",
+    "api_url": "API_URL",
     "invitation_ttl_hours": "INVITATION_TTL_HOURS",
     "idempotency_ttl_seconds": "IDEMPOTENCY_TTL_SECONDS",
     "webhook_queue_url": "WEBHOOK_QUEUE_URL",

@@ -383,3 +383,21 @@ def deliveries_partition(webhook_id: str) -> str:
 
 
 DELIVERY_PREFIX = "DLV#"
+
+
+# --------------------------------------------------------------------------- single sign-on
+
+
+def sso_oidc(org_id: str) -> dict[str, str]:
+    """An org's OIDC single sign-on configuration (one per org)."""
+    return {PK: f"ORG#{org_id}", SK: "SSO#OIDC"}
+
+
+def sso_domain(domain: str) -> dict[str, str]:
+    """Which org's single sign-on an email domain uses; one org per domain."""
+    return {PK: f"SSODOMAIN#{domain.lower()}", SK: "SSODOMAIN"}
+
+
+def sso_state(state_hash: str) -> dict[str, str]:
+    """A sign-in in flight, by the SHA-256 of its `state` (single-use, expiring)."""
+    return {PK: f"SSOSTATE#{state_hash}", SK: "SSOSTATE"}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from strongroom import clock, ids
@@ -56,14 +57,18 @@ def create(
     subject: str | None = None,
     via: str,
     replacing: User | None = None,
+    verified: bool = True,
+    extra: Sequence[db.Op] = (),
 ) -> User:
     """Provision a user on first sign-in, from a verified email (audited as `user.created` in the
     user's own log). The user takes the email pointer; `replacing` is the unverified record that
     held it, which keeps its profile but is no identity for that email any more (and only while it
-    is still unverified: a record verified meanwhile keeps the pointer, and this fails)."""
+    is still unverified: a record verified meanwhile keeps the pointer, and this fails).
+    `verified=False` stores the email as not proven (an org's own identity provider vouches for its
+    domain to that org only, docs/decisions.md); `extra` ops join the transaction."""
     user_id = ids.new_id("usr")
     now = clock.now_iso()
-    user = User(id=user_id, email=email.lower(), email_verified=True, name=name, created_at=now, updated_at=now)
+    user = User(id=user_id, email=email.lower(), email_verified=verified, name=name, created_at=now, updated_at=now)
     taken = Conflict("a user with this email already exists", code="email_taken")
     pointer = {**keys.user_email(email), "entity": "user_email", "user_id": user_id}
     ops: list[db.Op] = [db.Put.new({**keys.user(user_id), "entity": ENTITY, **user.model_dump()})]
@@ -76,6 +81,7 @@ def create(
         ]
     if issuer and subject:
         ops.append(db.Put.new({**keys.user_identity(issuer, subject), "entity": "user_identity", "user_id": user_id}))
+    ops += extra
     metadata: dict[str, Any] = {"via": via}
     if replacing is not None:
         metadata["replaced_unverified"] = replacing.id

@@ -14,6 +14,7 @@ session token that `authenticate` makes.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -97,14 +98,11 @@ def login(body: Login) -> LoginResult:
     if user is None or not passwords.verify(stored, body.password.get_secret_value()) or stored is None:
         account_data.count_failure(email, now=epoch, window=int(FAILURE_WINDOW.total_seconds()), known=failures)
         raise _invalid()
-    second = _second_factor(user, body.totp_code, email, epoch, failures)
-    session_id = ids.new_id("ses")
-    token, expires = sessions.mint(user.id, session_id, now)
-    generation = account_data.session_generation(users.raw(user.id))
-    rec = account_data.SessionRecord(
-        id=session_id, user_id=user.id, generation=generation, expires_at=clock.iso(expires), created_at=clock.iso(now)
-    )
-    ops: list[db.Op] = [account_data.session_put(rec, ttl=int(expires.timestamp()), on_fail=Conflict("retry"))]
+    code = body.totp_code.get_secret_value() if body.totp_code is not None else None
+    second = _second_factor(user, code, email, epoch, failures)
+    session = new_session(user, now)
+    session_id = session.id
+    ops: list[db.Op] = [session.op]
     if second is not None:
         ops.append(two_factor.spend(user.id, second))
     if passwords.needs_rehash(stored):
@@ -125,8 +123,33 @@ def login(body: Login) -> LoginResult:
     except Unauthorized:  # the code was spent meanwhile (a concurrent login with it): a failure too
         account_data.count_failure(email, now=epoch, window=int(FAILURE_WINDOW.total_seconds()), known=failures)
         raise
-    view = AccountUser(id=user.id, email=user.email, email_verified=user.email_verified)
-    return LoginResult(token=token, expires_at=clock.iso(expires), user=view)
+    return session.result(user)
+
+
+@dataclass(frozen=True, slots=True)
+class NewSession:
+    """A session about to start: its token, and the op that stores its item (in the sign-in's
+    transaction). Password login and single sign-on (domain/sso.py) start sessions this way."""
+
+    id: str
+    token: str
+    expires: datetime
+    op: db.Put
+
+    def result(self, user: User) -> LoginResult:
+        view = AccountUser(id=user.id, email=user.email, email_verified=user.email_verified)
+        return LoginResult(token=self.token, expires_at=clock.iso(self.expires), user=view)
+
+
+def new_session(user: User, now: datetime) -> NewSession:
+    session_id = ids.new_id("ses")
+    token, expires = sessions.mint(user.id, session_id, now)
+    generation = account_data.session_generation(users.raw(user.id))
+    rec = account_data.SessionRecord(
+        id=session_id, user_id=user.id, generation=generation, expires_at=clock.iso(expires), created_at=clock.iso(now)
+    )
+    op = account_data.session_put(rec, ttl=int(expires.timestamp()), on_fail=Conflict("retry"))
+    return NewSession(id=session_id, token=token, expires=expires, op=op)
 
 
 def _second_factor(

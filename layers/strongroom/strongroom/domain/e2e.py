@@ -64,7 +64,7 @@ def put_my_keys(body: UserKeysPut) -> UserKeys:
         UserKeyRecord(
             suite=k.suite,
             public_key=k.public_key,
-            encrypted_private_key=k.encrypted_private_key,
+            encrypted_private_key=k.encrypted_private_key.get_secret_value(),
             # a re-sealed private key (a new passphrase) keeps its key pair's age
             created_at=before[k.suite].created_at
             if k.suite in before and before[k.suite].public_key == k.public_key

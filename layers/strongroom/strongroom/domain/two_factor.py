@@ -64,7 +64,7 @@ def enable(body: TwoFactorCode) -> TwoFactorEnabled:
     if rec is None or rec.enabled:
         raise Conflict("set two-factor authentication up first (POST /v1/me/2fa/setup)", code="2fa_not_pending")
     failures = _unlocked(who.id)
-    step = totp.matched_step(_secret(who.id, rec), body.code.strip(), int(clock.now().timestamp()))
+    step = totp.matched_step(_secret(who.id, rec), body.code.get_secret_value().strip(), int(clock.now().timestamp()))
     if step is None:
         raise _wrong(who.id, failures)
     codes = totp.new_recovery_codes()
@@ -81,7 +81,7 @@ def disable(body: TwoFactorCode) -> None:
     if rec is None or not rec.enabled:
         raise Conflict("two-factor authentication is not on", code="2fa_not_enabled")
     failures = _unlocked(who.id)
-    found = proof(who.id, rec, body.code, on_fail=_invalid_code())
+    found = proof(who.id, rec, body.code.get_secret_value(), on_fail=_invalid_code())
     if found is None:
         raise _wrong(who.id, failures)
     try:

@@ -30,7 +30,8 @@ from strongroom.observability import logger, metrics
 from strongroom.security.auth import authenticate
 
 # Routes that authenticate nobody: the health check, device login's start and poll (RFC 8628),
-# password registration and login, and the routes a mailed token authorizes (account_mail).
+# password registration and login, the routes a mailed token authorizes (account_mail), and
+# single sign-on's domain lookup and sign-in (domain/sso.py: the state and its cookie authorize).
 PUBLIC_ROUTES = frozenset(
     {
         "GET /health",
@@ -41,6 +42,9 @@ PUBLIC_ROUTES = frozenset(
         "POST /v1/auth/verify-email",
         "POST /v1/auth/forgot-password",
         "POST /v1/auth/reset-password",
+        "GET /v1/sso/by-domain",
+        "GET /v1/sso/oidc/authorize",
+        "GET /v1/sso/oidc/callback",
     }
 )
 

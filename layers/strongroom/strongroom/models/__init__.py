@@ -147,6 +147,7 @@ from strongroom.models.secrets import (
     SecretVersionList,
     SecretWritten,
 )
+from strongroom.models.sso import DOMAIN_PATTERN, Domain, OidcConfig, OidcConfigPut, SsoDiscovery
 from strongroom.models.tokens import (
     MAX_CIDRS,
     ServiceToken,
@@ -173,6 +174,7 @@ from strongroom.models.webhooks import (
 )
 
 __all__ = [
+    "DOMAIN_PATTERN",
     "EMAIL_PATTERN",
     "KMS_KEY_ARN_PATTERN",
     "MAX_CIDRS",
@@ -201,6 +203,7 @@ __all__ = [
     "DeviceStartBody",
     "DeviceToken",
     "DeviceTokenBody",
+    "Domain",
     "Email",
     "EmailVerified",
     "Environment",
@@ -240,6 +243,8 @@ __all__ = [
     "MemberPatch",
     "MyPermissions",
     "Name",
+    "OidcConfig",
+    "OidcConfigPut",
     "Org",
     "OrgCreate",
     "OrgEncryption",
@@ -294,6 +299,7 @@ __all__ = [
     "ServiceTokenCreated",
     "ServiceTokenList",
     "Slug",
+    "SsoDiscovery",
     "Template",
     "TemplateKey",
     "TemplateKeyPut",

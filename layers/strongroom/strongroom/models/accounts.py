@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import Field, SecretStr, StringConstraints
+from pydantic import Field, SecretStr
 
 from strongroom.http.shown_once import ShownOnce
 from strongroom.models.common import Email, Name, Request, Response
@@ -22,7 +22,7 @@ class Register(Request):
 class Login(Request):
     email: Email
     password: Password
-    totp_code: Annotated[str, StringConstraints(max_length=16)] | None = Field(
+    totp_code: Annotated[SecretStr, Field(max_length=16)] | None = Field(
         default=None, description="With 2FA on: a current 6-digit code, or a recovery code (once)"
     )
 

@@ -7,9 +7,9 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from typing import Annotated, Literal, Self
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import Field, StringConstraints, model_validator
+from pydantic import Field, SecretStr, StringConstraints, model_validator
 
 from strongroom.models.common import Items, Request, Response
 from strongroom.models.secrets import SecretName
@@ -73,7 +73,9 @@ class PublicKey(Response):
 class UserKeyPut(Request):
     suite: SuiteName = Field(description="`xwing` (ML-KEM-768 + X25519, the default) or `x25519`")
     public_key: PublicKeyText
-    encrypted_private_key: Annotated[str, StringConstraints(min_length=4, max_length=MAX_SEALED_PRIVATE_KEY)] = Field(
+    # A SecretStr: sealed under a passphrase, still material for guessing it offline, so it is in
+    # no log (Powertools logs parsed route arguments at DEBUG) and no repr.
+    encrypted_private_key: Annotated[SecretStr, Field(min_length=4, max_length=MAX_SEALED_PRIVATE_KEY)] = Field(
         description="The private key sealed under the user's passphrase by the client: opaque to the server"
     )
 
@@ -117,6 +119,10 @@ class GrantBody(Request):
 
     suite: SuiteName
     wrapped_key: WrappedKeyText = Field(description="base64(enc ‖ ciphertext)")
+
+    def __repr_args__(self) -> Any:  # no ciphertext in a log line (route arguments are logged at DEBUG)
+        for name, value in super().__repr_args__():
+            yield name, ("…" if name == "wrapped_key" else value)
 
     @model_validator(mode="after")
     def _length(self) -> Self:
@@ -181,6 +187,10 @@ class Rekey(Request):
     values: dict[SecretName, ClientValue] = Field(
         max_length=25_000, description="Every live key's value, encrypted under the new key"
     )
+
+    def __repr_args__(self) -> Any:  # no ciphertext in a log line: how many values, not what
+        for name, value in super().__repr_args__():
+            yield name, (f"<{len(self.values)} values>" if name == "values" else value)
 
 
 class Rekeyed(Response):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, Field, StringConstraints
+from pydantic import AwareDatetime, Field, SecretStr, StringConstraints
 
 from strongroom.http.shown_once import ShownOnce
 from strongroom.models.common import (
@@ -74,12 +74,12 @@ class DeviceStart(Response):
 
 
 class DeviceApprove(Request):
-    user_code: Annotated[str, StringConstraints(min_length=1, max_length=16)]
+    user_code: Annotated[SecretStr, Field(min_length=1, max_length=16)]
     deny: bool = False
 
 
 class DeviceTokenBody(Request):
-    device_code: Annotated[str, StringConstraints(min_length=1, max_length=128)]
+    device_code: Annotated[SecretStr, Field(min_length=1, max_length=128)]
     grant_type: Literal["urn:ietf:params:oauth:grant-type:device_code"] = "urn:ietf:params:oauth:grant-type:device_code"
 
 

@@ -2,15 +2,30 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
 
-from pydantic import Field, StringConstraints
+from pydantic import AfterValidator, Field, SecretStr
 
 from strongroom.http.shown_once import ShownOnce
 from strongroom.models.common import Request, Response
 
-# A 6-digit TOTP code, or a recovery code (`xxxxx-xxxxx`).
-SecondFactorCode = Annotated[str, StringConstraints(min_length=6, max_length=16, pattern=r"^[0-9A-Za-z -]+$")]
+_CODE_CHARS = r"^[0-9A-Za-z -]+$"
+
+
+def _code_chars(code: SecretStr) -> SecretStr:
+    if not re.fullmatch(_CODE_CHARS, code.get_secret_value()):
+        raise ValueError("digits, letters, spaces and dashes only")
+    return code
+
+
+# A 6-digit TOTP code, or a recovery code (`xxxxx-xxxxx`). A SecretStr, like a password: what
+# logs the parsed request (Powertools at DEBUG) shows it masked.
+SecondFactorCode = Annotated[
+    SecretStr,
+    Field(min_length=6, max_length=16, json_schema_extra={"pattern": _CODE_CHARS}),
+    AfterValidator(_code_chars),
+]
 
 
 class TwoFactorCode(Request):

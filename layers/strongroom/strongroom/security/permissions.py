@@ -50,6 +50,7 @@ CATALOG: tuple[Permission, ...] = (
     Permission("webhooks.manage", "Create and manage webhooks"),
     Permission("audit.read", "Read and export the audit log"),
     Permission("encryption.manage", "Bring your own KMS key; rotate keys"),
+    Permission("sso.manage", "Configure single sign-on for the organization"),
 )
 CATALOG_BY_NAME = {p.name: p for p in CATALOG}
 
@@ -66,7 +67,7 @@ _ADMIN = {
     "webhooks.manage",
     "audit.read",
 }
-_OWNER = {*_ADMIN, "org.delete", "org.transfer", "projects.delete", "encryption.manage"}
+_OWNER = {*_ADMIN, "org.delete", "org.transfer", "projects.delete", "encryption.manage", "sso.manage"}
 
 # permission -> scope, per built-in role
 MATRIX: dict[Role, dict[str, Scope]] = {

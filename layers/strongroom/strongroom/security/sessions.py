@@ -95,11 +95,11 @@ def verify(token: str, *, secret: str | None = None) -> Claims:
     return Claims(user_id, session_id, datetime.fromtimestamp(int(raw["exp"]), UTC))
 
 
-def cookie_value(cookies: list[str] | tuple[str, ...]) -> str | None:
-    """The `sr_session` cookie of the request (HTTP API v2 `cookies`: "name=value" strings)."""
+def cookie_value(cookies: list[str] | tuple[str, ...], name: str = COOKIE) -> str | None:
+    """The `sr_session` cookie (or the one named) of the request (HTTP API v2 `cookies`: "name=value" strings)."""
     for cookie in cookies:
-        name, sep, value = cookie.partition("=")
-        if sep and name.strip() == COOKIE and value.strip():
+        found, sep, value = cookie.partition("=")
+        if sep and found.strip() == name and value.strip():
             return value.strip()
     return None
 
