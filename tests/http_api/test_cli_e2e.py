@@ -87,6 +87,16 @@ def test_the_cli_encrypts_grants_and_rekeys(
     # the server holds only ciphertext
     _, _, raw = api("GET", f"/v1/orgs/{slug}/projects/web/environments/{env['id']}/secrets/DB_URL", user=alice)
     assert canary not in json.dumps(raw)
+    # import and export: parsed, encrypted, decrypted and rendered here
+    dotenv = tmp_path / "in.env"
+    dotenv.write_text('API_TOKEN="it\'s ${none}"\nPLAIN=p\n')
+    assert a.json(*here, "secrets", "import", str(dotenv)) == {"created": 2, "updated": 0, "unchanged": 0}
+    exported = a(*here, "secrets", "export", "--format", "json").stdout
+    assert json.loads(exported) == {"API_TOKEN": "it's ${none}", "DB_URL": canary, "PLAIN": "p"}
+    assert "PLAIN='p'" in a(*here, "secrets", "export").stdout
+    _, _, listed = api("GET", f"/v1/orgs/{slug}/projects/web/environments/{env['id']}/secrets", user=alice)
+    assert not {"p", "it's ${none}", canary} & {i["value"] for i in listed["data"]}
+
     # a wrong passphrase opens nothing
     wrong = a(*here, "secrets", "get", "DB_URL", env={"STRONGROOM_PASSPHRASE": "nope"})
     assert wrong.exit_code != 0
@@ -99,8 +109,8 @@ def test_the_cli_encrypts_grants_and_rekeys(
     assert {g["principal"] for g in a.json(*here, "grants", "list")} >= {granted["principal"]}
     assert a.json(*here, "grants", "revoke", granted["id"])["revoked"] is True
     done = a.json(*here, "rekey")
-    assert (done["key_version"], done["values"]) == (2, 1)
-    assert a.json(*here, "secrets", "list", "--values")[0]["value"] == canary
+    assert (done["key_version"], done["values"]) == (2, 3)
+    assert {i["key"]: i["value"] for i in a.json(*here, "secrets", "list", "--values")}["DB_URL"] == canary
     assert b(*here, "secrets", "get", "DB_URL").exit_code != 0
 
     # `run` injects the plaintext: a user's (the passphrase opens the grant), and a client-made

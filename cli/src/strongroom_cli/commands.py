@@ -826,6 +826,12 @@ def secrets_rollback(state: State, key: str, version: int) -> None:
 @click.option("--format", "fmt", type=click.Choice(["dotenv", "json", "yaml", "shell"]), default="dotenv")
 @click.pass_obj
 def secrets_export(state: State, fmt: str) -> None:
+    opened = _client_key(state)
+    if opened is not None:  # a client-encrypted environment: decrypted and rendered here
+        from strongroom_cli import e2e_commands  # noqa: PLC0415
+
+        click.echo(e2e_commands.export_here(opened, state, fmt), nl=False)
+        return
     if state.settings.is_service_token and fmt in RUNTIME_FORMATS:
         text = state.call("GET", f"/runtime/v1/secrets?format={fmt}")
         if isinstance(text, dict):
@@ -845,6 +851,13 @@ def secrets_import(state: State, file: Any, fmt: str | None, overwrite: bool) ->
     """Import a dotenv or JSON file as one atomic change (every key or none; up to 1 MiB)."""
     content = file.read()
     fmt = fmt or ("json" if str(getattr(file, "name", "")).endswith(".json") else "dotenv")
+    opened = _client_key(state)
+    if opened is not None:  # a client-encrypted environment: parsed and encrypted here
+        from strongroom_cli import e2e_commands  # noqa: PLC0415
+
+        counts = e2e_commands.import_here(opened, state, content, fmt, overwrite=overwrite)
+        emit(state, counts, ["created", "updated", "unchanged"])
+        return
     counts = state.call(
         "POST", f"{state.env_path()}/import", body={"format": fmt, "content": content, "overwrite": overwrite}
     )

@@ -7,6 +7,7 @@ init, change-passphrase) from STRONGROOM_NEW_PASSPHRASE, else a prompt asked twi
 from __future__ import annotations
 
 import os
+import re
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -358,3 +359,79 @@ def tokens_create(state: State, name: str, write: bool) -> None:
     grant_body = {"principal": {"type": "token", "id": token_id}, "suite": pair.suite, "wrapped_key": wrapped}
     state.call("POST", f"{path}/grants", body={**grant_body, "key_version": key.key_version})
     emit(state, {"id": token_id, "name": name, "token": token}, ["id", "name", "token"])
+
+
+# --------------------------------------------------------------------------- import / export, here
+
+# The server's export rules (docs/design.md, "exports"), applied here to values only this client
+# can read: dotenv that python-dotenv and a POSIX shell read back exactly, shell, json.
+_SHELL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_DOTENV_EXPANDED = re.compile(r"\$\{[^}]*\}")
+
+
+def _dotenv_quote(value: str) -> str | None:
+    if "\r" in value or _DOTENV_EXPANDED.search(value):
+        return None
+    if "'" not in value and "\\" not in value:
+        return f"'{value}'"
+    if "$" not in value and "`" not in value:
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return None
+
+
+def render(values: dict[str, str], fmt: str) -> str:
+    """`values` as the server's export would render them (json, shell, dotenv)."""
+    import json  # noqa: PLC0415
+
+    names = sorted(values)
+    if fmt == "json":
+        return json.dumps({k: values[k] for k in names}, ensure_ascii=False, indent=2) + "\n"
+    not_names = [k for k in names if not _SHELL_NAME.match(k)]
+    skipped = f"# not exported (not shell variable names): {' '.join(not_names)}\n" if not_names else ""
+    if fmt == "shell":
+        quote = "'\\''"
+        lines = [f"export {k}='{values[k].replace(chr(39), quote)}'\n" for k in names if _SHELL_NAME.match(k)]
+        return "".join(lines) + skipped
+    lines, unquotable = [], []
+    for name in (k for k in names if _SHELL_NAME.match(k)):
+        quoted = _dotenv_quote(values[name])
+        if quoted is None:
+            unquotable.append(name)
+        else:
+            lines.append(f"{name}={quoted}\n")
+    why = "no quoting python-dotenv and a POSIX shell both read back; use format=shell or json"
+    return "".join(lines) + skipped + (f"# not exported ({why}): {' '.join(unquotable)}\n" if unquotable else "")
+
+
+def export_here(key: Opened, state: State, fmt: str) -> str:
+    if fmt not in {"json", "shell", "dotenv"}:
+        fail("a client-encrypted environment exports as dotenv, shell or json (rendered here)", 2)
+    if state.settings.is_service_token:  # a client-made token: its ciphertexts from the runtime API
+        stored = state.call("GET", "/runtime/v1/secrets?format=json")["secrets"]
+    else:
+        stored = secret_values(state, state.env_path())
+    return render({name: key.decrypt(name, value) for name, value in stored.items()}, fmt)
+
+
+def import_here(key: Opened, state: State, content: str, fmt: str, *, overwrite: bool) -> dict[str, int]:
+    """Parse here, encrypt here, one atomic PATCH: the server never sees the document."""
+    import json  # noqa: PLC0415
+
+    if fmt == "json":
+        parsed = json.loads(content)
+        if not isinstance(parsed, dict) or not all(isinstance(v, str) for v in parsed.values()):
+            fail("a JSON import is an object of strings", 2)
+        incoming = {str(k): v for k, v in parsed.items()}
+    else:
+        import io  # noqa: PLC0415
+
+        from dotenv import dotenv_values  # noqa: PLC0415
+
+        incoming = {k: v or "" for k, v in dotenv_values(stream=io.StringIO(content), interpolate=False).items()}
+    current = {name: key.decrypt(name, value) for name, value in secret_values(state, state.env_path()).items()}
+    changed = {k: v for k, v in incoming.items() if k not in current or (overwrite and current[k] != v)}
+    if changed:
+        body = {"set": {k: key.encrypt(k, v) for k, v in changed.items()}}
+        state.call("PATCH", f"{state.env_path()}/secrets", body=body)
+    created = sum(1 for k in changed if k not in current)
+    return {"created": created, "updated": len(changed) - created, "unchanged": len(incoming) - len(changed)}
