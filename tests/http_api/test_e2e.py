@@ -365,6 +365,11 @@ def test_a_client_made_token_reads_its_grant_and_ciphertexts(api: Api, world: di
     assert api("GET", "/runtime/v1/secrets?format=dotenv", headers=bearer)[0] == 422
     assert api("GET", "/runtime/v1/secrets/API_KEY", headers=bearer)[2]["value"] == value
 
+    # revoked, the token's grant goes with it (one transaction): nothing is left to rekey for it
+    assert api("DELETE", f"{tokens}/{token_id}", user=alice)[0] == 204
+    _, _, listed = api("GET", f"{e}/grants", user=alice)
+    assert [g["principal"]["type"] for g in listed["data"]] == ["user"]
+
 
 def test_a_rekey_of_any_size_is_one_change(api: Api, world: dict[str, Any], stack: LocalStack) -> None:
     """150 values and a grant: more items than one transaction holds, so the rekey takes the large

@@ -35,7 +35,7 @@ from typing import Any
 
 from strongroom import clock, ids
 from strongroom.context import Principal
-from strongroom.data import chain
+from strongroom.data import chain, db
 from strongroom.data import tokens as token_data
 from strongroom.data.tokens import TokenRecord
 from strongroom.domain import audit
@@ -325,6 +325,20 @@ def rotate(access: OrgAccess, token_id: str) -> ServiceTokenCreated:
 
 
 def revoke(access: OrgAccess, token_id: str) -> None:
+    """The token deleted; a client-made token's grant of its environment's key goes with it, in the
+    same transaction (then a rekey makes what it may have kept open nothing new)."""
     access.require("tokens.manage")
     rec = _get(access.org.id, token_id)
-    chain.transact([token_data.revoke(rec, on_fail=NotFound("token not found"))], audit=_event("token.revoked", rec))
+    ops: list[db.Op] = [token_data.revoke(rec, on_fail=NotFound("token not found"))]
+    metadata: dict[str, Any] = {}
+    if rec.public_key is not None:
+        from strongroom.data import grants  # noqa: PLC0415
+        from strongroom.data import projects as project_data  # noqa: PLC0415
+
+        env = project_data.environment(rec.org_id, rec.project_id, rec.environment_id)
+        grant = grants.of(env, "token", rec.id) if env is not None else None
+        if env is not None and grant is not None:
+            moved = Conflict("the environment was rekeyed meanwhile; retry", code="key_version_mismatch")
+            ops += grants.remove(env, grant, on_fail=moved)
+            metadata["grant_revoked"] = grant.id
+    chain.transact(ops, audit=_event("token.revoked", rec, metadata))
