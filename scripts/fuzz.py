@@ -163,9 +163,11 @@ EXPECTATIONS: list[tuple[list[str], str, list[str], str]] = [
     (
         ["create_environment", "patch_environment"],
         "positive_data_acceptance",
-        ["2xx", "401", "403", "404", "409", "422"],
+        ["2xx", "400", "401", "403", "404", "409", "422"],
         "`parent` names another environment of the project; one that does not exist (or would make "
-        "a cycle) is a well-formed but unprocessable reference: 422 naming the field.",
+        "a cycle) is a well-formed but unprocessable reference: 422 naming the field. A client-"
+        "encrypted environment needs `id` and `grant` (and no parent), a server-managed one has "
+        "neither, and a grant's length is its suite's: fields that depend on each other, 400.",
     ),
     (
         ["put_secret", "delete_secret"],
@@ -228,9 +230,11 @@ EXPECTATIONS: list[tuple[list[str], str, list[str], str]] = [
     (
         ["create_token", "create_personal_token"],
         "positive_data_acceptance",
-        ["2xx", "401", "403", "404", "409", "422"],
+        ["2xx", "400", "401", "403", "404", "409", "422"],
         "An `expires_at` in the past, an `allowed_cidrs` entry that is no network, or an org the "
-        "caller is not a member of, is 422 naming it.",
+        "caller is not a member of, is 422 naming it. A client-made token names all of token_id, "
+        "token_hash, public_key and suite, the key of its suite's length (400), and only for a "
+        "client-encrypted environment (422).",
     ),
     (
         ["create_scim_token"],
@@ -285,6 +289,22 @@ EXPECTATIONS: list[tuple[list[str], str, list[str], str]] = [
         ["2xx", "400", "401", "403", "404", "409"],
         "A role is a built-in role or one of the org's custom roles (any slug is schema-valid): a "
         "slug the org has no role for is 400 naming `role`.",
+    ),
+    (
+        ["get_key", "list_grants", "create_grant", "revoke_grant", "rekey"],
+        "positive_data_acceptance",
+        ["2xx", "400", "401", "403", "404", "409", "422"],
+        "Grants exist in client-encrypted environments only (422 not_client_encrypted elsewhere); the "
+        "caller's grant may be missing (403 no_grant); a grantee must be able to read the environment "
+        "and have published a key of the grant's suite, a rekey must name exactly the current grants "
+        "and values (422), at the current key version (409); a grant's length is its suite's (400).",
+    ),
+    (
+        ["put_my_keys"],
+        "positive_data_acceptance",
+        ["2xx", "400", "401", "403"],
+        "A public key's length is its suite's (32 bytes x25519, 1216 xwing) and a suite appears once: "
+        "constraints between fields, 400 naming the field.",
     ),
     (
         ["create_role", "put_role"],

@@ -75,6 +75,25 @@ BODIES: dict[str, Any] = {
     "POST /v1/orgs/{org}/webhooks": {"url": "http://127.0.0.1:9/hook", "events": ["*"]},
     "PATCH /v1/orgs/{org}/webhooks/{id}": {"description": "changed"},
     "POST /v1/orgs/{org}/webhooks/{id}/rotate-secret": {},
+    # end-to-end grants: random bytes of the x25519 lengths (the server cannot tell)
+    "PUT /v1/me/keys": {"keys": [{"suite": "x25519", "public_key": "A" * 43 + "=", "encrypted_private_key": "AAAA"}]},
+    "POST /v1/orgs/{org}/projects/{project}/environments/{env}/grants": {
+        "principal": {"type": "user", "id": "usr_01m8rt5w37jqc2tb0rg5cwrxf3"},
+        "suite": "x25519",
+        "wrapped_key": "A" * 107 + "=",
+        "key_version": 1,
+    },
+    "POST /v1/orgs/{org}/projects/{project}/environments/{env}/rekey": {
+        "key_version": 2,
+        "grants": [
+            {
+                "principal": {"type": "user", "id": "usr_01m8rt5w37jqc2tb0rg5cwrxf3"},
+                "suite": "x25519",
+                "wrapped_key": "A" * 107 + "=",
+            }
+        ],
+        "values": {},
+    },
     "PUT /v1/orgs/{org}/sso/oidc": {
         "issuer": "https://idp.example.test",
         "client_id": "token",
@@ -182,6 +201,7 @@ def _path(
         .replace("{user}", org["member_id"])
         .replace("{id}", the_id)
         .replace("{delivery}", "dlv_01m8rt5w37jqc2tb0rg5cwrxf3")
+        .replace("{grant}", "grt_01m8rt5w37jqc2tb0rg5cwrxf3")
         .replace("{token}", world["invitation_token"])
     )
     return path + QUERIES.get(route_key, "").replace("{org}", org["slug"])
@@ -253,6 +273,8 @@ def test_an_org_narrowed_pat_acts_on_nothing_outside_its_orgs(
 NARROWED_ON_ACCOUNT_ROUTES = {
     "GET /v1/me": 200,
     "GET /v1/me/permissions": 200,
+    "GET /v1/me/keys": 200,  # the user's own key pairs (their private keys sealed under a passphrase)
+    "PUT /v1/me/keys": 403,
     "GET /v1/orgs": 200,
     "GET /v1/permissions": 200,
     "PATCH /v1/me": 403,
@@ -339,6 +361,10 @@ IN_SCOPE = {
 }
 
 
+# A token's own grant of a client-encrypted environment: its staging is server-managed.
+CLIENT_ENCRYPTED_ONLY = {"GET /runtime/v1/key", "GET /v1/orgs/{org}/projects/{project}/environments/{env}/key"}
+
+
 @pytest.mark.parametrize("route_key", ROUTES)
 def test_a_service_token_answers_within_its_scope_and_cleanly_elsewhere(
     api: Api, world: dict[str, Any], route_key: str
@@ -354,6 +380,8 @@ def test_a_service_token_answers_within_its_scope_and_cleanly_elsewhere(
         assert 200 <= status < 300, (route_key, body)
     elif route_key == "POST /v1/orgs/{org}/projects/{project}/environments/{env}/secrets/{key}/restore":
         assert (status, body["error"]["code"]) == (409, "not_deleted")  # allowed, but DB_URL is not in the trash
+    elif route_key in CLIENT_ENCRYPTED_ONLY:  # allowed, but staging is server-managed: it has no grants
+        assert (status, body["error"]["code"]) == (422, "not_client_encrypted")
     else:
         assert status in {403, 404}, (route_key, body)
     # Another org, another project, another environment: as missing.

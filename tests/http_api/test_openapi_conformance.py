@@ -18,8 +18,11 @@ routes only ever answered it 401.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import http.client
 import json
+import os
 import re
 import secrets
 from collections.abc import Callable
@@ -32,7 +35,9 @@ import pytest
 import yaml
 from jsonschema import Draft202012Validator
 
-from http_api.test_audit_every_mutation import RECIPES, E, World, _identity
+from http_api.test_audit_every_mutation import RECIPES, E, World, _client_env, _identity, _publish_key
+from strongroom import ids
+from strongroom.domain import tokens
 from strongroom_local import LocalStack
 from support import OIDC_CLIENT_ID, OIDC_CLIENT_SECRET, Api, OidcPeer, seal, sign_in_at_issuer, unique_email
 
@@ -249,6 +254,40 @@ def _scim_token_reads(t: Tenant, api: Api) -> list[Call]:
     return [Call("GET", f"{t.org}/scim/tokens", user=t.owner)]
 
 
+def _client_reads(t: Tenant, api: Api, what: str) -> list[Call]:
+    env, _member, _env_id = _client_env(t.world)
+    return [Call("GET", f"{env}/{what}", user=t.owner)]
+
+
+def _runtime_key(t: Tenant, api: Api) -> list[Call]:
+    """A client-made token of a client-encrypted environment (random bytes of the suite's lengths:
+    the server cannot tell) with its grant."""
+    env, _member, env_id = _client_env(t.world)
+    token_id = ids.new_id("tok")
+    token = tokens.mint(token_id)  # the contract's format, whoever computes it
+    org = env.split("/projects/")[0]
+    public_key = base64.b64encode(os.urandom(32)).decode()
+    body = {
+        "name": "ci",
+        "project": env.split("/projects/")[1].split("/")[0],
+        "environment": env_id,
+        "token_id": token_id,
+        "token_hash": hashlib.sha256(token.encode()).hexdigest(),
+        "public_key": public_key,
+        "suite": "x25519",
+    }
+    t.world.call("POST", f"{org}/tokens", user=t.owner, body=body, want=201)
+    grant = {"principal": {"type": "token", "id": token_id}, "suite": "x25519", "key_version": 1}
+    grant["wrapped_key"] = base64.b64encode(os.urandom(80)).decode()
+    t.world.call("POST", f"{env}/grants", user=t.owner, body=grant, want=201)
+    return [Call("GET", "/runtime/v1/key", headers={"Authorization": f"Bearer {token}"})]
+
+
+def _my_keys(t: Tenant, api: Api) -> list[Call]:
+    _publish_key(t.world, t.owner)
+    return [Call("GET", "/v1/me/keys", user=t.owner)]
+
+
 def _sso_callbacks(t: Tenant, api: Api) -> list[Call]:
     """Two sign-ins at the real OpenID Provider landing on the callback: JSON, and to the console."""
     calls = []
@@ -270,6 +309,10 @@ READS: dict[str, Reads] = {
     "GET /runtime/v1/secrets/{key}": lambda t, api: [Call("GET", "/runtime/v1/secrets/DB_URL", headers=t.bearer)],
     "GET /v1/auth/tokens": lambda t, api: [Call("GET", "/v1/auth/tokens", user=t.owner)],
     "GET /v1/me": lambda t, api: [Call("GET", "/v1/me", user=t.owner)],
+    "GET /v1/me/keys": _my_keys,
+    "GET /runtime/v1/key": _runtime_key,
+    f"GET {E}/key": lambda t, api: _client_reads(t, api, "key"),
+    f"GET {E}/grants": lambda t, api: _client_reads(t, api, "grants"),
     "GET /v1/me/permissions": lambda t, api: [Call("GET", f"/v1/me/permissions?org={t.slug}", user=t.owner)],
     "GET /v1/permissions": lambda t, api: [Call("GET", "/v1/permissions", user=t.owner)],
     "GET /v1/orgs": lambda t, api: [Call("GET", "/v1/orgs?limit=1", user=t.owner)],

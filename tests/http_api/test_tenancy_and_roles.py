@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import base64
+import os
 import secrets
 from typing import Any
 
 import pytest
 
+from strongroom import ids as server_ids
 from strongroom_local.template import load_template, routes
 from support import Api, unique_email
 
@@ -50,6 +53,23 @@ BODIES: dict[str, Any] = {
     "POST /v1/orgs/{org}/roles": {"name": "Intruder", "permissions": {"audit.read": "all"}},
     "PUT /v1/orgs/{org}/roles/{role}": {"name": "Intruder", "permissions": {"audit.read": "all"}},
     "POST /v1/orgs/{org}/webhooks/{id}/rotate-secret": {},
+    "POST /v1/orgs/{org}/projects/{project}/environments/{env}/grants": {
+        "principal": {"type": "user", "id": "usr_01m8rt5w37jqc2tb0rg5cwrxf3"},
+        "suite": "x25519",
+        "wrapped_key": base64.b64encode(bytes(80)).decode(),
+        "key_version": 1,
+    },
+    "POST /v1/orgs/{org}/projects/{project}/environments/{env}/rekey": {
+        "key_version": 2,
+        "grants": [
+            {
+                "principal": {"type": "user", "id": "usr_01m8rt5w37jqc2tb0rg5cwrxf3"},
+                "suite": "x25519",
+                "wrapped_key": base64.b64encode(bytes(80)).decode(),
+            }
+        ],
+        "values": {},
+    },
     "PUT /v1/orgs/{org}/sso/oidc": {
         "issuer": "https://idp.intruder.test",
         "client_id": "mine",
@@ -58,6 +78,7 @@ BODIES: dict[str, Any] = {
         "default_role": "admin",
     },
 }
+GRANT_ID = "grt_01m8rt5w37jqc2tb0rg5cwrxf3"
 
 
 def _sso_config(domain: str) -> dict[str, Any]:
@@ -107,6 +128,7 @@ def test_a_stranger_gets_404_on_every_org_route(api: Api, victim: dict[str, Any]
         .replace("{key}", "DB_URL")
         .replace("{role}", victim["role"]["id"] if ref == "id" else victim["role"]["slug"])
         .replace("{delivery}", "dlv_01m8rt5w37jqc2tb0rg5cwrxf3")
+        .replace("{grant}", GRANT_ID)
     )
     status, _, body = api(method, path, user=unique_email("stranger"), json=BODIES.get(route_key))
     assert status == 404, (route_key, body)
@@ -227,3 +249,67 @@ def test_only_owners_make_production_environments(api: Api) -> None:
     assert api("POST", path, user=emails["admin"], json={"name": "Preview"})[0] == 201
     assert api("DELETE", f"{path}/production", user=emails["admin"])[0] == 403
     assert api("POST", path, user=emails["owner"], json={"name": "Prod 2", "production": True})[0] == 201
+
+
+def _b64(size: int) -> str:
+    return base64.b64encode(os.urandom(size)).decode()
+
+
+def _client_env(api: Api, slug: str, owner: str, *, production: bool = False) -> str:
+    """A client-encrypted environment of `slug`'s first project, the owner holding its first grant
+    (random bytes of the suite's lengths: the server cannot tell, tests/http_api/test_e2e.py does
+    the cryptography)."""
+    env_id = server_ids.new_id("env")
+    body = {
+        "name": f"Vault {env_id[-4:]}",
+        "encryption": "client",
+        "id": env_id,
+        "production": production,
+        "grant": {"suite": "x25519", "wrapped_key": _b64(80)},
+    }
+    assert api("POST", f"/v1/orgs/{slug}/projects/web/environments", user=owner, json=body)[0] == 201
+    return f"/v1/orgs/{slug}/projects/web/environments/{env_id}"
+
+
+def test_client_environment_grants_follow_roles_and_tenants(api: Api) -> None:
+    slug, emails, user_ids = _org_with(api, {"admin": "admin", "dev": "developer", "viewer": "viewer"})
+    assert api("POST", f"/v1/orgs/{slug}/projects", user=emails["owner"], json={"name": "Web"})[0] == 201
+    for email in emails.values():
+        key = {"suite": "x25519", "public_key": _b64(32), "encrypted_private_key": _b64(48)}
+        assert api("PUT", "/v1/me/keys", user=email, json={"keys": [key]})[0] == 200
+    env = _client_env(api, slug, emails["owner"])
+
+    def grant(who: str) -> dict[str, Any]:
+        principal = {"type": "user", "id": user_ids[who]}
+        return {"principal": principal, "suite": "x25519", "wrapped_key": _b64(80), "key_version": 1}
+
+    # a developer or a viewer neither lists, gives, revokes nor rekeys grants
+    status, _, given = api("POST", f"{env}/grants", user=emails["admin"], json=grant("dev"))
+    assert status == 201, given
+    rekey = {"key_version": 2, "grants": [{k: v for k, v in grant("dev").items() if k != "key_version"}], "values": {}}
+    for who in ("dev", "viewer"):
+        user = emails[who]
+        assert api("GET", f"{env}/grants", user=user)[0] == 403
+        assert api("POST", f"{env}/grants", user=user, json=grant("admin"))[0] == 403
+        assert api("DELETE", f"{env}/grants/{given['id']}", user=user)[0] == 403
+        assert api("POST", f"{env}/rekey", user=user, json=rekey)[0] == 403
+    assert api("GET", f"{env}/key", user=emails["dev"])[0] == 200
+    # nobody receives a grant who cannot read the environment (a viewer reads development only)
+    status, _, refused = api("POST", f"{env}/grants", user=emails["owner"], json=grant("viewer"))
+    assert (status, refused["error"]["code"]) == (422, "cannot_read")
+    production = _client_env(api, slug, emails["owner"], production=True)
+    assert api("POST", f"{production}/grants", user=emails["owner"], json=grant("dev"))[0] == 422
+    assert api("GET", f"{production}/key", user=emails["dev"])[0] == 403
+
+    # another org's grant is 404, by its ID from one's own client environment, and at its path
+    stranger = unique_email("stranger")
+    other = f"other-{secrets.token_hex(4)}"
+    assert api("POST", "/v1/orgs", user=stranger, json={"name": "Other", "slug": other})[0] == 201
+    assert api("POST", f"/v1/orgs/{other}/projects", user=stranger, json={"name": "Web"})[0] == 201
+    key = {"suite": "x25519", "public_key": _b64(32), "encrypted_private_key": _b64(48)}
+    assert api("PUT", "/v1/me/keys", user=stranger, json={"keys": [key]})[0] == 200
+    own = _client_env(api, other, stranger)
+    assert api("DELETE", f"{own}/grants/{given['id']}", user=stranger)[0] == 404
+    assert api("DELETE", f"{env}/grants/{given['id']}", user=stranger)[0] == 404
+    assert api("GET", f"{env}/key", user=stranger)[0] == 404
+    assert api("GET", f"{env}/key", user=emails["dev"])[0] == 200  # untouched

@@ -59,6 +59,8 @@ def test_a_read_only_credential_is_refused_every_mutation(route: str) -> None:
 EXPECTED = {
     "GET /v1/me": (True, True, True, True, False),
     "GET /v1/me/permissions": (True, True, True, True, False),
+    "GET /v1/me/keys": (True, True, True, True, False),
+    "PUT /v1/me/keys": (True, True, False, False, False),
     "GET /v1/orgs": (True, True, True, True, False),
     "GET /v1/permissions": (True, True, True, True, True),
     "PATCH /v1/me": (True, True, False, False, False),

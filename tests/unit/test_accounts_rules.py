@@ -117,3 +117,12 @@ def test_the_session_cookie_is_found_among_others() -> None:
     assert sessions.cookie_value(["a=1", "sr_session=tok", "b=2"]) == "tok"
     assert sessions.cookie_value(["sr_session=", "x=y"]) is None
     assert sessions.cookie_value([]) is None
+
+
+def test_a_mailed_token_never_begins_with_a_dash(monkeypatch: pytest.MonkeyPatch) -> None:
+    # a leading "-" would read as an option after `strongroom reset-password`
+    from strongroom.domain import account_mail
+
+    drawn = iter(["-starts-with-a-dash-0000000000000000000000000", "Ok-token-0000000000000000000000000000000000"])
+    monkeypatch.setattr(account_mail.secrets, "token_urlsafe", lambda _n: next(drawn))
+    assert account_mail._new_token() == "Ok-token-0000000000000000000000000000000000"

@@ -4,6 +4,7 @@ carry control characters."""
 
 from __future__ import annotations
 
+import base64
 import string
 import unicodedata
 from typing import Any
@@ -53,6 +54,10 @@ def test_minimal_bodies_are_accepted(model: type[BaseModel], body: dict[str, Any
 def test_unknown_fields_are_refused_and_named(model: type[BaseModel], body: dict[str, Any], extra: str) -> None:
     with pytest.raises(ValidationError) as err:
         model.model_validate({**body, extra: "x"})
+    if model is models.EnvironmentCreate and extra == "id":
+        # the contract's one client-chosen ID (a client-encrypted environment's): refused otherwise
+        assert err.value.errors()[0]["loc"] == ("id",)
+        return
     assert [(e["type"], e["loc"]) for e in err.value.errors()] == [("extra_forbidden", (extra,))]
 
 
@@ -198,9 +203,19 @@ def test_names_are_trimmed_and_otherwise_kept(raw: str, stored: str) -> None:
 
 def test_environment_encryption_is_server_or_client() -> None:
     assert models.EnvironmentCreate.model_validate({"name": "E"}).encryption == "server"
-    assert models.EnvironmentCreate.model_validate({"name": "E", "encryption": "client"}).encryption == "client"
-    with pytest.raises(ValidationError):
-        models.EnvironmentCreate.model_validate({"name": "E", "encryption": "none"})
+    grant = {"suite": "x25519", "wrapped_key": base64.b64encode(bytes(80)).decode()}
+    client = {"name": "E", "encryption": "client", "id": "env_" + "0" * 26, "grant": grant}
+    assert models.EnvironmentCreate.model_validate(client).encryption == "client"
+    for refused in (
+        {"name": "E", "encryption": "none"},
+        {"name": "E", "encryption": "client"},  # a client environment names its ID and the creator's grant
+        {**client, "id": "env_" + "U" * 26},  # not lower-case Crockford base32
+        {**client, "grant": {**grant, "wrapped_key": base64.b64encode(bytes(79)).decode()}},  # not an x25519 grant
+        {**client, "parent": "development"},
+        {"name": "E", "id": client["id"]},  # a server-managed environment's ID is the server's
+    ):
+        with pytest.raises(ValidationError):
+            models.EnvironmentCreate.model_validate(refused)
 
 
 # --------------------------------------------------------------------------- configuration

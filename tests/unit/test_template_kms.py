@@ -66,3 +66,10 @@ def test_only_the_sealer_signs_tree_heads() -> None:
     signers = {name for name, statement in STATEMENTS if "kms:Sign" in statement["Action"]}
     assert signers == {SEALER}
     assert all(s["Resource"] == SIGNING_KEY for name, s in STATEMENTS if name == SEALER)
+
+
+def test_the_grants_function_can_open_no_key() -> None:
+    """Client-encrypted environments' grants and values are sealed by clients: the function that
+    serves them holds no KMS permission at all (nothing there could unwrap a data key)."""
+    assert "GrantsFunction" in resources_of(load_template(), "AWS::Serverless::Function")
+    assert [name for name, _ in STATEMENTS if name == "GrantsFunction"] == []

@@ -842,11 +842,22 @@ def envs_list(state: State) -> None:
 @click.option("--slug")
 @click.option("--parent")
 @click.option("--production", is_flag=True)
+@click.option(
+    "--client-encrypted", is_flag=True, help="End-to-end: values encrypted here, under a key the server never holds"
+)
 @click.pass_obj
-def envs_create(state: State, name: str, slug: str | None, parent: str | None, production: bool) -> None:
+def envs_create(
+    state: State, name: str, slug: str | None, parent: str | None, production: bool, client_encrypted: bool
+) -> None:
     body: dict[str, Any] = {"name": name, "production": production}
     body |= {k: v for k, v in (("slug", slug), ("parent", parent)) if v}
-    emit(state, state.call("POST", f"{_project_path(state)}/environments", body=body), ["id", "slug", "name"])
+    path = f"{_project_path(state)}/environments"
+    if client_encrypted:
+        from strongroom_cli import e2e_commands  # noqa: PLC0415
+
+        emit(state, e2e_commands.create_client_environment(state, path, body), ["id", "slug", "name", "encryption"])
+        return
+    emit(state, state.call("POST", path, body=body), ["id", "slug", "name"])
 
 
 # --------------------------------------------------------------------------- secrets
@@ -862,9 +873,10 @@ def secrets() -> None:
 @click.option("--prefix", default="")
 @click.pass_obj
 def secrets_list(state: State, values: bool, prefix: str) -> None:
+    opened = _client_key(state) if values else None
     if state.settings.is_service_token:  # the token's environment, resolved, from the runtime API
         pulled = state.call("GET", "/runtime/v1/secrets?format=json")["secrets"]
-        listed = [{"key": k, "value": v} for k, v in sorted(pulled.items()) if k.startswith(prefix)]
+        listed = [{"key": k, "value": _plain(opened, k, v)} for k, v in sorted(pulled.items()) if k.startswith(prefix)]
         emit(state, [r if values else {"key": r["key"]} for r in listed], ["key", *(["value"] if values else [])])
         return
     rows: list[dict[str, Any]] = []
@@ -876,7 +888,19 @@ def secrets_list(state: State, values: bool, prefix: str) -> None:
         cursor = page.get("next_cursor")
         if not cursor:
             break
+    if opened is not None:
+        rows = [{**r, "value": opened.decrypt(r["key"], r["value"])} for r in rows]
     emit(state, rows, ["key", *(["value"] if values else []), "version", "source", "updated_at"])
+
+
+def _client_key(state: State) -> Any:
+    """The environment's data key when it is client-encrypted (strongroom_cli.e2e_commands), else None."""
+
+    return e2e_commands.opened_if_client(state)
+
+
+def _plain(opened: Any, key: str, value: str) -> str:
+    return value if opened is None else str(opened.decrypt(key, value))
 
 
 @secrets.command("get")
@@ -888,14 +912,18 @@ def secrets_get(state: State, key: str, version: int | None, raw: bool) -> None:
     if state.settings.is_service_token and version is None and not raw:
         if not SECRET_KEY.match(key):
             fail(f"{key!r} is not a secret name", 2)
+        opened = _client_key(state)
         secret = state.call("GET", f"/runtime/v1/secrets/{key}")
+        secret["value"] = _plain(opened, key, secret["value"])
         if state.as_json:
             emit(state, secret)
         else:
             click.echo(secret["value"])
         return
+    opened = None if raw else _client_key(state)
     query = "&".join(q for q in (f"version={version}" if version else "", "resolve=false" if raw else "") if q)
     secret = state.call("GET", f"{state.env_path()}/secrets/{key}{'?' + query if query else ''}")
+    secret["value"] = _plain(opened, key, secret["value"])
     if state.as_json:
         emit(state, secret)
     else:
@@ -918,6 +946,9 @@ def secrets_set(state: State, key: str, value: str | None, from_stdin: bool, com
             value = sys.stdin.read()
         else:
             value = click.prompt(f"value for {key} (hidden)", hide_input=True, err=True)
+    opened = _client_key(state)
+    if opened is not None:  # a client-encrypted environment: the server gets the ciphertext only
+        value = opened.encrypt(key, value)
     written = state.call("PUT", f"{state.env_path()}/secrets/{key}", body={"value": value, "comment": comment})
     emit(state, written, ["key", "version", "updated_at"])
 
@@ -958,6 +989,12 @@ def secrets_rollback(state: State, key: str, version: int) -> None:
 @click.option("--format", "fmt", type=click.Choice(["dotenv", "json", "yaml", "shell"]), default="dotenv")
 @click.pass_obj
 def secrets_export(state: State, fmt: str) -> None:
+    opened = _client_key(state)
+    if opened is not None:  # a client-encrypted environment: decrypted and rendered here
+        from strongroom_cli import e2e_commands  # noqa: PLC0415
+
+        click.echo(e2e_commands.export_here(opened, state, fmt), nl=False)
+        return
     if state.settings.is_service_token and fmt in RUNTIME_FORMATS:
         text = state.call("GET", f"/runtime/v1/secrets?format={fmt}")
         if isinstance(text, dict):
@@ -977,6 +1014,13 @@ def secrets_import(state: State, file: Any, fmt: str | None, overwrite: bool) ->
     """Import a dotenv or JSON file as one atomic change (every key or none; up to 1 MiB)."""
     content = file.read()
     fmt = fmt or ("json" if str(getattr(file, "name", "")).endswith(".json") else "dotenv")
+    opened = _client_key(state)
+    if opened is not None:  # a client-encrypted environment: parsed and encrypted here
+        from strongroom_cli import e2e_commands  # noqa: PLC0415
+
+        counts = e2e_commands.import_here(opened, state, content, fmt, overwrite=overwrite)
+        emit(state, counts, ["created", "updated", "unchanged"])
+        return
     counts = state.call(
         "POST", f"{state.env_path()}/import", body={"format": fmt, "content": content, "overwrite": overwrite}
     )
@@ -1141,3 +1185,7 @@ def audit_verify(state: State, event_id: str | None, key_file: Path | None) -> N
     emit(state, verdict.output(), ["ok", "tree_size", "root_hash", "checked", "key_id", "reason"])
     if not verdict.ok:
         sys.exit(1)
+
+
+# The end-to-end commands (keys, grant, grants, rekey) register themselves on `cli`.
+from strongroom_cli import e2e_commands  # noqa: E402

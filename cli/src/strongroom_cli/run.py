@@ -30,6 +30,9 @@ USAGE = (
     "-- command [args…]"
 )
 TIMEOUT = 10.0
+# A client-encrypted environment's pull carries the token's grant and the values' IDs: kept with
+# the ciphertexts (in the cache too) under this name, which no environment variable can have.
+E2E_ENTRY = "\x00strongroom-e2e"
 
 
 class RunError(Exception):
@@ -129,6 +132,8 @@ def fetch(settings: Settings, *, fallback: bool) -> dict[str, str]:
     if status == 304:  # the cache file was unreadable after all: ask again without it
         headers.pop("If-None-Match", None)
         status, response_headers, body = _send(url, headers)()
+    if status == 422 and not settings.is_service_token and b"client_encrypted" in body:
+        return _client_values_for_user(settings)
     if status == 200:
         values = _values_of(body, service_token=settings.is_service_token)
         etag = response_headers.get("etag", "").removeprefix("W/").strip('"')
@@ -164,9 +169,50 @@ def _values_of(body: bytes, *, service_token: bool) -> dict[str, str]:
     try:
         data = json.loads(body)
         values = data["secrets"] if service_token else data
-        return {str(k): str(v) for k, v in values.items()}
+        out = {str(k): str(v) for k, v in values.items()}
+        if service_token and data.get("encryption") == "client":
+            context = {k: data.get(k) for k in ("key", "org_id", "environment_id")}
+            out[E2E_ENTRY] = json.dumps(context)
+        return out
     except (ValueError, KeyError, TypeError, AttributeError):
         raise RunError("the server's answer is not the expected JSON") from None
+
+
+def opened(values: dict[str, str], settings: Settings) -> dict[str, str]:
+    """The values to export: a client-encrypted environment's ciphertexts decrypted here with the
+    token's own key pair (derived from the token) and its grant; anything else as it came."""
+    if E2E_ENTRY not in values:
+        return values
+    import json  # noqa: PLC0415
+
+    from strongroom_cli import e2e  # noqa: PLC0415 - cryptography, for client-encrypted environments only
+
+    context = json.loads(values[E2E_ENTRY])
+    grant = context.get("key")
+    if not grant:
+        raise RunError("this token holds no grant of its client-encrypted environment's key: `strongroom grant` it")
+    env_id, org_id, version = context["environment_id"], context["org_id"], int(grant["key_version"])
+    try:
+        pair = e2e.token_keypair(settings.token, grant["suite"])
+        data_key = e2e.open_grant(pair, grant["wrapped_key"], env_id=env_id, key_version=version)
+        return {
+            k: e2e.decrypt_value(data_key, v, org_id=org_id, env_id=env_id, key=k, key_version=version)
+            for k, v in values.items()
+            if k != E2E_ENTRY
+        }
+    except Exception as exc:  # noqa: BLE001 - whatever fails, nothing is decrypted and nothing runs
+        raise RunError(f"the environment's values do not open with this token ({type(exc).__name__})") from None
+
+
+def _client_values_for_user(settings: Settings) -> dict[str, str]:
+    """A user's `run` in a client-encrypted environment: the grant opened with the passphrase
+    (STRONGROOM_PASSPHRASE, else a prompt), every value read and decrypted here; not cached."""
+    from strongroom_cli import e2e_commands  # noqa: PLC0415 - the slow path: click, httpx, cryptography
+    from strongroom_cli.commands import State  # noqa: PLC0415
+
+    state = State(settings, as_json=False)
+    key = e2e_commands.Opened(state)
+    return {k: key.decrypt(k, v) for k, v in e2e_commands.secret_values(state, state.env_path()).items()}
 
 
 def _message(body: bytes) -> str:
@@ -239,7 +285,7 @@ def main(argv: list[str]) -> int:
         settings = resolve(**flags)
         settings.require_login()
         settings.require_environment()
-        values = _fetch_renewing(settings, fallback=fallback)
+        values = opened(_fetch_renewing(settings, fallback=fallback), settings)
         program = _which(command[0])
         if program is None:
             raise RunError(f"{command[0]}: command not found", 127)

@@ -8,7 +8,7 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 
-from strongroom.domain import device, identity, orgs, pats, two_factor
+from strongroom.domain import device, e2e, identity, orgs, pats, two_factor
 from strongroom.http.app import build_app, make_handler
 from strongroom.http.params import REF_PATTERN, created, no_content
 from strongroom.models import (
@@ -25,6 +25,8 @@ from strongroom.models import (
     TwoFactorEnabled,
     TwoFactorSetup,
     User,
+    UserKeys,
+    UserKeysPut,
     UserPatch,
 )
 
@@ -39,6 +41,19 @@ def get_me() -> User:
 @app.patch("/v1/me")
 def patch_me(body: UserPatch) -> User:
     return identity.update_me(body)
+
+
+@app.get("/v1/me/keys")
+def get_my_keys() -> UserKeys:
+    """The caller's end-to-end key pairs: public keys, and private keys as the client sealed them."""
+    return e2e.my_keys()
+
+
+@app.put("/v1/me/keys")
+def put_my_keys(body: UserKeysPut) -> UserKeys:
+    """Replace the caller's key pairs (one per suite; the private key sealed under a passphrase by
+    the client, opaque to the server)."""
+    return e2e.put_my_keys(body)
 
 
 OrgQuery = Annotated[str, Query(pattern=REF_PATTERN, description="Org ID (org_…) or slug")]

@@ -9,10 +9,10 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Query
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 
-from strongroom.domain import runtime
+from strongroom.domain import e2e, runtime
 from strongroom.domain.formats import CONTENT_TYPES
 from strongroom.http.app import build_app, make_handler
-from strongroom.models import SECRET_KEY_PATTERN, RuntimeIdentity, RuntimeSecret, RuntimeSecrets
+from strongroom.models import SECRET_KEY_PATTERN, EnvironmentKey, RuntimeIdentity, RuntimeSecret, RuntimeSecrets
 
 app = build_app()
 
@@ -28,6 +28,14 @@ def introspect() -> RuntimeIdentity:
     """Which token this is: its org, project, environment, permissions and expiry."""
     access = runtime.token_access()
     return runtime.identity(access)
+
+
+@app.get("/runtime/v1/key")
+def runtime_key() -> EnvironmentKey:
+    """A client-made token's grant of its client-encrypted environment's data key (403 `no_grant`
+    without one); the token's private key opens it, the values are its ciphertexts."""
+    access = runtime.token_access()
+    return e2e.my_key(access)
 
 
 def _not_modified(tag: str) -> Response[str]:
@@ -47,6 +55,10 @@ def _not_modified(tag: str) -> Response[str]:
                         "properties": {
                             "secrets": {"type": "object", "additionalProperties": {"type": "string"}},
                             "version": {"type": "string"},
+                            "encryption": {"type": "string", "enum": ["client"]},
+                            "org_id": {"type": "string"},
+                            "environment_id": {"type": "string"},
+                            "key": {"$ref": "#/components/schemas/EnvironmentKey"},
                         },
                         "required": ["secrets", "version"],
                     }
@@ -62,10 +74,12 @@ def pull(format: Format = "json", if_none_match: IfNoneMatch = None) -> Response
     same = runtime.unchanged(access, if_none_match)
     if same is not None:
         return _not_modified(same)
+    runtime.check_format(access, format)
     values, tag = runtime.pull(access)
     headers = {"ETag": f'"{tag}"', "Cache-Control": "no-store"}
     if format == "json":
-        body = RuntimeSecrets(secrets=values, version=tag).model_dump_json()
+        context = runtime.client_context(access)  # a client-encrypted environment's grant and IDs
+        body = RuntimeSecrets(secrets=values, version=tag, **context).model_dump_json(exclude_none=True)
         return Response(status_code=200, content_type="application/json", body=body, headers=headers)
     return Response(
         status_code=200, content_type=CONTENT_TYPES[format], body=runtime.render(values, format), headers=headers

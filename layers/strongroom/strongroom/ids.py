@@ -9,22 +9,8 @@ import time
 _ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"  # Crockford base32, lower case
 
 PREFIXES = (
-    "org",
-    "prj",
-    "env",
-    "usr",
-    "inv",
-    "tok",
-    "pat",
-    "whk",
-    "evt",
-    "dlv",
-    "rol",
-    "req",
-    "chg",
-    "ses",
-    "idn",
-    "sct",
+    *("org", "prj", "env", "usr", "inv", "tok", "pat", "whk", "evt", "dlv"),
+    *("rol", "req", "chg", "ses", "idn", "grt", "sct"),
 )
 ID_RE = re.compile(r"^(?P<prefix>[a-z]{3})_[0-9a-hjkmnp-tv-z]{26}$")
 

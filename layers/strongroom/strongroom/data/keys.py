@@ -197,6 +197,36 @@ def idempotency_partition(function_name: str) -> str:
 # --------------------------------------------------------------------------- environment data (ENV#<env_id>)
 
 
+def env_claim(env_id: str) -> dict[str, str]:
+    """An environment ID's claim: a client-encrypted environment's ID is chosen by its client, so
+    it is made unique across the table by this create-only item in its own partition."""
+    return {PK: environment_partition(env_id), SK: "CLAIM"}
+
+
+def user_keys(user_id: str) -> dict[str, str]:
+    """A user's end-to-end key pairs (public keys, private keys sealed by the client)."""
+    return {PK: f"USER#{user_id}", SK: "KEYS"}
+
+
+def grant(env_id: str, key_version: int, principal_type: str, principal_id: str) -> dict[str, str]:
+    """A principal's grant of a client-encrypted environment's data key, at one key version: a
+    rekey writes the next version's grants ahead, unreachable until the environment's key version
+    moves to them."""
+    return {PK: environment_partition(env_id), SK: f"GRANT#{key_version:06d}#{principal_type}#{principal_id}"}
+
+
+def grant_prefix(key_version: int) -> str:
+    return f"GRANT#{key_version:06d}#"
+
+
+def grant_id(env_id: str, grant_id_: str) -> dict[str, str]:
+    """A grant's ID pointer: the principal it names (the same grant ID across rekeys)."""
+    return {PK: environment_partition(env_id), SK: f"GRANTID#{grant_id_}"}
+
+
+GRANT_ID_PREFIX = "GRANTID#"
+
+
 def env_snapshot(env_id: str) -> dict[str, str]:
     """The materialized, encrypted current state of an environment (+ its wrapped data key)."""
     return {PK: environment_partition(env_id), SK: "SNAPSHOT"}

@@ -57,25 +57,33 @@ def count_roles(org_id: str, delta: int, *, at_most: int) -> db.Update:
     a deleted one); the org must be active, and a new role must leave at most `at_most` (409
     `too_many_roles`). Orgs older than the counter count from their first role created or deleted."""
     if delta < 0:
-        return db.Update(
-            keys.org(org_id),
-            "ADD role_count :d",
-            condition="#st = :active",
-            names=_STATUS,
-            values={":d": delta, ":active": "active"},
-            on_fail=_not_found(),
-        )
+        return _count(org_id, "role_count", delta)
+    full = Conflict(
+        f"an organization holds at most {at_most} custom roles; delete one first",
+        code="too_many_roles",
+        details={"limit": at_most},
+    )
+    guard = "(attribute_not_exists(role_count) OR role_count < :max)"
+    return _count(org_id, "role_count", delta, guard=guard, values={":max": at_most}, on_fail=full)
+
+
+def _count(
+    org_id: str,
+    attribute: str,
+    delta: int,
+    *,
+    guard: str = "",
+    values: dict[str, Any] | None = None,
+    on_fail: AppError | None = None,
+) -> db.Update:
+    """`ADD <attribute> delta` on the org item, while the org is active (and `guard` holds)."""
     return db.Update(
         keys.org(org_id),
-        "ADD role_count :d",
-        condition="#st = :active AND (attribute_not_exists(role_count) OR role_count < :max)",
+        f"ADD {attribute} :d",
+        condition="#st = :active" + (f" AND {guard}" if guard else ""),
         names=_STATUS,
-        values={":d": delta, ":active": "active", ":max": at_most},
-        on_fail=Conflict(
-            f"an organization holds at most {at_most} custom roles; delete one first",
-            code="too_many_roles",
-            details={"limit": at_most},
-        ),
+        values={":d": delta, ":active": "active", **(values or {})},
+        on_fail=on_fail or _not_found(),
     )
 
 
@@ -198,22 +206,9 @@ def guard(org_id: str, owner_delta: int = 0) -> db.Op:
     if owner_delta == 0:
         return active_check(org_id)
     if owner_delta > 0:
-        return db.Update(
-            keys.org(org_id),
-            "ADD owner_count :d",
-            condition="#st = :active",
-            names=_STATUS,
-            values={":d": owner_delta, ":active": "active"},
-            on_fail=_not_found(),
-        )
-    return db.Update(
-        keys.org(org_id),
-        "ADD owner_count :d",
-        condition="#st = :active AND owner_count > :one",
-        names=_STATUS,
-        values={":d": owner_delta, ":one": 1, ":active": "active"},
-        on_fail=Conflict("an organization must keep at least one owner", code="last_owner"),
-    )
+        return _count(org_id, "owner_count", owner_delta)
+    last = Conflict("an organization must keep at least one owner", code="last_owner")
+    return _count(org_id, "owner_count", owner_delta, guard="owner_count > :one", values={":one": 1}, on_fail=last)
 
 
 def add_member(m: MembershipRecord, *, on_fail: AppError | None = None) -> db.Put:

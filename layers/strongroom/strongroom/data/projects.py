@@ -47,6 +47,11 @@ class EnvironmentRecord(BaseModel):
     production: bool = False
     parent_id: str | None = None
     encryption: str = "server"
+    # Client-encrypted environments: the data key's current version (grants are read at it), and
+    # how many times the set of grants changed (a rekey is conditional on it) and how many there are.
+    key_version: int | None = None
+    grant_rev: int | None = None
+    grant_count: int | None = None
     created_at: str
     updated_at: str
 

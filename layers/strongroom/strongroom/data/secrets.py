@@ -39,6 +39,9 @@ class SnapshotRecord(BaseModel):
     kms_key_id: str
     count: int
     updated_at: str
+    # A client-encrypted environment's snapshot: its blob is the JSON state itself, its values the
+    # clients' ciphertexts as sent (no data key, no wrapped key: the server holds none).
+    client: bool = False
 
 
 class VersionRecord(BaseModel):
@@ -171,7 +174,7 @@ def _head_attributes(head: SnapshotRecord) -> dict[str, Any]:
     return {k: v for k, v in head.model_dump(exclude_none=True).items() if v or k not in _LARGE_CHANGE_FIELDS}
 
 
-_LARGE_CHANGE_FIELDS = frozenset({"parts_id", "pending", "pending_parts", "stale_parts"})
+_LARGE_CHANGE_FIELDS = frozenset({"parts_id", "pending", "pending_parts", "stale_parts", "client"})
 
 
 # History reads see a published large change whose version items are not all written yet

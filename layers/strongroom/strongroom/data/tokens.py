@@ -37,6 +37,10 @@ class TokenRecord(BaseModel):
     identity_id: str | None = None
     identity_revision: int | None = None
     subject: str | None = None
+    # A client-made token (for a client-encrypted environment): its public key and suite, the key
+    # its grant is sealed to; the client keeps the token (and so its private key).
+    public_key: str | None = None
+    suite: str | None = None
 
 
 # --------------------------------------------------------------------------- reads

@@ -1,8 +1,10 @@
 """Account mail: email verification and password reset by mailed, single-use tokens.
 
-- A token is `secrets.token_urlsafe(32)`, mailed as the `token=` query parameter of a link to the
-  console, stored only as its SHA-256 (data/mail_tokens.py), and works once (its item is deleted,
-  conditionally on purpose and expiry, in the audited transaction of the change it allows):
+- A token is `secrets.token_urlsafe(32)` that does not begin with `-` (drawn again when it does:
+  people paste it after `strongroom reset-password`, where a leading `-` reads as an option),
+  mailed as the `token=` query parameter of a link to the console, stored only as its SHA-256
+  (data/mail_tokens.py), and works once (its item is deleted, conditionally on purpose and
+  expiry, in the audited transaction of the change it allows):
   verification 24 hours, reset 1 hour. No token is in any response, log line or audit event.
 - Issuing a token and sending its mail is bookkeeping, not an audit event (it changes nothing of
   the account). Using one is: `user.email_verified` (via email), `user.password_reset`.
@@ -62,8 +64,14 @@ def _throttled(epoch: int, hour: int, what: str) -> Throttled:
     return Throttled(f"too many {what}; retry later", headers={"Retry-After": str((hour + 1) * 3600 - epoch)})
 
 
+def _new_token() -> str:
+    while (token := secrets.token_urlsafe(32)).startswith("-"):
+        continue
+    return token
+
+
 def _issue(purpose: mail_tokens.Purpose, user_id: str, email: str, generation: int, ttl: timedelta) -> str:
-    token = secrets.token_urlsafe(32)
+    token = _new_token()
     now = clock.now()
     rec = mail_tokens.MailToken(
         purpose=purpose,

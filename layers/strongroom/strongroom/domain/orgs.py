@@ -14,7 +14,7 @@ from datetime import timedelta
 from strongroom import clock, ids
 from strongroom.config import settings
 from strongroom.context import principal
-from strongroom.data import chain, db, invitations, users
+from strongroom.data import chain, db, invitations, user_keys, users
 from strongroom.data import orgs as data
 from strongroom.data.invitations import InvitationRecord
 from strongroom.data.orgs import MembershipRecord, OrgRecord
@@ -30,6 +30,7 @@ from strongroom.models import (
     OrgCreate,
     OrgPatch,
     PermissionCatalog,
+    PublicKey,
     slugify,
 )
 from strongroom.security import permissions
@@ -143,9 +144,10 @@ def _member_view(m: MembershipRecord) -> Member:
 
 
 def list_members(access: OrgAccess, *, limit: int, cursor: str | None) -> tuple[list[Member], str | None]:
-    """A page of the org's members with their names (`members.read`)."""
+    """A page of the org's members with their names and end-to-end public keys (`members.read`)."""
     records, next_cursor = data.members_page(access.org.id, limit=limit, cursor=cursor)
     names = users.names([m.user_id for m in records])
+    public_keys = user_keys.public_keys([m.user_id for m in records])
     out = [
         Member(
             user_id=m.user_id,
@@ -153,6 +155,7 @@ def list_members(access: OrgAccess, *, limit: int, cursor: str | None) -> tuple[
             name=names.get(m.user_id, ""),
             role=m.role,
             joined_at=m.joined_at,
+            public_keys=[PublicKey.model_validate(k) for k in public_keys.get(m.user_id, [])],
         )
         for m in records
     ]

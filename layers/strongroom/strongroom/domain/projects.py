@@ -11,7 +11,7 @@ from strongroom.data import chain, db
 from strongroom.data import orgs as org_data
 from strongroom.data import projects as data
 from strongroom.data.projects import EnvironmentRecord, ProjectRecord
-from strongroom.domain import audit, patterns, purge
+from strongroom.domain import audit, e2e, patterns, purge
 from strongroom.errors import Conflict, Forbidden, Unprocessable
 from strongroom.models import (
     Environment,
@@ -171,6 +171,16 @@ def _resolve_parent(access: ProjectAccess, ref: str) -> EnvironmentRecord:
     return parent
 
 
+def _check_server_parent(parent: EnvironmentRecord) -> None:
+    """Inheriting reads the parent's values on the server: a client-encrypted one cannot be a parent."""
+    if parent.encryption == "client":
+        raise Unprocessable(
+            "a client-encrypted environment cannot be a parent: the server cannot read its values",
+            code="client_encrypted",
+            details={"fields": [{"field": "parent", "location": "body", "issue": "client-encrypted"}]},
+        )
+
+
 def _check_no_cycle(access: ProjectAccess, env_id: str, parent: EnvironmentRecord) -> None:
     """Walk up from the new parent: reaching `env_id` (or depth > 10) would make a cycle."""
     by_id = {e.id: e for e in data.environments(access.org.id, access.project.id)}
@@ -209,11 +219,13 @@ def create_environment(access: ProjectAccess, body: EnvironmentCreate) -> Enviro
         raise Conflict(f"a project holds at most {MAX_ENVIRONMENTS} environments", code="limit_reached")
     parent = _resolve_parent(access, body.parent) if body.parent else None
     if parent is not None:
+        _check_server_parent(parent)
         _check_no_cycle(access, "", parent)
     slug = body.slug or slugify(body.name) or f"env-{secrets.token_hex(4)}"
     now = clock.now_iso()
+    client = body.encryption == "client"
     env = EnvironmentRecord(
-        id=ids.new_id("env"),
+        id=body.id if client and body.id else ids.new_id("env"),
         org_id=access.org.id,
         project_id=access.project.id,
         name=body.name,
@@ -221,6 +233,7 @@ def create_environment(access: ProjectAccess, body: EnvironmentCreate) -> Enviro
         production=body.production,
         parent_id=parent.id if parent else None,
         encryption=body.encryption,
+        **({"key_version": 1, "grant_rev": 1, "grant_count": 1} if client else {}),
         created_at=now,
         updated_at=now,
     )
@@ -230,6 +243,10 @@ def create_environment(access: ProjectAccess, body: EnvironmentCreate) -> Enviro
     ]
     if parent is not None:
         ops.append(data.parent_exists(env, parent.id))
+    noted: dict[str, object] = {}
+    if client and body.grant is not None:
+        granted, noted = e2e.first_grant(env, body.grant)
+        ops += granted
     chain.transact(
         ops,
         audit=audit.environment_event(
@@ -240,6 +257,7 @@ def create_environment(access: ProjectAccess, body: EnvironmentCreate) -> Enviro
                 "production": env.production,
                 "parent_id": env.parent_id,
                 "encryption": env.encryption,
+                **noted,
             },
         ),
     )
@@ -273,6 +291,9 @@ def update_environment(access: EnvironmentAccess, body: EnvironmentPatch) -> Env
             removes = ("parent_id",)
         else:
             parent = _resolve_parent(access, ref)
+            if env.encryption == "client":
+                raise Unprocessable("a client-encrypted environment has no parent", code="client_encrypted")
+            _check_server_parent(parent)
             _check_no_cycle(access, env.id, parent)
             changes["parent_id"] = parent.id
     if not changes and not removes:

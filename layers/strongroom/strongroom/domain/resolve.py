@@ -85,6 +85,9 @@ def open_snapshot(scope: crypto.Scope, snap: SnapshotRecord) -> tuple[bytes, dic
 
 
 def _decrypt_snapshot(scope: crypto.Scope, snap: SnapshotRecord) -> tuple[bytes, dict[str, Any], int]:
+    if snap.client:  # a client-encrypted environment: the state as JSON, its values ciphertexts
+        state: dict[str, Any] = json.loads(snap.blob)
+        return b"", state, len(snap.blob)
     key = crypto.unwrap(scope, snap.key_version, snap.wrapped_key, snap.kms_key_id)
     plain = crypto.decrypt(key, snap.blob, scope.aad("snapshot", snap.key_version, snap.revision), what="snapshot")
     body: dict[str, Any] = json.loads(plain)
@@ -339,6 +342,17 @@ class Directory:
                     yield other, ".".join(parts[2:])
 
 
+def _not_client_encrypted(env: EnvironmentRecord, ref: str) -> None:
+    """A reference never reaches into a client-encrypted environment: its values are ciphertext
+    the server cannot open (422 `client_encrypted`)."""
+    if env.encryption == "client":
+        raise Unprocessable(
+            f"${{{ref}}} names a client-encrypted environment; references cannot reach its ciphertext",
+            code="client_encrypted",
+            details={"reference": ref},
+        )
+
+
 def check_writable(access: EnvironmentAccess, values: Mapping[str, str | None]) -> None:
     """Before a write: 403 `reference_forbidden` when a value refers to an environment (or one of
     its ancestors) that the writing principal cannot read. Every environment a dotted name could
@@ -357,6 +371,7 @@ def check_writable(access: EnvironmentAccess, values: Mapping[str, str | None]) 
             for other, _key in directory.interpretations(env, ref):
                 if other.id == env.id:
                     continue
+                _not_client_encrypted(other, ref)
                 if not all(access.allows("secrets.read", e) for e in [other, *directory.ancestors(other)]):
                     raise Forbidden(
                         f"{name} refers to ${{{ref}}}, which you ({access.role}) cannot read; "
@@ -446,8 +461,10 @@ class Resolver:
                     snapshot_cache.drop(e.id)
                     self._snaps[e.id] = None
                 elif opened is not None:
-                    # the data key as reading the blob would need it (KMS once its cache entry expired)
-                    crypto.unwrap(scope, opened.stamp[1], bytes(item["wrapped_key"]), str(item["kms_key_id"]))
+                    # the data key as reading the blob would need it (KMS once its cache entry
+                    # expired); a client-encrypted environment's snapshot has none
+                    if item.get("kms_key_id"):
+                        crypto.unwrap(scope, opened.stamp[1], bytes(item["wrapped_key"]), str(item["kms_key_id"]))
                     self._snaps[e.id] = opened
         unread = [e for e in missing if e.id not in self._snaps]
         found = secret_data.snapshots([e.id for e in unread]) if unread else {}
@@ -645,6 +662,7 @@ class Resolver:
             found = (env, ref)
         else:
             for other, key in self.directory.interpretations(env, ref):
+                _not_client_encrypted(other, ref)
                 self._readable(other, ref)
                 if key in self.view(other, reference=ref):
                     found = (other, key)

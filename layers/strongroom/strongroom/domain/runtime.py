@@ -15,15 +15,16 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+from typing import Any
 
 from strongroom import ids
 from strongroom.context import principal
-from strongroom.data import chain
+from strongroom.data import chain, grants
 from strongroom.data import secrets as secret_data
 from strongroom.domain import audit, formats
 from strongroom.domain.resolve import Resolver
-from strongroom.errors import Forbidden, NotFound
-from strongroom.models import RuntimeIdentity
+from strongroom.errors import Forbidden, NotFound, Unprocessable
+from strongroom.models import EnvironmentKey, RuntimeIdentity
 from strongroom.security.access import EnvironmentAccess, environment_access
 
 MAX_ETAG_ENVIRONMENTS = 50
@@ -134,6 +135,27 @@ def pull_one(access: EnvironmentAccess, name: str) -> tuple[str, str]:
     value = resolver.resolve(env, name)
     _audit(access, {"keys": [name], "count": 1})
     return value, etag(resolver.revisions, env.id)
+
+
+def client_context(access: EnvironmentAccess) -> dict[str, Any]:
+    """What a client-encrypted environment's pull carries besides its ciphertexts: the token's
+    grant (one GetItem; none without one) and the IDs its values' AAD names. Nothing otherwise."""
+    env = access.environment
+    if env.encryption != "client":
+        return {}
+    rec = grants.of(env, "token", access.principal.id)
+    key = EnvironmentKey.model_validate(rec.model_dump()) if rec else None
+    return {"encryption": "client", "org_id": access.org.id, "environment_id": env.id, "key": key}
+
+
+def check_format(access: EnvironmentAccess, fmt: str) -> None:
+    """A client-encrypted environment's values are ciphertexts: JSON only, never rendered as
+    dotenv or shell (422 `client_encrypted`)."""
+    if fmt != "json" and access.environment.encryption == "client":
+        raise Unprocessable(
+            "this environment is client-encrypted: its ciphertexts come as JSON only (the client decrypts)",
+            code="client_encrypted",
+        )
 
 
 def render(values: dict[str, str], fmt: formats.ExportFormat) -> str:

@@ -21,6 +21,7 @@ from typing import Any
 from strongroom import clock, ids
 from strongroom.config import settings
 from strongroom.data import chain, db
+from strongroom.data import grants as grant_data
 from strongroom.data import projects as project_data
 from strongroom.data import secrets as data
 from strongroom.data.secrets import DataKeyRecord, SnapshotRecord, VersionRecord
@@ -41,6 +42,7 @@ from strongroom.models import (
     SecretWritten,
     ValidationReport,
 )
+from strongroom.models.e2e import client_value_issue
 from strongroom.observability import logger
 from strongroom.security import crypto
 from strongroom.security.access import EnvironmentAccess, ProjectAccess
@@ -69,10 +71,31 @@ def _scope(access: EnvironmentAccess) -> crypto.Scope:
     return crypto.Scope(access.org.id, access.project.id, access.environment.id)
 
 
-def _check_server_managed(access: EnvironmentAccess) -> None:
+def _check_server_managed(access: EnvironmentAccess, what: str) -> None:
+    """422 `client_encrypted` for what works on plaintext only (references, patterns, formats,
+    copies between environments, server-side history): never applied to a client's ciphertext."""
     if access.environment.encryption != "server":
         raise Unprocessable(
-            "this environment is client-encrypted; its API lands with end-to-end grants", code="client_encrypted"
+            f"this environment is client-encrypted: the server holds only ciphertext, so {what} does not "
+            "apply here (the client encrypts and decrypts)",
+            code="client_encrypted",
+        )
+
+
+def _client(access: EnvironmentAccess) -> bool:
+    return access.environment.encryption == "client"
+
+
+def _check_ciphertexts(changes: Mapping[str, str | None]) -> None:
+    """A client-encrypted environment stores values exactly as sent, and only what has the shape of
+    the contract's ciphertext (base64 of nonce ‖ AES-GCM ciphertext ‖ tag): a plaintext sent by
+    mistake is refused (422 `not_ciphertext`, naming the keys, never the values)."""
+    bad = sorted(k for k, v in changes.items() if v is not None and client_value_issue(v) is not None)
+    if bad:
+        raise Unprocessable(
+            "in a client-encrypted environment a value is the client's ciphertext: base64(nonce(12) ‖ AES-256-GCM)",
+            code="not_ciphertext",
+            details={"keys": bad[:20]},
         )
 
 
@@ -125,8 +148,8 @@ def _value_aad(scope: crypto.Scope, name: str, version: int, key_version: int) -
 def list_secrets(
     access: EnvironmentAccess, *, prefix: str, with_values: bool, limit: int, cursor: str | None, resolve: bool = True
 ) -> tuple[list[SecretListItem], str | None]:
-    """Own and inherited secrets, by name; values with references expanded unless `resolve` is off."""
-    _check_server_managed(access)
+    """Own and inherited secrets, by name; values with references expanded unless `resolve` is off
+    (a client-encrypted environment's: its ciphertexts, as written)."""
     resolver = Resolver(access)
     env = access.environment
     view = resolver.view(env)
@@ -157,8 +180,7 @@ def list_secrets(
 
 def get_secret(access: EnvironmentAccess, name: str, version: int | None = None, *, resolve: bool = True) -> Secret:
     """The current value (own or inherited, references expanded unless `resolve` is off), or an
-    own past version as it was written."""
-    _check_server_managed(access)
+    own past version as it was written (a client-encrypted environment's: its ciphertexts)."""
     scope = _scope(access)
     env_id = access.environment.id
     if version is None:
@@ -179,14 +201,9 @@ def get_secret(access: EnvironmentAccess, name: str, version: int | None = None,
         rec = data.version(env_id, name, version)
         if rec is None or rec.action != "set" or rec.blob is None or rec.key_version is None:
             raise NotFound("secret version not found")
-        key_rec = data.data_key(env_id, rec.key_version)
-        if key_rec is None:
-            raise NotFound("secret version not found")
-        key = crypto.unwrap(scope, key_rec.version, key_rec.wrapped_key, key_rec.kms_key_id)
-        value = crypto.decrypt(key, rec.blob, _value_aad(scope, name, version, rec.key_version), what="version")
         result = Secret(
             key=name,
-            value=value.decode(),
+            value=_version_text(scope, env_id, rec, client=_client(access)),
             version=version,
             updated_at=rec.created_at,
             updated_by=rec.created_by,
@@ -207,10 +224,21 @@ def get_secret(access: EnvironmentAccess, name: str, version: int | None = None,
     return result
 
 
+def _version_text(scope: crypto.Scope, env_id: str, rec: VersionRecord, *, client: bool) -> str:
+    """A set version's value: a client's ciphertext as stored, or decrypted under its data key."""
+    if client:
+        return bytes(rec.blob or b"").decode()
+    key_rec = data.data_key(env_id, rec.key_version or 0)
+    if key_rec is None or rec.blob is None:
+        raise NotFound("secret version not found")
+    key = crypto.unwrap(scope, key_rec.version, key_rec.wrapped_key, key_rec.kms_key_id)
+    aad = _value_aad(scope, rec.key, rec.version, rec.key_version or 0)
+    return crypto.decrypt(key, rec.blob, aad, what="version").decode()
+
+
 def list_versions(
     access: EnvironmentAccess, name: str, *, limit: int, cursor: str | None
 ) -> tuple[list[SecretVersion], str | None]:
-    _check_server_managed(access)
     records, next_cursor = data.versions_page(access.environment.id, name, limit=limit, cursor=cursor)
     if not records and cursor is None:
         raise NotFound("secret not found")
@@ -232,6 +260,10 @@ class Plan:
     comment: str = ""
     audit_scope: tuple[str, str] | None = None  # (project_id, environment_id) when not this environment
     rotate_key: bool = False  # a new data key version for this and later writes
+    # A client-encrypted environment's rekey: the key version its values are under, and the ops
+    # published with it (the environment's key version moved, conditional on its grants).
+    key_version: int | None = None
+    extra_ops: list[db.Op] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -247,7 +279,6 @@ class _Committed:
 def _commit(access: EnvironmentAccess, planner: Callable[[State], Plan]) -> _Committed:
     """Plan against the current state and write it as one transaction, re-reading and re-planning
     when another change got in first. A plan without changes writes nothing (and is no event)."""
-    _check_server_managed(access)
     for _attempt in range(MAX_ATTEMPTS):
         state = _open(_scope(access), data.snapshot(access.environment.id))
         if state.snapshot is not None and (state.snapshot.pending or state.snapshot.stale_parts):
@@ -255,8 +286,10 @@ def _commit(access: EnvironmentAccess, planner: Callable[[State], Plan]) -> _Com
         plan = planner(state)
         if not plan.changes and not plan.rotate_key:
             return _Committed(state.revision, {}, state, written=False)
-        # the one writing a value is its writer: its references may reach only what they can read
-        check_writable(access, plan.changes)
+        if _client(access):
+            _check_ciphertexts(plan.changes)
+        else:  # the one writing a value is its writer: its references may reach only what they can read
+            check_writable(access, plan.changes)
         try:
             return _write(access, state, plan)
         except _Retry:
@@ -274,6 +307,7 @@ class KeyInUse:
     wrapped: bytes
     kms_key_id: str
     record: DataKeyRecord | None = None
+    client: bool = False  # a client-encrypted environment: values stored as sent, no data key
 
 
 @dataclass(frozen=True, slots=True)
@@ -313,7 +347,11 @@ def decide(state: State, plan: Plan, key: KeyInUse, *, scope: crypto.Scope, now:
                 "updated_by": who,
             }
             trash.pop(name, None)
-            blob = crypto.encrypt(key.plaintext, value.encode(), _value_aad(scope, name, version, key.version))
+            blob = (
+                value.encode()
+                if key.client
+                else crypto.encrypt(key.plaintext, value.encode(), _value_aad(scope, name, version, key.version))
+            )
         versions.append(
             VersionRecord(
                 key=name,
@@ -345,7 +383,7 @@ def _seal_snapshot(
     body = json.dumps(
         {"live": live, "trash": trash, "refs": reference_index(live)}, separators=(",", ":"), ensure_ascii=False
     ).encode()
-    blob = crypto.encrypt(key.plaintext, body, scope.aad("snapshot", key.version, revision))
+    blob = body if key.client else crypto.encrypt(key.plaintext, body, scope.aad("snapshot", key.version, revision))
     if len(blob) > MAX_SNAPSHOT_BYTES:
         raise PayloadTooLarge(
             f"the environment would exceed {MAX_SNAPSHOT_BYTES} bytes of ciphertext",
@@ -360,6 +398,7 @@ def _seal_snapshot(
         kms_key_id=key.kms_key_id,
         count=len(live),
         updated_at=now,
+        client=key.client,
     )
 
 
@@ -391,6 +430,12 @@ def _write(access: EnvironmentAccess, state: State, plan: Plan) -> _Committed:
     change = decide(state, plan, key, scope=scope, now=now, who=access.principal.id)
     retry = _Retry("retry")
     ops: list[db.Op] = [data.create_data_key(env_id, change.data_key, on_fail=retry)] if change.data_key else []
+    ops += plan.extra_ops
+    if _client(access) and not plan.extra_ops:  # values written under the key version the writer read
+        moved = Conflict(
+            "the environment was rekeyed meanwhile: fetch its key and encrypt again", code="key_version_mismatch"
+        )
+        ops.append(grant_data.key_is(access.environment, on_fail=moved))
     project_id, environment_id = plan.audit_scope or (access.project.id, env_id)
     event = audit.event(
         plan.action,
@@ -456,7 +501,11 @@ def _best_effort(step: Callable[..., Any], *args: Any) -> None:
 
 
 def _key_in_use(access: EnvironmentAccess, state: State, plan: Plan, now: str) -> KeyInUse:
-    """The snapshot's data key, or a new version from KMS (a first write, or a rotation)."""
+    """The snapshot's data key, or a new version from KMS (a first write, or a rotation); for a
+    client-encrypted environment none (its key version is the environment's, or the rekey's)."""
+    if _client(access):
+        version = plan.key_version or access.environment.key_version or 1
+        return KeyInUse(b"", version, b"", "", client=True)
     if state.snapshot is not None and state.key is not None and not plan.rotate_key:
         snap = state.snapshot
         return KeyInUse(state.key, snap.key_version, snap.wrapped_key, snap.kms_key_id)
@@ -522,6 +571,7 @@ def delete_secret(access: EnvironmentAccess, name: str, *, if_match: int | None)
 
 def restore_secret(access: EnvironmentAccess, name: str) -> SecretWritten:
     """Bring a deleted secret back with the value it had (a new version)."""
+    _check_server_managed(access, "restoring from the trash (the client writes the value again)")
 
     def plan(state: State) -> Plan:
         if name in state.live:
@@ -540,6 +590,7 @@ def rollback_secret(
     access: EnvironmentAccess, name: str, version: int, *, comment: str, if_match: int | None
 ) -> SecretWritten:
     """A new version whose value is that of an earlier one."""
+    _check_server_managed(access, "rollback (the client writes the value again)")
 
     def plan(state: State) -> Plan:
         current = state.live.get(name)
@@ -639,6 +690,7 @@ def import_secrets(
     access: EnvironmentAccess, fmt: formats.ImportFormat, content: str, *, overwrite: bool
 ) -> ImportResult:
     """Parse a dotenv or JSON document and set its keys as one change."""
+    _check_server_managed(access, "importing a document (the client encrypts each value)")
     incoming = formats.parse(content, fmt)
 
     def plan(state: State) -> Plan:
@@ -661,7 +713,7 @@ def import_secrets(
 
 def export_secrets(access: EnvironmentAccess, fmt: formats.ExportFormat, *, resolve: bool = True) -> tuple[str, str]:
     """Everything the environment sees (own and inherited), references expanded unless `resolve` is off."""
-    _check_server_managed(access)
+    _check_server_managed(access, "an export format")
     resolver = Resolver(access)
     env = access.environment
     view = resolver.view(env)
@@ -695,9 +747,10 @@ def promote(
     source: EnvironmentAccess, target: EnvironmentAccess, names: list[str] | None, *, dry_run: bool
 ) -> PromoteResult:
     """Copy values from one environment of a project to another: a diff, or one change."""
+    _check_server_managed(target, "promotion")
     if source.environment.id == target.environment.id:
         raise Unprocessable("`from` and `to` are the same environment", code="same_environment")
-    _check_server_managed(source)
+    _check_server_managed(source, "promotion")
     src = _open(_scope(source), data.snapshot(source.environment.id)).plain()
     if names is not None:
         unknown = sorted(set(names) - set(src))
@@ -707,7 +760,7 @@ def promote(
             )
         src = {k: src[k] for k in names}
     if dry_run:
-        _check_server_managed(target)
+        _check_server_managed(target, "promotion")
         state = _open(_scope(target), data.snapshot(target.environment.id))
         return PromoteResult(changes=_diff(state, src), dry_run=True, revision=state.revision)
 
@@ -742,7 +795,7 @@ def validate(access: EnvironmentAccess) -> ValidationReport:
     """Missing template keys and values (resolved, as applications get them) that do not match
     their pattern. Patterns run on RE2 (linear time in the value); one RE2 cannot run (stored
     before patterns moved to RE2) is reported as unsupported, never run by a backtracking engine."""
-    _check_server_managed(access)
+    _check_server_managed(access, "template validation of values")
     template = project_data.template(access.org.id, access.project.id)
     resolver = Resolver(access)
     env = access.environment
@@ -769,9 +822,46 @@ def validate(access: EnvironmentAccess) -> ValidationReport:
     )
 
 
+def rekey_values(
+    access: EnvironmentAccess,
+    values: Mapping[str, str],
+    *,
+    key_version: int,
+    publish: list[db.Op],
+    metadata: dict[str, Any],
+) -> int:
+    """A client-encrypted environment's rekey, its values' part: every live value replaced by the
+    client's ciphertext under the new key version (422 `values_mismatch` unless `values` names
+    exactly the live keys), published with `publish` (the key version's move) as one change of
+    any size, `environment.rekeyed`. The new revision."""
+
+    def plan(state: State) -> Plan:
+        live = set(state.live)
+        missing, extra = sorted(live - set(values)), sorted(set(values) - live)
+        if missing or extra:
+            raise Unprocessable(
+                "a rekey re-encrypts every live value, and only those",
+                code="values_mismatch",
+                details={"missing": missing[:20], "extra": extra[:20]},
+            )
+        return Plan(
+            dict(values),
+            "environment.rekeyed",
+            "environment",
+            access.environment.id,
+            {**metadata, **keys_note(values)},
+            rotate_key=True,
+            key_version=key_version,
+            extra_ops=publish,
+        )
+
+    return _commit(access, plan).revision
+
+
 def rotate_key(access: EnvironmentAccess) -> KeyRotated:
     """A new data key (version n + 1) for the snapshot and every later write; versions written
     under older keys still decrypt with theirs. One change, audited."""
+    _check_server_managed(access, "a server-side key rotation (a client rekeys: POST …/rekey)")
 
     def plan(state: State) -> Plan:
         current = state.snapshot.key_version if state.snapshot else 0
@@ -795,7 +885,7 @@ def restore_environment(access: EnvironmentAccess, at: datetime) -> EnvironmentR
     422 `history_too_long`), then the values it restores, in batches."""
     if at > clock.now():
         raise Unprocessable("`at` is in the future", code="invalid_instant")
-    _check_server_managed(access)
+    _check_server_managed(access, "a point-in-time restore")
     env_id = access.environment.id
     then = state_at(_history(env_id), at)
     past = _PastValues(_scope(access), env_id)

@@ -36,12 +36,12 @@ from typing import Any
 
 from strongroom import clock, ids
 from strongroom.context import Principal
-from strongroom.data import chain
+from strongroom.data import chain, db
 from strongroom.data import tokens as token_data
 from strongroom.data.tokens import TokenRecord
 from strongroom.domain import audit
 from strongroom.domain.resolve import Resolver
-from strongroom.errors import Forbidden, NotFound, Unauthorized, Unprocessable
+from strongroom.errors import Conflict, Forbidden, NotFound, Unauthorized, Unprocessable
 from strongroom.models import ServiceToken, ServiceTokenCreate, ServiceTokenCreated
 from strongroom.security.access import EnvironmentAccess, OrgAccess, environment_access
 
@@ -229,14 +229,29 @@ def _check_limits(body: ServiceTokenCreate) -> None:
             ) from None
 
 
+def _check_encryption(access: EnvironmentAccess, body: ServiceTokenCreate) -> None:
+    """A client-encrypted environment's tokens are client-made (a key pair its grant is sealed to,
+    derived by the client); a server-managed environment's are the server's."""
+    client = access.environment.encryption == "client"
+    if client and not body.client_made:
+        raise Unprocessable(
+            "a client-encrypted environment's tokens are made by the client: send token_id, token_hash, "
+            "public_key and suite",
+            code="client_made_token_required",
+        )
+    if body.client_made and not client:
+        raise Unprocessable("client-made tokens are for client-encrypted environments", code="not_client_encrypted")
+
+
 def create(base: OrgAccess, body: ServiceTokenCreate) -> ServiceTokenCreated:
     """A token for one environment; `base` holds `tokens.manage` on the org (the route's)."""
     base.require("tokens.manage")
     access = target(base, body.project, body.environment, "tokens.manage")
     check_grantable(access, body.permissions)
     _check_limits(body)
-    token_id = ids.new_id("tok")
-    token = mint(token_id)
+    _check_encryption(access, body)
+    token_id = body.token_id or ids.new_id("tok")
+    token = None if body.client_made else mint(token_id)
     rec = TokenRecord(
         id=token_id,
         org_id=access.org.id,
@@ -244,16 +259,24 @@ def create(base: OrgAccess, body: ServiceTokenCreate) -> ServiceTokenCreated:
         project_id=access.project.id,
         environment_id=access.environment.id,
         permissions=sorted({*body.permissions, "read"}),  # writing implies reading
-        token_hash=digest(token),
+        token_hash=body.token_hash or digest(token or ""),
         expires_at=clock.iso(body.expires_at) if body.expires_at else None,
         allowed_cidrs=[str(ipaddress.ip_network(c, strict=False)) for c in body.allowed_cidrs],
         created_at=clock.now_iso(),
         created_by=access.principal.id,
+        public_key=body.public_key,
+        suite=body.suite,
     )
-    chain.transact(
-        [token_data.create(rec, on_fail=NotFound("token id collision; retry"))],
-        audit=_event("token.created", rec, {"permissions": rec.permissions, "expires_at": rec.expires_at}),
+    taken = (
+        Conflict("that token ID is taken", code="id_taken")
+        if body.client_made
+        else NotFound("token id collision; retry")
     )
+    metadata: dict[str, Any] = {"permissions": rec.permissions, "expires_at": rec.expires_at}
+    if body.client_made:
+        metadata["client_made"] = True
+        metadata["suite"] = rec.suite
+    chain.transact([token_data.create(rec, on_fail=taken)], audit=_event("token.created", rec, metadata))
     return ServiceTokenCreated(**_view(rec).model_dump(), token=token)
 
 
@@ -288,6 +311,11 @@ def rotate(access: OrgAccess, token_id: str) -> ServiceTokenCreated:
     """A new secret for the same token (same ID, scope and expiry); the old one stops at once."""
     access.require("tokens.manage")
     rec = _get(access.org.id, token_id)
+    if rec.public_key is not None:
+        raise Unprocessable(
+            "a client-made token is rotated by its client: make a new one and revoke this one",
+            code="client_made_token",
+        )
     token = mint(rec.id)
     now = clock.now_iso()
     chain.transact(
@@ -299,6 +327,20 @@ def rotate(access: OrgAccess, token_id: str) -> ServiceTokenCreated:
 
 
 def revoke(access: OrgAccess, token_id: str) -> None:
+    """The token deleted; a client-made token's grant of its environment's key goes with it, in the
+    same transaction (then a rekey makes what it may have kept open nothing new)."""
     access.require("tokens.manage")
     rec = _get(access.org.id, token_id)
-    chain.transact([token_data.revoke(rec, on_fail=NotFound("token not found"))], audit=_event("token.revoked", rec))
+    ops: list[db.Op] = [token_data.revoke(rec, on_fail=NotFound("token not found"))]
+    metadata: dict[str, Any] = {}
+    if rec.public_key is not None:
+        from strongroom.data import grants  # noqa: PLC0415
+        from strongroom.data import projects as project_data  # noqa: PLC0415
+
+        env = project_data.environment(rec.org_id, rec.project_id, rec.environment_id)
+        grant = grants.of(env, "token", rec.id) if env is not None else None
+        if env is not None and grant is not None:
+            moved = Conflict("the environment was rekeyed meanwhile; retry", code="key_version_mismatch")
+            ops += grants.remove(env, grant, on_fail=moved)
+            metadata["grant_revoked"] = grant.id
+    chain.transact(ops, audit=_event("token.revoked", rec, metadata))

@@ -18,6 +18,7 @@ from strongroom.models.common import (
     RoleName,
     Slug,
 )
+from strongroom.models.e2e import PublicKey
 from strongroom.security.permissions import CATALOG_BY_NAME
 
 
@@ -60,6 +61,9 @@ class Member(Response):
     name: str = ""
     role: RoleRef
     joined_at: str
+    public_keys: list[PublicKey] = Field(
+        default_factory=list, description="The member's end-to-end public keys (`PUT /v1/me/keys`), for granting"
+    )
 
 
 class MemberList(Page[Member]):

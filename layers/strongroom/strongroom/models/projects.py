@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Self
 
-from pydantic import AfterValidator, Field, StringConstraints
+from pydantic import AfterValidator, Field, StringConstraints, model_validator
 
 from strongroom.models.common import (
     Description,
@@ -16,6 +16,7 @@ from strongroom.models.common import (
     Response,
     Slug,
 )
+from strongroom.models.e2e import ENV_ID_PATTERN, GrantBody
 from strongroom.models.secrets import SecretName
 
 
@@ -39,6 +40,7 @@ class Environment(Response):
     production: bool
     parent_id: str | None = None
     encryption: Literal["server", "client"] = "server"
+    key_version: int | None = Field(default=None, description="A client-encrypted environment's data key version")
     created_at: str
     updated_at: str
 
@@ -53,6 +55,23 @@ class EnvironmentCreate(Request):
     parent: str | None = Field(default=None, max_length=64, description="Parent environment (ID or slug)")
     production: bool = False
     encryption: Literal["server", "client"] = "server"
+    id: Annotated[str, StringConstraints(pattern=ENV_ID_PATTERN)] | None = Field(
+        default=None,
+        description='A client-encrypted environment\'s ID, chosen by its client: "env_" + 26 lower-case '
+        "Crockford base32 characters (48-bit milliseconds, 80 random bits)",
+    )
+    grant: GrantBody | None = Field(default=None, description="The creator's grant of a client-encrypted environment")
+
+    @model_validator(mode="after")
+    def _client_fields(self) -> Self:
+        if self.encryption == "client":
+            if self.id is None or self.grant is None:
+                raise ValueError("a client-encrypted environment needs `id` and `grant`")
+            if self.parent is not None:
+                raise ValueError("a client-encrypted environment has no parent")
+        elif self.id is not None or self.grant is not None:
+            raise ValueError("`id` and `grant` are for client-encrypted environments")
+        return self
 
 
 class EnvironmentPatch(Request):

@@ -189,6 +189,8 @@ ACCOUNT_ROUTES: dict[str, Audience] = {
     "GET /v1/me": Audience.USER,
     "PATCH /v1/me": Audience.FULL,
     "GET /v1/me/permissions": Audience.USER,  # in one of its orgs (org_access)
+    "GET /v1/me/keys": Audience.USER,  # the caller's own end-to-end key pairs
+    "PUT /v1/me/keys": Audience.FULL,
     "GET /v1/orgs": Audience.USER,  # its orgs only
     "POST /v1/orgs": Audience.FULL,
     "POST /v1/invitations/{token}/accept": Audience.FULL,
