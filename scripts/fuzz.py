@@ -237,6 +237,12 @@ EXPECTATIONS: list[tuple[list[str], str, list[str], str]] = [
         "client-encrypted environment (422).",
     ),
     (
+        ["create_scim_token"],
+        "positive_data_acceptance",
+        ["2xx", "401", "403", "404", "409", "422"],
+        "An org holds at most 20 SCIM tokens (domain/scim_tokens.py): the next is 422 too_many_tokens.",
+    ),
+    (
         ["create_identity", "replace_identity"],
         "positive_data_acceptance",
         ["2xx", "401", "403", "404", "409", "422"],

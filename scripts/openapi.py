@@ -123,6 +123,9 @@ LINKS: dict[tuple[str, str, str], dict[str, tuple[str, dict[str, str]]]] = {
         "CreateProject": ("create_project", _ORG),
         "GetMyPermissions": ("get_my_permissions", {"org": "$response.body#/id"}),
     },
+    ("post", "/v1/orgs/{org}/scim/tokens", "201"): {
+        "RevokeScimToken": ("revoke_scim_token", {"org": "$request.path.org", "id": "$response.body#/id"}),
+    },
     ("post", "/v1/orgs/{org}/invitations", "201"): {
         "RevokeInvitation": ("revoke_invitation", {"org": "$request.path.org", "id": "$response.body#/id"}),
         "AcceptInvitation": ("accept_invitation", {"token": "$response.body#/token"}),
@@ -195,12 +198,20 @@ class ApiFunction:
         return tuple((method, path) for _, method, path in self.events)
 
 
-def api_functions(template_path: Path = TEMPLATE) -> list[ApiFunction]:
-    """Every AWS::Serverless::Function with HttpApi events, in logical-id order."""
+# Functions whose API documents itself and is not this document's: SCIM (RFC 7644's own discovery
+# endpoints and schemas; docs/decisions.md). Their routes are in the route table all the same.
+SELF_DOCUMENTED = frozenset({"ScimFunction"})
+
+
+def api_functions(template_path: Path = TEMPLATE, *, self_documented: bool = False) -> list[ApiFunction]:
+    """Every AWS::Serverless::Function with HttpApi events, in logical-id order (those of
+    SELF_DOCUMENTED only with `self_documented`)."""
     template = _read_template(template_path)
     out = []
     for logical_id, resource in sorted(template["Resources"].items()):
         if resource.get("Type") != "AWS::Serverless::Function":
+            continue
+        if logical_id in SELF_DOCUMENTED and not self_documented:
             continue
         props = resource.get("Properties", {})
         events = {name: e for name, e in (props.get("Events") or {}).items() if e.get("Type") == "HttpApi"}
@@ -526,7 +537,8 @@ def generate() -> tuple[str, str, list[str]]:
     """(document, route table, drift problems: routes and event names), from the code and template.yaml."""
     functions = api_functions()
     doc = merge(function_schemas(functions))
-    return render(doc), route_table(functions), route_drift(doc, functions) + event_names(doc, functions)
+    every = api_functions(self_documented=True)
+    return render(doc), route_table(every), route_drift(doc, functions) + event_names(doc, functions)
 
 
 # --------------------------------------------------------------------------- --check

@@ -616,3 +616,21 @@ def test_single_sign_on_from_the_cli(cli: CliRun, api: Api) -> None:
     assert "default_role" in refused.stderr
     assert json.loads(cli("--org", org, "sso", "oidc", "delete", "--json").stdout)["deleted"] is True
     assert cli("--org", org, "sso", "oidc", "show", check=False).returncode != 0
+
+
+def test_scim_tokens_from_the_cli(cli: CliRun, api: Api) -> None:
+    email, org = f"scim-{secrets.token_hex(3)}@example.com", _slug("scim")
+    cli("login", "--dev-user", email)
+    cli("orgs", "create", "SCIM", "--slug", org)
+    created = json.loads(cli("--org", org, "scim", "tokens", "create", "okta", "--json").stdout)
+    assert created["token"].startswith("sr_scim_")
+    assert created["name"] == "okta"
+    listed = cli("--org", org, "scim", "tokens", "list", "--json").stdout
+    assert [t["id"] for t in json.loads(listed)] == [created["id"]]
+    assert created["token"] not in listed
+    headers = {"Authorization": f"Bearer {created['token']}"}
+    assert api("GET", "/scim/v2/Users", headers=headers)[0] == 200
+    revoked = json.loads(cli("--org", org, "scim", "tokens", "revoke", created["id"], "--json").stdout)
+    assert revoked == {"token": created["id"], "revoked": True}
+    assert api("GET", "/scim/v2/Users", headers=headers)[0] == 401
+    assert json.loads(cli("--org", org, "scim", "tokens", "list", "--json").stdout) == []

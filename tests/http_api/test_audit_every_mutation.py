@@ -661,6 +661,16 @@ def _sso_delete(w: World) -> tuple[str, str, str, Any, str]:
     return "DELETE", f"{org}/sso/oidc", w.owner, None, "sso.oidc_removed"
 
 
+def _scim_token_create(w: World) -> tuple[str, str, str, Any, str]:
+    return "POST", f"/v1/orgs/{w.org()['slug']}/scim/tokens", w.owner, {"name": "idp"}, "scim_token.created"
+
+
+def _scim_token_revoke(w: World) -> tuple[str, str, str, Any, str]:
+    org = f"/v1/orgs/{w.org()['slug']}"
+    token = w.call("POST", f"{org}/scim/tokens", user=w.owner, body={"name": "idp"}, want=201)
+    return "DELETE", f"{org}/scim/tokens/{token['id']}", w.owner, None, "scim_token.revoked"
+
+
 def _last_project(w: World, org: dict[str, Any]) -> str:
     return str(w.call("GET", f"/v1/orgs/{org['slug']}/projects", user=w.owner, want=200)["data"][-1]["slug"])
 
@@ -728,6 +738,8 @@ RECIPES: dict[str, Recipe] = {
     "DELETE /v1/orgs/{org}/roles/{role}": _role_delete,
     "PUT /v1/orgs/{org}/sso/oidc": _sso_put,
     "DELETE /v1/orgs/{org}/sso/oidc": _sso_delete,
+    "POST /v1/orgs/{org}/scim/tokens": _scim_token_create,
+    "DELETE /v1/orgs/{org}/scim/tokens/{id}": _scim_token_revoke,
     "POST /v1/orgs/{org}/projects": _project_create,
     "PATCH /v1/orgs/{org}/projects/{project}": _project_patch,
     "DELETE /v1/orgs/{org}/projects/{project}": _project_delete,

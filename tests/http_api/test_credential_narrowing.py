@@ -27,10 +27,11 @@ from support import Api, unique_email
 pytestmark = pytest.mark.http
 
 MUTATING = {"POST", "PUT", "PATCH", "DELETE"}
-ORG_ROUTES, RUNTIME_ROUTES = "/v1/orgs/{org}", "/runtime/"  # an org's routes start so; the runtime API's
+# an org's routes start so; the runtime API's; SCIM's (SCIM tokens only: tests/http_api/test_scim.py)
+ORG_ROUTES, RUNTIME_ROUTES, SCIM_ROUTES = "/v1/orgs/{org}", "/runtime/", "/scim/v2/"
 ROUTES = sorted(r.key for r in routes(load_template()) if r.key not in PUBLIC_ROUTES and r.path != DEFAULT_ROUTE)
 ORG_ROUTE_KEYS = [k for k in ROUTES if k.split(" ", 1)[1].startswith(ORG_ROUTES)]
-ACCOUNT_ROUTE_KEYS = [k for k in ROUTES if not k.split(" ", 1)[1].startswith((ORG_ROUTES, RUNTIME_ROUTES))]
+ACCOUNT_ROUTE_KEYS = [k for k in ROUTES if not k.split(" ", 1)[1].startswith((ORG_ROUTES, RUNTIME_ROUTES, SCIM_ROUTES))]
 KMS_ARN = "arn:aws:kms:us-east-1:123456789012:key/0f0e0d0c-0b0a-0908-0706-050403020100"
 
 IDENTITY_BODY = {
@@ -68,6 +69,7 @@ BODIES: dict[str, Any] = {
     "POST /v1/orgs/{org}/encryption/kms/test": {"kms_key_arn": KMS_ARN},
     "POST /v1/orgs/{org}/encryption/kms/enable": {"kms_key_arn": KMS_ARN},
     "POST /v1/orgs/{org}/tokens": {"name": "more", "project": "web", "environment": "staging"},
+    "POST /v1/orgs/{org}/scim/tokens": {"name": "more"},
     "POST /v1/orgs/{org}/identities": IDENTITY_BODY,
     "PUT /v1/orgs/{org}/identities/{id}": IDENTITY_BODY,
     "POST /v1/orgs/{org}/webhooks": {"url": "http://127.0.0.1:9/hook", "events": ["*"]},

@@ -109,6 +109,12 @@ def _populated_org(api: Api, owner: str) -> dict[str, Any]:
     assert status == 201
     status, _, everywhere = api("POST", "/v1/auth/tokens", user=owner, json={"name": "all"})
     assert status == 201
+    # a SCIM token and a user it provisioned
+    status, _, scim = api("POST", f"/v1/orgs/{slug}/scim/tokens", user=owner, json={"name": "idp"})
+    assert status == 201
+    provisioned = unique_email("provisioned")
+    user = {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": provisioned}
+    assert api("POST", "/scim/v2/Users", headers=_bearer(scim["token"]), json=user)[0] == 201
     return {
         "slug": slug,
         "org": org,
@@ -120,6 +126,7 @@ def _populated_org(api: Api, owner: str) -> dict[str, Any]:
         "webhook": hook,
         "narrowed_pat": narrowed,
         "pat": everywhere,
+        "scim": scim,
     }
 
 
@@ -139,6 +146,7 @@ def test_deleting_an_org_answers_at_once_and_the_worker_purges_everything_under_
         assert api("GET", f"/v1/orgs/{org_id}", user=owner)[0] == 404
         assert org_id not in str(api("GET", "/v1/orgs", user=owner)[2])
         assert api("GET", "/runtime/v1", headers=_bearer(world["svc"]["staging"]["token"]))[0] == 401
+        assert api("GET", "/scim/v2/Users", headers=_bearer(world["scim"]["token"]))[0] == 401
         # but the request left the purge to the worker: the partition is still there, with its job
         assert len(_partition(stack, f"ORG#{org_id}")) > 1
         assert _item(stack, f"PURGE#{org_id}", "PURGE") is not None
@@ -150,6 +158,7 @@ def test_deleting_an_org_answers_at_once_and_the_worker_purges_everything_under_
     assert _partition(stack, f"WEBHOOK#{world['webhook']['id']}") == []  # the delivery log
     for token in world["svc"].values():
         assert _item(stack, f"TOKEN#{token['id']}", "TOKEN") is None
+    assert _item(stack, f"SCIMTOK#{world['scim']['id']}", "SCIMTOK") is None
     # a personal token narrowed to this org alone is revoked; one that is not keeps working
     assert _item(stack, f"PAT#{world['narrowed_pat']['id']}", "PAT") is None
     assert api("GET", "/v1/me", headers=_bearer(world["narrowed_pat"]["token"]))[0] == 401

@@ -247,6 +247,13 @@ def _identity_reads(t: Tenant, _api: Api, *, one: bool) -> list[Call]:
     return [Call("GET", f"{org}/identities/{identity['id']}" if one else f"{org}/identities", user=t.owner)]
 
 
+def _scim_token_reads(t: Tenant, api: Api) -> list[Call]:
+    """The listing with a token in it (its schema is then checked on an item)."""
+    status, _h, created = api("POST", f"{t.org}/scim/tokens", user=t.owner, json={"name": "idp"})
+    assert status == 201, created
+    return [Call("GET", f"{t.org}/scim/tokens", user=t.owner)]
+
+
 def _client_reads(t: Tenant, api: Api, what: str) -> list[Call]:
     env, _member, _env_id = _client_env(t.world)
     return [Call("GET", f"{env}/{what}", user=t.owner)]
@@ -361,6 +368,7 @@ READS: dict[str, Reads] = {
     ],
     f"GET {E}/validate": lambda t, api: [Call("GET", f"{t.staging}/validate", user=t.owner)],
     "GET /v1/orgs/{org}/tokens": lambda t, api: [Call("GET", f"{t.org}/tokens", user=t.owner)],
+    "GET /v1/orgs/{org}/scim/tokens": _scim_token_reads,
     "GET /v1/orgs/{org}/identities": lambda t, api: _identity_reads(t, api, one=False),
     "GET /v1/orgs/{org}/identities/{id}": lambda t, api: _identity_reads(t, api, one=True),
     "GET /v1/orgs/{org}/webhooks": lambda t, api: [Call("GET", f"{t.org}/webhooks", user=t.owner)],

@@ -33,6 +33,7 @@ BODIES: dict[str, Any] = {
     "POST /v1/orgs/{org}/encryption/kms/test": {"kms_key_arn": "arn:aws:kms:us-east-1:123456789012:key/mine"},
     "POST /v1/orgs/{org}/encryption/kms/enable": {"kms_key_arn": "arn:aws:kms:us-east-1:123456789012:key/mine"},
     "POST /v1/orgs/{org}/tokens": {"name": "stolen", "project": "secret", "environment": "production"},
+    "POST /v1/orgs/{org}/scim/tokens": {"name": "stolen"},
     "POST /v1/orgs/{org}/identities": {
         "name": "stolen",
         "type": "aws_iam",

@@ -16,7 +16,7 @@ from strongroom.security import access
 
 TABLE = Path(access.__file__).resolve().parents[1] / "route_table.json"
 ROUTES = [r for r in json.loads(TABLE.read_text(encoding="utf-8"))["routes"] if r not in PUBLIC_ROUTES]
-ACCOUNT = [r for r in ROUTES if not r.split(" ", 1)[1].startswith(("/v1/orgs/{org}", "/runtime/"))]
+ACCOUNT = [r for r in ROUTES if not r.split(" ", 1)[1].startswith(("/v1/orgs/{org}", "/runtime/", "/scim/v2/"))]
 
 SIGNED_IN = Principal(type="user", id="usr_1", email="a@example.com", via="oidc")
 FULL_PAT = Principal(type="user", id="usr_1", email="a@example.com", via="pat")
@@ -31,6 +31,8 @@ SERVICE_TOKEN = Principal(
     environment_id="env_1",
     permissions=frozenset({"secrets.read", "secrets.write"}),
 )
+
+SCIM_TOKEN = Principal(type="scim_token", id="sct_1", via="scim_token", org_ids=frozenset({"org_1"}))
 
 
 def _admitted(who: Principal, route: str) -> bool:
@@ -94,3 +96,12 @@ def test_a_route_missing_from_the_table_is_for_unnarrowed_credentials_only() -> 
     assert _admitted(SIGNED_IN, "GET /v1/new-thing")
     assert not _admitted(ORG_PAT, "GET /v1/new-thing")
     assert not _admitted(SERVICE_TOKEN, "GET /v1/new-thing")
+
+
+def test_a_scim_token_is_admitted_on_scim_only_and_nothing_else_is() -> None:
+    scim = "ANY /scim/v2/{proxy+}"
+    assert scim in ROUTES
+    assert _admitted(SCIM_TOKEN, scim)
+    for who in (SIGNED_IN, FULL_PAT, ORG_PAT, READ_ONLY_PAT, SERVICE_TOKEN):
+        assert not _admitted(who, scim)
+    assert not any(_admitted(SCIM_TOKEN, route) for route in ROUTES if route != scim)

@@ -45,6 +45,8 @@ BEYOND_THE_TABLE = {
     "identities.manage": (ALL, ALL, NO, NO),
     # Who signs in to the org and as what: an owner's decision, like its keys (design: "OIDC per org (owner)").
     "sso.manage": (ALL, NO, NO, NO),
+    # SCIM tokens provision members (design: "SCIM … tokens …; admin").
+    "scim.manage": (ALL, ALL, NO, NO),
 }
 EXPECTED = {**DESIGN_TABLE, **BEYOND_THE_TABLE}
 

@@ -97,6 +97,7 @@ SHOWN_ONCE = {
     "POST /v1/auth/tokens": {"PersonalTokenCreated.token"},
     "POST /v1/me/2fa/setup": {"TwoFactorSetup.otpauth_uri", "TwoFactorSetup.secret"},
     "POST /v1/orgs/<org>/invitations": {"InvitationCreated.token"},
+    "POST /v1/orgs/<org>/scim/tokens": {"ScimTokenCreated.token"},
     "POST /v1/orgs/<org>/tokens": {"ServiceTokenCreated.token"},
     "POST /v1/orgs/<org>/tokens/<id>/rotate": {"ServiceTokenCreated.token"},
     "POST /v1/orgs/<org>/webhooks": {"WebhookCreated.secret"},

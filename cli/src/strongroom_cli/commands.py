@@ -783,6 +783,43 @@ def sso_oidc_delete(state: State) -> None:
 
 
 @cli.group()
+def scim() -> None:
+    """SCIM provisioning of the org (--org; admins): its identity provider's tokens for /scim/v2."""
+
+
+@scim.group("tokens")
+def scim_tokens() -> None:
+    """SCIM tokens (sr_scim_…): the identity provider sends one as `Authorization: Bearer`."""
+
+
+_SCIM_TOKEN = ["id", "name", "created_at", "created_by", "last_used_at"]
+
+
+@scim_tokens.command("list")
+@click.pass_obj
+def scim_tokens_list(state: State) -> None:
+    emit(state, state.call("GET", f"/v1/orgs/{_org(state)}/scim/tokens")["data"], _SCIM_TOKEN)
+
+
+@scim_tokens.command("create")
+@click.argument("name")
+@click.pass_obj
+def scim_tokens_create(state: State, name: str) -> None:
+    """Mint one; its `token` is shown this once (give it to the identity provider with the URL
+    <API>/scim/v2)."""
+    emit(state, state.call("POST", f"/v1/orgs/{_org(state)}/scim/tokens", body={"name": name}), [*_SCIM_TOKEN, "token"])
+
+
+@scim_tokens.command("revoke")
+@click.argument("token_id")
+@click.pass_obj
+def scim_tokens_revoke(state: State, token_id: str) -> None:
+    """Revoke it: the identity provider's next request with it is 401."""
+    state.call("DELETE", f"/v1/orgs/{_org(state)}/scim/tokens/{quote(token_id, safe='')}")
+    emit(state, {"token": token_id, "revoked": True}, ["token", "revoked"])
+
+
+@cli.group()
 def envs() -> None:
     """Environments of the project (--project)."""
 

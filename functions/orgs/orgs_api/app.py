@@ -7,7 +7,7 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Path
 
-from strongroom.domain import encryption, orgs, roles
+from strongroom.domain import encryption, orgs, roles, scim_tokens
 from strongroom.http.app import build_app, make_handler
 from strongroom.http.params import REF_PATTERN, Cursor, Limit, OrgRef, created, no_content
 from strongroom.models import (
@@ -32,6 +32,9 @@ from strongroom.models import (
     PermissionCatalog,
     RoleCreate,
     RolePut,
+    ScimTokenCreate,
+    ScimTokenCreated,
+    ScimTokenList,
 )
 from strongroom.security.access import org_access
 
@@ -40,6 +43,7 @@ app = build_app()
 UserRef = Annotated[str, Path(pattern=REF_PATTERN, description="User ID (usr_…)")]
 InvitationRef = Annotated[str, Path(pattern=REF_PATTERN, description="Invitation ID (inv_…)")]
 RoleRef = Annotated[str, Path(pattern=REF_PATTERN, description="Custom role ID (rol_…) or slug")]
+ScimTokenRef = Annotated[str, Path(pattern=REF_PATTERN, description="SCIM token ID (sct_…)")]
 InvitationToken = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,128}$", description="Invitation token (sr_inv_…)")]
 
 
@@ -111,6 +115,27 @@ def create_invitation(org: OrgRef, body: InvitationCreate) -> Response[Invitatio
 def revoke_invitation(org: OrgRef, id: InvitationRef) -> Response[str]:  # noqa: A002 - the contract's name
     access = org_access(org, "members.manage")
     orgs.revoke_invitation(access, id)
+    return no_content()
+
+
+@app.get("/v1/orgs/<org>/scim/tokens")
+def list_scim_tokens(org: OrgRef) -> ScimTokenList:
+    access = org_access(org, "scim.manage")
+    return ScimTokenList(data=scim_tokens.list_tokens(access))
+
+
+@app.post("/v1/orgs/<org>/scim/tokens", responses={201: {"description": "Created; `token` is shown this once"}})
+def create_scim_token(org: OrgRef, body: ScimTokenCreate) -> Response[ScimTokenCreated]:
+    """A token for the org's identity provider to provision members at /scim/v2."""
+    access = org_access(org, "scim.manage")
+    return created(scim_tokens.create(access, body.name))
+
+
+@app.delete("/v1/orgs/<org>/scim/tokens/<id>", responses={204: {"description": "Revoked"}})
+def revoke_scim_token(org: OrgRef, id: ScimTokenRef) -> Response[str]:  # noqa: A002 - the contract's name
+    """Revoke: the next request with it is 401."""
+    access = org_access(org, "scim.manage")
+    scim_tokens.revoke(access, id)
     return no_content()
 
 

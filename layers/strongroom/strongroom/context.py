@@ -11,7 +11,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-PrincipalType = Literal["user", "service_token", "system"]
+PrincipalType = Literal["user", "service_token", "scim_token", "system"]
 
 
 @dataclass(frozen=True, slots=True)

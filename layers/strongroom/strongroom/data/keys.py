@@ -424,3 +424,29 @@ def sso_domain(domain: str) -> dict[str, str]:
 def sso_state(state_hash: str) -> dict[str, str]:
     """A sign-in in flight, by the SHA-256 of its `state` (single-use, expiring)."""
     return {PK: f"SSOSTATE#{state_hash}", SK: "SSOSTATE"}
+
+
+def scim_token(token_id: str) -> dict[str, str]:
+    return {PK: f"SCIMTOK#{token_id}", SK: "SCIMTOK"}
+
+
+def scim_token_index(org_id: str, created_at: str, token_id: str) -> dict[str, str]:
+    """GSI1 projection of a SCIM token: the org's SCIM tokens, oldest first."""
+    return {GSI1PK: org_scim_tokens_partition(org_id), GSI1SK: f"{created_at}#{token_id}"}
+
+
+def org_scim_tokens_partition(org_id: str) -> str:
+    return f"ORG#{org_id}#SCIMTOKENS"
+
+
+def scim_user(org_id: str, user_id: str) -> dict[str, str]:
+    """A user the org's identity provider provisioned (SCIM), member or not at the moment."""
+    return {PK: org_partition(org_id), SK: f"{SCIM_USER_PREFIX}{user_id}"}
+
+
+SCIM_USER_PREFIX = "SCIMUSER#"
+
+
+def scim_user_name(org_id: str, name_digest: str) -> dict[str, str]:
+    """The org's SCIM userName pointer (SHA-256 of the lower-cased userName) to its user."""
+    return {PK: org_partition(org_id), SK: f"SCIMNAME#{name_digest}"}

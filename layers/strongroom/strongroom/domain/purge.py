@@ -97,6 +97,10 @@ def _identities(org_id: str, *, project_id: str | None = None, env_id: str | Non
     )
 
 
+def _scim_tokens(org_id: str) -> Source:
+    return _scan_index(keys.org_scim_tokens_partition(org_id), lambda _i: True)
+
+
 def _narrowed_pats(org_id: str) -> Source:
     """Personal access tokens of the org's members that are narrowed to orgs none of which is
     active any more (this one among them): they can do nothing now."""
@@ -198,6 +202,7 @@ def _sources(job: PurgeJob) -> list[tuple[str, Source]]:
     return [
         ("tokens", _service_tokens(job.org_id)),
         ("identities", _identities(job.org_id)),
+        ("scim_tokens", _scim_tokens(job.org_id)),
         ("pats", _narrowed_pats(job.org_id)),
         *_environments(_env_ids(job.org_id)),
         *((f"deliveries:{w}", _query(keys.deliveries_partition(w))) for w in webhooks),

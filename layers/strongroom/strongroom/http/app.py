@@ -25,7 +25,7 @@ from strongroom import errors
 from strongroom.context import RequestContext, set_current
 from strongroom.http import idempotency, unmatched
 from strongroom.http.body import MUTATING, check_body, header_map
-from strongroom.http.envelope import error_response, raw_error, validation_details
+from strongroom.http.envelope import JSON, error_response, raw_error, validation_details
 from strongroom.observability import logger, metrics
 from strongroom.security.auth import authenticate
 
@@ -55,24 +55,30 @@ def _request_id(app: APIGatewayHttpResolver) -> str:
     return str(app.current_event.request_context.request_id or "")
 
 
-def build_app() -> APIGatewayHttpResolver:
+# How an error is answered: by the resolver (a Response), and before it runs (a raw proxy answer).
+ErrorResponse = Callable[[errors.AppError, str], Response[Any]]
+RawError = Callable[[errors.AppError, str], dict[str, Any]]
+
+
+def build_app(*, render: ErrorResponse = error_response) -> APIGatewayHttpResolver:
+    """`render`: the error shape (the envelope; SCIM's own for functions/scim)."""
     app = APIGatewayHttpResolver(enable_validation=True)
 
     @app.exception_handler(errors.AppError)
     def _app_error(exc: errors.AppError) -> Response[Any]:
         if exc.status >= 500:
             logger.warning("request failed", extra={"error_code": exc.code, "status": exc.status})
-        return error_response(exc, _request_id(app))
+        return render(exc, _request_id(app))
 
     @app.exception_handler(RequestValidationError)
     def _invalid(exc: RequestValidationError) -> Response[Any]:
         code, message, details = validation_details(exc.errors())
-        return error_response(errors.Invalid(message, details=details, code=code), _request_id(app))
+        return render(errors.Invalid(message, details=details, code=code), _request_id(app))
 
     @app.not_found
     def _not_found(_exc: Exception) -> Response[Any]:
         event = app.current_event
-        return error_response(unmatched.error(event.http_method, event.path), _request_id(app))
+        return render(unmatched.error(event.http_method, event.path), _request_id(app))
 
     @app.exception_handler(Exception)
     def _unhandled(exc: Exception) -> Response[Any]:
@@ -81,7 +87,7 @@ def build_app() -> APIGatewayHttpResolver:
         where = f"{frames[-1].filename.rsplit('/', 1)[-1]}:{frames[-1].lineno}" if frames else ""
         logger.error("unhandled error", extra={"error_type": type(exc).__name__, "where": where})
         metrics.add_metric(name="UnhandledErrors", unit="Count", value=1)
-        return error_response(errors.Internal("an internal error occurred"), _request_id(app))
+        return render(errors.Internal("an internal error occurred"), _request_id(app))
 
     app.use([idempotency.middleware])
     return app
@@ -100,10 +106,13 @@ def _route_refs(ctx: RequestContext, event: dict[str, Any], method: str, route_k
         ctx.refs = {name: str(params[name]) for name in _REFS if params.get(name)}
 
 
-def make_handler(app: APIGatewayHttpResolver) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
+def make_handler(
+    app: APIGatewayHttpResolver, *, raw: RawError = raw_error, media_types: frozenset[str] = frozenset({JSON})
+) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
     """The Lambda handler: sets the request context, authenticates and admits the credential to
     the route (`access.admit`: its narrowing) before validation, so that an anonymous or narrowed
-    caller learns nothing about a route's schema, then resolves."""
+    caller learns nothing about a route's schema, then resolves. `raw`: the error shape before the
+    resolver runs; `media_types`: the Content-Types a body may have (JSON; SCIM's too for SCIM)."""
 
     @logger.inject_lambda_context(
         correlation_id_path=correlation_paths.API_GATEWAY_HTTP, log_event=False, clear_state=True
@@ -120,11 +129,11 @@ def make_handler(app: APIGatewayHttpResolver) -> Callable[[dict[str, Any], Any],
         )
         set_current(ctx)
         if unmatched.is_default_route(event):
-            return raw_error(unmatched.error(str(http.get("method", "GET")), str(http.get("path", ""))), request_id)
+            return raw(unmatched.error(str(http.get("method", "GET")), str(http.get("path", ""))), request_id)
         step = "body check"
         try:
             method = str(http.get("method", "GET")).upper()
-            check_body(event, method)
+            check_body(event, method, media_types)
             route_key = str(event.get("routeKey") or "")
             if route_key not in PUBLIC_ROUTES:
                 step = "authentication"
@@ -136,10 +145,10 @@ def make_handler(app: APIGatewayHttpResolver) -> Callable[[dict[str, Any], Any],
 
                 admit(ctx.principal, method, route_key)
         except errors.AppError as exc:
-            return raw_error(exc, request_id)
+            return raw(exc, request_id)
         except Exception as exc:  # noqa: BLE001 - the envelope, never a trace
             logger.error("request entry failed unexpectedly", extra={"step": step, "error_type": type(exc).__name__})
-            return raw_error(errors.Internal("an internal error occurred"), request_id)
+            return raw(errors.Internal("an internal error occurred"), request_id)
         response = app.resolve(event, context)
         response.setdefault("headers", {})["X-Request-Id"] = request_id
         return response

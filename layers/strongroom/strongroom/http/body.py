@@ -28,10 +28,12 @@ def header_map(event: Mapping[str, Any]) -> dict[str, str]:
     return {str(k).lower(): str(v) for k, v in (event.get("headers") or {}).items()}
 
 
-def check_body(event: Mapping[str, Any], method: str) -> None:
+def check_body(event: Mapping[str, Any], method: str, media_types: frozenset[str] = frozenset({JSON})) -> None:
+    """`media_types`: the JSON media types a body may be sent as (application/json; SCIM's
+    application/scim+json too on /scim/v2)."""
     raw = _body_bytes(event)
     if raw is not None and method in MUTATING:
-        _check_json_body(event, raw)
+        _check_json_body(event, raw, media_types)
 
 
 def _body_bytes(event: Mapping[str, Any]) -> bytes | None:
@@ -52,11 +54,11 @@ def _body_bytes(event: Mapping[str, Any]) -> bytes | None:
     return raw
 
 
-def _check_json_body(event: Mapping[str, Any], raw: bytes) -> None:
+def _check_json_body(event: Mapping[str, Any], raw: bytes, media_types: frozenset[str]) -> None:
     """A mutation's body is JSON: 415 another Content-Type, 400 not UTF-8 or not JSON; the resolver
     then gets the canonical Content-Type and the body as text."""
     content_type = header_map(event).get("content-type", "").split(";", 1)[0].strip().lower()
-    if content_type and content_type != JSON:
+    if content_type and content_type not in media_types:
         raise errors.UnsupportedMediaType(
             "request bodies are JSON: send Content-Type: application/json", details={"content_type": content_type[:100]}
         )

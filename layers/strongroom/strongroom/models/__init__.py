@@ -131,6 +131,7 @@ from strongroom.models.runtime import (
     RuntimeSecret,
     RuntimeSecrets,
 )
+from strongroom.models.scim import ScimToken, ScimTokenCreate, ScimTokenCreated, ScimTokenList
 from strongroom.models.secrets import (
     MAX_VALUE_BYTES,
     SECRET_KEY_PATTERN,
@@ -295,6 +296,10 @@ __all__ = [
     "RuntimeIdentity",
     "RuntimeSecret",
     "RuntimeSecrets",
+    "ScimToken",
+    "ScimTokenCreate",
+    "ScimTokenCreated",
+    "ScimTokenList",
     "ScopeRef",
     "Secret",
     "SecretChange",

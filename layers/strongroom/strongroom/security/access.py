@@ -171,6 +171,7 @@ def environment_access(org_ref: str, project_ref: str, env_ref: str, permission:
 MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 ORG_ROUTES = "/v1/orgs/{org}"  # and everything under it: org_access applies the narrowing
 RUNTIME_ROUTES = "/runtime/"  # service tokens only (domain/runtime.py)
+SCIM_ROUTES = "/scim/v2"  # SCIM tokens only, and SCIM tokens nowhere else (domain/scim_tokens.py)
 
 
 class Audience(StrEnum):
@@ -219,10 +220,17 @@ def admit(who: Principal, method: str, route_key: str) -> None:
     looked at, so nothing about it is revealed):
     - a read-only credential (read-only PAT, reading service token) mutates nothing, anywhere;
     - on an org's routes, org_access answers 404 outside the credential's orgs;
-    - on the account's routes, ACCOUNT_ROUTES says who may call (a route missing there: FULL)."""
+    - on the account's routes, ACCOUNT_ROUTES says who may call (a route missing there: FULL);
+    - `/scim/v2` admits SCIM tokens only, and a SCIM token is admitted nowhere else."""
+    path = route_key.partition(" ")[2]
+    if (who.type == "scim_token") != path.startswith(SCIM_ROUTES):
+        if who.type == "scim_token":
+            raise Forbidden("a SCIM token works on /scim/v2 only", code="scim_token")
+        raise Forbidden("/scim/v2 takes a SCIM token (sr_scim_…) only", code="scim_token_required")
+    if who.type == "scim_token":
+        return
     if who.read_only and method.upper() in MUTATING:
         raise Forbidden("this token is read-only", code="read_only_token")
-    path = route_key.partition(" ")[2]
     if path.startswith((ORG_ROUTES, RUNTIME_ROUTES)):
         return
     audience = ACCOUNT_ROUTES.get(route_key, Audience.FULL)

@@ -47,8 +47,15 @@ def _personal_token(token: str, source_ip: str) -> Principal:
     return pats.verify(token, source_ip)
 
 
+def _scim_token(token: str, source_ip: str) -> Principal:
+    from strongroom.domain import scim_tokens  # noqa: PLC0415 - only token requests load it
+
+    return scim_tokens.verify(token, source_ip)
+
+
 _token_verifiers["svc"] = _service_token
 _token_verifiers["pat"] = _personal_token
+_token_verifiers["scim"] = _scim_token
 
 
 def register_token_verifier(kind: str, verifier: TokenVerifier) -> None:

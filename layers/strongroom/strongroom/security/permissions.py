@@ -52,6 +52,7 @@ CATALOG: tuple[Permission, ...] = (
     Permission("audit.read", "Read and export the audit log"),
     Permission("encryption.manage", "Bring your own KMS key; rotate keys"),
     Permission("sso.manage", "Configure single sign-on for the organization"),
+    Permission("scim.manage", "Create and revoke SCIM provisioning tokens"),
 )
 CATALOG_BY_NAME = {p.name: p for p in CATALOG}
 
@@ -68,6 +69,7 @@ _ADMIN = {
     "identities.manage",
     "webhooks.manage",
     "audit.read",
+    "scim.manage",
 }
 _OWNER = {*_ADMIN, "org.delete", "org.transfer", "projects.delete", "encryption.manage", "sso.manage"}
 

@@ -1,0 +1,272 @@
+"""SCIM 2.0 at /scim/v2 (RFC 7644) for an org's identity provider, with a SCIM token
+(`Authorization: Bearer sr_scim_…`; domain/scim_tokens.py): discovery (ServiceProviderConfig,
+ResourceTypes, Schemas) and Users (domain/scim.py). Errors in SCIM's own shape
+(`urn:ietf:params:scim:api:messages:2.0:Error`, application/scim+json). Documented by its own
+discovery endpoints, not in docs/openapi.json (docs/decisions.md)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aws_lambda_powertools.event_handler import Response
+from scim2_models import Context, ListResponse, ResourceType, ResponseParameters, Schema, SearchRequest
+
+from strongroom import errors
+from strongroom.data.orgs import OrgRecord
+from strongroom.domain import scim
+from strongroom.http import unmatched
+from strongroom.http.app import build_app, make_handler
+from strongroom.http.envelope import JSON
+from strongroom.models.scim_resources import (
+    MAX_RESULTS,
+    ScimUser,
+    service_provider_config,
+    user_resource_type,
+    user_schema,
+)
+
+SCIM = "application/scim+json"
+ERROR_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:Error"
+SCIM_TYPES = frozenset(
+    {
+        "invalidFilter",
+        "tooMany",
+        "uniqueness",
+        "mutability",
+        "invalidSyntax",
+        "invalidPath",
+        "noTarget",
+        "invalidValue",
+        "invalidVers",
+        "sensitive",
+    }
+)
+# The routes (method, path below /scim/v2) this function serves: what is not one of them is 404,
+# or 405 on a path served under other methods.
+ROUTES = (
+    ("GET", "/ServiceProviderConfig"),
+    ("GET", "/ResourceTypes"),
+    ("GET", "/ResourceTypes/{id}"),
+    ("GET", "/Schemas"),
+    ("GET", "/Schemas/{id}"),
+    ("GET", "/Users"),
+    ("POST", "/Users"),
+    ("POST", "/Users/.search"),
+    ("POST", "/.search"),
+    ("GET", "/Users/{id}"),
+    ("PUT", "/Users/{id}"),
+    ("PATCH", "/Users/{id}"),
+    ("DELETE", "/Users/{id}"),
+)
+PREFIX = "/scim/v2"
+
+
+def error_body(exc: errors.AppError) -> dict[str, Any]:
+    body: dict[str, Any] = {"schemas": [ERROR_SCHEMA], "status": str(exc.status), "detail": exc.message}
+    if exc.code in SCIM_TYPES:
+        body["scimType"] = exc.code
+    return body
+
+
+def error_response(exc: errors.AppError, request_id: str) -> Response[Any]:
+    return Response(
+        status_code=exc.status,
+        content_type=SCIM,
+        body=json.dumps(error_body(exc)),
+        headers={"X-Request-Id": request_id, **exc.headers},
+    )
+
+
+def raw_error(exc: errors.AppError, request_id: str) -> dict[str, Any]:
+    return {
+        "statusCode": exc.status,
+        "headers": {"Content-Type": SCIM, "X-Request-Id": request_id, **exc.headers},
+        "body": json.dumps(error_body(exc)),
+        "isBase64Encoded": False,
+    }
+
+
+app = build_app(render=error_response)
+
+
+@app.not_found
+def _unmatched(_exc: Exception) -> Response[Any]:
+    event = app.current_event
+    routes = [f"{method} {PREFIX}{path}" for method, path in ROUTES]
+    request_id = str(event.request_context.request_id or "")
+    return error_response(unmatched.error(event.http_method, event.path, routes), request_id)
+
+
+def _scim(body: dict[str, Any], status: int = 200) -> Response[Any]:
+    return Response(status_code=status, content_type=SCIM, body=json.dumps(body))
+
+
+def _query(name: str) -> str | None:
+    return app.current_event.get_query_string_value(name)
+
+
+def _int(name: str, default: int) -> int:
+    raw = _query(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise scim.ScimInvalid(f"`{name}` is an integer", code="invalidValue") from None
+
+
+def _parameters(attributes: str | None, excluded: str | None) -> ResponseParameters[Any] | None:
+    if not attributes and not excluded:
+        return None
+    try:
+        return ResponseParameters.model_validate({"attributes": attributes, "excludedAttributes": excluded})
+    except ValueError:
+        raise scim.ScimInvalid("`attributes` or `excludedAttributes` is not valid", code="invalidValue") from None
+
+
+def _body() -> Any:
+    try:
+        return app.current_event.json_body
+    except (ValueError, TypeError):
+        raise scim.ScimInvalid("the body is not JSON", code="invalidSyntax") from None
+
+
+def _user(user: ScimUser, params: ResponseParameters[Any] | None, ctx: Context, status: int = 200) -> Response[Any]:
+    return _scim(user.model_dump(scim_ctx=ctx, response_parameters=params), status)
+
+
+def _list(
+    org: OrgRecord, *, filter_: str | None, start_index: int, count: int, params: ResponseParameters[Any] | None
+) -> Response[Any]:
+    total, users = scim.list_users(org, user_name=scim.user_name_filter(filter_), start_index=start_index, count=count)
+    listing = ListResponse[ScimUser](
+        total_results=total, start_index=max(start_index, 1), items_per_page=len(users), resources=users
+    )
+    return _scim(listing.model_dump(scim_ctx=Context.SEARCH_RESPONSE, response_parameters=params))
+
+
+# --------------------------------------------------------------------------- discovery
+
+
+@app.get("/scim/v2/ServiceProviderConfig")
+def get_service_provider_config() -> Response[Any]:
+    scim.caller_org()  # a SCIM token of an active org
+    return _scim(service_provider_config().model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE))
+
+
+def _resource_types() -> list[ResourceType]:
+    return [user_resource_type()]
+
+
+def _schemas() -> list[Schema]:
+    return [user_schema()]
+
+
+@app.get("/scim/v2/ResourceTypes")
+def list_resource_types() -> Response[Any]:
+    scim.caller_org()  # a SCIM token of an active org
+    found = _resource_types()
+    listing = ListResponse[ResourceType](
+        total_results=len(found), start_index=1, items_per_page=len(found), resources=found
+    )
+    return _scim(listing.model_dump(scim_ctx=Context.SEARCH_RESPONSE))
+
+
+@app.get("/scim/v2/ResourceTypes/<id>")
+def get_resource_type(id: str) -> Response[Any]:  # noqa: A002 - SCIM's name
+    scim.caller_org()  # a SCIM token of an active org
+    found = next((r for r in _resource_types() if r.id == id), None)
+    if found is None:
+        raise errors.NotFound("no such resource type")
+    return _scim(found.model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE))
+
+
+@app.get("/scim/v2/Schemas")
+def list_schemas() -> Response[Any]:
+    scim.caller_org()  # a SCIM token of an active org
+    found = _schemas()
+    listing = ListResponse[Schema](total_results=len(found), start_index=1, items_per_page=len(found), resources=found)
+    return _scim(listing.model_dump(scim_ctx=Context.SEARCH_RESPONSE))
+
+
+@app.get("/scim/v2/Schemas/<id>")
+def get_schema(id: str) -> Response[Any]:  # noqa: A002 - SCIM's name
+    scim.caller_org()  # a SCIM token of an active org
+    found = next((s for s in _schemas() if s.id == id), None)
+    if found is None:
+        raise errors.NotFound("no such schema")
+    return _scim(found.model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE))
+
+
+# --------------------------------------------------------------------------- Users
+
+
+@app.get("/scim/v2/Users")
+def list_users() -> Response[Any]:
+    return _list(
+        scim.caller_org(),
+        filter_=_query("filter"),
+        start_index=_int("startIndex", 1),
+        count=_int("count", MAX_RESULTS),
+        params=_parameters(_query("attributes"), _query("excludedAttributes")),
+    )
+
+
+@app.post("/scim/v2/Users/.search")
+@app.post("/scim/v2/.search")
+def search_users() -> Response[Any]:
+    """Users are the one resource type: a search of the root searches them."""
+    body = _body()
+    try:
+        request: SearchRequest[Any] = SearchRequest.model_validate(
+            body if isinstance(body, dict) else {}, scim_ctx=Context.SEARCH_REQUEST
+        )
+    except ValueError:
+        raise scim.ScimInvalid("the body is not a valid SearchRequest", code="invalidValue") from None
+    if request.sort_by is not None:
+        raise scim.ScimInvalid("sorting is not supported", code="invalidValue")
+    return _list(
+        scim.caller_org(),
+        filter_=str(request.filter) if request.filter is not None else None,
+        start_index=request.start_index or 1,
+        count=request.count if request.count is not None else MAX_RESULTS,
+        params=request if (request.attributes or request.excluded_attributes) else None,
+    )
+
+
+@app.post("/scim/v2/Users")
+def create_user() -> Response[Any]:
+    user = scim.parse_user(_body(), Context.RESOURCE_CREATION_REQUEST)
+    created = scim.create_user(scim.caller_org(), user)
+    response = _user(created, None, Context.RESOURCE_CREATION_RESPONSE, 201)
+    if created.meta is not None and created.meta.location:
+        response.headers["Location"] = created.meta.location
+    return response
+
+
+@app.get("/scim/v2/Users/<id>")
+def get_user(id: str) -> Response[Any]:  # noqa: A002 - SCIM's name
+    params = _parameters(_query("attributes"), _query("excludedAttributes"))
+    return _user(scim.get_user(scim.caller_org(), id), params, Context.RESOURCE_QUERY_RESPONSE)
+
+
+@app.put("/scim/v2/Users/<id>")
+def replace_user(id: str) -> Response[Any]:  # noqa: A002 - SCIM's name
+    user = scim.parse_user(_body(), Context.RESOURCE_REPLACEMENT_REQUEST)
+    return _user(scim.replace_user(scim.caller_org(), id, user), None, Context.RESOURCE_REPLACEMENT_RESPONSE)
+
+
+@app.patch("/scim/v2/Users/<id>")
+def patch_user(id: str) -> Response[Any]:  # noqa: A002 - SCIM's name
+    patch = scim.parse_patch(_body())
+    return _user(scim.patch_user(scim.caller_org(), id, patch), None, Context.RESOURCE_PATCH_RESPONSE)
+
+
+@app.delete("/scim/v2/Users/<id>")
+def delete_user(id: str) -> Response[str]:  # noqa: A002 - SCIM's name
+    scim.delete_user(scim.caller_org(), id)
+    return Response(status_code=204, body="")
+
+
+lambda_handler = make_handler(app, raw=raw_error, media_types=frozenset({JSON, SCIM}))

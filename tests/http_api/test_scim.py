@@ -1,0 +1,253 @@
+"""SCIM 2.0 over HTTP: the real peer (`scim2 test` of scim2-cli) passes every check it runs against
+the local stack; a provisioned user is a member, a deactivated or deleted one is not (and its own
+credentials no longer reach the org); another org's token sees none of it; a revoked token is 401;
+a SCIM token is useless on /v1 and other credentials on /scim/v2; no token in audit or responses."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import secrets as pysecrets
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from strongroom_local import LocalStack
+from support import Api, query_partition, unique_email
+
+pytestmark = pytest.mark.http
+
+SCIM = "application/scim+json"
+USER = "urn:ietf:params:scim:schemas:core:2.0:User"
+PATCH = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
+
+
+def _scim2() -> str:
+    found = shutil.which("scim2", path=str(Path(sys.executable).parent)) or shutil.which("scim2")
+    assert found, "scim2-cli (requirements-dev.txt) is not installed"
+    return found
+
+
+@pytest.fixture
+def org(api: Api) -> dict[str, Any]:
+    owner, slug = unique_email("owner"), f"scim-{pysecrets.token_hex(4)}"
+    assert api("POST", "/v1/orgs", user=owner, json={"name": "Scim", "slug": slug})[0] == 201
+    status, _, created = api("POST", f"/v1/orgs/{slug}/scim/tokens", user=owner, json={"name": "okta"})
+    assert status == 201, created
+    org_id = api("GET", f"/v1/orgs/{slug}", user=owner)[2]["id"]
+    return {
+        "owner": owner,
+        "slug": slug,
+        "org_id": org_id,
+        "path": f"/v1/orgs/{slug}",
+        "token": created["token"],
+        "id": created["id"],
+    }
+
+
+def scim(api: Api, method: str, path: str, token: str, body: Any = None) -> tuple[int, dict[str, str], Any]:
+    status, headers, raw = api(
+        method,
+        f"/scim/v2{path}",
+        headers={"Authorization": f"Bearer {token}", "Content-Type": SCIM},
+        body=json.dumps(body).encode() if body is not None else None,
+    )
+    if isinstance(raw, str) and raw:
+        raw = json.loads(raw)
+    return status, headers, raw
+
+
+def new_user(email: str, **extra: Any) -> dict[str, Any]:
+    return {"schemas": [USER], "userName": email, "emails": [{"value": email, "primary": True}], **extra}
+
+
+def test_scim2_cli_passes_every_check_it_runs(local_stack: str, org: dict[str, Any]) -> None:
+    env = {**os.environ, "SCIM_CLI_HEADERS": f"Authorization: Bearer {org['token']}"}
+    run = subprocess.run(
+        [_scim2(), "--url", f"{local_stack}/scim/v2", "test"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    lines = [line for line in run.stdout.splitlines() if re.match(r"^[A-Z_]+ ", line)]
+    assert lines, run.stdout + run.stderr
+    bad = [line for line in lines if not line.startswith("SUCCESS ")]
+    assert bad == [], run.stdout
+    assert run.returncode == 0, run.stdout + run.stderr
+
+
+def members(api: Api, org: dict[str, Any]) -> dict[str, str]:
+    status, _, body = api("GET", f"{org['path']}/members", user=org["owner"])
+    assert status == 200, body
+    return {m["email"]: m["role"] for m in body["data"]}
+
+
+def audit_actions(stack: LocalStack, org_id: str) -> list[tuple[str, str, str]]:
+    items = query_partition(stack, f"AUDIT#{org_id}")
+    events = sorted((i for i in items if i["entity"]["S"] == "audit_event"), key=lambda i: i["created_at"]["S"])
+    return [(e["action"]["S"], e["actor"]["M"]["type"]["S"], e["actor"]["M"]["id"]["S"]) for e in events]
+
+
+def test_a_provisioned_user_is_a_member_until_deactivated_and_comes_back_when_reactivated(
+    api: Api, org: dict[str, Any], stack: LocalStack
+) -> None:
+    # Given an identity provider that provisions a new person
+    email = unique_email("provisioned")
+    status, headers, created = scim(api, "POST", "/Users", org["token"], new_user(email, displayName="Ada"))
+    assert status == 201, created
+    assert headers["content-type"].startswith(SCIM)
+    assert created["active"] is True
+    assert created["userName"] == email
+    assert created["id"].startswith("usr_")
+    user_id = created["id"]
+    assert headers["location"] == created["meta"]["location"]
+    assert created["meta"]["location"].endswith(f"/scim/v2/Users/{user_id}")
+    # Then the person is a member with the default role, and their own credential reaches the org
+    assert members(api, org)[email] == "viewer"
+    assert api("GET", org["path"], user=email)[0] == 200
+
+    # And the filter finds them; another filter is refused in SCIM's error shape
+    status, _, found = scim(api, "GET", f"/Users?filter=userName%20eq%20%22{email}%22", org["token"])
+    assert status == 200
+    assert found["totalResults"] == 1
+    assert found["Resources"][0]["id"] == user_id
+    status, _, refused = scim(api, "GET", "/Users?filter=displayName%20co%20%22A%22", org["token"])
+    assert status == 400
+    assert refused["schemas"] == [ERROR]
+    assert refused["scimType"] == "invalidFilter"
+    # And a second creation of the same userName is a uniqueness conflict
+    status, _, again = scim(api, "POST", "/Users", org["token"], new_user(email))
+    assert status == 409
+    assert again["scimType"] == "uniqueness"
+
+    # When the identity provider deactivates them
+    off = {"schemas": [PATCH], "Operations": [{"op": "replace", "path": "active", "value": False}]}
+    status, _, patched = scim(api, "PATCH", f"/Users/{user_id}", org["token"], off)
+    assert status == 200
+    assert patched["active"] is False
+    # Then they are no member any more and their credential no longer reaches the org (404)
+    assert email not in members(api, org)
+    assert api("GET", org["path"], user=email)[0] == 404
+    assert api("GET", "/v1/me", user=email)[0] == 200  # the account itself stays
+
+    # When reactivated, they are a member again (with the default role)
+    on = {"schemas": [PATCH], "Operations": [{"op": "replace", "value": {"active": True}}]}
+    status, _, patched = scim(api, "PATCH", f"/Users/{user_id}", org["token"], on)
+    assert status == 200
+    assert patched["active"] is True
+    assert members(api, org)[email] == "viewer"
+
+    # When deleted, the user is gone from SCIM and from the members, never the account
+    assert scim(api, "DELETE", f"/Users/{user_id}", org["token"])[0] == 204
+    assert scim(api, "GET", f"/Users/{user_id}", org["token"])[0] == 404
+    assert email not in members(api, org)
+    assert api("GET", "/v1/me", user=email)[0] == 200
+
+    # And every change is audited with the SCIM token as the actor, as member events
+    actions = [(a, t, i) for a, t, i in audit_actions(stack, org["org_id"]) if t == "scim_token"]
+    assert actions == [
+        ("member.joined", "scim_token", org["id"]),
+        ("member.removed", "scim_token", org["id"]),
+        ("member.joined", "scim_token", org["id"]),
+        ("member.removed", "scim_token", org["id"]),
+    ]
+
+
+def test_the_last_owner_is_never_deactivated(api: Api, org: dict[str, Any]) -> None:
+    # Given the owner, adopted by the identity provider (already a member: nothing moves)
+    status, _, owner = scim(api, "POST", "/Users", org["token"], new_user(org["owner"]))
+    assert status == 201
+    assert owner["active"] is True
+    assert members(api, org)[org["owner"]] == "owner"
+    # When the identity provider deactivates them, it is refused: the org keeps its owner
+    off = {"schemas": [PATCH], "Operations": [{"op": "replace", "path": "active", "value": False}]}
+    status, _, refused = scim(api, "PATCH", f"/Users/{owner['id']}", org["token"], off)
+    assert status == 409
+    assert refused["schemas"] == [ERROR]
+    assert scim(api, "DELETE", f"/Users/{owner['id']}", org["token"])[0] == 409
+    assert members(api, org)[org["owner"]] == "owner"
+
+
+def test_another_orgs_token_sees_none_of_this_orgs_users(api: Api, org: dict[str, Any]) -> None:
+    # Given a user provisioned in this org and a second org with its own token
+    status, _, created = scim(api, "POST", "/Users", org["token"], new_user(unique_email("mine")))
+    assert status == 201
+    other_owner, other_slug = unique_email("other"), f"scim-{pysecrets.token_hex(4)}"
+    assert api("POST", "/v1/orgs", user=other_owner, json={"name": "Other", "slug": other_slug})[0] == 201
+    other = api("POST", f"/v1/orgs/{other_slug}/scim/tokens", user=other_owner, json={"name": "idp"})[2]["token"]
+    # Then the other token finds nothing of it: 404 by ID, an empty listing and filter
+    assert scim(api, "GET", f"/Users/{created['id']}", other)[0] == 404
+    off = {"schemas": [PATCH], "Operations": [{"op": "replace", "path": "active", "value": False}]}
+    assert scim(api, "PATCH", f"/Users/{created['id']}", other, off)[0] == 404
+    assert scim(api, "DELETE", f"/Users/{created['id']}", other)[0] == 404
+    status, _, listing = scim(api, "GET", "/Users", other)
+    assert status == 200
+    assert listing["totalResults"] == 0
+    filtered = scim(api, "GET", f"/Users?filter=userName%20eq%20%22{created['userName']}%22", other)[2]
+    assert filtered["totalResults"] == 0
+    # And this org's user is still active here
+    assert scim(api, "GET", f"/Users/{created['id']}", org["token"])[2]["active"] is True
+
+
+def test_scim_tokens_work_on_scim_only_and_die_when_revoked(
+    api: Api, org: dict[str, Any], stack: LocalStack, server_log: io.StringIO
+) -> None:
+    token = org["token"]
+    assert token.startswith("sr_scim_")
+    # A SCIM token is useless on the rest of the API
+    for method, path in (("GET", org["path"]), ("GET", "/v1/me"), ("GET", f"{org['path']}/members")):
+        status, _, body = api(method, path, headers={"Authorization": f"Bearer {token}"})
+        assert (status, body["error"]["code"]) == (403, "scim_token"), path
+    # Other credentials are useless on /scim/v2 (in SCIM's error shape)
+    status, _, body = api("GET", "/scim/v2/Users", user=org["owner"])
+    assert status == 403
+    assert json.loads(body)["schemas"] == [ERROR]
+    assert scim(api, "GET", "/Users", "sr_scim_notatoken")[0] == 401
+    # The token list never shows the token
+    status, _, listed = api("GET", f"{org['path']}/scim/tokens", user=org["owner"])
+    assert status == 200
+    assert [t["id"] for t in listed["data"]] == [org["id"]]
+    assert token not in json.dumps(listed)
+    assert token not in json.dumps(query_partition(stack, f"SCIMTOK#{org['id']}"), default=str)  # its hash only
+    # When revoked, the next request is 401
+    assert scim(api, "GET", "/Users", token)[0] == 200
+    assert api("DELETE", f"{org['path']}/scim/tokens/{org['id']}", user=org["owner"])[0] == 204
+    status, _, body = scim(api, "GET", "/Users", token)
+    assert status == 401
+    assert body["schemas"] == [ERROR]
+    # And the token is stored nowhere, logged nowhere
+    stored = [
+        *query_partition(stack, f"SCIMTOK#{org['id']}"),  # gone: revoked
+        *query_partition(stack, f"AUDIT#{org['org_id']}"),
+        *query_partition(stack, f"ORG#{org['org_id']}"),
+    ]
+    assert token not in json.dumps(stored, default=str)
+    assert token not in server_log.getvalue()
+
+
+@pytest.mark.usefixtures("stack_workers")
+def test_provisioning_reaches_webhooks_as_member_events(api: Api, org: dict[str, Any]) -> None:
+    from http_api.test_webhooks import Receiver, subscribe
+
+    receiver = Receiver()
+    try:
+        subscribe(api, org, receiver.url, ["member.*"])
+        status, _, created = scim(api, "POST", "/Users", org["token"], new_user(unique_email("hooked")))
+        assert status == 201, created
+        assert scim(api, "DELETE", f"/Users/{created['id']}", org["token"])[0] == 204
+        calls = receiver.wait(2)
+    finally:
+        receiver.close()
+    events = [json.loads(body) for _, body in calls]
+    assert sorted(e["type"] for e in events) == ["member.joined", "member.removed"]
+    assert all(e["data"]["actor"] == {"type": "scim_token", "id": org["id"]} for e in events)
+    assert org["token"] not in json.dumps(events)
