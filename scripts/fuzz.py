@@ -291,13 +291,27 @@ EXPECTATIONS: list[tuple[list[str], str, list[str], str]] = [
         "slug the org has no role for is 400 naming `role`.",
     ),
     (
-        ["get_key", "list_grants", "create_grant", "revoke_grant", "rekey"],
+        ["get_key", "list_grants", "create_grant", "revoke_grant"],
         "positive_data_acceptance",
         ["2xx", "400", "401", "403", "404", "409", "422"],
         "Grants exist in client-encrypted environments only (422 not_client_encrypted elsewhere); the "
         "caller's grant may be missing (403 no_grant); a grantee must be able to read the environment "
         "and have published a key of the grant's suite, a rekey must name exactly the current grants "
         "and values (422), at the current key version (409); a grant's length is its suite's (400).",
+    ),
+    (
+        ["rekey"],
+        "positive_data_acceptance",
+        ["2xx", "400", "401", "403", "404", "409", "413", "422"],
+        "As the other grant operations; and a rekey carries every value of its environment, so a "
+        "schema-valid one may pass the 1 MiB request body limit: 413 before any validation.",
+    ),
+    (
+        ["rekey"],
+        "negative_data_rejection",
+        ["400", "401", "403", "404", "405", "406", "409", "413", "415", "422", "428", "429"],
+        "A schema-violating rekey past the 1 MiB request body limit is refused by its size first "
+        "(413 payload_too_large): the body is not read, so no field is named.",
     ),
     (
         ["put_my_keys"],
