@@ -177,6 +177,31 @@ def test_the_last_owner_is_never_deactivated(api: Api, org: dict[str, Any]) -> N
     assert members(api, org)[org["owner"]] == "owner"
 
 
+def test_only_an_owners_token_removes_an_owner(api: Api, org: dict[str, Any]) -> None:
+    # Given a second owner and an admin, each invited by the owner
+    joined = {}
+    for role in ("owner", "admin"):
+        email = unique_email(role)
+        body = {"email": email, "role": role}
+        status, _, inv = api("POST", f"{org['path']}/invitations", user=org["owner"], json=body)
+        assert status == 201, inv
+        assert api("POST", f"/v1/invitations/{inv['token']}/accept", user=email)[0] == 200
+        joined[role] = email
+    status, _, made = api("POST", f"{org['path']}/scim/tokens", user=joined["admin"], json={"name": "admin-idp"})
+    assert status == 201, made
+    status, _, second = scim(api, "POST", "/Users", org["token"], new_user(joined["owner"]))
+    assert status == 201, second
+    off = {"schemas": [PATCH], "Operations": [{"op": "replace", "path": "active", "value": False}]}
+    # When the admin's token deactivates the second owner: refused (an admin cannot remove an owner)
+    status, _, refused = scim(api, "PATCH", f"/Users/{second['id']}", made["token"], off)
+    assert (status, refused["schemas"]) == (403, [ERROR]), refused
+    assert scim(api, "DELETE", f"/Users/{second['id']}", made["token"])[0] == 403
+    assert members(api, org)[joined["owner"]] == "owner"
+    # Then the owner's token may
+    assert scim(api, "PATCH", f"/Users/{second['id']}", org["token"], off)[0] == 200
+    assert joined["owner"] not in members(api, org)
+
+
 def test_another_orgs_token_sees_none_of_this_orgs_users(api: Api, org: dict[str, Any]) -> None:
     # Given a user provisioned in this org and a second org with its own token
     status, _, created = scim(api, "POST", "/Users", org["token"], new_user(unique_email("mine")))

@@ -8,7 +8,9 @@ is a member right now:
   membership with DEFAULT_ROLE;
 - `active: false` (PUT or PATCH) removes the membership, `active: true` restores it (with
   DEFAULT_ROLE); DELETE removes the record and the membership; never the account;
-- the last owner is never removed (409, as everywhere: `orgs.guard`).
+- the last owner is never removed (409, as everywhere: `orgs.guard`), and an owner only by a
+  token an owner of the org created and still is (403 `owner_removal`): a token acts with its
+  creator's authority, and through the API only owners remove owners.
 Every change is one transaction with one audit event (actor: the SCIM token): `member.joined` or
 `member.removed` when the membership moves (so webhooks see them as any member change), else
 `scim_user.created`, `scim_user.updated` or `scim_user.deleted`."""
@@ -32,7 +34,7 @@ from strongroom.data import scim as data
 from strongroom.data.orgs import MembershipRecord, OrgRecord
 from strongroom.data.scim import ScimUserRecord
 from strongroom.domain import audit, roles
-from strongroom.errors import Conflict, Invalid, NotFound, PayloadTooLarge, Unauthorized
+from strongroom.errors import Conflict, Forbidden, Invalid, NotFound, PayloadTooLarge, Unauthorized
 from strongroom.models.common import EMAIL_PATTERN
 from strongroom.models.scim_resources import MAX_RESULTS, ScimUser
 
@@ -174,6 +176,8 @@ def _move(org: OrgRecord, user_id: str, email: str, active: bool) -> _Move:
         ]
         return _Move(ops, "member.joined", DEFAULT_ROLE)
     if not active and member is not None:
+        if member.role == "owner":
+            _require_owner_authority(org)
         ops = [
             org_data.remove_member(member),
             org_data.guard(org.id, -1 if member.role == "owner" else 0),
@@ -181,6 +185,17 @@ def _move(org: OrgRecord, user_id: str, email: str, active: bool) -> _Move:
         ]
         return _Move(ops, "member.removed", member.role)
     return _Move([org_data.guard(org.id)], None)
+
+
+def _require_owner_authority(org: OrgRecord) -> None:
+    """The calling token's creator is an owner of the org now (one token read, one membership read)."""
+    token = data.get(principal().id)
+    creator = org_data.membership(org.id, token.created_by) if token is not None else None
+    if creator is None or creator.role != "owner":
+        raise Forbidden(
+            "only a SCIM token created by an owner (who still is one) removes an owner",
+            code="owner_removal",
+        )
 
 
 def _event(org: OrgRecord, move: _Move, otherwise: str, user_id: str) -> audit.AuditEvent:
