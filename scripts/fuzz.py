@@ -127,7 +127,7 @@ def seed(base: str) -> Seed:
 
 # Reads of a per-org configuration that is absent until someone sets it (404 until then):
 # "created resource not found" does not apply to them after creating an org.
-UNCREATED_BY_ORG = ["get_oidc_config"]
+UNCREATED_BY_ORG = ["get_oidc_config", "delete_oidc_config"]
 
 
 def _toml(value: Any) -> str:
