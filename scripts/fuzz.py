@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -39,6 +40,7 @@ ROOT = Path(__file__).resolve().parents[1]
 USER = "fuzz@example.com"
 OWNER = "owner@example.com"  # owns the orgs that invite the fuzz user
 MEMBERS = ("member1@example.com", "member2@example.com", "member3@example.com")
+OPENAPI = ROOT / "docs" / "openapi.json"
 PROBABILITY = 0.5  # share of generated path parameters that name a seeded resource
 
 
@@ -125,9 +127,18 @@ def seed(base: str) -> Seed:
 # --------------------------------------------------------------------------- configuration
 
 
-# Reads of a per-org configuration that is absent until someone sets it (404 until then):
-# "created resource not found" does not apply to them after creating an org.
-UNCREATED_BY_ORG = ["get_oidc_config", "delete_oidc_config"]
+def org_singletons(document: dict[str, Any]) -> list[str]:
+    """The reads and deletes of every per-org configuration that exists once someone PUTs it.
+
+    A path whose only parameter is {org} and that takes a PUT (`/v1/orgs/{org}/sso/oidc`, ...) is a
+    singleton of the org: absent (404) until configured, so "created resource not found" does not
+    apply to its GET and DELETE after the links schemathesis infers from creating an org.
+    """
+    found = []
+    for path, operations in document["paths"].items():
+        if "put" in operations and re.findall(r"{(\w+)}", path) == ["org"]:
+            found += [operations[m]["operationId"] for m in ("get", "delete") if m in operations]
+    return sorted(found)
 
 
 def _toml(value: Any) -> str:
@@ -402,7 +413,7 @@ def config(s: Seed) -> str:
         lines += [f"parameters = {_toml({param: _bind(dictionary)})}"]
     # Singletons of an org that exist once configured: a new org has none, so the links schemathesis
     # infers from POST /v1/orgs to them find 404, as they should.
-    for op_id in UNCREATED_BY_ORG:
+    for op_id in org_singletons(json.loads(OPENAPI.read_text())):
         lines += ["", "[[operations]]", f"include-operation-id = {_toml(op_id)}"]
         lines += ["checks.ensure_resource_availability.enabled = false"]
     for op_ids, check, statuses, why in EXPECTATIONS:
