@@ -77,8 +77,7 @@ def search(
         request_id=request_id or correlation_id,
     )
     access = org_access(org, "audit.read")
-    data, next_cursor = audit_log.search(access, filters=filters, limit=limit, cursor=cursor)
-    return AuditList(data=data, next_cursor=next_cursor)
+    return AuditList.of(audit_log.search(access, filters=filters, limit=limit, cursor=cursor))
 
 
 @app.get(

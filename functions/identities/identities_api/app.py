@@ -22,8 +22,7 @@ IdentityRef = Annotated[str, Path(pattern=REF_PATTERN, description="Identity ID 
 @app.get("/v1/orgs/<org>/identities")
 def list_identities(org: OrgRef, limit: Limit = 100, cursor: Cursor = None) -> IdentityList:
     access = org_access(org, "identities.manage")
-    data, next_cursor = identities.list_identities(access, limit=limit, cursor=cursor)
-    return IdentityList(data=data, next_cursor=next_cursor)
+    return IdentityList.of(identities.list_identities(access, limit=limit, cursor=cursor))
 
 
 @app.post("/v1/orgs/<org>/identities", responses={201: {"description": "Created"}})

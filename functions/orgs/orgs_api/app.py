@@ -49,8 +49,7 @@ InvitationToken = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,128}$", descrip
 
 @app.get("/v1/orgs")
 def list_orgs(limit: Limit = 100, cursor: Cursor = None) -> OrgList:
-    data, next_cursor = orgs.list_mine(limit=limit, cursor=cursor)
-    return OrgList(data=data, next_cursor=next_cursor)
+    return OrgList.of(orgs.list_mine(limit=limit, cursor=cursor))
 
 
 @app.post("/v1/orgs", responses={201: {"description": "Created; the caller is its owner"}})
@@ -80,8 +79,7 @@ def delete_org(org: OrgRef) -> Response[str]:
 @app.get("/v1/orgs/<org>/members")
 def list_members(org: OrgRef, limit: Limit = 100, cursor: Cursor = None) -> MemberList:
     access = org_access(org, "members.read")
-    data, next_cursor = orgs.list_members(access, limit=limit, cursor=cursor)
-    return MemberList(data=data, next_cursor=next_cursor)
+    return MemberList.of(orgs.list_members(access, limit=limit, cursor=cursor))
 
 
 @app.patch("/v1/orgs/<org>/members/<user>")
@@ -101,8 +99,7 @@ def delete_member(org: OrgRef, user: UserRef) -> Response[str]:
 @app.get("/v1/orgs/<org>/invitations")
 def list_invitations(org: OrgRef, limit: Limit = 100, cursor: Cursor = None) -> InvitationList:
     access = org_access(org, "members.manage")
-    data, next_cursor = orgs.list_invitations(access, limit=limit, cursor=cursor)
-    return InvitationList(data=data, next_cursor=next_cursor)
+    return InvitationList.of(orgs.list_invitations(access, limit=limit, cursor=cursor))
 
 
 @app.post("/v1/orgs/<org>/invitations", responses={201: {"description": "Created; the token is shown once"}})

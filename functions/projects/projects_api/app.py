@@ -36,8 +36,7 @@ ENVIRONMENT = f"{PROJECT}/environments/<env>"
 @app.get("/v1/orgs/<org>/projects")
 def list_projects(org: OrgRef, limit: Limit = 100, cursor: Cursor = None) -> ProjectList:
     access = org_access(org, "projects.read")
-    data, next_cursor = projects.list_projects(access, limit=limit, cursor=cursor)
-    return ProjectList(data=data, next_cursor=next_cursor)
+    return ProjectList.of(projects.list_projects(access, limit=limit, cursor=cursor))
 
 
 @app.post("/v1/orgs/<org>/projects", responses={201: {"description": "Created with development, staging, production"}})
@@ -68,8 +67,7 @@ def delete_project(org: OrgRef, project: ProjectRef) -> Response[str]:
 @app.get(f"{PROJECT}/environments")
 def list_environments(org: OrgRef, project: ProjectRef, limit: Limit = 100, cursor: Cursor = None) -> EnvironmentList:
     access = project_access(org, project, "projects.read")
-    data, next_cursor = projects.list_environments(access, limit=limit, cursor=cursor)
-    return EnvironmentList(data=data, next_cursor=next_cursor)
+    return EnvironmentList.of(projects.list_environments(access, limit=limit, cursor=cursor))
 
 
 @app.post(f"{PROJECT}/environments", responses={201: {"description": "Created"}})

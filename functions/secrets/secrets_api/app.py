@@ -77,10 +77,9 @@ def list_secrets(
 ) -> SecretList:
     """Own and inherited secrets (`source` names the environment holding each value)."""
     access = environment_access(org, project, env, "secrets.read")
-    data, next_cursor = secrets.list_secrets(
-        access, prefix=prefix, with_values=values, limit=limit, cursor=cursor, resolve=resolve
+    return SecretList.of(
+        secrets.list_secrets(access, prefix=prefix, with_values=values, limit=limit, cursor=cursor, resolve=resolve)
     )
-    return SecretList(data=data, next_cursor=next_cursor)
 
 
 @app.get(f"{E}/secrets/<key>")
@@ -118,8 +117,7 @@ def list_versions(
     org: OrgRef, project: ProjectRef, env: EnvRef, key: SecretKey, limit: Limit = 100, cursor: Cursor = None
 ) -> SecretVersionList:
     access = environment_access(org, project, env, "secrets.read")
-    data, next_cursor = secrets.list_versions(access, key, limit=limit, cursor=cursor)
-    return SecretVersionList(data=data, next_cursor=next_cursor)
+    return SecretVersionList.of(secrets.list_versions(access, key, limit=limit, cursor=cursor))
 
 
 @app.post(f"{E}/secrets/<key>/restore")

@@ -21,8 +21,7 @@ TokenRef = Annotated[str, Path(pattern=REF_PATTERN, description="Token ID (tok_â
 @app.get("/v1/orgs/<org>/tokens")
 def list_tokens(org: OrgRef, limit: Limit = 100, cursor: Cursor = None) -> ServiceTokenList:
     access = org_access(org, "tokens.manage")
-    data, next_cursor = tokens.list_tokens(access, limit=limit, cursor=cursor)
-    return ServiceTokenList(data=data, next_cursor=next_cursor)
+    return ServiceTokenList.of(tokens.list_tokens(access, limit=limit, cursor=cursor))
 
 
 @app.post("/v1/orgs/<org>/tokens", responses={201: {"description": "Created; `token` is shown this once"}})

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Self
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
@@ -60,6 +60,12 @@ class Page[T](Response):
 
     data: list[T]
     next_cursor: str | None = None
+
+    @classmethod
+    def of(cls, found: tuple[list[T], str | None]) -> Self:
+        """The page a domain listing answers as `(data, next_cursor)`."""
+        data, next_cursor = found
+        return cls(data=data, next_cursor=next_cursor)
 
 
 class Items[T](Response):
