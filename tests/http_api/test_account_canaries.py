@@ -153,3 +153,44 @@ def test_no_password_code_or_token_of_a_whole_account_life_is_anywhere_it_should
         hits += [f"{what} in {place}" for place, text in texts if _found(value, text)]
     assert len(j.canaries) >= 20
     assert hits == []
+
+
+def test_no_secret_value_or_issued_credential_of_an_environment_s_life_is_in_the_debug_log(
+    api: Api, server_log: io.StringIO
+) -> None:
+    """Secret values go in by PUT, PATCH and import and come out of pulls; tokens and webhook
+    secrets are issued: none of them is in the server's log at DEBUG (where the web framework
+    logs every route's parsed arguments)."""
+    user = f"values-{secrets.token_hex(4)}@example.com"
+    j = Journey(lambda method, path, **kw: api(method, path, user=None if "headers" in kw else user, **kw))
+    org = j.call("POST", "/v1/orgs", json={"name": "Canary values"})[2]["id"]
+    project = j.call("POST", f"/v1/orgs/{org}/projects", json={"name": "App"})[2]["id"]
+    envs = j.call("GET", f"/v1/orgs/{org}/projects/{project}/environments")[2]["data"]
+    env = next(e["id"] for e in envs if e["slug"] == "development")
+    base = f"/v1/orgs/{org}/projects/{project}/environments/{env}"
+    put, patched, imported = (j.secret(_password(w), f"{w} value") for w in ("put", "patched", "imported"))
+    assert j.call("PUT", f"{base}/secrets/PUT_ONE", json={"value": put})[0] in (200, 201)
+    status, _h, body = j.call("PATCH", f"{base}/secrets", json={"set": {"PATCHED": patched}})
+    assert status == 200, body
+    status, _h, body = j.call("POST", f"{base}/import", json={"format": "dotenv", "content": f"IMPORTED={imported}\n"})
+    assert status == 200, body
+    status, _h, created = j.call(
+        "POST",
+        f"/v1/orgs/{org}/tokens",
+        json={"name": "ci", "project": project, "environment": env, "permissions": ["read"]},
+    )
+    assert status == 201, created
+    token = j.secret(created["token"], "service token", issued_here=True)
+    status, _h, pulled = j.call("GET", "/runtime/v1/secrets", headers=_bearer(token))
+    assert status == 200, pulled
+    assert pulled["secrets"]["PATCHED"] == patched
+    status, _h, hook = j.call(
+        "POST", f"/v1/orgs/{org}/webhooks", json={"url": "http://127.0.0.1:9/hook", "events": ["secret.*"]}
+    )
+    assert status == 201, hook
+    j.secret(hook["secret"], "webhook secret", issued_here=True)
+
+    log = server_log.getvalue()
+    assert "Calling API Route Handler" in log
+    hits = [what for value, what in j.canaries.items() if _found(value, log)]
+    assert hits == []

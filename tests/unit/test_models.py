@@ -5,6 +5,7 @@ carry control characters."""
 from __future__ import annotations
 
 import base64
+import re
 import string
 import unicodedata
 from typing import Any
@@ -240,3 +241,25 @@ def test_an_issuer_without_an_audience_is_a_configuration_error(monkeypatch: pyt
     monkeypatch.delenv("OIDC_AUDIENCE", raising=False)
     with pytest.raises(ConfigError):
         settings()
+
+
+# A field named for a credential: the web framework logs a route's parsed arguments at DEBUG, and a
+# SecretStr shows there (and in any repr) as '**********'. Hashes and IDs of credentials are not
+# credentials (`token_id`, `token_hash`).
+CREDENTIAL_FIELD = re.compile(r"(password|passphrase|secret|token|code|jwt|private_key)$")
+
+
+def _credential_fields() -> list[tuple[str, str, Any]]:
+    return [
+        (model.__name__, name, info.annotation)
+        for model in ALL_REQUEST_MODELS
+        for name, info in model.model_fields.items()
+        if CREDENTIAL_FIELD.search(name)
+    ]
+
+
+def test_every_credential_in_a_request_body_is_a_secret_str() -> None:
+    found = _credential_fields()
+    assert {("Login", "password"), ("OidcConfigPut", "client_secret")} <= {(m, n) for m, n, _a in found}
+    plain = [f"{m}.{n}" for m, n, annotation in found if "SecretStr" not in repr(annotation)]
+    assert plain == []
