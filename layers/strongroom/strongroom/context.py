@@ -13,6 +13,10 @@ from typing import Any, Literal
 
 PrincipalType = Literal["user", "service_token", "scim_token", "system"]
 
+# The HTTP methods that change something: a read-only credential may not call them, their body is
+# JSON, and they take an Idempotency-Key.
+MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
 
 @dataclass(frozen=True, slots=True)
 class Principal:

@@ -22,9 +22,9 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from aws_lambda_powertools.logging import correlation_paths
 
 from strongroom import errors
-from strongroom.context import RequestContext, set_current
+from strongroom.context import MUTATING, RequestContext, set_current
 from strongroom.http import idempotency, unmatched
-from strongroom.http.body import MUTATING, check_body, header_map
+from strongroom.http.body import check_body, header_map
 from strongroom.http.envelope import JSON, error_response, raw_error, validation_details
 from strongroom.observability import logger, metrics
 from strongroom.security.auth import authenticate

@@ -10,10 +10,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from strongroom import errors
+from strongroom.context import MUTATING
 from strongroom.http import jsontext
 from strongroom.http.envelope import JSON
 
-MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 MAX_BODY_BYTES = 1024 * 1024
 
 # How a JSON body that jsontext refuses is answered (all 400).

@@ -16,8 +16,8 @@ from typing import Any
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 
 from strongroom import errors
+from strongroom.context import MUTATING
 from strongroom.http import shown_once
-from strongroom.http.body import MUTATING
 from strongroom.http.envelope import JSON
 from strongroom.security.auth import DEV_HEADER
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from strongroom.context import Principal, principal
+from strongroom.context import MUTATING, Principal, principal
 from strongroom.data import orgs as org_data
 from strongroom.data import projects as project_data
 from strongroom.data import roles as role_data
@@ -168,7 +168,6 @@ def environment_access(org_ref: str, project_ref: str, env_ref: str, permission:
 
 # --------------------------------------------------------------------------- what a credential may call
 
-MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 ORG_ROUTES = "/v1/orgs/{org}"  # and everything under it: org_access applies the narrowing
 RUNTIME_ROUTES = "/runtime/"  # service tokens only (domain/runtime.py)
 SCIM_ROUTES = "/scim/v2"  # SCIM tokens only, and SCIM tokens nowhere else (domain/scim_tokens.py)
