@@ -27,6 +27,7 @@ from strongroom.http import idempotency, unmatched
 from strongroom.http.body import check_body, header_map
 from strongroom.http.envelope import JSON, error_response, raw_error, validation_details
 from strongroom.observability import logger, metrics
+from strongroom.security.access import ORG_ROUTES
 from strongroom.security.auth import authenticate
 
 # Routes that authenticate nobody: the health check, device login's start and poll (RFC 8628),
@@ -101,7 +102,7 @@ _REFS = ("org", "project", "env")
 def _route_refs(ctx: RequestContext, event: dict[str, Any], method: str, route_key: str) -> None:
     """What an org route names, for the read-ahead of its caller's reads (data/readahead.py)."""
     ctx.mutating = method in MUTATING
-    if route_key.partition(" ")[2].startswith("/v1/orgs/{org}"):
+    if route_key.partition(" ")[2].startswith(ORG_ROUTES):
         params = event.get("pathParameters") or {}
         ctx.refs = {name: str(params[name]) for name in _REFS if params.get(name)}
 
