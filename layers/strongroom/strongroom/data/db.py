@@ -409,13 +409,29 @@ def query_all(partition: str, *, prefix: str | None = None, index: str | None = 
 # --------------------------------------------------------------------------- writes
 
 
-@dataclass(slots=True)
-class Put:
-    item: dict[str, Any]
-    condition: str | None = None
+@dataclass(slots=True, kw_only=True)
+class _Op:
+    """What every op of a transaction may carry beside its own fields: its condition's attribute
+    names and values, and the error its failed condition means (else the transaction's)."""
+
     names: dict[str, str] = field(default_factory=dict)
     values: dict[str, Any] = field(default_factory=dict)
     on_fail: AppError | None = None
+
+    def _request(self, kind: str, body: dict[str, Any], condition: str | None) -> dict[str, Any]:
+        if condition:
+            body["ConditionExpression"] = condition
+        if self.names:
+            body["ExpressionAttributeNames"] = self.names
+        if self.values:
+            body["ExpressionAttributeValues"] = serialize(self.values)
+        return {kind: body}
+
+
+@dataclass(slots=True)
+class Put(_Op):
+    item: dict[str, Any]
+    condition: str | None = None
 
     @property
     def key(self) -> dict[str, Any]:
@@ -427,19 +443,14 @@ class Put:
         return cls(item, condition="attribute_not_exists(PK)", on_fail=on_fail)
 
     def request(self) -> dict[str, Any]:
-        body: dict[str, Any] = {"TableName": _table(), "Item": serialize(self.item)}
-        _conditions(body, self.condition, self.names, self.values)
-        return {"Put": body}
+        return self._request("Put", {"TableName": _table(), "Item": serialize(self.item)}, self.condition)
 
 
 @dataclass(slots=True)
-class Update:
+class Update(_Op):
     key: dict[str, str]
     expression: str
     condition: str | None = "attribute_exists(PK)"
-    names: dict[str, str] = field(default_factory=dict)
-    values: dict[str, Any] = field(default_factory=dict)
-    on_fail: AppError | None = None
 
     @classmethod
     def set_fields(
@@ -467,49 +478,29 @@ class Update:
         return cls(key, expression, condition=condition, names=names, values=values, on_fail=on_fail)
 
     def request(self) -> dict[str, Any]:
-        body: dict[str, Any] = {"TableName": _table(), "Key": serialize(self.key), "UpdateExpression": self.expression}
-        _conditions(body, self.condition, self.names, self.values)
-        return {"Update": body}
+        body = {"TableName": _table(), "Key": serialize(self.key), "UpdateExpression": self.expression}
+        return self._request("Update", body, self.condition)
 
 
 @dataclass(slots=True)
-class Delete:
+class Delete(_Op):
     key: dict[str, str]
     condition: str | None = None
-    names: dict[str, str] = field(default_factory=dict)
-    values: dict[str, Any] = field(default_factory=dict)
-    on_fail: AppError | None = None
 
     def request(self) -> dict[str, Any]:
-        body: dict[str, Any] = {"TableName": _table(), "Key": serialize(self.key)}
-        _conditions(body, self.condition, self.names, self.values)
-        return {"Delete": body}
+        return self._request("Delete", {"TableName": _table(), "Key": serialize(self.key)}, self.condition)
 
 
 @dataclass(slots=True)
-class Check:
+class Check(_Op):
     key: dict[str, str]
     condition: str
-    names: dict[str, str] = field(default_factory=dict)
-    values: dict[str, Any] = field(default_factory=dict)
-    on_fail: AppError | None = None
 
     def request(self) -> dict[str, Any]:
-        body: dict[str, Any] = {"TableName": _table(), "Key": serialize(self.key)}
-        _conditions(body, self.condition, self.names, self.values)
-        return {"ConditionCheck": body}
+        return self._request("ConditionCheck", {"TableName": _table(), "Key": serialize(self.key)}, self.condition)
 
 
 Op = Put | Update | Delete | Check
-
-
-def _conditions(body: dict[str, Any], condition: str | None, names: dict[str, str], values: dict[str, Any]) -> None:
-    if condition:
-        body["ConditionExpression"] = condition
-    if names:
-        body["ExpressionAttributeNames"] = names
-    if values:
-        body["ExpressionAttributeValues"] = serialize(values)
 
 
 class Contended(Conflict):
@@ -617,8 +608,7 @@ def update_plain(
     from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415
 
     _forget([key])
-    params: dict[str, Any] = {"TableName": _table(), "Key": serialize(key), "UpdateExpression": expression}
-    _conditions(params, condition, names or {}, values)
+    params = Update(key, expression, condition=condition, names=names or {}, values=values).request()["Update"]
     try:
         aws.dynamodb().update_item(**params)
     except ClientError as exc:
