@@ -175,6 +175,7 @@ EXPECTATIONS: list[tuple[list[str], str, list[str], str]] = [
             "list_identities",
             "list_approval_policies",
             "list_access_requests",
+            "list_change_requests",
         ],
         "positive_data_acceptance",
         ["2xx", "400", "401", "403", "404", "409"],
@@ -381,12 +382,21 @@ EXPECTATIONS: list[tuple[list[str], str, list[str], str]] = [
         "already_permitted).",
     ),
     (
-        ["approve_access_request", "reject_access_request", "cancel_access_request"],
+        [
+            "approve_access_request",
+            "reject_access_request",
+            "cancel_access_request",
+            "approve_change_request",
+            "reject_change_request",
+            "comment_change_request",
+            "apply_change_request",
+        ],
         "positive_data_acceptance",
         ["2xx", "401", "403", "404", "409"],
         "Decisions are state transitions: a request already decided, expired or approved by the "
         "caller is 409; a caller who is not an approver of its step (or not its requester, for "
-        "cancel) is 403.",
+        "cancel; not its author, for apply) is 403; applying one whose keys moved since it was opened "
+        "is 409 stale.",
     ),
     (
         ["sso_oidc_callback"],

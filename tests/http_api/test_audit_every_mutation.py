@@ -830,8 +830,49 @@ def _request_cancel(w: World) -> tuple[str, str, str, Any, str]:
     return "POST", f"{org}/access-requests/{req['id']}/cancel", w.member, None, "access_request.cancelled"
 
 
+def _change_request(w: World, *, approved: bool = False) -> tuple[str, dict[str, Any]]:
+    """A change request the member (made an admin: it writes production) opened by writing to a
+    production whose changes the policy covers."""
+    org, _ = _governed(w, applies_to="changes")
+    env = f"{org}/projects/web/environments/production"
+    member = w.call("GET", f"{org}/members", user=w.owner, want=200)["data"]
+    dev_id = next(m["user_id"] for m in member if m["email"] == w.member)
+    w.call("PATCH", f"{org}/members/{dev_id}", user=w.owner, body={"role": "admin"}, want=200)
+    held = w.call("PUT", f"{env}/secrets/DB_URL", user=w.member, body={"value": "postgres://x"}, want=202)
+    cr = held["change_request"]
+    if approved:
+        w.call("POST", f"{org}/change-requests/{cr['id']}/approve", user=w.owner, body={}, want=200)
+    return org, cr
+
+
+def _change_approve(w: World) -> tuple[str, str, str, Any, str]:
+    org, cr = _change_request(w)
+    return "POST", f"{org}/change-requests/{cr['id']}/approve", w.owner, {}, "change_request.approved"
+
+
+def _change_reject(w: World) -> tuple[str, str, str, Any, str]:
+    org, cr = _change_request(w)
+    body = {"reason": "no"}
+    return "POST", f"{org}/change-requests/{cr['id']}/reject", w.owner, body, "change_request.rejected"
+
+
+def _change_comment(w: World) -> tuple[str, str, str, Any, str]:
+    org, cr = _change_request(w)
+    body = {"body": "why?"}
+    return "POST", f"{org}/change-requests/{cr['id']}/comments", w.owner, body, "change_request.commented"
+
+
+def _change_apply(w: World) -> tuple[str, str, str, Any, str]:
+    org, cr = _change_request(w, approved=True)
+    return "POST", f"{org}/change-requests/{cr['id']}/apply", w.member, None, "change_request.applied"
+
+
 RECIPES.update(
     {
+        "POST /v1/orgs/{org}/change-requests/{id}/approve": _change_approve,
+        "POST /v1/orgs/{org}/change-requests/{id}/reject": _change_reject,
+        "POST /v1/orgs/{org}/change-requests/{id}/comments": _change_comment,
+        "POST /v1/orgs/{org}/change-requests/{id}/apply": _change_apply,
         "POST /v1/orgs/{org}/approval-policies": _policy_create,
         "PUT /v1/orgs/{org}/approval-policies/{id}": _policy_replace,
         "DELETE /v1/orgs/{org}/approval-policies/{id}": _policy_delete,

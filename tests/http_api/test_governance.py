@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from strongroom import clock
-from support import Api, org_with_members
+from strongroom_local import LocalStack
+from support import Api, org_with_members, query_partition
 
 pytestmark = pytest.mark.http
 
@@ -220,3 +221,95 @@ def test_policies_are_validated_and_exclusive(api: Api) -> None:
     assert len(listed["data"]) == 2
     assert api("DELETE", f"{path}/{first['id']}", user=owner)[0] == 204
     assert api("GET", f"{path}/{first['id']}", user=owner)[0] == 404
+
+
+def _change_policy(api: Api, slug: str, owner: str) -> dict[str, Any]:
+    return _policy(api, slug, owner, environments=["staging"], applies_to=["changes"], approvers=["admin"])
+
+
+def test_a_developers_patch_into_a_covered_staging_waits_for_approval_and_its_author(
+    api: Api, stack: LocalStack
+) -> None:
+    slug, emails, ids = org_with_members(api, {"admin": "admin", "dev": "developer"})
+    owner, dev, admin = emails["owner"], emails["dev"], emails["admin"]
+    staging = f"{_project(api, slug, owner)}/environments/staging"
+    policy = _change_policy(api, slug, owner)
+
+    # The owner's own write bypasses, audited as a bypass
+    assert api("PUT", f"{staging}/secrets/A", user=owner, json={"value": "one"})[0] == 200
+    _, _, log = api("GET", f"/v1/orgs/{slug}/audit?action=secret.created", user=owner)
+    assert log["data"][0]["metadata"]["approval_bypassed"] == {"policy_id": policy["id"]}
+
+    # A developer's PATCH answers 202 with keys and actions only; nothing changed
+    patch = {"set": {"A": "two-proposed", "B": "bee-proposed"}}
+    status, _, held = api("PATCH", f"{staging}/secrets", user=dev, json=patch)
+    assert status == 202, held
+    cr = held["change_request"]
+    assert cr["status"] == "open"
+    assert [(c["key"], c["action"], c["old_version"], c["new_version"]) for c in cr["changes"]] == [
+        ("A", "update", 1, 2),
+        ("B", "create", None, 1),
+    ]
+    assert "proposed" not in str(held)
+    assert api("GET", f"{staging}/secrets/A", user=dev)[2]["value"] == "one"
+    assert api("GET", f"{staging}/secrets/B", user=dev)[0] == 404
+    # …and the proposed values are sealed at rest
+    org_id = api("GET", f"/v1/orgs/{slug}", user=owner)[2]["id"]
+    [item] = [i for i in query_partition(stack, f"ORG#{org_id}", "CHANGEREQ#") if i["id"]["S"] == cr["id"]]
+    assert b"proposed" not in item["sealed"]["B"]
+
+    base = f"/v1/orgs/{slug}/change-requests/{cr['id']}"
+    assert api("POST", f"{base}/apply", user=dev)[2]["error"]["code"] == "not_approved"
+    assert api("POST", f"{base}/approve", user=dev, json={})[2]["error"]["code"] == "self_approval"
+    assert api("POST", f"{base}/comments", user=admin, json={"body": "looks right"})[0] == 200
+    status, _, approved = api("POST", f"{base}/approve", user=admin, json={"comment": "ok"})
+    assert (status, approved["status"]) == (200, "approved")
+    assert api("POST", f"{base}/apply", user=admin)[2]["error"]["code"] == "not_author"
+    assert api("GET", f"{staging}/secrets/A", user=dev)[2]["value"] == "one"
+    status, _, applied = api("POST", f"{base}/apply", user=dev)
+    assert (status, applied["status"], applied["applied_revision"]) == (200, "applied", 2)
+    assert api("GET", f"{staging}/secrets/A", user=dev)[2]["value"] == "two-proposed"
+    assert api("GET", f"{staging}/secrets/B", user=dev)[2]["version"] == 1
+    _, _, shown = api("GET", base, user=dev)
+    assert [c["body"] for c in shown["comments"]] == ["looks right"]
+    assert shown["approvals"][0]["user_id"] == ids["admin"]
+
+    # A change request whose key moved since it was opened → 409 stale on apply, nothing written
+    status, _, held = api("PUT", f"{staging}/secrets/A", user=dev, json={"value": "three"})
+    assert status == 202
+    stale = f"/v1/orgs/{slug}/change-requests/{held['change_request']['id']}"
+    assert api("POST", f"{stale}/approve", user=admin, json={})[0] == 200
+    assert api("PUT", f"{staging}/secrets/A", user=owner, json={"value": "four"})[0] == 200
+    status, _, out = api("POST", f"{stale}/apply", user=dev)
+    assert (status, out["error"]["code"], out["error"]["details"]["keys"]) == (409, "stale", ["A"])
+    _, _, a = api("GET", f"{staging}/secrets/A", user=dev)
+    assert (a["value"], a["version"]) == ("four", 3)
+    assert api("GET", stale, user=dev)[2]["status"] == "approved"
+
+
+def test_ten_racing_applies_apply_once(api: Api) -> None:
+    slug, emails, _ = org_with_members(api, {"admin": "admin", "dev": "developer"})
+    staging = f"{_project(api, slug, emails['owner'])}/environments/staging"
+    _change_policy(api, slug, emails["owner"])
+    status, _, held = api("PUT", f"{staging}/secrets/C", user=emails["dev"], json={"value": "see"})
+    assert status == 202
+    base = f"/v1/orgs/{slug}/change-requests/{held['change_request']['id']}"
+    assert api("POST", f"{base}/approve", user=emails["admin"], json={})[0] == 200
+
+    results: list[int] = []
+    start = threading.Barrier(10)
+
+    def apply() -> None:
+        start.wait()
+        results.append(api("POST", f"{base}/apply", user=emails["dev"])[0])
+
+    threads = [threading.Thread(target=apply) for _ in range(10)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(results) == [200] + [409] * 9
+    _, _, c = api("GET", f"{staging}/secrets/C", user=emails["dev"])
+    assert (c["value"], c["version"]) == ("see", 1)
+    _, _, versions = api("GET", f"{staging}/secrets/C/versions", user=emails["dev"])
+    assert len(versions["data"]) == 1

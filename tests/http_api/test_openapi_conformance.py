@@ -40,6 +40,7 @@ from http_api.test_audit_every_mutation import (
     E,
     World,
     _access_request,
+    _change_request,
     _client_env,
     _governed,
     _identity,
@@ -403,8 +404,15 @@ def _governance_reads(t: Tenant, _api: Api, what: str) -> list[Call]:
     return [Call("GET", f"{org}/{what}", user=t.world.owner), Call("GET", f"{org}/{what}/{one}", user=t.world.owner)]
 
 
+def _change_reads(t: Tenant, _api: Api, *, one: bool) -> list[Call]:
+    org, cr = _change_request(t.world)
+    return [Call("GET", f"{org}/change-requests/{cr['id']}" if one else f"{org}/change-requests", user=t.world.owner)]
+
+
 READS.update(
     {
+        "GET /v1/orgs/{org}/change-requests": lambda t, api: _change_reads(t, api, one=False),
+        "GET /v1/orgs/{org}/change-requests/{id}": lambda t, api: _change_reads(t, api, one=True),
         "GET /v1/orgs/{org}/approval-policies": lambda t, api: _governance_reads(t, api, "approval-policies")[:1],
         "GET /v1/orgs/{org}/approval-policies/{id}": lambda t, api: _governance_reads(t, api, "approval-policies")[1:],
         "GET /v1/orgs/{org}/access-requests": lambda t, api: _governance_reads(t, api, "access-requests")[:1],

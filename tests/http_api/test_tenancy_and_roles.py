@@ -87,6 +87,9 @@ BODIES: dict[str, Any] = {
         "reason": "intrusion",
     },
     "POST /v1/orgs/{org}/access-requests/{id}/approve": {},
+    "POST /v1/orgs/{org}/change-requests/{id}/approve": {},
+    "POST /v1/orgs/{org}/change-requests/{id}/reject": {"reason": "intrusion"},
+    "POST /v1/orgs/{org}/change-requests/{id}/comments": {"body": "intrusion"},
     "POST /v1/orgs/{org}/access-requests/{id}/reject": {"reason": "intrusion"},
     "PUT /v1/orgs/{org}/sso/oidc": {
         "issuer": "https://idp.intruder.test",

@@ -9,13 +9,16 @@ from typing import Annotated, Literal
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 
-from strongroom.domain import access_requests, approval_policies
+from strongroom.domain import access_requests, approval_policies, change_requests
 from strongroom.http.app import build_app, make_handler
 from strongroom.http.params import REF_PATTERN, Cursor, Limit, OrgRef, created, no_content
 from strongroom.models.governance import (
     AccessRequest,
     AccessRequestCreate,
     AccessRequestList,
+    ChangeRequest,
+    ChangeRequestList,
+    CommentBody,
     Decision,
     Policy,
     PolicyBody,
@@ -28,6 +31,7 @@ app = build_app()
 
 PolicyRef = Annotated[str, Path(pattern=REF_PATTERN, description="Approval policy ID (pol_…)")]
 RequestRef = Annotated[str, Path(pattern=REF_PATTERN, description="Access request ID (req_…)")]
+ChangeRef = Annotated[str, Path(pattern=REF_PATTERN, description="Change request ID (chr_…)")]
 UserFilter = Annotated[str | None, Query(pattern=REF_PATTERN, description="Only this requester's (usr_…)")]
 
 
@@ -124,6 +128,60 @@ def cancel_access_request(org: OrgRef, id: RequestRef) -> AccessRequest:  # noqa
     """The requester only (others 403); an approved request's grant ends now."""
     access = org_access(org, "org.read")
     return access_requests.cancel(access, id)
+
+
+# --------------------------------------------------------------------------- change requests
+
+
+@app.get("/v1/orgs/<org>/change-requests")
+def list_change_requests(
+    org: OrgRef,
+    status: Annotated[
+        Literal["open", "approved", "rejected", "applied", "expired"] | None, Query(description="As stored")
+    ] = None,
+    environment: Annotated[str | None, Query(pattern=REF_PATTERN, description="Only this environment (env_…)")] = None,
+    limit: Limit = 100,
+    cursor: Cursor = None,
+) -> ChangeRequestList:
+    access = org_access(org, "org.read")
+    data, next_cursor = change_requests.list_requests(
+        access, status=status, environment=environment, limit=limit, cursor=cursor
+    )
+    return ChangeRequestList(data=data, next_cursor=next_cursor)
+
+
+@app.get("/v1/orgs/<org>/change-requests/<id>")
+def get_change_request(org: OrgRef, id: ChangeRef) -> ChangeRequest:  # noqa: A002
+    """The diff: keys, actions, the versions before and after (never values)."""
+    access = org_access(org, "org.read")
+    return change_requests.get(access, id)
+
+
+@app.post("/v1/orgs/<org>/change-requests/<id>/approve")
+def approve_change_request(org: OrgRef, id: ChangeRef, body: Decision) -> ChangeRequest:  # noqa: A002
+    """An approver of the current step who may write there (never the author)."""
+    access = org_access(org, "org.read")
+    return change_requests.approve(access, id, body.comment)
+
+
+@app.post("/v1/orgs/<org>/change-requests/<id>/reject")
+def reject_change_request(org: OrgRef, id: ChangeRef, body: Rejection) -> ChangeRequest:  # noqa: A002
+    access = org_access(org, "org.read")
+    return change_requests.reject(access, id, body.reason)
+
+
+@app.post("/v1/orgs/<org>/change-requests/<id>/comments")
+def comment_change_request(org: OrgRef, id: ChangeRef, body: CommentBody) -> ChangeRequest:  # noqa: A002
+    access = org_access(org, "org.read")
+    return change_requests.comment(access, id, body.body)
+
+
+@app.post("/v1/orgs/<org>/change-requests/<id>/apply")
+def apply_change_request(org: OrgRef, id: ChangeRef) -> ChangeRequest:  # noqa: A002
+    """By the author, once approved: one atomic change, or 409 `stale` when a key it changes moved
+    since it was opened (nothing written)."""
+    access = org_access(org, "org.read")
+    return change_requests.apply(access, id)
 
 
 lambda_handler = make_handler(app)

@@ -31,10 +31,6 @@ from strongroom.security.access import EnvironmentAccess, OrgAccess
 KIND = "access_requests"
 
 
-class _Moved(Conflict):
-    """Someone decided first: read again and decide again."""
-
-
 def _not_found() -> NotFound:
     return NotFound("access request not found")
 
@@ -183,10 +179,10 @@ def list_requests(
 def _expire(rec: AccessRequestRecord) -> Conflict:
     """Move a request found past its deadline to `expired` (audited); the 409 to answer."""
     new = rec.model_copy(update={"status": "expired", "version": rec.version + 1})
-    ops: list[db.Op] = [data.transition(rec, new, on_fail=_Moved("moved"))]
+    ops: list[db.Op] = [data.transition(rec, new, on_fail=approvals.Moved())]
     if rec.status == "approved":
         ops.append(data.revoke(rec))
-    with contextlib.suppress(_Moved):  # someone else moved it meanwhile: not pending either way
+    with contextlib.suppress(approvals.Moved):  # someone else moved it meanwhile: not pending either way
         chain.transact(ops, audit=_event("access_request.expired", new))
     return Conflict("this access request has expired", code="expired")
 
@@ -210,7 +206,8 @@ def approve(access: OrgAccess, request_id: str, comment: str) -> AccessRequest:
     permission until now + `duration_seconds`. The approver must hold it themselves (403
     `approver_lacks_permission`)."""
     _user_only(access)
-    for _attempt in range(approvals.MAX_ATTEMPTS):
+
+    def step() -> AccessRequest:
         rec = _get(access, request_id)
         now = clock.now()
         _pending(rec, clock.iso(now))
@@ -228,8 +225,8 @@ def approve(access: OrgAccess, request_id: str, comment: str) -> AccessRequest:
                 f"you cannot grant {rec.permission} here: your role does not hold it", code="approver_lacks_permission"
             )
         changes: dict[str, object] = {"approvals": outcome.approvals, "step": outcome.step, "version": rec.version + 1}
+        end = now + timedelta(seconds=rec.duration_seconds)
         if outcome.complete:
-            end = now + timedelta(seconds=rec.duration_seconds)
             changes |= {
                 "status": "approved",
                 "granted_at": clock.iso(now),
@@ -237,24 +234,24 @@ def approve(access: OrgAccess, request_id: str, comment: str) -> AccessRequest:
                 "decided_by": access.principal.id,
             }
         new = rec.model_copy(update=changes)
-        ops: list[db.Op] = [data.transition(rec, new, on_fail=_Moved("moved"))]
+        ops: list[db.Op] = [data.transition(rec, new, on_fail=approvals.Moved())]
         if outcome.complete:
             ops.append(data.grant(new, expires_epoch=int(end.timestamp())))
         action = "access_request.approved" if outcome.complete else "access_request.approval_recorded"
-        event = _event(action, new, step=rec.step + 1, approvals=len(outcome.approvals), bypass=outcome.bypass)
-        try:
-            chain.transact(ops, audit=event)
-        except _Moved:
-            continue
+        chain.transact(
+            ops, audit=_event(action, new, step=rec.step + 1, approvals=len(outcome.approvals), bypass=outcome.bypass)
+        )
         if not outcome.complete and outcome.step != rec.step:
             _tell_approvers(new, env.slug)
         return _view(new)
-    raise Conflict("too many concurrent decisions; retry", code="contended", headers={"Retry-After": "1"})
+
+    return approvals.retrying(step)
 
 
 def reject(access: OrgAccess, request_id: str, reason: str) -> AccessRequest:
     _user_only(access)
-    for _attempt in range(approvals.MAX_ATTEMPTS):
+
+    def step() -> AccessRequest:
         rec = _get(access, request_id)
         _pending(rec, clock.now_iso())
         approvals.may_reject(rec, user_id=access.principal.id, role=access.role)
@@ -266,38 +263,32 @@ def reject(access: OrgAccess, request_id: str, reason: str) -> AccessRequest:
                 "version": rec.version + 1,
             }
         )
-        try:
-            chain.transact(
-                [data.transition(rec, new, on_fail=_Moved("moved"))], audit=_event("access_request.rejected", new)
-            )
-        except _Moved:
-            continue
+        ops = [data.transition(rec, new, on_fail=approvals.Moved())]
+        chain.transact(ops, audit=_event("access_request.rejected", new))
         return _view(new)
-    raise Conflict("too many concurrent decisions; retry", code="contended", headers={"Retry-After": "1"})
+
+    return approvals.retrying(step)
 
 
 def cancel(access: OrgAccess, request_id: str) -> AccessRequest:
     """By the requester only (403 `not_requester`): a pending request is withdrawn, an approved one
     ends its grant now."""
     _user_only(access)
-    for _attempt in range(approvals.MAX_ATTEMPTS):
+
+    def step() -> AccessRequest:
         rec = _get(access, request_id)
         if rec.requester_id != access.principal.id:
             raise Forbidden("only the requester can cancel an access request", code="not_requester")
-        now = clock.now_iso()
-        if _status(rec, now) == "expired" and rec.status in {"pending", "approved"}:
+        if _status(rec, clock.now_iso()) == "expired" and rec.status in {"pending", "approved"}:
             raise _expire(rec)
         if rec.status not in {"pending", "approved"}:
             raise Conflict(f"this access request is {rec.status}", code="not_pending", details={"status": rec.status})
-        new = rec.model_copy(
-            update={"status": "cancelled", "decided_by": access.principal.id, "version": rec.version + 1}
-        )
-        ops: list[db.Op] = [data.transition(rec, new, on_fail=_Moved("moved"))]
+        update = {"status": "cancelled", "decided_by": access.principal.id, "version": rec.version + 1}
+        new = rec.model_copy(update=update)
+        ops: list[db.Op] = [data.transition(rec, new, on_fail=approvals.Moved())]
         if rec.status == "approved":
             ops.append(data.revoke(rec))
-        try:
-            chain.transact(ops, audit=_event("access_request.cancelled", new, was=rec.status))
-        except _Moved:
-            continue
+        chain.transact(ops, audit=_event("access_request.cancelled", new, was=rec.status))
         return _view(new)
-    raise Conflict("too many concurrent decisions; retry", code="contended", headers={"Retry-After": "1"})
+
+    return approvals.retrying(step)

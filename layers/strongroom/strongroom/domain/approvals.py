@@ -12,6 +12,7 @@ default) an owner's approval completes the whole workflow at once, recorded as a
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from strongroom.data import orgs as org_data
@@ -23,6 +24,23 @@ from strongroom.observability import logger
 from strongroom.security.permissions import Role
 
 MAX_ATTEMPTS = 30  # racing deciders each re-read and decide again; one wins each round
+
+
+class Moved(Conflict):
+    """Someone moved the request first (its version changed): read it again and decide again."""
+
+    def __init__(self) -> None:
+        super().__init__("the request moved meanwhile", code="contended")
+
+
+def retrying[T](step: Callable[[], T]) -> T:
+    """Run a read-decide-write `step` until its write lands (a `Moved` write is tried again)."""
+    for _attempt in range(MAX_ATTEMPTS):
+        try:
+            return step()
+        except Moved:
+            continue
+    raise Conflict("too many concurrent decisions; retry", code="contended", headers={"Retry-After": "1"})
 
 
 def names(step: StepRecord, *, user_id: str, role: str) -> bool:
