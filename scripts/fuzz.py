@@ -73,6 +73,8 @@ class Seed:
     doomed_orgs: list[str] = field(default_factory=list)
     doomed_projects: list[str] = field(default_factory=list)
     doomed_envs: list[str] = field(default_factory=list)
+    policies: list[str] = field(default_factory=list)
+    access_requests: list[str] = field(default_factory=list)
 
 
 def seed(base: str) -> Seed:
@@ -121,6 +123,18 @@ def seed(base: str) -> Seed:
         s.doomed_envs.append(
             _call(base, "POST", f"/v1/orgs/{o}/projects/{p}/environments", {"name": f"Doomed {i}"})["id"]
         )
+    # Governance: production needs two admins' approvals for access, staging's changes one admin's;
+    # the developer asks for production (pending requests for the decisions to reach).
+    policy = {"name": "Prod", "project": p, "environments": [s.envs[2]], "applies_to": ["access_requests"]}
+    s.policies.append(
+        _call(
+            base, "POST", f"/v1/orgs/{o}/approval-policies", {**policy, "approvers": ["admin"], "approvals_required": 2}
+        )["id"]
+    )
+    ask = {"project": p, "environment": s.envs[2], "permission": "secrets.read", "duration_seconds": 60}
+    for _ in range(3):
+        req = _call(base, "POST", f"/v1/orgs/{o}/access-requests", {**ask, "reason": "fuzz"}, user=MEMBERS[1])
+        s.access_requests.append(req["id"])
     return s
 
 
@@ -170,6 +184,9 @@ EXPECTATIONS: list[tuple[list[str], str, list[str], str]] = [
             "list_versions",
             "list_tokens",
             "list_identities",
+            "list_approval_policies",
+            "list_access_requests",
+            "list_change_requests",
         ],
         "positive_data_acceptance",
         ["2xx", "400", "401", "403", "404", "409"],
@@ -360,6 +377,39 @@ EXPECTATIONS: list[tuple[list[str], str, list[str], str]] = [
         "public address) is 422 issuer_refused.",
     ),
     (
+        ["create_approval_policy", "replace_approval_policy"],
+        "positive_data_acceptance",
+        ["2xx", "400", "401", "403", "404", "409", "422"],
+        "A policy gives either `steps` or `approvers` (with `approvals_required`), never both (400); "
+        "its project, environments and approvers must exist in the org (422 naming the field), and "
+        "one policy at most covers an environment for each kind (409 policy_overlap).",
+    ),
+    (
+        ["create_access_request"],
+        "positive_data_acceptance",
+        ["2xx", "401", "403", "404", "409", "422"],
+        "A request needs a policy covering its environment (422 no_approval_policy), a duration "
+        "within the policy's maximum (422), and a permission the requester's role lacks (409 "
+        "already_permitted).",
+    ),
+    (
+        [
+            "approve_access_request",
+            "reject_access_request",
+            "cancel_access_request",
+            "approve_change_request",
+            "reject_change_request",
+            "comment_change_request",
+            "apply_change_request",
+        ],
+        "positive_data_acceptance",
+        ["2xx", "401", "403", "404", "409"],
+        "Decisions are state transitions: a request already decided, expired or approved by the "
+        "caller is 409; a caller who is not an approver of its step (or not its requester, for "
+        "cancel; not its author, for apply) is 403; applying one whose keys moved since it was opened "
+        "is 409 stale.",
+    ),
+    (
         ["sso_oidc_callback"],
         "positive_data_acceptance",
         ["2xx", "400", "401", "404", "409"],
@@ -388,6 +438,8 @@ def config(s: Seed) -> str:
         "doomed_orgs": s.doomed_orgs,
         "doomed_projects": s.doomed_projects,
         "doomed_envs": s.doomed_envs,
+        "policies": s.policies,
+        "access_requests": s.access_requests,
     }
     lines += [f"{name} = {_toml({'values': values})}" for name, values in dictionaries.items()]
     lines += ["", "[parameters]"]
@@ -411,6 +463,16 @@ def config(s: Seed) -> str:
     ]:
         lines += ["", "[[operations]]", f"include-operation-id = {_toml(op_id)}"]
         lines += [f"parameters = {_toml({param: _bind(dictionary)})}"]
+    # Governance routes name their own resources by `{id}`.
+    for op_ids, dictionary in [
+        (["get_approval_policy", "replace_approval_policy", "delete_approval_policy"], "policies"),
+        (
+            ["get_access_request", "approve_access_request", "reject_access_request", "cancel_access_request"],
+            "access_requests",
+        ),
+    ]:
+        lines += ["", "[[operations]]", f"include-operation-id = {_toml(op_ids)}"]
+        lines += [f"parameters = {_toml({'path.id': _bind(dictionary)})}"]
     # Singletons of an org that exist once configured: a new org has none, so the links schemathesis
     # infers from POST /v1/orgs to them find 404, as they should.
     for op_id in org_singletons(json.loads(OPENAPI.read_text())):

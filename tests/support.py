@@ -112,6 +112,21 @@ def http_call(
     return resp.status, resp_headers, raw.decode("utf-8", "replace")
 
 
+def org_with_members(api: Api, roles: dict[str, str]) -> tuple[str, dict[str, str], dict[str, str]]:
+    """An org owned by `owner`, with members of the given roles (name -> role). Returns its slug,
+    the emails and the user ids by name."""
+    emails = {"owner": unique_email("owner"), **{name: unique_email(name) for name in roles}}
+    slug = f"roles-{secrets.token_hex(4)}"
+    assert api("POST", "/v1/orgs", user=emails["owner"], json={"name": "Roles", "slug": slug})[0] == 201
+    for name, role in roles.items():
+        _, _, inv = api(
+            "POST", f"/v1/orgs/{slug}/invitations", user=emails["owner"], json={"email": emails[name], "role": role}
+        )
+        assert api("POST", f"/v1/invitations/{inv['token']}/accept", user=emails[name])[0] == 200
+    user_ids = {name: api("GET", "/v1/me", user=email)[2]["id"] for name, email in emails.items()}
+    return slug, emails, user_ids
+
+
 def table_name(stack: LocalStack) -> str:
     """The table the functions use now: the stack's, or a test's isolated table (see `isolated`
     in tests/conftest.py), which the functions find through TABLE_NAME as they always do."""

@@ -749,6 +749,141 @@ RECIPES: dict[str, Recipe] = {
 }
 
 
+# Governance (the access function): policies and access requests.
+
+
+def _governed(w: World, *, applies_to: str = "access_requests") -> tuple[str, dict[str, Any]]:
+    """An org with a developer (w.member), its project `web`, and a policy of its production."""
+    org, _ = w.with_member()
+    w.call("POST", f"/v1/orgs/{org['slug']}/projects", user=w.owner, body={"name": "Web"}, want=201)
+    body = _policy_body(applies_to)
+    policy = w.call("POST", f"/v1/orgs/{org['slug']}/approval-policies", user=w.owner, body=body, want=201)
+    return f"/v1/orgs/{org['slug']}", policy
+
+
+def _policy_body(applies_to: str = "access_requests") -> dict[str, Any]:
+    return {
+        "name": "Guard",
+        "project": "web",
+        "environments": ["production"],
+        "applies_to": [applies_to],
+        "approvers": ["admin"],
+    }
+
+
+def _access_request(w: World, org: str) -> dict[str, Any]:
+    body = {
+        "project": "web",
+        "environment": "production",
+        "permission": "secrets.read",
+        "duration_seconds": 60,
+        "reason": "incident",
+    }
+    return w.call("POST", f"{org}/access-requests", user=w.member, body=body, want=201)
+
+
+def _policy_create(w: World) -> tuple[str, str, str, Any, str]:
+    org, _ = w.with_member()
+    w.call("POST", f"/v1/orgs/{org['slug']}/projects", user=w.owner, body={"name": "Web"}, want=201)
+    return "POST", f"/v1/orgs/{org['slug']}/approval-policies", w.owner, _policy_body(), "approval_policy.created"
+
+
+def _policy_replace(w: World) -> tuple[str, str, str, Any, str]:
+    org, policy = _governed(w)
+    body = {**_policy_body(), "environments": ["staging"]}
+    return "PUT", f"{org}/approval-policies/{policy['id']}", w.owner, body, "approval_policy.updated"
+
+
+def _policy_delete(w: World) -> tuple[str, str, str, Any, str]:
+    org, policy = _governed(w)
+    return "DELETE", f"{org}/approval-policies/{policy['id']}", w.owner, None, "approval_policy.deleted"
+
+
+def _request_create(w: World) -> tuple[str, str, str, Any, str]:
+    org, _ = _governed(w)
+    body = {
+        "project": "web",
+        "environment": "production",
+        "permission": "secrets.read",
+        "duration_seconds": 60,
+        "reason": "incident",
+    }
+    return "POST", f"{org}/access-requests", w.member, body, "access_request.created"
+
+
+def _request_approve(w: World) -> tuple[str, str, str, Any, str]:
+    org, _ = _governed(w)
+    req = _access_request(w, org)
+    return "POST", f"{org}/access-requests/{req['id']}/approve", w.owner, {}, "access_request.approved"
+
+
+def _request_reject(w: World) -> tuple[str, str, str, Any, str]:
+    org, _ = _governed(w)
+    req = _access_request(w, org)
+    body = {"reason": "no"}
+    return "POST", f"{org}/access-requests/{req['id']}/reject", w.owner, body, "access_request.rejected"
+
+
+def _request_cancel(w: World) -> tuple[str, str, str, Any, str]:
+    org, _ = _governed(w)
+    req = _access_request(w, org)
+    return "POST", f"{org}/access-requests/{req['id']}/cancel", w.member, None, "access_request.cancelled"
+
+
+def _change_request(w: World, *, approved: bool = False) -> tuple[str, dict[str, Any]]:
+    """A change request the member (made an admin: it writes production) opened by writing to a
+    production whose changes the policy covers."""
+    org, _ = _governed(w, applies_to="changes")
+    env = f"{org}/projects/web/environments/production"
+    member = w.call("GET", f"{org}/members", user=w.owner, want=200)["data"]
+    dev_id = next(m["user_id"] for m in member if m["email"] == w.member)
+    w.call("PATCH", f"{org}/members/{dev_id}", user=w.owner, body={"role": "admin"}, want=200)
+    held = w.call("PUT", f"{env}/secrets/DB_URL", user=w.member, body={"value": "postgres://x"}, want=202)
+    cr = held["change_request"]
+    if approved:
+        w.call("POST", f"{org}/change-requests/{cr['id']}/approve", user=w.owner, body={}, want=200)
+    return org, cr
+
+
+def _change_approve(w: World) -> tuple[str, str, str, Any, str]:
+    org, cr = _change_request(w)
+    return "POST", f"{org}/change-requests/{cr['id']}/approve", w.owner, {}, "change_request.approved"
+
+
+def _change_reject(w: World) -> tuple[str, str, str, Any, str]:
+    org, cr = _change_request(w)
+    body = {"reason": "no"}
+    return "POST", f"{org}/change-requests/{cr['id']}/reject", w.owner, body, "change_request.rejected"
+
+
+def _change_comment(w: World) -> tuple[str, str, str, Any, str]:
+    org, cr = _change_request(w)
+    body = {"body": "why?"}
+    return "POST", f"{org}/change-requests/{cr['id']}/comments", w.owner, body, "change_request.commented"
+
+
+def _change_apply(w: World) -> tuple[str, str, str, Any, str]:
+    org, cr = _change_request(w, approved=True)
+    return "POST", f"{org}/change-requests/{cr['id']}/apply", w.member, None, "change_request.applied"
+
+
+RECIPES.update(
+    {
+        "POST /v1/orgs/{org}/change-requests/{id}/approve": _change_approve,
+        "POST /v1/orgs/{org}/change-requests/{id}/reject": _change_reject,
+        "POST /v1/orgs/{org}/change-requests/{id}/comments": _change_comment,
+        "POST /v1/orgs/{org}/change-requests/{id}/apply": _change_apply,
+        "POST /v1/orgs/{org}/approval-policies": _policy_create,
+        "PUT /v1/orgs/{org}/approval-policies/{id}": _policy_replace,
+        "DELETE /v1/orgs/{org}/approval-policies/{id}": _policy_delete,
+        "POST /v1/orgs/{org}/access-requests": _request_create,
+        "POST /v1/orgs/{org}/access-requests/{id}/approve": _request_approve,
+        "POST /v1/orgs/{org}/access-requests/{id}/reject": _request_reject,
+        "POST /v1/orgs/{org}/access-requests/{id}/cancel": _request_cancel,
+    }
+)
+
+
 def test_every_mutating_route_has_a_recipe() -> None:
     missing = sorted(_route_keys() - set(RECIPES))
     stale = sorted(set(RECIPES) - _route_keys())

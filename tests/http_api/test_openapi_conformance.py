@@ -35,7 +35,17 @@ import pytest
 import yaml
 from jsonschema import Draft202012Validator
 
-from http_api.test_audit_every_mutation import RECIPES, E, World, _client_env, _identity, _publish_key
+from http_api.test_audit_every_mutation import (
+    RECIPES,
+    E,
+    World,
+    _access_request,
+    _change_request,
+    _client_env,
+    _governed,
+    _identity,
+    _publish_key,
+)
 from strongroom import ids
 from strongroom.domain import tokens
 from strongroom_local import LocalStack
@@ -384,6 +394,31 @@ READS: dict[str, Reads] = {
     ],
     "GET /v1/sso/oidc/callback": _sso_callbacks,
 }
+
+
+def _governance_reads(t: Tenant, _api: Api, what: str) -> list[Call]:
+    """A governed org's policies and access requests, listed and one by one."""
+    org, policy = _governed(t.world)
+    req = _access_request(t.world, org)
+    one = {"approval-policies": policy["id"], "access-requests": req["id"]}[what]
+    return [Call("GET", f"{org}/{what}", user=t.world.owner), Call("GET", f"{org}/{what}/{one}", user=t.world.owner)]
+
+
+def _change_reads(t: Tenant, _api: Api, *, one: bool) -> list[Call]:
+    org, cr = _change_request(t.world)
+    return [Call("GET", f"{org}/change-requests/{cr['id']}" if one else f"{org}/change-requests", user=t.world.owner)]
+
+
+READS.update(
+    {
+        "GET /v1/orgs/{org}/change-requests": lambda t, api: _change_reads(t, api, one=False),
+        "GET /v1/orgs/{org}/change-requests/{id}": lambda t, api: _change_reads(t, api, one=True),
+        "GET /v1/orgs/{org}/approval-policies": lambda t, api: _governance_reads(t, api, "approval-policies")[:1],
+        "GET /v1/orgs/{org}/approval-policies/{id}": lambda t, api: _governance_reads(t, api, "approval-policies")[1:],
+        "GET /v1/orgs/{org}/access-requests": lambda t, api: _governance_reads(t, api, "access-requests")[:1],
+        "GET /v1/orgs/{org}/access-requests/{id}": lambda t, api: _governance_reads(t, api, "access-requests")[1:],
+    }
+)
 
 
 def _documented_routes() -> set[str]:

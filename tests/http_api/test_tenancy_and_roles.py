@@ -11,10 +11,17 @@ import pytest
 
 from strongroom import ids as server_ids
 from strongroom_local.template import load_template, routes
-from support import Api, unique_email
+from support import Api, org_with_members, unique_email
 
 pytestmark = pytest.mark.http
 
+POLICY = {
+    "name": "Intruder",
+    "project": "secret",
+    "environments": ["production"],
+    "applies_to": ["access_requests", "changes"],
+    "approvers": ["viewer"],
+}
 BODIES: dict[str, Any] = {
     "PATCH /v1/orgs/{org}": {"name": "Mine now"},
     "PATCH /v1/orgs/{org}/members/{user}": {"role": "viewer"},
@@ -70,6 +77,20 @@ BODIES: dict[str, Any] = {
         ],
         "values": {},
     },
+    "POST /v1/orgs/{org}/approval-policies": POLICY,
+    "PUT /v1/orgs/{org}/approval-policies/{id}": POLICY,
+    "POST /v1/orgs/{org}/access-requests": {
+        "project": "secret",
+        "environment": "production",
+        "permission": "secrets.read",
+        "duration_seconds": 60,
+        "reason": "intrusion",
+    },
+    "POST /v1/orgs/{org}/access-requests/{id}/approve": {},
+    "POST /v1/orgs/{org}/change-requests/{id}/approve": {},
+    "POST /v1/orgs/{org}/change-requests/{id}/reject": {"reason": "intrusion"},
+    "POST /v1/orgs/{org}/change-requests/{id}/comments": {"body": "intrusion"},
+    "POST /v1/orgs/{org}/access-requests/{id}/reject": {"reason": "intrusion"},
     "PUT /v1/orgs/{org}/sso/oidc": {
         "issuer": "https://idp.intruder.test",
         "client_id": "mine",
@@ -137,18 +158,7 @@ def test_a_stranger_gets_404_on_every_org_route(api: Api, victim: dict[str, Any]
     assert api("GET", f"/v1/orgs/{org['id']}", user=victim["owner"])[2]["name"] == "Victim"
 
 
-def _org_with(api: Api, roles: dict[str, str]) -> tuple[str, dict[str, str], dict[str, str]]:
-    """An org owned by `owner`, with members of the given roles. Returns slug, emails, user ids."""
-    emails = {"owner": unique_email("owner"), **{name: unique_email(name) for name in roles}}
-    slug = f"roles-{secrets.token_hex(4)}"
-    assert api("POST", "/v1/orgs", user=emails["owner"], json={"name": "Roles", "slug": slug})[0] == 201
-    for name, role in roles.items():
-        _, _, inv = api(
-            "POST", f"/v1/orgs/{slug}/invitations", user=emails["owner"], json={"email": emails[name], "role": role}
-        )
-        assert api("POST", f"/v1/invitations/{inv['token']}/accept", user=emails[name])[0] == 200
-    user_ids = {name: api("GET", "/v1/me", user=email)[2]["id"] for name, email in emails.items()}
-    return slug, emails, user_ids
+_org_with = org_with_members
 
 
 def test_admins_cannot_touch_owners_or_mint_them(api: Api) -> None:
@@ -179,6 +189,7 @@ def test_developers_and_viewers_cannot_manage(api: Api) -> None:
         assert api("POST", f"/v1/orgs/{slug}/projects", user=user, json={"name": "Nope"})[0] == 403
         assert api("DELETE", f"/v1/orgs/{slug}", user=user)[0] == 403
         assert api("GET", f"/v1/orgs/{slug}/identities", user=user)[0] == 403
+        assert api("POST", f"/v1/orgs/{slug}/approval-policies", user=user, json=POLICY)[0] == 403
     # members may read the org and its members
     assert api("GET", f"/v1/orgs/{slug}/members", user=emails["viewer"])[0] == 200
 

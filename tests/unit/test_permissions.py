@@ -47,6 +47,8 @@ BEYOND_THE_TABLE = {
     "sso.manage": (ALL, NO, NO, NO),
     # SCIM tokens provision members (design: "SCIM … tokens …; admin").
     "scim.manage": (ALL, ALL, NO, NO),
+    # Approval policies govern who approves access and changes (docs/decisions.md, "Governance").
+    "policies.manage": (ALL, ALL, NO, NO),
 }
 EXPECTED = {**DESIGN_TABLE, **BEYOND_THE_TABLE}
 

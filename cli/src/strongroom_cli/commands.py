@@ -949,7 +949,12 @@ def secrets_set(state: State, key: str, value: str | None, from_stdin: bool, com
     opened = _client_key(state)
     if opened is not None:  # a client-encrypted environment: the server gets the ciphertext only
         value = opened.encrypt(key, value)
-    written = state.call("PUT", f"{state.env_path()}/secrets/{key}", body={"value": value, "comment": comment})
+    written = state.call(
+        "PUT", f"{state.env_path()}/secrets/{key}", body={"value": value, "comment": comment}, ok=(200, 202)
+    )
+    if "change_request" in written:  # a protected environment: held for approval (governance_commands.py)
+        emit(state, written["change_request"], ["id", "status"], title="change request opened")
+        return
     emit(state, written, ["key", "version", "updated_at"])
 
 
@@ -1187,5 +1192,6 @@ def audit_verify(state: State, event_id: str | None, key_file: Path | None) -> N
         sys.exit(1)
 
 
-# The end-to-end commands (keys, grant, grants, rekey) register themselves on `cli`.
-from strongroom_cli import e2e_commands  # noqa: E402
+# The end-to-end commands (keys, grant, grants, rekey) and governance's (request, requests,
+# changes) register themselves on `cli`.
+from strongroom_cli import e2e_commands, governance_commands  # noqa: E402, F401

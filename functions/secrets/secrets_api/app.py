@@ -15,7 +15,7 @@ from strongroom.domain import runtime, secrets
 from strongroom.domain.formats import CONTENT_TYPES, ExportFormat
 from strongroom.errors import Invalid
 from strongroom.http.app import build_app, make_handler
-from strongroom.http.params import Cursor, EnvRef, Limit, OrgRef, ProjectRef, no_content
+from strongroom.http.params import Cursor, EnvRef, Limit, OrgRef, ProjectRef, held, no_content
 from strongroom.models import (
     SECRET_KEY_PATTERN,
     BatchResult,
@@ -95,7 +95,7 @@ def get_secret(
     return secrets.get_secret(access, key, version, resolve=resolve)
 
 
-@app.put(f"{E}/secrets/<key>")
+@app.put(f"{E}/secrets/<key>", responses=held(SecretWritten))
 def put_secret(
     org: OrgRef, project: ProjectRef, env: EnvRef, key: SecretKey, body: SecretPut, if_match: IfMatch = None
 ) -> SecretWritten:
@@ -103,7 +103,7 @@ def put_secret(
     return secrets.put_secret(access, key, body.value, comment=body.comment, if_match=_version(if_match))
 
 
-@app.delete(f"{E}/secrets/<key>", responses={204: {"description": "Deleted (restorable from its versions)"}})
+@app.delete(f"{E}/secrets/<key>", responses=held(None))
 def delete_secret(
     org: OrgRef, project: ProjectRef, env: EnvRef, key: SecretKey, if_match: IfMatch = None
 ) -> Response[str]:
@@ -120,14 +120,14 @@ def list_versions(
     return SecretVersionList.of(secrets.list_versions(access, key, limit=limit, cursor=cursor))
 
 
-@app.post(f"{E}/secrets/<key>/restore")
+@app.post(f"{E}/secrets/<key>/restore", responses=held(SecretWritten))
 def restore_secret(org: OrgRef, project: ProjectRef, env: EnvRef, key: SecretKey) -> SecretWritten:
     """Bring a deleted secret back with its last value, as a new version."""
     access = environment_access(org, project, env, "secrets.write")
     return secrets.restore_secret(access, key)
 
 
-@app.post(f"{E}/secrets/<key>/rollback")
+@app.post(f"{E}/secrets/<key>/rollback", responses=held(SecretWritten))
 def rollback_secret(
     org: OrgRef, project: ProjectRef, env: EnvRef, key: SecretKey, body: SecretRollback, if_match: IfMatch = None
 ) -> SecretWritten:
@@ -136,7 +136,7 @@ def rollback_secret(
     return secrets.rollback_secret(access, key, body.version, comment=body.comment, if_match=_version(if_match))
 
 
-@app.patch(f"{E}/secrets")
+@app.patch(f"{E}/secrets", responses=held(BatchResult))
 def patch_secrets(org: OrgRef, project: ProjectRef, env: EnvRef, body: SecretsPatch) -> BatchResult:
     """Set and delete many secrets as one atomic change (unchanged values get no new version)."""
     access = environment_access(org, project, env, "secrets.write")
@@ -188,7 +188,7 @@ def export_secrets(
     )
 
 
-@app.post(f"{E}/import")
+@app.post(f"{E}/import", responses=held(ImportResult))
 def import_secrets(org: OrgRef, project: ProjectRef, env: EnvRef, body: SecretsImport) -> ImportResult:
     """Set the keys of a dotenv or JSON document as one change; existing keys are kept unless
     `overwrite`. Counts back."""
@@ -196,7 +196,7 @@ def import_secrets(org: OrgRef, project: ProjectRef, env: EnvRef, body: SecretsI
     return secrets.import_secrets(access, body.format, body.content, overwrite=body.overwrite)
 
 
-@app.post(f"{E}/restore")
+@app.post(f"{E}/restore", responses=held(EnvironmentRestored))
 def restore_environment(org: OrgRef, project: ProjectRef, env: EnvRef, body: EnvironmentRestore) -> EnvironmentRestored:
     """The environment as it was at `at`, as one new change."""
     access = environment_access(org, project, env, "secrets.write")
@@ -218,7 +218,7 @@ def rotate_key(org: OrgRef, project: ProjectRef, env: EnvRef) -> KeyRotated:
     return secrets.rotate_key(access)
 
 
-@app.post("/v1/orgs/<org>/projects/<project>/promote")
+@app.post("/v1/orgs/<org>/projects/<project>/promote", responses=held(PromoteResult))
 def promote(org: OrgRef, project: ProjectRef, body: Promote) -> PromoteResult:
     """Copy values from one environment to another of the project: a diff (`dry_run`) or one change."""
     base = project_access(org, project, "projects.read")

@@ -93,3 +93,14 @@ class Internal(AppError):
 class Unavailable(AppError):
     status = 503
     code = "service_unavailable"
+
+
+class Held(Exception):
+    """A write into an environment whose changes need approval was not applied: a change request
+    holds it. Answered 202 with `body` (http/app.py), never as an error."""
+
+    status = 202
+
+    def __init__(self, body: Any) -> None:
+        super().__init__("held for approval")
+        self.body = body

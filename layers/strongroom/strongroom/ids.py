@@ -11,6 +11,7 @@ _ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"  # Crockford base32, lower case
 PREFIXES = (
     *("org", "prj", "env", "usr", "inv", "tok", "pat", "whk", "evt", "dlv"),
     *("rol", "req", "chg", "ses", "idn", "grt", "sct"),
+    *("pol", "chr"),  # governance: approval policies, change requests (access requests are req_)
 )
 ID_RE = re.compile(r"^(?P<prefix>[a-z]{3})_[0-9a-hjkmnp-tv-z]{26}$")
 

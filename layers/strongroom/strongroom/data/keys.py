@@ -450,3 +450,41 @@ SCIM_USER_PREFIX = "SCIMUSER#"
 def scim_user_name(org_id: str, name_digest: str) -> dict[str, str]:
     """The org's SCIM userName pointer (SHA-256 of the lower-cased userName) to its user."""
     return {PK: org_partition(org_id), SK: f"SCIMNAME#{name_digest}"}
+
+
+# --------------------------------------------------------------------------- governance (#16)
+
+
+def approval_policy(org_id: str, policy_id: str) -> dict[str, str]:
+    return {PK: org_partition(org_id), SK: f"{POLICY_PREFIX}{policy_id}"}
+
+
+POLICY_PREFIX = "POLICY#"
+
+
+def policy_claim(org_id: str, env_id: str, kind: str) -> dict[str, str]:
+    """Which policy covers an environment for a kind (`access_requests`, `changes`): one at most."""
+    return {PK: org_partition(org_id), SK: f"POLICYFOR#{env_id}#{kind}"}
+
+
+def access_request(org_id: str, request_id: str) -> dict[str, str]:
+    return {PK: org_partition(org_id), SK: f"{ACCESS_REQUEST_PREFIX}{request_id}"}
+
+
+ACCESS_REQUEST_PREFIX = "ACCESSREQ#"
+
+
+def access_grant(org_id: str, user_id: str, env_id: str, request_id: str) -> dict[str, str]:
+    """A temporary permission an approved access request gives its requester on one environment."""
+    return {PK: org_partition(org_id), SK: f"{access_grant_prefix(user_id, env_id)}{request_id}"}
+
+
+def access_grant_prefix(user_id: str, env_id: str) -> str:
+    return f"ACCESSGRANT#{user_id}#{env_id}#"
+
+
+def change_request(org_id: str, change_request_id: str) -> dict[str, str]:
+    return {PK: org_partition(org_id), SK: f"{CHANGE_REQUEST_PREFIX}{change_request_id}"}
+
+
+CHANGE_REQUEST_PREFIX = "CHANGEREQ#"

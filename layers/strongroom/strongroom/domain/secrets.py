@@ -24,8 +24,9 @@ from strongroom.data import chain, db
 from strongroom.data import grants as grant_data
 from strongroom.data import projects as project_data
 from strongroom.data import secrets as data
+from strongroom.data.approval_requests import ChangeRequestRecord
 from strongroom.data.secrets import DataKeyRecord, SnapshotRecord, VersionRecord
-from strongroom.domain import audit, formats, patterns
+from strongroom.domain import audit, change_hold, formats, patterns
 from strongroom.domain.resolve import Resolver, check_writable, open_snapshot, reference_index
 from strongroom.errors import Conflict, NotFound, PayloadTooLarge, PreconditionFailed, Unprocessable
 from strongroom.models import (
@@ -264,6 +265,9 @@ class Plan:
     # published with it (the environment's key version moved, conditional on its grants).
     key_version: int | None = None
     extra_ops: list[db.Op] = field(default_factory=list)
+    # Subject to approval policies (domain/change_hold.py); not a key rotation, a rekey, or the
+    # application of an approved change request.
+    governed: bool = True
 
 
 @dataclass(slots=True)
@@ -290,11 +294,71 @@ def _commit(access: EnvironmentAccess, planner: Callable[[State], Plan]) -> _Com
             _check_ciphertexts(plan.changes)
         else:  # the one writing a value is its writer: its references may reach only what they can read
             check_writable(access, plan.changes)
+        if plan.governed and not plan.rotate_key:
+            _gate(access, state, plan)
         try:
             return _write(access, state, plan)
         except _Retry:
             continue
     raise Conflict("the environment is changing too fast; retry", headers={"Retry-After": "1"})
+
+
+def _gate(access: EnvironmentAccess, state: State, plan: Plan) -> None:
+    """A write into an environment whose changes need approval: held in a change request (raises
+    the 202 `Held`), or, for an owner who may bypass, written with the bypass in its audit event."""
+    policy = change_hold.gate(access)
+    if policy is None:
+        return
+    if change_hold.bypasses(access, policy):
+        plan.metadata["approval_bypassed"] = {"policy_id": policy.id}
+        return
+    key = _key_in_use(access, state, plan, clock.now_iso())
+    held = change_hold.HeldWrite(
+        changes=dict(plan.changes),
+        action=plan.action,
+        resource_type=plan.resource_type,
+        resource_id=plan.resource_id,
+        metadata=plan.metadata,
+        comment=plan.comment,
+        revision=state.revision,
+        current={name: int(state.live[name]["version"]) for name in plan.changes if name in state.live},
+        next_versions={name: state.next_version(name) for name in plan.changes},
+    )
+    sealing = change_hold.SealingKey(key.plaintext, key.version, key.wrapped, key.kms_key_id, client=key.client)
+    raise change_hold.hold(access, policy, held, sealing)
+
+
+def apply_held(
+    access: EnvironmentAccess,
+    rec: ChangeRequestRecord,
+    values: Mapping[str, str | None],
+    finish: Callable[[int], list[db.Op]],
+) -> int:
+    """Write an approved change request's values as one change, against the state it was opened
+    on: 409 `stale` when a key it changes moved since (nothing written). `finish(revision)` gives
+    the ops written with it (the request's own transition); its event is `change_request.applied`.
+    Returns the new revision."""
+
+    def plan(state: State) -> Plan:
+        moved = sorted(c.key for c in rec.changes if state.next_version(c.key) != c.new_version)
+        if moved:
+            raise Conflict(
+                "keys this change request changes moved since it was opened: open it again",
+                code="stale",
+                details={"keys": moved[:20]},
+            )
+        return Plan(
+            dict(values),
+            "change_request.applied",
+            "change_request",
+            rec.id,
+            {**change_hold.keys_metadata(rec), "policy_id": rec.policy_id, "base_revision": rec.base_revision},
+            rec.comment,
+            extra_ops=finish(state.revision + 1),
+            governed=False,
+        )
+
+    return _commit(access, plan).revision
 
 
 @dataclass(frozen=True, slots=True)

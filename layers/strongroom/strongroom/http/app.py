@@ -71,6 +71,10 @@ def build_app(*, render: ErrorResponse = error_response) -> APIGatewayHttpResolv
             logger.warning("request failed", extra={"error_code": exc.code, "status": exc.status})
         return render(exc, _request_id(app))
 
+    @app.exception_handler(errors.Held)
+    def _held(exc: errors.Held) -> Response[Any]:
+        return Response(status_code=exc.status, content_type=JSON, body=exc.body.model_dump_json())
+
     @app.exception_handler(RequestValidationError)
     def _invalid(exc: RequestValidationError) -> Response[Any]:
         code, message, details = validation_details(exc.errors())

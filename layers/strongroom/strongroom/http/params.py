@@ -9,6 +9,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 
 from strongroom.http.envelope import JSON
+from strongroom.models.governance import ChangeRequestOpened
 
 # Path parameters: IDs (`org_…`) and slugs are ASCII letters, digits, `_` and `-`.
 REF_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
@@ -29,3 +30,17 @@ def created(body: Any) -> Response[Any]:
 
 def no_content() -> Response[str]:
     return Response(status_code=204, body="")
+
+
+# A write into an environment whose changes need approval answers 202 with the change request
+# that holds it (domain/change_hold.py), beside its own success.
+def held(ok: type[Any] | None) -> dict[int, Any]:
+    """The responses of a write that may be held: `ok` (its 200 body; None: 204), and the 202."""
+    done = {200: {"description": "Applied", "content": {"application/json": {"model": ok}}}} if ok else {}
+    return {
+        **(done or {204: {"description": "Applied"}}),
+        202: {
+            "description": "Held for approval: a change request was opened instead (keys and actions only)",
+            "content": {"application/json": {"model": ChangeRequestOpened}},
+        },
+    }

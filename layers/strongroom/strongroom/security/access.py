@@ -14,7 +14,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from strongroom import clock
 from strongroom.context import MUTATING, Principal, principal
+from strongroom.data import approval_requests as request_data
 from strongroom.data import orgs as org_data
 from strongroom.data import projects as project_data
 from strongroom.data import roles as role_data
@@ -50,6 +52,23 @@ class OrgAccess:
         return permissions.role_permissions(self.role) if permissions.builtin(self.role) else {}
 
     def allows(self, permission: str, env: EnvironmentRecord | None = None) -> bool:
+        """The one decision: the role's (or the token's) permission, else, for a user on one
+        environment, a temporary grant an approved access request gave them there (read at each
+        decision: an expired grant stops at once)."""
+        if self.principal.read_only and permission in _WRITE_PERMISSIONS:
+            return False
+        if self.role_allows(permission, env):
+            return True
+        return (
+            env is not None
+            and self.principal.type == "user"
+            and permission in TEMPORARY_PERMISSIONS
+            and temporary_grant(self.org.id, self.principal.id, env.id, permission)
+        )
+
+    def role_allows(self, permission: str, env: EnvironmentRecord | None = None) -> bool:
+        """What the role (or the service token) holds, without temporary grants: what an approver
+        must hold to grant it (nobody grants a permission they lack)."""
         if self.principal.read_only and permission in _WRITE_PERMISSIONS:
             return False
         if self.principal.type == "service_token":
@@ -79,6 +98,20 @@ class OrgAccess:
                 f"your role ({self.role}) lacks '{permission}'{where}",
                 details={"permission": permission, "role": self.role},
             )
+
+
+# What an approved access request may grant on one environment (domain/access_requests.py). A
+# `secrets.write` grant also reads: writing implies reading.
+TEMPORARY_PERMISSIONS = frozenset({"secrets.read", "secrets.write"})
+
+
+def temporary_grant(org_id: str, user_id: str, env_id: str, permission: str) -> bool:
+    """Whether an unexpired temporary grant gives the user `permission` on the environment now."""
+    now = clock.now_iso()
+    return any(
+        expires_at > now and held in (permission, "secrets.write")
+        for held, expires_at in request_data.grants_held(org_id, user_id, env_id)
+    )
 
 
 @dataclass(frozen=True, slots=True)

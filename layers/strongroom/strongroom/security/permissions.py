@@ -53,6 +53,7 @@ CATALOG: tuple[Permission, ...] = (
     Permission("encryption.manage", "Bring your own KMS key; rotate keys"),
     Permission("sso.manage", "Configure single sign-on for the organization"),
     Permission("scim.manage", "Create and revoke SCIM provisioning tokens"),
+    Permission("policies.manage", "Create and change approval policies (access requests, change requests)"),
 )
 CATALOG_BY_NAME = {p.name: p for p in CATALOG}
 
@@ -70,6 +71,7 @@ _ADMIN = {
     "webhooks.manage",
     "audit.read",
     "scim.manage",
+    "policies.manage",
 }
 _OWNER = {*_ADMIN, "org.delete", "org.transfer", "projects.delete", "encryption.manage", "sso.manage"}
 
