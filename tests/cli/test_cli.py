@@ -586,11 +586,11 @@ def test_roles_and_members_from_the_cli(cli: CliRun, api: Api) -> None:
     listed = json.loads(cli("--org", org, "members", "list", "--json").stdout)
     user_id = next(m["user_id"] for m in listed if m["email"] == member)
     assert {m["email"]: m["role"] for m in listed}[member] == "auditor"
-    assert cli("--org", org, "roles", "delete", "auditor", check=False).returncode != 0  # in use: 409
-    changed = json.loads(cli("--org", org, "members", "role", user_id, "viewer", "--json").stdout)
+    assert cli("--org", org, "roles", "delete", "auditor", "--yes", check=False).returncode != 0  # in use: 409
+    changed = json.loads(cli("--org", org, "members", "set-role", user_id, "viewer", "--json").stdout)
     assert changed["role"] == "viewer"
-    assert json.loads(cli("--org", org, "roles", "delete", "auditor", "--json").stdout)["deleted"] is True
-    assert json.loads(cli("--org", org, "members", "remove", user_id, "--json").stdout)["removed"] is True
+    assert json.loads(cli("--org", org, "roles", "delete", "auditor", "--yes", "--json").stdout)["deleted"] is True
+    assert json.loads(cli("--org", org, "members", "remove", user_id, "--yes", "--json").stdout)["removed"] is True
     assert [m["email"] for m in json.loads(cli("--org", org, "members", "list", "--json").stdout)] == [email]
 
 
@@ -630,7 +630,7 @@ def test_scim_tokens_from_the_cli(cli: CliRun, api: Api) -> None:
     assert created["token"] not in listed
     headers = {"Authorization": f"Bearer {created['token']}"}
     assert api("GET", "/scim/v2/Users", headers=headers)[0] == 200
-    revoked = json.loads(cli("--org", org, "scim", "tokens", "revoke", created["id"], "--json").stdout)
-    assert revoked == {"token": created["id"], "revoked": True}
+    revoked = json.loads(cli("--org", org, "scim", "tokens", "revoke", created["id"], "--yes", "--json").stdout)
+    assert revoked == {"id": created["id"], "revoked": True}
     assert api("GET", "/scim/v2/Users", headers=headers)[0] == 401
     assert json.loads(cli("--org", org, "scim", "tokens", "list", "--json").stdout) == []
