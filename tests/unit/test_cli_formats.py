@@ -37,9 +37,9 @@ def test_tsv_output_is_one_line_per_row_in_the_columns_asked() -> None:
 
 
 def test_dotenv_output_of_key_value_rows_reads_back_as_the_values() -> None:
-    rows = [{"key": "A", "value": "it's \\ \"q\""}, {"key": "B", "value": "line 1\nline 2"}]
+    rows = [{"key": "A", "value": 'it\'s \\ "q"'}, {"key": "B", "value": "line 1\nline 2"}]
     parsed = dotenv.dotenv_values(stream=io.StringIO(formats.output(rows, None, "dotenv")), interpolate=False)
-    assert parsed == {"A": "it's \\ \"q\"", "B": "line 1\nline 2"}
+    assert parsed == {"A": 'it\'s \\ "q"', "B": "line 1\nline 2"}
 
 
 def test_docker_env_file_is_unquoted_and_refuses_what_it_cannot_carry_naming_the_keys() -> None:

@@ -241,49 +241,55 @@ Row = dict[str, Any]
 
 def resource_commands(
     group: click.Group,
-    base: Callable[[State], str],
+    base: Callable[..., str],
     columns: list[str],
     *,
     noun: str,
+    listing: bool = True,
     show: bool = True,
     remove: str | None = "delete",
     remove_help: str = "",
     row: Callable[[Row], Row] | None = None,
     paginated: bool = True,
+    options: list[click.Option] | None = None,
+    argument: str = "ID",
 ) -> None:
     """The commands every collection has, on `group`: `list` (every page), `show ID`, and `delete
-    ID` (or `revoke ID`: `remove` names the verb), which asks first on a terminal and needs --yes
-    without one. `base(state)` is the collection's path; `row` shapes each item for output."""
+    ID` (or `revoke`/`remove`: `remove` names the verb), which asks first on a terminal and needs
+    --yes without one. `base(state, **options)` is the collection's path (`options`: extra click
+    options each command takes, e.g. --personal); `row` shapes each item for output."""
     shape = row or (lambda r: r)
+    extra = options or []
 
-    @group.command("list", help=f"Every {noun}.")
-    @click.pass_obj
-    def listing(state: State) -> None:
-        path = base(state)
+    def command(name: str, help_text: str, function: Callable[..., None], params: list[click.Parameter]) -> None:
+        group.add_command(Command(name, callback=click.pass_obj(function), params=[*params, *extra], help=help_text))
+
+    def listing_of(state: State, **given: Any) -> None:
+        path = base(state, **given)
         items = state.pages(path) if paginated else state.call("GET", path)["data"]
         emit(state, [shape(r) for r in items], columns)
 
+    def showing(state: State, item_id: str, **given: Any) -> None:
+        emit(state, shape(state.call("GET", f"{base(state, **given)}/{quote(item_id, safe='')}")), columns)
+
+    done = {"delete": "deleted", "revoke": "revoked", "remove": "removed"}.get(remove or "", "")
+
+    def removing(state: State, item_id: str, yes: bool, **given: Any) -> None:
+        path = f"{base(state, **given)}/{quote(item_id, safe='')}"
+        confirm(yes, f"{remove} cannot be undone", f"{remove} {noun} {item_id}?")
+        state.call("DELETE", path)
+        emit(state, {"id": item_id, done: True}, ["id", done])
+
+    item = click.Argument(["item_id"], metavar=argument)
+    if listing:
+        command("list", f"Every {noun}.", listing_of, [])
     if show:
-
-        @group.command("show", help=f"One {noun}.")
-        @click.argument("item_id", metavar="ID")
-        @click.pass_obj
-        def showing(state: State, item_id: str) -> None:
-            emit(state, shape(state.call("GET", f"{base(state)}/{quote(item_id, safe='')}")), columns)
-
+        command("show", f"One {noun}.", showing, [item])
     if remove:
-        done = {"delete": "deleted", "revoke": "revoked", "remove": "removed"}[remove]
-
-        @group.command(remove, help=f"{remove.capitalize()} the {noun} ID{'; ' + remove_help if remove_help else ''} "
-                       "(asks first on a terminal; --yes without one).")  # fmt: skip
-        @click.argument("item_id", metavar="ID")
-        @click.option("--yes", is_flag=True, help="Do not ask (needed without a terminal)")
-        @click.pass_obj
-        def removing(state: State, item_id: str, yes: bool) -> None:
-            path = f"{base(state)}/{quote(item_id, safe='')}"
-            confirm(yes, f"{remove} cannot be undone", f"{remove} {noun} {item_id}?")
-            state.call("DELETE", path)
-            emit(state, {"id": item_id, done: True}, ["id", done])
+        yes = click.Option(["--yes"], is_flag=True, help="Do not ask (needed without a terminal)")
+        why = f"; {remove_help}" if remove_help else ""
+        text = f"{remove.capitalize()} the {noun} {argument}{why} (asks first on a terminal; --yes without one)."
+        command(remove, text, removing, [click.Argument(["item_id"], metavar=argument), yes])
 
 
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -1247,6 +1253,10 @@ def audit_verify(state: State, event_id: str | None, key_file: Path | None) -> N
     if not verdict.ok:
         sys.exit(1)
 
+
+# The rest of the API's commands (tokens, invitations, webhooks, template, validate, encryption,
+# restore, audit search|tail) register themselves on `cli`.
+import strongroom_cli.api_commands  # noqa: E402, F401
 
 # The end-to-end commands (keys, grant, grants, rekey) register themselves on `cli`.
 from strongroom_cli import e2e_commands  # noqa: E402

@@ -304,48 +304,30 @@ def secret_values(state: State, path: str) -> dict[str, str]:
 # --------------------------------------------------------------------------- client-made tokens
 
 
-@cli.group()
-def tokens() -> None:
-    """Service tokens (--org): made here for a client-encrypted environment."""
-
-
-@tokens.command("create")
-@click.argument("name")
-@click.option("--write", is_flag=True, help="The token may write values too")
-@click.pass_obj
-def tokens_create(state: State, name: str, write: bool) -> None:
-    """A service token for the client-encrypted environment, made here: the server gets its ID, its
-    SHA-256 and its public key (derived from the token, so the token alone opens its grant, which
-    is given to it here). The token is shown this once."""
-    state.user_only()
+def client_token(state: State, env: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
+    """A service token for the client-encrypted environment `env`, made here: the server gets its
+    ID, its SHA-256 and its public key (derived from the token, so the token alone opens its
+    grant, which is given to it here). The token is shown this once."""
     path = state.env_path()
-    env = state.call("GET", path)
-    if env.get("encryption") != "client":
-        fail(
-            "`tokens create` makes tokens of client-encrypted environments (the API's POST …/tokens makes the others)",
-            2,
-        )
     key = Opened(state)
     token_id = e2e.new_id("tok")
     token = e2e.service_token(token_id)
     pair = e2e.token_keypair(token)
     body = {
-        "name": name,
-        "project": state.settings.project,
+        **body,
         "environment": env["id"],
-        "permissions": ["read", "write"] if write else ["read"],
         "token_id": token_id,
         "token_hash": e2e.token_hash(token),
         "public_key": e2e.b64(pair.public_bytes),
         "suite": pair.suite,
     }
-    state.call("POST", f"/v1/orgs/{state.settings.org}/tokens", body=body)
+    made = state.call("POST", f"/v1/orgs/{state.settings.org}/tokens", body=body)
     wrapped = e2e.seal_grant(
         pair.suite, pair.public_bytes, key.data_key, env_id=key.env_id, key_version=key.key_version
     )
     grant_body = {"principal": {"type": "token", "id": token_id}, "suite": pair.suite, "wrapped_key": wrapped}
     state.call("POST", f"{path}/grants", body={**grant_body, "key_version": key.key_version})
-    emit(state, {"id": token_id, "name": name, "token": token}, ["id", "name", "token"])
+    return {**made, "token": token}
 
 
 # --------------------------------------------------------------------------- import / export, here
