@@ -4,12 +4,14 @@ without --yes off a terminal (exit 2, nothing done) and done with it."""
 
 from __future__ import annotations
 
+import base64
 import json
 import secrets
 import time
 from typing import Any
 
 import pytest
+import yaml
 
 from cli.conftest import CliRun
 from cli.listener import Capture
@@ -162,6 +164,11 @@ def test_templates_validate_and_restores(cli: CliRun) -> None:
     assert _json(cli, *here, "envs", "restore", "--at", before, "--yes") == plan
     assert {r["key"] for r in _json(cli, *here, "secrets", "list")} == {"API_KEY", "DB_URL"}
     assert cli(*here, "secrets", "get", "DB_URL").stdout == "postgres://db/app\n"
+    assert cli(*here, "secrets", "export", "--format", "docker").stdout == "API_KEY=k\nDB_URL=postgres://db/app\n"
+    manifest = yaml.safe_load(cli(*here, "secrets", "export", "--format", "k8s").stdout)
+    assert manifest["metadata"]["name"] == "web-staging"
+    assert manifest["metadata"]["annotations"]["strongroom.dev/etag"]
+    assert base64.b64decode(manifest["data"]["DB_URL"]) == b"postgres://db/app"
 
 
 def test_encryption(cli: CliRun) -> None:

@@ -1053,9 +1053,15 @@ def secrets_rollback(state: State, key: str, version: int) -> None:
 
 
 @secrets.command("export")
-@click.option("--format", "fmt", type=click.Choice(["dotenv", "json", "yaml", "shell"]), default="dotenv")
+@click.option(
+    "--format", "fmt", type=click.Choice(["dotenv", "json", "yaml", "shell", "docker", "k8s"]), default="dotenv"
+)
 @click.pass_obj
 def secrets_export(state: State, fmt: str) -> None:
+    """The values as a file: docker (`--env-file`, unquoted) and k8s (a Secret manifest) are made here."""
+    if fmt in {"docker", "k8s"}:
+        _export_here(state, fmt)
+        return
     opened = _client_key(state)
     if opened is not None:  # a client-encrypted environment: decrypted and rendered here
         from strongroom_cli import e2e_commands  # noqa: PLC0415
@@ -1070,6 +1076,23 @@ def secrets_export(state: State, fmt: str) -> None:
         return
     text = state.call("GET", f"{state.env_path()}/export?format={fmt}")
     click.echo(json.dumps(text, indent=2, ensure_ascii=False) if isinstance(text, dict) else text, nl=False)
+
+
+def _export_here(state: State, fmt: str) -> None:
+    from strongroom_cli import formats  # noqa: PLC0415
+
+    if state.settings.is_service_token:
+        resp = state.request("GET", "/runtime/v1/secrets?format=json")
+        values = resp.json()["secrets"]
+    else:
+        resp = state.request("GET", f"{state.env_path()}/export?format=json")
+        values = resp.json()
+    etag = resp.headers.get("etag", "").removeprefix("W/").strip('"')
+    name = "-".join(p for p in (state.settings.project, state.settings.env) if p) or "strongroom"
+    try:
+        click.echo(formats.values_text(values, fmt, name=name.lower(), etag=etag), nl=False)
+    except formats.Unrepresentable as exc:
+        fail(str(exc), 2)
 
 
 @secrets.command("import")
