@@ -318,6 +318,18 @@ def run_help() -> None:
     fail("`run` is handled before this point; see `strongroom run --help`", 2)
 
 
+@cli.command()
+@click.argument("shell", type=click.Choice(["bash", "zsh", "fish"]))
+def completion(shell: str) -> None:
+    """Print the shell's completion script (click's own): `source <(strongroom completion bash)`."""
+    from click.shell_completion import get_completion_class  # noqa: PLC0415
+
+    complete = get_completion_class(shell)
+    if complete is None:
+        fail(f"no completion for {shell}", 2)
+    click.echo(complete(cli, {}, "strongroom", "_STRONGROOM_COMPLETE").source())
+
+
 # --------------------------------------------------------------------------- login
 
 
