@@ -165,6 +165,9 @@ def test_templates_validate_and_restores(cli: CliRun) -> None:
     assert {r["key"] for r in _json(cli, *here, "secrets", "list")} == {"API_KEY", "DB_URL"}
     assert cli(*here, "secrets", "get", "DB_URL").stdout == "postgres://db/app\n"
     assert cli(*here, "secrets", "export", "--format", "docker").stdout == "API_KEY=k\nDB_URL=postgres://db/app\n"
+    assert cli(*here, "diff", "staging", "production", "--exit-code", "--json", check=False).returncode == 1
+    cli(*here, "promote", "staging", "production", "--yes")
+    assert _json(cli, *here, "diff", "staging", "production", "--exit-code")[0]["action"] == "unchanged"
     manifest = yaml.safe_load(cli(*here, "secrets", "export", "--format", "k8s").stdout)
     assert manifest["metadata"]["name"] == "web-staging"
     assert manifest["metadata"]["annotations"]["strongroom.dev/etag"]

@@ -1142,11 +1142,14 @@ def _promote_call(state: State, source: str, target: str, keys: str | None, *, d
 @cli.command()
 @click.argument("source")
 @click.argument("target")
+@click.option("--exit-code", is_flag=True, help="Exit 1 when promoting would change something (CI)")
 @click.pass_obj
-def diff(state: State, source: str, target: str) -> None:
+def diff(state: State, source: str, target: str, exit_code: bool) -> None:
     """What promoting SOURCE to TARGET would change (keys only, never values)."""
     result = _promote_call(state, source, target, None, dry_run=True)
     emit(state, result["changes"], ["key", "action"], title=f"{source} → {target}")
+    if exit_code and any(c["action"] != "unchanged" for c in result["changes"]):
+        sys.exit(1)
 
 
 @cli.command()
