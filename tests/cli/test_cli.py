@@ -15,13 +15,13 @@ import sys
 import termios
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 
+from cli.conftest import CliRun
 from strongroom import aws
 from strongroom.data import db
 from strongroom_local import LocalStack
@@ -29,52 +29,6 @@ from support import Api, seal, table_name
 
 pytestmark = pytest.mark.http
 CLI = str(Path(sys.executable).parent / "strongroom")
-CliRun = Callable[..., subprocess.CompletedProcess[str]]
-
-
-@pytest.fixture
-def home(tmp_path: Path) -> Path:
-    (tmp_path / "home").mkdir()
-    (tmp_path / "work").mkdir()
-    return tmp_path
-
-
-@pytest.fixture
-def cli_env(local_stack: str, home: Path) -> dict[str, str]:
-    """The environment of a CLI process: its own HOME, the local server, no keyring."""
-    return {
-        "PATH": os.environ["PATH"],
-        "HOME": str(home / "home"),
-        "XDG_CONFIG_HOME": str(home / "home" / ".config"),
-        "XDG_CACHE_HOME": str(home / "home" / ".cache"),
-        "STRONGROOM_API_URL": local_stack,
-        "STRONGROOM_NO_KEYRING": "1",
-        "LC_ALL": "C.UTF-8",
-        # This checkout's CLI, whichever checkout the shared virtualenv's editable install names.
-        "PYTHONPATH": os.pathsep.join(str(Path(__file__).resolve().parents[2] / d / "src") for d in ("cli", "sdk")),
-    }
-
-
-@pytest.fixture
-def cli(cli_env: dict[str, str], home: Path) -> CliRun:
-    def run(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None, stdin: str | None = None,
-            check: bool = True) -> subprocess.CompletedProcess[str]:  # fmt: skip
-        environ = {**cli_env, **(env or {})}
-        done = subprocess.run(
-            [CLI, *args],
-            check=False,
-            capture_output=True,
-            text=True,
-            env=environ,
-            cwd=cwd or home / "work",
-            input=stdin if stdin is not None else "",  # never the terminal pytest may have
-            timeout=60,
-        )
-        if check:
-            assert done.returncode == 0, (args, done.stdout, done.stderr)
-        return done
-
-    return run
 
 
 def _slug(prefix: str) -> str:
@@ -586,11 +540,11 @@ def test_roles_and_members_from_the_cli(cli: CliRun, api: Api) -> None:
     listed = json.loads(cli("--org", org, "members", "list", "--json").stdout)
     user_id = next(m["user_id"] for m in listed if m["email"] == member)
     assert {m["email"]: m["role"] for m in listed}[member] == "auditor"
-    assert cli("--org", org, "roles", "delete", "auditor", check=False).returncode != 0  # in use: 409
-    changed = json.loads(cli("--org", org, "members", "role", user_id, "viewer", "--json").stdout)
+    assert cli("--org", org, "roles", "delete", "auditor", "--yes", check=False).returncode != 0  # in use: 409
+    changed = json.loads(cli("--org", org, "members", "set-role", user_id, "viewer", "--json").stdout)
     assert changed["role"] == "viewer"
-    assert json.loads(cli("--org", org, "roles", "delete", "auditor", "--json").stdout)["deleted"] is True
-    assert json.loads(cli("--org", org, "members", "remove", user_id, "--json").stdout)["removed"] is True
+    assert json.loads(cli("--org", org, "roles", "delete", "auditor", "--yes", "--json").stdout)["deleted"] is True
+    assert json.loads(cli("--org", org, "members", "remove", user_id, "--yes", "--json").stdout)["removed"] is True
     assert [m["email"] for m in json.loads(cli("--org", org, "members", "list", "--json").stdout)] == [email]
 
 
@@ -630,7 +584,7 @@ def test_scim_tokens_from_the_cli(cli: CliRun, api: Api) -> None:
     assert created["token"] not in listed
     headers = {"Authorization": f"Bearer {created['token']}"}
     assert api("GET", "/scim/v2/Users", headers=headers)[0] == 200
-    revoked = json.loads(cli("--org", org, "scim", "tokens", "revoke", created["id"], "--json").stdout)
-    assert revoked == {"token": created["id"], "revoked": True}
+    revoked = json.loads(cli("--org", org, "scim", "tokens", "revoke", created["id"], "--yes", "--json").stdout)
+    assert revoked == {"id": created["id"], "revoked": True}
     assert api("GET", "/scim/v2/Users", headers=headers)[0] == 401
     assert json.loads(cli("--org", org, "scim", "tokens", "list", "--json").stdout) == []

@@ -112,7 +112,7 @@ def test_identities_and_keyless_login_from_the_cli(
     assert worker("run", "--", "sh", "-c", "echo $DB_URL", env=aws_env).stdout.strip() == "postgres://ci"
 
     # and deleting the identity ends that login
-    admin("--org", org, "identities", "delete", role["id"])
+    admin("--org", org, "identities", "delete", role["id"], "--yes")
     home = tmp_path / "worker"
     refused = subprocess.run(
         [CLI, "secrets", "get", "DB_URL"], check=False, capture_output=True, text=True, timeout=60, input="",

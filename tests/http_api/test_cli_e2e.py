@@ -107,7 +107,7 @@ def test_the_cli_encrypts_grants_and_rekeys(
     granted = a.json(*here, "grant", bob)
     assert b(*here, "secrets", "get", "DB_URL").stdout.strip() == canary
     assert {g["principal"] for g in a.json(*here, "grants", "list")} >= {granted["principal"]}
-    assert a.json(*here, "grants", "revoke", granted["id"])["revoked"] is True
+    assert a.json(*here, "grants", "revoke", granted["id"], "--yes")["revoked"] is True
     done = a.json(*here, "rekey")
     assert (done["key_version"], done["values"]) == (2, 3)
     assert {i["key"]: i["value"] for i in a.json(*here, "secrets", "list", "--values")}["DB_URL"] == canary

@@ -10,6 +10,7 @@ anything wider need a user login, and say so."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import sys
 import time
@@ -20,6 +21,8 @@ from urllib.parse import quote
 import click
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     import httpx
 
 from strongroom_cli import __version__
@@ -35,7 +38,7 @@ from strongroom_cli.config import (
 
 SECRET_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,254}$")
 RUNTIME_FORMATS = frozenset({"dotenv", "json", "shell"})  # what /runtime/v1/secrets renders
-_JSON = "strongroom.json"  # ctx.meta: --json was given at some level
+_OUTPUT = "strongroom.output"  # ctx.meta: the output format given at some level (--json, -o)
 
 
 def _http_error() -> type[Exception]:
@@ -45,10 +48,19 @@ def _http_error() -> type[Exception]:
 
 
 class State:
-    def __init__(self, settings: Settings, as_json: bool) -> None:
+    def __init__(self, settings: Settings, as_json: bool, output: str | None = None) -> None:
         self.settings = settings
-        self.as_json = as_json
+        self.output = output or ("json" if as_json else None)  # None: a table on a terminal, else tsv
         self._client: httpx.Client | None = None
+
+    @property
+    def as_json(self) -> bool:
+        return self.output == "json"
+
+    @as_json.setter
+    def as_json(self, value: bool) -> None:
+        if value:
+            self.output = "json"
 
     @property
     def client(self) -> httpx.Client:
@@ -63,7 +75,8 @@ class State:
             )
         return self._client
 
-    def call(self, method: str, path: str, *, body: Any = None, ok: tuple[int, ...] = (200, 201, 204)) -> Any:
+    def request(self, method: str, path: str, *, body: Any = None, ok: tuple[int, ...] = (200, 201, 204)) -> Any:
+        """The httpx response of a request the API answered with a status in `ok`; else a one-line failure."""
         try:
             resp = self.client.request(method, path, json=body)
         except _http_error() as exc:
@@ -77,11 +90,28 @@ class State:
             except (ValueError, KeyError, TypeError):
                 message = f"{resp.status_code} {resp.text[:200]}"
             fail(message)
+        return resp
+
+    def call(self, method: str, path: str, *, body: Any = None, ok: tuple[int, ...] = (200, 201, 204)) -> Any:
+        """The decoded answer (JSON, text, or None for an empty one)."""
+        resp = self.request(method, path, body=body, ok=ok)
         if resp.status_code == 204 or not resp.content:
             return None
         if resp.headers.get("content-type", "").startswith("application/json"):
             return resp.json()
         return resp.text
+
+    def pages(self, path: str, *, limit: int = 500) -> list[Any]:
+        """Every item of a paginated list, following its cursors."""
+        rows: list[Any] = []
+        cursor = None
+        join = "&" if "?" in path else "?"
+        while True:
+            page = self.call("GET", f"{path}{join}limit={limit}{f'&cursor={quote(cursor)}' if cursor else ''}")
+            rows += page["data"]
+            cursor = page.get("next_cursor")
+            if not cursor:
+                return rows
 
     def env_path(self) -> str:
         s = self.settings
@@ -114,14 +144,23 @@ def fail(message: str, code: int = 1) -> NoReturn:
     sys.exit(code)
 
 
-def emit(state: State, data: Any, columns: list[str] | None = None, *, title: str = "") -> None:
-    """JSON with --json; a rich table on a terminal; tab-separated lines otherwise."""
-    if state.as_json:
-        click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+def confirm(yes: bool, what: str, question: str) -> None:
+    """Destructive commands: ask on a terminal; without one, only `--yes` goes on (exit 2 otherwise)."""
+    if yes:
         return
-    rows = data if isinstance(data, list) else [data]
-    columns = columns or (sorted(rows[0]) if rows and isinstance(rows[0], dict) else [])
-    if sys.stdout.isatty():
+    if not sys.stdin.isatty():
+        fail(f"{what}: pass --yes to confirm without a terminal", 2)
+    click.confirm(question, abort=True, err=True)
+
+
+def emit(state: State, data: Any, columns: list[str] | None = None, *, title: str = "") -> None:
+    """In the format -o/--output names (--json: json); else a rich table on a terminal and
+    tab-separated lines otherwise (strongroom_cli.formats)."""
+    from strongroom_cli import formats  # noqa: PLC0415
+
+    output = state.output or ("table" if sys.stdout.isatty() else "tsv")
+    if output == "table":
+        rows, columns = formats.tabular(data, columns)
         from rich.console import Console  # noqa: PLC0415
         from rich.table import Table  # noqa: PLC0415
 
@@ -129,25 +168,51 @@ def emit(state: State, data: Any, columns: list[str] | None = None, *, title: st
         for column in columns:
             table.add_column(column)
         for row in rows:
-            table.add_row(*(_cell(row.get(c)) for c in columns))
-        Console().print(table)
+            table.add_row(*(formats.cell(row.get(c)) for c in columns))
+        Console(no_color=bool(os.environ.get("NO_COLOR")) or None).print(table)
         return
-    for row in rows:
-        click.echo("\t".join(_cell(row.get(c)) for c in columns))
+    try:
+        click.echo(formats.output(data, columns, output), nl=False)
+    except formats.Unrepresentable as exc:
+        fail(str(exc), 2)
 
 
 def _output_json(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
     if value:
-        ctx.meta[_JSON] = True  # meta is shared by the whole invocation
-        state = ctx.find_object(State)
-        if state is not None:
-            state.as_json = True
+        _set_output(ctx, "json")
+
+
+def _output_format(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    if value:
+        _set_output(ctx, value)
+
+
+def _set_output(ctx: click.Context, output: str) -> None:
+    ctx.meta[_OUTPUT] = output  # meta is shared by the whole invocation
+    state = ctx.find_object(State)
+    if state is not None:
+        state.output = output
+
+
+OUTPUTS = ("json", "yaml", "table", "tsv", "dotenv")
 
 
 def _with_output_options(params: list[click.Parameter]) -> None:
+    """--json and -o/--output FORMAT on every command and group (a command whose own -o means
+    something else, as `render -o FILE`, keeps the long form only)."""
+    short = [] if any("-o" in p.opts for p in params if isinstance(p, click.Option)) else ["-o"]
     params.append(
         click.Option(
             ["--json"], is_flag=True, expose_value=False, callback=_output_json, help="Machine-readable output"
+        )
+    )
+    params.append(
+        click.Option(
+            [*short, "--output"],
+            type=click.Choice(OUTPUTS),
+            expose_value=False,
+            callback=_output_format,
+            help="Output format (--json is -o json)",
         )
     )
 
@@ -171,12 +236,60 @@ class Group(click.Group):
         _with_output_options(self.params)
 
 
-def _cell(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, (list, dict)):
-        return json.dumps(value)
-    return str(value)
+Row = dict[str, Any]
+
+
+def resource_commands(
+    group: click.Group,
+    base: Callable[..., str],
+    columns: list[str],
+    *,
+    noun: str,
+    listing: bool = True,
+    show: bool = True,
+    remove: str | None = "delete",
+    remove_help: str = "",
+    row: Callable[[Row], Row] | None = None,
+    paginated: bool = True,
+    options: list[click.Option] | None = None,
+    argument: str = "ID",
+) -> None:
+    """The commands every collection has, on `group`: `list` (every page), `show ID`, and `delete
+    ID` (or `revoke`/`remove`: `remove` names the verb), which asks first on a terminal and needs
+    --yes without one. `base(state, **options)` is the collection's path (`options`: extra click
+    options each command takes, e.g. --personal); `row` shapes each item for output."""
+    shape = row or (lambda r: r)
+    extra = options or []
+
+    def command(name: str, help_text: str, function: Callable[..., None], params: list[click.Parameter]) -> None:
+        group.add_command(Command(name, callback=click.pass_obj(function), params=[*params, *extra], help=help_text))
+
+    def listing_of(state: State, **given: Any) -> None:
+        path = base(state, **given)
+        items = state.pages(path) if paginated else state.call("GET", path)["data"]
+        emit(state, [shape(r) for r in items], columns)
+
+    def showing(state: State, item_id: str, **given: Any) -> None:
+        emit(state, shape(state.call("GET", f"{base(state, **given)}/{quote(item_id, safe='')}")), columns)
+
+    done = {"delete": "deleted", "revoke": "revoked", "remove": "removed"}.get(remove or "", "")
+
+    def removing(state: State, item_id: str, yes: bool, **given: Any) -> None:
+        path = f"{base(state, **given)}/{quote(item_id, safe='')}"
+        confirm(yes, f"{remove} cannot be undone", f"{remove} {noun} {item_id}?")
+        state.call("DELETE", path)
+        emit(state, {"id": item_id, done: True}, ["id", done])
+
+    item = click.Argument(["item_id"], metavar=argument)
+    if listing:
+        command("list", f"Every {noun}.", listing_of, [])
+    if show:
+        command("show", f"One {noun}.", showing, [item])
+    if remove:
+        yes = click.Option(["--yes"], is_flag=True, help="Do not ask (needed without a terminal)")
+        why = f"; {remove_help}" if remove_help else ""
+        text = f"{remove.capitalize()} the {noun} {argument}{why} (asks first on a terminal; --yes without one)."
+        command(remove, text, removing, [click.Argument(["item_id"], metavar=argument), yes])
 
 
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -196,13 +309,25 @@ def cli(ctx: click.Context, api_url: str | None, token: str | None, org: str | N
         settings = resolve(api_url=api_url, token=token, org=org, project=project, env=env)
     except ConfigError as exc:
         fail(str(exc), 2)
-    ctx.obj = State(settings, bool(ctx.meta.get(_JSON)))
+    ctx.obj = State(settings, False, ctx.meta.get(_OUTPUT))
 
 
 @cli.command("run", context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
 def run_help() -> None:
     """Run a command with the environment's secrets: strongroom run [--project P --env E] [--fallback] -- cmd…"""
     fail("`run` is handled before this point; see `strongroom run --help`", 2)
+
+
+@cli.command()
+@click.argument("shell", type=click.Choice(["bash", "zsh", "fish"]))
+def completion(shell: str) -> None:
+    """Print the shell's completion script (click's own): `source <(strongroom completion bash)`."""
+    from click.shell_completion import get_completion_class  # noqa: PLC0415
+
+    complete = get_completion_class(shell)
+    if complete is None:
+        fail(f"no completion for {shell}", 2)
+    click.echo(complete(cli, {}, "strongroom", "_STRONGROOM_COMPLETE").source())
 
 
 # --------------------------------------------------------------------------- login
@@ -569,12 +694,6 @@ def members() -> None:
 _MEMBER = ["user_id", "email", "name", "role", "joined_at"]
 
 
-@members.command("list")
-@click.pass_obj
-def members_list(state: State) -> None:
-    emit(state, state.call("GET", f"/v1/orgs/{_org(state)}/members")["data"], _MEMBER)
-
-
 @members.command("invite")
 @click.argument("email")
 @click.option("--role", required=True, help="owner, admin, developer, viewer or a custom role's slug")
@@ -585,7 +704,7 @@ def members_invite(state: State, email: str, role: str) -> None:
     emit(state, invited, ["id", "email", "role", "expires_at", "token"])
 
 
-@members.command("role")
+@members.command("set-role")
 @click.argument("user_id")
 @click.argument("role")
 @click.pass_obj
@@ -594,12 +713,12 @@ def members_role(state: State, user_id: str, role: str) -> None:
     emit(state, state.call("PATCH", f"/v1/orgs/{_org(state)}/members/{user_id}", body={"role": role}), _MEMBER)
 
 
-@members.command("remove")
-@click.argument("user_id")
-@click.pass_obj
-def members_remove(state: State, user_id: str) -> None:
-    state.call("DELETE", f"/v1/orgs/{_org(state)}/members/{user_id}")
-    emit(state, {"user_id": user_id, "removed": True}, ["user_id", "removed"])
+def _org_path(what: str) -> Callable[[State], str]:
+    return lambda state: f"/v1/orgs/{_org(state)}/{what}"
+
+
+resource_commands(members, _org_path("members"), _MEMBER, noun="member", show=False, remove="remove",
+                  remove_help="their access ends now")  # fmt: skip
 
 
 @cli.group()
@@ -620,12 +739,6 @@ def _grants(pairs: tuple[str, ...]) -> dict[str, str]:
     return out
 
 
-@roles.command("list")
-@click.pass_obj
-def roles_list(state: State) -> None:
-    emit(state, state.call("GET", f"/v1/orgs/{_org(state)}/roles")["data"], _ROLE)
-
-
 @roles.command("create")
 @click.argument("name")
 @click.option("--slug")
@@ -643,13 +756,8 @@ def roles_create(state: State, name: str, slug: str | None, description: str, pa
     emit(state, state.call("POST", f"/v1/orgs/{_org(state)}/roles", body=body), _ROLE)
 
 
-@roles.command("delete")
-@click.argument("role")
-@click.pass_obj
-def roles_delete(state: State, role: str) -> None:
-    """Delete ROLE (id or slug): refused while a member or a pending invitation holds it."""
-    state.call("DELETE", f"/v1/orgs/{_org(state)}/roles/{role}")
-    emit(state, {"role": role, "deleted": True}, ["role", "deleted"])
+resource_commands(roles, _org_path("roles"), _ROLE, noun="custom role", paginated=False,
+                  remove_help="refused while a member or a pending invitation holds it")  # fmt: skip
 
 
 @cli.group()
@@ -670,17 +778,8 @@ def _claims(pairs: tuple[str, ...]) -> dict[str, str]:
     return out
 
 
-@identities.command("list")
-@click.pass_obj
-def identities_list(state: State) -> None:
-    emit(state, state.call("GET", f"/v1/orgs/{_org(state)}/identities")["data"], _IDENTITY)
-
-
-@identities.command("show")
-@click.argument("identity_id")
-@click.pass_obj
-def identities_show(state: State, identity_id: str) -> None:
-    emit(state, state.call("GET", f"/v1/orgs/{_org(state)}/identities/{quote(identity_id, safe='')}"), _IDENTITY)
+resource_commands(identities, _org_path("identities"), _IDENTITY, noun="machine identity",
+                  remove_help="the tokens issued to it stop working now")  # fmt: skip
 
 
 @identities.command("create")
@@ -715,15 +814,6 @@ def identities_create(state: State, name: str, kind: str, permissions: tuple[str
         "rules": rules,
     }
     emit(state, state.call("POST", f"/v1/orgs/{org}/identities", body=body), _IDENTITY)
-
-
-@identities.command("delete")
-@click.argument("identity_id")
-@click.pass_obj
-def identities_delete(state: State, identity_id: str) -> None:
-    """Delete it: the tokens issued to it stop working now."""
-    state.call("DELETE", f"/v1/orgs/{_org(state)}/identities/{quote(identity_id, safe='')}")
-    emit(state, {"identity": identity_id, "deleted": True}, ["identity", "deleted"])
 
 
 @cli.group()
@@ -795,12 +885,6 @@ def scim_tokens() -> None:
 _SCIM_TOKEN = ["id", "name", "created_at", "created_by", "last_used_at"]
 
 
-@scim_tokens.command("list")
-@click.pass_obj
-def scim_tokens_list(state: State) -> None:
-    emit(state, state.call("GET", f"/v1/orgs/{_org(state)}/scim/tokens")["data"], _SCIM_TOKEN)
-
-
 @scim_tokens.command("create")
 @click.argument("name")
 @click.pass_obj
@@ -810,13 +894,8 @@ def scim_tokens_create(state: State, name: str) -> None:
     emit(state, state.call("POST", f"/v1/orgs/{_org(state)}/scim/tokens", body={"name": name}), [*_SCIM_TOKEN, "token"])
 
 
-@scim_tokens.command("revoke")
-@click.argument("token_id")
-@click.pass_obj
-def scim_tokens_revoke(state: State, token_id: str) -> None:
-    """Revoke it: the identity provider's next request with it is 401."""
-    state.call("DELETE", f"/v1/orgs/{_org(state)}/scim/tokens/{quote(token_id, safe='')}")
-    emit(state, {"token": token_id, "revoked": True}, ["token", "revoked"])
+resource_commands(scim_tokens, _org_path("scim/tokens"), _SCIM_TOKEN, noun="SCIM token", show=False, remove="revoke",
+                  paginated=False, remove_help="the identity provider's next request with it is 401")  # fmt: skip
 
 
 @cli.group()
@@ -991,9 +1070,15 @@ def secrets_rollback(state: State, key: str, version: int) -> None:
 
 
 @secrets.command("export")
-@click.option("--format", "fmt", type=click.Choice(["dotenv", "json", "yaml", "shell"]), default="dotenv")
+@click.option(
+    "--format", "fmt", type=click.Choice(["dotenv", "json", "yaml", "shell", "docker", "k8s"]), default="dotenv"
+)
 @click.pass_obj
 def secrets_export(state: State, fmt: str) -> None:
+    """The values as a file: docker (`--env-file`, unquoted) and k8s (a Secret manifest) are made here."""
+    if fmt in {"docker", "k8s"}:
+        _export_here(state, fmt)
+        return
     opened = _client_key(state)
     if opened is not None:  # a client-encrypted environment: decrypted and rendered here
         from strongroom_cli import e2e_commands  # noqa: PLC0415
@@ -1008,6 +1093,23 @@ def secrets_export(state: State, fmt: str) -> None:
         return
     text = state.call("GET", f"{state.env_path()}/export?format={fmt}")
     click.echo(json.dumps(text, indent=2, ensure_ascii=False) if isinstance(text, dict) else text, nl=False)
+
+
+def _export_here(state: State, fmt: str) -> None:
+    from strongroom_cli import formats  # noqa: PLC0415
+
+    if state.settings.is_service_token:
+        resp = state.request("GET", "/runtime/v1/secrets?format=json")
+        values = resp.json()["secrets"]
+    else:
+        resp = state.request("GET", f"{state.env_path()}/export?format=json")
+        values = resp.json()
+    etag = resp.headers.get("etag", "").removeprefix("W/").strip('"')
+    name = "-".join(p for p in (state.settings.project, state.settings.env) if p) or "strongroom"
+    try:
+        click.echo(formats.values_text(values, fmt, name=name.lower(), etag=etag), nl=False)
+    except formats.Unrepresentable as exc:
+        fail(str(exc), 2)
 
 
 @secrets.command("import")
@@ -1045,11 +1147,14 @@ def _promote_call(state: State, source: str, target: str, keys: str | None, *, d
 @cli.command()
 @click.argument("source")
 @click.argument("target")
+@click.option("--exit-code", is_flag=True, help="Exit 1 when promoting would change something (CI)")
 @click.pass_obj
-def diff(state: State, source: str, target: str) -> None:
+def diff(state: State, source: str, target: str, exit_code: bool) -> None:
     """What promoting SOURCE to TARGET would change (keys only, never values)."""
     result = _promote_call(state, source, target, None, dry_run=True)
     emit(state, result["changes"], ["key", "action"], title=f"{source} → {target}")
+    if exit_code and any(c["action"] != "unchanged" for c in result["changes"]):
+        sys.exit(1)
 
 
 @cli.command()
@@ -1191,6 +1296,10 @@ def audit_verify(state: State, event_id: str | None, key_file: Path | None) -> N
     if not verdict.ok:
         sys.exit(1)
 
+
+# The rest of the API's commands (tokens, invitations, webhooks, template, validate, encryption,
+# restore, audit search|tail) register themselves on `cli`.
+import strongroom_cli.api_commands  # noqa: E402, F401
 
 # The end-to-end commands (keys, grant, grants, rekey) and governance's (request, requests,
 # changes) register themselves on `cli`.

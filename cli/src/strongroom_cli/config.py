@@ -34,6 +34,22 @@ class ConfigError(Exception):
     """Something the user must fix (printed without a trace)."""
 
 
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_duration(text: str) -> float:
+    """Seconds of `90`, `90s`, `15m`, `12h`, `30d`, `2w` (ConfigError otherwise)."""
+    value = text.strip().lower()
+    number, unit = (value[:-1], value[-1]) if value[-1:] in _UNITS else (value, "s")
+    try:
+        seconds = float(number) * _UNITS[unit]
+    except ValueError:
+        raise ConfigError(f"{text!r} is not a duration (e.g. 90s, 15m, 12h, 30d)") from None
+    if not 0 <= seconds < float("inf"):  # negative, infinite or NaN
+        raise ConfigError(f"{text!r} is not a duration (e.g. 90s, 15m, 12h, 30d)")
+    return seconds
+
+
 def config_dir() -> str:
     base = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
     return os.path.join(base, "strongroom")

@@ -7,12 +7,12 @@ init, change-passphrase) from STRONGROOM_NEW_PASSPHRASE, else a prompt asked twi
 from __future__ import annotations
 
 import os
-import re
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from strongroom_cli.commands import State, cli, emit, fail
+from strongroom_cli import formats
+from strongroom_cli.commands import State, cli, emit, fail, resource_commands
 
 if TYPE_CHECKING:
     from strongroom_cli import e2e
@@ -253,29 +253,16 @@ def grants() -> None:
     """The grants of a client-encrypted environment."""
 
 
-@grants.command("list")
-@click.pass_obj
-def grants_list(state: State) -> None:
-    rows = [
-        {
-            "id": g["id"],
-            "type": g["principal"]["type"],
-            "principal": g["principal"]["id"],
-            "suite": g["suite"],
-            "key_version": g["key_version"],
-        }
-        for g in state.call("GET", f"{state.env_path()}/grants")["data"]
-    ]
-    emit(state, rows, ["id", "type", "principal", "suite", "key_version"])
+def _grant_row(g: dict[str, Any]) -> dict[str, Any]:
+    principal = g["principal"]
+    return {"id": g["id"], "type": principal["type"], "principal": principal["id"], "suite": g["suite"],
+            "key_version": g["key_version"]}  # fmt: skip
 
 
-@grants.command("revoke")
-@click.argument("grant_id")
-@click.pass_obj
-def grants_revoke(state: State, grant_id: str) -> None:
-    """Revoke a grant; then `strongroom rekey`, so that what it opened opens nothing new."""
-    state.call("DELETE", f"{state.env_path()}/grants/{grant_id}")
-    emit(state, {"id": grant_id, "revoked": True}, ["id", "revoked"])
+_GRANT = ["id", "type", "principal", "suite", "key_version"]
+resource_commands(grants, lambda state: f"{state.env_path()}/grants", _GRANT, noun="grant", show=False,
+                  remove="revoke", paginated=False, row=_grant_row,
+                  remove_help="then `strongroom rekey`, so that what it opened opens nothing new")  # fmt: skip
 
 
 @cli.command()
@@ -317,90 +304,33 @@ def secret_values(state: State, path: str) -> dict[str, str]:
 # --------------------------------------------------------------------------- client-made tokens
 
 
-@cli.group()
-def tokens() -> None:
-    """Service tokens (--org): made here for a client-encrypted environment."""
-
-
-@tokens.command("create")
-@click.argument("name")
-@click.option("--write", is_flag=True, help="The token may write values too")
-@click.pass_obj
-def tokens_create(state: State, name: str, write: bool) -> None:
-    """A service token for the client-encrypted environment, made here: the server gets its ID, its
-    SHA-256 and its public key (derived from the token, so the token alone opens its grant, which
-    is given to it here). The token is shown this once."""
-    state.user_only()
+def client_token(state: State, env: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
+    """A service token for the client-encrypted environment `env`, made here: the server gets its
+    ID, its SHA-256 and its public key (derived from the token, so the token alone opens its
+    grant, which is given to it here). The token is shown this once."""
     path = state.env_path()
-    env = state.call("GET", path)
-    if env.get("encryption") != "client":
-        fail(
-            "`tokens create` makes tokens of client-encrypted environments (the API's POST …/tokens makes the others)",
-            2,
-        )
     key = Opened(state)
     token_id = e2e.new_id("tok")
     token = e2e.service_token(token_id)
     pair = e2e.token_keypair(token)
     body = {
-        "name": name,
-        "project": state.settings.project,
+        **body,
         "environment": env["id"],
-        "permissions": ["read", "write"] if write else ["read"],
         "token_id": token_id,
         "token_hash": e2e.token_hash(token),
         "public_key": e2e.b64(pair.public_bytes),
         "suite": pair.suite,
     }
-    state.call("POST", f"/v1/orgs/{state.settings.org}/tokens", body=body)
+    made = state.call("POST", f"/v1/orgs/{state.settings.org}/tokens", body=body)
     wrapped = e2e.seal_grant(
         pair.suite, pair.public_bytes, key.data_key, env_id=key.env_id, key_version=key.key_version
     )
     grant_body = {"principal": {"type": "token", "id": token_id}, "suite": pair.suite, "wrapped_key": wrapped}
     state.call("POST", f"{path}/grants", body={**grant_body, "key_version": key.key_version})
-    emit(state, {"id": token_id, "name": name, "token": token}, ["id", "name", "token"])
+    return {**made, "token": token}
 
 
 # --------------------------------------------------------------------------- import / export, here
-
-# The server's export rules (docs/design.md, "exports"), applied here to values only this client
-# can read: dotenv that python-dotenv and a POSIX shell read back exactly, shell, json.
-_SHELL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_DOTENV_EXPANDED = re.compile(r"\$\{[^}]*\}")
-
-
-def _dotenv_quote(value: str) -> str | None:
-    if "\r" in value or _DOTENV_EXPANDED.search(value):
-        return None
-    if "'" not in value and "\\" not in value:
-        return f"'{value}'"
-    if "$" not in value and "`" not in value:
-        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    return None
-
-
-def render(values: dict[str, str], fmt: str) -> str:
-    """`values` as the server's export would render them (json, shell, dotenv)."""
-    import json  # noqa: PLC0415
-
-    names = sorted(values)
-    if fmt == "json":
-        return json.dumps({k: values[k] for k in names}, ensure_ascii=False, indent=2) + "\n"
-    not_names = [k for k in names if not _SHELL_NAME.match(k)]
-    skipped = f"# not exported (not shell variable names): {' '.join(not_names)}\n" if not_names else ""
-    if fmt == "shell":
-        quote = "'\\''"
-        lines = [f"export {k}='{values[k].replace(chr(39), quote)}'\n" for k in names if _SHELL_NAME.match(k)]
-        return "".join(lines) + skipped
-    lines, unquotable = [], []
-    for name in (k for k in names if _SHELL_NAME.match(k)):
-        quoted = _dotenv_quote(values[name])
-        if quoted is None:
-            unquotable.append(name)
-        else:
-            lines.append(f"{name}={quoted}\n")
-    why = "no quoting python-dotenv and a POSIX shell both read back; use format=shell or json"
-    return "".join(lines) + skipped + (f"# not exported ({why}): {' '.join(unquotable)}\n" if unquotable else "")
 
 
 def export_here(key: Opened, state: State, fmt: str) -> str:
@@ -410,7 +340,7 @@ def export_here(key: Opened, state: State, fmt: str) -> str:
         stored = state.call("GET", "/runtime/v1/secrets?format=json")["secrets"]
     else:
         stored = secret_values(state, state.env_path())
-    return render({name: key.decrypt(name, value) for name, value in stored.items()}, fmt)
+    return formats.values_text({name: key.decrypt(name, value) for name, value in stored.items()}, fmt)
 
 
 def import_here(key: Opened, state: State, content: str, fmt: str, *, overwrite: bool) -> dict[str, int]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 
 # The group's options that `strongroom [options] run …` hands on to `run` (which takes them too).
-_GROUP_VALUE_OPTIONS = frozenset({"--api-url", "--token", "--org", "--project", "--env"})
+_GROUP_VALUE_OPTIONS = frozenset({"--api-url", "--token", "--org", "--project", "--env", "-o", "--output"})
 
 
 def _run_argv(argv: list[str]) -> list[str] | None:

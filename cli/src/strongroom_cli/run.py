@@ -22,6 +22,7 @@ from strongroom_sdk import wire
 TYPE_CHECKING = False  # typing costs `run` 2 ms to import; mypy reads this name as True
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from typing import Any
 
     Response = tuple[int, dict[str, str], bytes]
 
@@ -42,39 +43,53 @@ class RunError(Exception):
         self.status = status  # the server's, when it refused
 
 
-VALUE_OPTIONS = frozenset({"project", "env", "org", "api-url", "token"})
+VALUE_OPTIONS = frozenset({"project", "env", "org", "api-url", "token"})  # settings (config.resolve)
+# What `run` itself takes: flags, and options with a value (`--only`/`--preserve-env` repeat).
+RUN_FLAGS = frozenset({"fallback", "watch", "require-valid", "no-inherit-env", "fifo", "json"})
+RUN_VALUES = frozenset(
+    {"interval", "signal", "mount", "format", "only", "preserve-env", "template", "debounce", "output"}
+)
+REPEATED = frozenset({"only", "preserve-env"})
+SHORT = {"-o": "output"}
 
 
-def _parse(argv: list[str]) -> tuple[dict[str, str | None], bool, list[str]]:
-    """Options up to `--` or the first argument that is not one (the command); an unknown
-    option is an error, never the command."""
+def _parse(argv: list[str]) -> tuple[dict[str, str | None], dict[str, Any], list[str]]:
+    """(settings flags, run's own options, the command): options up to `--` or the first argument
+    that is not one (the command); an unknown option is an error, never the command."""
     flags: dict[str, str | None] = {}
-    fallback = False
+    options: dict[str, Any] = {}
     i = 0
     while i < len(argv):
         arg = argv[i]
         if arg == "--":
-            return flags, fallback, argv[i + 1 :]
-        if arg == "--fallback":
-            fallback = True
-        elif arg == "--json":
-            pass  # accepted like every command's --json; what `run` prints is the command's own output
-        elif arg in {"-h", "--help"}:
+            return flags, options, argv[i + 1 :]
+        if arg in {"-h", "--help"}:
             raise RunError(USAGE, 0)
-        elif arg.startswith("--") and arg[2:].split("=", 1)[0] in VALUE_OPTIONS:
-            name, equals, value = arg[2:].partition("=")
+        if not arg.startswith("-"):
+            return flags, options, argv[i:]  # the command starts here (no `--`)
+        name, equals, value = (SHORT[arg], "", "") if arg in SHORT else (*arg[2:].partition("="),)
+        if name in RUN_FLAGS and arg.startswith("--") and not equals:
+            options[name] = True
+        elif name in VALUE_OPTIONS or name in RUN_VALUES:
             if not equals:
                 i += 1
                 if i >= len(argv):
                     raise RunError(f"--{name} needs a value\n{USAGE}", 2)
                 value = argv[i]
-            flags[name.replace("-", "_")] = value
-        elif arg.startswith("-"):
-            raise RunError(f"no such option: {arg} (the command goes after `--`)\n{USAGE}", 2)
+            _take(flags, options, name, value)
         else:
-            return flags, fallback, argv[i:]  # the command starts here (no `--`)
+            raise RunError(f"no such option: {arg} (the command goes after `--`)\n{USAGE}", 2)
         i += 1
-    return flags, fallback, []
+    return flags, options, []
+
+
+def _take(flags: dict[str, str | None], options: dict[str, Any], name: str, value: str) -> None:
+    if name in VALUE_OPTIONS:
+        flags[name.replace("-", "_")] = value
+    elif name in REPEATED:
+        options.setdefault(name, []).extend(v.strip() for v in value.split(",") if v.strip())
+    else:
+        options[name] = value
 
 
 def _segment(value: str) -> str:
@@ -279,7 +294,8 @@ def _which(name: str) -> str | None:
 
 def main(argv: list[str]) -> int:
     try:
-        flags, fallback, command = _parse(argv)
+        flags, options, command = _parse(argv)
+        fallback = bool(options.get("fallback"))
         if not command:
             raise RunError(f"no command to run\n{USAGE}", 2)
         settings = resolve(**flags)

@@ -200,7 +200,7 @@ def import_secrets(org: OrgRef, project: ProjectRef, env: EnvRef, body: SecretsI
 def restore_environment(org: OrgRef, project: ProjectRef, env: EnvRef, body: EnvironmentRestore) -> EnvironmentRestored:
     """The environment as it was at `at`, as one new change."""
     access = environment_access(org, project, env, "secrets.write")
-    return secrets.restore_environment(access, body.at)
+    return secrets.restore_environment(access, body.at, dry_run=body.dry_run)
 
 
 @app.get(f"{E}/validate")

@@ -942,29 +942,50 @@ def rotate_key(access: EnvironmentAccess) -> KeyRotated:
     return KeyRotated(key_version=committed.key_version, revision=committed.revision, rotated_at=committed.at)
 
 
-def restore_environment(access: EnvironmentAccess, at: datetime) -> EnvironmentRestored:
+def restore_environment(access: EnvironmentAccess, at: datetime, *, dry_run: bool = False) -> EnvironmentRestored:
     """The environment as it was at `at`, written as one new change: secrets deleted since come
     back, secrets created since go to the trash, changed values return to what they were. Reads
     the environment's history without its values (at most MAX_RESTORE_VERSIONS version items, or
-    422 `history_too_long`), then the values it restores, in batches."""
+    422 `history_too_long`), then the values it restores, in batches. `dry_run`: the changes it
+    would make (keys and actions only), nothing written."""
     if at > clock.now():
         raise Unprocessable("`at` is in the future", code="invalid_instant")
     _check_server_managed(access, "a point-in-time restore")
     env_id = access.environment.id
     then = state_at(_history(env_id), at)
     past = _PastValues(_scope(access), env_id)
+    planned: list[Plan] = []  # the last one planned is the one written
 
     def plan(state: State) -> Plan:
-        return restore_plan(state, then, past.of(then, moved_since(state, then)), at=at, env_id=env_id)
+        planned.append(restore_plan(state, then, past.of(then, moved_since(state, then)), at=at, env_id=env_id))
+        return planned[-1]
 
-    committed = _commit(access, plan)
-    restored = sum(1 for k in committed.versions if k in then)
+    if dry_run:
+        state = _open(_scope(access), data.snapshot(env_id))
+        changes = restore_changes(state, plan(state))
+        revision = state.revision
+    else:
+        committed = _commit(access, plan)
+        changes = restore_changes(committed.before, planned[-1]) if committed.written else []
+        revision = committed.revision
+    trashed = sum(1 for c in changes if c.action == "deleted")
     return EnvironmentRestored(
         at=clock.iso(at),
-        revision=committed.revision,
-        restored=restored,
-        trashed=len(committed.versions) - restored,
+        revision=revision,
+        restored=len(changes) - trashed,
+        trashed=trashed,
+        dry_run=dry_run,
+        changes=changes,
     )
+
+
+def restore_changes(state: State, plan: Plan) -> list[SecretChange]:
+    """Pure: a restore plan's changes as keys and actions (created, updated, deleted), by key."""
+    out = []
+    for name in sorted(plan.changes):
+        action = "deleted" if plan.changes[name] is None else ("updated" if name in state.live else "created")
+        out.append(SecretChange(key=name, action=action))
+    return out
 
 
 def _history(env_id: str) -> list[data.VersionHeader]:

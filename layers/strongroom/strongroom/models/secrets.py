@@ -156,6 +156,7 @@ class PromoteResult(Response):
 
 class EnvironmentRestore(Request):
     at: AwareDatetime = Field(description="The instant to go back to (RFC 3339 with an offset)")
+    dry_run: bool = Field(default=False, description="Only say what would change (keys and actions), write nothing")
 
 
 class KeyRotated(Response):
@@ -169,3 +170,5 @@ class EnvironmentRestored(Response):
     revision: int
     restored: int
     trashed: int
+    dry_run: bool = False
+    changes: list[SecretChange] = Field(default_factory=list, description="What changed (or would), keys only")
