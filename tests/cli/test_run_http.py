@@ -71,9 +71,15 @@ def test_an_unknown_option_before_the_command_is_an_error(argv: list[str]) -> No
 
 
 def test_options_then_the_command_with_or_without_the_separator() -> None:
-    assert run._parse(["--env", "e", "--json", "--", "ls", "-l"]) == ({"env": "e"}, False, ["ls", "-l"])
-    assert run._parse(["--fallback", "--org=o", "ls", "--bogus"]) == ({"org": "o"}, True, ["ls", "--bogus"])
-    assert run._parse(["--env=", "--", "true"]) == ({"env": ""}, False, ["true"])
+    assert run._parse(["--env", "e", "--json", "--", "ls", "-l"]) == ({"env": "e"}, {"json": True}, ["ls", "-l"])
+    assert run._parse(["--fallback", "--org=o", "ls", "--bogus"]) == (
+        {"org": "o"},
+        {"fallback": True},
+        ["ls", "--bogus"],
+    )
+    assert run._parse(["--env=", "--", "true"]) == ({"env": ""}, {}, ["true"])
+    with pytest.raises(run.RunError):  # not built yet: refused, never ignored
+        run._parse(["--watch", "--", "true"])
 
 
 def _decoy(folder: Path, name: str) -> Path:

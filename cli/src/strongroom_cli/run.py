@@ -44,12 +44,11 @@ class RunError(Exception):
 
 
 VALUE_OPTIONS = frozenset({"project", "env", "org", "api-url", "token"})  # settings (config.resolve)
-# What `run` itself takes: flags, and options with a value (`--only`/`--preserve-env` repeat).
-RUN_FLAGS = frozenset({"fallback", "watch", "require-valid", "no-inherit-env", "fifo", "json"})
-RUN_VALUES = frozenset(
-    {"interval", "signal", "mount", "format", "only", "preserve-env", "template", "debounce", "output"}
-)
-REPEATED = frozenset({"only", "preserve-env"})
+# What `run` itself takes: flags, and options with a value. Only what run implements: an option it
+# would ignore is refused like any unknown one (the tables grow with --watch, --mount, --only, ...).
+RUN_FLAGS = frozenset({"fallback", "json"})
+RUN_VALUES = frozenset({"output"})
+REPEATED: frozenset[str] = frozenset()
 SHORT = {"-o": "output"}
 
 
