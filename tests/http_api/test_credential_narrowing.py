@@ -34,6 +34,14 @@ ORG_ROUTE_KEYS = [k for k in ROUTES if k.split(" ", 1)[1].startswith(ORG_ROUTES)
 ACCOUNT_ROUTE_KEYS = [k for k in ROUTES if not k.split(" ", 1)[1].startswith((ORG_ROUTES, RUNTIME_ROUTES, SCIM_ROUTES))]
 KMS_ARN = "arn:aws:kms:us-east-1:123456789012:key/0f0e0d0c-0b0a-0908-0706-050403020100"
 
+POLICY_BODY = {
+    "name": "Guard",
+    "project": "web",
+    "environments": ["production"],
+    "applies_to": ["access_requests"],
+    "approvers": ["admin"],
+    "approvals_required": 1,
+}
 IDENTITY_BODY = {
     "name": "lambda",
     "type": "aws_iam",
@@ -73,6 +81,20 @@ BODIES: dict[str, Any] = {
     "POST /v1/orgs/{org}/identities": IDENTITY_BODY,
     "PUT /v1/orgs/{org}/identities/{id}": IDENTITY_BODY,
     "POST /v1/orgs/{org}/webhooks": {"url": "http://127.0.0.1:9/hook", "events": ["*"]},
+    "POST /v1/orgs/{org}/approval-policies": POLICY_BODY,
+    "PUT /v1/orgs/{org}/approval-policies/{id}": POLICY_BODY,
+    "POST /v1/orgs/{org}/access-requests/{id}/reject": {"reason": "no"},
+    "POST /v1/orgs/{org}/change-requests/{id}/reject": {"reason": "no"},
+    "POST /v1/orgs/{org}/access-requests/{id}/approve": {},
+    "POST /v1/orgs/{org}/change-requests/{id}/approve": {},
+    "POST /v1/orgs/{org}/change-requests/{id}/comments": {"body": "looks fine"},
+    "POST /v1/orgs/{org}/access-requests": {
+        "project": "web",
+        "environment": "production",
+        "permission": "secrets.read",
+        "duration_seconds": 60,
+        "reason": "incident",
+    },
     "PATCH /v1/orgs/{org}/webhooks/{id}": {"description": "changed"},
     "POST /v1/orgs/{org}/webhooks/{id}/rotate-secret": {},
     # end-to-end grants: random bytes of the x25519 lengths (the server cannot tell)
@@ -190,6 +212,10 @@ def _path(
         "/tokens/{id}": org["writer"]["id"],
         "/webhooks/{id}": org["webhook_id"],
         "/identities/{id}": org["identity_id"],
+        # governance: well-formed IDs of nothing (the checks here come before any lookup)
+        "/approval-policies/{id}": "pol_01m8rt5w37jqc2tb0rg5cwrxf3",
+        "/access-requests/{id}": "req_01m8rt5w37jqc2tb0rg5cwrxf3",
+        "/change-requests/{id}": "chr_01m8rt5w37jqc2tb0rg5cwrxf3",
     }
     the_id = next((v for k, v in ids.items() if k in template), "")
     path = (
@@ -338,6 +364,7 @@ def test_an_org_narrowed_pat_sees_only_its_orgs(api: Api, world: dict[str, Any])
 # Routes a write token of web/staging uses successfully in its own scope (the rest: 403/404).
 IN_SCOPE = {
     "GET /v1/permissions",
+    "GET /v1/orgs/{org}/approval-policies",  # who approves what, of the projects it sees (its own)
     "GET /v1/orgs/{org}",
     "GET /v1/orgs/{org}/projects",
     "GET /v1/orgs/{org}/projects/{project}",
