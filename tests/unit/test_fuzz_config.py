@@ -38,3 +38,28 @@ def test_the_real_document_s_single_sign_on_configuration_is_a_singleton() -> No
     assert {"get_oidc_config", "delete_oidc_config"} <= set(found)
     assert "get_secret" not in found
     assert "get_org" not in found
+
+
+def test_an_operation_whose_body_must_name_a_project_is_exempt_and_one_where_it_may_is_not() -> None:
+    document = {
+        "components": {"schemas": {"TokenCreate": {"required": ["name", "project"]}}},
+        "paths": {
+            "/v1/orgs/{org}/tokens": {
+                "post": {
+                    "operationId": "create_token",
+                    "requestBody": {
+                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/TokenCreate"}}}
+                    },
+                }
+            },
+            "/v1/orgs/{org}/webhooks": {
+                "post": {
+                    "operationId": "create_webhook",
+                    "requestBody": {"content": {"application/json": {"schema": {"required": ["url"]}}}},
+                }
+            },
+        },
+    }
+    assert fuzz.project_named_in_body(document) == ["create_token"]
+    real = fuzz.project_named_in_body(json.loads((ROOT / "docs" / "openapi.json").read_text()))
+    assert "create_access_request" in real
