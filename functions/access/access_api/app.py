@@ -42,8 +42,7 @@ UserFilter = Annotated[str | None, Query(pattern=REF_PATTERN, description="Only 
 def list_approval_policies(org: OrgRef, limit: Limit = 100, cursor: Cursor = None) -> PolicyList:
     """Every member sees the policies (who approves what)."""
     access = org_access(org, "projects.read")
-    data, next_cursor = approval_policies.list_policies(access, limit=limit, cursor=cursor)
-    return PolicyList(data=data, next_cursor=next_cursor)
+    return PolicyList.of(approval_policies.list_policies(access, limit=limit, cursor=cursor))
 
 
 @app.post("/v1/orgs/<org>/approval-policies", responses={201: {"description": "Created"}})
@@ -96,10 +95,9 @@ def list_access_requests(
     cursor: Cursor = None,
 ) -> AccessRequestList:
     access = org_access(org, "org.read")
-    data, next_cursor = access_requests.list_requests(
-        access, status=status, requester=requester, limit=limit, cursor=cursor
+    return AccessRequestList.of(
+        access_requests.list_requests(access, status=status, requester=requester, limit=limit, cursor=cursor)
     )
-    return AccessRequestList(data=data, next_cursor=next_cursor)
 
 
 @app.get("/v1/orgs/<org>/access-requests/<id>")
@@ -144,10 +142,9 @@ def list_change_requests(
     cursor: Cursor = None,
 ) -> ChangeRequestList:
     access = org_access(org, "org.read")
-    data, next_cursor = change_requests.list_requests(
-        access, status=status, environment=environment, limit=limit, cursor=cursor
+    return ChangeRequestList.of(
+        change_requests.list_requests(access, status=status, environment=environment, limit=limit, cursor=cursor)
     )
-    return ChangeRequestList(data=data, next_cursor=next_cursor)
 
 
 @app.get("/v1/orgs/<org>/change-requests/<id>")
