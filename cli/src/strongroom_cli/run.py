@@ -27,8 +27,8 @@ if TYPE_CHECKING:
     Response = tuple[int, dict[str, str], bytes]
 
 USAGE = (
-    "usage: strongroom run [--project P] [--env E] [--org O] [--api-url URL] [--token T] [--fallback] "
-    "-- command [args…]"
+    "usage: strongroom run [--project P] [--env E] [--org O] [--api-url URL] [--token T] [--fallback]\n"
+    "       [--watch [--interval 10s] [--signal HUP]] -- command [args…]"
 )
 TIMEOUT = 10.0
 # A client-encrypted environment's pull carries the token's grant and the values' IDs: kept with
@@ -43,11 +43,15 @@ class RunError(Exception):
         self.status = status  # the server's, when it refused
 
 
+class Unreachable(RunError):
+    """No answer from the server (a network error): `run --watch` keeps its child running."""
+
+
 VALUE_OPTIONS = frozenset({"project", "env", "org", "api-url", "token"})  # settings (config.resolve)
 # What `run` itself takes: flags, and options with a value. Only what run implements: an option it
 # would ignore is refused like any unknown one (the tables grow with --watch, --mount, --only, ...).
-RUN_FLAGS = frozenset({"fallback", "json"})
-RUN_VALUES = frozenset({"output"})
+RUN_FLAGS = frozenset({"fallback", "json", "watch"})
+RUN_VALUES = frozenset({"output", "interval", "signal"})
 REPEATED: frozenset[str] = frozenset()
 SHORT = {"-o": "output"}
 
@@ -138,7 +142,7 @@ def fetch(settings: Settings, *, fallback: bool) -> dict[str, str]:
             _note(f"server unreachable ({type(answer).__name__}); using the cached values (--fallback)")
             return cached
         hint = " (--fallback uses the last values received)" if cached is not None else ""
-        raise RunError(f"cannot reach {settings.api_url}: {answer}{hint}") from None
+        raise Unreachable(f"cannot reach {settings.api_url}: {answer}{hint}") from None
     status, response_headers, body = answer
     if status == 304 and cached is not None:
         _debug("304: the environment is unchanged; cached values")
@@ -291,6 +295,11 @@ def _which(name: str) -> str | None:
     return None
 
 
+def supervised(options: dict[str, Any]) -> bool:
+    """Whether `run` stays as the command's parent (watching, or owning files) instead of exec."""
+    return bool(options.get("watch"))
+
+
 def main(argv: list[str]) -> int:
     try:
         flags, options, command = _parse(argv)
@@ -300,10 +309,15 @@ def main(argv: list[str]) -> int:
         settings = resolve(**flags)
         settings.require_login()
         settings.require_environment()
-        values = opened(_fetch_renewing(settings, fallback=fallback), settings)
+        received = _fetch_renewing(settings, fallback=fallback)
+        values = opened(received, settings)
         program = _which(command[0])
         if program is None:
             raise RunError(f"{command[0]}: command not found", 127)
+        if supervised(options):
+            from strongroom_cli import watch  # noqa: PLC0415 - the supervisor: only when asked for
+
+            return watch.supervise(settings, program, command, received, options)
     except ConfigError as exc:
         _note(str(exc))
         return 2
