@@ -1304,3 +1304,6 @@ import strongroom_cli.api_commands  # noqa: E402, F401
 # The end-to-end commands (keys, grant, grants, rekey) and governance's (request, requests,
 # changes) register themselves on `cli`.
 from strongroom_cli import e2e_commands, governance_commands  # noqa: E402, F401
+
+# `render` (templates filled from the environment's values) registers itself on `cli`.
+from strongroom_cli import render as _render  # noqa: E402, F401

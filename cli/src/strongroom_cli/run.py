@@ -28,7 +28,8 @@ if TYPE_CHECKING:
 
 USAGE = (
     "usage: strongroom run [--project P] [--env E] [--org O] [--api-url URL] [--token T] [--fallback]\n"
-    "       [--watch [--interval 10s] [--signal HUP]] -- command [args…]"
+    "       [--watch [--interval 10s] [--signal HUP]] [--mount NAME [--format dotenv|json|yaml] [--fifo]]\n"
+    "       [--template SRC:DEST]… -- command [args…]"
 )
 TIMEOUT = 10.0
 # A client-encrypted environment's pull carries the token's grant and the values' IDs: kept with
@@ -50,9 +51,9 @@ class Unreachable(RunError):
 VALUE_OPTIONS = frozenset({"project", "env", "org", "api-url", "token"})  # settings (config.resolve)
 # What `run` itself takes: flags, and options with a value. Only what run implements: an option it
 # would ignore is refused like any unknown one (the tables grow with --watch, --mount, --only, ...).
-RUN_FLAGS = frozenset({"fallback", "json", "watch"})
-RUN_VALUES = frozenset({"output", "interval", "signal"})
-REPEATED: frozenset[str] = frozenset()
+RUN_FLAGS = frozenset({"fallback", "json", "watch", "fifo"})
+RUN_VALUES = frozenset({"output", "interval", "signal", "mount", "format"})
+REPEATED = frozenset({"template"})
 SHORT = {"-o": "output"}
 
 
@@ -73,7 +74,7 @@ def _parse(argv: list[str]) -> tuple[dict[str, str | None], dict[str, Any], list
         name, equals, value = (SHORT[arg], "", "") if arg in SHORT else (*arg[2:].partition("="),)
         if name in RUN_FLAGS and arg.startswith("--") and not equals:
             options[name] = True
-        elif name in VALUE_OPTIONS or name in RUN_VALUES:
+        elif name in VALUE_OPTIONS or name in RUN_VALUES or name in REPEATED:
             if not equals:
                 i += 1
                 if i >= len(argv):
@@ -89,6 +90,8 @@ def _parse(argv: list[str]) -> tuple[dict[str, str | None], dict[str, Any], list
 def _take(flags: dict[str, str | None], options: dict[str, Any], name: str, value: str) -> None:
     if name in VALUE_OPTIONS:
         flags[name.replace("-", "_")] = value
+    elif name == "template":  # SRC:DEST, repeated (a path may hold a comma)
+        options.setdefault(name, []).append(value)
     elif name in REPEATED:
         options.setdefault(name, []).extend(v.strip() for v in value.split(",") if v.strip())
     else:
@@ -295,9 +298,20 @@ def _which(name: str) -> str | None:
     return None
 
 
+def _render(specs: list[str], values: dict[str, str]) -> None:
+    """`--template SRC:DEST` without a supervisor: written once, before the exec."""
+    from strongroom_cli import files  # noqa: PLC0415
+
+    try:
+        for spec in specs:
+            files.Template(spec).render(values)
+    except files.FileError as exc:
+        raise RunError(str(exc), exc.code) from None
+
+
 def supervised(options: dict[str, Any]) -> bool:
     """Whether `run` stays as the command's parent (watching, or owning files) instead of exec."""
-    return bool(options.get("watch"))
+    return bool(options.get("watch") or options.get("mount"))
 
 
 def main(argv: list[str]) -> int:
@@ -318,6 +332,8 @@ def main(argv: list[str]) -> int:
             from strongroom_cli import watch  # noqa: PLC0415 - the supervisor: only when asked for
 
             return watch.supervise(settings, program, command, received, options)
+        if options.get("template"):
+            _render(options["template"], values)
     except ConfigError as exc:
         _note(str(exc))
         return 2

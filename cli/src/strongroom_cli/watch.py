@@ -1,4 +1,4 @@
-"""`strongroom run --watch`: `run` stays the command's parent instead of replacing itself (the plain
+"""`strongroom run --watch` (and `--mount`): `run` stays the command's parent instead of replacing itself (the plain
 `run` keeps its exec fast path, run.py), and keeps the command's secrets current.
 
 Every `--interval` (default 10s) it asks the server with the last ETag in If-None-Match: an
@@ -16,6 +16,10 @@ stops watching and waits for the command. Its exit status is the command's (a co
 a signal: `run` ends by the same signal). While the server cannot be reached (or refuses), the
 command keeps running with the values it has, with one warning, and polling goes on: when the
 server answers again, so does the watch.
+
+`--mount` and `--template` files (files.py) are written before the command starts and again
+before each restart or signal; the mount's directory is removed when `run` ends (SIGTERM too).
+Without `--watch`, `--mount` still makes `run` the parent (someone must remove the file).
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ import sys
 import time
 from typing import Any
 
-from strongroom_cli import cache, run
+from strongroom_cli import cache, files, run
 from strongroom_cli.config import ConfigError, Settings, parse_duration
 from strongroom_sdk import wire
 
@@ -147,14 +151,33 @@ class Supervisor:
         self.command = command
         self.interval = interval_of(options)
         self.reload_signal = signal_of(options.get("signal"))
+        self.watching = bool(options.get("watch"))
         self.child: subprocess.Popen[bytes] | None = None
         self.stopping = False
         self.warned = ""  # the warning given for the current outage (one per outage)
+        self.templates = [files.Template(spec) for spec in options.get("template", [])]
+        mount = options.get("mount")
+        self.mount = files.Mount(mount, options.get("format"), fifo=bool(options.get("fifo"))) if mount else None
+
+    def write_files(self, values: dict[str, str]) -> None:
+        """The mount and the templates, from the opened values (files.FileError when one cannot be)."""
+        for template in self.templates:
+            template.render(values)
+        if self.mount is not None:
+            self.mount.write(values)
+
+    def cleanup(self) -> None:
+        if self.mount is not None:
+            self.mount.remove()
 
     # ------------------------------------------------------------------ the child
 
     def start(self, values: dict[str, str]) -> None:
-        environ = {**os.environ, **run.opened(values, self.settings)}
+        opened = run.opened(values, self.settings)
+        self.write_files(opened)
+        environ = {**os.environ, **opened}
+        if self.mount is not None:
+            environ[files.PATH_VARIABLE] = self.mount.path
         sys.stdout.flush()
         sys.stderr.flush()
         self.child = subprocess.Popen(self.command, executable=self.program, env=environ)  # noqa: S603 - the user's command
@@ -215,6 +238,11 @@ class Supervisor:
         return self.interval
 
     def apply(self, values: dict[str, str], keys: str) -> None:
+        try:
+            self.write_files(run.opened(values, self.settings))  # a template that fails changes nothing
+        except (files.FileError, run.RunError) as exc:
+            run._note(f"changed: {keys}, but not applied: {exc}")
+            return
         if self.reload_signal is not None:
             run._note(f"changed: {keys}; sending {self.reload_signal.name} to {self.command[0]}")
             assert self.child is not None
@@ -230,7 +258,7 @@ class Supervisor:
         changes = Changes(values)
         poller = Poller(self.settings)
         wire.TIMEOUT = max(2.0, min(wire.TIMEOUT, self.interval))  # a hung server is given up on in time
-        next_poll = time.monotonic() + self.interval
+        next_poll = time.monotonic() + (self.interval if self.watching else float("inf"))
         while True:
             child = self.child
             assert child is not None
@@ -245,6 +273,7 @@ class Supervisor:
 
     def exit(self, code: int) -> int:
         """The command's status as `run`'s: a signal's death is passed on as the same death."""
+        self.cleanup()
         if code >= 0:
             return code
         sys.stdout.flush()
@@ -261,4 +290,11 @@ def supervise(
         supervisor = Supervisor(settings, program, command, options)
     except ConfigError as exc:
         raise run.RunError(str(exc), 2) from None
-    return supervisor.run(values)
+    except files.FileError as exc:
+        raise run.RunError(str(exc), exc.code) from None
+    try:
+        return supervisor.run(values)
+    except files.FileError as exc:
+        raise run.RunError(str(exc), exc.code) from None
+    finally:
+        supervisor.cleanup()
