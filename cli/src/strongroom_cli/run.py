@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 USAGE = (
     "usage: strongroom run [--project P] [--env E] [--org O] [--api-url URL] [--token T] [--fallback]\n"
     "       [--watch [--interval 10s] [--signal HUP]] [--mount NAME [--format dotenv|json|yaml] [--fifo]]\n"
-    "       [--template SRC:DEST]… -- command [args…]"
+    "       [--template SRC:DEST]… [--require-valid] -- command [args…]"
 )
 TIMEOUT = 10.0
 # A client-encrypted environment's pull carries the token's grant and the values' IDs: kept with
@@ -51,7 +51,7 @@ class Unreachable(RunError):
 VALUE_OPTIONS = frozenset({"project", "env", "org", "api-url", "token"})  # settings (config.resolve)
 # What `run` itself takes: flags, and options with a value. Only what run implements: an option it
 # would ignore is refused like any unknown one (the tables grow with --watch, --mount, --only, ...).
-RUN_FLAGS = frozenset({"fallback", "json", "watch", "fifo"})
+RUN_FLAGS = frozenset({"fallback", "json", "watch", "fifo", "require-valid"})
 RUN_VALUES = frozenset({"output", "interval", "signal", "mount", "format"})
 REPEATED = frozenset({"template"})
 SHORT = {"-o": "output"}
@@ -328,6 +328,10 @@ def main(argv: list[str]) -> int:
         program = _which(command[0])
         if program is None:
             raise RunError(f"{command[0]}: command not found", 127)
+        if options.get("require-valid"):
+            from strongroom_cli import gates  # noqa: PLC0415 - a CI gate: one more request, when asked
+
+            gates.require_valid(settings, command[0])
         if supervised(options):
             from strongroom_cli import watch  # noqa: PLC0415 - the supervisor: only when asked for
 
