@@ -324,7 +324,9 @@ def cli(ctx: click.Context, api_url: str | None, token: str | None, org: str | N
 
 @cli.command("run", context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
 def run_help() -> None:
-    """Run a command with the environment's secrets: strongroom run [--project P --env E] [--fallback] -- cmd…"""
+    """Run a command with the environment's secrets: strongroom run [options] -- cmd… (`run --help`:
+    --fallback, --offline, --cache-max-age, --watch, --interval, --signal, --mount, --format, --fifo,
+    --template, --require-valid, --only, --preserve-env, --no-inherit-env)"""
     fail("`run` is handled before this point; see `strongroom run --help`", 2)
 
 

@@ -153,8 +153,10 @@ def fetch(settings: Settings, *, fallback: bool, max_age: float | None = None) -
     url = _url(settings)
     credential = settings.credential()
     entry = cache.read(url, credential)
+    too_old = ""
     if fallback and max_age is not None and entry is not None and entry.age() > max_age:
         fallback = False  # too old to fall back on
+        too_old = f" (the cached values are {entry.age():.0f}s old, more than --cache-max-age)"
     headers = settings.auth_headers()
     if entry is not None and entry.etag:
         headers["If-None-Match"] = f'"{entry.etag}"'
@@ -163,7 +165,7 @@ def fetch(settings: Settings, *, fallback: bool, max_age: float | None = None) -
         if fallback and cached is not None:
             _note(f"server unreachable ({type(answer).__name__}); using the cached values (--fallback)")
             return cached
-        hint = " (--fallback uses the last values received)" if cached is not None else ""
+        hint = too_old or (" (--fallback uses the last values received)" if cached is not None else "")
         raise Unreachable(f"cannot reach {settings.api_url}: {answer}{hint}") from None
     status, response_headers, body = answer
     if status == 304 and cached is not None:
