@@ -138,3 +138,12 @@ def test_run_parses_its_environment_options() -> None:
     _, options, command = run._parse(["--only", "A,B", "--only=C", "--preserve-env", "PATH", "--no-inherit-env", "x"])
     assert options == {"only": ["A", "B", "C"], "preserve-env": ["PATH"], "no-inherit-env": True}
     assert command == ["x"]
+
+
+def test_the_groups_profile_and_offline_before_run_reach_it() -> None:
+    from strongroom_cli import main
+
+    argv = ["--profile", "prod", "--offline", "--json", "run", "--", "app"]
+    assert main._run_argv(argv) == ["--profile", "prod", "--offline", "--json", "--", "app"]
+    flags, options, command = run._parse(main._run_argv(argv) or [])
+    assert (flags, options, command) == ({"profile": "prod"}, {"offline": True, "json": True}, ["app"])
