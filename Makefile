@@ -113,6 +113,7 @@ bench: $(VENV)/.installed  ## Benchmarks that print figures
 	$(PY) bench/pull.py
 	$(PY) bench/write.py
 	$(PY) bench/cli_run.py
+	$(PY) bench/cli_watch.py
 	$(PY) bench/fanout.py
 	$(PY) bench/audit_chain.py
 	$(PY) bench/request_cost.py
