@@ -327,3 +327,67 @@ def test_a_bulk_report_of_5000_items(api: Api, org: dict[str, Any], stack: Local
     status, _, page = api("GET", f"{org['path']}/discovered-secrets?ref_prefix=ns-49/&limit=500", user=org["owner"])
     assert status == 200
     assert len(page["data"]) == 100
+
+
+def test_an_approved_agent_read_request_queues_the_job_and_the_requester_opens_its_answer(
+    api: Api, org: dict[str, Any]
+) -> None:
+    # Given a project whose production needs approval for access, a developer, and an agent that
+    # reported a ref
+    path, owner = org["path"], org["owner"]
+    assert api("POST", f"{path}/projects", user=owner, json={"name": "Web"})[0] == 201
+    policy = {
+        "name": "Prod",
+        "project": "web",
+        "environments": ["production"],
+        "applies_to": ["access_requests"],
+        "approvers": ["admin"],
+        "approvals_required": 1,
+    }
+    assert api("POST", f"{path}/approval-policies", user=owner, json=policy)[0] == 201
+    dev = unique_email("dev")
+    _, _, inv = api("POST", f"{path}/invitations", user=owner, json={"email": dev, "role": "developer"})
+    assert api("POST", f"/v1/invitations/{inv['token']}/accept", user=dev)[0] == 200
+    agent = mint(api, org)
+    auth = bearer(agent["agent_secret"])
+    _report(api, agent, [_item("payments/db#password")])
+
+    # When the developer asks for one sealed read of it, and an approver approves
+    recipient = PrivateKey.generate()
+    ask = {
+        "project": "web",
+        "environment": "production",
+        "permission": "secrets.read",
+        "duration_seconds": 600,
+        "reason": "incident 42",
+        "agent_read": {
+            "agent": agent["id"],
+            "ref": "payments/db#password",
+            "recipient_public_key": base64.b64encode(bytes(recipient.public_key)).decode(),
+        },
+    }
+    unknown = {**ask, "agent_read": {**ask["agent_read"], "ref": "never/reported#x"}}
+    status, _, refused = api("POST", f"{path}/access-requests", user=dev, json=unknown)
+    assert (status, refused["error"]["code"]) == (422, "unknown_ref")
+    status, _, req = api("POST", f"{path}/access-requests", user=dev, json=ask)
+    assert status == 201, req
+    assert api("POST", f"/v1/agents/{agent['id']}/jobs/claim", headers=auth)[0] == 204  # nothing before approval
+    status, _, approved = api("POST", f"{path}/access-requests/{req['id']}/approve", user=owner, json={})
+    assert (status, approved["status"]) == (200, "approved"), approved
+    assert approved["job_id"] is not None
+
+    # Then the agent gets the read job, made for the developer, and the developer opens the answer once
+    status, _, claimed = api("POST", f"/v1/agents/{agent['id']}/jobs/claim", headers=auth)
+    assert (status, claimed["id"], claimed["type"]) == (200, approved["job_id"], "read")
+    assert (claimed["created_by"], claimed["access_request_id"]) == (req["requester_id"], req["id"])
+    to = PublicKey(base64.b64decode(claimed["params"]["recipient_public_key"]))
+    sealed = base64.b64encode(SealedBox(to).encrypt(b"s3cr3t-db-password")).decode()
+    wrap_body = {"job": claimed["id"], "sealed": sealed}
+    assert api("POST", f"/v1/agents/{agent['id']}/wraps", headers=auth, json=wrap_body)[0] == 201
+    status, _, seen = api("GET", f"{path}/jobs/{claimed['id']}", user=dev)
+    assert status == 200, seen
+    fetched = api("GET", f"{path}/wraps/{seen['wrap_id']}", user=dev)[2]
+    assert SealedBox(recipient).decrypt(base64.b64decode(fetched["sealed"])) == b"s3cr3t-db-password"
+    assert api("GET", f"{path}/wraps/{seen['wrap_id']}", user=dev)[0] == 410
+    # and no timed permission came with it: production stays unreadable to the developer
+    assert api("GET", f"{path}/projects/web/environments/production/secrets", user=dev)[0] == 403
