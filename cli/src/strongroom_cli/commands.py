@@ -1304,3 +1304,7 @@ import strongroom_cli.api_commands  # noqa: E402, F401
 # The end-to-end commands (keys, grant, grants, rekey) and governance's (request, requests,
 # changes) register themselves on `cli`.
 from strongroom_cli import e2e_commands, governance_commands  # noqa: E402, F401
+
+# isort: split
+# The agents' commands (agents, jobs, discovered, wraps, agent run) register themselves on `cli`.
+from strongroom_cli import agent_commands  # noqa: E402, F401
