@@ -204,6 +204,9 @@ EXPECTATIONS: list[tuple[list[str], str, list[str], str]] = [
             "list_approval_policies",
             "list_access_requests",
             "list_change_requests",
+            "list_agents",
+            "list_jobs",
+            "list_discovered_secrets",
         ],
         "positive_data_acceptance",
         ["2xx", "400", "401", "403", "404", "409"],
@@ -425,6 +428,13 @@ EXPECTATIONS: list[tuple[list[str], str, list[str], str]] = [
         "caller is 409; a caller who is not an approver of its step (or not its requester, for "
         "cancel; not its author, for apply) is 403; applying one whose keys moved since it was opened "
         "is 409 stale.",
+    ),
+    (
+        ["create_job"],
+        "positive_data_acceptance",
+        ["2xx", "400", "401", "403", "404", "409", "422"],
+        "A job's `params` depend on its `type` (a read job needs `ref` and `recipient_public_key`): 400 "
+        "naming them; its `agent` must be an agent of the org (422 unknown_agent), not revoked (409).",
     ),
     (
         ["sso_oidc_callback"],

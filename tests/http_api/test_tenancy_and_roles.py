@@ -60,6 +60,8 @@ BODIES: dict[str, Any] = {
     "POST /v1/orgs/{org}/roles": {"name": "Intruder", "permissions": {"audit.read": "all"}},
     "PUT /v1/orgs/{org}/roles/{role}": {"name": "Intruder", "permissions": {"audit.read": "all"}},
     "POST /v1/orgs/{org}/webhooks/{id}/rotate-secret": {},
+    "POST /v1/orgs/{org}/agents": {"name": "intruder"},
+    "POST /v1/orgs/{org}/jobs": {"agent": "agt_01m8rt5w37jqc2tb0rg5cwrxf3", "type": "discover"},
     "POST /v1/orgs/{org}/projects/{project}/environments/{env}/grants": {
         "principal": {"type": "user", "id": "usr_01m8rt5w37jqc2tb0rg5cwrxf3"},
         "suite": "x25519",
@@ -150,6 +152,7 @@ def test_a_stranger_gets_404_on_every_org_route(api: Api, victim: dict[str, Any]
         .replace("{role}", victim["role"]["id"] if ref == "id" else victim["role"]["slug"])
         .replace("{delivery}", "dlv_01m8rt5w37jqc2tb0rg5cwrxf3")
         .replace("{grant}", GRANT_ID)
+        .replace("{wrap}", "wrp_01m8rt5w37jqc2tb0rg5cwrxf3")
     )
     status, _, body = api(method, path, user=unique_email("stranger"), json=BODIES.get(route_key))
     assert status == 404, (route_key, body)

@@ -1338,3 +1338,7 @@ from strongroom_cli import e2e_commands, governance_commands  # noqa: E402, F401
 
 # `render` (templates filled from the environment's values) registers itself on `cli`.
 from strongroom_cli import render as _render  # noqa: E402, F401
+
+# isort: split
+# The agents' commands (agents, jobs, discovered, wraps, agent run) register themselves on `cli`.
+from strongroom_cli import agent_commands  # noqa: E402, F401
