@@ -75,6 +75,12 @@ PUBLIC = {
     ("get", "/v1/sso/by-domain"),
     ("get", "/v1/sso/oidc/authorize"),
     ("get", "/v1/sso/oidc/callback"),
+    # the web console's page and files (text/html, CSS, JavaScript, SVG)
+    ("get", "/"),
+    ("get", "/device"),
+    ("get", "/verify-email"),
+    ("get", "/reset-password"),
+    ("get", "/console/{asset}"),
 }
 # Statuses beyond the ones every operation of its kind gets.
 EXTRA_ERRORS: dict[tuple[str, str], set[str]] = {
@@ -85,6 +91,7 @@ EXTRA_ERRORS: dict[tuple[str, str], set[str]] = {
     ("get", "/v1/sso/by-domain"): {"400", "404"},
     ("get", "/v1/sso/oidc/authorize"): {"400", "404", "422"},
     ("get", "/v1/sso/oidc/callback"): {"400", "401", "404", "409", "422"},
+    ("get", "/console/{asset}"): {"400", "404"},
 }
 MUTATIONS = {"post", "put", "patch", "delete"}
 NO_BODY = {"204", "302", "303", "304"}

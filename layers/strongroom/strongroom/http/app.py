@@ -33,7 +33,8 @@ from strongroom.security.auth import authenticate
 # Routes that authenticate nobody: the health check, device login's start and poll (RFC 8628),
 # password registration and login, the routes a mailed token authorizes (account_mail), single
 # sign-on's domain lookup and sign-in (domain/sso.py: the state and its cookie authorize), and a
-# machine identity's token exchange (its credential is the proof: domain/identities.py).
+# machine identity's token exchange (its credential is the proof: domain/identities.py), and the
+# web console's page and files (static; what it then calls authenticates as any client does).
 PUBLIC_ROUTES = frozenset(
     {
         "GET /health",
@@ -48,6 +49,11 @@ PUBLIC_ROUTES = frozenset(
         "GET /v1/sso/by-domain",
         "GET /v1/sso/oidc/authorize",
         "GET /v1/sso/oidc/callback",
+        "GET /",
+        "GET /device",
+        "GET /verify-email",
+        "GET /reset-password",
+        "GET /console/{asset}",
     }
 )
 
