@@ -103,7 +103,11 @@ def context(browser: Browser, console: Console) -> Iterator[BrowserContext]:
 def page(context: BrowserContext, console: Console) -> Page:
     page = context.new_page()
     page.set_default_timeout(10_000)
-    page.on("console", console.messages.append)
+
+    def record(message: ConsoleMessage) -> None:  # Playwright cannot take a bound builtin method
+        console.messages.append(message)
+
+    page.on("console", record)
     page.on("pageerror", lambda exc: console.page_errors.append(f"pageerror: {exc}"))
     return page
 
