@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pyotp
 import pytest
 from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, Playwright, expect, sync_playwright
 
@@ -196,15 +197,39 @@ def test_sign_in_with_a_wrong_then_the_right_password(page: Page, console: Conso
     assert any(c["name"] == "sr_session" for c in page.context.cookies())
 
 
-def test_sign_out_ends_the_session(page: Page, console: Console, local_stack: str, api: Api) -> None:
-    who = person(api)
-    signed_in(page.context, local_stack, who)
-    console.refusals.add((401, "/v1/me"))
+def test_create_an_account_sign_out_and_sign_in_with_the_second_factor(
+    page: Page, console: Console, local_stack: str, api: Api
+) -> None:
+    # Given the console signed out, a new account is created through it (and signed in)
+    email = unique_email("console-new")
+    console.refusals |= {(401, "/v1/me"), (401, "/v1/auth/login")}
     page.goto(f"{local_stack}/")
+    page.get_by_role("button", name="Create an account").click()
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Create account").click()
+    expect(page.get_by_role("heading", name="Organizations")).to_be_visible()
+    # Its owner turns on two-factor authentication (through the API)
+    status, _h, login = api("POST", "/v1/auth/login", json={"email": email, "password": PASSWORD})
+    assert status == 200, login
+    who = Person(email, login["token"])
+    setup = api("POST", "/v1/me/2fa/setup", headers=who.bearer)[2]
+    code = pyotp.TOTP(setup["secret"]).now()
+    status, _h, enabled = api("POST", "/v1/me/2fa/enable", headers=who.bearer, json={"code": code})
+    assert status == 200, enabled
+    # Signing out ends that session server-side, not only in the page
+    session = next(c["value"] for c in page.context.cookies() if c["name"] == "sr_session")
     page.get_by_role("button", name="Sign out").click()
     expect(page.get_by_role("button", name="Sign in", exact=True)).to_be_visible()
-    # the session is over server-side, not only forgotten by the page
-    assert api("GET", "/v1/me", headers=who.bearer)[0] == 401
+    assert api("GET", "/v1/me", headers={"Authorization": f"Bearer {session}"})[0] == 401
+    # Signing in again asks for the second factor after the password (a recovery code works once)
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in", exact=True).click()
+    expect(page.get_by_role("alert")).to_contain_text("authenticator app")
+    page.get_by_label("Authentication code").fill(enabled["recovery_codes"][0])
+    page.get_by_role("button", name="Sign in", exact=True).click()
+    expect(page.get_by_role("heading", name="Organizations")).to_be_visible()
 
 
 # --------------------------------------------------------------------------- secrets

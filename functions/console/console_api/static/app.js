@@ -234,7 +234,45 @@ function signIn() {
     },
     { class: "secondary outline" },
   );
-  render("Sign in", h("article", {}, h("h1", {}, "Sign in to Strongroom"), form, h("hr"), sso, ssoBox));
+  const other = h("p", {}, "No account yet? ", button("Create an account", register, { class: "secondary outline" }));
+  render("Sign in", h("article", {}, h("h1", {}, "Sign in to Strongroom"), form, h("hr"), sso, ssoBox, other));
+  email.control.focus();
+}
+
+// Registration (a password account), then signed in; the page it interrupted afterwards.
+function register() {
+  const box = alertBox();
+  const email = field("Email", { type: "email", autocomplete: "username", required: true });
+  const password = field("Password", { type: "password", autocomplete: "new-password", required: true, minlength: 12, "aria-describedby": "password-help" });
+  const form = h(
+    "form",
+    { "aria-label": "Create an account" },
+    email.label,
+    password.label,
+    h("small", { id: "password-help", class: "muted" }, "At least 12 characters, hard to guess, not your email."),
+    box,
+    h("button", { type: "submit" }, "Create account"),
+  );
+  onSubmit(form, box, async () => {
+    const body = { email: email.control.value, password: password.control.value };
+    await api("POST", "/v1/auth/register", { body });
+    try {
+      await api("POST", "/v1/auth/login", { body });
+    } catch (err) {
+      // the same answer for a taken email (no enumeration): its own password signs it in
+      if (err instanceof ApiError && err.status === 401) {
+        box.textContent = "Could not sign in with this email and password.";
+        return;
+      }
+      throw err;
+    }
+    await loadMe();
+    route();
+  });
+  render(
+    "Create an account",
+    h("article", {}, h("h1", {}, "Create a Strongroom account"), form, h("p", {}, "Have an account? ", button("Sign in instead", signIn, { class: "secondary outline" }))),
+  );
   email.control.focus();
 }
 
