@@ -60,6 +60,24 @@ $(OIDC_PEER): tests/peers/oidc/package.json tests/peers/oidc/package-lock.json
 
 peers: $(OIDC_PEER)  ## Install the real peers the HTTP tests use (npm ci from committed lock files)
 
+# The web console's front-end dependencies (Pico CSS) from the committed lock file, vendored into
+# the console function's static files (committed, so `sam build` needs no npm); the check fails
+# when the vendored copies drifted from the lock.
+CONSOLE_NPM := console/node_modules/.package-lock.json
+$(CONSOLE_NPM): console/package.json console/package-lock.json
+	cd console && npm ci --no-audit --no-fund --loglevel=error
+
+console: $(CONSOLE_NPM) $(VENV)/.installed  ## npm ci the console's dependencies and vendor them into functions/console
+	$(PY) scripts/vendor_console.py --write
+
+console-check: $(CONSOLE_NPM) $(VENV)/.installed
+	$(PY) scripts/vendor_console.py --check
+
+# The browser the console's tests drive (Playwright with Debian's Chromium; browser downloads are
+# not available): installed with apt when missing.
+chromium:  ## Install Debian's Chromium for the console's browser tests (apt, when /usr/bin/chromium is missing)
+	test -x /usr/bin/chromium || (apt-get update -q && apt-get install -y -q chromium)
+
 run: $(VENV)/.installed  ## Serve the API locally on embedded moto (http://127.0.0.1:3000; data in .strongroom/, RUN_ARGS=--ephemeral keeps none)
 	PYTHONPATH=local:layers/strongroom $(PY) -m strongroom_local $(RUN_ARGS)
 
@@ -89,7 +107,7 @@ test-integration: $(VENV)/.installed  ## Integration tier: tests/integration (ha
 
 # `make test` has run the conformance suite in openapi-check already: HTTP_SKIP keeps it from running twice.
 HTTP_SKIP :=
-test-http: $(VENV)/.installed $(OIDC_PEER)  ## HTTP tier: tests/http_api and tests/cli (real sockets, the CLI as a process)
+test-http: $(VENV)/.installed $(OIDC_PEER) console-check chromium  ## HTTP tier: tests/http_api and tests/cli (real sockets, the CLI as a process)
 	$(PYTEST) $(XDIST) $(COVERAGE) $(HTTP_SKIP) tests/http_api tests/cli
 
 coverage-erase: $(VENV)/.installed
@@ -124,4 +142,4 @@ deploy: build  ## sam deploy with samconfig.toml's CONFIG_ENV (dev|prod); DEPLOY
 clean:
 	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache .coverage .coverage.*
 
-.PHONY: help venv peers run lint openapi openapi-check test-unit test-integration test-http coverage-erase fuzz build test bench deploy clean
+.PHONY: help venv peers console console-check chromium run lint openapi openapi-check test-unit test-integration test-http coverage-erase fuzz build test bench deploy clean

@@ -42,6 +42,9 @@ OWNER = "owner@example.com"  # owns the orgs that invite the fuzz user
 MEMBERS = ("member1@example.com", "member2@example.com", "member3@example.com")
 OPENAPI = ROOT / "docs" / "openapi.json"
 PROBABILITY = 0.5  # share of generated path parameters that name a seeded resource
+# The files the console serves at /console/{asset} (its static folder but the page itself).
+CONSOLE_STATIC = ROOT / "functions" / "console" / "console_api" / "static"
+CONSOLE_ASSETS = sorted(p.name for p in CONSOLE_STATIC.iterdir() if p.is_file() and p.name != "index.html")
 
 
 # --------------------------------------------------------------------------- seeding
@@ -501,6 +504,7 @@ def config(s: Seed) -> str:
         "doomed_envs": s.doomed_envs,
         "policies": s.policies,
         "access_requests": s.access_requests,
+        "console_assets": CONSOLE_ASSETS,
     }
     lines += [f"{name} = {_toml({'values': values})}" for name, values in dictionaries.items()]
     lines += ["", "[parameters]"]
@@ -513,6 +517,7 @@ def config(s: Seed) -> str:
         "path.user": "users",
         "path.id": "invitations",
         "path.token": "tokens",
+        "path.asset": "console_assets",
     }
     lines += [f"{json.dumps(k)} = {_toml(_bind(v))}" for k, v in bindings.items()]
     # One [[operations]] block per operation, holding all its settings: schemathesis applies only

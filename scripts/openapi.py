@@ -78,6 +78,12 @@ PUBLIC = {
     ("get", "/v1/sso/saml/metadata"),
     ("get", "/v1/sso/saml/authorize"),
     ("post", "/v1/sso/saml/acs"),
+    # the web console's page and files (text/html, CSS, JavaScript, SVG)
+    ("get", "/"),
+    ("get", "/device"),
+    ("get", "/verify-email"),
+    ("get", "/reset-password"),
+    ("get", "/console/{asset}"),
 }
 # Statuses beyond the ones every operation of its kind gets.
 EXTRA_ERRORS: dict[tuple[str, str], set[str]] = {
@@ -92,6 +98,7 @@ EXTRA_ERRORS: dict[tuple[str, str], set[str]] = {
     ("get", "/v1/sso/saml/authorize"): {"400", "404"},
     # every refusal of a Response is 401; 409 an account single sign-on did not create; 415 not a form
     ("post", "/v1/sso/saml/acs"): {"400", "401", "409", "415"},
+    ("get", "/console/{asset}"): {"400", "404"},
 }
 MUTATIONS = {"post", "put", "patch", "delete"}
 NO_BODY = {"204", "302", "303", "304"}

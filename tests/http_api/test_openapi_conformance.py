@@ -327,6 +327,14 @@ def _sso_callbacks(t: Tenant, api: Api) -> list[Call]:
 Reads = Callable[[Tenant, Api], list[Call]]
 READS: dict[str, Reads] = {
     "GET /health": lambda t, api: [Call("GET", "/health")],
+    # the web console: its page at each path that opens it, and every file it serves
+    "GET /": lambda t, api: [Call("GET", "/")],
+    "GET /device": lambda t, api: [Call("GET", "/device?user_code=BCDF-GHJK")],
+    "GET /verify-email": lambda t, api: [Call("GET", "/verify-email?token=x")],
+    "GET /reset-password": lambda t, api: [Call("GET", "/reset-password?token=x")],
+    "GET /console/{asset}": lambda t, api: [
+        Call("GET", f"/console/{name}") for name in ("app.js", "console.css", "pico.min.css", "favicon.svg")
+    ],
     "GET /runtime/v1": lambda t, api: [Call("GET", "/runtime/v1", headers=t.bearer)],
     "GET /runtime/v1/secrets": _pull,
     "GET /runtime/v1/secrets/{key}": lambda t, api: [Call("GET", "/runtime/v1/secrets/DB_URL", headers=t.bearer)],

@@ -33,8 +33,9 @@ from strongroom.security.auth import authenticate
 # Routes that authenticate nobody: the health check, device login's start and poll (RFC 8628),
 # password registration and login, the routes a mailed token authorizes (account_mail), single
 # sign-on's domain lookup, SAML metadata and sign-in (domain/sso.py: the state and its cookie
-# authorize; domain/sso_saml.py: the signed Response), and a
-# machine identity's token exchange (its credential is the proof: domain/identities.py).
+# authorize; domain/sso_saml.py: the signed Response), a machine identity's token exchange (its
+# credential is the proof: domain/identities.py), and the web console's page and files (static;
+# what it then calls authenticates as any client does).
 PUBLIC_ROUTES = frozenset(
     {
         "GET /health",
@@ -52,6 +53,11 @@ PUBLIC_ROUTES = frozenset(
         "GET /v1/sso/saml/metadata",
         "GET /v1/sso/saml/authorize",
         "POST /v1/sso/saml/acs",
+        "GET /",
+        "GET /device",
+        "GET /verify-email",
+        "GET /reset-password",
+        "GET /console/{asset}",
     }
 )
 
