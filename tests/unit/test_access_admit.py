@@ -16,7 +16,8 @@ from strongroom.security import access
 
 TABLE = Path(access.__file__).resolve().parents[1] / "route_table.json"
 ROUTES = [r for r in json.loads(TABLE.read_text(encoding="utf-8"))["routes"] if r not in PUBLIC_ROUTES]
-ACCOUNT = [r for r in ROUTES if not r.split(" ", 1)[1].startswith(("/v1/orgs/{org}", "/runtime/", "/scim/v2/", "/v1/agents/"))]
+REALMS = ("/v1/orgs/{org}", "/runtime/", "/scim/v2/", "/v1/agents/")  # each its own gate
+ACCOUNT = [r for r in ROUTES if not r.split(" ", 1)[1].startswith(REALMS)]
 
 SIGNED_IN = Principal(type="user", id="usr_1", email="a@example.com", via="oidc")
 FULL_PAT = Principal(type="user", id="usr_1", email="a@example.com", via="pat")
