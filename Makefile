@@ -73,10 +73,16 @@ console: $(CONSOLE_NPM) $(VENV)/.installed  ## npm ci the console's dependencies
 console-check: $(CONSOLE_NPM) $(VENV)/.installed
 	$(PY) scripts/vendor_console.py --check
 
-# The browser the console's tests drive (Playwright with Debian's Chromium; browser downloads are
-# not available): installed with apt when missing.
-chromium:  ## Install Debian's Chromium for the console's browser tests (apt, when /usr/bin/chromium is missing)
-	test -x /usr/bin/chromium || (apt-get update -q && apt-get install -y -q chromium)
+# Debian packages the tests drive as real peers: Chromium for the console's browser tests
+# (Playwright with Debian's Chromium; browser downloads are not available). Installed with apt when
+# missing; `make test` starts the install first (apt-start) and waits for it only before the HTTP
+# tier, so the download overlaps lint and the first tiers.
+APT_PACKAGES := chromium
+apt-start:
+	scripts/apt_packages.sh start $(APT_PACKAGES)
+
+chromium:  ## Install Debian's Chromium (and the other APT_PACKAGES) for the tests, with apt, when missing
+	scripts/apt_packages.sh wait $(APT_PACKAGES)
 
 run: $(VENV)/.installed  ## Serve the API locally on embedded moto (http://127.0.0.1:3000; data in .strongroom/, RUN_ARGS=--ephemeral keeps none)
 	PYTHONPATH=local:layers/strongroom $(PY) -m strongroom_local $(RUN_ARGS)
@@ -123,7 +129,7 @@ build: $(SAM_VENV)/.installed  ## sam build (no containers; arm64 wheels for the
 # the layer (branch, every tier, every xdist worker and the local server's threads) is printed last.
 test: COVERAGE := --cov --cov-append --cov-report=
 test: HTTP_SKIP := --ignore=tests/http_api/test_openapi_conformance.py
-test: lint coverage-erase openapi-check test-unit test-integration test-http fuzz build  ## Everything CI runs (lint, OpenAPI drift, the three tiers, fuzz, sam build, coverage)
+test: apt-start lint coverage-erase openapi-check test-unit test-integration test-http fuzz build  ## Everything CI runs (lint, OpenAPI drift, the three tiers, fuzz, sam build, coverage)
 	$(PY) -m coverage report
 
 bench: $(VENV)/.installed  ## Benchmarks that print figures
@@ -142,4 +148,4 @@ deploy: build  ## sam deploy with samconfig.toml's CONFIG_ENV (dev|prod); DEPLOY
 clean:
 	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache .coverage .coverage.*
 
-.PHONY: help venv peers console console-check chromium run lint openapi openapi-check test-unit test-integration test-http coverage-erase fuzz build test bench deploy clean
+.PHONY: help venv peers console console-check apt-start chromium run lint openapi openapi-check test-unit test-integration test-http coverage-erase fuzz build test bench deploy clean
