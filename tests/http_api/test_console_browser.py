@@ -263,6 +263,27 @@ def test_navigate_by_link_names_and_a_value_is_not_in_the_page_until_reveal(
     assert value not in page.content()
 
 
+def test_names_and_values_are_text_never_markup(page: Page, local_stack: str, api: Api) -> None:
+    # Given an org, a project and a value that are HTML meant to run a script
+    owner = person(api)
+    org_name = "<img src=x onerror=window.pwned=1>"
+    _s, _h, org = api("POST", "/v1/orgs", headers=owner.bearer, json={"name": org_name})
+    project_name = "<svg onload=window.pwned=2>"
+    _s, _h, project = api("POST", f"/v1/orgs/{org['slug']}/projects", headers=owner.bearer, json={"name": project_name})
+    w = World(owner, org, project)
+    value = "<script>window.pwned=3</script><b>bold</b>"
+    assert api("PUT", f"{w.env('staging')}/secrets/HTML", headers=owner.bearer, json={"value": value})[0] == 200
+    signed_in(page.context, local_stack, owner)
+    # When the user opens them and reveals the value
+    open_environment(page, local_stack, w)
+    page.get_by_role("button", name="Reveal HTML").click()
+    # Then each is shown as the text it is, and nothing ran
+    expect(page.get_by_text(value, exact=True)).to_be_visible()
+    expect(page.get_by_role("link", name=project_name)).to_be_visible()
+    assert page.evaluate("() => window.pwned === undefined")
+    assert page.locator("main img, main svg, main script, main b").count() == 0
+
+
 def test_add_a_secret_through_the_form_and_read_it_back_through_the_api(page: Page, local_stack: str, api: Api) -> None:
     w = world(api)
     signed_in(page.context, local_stack, w.owner)
