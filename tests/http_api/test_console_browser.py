@@ -441,6 +441,14 @@ def test_approve_a_device_login_started_through_the_api(
     assert status == 200, issued
     me = api("GET", "/v1/me", headers={"Authorization": f"Bearer {issued['access_token']}"})[2]
     assert me["email"] == who.email
+    # A second device's login, denied on its page: its poll is refused
+    _s, _h, other = api("POST", "/v1/auth/device/start", json={"client_name": "strongroom-cli"})
+    page.goto(other["verification_uri_complete"])
+    expect(page.get_by_label("Code")).to_have_value(other["user_code"])
+    page.get_by_role("button", name="Deny").click()
+    expect(page.get_by_role("status")).to_contain_text("Denied")
+    status, _h, body = api("POST", "/v1/auth/device/token", json={"device_code": other["device_code"]})
+    assert (status, body["error"]["code"]) == (400, "access_denied")
 
 
 # --------------------------------------------------------------------------- headers and CSRF
