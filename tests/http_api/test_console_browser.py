@@ -360,6 +360,32 @@ def test_diff_between_environments_with_a_dry_run_then_promote(page: Page, local
 # --------------------------------------------------------------------------- members, tokens, webhooks, audit
 
 
+def test_change_a_members_role_then_remove_them(page: Page, local_stack: str, api: Api) -> None:
+    # Given an org with a developer who accepted their invitation
+    w = world(api)
+    bob = unique_email("console-bob")
+    members = f"/v1/orgs/{w.org['slug']}/members"
+    _s, _h, inv = api(
+        "POST",
+        f"/v1/orgs/{w.org['slug']}/invitations",
+        headers=w.owner.bearer,
+        json={"email": bob, "role": "developer"},
+    )
+    assert api("POST", f"/v1/invitations/{inv['token']}/accept", user=bob)[0] == 200
+    signed_in(page.context, local_stack, w.owner)
+    page.goto(f"{local_stack}/#/orgs/{w.org['slug']}/members")
+    # When the owner makes them an admin
+    page.get_by_label(f"Role of {bob}").select_option("admin")
+    expect(page.get_by_role("status")).to_contain_text(f"{bob} is now admin")
+    roles = {m["email"]: m["role"] for m in api("GET", members, headers=w.owner.bearer)[2]["data"]}
+    assert roles == {w.owner.email: "owner", bob: "admin"}
+    # and then removes them (after the confirmation)
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name=f"Remove {bob}").click()
+    expect(page.get_by_role("status")).to_contain_text(f"{bob} removed")
+    assert [m["email"] for m in api("GET", members, headers=w.owner.bearer)[2]["data"]] == [w.owner.email]
+
+
 def test_invite_a_member_and_create_a_service_token_shown_once(page: Page, local_stack: str, api: Api) -> None:
     w = world(api, {"DB_URL": "postgres://db"})
     signed_in(page.context, local_stack, w.owner)
