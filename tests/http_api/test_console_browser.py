@@ -181,6 +181,7 @@ def test_sign_in_with_a_wrong_then_the_right_password(page: Page, console: Conso
     who = person(api)
     console.refusals |= {(401, "/v1/me"), (401, "/v1/auth/login")}
     page.goto(f"{local_stack}/")
+    expect(page.get_by_label("Email")).to_be_focused()
     # When the wrong password is given
     page.get_by_label("Email").fill(who.email)
     page.get_by_label("Password").fill("not-the-password-at-all")
@@ -188,9 +189,13 @@ def test_sign_in_with_a_wrong_then_the_right_password(page: Page, console: Conso
     # Then an alert says so, and the sign-in stays
     expect(page.get_by_role("alert").filter(has_text="Wrong email or password")).to_be_visible()
     shot(page, "sign-in")
-    # When the right one is typed and Enter pressed (the keyboard alone)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_label("Password").press("Enter")
+    # When the right one is given with the keyboard alone (Tab from the email, type, Enter)
+    page.get_by_label("Email").focus()
+    page.keyboard.press("Tab")
+    expect(page.get_by_label("Password")).to_be_focused()
+    page.keyboard.press("ControlOrMeta+A")
+    page.keyboard.type(PASSWORD)
+    page.keyboard.press("Enter")
     # Then the console shows the user's organizations and who is signed in
     expect(page.get_by_role("heading", name="Organizations")).to_be_visible()
     expect(page.get_by_role("button", name="Sign out")).to_be_visible()
