@@ -22,21 +22,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import secrets
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from pathlib import Path
-from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-for path in (ROOT / "layers" / "strongroom", ROOT / "local", ROOT / "tests"):
-    if str(path) not in sys.path:
-        sys.path.insert(0, str(path))
-
-CLI = str(Path(sys.executable).parent / "strongroom")
+from harness import CLI, new_environment, read_token, server_work
 
 
 def timed(command: list[str], env: dict[str, str]) -> float:
@@ -48,25 +40,6 @@ def timed(command: list[str], env: dict[str, str]) -> float:
     return elapsed
 
 
-def setup(url: str) -> str:
-    from support import http_call  # the tests' one-request helper
-
-    owner, slug = "bench@example.com", f"bench-{secrets.token_hex(3)}"
-
-    def call(method: str, path: str, body: Any = None) -> Any:
-        status, _, payload = http_call(url, method, path, user=owner, json_body=body)
-        if status >= 300:
-            raise SystemExit(f"{method} {path}: {status} {payload}")
-        return payload
-
-    call("POST", "/v1/orgs", {"name": "Bench", "slug": slug})
-    call("POST", f"/v1/orgs/{slug}/projects", {"name": "Web"})
-    values = {f"KEY_{i:02d}": secrets.token_urlsafe(40) for i in range(20)} | {"DB_URL": "postgres://db/app"}
-    call("PATCH", f"/v1/orgs/{slug}/projects/web/environments/staging/secrets", {"set": values})
-    token = call("POST", f"/v1/orgs/{slug}/tokens", {"name": "bench", "project": "web", "environment": "staging"})
-    return str(token["token"])
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=15)
@@ -75,7 +48,7 @@ def main() -> int:
     from strongroom_local import LocalStack
 
     with LocalStack("127.0.0.1", port=0, workers=[]) as stack, tempfile.TemporaryDirectory() as home:
-        token = setup(stack.url)
+        token = read_token(*new_environment(stack.url))
         env = {
             "PATH": os.environ["PATH"],
             "HOME": home,
@@ -94,33 +67,11 @@ def main() -> int:
         samples: dict[str, list[float]] = {name: [] for name in commands}
         for command in commands.values():
             timed(command, env)  # warm-up: the first run fills the cache
-        # What the server does for the timed runs: KMS calls and AES-GCM decryptions (the stack is
-        # in this process, so both are counted directly).
-        from strongroom import aws
-        from strongroom.security import crypto
-
-        work = {"kms_calls": 0, "decrypts": 0, "dynamodb_requests": 0}
-        real_decrypt = crypto.decrypt
-
-        def counting_decrypt(*a: Any, **k: Any) -> bytes:
-            work["decrypts"] += 1
-            return real_decrypt(*a, **k)
-
-        def count_kms(**_: Any) -> None:
-            work["kms_calls"] += 1
-
-        def count_dynamodb(**_: Any) -> None:
-            work["dynamodb_requests"] += 1
-
-        crypto.decrypt = counting_decrypt  # type: ignore[assignment]
-        aws.kms().meta.events.register("provide-client-params.kms.*", count_kms)
-        aws.dynamodb().meta.events.register("before-call.dynamodb.*", count_dynamodb)
-        for _ in range(args.runs):
-            for name, command in commands.items():
-                samples[name].append(timed(command, env))
-        aws.kms().meta.events.unregister("provide-client-params.kms.*", count_kms)
-        aws.dynamodb().meta.events.unregister("before-call.dynamodb.*", count_dynamodb)
-        crypto.decrypt = real_decrypt  # type: ignore[assignment]
+        # What the server does for the timed runs (harness.server_work counts it).
+        with server_work() as work:
+            for _ in range(args.runs):
+                for name, command in commands.items():
+                    samples[name].append(timed(command, env))
     result = {
         name: {"median_ms": statistics.median(v) * 1000, "min_ms": min(v) * 1000, "runs": len(v)}
         for name, v in samples.items()

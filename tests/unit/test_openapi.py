@@ -191,6 +191,8 @@ def test_security(doc: dict[str, Any]) -> None:
         ("get", "/v1/sso/by-domain"),
         ("get", "/v1/sso/oidc/authorize"),
         ("get", "/v1/sso/oidc/callback"),
+        ("get", "/v1/sso/saml/authorize"),
+        ("get", "/v1/sso/saml/metadata"),
         ("get", "/verify-email"),
         ("post", "/v1/auth/device/start"),
         ("post", "/v1/auth/device/token"),
@@ -200,6 +202,7 @@ def test_security(doc: dict[str, Any]) -> None:
         ("post", "/v1/auth/register"),
         ("post", "/v1/auth/reset-password"),
         ("post", "/v1/auth/verify-email"),
+        ("post", "/v1/sso/saml/acs"),
     ]
 
 

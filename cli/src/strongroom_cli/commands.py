@@ -1146,14 +1146,45 @@ def _promote_call(state: State, source: str, target: str, keys: str | None, *, d
 
 @cli.command()
 @click.argument("source")
-@click.argument("target")
-@click.option("--exit-code", is_flag=True, help="Exit 1 when promoting would change something (CI)")
+@click.argument("target", required=False)
+@click.option(
+    "--from-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Compare this dotenv file's keys (e.g. .env.example) with the environment SOURCE's",
+)
+@click.option("--exit-code", is_flag=True, help="Exit 1 when there is a difference (CI)")
 @click.pass_obj
-def diff(state: State, source: str, target: str, exit_code: bool) -> None:
-    """What promoting SOURCE to TARGET would change (keys only, never values)."""
+def diff(state: State, source: str, target: str | None, from_file: Path | None, exit_code: bool) -> None:
+    """What promoting SOURCE to TARGET would change (keys only, never values); with --from-file
+    FILE, the keys FILE names that the environment SOURCE lacks (missing) or it has beyond them (extra)."""
+    if from_file is not None:
+        _diff_file(state, from_file, source, target, exit_code=exit_code)
+        return
+    if target is None:
+        fail("diff SOURCE TARGET, or diff --from-file FILE ENV", 2)
     result = _promote_call(state, source, target, None, dry_run=True)
     emit(state, result["changes"], ["key", "action"], title=f"{source} → {target}")
     if exit_code and any(c["action"] != "unchanged" for c in result["changes"]):
+        sys.exit(1)
+
+
+def _diff_file(state: State, file: Path, env: str, extra: str | None, *, exit_code: bool) -> None:
+    from strongroom_cli import gates  # noqa: PLC0415
+
+    if extra is not None:
+        fail("diff --from-file FILE ENV takes one environment", 2)
+    try:
+        file_keys = gates.dotenv_keys(file.read_text(encoding="utf-8"))
+    except (OSError, UnicodeError, ValueError) as exc:
+        fail(f"--from-file {file}: {getattr(exc, 'strerror', None) or exc}", 2)
+    if state.settings.is_service_token:  # its own environment, whatever ENV says
+        env_keys = list(state.call("GET", "/runtime/v1/secrets?format=json")["secrets"])
+    else:
+        path = f"{_project_path(state)}/environments/{quote(env, safe='')}/secrets?values=false"
+        env_keys = [row["key"] for row in state.pages(path)]
+    changes = gates.key_diff(file_keys, env_keys)
+    emit(state, changes, ["key", "action"], title=f"{file.name} → {env}")
+    if exit_code and any(c["action"] != "present" for c in changes):
         sys.exit(1)
 
 
@@ -1304,3 +1335,10 @@ import strongroom_cli.api_commands  # noqa: E402, F401
 # The end-to-end commands (keys, grant, grants, rekey) and governance's (request, requests,
 # changes) register themselves on `cli`.
 from strongroom_cli import e2e_commands, governance_commands  # noqa: E402, F401
+
+# `render` (templates filled from the environment's values) registers itself on `cli`.
+from strongroom_cli import render as _render  # noqa: E402, F401
+
+# isort: split
+# The agents' commands (agents, jobs, discovered, wraps, agent run) register themselves on `cli`.
+from strongroom_cli import agent_commands  # noqa: E402, F401

@@ -27,8 +27,9 @@ if TYPE_CHECKING:
     Response = tuple[int, dict[str, str], bytes]
 
 USAGE = (
-    "usage: strongroom run [--project P] [--env E] [--org O] [--api-url URL] [--token T] [--fallback] "
-    "-- command [args…]"
+    "usage: strongroom run [--project P] [--env E] [--org O] [--api-url URL] [--token T] [--fallback]\n"
+    "       [--watch [--interval 10s] [--signal HUP]] [--mount NAME [--format dotenv|json|yaml] [--fifo]]\n"
+    "       [--template SRC:DEST]… [--require-valid] -- command [args…]"
 )
 TIMEOUT = 10.0
 # A client-encrypted environment's pull carries the token's grant and the values' IDs: kept with
@@ -43,12 +44,16 @@ class RunError(Exception):
         self.status = status  # the server's, when it refused
 
 
+class Unreachable(RunError):
+    """No answer from the server (a network error): `run --watch` keeps its child running."""
+
+
 VALUE_OPTIONS = frozenset({"project", "env", "org", "api-url", "token"})  # settings (config.resolve)
 # What `run` itself takes: flags, and options with a value. Only what run implements: an option it
 # would ignore is refused like any unknown one (the tables grow with --watch, --mount, --only, ...).
-RUN_FLAGS = frozenset({"fallback", "json"})
-RUN_VALUES = frozenset({"output"})
-REPEATED: frozenset[str] = frozenset()
+RUN_FLAGS = frozenset({"fallback", "json", "watch", "fifo", "require-valid"})
+RUN_VALUES = frozenset({"output", "interval", "signal", "mount", "format"})
+REPEATED = frozenset({"template"})
 SHORT = {"-o": "output"}
 
 
@@ -69,7 +74,7 @@ def _parse(argv: list[str]) -> tuple[dict[str, str | None], dict[str, Any], list
         name, equals, value = (SHORT[arg], "", "") if arg in SHORT else (*arg[2:].partition("="),)
         if name in RUN_FLAGS and arg.startswith("--") and not equals:
             options[name] = True
-        elif name in VALUE_OPTIONS or name in RUN_VALUES:
+        elif name in VALUE_OPTIONS or name in RUN_VALUES or name in REPEATED:
             if not equals:
                 i += 1
                 if i >= len(argv):
@@ -85,6 +90,8 @@ def _parse(argv: list[str]) -> tuple[dict[str, str | None], dict[str, Any], list
 def _take(flags: dict[str, str | None], options: dict[str, Any], name: str, value: str) -> None:
     if name in VALUE_OPTIONS:
         flags[name.replace("-", "_")] = value
+    elif name == "template":  # SRC:DEST, repeated (a path may hold a comma)
+        options.setdefault(name, []).append(value)
     elif name in REPEATED:
         options.setdefault(name, []).extend(v.strip() for v in value.split(",") if v.strip())
     else:
@@ -138,7 +145,7 @@ def fetch(settings: Settings, *, fallback: bool) -> dict[str, str]:
             _note(f"server unreachable ({type(answer).__name__}); using the cached values (--fallback)")
             return cached
         hint = " (--fallback uses the last values received)" if cached is not None else ""
-        raise RunError(f"cannot reach {settings.api_url}: {answer}{hint}") from None
+        raise Unreachable(f"cannot reach {settings.api_url}: {answer}{hint}") from None
     status, response_headers, body = answer
     if status == 304 and cached is not None:
         _debug("304: the environment is unchanged; cached values")
@@ -291,6 +298,22 @@ def _which(name: str) -> str | None:
     return None
 
 
+def _render(specs: list[str], values: dict[str, str]) -> None:
+    """`--template SRC:DEST` without a supervisor: written once, before the exec."""
+    from strongroom_cli import files  # noqa: PLC0415
+
+    try:
+        for spec in specs:
+            files.Template(spec).render(values)
+    except files.FileError as exc:
+        raise RunError(str(exc), exc.code) from None
+
+
+def supervised(options: dict[str, Any]) -> bool:
+    """Whether `run` stays as the command's parent (watching, or owning files) instead of exec."""
+    return bool(options.get("watch") or options.get("mount"))
+
+
 def main(argv: list[str]) -> int:
     try:
         flags, options, command = _parse(argv)
@@ -300,10 +323,21 @@ def main(argv: list[str]) -> int:
         settings = resolve(**flags)
         settings.require_login()
         settings.require_environment()
-        values = opened(_fetch_renewing(settings, fallback=fallback), settings)
+        received = _fetch_renewing(settings, fallback=fallback)
+        values = opened(received, settings)
         program = _which(command[0])
         if program is None:
             raise RunError(f"{command[0]}: command not found", 127)
+        if options.get("require-valid"):
+            from strongroom_cli import gates  # noqa: PLC0415 - a CI gate: one more request, when asked
+
+            gates.require_valid(settings, command[0])
+        if supervised(options):
+            from strongroom_cli import watch  # noqa: PLC0415 - the supervisor: only when asked for
+
+            return watch.supervise(settings, program, command, received, options)
+        if options.get("template"):
+            _render(options["template"], values)
     except ConfigError as exc:
         _note(str(exc))
         return 2
