@@ -181,6 +181,7 @@ def test_sign_in_with_a_wrong_then_the_right_password(page: Page, console: Conso
     who = person(api)
     console.refusals |= {(401, "/v1/me"), (401, "/v1/auth/login")}
     page.goto(f"{local_stack}/")
+    expect(page.get_by_label("Email")).to_be_focused()
     # When the wrong password is given
     page.get_by_label("Email").fill(who.email)
     page.get_by_label("Password").fill("not-the-password-at-all")
@@ -188,9 +189,13 @@ def test_sign_in_with_a_wrong_then_the_right_password(page: Page, console: Conso
     # Then an alert says so, and the sign-in stays
     expect(page.get_by_role("alert").filter(has_text="Wrong email or password")).to_be_visible()
     shot(page, "sign-in")
-    # When the right one is typed and Enter pressed (the keyboard alone)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_label("Password").press("Enter")
+    # When the right one is given with the keyboard alone (Tab from the email, type, Enter)
+    page.get_by_label("Email").focus()
+    page.keyboard.press("Tab")
+    expect(page.get_by_label("Password")).to_be_focused()
+    page.keyboard.press("ControlOrMeta+A")
+    page.keyboard.type(PASSWORD)
+    page.keyboard.press("Enter")
     # Then the console shows the user's organizations and who is signed in
     expect(page.get_by_role("heading", name="Organizations")).to_be_visible()
     expect(page.get_by_role("button", name="Sign out")).to_be_visible()
@@ -261,6 +266,27 @@ def test_navigate_by_link_names_and_a_value_is_not_in_the_page_until_reveal(
     row.get_by_role("button", name="Hide").click()
     expect(row.get_by_role("button", name="Reveal")).to_be_visible()
     assert value not in page.content()
+
+
+def test_names_and_values_are_text_never_markup(page: Page, local_stack: str, api: Api) -> None:
+    # Given an org, a project and a value that are HTML meant to run a script
+    owner = person(api)
+    org_name = "<img src=x onerror=window.pwned=1>"
+    _s, _h, org = api("POST", "/v1/orgs", headers=owner.bearer, json={"name": org_name})
+    project_name = "<svg onload=window.pwned=2>"
+    _s, _h, project = api("POST", f"/v1/orgs/{org['slug']}/projects", headers=owner.bearer, json={"name": project_name})
+    w = World(owner, org, project)
+    value = "<script>window.pwned=3</script><b>bold</b>"
+    assert api("PUT", f"{w.env('staging')}/secrets/HTML", headers=owner.bearer, json={"value": value})[0] == 200
+    signed_in(page.context, local_stack, owner)
+    # When the user opens them and reveals the value
+    open_environment(page, local_stack, w)
+    page.get_by_role("button", name="Reveal HTML").click()
+    # Then each is shown as the text it is, and nothing ran
+    expect(page.get_by_text(value, exact=True)).to_be_visible()
+    expect(page.get_by_role("link", name=project_name)).to_be_visible()
+    assert page.evaluate("() => window.pwned === undefined")
+    assert page.locator("main img, main svg, main script, main b").count() == 0
 
 
 def test_add_a_secret_through_the_form_and_read_it_back_through_the_api(page: Page, local_stack: str, api: Api) -> None:
@@ -337,6 +363,32 @@ def test_diff_between_environments_with_a_dry_run_then_promote(page: Page, local
 
 
 # --------------------------------------------------------------------------- members, tokens, webhooks, audit
+
+
+def test_change_a_members_role_then_remove_them(page: Page, local_stack: str, api: Api) -> None:
+    # Given an org with a developer who accepted their invitation
+    w = world(api)
+    bob = unique_email("console-bob")
+    members = f"/v1/orgs/{w.org['slug']}/members"
+    _s, _h, inv = api(
+        "POST",
+        f"/v1/orgs/{w.org['slug']}/invitations",
+        headers=w.owner.bearer,
+        json={"email": bob, "role": "developer"},
+    )
+    assert api("POST", f"/v1/invitations/{inv['token']}/accept", user=bob)[0] == 200
+    signed_in(page.context, local_stack, w.owner)
+    page.goto(f"{local_stack}/#/orgs/{w.org['slug']}/members")
+    # When the owner makes them an admin
+    page.get_by_label(f"Role of {bob}").select_option("admin")
+    expect(page.get_by_role("status")).to_contain_text(f"{bob} is now admin")
+    roles = {m["email"]: m["role"] for m in api("GET", members, headers=w.owner.bearer)[2]["data"]}
+    assert roles == {w.owner.email: "owner", bob: "admin"}
+    # and then removes them (after the confirmation)
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name=f"Remove {bob}").click()
+    expect(page.get_by_role("status")).to_contain_text(f"{bob} removed")
+    assert [m["email"] for m in api("GET", members, headers=w.owner.bearer)[2]["data"]] == [w.owner.email]
 
 
 def test_invite_a_member_and_create_a_service_token_shown_once(page: Page, local_stack: str, api: Api) -> None:
@@ -420,6 +472,14 @@ def test_approve_a_device_login_started_through_the_api(
     assert status == 200, issued
     me = api("GET", "/v1/me", headers={"Authorization": f"Bearer {issued['access_token']}"})[2]
     assert me["email"] == who.email
+    # A second device's login, denied on its page: its poll is refused
+    _s, _h, other = api("POST", "/v1/auth/device/start", json={"client_name": "strongroom-cli"})
+    page.goto(other["verification_uri_complete"])
+    expect(page.get_by_label("Code")).to_have_value(other["user_code"])
+    page.get_by_role("button", name="Deny").click()
+    expect(page.get_by_role("status")).to_contain_text("Denied")
+    status, _h, body = api("POST", "/v1/auth/device/token", json={"device_code": other["device_code"]})
+    assert (status, body["error"]["code"]) == (400, "access_denied")
 
 
 # --------------------------------------------------------------------------- headers and CSRF

@@ -626,6 +626,22 @@ async function membersPage(slug) {
   const members = h("div", {});
   const invitations = h("div", {});
   const roles = [["viewer", "Viewer"], ["developer", "Developer"], ["admin", "Admin"], ["owner", "Owner"]];
+  // A member's role, changed where it is shown (custom roles appear as their slug).
+  function roleSelect(member) {
+    const choices = roles.some(([value]) => value === member.role) ? roles : [...roles, [member.role, member.role]];
+    const control = h("select", { "aria-label": `Role of ${member.email}` }, choices.map(([value, text]) => h("option", { value, selected: value === member.role }, text)));
+    control.addEventListener("change", async () => {
+      box.textContent = "";
+      try {
+        await api("PATCH", `${orgPath(slug)}/members/${enc(member.user_id)}`, { body: { role: control.value } });
+        done.textContent = `${member.email} is now ${control.value}.`;
+      } catch (err) {
+        control.value = member.role;
+        showError(box, err);
+      }
+    });
+    return control;
+  }
   async function load() {
     const [m, i] = await Promise.all([api("GET", `${orgPath(slug)}/members?limit=500`), api("GET", `${orgPath(slug)}/invitations?limit=500`).catch(() => ({ data: [] }))]);
     members.replaceChildren(
@@ -636,7 +652,7 @@ async function membersPage(slug) {
             "tr",
             {},
             h("td", {}, member.email),
-            h("td", {}, member.role),
+            h("td", {}, me && member.user_id === me.id ? member.role : roleSelect(member)),
             h("td", {}, when(member.joined_at)),
             h(
               "td",
