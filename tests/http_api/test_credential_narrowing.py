@@ -22,16 +22,21 @@ import pytest
 from strongroom.http.app import PUBLIC_ROUTES
 from strongroom_local import LocalStack
 from strongroom_local.template import DEFAULT_ROUTE, load_template, routes
-from support import Api, unique_email
+from support import Api, saml_config, unique_email
 
 pytestmark = pytest.mark.http
 
 MUTATING = {"POST", "PUT", "PATCH", "DELETE"}
 # an org's routes start so; the runtime API's; SCIM's (SCIM tokens only: tests/http_api/test_scim.py)
 ORG_ROUTES, RUNTIME_ROUTES, SCIM_ROUTES = "/v1/orgs/{org}", "/runtime/", "/scim/v2/"
+# an agent's own routes (agents only: tests/http_api/test_agents.py)
+AGENT_ROUTES = "/v1/agents/"
 ROUTES = sorted(r.key for r in routes(load_template()) if r.key not in PUBLIC_ROUTES and r.path != DEFAULT_ROUTE)
 ORG_ROUTE_KEYS = [k for k in ROUTES if k.split(" ", 1)[1].startswith(ORG_ROUTES)]
-ACCOUNT_ROUTE_KEYS = [k for k in ROUTES if not k.split(" ", 1)[1].startswith((ORG_ROUTES, RUNTIME_ROUTES, SCIM_ROUTES))]
+ACCOUNT_ROUTE_KEYS = [
+    k for k in ROUTES if not k.split(" ", 1)[1].startswith((ORG_ROUTES, RUNTIME_ROUTES, SCIM_ROUTES, AGENT_ROUTES))
+]
+AGENT_ID = "agt_01m8rt5w37jqc2tb0rg5cwrxf3"  # well-formed; the credential is refused before any lookup
 KMS_ARN = "arn:aws:kms:us-east-1:123456789012:key/0f0e0d0c-0b0a-0908-0706-050403020100"
 
 POLICY_BODY = {
@@ -96,6 +101,14 @@ BODIES: dict[str, Any] = {
         "reason": "incident",
     },
     "PATCH /v1/orgs/{org}/webhooks/{id}": {"description": "changed"},
+    "POST /v1/orgs/{org}/agents": {"name": "made by a token"},
+    "POST /v1/orgs/{org}/jobs": {"agent": AGENT_ID, "type": "discover"},
+    "PUT /v1/agents/{id}/public-key": {"public_key": "A" * 43 + "="},
+    "POST /v1/agents/{id}/jobs/{job}/complete": {"status": "succeeded"},
+    "POST /v1/agents/{id}/wraps": {"job": "job_01m8rt5w37jqc2tb0rg5cwrxf3", "sealed": "A" * 108},
+    "POST /v1/agents/{id}/secrets/bulk": {
+        "secrets": [{"ref": "a#b", "provider": "file", "cluster_name": "c", "fingerprint": "hmac:0123456789"}]
+    },
     "POST /v1/orgs/{org}/webhooks/{id}/rotate-secret": {},
     # end-to-end grants: random bytes of the x25519 lengths (the server cannot tell)
     "PUT /v1/me/keys": {"keys": [{"suite": "x25519", "public_key": "A" * 43 + "=", "encrypted_private_key": "AAAA"}]},
@@ -123,6 +136,7 @@ BODIES: dict[str, Any] = {
         "domains": ["narrowed.example.test"],
         "default_role": "viewer",
     },
+    "PUT /v1/orgs/{org}/sso/saml": saml_config("narrowed-saml.example.test"),
 }
 QUERIES = {
     "GET /v1/me/permissions": "?org={org}",
@@ -212,6 +226,8 @@ def _path(
         "/tokens/{id}": org["writer"]["id"],
         "/webhooks/{id}": org["webhook_id"],
         "/identities/{id}": org["identity_id"],
+        "/agents/{id}": AGENT_ID,
+        "/jobs/{id}": "job_01m8rt5w37jqc2tb0rg5cwrxf3",
         # governance: well-formed IDs of nothing (the checks here come before any lookup)
         "/approval-policies/{id}": "pol_01m8rt5w37jqc2tb0rg5cwrxf3",
         "/access-requests/{id}": "req_01m8rt5w37jqc2tb0rg5cwrxf3",
@@ -228,6 +244,8 @@ def _path(
         .replace("{id}", the_id)
         .replace("{delivery}", "dlv_01m8rt5w37jqc2tb0rg5cwrxf3")
         .replace("{grant}", "grt_01m8rt5w37jqc2tb0rg5cwrxf3")
+        .replace("{job}", "job_01m8rt5w37jqc2tb0rg5cwrxf3")
+        .replace("{wrap}", "wrp_01m8rt5w37jqc2tb0rg5cwrxf3")
         .replace("{token}", world["invitation_token"])
     )
     return path + QUERIES.get(route_key, "").replace("{org}", org["slug"])

@@ -49,6 +49,8 @@ BEYOND_THE_TABLE = {
     "scim.manage": (ALL, ALL, NO, NO),
     # Approval policies govern who approves access and changes (docs/decisions.md, "Governance").
     "policies.manage": (ALL, ALL, NO, NO),
+    # Agents hold a credential and run jobs on a cluster: administered as tokens are (docs/decisions.md, "Agents").
+    "agents.manage": (ALL, ALL, NO, NO),
 }
 EXPECTED = {**DESIGN_TABLE, **BEYOND_THE_TABLE}
 

@@ -1406,3 +1406,7 @@ from strongroom_cli import e2e_commands, governance_commands  # noqa: E402, F401
 from strongroom_cli import offline_commands as _offline_commands  # noqa: E402, F401
 from strongroom_cli import profile_commands as _profile_commands  # noqa: E402, F401
 from strongroom_cli import render as _render  # noqa: E402, F401
+
+# isort: split
+# The agents' commands (agents, jobs, discovered, wraps, agent run) register themselves on `cli`.
+from strongroom_cli import agent_commands  # noqa: E402, F401

@@ -11,7 +11,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-PrincipalType = Literal["user", "service_token", "scim_token", "system"]
+PrincipalType = Literal["user", "service_token", "scim_token", "agent", "system"]
 
 # The HTTP methods that change something: a read-only credential may not call them, their body is
 # JSON, and they take an Idempotency-Key.

@@ -12,6 +12,7 @@ PREFIXES = (
     *("org", "prj", "env", "usr", "inv", "tok", "pat", "whk", "evt", "dlv"),
     *("rol", "req", "chg", "ses", "idn", "grt", "sct"),
     *("pol", "chr"),  # governance: approval policies, change requests (access requests are req_)
+    *("agt", "job", "wrp", "dsc"),  # agents, their jobs, sealed wraps, discovered secrets
 )
 ID_RE = re.compile(r"^(?P<prefix>[a-z]{3})_[0-9a-hjkmnp-tv-z]{26}$")
 
@@ -34,3 +35,11 @@ def new_id(prefix: str, *, now_ms: int | None = None) -> str:
 def is_id(value: str, prefix: str) -> bool:
     match = ID_RE.match(value)
     return bool(match and match.group("prefix") == prefix)
+
+
+def derived_id(prefix: str, digest: bytes) -> str:
+    """An ID of the usual shape made from a digest (the same thing always gets the same ID): a
+    discovered secret's, from its org, cluster, provider and ref."""
+    if prefix not in PREFIXES:
+        raise ValueError(f"unknown id prefix {prefix!r}")
+    return f"{prefix}_{_encode(int.from_bytes(digest[:17]), 26)}"

@@ -55,6 +55,9 @@ class AccessRequestRecord(UnderApproval):
     reason: str
     granted_at: str | None = None
     grant_expires_at: str | None = None
+    # An agent read (#19): {agent, ref, recipient_public_key}; approved, the job it queued.
+    agent_read: dict[str, str] | None = None
+    job_id: str | None = None
 
 
 class ChangeItemRecord(BaseModel):

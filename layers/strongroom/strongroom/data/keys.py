@@ -426,6 +426,21 @@ def sso_state(state_hash: str) -> dict[str, str]:
     return {PK: f"SSOSTATE#{state_hash}", SK: "SSOSTATE"}
 
 
+def sso_saml(org_id: str) -> dict[str, str]:
+    """An org's SAML 2.0 single sign-on configuration (one per org)."""
+    return {PK: f"ORG#{org_id}", SK: "SSO#SAML"}
+
+
+def saml_request(request_id: str) -> dict[str, str]:
+    """An AuthnRequest we issued, by its ID (single-use, expiring): what InResponseTo must name."""
+    return {PK: f"SAMLREQ#{request_id}", SK: "SAMLREQ"}
+
+
+def saml_assertion(org_id: str, assertion_hash: str) -> dict[str, str]:
+    """An assertion an org's ACS accepted, by the SHA-256 of its ID (expiring): never accepted twice."""
+    return {PK: f"SAMLSEEN#{org_id}#{assertion_hash}", SK: "SAMLSEEN"}
+
+
 def scim_token(token_id: str) -> dict[str, str]:
     return {PK: f"SCIMTOK#{token_id}", SK: "SCIMTOK"}
 
@@ -488,3 +503,51 @@ def change_request(org_id: str, change_request_id: str) -> dict[str, str]:
 
 
 CHANGE_REQUEST_PREFIX = "CHANGEREQ#"
+
+
+# --------------------------------------------------------------------------- agents (#19)
+
+
+def agent(agent_id: str) -> dict[str, str]:
+    return {PK: f"AGENT#{agent_id}", SK: "AGENT"}
+
+
+def agent_index(org_id: str, created_at: str, agent_id: str) -> dict[str, str]:
+    """GSI1 projection of an agent: the org's agents, oldest first."""
+    return {GSI1PK: org_agents_partition(org_id), GSI1SK: f"{created_at}#{agent_id}"}
+
+
+def org_agents_partition(org_id: str) -> str:
+    return f"ORG#{org_id}#AGENTS"
+
+
+def job(org_id: str, job_id: str) -> dict[str, str]:
+    return {PK: org_partition(org_id), SK: f"{JOB_PREFIX}{job_id}"}
+
+
+JOB_PREFIX = "JOB#"
+
+
+def job_queue_index(agent_id: str, job_id: str) -> dict[str, str]:
+    """GSI1 projection of a queued job (sparse: removed when claimed): the agent's queue, oldest first."""
+    return {GSI1PK: agent_queue_partition(agent_id), GSI1SK: job_id}
+
+
+def agent_queue_partition(agent_id: str) -> str:
+    return f"AGENT#{agent_id}#QUEUED"
+
+
+def wrap(org_id: str, wrap_id: str) -> dict[str, str]:
+    return {PK: org_partition(org_id), SK: f"WRAP#{wrap_id}"}
+
+
+def discovered_partition(org_id: str) -> str:
+    return f"DISCOVERED#{org_id}"
+
+
+DISCOVERED_PREFIX = "DSC#"
+
+
+def discovered_secret(org_id: str, ref: str, secret_id: str) -> dict[str, str]:
+    """A discovered secret, sorted by its ref (a ref prefix is a key prefix), unique by its ID."""
+    return {PK: discovered_partition(org_id), SK: f"{DISCOVERED_PREFIX}{ref}#{secret_id}"}

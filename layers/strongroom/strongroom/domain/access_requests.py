@@ -69,6 +69,8 @@ def _view(rec: AccessRequestRecord) -> AccessRequest:
         grant_expires_at=rec.grant_expires_at,
         decided_by=rec.decided_by,
         decision_reason=rec.decision_reason,
+        agent_read=rec.agent_read,
+        job_id=rec.job_id,
     )
 
 
@@ -125,6 +127,7 @@ def create(access: EnvironmentAccess, body: AccessRequestCreate) -> AccessReques
             code="duration_too_long",
             details={"max_duration_seconds": policy.max_duration_seconds},
         )
+    agent_read = _agent_read(access, body)
     now = clock.now()
     rec = AccessRequestRecord(
         id=ids.new_id("req"),
@@ -142,10 +145,39 @@ def create(access: EnvironmentAccess, body: AccessRequestCreate) -> AccessReques
         permission=body.permission,
         duration_seconds=body.duration_seconds,
         reason=body.reason,
+        agent_read=agent_read,
     )
     chain.transact([data.create(rec)], audit=_event("access_request.created", rec))
     _tell_approvers(rec, env.slug)
     return _view(rec)
+
+
+def _agent_read(access: EnvironmentAccess, body: AccessRequestCreate) -> dict[str, str] | None:
+    """An agent read names a ref its agent reported (422 `unknown_ref` otherwise)."""
+    if body.agent_read is None:
+        return None
+    from strongroom.domain import discovery  # noqa: PLC0415 - agent reads only
+
+    wanted = body.agent_read
+    if not discovery.managed_by(access.org.id, wanted.agent, wanted.ref):
+        raise Unprocessable(
+            "no agent of this organization reported that ref",
+            code="unknown_ref",
+            details={
+                "fields": [{"field": "agent_read.ref", "location": "body", "issue": "not reported by that agent"}]
+            },
+        )
+    return wanted.model_dump()
+
+
+def _agent_job(rec: AccessRequestRecord) -> tuple[str, db.Op]:
+    """The read job an approved agent read queues, in the approval's transaction: (its ID, its op)."""
+    from strongroom.domain import agent_jobs  # noqa: PLC0415 - agent reads only
+
+    wanted = rec.agent_read or {}
+    params = {"ref": wanted["ref"], "recipient_public_key": wanted["recipient_public_key"]}
+    job = agent_jobs.queue_read(rec.org_id, wanted["agent"], params, requester=rec.requester_id, request_id=rec.id)
+    return job.id, agent_jobs.job_op(job)
 
 
 # --------------------------------------------------------------------------- read
@@ -233,9 +265,14 @@ def approve(access: OrgAccess, request_id: str, comment: str) -> AccessRequest:
                 "grant_expires_at": clock.iso(end),
                 "decided_by": access.principal.id,
             }
+        extra: list[db.Op] = []
+        if outcome.complete and rec.agent_read is not None:
+            # An agent read grants no timed permission: it queues the one read job, for the requester.
+            changes["job_id"], job_op = _agent_job(rec)
+            extra.append(job_op)
         new = rec.model_copy(update=changes)
-        ops: list[db.Op] = [data.transition(rec, new, on_fail=approvals.Moved())]
-        if outcome.complete:
+        ops: list[db.Op] = [data.transition(rec, new, on_fail=approvals.Moved()), *extra]
+        if outcome.complete and rec.agent_read is None:
             ops.append(data.grant(new, expires_epoch=int(end.timestamp())))
         action = "access_request.approved" if outcome.complete else "access_request.approval_recorded"
         chain.transact(

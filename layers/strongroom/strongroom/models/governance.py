@@ -7,7 +7,9 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints, model_validator
 
+from strongroom.models.agents import AgentId, ReadParams, Ref
 from strongroom.models.common import Name, Page, Request, Response, ScopeRef
+from strongroom.models.e2e import Base64
 
 MAX_APPROVALS = 10
 MAX_STEPS = 5
@@ -97,12 +99,35 @@ class Approval(Response):
     at: str
 
 
+class AgentRead(Request):
+    """A read of an agent-managed ref (one an agent reported): once approved, a read job for that
+    agent, whose answer is sealed to `recipient_public_key` and fetched once by the requester."""
+
+    agent: AgentId
+    ref: Ref
+    recipient_public_key: Base64 = Field(description="The requester's X25519 public key (base64)")
+
+    @model_validator(mode="after")
+    def _length(self) -> AgentRead:
+        ReadParams(ref=self.ref, recipient_public_key=self.recipient_public_key)
+        return self
+
+
 class AccessRequestCreate(Request):
     project: ScopeRef
     environment: ScopeRef
     permission: GrantablePermission
     duration_seconds: int = Field(ge=1, le=MAX_DURATION_SECONDS, description="At most the policy's maximum")
     reason: Reason
+    agent_read: AgentRead | None = Field(
+        default=None, description="Instead of a timed permission: one sealed read of an agent-managed ref"
+    )
+
+    @model_validator(mode="after")
+    def _agent_read(self) -> AccessRequestCreate:
+        if self.agent_read is not None and self.permission != "secrets.read":
+            raise ValueError("an agent read asks for secrets.read")
+        return self
 
 
 class Decision(Request):
@@ -132,6 +157,8 @@ class AccessRequest(Response):
     grant_expires_at: str | None = Field(default=None, description="When the permission ends")
     decided_by: str | None = None
     decision_reason: str | None = None
+    agent_read: dict[str, str] | None = Field(default=None, description="The agent-managed ref asked for, if any")
+    job_id: str | None = Field(default=None, description="An approved agent read's job (its wrap_id, once answered)")
 
 
 class AccessRequestList(Page[AccessRequest]):

@@ -204,6 +204,7 @@ def environment_access(org_ref: str, project_ref: str, env_ref: str, permission:
 ORG_ROUTES = "/v1/orgs/{org}"  # and everything under it: org_access applies the narrowing
 RUNTIME_ROUTES = "/runtime/"  # service tokens only (domain/runtime.py)
 SCIM_ROUTES = "/scim/v2"  # SCIM tokens only, and SCIM tokens nowhere else (domain/scim_tokens.py)
+AGENT_ROUTES = "/v1/agents/"  # agents only (their own ID), and agents nowhere else (domain/agents.py)
 
 
 class Audience(StrEnum):
@@ -242,6 +243,26 @@ ACCOUNT_ROUTES: dict[str, Audience] = {
 _TOKEN_VIAS = frozenset({"pat", "service_token"})
 
 
+def _scim_realm(who: Principal, path: str) -> bool:
+    """Whether a SCIM token calls SCIM (nothing more to check here); 403 for a SCIM token anywhere
+    else, and for anyone else on SCIM."""
+    if (who.type == "scim_token") != path.startswith(SCIM_ROUTES):
+        if who.type == "scim_token":
+            raise Forbidden("a SCIM token works on /scim/v2 only", code="scim_token")
+        raise Forbidden("/scim/v2 takes a SCIM token (sr_scim_…) only", code="scim_token_required")
+    return who.type == "scim_token"
+
+
+def _agent_realm(who: Principal, path: str) -> bool:
+    """Whether an agent calls its routes (nothing more to check here); 403 for an agent anywhere
+    else, and for anyone else on them."""
+    if (who.type == "agent") != path.startswith(AGENT_ROUTES):
+        if who.type == "agent":
+            raise Forbidden("an agent works on /v1/agents/{its id} only", code="agent_only")
+        raise Forbidden("/v1/agents/… takes an agent's secret (sr_agt_…) only", code="agent_required")
+    return who.type == "agent"
+
+
 def narrowed(who: Principal) -> bool:
     """The credential does less than its user could: limited to some orgs, or to reading."""
     return who.org_ids is not None or who.read_only
@@ -253,16 +274,15 @@ def admit(who: Principal, method: str, route_key: str) -> None:
     - a read-only credential (read-only PAT, reading service token) mutates nothing, anywhere;
     - on an org's routes, org_access answers 404 outside the credential's orgs;
     - on the account's routes, ACCOUNT_ROUTES says who may call (a route missing there: FULL);
-    - `/scim/v2` admits SCIM tokens only, and a SCIM token is admitted nowhere else."""
+    - `/scim/v2` admits SCIM tokens only, and a SCIM token is admitted nowhere else;
+    - `/v1/agents/…` admits agents only, and an agent is admitted nowhere else."""
     path = route_key.partition(" ")[2]
-    if (who.type == "scim_token") != path.startswith(SCIM_ROUTES):
-        if who.type == "scim_token":
-            raise Forbidden("a SCIM token works on /scim/v2 only", code="scim_token")
-        raise Forbidden("/scim/v2 takes a SCIM token (sr_scim_…) only", code="scim_token_required")
-    if who.type == "scim_token":
+    if _scim_realm(who, path):
         return
     if who.read_only and method.upper() in MUTATING:
         raise Forbidden("this token is read-only", code="read_only_token")
+    if _agent_realm(who, path):
+        return
     if path.startswith((ORG_ROUTES, RUNTIME_ROUTES)):
         return
     audience = ACCOUNT_ROUTES.get(route_key, Audience.FULL)

@@ -53,9 +53,18 @@ def _scim_token(token: str, source_ip: str) -> Principal:
     return scim_tokens.verify(token, source_ip)
 
 
+def _agent_secret(token: str, source_ip: str) -> Principal:
+    from strongroom.domain import agents  # noqa: PLC0415 - only agent requests load it
+
+    return agents.verify(token, source_ip)
+
+
 _token_verifiers["svc"] = _service_token
 _token_verifiers["pat"] = _personal_token
 _token_verifiers["scim"] = _scim_token
+_token_verifiers["agt"] = _agent_secret
+# An agent may also send its secret as `X-Agent-Secret: sr_agt_…` (the broker's header).
+AGENT_HEADER = "x-agent-secret"
 
 
 def register_token_verifier(kind: str, verifier: TokenVerifier) -> None:
@@ -71,6 +80,8 @@ def authenticate(
     cfg = settings()
     dev_user = headers.get(DEV_HEADER)
     authorization = headers.get("authorization", "")
+    if AGENT_HEADER in headers:
+        return _agent_header(headers, source_ip)
     if dev_user is None and "authorization" not in headers and (cookie := sessions.cookie_value(list(cookies))):
         return _cookie_principal(cookie, method, headers)
     if dev_user is not None:
@@ -94,6 +105,16 @@ def authenticate(
     if sessions.is_session_token(credential):
         return _session_principal(credential)
     return _oidc_principal(credential)
+
+
+def _agent_header(headers: Mapping[str, str], source_ip: str) -> Principal:
+    """`X-Agent-Secret: sr_agt_…`, alone (two credentials are ambiguous)."""
+    if DEV_HEADER in headers or "authorization" in headers:
+        raise Unauthorized("send one credential: X-Agent-Secret alone")
+    agent_secret = headers[AGENT_HEADER].strip()
+    if not agent_secret.startswith("sr_agt_"):
+        raise Unauthorized("invalid token")
+    return _agent_secret(agent_secret, source_ip)
 
 
 def _cookie_principal(token: str, method: str, headers: Mapping[str, str]) -> Principal:

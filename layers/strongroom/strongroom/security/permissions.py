@@ -54,6 +54,7 @@ CATALOG: tuple[Permission, ...] = (
     Permission("sso.manage", "Configure single sign-on for the organization"),
     Permission("scim.manage", "Create and revoke SCIM provisioning tokens"),
     Permission("policies.manage", "Create and change approval policies (access requests, change requests)"),
+    Permission("agents.manage", "Mint and revoke agents, run jobs on them, see what they discovered"),
 )
 CATALOG_BY_NAME = {p.name: p for p in CATALOG}
 
@@ -72,6 +73,7 @@ _ADMIN = {
     "audit.read",
     "scim.manage",
     "policies.manage",
+    "agents.manage",
 }
 _OWNER = {*_ADMIN, "org.delete", "org.transfer", "projects.delete", "encryption.manage", "sso.manage"}
 
