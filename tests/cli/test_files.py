@@ -107,3 +107,18 @@ def test_render_fills_and_a_missing_key_names_it_and_writes_nothing(
     assert "Traceback" not in done.stderr
     assert not (work / "bad.conf").exists()
     assert sorted(p.name for p in work.iterdir()) == ["app.conf", "app.tmpl", "bad.tmpl"]
+
+
+def test_run_template_renders_before_the_command_and_refuses_a_missing_key(
+    offline_cli: Run, server: Capture, offline_home: Path
+) -> None:
+    work = offline_home / "work"
+    (work / "in.tmpl").write_text("db={{ DB_URL }}\n", encoding="utf-8")
+    done = offline_cli("run", "--template", "in.tmpl:out.conf", "--", "cat", "out.conf", env=token_env(server))
+    assert (done.returncode, done.stdout) == (0, "db=postgres://db/app\n"), done.stderr
+    assert (work / "out.conf").stat().st_mode & 0o777 == 0o600
+    (work / "bad.tmpl").write_text("{{ NOPE }}\n", encoding="utf-8")
+    refused = offline_cli("run", "--template", "bad.tmpl:bad.conf", "--", "true", env=token_env(server))
+    assert (refused.returncode, "NOPE" in refused.stderr) == (1, True)
+    assert not (work / "bad.conf").exists()
+    assert offline_cli("run", "--template", "no-colon", "--", "true", env=token_env(server)).returncode == 2

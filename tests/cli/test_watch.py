@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from cli.conftest import CLI
+from cli.conftest import CLI, CliRun
 from support import Api
 
 pytestmark = pytest.mark.http
@@ -65,9 +65,10 @@ def wait_for(condition: Callable[[], bool], seconds: float) -> bool:
 
 
 def test_watch_restarts_once_per_real_change_and_passes_sigterm_on(
-    api: Api, cli_env: dict[str, str], home: Path
+    api: Api, cli: CliRun, cli_env: dict[str, str], home: Path
 ) -> None:
     org, owner, token = environment(api, {"A": "1"})
+    cli("login", "--dev-user", owner)  # the writer of the two-key change below
     log, child = home / "child.log", home / "child.py"
     child.write_text(CHILD, encoding="utf-8")
     env = {**cli_env, "STRONGROOM_TOKEN": token}
@@ -93,8 +94,8 @@ def test_watch_restarts_once_per_real_change_and_passes_sigterm_on(
         time.sleep(2.5)
         assert lines(log) == ["start 1 None", "term", "start 2 None"]
 
-        # Two keys in one change: one restart.
-        patch(api, org, owner, {"A": "3", "B": "4"})
+        # Two keys in one change (`secrets set A=3 B=4`): one restart.
+        cli("--org", org, "--project", "web", "--env", "staging", "secrets", "set", "A=3", "B=4")
         assert wait_for(lambda: lines(log)[-1:] == ["start 3 4"], 3.0), lines(log)
         time.sleep(1.5)
         assert lines(log).count("term") == 2

@@ -7,7 +7,7 @@ import signal
 import pytest
 
 from strongroom_cli import run, watch
-from strongroom_cli.config import ConfigError
+from strongroom_cli.config import ConfigError, Settings
 
 
 def test_a_change_settles_then_applies_once() -> None:
@@ -85,3 +85,46 @@ def test_run_takes_the_watch_options() -> None:
     assert (flags, options, command) == ({}, {"watch": True, "interval": "1", "signal": "HUP"}, ["app"])
     assert run.supervised(options)
     assert not run.supervised(run._parse(["--", "app"])[1])
+
+
+class ScriptedPoller:
+    """Answers in turn: an exception to raise, or what a poll returns (None: a 304)."""
+
+    def __init__(self, *answers: object) -> None:
+        self.answers = list(answers)
+
+    def poll(self) -> dict[str, str] | None:
+        answer = self.answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer  # type: ignore[return-value]
+
+
+class FakeChild:
+    def __init__(self) -> None:
+        self.signals: list[int] = []
+        self.returncode = None
+
+    def send_signal(self, number: int) -> None:
+        self.signals.append(number)
+
+
+def test_an_unreachable_server_warns_once_keeps_the_command_and_the_watch_resumes(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    settings = Settings("http://127.0.0.1:9", token="sr_svc_x")
+    supervisor = watch.Supervisor(settings, "/bin/true", ["app"], {"watch": True, "interval": "1", "signal": "HUP"})
+    child = FakeChild()
+    supervisor.child = child  # type: ignore[assignment]
+    changes = watch.Changes({"A": "1"})
+    gone = run.Unreachable("cannot reach http://127.0.0.1:9: [Errno 111] Connection refused")
+    poller = ScriptedPoller(gone, gone, run.Unreachable("http://127.0.0.1:9 answered 503"), None, {"A": "2"}, None)
+    delays = [supervisor._poll(poller, changes) for _ in range(6)]  # type: ignore[arg-type]
+    err = capsys.readouterr().err
+    assert err.count("Connection refused") == 1  # one warning for the outage, not one per poll
+    assert err.count("keeps running") == 2  # the 503 is news: said once too
+    assert "answers again" in err
+    assert child.signals == [signal.SIGHUP]  # the change after the outage is applied, once
+    assert delays[:4] == [1.0, 1.0, 1.0, 1.0]
+    assert delays[4] == watch.SETTLE
+    assert "sr_svc_x" not in err

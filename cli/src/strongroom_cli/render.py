@@ -22,7 +22,7 @@ def environment_values(state: State) -> dict[str, str]:
     try:
         settings.require_login()
         settings.require_environment()
-        return run.opened(run._fetch_renewing(settings, fallback=False), settings)
+        return run.opened(run._fetch_renewing(settings, fallback=False, offline=state.offline), settings)
     except ConfigError as exc:
         fail(str(exc), 2)
     except run.RunError as exc:

@@ -152,12 +152,22 @@ class Supervisor:
         self.interval = interval_of(options)
         self.reload_signal = signal_of(options.get("signal"))
         self.watching = bool(options.get("watch"))
+        self.options = options
         self.child: subprocess.Popen[bytes] | None = None
         self.stopping = False
         self.warned = ""  # the warning given for the current outage (one per outage)
         self.templates = [files.Template(spec) for spec in options.get("template", [])]
         mount = options.get("mount")
         self.mount = files.Mount(mount, options.get("format"), fifo=bool(options.get("fifo"))) if mount else None
+
+    def view(self, values: dict[str, str]) -> dict[str, str]:
+        """What the watch compares: with --only, only those keys change anything."""
+        keys = self.options.get("only")
+        return values if not keys else {k: v for k, v in values.items() if k in keys or k == run.E2E_ENTRY}
+
+    def opened(self, values: dict[str, str]) -> dict[str, str]:
+        """What the command gets of the received values (decrypted here when client-encrypted; --only)."""
+        return run.only(run.opened(values, self.settings), self.options.get("only"))
 
     def write_files(self, values: dict[str, str]) -> None:
         """The mount and the templates, from the opened values (files.FileError when one cannot be)."""
@@ -173,9 +183,9 @@ class Supervisor:
     # ------------------------------------------------------------------ the child
 
     def start(self, values: dict[str, str]) -> None:
-        opened = run.opened(values, self.settings)
+        opened = self.opened(values)
         self.write_files(opened)
-        environ = {**os.environ, **opened}
+        environ = run.child_environment(dict(os.environ), opened, self.options)
         if self.mount is not None:
             environ[files.PATH_VARIABLE] = self.mount.path
         sys.stdout.flush()
@@ -217,6 +227,7 @@ class Supervisor:
         """One poll; the seconds until the next."""
         try:
             values = poller.poll()
+            values = None if values is None else self.view(values)
         except run.Unreachable as exc:
             self._warn(str(exc))
             return self.interval
@@ -239,7 +250,7 @@ class Supervisor:
 
     def apply(self, values: dict[str, str], keys: str) -> None:
         try:
-            self.write_files(run.opened(values, self.settings))  # a template that fails changes nothing
+            self.write_files(self.opened(values))  # a template that fails changes nothing
         except (files.FileError, run.RunError) as exc:
             run._note(f"changed: {keys}, but not applied: {exc}")
             return
@@ -255,7 +266,7 @@ class Supervisor:
         for name in FORWARDED:
             signal.signal(getattr(signal, name), self._forward)
         self.start(values)
-        changes = Changes(values)
+        changes = Changes(self.view(values))
         poller = Poller(self.settings)
         wire.TIMEOUT = max(2.0, min(wire.TIMEOUT, self.interval))  # a hung server is given up on in time
         next_poll = time.monotonic() + (self.interval if self.watching else float("inf"))
