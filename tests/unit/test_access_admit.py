@@ -16,7 +16,10 @@ from strongroom.security import access
 
 TABLE = Path(access.__file__).resolve().parents[1] / "route_table.json"
 ROUTES = [r for r in json.loads(TABLE.read_text(encoding="utf-8"))["routes"] if r not in PUBLIC_ROUTES]
-ACCOUNT = [r for r in ROUTES if not r.split(" ", 1)[1].startswith(("/v1/orgs/{org}", "/runtime/", "/scim/v2/"))]
+ACCOUNT = [
+    r for r in ROUTES if not r.split(" ", 1)[1].startswith(("/v1/orgs/{org}", "/runtime/", "/scim/v2/", "/v1/agents/"))
+]
+AGENT_ROUTES = [r for r in ROUTES if r.split(" ", 1)[1].startswith("/v1/agents/")]
 
 SIGNED_IN = Principal(type="user", id="usr_1", email="a@example.com", via="oidc")
 FULL_PAT = Principal(type="user", id="usr_1", email="a@example.com", via="pat")
@@ -33,6 +36,7 @@ SERVICE_TOKEN = Principal(
 )
 
 SCIM_TOKEN = Principal(type="scim_token", id="sct_1", via="scim_token", org_ids=frozenset({"org_1"}))
+AGENT = Principal(type="agent", id="agt_1", via="agent", org_ids=frozenset({"org_1"}))
 
 
 def _admitted(who: Principal, route: str) -> bool:
@@ -105,3 +109,12 @@ def test_a_scim_token_is_admitted_on_scim_only_and_nothing_else_is() -> None:
     for who in (SIGNED_IN, FULL_PAT, ORG_PAT, READ_ONLY_PAT, SERVICE_TOKEN):
         assert not _admitted(who, scim)
     assert not any(_admitted(SCIM_TOKEN, route) for route in ROUTES if route != scim)
+
+
+def test_an_agent_is_admitted_on_its_routes_only_and_nothing_else_is() -> None:
+    assert len(AGENT_ROUTES) == 7
+    for route in AGENT_ROUTES:
+        assert _admitted(AGENT, route), route
+        for who in (SIGNED_IN, FULL_PAT, ORG_PAT, READ_ONLY_PAT, SERVICE_TOKEN, SCIM_TOKEN):
+            assert not _admitted(who, route), (who.via, route)
+    assert not any(_admitted(AGENT, route) for route in ROUTES if route not in AGENT_ROUTES)
