@@ -16,8 +16,10 @@ from strongroom.security import access
 
 TABLE = Path(access.__file__).resolve().parents[1] / "route_table.json"
 ROUTES = [r for r in json.loads(TABLE.read_text(encoding="utf-8"))["routes"] if r not in PUBLIC_ROUTES]
-REALMS = ("/v1/orgs/{org}", "/runtime/", "/scim/v2/", "/v1/agents/")  # each its own gate
-ACCOUNT = [r for r in ROUTES if not r.split(" ", 1)[1].startswith(REALMS)]
+ACCOUNT = [
+    r for r in ROUTES if not r.split(" ", 1)[1].startswith(("/v1/orgs/{org}", "/runtime/", "/scim/v2/", "/v1/agents/"))
+]
+AGENT_ROUTES = [r for r in ROUTES if r.split(" ", 1)[1].startswith("/v1/agents/")]
 
 SIGNED_IN = Principal(type="user", id="usr_1", email="a@example.com", via="oidc")
 FULL_PAT = Principal(type="user", id="usr_1", email="a@example.com", via="pat")
@@ -110,9 +112,9 @@ def test_a_scim_token_is_admitted_on_scim_only_and_nothing_else_is() -> None:
 
 
 def test_an_agent_is_admitted_on_its_routes_only_and_nothing_else_is() -> None:
-    mine = [r for r in ROUTES if r.split(" ", 1)[1].startswith("/v1/agents/")]
-    assert mine
-    assert all(_admitted(AGENT, route) for route in mine)
-    for who in (SIGNED_IN, FULL_PAT, ORG_PAT, READ_ONLY_PAT, SERVICE_TOKEN, SCIM_TOKEN):
-        assert not any(_admitted(who, route) for route in mine), who
-    assert not any(_admitted(AGENT, route) for route in ROUTES if route not in mine)
+    assert len(AGENT_ROUTES) == 7
+    for route in AGENT_ROUTES:
+        assert _admitted(AGENT, route), route
+        for who in (SIGNED_IN, FULL_PAT, ORG_PAT, READ_ONLY_PAT, SERVICE_TOKEN, SCIM_TOKEN):
+            assert not _admitted(who, route), (who.via, route)
+    assert not any(_admitted(AGENT, route) for route in ROUTES if route not in AGENT_ROUTES)
