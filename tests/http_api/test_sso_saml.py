@@ -182,6 +182,15 @@ def test_a_good_response_provisions_the_member_and_signs_in(api: Api, org: Org, 
     assert again.json()["user"]["id"] == me["id"]
     assert again.json()["token"] != body["token"]
 
+    # Signed in so, they approve a device login (`strongroom login --approve`), which then works.
+    session = {"Authorization": f"Bearer {body['token']}"}
+    _s, _h, device = api("POST", "/v1/auth/device/start", json={"client_name": "strongroom-cli"})
+    approve = {"user_code": device["user_code"]}
+    assert api("POST", "/v1/auth/device/approve", headers=session, json=approve)[0] == 204
+    status, _h, issued = api("POST", "/v1/auth/device/token", json={"device_code": device["device_code"]})
+    assert status == 200, issued
+    assert api("GET", "/v1/me", headers={"Authorization": f"Bearer {issued['access_token']}"})[2]["email"] == email
+
 
 def test_a_sign_in_can_land_on_the_console(org: Org, local_stack: str) -> None:
     email = f"bo-{secrets.token_hex(3)}@{org.domain}"
