@@ -149,7 +149,7 @@ def parse_patch(body: Any) -> PatchOp[ScimGroup]:
         raise ScimInvalid("the body is not a valid SCIM PatchOp", code="invalidValue") from None
 
 
-def _wanted(group: ScimGroup) -> set[str]:
+def member_ids(group: ScimGroup) -> set[str]:
     """The user ids a Group's members name (by `value`, else the last segment of `$ref`)."""
     wanted = set()
     for member in group.members or []:
@@ -259,7 +259,7 @@ def create_group(org: OrgRecord, group: ScimGroup) -> ScimGroup:
     )
     holders = _holders(org)
     # The org item takes one op: the role count (which checks the org is active) when no owner moves.
-    moves = _moves(org, _custom(draft), holders, _wanted(group), guard=False)
+    moves = _moves(org, _custom(draft), holders, member_ids(group), guard=False)
     rec = draft.model_copy(update={"in_use": moves.own})
     taken = Conflict("a group with this displayName exists already", code="uniqueness")
     ops = [
@@ -301,7 +301,7 @@ def _replace(
     renamed = name != role.name
     if renamed and role.record is None:
         raise ScimInvalid("a built-in role's group keeps its displayName", code="mutability")
-    moves = _moves(org, role, holders, _wanted(group))
+    moves = _moves(org, role, holders, member_ids(group))
     ops = list(moves.ops)
     now = clock.now_iso()
     if role.record is not None and (renamed or moves.own):
