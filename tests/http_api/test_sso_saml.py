@@ -182,6 +182,15 @@ def test_a_good_response_provisions_the_member_and_signs_in(api: Api, org: Org, 
     assert again.json()["user"]["id"] == me["id"]
     assert again.json()["token"] != body["token"]
 
+    # Signed in so, they approve a device login (`strongroom login --approve`), which then works.
+    session = {"Authorization": f"Bearer {body['token']}"}
+    _s, _h, device = api("POST", "/v1/auth/device/start", json={"client_name": "strongroom-cli"})
+    approve = {"user_code": device["user_code"]}
+    assert api("POST", "/v1/auth/device/approve", headers=session, json=approve)[0] == 204
+    status, _h, issued = api("POST", "/v1/auth/device/token", json={"device_code": device["device_code"]})
+    assert status == 200, issued
+    assert api("GET", "/v1/me", headers={"Authorization": f"Bearer {issued['access_token']}"})[2]["email"] == email
+
 
 def test_a_sign_in_can_land_on_the_console(org: Org, local_stack: str) -> None:
     email = f"bo-{secrets.token_hex(3)}@{org.domain}"
@@ -255,3 +264,29 @@ def test_a_response_that_is_not_saml_is_a_clear_401(local_stack: str) -> None:
         _refused(post(local_stack, junk))
     as_json = httpx.post(f"{local_stack}/v1/sso/saml/acs", json={"SAMLResponse": "x"})
     assert as_json.status_code == 415
+
+
+def test_another_orgs_idp_signs_nobody_into_this_org(api: Api, org: Org, local_stack: str) -> None:
+    # Given a second org whose IdP claims another domain
+    owner = f"owner-{secrets.token_hex(4)}@example.com"
+    _s, _h, created = api("POST", "/v1/orgs", user=owner, json={"name": "Other SAML"})
+    other = Idp()
+    body = {
+        "idp_entity_id": org.idp.entity_id,  # even the same entity id: the certificate is the org's
+        "idp_sso_url": other.sso_url,
+        "idp_x509_cert": other.keys.cert_pem,
+        "domains": [f"other-{secrets.token_hex(4)}.test"],
+        "default_role": "admin",
+    }
+    assert api("PUT", f"/v1/orgs/{created['id']}/sso/saml", user=owner, json=body)[0] == 200
+    # When the other org's IdP answers a request of this org, for this org's audience and domain
+    email = f"mal-{secrets.token_hex(3)}@{org.domain}"
+    forged = other.response(
+        name_id=email, in_response_to=start(local_stack, org), audience=org.sp_entity_id, acs=org.acs
+    )
+    # Then nobody is signed in, here or there
+    _refused(post(local_stack, forged))
+    assert email not in _members(api, org)
+    status, _h, theirs = api("GET", f"/v1/orgs/{created['id']}/members", user=owner)
+    assert status == 200
+    assert email not in {m["email"] for m in theirs["data"]}

@@ -462,6 +462,12 @@ def scim_user(org_id: str, user_id: str) -> dict[str, str]:
 SCIM_USER_PREFIX = "SCIMUSER#"
 
 
+def scim_group(org_id: str, group_id: str) -> dict[str, str]:
+    """What the org's identity provider said of one of its Groups (a role) beyond the role: its
+    externalId."""
+    return {PK: org_partition(org_id), SK: f"SCIMGROUP#{group_id}"}
+
+
 def scim_user_name(org_id: str, name_digest: str) -> dict[str, str]:
     """The org's SCIM userName pointer (SHA-256 of the lower-cased userName) to its user."""
     return {PK: org_partition(org_id), SK: f"SCIMNAME#{name_digest}"}
