@@ -396,6 +396,13 @@ EXPECTATIONS: list[tuple[list[str], str, list[str], str]] = [
         "(413 payload_too_large): the body is not read, so no field is named.",
     ),
     (
+        ["sso_saml_acs"],
+        "negative_data_rejection",
+        ["400", "401", "403", "404", "405", "406", "409", "413", "415", "422", "428", "429"],
+        "A SAMLResponse past its maxLength may also pass the 1 MiB request body limit, which is "
+        "checked first (413 payload_too_large): the form is not read, so no field is named.",
+    ),
+    (
         ["put_my_keys"],
         "positive_data_acceptance",
         ["2xx", "400", "401", "403"],

@@ -26,6 +26,13 @@ LabelValue = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._/-]{0,63}$"
 # `label=k:v` of a listing (repeats are joined by commas on the way in, so neither holds one).
 LabelFilter = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,62}:[A-Za-z0-9._/-]{0,63}$")]
 Fingerprint = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9+/=:_-]{8,128}$")]
+# 32 bytes in padded standard base64: 43 characters (the last carrying 2 bits of padding) and "=".
+# The schema says so, so a client (or a fuzzer) can make a valid one; the validators check it too.
+X25519Key = Annotated[
+    str,
+    StringConstraints(min_length=44, max_length=44, pattern=r"^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=$"),
+    Field(description="An X25519 public key: 32 bytes, base64"),
+]
 
 AgentStatus = Literal["online", "stale", "revoked"]
 JobType = Literal["discover", "read"]
@@ -63,7 +70,7 @@ AgentList = Page[Agent]
 
 
 class PublicKeyPut(Request):
-    public_key: Base64 = Field(description="The agent's X25519 public key, 32 bytes in base64")
+    public_key: X25519Key = Field(description="The agent's X25519 public key, 32 bytes in base64")
 
     @model_validator(mode="after")
     def _length(self) -> Self:
@@ -78,7 +85,7 @@ class ReadParams(Request):
     """A read job: the agent seals the value at `ref` to `recipient_public_key` (crypto_box_seal)."""
 
     ref: Ref
-    recipient_public_key: Base64 = Field(description="The requester's X25519 public key (base64)")
+    recipient_public_key: X25519Key = Field(description="The requester's X25519 public key (base64)")
 
     @model_validator(mode="after")
     def _length(self) -> Self:
