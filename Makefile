@@ -58,6 +58,10 @@ OIDC_PEER := tests/peers/oidc/node_modules/.package-lock.json
 $(OIDC_PEER): tests/peers/oidc/package.json tests/peers/oidc/package-lock.json
 	cd tests/peers/oidc && npm ci --no-audit --no-fund --loglevel=error
 
+# promtool (Debian's prometheus package) checks /metrics' exposition (tests/http_api/test_platform.py).
+promtool:  ## Install promtool (apt: prometheus) when missing
+	@command -v promtool >/dev/null || { DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends prometheus >/dev/null || sudo DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends prometheus >/dev/null; }
+
 peers: $(OIDC_PEER)  ## Install the real peers the HTTP tests use (npm ci from committed lock files)
 
 run: $(VENV)/.installed  ## Serve the API locally on embedded moto (http://127.0.0.1:3000; data in .strongroom/, RUN_ARGS=--ephemeral keeps none)
@@ -87,7 +91,7 @@ test-unit: $(VENV)/.installed  ## Unit tier: tests/unit (no stack, ~30 s)
 test-integration: $(VENV)/.installed  ## Integration tier: tests/integration (handlers in-process on the embedded stack)
 	$(PYTEST) $(XDIST) $(COVERAGE) tests/integration
 
-test-http: $(VENV)/.installed $(OIDC_PEER)  ## HTTP tier: tests/http_api and tests/cli (real sockets, the CLI as a process)
+test-http: $(VENV)/.installed $(OIDC_PEER) promtool  ## HTTP tier: tests/http_api and tests/cli (real sockets, the CLI as a process)
 	$(PYTEST) $(XDIST) $(COVERAGE) tests/http_api tests/cli
 
 coverage-erase: $(VENV)/.installed
@@ -120,4 +124,4 @@ deploy: build  ## sam deploy with samconfig.toml's CONFIG_ENV (dev|prod); DEPLOY
 clean:
 	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache .coverage .coverage.*
 
-.PHONY: help venv peers run lint openapi openapi-check test-unit test-integration test-http coverage-erase fuzz build test bench deploy clean
+.PHONY: help venv peers promtool run lint openapi openapi-check test-unit test-integration test-http coverage-erase fuzz build test bench deploy clean

@@ -75,6 +75,10 @@ PUBLIC = {
     ("get", "/v1/sso/by-domain"),
     ("get", "/v1/sso/oidc/authorize"),
     ("get", "/v1/sso/oidc/callback"),
+    ("get", "/healthz"),
+    ("get", "/readyz"),
+    ("get", "/metrics"),  # its own check: METRICS_TOKEN or a platform admin (health_api)
+    ("post", "/v1/billing/webhook"),  # Stripe's signature is the proof (billing_api)
 }
 # Statuses beyond the ones every operation of its kind gets.
 EXTRA_ERRORS: dict[tuple[str, str], set[str]] = {
@@ -85,6 +89,8 @@ EXTRA_ERRORS: dict[tuple[str, str], set[str]] = {
     ("get", "/v1/sso/by-domain"): {"400", "404"},
     ("get", "/v1/sso/oidc/authorize"): {"400", "404", "422"},
     ("get", "/v1/sso/oidc/callback"): {"400", "401", "404", "409", "422"},
+    ("get", "/metrics"): {"401", "403"},
+    ("post", "/v1/billing/webhook"): {"400", "413", "415", "429"},
 }
 MUTATIONS = {"post", "put", "patch", "delete"}
 NO_BODY = {"204", "302", "303", "304"}

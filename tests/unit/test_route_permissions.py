@@ -29,7 +29,9 @@ RESOLVERS = {"org_access": 1, "project_access": 2, "environment_access": 3}
 # Calls whose permission is their own (the runtime API: a service token reading its environment).
 # SCIM's routes: the SCIM token's own org (domain/scim.py's caller_org; access.admit lets no other
 # credential reach them).
-SELF_NAMED = {"token_access", "caller_org"}
+# Platform admin's routes: the platform admin (security/platform_admin.py; access.admit refuses
+# everyone else on /v1/admin/).
+SELF_NAMED = {"token_access", "caller_org", "platform_access"}
 # A function that routes its paths itself behind one greedy route of the table (SCIM: template.yaml
 # routes ANY /scim/v2/{proxy+} to it): its routes are what that route covers.
 PROXIED = {"ANY /scim/v2/{proxy+}": "/scim/v2/"}

@@ -1299,7 +1299,8 @@ def audit_verify(state: State, event_id: str | None, key_file: Path | None) -> N
 
 # The rest of the API's commands (tokens, invitations, webhooks, template, validate, encryption,
 # restore, audit search|tail) register themselves on `cli`.
-import strongroom_cli.api_commands  # noqa: E402, F401
+import strongroom_cli.api_commands  # noqa: E402
+import strongroom_cli.platform_commands  # noqa: E402, F401
 
 # The end-to-end commands (keys, grant, grants, rekey) and governance's (request, requests,
 # changes) register themselves on `cli`.

@@ -33,7 +33,7 @@ from strongroom.data import orgs as org_data
 from strongroom.data import scim as data
 from strongroom.data.orgs import MembershipRecord, OrgRecord
 from strongroom.data.scim import ScimUserRecord
-from strongroom.domain import audit, roles
+from strongroom.domain import audit, plans, roles
 from strongroom.errors import Conflict, Forbidden, Invalid, NotFound, PayloadTooLarge, Unauthorized
 from strongroom.models.common import EMAIL_PATTERN
 from strongroom.models.scim_resources import MAX_RESULTS, ScimUser
@@ -170,7 +170,7 @@ def _move(org: OrgRecord, user_id: str, email: str, active: bool) -> _Move:
             org_id=org.id, user_id=user_id, email=email, role=DEFAULT_ROLE, joined_at=clock.now_iso()
         )
         ops: list[db.Op] = [
-            org_data.guard(org.id),
+            plans.member_joins(org),
             org_data.add_member(joined, on_fail=_changed()),
             *roles.uses(org.id, {DEFAULT_ROLE: 1}),
         ]
@@ -180,7 +180,7 @@ def _move(org: OrgRecord, user_id: str, email: str, active: bool) -> _Move:
             _require_owner_authority(org)
         ops = [
             org_data.remove_member(member),
-            org_data.guard(org.id, -1 if member.role == "owner" else 0),
+            org_data.guard(org.id, -1 if member.role == "owner" else 0, usage={"members": -1}),
             *roles.uses(org.id, {member.role: -1}),
         ]
         return _Move(ops, "member.removed", member.role)

@@ -63,9 +63,7 @@ from strongroom.models.encryption import (
     OrgEncryption,
     OrgKeysRotated,
 )
-from strongroom.models.health import (
-    Health,
-)
+from strongroom.models.health import Health, Liveness, Readiness
 from strongroom.models.identities import (
     Identity,
     IdentityCreate,
@@ -251,6 +249,7 @@ __all__ = [
     "KmsTest",
     "LeafEntry",
     "LeafPage",
+    "Liveness",
     "Login",
     "LoginResult",
     "MailAccepted",
@@ -282,6 +281,7 @@ __all__ = [
     "Promote",
     "PromoteResult",
     "PublicKey",
+    "Readiness",
     "Register",
     "Registered",
     "Rekey",
