@@ -17,6 +17,12 @@ the shared boto3 client of `strongroom.aws` (botocore event hooks), by operation
 credentials, `strongroom.data.readahead`, is dropped before it; a service token's scope is
 learned at its first request, so its cold figure is that one), "warm" the same request again.
 
+Issue #18: each row also shows the rate limit's write ("rate writes": UpdateItems of the caller's
+`RATE#` counter, one per counted request, none on the probes) and the time that write took here
+(moto in-process: an upper bound of its share, not DynamoDB's latency), per route class: a
+user's org route, a PAT's, a service token's runtime pull and its 304, an unauthenticated 401
+(counted by source IP), a probe (not counted).
+
 `--sources DIR` runs against another checkout's layer and local stack (e.g. main's worktree, for
 the figures before the read-ahead); this script stays the same.
 """
@@ -29,6 +35,7 @@ import json
 import secrets
 import sys
 import threading
+import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -51,13 +58,27 @@ class Recorder:
         self.calls: list[str] = []
         self.mark: int | None = None
         self.lock = threading.Lock()
+        self.rate_writes = 0
+        self.rate_seconds = 0.0
+        self._rate_started: float | None = None
 
     def __call__(self, model: Any, **_: Any) -> None:
         with self.lock:
             self.calls.append(model.name)
 
+    def update(self, params: dict[str, Any], **_: Any) -> None:
+        """An UpdateItem about to be made: the rate limit's when its key is a RATE# counter."""
+        if str(params.get("Key", {}).get("PK", {}).get("S", "")).startswith("RATE#"):
+            self.rate_writes += 1
+            self._rate_started = time.perf_counter()
+
+    def updated(self, **_: Any) -> None:
+        if self._rate_started is not None:
+            self.rate_seconds += time.perf_counter() - self._rate_started
+            self._rate_started = None
+
     def start(self) -> None:
-        self.calls, self.mark = [], None
+        self.calls, self.mark, self.rate_writes, self.rate_seconds = [], None, 0, 0.0
 
     def resolved(self) -> None:
         if self.mark is None:
@@ -126,13 +147,15 @@ class Bench:
         self.recorder.start()
         self.expect(status, "GET", path, headers)
         calls = self.recorder.calls
-        before = [c for c in calls[: self.recorder.mark] if c != "UpdateItem"]  # a token's last-used stamp
+        before = [c for c in calls[: self.recorder.mark] if c != "UpdateItem"]  # stamps and the rate write apart
         self.rows.append(
             {
                 "route": name,
                 "phase": phase,
                 "before_route": len(before),
                 "total": len(calls),
+                "rate_writes": self.recorder.rate_writes,
+                "rate_write_ms": round(self.recorder.rate_seconds * 1000, 2),
                 "operations": dict(Counter(before)),
             }
         )
@@ -158,7 +181,10 @@ def run() -> list[dict[str, Any]]:
         return found
 
     projects.resolve_environment = marked  # type: ignore[assignment]
-    aws.dynamodb().meta.events.register("before-call.dynamodb.*", recorder)
+    events = aws.dynamodb().meta.events
+    events.register("before-call.dynamodb.*", recorder)
+    events.register("provide-client-params.dynamodb.UpdateItem", recorder.update)
+    events.register("after-call.dynamodb.UpdateItem", recorder.updated)
     try:
         assert stack.url
         bench = Bench(Client(stack.url), recorder)
@@ -175,9 +201,13 @@ def run() -> list[dict[str, Any]]:
         _, _, headers = bench.client.call("GET", runtime, token)
         etag = next(v for k, v in headers.items() if k.lower() == "etag")
         bench.once("service token, 304", "warm", runtime, {**token, "If-None-Match": etag}, status=304)
+        bench.once("no credential, 401", "warm", "/v1/me", {}, status=401)
+        bench.once("probe /healthz", "warm", "/healthz", {})
         return bench.rows
     finally:
-        aws.dynamodb().meta.events.unregister("before-call.dynamodb.*", recorder)
+        events.unregister("before-call.dynamodb.*", recorder)
+        events.unregister("provide-client-params.dynamodb.UpdateItem", recorder.update)
+        events.unregister("after-call.dynamodb.UpdateItem", recorder.updated)
         projects.resolve_environment = resolve  # type: ignore[assignment]
         stack.stop()
 
@@ -193,10 +223,14 @@ def main() -> None:
         print(json.dumps(rows, indent=2))
         return
     print(f"DynamoDB requests per request ({args.sources.resolve()})")
-    print(f"{'route':<22} {'phase':<5} {'before route':>12} {'total':>6}  operations before route")
+    print(
+        f"{'route':<22} {'phase':<5} {'before route':>12} {'total':>6} {'rate writes':>11} {'rate ms':>8}"
+        "  operations before route"
+    )
     for r in rows:
         ops = ", ".join(f"{k} {v}" for k, v in sorted(r["operations"].items()))
-        print(f"{r['route']:<22} {r['phase']:<5} {r['before_route']:>12} {r['total']:>6}  {ops}")
+        rate = f"{r.get('rate_writes', 0):>11} {r.get('rate_write_ms', 0.0):>8}"
+        print(f"{r['route']:<22} {r['phase']:<5} {r['before_route']:>12} {r['total']:>6} {rate}  {ops}")
 
 
 if __name__ == "__main__":

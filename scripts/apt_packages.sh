@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The Debian packages the tests drive as real peers (Chromium for the console's browser tests;
+# The Debian packages the tests drive as real peers (Chromium for the console's browser tests, promtool;
 # see the Makefile's APT_PACKAGES), installed with apt when missing. `start` begins the install in
 # the background, so that `make test` downloads while lint and the first tiers run; `wait` blocks
 # until it has finished and fails if it failed; `install` does both.

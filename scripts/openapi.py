@@ -84,6 +84,10 @@ PUBLIC = {
     ("get", "/verify-email"),
     ("get", "/reset-password"),
     ("get", "/console/{asset}"),
+    ("get", "/healthz"),
+    ("get", "/readyz"),
+    ("get", "/metrics"),  # its own check: METRICS_TOKEN or a platform admin (health_api)
+    ("post", "/v1/billing/webhook"),  # Stripe's signature is the proof (billing_api)
 }
 # Statuses beyond the ones every operation of its kind gets.
 EXTRA_ERRORS: dict[tuple[str, str], set[str]] = {
@@ -99,6 +103,8 @@ EXTRA_ERRORS: dict[tuple[str, str], set[str]] = {
     # every refusal of a Response is 401; 409 an account single sign-on did not create; 415 not a form
     ("post", "/v1/sso/saml/acs"): {"400", "401", "409", "415"},
     ("get", "/console/{asset}"): {"400", "404"},
+    ("get", "/metrics"): {"401", "403"},
+    ("post", "/v1/billing/webhook"): {"400", "413", "415", "429"},
 }
 MUTATIONS = {"post", "put", "patch", "delete"}
 NO_BODY = {"204", "302", "303", "304"}

@@ -244,6 +244,13 @@ class LocalStack:
         self.parameters = {
             "Stage": "local",
             "WebhookRetrySchedule": "1,1,2,2,3,3,4",
+            # Platform (issue #18): admin@example.com is the platform admin; orgs start on the
+            # enterprise plan, and requests outside an org are hardly limited, so that no local run
+            # or test meets a plan limit or a 429 it did not ask for (docs/decisions.md).
+            "PlatformAdmins": "admin@example.com",
+            "NewOrgPlan": "enterprise",
+            "AnonymousRequestsPerMinute": "1000000",
+            "DefaultRequestsPerMinute": "1000000",
             **(parameters or {}),
             "AuthMode": auth_mode,
         }

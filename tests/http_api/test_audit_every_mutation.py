@@ -13,6 +13,7 @@ proves, for one successful call over HTTP, that
 from __future__ import annotations
 
 import base64
+import json
 import os
 import re
 import secrets
@@ -60,7 +61,12 @@ ROUTES_THAT_WRITE_AHEAD.add("POST /v1/agents/{id}/secrets/bulk")
 # UpdateItem, no transaction, no event (domain/agents.py).
 STATE_REFRESH = {"POST /v1/agents/{id}/heartbeat"}
 # POSTs that change nothing (and so write nothing, audit included).
-READ_ONLY_POSTS = {"POST /v1/orgs/{org}/encryption/kms/test"}
+READ_ONLY_POSTS = {
+    "POST /v1/orgs/{org}/encryption/kms/test",
+    # a Stripe Checkout or Portal session: Stripe's (here a stand-in's) state, nothing of ours
+    "POST /v1/orgs/{org}/billing/checkout",
+    "POST /v1/orgs/{org}/billing/portal",
+}
 # One audited change per environment: N transactions, each with one event of this action.
 FAN_OUT = {"POST /v1/orgs/{org}/encryption/rotate": "environment.key_rotated"}
 
@@ -76,6 +82,10 @@ class Recorder:
         # The webhook pipeline's workers (stream → fan-out, queue → dispatcher) run in their own
         # threads and write deliveries at any time: they are not the request under test.
         if threading.current_thread().name.startswith("strongroom-worker-"):
+            return
+        # The rate limit counts every request (one UpdateItem of the caller's RATE# counter, issue
+        # #18): bookkeeping of the request, not a write of the mutation.
+        if model.name == "UpdateItem" and str(params.get("Key", {}).get("PK", {}).get("S", "")).startswith("RATE#"):
             return
         with self.lock:
             self.calls.append((model.name, params))
@@ -900,8 +910,67 @@ def _change_apply(w: World) -> tuple[str, str, str, Any, str]:
     return "POST", f"{org}/change-requests/{cr['id']}/apply", w.member, None, "change_request.applied"
 
 
+PLATFORM_ADMIN = "admin@example.com"  # the local stack's PLATFORM_ADMINS
+
+
+def _admin_org_patch(w: World) -> tuple[str, str, str, Any, str]:
+    w.call("GET", "/v1/me", user=PLATFORM_ADMIN, want=200)  # the admin's user exists before
+    body = {"limit_overrides": {"webhooks": 7}}
+    return "PATCH", f"/v1/admin/orgs/{w.org()['id']}", PLATFORM_ADMIN, body, "admin.org_updated"
+
+
+def _admin_plan_put(w: World) -> tuple[str, str, str, Any, str]:
+    # the free plan: the local stack's orgs start on enterprise, so no other test meets this
+    w.call("GET", "/v1/me", user=PLATFORM_ADMIN, want=200)
+    return "PUT", "/v1/admin/plans/free", PLATFORM_ADMIN, {"limits": {"webhooks": 3}}, "admin.plan_updated"
+
+
+def _stripe_stand_in() -> None:
+    """Stripe's API for this process: the stand-in of tests/http_api/test_billing.py."""
+    from http_api.test_billing import serve_fake_stripe
+
+    serve_fake_stripe()
+
+
+def _billing_checkout(w: World) -> tuple[str, str, str, Any, str]:
+    _stripe_stand_in()
+    return "POST", f"/v1/orgs/{w.org()['slug']}/billing/checkout", w.owner, {"plan": "team"}, ""
+
+
+def _billing_portal(w: World) -> tuple[str, str, str, Any, str]:
+    from http_api.test_billing import deliver, event
+
+    _stripe_stand_in()
+    org = w.org()
+    paid = event(
+        "checkout.session.completed", {"customer": f"cus_{_uid()}", "metadata": {"org_id": org["id"], "plan": "team"}}
+    )
+    assert deliver(w.api, paid)[0] == 200
+    return "POST", f"/v1/orgs/{org['slug']}/billing/portal", w.owner, None, ""
+
+
+def _stripe_webhook(w: World) -> tuple[str, str, str | None, Any, str, dict[str, str]]:
+    from http_api.test_billing import event, signed
+
+    org = w.org()
+    payload, header = signed(event("checkout.session.completed", {"metadata": {"org_id": org["id"], "plan": "team"}}))
+    return (
+        "POST",
+        "/v1/billing/webhook",
+        None,
+        json.loads(payload),
+        "billing.plan_changed",
+        {"Stripe-Signature": header},
+    )
+
+
 RECIPES.update(
     {
+        "POST /v1/orgs/{org}/billing/checkout": _billing_checkout,
+        "POST /v1/orgs/{org}/billing/portal": _billing_portal,
+        "POST /v1/billing/webhook": _stripe_webhook,
+        "PATCH /v1/admin/orgs/{org}": _admin_org_patch,
+        "PUT /v1/admin/plans/{plan}": _admin_plan_put,
         "POST /v1/orgs/{org}/change-requests/{id}/approve": _change_approve,
         "POST /v1/orgs/{org}/change-requests/{id}/reject": _change_reject,
         "POST /v1/orgs/{org}/change-requests/{id}/comments": _change_comment,

@@ -56,6 +56,7 @@ IDENTITY_BODY = {
 }
 # A valid body for every route that takes one, so that a refusal is the credential's, not the input's.
 BODIES: dict[str, Any] = {
+    "POST /v1/orgs/{org}/billing/checkout": {"plan": "team"},
     "PATCH /v1/me": {"name": "Renamed"},
     "POST /v1/orgs": {"name": "Made by a token"},
     "POST /v1/orgs/{org}/roles": {"name": "Made by a token", "permissions": {"audit.read": "all"}},
@@ -246,6 +247,7 @@ def _path(
         .replace("{grant}", "grt_01m8rt5w37jqc2tb0rg5cwrxf3")
         .replace("{job}", "job_01m8rt5w37jqc2tb0rg5cwrxf3")
         .replace("{wrap}", "wrp_01m8rt5w37jqc2tb0rg5cwrxf3")
+        .replace("{plan}", "team")
         .replace("{token}", world["invitation_token"])
     )
     return path + QUERIES.get(route_key, "").replace("{org}", org["slug"])
@@ -334,6 +336,14 @@ NARROWED_ON_ACCOUNT_ROUTES = {
     "POST /v1/me/2fa/setup": 403,  # the second factor: a user signed in directly
     "POST /v1/me/2fa/enable": 403,
     "DELETE /v1/me/2fa": 403,
+    # platform admin (issue #18): users with unnarrowed credentials only, and only the admins
+    "GET /v1/admin/stats": 403,
+    "GET /v1/admin/orgs": 403,
+    "GET /v1/admin/orgs/{org}": 403,
+    "PATCH /v1/admin/orgs/{org}": 403,
+    "GET /v1/admin/plans": 403,
+    "PUT /v1/admin/plans/{plan}": 403,
+    "GET /v1/admin/metrics/summary": 403,
 }
 
 

@@ -436,8 +436,19 @@ def _change_reads(t: Tenant, _api: Api, *, one: bool) -> list[Call]:
     return [Call("GET", f"{org}/change-requests/{cr['id']}" if one else f"{org}/change-requests", user=t.world.owner)]
 
 
+ADMIN = "admin@example.com"  # the local stack's platform admin
 READS.update(
     {
+        "GET /healthz": lambda t, api: [Call("GET", "/healthz")],
+        "GET /readyz": lambda t, api: [Call("GET", "/readyz")],
+        "GET /metrics": lambda t, api: [Call("GET", "/metrics", user=ADMIN)],
+        "GET /v1/orgs/{org}/usage": lambda t, api: [Call("GET", f"{t.org}/usage", user=t.owner)],
+        "GET /v1/orgs/{org}/billing": lambda t, api: [Call("GET", f"{t.org}/billing", user=t.owner)],
+        "GET /v1/admin/stats": lambda t, api: [Call("GET", "/v1/admin/stats", user=ADMIN)],
+        "GET /v1/admin/orgs": lambda t, api: [Call("GET", f"/v1/admin/orgs?q={t.slug}", user=ADMIN)],
+        "GET /v1/admin/orgs/{org}": lambda t, api: [Call("GET", f"/v1/admin/orgs/{t.slug}", user=ADMIN)],
+        "GET /v1/admin/plans": lambda t, api: [Call("GET", "/v1/admin/plans", user=ADMIN)],
+        "GET /v1/admin/metrics/summary": lambda t, api: [Call("GET", "/v1/admin/metrics/summary?hours=2", user=ADMIN)],
         "GET /v1/orgs/{org}/change-requests": lambda t, api: _change_reads(t, api, one=False),
         "GET /v1/orgs/{org}/change-requests/{id}": lambda t, api: _change_reads(t, api, one=True),
         "GET /v1/orgs/{org}/approval-policies": lambda t, api: _governance_reads(t, api, "approval-policies")[:1],

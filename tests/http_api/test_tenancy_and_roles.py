@@ -23,6 +23,7 @@ POLICY = {
     "approvers": ["viewer"],
 }
 BODIES: dict[str, Any] = {
+    "POST /v1/orgs/{org}/billing/checkout": {"plan": "team"},
     "PATCH /v1/orgs/{org}": {"name": "Mine now"},
     "PATCH /v1/orgs/{org}/members/{user}": {"role": "viewer"},
     "POST /v1/orgs/{org}/invitations": {"email": "intruder@example.com", "role": "owner"},
@@ -137,7 +138,27 @@ def victim(api: Api) -> dict[str, Any]:
 
 
 def _org_routes() -> list[str]:
-    return sorted(r.key for r in routes(load_template()) if "{org}" in r.path)
+    """The tenant's routes (platform admin's /v1/admin/orgs/{org} are not: see below)."""
+    return sorted(r.key for r in routes(load_template()) if r.path.startswith("/v1/orgs/{org}"))
+
+
+def _admin_routes() -> list[str]:
+    return sorted(r.key for r in routes(load_template()) if r.path.startswith("/v1/admin/"))
+
+
+@pytest.mark.parametrize("route_key", _admin_routes())
+def test_anyone_but_a_platform_admin_gets_403_on_every_admin_route(
+    api: Api, victim: dict[str, Any], route_key: str
+) -> None:
+    # Given the victim's org's owner (an org owner is no platform admin), on every admin route,
+    # even without a body (refused before validation: the route's schema is not revealed)
+    method, template = route_key.split(" ", 1)
+    path = template.replace("{org}", victim["org"]["id"]).replace("{plan}", "enterprise")
+    status, _, body = api(method, path, user=victim["owner"])
+    assert status == 403, (route_key, body)
+    assert body["error"]["code"] == "platform_admin_required"
+    # and the org's plan is untouched
+    assert api("GET", f"/v1/orgs/{victim['org']['id']}/usage", user=victim["owner"])[2]["plan"] == "enterprise"
 
 
 @pytest.mark.parametrize("route_key", _org_routes())

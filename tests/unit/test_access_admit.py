@@ -80,7 +80,34 @@ EXPECTED = {
     "POST /v1/me/2fa/setup": (True, False, False, False, False),
     "POST /v1/me/2fa/enable": (True, False, False, False, False),
     "DELETE /v1/me/2fa": (True, False, False, False, False),
+    # platform admin: a@example.com is none (the admins' case below)
+    "GET /v1/admin/stats": (False, False, False, False, False),
+    "GET /v1/admin/orgs": (False, False, False, False, False),
+    "GET /v1/admin/orgs/{org}": (False, False, False, False, False),
+    "PATCH /v1/admin/orgs/{org}": (False, False, False, False, False),
+    "GET /v1/admin/plans": (False, False, False, False, False),
+    "PUT /v1/admin/plans/{plan}": (False, False, False, False, False),
+    "GET /v1/admin/metrics/summary": (False, False, False, False, False),
 }
+ADMIN_ROUTES = [r for r in EXPECTED if r.split(" ", 1)[1].startswith("/v1/admin/")]
+
+
+@pytest.mark.parametrize("route", ADMIN_ROUTES)
+def test_a_platform_admin_calls_admin_routes_with_an_unnarrowed_credential_and_a_proven_email(
+    route: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a@example.com named by PLATFORM_ADMINS
+    monkeypatch.setenv("PLATFORM_ADMINS", "root@example.com, A@example.com")
+    monkeypatch.setenv("TABLE_NAME", "unit-table")
+    monkeypatch.setenv("KMS_KEY_ID", "unit-key")
+    monkeypatch.setenv("CURSOR_SIGNING_KEY", "unit-cursor-signing-key")
+    proven = Principal(type="user", id="usr_1", email="a@example.com", via="oidc", email_verified=True)
+    proven_pat = Principal(type="user", id="usr_1", email="a@example.com", via="pat", email_verified=True)
+    narrowed = Principal(
+        type="user", id="usr_1", email="a@example.com", via="pat", email_verified=True, org_ids=frozenset({"org_1"})
+    )
+    # Then signed in, or by an unnarrowed PAT, with the email proven: admitted; else refused
+    assert [_admitted(who, route) for who in (proven, proven_pat, narrowed, SIGNED_IN)] == [True, True, False, False]
 
 
 @pytest.mark.parametrize("route", ACCOUNT)

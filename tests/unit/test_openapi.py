@@ -119,6 +119,10 @@ def test_every_error_response_is_the_envelope(doc: dict[str, Any]) -> None:
                 # /health answers 503 with its own body (which dependency failed), by design.
                 assert response["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Health"}
                 continue
+            if (method, path, status) == ("get", "/readyz", "503"):
+                # and so does /readyz (`failing` names the checks that failed)
+                assert response["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Readiness"}
+                continue
             if (status == "default" or status[0] in "45") and not _is_envelope(response):
                 wrong.append(f"{method.upper()} {path} {status}")
     assert wrong == []
@@ -188,6 +192,9 @@ def test_security(doc: dict[str, Any]) -> None:
         ("get", "/device"),
         ("get", "/health"),
         ("get", "/reset-password"),
+        ("get", "/healthz"),
+        ("get", "/metrics"),  # METRICS_TOKEN or a platform admin, checked by the route itself
+        ("get", "/readyz"),
         ("get", "/v1/sso/by-domain"),
         ("get", "/v1/sso/oidc/authorize"),
         ("get", "/v1/sso/oidc/callback"),
@@ -203,6 +210,7 @@ def test_security(doc: dict[str, Any]) -> None:
         ("post", "/v1/auth/reset-password"),
         ("post", "/v1/auth/verify-email"),
         ("post", "/v1/sso/saml/acs"),
+        ("post", "/v1/billing/webhook"),  # Stripe-Signature is its credential
     ]
 
 

@@ -30,8 +30,9 @@ RESOLVERS = {"org_access": 1, "project_access": 2, "environment_access": 3}
 # SCIM's routes: the SCIM token's own org (domain/scim.py's caller_org; access.admit lets no other
 # credential reach them).
 # An agent's own routes: the calling agent itself (domain/agents.py's agent_self; access.admit lets
-# no other credential reach them).
-SELF_NAMED = {"token_access", "caller_org", "agent_self"}
+# no other credential reach them). Platform admin's routes: the platform admin
+# (security/platform_admin.py; access.admit refuses everyone else on /v1/admin/).
+SELF_NAMED = {"token_access", "caller_org", "agent_self", "platform_access"}
 # A function that routes its paths itself behind one greedy route of the table (SCIM: template.yaml
 # routes ANY /scim/v2/{proxy+} to it): its routes are what that route covers.
 PROXIED = {"ANY /scim/v2/{proxy+}": "/scim/v2/"}

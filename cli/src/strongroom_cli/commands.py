@@ -1396,6 +1396,7 @@ def audit_verify(state: State, event_id: str | None, key_file: Path | None) -> N
 # The rest of the API's commands (tokens, invitations, webhooks, template, validate, encryption,
 # restore, audit search|tail) register themselves on `cli`.
 import strongroom_cli.api_commands  # noqa: E402
+import strongroom_cli.platform_commands  # noqa: E402
 
 # Single sign-on with SAML (`sso saml …`) and `sso oidc remove` register themselves on `sso`.
 import strongroom_cli.sso_commands  # noqa: E402, F401

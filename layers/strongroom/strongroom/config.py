@@ -53,12 +53,32 @@ class Settings(BaseModel):
     webhook_queue_url: str = ""
     # Seconds between delivery attempts; the queue's maxReceiveCount is one more than its length.
     webhook_retry_schedule: str = "60,300,1800,3600,10800,21600,43200"
+    # Platform (issue #18): the platform admins' emails (comma-separated), the plan new orgs start
+    # on, the rate limits of requests without an org's limit (by source IP when unauthenticated,
+    # by principal outside any org), the bearer token /metrics also accepts, the queues /readyz
+    # and /metrics look at, and Stripe's settings (functions/billing).
+    platform_admins: str = ""
+    new_org_plan: str = Field(default="free", pattern="^(free|team|enterprise)$")
+    anonymous_requests_per_minute: int = Field(default=300, ge=-1)
+    default_requests_per_minute: int = Field(default=600, ge=-1)
+    metrics_token: str = ""
+    webhook_dlq_url: str = ""
+    stripe_secret_key: str = ""
+    stripe_secret_arn: str = ""
+    stripe_webhook_secret: str = ""
+    stripe_webhook_secret_arn: str = ""
+    stripe_api_base: str = ""
+    stripe_prices: str = ""  # "team=price_…,enterprise=price_…"
 
     @model_validator(mode="after")
     def _oidc_complete(self) -> Settings:
         if self.auth_mode is AuthMode.OIDC and bool(self.oidc_issuer) != bool(self.oidc_audience):
             raise ValueError("OIDC_ISSUER and OIDC_AUDIENCE must be set together")
         return self
+
+    @property
+    def admin_emails(self) -> frozenset[str]:
+        return frozenset(e.strip().lower() for e in self.platform_admins.split(",") if e.strip())
 
     @property
     def jwks_url(self) -> str:
@@ -87,6 +107,18 @@ _ENV = {
     "idempotency_ttl_seconds": "IDEMPOTENCY_TTL_SECONDS",
     "webhook_queue_url": "WEBHOOK_QUEUE_URL",
     "webhook_retry_schedule": "WEBHOOK_RETRY_SCHEDULE",
+    "platform_admins": "PLATFORM_ADMINS",
+    "new_org_plan": "NEW_ORG_PLAN",
+    "anonymous_requests_per_minute": "ANONYMOUS_REQUESTS_PER_MINUTE",
+    "default_requests_per_minute": "DEFAULT_REQUESTS_PER_MINUTE",
+    "metrics_token": "METRICS_TOKEN",
+    "webhook_dlq_url": "WEBHOOK_DLQ_URL",
+    "stripe_secret_key": "STRIPE_SECRET_KEY",
+    "stripe_secret_arn": "STRIPE_SECRET_ARN",
+    "stripe_webhook_secret": "STRIPE_WEBHOOK_SECRET",
+    "stripe_webhook_secret_arn": "STRIPE_WEBHOOK_SECRET_ARN",
+    "stripe_api_base": "STRIPE_API_BASE",
+    "stripe_prices": "STRIPE_PRICES",
 }
 
 

@@ -302,3 +302,10 @@ def migrate_ops(scope_id: str, item: dict[str, Any], *, leaf_index: int, sealed_
 
 def retire_legacy_head(scope_id: str) -> None:
     db.delete_many([keys.audit_legacy_head(scope_id)])
+
+
+def oldest_unsealed_at(scope_id: str) -> str | None:
+    """When the scope's oldest event not yet sealed was written (None: all are sealed): /metrics'
+    sealing lag."""
+    page = db.query(keys.audit_unsealed(scope_id), index=keys.GSI1, limit=1, attributes=["created_at"])
+    return str(page.items[0]["created_at"]) if page.items else None

@@ -618,3 +618,30 @@ def update_plain(
     except BotoCoreError as exc:
         raise translate(exc) from exc
     return True
+
+
+def update_counted(
+    key: dict[str, str],
+    expression: str,
+    *,
+    condition: str,
+    values: dict[str, Any],
+    names: dict[str, str] | None = None,
+) -> tuple[bool, dict[str, Any]]:
+    """A conditional, non-audited counter update in one call: (True, the updated attributes), or
+    (False, the item as it was) when the condition does not hold (no second read)."""
+    from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415
+
+    params = Update(key, expression, condition=condition, names=names or {}, values=values).request()["Update"]
+    params["ReturnValues"] = "UPDATED_NEW"
+    params["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
+    try:
+        resp = aws.dynamodb().update_item(**params)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            old: dict[str, Any] = exc.response.get("Item") or {}  # type: ignore[assignment]
+            return False, deserialize(old)
+        raise translate(exc) from exc
+    except BotoCoreError as exc:
+        raise translate(exc) from exc
+    return True, deserialize(resp.get("Attributes") or {})

@@ -97,3 +97,15 @@ def record_attempt(rec: DeliveryRecord, fields: dict[str, Any], attempt: dict[st
             ":attempt": [{k: v for k, v in attempt.items() if v is not None}],
         },
     )
+
+
+def recent_statuses(webhook_id: str, *, limit: int) -> list[str]:
+    """The statuses of the webhook's `limit` newest deliveries (/metrics)."""
+    page = db.query(
+        keys.deliveries_partition(webhook_id),
+        prefix=keys.DELIVERY_PREFIX,
+        limit=limit,
+        forward=False,
+        attributes=["status"],
+    )
+    return [str(i.get("status", "pending")) for i in page.items]

@@ -557,3 +557,44 @@ DISCOVERED_PREFIX = "DSC#"
 def discovered_secret(org_id: str, ref: str, secret_id: str) -> dict[str, str]:
     """A discovered secret, sorted by its ref (a ref prefix is a key prefix), unique by its ID."""
     return {PK: discovered_partition(org_id), SK: f"{DISCOVERED_PREFIX}{ref}#{secret_id}"}
+
+
+# --------------------------------------------------------------------------- platform (issue #18)
+
+PLATFORM_PARTITION = "PLATFORM"
+PLATFORM_SCOPE = "platform"  # the audit scope of platform admins' actions (AUDIT#platform)
+ORGS_GSI_PK = "ORGS"  # GSI1 partition listing every org by slug (GSI1SK), for platform admins
+
+
+def platform_stats() -> dict[str, str]:
+    """The platform's counters: orgs and users (updated in their create transactions)."""
+    return {PK: PLATFORM_PARTITION, SK: "STATS"}
+
+
+def plan_configs() -> dict[str, str]:
+    """Every plan's stored limits (what platform admins set), one item."""
+    return {PK: PLATFORM_PARTITION, SK: "PLANS"}
+
+
+def org_listing_gsi(slug: str) -> dict[str, str]:
+    return {GSI1PK: ORGS_GSI_PK, GSI1SK: slug}
+
+
+def rate_window(principal: str, window: int) -> dict[str, str]:
+    """A principal's request counter for the fixed window starting at `window` (Unix seconds)."""
+    return {PK: f"RATE#{principal}", SK: f"W#{window}"}
+
+
+def request_metrics(hour: str) -> dict[str, str]:
+    """Requests answered in one clock hour (`2026-12-03T12`), by status class: admin's summary."""
+    return {PK: "REQMETRICS", SK: f"H#{hour}"}
+
+
+def stripe_event(event_id: str) -> dict[str, str]:
+    """A Stripe webhook event already applied (idempotency by event id)."""
+    return {PK: f"STRIPEEVT#{event_id}", SK: "EVENT"}
+
+
+def stripe_customer(customer_id: str) -> dict[str, str]:
+    """Which org a Stripe customer pays for."""
+    return {PK: f"STRIPECUS#{customer_id}", SK: "CUSTOMER"}

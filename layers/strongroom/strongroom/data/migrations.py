@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from strongroom.data import db, keys
+from strongroom.data import db, keys, platform
 from strongroom.data import projects as project_data
 from strongroom.errors import Conflict
 
@@ -39,8 +39,88 @@ def _reindex(pointer: dict[str, Any]) -> bool:
     return False
 
 
+def count_plan_usage() -> int:
+    """2026-12-03 (issue #18): orgs written before plans and limits get their counters (projects,
+    environments, members with pending invitations, service tokens, webhooks), the plan new orgs
+    start on, and their place in the admin's listing (GSI1 `ORGS`); projects their environments'
+    count; the platform its counters of orgs and users. Only what is missing is set (a counter
+    set, by this or by a create since, is left as it is), and only orgs and projects missing
+    something are read further: how many items changed."""
+    from strongroom.config import settings  # noqa: PLC0415
+
+    changed = 0
+    orgs = 0
+    for org in db.scan_prefix("ORG"):
+        if org.get("entity") != "org" or org.get("status") != "active":
+            continue
+        orgs += 1
+        if not all(k in org for k in _ORG_ATTRIBUTES):
+            changed += _backfill_org(org, settings().new_org_plan)
+    for project in db.scan_prefix(keys.PROJECT_PREFIX):
+        if project.get("entity") == "project" and "environment_count" not in project:
+            changed += _backfill_project(project)
+    if db.get(keys.platform_stats()) is None:
+        users = sum(1 for item in db.scan_prefix("PROFILE") if item.get("entity") == "user")
+        platform.set_stats({"orgs": orgs, "users": users})
+        changed += 1
+    return changed
+
+
+_ORG_ATTRIBUTES = (
+    "usage_projects",
+    "usage_environments",
+    "usage_members",
+    "usage_service_tokens",
+    "usage_webhooks",
+    "plan",
+    keys.GSI1PK,
+)
+
+
+def _backfill_project(project: dict[str, Any]) -> int:
+    org_id, project_id = str(project["org_id"]), str(project["id"])
+    envs = db.query_all(keys.org_partition(org_id), prefix=keys.environment_prefix(project_id))
+    count = sum(1 for e in envs if e.get("entity") == "environment")
+    return int(
+        db.update_plain(
+            keys.project(org_id, project_id),
+            "SET environment_count = :n",
+            condition="attribute_not_exists(environment_count)",
+            values={":n": count},
+        )
+    )
+
+
+def _backfill_org(org: dict[str, Any], plan: str) -> int:
+    org_id = str(org["id"])
+    partition = list(db.query_all(keys.org_partition(org_id)))
+    projects = {str(i["id"]) for i in partition if i.get("entity") == "project" and i.get("status") == "active"}
+    envs = [i for i in partition if i.get("entity") == "environment" and str(i.get("project_id")) in projects]
+    pending = sum(1 for i in partition if i.get("entity") == "invitation" and i.get("status") == "pending")
+    counts = {
+        "usage_projects": len(projects),
+        "usage_environments": len(envs),
+        "usage_members": sum(1 for i in partition if i.get("entity") == "membership") + pending,
+        "usage_service_tokens": sum(
+            1 for t in db.query_all(keys.org_tokens_partition(org_id), index=keys.GSI1) if not t.get("identity_id")
+        ),
+        "usage_webhooks": sum(1 for i in partition if i.get("entity") == "webhook"),
+    }
+    missing: dict[str, Any] = {k: v for k, v in counts.items() if k not in org}
+    if "plan" not in org:
+        missing["plan"] = plan
+    if keys.GSI1PK not in org:
+        missing.update(keys.org_listing_gsi(str(org["slug"])))
+    names = {f"#m{n}": k for n, k in enumerate(missing)}
+    expression = "SET " + ", ".join(f"#m{n} = :m{n}" for n in range(len(missing)))
+    values = {f":m{n}": v for n, v in enumerate(missing.values())}
+    guard = " AND ".join(f"attribute_not_exists(#m{n})" for n in range(len(missing)))
+    return int(db.update_plain(keys.org(org_id), expression, condition=guard, values=values, names=names))
+
+
 MIGRATIONS: tuple[tuple[str, Callable[[], int]], ...] = (
     ("2026-12-02 index environments by slug", index_environment_slugs),
+    ("2026-12-03 count plan usage", count_plan_usage),
 )
 
 

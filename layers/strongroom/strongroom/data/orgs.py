@@ -10,7 +10,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from strongroom import ids
-from strongroom.data import db, keys
+from strongroom.data import db, keys, platform
 from strongroom.errors import AppError, Conflict, NotFound
 
 
@@ -27,6 +27,18 @@ class OrgRecord(BaseModel):
     encryption_status: str = "active"  # "migrating" while data keys are re-wrapped
     encryption_updated_at: str | None = None
     require_2fa: bool = False  # members without 2FA are refused (security/access.py)
+    # Plans and limits (domain/plans.py): the plan, the org's own limits over it, and the counters
+    # of what the limits bound, moved by the creates and deletes that change them (`guard`).
+    plan: str = "free"
+    limit_overrides: dict[str, int] = {}
+    usage_projects: int = 0
+    usage_environments: int = 0
+    usage_members: int = 0
+    usage_service_tokens: int = 0
+    usage_webhooks: int = 0
+    billing_customer_id: str | None = None
+    billing_subscription_id: str | None = None
+    billing_status: str | None = None
 
 
 class MembershipRecord(BaseModel):
@@ -150,7 +162,8 @@ def count_owners(org_id: str) -> int:
 
 
 def org_item(org: OrgRecord) -> dict[str, Any]:
-    return {**keys.org(org.id), "entity": "org", **org.model_dump()}
+    """The org's item, listed by slug for platform admins (GSI1 `ORGS`)."""
+    return {**keys.org(org.id), **keys.org_listing_gsi(org.slug), "entity": "org", **org.model_dump()}
 
 
 def slug_item(org_id: str, slug: str) -> dict[str, Any]:
@@ -171,7 +184,21 @@ def member_item(m: MembershipRecord) -> dict[str, Any]:
 
 def create(org: OrgRecord, owner: MembershipRecord) -> list[db.Op]:
     """A new org (one owner), its slug pointer and its owner's membership, all create-only."""
-    return [db.Put.new({**org_item(org), "owner_count": 1}), claim_slug(org.id, org.slug), add_member(owner)]
+    return [
+        db.Put.new({**org_item(org), "owner_count": 1}),
+        claim_slug(org.id, org.slug),
+        add_member(owner),
+        platform.count("orgs", 1),
+    ]
+
+
+USAGE = {
+    "projects": "usage_projects",
+    "environments": "usage_environments",
+    "members": "usage_members",
+    "service_tokens": "usage_service_tokens",
+    "webhooks": "usage_webhooks",
+}
 
 
 def claim_slug(org_id: str, slug: str) -> db.Put:
@@ -199,18 +226,40 @@ def tombstone(org_id: str, now: str) -> db.Update:
     )
 
 
-def guard(org_id: str, owner_delta: int = 0) -> db.Op:
+def guard(
+    org_id: str,
+    owner_delta: int = 0,
+    *,
+    usage: dict[str, int] | None = None,
+    limit: tuple[str, int | None, AppError] | None = None,
+) -> db.Op:
     """The one operation a transaction may carry on the org item (DynamoDB allows one per item):
-    the org must be active, and when owners are added or removed, `owner_count` moves with it
-    (never below one: 409 `last_owner`)."""
-    if owner_delta == 0:
+    the org must be active; when owners are added or removed, `owner_count` moves with it (never
+    below one: 409 `last_owner`); `usage` moves the plan counters (`projects`, `members`, … by
+    delta); `limit` = (counter, the most it may hold before this change or None, the error when it
+    holds more): a create past its plan's limit is refused in its own transaction, race-free."""
+    moves = {USAGE[name]: delta for name, delta in (usage or {}).items() if delta}
+    if owner_delta == 0 and not moves:
         return active_check(org_id)
-    if owner_delta > 0:
-        return _count(org_id, "owner_count", owner_delta)
-    last = Conflict("an organization must keep at least one owner", code="last_owner")
-    # Owners removed together (a SCIM Group emptied) must leave one: more than them beforehand.
-    leaving = -owner_delta
-    return _count(org_id, "owner_count", owner_delta, guard="owner_count > :n", values={":n": leaving}, on_fail=last)
+    if owner_delta:
+        moves["owner_count"] = owner_delta
+    names = {**_STATUS, **{f"#c{i}": attr for i, attr in enumerate(moves)}}
+    values: dict[str, Any] = {":active": "active", **{f":c{i}": d for i, d in enumerate(moves.values())}}
+    expression = "ADD " + ", ".join(f"#c{i} :c{i}" for i in range(len(moves)))
+    condition = "#st = :active"
+    on_fail: AppError = _not_found()
+    if owner_delta < 0:
+        # Owners removed together (a SCIM Group emptied) must leave one: more than them beforehand.
+        condition += " AND owner_count > :leaving"
+        values[":leaving"] = -owner_delta
+        on_fail = Conflict("an organization must keep at least one owner", code="last_owner")
+    if limit is not None and limit[1] is not None:
+        attr = USAGE[limit[0]]
+        names["#lim"] = attr
+        values[":lim"] = limit[1]
+        condition += " AND (attribute_not_exists(#lim) OR #lim <= :lim)"
+        on_fail = limit[2]
+    return db.Update(keys.org(org_id), expression, condition=condition, names=names, values=values, on_fail=on_fail)
 
 
 def add_member(m: MembershipRecord, *, on_fail: AppError | None = None) -> db.Put:

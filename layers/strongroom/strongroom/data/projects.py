@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict
 
 from strongroom import ids
 from strongroom.data import db, keys
-from strongroom.errors import Conflict, Invalid, NotFound
+from strongroom.errors import AppError, Conflict, Invalid, NotFound
 
 _STATUS = {"#st": "status"}
 _ENVIRONMENTS = "ENV#"  # every project's environments in the org partition (keys.environment)
@@ -35,6 +35,9 @@ class ProjectRecord(BaseModel):
     status: str = "active"
     created_at: str
     updated_at: str
+    # Its environments, moved by their creates and deletes (`count_environments`): what the plan's
+    # `environments_per_project` bounds.
+    environment_count: int = 0
 
 
 class EnvironmentRecord(BaseModel):
@@ -235,6 +238,28 @@ def active_check(org_id: str, project_id: str) -> db.Check:
         names=_STATUS,
         values={":active": "active"},
         on_fail=NotFound("project not found"),
+    )
+
+
+def count_environments(
+    org_id: str, project_id: str, delta: int, *, at_most: int | None, on_fail: AppError
+) -> db.Update:
+    """A transaction op: the project's `environment_count` moves by `delta`, while the project is
+    active (404), and (a create) while it holds at most `at_most` before it (`on_fail`: the plan
+    limit). Projects older than the counter count from the backfill (data/migrations.py)."""
+    condition, values = "#st = :active", {":active": "active", ":d": delta}
+    fail: AppError = NotFound("project not found")
+    if at_most is not None and delta > 0:
+        condition += " AND (attribute_not_exists(environment_count) OR environment_count <= :max)"
+        values[":max"] = at_most
+        fail = on_fail
+    return db.Update(
+        keys.project(org_id, project_id),
+        "ADD environment_count :d",
+        condition=condition,
+        names=_STATUS,
+        values=values,
+        on_fail=fail,
     )
 
 

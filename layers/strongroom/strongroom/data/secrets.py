@@ -458,3 +458,10 @@ def rewrap_snapshot(env_id: str, snap: SnapshotRecord, key: DataKeyRecord) -> bo
         condition="revision = :r AND kms_key_id = :old",
         values={":w": key.wrapped_key, ":k": key.kms_key_id, ":r": snap.revision, ":old": snap.kms_key_id},
     )
+
+
+def secret_counts(env_ids: list[str]) -> dict[str, int]:
+    """How many secrets each environment holds (its snapshot's `count`), in BatchGetItems of the
+    snapshot items' `count` only; an environment never written holds none."""
+    items = db.batch_get([keys.env_snapshot(e) for e in dict.fromkeys(env_ids)], attributes=["count"])
+    return {str(i[keys.PK]).removeprefix("ENV#"): int(i.get("count", 0)) for i in items}

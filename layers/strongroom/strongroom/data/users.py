@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from strongroom import clock, ids
-from strongroom.data import chain, db, keys
+from strongroom.data import chain, db, keys, platform
 from strongroom.domain import audit
 from strongroom.errors import AppError, Conflict, NotFound
 from strongroom.models import User
@@ -81,7 +81,7 @@ def create(
         ]
     if issuer and subject:
         ops.append(db.Put.new({**keys.user_identity(issuer, subject), "entity": "user_identity", "user_id": user_id}))
-    ops += extra
+    ops += [*extra, platform.count("users", 1)]
     metadata: dict[str, Any] = {"via": via}
     if replacing is not None:
         metadata["replaced_unverified"] = replacing.id
@@ -174,6 +174,7 @@ def register(email: str, name: str, credential: db.Op, user_id: str) -> User | N
                 db.Put.new({**keys.user(user_id), "entity": ENTITY, **user.model_dump()}),
                 db.Put.new(pointer, on_fail=taken),
                 credential,
+                platform.count("users", 1),
             ],
             audit=audit.event(
                 "user.registered",

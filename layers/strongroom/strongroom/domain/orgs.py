@@ -14,11 +14,11 @@ from datetime import timedelta
 from strongroom import clock, ids
 from strongroom.config import settings
 from strongroom.context import principal
-from strongroom.data import chain, db, invitations, user_keys, users
+from strongroom.data import chain, db, invitations, platform, user_keys, users
 from strongroom.data import orgs as data
 from strongroom.data.invitations import InvitationRecord
 from strongroom.data.orgs import MembershipRecord, OrgRecord
-from strongroom.domain import audit, purge, roles
+from strongroom.domain import audit, plans, purge, roles
 from strongroom.errors import Conflict, Forbidden, Gone, Invalid, NotFound
 from strongroom.models import (
     Invitation,
@@ -51,7 +51,16 @@ def create(body: OrgCreate) -> Org:
     user = users.require(who.id)
     slug = body.slug or slugify(body.name) or f"org-{secrets.token_hex(4)}"
     now = clock.now_iso()
-    org = OrgRecord(id=ids.new_id("org"), name=body.name, slug=slug, created_by=who.id, created_at=now, updated_at=now)
+    org = OrgRecord(
+        id=ids.new_id("org"),
+        name=body.name,
+        slug=slug,
+        created_by=who.id,
+        created_at=now,
+        updated_at=now,
+        plan=settings().new_org_plan,
+        usage_members=1,
+    )
     owner = MembershipRecord(org_id=org.id, user_id=who.id, email=user.email, role="owner", joined_at=now)
     chain.transact(
         data.create(org, owner),
@@ -121,6 +130,7 @@ def delete(access: OrgAccess) -> None:
         [
             data.tombstone(org.id, clock.now_iso()),
             data.release_slug(org.slug),
+            platform.count("orgs", -1),
             purge.job_op("org", org.id, org_id=org.id),
         ],
         audit=audit.event(
@@ -227,7 +237,7 @@ def remove_member(access: OrgAccess, user_id: str) -> None:
     chain.transact(
         [
             data.remove_member(target),
-            data.guard(access.org.id, -1 if target.role == "owner" else 0),
+            data.guard(access.org.id, -1 if target.role == "owner" else 0, usage={"members": -1}),
             *roles.uses(access.org.id, {target.role: -1}),
         ],
         audit=audit.event(
@@ -276,7 +286,15 @@ def invite(access: OrgAccess, body: InvitationCreate) -> InvitationCreated:
     )
     epoch = int(expires.timestamp())
     chain.transact(
-        [data.active_check(access.org.id), *invitations.create(inv, epoch), *roles.uses(access.org.id, {body.role: 1})],
+        [
+            data.guard(
+                access.org.id,
+                usage={"members": 1},
+                limit=("members", plans.room(access.org, "members"), plans.reached("members", _members(access))),
+            ),
+            *invitations.create(inv, epoch),
+            *roles.uses(access.org.id, {body.role: 1}),
+        ],
         audit=audit.event(
             "member.invited",
             scope_id=access.org.id,
@@ -286,6 +304,10 @@ def invite(access: OrgAccess, body: InvitationCreate) -> InvitationCreated:
         ),
     )
     return InvitationCreated.model_validate({**_invitation_view(inv).model_dump(), "token": token})
+
+
+def _members(access: OrgAccess) -> int:
+    return plans.limit_of(access.org, "members")
 
 
 def list_invitations(access: OrgAccess, *, limit: int, cursor: str | None) -> tuple[list[Invitation], str | None]:
@@ -302,7 +324,11 @@ def revoke_invitation(access: OrgAccess, invitation_id: str) -> None:
     if inv.status != "pending":
         raise Conflict(f"the invitation is already {inv.status}", code="invitation_not_pending")
     chain.transact(
-        [*invitations.revoke(inv), *roles.uses(inv.org_id, {inv.role: -1})],
+        [
+            *invitations.revoke(inv),
+            *roles.uses(inv.org_id, {inv.role: -1}),
+            data.guard(inv.org_id, usage={"members": -1}),
+        ],
         audit=audit.event("invitation.revoked", scope_id=inv.org_id, resource_type="invitation", resource_id=inv.id),
     )
 

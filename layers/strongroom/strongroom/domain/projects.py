@@ -11,8 +11,8 @@ from strongroom.data import chain, db
 from strongroom.data import orgs as org_data
 from strongroom.data import projects as data
 from strongroom.data.projects import EnvironmentRecord, ProjectRecord
-from strongroom.domain import audit, e2e, patterns, purge
-from strongroom.errors import Conflict, Forbidden, Unprocessable
+from strongroom.domain import audit, e2e, patterns, plans, purge
+from strongroom.errors import Conflict, Forbidden, NotFound, Unprocessable
 from strongroom.models import (
     Environment,
     EnvironmentCreate,
@@ -61,6 +61,7 @@ def create(access: OrgAccess, body: ProjectCreate) -> Project:
         description=body.description,
         created_at=now,
         updated_at=now,
+        environment_count=len(DEFAULT_ENVIRONMENTS),
     )
     envs = [
         EnvironmentRecord(
@@ -76,7 +77,14 @@ def create(access: OrgAccess, body: ProjectCreate) -> Project:
         for name, eslug, prod in DEFAULT_ENVIRONMENTS
     ]
     chain.transact(
-        [org_data.active_check(org_id), *data.create(project, envs)],
+        [
+            org_data.guard(
+                org_id,
+                usage={"projects": 1, "environments": len(envs)},
+                limit=("projects", plans.room(access.org, "projects"), _reached(access, "projects")),
+            ),
+            *data.create(project, envs),
+        ],
         audit=audit.event(
             "project.created",
             scope_id=org_id,
@@ -87,6 +95,10 @@ def create(access: OrgAccess, body: ProjectCreate) -> Project:
         ),
     )
     return _project_view(project, envs)
+
+
+def _reached(access: OrgAccess, name: str) -> Forbidden:
+    return plans.reached(name, plans.limit_of(access.org, name))
 
 
 def list_projects(access: OrgAccess, *, limit: int, cursor: str | None) -> tuple[list[Project], str | None]:
@@ -144,6 +156,7 @@ def delete(access: ProjectAccess) -> None:
         [
             data.tombstone(project, clock.now_iso()),
             data.release_slug(project.org_id, project.slug),
+            org_data.guard(project.org_id, usage={"projects": -1, "environments": -project.environment_count}),
             purge.job_op("project", project.id, org_id=project.org_id),
         ],
         audit=audit.event(
@@ -237,8 +250,16 @@ def create_environment(access: ProjectAccess, body: EnvironmentCreate) -> Enviro
         created_at=now,
         updated_at=now,
     )
+    per_project = "environments_per_project"
     ops: list[db.Op] = [
-        data.active_check(access.org.id, access.project.id),
+        data.count_environments(
+            access.org.id,
+            access.project.id,
+            1,
+            at_most=plans.room(access.org, per_project),
+            on_fail=_reached(access, per_project),
+        ),
+        org_data.guard(access.org.id, usage={"environments": 1}),
         *data.add_environment(env, access.project.slug),
     ]
     if parent is not None:
@@ -329,6 +350,8 @@ def delete_environment(access: EnvironmentAccess) -> None:
     chain.transact(
         [
             *data.remove_environment(env, access.project.slug),
+            data.count_environments(env.org_id, env.project_id, -1, at_most=None, on_fail=NotFound("project gone")),
+            org_data.guard(env.org_id, usage={"environments": -1}),
             purge.job_op("environment", env.id, org_id=env.org_id, project_id=env.project_id),
         ],
         audit=audit.environment_event("environment.deleted", env, {"slug": env.slug}),

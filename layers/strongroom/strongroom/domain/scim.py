@@ -33,7 +33,7 @@ from strongroom.data import orgs as org_data
 from strongroom.data import scim as data
 from strongroom.data.orgs import MembershipRecord, OrgRecord
 from strongroom.data.scim import ScimUserRecord
-from strongroom.domain import audit, roles
+from strongroom.domain import audit, plans, roles
 from strongroom.errors import Conflict, Forbidden, Invalid, NotFound, PayloadTooLarge, Unauthorized
 from strongroom.models.common import EMAIL_PATTERN
 from strongroom.models.scim_resources import MAX_RESULTS, ScimUser
@@ -188,7 +188,7 @@ def _move(org: OrgRecord, user_id: str, email: str, active: bool, role: str = DE
             require_owner_authority(org)
         joined = MembershipRecord(org_id=org.id, user_id=user_id, email=email, role=role, joined_at=clock.now_iso())
         ops: list[db.Op] = [
-            org_data.guard(org.id, 1 if role == "owner" else 0),
+            plans.member_joins(org, 1 if role == "owner" else 0),
             org_data.add_member(joined, on_fail=_changed()),
             *roles.uses(org.id, {role: 1}),
         ]
@@ -198,7 +198,7 @@ def _move(org: OrgRecord, user_id: str, email: str, active: bool, role: str = DE
             require_owner_authority(org)
         ops = [
             org_data.remove_member(member),
-            org_data.guard(org.id, -1 if member.role == "owner" else 0),
+            org_data.guard(org.id, -1 if member.role == "owner" else 0, usage={"members": -1}),
             *roles.uses(org.id, {member.role: -1}),
         ]
         return _Move(ops, "member.removed", member.role)

@@ -26,7 +26,7 @@ from strongroom.data import projects as project_data
 from strongroom.data import secrets as data
 from strongroom.data.approval_requests import ChangeRequestRecord
 from strongroom.data.secrets import DataKeyRecord, SnapshotRecord, VersionRecord
-from strongroom.domain import audit, change_hold, formats, patterns
+from strongroom.domain import audit, change_hold, formats, patterns, plans
 from strongroom.domain.resolve import Resolver, check_writable, open_snapshot, reference_index
 from strongroom.errors import Conflict, NotFound, PayloadTooLarge, PreconditionFailed, Unprocessable
 from strongroom.models import (
@@ -492,6 +492,7 @@ def _write(access: EnvironmentAccess, state: State, plan: Plan) -> _Committed:
     scope, env_id, now = _scope(access), access.environment.id, clock.now_iso()
     key = _key_in_use(access, state, plan, now)
     change = decide(state, plan, key, scope=scope, now=now, who=access.principal.id)
+    _within_plan(access, len(state.live), change.snapshot.count)
     retry = _Retry("retry")
     ops: list[db.Op] = [data.create_data_key(env_id, change.data_key, on_fail=retry)] if change.data_key else []
     ops += plan.extra_ops
@@ -517,6 +518,16 @@ def _write(access: EnvironmentAccess, state: State, plan: Plan) -> _Committed:
     else:
         _write_large(env_id, state, change, ops=ops, event=event, retry=retry)
     return _Committed(change.snapshot.revision, change.numbers, state, written=True, at=now, key_version=key.version)
+
+
+def _within_plan(access: EnvironmentAccess, before: int, after: int) -> None:
+    """A change that adds secrets keeps the environment within its plan's `secrets_per_environment`
+    (403 `plan_limit`). Race-free without a counter of its own: the snapshot holds the count, and it
+    is written conditional on the revision read."""
+    if after > before:
+        limit = plans.limit_of(access.org, "secrets_per_environment")
+        if limit != plans.UNLIMITED and after > limit:
+            raise plans.reached("secrets_per_environment", limit)
 
 
 def _write_large(

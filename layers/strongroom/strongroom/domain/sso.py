@@ -37,7 +37,7 @@ from strongroom.data import roles as role_data
 from strongroom.data import sso as data
 from strongroom.data.orgs import MembershipRecord, OrgRecord
 from strongroom.data.sso import OidcConfigRecord, StateRecord
-from strongroom.domain import accounts, audit, roles
+from strongroom.domain import accounts, audit, plans, roles
 from strongroom.errors import Conflict, Invalid, NotFound, Unauthorized
 from strongroom.models import LoginResult, OidcConfig, OidcConfigPut, SsoDiscovery, User
 from strongroom.observability import logger, metrics
@@ -378,7 +378,7 @@ def _join(org: OrgRecord, default_role: str, user: User, ops: list[db.Op], via: 
         with acting_as(_as_user(user, via)):
             chain.transact(
                 [
-                    org_data.guard(org.id),
+                    plans.member_joins(org),
                     org_data.add_member(member, on_fail=already),
                     *roles.uses(org.id, {default_role: 1}),
                     *ops,

@@ -37,9 +37,10 @@ from typing import Any
 from strongroom import clock, ids
 from strongroom.context import Principal
 from strongroom.data import chain, db
+from strongroom.data import orgs as org_data
 from strongroom.data import tokens as token_data
 from strongroom.data.tokens import TokenRecord
-from strongroom.domain import audit
+from strongroom.domain import audit, plans
 from strongroom.domain.resolve import Resolver
 from strongroom.errors import Conflict, Forbidden, NotFound, Unauthorized, Unprocessable
 from strongroom.models import ServiceToken, ServiceTokenCreate, ServiceTokenCreated
@@ -276,7 +277,13 @@ def create(base: OrgAccess, body: ServiceTokenCreate) -> ServiceTokenCreated:
     if body.client_made:
         metadata["client_made"] = True
         metadata["suite"] = rec.suite
-    chain.transact([token_data.create(rec, on_fail=taken)], audit=_event("token.created", rec, metadata))
+    limit = plans.limit_of(access.org, "service_tokens")
+    counted = org_data.guard(
+        rec.org_id,
+        usage={"service_tokens": 1},
+        limit=("service_tokens", plans.room(access.org, "service_tokens"), plans.reached("service_tokens", limit)),
+    )
+    chain.transact([counted, token_data.create(rec, on_fail=taken)], audit=_event("token.created", rec, metadata))
     return ServiceTokenCreated(**_view(rec).model_dump(), token=token)
 
 
@@ -332,6 +339,8 @@ def revoke(access: OrgAccess, token_id: str) -> None:
     access.require("tokens.manage")
     rec = _get(access.org.id, token_id)
     ops: list[db.Op] = [token_data.revoke(rec, on_fail=NotFound("token not found"))]
+    if rec.identity_id is None:  # an exchanged token (domain/identities.py) was never counted
+        ops.append(org_data.guard(rec.org_id, usage={"service_tokens": -1}))
     metadata: dict[str, Any] = {}
     if rec.public_key is not None:
         from strongroom.data import grants  # noqa: PLC0415

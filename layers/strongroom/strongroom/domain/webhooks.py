@@ -29,10 +29,11 @@ from strongroom import clock, ids
 from strongroom.config import settings
 from strongroom.data import chain
 from strongroom.data import deliveries as delivery_data
+from strongroom.data import orgs as org_data
 from strongroom.data import webhooks as webhook_data
 from strongroom.data.deliveries import DeliveryRecord
 from strongroom.data.webhooks import SecretRecord, WebhookRecord
-from strongroom.domain import audit, purge
+from strongroom.domain import audit, plans, purge
 from strongroom.errors import NotFound, Unprocessable
 from strongroom.models import (
     Delivery,
@@ -141,8 +142,14 @@ def create(access: OrgAccess, body: WebhookCreate) -> WebhookCreated:
         created_at=now,
         updated_at=now,
     )
+    limit = plans.limit_of(access.org, "webhooks")
+    counted = org_data.guard(
+        rec.org_id,
+        usage={"webhooks": 1},
+        limit=("webhooks", plans.room(access.org, "webhooks"), plans.reached("webhooks", limit)),
+    )
     chain.transact(
-        [webhook_data.create(rec)],
+        [counted, webhook_data.create(rec)],
         audit=audit.event(
             "webhook.created",
             scope_id=access.org.id,
@@ -185,6 +192,7 @@ def delete(access: OrgAccess, webhook_id: str) -> None:
     chain.transact(
         [
             webhook_data.delete(rec, on_fail=NotFound("webhook not found")),
+            org_data.guard(access.org.id, usage={"webhooks": -1}),
             purge.job_op("webhook", rec.id, org_id=access.org.id),  # its delivery log, by the purge worker
         ],
         audit=audit.event("webhook.deleted", scope_id=access.org.id, resource_type="webhook", resource_id=rec.id),

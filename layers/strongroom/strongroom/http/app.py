@@ -23,6 +23,7 @@ from aws_lambda_powertools.logging import correlation_paths
 
 from strongroom import errors
 from strongroom.context import MUTATING, RequestContext, set_current
+from strongroom.domain import ratelimit
 from strongroom.http import idempotency, unmatched
 from strongroom.http.body import check_body, header_map
 from strongroom.http.envelope import JSON, error_response, raw_error, validation_details
@@ -34,8 +35,9 @@ from strongroom.security.auth import authenticate
 # password registration and login, the routes a mailed token authorizes (account_mail), single
 # sign-on's domain lookup, SAML metadata and sign-in (domain/sso.py: the state and its cookie
 # authorize; domain/sso_saml.py: the signed Response), a machine identity's token exchange (its
-# credential is the proof: domain/identities.py), and the web console's page and files (static;
-# what it then calls authenticates as any client does).
+# credential is the proof: domain/identities.py), the web console's page and files (static; what
+# it then calls authenticates as any client does), the probes (/metrics checks METRICS_TOKEN or a
+# platform admin itself) and Stripe's webhook (its signature is the proof: functions/billing).
 PUBLIC_ROUTES = frozenset(
     {
         "GET /health",
@@ -58,8 +60,15 @@ PUBLIC_ROUTES = frozenset(
         "GET /verify-email",
         "GET /reset-password",
         "GET /console/{asset}",
+        "GET /healthz",
+        "GET /readyz",
+        "GET /metrics",
+        "POST /v1/billing/webhook",
     }
 )
+# Not rate limited (domain/ratelimit.py): the probes (a liveness probe depends on nothing; /metrics
+# is scraped), and Stripe's webhook (its few source IPs would share the anonymous limit).
+UNLIMITED_ROUTES = frozenset({"GET /health", "GET /healthz", "GET /readyz", "GET /metrics", "POST /v1/billing/webhook"})
 
 
 def _request_id(app: APIGatewayHttpResolver) -> str:
@@ -121,6 +130,22 @@ def _route_refs(ctx: RequestContext, event: dict[str, Any], method: str, route_k
         ctx.refs = {name: str(params[name]) for name in _REFS if params.get(name)}
 
 
+def _refused_counted(exc: errors.AppError, step: str, route_key: str, ctx: RequestContext) -> errors.AppError:
+    """A request refused before its rate limit was counted (its body, its credential) counts
+    against its source IP, and its answer carries the headers (or is that IP's 429)."""
+    if step == "rate limit" or route_key in UNLIMITED_ROUTES:
+        return exc
+    try:
+        counted = ratelimit.admit(None, ctx)
+    except errors.Throttled as throttled:
+        return throttled
+    except errors.AppError:
+        return exc  # the store failed too: the first refusal stands
+    if counted is not None:
+        exc.headers = {**counted.headers(), **exc.headers}
+    return exc
+
+
 def make_handler(
     app: APIGatewayHttpResolver,
     *,
@@ -151,10 +176,11 @@ def make_handler(
         if unmatched.is_default_route(event):
             return raw(unmatched.error(str(http.get("method", "GET")), str(http.get("path", ""))), request_id)
         step = "body check"
+        counted: ratelimit.Verdict | None = None
+        route_key = str(event.get("routeKey") or "")
         try:
             method = str(http.get("method", "GET")).upper()
             check_body(event, method, media_types, form_routes)
-            route_key = str(event.get("routeKey") or "")
             if route_key not in PUBLIC_ROUTES:
                 step = "authentication"
                 _route_refs(ctx, event, method, route_key)
@@ -164,13 +190,19 @@ def make_handler(
                 from strongroom.security.access import admit  # noqa: PLC0415 - with the data modules auth loaded
 
                 admit(ctx.principal, method, route_key)
+            if route_key not in UNLIMITED_ROUTES:
+                step = "rate limit"
+                counted = ratelimit.admit(ctx.principal, ctx)
         except errors.AppError as exc:
-            return raw(exc, request_id)
+            return raw(_refused_counted(exc, step, route_key, ctx), request_id)
         except Exception as exc:  # noqa: BLE001 - the envelope, never a trace
             logger.error("request entry failed unexpectedly", extra={"step": step, "error_type": type(exc).__name__})
             return raw(errors.Internal("an internal error occurred"), request_id)
         response = app.resolve(event, context)
-        response.setdefault("headers", {})["X-Request-Id"] = request_id
+        headers = response.setdefault("headers", {})
+        headers["X-Request-Id"] = request_id
+        if counted is not None:
+            headers.update(counted.headers())
         return response
 
     return handler  # type: ignore[no-any-return]

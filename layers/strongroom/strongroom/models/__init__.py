@@ -63,9 +63,7 @@ from strongroom.models.encryption import (
     OrgEncryption,
     OrgKeysRotated,
 )
-from strongroom.models.health import (
-    Health,
-)
+from strongroom.models.health import Health, Liveness, Readiness
 from strongroom.models.identities import (
     Identity,
     IdentityCreate,
@@ -259,6 +257,7 @@ __all__ = [
     "KmsTest",
     "LeafEntry",
     "LeafPage",
+    "Liveness",
     "Login",
     "LoginResult",
     "MailAccepted",
@@ -290,6 +289,7 @@ __all__ = [
     "Promote",
     "PromoteResult",
     "PublicKey",
+    "Readiness",
     "Register",
     "Registered",
     "Rekey",

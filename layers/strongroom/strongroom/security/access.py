@@ -203,6 +203,7 @@ def environment_access(org_ref: str, project_ref: str, env_ref: str, permission:
 
 ORG_ROUTES = "/v1/orgs/{org}"  # and everything under it: org_access applies the narrowing
 RUNTIME_ROUTES = "/runtime/"  # service tokens only (domain/runtime.py)
+ADMIN_ROUTES = "/v1/admin/"  # platform admins only (security/platform_admin.py), before any validation
 SCIM_ROUTES = "/scim/v2"  # SCIM tokens only, and SCIM tokens nowhere else (domain/scim_tokens.py)
 AGENT_ROUTES = "/v1/agents/"  # agents only (their own ID), and agents nowhere else (domain/agents.py)
 
@@ -219,6 +220,14 @@ class Audience(StrEnum):
 # Every route that is neither public, nor under /v1/orgs/{org}, nor the runtime API (a test walks the
 # route table): a narrowed credential reads the account and its own orgs, and manages nothing.
 ACCOUNT_ROUTES: dict[str, Audience] = {
+    # platform admin (issue #18): unnarrowed credentials of the platform's admins only (admit)
+    "GET /v1/admin/stats": Audience.FULL,
+    "GET /v1/admin/orgs": Audience.FULL,
+    "GET /v1/admin/orgs/{org}": Audience.FULL,
+    "PATCH /v1/admin/orgs/{org}": Audience.FULL,
+    "GET /v1/admin/plans": Audience.FULL,
+    "PUT /v1/admin/plans/{plan}": Audience.FULL,
+    "GET /v1/admin/metrics/summary": Audience.FULL,
     "GET /v1/me": Audience.USER,
     "PATCH /v1/me": Audience.FULL,
     "GET /v1/me/permissions": Audience.USER,  # in one of its orgs (org_access)
@@ -275,7 +284,8 @@ def admit(who: Principal, method: str, route_key: str) -> None:
     - on an org's routes, org_access answers 404 outside the credential's orgs;
     - on the account's routes, ACCOUNT_ROUTES says who may call (a route missing there: FULL);
     - `/scim/v2` admits SCIM tokens only, and a SCIM token is admitted nowhere else;
-    - `/v1/agents/…` admits agents only, and an agent is admitted nowhere else."""
+    - `/v1/agents/…` admits agents only, and an agent is admitted nowhere else;
+    - `/v1/admin/` admits platform admins only."""
     path = route_key.partition(" ")[2]
     if _scim_realm(who, path):
         return
@@ -285,6 +295,15 @@ def admit(who: Principal, method: str, route_key: str) -> None:
         return
     if path.startswith((ORG_ROUTES, RUNTIME_ROUTES)):
         return
+    _account_route(who, route_key)
+    if path.startswith(ADMIN_ROUTES):
+        from strongroom.security import platform_admin  # noqa: PLC0415 - admin requests only
+
+        platform_admin.admitted(who)
+
+
+def _account_route(who: Principal, route_key: str) -> None:
+    """The account's routes (and platform admin's): ACCOUNT_ROUTES says who may call."""
     audience = ACCOUNT_ROUTES.get(route_key, Audience.FULL)
     if audience is Audience.ANYONE:
         return

@@ -1,0 +1,47 @@
+"""/metrics in the Prometheus text exposition format: a custom collector over the gauges read
+from the store for this scrape (domain/probes.py), rendered by prometheus_client."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from strongroom.domain import plans, probes
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+MEDIA_TYPE = "text/plain"
+
+
+class StoreCollector(Collector):
+    def __init__(self, gauges: probes.Gauges) -> None:
+        self.gauges = gauges
+
+    def collect(self) -> Iterator[Metric]:
+        g = self.gauges
+        yield GaugeMetricFamily("strongroom_orgs", "Organizations (active)", value=g.orgs)
+        yield GaugeMetricFamily("strongroom_users", "User accounts", value=g.users)
+        by_plan = GaugeMetricFamily("strongroom_orgs_by_plan", "Organizations by plan", labels=["plan"])
+        for plan in plans.PLANS:
+            by_plan.add_metric([plan], g.orgs_by_plan.get(plan, 0))
+        yield by_plan
+        for name in ("projects", "environments", "members", "service_tokens", "webhooks"):
+            label = name.replace("_", " ")
+            yield GaugeMetricFamily(f"strongroom_{name}", f"{label.capitalize()} (all orgs)", value=g.usage[name])
+        if g.dlq_messages is not None:
+            yield GaugeMetricFamily(
+                "strongroom_webhook_dlq_messages", "Webhook deliveries in the dead-letter queue", value=g.dlq_messages
+            )
+        yield GaugeMetricFamily(
+            "strongroom_audit_sealing_lag_seconds",
+            "Age of the oldest platform audit event not yet sealed into its Merkle tree",
+            value=g.sealing_lag_seconds,
+        )
+
+
+def render(gauges: probes.Gauges) -> str:
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(StoreCollector(gauges))
+    return generate_latest(registry).decode()

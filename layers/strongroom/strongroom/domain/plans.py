@@ -1,0 +1,127 @@
+"""Plans and limits: the built-in defaults of each plan, the plans' stored configs (what platform
+admins set), an org's own overrides, and the effective limit of each (override, else the plan's
+stored config, else the built-in default; -1 is unlimited). The creates that a limit bounds carry
+a counter in their own transaction (data/orgs.py `guard`), so racing creates never pass it."""
+
+from __future__ import annotations
+
+import time
+from typing import Literal
+
+from strongroom.data import db
+from strongroom.data import orgs as org_data
+from strongroom.data import platform as data
+from strongroom.data.orgs import OrgRecord
+from strongroom.errors import Forbidden
+
+PlanName = Literal["free", "team", "enterprise"]
+PLANS: tuple[PlanName, ...] = ("free", "team", "enterprise")
+LIMITS = (
+    "projects",
+    "environments_per_project",
+    "secrets_per_environment",
+    "members",
+    "service_tokens",
+    "webhooks",
+    "requests_per_minute",
+)
+UNLIMITED = -1
+
+DEFAULTS: dict[str, dict[str, int]] = {
+    "free": {
+        "projects": 3,
+        "environments_per_project": 5,
+        "secrets_per_environment": 100,
+        "members": 5,
+        "service_tokens": 10,
+        "webhooks": 2,
+        "requests_per_minute": 300,
+    },
+    "team": {
+        "projects": 50,
+        "environments_per_project": 20,
+        "secrets_per_environment": 1000,
+        "members": 100,
+        "service_tokens": 500,
+        "webhooks": 25,
+        "requests_per_minute": 3000,
+    },
+    "enterprise": {
+        "projects": UNLIMITED,
+        "environments_per_project": UNLIMITED,
+        "secrets_per_environment": UNLIMITED,
+        "members": UNLIMITED,
+        "service_tokens": UNLIMITED,
+        "webhooks": UNLIMITED,
+        "requests_per_minute": 20000,
+    },
+}
+
+# The stored plan configs are read at most once a minute per container (every create and every
+# request's rate limit needs them); a platform admin's change reaches other containers within it.
+CONFIG_TTL_SECONDS = 60.0
+_cache: tuple[float, dict[str, dict[str, int]]] | None = None
+
+
+def stored_configs() -> dict[str, dict[str, int]]:
+    """The plans' stored limits (cached CONFIG_TTL_SECONDS)."""
+    global _cache  # noqa: PLW0603 - the container's cache
+    now = time.monotonic()
+    if _cache is None or now - _cache[0] > CONFIG_TTL_SECONDS:
+        _cache = (now, data.plan_configs())
+    return _cache[1]
+
+
+def forget() -> None:
+    """Drop the cached configs (after a change of them here, and in tests)."""
+    global _cache  # noqa: PLW0603
+    _cache = None
+
+
+def plan_limits(plan: str, configs: dict[str, dict[str, int]]) -> dict[str, int]:
+    """Pure: a plan's limits, its stored config over its built-in defaults."""
+    base = DEFAULTS.get(plan, DEFAULTS["free"])
+    stored = configs.get(plan, {})
+    return {name: int(stored.get(name, base[name])) for name in LIMITS}
+
+
+def effective(plan: str, overrides: dict[str, int], configs: dict[str, dict[str, int]]) -> dict[str, int]:
+    """Pure: an org's effective limits: its overrides, else the plan's."""
+    limits = plan_limits(plan, configs)
+    return {name: int(overrides[name]) if name in overrides else limits[name] for name in LIMITS}
+
+
+def limits_of(org: OrgRecord) -> dict[str, int]:
+    return effective(org.plan, org.limit_overrides, stored_configs())
+
+
+def limit_of(org: OrgRecord, name: str) -> int:
+    return limits_of(org)[name]
+
+
+def reached(name: str, limit: int) -> Forbidden:
+    """403 `plan_limit`, naming the limit."""
+    return Forbidden(
+        f"the organization's plan allows at most {limit} {name.replace('_', ' ')}",
+        code="plan_limit",
+        details={"limit": name, "max": limit},
+    )
+
+
+def room(org: OrgRecord, name: str, *, adding: int = 1) -> int | None:
+    """The most the counter of `name` may hold before adding `adding` (None: unlimited), for a
+    create's guarded counter."""
+    limit = limit_of(org, name)
+    return None if limit == UNLIMITED else limit - adding
+
+
+def member_joins(org: OrgRecord, owner_delta: int = 0) -> db.Op:
+    """The org-item op of a membership made without an invitation (SCIM, single sign-on): the
+    `members` counter moves by one, within the plan's limit (and `owner_count` with an owner)."""
+    limit = limit_of(org, "members")
+    return org_data.guard(
+        org.id,
+        owner_delta,
+        usage={"members": 1},
+        limit=("members", room(org, "members"), reached("members", limit)),
+    )
