@@ -191,10 +191,10 @@ def test_security(doc: dict[str, Any]) -> None:
         ("get", "/console/{asset}"),
         ("get", "/device"),
         ("get", "/health"),
-        ("get", "/reset-password"),
         ("get", "/healthz"),
         ("get", "/metrics"),  # METRICS_TOKEN or a platform admin, checked by the route itself
         ("get", "/readyz"),
+        ("get", "/reset-password"),
         ("get", "/v1/sso/by-domain"),
         ("get", "/v1/sso/oidc/authorize"),
         ("get", "/v1/sso/oidc/callback"),
@@ -209,8 +209,8 @@ def test_security(doc: dict[str, Any]) -> None:
         ("post", "/v1/auth/register"),
         ("post", "/v1/auth/reset-password"),
         ("post", "/v1/auth/verify-email"),
-        ("post", "/v1/sso/saml/acs"),
         ("post", "/v1/billing/webhook"),  # Stripe-Signature is its credential
+        ("post", "/v1/sso/saml/acs"),
     ]
 
 
