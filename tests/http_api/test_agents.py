@@ -391,3 +391,17 @@ def test_an_approved_agent_read_request_queues_the_job_and_the_requester_opens_i
     assert api("GET", f"{path}/wraps/{seen['wrap_id']}", user=dev)[0] == 410
     # and no timed permission came with it: production stays unreadable to the developer
     assert api("GET", f"{path}/projects/web/environments/production/secrets", user=dev)[0] == 403
+
+
+def test_an_idempotency_key_belongs_to_the_agent_that_sent_it(api: Api, org: dict[str, Any]) -> None:
+    one, two = mint(api, org, "one"), mint(api, org, "two")
+    body = {"public_key": base64.b64encode(bytes(range(32))).decode()}
+    for agent in (one, two):  # the same key and body, by two agents, each with X-Agent-Secret
+        headers = {"X-Agent-Secret": agent["agent_secret"], "Idempotency-Key": "same-key-1"}
+        status, answered, shown = api("PUT", f"/v1/agents/{agent['id']}/public-key", headers=headers, json=body)
+        assert (status, shown["id"]) == (200, agent["id"])
+        assert "idempotent-replayed" not in answered
+    # and the same agent again is the replay
+    headers = {"X-Agent-Secret": one["agent_secret"], "Idempotency-Key": "same-key-1"}
+    _, answered, _ = api("PUT", f"/v1/agents/{one['id']}/public-key", headers=headers, json=body)
+    assert answered.get("idempotent-replayed") == "true"
