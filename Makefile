@@ -60,6 +60,30 @@ $(OIDC_PEER): tests/peers/oidc/package.json tests/peers/oidc/package-lock.json
 
 peers: $(OIDC_PEER)  ## Install the real peers the HTTP tests use (npm ci from committed lock files)
 
+# The web console's front-end dependencies (Pico CSS) from the committed lock file, vendored into
+# the console function's static files (committed, so `sam build` needs no npm); the check fails
+# when the vendored copies drifted from the lock.
+CONSOLE_NPM := console/node_modules/.package-lock.json
+$(CONSOLE_NPM): console/package.json console/package-lock.json
+	cd console && npm ci --no-audit --no-fund --loglevel=error
+
+console: $(CONSOLE_NPM) $(VENV)/.installed  ## npm ci the console's dependencies and vendor them into functions/console
+	$(PY) scripts/vendor_console.py --write
+
+console-check: $(CONSOLE_NPM) $(VENV)/.installed
+	$(PY) scripts/vendor_console.py --check
+
+# Debian packages the tests drive as real peers: Chromium for the console's browser tests
+# (Playwright with Debian's Chromium; browser downloads are not available). Installed with apt when
+# missing; `make test` starts the install first (apt-start) and waits for it only before the HTTP
+# tier, so the download overlaps lint and the first tiers.
+APT_PACKAGES := chromium
+apt-start:
+	scripts/apt_packages.sh start $(APT_PACKAGES)
+
+chromium:  ## Install Debian's Chromium (and the other APT_PACKAGES) for the tests, with apt, when missing
+	scripts/apt_packages.sh wait $(APT_PACKAGES)
+
 run: $(VENV)/.installed  ## Serve the API locally on embedded moto (http://127.0.0.1:3000; data in .strongroom/, RUN_ARGS=--ephemeral keeps none)
 	PYTHONPATH=local:layers/strongroom $(PY) -m strongroom_local $(RUN_ARGS)
 
@@ -79,7 +103,7 @@ openapi: $(VENV)/.installed  ## Regenerate docs/openapi.json from the resolvers
 # document says (status, media type, body schema, required headers). `test-http` runs it too.
 openapi-check: $(VENV)/.installed $(OIDC_PEER)  ## Fail if docs/openapi.json drifted from the code/template or from real responses
 	$(PY) scripts/openapi.py --check
-	$(PY) -m pytest -q -p no:cacheprovider tests/http_api/test_openapi_conformance.py
+	$(PYTEST) $(COVERAGE) tests/http_api/test_openapi_conformance.py
 
 test-unit: $(VENV)/.installed  ## Unit tier: tests/unit (no stack, ~30 s)
 	$(PYTEST) $(XDIST) $(COVERAGE) tests/unit
@@ -87,8 +111,10 @@ test-unit: $(VENV)/.installed  ## Unit tier: tests/unit (no stack, ~30 s)
 test-integration: $(VENV)/.installed  ## Integration tier: tests/integration (handlers in-process on the embedded stack)
 	$(PYTEST) $(XDIST) $(COVERAGE) tests/integration
 
-test-http: $(VENV)/.installed $(OIDC_PEER)  ## HTTP tier: tests/http_api and tests/cli (real sockets, the CLI as a process)
-	$(PYTEST) $(XDIST) $(COVERAGE) tests/http_api tests/cli
+# `make test` has run the conformance suite in openapi-check already: HTTP_SKIP keeps it from running twice.
+HTTP_SKIP :=
+test-http: $(VENV)/.installed $(OIDC_PEER) console-check chromium  ## HTTP tier: tests/http_api and tests/cli (real sockets, the CLI as a process)
+	$(PYTEST) $(XDIST) $(COVERAGE) $(HTTP_SKIP) tests/http_api tests/cli
 
 coverage-erase: $(VENV)/.installed
 	$(PY) -m coverage erase
@@ -102,7 +128,8 @@ build: $(SAM_VENV)/.installed  ## sam build (no containers; arm64 wheels for the
 # sam build takes ~15 s from scratch (less when cached), so the gate includes it. The coverage of
 # the layer (branch, every tier, every xdist worker and the local server's threads) is printed last.
 test: COVERAGE := --cov --cov-append --cov-report=
-test: lint openapi-check coverage-erase test-unit test-integration test-http fuzz build  ## Everything CI runs (lint, OpenAPI drift, the three tiers, fuzz, sam build, coverage)
+test: HTTP_SKIP := --ignore=tests/http_api/test_openapi_conformance.py
+test: apt-start lint coverage-erase openapi-check test-unit test-integration test-http fuzz build  ## Everything CI runs (lint, OpenAPI drift, the three tiers, fuzz, sam build, coverage)
 	$(PY) -m coverage report
 
 bench: $(VENV)/.installed  ## Benchmarks that print figures
@@ -110,6 +137,7 @@ bench: $(VENV)/.installed  ## Benchmarks that print figures
 	$(PY) bench/pull.py
 	$(PY) bench/write.py
 	$(PY) bench/cli_run.py
+	$(PY) bench/cli_watch.py
 	$(PY) bench/fanout.py
 	$(PY) bench/audit_chain.py
 	$(PY) bench/request_cost.py
@@ -120,4 +148,4 @@ deploy: build  ## sam deploy with samconfig.toml's CONFIG_ENV (dev|prod); DEPLOY
 clean:
 	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache .coverage .coverage.*
 
-.PHONY: help venv peers run lint openapi openapi-check test-unit test-integration test-http coverage-erase fuzz build test bench deploy clean
+.PHONY: help venv peers console console-check apt-start chromium run lint openapi openapi-check test-unit test-integration test-http coverage-erase fuzz build test bench deploy clean

@@ -20,30 +20,12 @@ import secrets
 import statistics
 import sys
 import time
-from pathlib import Path
-from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-for path in (ROOT / "layers" / "strongroom", ROOT / "local", ROOT / "tests", ROOT / "sdk" / "src"):
-    if str(path) not in sys.path:
-        sys.path.insert(0, str(path))
+from harness import new_environment, server_work
 
 
 def setup(url: str) -> str:
-    from support import http_call  # the tests' one-request helper
-
-    owner, slug = "bench@example.com", f"bench-{secrets.token_hex(3)}"
-
-    def call(method: str, path: str, body: Any = None) -> Any:
-        status, _, payload = http_call(url, method, path, user=owner, json_body=body)
-        if status >= 300:
-            raise SystemExit(f"{method} {path}: {status} {payload}")
-        return payload
-
-    call("POST", "/v1/orgs", {"name": "Bench", "slug": slug})
-    call("POST", f"/v1/orgs/{slug}/projects", {"name": "Web"})
-    values = {f"KEY_{i:02d}": secrets.token_urlsafe(40) for i in range(20)}
-    call("PATCH", f"/v1/orgs/{slug}/projects/web/environments/staging/secrets", {"set": values})
+    slug, call = new_environment(url, {f"KEY_{i:02d}": secrets.token_urlsafe(40) for i in range(20)})
     rules = {"account": "123456789012", "role_arn": "arn:aws:iam::123456789012:role/bench-fn"}
     body = {"name": "fn", "type": "aws_iam", "project": "web", "environment": "staging", "rules": rules}
     return str(call("POST", f"/v1/orgs/{slug}/identities", body)["id"])
@@ -77,7 +59,6 @@ def main() -> int:
     with LocalStack("127.0.0.1", port=0, workers=[]) as stack:
         identity_id = setup(stack.url)
         from strongroom import aws
-        from strongroom.security import crypto
 
         aws.dynamodb()  # the stack's own client, made with its credentials before the role's are ambient
         aws.kms()
@@ -85,32 +66,13 @@ def main() -> int:
         client = Client(stack.url, identity=Identity(identity_id, aws=True))
         client.secrets()  # sign-in and the first, full read
         client.secrets()  # the token's scope is now known to the warm function: the steady state
-        work = {"kms_calls": 0, "decrypts": 0, "dynamodb_requests": 0}
-        real_decrypt = crypto.decrypt
-
-        def counting_decrypt(*a: Any, **k: Any) -> bytes:
-            work["decrypts"] += 1
-            return real_decrypt(*a, **k)
-
-        def count(name: str) -> Any:
-            def counter(**_: Any) -> None:
-                work[name] += 1
-
-            return counter
-
-        crypto.decrypt = counting_decrypt  # type: ignore[assignment]
-        kms, dynamodb = count("kms_calls"), count("dynamodb_requests")
-        aws.kms().meta.events.register("provide-client-params.kms.*", kms)
-        aws.dynamodb().meta.events.register("before-call.dynamodb.*", dynamodb)
         before = (client.requests, client.not_modified)
         samples = []
-        for _ in range(args.refreshes):
-            started = time.perf_counter()
-            client.secrets()
-            samples.append(time.perf_counter() - started)
-        aws.kms().meta.events.unregister("provide-client-params.kms.*", kms)
-        aws.dynamodb().meta.events.unregister("before-call.dynamodb.*", dynamodb)
-        crypto.decrypt = real_decrypt  # type: ignore[assignment]
+        with server_work() as work:
+            for _ in range(args.refreshes):
+                started = time.perf_counter()
+                client.secrets()
+                samples.append(time.perf_counter() - started)
         requests, not_modified = client.requests - before[0], client.not_modified - before[1]
     result = {
         "refreshes": args.refreshes,

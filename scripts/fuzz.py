@@ -42,6 +42,9 @@ OWNER = "owner@example.com"  # owns the orgs that invite the fuzz user
 MEMBERS = ("member1@example.com", "member2@example.com", "member3@example.com")
 OPENAPI = ROOT / "docs" / "openapi.json"
 PROBABILITY = 0.5  # share of generated path parameters that name a seeded resource
+# The files the console serves at /console/{asset} (its static folder but the page itself).
+CONSOLE_STATIC = ROOT / "functions" / "console" / "console_api" / "static"
+CONSOLE_ASSETS = sorted(p.name for p in CONSOLE_STATIC.iterdir() if p.is_file() and p.name != "index.html")
 
 
 # --------------------------------------------------------------------------- seeding
@@ -59,6 +62,23 @@ def _call(base: str, method: str, path: str, body: Any = None, *, user: str = US
     except urllib.error.HTTPError as exc:
         raise SystemExit(f"fuzz: seeding failed: {method} {path} -> {exc.code} {exc.read()[:300]!r}") from None
     return json.loads(text) if text else None
+
+
+def _certificate() -> str:
+    """A self-signed certificate (P-256) for the seeded SAML configuration."""
+    import datetime  # noqa: PLC0415 - seeding only
+
+    from cryptography import x509  # noqa: PLC0415
+    from cryptography.hazmat.primitives import hashes, serialization  # noqa: PLC0415
+    from cryptography.hazmat.primitives.asymmetric import ec  # noqa: PLC0415
+    from cryptography.x509.oid import NameOID  # noqa: PLC0415
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Fuzz IdP")])
+    now = datetime.datetime.now(datetime.UTC)
+    builder = x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+    builder = builder.serial_number(1).not_valid_before(now).not_valid_after(now + datetime.timedelta(days=1))
+    return builder.sign(key, hashes.SHA256()).public_bytes(serialization.Encoding.PEM).decode()
 
 
 @dataclass
@@ -101,6 +121,15 @@ def seed(base: str) -> Seed:
         "default_role": "viewer",
     }
     _call(base, "PUT", f"/v1/orgs/{o}/sso/oidc", sso)
+    # And SAML (its metadata and authorize answer; the ACS refuses every Response the fuzzer makes).
+    saml = {
+        "idp_entity_id": "https://idp.fuzz.test/saml",
+        "idp_sso_url": "https://idp.fuzz.test/sso",
+        "idp_x509_cert": _certificate(),
+        "domains": ["saml.fuzz.example.test"],
+        "default_role": "viewer",
+    }
+    _call(base, "PUT", f"/v1/orgs/{o}/sso/saml", saml)
     for i, email in enumerate(MEMBERS):
         role = ("admin", "developer", "viewer")[i]
         invitation = _call(base, "POST", f"/v1/orgs/{o}/invitations", {"email": email, "role": role})
@@ -389,6 +418,14 @@ EXPECTATIONS: list[tuple[list[str], str, list[str], str]] = [
         "email domain another org's single sign-on claims is 409 domain_taken.",
     ),
     (
+        ["put_saml_config"],
+        "positive_data_acceptance",
+        ["2xx", "400", "401", "403", "404", "409"],
+        "A certificate the schema admits (a string) may not be an X.509 certificate, an email domain "
+        "may not be a DNS name, and a `default_role` slug may name no role of the org (or owner): "
+        "400 naming the field; a domain another org's single sign-on claims is 409 domain_taken.",
+    ),
+    (
         ["sso_by_domain", "sso_oidc_authorize"],
         "positive_data_acceptance",
         ["2xx", "400", "404", "422"],
@@ -467,6 +504,7 @@ def config(s: Seed) -> str:
         "doomed_envs": s.doomed_envs,
         "policies": s.policies,
         "access_requests": s.access_requests,
+        "console_assets": CONSOLE_ASSETS,
     }
     lines += [f"{name} = {_toml({'values': values})}" for name, values in dictionaries.items()]
     lines += ["", "[parameters]"]
@@ -479,6 +517,7 @@ def config(s: Seed) -> str:
         "path.user": "users",
         "path.id": "invitations",
         "path.token": "tokens",
+        "path.asset": "console_assets",
     }
     lines += [f"{json.dumps(k)} = {_toml(_bind(v))}" for k, v in bindings.items()]
     # One [[operations]] block per operation, holding all its settings: schemathesis applies only

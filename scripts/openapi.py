@@ -75,6 +75,15 @@ PUBLIC = {
     ("get", "/v1/sso/by-domain"),
     ("get", "/v1/sso/oidc/authorize"),
     ("get", "/v1/sso/oidc/callback"),
+    ("get", "/v1/sso/saml/metadata"),
+    ("get", "/v1/sso/saml/authorize"),
+    ("post", "/v1/sso/saml/acs"),
+    # the web console's page and files (text/html, CSS, JavaScript, SVG)
+    ("get", "/"),
+    ("get", "/device"),
+    ("get", "/verify-email"),
+    ("get", "/reset-password"),
+    ("get", "/console/{asset}"),
 }
 # Statuses beyond the ones every operation of its kind gets.
 EXTRA_ERRORS: dict[tuple[str, str], set[str]] = {
@@ -85,6 +94,11 @@ EXTRA_ERRORS: dict[tuple[str, str], set[str]] = {
     ("get", "/v1/sso/by-domain"): {"400", "404"},
     ("get", "/v1/sso/oidc/authorize"): {"400", "404", "422"},
     ("get", "/v1/sso/oidc/callback"): {"400", "401", "404", "409", "422"},
+    ("get", "/v1/sso/saml/metadata"): {"400", "404"},
+    ("get", "/v1/sso/saml/authorize"): {"400", "404"},
+    # every refusal of a Response is 401; 409 an account single sign-on did not create; 415 not a form
+    ("post", "/v1/sso/saml/acs"): {"400", "401", "409", "415"},
+    ("get", "/console/{asset}"): {"400", "404"},
 }
 MUTATIONS = {"post", "put", "patch", "delete"}
 NO_BODY = {"204", "302", "303", "304"}

@@ -302,3 +302,45 @@ def sign_in_at_issuer(local_stack: str, org: str, login: str, *, return_to: str 
                 fields.update({"login": login, "password": "any"})
             response = browser.post(action, data=fields)
     raise AssertionError("the issuer never sent the browser back")
+
+
+# --------------------------------------------------------------------------- SAML
+
+
+def _saml_cert() -> str:
+    """A self-signed certificate (P-256: cheap to make) an IdP configuration may name."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec as _ec
+    from cryptography.x509.oid import NameOID
+
+    key = _ec.generate_private_key(_ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "IdP")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=30))
+        .sign(key, hashes.SHA256())
+    )
+    return cert.public_bytes(serialization.Encoding.PEM).decode()
+
+
+SAML_CERT = _saml_cert()
+
+
+def saml_config(domain: str, *, role: str = "viewer") -> dict[str, Any]:
+    """A valid body of PUT /v1/orgs/{org}/sso/saml."""
+    return {
+        "idp_entity_id": "https://idp.example.test/saml",
+        "idp_sso_url": "https://idp.example.test/sso",
+        "idp_x509_cert": SAML_CERT,
+        "domains": [domain],
+        "default_role": role,
+    }

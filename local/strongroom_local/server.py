@@ -458,7 +458,7 @@ class LocalStack:
         url = self.url
         lines = [
             f"Strongroom is serving on {url}  (moto in-process: account {ACCOUNT}, {REGION}; {self._state_line()})",
-            f"  OpenAPI: {url}{docs.OPENAPI_PATH}   Swagger UI: {url}{docs.DOCS_PATH}",
+            f"  Console: {url}/   OpenAPI: {url}{docs.OPENAPI_PATH}   Swagger UI: {url}{docs.DOCS_PATH}",
         ]
         if self.auth_mode == "dev":
             who = f"-H '{DEV_USER_HEADER}: you@example.com'"

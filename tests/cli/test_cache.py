@@ -120,3 +120,34 @@ def test_a_value_that_cannot_be_an_environment_variable_is_not_cached() -> None:
 def test_any_environment_round_trips(values: dict[str, str]) -> None:
     cache.save(URL, TOKEN, "tag", values)
     assert load(URL, TOKEN) == ("tag", values)
+
+
+def test_the_age_is_since_the_server_last_confirmed_and_a_304_renews_it(cache_home: Path) -> None:
+    cache.save(URL, TOKEN, "e", VALUES)
+    file = Path(cache.path(URL, TOKEN))
+    then = file.stat().st_mtime - 100
+    os.utime(file, (then, then))
+    entry = cache.read(URL, TOKEN)
+    assert entry is not None
+    assert 99 < entry.age() < 200
+    cache.touch(URL, TOKEN)
+    entry = cache.read(URL, TOKEN)
+    assert entry is not None
+    assert entry.age() < 50
+
+
+def test_clear_by_credential_or_age(cache_home: Path) -> None:
+    other = "sr_svc_" + "c" * 26 + "_" + "d" * 38
+    cache.save(URL, TOKEN, "e", VALUES)
+    cache.save(URL.replace("3000", "3001"), TOKEN, "e", VALUES)
+    cache.save(URL, other, "e", VALUES)
+    assert Path(cache.path(URL, TOKEN)).name.startswith(cache.owner(TOKEN) + "-")
+    assert cache.owner(TOKEN) not in hashlib.sha256(TOKEN.encode()).hexdigest()  # not the server's hash
+    assert cache.clear(credential=TOKEN) == 2
+    assert cache.read(URL, other) is not None
+    theirs = Path(cache.path(URL, other))
+    old = theirs.stat().st_mtime - 7200
+    os.utime(theirs, (old, old))
+    assert cache.clear(older_than=3 * 3600) == 0
+    assert cache.clear(older_than=3600) == 1
+    assert list(cache_home.iterdir()) == []

@@ -78,8 +78,8 @@ def test_options_then_the_command_with_or_without_the_separator() -> None:
         ["ls", "--bogus"],
     )
     assert run._parse(["--env=", "--", "true"]) == ({"env": ""}, {}, ["true"])
-    with pytest.raises(run.RunError):  # not built yet: refused, never ignored
-        run._parse(["--watch", "--", "true"])
+    with pytest.raises(run.RunError):  # not an option of run: refused, never ignored
+        run._parse(["--daemon", "--", "true"])
 
 
 def _decoy(folder: Path, name: str) -> Path:

@@ -24,10 +24,11 @@ from typing import Any
 
 import pytest
 
+from saml_idp import Idp, acs_form
 from strongroom import aws, ids
 from strongroom_local import LocalStack
 from strongroom_local.template import load_template, routes
-from support import customer_key
+from support import customer_key, saml_config
 
 pytestmark = pytest.mark.http
 
@@ -667,6 +668,29 @@ def _sso_delete(w: World) -> tuple[str, str, str, Any, str]:
     return "DELETE", f"{org}/sso/oidc", w.owner, None, "sso.oidc_removed"
 
 
+def _saml_put(w: World) -> tuple[str, str, str, Any, str]:
+    body = saml_config(f"saml-{_uid()}.test")
+    return "PUT", f"/v1/orgs/{w.org()['slug']}/sso/saml", w.owner, body, "sso.saml_configured"
+
+
+def _saml_delete(w: World) -> tuple[str, str, str, Any, str]:
+    org = f"/v1/orgs/{w.org()['slug']}"
+    w.call("PUT", f"{org}/sso/saml", user=w.owner, body=saml_config(f"saml-{_uid()}.test"), want=200)
+    return "DELETE", f"{org}/sso/saml", w.owner, None, "sso.saml_removed"
+
+
+def _saml_acs(w: World) -> tuple[str, str, str | None, Any, str, dict[str, str]]:
+    """A member's sign-in (their first one, which provisions, ran before): one transaction, the
+    session's, with the request consumed, the assertion remembered and `user.login`."""
+    org, idp, domain = w.org(), Idp(), f"saml-{_uid()}.test"
+    body = {**saml_config(domain), "idp_entity_id": idp.entity_id, "idp_x509_cert": idp.keys.cert_pem}
+    w.call("PUT", f"/v1/orgs/{org['slug']}/sso/saml", user=w.owner, body=body, want=200)
+    email, form = f"sam-{_uid()}@{domain}", {"Content-Type": "application/x-www-form-urlencoded"}
+    first = w.api("POST", "/v1/sso/saml/acs", body=acs_form(w.api, org["id"], idp, email), headers=form)
+    assert first[0] == 200, first
+    return "POST", "/v1/sso/saml/acs", None, acs_form(w.api, org["id"], idp, email), "user.login", form
+
+
 def _scim_token_create(w: World) -> tuple[str, str, str, Any, str]:
     return "POST", f"/v1/orgs/{w.org()['slug']}/scim/tokens", w.owner, {"name": "idp"}, "scim_token.created"
 
@@ -744,6 +768,9 @@ RECIPES: dict[str, Recipe] = {
     "DELETE /v1/orgs/{org}/roles/{role}": _role_delete,
     "PUT /v1/orgs/{org}/sso/oidc": _sso_put,
     "DELETE /v1/orgs/{org}/sso/oidc": _sso_delete,
+    "PUT /v1/orgs/{org}/sso/saml": _saml_put,
+    "DELETE /v1/orgs/{org}/sso/saml": _saml_delete,
+    "POST /v1/sso/saml/acs": _saml_acs,
     "POST /v1/orgs/{org}/scim/tokens": _scim_token_create,
     "DELETE /v1/orgs/{org}/scim/tokens/{id}": _scim_token_revoke,
     "POST /v1/orgs/{org}/projects": _project_create,
@@ -1010,7 +1037,10 @@ def test_mutation_writes_exactly_one_audit_event_in_its_transaction(
     recorder.take()
 
     # When the mutation is called once (a recipe's sixth part: the headers it needs, e.g. a session)
-    status, headers, payload = api(method, path, user=user, json=body, headers=extra[0] if extra else None)
+    raw = body if isinstance(body, bytes) else None  # a form's body (SAML's ACS), else JSON
+    status, headers, payload = api(
+        method, path, user=user, json=None if raw else body, body=raw, headers=extra[0] if extra else None
+    )
     calls = recorder.take()
 
     # Then it succeeded with one transaction holding one audit event of the right action

@@ -22,7 +22,7 @@ import pytest
 from strongroom.http.app import PUBLIC_ROUTES
 from strongroom_local import LocalStack
 from strongroom_local.template import DEFAULT_ROUTE, load_template, routes
-from support import Api, unique_email
+from support import Api, saml_config, unique_email
 
 pytestmark = pytest.mark.http
 
@@ -136,6 +136,7 @@ BODIES: dict[str, Any] = {
         "domains": ["narrowed.example.test"],
         "default_role": "viewer",
     },
+    "PUT /v1/orgs/{org}/sso/saml": saml_config("narrowed-saml.example.test"),
 }
 QUERIES = {
     "GET /v1/me/permissions": "?org={org}",

@@ -314,6 +314,7 @@ def test_make_run_serves_health_quickly_prints_a_quick_start_and_stops_on_sigter
         out = proc.output()
         assert f"serving on {proc.url}" in out
         assert "X-Strongroom-Dev-User: you@example.com" in out
+        assert f"Console: {proc.url}/ " in out
         curls = [line.strip() for line in out.splitlines() if line.strip().startswith("curl ")]
         assert len(curls) == 3
         assert curls[0].endswith(f"{proc.url}/health")

@@ -50,7 +50,16 @@ from http_api.test_audit_every_mutation import (
 from strongroom import ids
 from strongroom.domain import tokens
 from strongroom_local import LocalStack
-from support import OIDC_CLIENT_ID, OIDC_CLIENT_SECRET, Api, OidcPeer, seal, sign_in_at_issuer, unique_email
+from support import (
+    OIDC_CLIENT_ID,
+    OIDC_CLIENT_SECRET,
+    Api,
+    OidcPeer,
+    saml_config,
+    seal,
+    sign_in_at_issuer,
+    unique_email,
+)
 
 pytestmark = pytest.mark.http
 
@@ -158,7 +167,9 @@ def _raw_call(local_stack: str, call: Call) -> Reply:
     headers = {"Content-Type": "application/json", **call.headers}
     if call.user is not None:
         headers["X-Strongroom-Dev-User"] = call.user
-    payload = None if call.body is None else json.dumps(call.body).encode()
+    payload = (
+        call.body if isinstance(call.body, bytes) else None if call.body is None else json.dumps(call.body).encode()
+    )
     try:
         conn.request(call.method, call.path, body=payload, headers=headers)
         response = conn.getresponse()
@@ -225,6 +236,7 @@ def tenant(api: Api, stack: LocalStack, oidc_peer: OidcPeer, workload_issuer: An
         "default_role": "viewer",
     }
     w.call("PUT", f"{org}/sso/oidc", user=w.owner, body=sso_body, want=200)
+    w.call("PUT", f"{org}/sso/saml", user=w.owner, body=saml_config(f"saml-{slug}.test"), want=200)
     return Tenant(w, org, slug, project, staging, webhook, token, event_id, stack.url, sso_domain)
 
 
@@ -315,6 +327,14 @@ def _sso_callbacks(t: Tenant, api: Api) -> list[Call]:
 Reads = Callable[[Tenant, Api], list[Call]]
 READS: dict[str, Reads] = {
     "GET /health": lambda t, api: [Call("GET", "/health")],
+    # the web console: its page at each path that opens it, and every file it serves
+    "GET /": lambda t, api: [Call("GET", "/")],
+    "GET /device": lambda t, api: [Call("GET", "/device?user_code=BCDF-GHJK")],
+    "GET /verify-email": lambda t, api: [Call("GET", "/verify-email?token=x")],
+    "GET /reset-password": lambda t, api: [Call("GET", "/reset-password?token=x")],
+    "GET /console/{asset}": lambda t, api: [
+        Call("GET", f"/console/{name}") for name in ("app.js", "console.css", "pico.min.css", "favicon.svg")
+    ],
     "GET /runtime/v1": lambda t, api: [Call("GET", "/runtime/v1", headers=t.bearer)],
     "GET /runtime/v1/secrets": _pull,
     "GET /runtime/v1/secrets/{key}": lambda t, api: [Call("GET", "/runtime/v1/secrets/DB_URL", headers=t.bearer)],
@@ -394,6 +414,12 @@ READS: dict[str, Reads] = {
         Call("GET", f"/v1/sso/oidc/authorize?org={t.slug}&return_to=/orgs"),
     ],
     "GET /v1/sso/oidc/callback": _sso_callbacks,
+    "GET /v1/orgs/{org}/sso/saml": lambda t, api: [Call("GET", f"{t.org}/sso/saml", user=t.owner)],
+    "GET /v1/sso/saml/metadata": lambda t, api: [Call("GET", f"/v1/sso/saml/metadata?org={t.slug}")],
+    "GET /v1/sso/saml/authorize": lambda t, api: [
+        Call("GET", f"/v1/sso/saml/authorize?org={t.slug}"),
+        Call("GET", f"/v1/sso/saml/authorize?org={t.slug}&return_to=/orgs"),
+    ],
 }
 
 

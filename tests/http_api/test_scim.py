@@ -1,7 +1,9 @@
 """SCIM 2.0 over HTTP: the real peer (`scim2 test` of scim2-cli) passes every check it runs against
 the local stack; a provisioned user is a member, a deactivated or deleted one is not (and its own
 credentials no longer reach the org); another org's token sees none of it; a revoked token is 401;
-a SCIM token is useless on /v1 and other credentials on /scim/v2; no token in audit or responses."""
+a SCIM token is useless on /v1 and other credentials on /scim/v2; no token in audit or responses.
+Groups are the org's roles: a PATCH of a Group's members sets their role (a custom Group is a
+custom role), and the last owner never leaves the owners' Group."""
 
 from __future__ import annotations
 
@@ -27,6 +29,7 @@ SCIM = "application/scim+json"
 USER = "urn:ietf:params:scim:schemas:core:2.0:User"
 PATCH = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
+GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
 
 
 def _scim2() -> str:
@@ -80,9 +83,14 @@ def test_scim2_cli_passes_every_check_it_runs(local_stack: str, org: dict[str, A
     )
     lines = [line for line in run.stdout.splitlines() if re.match(r"^[A-Z_]+ ", line)]
     assert lines, run.stdout + run.stderr
-    bad = [line for line in lines if not line.startswith("SUCCESS ")]
+    # SKIPPED: what the server says it does not do (a search across resource types at the root: 501).
+    bad = [line for line in lines if not line.startswith(("SUCCESS ", "SKIPPED "))]
     assert bad == [], run.stdout
-    assert run.returncode == 0, run.stdout + run.stderr
+    skipped = [line for line in lines if line.startswith("SKIPPED ")]
+    assert skipped == ["SKIPPED search_with_attributes"] * 2, run.stdout
+    assert "Resource types available are: 'User', 'Group'" in run.stdout
+    assert "attribute filtering honoured for Group" in run.stdout
+    assert run.returncode == 1 if skipped else 0, run.stdout + run.stderr  # scim2: 1 on anything but SUCCESS
 
 
 def members(api: Api, org: dict[str, Any]) -> dict[str, str]:
@@ -276,3 +284,116 @@ def test_provisioning_reaches_webhooks_as_member_events(api: Api, org: dict[str,
     assert sorted(e["type"] for e in events) == ["member.joined", "member.removed"]
     assert all(e["data"]["actor"] == {"type": "scim_token", "id": org["id"]} for e in events)
     assert org["token"] not in json.dumps(events)
+
+
+# --------------------------------------------------------------------------- Groups
+
+
+def add_members(*user_ids: str) -> dict[str, Any]:
+    return {
+        "schemas": [PATCH],
+        "Operations": [{"op": "add", "path": "members", "value": [{"value": u} for u in user_ids]}],
+    }
+
+
+def group_members(api: Api, token: str, group_id: str) -> list[str]:
+    status, _, group = scim(api, "GET", f"/Groups/{group_id}", token)
+    assert status == 200, group
+    return [m["value"] for m in group.get("members", [])]
+
+
+def test_a_group_patch_sets_a_members_role(api: Api, org: dict[str, Any], stack: LocalStack) -> None:
+    # Given a provisioned user (a viewer)
+    email = unique_email("grace")
+    status, _, user = scim(api, "POST", "/Users", org["token"], new_user(email))
+    assert status == 201
+    assert members(api, org)[email] == "viewer"
+    assert user["id"] in group_members(api, org["token"], "viewer")
+    # When the identity provider adds them to the developers' Group
+    status, _, group = scim(api, "PATCH", "/Groups/developer", org["token"], add_members(user["id"]))
+    # Then they are a developer, in that Group and no longer among the viewers
+    assert status == 200, group
+    assert user["id"] in [m["value"] for m in group["members"]]
+    assert members(api, org)[email] == "developer"
+    assert user["id"] not in group_members(api, org["token"], "viewer")
+    # A Group of its own is a custom role (holding nothing until an admin grants it)
+    status, _, made = scim(api, "POST", "/Groups", org["token"], {"schemas": [GROUP], "displayName": "Release Crew"})
+    assert status == 201, made
+    assert made["id"].startswith("rol_")
+    assert scim(api, "PATCH", f"/Groups/{made['id']}", org["token"], add_members(user["id"]))[0] == 200
+    assert members(api, org)[email] == "release-crew"
+    status, _, role = api("GET", f"{org['path']}/roles/release-crew", user=org["owner"])
+    assert (status, role["permissions"]) == (200, {})
+    # Deactivated, they are no member, but still the Group's; reactivated, they hold it again
+    off = {"schemas": [PATCH], "Operations": [{"op": "replace", "path": "active", "value": False}]}
+    assert scim(api, "PATCH", f"/Users/{user['id']}", org["token"], off)[0] == 200
+    assert email not in members(api, org)
+    assert user["id"] in group_members(api, org["token"], made["id"])
+    on = {"schemas": [PATCH], "Operations": [{"op": "replace", "path": "active", "value": True}]}
+    assert scim(api, "PATCH", f"/Users/{user['id']}", org["token"], on)[0] == 200
+    assert members(api, org)[email] == "release-crew"
+    # Deleting the Group deletes the role; its members are viewers again
+    assert scim(api, "DELETE", f"/Groups/{made['id']}", org["token"])[0] == 204
+    assert members(api, org)[email] == "viewer"
+    assert api("GET", f"{org['path']}/roles/release-crew", user=org["owner"])[0] == 404
+    assert scim(api, "DELETE", "/Groups/viewer", org["token"])[0] == 400
+    # Each change is one event, whose actor is the SCIM token
+    events = [e for e in audit_actions(stack, org["org_id"]) if e[0].startswith("scim_group.")]
+    assert [e[0] for e in events] == [
+        "scim_group.updated",
+        "scim_group.created",
+        "scim_group.updated",
+        "scim_group.deleted",
+    ]
+    assert {(e[1], e[2]) for e in events} == {("scim_token", org["id"])}
+
+
+def test_the_last_owner_never_leaves_the_owners_group(api: Api, org: dict[str, Any]) -> None:
+    owner_id = api("GET", "/v1/me", user=org["owner"])[2]["id"]
+    assert group_members(api, org["token"], "owner") == [owner_id]
+    # Given a provisioned user, added to the owners (by the owner's token): two owners
+    email = unique_email("heidi")
+    _, _, user = scim(api, "POST", "/Users", org["token"], new_user(email))
+    # An admin's token does not make owners
+    admin = unique_email("admin")
+    _, _, inv = api("POST", f"{org['path']}/invitations", user=org["owner"], json={"email": admin, "role": "admin"})
+    assert api("POST", f"/v1/invitations/{inv['token']}/accept", user=admin)[0] == 200
+    admins_token = api("POST", f"{org['path']}/scim/tokens", user=admin, json={"name": "admin-idp"})[2]["token"]
+    status, _, refused = scim(api, "PATCH", "/Groups/owner", admins_token, add_members(user["id"]))
+    assert (status, refused["schemas"]) == (403, [ERROR])
+    assert scim(api, "PATCH", "/Groups/owner", org["token"], add_members(user["id"]))[0] == 200
+    assert members(api, org)[email] == "owner"
+    # When the identity provider empties the owners' Group: refused (409), nothing moves
+    empty = {"schemas": [PATCH], "Operations": [{"op": "replace", "path": "members", "value": []}]}
+    status, _, refused = scim(api, "PATCH", "/Groups/owner", org["token"], empty)
+    assert (status, refused["schemas"], refused.get("status")) == (409, [ERROR], "409"), refused
+    assert sorted(group_members(api, org["token"], "owner")) == sorted([owner_id, user["id"]])
+    # Removing one of the two is fine; then the last one stays
+    one = {"schemas": [PATCH], "Operations": [{"op": "remove", "path": f'members[value eq "{user["id"]}"]'}]}
+    assert scim(api, "PATCH", "/Groups/owner", org["token"], one)[0] == 200
+    assert members(api, org)[email] == "viewer"
+    last = {"schemas": [PATCH], "Operations": [{"op": "remove", "path": f'members[value eq "{owner_id}"]'}]}
+    assert scim(api, "PATCH", "/Groups/owner", org["token"], last)[0] == 409
+    assert members(api, org)[org["owner"]] == "owner"
+
+
+def test_another_orgs_token_sees_none_of_this_orgs_groups(api: Api, org: dict[str, Any]) -> None:
+    # Given a custom Group with a member in this org, and another org's token
+    _, _, user = scim(api, "POST", "/Users", org["token"], new_user(unique_email("ivan")))
+    _, _, made = scim(api, "POST", "/Groups", org["token"], {"schemas": [GROUP], "displayName": "Ops"})
+    assert scim(api, "PATCH", f"/Groups/{made['id']}", org["token"], add_members(user["id"]))[0] == 200
+    other_owner, other_slug = unique_email("other"), f"scim-{pysecrets.token_hex(4)}"
+    assert api("POST", "/v1/orgs", user=other_owner, json={"name": "Other", "slug": other_slug})[0] == 201
+    other = api("POST", f"/v1/orgs/{other_slug}/scim/tokens", user=other_owner, json={"name": "idp"})[2]["token"]
+    # Then its Group is missing there, and this org's user cannot join the other org's Groups
+    assert scim(api, "GET", f"/Groups/{made['id']}", other)[0] == 404
+    assert scim(api, "PATCH", f"/Groups/{made['id']}", other, add_members(user["id"]))[0] == 404
+    assert scim(api, "DELETE", f"/Groups/{made['id']}", other)[0] == 404
+    status, _, listing = scim(api, "GET", "/Groups", other)
+    assert status == 200
+    assert sorted(g["id"] for g in listing["Resources"]) == ["admin", "developer", "owner", "viewer"]
+    assert user["id"] not in json.dumps(listing)
+    assert scim(api, "PATCH", "/Groups/developer", other, add_members(user["id"]))[0] == 400
+    assert scim(api, "GET", f"/Groups/{made['id']}", org["token"])[2]["members"] == [
+        {"value": user["id"], "$ref": user["meta"]["location"]}
+    ]

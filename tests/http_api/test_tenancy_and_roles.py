@@ -11,7 +11,7 @@ import pytest
 
 from strongroom import ids as server_ids
 from strongroom_local.template import load_template, routes
-from support import Api, org_with_members, unique_email
+from support import Api, org_with_members, saml_config, unique_email
 
 pytestmark = pytest.mark.http
 
@@ -100,6 +100,7 @@ BODIES: dict[str, Any] = {
         "domains": ["intruder.test"],
         "default_role": "admin",
     },
+    "PUT /v1/orgs/{org}/sso/saml": saml_config("intruder.test", role="admin"),
 }
 GRANT_ID = "grt_01m8rt5w37jqc2tb0rg5cwrxf3"
 
@@ -129,6 +130,8 @@ def victim(api: Api) -> dict[str, Any]:
     )
     # Its single sign-on is configured: a stranger's GET, PUT or DELETE of it is 404 all the same.
     status, _, _sso = api("PUT", f"/v1/orgs/{slug}/sso/oidc", user=owner, json=_sso_config(f"{slug}.test"))
+    assert status == 200
+    status, _, _saml = api("PUT", f"/v1/orgs/{slug}/sso/saml", user=owner, json=saml_config(f"{slug}.test"))
     assert status == 200
     return {"owner": owner, "org": org, "project": project, "invitation": inv, "user_id": me["id"], "role": role}
 
@@ -221,6 +224,33 @@ def test_only_owners_configure_single_sign_on(api: Api) -> None:
     assert api("GET", f"/v1/orgs/{slug}/sso/oidc", user=owner)[0] == 404
     # Released with it: the other org may claim the domain now.
     assert api("PUT", f"/v1/orgs/{other_slug}/sso/oidc", user=other, json=config)[0] == 200
+
+
+def test_only_owners_configure_saml_and_no_other_org_sees_it(api: Api) -> None:
+    slug, emails, _ = _org_with(api, {"admin": "admin"})
+    config = saml_config(f"{slug}.test")
+    admin, owner = emails["admin"], emails["owner"]
+    assert api("PUT", f"/v1/orgs/{slug}/sso/saml", user=admin, json=config)[0] == 403
+    assert api("GET", f"/v1/orgs/{slug}/sso/saml", user=admin)[0] == 403
+    assert api("DELETE", f"/v1/orgs/{slug}/sso/saml", user=admin)[0] == 403
+    assert api("PUT", f"/v1/orgs/{slug}/sso/saml", user=owner, json=config)[0] == 200
+    # OIDC may share the org's own domain; another org may not claim it by either method.
+    oidc = {**_sso_config(f"{slug}.test")}
+    assert api("PUT", f"/v1/orgs/{slug}/sso/oidc", user=owner, json=oidc)[0] == 200
+    other = unique_email("other")
+    other_slug = f"other-{secrets.token_hex(4)}"
+    assert api("POST", "/v1/orgs", user=other, json={"name": "Other", "slug": other_slug})[0] == 201
+    assert api("GET", f"/v1/orgs/{slug}/sso/saml", user=other)[0] == 404
+    assert api("DELETE", f"/v1/orgs/{slug}/sso/saml", user=other)[0] == 404
+    assert api("GET", f"/v1/orgs/{other_slug}/sso/saml", user=other)[0] == 404
+    status, _, body = api("PUT", f"/v1/orgs/{other_slug}/sso/saml", user=other, json=config)
+    assert (status, body["error"]["code"]) == (409, "domain_taken")
+    # Removing SAML keeps the claim OIDC still holds; removing both releases it.
+    assert api("DELETE", f"/v1/orgs/{slug}/sso/saml", user=owner)[0] == 204
+    assert api("GET", f"/v1/sso/by-domain?domain={slug}.test")[2]["methods"] == ["oidc"]
+    assert api("PUT", f"/v1/orgs/{other_slug}/sso/saml", user=other, json=config)[0] == 409
+    assert api("DELETE", f"/v1/orgs/{slug}/sso/oidc", user=owner)[0] == 204
+    assert api("PUT", f"/v1/orgs/{other_slug}/sso/saml", user=other, json=config)[0] == 200
 
 
 def test_the_last_owner_can_neither_leave_nor_be_demoted(api: Api) -> None:

@@ -183,10 +183,17 @@ def test_security(doc: dict[str, Any]) -> None:
     assert doc["security"] == [{"bearerAuth": []}, {"devUser": []}]
     public = sorted((m, p) for m, p, op in _operations(doc) if op.get("security") == [])
     assert public == [
+        ("get", "/"),
+        ("get", "/console/{asset}"),
+        ("get", "/device"),
         ("get", "/health"),
+        ("get", "/reset-password"),
         ("get", "/v1/sso/by-domain"),
         ("get", "/v1/sso/oidc/authorize"),
         ("get", "/v1/sso/oidc/callback"),
+        ("get", "/v1/sso/saml/authorize"),
+        ("get", "/v1/sso/saml/metadata"),
+        ("get", "/verify-email"),
         ("post", "/v1/auth/device/start"),
         ("post", "/v1/auth/device/token"),
         ("post", "/v1/auth/forgot-password"),
@@ -195,6 +202,7 @@ def test_security(doc: dict[str, Any]) -> None:
         ("post", "/v1/auth/register"),
         ("post", "/v1/auth/reset-password"),
         ("post", "/v1/auth/verify-email"),
+        ("post", "/v1/sso/saml/acs"),
     ]
 
 

@@ -1,4 +1,4 @@
-"""SCIM's pure rules (domain/scim.py, domain/scim_tokens.py): the one filter served, which email a
+"""SCIM's pure rules (domain/scim.py, scim_groups.py, scim_tokens.py): the filters served, which email a
 User stands for, what a request body may be, the token format; and that the published schema is
 the model served."""
 
@@ -7,8 +7,15 @@ from __future__ import annotations
 import pytest
 from scim2_models import Context
 
-from strongroom.domain import scim, scim_tokens, tokens
-from strongroom.models.scim_resources import USER_SCHEMA, ScimUser, service_provider_config, user_schema
+from strongroom.domain import scim, scim_groups, scim_tokens, tokens
+from strongroom.models.scim_resources import (
+    GROUP_SCHEMA,
+    USER_SCHEMA,
+    ScimUser,
+    group_schema,
+    service_provider_config,
+    user_schema,
+)
 
 
 @pytest.mark.parametrize(
@@ -93,3 +100,35 @@ def test_a_scim_token_is_checksummed_and_parses_to_its_id() -> None:
     assert tokens.parse(token, scim_tokens.PREFIX, "sct") == "sct_01m8xarpaje7y4jxddg9p646bw"
     assert tokens.parse(token[:-1] + ("A" if token[-1] != "A" else "B"), scim_tokens.PREFIX, "sct") is None
     assert tokens.parse(token, tokens.PREFIX) is None  # not a service token
+
+
+@pytest.mark.parametrize(
+    ("expression", "display_name"),
+    [('displayName eq "Release Crew"', "Release Crew"), (' DISPLAYNAME eq "a\\"b" ', 'a"b'), (None, None)],
+)
+def test_the_group_filter_is_display_name_eq(expression: str | None, display_name: str | None) -> None:
+    assert scim.display_name_filter(expression) == display_name
+
+
+@pytest.mark.parametrize("expression", ['displayName co "x"', 'userName eq "x"', 'displayName eq "a" or id eq "b"'])
+def test_any_other_group_filter_is_invalid_filter(expression: str) -> None:
+    with pytest.raises(scim.ScimInvalid) as refused:
+        scim.display_name_filter(expression)
+    assert refused.value.code == "invalidFilter"
+
+
+def test_a_group_is_a_display_name_and_user_members_only() -> None:
+    published = {a.name: a for a in group_schema().attributes or []}
+    assert set(published) == {"displayName", "members"}
+    assert published["displayName"].required
+    members = {a.name: a for a in published["members"].sub_attributes or []}
+    assert set(members) == {"value", "$ref"}
+    assert members["$ref"].reference_types == ["User"]  # no nested groups
+    with pytest.raises(scim.ScimInvalid):
+        scim_groups.parse_group({"schemas": [GROUP_SCHEMA]}, Context.RESOURCE_CREATION_REQUEST)  # no displayName
+    group = scim_groups.parse_group(
+        {"schemas": [GROUP_SCHEMA], "displayName": "Ops", "members": [{"value": "not-a-user"}]},
+        Context.RESOURCE_CREATION_REQUEST,
+    )
+    with pytest.raises(scim.ScimInvalid):
+        scim_groups.member_ids(group)

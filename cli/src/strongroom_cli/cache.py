@@ -1,7 +1,11 @@
 """The local, encrypted cache of the last values `run` received for an environment, so that an
 unchanged environment costs one 304 and `run --fallback` works with the server unreachable.
 
-One file per (API URL, credential), named by a hash. Layout:
+One file per (API URL, credential), named `<owner>-<hash>.bin`: `owner` is a domain-separated
+hash of the credential (not the SHA-256 the server stores), so that `logout` can remove that
+credential's files without knowing every URL they were for. The file's modification time is when
+the server last confirmed its values (a 200 writes it, a 304 touches it): `--cache-max-age`
+measures that. Layout:
 
     b"SR2\\n" ETag b"\\n" nonce(12) AES-256-GCM(values)
 
@@ -19,6 +23,7 @@ whose OpenSSL binding costs `run` 2 ms to load.
 from __future__ import annotations
 
 import os
+import time
 
 from strongroom_cli.config import cache_dir, write_private
 
@@ -57,9 +62,14 @@ def derive_key(credential: str) -> bytes:
     return hmac_sha256(prk, b"cache\x01")
 
 
+def owner(credential: str) -> str:
+    """The file-name prefix of a credential's cache files."""
+    return sha256(b"strongroom-cli-cache-owner\n" + credential.encode()).hexdigest()[:16]
+
+
 def name(url: str, credential: str) -> str:
     credential_hash = sha256(credential.encode()).hexdigest()
-    return sha256(f"{url}\n{credential_hash}".encode()).hexdigest()[:40] + ".bin"
+    return f"{owner(credential)}-{sha256(f'{url}\n{credential_hash}'.encode()).hexdigest()[:40]}.bin"
 
 
 def path(url: str, credential: str) -> str:
@@ -88,12 +98,16 @@ def _aad(file: str, etag: str) -> bytes:
 class Entry:
     """A cache file read but not yet decrypted: the ETag is usable at once, the values on demand."""
 
-    __slots__ = ("_blob", "_file", "etag")
+    __slots__ = ("_blob", "_file", "confirmed", "etag")
 
-    def __init__(self, file: str, etag: str, blob: bytes) -> None:
+    def __init__(self, file: str, etag: str, blob: bytes, confirmed: float = 0.0) -> None:
         self._file = file
         self.etag = etag
         self._blob = blob
+        self.confirmed = confirmed  # when the server last confirmed these values (the file's mtime)
+
+    def age(self) -> float:
+        return max(0.0, time.time() - self.confirmed)
 
     def values(self, credential: str) -> dict[str, str] | None:
         """The cached values, or None when the file is not ours or was altered."""
@@ -117,6 +131,7 @@ def read(url: str, credential: str) -> Entry | None:
     try:
         with open(file, "rb") as handle:
             raw = handle.read()
+            confirmed = os.fstat(handle.fileno()).st_mtime
     except OSError:
         return None
     if not raw.startswith(MAGIC):
@@ -124,7 +139,39 @@ def read(url: str, credential: str) -> Entry | None:
     tag, newline, blob = raw[len(MAGIC) :].partition(b"\n")
     if not newline or len(blob) < NONCE + 16 or not tag.isascii():
         return None
-    return Entry(file, tag.decode("ascii"), blob)
+    return Entry(file, tag.decode("ascii"), blob, confirmed)
+
+
+def touch(url: str, credential: str) -> None:
+    """The server confirmed the cached values (304): their age starts again."""
+    try:  # noqa: SIM105 - contextlib costs `run` an import
+        os.utime(path(url, credential))
+    except OSError:
+        pass
+
+
+def clear(*, older_than: float | None = None, credential: str | None = None) -> int:
+    """Remove cache files (those older than `older_than` seconds, or one credential's); how many."""
+    folder = cache_dir()
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return 0
+    prefix = f"{owner(credential)}-" if credential is not None else ""
+    removed = 0
+    now = time.time()
+    for entry in names:
+        if not entry.endswith((".bin", ".tmp")) or not entry.startswith(prefix):
+            continue
+        file = os.path.join(folder, entry)
+        try:
+            if older_than is not None and now - os.stat(file).st_mtime < older_than:
+                continue
+            os.unlink(file)
+            removed += 1
+        except OSError:
+            continue
+    return removed
 
 
 def save(url: str, credential: str, etag: str, values: dict[str, str]) -> None:

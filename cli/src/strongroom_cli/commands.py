@@ -48,9 +48,10 @@ def _http_error() -> type[Exception]:
 
 
 class State:
-    def __init__(self, settings: Settings, as_json: bool, output: str | None = None) -> None:
+    def __init__(self, settings: Settings, as_json: bool, output: str | None = None, *, offline: bool = False) -> None:
         self.settings = settings
         self.output = output or ("json" if as_json else None)  # None: a table on a terminal, else tsv
+        self.offline = offline  # --offline / STRONGROOM_OFFLINE: no request at all
         self._client: httpx.Client | None = None
 
     @property
@@ -64,6 +65,9 @@ class State:
 
     @property
     def client(self) -> httpx.Client:
+        if self.offline:
+            fail(f"`{_command_path()}` needs the server, and --offline (STRONGROOM_OFFLINE) opens no connection: "
+                 "offline, `run` and `render` read the local cache", 2)  # fmt: skip
         if self._client is None:
             import httpx  # noqa: PLC0415 - 60 ms to import: only commands that call the API pay it
 
@@ -293,28 +297,36 @@ def resource_commands(
 
 
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--api-url", envvar="STRONGROOM_API_URL", help="Strongroom API (default http://127.0.0.1:3000)")
+@click.option("--api-url", help="Strongroom API (default http://127.0.0.1:3000)")
 @click.option("--token", help="A service or personal access token (else STRONGROOM_TOKEN or your login)")
 @click.option("--org", help="Org ID or slug (else STRONGROOM_ORG or .strongroom.toml)")
 @click.option("--project", help="Project ID or slug")
 @click.option("--env", "env", help="Environment ID or slug")
+@click.option("--profile", help="A profile of the CLI's config.toml (else STRONGROOM_PROFILE; `configure profile`)")
+@click.option(
+    "--offline", is_flag=True, help="No network at all: `run` and `render` use the local cache (STRONGROOM_OFFLINE=1)"
+)
 @click.version_option(__version__, prog_name="strongroom")
 @click.pass_context
 def cli(ctx: click.Context, api_url: str | None, token: str | None, org: str | None, project: str | None,
-        env: str | None) -> None:  # fmt: skip
+        env: str | None, profile: str | None, offline: bool) -> None:  # fmt: skip
     """Strongroom: secrets for your teams, CI jobs and servers.
 
     `strongroom run -- cmd` runs a command with the environment's secrets as variables."""
     try:
-        settings = resolve(api_url=api_url, token=token, org=org, project=project, env=env)
+        settings = resolve(api_url=api_url, token=token, org=org, project=project, env=env, profile=profile)
     except ConfigError as exc:
         fail(str(exc), 2)
-    ctx.obj = State(settings, False, ctx.meta.get(_OUTPUT))
+    from strongroom_cli.run import is_offline  # noqa: PLC0415
+
+    ctx.obj = State(settings, False, ctx.meta.get(_OUTPUT), offline=is_offline({"offline": offline}))
 
 
 @cli.command("run", context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
 def run_help() -> None:
-    """Run a command with the environment's secrets: strongroom run [--project P --env E] [--fallback] -- cmd…"""
+    """Run a command with the environment's secrets: strongroom run [options] -- cmd… (`run --help`:
+    --fallback, --offline, --cache-max-age, --watch, --interval, --signal, --mount, --format, --fifo,
+    --template, --require-valid, --only, --preserve-env, --no-inherit-env)"""
     fail("`run` is handled before this point; see `strongroom run --help`", 2)
 
 
@@ -608,7 +620,14 @@ def _workload_login(state: State, identity_id: str | None, oidc_token: str | Non
 @cli.command()
 @click.pass_obj
 def logout(state: State) -> None:
-    """Forget the stored login for this API URL."""
+    """Forget the stored login for this API URL, and the values cached with it."""
+    from strongroom_cli import cache  # noqa: PLC0415
+    from strongroom_cli.config import load_login  # noqa: PLC0415
+
+    login = load_login(state.settings.api_url)
+    credential = login.get("token") or (f"dev:{login['dev_user']}" if login.get("dev_user") else "")
+    if credential:
+        cache.clear(credential=credential)
     forgotten = forget_login(state.settings.api_url)
     click.echo("logged out" if forgotten else "was not logged in", err=True)
 
@@ -983,58 +1002,104 @@ def _plain(opened: Any, key: str, value: str) -> str:
 
 
 @secrets.command("get")
-@click.argument("key")
-@click.option("--version", type=int)
+@click.argument("keys", nargs=-1, required=True, metavar="KEY...")
+@click.option("--version", type=int, help="With one KEY: that version")
 @click.option("--raw", is_flag=True, help="References unexpanded")
 @click.pass_obj
-def secrets_get(state: State, key: str, version: int | None, raw: bool) -> None:
+def secrets_get(state: State, keys: tuple[str, ...], version: int | None, raw: bool) -> None:
+    """One KEY's value (verbatim), or several KEYs' as `key value` rows (--json: a list)."""
+    if version is not None and len(keys) > 1:
+        fail("--version takes one KEY", 2)
+    got = [_secret(state, key, version, raw) for key in keys]
+    if state.output:
+        emit(state, got[0] if len(got) == 1 else got, ["key", "value"])
+    elif len(got) == 1:
+        click.echo(got[0]["value"])
+    else:
+        emit(state, [{"key": g["key"], "value": g["value"]} for g in got], ["key", "value"])
+
+
+def _secret(state: State, key: str, version: int | None, raw: bool) -> dict[str, Any]:
+    if not SECRET_KEY.match(key):
+        fail(f"{key!r} is not a secret name", 2)
     if state.settings.is_service_token and version is None and not raw:
-        if not SECRET_KEY.match(key):
-            fail(f"{key!r} is not a secret name", 2)
         opened = _client_key(state)
-        secret = state.call("GET", f"/runtime/v1/secrets/{key}")
+        secret: dict[str, Any] = state.call("GET", f"/runtime/v1/secrets/{key}")
         secret["value"] = _plain(opened, key, secret["value"])
-        if state.as_json:
-            emit(state, secret)
-        else:
-            click.echo(secret["value"])
-        return
+        return secret
     opened = None if raw else _client_key(state)
     query = "&".join(q for q in (f"version={version}" if version else "", "resolve=false" if raw else "") if q)
     secret = state.call("GET", f"{state.env_path()}/secrets/{key}{'?' + query if query else ''}")
     secret["value"] = _plain(opened, key, secret["value"])
-    if state.as_json:
-        emit(state, secret)
-    else:
-        click.echo(secret["value"])
+    return secret
+
+
+def _assignments(args: tuple[str, ...]) -> dict[str, str | None]:
+    """`KEY=VALUE …`, or `KEY [VALUE]` as before (None: the value is still to be read)."""
+    if len(args) <= 2 and "=" not in args[0]:
+        return {args[0]: args[1] if len(args) == 2 else None}
+    pairs: dict[str, str | None] = {}
+    for arg in args:
+        key, sep, value = arg.partition("=")
+        if not sep:
+            fail(f"{arg!r}: give KEY=VALUE pairs (or one KEY [VALUE])", 2)
+        pairs[key] = value
+    return pairs
+
+
+def _value_of(key: str, given: str | None, *, from_stdin: bool) -> str:
+    """The value given, else standard input's (off a terminal, or --stdin), else a hidden prompt."""
+    if given is not None:
+        return given
+    if from_stdin or not sys.stdin.isatty():
+        return sys.stdin.read()
+    return str(click.prompt(f"value for {key} (hidden)", hide_input=True, err=True))
 
 
 @secrets.command("set")
-@click.argument("key")
-@click.argument("value", required=False)
+@click.argument("args", nargs=-1, metavar="KEY=VALUE... | KEY [VALUE]")
+@click.option(
+    "--delete",
+    "deletions",
+    multiple=True,
+    metavar="KEY",
+    help="Repeated (or comma-separated): delete in the same change",
+)
 @click.option("--stdin", "from_stdin", is_flag=True, help="Read the value from standard input (default off a terminal)")
 @click.option("--comment", default="")
 @click.pass_obj
-def secrets_set(state: State, key: str, value: str | None, from_stdin: bool, comment: str) -> None:
-    """Set KEY. Without VALUE (which lands in shell history), the value is asked for with hidden
-    input on a terminal, and read from standard input, verbatim, otherwise."""
-    if from_stdin and value is not None:
-        fail("give a VALUE or --stdin, not both", 2)
-    if value is None:
-        if from_stdin or not sys.stdin.isatty():
-            value = sys.stdin.read()
-        else:
-            value = click.prompt(f"value for {key} (hidden)", hide_input=True, err=True)
+def secrets_set(state: State, args: tuple[str, ...], deletions: tuple[str, ...], from_stdin: bool,
+                comment: str) -> None:  # fmt: skip
+    """Set KEY, or several KEY=VALUE pairs and --delete OLD as one atomic change. Without VALUE
+    (which lands in shell history), the value is asked for with hidden input on a terminal, and
+    read from standard input, verbatim, otherwise."""
+    delete = [k.strip() for d in deletions for k in d.split(",") if k.strip()]
+    if not args and not delete:
+        fail("give KEY [VALUE], KEY=VALUE pairs, or --delete KEY", 2)
+    pairs = _assignments(args) if args else {}
+    for key in [*pairs, *delete]:
+        if not SECRET_KEY.match(key):
+            fail(f"{key!r} is not a secret name", 2)
+    if from_stdin and (len(pairs) != 1 or None not in pairs.values()):
+        fail("--stdin reads the value of one KEY given without a value", 2)
+    values = {key: _value_of(key, given, from_stdin=from_stdin) for key, given in pairs.items()}
     opened = _client_key(state)
     if opened is not None:  # a client-encrypted environment: the server gets the ciphertext only
-        value = opened.encrypt(key, value)
-    written = state.call(
-        "PUT", f"{state.env_path()}/secrets/{key}", body={"value": value, "comment": comment}, ok=(200, 202)
-    )
+        values = {k: opened.encrypt(k, v) for k, v in values.items()}
+    if len(values) == 1 and not delete:
+        ((key, value),) = values.items()
+        written = state.call(
+            "PUT", f"{state.env_path()}/secrets/{key}", body={"value": value, "comment": comment}, ok=(200, 202)
+        )
+        columns = ["key", "version", "updated_at"]
+    else:
+        body = {"set": values, "delete": delete, **({"comment": comment} if comment else {})}
+        written = state.call("PATCH", f"{state.env_path()}/secrets", body=body, ok=(200, 202))
+        columns = ["key", "action", "version"]
     if "change_request" in written:  # a protected environment: held for approval (governance_commands.py)
         emit(state, written["change_request"], ["id", "status"], title="change request opened")
         return
-    emit(state, written, ["key", "version", "updated_at"])
+    emit(state, written.get("changes", written), columns)
 
 
 @secrets.command("delete")
@@ -1146,14 +1211,45 @@ def _promote_call(state: State, source: str, target: str, keys: str | None, *, d
 
 @cli.command()
 @click.argument("source")
-@click.argument("target")
-@click.option("--exit-code", is_flag=True, help="Exit 1 when promoting would change something (CI)")
+@click.argument("target", required=False)
+@click.option(
+    "--from-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Compare this dotenv file's keys (e.g. .env.example) with the environment SOURCE's",
+)
+@click.option("--exit-code", is_flag=True, help="Exit 1 when there is a difference (CI)")
 @click.pass_obj
-def diff(state: State, source: str, target: str, exit_code: bool) -> None:
-    """What promoting SOURCE to TARGET would change (keys only, never values)."""
+def diff(state: State, source: str, target: str | None, from_file: Path | None, exit_code: bool) -> None:
+    """What promoting SOURCE to TARGET would change (keys only, never values); with --from-file
+    FILE, the keys FILE names that the environment SOURCE lacks (missing) or it has beyond them (extra)."""
+    if from_file is not None:
+        _diff_file(state, from_file, source, target, exit_code=exit_code)
+        return
+    if target is None:
+        fail("diff SOURCE TARGET, or diff --from-file FILE ENV", 2)
     result = _promote_call(state, source, target, None, dry_run=True)
     emit(state, result["changes"], ["key", "action"], title=f"{source} → {target}")
     if exit_code and any(c["action"] != "unchanged" for c in result["changes"]):
+        sys.exit(1)
+
+
+def _diff_file(state: State, file: Path, env: str, extra: str | None, *, exit_code: bool) -> None:
+    from strongroom_cli import gates  # noqa: PLC0415
+
+    if extra is not None:
+        fail("diff --from-file FILE ENV takes one environment", 2)
+    try:
+        file_keys = gates.dotenv_keys(file.read_text(encoding="utf-8"))
+    except (OSError, UnicodeError, ValueError) as exc:
+        fail(f"--from-file {file}: {getattr(exc, 'strerror', None) or exc}", 2)
+    if state.settings.is_service_token:  # its own environment, whatever ENV says
+        env_keys = list(state.call("GET", "/runtime/v1/secrets?format=json")["secrets"])
+    else:
+        path = f"{_project_path(state)}/environments/{quote(env, safe='')}/secrets?values=false"
+        env_keys = [row["key"] for row in state.pages(path)]
+    changes = gates.key_diff(file_keys, env_keys)
+    emit(state, changes, ["key", "action"], title=f"{file.name} → {env}")
+    if exit_code and any(c["action"] != "present" for c in changes):
         sys.exit(1)
 
 
@@ -1299,11 +1395,20 @@ def audit_verify(state: State, event_id: str | None, key_file: Path | None) -> N
 
 # The rest of the API's commands (tokens, invitations, webhooks, template, validate, encryption,
 # restore, audit search|tail) register themselves on `cli`.
-import strongroom_cli.api_commands  # noqa: E402, F401
+import strongroom_cli.api_commands  # noqa: E402
+
+# Single sign-on with SAML (`sso saml …`) and `sso oidc remove` register themselves on `sso`.
+import strongroom_cli.sso_commands  # noqa: E402, F401
 
 # The end-to-end commands (keys, grant, grants, rekey) and governance's (request, requests,
 # changes) register themselves on `cli`.
 from strongroom_cli import e2e_commands, governance_commands  # noqa: E402, F401
+
+# `cache clear`, `configure` (profiles, `configure debug`) and `render` (templates filled from the
+# environment's values) register themselves on `cli`.
+from strongroom_cli import offline_commands as _offline_commands  # noqa: E402, F401
+from strongroom_cli import profile_commands as _profile_commands  # noqa: E402, F401
+from strongroom_cli import render as _render  # noqa: E402, F401
 
 # isort: split
 # The agents' commands (agents, jobs, discovered, wraps, agent run) register themselves on `cli`.

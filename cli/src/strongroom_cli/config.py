@@ -2,9 +2,11 @@
 `run` fast path imports this).
 
 Precedence, highest first: command-line flags; environment variables (`STRONGROOM_API_URL`,
-`STRONGROOM_TOKEN`, `STRONGROOM_ORG`, `STRONGROOM_PROJECT`, `STRONGROOM_ENV`); the nearest
-`.strongroom.toml` from the working directory up (per-directory org/project/env, like
-`doppler setup`); the stored login for the API URL. A service token (`sr_svc_…`) implies its own
+`STRONGROOM_TOKEN`, `STRONGROOM_ORG`, `STRONGROOM_PROJECT`, `STRONGROOM_ENV`); the profile named
+by `--profile` or `STRONGROOM_PROFILE` (`[profiles.NAME]` of $XDG_CONFIG_HOME/strongroom/config.toml:
+api_url, org, project, env); the nearest `.strongroom.toml` from the working directory up
+(per-directory org/project/env, like `doppler setup`); the profile `default` when none is named;
+the stored login for the API URL. A service token (`sr_svc_…`) implies its own
 org, project and environment.
 
 Where credentials go (`Settings.auth_headers` is the only way into a request, and it checks):
@@ -58,6 +60,42 @@ def config_dir() -> str:
 def cache_dir() -> str:
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return os.path.join(base, "strongroom")
+
+
+def profiles_file() -> str:
+    return os.path.join(config_dir(), "config.toml")
+
+
+PROFILE_KEYS = ("api_url", "org", "project", "env")
+
+
+def read_profiles() -> dict[str, dict[str, str]]:
+    """NAME -> its settings, from config.toml's `[profiles.NAME]` tables ({} without the file)."""
+    path = profiles_file()
+    if not os.path.isfile(path):
+        return {}
+    import tomllib  # noqa: PLC0415 - only when the file exists
+
+    try:
+        with open(path, encoding="utf-8") as handle:
+            data = tomllib.loads(handle.read())
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+    profiles = data.get("profiles", {})
+    if not isinstance(profiles, dict) or not all(isinstance(v, dict) for v in profiles.values()):
+        raise ConfigError(f"{path}: [profiles.NAME] must be tables")
+    return {str(n): {k: str(v) for k, v in t.items() if k in PROFILE_KEYS} for n, t in profiles.items()}
+
+
+def write_profiles(profiles: dict[str, dict[str, str]]) -> str:
+    import json  # noqa: PLC0415 - TOML basic strings are JSON strings for what we write
+
+    lines: list[str] = []
+    for name in sorted(profiles):
+        lines += ["", f"[profiles.{json.dumps(name)}]"]
+        lines += [f"{k} = {json.dumps(v)}" for k, v in profiles[name].items() if v]
+    write_private(profiles_file(), ("\n".join(lines).lstrip("\n") + "\n").encode("utf-8"))
+    return profiles_file()
 
 
 def _credentials_file() -> str:
@@ -215,7 +253,7 @@ def forget_login(api_url: str) -> bool:
 class Settings:
     """What one invocation talks to (a plain class: `dataclasses` costs `run` 11 ms to import)."""
 
-    __slots__ = ("api_url", "dev_user", "env", "login", "org", "project", "sources", "token")
+    __slots__ = ("api_url", "dev_user", "env", "login", "org", "profile", "project", "sources", "token")
 
     def __init__(
         self,
@@ -237,6 +275,7 @@ class Settings:
         self.sources = sources if sources is not None else {}
         # The stored login the token came from (a machine identity's says how to renew it).
         self.login: dict[str, str] = {}
+        self.profile = ""  # the profile read, if any
 
     @property
     def is_service_token(self) -> bool:
@@ -289,15 +328,26 @@ class Settings:
 
 
 def resolve(**flags: str | None) -> Settings:
-    """Settings from flags > environment > .strongroom.toml > stored login."""
+    """Settings from flags > environment > the named profile > .strongroom.toml > the default
+    profile > stored login."""
     project_file = read_project_file(find_project_file())
     sources: dict[str, str] = {}
+    named = flags.get("profile") or os.environ.get("STRONGROOM_PROFILE") or ""
+    profiles = read_profiles()
+    if named and named not in profiles:
+        known = ", ".join(sorted(profiles)) or "none yet: `strongroom configure profile NAME --api-url …`"
+        raise ConfigError(f"no profile {named!r} in {profiles_file()} (profiles: {known})")
+    chosen = profiles.get(named, {}) if named else {}
+    fallback = {} if named else profiles.get("default", {})
+    profile_name = named or ("default" if fallback else "")
 
     def pick(name: str, env_name: str, default: str = "") -> str:
         for source, value in (
             ("flag", flags.get(name)),
             ("environment", os.environ.get(env_name)),
+            (f"profile {profile_name}", chosen.get(name)),
             (PROJECT_FILE, project_file.get(name)),
+            (f"profile {profile_name}", fallback.get(name)),
         ):
             if value:
                 sources[name] = source
@@ -312,6 +362,7 @@ def resolve(**flags: str | None) -> Settings:
         env=pick("env", "STRONGROOM_ENV"),
         sources=sources,
     )
+    settings.profile = profile_name
     token = flags.get("token") or os.environ.get("STRONGROOM_TOKEN")
     if token:
         settings.token = token

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 
 # The group's options that `strongroom [options] run …` hands on to `run` (which takes them too).
-_GROUP_VALUE_OPTIONS = frozenset({"--api-url", "--token", "--org", "--project", "--env", "-o", "--output"})
+_GROUP_VALUE_OPTIONS = frozenset({"--api-url", "--token", "--org", "--project", "--env", "--profile", "-o", "--output"})
 
 
 def _run_argv(argv: list[str]) -> list[str] | None:
@@ -17,7 +17,7 @@ def _run_argv(argv: list[str]) -> list[str] | None:
             return argv[:i] + argv[i + 1 :]
         if arg in _GROUP_VALUE_OPTIONS:
             i += 2
-        elif arg == "--json" or arg.split("=", 1)[0] in _GROUP_VALUE_OPTIONS:
+        elif arg in {"--json", "--offline"} or arg.split("=", 1)[0] in _GROUP_VALUE_OPTIONS:
             i += 1
         else:
             return None

@@ -15,7 +15,7 @@ import os
 import sys
 
 from strongroom_cli import cache
-from strongroom_cli.config import ConfigError, Settings, resolve
+from strongroom_cli.config import ConfigError, Settings, parse_duration, resolve
 from strongroom_cli.config import split_url as _split  # noqa: F401 - run's URL rules, as tests read them
 from strongroom_sdk import wire
 
@@ -27,8 +27,11 @@ if TYPE_CHECKING:
     Response = tuple[int, dict[str, str], bytes]
 
 USAGE = (
-    "usage: strongroom run [--project P] [--env E] [--org O] [--api-url URL] [--token T] [--fallback] "
-    "-- command [args…]"
+    "usage: strongroom run [--project P] [--env E] [--org O] [--api-url URL] [--token T] [--fallback]\n"
+    "       [--watch [--interval 10s] [--signal HUP]] [--mount NAME [--format dotenv|json|yaml] [--fifo]]\n"
+    "       [--template SRC:DEST]… [--require-valid] [--only K1,K2] [--preserve-env K] [--no-inherit-env]\n"
+    "       [--offline] [--cache-max-age 1h] [--profile NAME]\n"
+    "       -- command [args…]"
 )
 TIMEOUT = 10.0
 # A client-encrypted environment's pull carries the token's grant and the values' IDs: kept with
@@ -43,12 +46,16 @@ class RunError(Exception):
         self.status = status  # the server's, when it refused
 
 
-VALUE_OPTIONS = frozenset({"project", "env", "org", "api-url", "token"})  # settings (config.resolve)
+class Unreachable(RunError):
+    """No answer from the server (a network error): `run --watch` keeps its child running."""
+
+
+VALUE_OPTIONS = frozenset({"project", "env", "org", "api-url", "token", "profile"})  # settings (config.resolve)
 # What `run` itself takes: flags, and options with a value. Only what run implements: an option it
 # would ignore is refused like any unknown one (the tables grow with --watch, --mount, --only, ...).
-RUN_FLAGS = frozenset({"fallback", "json"})
-RUN_VALUES = frozenset({"output"})
-REPEATED: frozenset[str] = frozenset()
+RUN_FLAGS = frozenset({"fallback", "json", "watch", "fifo", "require-valid", "no-inherit-env", "offline"})
+RUN_VALUES = frozenset({"output", "interval", "signal", "mount", "format", "cache-max-age"})
+REPEATED = frozenset({"template", "only", "preserve-env"})
 SHORT = {"-o": "output"}
 
 
@@ -69,7 +76,7 @@ def _parse(argv: list[str]) -> tuple[dict[str, str | None], dict[str, Any], list
         name, equals, value = (SHORT[arg], "", "") if arg in SHORT else (*arg[2:].partition("="),)
         if name in RUN_FLAGS and arg.startswith("--") and not equals:
             options[name] = True
-        elif name in VALUE_OPTIONS or name in RUN_VALUES:
+        elif name in VALUE_OPTIONS or name in RUN_VALUES or name in REPEATED:
             if not equals:
                 i += 1
                 if i >= len(argv):
@@ -85,6 +92,8 @@ def _parse(argv: list[str]) -> tuple[dict[str, str | None], dict[str, Any], list
 def _take(flags: dict[str, str | None], options: dict[str, Any], name: str, value: str) -> None:
     if name in VALUE_OPTIONS:
         flags[name.replace("-", "_")] = value
+    elif name == "template":  # SRC:DEST, repeated (a path may hold a comma)
+        options.setdefault(name, []).append(value)
     elif name in REPEATED:
         options.setdefault(name, []).extend(v.strip() for v in value.split(",") if v.strip())
     else:
@@ -121,14 +130,33 @@ def _parse_response(raw: bytes) -> Response:
         raise RunError(str(exc)) from None
 
 
-def fetch(settings: Settings, *, fallback: bool) -> dict[str, str]:
-    """The environment's values: from the server (or the cache on 304), else the cache.
+def offline_values(settings: Settings, max_age: float | None) -> dict[str, str]:
+    """`--offline`: the cached values, without a socket opened; RunError when there are none or
+    they are older than `max_age` seconds."""
+    url, credential = _url(settings), settings.credential()
+    entry = cache.read(url, credential)
+    values = entry.values(credential) if entry is not None else None
+    if entry is None or values is None:
+        raise RunError("--offline: no cached values of this environment for this credential (run once online)")
+    if max_age is not None and entry.age() > max_age:
+        raise RunError(f"--offline: the cached values are {entry.age():.0f}s old, more than --cache-max-age")
+    _debug("offline: cached values")
+    return values
+
+
+def fetch(settings: Settings, *, fallback: bool, max_age: float | None = None) -> dict[str, str]:
+    """The environment's values: from the server (or the cache on 304), else the cache
+    (--fallback; not when it is older than `max_age` seconds).
 
     The request goes out first, with the cached ETag (stored readable beside the ciphertext);
     loading AES and decrypting the cache then overlap the server's work instead of adding to it."""
     url = _url(settings)
     credential = settings.credential()
     entry = cache.read(url, credential)
+    too_old = ""
+    if fallback and max_age is not None and entry is not None and entry.age() > max_age:
+        fallback = False  # too old to fall back on
+        too_old = f" (the cached values are {entry.age():.0f}s old, more than --cache-max-age)"
     headers = settings.auth_headers()
     if entry is not None and entry.etag:
         headers["If-None-Match"] = f'"{entry.etag}"'
@@ -137,11 +165,12 @@ def fetch(settings: Settings, *, fallback: bool) -> dict[str, str]:
         if fallback and cached is not None:
             _note(f"server unreachable ({type(answer).__name__}); using the cached values (--fallback)")
             return cached
-        hint = " (--fallback uses the last values received)" if cached is not None else ""
-        raise RunError(f"cannot reach {settings.api_url}: {answer}{hint}") from None
+        hint = too_old or (" (--fallback uses the last values received)" if cached is not None else "")
+        raise Unreachable(f"cannot reach {settings.api_url}: {answer}{hint}") from None
     status, response_headers, body = answer
     if status == 304 and cached is not None:
         _debug("304: the environment is unchanged; cached values")
+        cache.touch(url, credential)
         return cached
     if status == 304:  # the cache file was unreadable after all: ask again without it
         headers.pop("If-None-Match", None)
@@ -262,9 +291,13 @@ def _renew(settings: Settings) -> None:
     _debug("renewed the machine identity's login")
 
 
-def _fetch_renewing(settings: Settings, *, fallback: bool) -> dict[str, str]:
+def _fetch_renewing(
+    settings: Settings, *, fallback: bool, offline: bool = False, max_age: float | None = None
+) -> dict[str, str]:
     """fetch, with a machine identity's renewable login renewed when it has expired, or once when
-    the server refuses it (401)."""
+    the server refuses it (401); offline, the cache only."""
+    if offline:
+        return offline_values(settings, max_age)
     login = settings.login
     renewable = settings.sources.get("token") == "login" and login.get("renew") in {"aws_iam", "oidc_token_file"}
     if renewable:
@@ -273,12 +306,12 @@ def _fetch_renewing(settings: Settings, *, fallback: bool) -> dict[str, str]:
         if workload.due(login):
             _renew(settings)
     try:
-        return fetch(settings, fallback=fallback)
+        return fetch(settings, fallback=fallback, max_age=max_age)
     except RunError as exc:
         if not renewable or exc.status != 401:
             raise
     _renew(settings)
-    return fetch(settings, fallback=fallback)
+    return fetch(settings, fallback=fallback, max_age=max_age)
 
 
 def _which(name: str) -> str | None:
@@ -291,6 +324,47 @@ def _which(name: str) -> str | None:
     return None
 
 
+def only(values: dict[str, str], keys: list[str] | None) -> dict[str, str]:
+    """`--only K1,K2`: just those of the environment's values (RunError naming those it lacks)."""
+    if not keys:
+        return values
+    missing = sorted(k for k in set(keys) if k not in values)
+    if missing:
+        raise RunError(f"--only names keys the environment does not have: {', '.join(missing)}")
+    return {k: values[k] for k in keys}
+
+
+def child_environment(inherited: dict[str, str], values: dict[str, str], options: dict[str, Any]) -> dict[str, str]:
+    """The command's environment: what `run` inherited (none of it with --no-inherit-env, but the
+    --preserve-env names), then the values, except that a --preserve-env name the caller has set
+    keeps the caller's value."""
+    preserved = {k: inherited[k] for k in options.get("preserve-env", []) if k in inherited}
+    base = preserved if options.get("no-inherit-env") else inherited
+    return {**base, **values, **preserved}
+
+
+def _render(specs: list[str], values: dict[str, str]) -> None:
+    """`--template SRC:DEST` without a supervisor: written once, before the exec."""
+    from strongroom_cli import files  # noqa: PLC0415
+
+    try:
+        for spec in specs:
+            files.Template(spec).render(values)
+    except files.FileError as exc:
+        raise RunError(str(exc), exc.code) from None
+
+
+def is_offline(options: dict[str, Any]) -> bool:
+    """--offline, or STRONGROOM_OFFLINE set to anything but empty, 0, false or no."""
+    given = os.environ.get("STRONGROOM_OFFLINE", "").strip().lower()
+    return bool(options.get("offline")) or given not in {"", "0", "false", "no"}
+
+
+def supervised(options: dict[str, Any]) -> bool:
+    """Whether `run` stays as the command's parent (watching, or owning files) instead of exec."""
+    return bool(options.get("watch") or options.get("mount"))
+
+
 def main(argv: list[str]) -> int:
     try:
         flags, options, command = _parse(argv)
@@ -300,10 +374,25 @@ def main(argv: list[str]) -> int:
         settings = resolve(**flags)
         settings.require_login()
         settings.require_environment()
-        values = opened(_fetch_renewing(settings, fallback=fallback), settings)
+        offline = is_offline(options)
+        if offline and (options.get("watch") or options.get("require-valid")):
+            raise RunError("--offline opens no connection: not with --watch or --require-valid", 2)
+        max_age = parse_duration(options["cache-max-age"]) if "cache-max-age" in options else None
+        received = _fetch_renewing(settings, fallback=fallback, offline=offline, max_age=max_age)
+        values = only(opened(received, settings), options.get("only"))
         program = _which(command[0])
         if program is None:
             raise RunError(f"{command[0]}: command not found", 127)
+        if options.get("require-valid"):
+            from strongroom_cli import gates  # noqa: PLC0415 - a CI gate: one more request, when asked
+
+            gates.require_valid(settings, command[0])
+        if supervised(options):
+            from strongroom_cli import watch  # noqa: PLC0415 - the supervisor: only when asked for
+
+            return watch.supervise(settings, program, command, received, options)
+        if options.get("template"):
+            _render(options["template"], values)
     except ConfigError as exc:
         _note(str(exc))
         return 2
@@ -313,7 +402,7 @@ def main(argv: list[str]) -> int:
             return 0
         _note(str(exc))
         return exc.code
-    environ = {**os.environ, **values}
+    environ = child_environment(dict(os.environ), values, options)
     sys.stdout.flush()
     sys.stderr.flush()
     os.execve(program, command, environ)  # noqa: S606 - the user's own command, as asked

@@ -117,7 +117,8 @@ def device_start(body: DeviceStartBody) -> DeviceStart:
     event = app.current_event
     host = (event.headers or {}).get("host", "localhost")
     scheme = (event.headers or {}).get("x-forwarded-proto", "https" if "." in host else "http")
-    return device.start(f"{scheme}://{host}/v1/auth/device/approve", body.client_name)
+    # The console's device page, on the API's own origin (functions/console serves it).
+    return device.start(f"{scheme}://{host}/device", body.client_name)
 
 
 @app.post("/v1/auth/device/approve", responses={204: {"description": "Approved (or denied)"}})

@@ -1,7 +1,7 @@
 """SCIM 2.0 at /scim/v2 (RFC 7644) for an org's identity provider, with a SCIM token
 (`Authorization: Bearer sr_scim_…`; domain/scim_tokens.py): discovery (ServiceProviderConfig,
-ResourceTypes, Schemas) and Users (domain/scim.py). Errors in SCIM's own shape
-(`urn:ietf:params:scim:api:messages:2.0:Error`, application/scim+json). Documented by its own
+ResourceTypes, Schemas), Users (domain/scim.py) and Groups, one per role (domain/scim_groups.py).
+Errors in SCIM's own shape (`urn:ietf:params:scim:api:messages:2.0:Error`, application/scim+json). Documented by its own
 discovery endpoints, not in docs/openapi.json (docs/decisions.md)."""
 
 from __future__ import annotations
@@ -14,13 +14,16 @@ from scim2_models import Context, ListResponse, ResourceType, ResponseParameters
 
 from strongroom import errors
 from strongroom.data.orgs import OrgRecord
-from strongroom.domain import scim
+from strongroom.domain import scim, scim_groups
 from strongroom.http import unmatched
 from strongroom.http.app import build_app, make_handler
 from strongroom.http.envelope import JSON
 from strongroom.models.scim_resources import (
     MAX_RESULTS,
+    ScimGroup,
     ScimUser,
+    group_resource_type,
+    group_schema,
     service_provider_config,
     user_resource_type,
     user_schema,
@@ -58,6 +61,13 @@ ROUTES = (
     ("PUT", "/Users/{id}"),
     ("PATCH", "/Users/{id}"),
     ("DELETE", "/Users/{id}"),
+    ("GET", "/Groups"),
+    ("POST", "/Groups"),
+    ("POST", "/Groups/.search"),
+    ("GET", "/Groups/{id}"),
+    ("PUT", "/Groups/{id}"),
+    ("PATCH", "/Groups/{id}"),
+    ("DELETE", "/Groups/{id}"),
 )
 PREFIX = "/scim/v2"
 
@@ -156,11 +166,11 @@ def get_service_provider_config() -> Response[Any]:
 
 
 def _resource_types() -> list[ResourceType]:
-    return [user_resource_type()]
+    return [user_resource_type(), group_resource_type()]
 
 
 def _schemas() -> list[Schema]:
-    return [user_schema()]
+    return [user_schema(), group_schema()]
 
 
 @app.get("/scim/v2/ResourceTypes")
@@ -213,10 +223,20 @@ def list_users() -> Response[Any]:
     )
 
 
-@app.post("/scim/v2/Users/.search")
+class NotImplementedHere(errors.AppError):
+    status = 501
+    code = "not_implemented"
+
+
 @app.post("/scim/v2/.search")
-def search_users() -> Response[Any]:
-    """Users are the one resource type: a search of the root searches them."""
+def search_root() -> Response[Any]:
+    """A search across resource types is not served (RFC 7644 §3.12: 501): search /Users or
+    /Groups."""
+    scim.caller_org()  # a SCIM token of an active org
+    raise NotImplementedHere("search /Users/.search or /Groups/.search: the root does not search across types")
+
+
+def _search_request() -> SearchRequest[Any]:
     body = _body()
     try:
         request: SearchRequest[Any] = SearchRequest.model_validate(
@@ -226,6 +246,12 @@ def search_users() -> Response[Any]:
         raise scim.ScimInvalid("the body is not a valid SearchRequest", code="invalidValue") from None
     if request.sort_by is not None:
         raise scim.ScimInvalid("sorting is not supported", code="invalidValue")
+    return request
+
+
+@app.post("/scim/v2/Users/.search")
+def search_users() -> Response[Any]:
+    request = _search_request()
     return _list(
         scim.caller_org(),
         filter_=str(request.filter) if request.filter is not None else None,
@@ -266,6 +292,83 @@ def patch_user(id: str) -> Response[Any]:  # noqa: A002 - SCIM's name
 @app.delete("/scim/v2/Users/<id>")
 def delete_user(id: str) -> Response[str]:  # noqa: A002 - SCIM's name
     scim.delete_user(scim.caller_org(), id)
+    return Response(status_code=204, body="")
+
+
+# --------------------------------------------------------------------------- Groups
+
+
+def _group(group: ScimGroup, params: ResponseParameters[Any] | None, ctx: Context, status: int = 200) -> Response[Any]:
+    return _scim(group.model_dump(scim_ctx=ctx, response_parameters=params), status)
+
+
+def _group_list(
+    org: OrgRecord, *, filter_: str | None, start_index: int, count: int, params: ResponseParameters[Any] | None
+) -> Response[Any]:
+    total, groups = scim_groups.list_groups(
+        org, display_name=scim.display_name_filter(filter_), start_index=start_index, count=count
+    )
+    listing = ListResponse[ScimGroup](
+        total_results=total, start_index=max(start_index, 1), items_per_page=len(groups), resources=groups
+    )
+    return _scim(listing.model_dump(scim_ctx=Context.SEARCH_RESPONSE, response_parameters=params))
+
+
+@app.get("/scim/v2/Groups")
+def list_groups() -> Response[Any]:
+    return _group_list(
+        scim.caller_org(),
+        filter_=_query("filter"),
+        start_index=_int("startIndex", 1),
+        count=_int("count", MAX_RESULTS),
+        params=_parameters(_query("attributes"), _query("excludedAttributes")),
+    )
+
+
+@app.post("/scim/v2/Groups/.search")
+def search_groups() -> Response[Any]:
+    request = _search_request()
+    return _group_list(
+        scim.caller_org(),
+        filter_=str(request.filter) if request.filter is not None else None,
+        start_index=request.start_index or 1,
+        count=request.count if request.count is not None else MAX_RESULTS,
+        params=request if (request.attributes or request.excluded_attributes) else None,
+    )
+
+
+@app.post("/scim/v2/Groups")
+def create_group() -> Response[Any]:
+    group = scim_groups.parse_group(_body(), Context.RESOURCE_CREATION_REQUEST)
+    created = scim_groups.create_group(scim.caller_org(), group)
+    response = _group(created, None, Context.RESOURCE_CREATION_RESPONSE, 201)
+    if created.meta is not None and created.meta.location:
+        response.headers["Location"] = created.meta.location
+    return response
+
+
+@app.get("/scim/v2/Groups/<id>")
+def get_group(id: str) -> Response[Any]:  # noqa: A002 - SCIM's name
+    params = _parameters(_query("attributes"), _query("excludedAttributes"))
+    return _group(scim_groups.get_group(scim.caller_org(), id), params, Context.RESOURCE_QUERY_RESPONSE)
+
+
+@app.put("/scim/v2/Groups/<id>")
+def replace_group(id: str) -> Response[Any]:  # noqa: A002 - SCIM's name
+    group = scim_groups.parse_group(_body(), Context.RESOURCE_REPLACEMENT_REQUEST)
+    replaced = scim_groups.replace_group(scim.caller_org(), id, group)
+    return _group(replaced, None, Context.RESOURCE_REPLACEMENT_RESPONSE)
+
+
+@app.patch("/scim/v2/Groups/<id>")
+def patch_group(id: str) -> Response[Any]:  # noqa: A002 - SCIM's name
+    patch = scim_groups.parse_patch(_body())
+    return _group(scim_groups.patch_group(scim.caller_org(), id, patch), None, Context.RESOURCE_PATCH_RESPONSE)
+
+
+@app.delete("/scim/v2/Groups/<id>")
+def delete_group(id: str) -> Response[str]:  # noqa: A002 - SCIM's name
+    scim_groups.delete_group(scim.caller_org(), id)
     return Response(status_code=204, body="")
 
 

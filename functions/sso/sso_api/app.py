@@ -1,5 +1,6 @@
-"""Single sign-on per org (OpenID Connect): the owner's configuration, the sign-in page's domain
-lookup, and the sign-in itself (authorize → the issuer → callback)."""
+"""Single sign-on per org (OpenID Connect and SAML 2.0): the owner's configurations, the sign-in
+page's domain lookup, and the sign-ins themselves (OIDC: authorize → the issuer → callback; SAML:
+authorize → the IdP → the ACS, with the SP metadata an IdP is configured from)."""
 
 from __future__ import annotations
 
@@ -8,15 +9,24 @@ from collections.abc import Callable
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.openapi.params import Query
+from aws_lambda_powertools.event_handler.openapi.params import Form, Query
 from pydantic import AfterValidator, SecretStr
 
-from strongroom.domain import sso
+from strongroom.domain import sso, sso_saml
 from strongroom.http.app import build_app, make_handler
 from strongroom.http.params import REF_PATTERN, OrgRef, no_content
 from strongroom.http.session_cookie import cookie, signed_in, signed_in_redirect
-from strongroom.models import DOMAIN_PATTERN, LoginResult, OidcConfig, OidcConfigPut, SsoDiscovery
+from strongroom.models import (
+    DOMAIN_PATTERN,
+    LoginResult,
+    OidcConfig,
+    OidcConfigPut,
+    SamlConfig,
+    SamlConfigPut,
+    SsoDiscovery,
+)
 from strongroom.security.access import org_access
+from strongroom.security.saml_sp import MAX_RESPONSE_BYTES
 from strongroom.security.sessions import cookie_value
 
 app = build_app()
@@ -116,4 +126,70 @@ def sso_oidc_callback(state: State, code: Code = None, error: IdpError = None) -
     return signed_in(done.result, extra=[spent])
 
 
-lambda_handler = make_handler(app)
+# --------------------------------------------------------------------------- SAML 2.0
+
+SAML_METADATA = "application/samlmetadata+xml"
+# The HTTP-POST binding's fields: the Response (base64; a credential of a sign-in, so SecretStr)
+# and the RelayState we sent (the org's id; not trusted: the request names the org).
+SamlResponse = Annotated[
+    SecretStr,
+    Form(alias="SAMLResponse", min_length=1, max_length=MAX_RESPONSE_BYTES, description="The Response, base64"),
+]
+RelayState = Annotated[str | None, Form(alias="RelayState", max_length=80, description="What authorize sent")]
+
+
+@app.put("/v1/orgs/<org>/sso/saml")
+def put_saml_config(org: OrgRef, body: SamlConfigPut) -> SamlConfig:
+    access = org_access(org, "sso.manage")
+    return sso_saml.put_config(access, body)
+
+
+@app.get("/v1/orgs/<org>/sso/saml")
+def get_saml_config(org: OrgRef) -> SamlConfig:
+    access = org_access(org, "sso.manage")
+    return sso_saml.get_config(access)
+
+
+@app.delete("/v1/orgs/<org>/sso/saml", responses={204: {"description": "Removed; members stay"}})
+def delete_saml_config(org: OrgRef) -> Response[str]:
+    access = org_access(org, "sso.manage")
+    sso_saml.delete_config(access)
+    return no_content()
+
+
+@app.get(
+    "/v1/sso/saml/metadata",
+    responses={200: {"description": "The SP metadata", "content": {SAML_METADATA: {"schema": {"type": "string"}}}}},
+)
+def sso_saml_metadata(org: OrgQuery) -> Response[str]:
+    """No credentials. The org's SP metadata (entityID, ACS URL, NameID format) for its IdP."""
+    return Response(status_code=200, content_type=SAML_METADATA, body=sso_saml.metadata(org))
+
+
+@app.get("/v1/sso/saml/authorize", responses={302: {"description": "To the IdP with an AuthnRequest"}})
+def sso_saml_authorize(org: OrgQuery, return_to: ReturnTo = None) -> Response[str]:
+    """No credentials. An AuthnRequest (HTTP-Redirect binding) whose ID the ACS expects."""
+    location = sso_saml.authorize(org, return_to)
+    return Response(status_code=302, body="", headers={"Location": location, "Cache-Control": "no-store"})
+
+
+@app.post(
+    "/v1/sso/saml/acs",
+    responses={
+        200: {
+            "description": "Signed in; the token is also the sr_session cookie",
+            "content": {"application/json": {"model": LoginResult}},
+        },
+        303: {"description": "Signed in (the cookie); to the console path authorize was given"},
+    },
+)
+def sso_saml_acs(saml_response: SamlResponse, relay_state: RelayState = None) -> Response[Any]:
+    """No credentials but the IdP's signed Response (HTTP-POST binding). Anything but a valid
+    Response to a request we issued, with an assertion never seen, is 401."""
+    done = sso_saml.acs(saml_response.get_secret_value())
+    if done.return_to is not None:
+        return signed_in_redirect(done.result, sso.console_location(done.return_to))
+    return signed_in(done.result)
+
+
+lambda_handler = make_handler(app, form_routes=frozenset({"POST /v1/sso/saml/acs"}))

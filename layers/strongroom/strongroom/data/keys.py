@@ -426,6 +426,21 @@ def sso_state(state_hash: str) -> dict[str, str]:
     return {PK: f"SSOSTATE#{state_hash}", SK: "SSOSTATE"}
 
 
+def sso_saml(org_id: str) -> dict[str, str]:
+    """An org's SAML 2.0 single sign-on configuration (one per org)."""
+    return {PK: f"ORG#{org_id}", SK: "SSO#SAML"}
+
+
+def saml_request(request_id: str) -> dict[str, str]:
+    """An AuthnRequest we issued, by its ID (single-use, expiring): what InResponseTo must name."""
+    return {PK: f"SAMLREQ#{request_id}", SK: "SAMLREQ"}
+
+
+def saml_assertion(org_id: str, assertion_hash: str) -> dict[str, str]:
+    """An assertion an org's ACS accepted, by the SHA-256 of its ID (expiring): never accepted twice."""
+    return {PK: f"SAMLSEEN#{org_id}#{assertion_hash}", SK: "SAMLSEEN"}
+
+
 def scim_token(token_id: str) -> dict[str, str]:
     return {PK: f"SCIMTOK#{token_id}", SK: "SCIMTOK"}
 
@@ -445,6 +460,12 @@ def scim_user(org_id: str, user_id: str) -> dict[str, str]:
 
 
 SCIM_USER_PREFIX = "SCIMUSER#"
+
+
+def scim_group(org_id: str, group_id: str) -> dict[str, str]:
+    """What the org's identity provider said of one of its Groups (a role) beyond the role: its
+    externalId."""
+    return {PK: org_partition(org_id), SK: f"SCIMGROUP#{group_id}"}
 
 
 def scim_user_name(org_id: str, name_digest: str) -> dict[str, str]:

@@ -208,7 +208,9 @@ def guard(org_id: str, owner_delta: int = 0) -> db.Op:
     if owner_delta > 0:
         return _count(org_id, "owner_count", owner_delta)
     last = Conflict("an organization must keep at least one owner", code="last_owner")
-    return _count(org_id, "owner_count", owner_delta, guard="owner_count > :one", values={":one": 1}, on_fail=last)
+    # Owners removed together (a SCIM Group emptied) must leave one: more than them beforehand.
+    leaving = -owner_delta
+    return _count(org_id, "owner_count", owner_delta, guard="owner_count > :n", values={":n": leaving}, on_fail=last)
 
 
 def add_member(m: MembershipRecord, *, on_fail: AppError | None = None) -> db.Put:

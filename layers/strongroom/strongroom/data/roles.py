@@ -72,27 +72,36 @@ def create(role: RoleRecord) -> list[db.Op]:
     return [db.Put.new(item, on_fail=taken), db.Put.new(pointer)]
 
 
-def update(role: RoleRecord, changes: dict[str, Any], now: str) -> db.Update:
-    """Name, description, permissions, conditional on the version read."""
+def update(role: RoleRecord, changes: dict[str, Any], now: str, *, in_use_delta: int = 0) -> db.Update:
+    """Name, description, permissions, conditional on the version read (`in_use_delta`: holders
+    gained or lost in the same transaction, which may touch the item once)."""
     names = {f"#{k}": k for k in changes}
-    sets = ", ".join(f"#{k} = :{k}" for k in changes)
+    sets = "".join(f"#{k} = :{k}, " for k in changes)
+    add = " ADD in_use :d" if in_use_delta else ""
     return db.Update(
         keys.role(role.org_id, role.slug),
-        f"SET {sets}, updated_at = :now, version = version + :one",
+        f"SET {sets}updated_at = :now, version = version + :one{add}",
         condition="version = :v",
         names=names,
-        values={**{f":{k}": v for k, v in changes.items()}, ":now": now, ":one": 1, ":v": role.version},
+        values={
+            **{f":{k}": v for k, v in changes.items()},
+            ":now": now,
+            ":one": 1,
+            ":v": role.version,
+            **({":d": in_use_delta} if in_use_delta else {}),
+        },
         on_fail=Conflict("the role changed meanwhile; retry", code="role_changed"),
     )
 
 
-def delete(role: RoleRecord) -> list[db.Op]:
-    """The role and its pointer, while nobody holds it or is invited to it (else 409)."""
+def delete(role: RoleRecord, *, holders: int = 0) -> list[db.Op]:
+    """The role and its pointer, while nobody holds it or is invited to it (else 409); `holders`:
+    the members the same transaction moves to another role."""
     return [
         db.Delete(
             keys.role(role.org_id, role.slug),
             condition="attribute_exists(PK) AND in_use = :zero",
-            values={":zero": 0},
+            values={":zero": holders},
             on_fail=Conflict(
                 "the role is in use: change its members' roles and revoke its pending invitations first",
                 code="role_in_use",

@@ -76,6 +76,9 @@ class ScimUserRecord(BaseModel):
     created_at: str
     updated_at: str
     version: int = 1
+    # The role the user holds while active (the Group it is in): kept while inactive, so that the
+    # membership a reactivation restores has it.
+    role: str = "viewer"
 
 
 def _name_digest(user_name: str) -> str:
@@ -130,3 +133,19 @@ def delete_user(rec: ScimUserRecord, *, on_fail: AppError) -> list[db.Op]:
         ),
         db.Delete(keys.scim_user_name(rec.org_id, _name_digest(rec.user_name)), condition=None),
     ]
+
+
+# --------------------------------------------------------------------------- Groups' externalId
+
+
+def group_external_ids(org_id: str) -> dict[str, str]:
+    """group id -> the externalId the org's identity provider gave it (one Query)."""
+    items = db.query_all(keys.org_partition(org_id), prefix="SCIMGROUP#")
+    return {str(i["SK"]).removeprefix("SCIMGROUP#"): str(i["external_id"]) for i in items if i.get("external_id")}
+
+
+def put_group_external_id(org_id: str, group_id: str, external_id: str | None) -> db.Op:
+    """A transaction op: the Group's externalId (none: the item goes)."""
+    if external_id is None:
+        return db.Delete(keys.scim_group(org_id, group_id), condition=None)
+    return db.Put({**keys.scim_group(org_id, group_id), "entity": "scim_group", "external_id": external_id})

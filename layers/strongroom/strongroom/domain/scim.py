@@ -109,6 +109,23 @@ def user_name_filter(expression: str | None) -> str | None:
         raise ScimInvalid("the filter's string is not valid", code="invalidFilter") from None
 
 
+_GROUP_FILTER = re.compile(r'^\s*displayName\s+eq\s+"((?:[^"\\]|\\.){1,200})"\s*$', re.IGNORECASE)
+
+
+def display_name_filter(expression: str | None) -> str | None:
+    """The displayName of `displayName eq "…"` (Groups), None without a filter; any other is 400
+    invalidFilter."""
+    if expression is None or not expression.strip():
+        return None
+    found = _GROUP_FILTER.match(expression)
+    if found is None:
+        raise ScimInvalid('only the filter `displayName eq "…"` is supported on Groups', code="invalidFilter")
+    try:
+        return str(json.loads(f'"{found.group(1)}"'))
+    except ValueError:
+        raise ScimInvalid("the filter's string is not valid", code="invalidFilter") from None
+
+
 # --------------------------------------------------------------------------- views
 
 
@@ -163,21 +180,22 @@ class _Move:
     role: str | None = None
 
 
-def _move(org: OrgRecord, user_id: str, email: str, active: bool) -> _Move:
+def _move(org: OrgRecord, user_id: str, email: str, active: bool, role: str = DEFAULT_ROLE) -> _Move:
+    """`role`: what a (re)activation grants, the role of the user's Group (data/scim.py)."""
     member = org_data.membership(org.id, user_id)
     if active and member is None:
-        joined = MembershipRecord(
-            org_id=org.id, user_id=user_id, email=email, role=DEFAULT_ROLE, joined_at=clock.now_iso()
-        )
+        if role == "owner":
+            require_owner_authority(org)
+        joined = MembershipRecord(org_id=org.id, user_id=user_id, email=email, role=role, joined_at=clock.now_iso())
         ops: list[db.Op] = [
-            org_data.guard(org.id),
+            org_data.guard(org.id, 1 if role == "owner" else 0),
             org_data.add_member(joined, on_fail=_changed()),
-            *roles.uses(org.id, {DEFAULT_ROLE: 1}),
+            *roles.uses(org.id, {role: 1}),
         ]
-        return _Move(ops, "member.joined", DEFAULT_ROLE)
+        return _Move(ops, "member.joined", role)
     if not active and member is not None:
         if member.role == "owner":
-            _require_owner_authority(org)
+            require_owner_authority(org)
         ops = [
             org_data.remove_member(member),
             org_data.guard(org.id, -1 if member.role == "owner" else 0),
@@ -187,7 +205,7 @@ def _move(org: OrgRecord, user_id: str, email: str, active: bool) -> _Move:
     return _Move([org_data.guard(org.id)], None)
 
 
-def _require_owner_authority(org: OrgRecord) -> None:
+def require_owner_authority(org: OrgRecord) -> None:
     """The calling token's creator is an owner of the org now (one token read, one membership read)."""
     token = data.get(principal().id)
     creator = org_data.membership(org.id, token.created_by) if token is not None else None
@@ -271,10 +289,15 @@ def _replace(org: OrgRecord, rec: ScimUserRecord, user: ScimUser) -> ScimUser:
     if user.user_name is None or user.user_name.lower() != rec.user_name.lower():
         raise ScimInvalid("userName is immutable", code="mutability")
     active = user.active is not False
+    move = _move(org, rec.user_id, rec.email, active, rec.role)
     new = rec.model_copy(
-        update={"attributes": _attributes(user), "updated_at": clock.now_iso(), "version": rec.version + 1}
+        update={
+            "attributes": _attributes(user),
+            "updated_at": clock.now_iso(),
+            "version": rec.version + 1,
+            "role": move.role or rec.role,  # a deactivated member's role is kept for a reactivation
+        }
     )
-    move = _move(org, rec.user_id, rec.email, active)
     chain.transact(
         [data.replace_user(new, on_fail=_changed()), *move.ops],
         audit=_event(org, move, "scim_user.updated", rec.user_id),

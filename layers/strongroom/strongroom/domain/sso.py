@@ -25,12 +25,13 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
+from typing import Literal
 from urllib.parse import urlencode, urlsplit
 
 from strongroom import clock
 from strongroom.config import AuthMode, ConfigError, settings
 from strongroom.context import Principal, acting_as
-from strongroom.data import chain, db, users
+from strongroom.data import chain, db, sso_saml, users
 from strongroom.data import orgs as org_data
 from strongroom.data import roles as role_data
 from strongroom.data import sso as data
@@ -100,14 +101,14 @@ def _check_issuer(issuer: str) -> None:
         raise _field("issuer", "invalid", "the issuer must be a URL without credentials, query or fragment")
 
 
-def _check_role(org_id: str, role: str) -> None:
+def check_role(org_id: str, role: str) -> None:
     if role == permissions.Role.OWNER:
         raise _field("default_role", "owner is never granted by a sign-in", "a first sign-in never makes an owner")
     if not permissions.builtin(role) and role_data.get(org_id, role) is None:
         raise _field("default_role", "unknown role", f"no role '{role}' in this organization")
 
 
-def _claims(org_id: str, wanted: list[str], held: list[str]) -> list[db.Op]:
+def claims(org_id: str, wanted: list[str], held: list[str]) -> list[db.Op]:
     """Claims of the domains new to the org (409 `domain_taken` for another active org's)."""
     new = [d for d in wanted if d not in held]
     holders = data.domain_holders(new) if new else {}
@@ -123,16 +124,24 @@ def _claims(org_id: str, wanted: list[str], held: list[str]) -> list[db.Op]:
     return ops
 
 
+def saml_domains(org_id: str) -> list[str]:
+    """The domains the org's SAML configuration claims (domain/sso_saml.py): a claim both
+    methods hold is released only when neither does."""
+    rec = sso_saml.config(org_id)
+    return rec.domains if rec is not None else []
+
+
 def put_config(access: OrgAccess, body: OidcConfigPut) -> OidcConfig:
     """Create or replace the org's OIDC configuration (`sso.manage`)."""
     org = access.org
     _check_issuer(body.issuer)
-    _check_role(org.id, body.default_role)
+    check_role(org.id, body.default_role)
     domains = sorted(set(body.domains))
     previous = data.config(org.id)
     held = previous.domains if previous else []
-    ops = [org_data.guard(org.id), *_claims(org.id, domains, held)]
-    ops += [data.release_domain(org.id, d) for d in held if d not in domains]
+    kept = saml_domains(org.id)
+    ops = [org_data.guard(org.id), *claims(org.id, domains, held + kept)]
+    ops += [data.release_domain(org.id, d) for d in held if d not in domains and d not in kept]
     deltas: dict[str, int] = {body.default_role: 1}
     if previous is not None:
         deltas[previous.default_role] = deltas.get(previous.default_role, 0) - 1
@@ -186,7 +195,7 @@ def delete_config(access: OrgAccess) -> None:
     chain.transact(
         [
             data.delete_config(rec),
-            *(data.release_domain(rec.org_id, d) for d in rec.domains),
+            *(data.release_domain(rec.org_id, d) for d in rec.domains if d not in saml_domains(rec.org_id)),
             *roles.uses(rec.org_id, {rec.default_role: -1}),
         ],
         audit=audit.event(
@@ -209,10 +218,18 @@ def _active(org_id: str) -> OrgRecord | None:
 
 def by_domain(domain: str) -> SsoDiscovery:
     """Which org an email domain signs in with (404 when none)."""
-    holder = data.domain_holder(domain.lower())
-    if holder is None or _active(holder) is None or data.config(holder) is None:
+    wanted = domain.lower()
+    holder = data.domain_holder(wanted)
+    oidc = data.config(holder) if holder is not None and _active(holder) is not None else None
+    saml = sso_saml.config(holder) if holder is not None and _active(holder) is not None else None
+    methods: list[Literal["oidc", "saml"]] = []
+    if oidc is not None and wanted in oidc.domains:
+        methods.append("oidc")
+    if saml is not None and wanted in saml.domains:
+        methods.append("saml")
+    if holder is None or not methods:
         raise NotFound("no single sign-on for this domain")
-    return SsoDiscovery(org_id=holder, methods=["oidc"])
+    return SsoDiscovery(org_id=holder, methods=methods)
 
 
 # --------------------------------------------------------------------------- sign-in
@@ -311,46 +328,59 @@ def accepted_email(claims: dict[str, object], domains: list[str]) -> str:
     return email
 
 
-def _user(cfg: OidcConfigRecord, claims: dict[str, object], consume: db.Op) -> tuple[User, bool]:
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """Who an identity provider vouches for: `issuer` and `subject` name the account it
+    provisions; `email` has been accepted for the org's domains."""
+
+    issuer: str
+    subject: str
+    email: str
+    name: str | None
+    via: str  # sso_oidc / sso_saml
+
+
+def _user(who: Identity, consume: list[db.Op]) -> tuple[User, bool]:
     """The user of (issuer, subject), provisioned on a first sign-in (with `consume` in its
     transaction: True then). An account holding the email by other means is not taken over."""
-    issuer, subject, email = cfg.issuer, str(claims["sub"]), str(claims["email"])
-    known = users.by_identity(issuer, subject)
+    known = users.by_identity(who.issuer, who.subject)
     if known is not None:
         return known, False
-    if users.by_email(email) is not None:
+    if users.by_email(who.email) is not None:
         raise Conflict(
             "an account with this email exists already: sign in to it as before (single sign-on does not take "
             "over an account it did not create)",
             code="account_exists",
         )
-    name = str(claims.get("name") or email.split("@", 1)[0])[:100]
-    with acting_as(Principal(type="system", id="signup", via=VIA)):
-        user = users.create(email, name, issuer=issuer, subject=subject, via=VIA, verified=False, extra=[consume])
+    name = (who.name or who.email.split("@", 1)[0])[:100]
+    with acting_as(Principal(type="system", id="signup", via=who.via)):
+        user = users.create(
+            who.email, name, issuer=who.issuer, subject=who.subject, via=who.via, verified=False, extra=consume
+        )
     metrics.add_metric(name="SsoUsersProvisioned", unit="Count", value=1)
     return user, True
 
 
-def _as_user(user: User) -> Principal:
-    return Principal(type="user", id=user.id, email=user.email, email_verified=user.email_verified, via=VIA)
+def _as_user(user: User, via: str) -> Principal:
+    return Principal(type="user", id=user.id, email=user.email, email_verified=user.email_verified, via=via)
 
 
-def _join(org: OrgRecord, cfg: OidcConfigRecord, user: User, ops: list[db.Op]) -> bool:
+def _join(org: OrgRecord, default_role: str, user: User, ops: list[db.Op], via: str) -> bool:
     """The membership of a first sign-in into the org, with the default role; `ops` join its
     transaction. False when the user is a member already (nothing written)."""
     if org_data.membership(org.id, user.id) is not None:
         return False
     member = MembershipRecord(
-        org_id=org.id, user_id=user.id, email=user.email, role=cfg.default_role, joined_at=clock.now_iso()
+        org_id=org.id, user_id=user.id, email=user.email, role=default_role, joined_at=clock.now_iso()
     )
     already = Conflict("already a member", code="already_member")
     try:
-        with acting_as(_as_user(user)):
+        with acting_as(_as_user(user, via)):
             chain.transact(
                 [
                     org_data.guard(org.id),
                     org_data.add_member(member, on_fail=already),
-                    *roles.uses(org.id, {cfg.default_role: 1}),
+                    *roles.uses(org.id, {default_role: 1}),
                     *ops,
                 ],
                 audit=audit.event(
@@ -358,7 +388,7 @@ def _join(org: OrgRecord, cfg: OidcConfigRecord, user: User, ops: list[db.Op]) -
                     scope_id=org.id,
                     resource_type="member",
                     resource_id=user.id,
-                    metadata={"role": cfg.default_role, "via": VIA},
+                    metadata={"role": default_role, "via": via},
                 ),
             )
     except Conflict as exc:
@@ -367,6 +397,31 @@ def _join(org: OrgRecord, cfg: OidcConfigRecord, user: User, ops: list[db.Op]) -
         return False  # a concurrent first sign-in added it
     metrics.add_metric(name="SsoMembershipsProvisioned", unit="Count", value=1)
     return True
+
+
+def sign_in(org: OrgRecord, default_role: str, who: Identity, consume: list[db.Op]) -> LoginResult:
+    """The user (provisioned on a first sign-in), the membership (default role, on a first
+    sign-in into the org) and a session, as password login starts one. `consume` (what makes the
+    sign-in single-use) joins the first of these transactions: a replay writes nothing."""
+    user, consumed = _user(who, consume)
+    joined = _join(org, default_role, user, [] if consumed else consume, who.via)
+    consumed = consumed or joined
+    now = clock.now()
+    session = accounts.new_session(user, now)
+    with acting_as(_as_user(user, who.via)):
+        chain.transact(
+            [session.op, *([] if consumed else consume)],
+            audit=audit.event(
+                "user.login",
+                scope_id=user.id,
+                resource_type="user",
+                resource_id=user.id,
+                metadata={"via": who.via, "org_id": org.id, "session_id": session.id},
+            ),
+        )
+    logger.info("sso sign-in", extra={"org_id": org.id, "first_in_org": joined, "via": who.via})
+    metrics.add_metric(name="SsoLogins", unit="Count", value=1)
+    return session.result(user)
 
 
 def callback(code: str | None, state: str, binding: str | None, *, idp_error: str | None = None) -> SignedIn:
@@ -381,26 +436,15 @@ def callback(code: str | None, state: str, binding: str | None, *, idp_error: st
     if org is None or cfg is None:
         raise _not_configured()
     claims = _identity(rec, cfg, code)
-    consume = data.consume_state(rec.state_hash)
-    user, consumed = _user(cfg, claims, consume)
-    joined = _join(org, cfg, user, [] if consumed else [consume])
-    consumed = consumed or joined
-    now = clock.now()
-    session = accounts.new_session(user, now)
-    with acting_as(_as_user(user)):
-        chain.transact(
-            [session.op, *([] if consumed else [consume])],
-            audit=audit.event(
-                "user.login",
-                scope_id=user.id,
-                resource_type="user",
-                resource_id=user.id,
-                metadata={"via": VIA, "org_id": org.id, "session_id": session.id},
-            ),
-        )
-    logger.info("sso sign-in", extra={"org_id": org.id, "first_in_org": joined})
-    metrics.add_metric(name="SsoLogins", unit="Count", value=1)
-    return SignedIn(result=session.result(user), return_to=rec.return_to)
+    who = Identity(
+        issuer=cfg.issuer,
+        subject=str(claims["sub"]),
+        email=str(claims["email"]),
+        name=str(claims["name"]) if claims.get("name") else None,
+        via=VIA,
+    )
+    result = sign_in(org, cfg.default_role, who, [data.consume_state(rec.state_hash)])
+    return SignedIn(result=result, return_to=rec.return_to)
 
 
 def console_location(return_to: str) -> str:

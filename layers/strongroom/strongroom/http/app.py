@@ -32,8 +32,10 @@ from strongroom.security.auth import authenticate
 
 # Routes that authenticate nobody: the health check, device login's start and poll (RFC 8628),
 # password registration and login, the routes a mailed token authorizes (account_mail), single
-# sign-on's domain lookup and sign-in (domain/sso.py: the state and its cookie authorize), and a
-# machine identity's token exchange (its credential is the proof: domain/identities.py).
+# sign-on's domain lookup, SAML metadata and sign-in (domain/sso.py: the state and its cookie
+# authorize; domain/sso_saml.py: the signed Response), a machine identity's token exchange (its
+# credential is the proof: domain/identities.py), and the web console's page and files (static;
+# what it then calls authenticates as any client does).
 PUBLIC_ROUTES = frozenset(
     {
         "GET /health",
@@ -48,6 +50,14 @@ PUBLIC_ROUTES = frozenset(
         "GET /v1/sso/by-domain",
         "GET /v1/sso/oidc/authorize",
         "GET /v1/sso/oidc/callback",
+        "GET /v1/sso/saml/metadata",
+        "GET /v1/sso/saml/authorize",
+        "POST /v1/sso/saml/acs",
+        "GET /",
+        "GET /device",
+        "GET /verify-email",
+        "GET /reset-password",
+        "GET /console/{asset}",
     }
 )
 
@@ -112,12 +122,17 @@ def _route_refs(ctx: RequestContext, event: dict[str, Any], method: str, route_k
 
 
 def make_handler(
-    app: APIGatewayHttpResolver, *, raw: RawError = raw_error, media_types: frozenset[str] = frozenset({JSON})
+    app: APIGatewayHttpResolver,
+    *,
+    raw: RawError = raw_error,
+    media_types: frozenset[str] = frozenset({JSON}),
+    form_routes: frozenset[str] = frozenset(),
 ) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
     """The Lambda handler: sets the request context, authenticates and admits the credential to
     the route (`access.admit`: its narrowing) before validation, so that an anonymous or narrowed
     caller learns nothing about a route's schema, then resolves. `raw`: the error shape before the
-    resolver runs; `media_types`: the Content-Types a body may have (JSON; SCIM's too for SCIM)."""
+    resolver runs; `media_types`: the Content-Types a body may have (JSON; SCIM's too for SCIM);
+    `form_routes`: route keys whose body is a form (check_body)."""
 
     @logger.inject_lambda_context(
         correlation_id_path=correlation_paths.API_GATEWAY_HTTP, log_event=False, clear_state=True
@@ -138,7 +153,7 @@ def make_handler(
         step = "body check"
         try:
             method = str(http.get("method", "GET")).upper()
-            check_body(event, method, media_types)
+            check_body(event, method, media_types, form_routes)
             route_key = str(event.get("routeKey") or "")
             if route_key not in PUBLIC_ROUTES:
                 step = "authentication"

@@ -28,12 +28,41 @@ def header_map(event: Mapping[str, Any]) -> dict[str, str]:
     return {str(k).lower(): str(v) for k, v in (event.get("headers") or {}).items()}
 
 
-def check_body(event: Mapping[str, Any], method: str, media_types: frozenset[str] = frozenset({JSON})) -> None:
+FORM = "application/x-www-form-urlencoded"
+
+
+def check_body(
+    event: Mapping[str, Any],
+    method: str,
+    media_types: frozenset[str] = frozenset({JSON}),
+    form_routes: frozenset[str] = frozenset(),
+) -> None:
     """`media_types`: the JSON media types a body may be sent as (application/json; SCIM's
-    application/scim+json too on /scim/v2)."""
+    application/scim+json too on /scim/v2); `form_routes`: the route keys whose body is an HTML
+    form instead (SAML's HTTP-POST binding)."""
     raw = _body_bytes(event)
-    if raw is not None and method in MUTATING:
+    if raw is not None and str(event.get("routeKey") or "") in form_routes:
+        _check_form_body(event, raw)
+    elif raw is not None and method in MUTATING:
         _check_json_body(event, raw, media_types)
+
+
+def _check_form_body(event: Mapping[str, Any], raw: bytes) -> None:
+    """A form's body: 415 another Content-Type, 400 not UTF-8; the resolver gets it as text."""
+    content_type = header_map(event).get("content-type", "").split(";", 1)[0].strip().lower()
+    if content_type != FORM:
+        raise errors.UnsupportedMediaType(
+            f"this request's body is a form: send Content-Type: {FORM}", details={"content_type": content_type[:100]}
+        )
+    headers = event.get("headers") or {}
+    for name in [k for k in headers if str(k).lower() == "content-type"]:
+        headers[name] = FORM  # type: ignore[index]
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise errors.Invalid("the request body is not UTF-8", code="invalid_body") from None
+    event["body"] = text  # type: ignore[index]
+    event["isBase64Encoded"] = False  # type: ignore[index]
 
 
 def _body_bytes(event: Mapping[str, Any]) -> bytes | None:

@@ -157,7 +157,15 @@ from strongroom.models.secrets import (
     SecretVersionList,
     SecretWritten,
 )
-from strongroom.models.sso import DOMAIN_PATTERN, Domain, OidcConfig, OidcConfigPut, SsoDiscovery
+from strongroom.models.sso import (
+    DOMAIN_PATTERN,
+    Domain,
+    OidcConfig,
+    OidcConfigPut,
+    SamlConfig,
+    SamlConfigPut,
+    SsoDiscovery,
+)
 from strongroom.models.tokens import (
     MAX_CIDRS,
     ServiceToken,
@@ -296,6 +304,8 @@ __all__ = [
     "RuntimeIdentity",
     "RuntimeSecret",
     "RuntimeSecrets",
+    "SamlConfig",
+    "SamlConfigPut",
     "ScimToken",
     "ScimTokenCreate",
     "ScimTokenCreated",

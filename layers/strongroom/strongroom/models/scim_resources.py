@@ -1,7 +1,8 @@
 """The SCIM 2.0 resources Strongroom serves (RFC 7643), as scim2-models models: what
 `/scim/v2/Schemas` publishes is generated from them, so the schema is exactly what is served.
 
-A User is a user the org's identity provider provisioned: `userName` (immutable; the account's
+A Group is a role of the org (built-in or custom): its members hold it, and adding a member
+to one sets their role. A User is a user the org's identity provider provisioned: `userName` (immutable; the account's
 email when it is an email address, docs/decisions.md), `name`, `displayName`, `emails` (required:
 the account's email when `userName` is not one), `externalId`, and `active`, which is whether the
 user is a member of the org right now (required; a request without it means true)."""
@@ -10,17 +11,21 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+from pydantic import Field
 from scim2_models import (
     URN,
     AuthenticationScheme,
     Bulk,
+    CaseExact,
     ChangePassword,
+    ComplexAttribute,
     Email,
     ETag,
     Filter,
     Mutability,
     Name,
     Patch,
+    Reference,
     Required,
     Resource,
     ResourceType,
@@ -29,8 +34,10 @@ from scim2_models import (
     Sort,
     Uniqueness,
 )
+from scim2_models import User as CoreUser
 
 USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
+GROUP_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:Group"
 MAX_RESULTS = 100
 
 
@@ -53,6 +60,43 @@ def user_schema() -> Schema:
     schema.name = "User"
     schema.description = "A user the organization's identity provider provisions; active = a member of the org"
     return schema
+
+
+class GroupMember(ComplexAttribute):
+    """A member of a Group: a User (no nested Groups), by id and URI."""
+
+    value: Annotated[str | None, Mutability.immutable, CaseExact.true] = None
+    # Reference[<a class named User>]: its referenceTypes are ["User"] (the served User's name).
+    ref: Annotated[Reference[CoreUser] | None, Mutability.immutable] = Field(  # type: ignore[type-arg]
+        None, serialization_alias="$ref", validation_alias="$ref"
+    )
+
+
+class ScimGroup(Resource[Any]):
+    """A role of the org: built-in (id = its slug, displayName immutable) or custom (id = rol_…);
+    its members are the users holding it."""
+
+    __schema__ = URN(GROUP_SCHEMA)
+
+    display_name: Annotated[str | None, Required.true] = None
+    members: list[GroupMember] | None = None
+
+
+def group_schema() -> Schema:
+    schema = ScimGroup.to_schema()
+    schema.name = "Group"
+    schema.description = "A role of the organization; its members hold it (adding a member sets their role)"
+    return schema
+
+
+def group_resource_type() -> ResourceType:
+    return ResourceType(
+        id="Group",
+        name="Group",
+        description="Roles of the organization, built-in and custom",
+        endpoint="/Groups",
+        schema_=GROUP_SCHEMA,
+    )
 
 
 def user_resource_type() -> ResourceType:

@@ -42,6 +42,35 @@ class OidcConfig(Response):
     updated_at: str
 
 
+# An entity id is a URI (most IdPs: a URL; some: a URN), printable ASCII without spaces.
+EntityId = Annotated[str, StringConstraints(pattern=r"^[!-~]{1,1024}$")]
+SsoUrl = Annotated[str, StringConstraints(pattern=r"^https?://[!-~]+$", max_length=2048)]
+
+
+class SamlConfigPut(Request):
+    idp_entity_id: EntityId = Field(description="The identity provider's entity id (the Issuer of its Responses)")
+    idp_sso_url: SsoUrl = Field(description="Its SingleSignOnService URL (HTTP-Redirect binding)")
+    idp_x509_cert: str = Field(
+        min_length=100, max_length=16384, description="Its signing certificate (PEM, or base64 DER)"
+    )
+    domains: list[Domain] = Field(min_length=1, max_length=20, description="Email domains that sign in this way")
+    default_role: RoleRef = Field(description="The role of a member's first sign-in: built-in (not owner) or custom")
+
+
+class SamlConfig(Response):
+    org_id: str
+    idp_entity_id: str
+    idp_sso_url: str
+    idp_x509_cert: str = Field(description="PEM")
+    domains: list[str]
+    default_role: str
+    sp_entity_id: str = Field(description="Our entityID (the Audience the IdP must name)")
+    acs_url: str = Field(description="Our Assertion Consumer Service (HTTP-POST)")
+    metadata_url: str = Field(description="Our SP metadata for this org")
+    created_at: str
+    updated_at: str
+
+
 class SsoDiscovery(Response):
     org_id: str
-    methods: list[Literal["oidc"]]
+    methods: list[Literal["oidc", "saml"]]
