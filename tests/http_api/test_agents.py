@@ -391,3 +391,43 @@ def test_an_approved_agent_read_request_queues_the_job_and_the_requester_opens_i
     assert api("GET", f"{path}/wraps/{seen['wrap_id']}", user=dev)[0] == 410
     # and no timed permission came with it: production stays unreadable to the developer
     assert api("GET", f"{path}/projects/web/environments/production/secrets", user=dev)[0] == 403
+
+
+def test_an_idempotency_key_belongs_to_the_agent_that_sent_it(api: Api, org: dict[str, Any]) -> None:
+    one, two = mint(api, org, "one"), mint(api, org, "two")
+    body = {"public_key": base64.b64encode(bytes(range(32))).decode()}
+    for agent in (one, two):  # the same key and body, by two agents, each with X-Agent-Secret
+        headers = {"X-Agent-Secret": agent["agent_secret"], "Idempotency-Key": "same-key-1"}
+        status, answered, shown = api("PUT", f"/v1/agents/{agent['id']}/public-key", headers=headers, json=body)
+        assert (status, shown["id"]) == (200, agent["id"])
+        assert "idempotent-replayed" not in answered
+    # and the same agent again is the replay
+    headers = {"X-Agent-Secret": one["agent_secret"], "Idempotency-Key": "same-key-1"}
+    _, answered, _ = api("PUT", f"/v1/agents/{one['id']}/public-key", headers=headers, json=body)
+    assert answered.get("idempotent-replayed") == "true"
+
+
+def test_a_job_unclaimed_past_its_end_expires_and_is_never_claimed(
+    api: Api, org: dict[str, Any], stack: LocalStack
+) -> None:
+    from strongroom import aws
+    from support import table_name
+
+    agent = mint(api, org)
+    late, fresh = job(api, org, agent["id"]), job(api, org, agent["id"])
+    # Given the first one's end has passed (its clock moved on: the item says so)
+    aws.dynamodb().update_item(
+        TableName=table_name(stack),
+        Key={"PK": {"S": f"ORG#{org['id']}"}, "SK": {"S": f"JOB#{late['id']}"}},
+        UpdateExpression="SET expires_at = :past",
+        ExpressionAttributeValues={":past": {"S": "2020-01-01T00:00:00Z"}},
+    )
+    assert api("GET", f"{org['path']}/jobs/{late['id']}", user=org["owner"])[2]["status"] == "expired"
+    # When the agent claims: it gets the fresh one, and the late one is moved to expired for good
+    status, _, claimed = api("POST", f"/v1/agents/{agent['id']}/jobs/claim", headers=bearer(agent["agent_secret"]))
+    assert (status, claimed["id"]) == (200, fresh["id"])
+    assert api("POST", f"/v1/agents/{agent['id']}/jobs/claim", headers=bearer(agent["agent_secret"]))[0] == 204
+    seen = api("GET", f"{org['path']}/jobs/{late['id']}", user=org["owner"])[2]
+    assert [h["status"] for h in seen["history"]] == ["queued", "expired"]
+    expired = api("GET", f"{org['path']}/jobs?status=expired", user=org["owner"])[2]["data"]
+    assert [j["id"] for j in expired] == [late["id"]]

@@ -115,6 +115,12 @@ def _populated_org(api: Api, owner: str) -> dict[str, Any]:
     provisioned = unique_email("provisioned")
     user = {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": provisioned}
     assert api("POST", "/scim/v2/Users", headers=_bearer(scim["token"]), json=user)[0] == 201
+    # an agent and what it discovered
+    status, _, agent = api("POST", f"/v1/orgs/{slug}/agents", user=owner, json={"name": "cluster"})
+    assert status == 201
+    found = {"ref": "ns/db#password", "provider": "kubernetes", "cluster_name": "c", "fingerprint": "hmac:0123456789"}
+    path = f"/v1/agents/{agent['id']}/secrets/bulk"
+    assert api("POST", path, headers=_bearer(agent["agent_secret"]), json={"secrets": [found]})[0] == 200
     return {
         "slug": slug,
         "org": org,
@@ -127,6 +133,7 @@ def _populated_org(api: Api, owner: str) -> dict[str, Any]:
         "narrowed_pat": narrowed,
         "pat": everywhere,
         "scim": scim,
+        "agent": agent,
     }
 
 
@@ -147,6 +154,8 @@ def test_deleting_an_org_answers_at_once_and_the_worker_purges_everything_under_
         assert org_id not in str(api("GET", "/v1/orgs", user=owner)[2])
         assert api("GET", "/runtime/v1", headers=_bearer(world["svc"]["staging"]["token"]))[0] == 401
         assert api("GET", "/scim/v2/Users", headers=_bearer(world["scim"]["token"]))[0] == 401
+        beat = f"/v1/agents/{world['agent']['id']}/heartbeat"
+        assert api("POST", beat, headers=_bearer(world["agent"]["agent_secret"]))[0] == 401
         # but the request left the purge to the worker: the partition is still there, with its job
         assert len(_partition(stack, f"ORG#{org_id}")) > 1
         assert _item(stack, f"PURGE#{org_id}", "PURGE") is not None
@@ -159,6 +168,8 @@ def test_deleting_an_org_answers_at_once_and_the_worker_purges_everything_under_
     for token in world["svc"].values():
         assert _item(stack, f"TOKEN#{token['id']}", "TOKEN") is None
     assert _item(stack, f"SCIMTOK#{world['scim']['id']}", "SCIMTOK") is None
+    assert _item(stack, f"AGENT#{world['agent']['id']}", "AGENT") is None
+    assert _partition(stack, f"DISCOVERED#{org_id}") == []
     # a personal token narrowed to this org alone is revoked; one that is not keeps working
     assert _item(stack, f"PAT#{world['narrowed_pat']['id']}", "PAT") is None
     assert api("GET", "/v1/me", headers=_bearer(world["narrowed_pat"]["token"]))[0] == 401

@@ -203,6 +203,8 @@ def _sources(job: PurgeJob) -> list[tuple[str, Source]]:
         ("tokens", _service_tokens(job.org_id)),
         ("identities", _identities(job.org_id)),
         ("scim_tokens", _scim_tokens(job.org_id)),
+        ("agents", _scan_index(keys.org_agents_partition(job.org_id), lambda _i: True)),
+        ("discovered", _query(keys.discovered_partition(job.org_id))),
         ("pats", _narrowed_pats(job.org_id)),
         *_environments(_env_ids(job.org_id)),
         *((f"deliveries:{w}", _query(keys.deliveries_partition(w))) for w in webhooks),

@@ -26,8 +26,8 @@ MAX_KEY_CHARS = 255
 
 def credential_digest(headers: Mapping[str, str], cookies: Sequence[str] = ()) -> str:
     """SHA-256 of the credential `authenticate` accepted (the dev identity header, else
-    Authorization, else the session cookie): the caller an Idempotency-Key belongs to. Never the
-    credential itself."""
+    Authorization, else X-Agent-Secret, else the session cookie): the caller an Idempotency-Key
+    belongs to. Never the credential itself."""
     from strongroom.security.sessions import cookie_value  # noqa: PLC0415
 
     dev_user = headers.get(DEV_HEADER)
@@ -35,6 +35,8 @@ def credential_digest(headers: Mapping[str, str], cookies: Sequence[str] = ()) -
         presented = f"dev {dev_user.strip()}"
     elif "authorization" in headers:
         presented = headers.get("authorization", "").strip()
+    elif "x-agent-secret" in headers:  # an agent's other header (security/auth.py)
+        presented = f"agent {headers['x-agent-secret'].strip()}"
     else:
         presented = f"cookie {cookie_value(list(cookies)) or ''}"
     return hashlib.sha256(presented.encode("utf-8", "surrogatepass")).hexdigest()

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints, model_validator
 
-from strongroom.models.agents import AgentId, ReadParams, Ref, X25519Key
+from strongroom.models.agents import AgentId, Ref, X25519Key
 from strongroom.models.common import Name, Page, Request, Response, ScopeRef
 
 MAX_APPROVALS = 10
@@ -105,11 +105,6 @@ class AgentRead(Request):
     agent: AgentId
     ref: Ref
     recipient_public_key: X25519Key = Field(description="The requester's X25519 public key (base64)")
-
-    @model_validator(mode="after")
-    def _length(self) -> AgentRead:
-        ReadParams(ref=self.ref, recipient_public_key=self.recipient_public_key)
-        return self
 
 
 class AccessRequestCreate(Request):
