@@ -93,12 +93,19 @@ def _view(rec: OidcConfigRecord) -> OidcConfig:
 def _check_issuer(issuer: str) -> None:
     """https, no user info, query or fragment (http only in dev mode, to loopback: netguard decides
     at each call)."""
-    parts = urlsplit(issuer)
+    check_url("issuer", issuer, query=False)
+
+
+def check_url(field: str, url: str, *, query: bool) -> None:
+    """An identity provider's URL: https (http only in dev mode), a host, no user info or fragment,
+    and a query only where `query` allows one: else 400 naming `field`."""
+    parts = urlsplit(url)
     dev = settings().auth_mode is AuthMode.DEV
     if parts.scheme != "https" and not (dev and parts.scheme == "http"):
-        raise _field("issuer", "must be https", "the issuer must be an https URL")
-    if not parts.hostname or "@" in parts.netloc or parts.query or parts.fragment or "#" in issuer:
-        raise _field("issuer", "invalid", "the issuer must be a URL without credentials, query or fragment")
+        raise _field(field, "must be https", f"the {field} must be an https URL")
+    if not parts.hostname or "@" in parts.netloc or (parts.query and not query) or parts.fragment or "#" in url:
+        what = "credentials or fragment" if query else "credentials, query or fragment"
+        raise _field(field, "invalid", f"the {field} must be a URL without {what}")
 
 
 def check_role(org_id: str, role: str) -> None:

@@ -81,6 +81,7 @@ def _view(rec: SamlConfigRecord) -> SamlConfig:
 def put_config(access: OrgAccess, body: SamlConfigPut) -> SamlConfig:
     """Create or replace the org's SAML configuration (`sso.manage`)."""
     org = access.org
+    sso.check_url("idp_sso_url", body.idp_sso_url, query=True)
     cert = saml_sp.normalized_cert(body.idp_x509_cert)
     sso.check_role(org.id, body.default_role)
     domains = sorted(set(body.domains))
