@@ -487,6 +487,21 @@ EXPECTATIONS: list[tuple[list[str], str, list[str], str]] = [
         "A callback's `state` is server-issued, single-use and bound to the browser's sr_sso cookie: "
         "any other schema-valid one is 400 invalid_state (the point of it).",
     ),
+    (
+        ["stripe_webhook"],
+        "positive_data_acceptance",
+        ["2xx", "400", "413", "415", "429"],
+        "Stripe-Signature is an HMAC of the exact body under the endpoint's secret: any other "
+        "schema-valid header is 400 invalid_signature (what Stripe's libraries expect).",
+    ),
+    (
+        ["create_checkout", "create_portal"],
+        "positive_data_acceptance",
+        ["2xx", "401", "403", "404", "409", "422", "503"],
+        "Checkout sells the plans a Stripe price is configured for (else 422 plan_not_for_sale), the "
+        "portal needs the org's Stripe customer (422 no_customer before a checkout), and a stack "
+        "without a Stripe key is 503 billing_not_configured.",
+    ),
 ]
 
 

@@ -245,12 +245,14 @@ class LocalStack:
             "Stage": "local",
             "WebhookRetrySchedule": "1,1,2,2,3,3,4",
             # Platform (issue #18): admin@example.com is the platform admin; orgs start on the
-            # enterprise plan, and requests outside an org are hardly limited, so that no local run
-            # or test meets a plan limit or a 429 it did not ask for (docs/decisions.md).
+            # enterprise plan (unlimited, requests included) and requests outside an org are not
+            # limited, so that no local run or test meets a plan limit or a 429 it did not ask for,
+            # nor pays the count's write; unauthenticated ones are counted, far from any limit
+            # (docs/decisions.md).
             "PlatformAdmins": "admin@example.com",
             "NewOrgPlan": "enterprise",
             "AnonymousRequestsPerMinute": "1000000",
-            "DefaultRequestsPerMinute": "1000000",
+            "DefaultRequestsPerMinute": "-1",
             **(parameters or {}),
             "AuthMode": auth_mode,
         }

@@ -925,6 +925,19 @@ def _admin_plan_put(w: World) -> tuple[str, str, str, Any, str]:
     return "PUT", "/v1/admin/plans/free", PLATFORM_ADMIN, {"limits": {"webhooks": 3}}, "admin.plan_updated"
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _stripe_environment() -> Iterator[None]:
+    """The billing recipes point the stack at a Stripe stand-in; the stack's own settings after."""
+    names = ("STRIPE_SECRET_KEY", "STRIPE_API_BASE", "STRIPE_PRICES")
+    before = {name: os.environ.get(name) for name in names}
+    yield
+    for name, value in before.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
 def _stripe_stand_in() -> None:
     """Stripe's API for this process: the stand-in of tests/http_api/test_billing.py."""
     from http_api.test_billing import serve_fake_stripe

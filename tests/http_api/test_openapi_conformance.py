@@ -35,7 +35,7 @@ import pytest
 import yaml
 from jsonschema import Draft202012Validator
 
-from http_api.test_audit_every_mutation import (
+from http_api.test_audit_every_mutation import (  # _stripe_environment: the billing recipes' settings restored
     RECIPES,
     E,
     World,
@@ -46,6 +46,7 @@ from http_api.test_audit_every_mutation import (
     _governed,
     _identity,
     _publish_key,
+    _stripe_environment,  # noqa: F401
 )
 from strongroom import ids
 from strongroom.domain import tokens

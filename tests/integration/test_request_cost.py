@@ -208,6 +208,15 @@ def test_a_service_token_request_costs_one(invoke: Invoke, cost: Cost) -> None:
     )
     created = invoke("TokensFunction", event)
     assert created["statusCode"] == 201, created
+    # its org's requests are counted (the local stack's enterprise plan counts none): issue #18
+    limit = load_event(
+        "orgs_create",
+        headers={"x-strongroom-dev-user": "admin@example.com"},
+        routeKey="PATCH /v1/admin/orgs/{org}",
+        body={"limit_overrides": {"requests_per_minute": 1_000_000}},
+        path_parameters={"org": world.org[0]},
+    )
+    assert invoke("AdminFunction", limit)["statusCode"] == 200
     headers = {"authorization": f"Bearer {body_of(created)['token']}"}
     invoke("RuntimeFunction", load_event("runtime_secrets", headers=headers))  # its scope is learned
     cost.start()

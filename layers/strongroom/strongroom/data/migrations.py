@@ -44,8 +44,8 @@ def count_plan_usage() -> int:
     environments, members with pending invitations, service tokens, webhooks), the plan new orgs
     start on, and their place in the admin's listing (GSI1 `ORGS`); projects their environments'
     count; the platform its counters of orgs and users. Only what is missing is set (a counter
-    set, by this or by a create since, is left as it is), and only orgs and projects missing
-    something are read further: how many items changed."""
+    set, by this or by a create since, is left as it is), and only orgs missing something are read
+    further (their projects with them: both predate the counters): how many items changed."""
     from strongroom.config import settings  # noqa: PLC0415
 
     changed = 0
@@ -56,9 +56,6 @@ def count_plan_usage() -> int:
         orgs += 1
         if not all(k in org for k in _ORG_ATTRIBUTES):
             changed += _backfill_org(org, settings().new_org_plan)
-    for project in db.scan_prefix(keys.PROJECT_PREFIX):
-        if project.get("entity") == "project" and "environment_count" not in project:
-            changed += _backfill_project(project)
     if db.get(keys.platform_stats()) is None:
         users = sum(1 for item in db.scan_prefix("PROFILE") if item.get("entity") == "user")
         platform.set_stats({"orgs": orgs, "users": users})
@@ -77,25 +74,12 @@ _ORG_ATTRIBUTES = (
 )
 
 
-def _backfill_project(project: dict[str, Any]) -> int:
-    org_id, project_id = str(project["org_id"]), str(project["id"])
-    envs = db.query_all(keys.org_partition(org_id), prefix=keys.environment_prefix(project_id))
-    count = sum(1 for e in envs if e.get("entity") == "environment")
-    return int(
-        db.update_plain(
-            keys.project(org_id, project_id),
-            "SET environment_count = :n",
-            condition="attribute_not_exists(environment_count)",
-            values={":n": count},
-        )
-    )
-
-
 def _backfill_org(org: dict[str, Any], plan: str) -> int:
     org_id = str(org["id"])
     partition = list(db.query_all(keys.org_partition(org_id)))
-    projects = {str(i["id"]) for i in partition if i.get("entity") == "project" and i.get("status") == "active"}
+    projects = {str(i["id"]): i for i in partition if i.get("entity") == "project" and i.get("status") == "active"}
     envs = [i for i in partition if i.get("entity") == "environment" and str(i.get("project_id")) in projects]
+    changed = sum(_backfill_project(org_id, p, envs) for p in projects.values() if "environment_count" not in p)
     pending = sum(1 for i in partition if i.get("entity") == "invitation" and i.get("status") == "pending")
     counts = {
         "usage_projects": len(projects),
@@ -115,7 +99,19 @@ def _backfill_org(org: dict[str, Any], plan: str) -> int:
     expression = "SET " + ", ".join(f"#m{n} = :m{n}" for n in range(len(missing)))
     values = {f":m{n}": v for n, v in enumerate(missing.values())}
     guard = " AND ".join(f"attribute_not_exists(#m{n})" for n in range(len(missing)))
-    return int(db.update_plain(keys.org(org_id), expression, condition=guard, values=values, names=names))
+    return changed + int(db.update_plain(keys.org(org_id), expression, condition=guard, values=values, names=names))
+
+
+def _backfill_project(org_id: str, project: dict[str, Any], envs: list[dict[str, Any]]) -> int:
+    count = sum(1 for e in envs if str(e["project_id"]) == str(project["id"]))
+    return int(
+        db.update_plain(
+            keys.project(org_id, str(project["id"])),
+            "SET environment_count = :n",
+            condition="attribute_not_exists(environment_count)",
+            values={":n": count},
+        )
+    )
 
 
 MIGRATIONS: tuple[tuple[str, Callable[[], int]], ...] = (

@@ -53,7 +53,7 @@ DEFAULTS: dict[str, dict[str, int]] = {
         "members": UNLIMITED,
         "service_tokens": UNLIMITED,
         "webhooks": UNLIMITED,
-        "requests_per_minute": 20000,
+        "requests_per_minute": UNLIMITED,  # negotiated: a platform admin sets the plan's or the org's
     },
 }
 
