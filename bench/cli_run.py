@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import resource
 import statistics
 import subprocess
@@ -31,7 +30,7 @@ import sys
 import tempfile
 import time
 
-from harness import CLI, new_environment, read_token, server_work
+from harness import CLI, cli_env, new_environment, read_token, server_work
 
 CPU: dict[str, list[float]] = {}  # command name -> the CPU seconds (user + system) of each timed run
 
@@ -61,17 +60,7 @@ def main() -> int:
 
     with LocalStack("127.0.0.1", port=0, workers=[]) as stack, tempfile.TemporaryDirectory() as home:
         token = read_token(*new_environment(stack.url))
-        env = {
-            "PATH": os.environ["PATH"],
-            "HOME": home,
-            "XDG_CONFIG_HOME": f"{home}/config",
-            "XDG_CACHE_HOME": f"{home}/cache",
-            "STRONGROOM_API_URL": stack.url,
-            "STRONGROOM_TOKEN": token,
-            "STRONGROOM_NO_KEYRING": "1",
-            # a checkout's own code when the shared virtualenv's install is another's
-            **({"PYTHONPATH": os.environ["PYTHONPATH"]} if "PYTHONPATH" in os.environ else {}),
-        }
+        env = cli_env(stack.url, token, home)
         commands = {
             "python -c pass": [sys.executable, "-c", "pass"],
             "strongroom run -- true": [CLI, "run", "--", "true"],

@@ -14,14 +14,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import signal
 import subprocess
 import sys
 import tempfile
 import time
 
-from harness import CLI, new_environment, read_token, server_work
+from harness import CLI, cli_env, new_environment, read_token, server_work
 
 
 def main() -> int:
@@ -34,17 +33,7 @@ def main() -> int:
 
     with LocalStack("127.0.0.1", port=0, workers=[]) as stack, tempfile.TemporaryDirectory() as home:
         token = read_token(*new_environment(stack.url))
-        env = {
-            "PATH": os.environ["PATH"],
-            "HOME": home,
-            "XDG_CONFIG_HOME": f"{home}/config",
-            "XDG_CACHE_HOME": f"{home}/cache",
-            "STRONGROOM_API_URL": stack.url,
-            "STRONGROOM_TOKEN": token,
-            "STRONGROOM_NO_KEYRING": "1",
-            "STRONGROOM_DEBUG": "1",
-            **({"PYTHONPATH": os.environ["PYTHONPATH"]} if "PYTHONPATH" in os.environ else {}),
-        }
+        env = cli_env(stack.url, token, home, STRONGROOM_DEBUG="1")
         command = [CLI, "run", "--watch", "--interval", str(args.interval), "--", "sleep", "3600"]
         proc = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
         assert proc.stderr is not None

@@ -5,6 +5,7 @@ own process, so each is counted directly at its client."""
 
 from __future__ import annotations
 
+import os
 import secrets
 import sys
 from collections.abc import Callable, Iterator
@@ -19,6 +20,22 @@ for _path in (ROOT / "layers" / "strongroom", ROOT / "local", ROOT / "tests", RO
 
 CLI = str(Path(sys.executable).parent / "strongroom")
 Call = Callable[..., Any]
+
+
+def cli_env(url: str, token: str, home: str, **extra: str) -> dict[str, str]:
+    """The environment a bench runs the CLI in: a fresh HOME, the service token, no keyring, and a
+    checkout's own code (PYTHONPATH) when the shared virtualenv's install is another's."""
+    return {
+        "PATH": os.environ["PATH"],
+        "HOME": home,
+        "XDG_CONFIG_HOME": f"{home}/config",
+        "XDG_CACHE_HOME": f"{home}/cache",
+        "STRONGROOM_API_URL": url,
+        "STRONGROOM_TOKEN": token,
+        "STRONGROOM_NO_KEYRING": "1",
+        **({"PYTHONPATH": os.environ["PYTHONPATH"]} if "PYTHONPATH" in os.environ else {}),
+        **extra,
+    }
 
 
 def new_environment(url: str, values: dict[str, str] | None = None) -> tuple[str, Call]:
