@@ -926,8 +926,9 @@ def _admin_plan_put(w: World) -> tuple[str, str, str, Any, str]:
 
 
 @pytest.fixture(scope="module", autouse=True)
-def _stripe_environment() -> Iterator[None]:
-    """The billing recipes point the stack at a Stripe stand-in; the stack's own settings after."""
+def _stripe_environment(stack: LocalStack) -> Iterator[None]:
+    """The billing recipes point the stack at a Stripe stand-in; the stack's own settings after (read
+    once the stack has set them)."""
     names = ("STRIPE_SECRET_KEY", "STRIPE_API_BASE", "STRIPE_PRICES")
     before = {name: os.environ.get(name) for name in names}
     yield
