@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import secrets
 from typing import Any
 
@@ -13,6 +14,7 @@ from botocore.stub import Stubber
 
 from integration.conftest import Invoke, body_of, dev_user, entity, items_containing, load_event, plain, scan_all
 from strongroom import aws
+from strongroom.data import chain
 from strongroom_local import LocalStack
 from support import query_partition
 
@@ -426,3 +428,35 @@ def test_the_default_route_answers_unmatched_requests_in_the_envelope(
     assert response["statusCode"] == status
     assert response["headers"].get("Allow") == allow
     assert body_of(response)["error"]["request_id"] == _request_id(event)
+
+
+def test_each_business_event_is_one_cloudwatch_metric_named_by_its_action(
+    invoke: Invoke, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given metrics on (the local stack turns them off) and a mutation (an org created: one audit
+    # event, org.created), then a read (no event)
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")
+    user, slug = dev_user(), f"it-{secrets.token_hex(4)}"
+    capfd.readouterr()
+    created = invoke("OrgsFunction", load_event("orgs_create", headers=user, body={"name": "It", "slug": slug}))
+    assert created["statusCode"] == 201
+    out = capfd.readouterr().out
+    listed = invoke("OrgsFunction", load_event("orgs_list", headers=user))
+    assert listed["statusCode"] == 200
+    read_out = capfd.readouterr().out
+    # Then the mutation's request flushed one EMF document with OrgCreated = [1], the read's none
+    blobs = [json.loads(line) for line in out.splitlines() if line.startswith("{") and '"_aws"' in line]
+    named = [b for b in blobs if "OrgCreated" in b]
+    assert len(named) == 1, blobs
+    assert named[0]["OrgCreated"] in (1, 1.0, [1.0])
+    definitions = [m["Name"] for d in named[0]["_aws"]["CloudWatchMetrics"] for m in d["Metrics"]]
+    assert "OrgCreated" in definitions
+    assert "OrgCreated" not in read_out
+
+
+@pytest.mark.parametrize(
+    ("action", "name"),
+    [("org.created", "OrgCreated"), ("user.2fa_enabled", "User2faEnabled"), ("secrets.changed", "SecretsChanged")],
+)
+def test_a_metric_is_named_by_its_event(action: str, name: str) -> None:
+    assert chain.metric_name(action) == name

@@ -6,11 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 from strongroom.domain import sealer
-from strongroom.observability import logger, metrics
+from strongroom.observability import log_metrics, logger
 
 
 @logger.inject_lambda_context(log_event=False, clear_state=True)
-@metrics.log_metrics
+@log_metrics
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, int]:
     scopes, hinted = sealer.scopes_of(list(event.get("Records", [])))
     sealed = sealer.seal(scopes, hinted)

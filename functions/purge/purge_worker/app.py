@@ -6,11 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 from strongroom.domain import purge
-from strongroom.observability import logger, metrics
+from strongroom.observability import log_metrics, logger
 
 
 @logger.inject_lambda_context(log_event=False, clear_state=True)
-@metrics.log_metrics
+@log_metrics
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, int]:
     result = purge.handle(list(event.get("Records", [])))
     logger.info("purged", extra=result)

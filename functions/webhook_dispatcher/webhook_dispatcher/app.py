@@ -10,7 +10,7 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from strongroom.domain.delivery import dispatch, message_of, queue_url_of
-from strongroom.observability import logger, metrics
+from strongroom.observability import log_metrics, logger
 
 processor = BatchProcessor(event_type=EventType.SQS)
 
@@ -23,6 +23,6 @@ def _record(record: SQSRecord) -> str:
 
 
 @logger.inject_lambda_context(log_event=False, clear_state=True)
-@metrics.log_metrics
+@log_metrics
 def lambda_handler(event: dict[str, Any], context: Any) -> PartialItemFailureResponse:
     return process_partial_response(event=event, record_handler=_record, processor=processor, context=context)

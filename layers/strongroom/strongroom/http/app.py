@@ -27,7 +27,7 @@ from strongroom.domain import ratelimit
 from strongroom.http import idempotency, unmatched
 from strongroom.http.body import check_body, header_map
 from strongroom.http.envelope import JSON, error_response, raw_error, validation_details
-from strongroom.observability import logger, metrics
+from strongroom.observability import log_metrics, logger, metrics
 from strongroom.security.access import ORG_ROUTES
 from strongroom.security.auth import authenticate
 
@@ -162,7 +162,7 @@ def make_handler(
     @logger.inject_lambda_context(
         correlation_id_path=correlation_paths.API_GATEWAY_HTTP, log_event=False, clear_state=True
     )
-    @metrics.log_metrics
+    @log_metrics
     def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         rc = event.get("requestContext") or {}
         http = rc.get("http") or {}
