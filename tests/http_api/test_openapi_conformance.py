@@ -25,7 +25,7 @@ import json
 import os
 import re
 import secrets
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,7 +35,7 @@ import pytest
 import yaml
 from jsonschema import Draft202012Validator
 
-from http_api.test_audit_every_mutation import (
+from http_api.test_audit_every_mutation import (  # noqa: F401 - the module's autouse fixture, run here too
     RECIPES,
     E,
     World,
@@ -46,6 +46,7 @@ from http_api.test_audit_every_mutation import (
     _governed,
     _identity,
     _publish_key,
+    _stripe_environment,
 )
 from strongroom import ids
 from strongroom.domain import tokens
@@ -64,20 +65,6 @@ from support import (
 pytestmark = pytest.mark.http
 
 DOC_PATH = Path(__file__).resolve().parents[2] / "docs" / "openapi.json"
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _stripe_environment(stack: LocalStack) -> Iterator[None]:
-    """The billing recipes point the stack at a Stripe stand-in; the stack's own settings after (read
-    once the stack has set them)."""
-    names = ("STRIPE_SECRET_KEY", "STRIPE_API_BASE", "STRIPE_PRICES")
-    before = {name: os.environ.get(name) for name in names}
-    yield
-    for name, value in before.items():
-        if value is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = value
 
 
 METHODS = {"get", "put", "post", "delete", "patch"}
