@@ -138,6 +138,20 @@ def saml_domains(org_id: str) -> list[str]:
     return rec.domains if rec is not None else []
 
 
+def config_ops(
+    org_id: str, domains: list[str], held: list[str], kept: list[str], *, role: str, previous_role: str | None
+) -> list[db.Op]:
+    """What a single sign-on configuration's write (OIDC or SAML) carries beside its record: the
+    org active, claims of its new `domains`, releases of the `held` ones it gives up that the org's
+    other method does not keep (`kept`), and the default role's use moved from `previous_role`."""
+    ops = [org_data.guard(org_id), *claims(org_id, domains, held + kept)]
+    ops += [data.release_domain(org_id, d) for d in held if d not in domains and d not in kept]
+    deltas: dict[str, int] = {role: 1}
+    if previous_role is not None:
+        deltas[previous_role] = deltas.get(previous_role, 0) - 1
+    return [*ops, *roles.uses(org_id, deltas)]
+
+
 def put_config(access: OrgAccess, body: OidcConfigPut) -> OidcConfig:
     """Create or replace the org's OIDC configuration (`sso.manage`)."""
     org = access.org
@@ -147,12 +161,9 @@ def put_config(access: OrgAccess, body: OidcConfigPut) -> OidcConfig:
     previous = data.config(org.id)
     held = previous.domains if previous else []
     kept = saml_domains(org.id)
-    ops = [org_data.guard(org.id), *claims(org.id, domains, held + kept)]
-    ops += [data.release_domain(org.id, d) for d in held if d not in domains and d not in kept]
-    deltas: dict[str, int] = {body.default_role: 1}
-    if previous is not None:
-        deltas[previous.default_role] = deltas.get(previous.default_role, 0) - 1
-    ops += roles.uses(org.id, deltas)
+    ops = config_ops(
+        org.id, domains, held, kept, role=body.default_role, previous_role=previous.default_role if previous else None
+    )
     now = clock.now_iso()
     sealed = crypto.seal(body.client_secret.get_secret_value().encode(), _context(org.id), settings().kms_key_id)
     rec = OidcConfigRecord(

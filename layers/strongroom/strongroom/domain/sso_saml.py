@@ -89,12 +89,9 @@ def put_config(access: OrgAccess, body: SamlConfigPut) -> SamlConfig:
     held = previous.domains if previous else []
     oidc = domain_claims.config(org.id)
     kept = oidc.domains if oidc is not None else []
-    ops = [org_data.guard(org.id), *sso.claims(org.id, domains, held + kept)]
-    ops += [domain_claims.release_domain(org.id, d) for d in held if d not in domains and d not in kept]
-    deltas: dict[str, int] = {body.default_role: 1}
-    if previous is not None:
-        deltas[previous.default_role] = deltas.get(previous.default_role, 0) - 1
-    ops += roles.uses(org.id, deltas)
+    ops = sso.config_ops(
+        org.id, domains, held, kept, role=body.default_role, previous_role=previous.default_role if previous else None
+    )
     now = clock.now_iso()
     rec = SamlConfigRecord(
         org_id=org.id,
