@@ -212,15 +212,37 @@ def get_schema(id: str) -> Response[Any]:  # noqa: A002 - SCIM's name
 # --------------------------------------------------------------------------- Users
 
 
+def _listing() -> dict[str, Any]:
+    """A list's filter, page and attributes, from the URL's query (RFC 7644 §3.4.2)."""
+    return {
+        "filter_": _query("filter"),
+        "start_index": _int("startIndex", 1),
+        "count": _int("count", MAX_RESULTS),
+        "params": _parameters(_query("attributes"), _query("excludedAttributes")),
+    }
+
+
+def _searching() -> dict[str, Any]:
+    """The same, from a POST …/.search body (RFC 7644 §3.4.3)."""
+    request = _search_request()
+    return {
+        "filter_": str(request.filter) if request.filter is not None else None,
+        "start_index": request.start_index or 1,
+        "count": request.count if request.count is not None else MAX_RESULTS,
+        "params": request if (request.attributes or request.excluded_attributes) else None,
+    }
+
+
+def _located(response: Response[Any], meta: Any) -> Response[Any]:
+    """A created resource's answer carries its location (RFC 7644 §3.3)."""
+    if meta is not None and meta.location:
+        response.headers["Location"] = meta.location
+    return response
+
+
 @app.get("/scim/v2/Users")
 def list_users() -> Response[Any]:
-    return _list(
-        scim.caller_org(),
-        filter_=_query("filter"),
-        start_index=_int("startIndex", 1),
-        count=_int("count", MAX_RESULTS),
-        params=_parameters(_query("attributes"), _query("excludedAttributes")),
-    )
+    return _list(scim.caller_org(), **_listing())
 
 
 class NotImplementedHere(errors.AppError):
@@ -251,14 +273,8 @@ def _search_request() -> SearchRequest[Any]:
 
 @app.post("/scim/v2/Users/.search")
 def search_users() -> Response[Any]:
-    request = _search_request()
-    return _list(
-        scim.caller_org(),
-        filter_=str(request.filter) if request.filter is not None else None,
-        start_index=request.start_index or 1,
-        count=request.count if request.count is not None else MAX_RESULTS,
-        params=request if (request.attributes or request.excluded_attributes) else None,
-    )
+    searched = _searching()  # the body is checked first, as before the org is read
+    return _list(scim.caller_org(), **searched)
 
 
 @app.post("/scim/v2/Users")
@@ -266,9 +282,7 @@ def create_user() -> Response[Any]:
     user = scim.parse_user(_body(), Context.RESOURCE_CREATION_REQUEST)
     created = scim.create_user(scim.caller_org(), user)
     response = _user(created, None, Context.RESOURCE_CREATION_RESPONSE, 201)
-    if created.meta is not None and created.meta.location:
-        response.headers["Location"] = created.meta.location
-    return response
+    return _located(response, created.meta)
 
 
 @app.get("/scim/v2/Users/<id>")
@@ -316,25 +330,13 @@ def _group_list(
 
 @app.get("/scim/v2/Groups")
 def list_groups() -> Response[Any]:
-    return _group_list(
-        scim.caller_org(),
-        filter_=_query("filter"),
-        start_index=_int("startIndex", 1),
-        count=_int("count", MAX_RESULTS),
-        params=_parameters(_query("attributes"), _query("excludedAttributes")),
-    )
+    return _group_list(scim.caller_org(), **_listing())
 
 
 @app.post("/scim/v2/Groups/.search")
 def search_groups() -> Response[Any]:
-    request = _search_request()
-    return _group_list(
-        scim.caller_org(),
-        filter_=str(request.filter) if request.filter is not None else None,
-        start_index=request.start_index or 1,
-        count=request.count if request.count is not None else MAX_RESULTS,
-        params=request if (request.attributes or request.excluded_attributes) else None,
-    )
+    searched = _searching()  # the body is checked first, as before the org is read
+    return _group_list(scim.caller_org(), **searched)
 
 
 @app.post("/scim/v2/Groups")
@@ -342,9 +344,7 @@ def create_group() -> Response[Any]:
     group = scim_groups.parse_group(_body(), Context.RESOURCE_CREATION_REQUEST)
     created = scim_groups.create_group(scim.caller_org(), group)
     response = _group(created, None, Context.RESOURCE_CREATION_RESPONSE, 201)
-    if created.meta is not None and created.meta.location:
-        response.headers["Location"] = created.meta.location
-    return response
+    return _located(response, created.meta)
 
 
 @app.get("/scim/v2/Groups/<id>")
