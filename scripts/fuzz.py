@@ -451,10 +451,11 @@ EXPECTATIONS: list[tuple[list[str], str, list[str], str]] = [
     (
         ["create_access_request"],
         "positive_data_acceptance",
-        ["2xx", "401", "403", "404", "409", "422"],
+        ["2xx", "400", "401", "403", "404", "409", "422"],
         "A request needs a policy covering its environment (422 no_approval_policy), a duration "
         "within the policy's maximum (422), and a permission the requester's role lacks (409 "
-        "already_permitted).",
+        "already_permitted); an `agent_read` asks for `secrets.read` only: fields that depend on "
+        "each other, 400.",
     ),
     (
         [
