@@ -14,7 +14,7 @@ case "${1:-}" in
   start)
     shift
     rm -f "$STATE/rc"
-    todo=$(missing "$@")
+    todo=$(missing "$@" | xargs)
     if [ -z "$todo" ]; then echo 0 > "$STATE/rc"; exit 0; fi
     echo "apt: installing $todo in the background (log: $STATE/log)"
     # shellcheck disable=SC2086
@@ -30,7 +30,7 @@ case "${1:-}" in
     while [ ! -e "$STATE/rc" ]; do sleep 1; done
     rc=$(cat "$STATE/rc")
     if [ "$rc" != 0 ]; then cat "$STATE/log" >&2; echo "apt: installing failed ($rc)" >&2; exit "$rc"; fi
-    todo=$(missing "$@")
+    todo=$(missing "$@" | xargs)
     if [ -n "$todo" ]; then echo "apt: still missing: $todo" >&2; exit 1; fi
     ;;
   install)
