@@ -79,6 +79,8 @@ def flatten(names: Iterable[str], path: str, *, recursive: bool) -> dict[str, st
     """key -> name of what a pull or export of `path` gives (keys only, as an application gets
     them). Recursive: a key held at several paths comes from the nearest to `path` (the folder's
     own first, then the shallowest subfolder, then the first path in sorted order)."""
+    if path == ROOT and not recursive:  # the root alone, as every read was before folders: no sorting by depth
+        return {n: n for n in sorted(names) if not n.startswith("/")}
     chosen = sorted(select(names, path, recursive=recursive), key=_nearness)
     out: dict[str, str] = {}
     for n in chosen:
