@@ -183,11 +183,14 @@ def list_secrets(
     whole = path == paths.ROOT and not recursive
     listing = f"secrets|{env.id}|{prefix}" if whole else f"secrets|{env.id}|{path}|{int(recursive)}|{prefix}"
     after = db.deserialize(db.decode_cursor(listing, cursor))["after"] if cursor else ""
-    names = sorted(
-        k
-        for k in view
-        if k > after and paths.selects(k, path, recursive=recursive) and paths.split(k)[1].startswith(prefix)
-    )
+    if whole:  # the root alone, as before folders (its names are bare keys; a folder's start with /)
+        names = sorted(k for k in view if k.startswith(prefix) and k > after and not k.startswith("/"))
+    else:
+        names = sorted(
+            k
+            for k in view
+            if k > after and paths.selects(k, path, recursive=recursive) and paths.split(k)[1].startswith(prefix)
+        )
     page, more = names[:limit], len(names) > limit
     resolved = resolver.resolve_all(env, page) if with_values and resolve else {}
     items = [
