@@ -6,6 +6,7 @@ references to a folder's key."""
 from __future__ import annotations
 
 import io
+import json
 import secrets as pysecrets
 import time
 from typing import Any
@@ -23,11 +24,12 @@ pytestmark = pytest.mark.http
 @pytest.fixture
 def env(api: Api) -> dict[str, Any]:
     owner, slug = unique_email("owner"), f"fld-{pysecrets.token_hex(4)}"
-    assert api("POST", "/v1/orgs", user=owner, json={"name": "Folders", "slug": slug})[0] == 201
+    status, _, org = api("POST", "/v1/orgs", user=owner, json={"name": "Folders", "slug": slug})
+    assert status == 201, org
     _, _, project = api("POST", f"/v1/orgs/{slug}/projects", user=owner, json={"name": "Web"})
     base = f"/v1/orgs/{slug}/projects/web/environments"
     ids = {e["slug"]: e["id"] for e in project["environments"]}
-    return {"owner": owner, "slug": slug, "base": base, "staging": f"{base}/staging", "ids": ids}
+    return {"owner": owner, "slug": slug, "org_id": org["id"], "base": base, "staging": f"{base}/staging", "ids": ids}
 
 
 def _put(
@@ -68,6 +70,16 @@ def test_the_same_key_at_two_paths_holds_two_values_with_their_own_history(
         "VERSION#/backend/db/DB_URL#0000000002",
         "VERSION#DB_URL#0000000001",
     ]
+
+    # Audit events (hence webhooks, made from them) name the folder; the root's are as before
+    events = [
+        e for e in query_partition(stack, f"AUDIT#{env['org_id']}", "EVT#") if e["action"]["S"] == "secret.created"
+    ]
+    notes = sorted(json.dumps(json.loads(json.dumps(e["metadata"]["M"])), sort_keys=True) for e in events)
+    assert sorted("path" in n for n in notes) == [False, True]
+    assert all('"DB_URL"' in n for n in notes)
+    assert any('"/backend/db"' in n for n in notes)
+    assert "folder-value" not in json.dumps(events)
 
     # Delete, restore and rollback work on the folder's key alone
     assert api("DELETE", f"{staging}/secrets/DB_URL?path=/backend/db", user=owner)[0] == 204

@@ -53,7 +53,8 @@ def failures(report: dict[str, Any]) -> str:
 
 def require_valid(settings: Settings, command: str) -> None:
     """run.RunError (exit 1) when the environment fails its template: the command does not run."""
-    found = failures(_get(settings, f"{environment_path(settings)}/validate"))
+    folder = settings.folder_query().lstrip("&")  # `run --path`: the template against that folder's keys
+    found = failures(_get(settings, f"{environment_path(settings)}/validate{'?' + folder if folder else ''}"))
     if found:
         raise run.RunError(f"not running {command}: the environment fails its template ({found})")
 
