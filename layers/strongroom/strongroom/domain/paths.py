@@ -77,20 +77,22 @@ def select(names: Iterable[str], path: str, *, recursive: bool) -> list[str]:
 
 def flatten(names: Iterable[str], path: str, *, recursive: bool) -> dict[str, str]:
     """key -> name of what a pull or export of `path` gives (keys only, as an application gets
-    them). Recursive: a key held at several paths comes from the nearest to `path` (the folder's
-    own first, then the shallowest subfolder, then the first path in sorted order)."""
-    if path == ROOT and not recursive:  # the root alone, as every read was before folders: no sorting by depth
+    them), by key. Recursive: a key held at several paths comes from the nearest to `path` (the
+    folder's own first, then the shallowest subfolder, then the first path in sorted order).
+    One pass over the names (a pull of every path of a large environment pays no sort by depth)."""
+    if path == ROOT and not recursive:  # the root alone, as every read was before folders
         return {n: n for n in sorted(names) if not n.startswith("/")}
-    chosen = sorted(select(names, path, recursive=recursive), key=_nearness)
-    out: dict[str, str] = {}
-    for n in chosen:
-        out.setdefault(split(n)[1], n)
-    return dict(sorted(out.items()))
-
-
-def _nearness(name_: str) -> tuple[int, str, str]:
-    where, key = split(name_)
-    return (0 if where == ROOT else where.count("/"), where, key)
+    below = "/" if path == ROOT else path + "/"
+    best: dict[str, tuple[int, str, str]] = {}  # key -> (depth, folder, name)
+    for n in names:
+        where, key = (n.rpartition("/")[0], n.rpartition("/")[2]) if n.startswith("/") else (ROOT, n)
+        if where != path and not (recursive and (path == ROOT or where.startswith(below))):
+            continue
+        rank = (0 if where == ROOT else where.count("/"), where, n)
+        held = best.get(key)
+        if held is None or rank < held:
+            best[key] = rank
+    return {key: best[key][2] for key in sorted(best)}
 
 
 def ancestors(path: str) -> list[str]:
