@@ -74,6 +74,12 @@ def test_folders_and_secrets_by_path_through_the_cli(api: Api, local_stack: str,
     assert js("folders", "delete", "/empty")["path"] == "/empty"
     assert [f["path"] for f in js("folders", "list", "--recursive")] == ["/api", "/api/db"]
 
+    # promote one folder (the rest of staging stays behind)
+    promoted = js("promote", "staging", "production", "--path", "/api/db", "--yes")
+    assert sorted((c["path"], c["key"]) for c in promoted) == [("/api/db", "DB_URL"), ("/api/db", "PORT")]
+    production = api("GET", f"/v1/orgs/{slug}/projects/web/environments/production/secrets?recursive=true", user=owner)
+    assert [(i["path"], i["key"]) for i in production[2]["data"]] == [("/api/db", "DB_URL"), ("/api/db", "PORT")]
+
     # run --path: the folder's keys as the command's environment
     done = run(env, "run", "--path", "/api/db", "--", "sh", "-c", 'printf "%s %s" "$DB_URL" "$PORT"')
     assert done.returncode == 0, done.stderr

@@ -1257,8 +1257,14 @@ def secrets_import(state: State, file: Any, fmt: str | None, overwrite: bool) ->
 # --------------------------------------------------------------------------- diff / promote
 
 
+def _promoted(state: State) -> list[str]:
+    return ["path", "key", "action"] if state.settings.folder else ["key", "action"]
+
+
 def _promote_call(state: State, source: str, target: str, keys: str | None, *, dry_run: bool) -> Any:
     body: dict[str, Any] = {"from": source, "to": target, "dry_run": dry_run}
+    if state.settings.folder:  # one folder (and its subfolders with --recursive); else every folder
+        body.update(path=state.settings.folder, recursive=state.settings.recursive)
     if keys:
         body["keys"] = [k.strip() for k in keys.split(",") if k.strip()]
     return state.call("POST", f"{_project_path(state)}/promote", body=body)
@@ -1314,21 +1320,22 @@ def _diff_file(state: State, file: Path, env: str, extra: str | None, *, exit_co
 @click.option("--keys", help="Comma-separated keys (default: all of SOURCE)")
 @click.option("--dry-run", is_flag=True)
 @click.option("--yes", is_flag=True, help="Do not ask")
+@folder_option(recursive=True)
 @click.pass_obj
 def promote(state: State, source: str, target: str, keys: str | None, dry_run: bool, yes: bool) -> None:
     """Copy SOURCE's values to TARGET (one atomic change), after showing the diff."""
     plan = _promote_call(state, source, target, keys, dry_run=True)
     changing = [c for c in plan["changes"] if c["action"] != "unchanged"]
     if dry_run or not changing:
-        emit(state, plan["changes"], ["key", "action"])
+        emit(state, plan["changes"], _promoted(state))
         return
     if not yes and not state.as_json:
         if not sys.stdin.isatty():
             fail("promote changes values: pass --yes to confirm without a terminal", 2)
-        emit(state, changing, ["key", "action"], title=f"{source} → {target}")
+        emit(state, changing, _promoted(state), title=f"{source} → {target}")
         click.confirm(f"apply {len(changing)} change(s) to {target}?", abort=True)
     result = _promote_call(state, source, target, keys, dry_run=False)
-    emit(state, result["changes"], ["key", "action"])
+    emit(state, result["changes"], _promoted(state))
 
 
 # --------------------------------------------------------------------------- audit
