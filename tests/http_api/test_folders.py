@@ -16,7 +16,7 @@ import pytest
 
 from strongroom.data import keys
 from strongroom_local import LocalStack
-from support import Api, query_partition, unique_email
+from support import Api, org_with_members, query_partition, unique_email
 
 pytestmark = pytest.mark.http
 
@@ -311,3 +311,29 @@ def test_a_reference_names_another_environments_folder_key(api: Api, env: dict[s
     _put(api, env, "ROOT_NAME", "${PW}")  # `${KEY}` is the root's KEY, as before folders: none here
     assert api("GET", f"{staging}/secrets/FROM_PROD", user=owner)[2]["value"] == "prod-pw"
     assert api("GET", f"{staging}/secrets/ROOT_NAME", user=owner)[2]["value"] == "${PW}"
+
+
+def test_a_developers_folder_move_into_a_covered_environment_is_held_then_applied(api: Api) -> None:
+    slug, emails, _ids = org_with_members(api, {"admin": "admin", "dev": "developer"})
+    owner, dev, admin = emails["owner"], emails["dev"], emails["admin"]
+    assert api("POST", f"/v1/orgs/{slug}/projects", user=owner, json={"name": "Web"})[0] == 201
+    staging = f"/v1/orgs/{slug}/projects/web/environments/staging"
+    status, _, written = api("PUT", f"{staging}/secrets/K?path=/old", user=owner, json={"value": "v"})
+    assert status == 200, written
+    body = {"name": "Guard", "project": "web", "environments": ["staging"], "applies_to": ["changes"]}
+    assert (
+        api("POST", f"/v1/orgs/{slug}/approval-policies", user=owner, json={**body, "approvers": ["admin"]})[0] == 201
+    )
+    [folder] = api("GET", f"{staging}/folders", user=dev)[2]["data"]
+
+    status, _, held = api("PATCH", f"{staging}/folders/{folder['id']}", user=dev, json={"path": "/new"})
+    assert status == 202, held
+    cr = held["change_request"]
+    assert sorted((c["key"], c["action"]) for c in cr["changes"]) == [("/new/K", "create"), ("/old/K", "delete")]
+    assert api("GET", f"{staging}/secrets/K?path=/old", user=dev)[2]["value"] == "v"  # nothing moved yet
+
+    base = f"/v1/orgs/{slug}/change-requests/{cr['id']}"
+    assert api("POST", f"{base}/approve", user=admin, json={})[0] == 200
+    assert api("POST", f"{base}/apply", user=dev)[0] == 200
+    assert api("GET", f"{staging}/secrets/K?path=/new", user=dev)[2]["value"] == "v"
+    assert api("GET", f"{staging}/secrets/K?path=/old", user=dev)[0] == 404
