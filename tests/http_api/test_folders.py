@@ -16,6 +16,7 @@ import pytest
 
 from strongroom.data import keys
 from strongroom_local import LocalStack
+from strongroom_sdk import Client
 from support import Api, org_with_members, query_partition, unique_email
 
 pytestmark = pytest.mark.http
@@ -259,7 +260,7 @@ def test_export_of_a_path_round_trips_through_python_dotenv(api: Api, env: dict[
     assert api("GET", f"{staging}/export", user=owner, headers={"If-None-Match": tag})[0] == 200
 
 
-def test_runtime_pull_of_a_path_and_references_to_a_folder_key(api: Api, env: dict[str, Any]) -> None:
+def test_runtime_pull_of_a_path_and_references_to_a_folder_key(api: Api, env: dict[str, Any], local_stack: str) -> None:
     owner = env["owner"]
     _put(api, env, "HOST", "db.internal", "/backend/db")
     _put(api, env, "URL", "postgres://${/backend/db/HOST}/app", "/backend/db")
@@ -285,6 +286,11 @@ def test_runtime_pull_of_a_path_and_references_to_a_folder_key(api: Api, env: di
     assert status == 200
     assert again["secrets"]["URL"] == "postgres://db2.internal/app"
     assert api("GET", "/runtime/v1/secrets?path=/nowhere", headers=auth)[2]["error"]["code"] == "folder_not_found"
+    # the SDK pulls a folder too (its ETag, then one 304 while unchanged)
+    client = Client(local_stack, token=token["token"], path="/backend/db")
+    assert client.secrets() == {"HOST": "db2.internal", "URL": "postgres://db2.internal/app"}
+    assert client.get("URL") == "postgres://db2.internal/app"
+    assert client.not_modified == 1
 
 
 def test_a_child_environment_inherits_per_path(api: Api, env: dict[str, Any]) -> None:
