@@ -55,11 +55,13 @@ def org(api: Api) -> dict[str, Any]:
     }
 
 
-def scim(api: Api, method: str, path: str, token: str, body: Any = None) -> tuple[int, dict[str, str], Any]:
+def scim(
+    api: Api, method: str, path: str, token: str, body: Any = None, headers: dict[str, str] | None = None
+) -> tuple[int, dict[str, str], Any]:
     status, headers, raw = api(
         method,
         f"/scim/v2{path}",
-        headers={"Authorization": f"Bearer {token}", "Content-Type": SCIM},
+        headers={"Authorization": f"Bearer {token}", "Content-Type": SCIM, **(headers or {})},
         body=json.dumps(body).encode() if body is not None else None,
     )
     if isinstance(raw, str) and raw:
@@ -397,3 +399,37 @@ def test_another_orgs_token_sees_none_of_this_orgs_groups(api: Api, org: dict[st
     assert scim(api, "GET", f"/Groups/{made['id']}", org["token"])[2]["members"] == [
         {"value": user["id"], "$ref": user["meta"]["location"]}
     ]
+
+
+def test_versions_are_etags_that_guard_writes(api: Api, org: dict[str, Any]) -> None:
+    token = org["token"]
+    status, headers, user = scim(api, "POST", "/Users", token, new_user(unique_email("etag")))
+    assert status == 201
+    first = user["meta"]["version"]
+    assert first.startswith('W/"') and headers["etag"] == first
+    assert scim(api, "GET", "/ServiceProviderConfig", token)[2]["etag"]["supported"] is True
+    # a GET naming the version it has is 304; the listing carries the same version
+    path = f"/Users/{user['id']}"
+    assert scim(api, "GET", path, token, headers={"If-None-Match": first})[0] == 304
+    listed = scim(api, "GET", f"/Users?filter=userName%20eq%20%22{user['userName']}%22", token)[2]
+    assert listed["Resources"][0]["meta"]["version"] == first
+    # a write naming the version applies and moves it; one naming an older version is 412
+    off = {"schemas": [PATCH], "Operations": [{"op": "replace", "path": "active", "value": False}]}
+    status, headers, patched = scim(api, "PATCH", path, token, off, headers={"If-Match": first})
+    assert status == 200, patched
+    second = patched["meta"]["version"]
+    assert second != first and headers["etag"] == second
+    status, _, stale = scim(api, "PATCH", path, token, off, headers={"If-Match": first})
+    assert (status, stale["schemas"]) == (412, [ERROR])
+    assert scim(api, "GET", path, token)[2]["active"] is False
+    assert scim(api, "DELETE", path, token, headers={"If-Match": first})[0] == 412
+    assert scim(api, "GET", path, token, headers={"If-None-Match": first})[0] == 200
+    # a Group's version moves with its members
+    status, headers, group = scim(api, "GET", "/Groups/developer", token)
+    before = headers["etag"]
+    status, _, moved = scim(api, "PATCH", "/Groups/developer", token, add_members(user["id"]), {"If-Match": before})
+    assert status == 200, moved
+    assert moved["meta"]["version"] != before
+    status, _, refused = scim(api, "PATCH", "/Groups/developer", token, add_members(user["id"]), {"If-Match": before})
+    assert status == 412
+    assert scim(api, "DELETE", path, token, headers={"If-Match": "*"})[0] == 204

@@ -24,6 +24,7 @@ from strongroom.models.scim_resources import (
     ScimUser,
     group_resource_type,
     group_schema,
+    matches,
     service_provider_config,
     user_resource_type,
     user_schema,
@@ -142,8 +143,26 @@ def _body() -> Any:
         raise scim.ScimInvalid("the body is not JSON", code="invalidSyntax") from None
 
 
+def _tagged(response: Response[Any], resource: Any) -> Response[Any]:
+    """A single resource's answer carries its version as the ETag (RFC 7644 §3.14)."""
+    if resource.meta is not None and resource.meta.version:
+        response.headers["ETag"] = resource.meta.version
+    return response
+
+
+def _if_match() -> str | None:
+    return app.current_event.headers.get("if-match")
+
+
+def _unchanged(resource: Any) -> Response[Any] | None:
+    """304 for a GET whose If-None-Match names the resource's version."""
+    if matches(resource, app.current_event.headers.get("if-none-match")):
+        return _tagged(Response(status_code=304, body=""), resource)
+    return None
+
+
 def _user(user: ScimUser, params: ResponseParameters[Any] | None, ctx: Context, status: int = 200) -> Response[Any]:
-    return _scim(user.model_dump(scim_ctx=ctx, response_parameters=params), status)
+    return _tagged(_scim(user.model_dump(scim_ctx=ctx, response_parameters=params), status), user)
 
 
 def _list(
@@ -288,24 +307,27 @@ def create_user() -> Response[Any]:
 @app.get("/scim/v2/Users/<id>")
 def get_user(id: str) -> Response[Any]:  # noqa: A002 - SCIM's name
     params = _parameters(_query("attributes"), _query("excludedAttributes"))
-    return _user(scim.get_user(scim.caller_org(), id), params, Context.RESOURCE_QUERY_RESPONSE)
+    user = scim.get_user(scim.caller_org(), id)
+    return _unchanged(user) or _user(user, params, Context.RESOURCE_QUERY_RESPONSE)
 
 
 @app.put("/scim/v2/Users/<id>")
 def replace_user(id: str) -> Response[Any]:  # noqa: A002 - SCIM's name
     user = scim.parse_user(_body(), Context.RESOURCE_REPLACEMENT_REQUEST)
-    return _user(scim.replace_user(scim.caller_org(), id, user), None, Context.RESOURCE_REPLACEMENT_RESPONSE)
+    replaced = scim.replace_user(scim.caller_org(), id, user, if_match=_if_match())
+    return _user(replaced, None, Context.RESOURCE_REPLACEMENT_RESPONSE)
 
 
 @app.patch("/scim/v2/Users/<id>")
 def patch_user(id: str) -> Response[Any]:  # noqa: A002 - SCIM's name
     patch = scim.parse_patch(_body())
-    return _user(scim.patch_user(scim.caller_org(), id, patch), None, Context.RESOURCE_PATCH_RESPONSE)
+    patched = scim.patch_user(scim.caller_org(), id, patch, if_match=_if_match())
+    return _user(patched, None, Context.RESOURCE_PATCH_RESPONSE)
 
 
 @app.delete("/scim/v2/Users/<id>")
 def delete_user(id: str) -> Response[str]:  # noqa: A002 - SCIM's name
-    scim.delete_user(scim.caller_org(), id)
+    scim.delete_user(scim.caller_org(), id, if_match=_if_match())
     return Response(status_code=204, body="")
 
 
@@ -313,7 +335,7 @@ def delete_user(id: str) -> Response[str]:  # noqa: A002 - SCIM's name
 
 
 def _group(group: ScimGroup, params: ResponseParameters[Any] | None, ctx: Context, status: int = 200) -> Response[Any]:
-    return _scim(group.model_dump(scim_ctx=ctx, response_parameters=params), status)
+    return _tagged(_scim(group.model_dump(scim_ctx=ctx, response_parameters=params), status), group)
 
 
 def _group_list(
@@ -350,25 +372,27 @@ def create_group() -> Response[Any]:
 @app.get("/scim/v2/Groups/<id>")
 def get_group(id: str) -> Response[Any]:  # noqa: A002 - SCIM's name
     params = _parameters(_query("attributes"), _query("excludedAttributes"))
-    return _group(scim_groups.get_group(scim.caller_org(), id), params, Context.RESOURCE_QUERY_RESPONSE)
+    group = scim_groups.get_group(scim.caller_org(), id)
+    return _unchanged(group) or _group(group, params, Context.RESOURCE_QUERY_RESPONSE)
 
 
 @app.put("/scim/v2/Groups/<id>")
 def replace_group(id: str) -> Response[Any]:  # noqa: A002 - SCIM's name
     group = scim_groups.parse_group(_body(), Context.RESOURCE_REPLACEMENT_REQUEST)
-    replaced = scim_groups.replace_group(scim.caller_org(), id, group)
+    replaced = scim_groups.replace_group(scim.caller_org(), id, group, if_match=_if_match())
     return _group(replaced, None, Context.RESOURCE_REPLACEMENT_RESPONSE)
 
 
 @app.patch("/scim/v2/Groups/<id>")
 def patch_group(id: str) -> Response[Any]:  # noqa: A002 - SCIM's name
     patch = scim_groups.parse_patch(_body())
-    return _group(scim_groups.patch_group(scim.caller_org(), id, patch), None, Context.RESOURCE_PATCH_RESPONSE)
+    patched = scim_groups.patch_group(scim.caller_org(), id, patch, if_match=_if_match())
+    return _group(patched, None, Context.RESOURCE_PATCH_RESPONSE)
 
 
 @app.delete("/scim/v2/Groups/<id>")
 def delete_group(id: str) -> Response[str]:  # noqa: A002 - SCIM's name
-    scim_groups.delete_group(scim.caller_org(), id)
+    scim_groups.delete_group(scim.caller_org(), id, if_match=_if_match())
     return Response(status_code=204, body="")
 
 
