@@ -264,17 +264,46 @@ def list_users() -> Response[Any]:
     return _list(scim.caller_org(), **_listing())
 
 
-class NotImplementedHere(errors.AppError):
-    status = 501
-    code = "not_implemented"
+def _root_filter(filter_: str | None) -> tuple[bool, bool, str | None, str | None]:
+    """Which types a root search reaches, and their filters: `userName eq` reaches Users only,
+    `displayName eq` Groups only, no filter both; any other filter is 400 invalidFilter."""
+    if filter_ is None or not filter_.strip():
+        return True, True, None, None
+    try:
+        return True, False, scim.user_name_filter(filter_), None
+    except scim.ScimInvalid:
+        pass
+    try:
+        return False, True, None, scim.display_name_filter(filter_)
+    except scim.ScimInvalid:
+        raise scim.ScimInvalid(
+            'a search across types supports `userName eq "…"` (Users) or `displayName eq "…"` (Groups)',
+            code="invalidFilter",
+        ) from None
 
 
 @app.post("/scim/v2/.search")
 def search_root() -> Response[Any]:
-    """A search across resource types is not served (RFC 7644 §3.12: 501): search /Users or
-    /Groups."""
-    scim.caller_org()  # a SCIM token of an active org
-    raise NotImplementedHere("search /Users/.search or /Groups/.search: the root does not search across types")
+    """A search across resource types (RFC 7644 §3.4.3): Users, then Groups, paged as one list."""
+    searched = _searching()  # the body is checked first, as before the org is read
+    org = scim.caller_org()
+    with_users, with_groups, user_name, display_name = _root_filter(searched["filter_"])
+    start, count = max(searched["start_index"], 1), max(min(searched["count"], MAX_RESULTS), 0)
+    users: list[ScimUser] = []
+    groups: list[ScimGroup] = []
+    total_users = total_groups = 0
+    if with_users:
+        total_users, users = scim.list_users(org, user_name=user_name, start_index=start, count=count)
+    if with_groups:
+        left = count - len(users)
+        total_groups, groups = scim_groups.list_groups(
+            org, display_name=display_name, start_index=max(start - total_users, 1), count=left
+        )
+    found: list[ScimUser | ScimGroup] = [*users, *groups]
+    listing = ListResponse[ScimUser | ScimGroup](
+        total_results=total_users + total_groups, start_index=start, items_per_page=len(found), resources=found
+    )
+    return _scim(listing.model_dump(scim_ctx=Context.SEARCH_RESPONSE, response_parameters=searched["params"]))
 
 
 def _search_request() -> SearchRequest[Any]:
