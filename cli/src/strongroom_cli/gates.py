@@ -51,9 +51,14 @@ def failures(report: dict[str, Any]) -> str:
     return "; ".join(parts) or "invalid"
 
 
+def template_failures(settings: Settings) -> str:
+    """What the environment fails of its project's template, now ("" when it passes)."""
+    return failures(_get(settings, f"{environment_path(settings)}/validate"))
+
+
 def require_valid(settings: Settings, command: str) -> None:
     """run.RunError (exit 1) when the environment fails its template: the command does not run."""
-    found = failures(_get(settings, f"{environment_path(settings)}/validate"))
+    found = template_failures(settings)
     if found:
         raise run.RunError(f"not running {command}: the environment fails its template ({found})")
 
