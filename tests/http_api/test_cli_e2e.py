@@ -6,6 +6,7 @@ token's `run` and `run --watch` (the change decrypted by the token's own key pai
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import secrets as pysecrets
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from click.testing import CliRunner, Result
 
 from strongroom_cli import e2e
@@ -120,6 +122,11 @@ def test_the_cli_encrypts_grants_and_rekeys(
     exported = a(*here, "secrets", "export", "--format", "json").stdout
     assert json.loads(exported) == {"API_TOKEN": "it's ${none}", "DB_URL": canary, "PLAIN": "p"}
     assert "PLAIN='p'" in a(*here, "secrets", "export").stdout
+    as_yaml = yaml.safe_load(a(*here, "secrets", "export", "--format", "yaml").stdout)
+    assert as_yaml == {"API_TOKEN": "it's ${none}", "DB_URL": canary, "PLAIN": "p"}
+    manifest = yaml.safe_load(a(*here, "secrets", "export", "--format", "k8s").stdout)
+    assert manifest["kind"] == "Secret"
+    assert base64.b64decode(manifest["data"]["DB_URL"]).decode() == canary
     _, _, listed = api("GET", f"/v1/orgs/{slug}/projects/web/environments/{env['id']}/secrets", user=alice)
     assert not {"p", "it's ${none}", canary} & {i["value"] for i in listed["data"]}
 

@@ -1185,15 +1185,16 @@ def secrets_rollback(state: State, key: str, version: int) -> None:
 )
 @click.pass_obj
 def secrets_export(state: State, fmt: str) -> None:
-    """The values as a file: docker (`--env-file`, unquoted) and k8s (a Secret manifest) are made here."""
-    if fmt in {"docker", "k8s"}:
-        _export_here(state, fmt)
-        return
+    """The values as a file: docker (`--env-file`, unquoted) and k8s (a Secret manifest) are made
+    here, and every format of a client-encrypted environment (decrypted here)."""
     opened = _client_key(state)
     if opened is not None:  # a client-encrypted environment: decrypted and rendered here
         from strongroom_cli import e2e_commands  # noqa: PLC0415
 
         click.echo(e2e_commands.export_here(opened, state, fmt), nl=False)
+        return
+    if fmt in {"docker", "k8s"}:
+        _export_here(state, fmt)
         return
     if state.settings.is_service_token and fmt in RUNTIME_FORMATS:
         text = state.call("GET", f"/runtime/v1/secrets?format={fmt}")
