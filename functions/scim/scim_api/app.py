@@ -7,6 +7,8 @@ discovery endpoints, not in docs/openapi.json (docs/decisions.md)."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
@@ -161,18 +163,8 @@ def _unchanged(resource: Any) -> Response[Any] | None:
     return None
 
 
-def _user(user: ScimUser, params: ResponseParameters[Any] | None, ctx: Context, status: int = 200) -> Response[Any]:
-    return _tagged(_scim(user.model_dump(scim_ctx=ctx, response_parameters=params), status), user)
-
-
-def _list(
-    org: OrgRecord, *, filter_: str | None, start_index: int, count: int, params: ResponseParameters[Any] | None
-) -> Response[Any]:
-    total, users = scim.list_users(org, user_name=scim.user_name_filter(filter_), start_index=start_index, count=count)
-    listing = ListResponse[ScimUser](
-        total_results=total, start_index=max(start_index, 1), items_per_page=len(users), resources=users
-    )
-    return _scim(listing.model_dump(scim_ctx=Context.SEARCH_RESPONSE, response_parameters=params))
+def _answer(resource: Any, params: ResponseParameters[Any] | None, ctx: Context, status: int = 200) -> Response[Any]:
+    return _tagged(_scim(resource.model_dump(scim_ctx=ctx, response_parameters=params), status), resource)
 
 
 # --------------------------------------------------------------------------- discovery
@@ -228,7 +220,54 @@ def get_schema(id: str) -> Response[Any]:  # noqa: A002 - SCIM's name
     return _scim(found.model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE))
 
 
-# --------------------------------------------------------------------------- Users
+# --------------------------------------------------------------------------- Users and Groups
+
+
+@dataclass(frozen=True)
+class _Kind:
+    """What the routes of one resource type call (domain/scim.py for Users, scim_groups.py for
+    Groups): the same nine routes serve both."""
+
+    name: str  # the path segment: Users, Groups
+    check_filter: Callable[[str | None], object]  # 400 invalidFilter for a filter the type cannot run
+    parse: Callable[[Any, Context], Any]
+    parse_patch: Callable[[Any], Any]
+    page: Callable[[OrgRecord, str | None, int, int], tuple[int, list[Any]]]  # (filter, start, count)
+    get: Callable[[OrgRecord, str], Any]
+    create: Callable[[OrgRecord, Any], Any]
+    replace: Callable[..., Any]
+    patch: Callable[..., Any]
+    delete: Callable[..., None]
+
+
+USERS = _Kind(
+    name="Users",
+    check_filter=scim.user_name_filter,
+    parse=scim.parse_user,
+    parse_patch=scim.parse_patch,
+    page=lambda org, f, start, count: scim.list_users(
+        org, user_name=scim.user_name_filter(f), start_index=start, count=count
+    ),
+    get=scim.get_user,
+    create=scim.create_user,
+    replace=scim.replace_user,
+    patch=scim.patch_user,
+    delete=scim.delete_user,
+)
+GROUPS = _Kind(
+    name="Groups",
+    check_filter=scim.display_name_filter,
+    parse=scim_groups.parse_group,
+    parse_patch=scim_groups.parse_patch,
+    page=lambda org, f, start, count: scim_groups.list_groups(
+        org, display_name=scim.display_name_filter(f), start_index=start, count=count
+    ),
+    get=scim_groups.get_group,
+    create=scim_groups.create_group,
+    replace=scim_groups.replace_group,
+    patch=scim_groups.patch_group,
+    delete=scim_groups.delete_group,
+)
 
 
 def _listing() -> dict[str, Any]:
@@ -252,60 +291,6 @@ def _searching() -> dict[str, Any]:
     }
 
 
-def _located(response: Response[Any], meta: Any) -> Response[Any]:
-    """A created resource's answer carries its location (RFC 7644 §3.3)."""
-    if meta is not None and meta.location:
-        response.headers["Location"] = meta.location
-    return response
-
-
-@app.get("/scim/v2/Users")
-def list_users() -> Response[Any]:
-    return _list(scim.caller_org(), **_listing())
-
-
-def _root_filter(filter_: str | None) -> tuple[bool, bool, str | None, str | None]:
-    """Which types a root search reaches, and their filters: `userName eq` reaches Users only,
-    `displayName eq` Groups only, no filter both; any other filter is 400 invalidFilter."""
-    if filter_ is None or not filter_.strip():
-        return True, True, None, None
-    try:
-        return True, False, scim.user_name_filter(filter_), None
-    except scim.ScimInvalid:
-        pass
-    try:
-        return False, True, None, scim.display_name_filter(filter_)
-    except scim.ScimInvalid:
-        raise scim.ScimInvalid(
-            'a search across types supports `userName eq "…"` (Users) or `displayName eq "…"` (Groups)',
-            code="invalidFilter",
-        ) from None
-
-
-@app.post("/scim/v2/.search")
-def search_root() -> Response[Any]:
-    """A search across resource types (RFC 7644 §3.4.3): Users, then Groups, paged as one list."""
-    searched = _searching()  # the body is checked first, as before the org is read
-    org = scim.caller_org()
-    with_users, with_groups, user_name, display_name = _root_filter(searched["filter_"])
-    start, count = max(searched["start_index"], 1), max(min(searched["count"], MAX_RESULTS), 0)
-    users: list[ScimUser] = []
-    groups: list[ScimGroup] = []
-    total_users = total_groups = 0
-    if with_users:
-        total_users, users = scim.list_users(org, user_name=user_name, start_index=start, count=count)
-    if with_groups:
-        left = count - len(users)
-        total_groups, groups = scim_groups.list_groups(
-            org, display_name=display_name, start_index=max(start - total_users, 1), count=left
-        )
-    found: list[ScimUser | ScimGroup] = [*users, *groups]
-    listing = ListResponse[ScimUser | ScimGroup](
-        total_results=total_users + total_groups, start_index=start, items_per_page=len(found), resources=found
-    )
-    return _scim(listing.model_dump(scim_ctx=Context.SEARCH_RESPONSE, response_parameters=searched["params"]))
-
-
 def _search_request() -> SearchRequest[Any]:
     body = _body()
     try:
@@ -319,110 +304,107 @@ def _search_request() -> SearchRequest[Any]:
     return request
 
 
-@app.post("/scim/v2/Users/.search")
-def search_users() -> Response[Any]:
-    searched = _searching()  # the body is checked first, as before the org is read
-    return _list(scim.caller_org(), **searched)
-
-
-@app.post("/scim/v2/Users")
-def create_user() -> Response[Any]:
-    user = scim.parse_user(_body(), Context.RESOURCE_CREATION_REQUEST)
-    created = scim.create_user(scim.caller_org(), user)
-    response = _user(created, None, Context.RESOURCE_CREATION_RESPONSE, 201)
-    return _located(response, created.meta)
-
-
-@app.get("/scim/v2/Users/<id>")
-def get_user(id: str) -> Response[Any]:  # noqa: A002 - SCIM's name
-    params = _parameters(_query("attributes"), _query("excludedAttributes"))
-    user = scim.get_user(scim.caller_org(), id)
-    return _unchanged(user) or _user(user, params, Context.RESOURCE_QUERY_RESPONSE)
-
-
-@app.put("/scim/v2/Users/<id>")
-def replace_user(id: str) -> Response[Any]:  # noqa: A002 - SCIM's name
-    user = scim.parse_user(_body(), Context.RESOURCE_REPLACEMENT_REQUEST)
-    replaced = scim.replace_user(scim.caller_org(), id, user, if_match=_if_match())
-    return _user(replaced, None, Context.RESOURCE_REPLACEMENT_RESPONSE)
-
-
-@app.patch("/scim/v2/Users/<id>")
-def patch_user(id: str) -> Response[Any]:  # noqa: A002 - SCIM's name
-    patch = scim.parse_patch(_body())
-    patched = scim.patch_user(scim.caller_org(), id, patch, if_match=_if_match())
-    return _user(patched, None, Context.RESOURCE_PATCH_RESPONSE)
-
-
-@app.delete("/scim/v2/Users/<id>")
-def delete_user(id: str) -> Response[str]:  # noqa: A002 - SCIM's name
-    scim.delete_user(scim.caller_org(), id, if_match=_if_match())
-    return Response(status_code=204, body="")
-
-
-# --------------------------------------------------------------------------- Groups
-
-
-def _group(group: ScimGroup, params: ResponseParameters[Any] | None, ctx: Context, status: int = 200) -> Response[Any]:
-    return _tagged(_scim(group.model_dump(scim_ctx=ctx, response_parameters=params), status), group)
-
-
-def _group_list(
-    org: OrgRecord, *, filter_: str | None, start_index: int, count: int, params: ResponseParameters[Any] | None
+def _list(
+    kind: _Kind,
+    org: OrgRecord,
+    *,
+    filter_: str | None,
+    start_index: int,
+    count: int,
+    params: ResponseParameters[Any] | None,
 ) -> Response[Any]:
-    total, groups = scim_groups.list_groups(
-        org, display_name=scim.display_name_filter(filter_), start_index=start_index, count=count
-    )
-    listing = ListResponse[ScimGroup](
-        total_results=total, start_index=max(start_index, 1), items_per_page=len(groups), resources=groups
+    total, found = kind.page(org, filter_, start_index, count)
+    listing = ListResponse[ScimUser | ScimGroup](
+        total_results=total, start_index=max(start_index, 1), items_per_page=len(found), resources=found
     )
     return _scim(listing.model_dump(scim_ctx=Context.SEARCH_RESPONSE, response_parameters=params))
 
 
-@app.get("/scim/v2/Groups")
-def list_groups() -> Response[Any]:
-    return _group_list(scim.caller_org(), **_listing())
+def _serve(kind: _Kind) -> None:
+    """Register the type's routes (RFC 7644 §3): list, search, create, get, replace, patch, delete."""
+    base = f"{PREFIX}/{kind.name}"
+
+    def listed() -> Response[Any]:
+        return _list(kind, scim.caller_org(), **_listing())
+
+    def searched() -> Response[Any]:
+        found = _searching()  # the body is checked first, as before the org is read
+        return _list(kind, scim.caller_org(), **found)
+
+    def created() -> Response[Any]:
+        made = kind.create(scim.caller_org(), kind.parse(_body(), Context.RESOURCE_CREATION_REQUEST))
+        response = _answer(made, None, Context.RESOURCE_CREATION_RESPONSE, 201)
+        if made.meta is not None and made.meta.location:
+            response.headers["Location"] = made.meta.location  # RFC 7644 §3.3
+        return response
+
+    def got(id: str) -> Response[Any]:  # noqa: A002 - SCIM's name
+        params = _parameters(_query("attributes"), _query("excludedAttributes"))
+        found = kind.get(scim.caller_org(), id)
+        return _unchanged(found) or _answer(found, params, Context.RESOURCE_QUERY_RESPONSE)
+
+    def replaced(id: str) -> Response[Any]:  # noqa: A002 - SCIM's name
+        body = kind.parse(_body(), Context.RESOURCE_REPLACEMENT_REQUEST)
+        done = kind.replace(scim.caller_org(), id, body, if_match=_if_match())
+        return _answer(done, None, Context.RESOURCE_REPLACEMENT_RESPONSE)
+
+    def patched(id: str) -> Response[Any]:  # noqa: A002 - SCIM's name
+        patch = kind.parse_patch(_body())
+        return _answer(
+            kind.patch(scim.caller_org(), id, patch, if_match=_if_match()), None, Context.RESOURCE_PATCH_RESPONSE
+        )
+
+    def deleted(id: str) -> Response[str]:  # noqa: A002 - SCIM's name
+        kind.delete(scim.caller_org(), id, if_match=_if_match())
+        return Response(status_code=204, body="")
+
+    app.get(base)(listed)
+    app.post(f"{base}/.search")(searched)
+    app.post(base)(created)
+    app.get(f"{base}/<id>")(got)
+    app.put(f"{base}/<id>")(replaced)
+    app.patch(f"{base}/<id>")(patched)
+    app.delete(f"{base}/<id>")(deleted)
 
 
-@app.post("/scim/v2/Groups/.search")
-def search_groups() -> Response[Any]:
+_serve(USERS)
+_serve(GROUPS)
+
+
+def _root_filter(filter_: str | None) -> list[tuple[_Kind, str | None]]:
+    """The types a root search reaches, each with its filter: `userName eq` reaches Users only,
+    `displayName eq` Groups only, no filter both; any other filter is 400 invalidFilter."""
+    if filter_ is None or not filter_.strip():
+        return [(USERS, None), (GROUPS, None)]
+    for kind in (USERS, GROUPS):
+        try:
+            kind.check_filter(filter_)
+        except scim.ScimInvalid:
+            continue
+        return [(kind, filter_)]
+    raise scim.ScimInvalid(
+        'a search across types supports `userName eq "…"` (Users) or `displayName eq "…"` (Groups)',
+        code="invalidFilter",
+    )
+
+
+@app.post(f"{PREFIX}/.search")
+def search_root() -> Response[Any]:
+    """A search across resource types (RFC 7644 §3.4.3): Users, then Groups, paged as one list."""
     searched = _searching()  # the body is checked first, as before the org is read
-    return _group_list(scim.caller_org(), **searched)
-
-
-@app.post("/scim/v2/Groups")
-def create_group() -> Response[Any]:
-    group = scim_groups.parse_group(_body(), Context.RESOURCE_CREATION_REQUEST)
-    created = scim_groups.create_group(scim.caller_org(), group)
-    response = _group(created, None, Context.RESOURCE_CREATION_RESPONSE, 201)
-    return _located(response, created.meta)
-
-
-@app.get("/scim/v2/Groups/<id>")
-def get_group(id: str) -> Response[Any]:  # noqa: A002 - SCIM's name
-    params = _parameters(_query("attributes"), _query("excludedAttributes"))
-    group = scim_groups.get_group(scim.caller_org(), id)
-    return _unchanged(group) or _group(group, params, Context.RESOURCE_QUERY_RESPONSE)
-
-
-@app.put("/scim/v2/Groups/<id>")
-def replace_group(id: str) -> Response[Any]:  # noqa: A002 - SCIM's name
-    group = scim_groups.parse_group(_body(), Context.RESOURCE_REPLACEMENT_REQUEST)
-    replaced = scim_groups.replace_group(scim.caller_org(), id, group, if_match=_if_match())
-    return _group(replaced, None, Context.RESOURCE_REPLACEMENT_RESPONSE)
-
-
-@app.patch("/scim/v2/Groups/<id>")
-def patch_group(id: str) -> Response[Any]:  # noqa: A002 - SCIM's name
-    patch = scim_groups.parse_patch(_body())
-    patched = scim_groups.patch_group(scim.caller_org(), id, patch, if_match=_if_match())
-    return _group(patched, None, Context.RESOURCE_PATCH_RESPONSE)
-
-
-@app.delete("/scim/v2/Groups/<id>")
-def delete_group(id: str) -> Response[str]:  # noqa: A002 - SCIM's name
-    scim_groups.delete_group(scim.caller_org(), id, if_match=_if_match())
-    return Response(status_code=204, body="")
+    org = scim.caller_org()
+    start, count = max(searched["start_index"], 1), max(min(searched["count"], MAX_RESULTS), 0)
+    found: list[ScimUser | ScimGroup] = []
+    total = before = 0
+    for kind, filter_ in _root_filter(searched["filter_"]):
+        # this type's part of the page: what is left of `count`, from where the page reaches it
+        of_kind, page = kind.page(org, filter_, max(start - before, 1), count - len(found))
+        found.extend(page)
+        total, before = total + of_kind, before + of_kind
+    listing = ListResponse[ScimUser | ScimGroup](
+        total_results=total, start_index=start, items_per_page=len(found), resources=found
+    )
+    return _scim(listing.model_dump(scim_ctx=Context.SEARCH_RESPONSE, response_parameters=searched["params"]))
 
 
 lambda_handler = make_handler(app, raw=raw_error, media_types=frozenset({JSON, SCIM}))
