@@ -75,8 +75,15 @@ function select(label, options, attrs = {}) {
 const alertBox = () => h("p", { role: "alert" });
 const statusBox = () => h("p", { role: "status" });
 
+// The API's message; for a request it found invalid, also which fields and why (never the input).
 function showError(box, err) {
-  box.textContent = err instanceof ApiError ? err.message : "Something went wrong; try again.";
+  if (!(err instanceof ApiError)) {
+    box.textContent = "Something went wrong; try again.";
+    return;
+  }
+  const details = (err.body && err.body.error && err.body.error.details) || {};
+  const fields = err.code === "validation_error" && Array.isArray(details.fields) ? details.fields.filter((f) => f.field) : [];
+  box.textContent = fields.length ? `${err.message}: ${fields.map((f) => `${f.field} ${f.issue}`).join("; ")}` : err.message;
 }
 
 // Runs an action of a form: its errors go to `box` (role="alert"); the submit button is busy meanwhile.
@@ -1766,7 +1773,7 @@ async function changeRequestPage(slug, id) {
     onSubmit(form, commentBox, async () => {
       show(await api("POST", `${path}/comments`, { body: { body: comment.control.value } }));
     });
-    body.replaceChildren(
+    const parts = [
       h("p", {}, `${cr.status} · ${name(cr.project_id)} / ${name(cr.environment_id)} · by ${name(cr.author_id)} · opened `, when(cr.created_at), cr.status === "open" ? [" · decided by ", when(cr.expires_at)] : ""),
       cr.decision_reason ? h("p", {}, `Reason: ${cr.decision_reason}`) : null,
       table(
@@ -1782,7 +1789,8 @@ async function changeRequestPage(slug, id) {
       h("h3", {}, "Comments"),
       cr.comments.length ? h("ul", {}, cr.comments.map((c) => h("li", {}, h("strong", {}, name(c.user_id)), " ", when(c.at), ": ", c.body))) : h("p", { class: "muted" }, "No comment."),
       form,
-    );
+    ];
+    body.replaceChildren(...parts.filter(Boolean));
   }
 
   render(`Change request ${id}`, header, h("h2", {}, "Change request ", h("code", {}, id)), box, done, body);
