@@ -1132,7 +1132,7 @@ async function accountPage() {
           const enabled = await api("POST", "/v1/me/2fa/enable", { body: { code: code.control.value.trim() } });
           await loadMe();
           done.textContent = "Two-factor authentication is on.";
-          state.replaceChildren("Two-factor authentication is ", h("strong", {}, "on"), ".");
+          state.replaceChildren("Signing in now asks for a code of your authenticator app after the password.");
           body.replaceChildren(
             shownOnce("Recovery codes", enabled.recovery_codes.join("\n"), "Each one signs in once instead of a code, e.g. when the phone is lost. Store them now: they are never shown again."),
             h("p", {}, h("a", { href: "#/account" }, "Done")),
