@@ -24,7 +24,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from strongroom import aws, clock
-from strongroom.data import db
+from strongroom.data import db, migrations
 from strongroom.domain import delivery, purge, sealer
 from support import unique_email
 
@@ -261,3 +261,39 @@ def test_a_scrape_reads_the_aggregates_in_a_few_requests(api: Api, stack: LocalS
         owner = unique_email(f"many{n}")
         assert api("POST", "/v1/orgs", user=owner, json={"name": f"Many {secrets.token_hex(3)}"})[0] == 201
     assert scrape_calls() == first
+
+
+def test_the_backfill_seeds_the_aggregates_once_from_what_the_table_holds(api: Api) -> None:
+    # Given two more secrets and a delivery than the counters held
+    start = _gauges(api)
+    owner = unique_email("backfill")
+    status, _, org = api("POST", "/v1/orgs", user=owner, json={"name": f"Backfill {secrets.token_hex(3)}"})
+    assert status == 201, org
+    status, _, project = api("POST", f"/v1/orgs/{org['id']}/projects", user=owner, json={"name": "B"})
+    assert status == 201, project
+    base = f"/v1/orgs/{org['id']}/projects/{project['id']}/environments/development/secrets"
+    for name in ("ONE", "TWO"):
+        assert api("PUT", f"{base}/{name}", user=owner, json={"value": "v"})[0] == 200
+    hook_body = {"url": "http://127.0.0.1:9/hook", "events": ["org.never_sent"]}
+    status, _, hook = api("POST", f"/v1/orgs/{org['id']}/webhooks", user=owner, json=hook_body)
+    assert status == 201, hook
+    assert api("POST", f"/v1/orgs/{org['id']}/webhooks/{hook['id']}/test", user=owner)[0] in {200, 201, 202}
+    counted = _gauges(api)
+    assert counted["strongroom_secrets"] == start["strongroom_secrets"] + 2
+    pending = "strongroom_webhook_deliveries{status=pending}"
+    assert counted[pending] == start[pending] + 1
+    # When the aggregates are gone (a table from before them) and the migration runs twice
+    stale = [
+        {"PK": str(i["PK"]), "SK": str(i["SK"])}
+        for i in db.query_all("PLATFORM")
+        if str(i["SK"]).startswith(("COUNT#", "SEEDED#"))
+    ]
+    assert stale
+    db.delete_many(stale)
+    assert _gauges(api)["strongroom_secrets"] == 0
+    first, again = migrations.count_platform_aggregates(), migrations.count_platform_aggregates()
+    # Then they are seeded once, to what the table holds
+    assert (first, again) == (2, 0)
+    seeded = _gauges(api)
+    assert seeded["strongroom_secrets"] == counted["strongroom_secrets"]
+    assert _statuses(seeded) == _statuses(counted)
