@@ -116,7 +116,14 @@ def test_metrics_passes_promtool_and_parses_and_follows_the_store(api: Api) -> N
     assert after["strongroom_projects"] == before["strongroom_projects"] + 1
     assert after["strongroom_environments"] == before["strongroom_environments"] + 3
     assert after["strongroom_orgs_by_plan{plan=enterprise}"] == before["strongroom_orgs_by_plan{plan=enterprise}"] + 1
-    assert {"strongroom_webhook_dlq_messages", "strongroom_audit_sealing_lag_seconds"} <= set(after)
+    assert {
+        "strongroom_webhook_dlq_messages",
+        "strongroom_audit_sealing_lag_seconds",
+        "strongroom_audit_scopes_behind",
+        "strongroom_secrets",
+        "strongroom_webhook_deliveries{status=pending}",
+        "strongroom_webhook_deliveries{status=failed}",
+    } <= set(after)
 
 
 # --------------------------------------------------------------------------- plans and limits
@@ -238,6 +245,35 @@ def test_an_expired_invitation_stops_counting_against_members(api: Api, monkeypa
     # and with nothing expired left, the limit holds
     third = {"email": unique_email("i3"), "role": "viewer"}
     assert api("POST", f"{base}/invitations", user=owner, json=third)[0] == 403
+
+
+def test_racing_creates_release_each_expired_invitation_once_and_never_pass_the_limit(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given an org allowed three members: its owner and two invitations, both expired since
+    owner = unique_email("race-release")
+    org = _org(api, owner)
+    _override(api, org["id"], members=3)
+    base = f"/v1/orgs/{org['id']}"
+    for n in range(2):
+        body = {"email": unique_email(f"old{n}"), "role": "viewer"}
+        assert api("POST", f"{base}/invitations", user=owner, json=body)[0] == 201
+    real_now = clock.now
+    monkeypatch.setattr(clock, "now", lambda: real_now() + timedelta(days=8))
+
+    # When ten invitations race for the two places the expired ones leave
+    def invite(n: int) -> int:
+        body = {"email": unique_email(f"new{n}"), "role": "viewer"}
+        return api("POST", f"{base}/invitations", user=owner, json=body)[0]
+
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        statuses = list(pool.map(invite, range(10)))
+    # Then two are made, the rest refused, and the org counts its owner and those two
+    assert statuses.count(201) == 2, statuses
+    assert set(statuses) <= {201, 403, 409}, statuses
+    assert api("GET", f"{base}/usage", user=owner)[2]["usage"]["members"] == 3
+    listed = [i["status"] for i in api("GET", f"{base}/invitations", user=owner)[2]["data"]]
+    assert sorted(listed) == ["expired", "expired", "pending", "pending"]
 
 
 def test_an_expired_service_token_stops_counting_against_service_tokens(
