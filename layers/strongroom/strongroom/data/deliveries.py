@@ -96,8 +96,8 @@ def record_attempt(rec: DeliveryRecord, fields: dict[str, Any], attempt: dict[st
     status read (a concurrent receive of the same message moved it: read again)."""
     current: DeliveryRecord | None = rec
     for _ in range(ATTEMPTS):
-        if current is None:
-            return  # gone meanwhile (its webhook's purge)
+        if current is None or (current is not rec and current.status in {"succeeded", "failed"}):
+            return  # gone meanwhile (its webhook's purge), or settled by a concurrent receive
         try:
             _attempt_write(current, fields, attempt)
         except Conflict:
