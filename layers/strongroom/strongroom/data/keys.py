@@ -576,6 +576,31 @@ def plan_configs() -> dict[str, str]:
     return {PK: PLATFORM_PARTITION, SK: "PLANS"}
 
 
+SECRET_COUNTER_PREFIX = "COUNT#secrets#"  # noqa: S105 - a key prefix, not a password
+DELIVERY_COUNTER_PREFIX = "COUNT#deliveries#"
+SEALING_PREFIX = "SEALING#"
+
+
+def secret_counter(shard: int) -> dict[str, str]:
+    """One shard of the platform's count of live secrets (/metrics sums the shards)."""
+    return {PK: PLATFORM_PARTITION, SK: f"{SECRET_COUNTER_PREFIX}{shard:02d}"}
+
+
+def delivery_counter(day: str, shard: int) -> dict[str, str]:
+    """One shard of the webhook deliveries created on `day` (YYYY-MM-DD), by status."""
+    return {PK: PLATFORM_PARTITION, SK: f"{DELIVERY_COUNTER_PREFIX}{day}#{shard:02d}"}
+
+
+def sealing_mark(scope: str) -> dict[str, str]:
+    """An audit scope the sealer is behind on: since when (gone once it caught up)."""
+    return {PK: PLATFORM_PARTITION, SK: f"{SEALING_PREFIX}{scope}"}
+
+
+def counter_seed(name: str) -> dict[str, str]:
+    """The backfill of an aggregate (`secrets`, `deliveries`) ran: its marker."""
+    return {PK: PLATFORM_PARTITION, SK: f"SEEDED#{name}"}
+
+
 def org_listing_gsi(slug: str) -> dict[str, str]:
     return {GSI1PK: ORGS_GSI_PK, GSI1SK: slug}
 

@@ -21,6 +21,7 @@ from typing import Any
 from strongroom import clock, ids
 from strongroom.config import settings
 from strongroom.data import chain, db
+from strongroom.data import counters as counter_data
 from strongroom.data import grants as grant_data
 from strongroom.data import projects as project_data
 from strongroom.data import secrets as data
@@ -54,7 +55,7 @@ MAX_SNAPSHOT_BYTES = 3_000_000
 # one is written ahead and published by one (docs/decisions.md, "changes of any size").
 MAX_TRANSACTION_BYTES = 3_900_000
 MAX_TRANSACTION_ITEMS = 100
-AUDIT_ITEMS = 2  # what chain.transact adds to a transaction (the event; room for one more)
+AUDIT_ITEMS = 3  # what is added to a transaction: the event, a key check, the platform counter of secrets
 MAX_ATTEMPTS = 5
 # A point-in-time restore reads the environment's whole history (without values): at most this
 # many version items, so that one request's work stays bounded.
@@ -496,6 +497,8 @@ def _write(access: EnvironmentAccess, state: State, plan: Plan) -> _Committed:
     retry = _Retry("retry")
     ops: list[db.Op] = [data.create_data_key(env_id, change.data_key, on_fail=retry)] if change.data_key else []
     ops += plan.extra_ops
+    if change.snapshot.count != len(state.live):  # the platform's live secrets (/metrics), same transaction
+        ops.append(counter_data.secrets_moved(change.snapshot.count - len(state.live)))
     if _client(access) and not plan.extra_ops:  # values written under the key version the writer read
         moved = Conflict(
             "the environment was rekeyed meanwhile: fetch its key and encrypt again", code="key_version_mismatch"
