@@ -320,55 +320,114 @@ def _list(
     return _scim(listing.model_dump(scim_ctx=Context.SEARCH_RESPONSE, response_parameters=params))
 
 
-def _serve(kind: _Kind) -> None:
-    """Register the type's routes (RFC 7644 §3): list, search, create, get, replace, patch, delete."""
-    base = f"{PREFIX}/{kind.name}"
-
-    def listed() -> Response[Any]:
-        return _list(kind, scim.caller_org(), **_listing())
-
-    def searched() -> Response[Any]:
-        found = _searching()  # the body is checked first, as before the org is read
-        return _list(kind, scim.caller_org(), **found)
-
-    def created() -> Response[Any]:
-        made = kind.create(scim.caller_org(), kind.parse(_body(), Context.RESOURCE_CREATION_REQUEST))
-        response = _answer(made, None, Context.RESOURCE_CREATION_RESPONSE, 201)
-        if made.meta is not None and made.meta.location:
-            response.headers["Location"] = made.meta.location  # RFC 7644 §3.3
-        return response
-
-    def got(id: str) -> Response[Any]:  # noqa: A002 - SCIM's name
-        params = _parameters(_query("attributes"), _query("excludedAttributes"))
-        found = kind.get(scim.caller_org(), id)
-        return _unchanged(found) or _answer(found, params, Context.RESOURCE_QUERY_RESPONSE)
-
-    def replaced(id: str) -> Response[Any]:  # noqa: A002 - SCIM's name
-        body = kind.parse(_body(), Context.RESOURCE_REPLACEMENT_REQUEST)
-        done = kind.replace(scim.caller_org(), id, body, if_match=_if_match())
-        return _answer(done, None, Context.RESOURCE_REPLACEMENT_RESPONSE)
-
-    def patched(id: str) -> Response[Any]:  # noqa: A002 - SCIM's name
-        patch = kind.parse_patch(_body())
-        return _answer(
-            kind.patch(scim.caller_org(), id, patch, if_match=_if_match()), None, Context.RESOURCE_PATCH_RESPONSE
-        )
-
-    def deleted(id: str) -> Response[str]:  # noqa: A002 - SCIM's name
-        kind.delete(scim.caller_org(), id, if_match=_if_match())
-        return Response(status_code=204, body="")
-
-    app.get(base)(listed)
-    app.post(f"{base}/.search")(searched)
-    app.post(base)(created)
-    app.get(f"{base}/<id>")(got)
-    app.put(f"{base}/<id>")(replaced)
-    app.patch(f"{base}/<id>")(patched)
-    app.delete(f"{base}/<id>")(deleted)
+def _created(kind: _Kind, org: OrgRecord, body: Any) -> Response[Any]:
+    made = kind.create(org, body)
+    response = _answer(made, None, Context.RESOURCE_CREATION_RESPONSE, 201)
+    if made.meta is not None and made.meta.location:
+        response.headers["Location"] = made.meta.location  # RFC 7644 §3.3
+    return response
 
 
-_serve(USERS)
-_serve(GROUPS)
+def _got(kind: _Kind, org: OrgRecord, id_: str) -> Response[Any]:
+    params = _parameters(_query("attributes"), _query("excludedAttributes"))
+    found = kind.get(org, id_)
+    return _unchanged(found) or _answer(found, params, Context.RESOURCE_QUERY_RESPONSE)
+
+
+def _replaced(kind: _Kind, org: OrgRecord, id_: str, body: Any) -> Response[Any]:
+    done = kind.replace(org, id_, body, if_match=_if_match())
+    return _answer(done, None, Context.RESOURCE_REPLACEMENT_RESPONSE)
+
+
+def _patched(kind: _Kind, org: OrgRecord, id_: str, patch: Any) -> Response[Any]:
+    return _answer(kind.patch(org, id_, patch, if_match=_if_match()), None, Context.RESOURCE_PATCH_RESPONSE)
+
+
+def _deleted(kind: _Kind, org: OrgRecord, id_: str) -> Response[str]:
+    kind.delete(org, id_, if_match=_if_match())
+    return Response(status_code=204, body="")
+
+
+# Each route names its caller (scim.caller_org: a SCIM token of an active org) after checking its
+# body, as tests/unit/test_route_permissions.py reads it; what it does is the type's (_Kind).
+
+
+@app.get(f"{PREFIX}/Users")
+def list_users() -> Response[Any]:
+    return _list(USERS, scim.caller_org(), **_listing())
+
+
+@app.post(f"{PREFIX}/Users/.search")
+def search_users() -> Response[Any]:
+    searched = _searching()
+    return _list(USERS, scim.caller_org(), **searched)
+
+
+@app.post(f"{PREFIX}/Users")
+def create_user() -> Response[Any]:
+    body = USERS.parse(_body(), Context.RESOURCE_CREATION_REQUEST)
+    return _created(USERS, scim.caller_org(), body)
+
+
+@app.get(f"{PREFIX}/Users/<id>")
+def get_user(id: str) -> Response[Any]:  # noqa: A002 - SCIM's name
+    return _got(USERS, scim.caller_org(), id)
+
+
+@app.put(f"{PREFIX}/Users/<id>")
+def replace_user(id: str) -> Response[Any]:  # noqa: A002 - SCIM's name
+    body = USERS.parse(_body(), Context.RESOURCE_REPLACEMENT_REQUEST)
+    return _replaced(USERS, scim.caller_org(), id, body)
+
+
+@app.patch(f"{PREFIX}/Users/<id>")
+def patch_user(id: str) -> Response[Any]:  # noqa: A002 - SCIM's name
+    patch = USERS.parse_patch(_body())
+    return _patched(USERS, scim.caller_org(), id, patch)
+
+
+@app.delete(f"{PREFIX}/Users/<id>")
+def delete_user(id: str) -> Response[str]:  # noqa: A002 - SCIM's name
+    return _deleted(USERS, scim.caller_org(), id)
+
+
+@app.get(f"{PREFIX}/Groups")
+def list_groups() -> Response[Any]:
+    return _list(GROUPS, scim.caller_org(), **_listing())
+
+
+@app.post(f"{PREFIX}/Groups/.search")
+def search_groups() -> Response[Any]:
+    searched = _searching()
+    return _list(GROUPS, scim.caller_org(), **searched)
+
+
+@app.post(f"{PREFIX}/Groups")
+def create_group() -> Response[Any]:
+    body = GROUPS.parse(_body(), Context.RESOURCE_CREATION_REQUEST)
+    return _created(GROUPS, scim.caller_org(), body)
+
+
+@app.get(f"{PREFIX}/Groups/<id>")
+def get_group(id: str) -> Response[Any]:  # noqa: A002 - SCIM's name
+    return _got(GROUPS, scim.caller_org(), id)
+
+
+@app.put(f"{PREFIX}/Groups/<id>")
+def replace_group(id: str) -> Response[Any]:  # noqa: A002 - SCIM's name
+    body = GROUPS.parse(_body(), Context.RESOURCE_REPLACEMENT_REQUEST)
+    return _replaced(GROUPS, scim.caller_org(), id, body)
+
+
+@app.patch(f"{PREFIX}/Groups/<id>")
+def patch_group(id: str) -> Response[Any]:  # noqa: A002 - SCIM's name
+    patch = GROUPS.parse_patch(_body())
+    return _patched(GROUPS, scim.caller_org(), id, patch)
+
+
+@app.delete(f"{PREFIX}/Groups/<id>")
+def delete_group(id: str) -> Response[str]:  # noqa: A002 - SCIM's name
+    return _deleted(GROUPS, scim.caller_org(), id)
 
 
 def _root_filter(filter_: str | None) -> list[tuple[_Kind, str | None]]:
