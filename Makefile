@@ -43,7 +43,7 @@ help:  ## List the targets
 UV_VERSION := 0.13.9
 UV         := $(VENV)/bin/uv
 
-$(VENV)/.installed: requirements-dev.txt layers/strongroom/requirements.txt functions/billing/requirements.txt functions/health/requirements.txt
+$(VENV)/.installed: requirements-dev.txt layers/strongroom/requirements.txt functions/billing/requirements.txt functions/health/requirements.txt functions/rotation/requirements.txt
 	test -x $(PY) || $(PY313) -m venv $(VENV)
 	test -x $(UV) || $(PY) -m pip install --quiet uv==$(UV_VERSION)
 	$(UV) pip install --quiet --python $(PY) -r requirements-dev.txt
