@@ -36,7 +36,7 @@ from strongroom.data.rotation import Retirement, RotationRecord
 from strongroom.domain import audit, rotators
 from strongroom.domain import secrets as secret_domain
 from strongroom.domain.rotators import RotationFailed, Target
-from strongroom.errors import Conflict, NotFound, Unprocessable
+from strongroom.errors import Conflict, Forbidden, NotFound, Unprocessable
 from strongroom.models.rotation import (
     DEFAULT_ALPHABET,
     PostgresRotator,
@@ -79,7 +79,16 @@ def _unseal(rec: RotationRecord, what: str, blob: bytes | None) -> dict[str, Any
     return opened
 
 
+def _members_only(access: EnvironmentAccess) -> None:
+    """Rotation is an administrator's setup (a policy may hold a database's master credential and
+    reaches databases, IAM and endpoints): members with the permission manage it, service tokens
+    (workloads' credentials) do not (403)."""
+    if access.principal.type == "service_token":
+        raise Forbidden("service tokens cannot manage rotation: a member with secrets.write does")
+
+
 def _check_env(access: EnvironmentAccess) -> None:
+    _members_only(access)
     if access.environment.encryption != "server":
         raise Unprocessable(
             "this environment is client-encrypted: the server cannot make or read its values, so it cannot rotate them",
@@ -130,6 +139,7 @@ def _event(rec: RotationRecord, action: str, **metadata: Any) -> audit.AuditEven
 
 
 def get_policy(access: EnvironmentAccess, key: str) -> RotationPolicy:
+    _members_only(access)
     return RotationPolicy.model_validate(_view(_get(access, key)))
 
 
@@ -206,6 +216,7 @@ def set_policy(access: EnvironmentAccess, key: str, body: RotationPut) -> Rotati
 def remove_policy(access: EnvironmentAccess, key: str) -> None:
     """The policy goes (not while it rotates); the secret keeps its value. An old credential still
     in its grace period stays at the target (named in the event)."""
+    _members_only(access)
     rec = _get(access, key)
     if _leased(rec, clock.now_iso()):
         raise _busy()
