@@ -87,7 +87,7 @@ def _rotator(kind: str, opts: dict[str, Any]) -> dict[str, Any]:
 @click.option("--grace-period-hours", type=int, help="aws_iam_access_key: hours the old key keeps working (default 24)")
 @click.option("--url", help="webhook: the endpoint that sets the new value")
 @click.pass_obj
-def rotation_set(state: State, key: str, interval_days: int, kind: str, **opts: Any) -> None:
+def rotation_set(state: State, /, key: str, interval_days: int, kind: str, **opts: Any) -> None:
     """Create or replace KEY's rotation policy."""
     body = {"interval_days": interval_days, "rotator": _rotator(kind, opts)}
     policy = state.call("PUT", _path(state, key), body=body)
