@@ -118,11 +118,21 @@ def test_random_policy_rotate_now_writes_a_new_version_and_an_event_without_the_
     assert old["value"] == "original-value"
 
 
-def test_a_random_policy_creates_a_missing_secret_and_removal_keeps_the_value(api: Api, env: dict[str, Any]) -> None:
+def test_rotating_a_missing_secret_fails_and_removal_keeps_the_value(api: Api, env: dict[str, Any]) -> None:
+    # A policy may be set before its secret; a rotation then fails (nothing is created or revived)
     status, _ = set_policy(api, env, "NEW_TOKEN", {"interval_days": 1, "rotator": {"type": "random"}})
     assert status == 200
     status, _, rotated = api("POST", f"{env['base']}/secrets/NEW_TOKEN/rotate", user=env["owner"])
     assert status == 200, rotated
+    assert rotated["status"] == "failed"
+    assert rotated["last_error"].startswith("the secret has no value in this environment")
+    status, _, _ = api("GET", f"{env['base']}/secrets/NEW_TOKEN", user=env["owner"])
+    assert status == 404
+
+    # Once set, it rotates (32 letters and digits by default)
+    put_secret(api, env, "NEW_TOKEN", "first")
+    status, _, rotated = api("POST", f"{env['base']}/secrets/NEW_TOKEN/rotate", user=env["owner"])
+    assert rotated["status"] == "succeeded"
     value = read(api, env, "NEW_TOKEN")["value"]
     assert len(value) == 32
     assert set(value) <= set(string.ascii_letters + string.digits)
@@ -289,6 +299,7 @@ def test_webhook_rotator_failure_keeps_the_old_value(
 
 def test_webhook_answer_may_name_the_value(api: Api, env: dict[str, Any], endpoint: type[Endpoint]) -> None:
     receiver = endpoint(answer={"value": "chosen-by-the-endpoint"})
+    put_secret(api, env, "K2", "before")
     set_policy(api, env, "K2", {"interval_days": 1, "rotator": {"type": "webhook", "url": receiver.url}})
     status, _, rotated = api("POST", f"{env['base']}/secrets/K2/rotate", user=env["owner"])
     assert status == 200

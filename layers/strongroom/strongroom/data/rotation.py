@@ -123,3 +123,17 @@ def swap(rec: RotationRecord, *, previous: RotationRecord) -> bool:
     except BotoCoreError as exc:
         raise db.translate(exc) from exc
     return True
+
+
+def discard(rec: RotationRecord) -> None:
+    """The policy of an environment that is gone (bookkeeping: the deletion was the audited change)."""
+    from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415
+
+    params = remove(rec, on_fail=Conflict("moved")).request()["Delete"]
+    try:
+        aws.dynamodb().delete_item(**params)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+            raise db.translate(exc) from exc
+    except BotoCoreError as exc:
+        raise db.translate(exc) from exc

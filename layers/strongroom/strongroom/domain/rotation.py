@@ -36,7 +36,7 @@ from strongroom.data.rotation import Retirement, RotationRecord
 from strongroom.domain import audit, rotators
 from strongroom.domain import secrets as secret_domain
 from strongroom.domain.rotators import RotationFailed, Target
-from strongroom.errors import Conflict, Forbidden, NotFound, Unprocessable
+from strongroom.errors import AppError, Conflict, Forbidden, NotFound, Unprocessable
 from strongroom.models.rotation import (
     DEFAULT_ALPHABET,
     PostgresRotator,
@@ -356,6 +356,8 @@ def _rotate(access: EnvironmentAccess, rec: RotationRecord, owner: str, now: dat
         return None
     t = _target(access, taken, now)
     try:
+        if t.current is None:
+            raise RotationFailed("the secret has no value in this environment (missing or deleted): set one first")
         ready = _steps(access, taken, t)
     except RotationFailed as exc:
         current = data.get(taken.environment_id, taken.key) or taken
@@ -419,10 +421,15 @@ def run_due(*, now: datetime | None = None, limit: int = BATCH) -> dict[str, int
     with acting_as(WORKER):
         for rec in data.due(clock.iso(at), limit=limit):
             access = _system_access(rec)
-            if access is None:
+            if access is None:  # its environment was deleted (audited there); its purge is under way
+                data.discard(rec)
                 counts["orphaned"] += 1
                 continue
-            counts[_run_one(access, rec, owner, at)] += 1
+            try:
+                counts[_run_one(access, rec, owner, at)] += 1
+            except AppError as exc:  # an outage (KMS, DynamoDB): left to resume once its lease runs out
+                logger.warning("rotation interrupted", extra={"error": exc.code})
+                counts["interrupted"] += 1
     return {"succeeded": 0, "failed": 0, "skipped": 0, **counts}
 
 

@@ -15,6 +15,7 @@ URL's credentials; `abandon` undoes what `create` made at the target (a created 
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import http.client
 import json
@@ -132,6 +133,11 @@ def _pg_create(t: Target) -> dict[str, Any]:
     return {"value": url.with_login(inactive, password)}
 
 
+def _pg_failure(exc: Exception, what: str) -> RotationFailed:
+    code = exc.args[0].get("C", "") if exc.args and isinstance(exc.args[0], dict) else ""
+    return RotationFailed(f"{what} (SQLSTATE {code})" if code else f"{what} ({type(exc).__name__})")
+
+
 def _pg_put(t: Target, pending: dict[str, Any]) -> dict[str, Any]:
     import pg8000.native  # noqa: PLC0415
 
@@ -141,21 +147,31 @@ def _pg_put(t: Target, pending: dict[str, Any]) -> dict[str, Any]:
         # A utility statement takes no bind parameters: the role is a checked name (models/rotation.py)
         # and the password comes from an alphanumeric alphabet, so both quote safely.
         conn.run(f"ALTER ROLE {pg8000.native.identifier(new.user)} WITH PASSWORD {pg8000.native.literal(new.password)}")
-    except pg8000.native.DatabaseError as exc:
-        code = exc.args[0].get("C", "") if exc.args and isinstance(exc.args[0], dict) else ""
-        raise RotationFailed(f"the database refused to set the password of {new.user!r} (SQLSTATE {code})") from None
+    except (pg8000.native.DatabaseError, pg8000.native.InterfaceError, OSError) as exc:
+        raise _pg_failure(exc, f"the database refused to set the password of {new.user!r}") from None
     finally:
-        conn.close()
+        _pg_close(conn)
     return pending
 
 
+def _pg_close(conn: Any) -> None:
+    import pg8000.native  # noqa: PLC0415
+
+    with contextlib.suppress(pg8000.native.InterfaceError, OSError):  # the connection is gone already
+        conn.close()
+
+
 def _pg_test(_t: Target, pending: dict[str, Any]) -> None:
+    import pg8000.native  # noqa: PLC0415
+
     new = PgUrl.parse(str(pending["value"]))
     conn = _pg_connect(new, new.user, new.password)
     try:
         conn.run("SELECT 1")
+    except (pg8000.native.DatabaseError, pg8000.native.InterfaceError, OSError) as exc:
+        raise _pg_failure(exc, "the new credentials do not work") from None
     finally:
-        conn.close()
+        _pg_close(conn)
 
 
 # --------------------------------------------------------------------------- AWS IAM access keys
@@ -252,12 +268,13 @@ def _post(url: str, body: str, headers: dict[str, str]) -> tuple[int, bytes]:
         raise RotationFailed(f"the rotation endpoint was refused: {exc.reason}") from None
     parts = urlsplit(url)
     port = parts.port or (443 if parts.scheme == "https" else 80)
-    sock = socket.create_connection((addresses[0], port), TIMEOUT) if addresses else None
+    sock: socket.socket | None = None
     try:
+        sock = socket.create_connection((addresses[0], port), TIMEOUT)
         conn: http.client.HTTPConnection
         if parts.scheme == "https":
             conn = http.client.HTTPSConnection(parts.hostname or "", port, timeout=TIMEOUT)
-            conn.sock = ssl.create_default_context().wrap_socket(sock, server_hostname=parts.hostname)  # type: ignore[arg-type]
+            conn.sock = ssl.create_default_context().wrap_socket(sock, server_hostname=parts.hostname)
         else:
             conn = http.client.HTTPConnection(parts.hostname or "", port, timeout=TIMEOUT)
             conn.sock = sock
