@@ -393,3 +393,45 @@ def test_the_schedule_rotates_a_due_policy_once_however_many_workers_race(
     assert status == 200
     assert policy["status"] == "succeeded"
     assert policy["next_rotation_at"] > policy["last_rotated_at"]
+
+
+def test_a_rotation_cut_short_resumes_from_its_step_and_a_live_lease_is_left_alone(
+    api: Api, stack: LocalStack, env: dict[str, Any]
+) -> None:
+    from strongroom import clock
+    from strongroom.data import rotation as rotation_data
+    from strongroom.domain import rotation, rotators
+
+    put_secret(api, env, "RESUMED", "v1")
+    set_policy(api, env, "RESUMED", {"interval_days": 1, "rotator": {"type": "random"}})
+    make_due(stack, env, "RESUMED")
+
+    # Given a worker that took the lease and recorded step 1 (the pending value), then died
+    rec = rotation_data.get(env["env_id"], "RESUMED")
+    assert rec is not None
+    access = rotation._system_access(rec)
+    assert access is not None
+    earlier = clock.now() - 2 * rotation.LEASE
+    taken = rotation._take(rec, "wrk_crashed", earlier)
+    assert taken is not None
+    t = rotation._target(access, taken, earlier)
+    pending = {**rotators.create(t), "rotation_id": taken.rotation_id}
+    rotation._advance(taken, "set", pending=rotation._seal(taken, "pending", pending))
+
+    # When a live lease holds another policy, and the schedule runs
+    put_secret(api, env, "HELD", "h1")
+    set_policy(api, env, "HELD", {"interval_days": 1, "rotator": {"type": "random"}})
+    make_due(stack, env, "HELD")
+    held = rotation_data.get(env["env_id"], "HELD")
+    assert held is not None
+    assert rotation._take(held, "wrk_busy", clock.now()) is not None
+    stack.invoke("RotationWorkerFunction", SCHEDULED)
+
+    # Then the cut-short rotation finished with the value its first step made (not a second one)
+    assert read(api, env, "RESUMED")["value"] == pending["value"]
+    status, _, policy = api("GET", f"{env['base']}/secrets/RESUMED/rotation", user=env["owner"])
+    assert (policy["status"], policy["step"]) == ("succeeded", None)
+    # and the leased one was not touched
+    assert read(api, env, "HELD")["value"] == "h1"
+    status, _, busy = api("POST", f"{env['base']}/secrets/HELD/rotate", user=env["owner"])
+    assert (status, busy["error"]["code"]) == (409, "rotation_in_progress")
