@@ -8,9 +8,11 @@ many workers race."""
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import string
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -24,6 +26,9 @@ from strongroom_local import LocalStack
 from support import Api, get_item, query_partition, table_name, unique_email
 
 pytestmark = pytest.mark.http
+# The local schedule's period, read when the stack's workers first start in this process (a worker
+# process that started them earlier keeps its 10 s: the test below waits for either).
+os.environ.setdefault("STRONGROOM_ROTATION_SECONDS", "1")
 
 SCHEDULED = {"source": "aws.scheduler", "detail-type": "Scheduled Event", "detail": {}}
 
@@ -435,3 +440,41 @@ def test_a_rotation_cut_short_resumes_from_its_step_and_a_live_lease_is_left_alo
     assert read(api, env, "HELD")["value"] == "h1"
     status, _, busy = api("POST", f"{env['base']}/secrets/HELD/rotate", user=env["owner"])
     assert (status, busy["error"]["code"]) == (409, "rotation_in_progress")
+
+
+def test_the_local_schedule_rotates_a_due_policy_without_a_request(
+    api: Api, stack: LocalStack, env: dict[str, Any], stack_workers: Any
+) -> None:
+    version = put_secret(api, env, "NIGHTLY", "before")
+    set_policy(api, env, "NIGHTLY", {"interval_days": 1, "rotator": {"type": "random"}})
+    make_due(stack, env, "NIGHTLY")
+    deadline = time.monotonic() + 25
+    while time.monotonic() < deadline and read(api, env, "NIGHTLY")["version"] == version:
+        time.sleep(0.5)
+    now = read(api, env, "NIGHTLY")
+    assert now["version"] == version + 1
+    assert now["value"] != "before"
+
+
+def test_a_kms_outage_fails_closed_and_the_next_rotation_goes_on_at_once(
+    api: Api, stack: LocalStack, env: dict[str, Any]
+) -> None:
+    from botocore.stub import Stubber
+
+    version = put_secret(api, env, "SEALED", "kept")  # its data key is cached: only the seal calls KMS
+    set_policy(api, env, "SEALED", {"interval_days": 1, "rotator": {"type": "random"}})
+    client = boto3.client("kms", region_name="us-east-1")
+    with Stubber(client) as stub:
+        stub.add_client_error("encrypt", service_error_code="KMSInternalException", http_status_code=500)
+        aws.override("kms", client)
+        try:
+            status, _, answer = api("POST", f"{env['base']}/secrets/SEALED/rotate", user=env["owner"])
+        finally:
+            aws.reset()
+    assert status == 503, answer
+    assert read(api, env, "SEALED")["version"] == version
+    assert events(stack, env, "secret.rotated") == []
+    # the lease was given back: the next rotation runs now, not after it would have run out
+    status, _, answer = api("POST", f"{env['base']}/secrets/SEALED/rotate", user=env["owner"])
+    assert (status, answer["status"]) == (200, "succeeded")
+    assert read(api, env, "SEALED")["version"] == version + 1

@@ -362,7 +362,22 @@ def _rotate(access: EnvironmentAccess, rec: RotationRecord, owner: str, now: dat
     except RotationFailed as exc:
         current = data.get(taken.environment_id, taken.key) or taken
         return _fail(access, current, t, exc.reason, now)
+    except AppError:
+        _release(taken.environment_id, taken.key, owner)
+        raise
     return _finish(access, ready, t, now)
+
+
+def _release(env_id: str, key: str, owner: str) -> None:
+    """An outage (KMS, DynamoDB) stopped the rotation: its lease is given back (best effort), its
+    step and pending value kept, so that the next attempt resumes at once, not after the lease."""
+    try:
+        rec = data.get(env_id, key)
+        if rec is not None and rec.lease_owner == owner:
+            freed = rec.model_copy(update={"lease_owner": None, "lease_until": None, "rev": rec.rev + 1})
+            data.swap(freed, previous=rec)
+    except AppError:
+        logger.warning("releasing a rotation's lease failed; it runs out by itself")
 
 
 def _retire_now(rec: RotationRecord, now: datetime) -> RotationRecord:
