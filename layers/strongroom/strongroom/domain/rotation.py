@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import secrets as stdlib_secrets
+import time
 from collections import Counter
 from datetime import datetime, timedelta
 from typing import Any
@@ -52,6 +53,9 @@ from strongroom.security.access import EnvironmentAccess
 LEASE = timedelta(minutes=5)  # past the rotation function's timeout: an expired lease is a dead rotation
 RETRY_AFTER_FAILURE = timedelta(hours=1)  # a failed rotation is tried again then (or its interval, if sooner)
 BATCH = 25  # policies one worker run takes on
+# A run starts no policy after this many seconds: the worker function's timeout (120 s) leaves room
+# for the last one's steps (each call to a target times out after rotators.TIMEOUT).
+RUN_BUDGET_SECONDS = 60.0
 WORKER = Principal(type="system", id="rotation", via="schedule")
 DEFAULT_WEBHOOK_VALUE_LENGTH = 32
 
@@ -427,14 +431,20 @@ def _system_access(rec: RotationRecord) -> EnvironmentAccess | None:
     return EnvironmentAccess(principal=WORKER, org=org, role="owner", project=project, environment=env)
 
 
-def run_due(*, now: datetime | None = None, limit: int = BATCH) -> dict[str, int]:
+def run_due(*, now: datetime | None = None, limit: int = BATCH, budget: float = RUN_BUDGET_SECONDS) -> dict[str, int]:
     """One run of the schedule: the policies due (one Query of the due index), each under its
-    lease: old credentials retired, then rotated if its rotation is due (or was cut short)."""
+    lease: old credentials retired, then rotated if its rotation is due (or was cut short). No
+    policy is started past `budget` seconds (a rotation may wait on a database or an endpoint for
+    a while): the next run takes the rest."""
     at = now or clock.now()
     owner = "wrk_" + stdlib_secrets.token_hex(13)
     counts: Counter[str] = Counter()
+    started = time.monotonic()
     with acting_as(WORKER):
         for rec in data.due(clock.iso(at), limit=limit):
+            if time.monotonic() - started > budget:
+                counts["deferred"] += 1
+                continue
             access = _system_access(rec)
             if access is None:  # its environment was deleted (audited there); its purge is under way
                 data.discard(rec)
