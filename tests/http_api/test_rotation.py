@@ -14,6 +14,7 @@ import string
 import threading
 import time
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -131,6 +132,9 @@ def test_rotating_a_missing_secret_fails_and_removal_keeps_the_value(api: Api, e
     assert status == 200, rotated
     assert rotated["status"] == "failed"
     assert rotated["last_error"].startswith("the secret has no value in this environment")
+    # no retry mends it: tried again at the interval (a day), not within the hour
+    wait = datetime.fromisoformat(rotated["next_rotation_at"]) - datetime.fromisoformat(rotated["updated_at"])
+    assert wait > timedelta(hours=23)
     status, _, _ = api("GET", f"{env['base']}/secrets/NEW_TOKEN", user=env["owner"])
     assert status == 404
 

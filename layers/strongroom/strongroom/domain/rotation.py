@@ -324,14 +324,20 @@ def _finish(access: EnvironmentAccess, rec: RotationRecord, t: Target, now: date
     return _retire_now(done["rec"], now)
 
 
-def _fail(access: EnvironmentAccess, rec: RotationRecord, t: Target, reason: str, now: datetime) -> RotationRecord:
-    """The old value stays; the item says why (no secret in `reason`); one `secret.rotation_failed`."""
+def _fail(
+    access: EnvironmentAccess, rec: RotationRecord, t: Target, exc: RotationFailed, now: datetime
+) -> RotationRecord:
+    """The old value stays; the item says why (no secret in the reason); one `secret.rotation_failed`.
+    Tried again an hour later (or at the interval, if sooner); a failure no retry mends (the secret
+    is gone) at the next interval."""
+    reason = exc.reason
     if rec.pending is not None:
         try:
             rotators.abandon(t, _unseal(rec, "pending", rec.pending))
-        except RotationFailed as exc:
-            logger.warning("abandoning a failed rotation's credential failed", extra={"reason": exc.reason})
-    retry = min(RETRY_AFTER_FAILURE, timedelta(days=rec.interval_days))
+        except RotationFailed as left:
+            logger.warning("abandoning a failed rotation's credential failed", extra={"reason": left.reason})
+    interval = timedelta(days=rec.interval_days)
+    retry = min(RETRY_AFTER_FAILURE, interval) if exc.transient else interval
     failed = rec.model_copy(
         update={
             "status": "failed",
@@ -361,11 +367,13 @@ def _rotate(access: EnvironmentAccess, rec: RotationRecord, owner: str, now: dat
     t = _target(access, taken, now)
     try:
         if t.current is None:
-            raise RotationFailed("the secret has no value in this environment (missing or deleted): set one first")
+            raise RotationFailed(
+                "the secret has no value in this environment (missing or deleted): set one first", transient=False
+            )
         ready = _steps(access, taken, t)
     except RotationFailed as exc:
         current = data.get(taken.environment_id, taken.key) or taken
-        return _fail(access, current, t, exc.reason, now)
+        return _fail(access, current, t, exc, now)
     except AppError:
         _release(taken.environment_id, taken.key, owner)
         raise

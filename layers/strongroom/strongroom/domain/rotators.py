@@ -40,9 +40,10 @@ _PG_PASSWORD_ALPHABET = string.ascii_letters + string.digits
 class RotationFailed(Exception):
     """A step failed; `reason` is safe to record and show (no secret in it)."""
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, *, transient: bool = True) -> None:
         super().__init__(reason)
         self.reason = reason
+        self.transient = transient  # worth trying again soon (else at the next interval)
 
 
 @dataclass(slots=True)
