@@ -482,3 +482,39 @@ def test_a_kms_outage_fails_closed_and_the_next_rotation_goes_on_at_once(
     status, _, answer = api("POST", f"{env['base']}/secrets/SEALED/rotate", user=env["owner"])
     assert (status, answer["status"]) == (200, "succeeded")
     assert read(api, env, "SEALED")["version"] == version + 1
+
+
+def test_an_iam_create_cut_short_after_making_its_key_makes_one_key_when_resumed(
+    api: Api, stack: LocalStack, env: dict[str, Any]
+) -> None:
+    from strongroom import clock
+    from strongroom.data import rotation as rotation_data
+    from strongroom.domain import rotation
+
+    iam = boto3.client("iam", region_name="us-east-1")
+    user = f"svc-{secrets.token_hex(4)}"
+    iam.create_user(UserName=user, Path="/strongroom-rotated/")
+    first = iam.create_access_key(UserName=user)["AccessKey"]
+    put_secret(api, env, "KEY", json.dumps({"access_key_id": first["AccessKeyId"], "secret_access_key": "x"}))
+    body = {"interval_days": 90, "rotator": {"type": "aws_iam_access_key", "user_name": user}}
+    set_policy(api, env, "KEY", body)
+    make_due(stack, env, "KEY")
+
+    # Given a worker that began the create step, made its key at IAM, and died before recording it
+    rec = rotation_data.get(env["env_id"], "KEY")
+    assert rec is not None
+    earlier = clock.now() - 2 * rotation.LEASE
+    taken = rotation._take(rec, "wrk_crashed", earlier)
+    assert taken is not None
+    rotation._advance(taken, "create", creating_since=clock.iso(earlier))
+    orphan = iam.create_access_key(UserName=user)["AccessKey"]["AccessKeyId"]
+
+    # When the schedule resumes it
+    result = stack.invoke("RotationWorkerFunction", SCHEDULED)
+
+    # Then the unrecorded key is gone, and the user holds the old key (in its grace) and one new one
+    assert result["succeeded"] >= 1
+    new = json.loads(read(api, env, "KEY")["value"])["access_key_id"]
+    held = {k["AccessKeyId"] for k in iam.list_access_keys(UserName=user)["AccessKeyMetadata"]}
+    assert held == {first["AccessKeyId"], new}
+    assert orphan not in held

@@ -41,6 +41,7 @@ class RotationRecord(BaseModel):
     status: str = "scheduled"  # scheduled | rotating | succeeded | failed
     step: str | None = None  # create | set | test | finish, while rotating
     rotation_id: str | None = None
+    creating_since: str | None = None  # when a create step with effects at the target (an IAM key) began
     pending: bytes | None = None  # KMS-sealed JSON of the pending value (and the rotator's notes)
     next_rotation_at: str
     last_rotated_at: str | None = None

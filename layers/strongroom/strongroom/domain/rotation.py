@@ -278,6 +278,12 @@ def _target(access: EnvironmentAccess, rec: RotationRecord, now: datetime) -> Ta
 def _steps(access: EnvironmentAccess, rec: RotationRecord, t: Target) -> RotationRecord:
     """Steps 1-3 from wherever the rotation stands; returns the item at step `finish`."""
     if rec.step == "create" or rec.pending is None:
+        if rec.rotator.get("type") == "aws_iam_access_key":  # creating has an effect at the target
+            if rec.creating_since is None:
+                rec = _advance(rec, "create", creating_since=clock.now_iso())
+            else:
+                t.resumed_since = clock.parse(rec.creating_since)
+            t.retiring = frozenset(r.credential_id for r in rec.retire)
         pending = {**rotators.create(t), "rotation_id": rec.rotation_id}
         rec = _advance(rec, "set", pending=_seal(rec, "pending", pending))
     pending = _unseal(rec, "pending", rec.pending)
@@ -307,6 +313,7 @@ def _finish(access: EnvironmentAccess, rec: RotationRecord, t: Target, now: date
                 "step": None,
                 "pending": None,
                 "rotation_id": None,
+                "creating_since": None,
                 "lease_owner": None,
                 "lease_until": None,
                 "last_rotated_at": clock.iso(now),
@@ -345,6 +352,7 @@ def _fail(
             "step": None,
             "pending": None,
             "rotation_id": None,
+            "creating_since": None,
             "lease_owner": None,
             "lease_until": None,
             "next_rotation_at": clock.iso(now + retry),

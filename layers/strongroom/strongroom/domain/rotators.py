@@ -55,6 +55,10 @@ class Target:
     current: str | None
     subject: dict[str, Any]  # org_id, project_id, environment_id, key (what a webhook is told)
     now: datetime = field(default_factory=clock.now)
+    # A create step resumed after a crash: when the first attempt began (what it may have made at
+    # the target since then is its own, unrecorded: an IAM key), and the old credentials still kept.
+    resumed_since: datetime | None = None
+    retiring: frozenset[str] = frozenset()
 
 
 def random_value(length: int, alphabet: str) -> str:
@@ -199,9 +203,22 @@ def current_key_id(value: str | None) -> str | None:
     return str(found) if found else None
 
 
+# IAM's CreateDate is whole seconds: a key the crashed attempt made may look up to a second older.
+_CREATE_DATE_SLACK = timedelta(seconds=2)
+
+
 def _iam_create(t: Target) -> dict[str, Any]:
+    """A new key. Resumed after a crash, the key the first attempt created (made after it began,
+    neither the current key nor one retiring) was never recorded: it is deleted first, so a resumed
+    create makes one key, not two."""
     user = str(t.config["user_name"])
     held = _iam_call("list_access_keys", UserName=user).get("AccessKeyMetadata", [])
+    if t.resumed_since is not None:
+        known = {current_key_id(t.current), *t.retiring}
+        since = t.resumed_since - _CREATE_DATE_SLACK
+        for orphan in [k for k in held if k["AccessKeyId"] not in known and k["CreateDate"] >= since]:
+            retire(t.config, orphan["AccessKeyId"])
+            held.remove(orphan)
     if len(held) >= 2:
         raise RotationFailed(
             "the IAM user already has two access keys (the most IAM allows): the last rotation's old key "
