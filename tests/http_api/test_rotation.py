@@ -518,3 +518,34 @@ def test_an_iam_create_cut_short_after_making_its_key_makes_one_key_when_resumed
     held = {k["AccessKeyId"] for k in iam.list_access_keys(UserName=user)["AccessKeyMetadata"]}
     assert held == {first["AccessKeyId"], new}
     assert orphan not in held
+
+
+def test_removing_a_policy_whose_iam_rotation_was_interrupted_deletes_the_key_it_made(
+    api: Api, env: dict[str, Any]
+) -> None:
+    from strongroom import clock
+    from strongroom.data import rotation as rotation_data
+    from strongroom.domain import rotation, rotators
+
+    iam = boto3.client("iam", region_name="us-east-1")
+    user = f"app-{secrets.token_hex(4)}"
+    iam.create_user(UserName=user, Path="/strongroom-rotated/")
+    first = iam.create_access_key(UserName=user)["AccessKey"]["AccessKeyId"]
+    put_secret(api, env, "K", json.dumps({"access_key_id": first, "secret_access_key": "x"}))
+    set_policy(api, env, "K", {"interval_days": 90, "rotator": {"type": "aws_iam_access_key", "user_name": user}})
+    # Given a rotation interrupted after its create step made (and recorded) a new key
+    rec = rotation_data.get(env["env_id"], "K")
+    assert rec is not None
+    access = rotation._system_access(rec)
+    assert access is not None
+    earlier = clock.now() - 2 * rotation.LEASE
+    taken = rotation._take(rec, "wrk_gone", earlier)
+    assert taken is not None
+    pending = {**rotators.create(rotation._target(access, taken, earlier)), "rotation_id": taken.rotation_id}
+    rotation._advance(taken, "set", pending=rotation._seal(taken, "pending", pending))
+    assert len(iam.list_access_keys(UserName=user)["AccessKeyMetadata"]) == 2
+    # When the policy is removed
+    status, _, _ = api("DELETE", f"{env['base']}/secrets/K/rotation", user=env["owner"])
+    # Then the key nobody will ever be given is gone; the secret's own key stays
+    assert status == 204
+    assert [k["AccessKeyId"] for k in iam.list_access_keys(UserName=user)["AccessKeyMetadata"]] == [first]

@@ -214,6 +214,8 @@ def set_policy(access: EnvironmentAccess, key: str, body: RotationPut) -> Rotati
     chain.transact(
         [op], audit=_event(rec, "secret.rotation_configured", interval_days=rec.interval_days, created=previous is None)
     )
+    if previous is not None:
+        _abandon_interrupted(previous)  # once the replacement is written
     return RotationPolicySet.model_validate({**_view(rec), "signing_secret": shown})
 
 
@@ -228,6 +230,19 @@ def remove_policy(access: EnvironmentAccess, key: str) -> None:
     chain.transact(
         [data.remove(rec, on_fail=_moved())], audit=_event(rec, "secret.rotation_removed", left_at_target=left)
     )
+    _abandon_interrupted(rec)  # once the removal is written
+
+
+def _abandon_interrupted(rec: RotationRecord) -> None:
+    """A policy replaced or removed while a rotation of it stands interrupted (an outage gave its
+    lease back): what that rotation made at the target (a created IAM key) is removed, best effort."""
+    if rec.pending is None:
+        return
+    t = Target(dict(rec.rotator), {}, None, {})
+    try:
+        rotators.abandon(t, _unseal(rec, "pending", rec.pending))
+    except RotationFailed as exc:
+        logger.warning("abandoning an interrupted rotation's credential failed", extra={"reason": exc.reason})
 
 
 # --------------------------------------------------------------------------- one rotation
