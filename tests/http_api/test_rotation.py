@@ -29,7 +29,7 @@ from support import Api, get_item, query_partition, table_name, unique_email
 pytestmark = pytest.mark.http
 # The local schedule's period, read when the stack's workers first start in this process (a worker
 # process that started them earlier keeps its 10 s: the test below waits for either).
-os.environ.setdefault("STRONGROOM_ROTATION_SECONDS", "1")
+os.environ.setdefault("STRONGROOM_ROTATION_SECONDS", "2")
 
 SCHEDULED = {"source": "aws.scheduler", "detail-type": "Scheduled Event", "detail": {}}
 
