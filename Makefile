@@ -43,7 +43,7 @@ help:  ## List the targets
 UV_VERSION := 0.13.9
 UV         := $(VENV)/bin/uv
 
-$(VENV)/.installed: requirements-dev.txt layers/strongroom/requirements.txt functions/billing/requirements.txt functions/health/requirements.txt
+$(VENV)/.installed: requirements-dev.txt layers/strongroom/requirements.txt functions/billing/requirements.txt functions/health/requirements.txt functions/rotation/requirements.txt
 	test -x $(PY) || $(PY313) -m venv $(VENV)
 	test -x $(UV) || $(PY) -m pip install --quiet uv==$(UV_VERSION)
 	$(UV) pip install --quiet --python $(PY) -r requirements-dev.txt
@@ -79,10 +79,11 @@ console-check: $(CONSOLE_NPM) $(VENV)/.installed
 
 # Debian packages the tests drive as real peers: Chromium for the console's browser tests
 # (Playwright with Debian's Chromium; browser downloads are not available) and promtool (Debian's
-# prometheus package) for /metrics' exposition (tests/http_api/test_platform.py). Installed with apt when
+# prometheus package) for /metrics' exposition (tests/http_api/test_platform.py), and PostgreSQL's server
+# for the postgres rotator (tests/pg_server.py starts a throwaway cluster). Installed with apt when
 # missing; `make test` starts the install first (apt-start) and waits for it only before the HTTP
 # tier, so the download overlaps lint and the first tiers.
-APT_PACKAGES := chromium prometheus
+APT_PACKAGES := chromium prometheus postgresql
 apt-start:
 	scripts/apt_packages.sh start $(APT_PACKAGES)
 
@@ -90,6 +91,8 @@ chromium:  ## Install Debian's Chromium and promtool (APT_PACKAGES) for the test
 	scripts/apt_packages.sh wait $(APT_PACKAGES)
 
 promtool: chromium  ## The same install (promtool comes with APT_PACKAGES)
+
+postgresql: chromium  ## The same install (PostgreSQL's server, for the rotation tests, comes with APT_PACKAGES)
 
 run: $(VENV)/.installed  ## Serve the API locally on embedded moto (http://127.0.0.1:3000; data in .strongroom/, RUN_ARGS=--ephemeral keeps none)
 	PYTHONPATH=local:layers/strongroom $(PY) -m strongroom_local $(RUN_ARGS)
@@ -160,4 +163,4 @@ deploy: build  ## sam deploy with samconfig.toml's CONFIG_ENV (dev|prod); DEPLOY
 clean:
 	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache .coverage .coverage.*
 
-.PHONY: help venv peers console console-check apt-start chromium promtool run lint openapi openapi-check test-unit test-integration test-http coverage-erase coverage fuzz build test bench deploy clean
+.PHONY: help venv peers console console-check apt-start chromium promtool postgresql run lint openapi openapi-check test-unit test-integration test-http coverage-erase coverage fuzz build test bench deploy clean

@@ -449,6 +449,15 @@ EXPECTATIONS: list[tuple[list[str], str, list[str], str]] = [
         "one policy at most covers an environment for each kind (409 policy_overlap).",
     ),
     (
+        ["put_rotation"],
+        "positive_data_acceptance",
+        ["2xx", "400", "401", "403", "404", "409", "422"],
+        "A postgres rotator alternates between two different users (the same name twice is 400: "
+        "uniqueness the generated schema does not carry); a webhook rotator's URL must be one "
+        "webhooks may call (422 unsafe_url, as webhooks); a client-encrypted environment cannot be "
+        "rotated by the server (422 client_encrypted).",
+    ),
+    (
         ["create_access_request"],
         "positive_data_acceptance",
         ["2xx", "400", "401", "403", "404", "409", "422"],

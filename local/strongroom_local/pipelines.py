@@ -13,11 +13,15 @@
   messages as an SQS event; messages not in `batchItemFailures` are deleted, the others come back
   when their visibility timeout (the dispatcher's backoff) ends, and moto's redrive policy
   moves them to the dead-letter queue after maxReceiveCount receives, as SQS does.
+- `rotation-schedule`: the stand-in for RotationWorkerFunction's EventBridge Scheduler schedule
+  (moto's Scheduler never fires): invokes the function every STRONGROOM_ROTATION_SECONDS seconds
+  (default 10) with a scheduled event, so that a due rotation happens locally without a request.
 """
 
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -129,3 +133,13 @@ def webhook_queue(ctx: WorkerContext) -> None:
                 sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
 
     ctx.every(POLL_SECONDS, step, name="webhook-queue")
+
+
+ROTATION_SECONDS = "STRONGROOM_ROTATION_SECONDS"
+
+
+@register_worker("rotation-schedule")
+def rotation_schedule(ctx: WorkerContext) -> None:
+    seconds = float(os.environ.get(ROTATION_SECONDS) or "10")
+    event = {"source": "aws.scheduler", "detail-type": "Scheduled Event", "detail": {}}
+    ctx.every(seconds, lambda: ctx.invoke("RotationWorkerFunction", event), name="rotation-schedule")

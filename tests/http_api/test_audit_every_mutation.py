@@ -60,6 +60,10 @@ ROUTES_THAT_WRITE_AHEAD.add("POST /v1/agents/{id}/secrets/bulk")
 # An agent's heartbeat refreshes its `last_seen_at` (at most once a minute): one conditional
 # UpdateItem, no transaction, no event (domain/agents.py).
 STATE_REFRESH = {"POST /v1/agents/{id}/heartbeat"}
+# Rotating a secret now takes its policy's lease and records each step of the rotation on the policy
+# item (conditional PutItems, so that a rotation cut short resumes), before the audited transaction
+# that writes the new version and the policy's outcome (domain/rotation.py).
+ROUTES_WITH_A_LEASE = {"POST /v1/orgs/{org}/projects/{project}/environments/{env}/secrets/{key}/rotate"}
 # POSTs that change nothing (and so write nothing, audit included).
 READ_ONLY_POSTS = {
     "POST /v1/orgs/{org}/encryption/kms/test",
@@ -1078,6 +1082,35 @@ def _discovery_report(w: World) -> tuple[str, str, None, Any, str, dict[str, str
     return "POST", f"/v1/agents/{agent['id']}/secrets/bulk", None, {"secrets": [item]}, "discovery.reported", auth
 
 
+def _rotation_put(w: World) -> tuple[str, str, str, Any, str]:
+    _, staging = _staging_with(w, {"API_KEY": "one"})
+    body = {"interval_days": 30, "rotator": {"type": "random"}}
+    return "PUT", f"{staging}/secrets/API_KEY/rotation", w.owner, body, "secret.rotation_configured"
+
+
+def _rotation_delete(w: World) -> tuple[str, str, str, Any, str]:
+    _, staging = _staging_with(w, {"API_KEY": "one"})
+    body = {"interval_days": 30, "rotator": {"type": "random"}}
+    w.call("PUT", f"{staging}/secrets/API_KEY/rotation", user=w.owner, body=body, want=200)
+    return "DELETE", f"{staging}/secrets/API_KEY/rotation", w.owner, None, "secret.rotation_removed"
+
+
+def _rotate_now(w: World) -> tuple[str, str, str, Any, str]:
+    _, staging = _staging_with(w, {"API_KEY": "one"})
+    body = {"interval_days": 30, "rotator": {"type": "random"}}
+    w.call("PUT", f"{staging}/secrets/API_KEY/rotation", user=w.owner, body=body, want=200)
+    return "POST", f"{staging}/secrets/API_KEY/rotate", w.owner, None, "secret.rotated"
+
+
+RECIPES.update(
+    {
+        f"PUT {E}/secrets/{{key}}/rotation": _rotation_put,
+        f"DELETE {E}/secrets/{{key}}/rotation": _rotation_delete,
+        f"POST {E}/secrets/{{key}}/rotate": _rotate_now,
+    }
+)
+
+
 RECIPES.update(
     {
         "POST /v1/orgs/{org}/agents": _agent_create,
@@ -1157,6 +1190,9 @@ def test_mutation_writes_exactly_one_audit_event_in_its_transaction(
     single_writes = [name for name, _ in calls if name in {"PutItem", "UpdateItem", "DeleteItem"}]
     if route_key in ROUTES_WITH_BOOKKEEPING_UPDATES:
         assert set(single_writes) == {"UpdateItem"}
+    elif route_key in ROUTES_WITH_A_LEASE:
+        assert set(single_writes) == {"PutItem"}
+        assert [name for name, _ in calls if name in writes][-1] == "TransactWriteItems"
     elif route_key in ROUTES_THAT_REWRAP:
         assert set(single_writes) == {"UpdateItem"}
         assert calls.index(next(c for c in calls if c[0] == "UpdateItem")) > calls.index(

@@ -46,6 +46,7 @@ from http_api.test_audit_every_mutation import (  # noqa: F401 - the module's au
     _governed,
     _identity,
     _publish_key,
+    _rotate_now,
     _stripe_environment,
 )
 from strongroom import ids
@@ -498,6 +499,15 @@ def _agent_reads(t: Tenant, api: Api, what: str) -> list[Call]:
             ),
         ],
     }[what]
+
+
+def _rotation_reads(t: Tenant, api: Api) -> list[Call]:
+    method, path, user, body, _action = _rotate_now(t.world)
+    t.world.call(method, path, user=user, body=body, want=200)  # rotated once: every field filled
+    return [Call("GET", path.removesuffix("/rotate") + "/rotation", user=user)]
+
+
+READS["GET /v1/orgs/{org}/projects/{project}/environments/{env}/secrets/{key}/rotation"] = _rotation_reads
 
 
 READS.update(

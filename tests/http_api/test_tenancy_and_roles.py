@@ -32,6 +32,10 @@ BODIES: dict[str, Any] = {
     "POST /v1/orgs/{org}/projects/{project}/environments": {"name": "Intruder"},
     "PATCH /v1/orgs/{org}/projects/{project}/environments/{env}": {"name": "Mine now"},
     "PUT /v1/orgs/{org}/projects/{project}/environments/{env}/secrets/{key}": {"value": "stolen"},
+    "PUT /v1/orgs/{org}/projects/{project}/environments/{env}/secrets/{key}/rotation": {
+        "interval_days": 30,
+        "rotator": {"type": "random"},
+    },
     "PATCH /v1/orgs/{org}/projects/{project}/environments/{env}/secrets": {"set": {"STOLEN": "x"}},
     "POST /v1/orgs/{org}/projects/{project}/environments/{env}/secrets/{key}/rollback": {"version": 1},
     "POST /v1/orgs/{org}/projects/{project}/environments/{env}/import": {"format": "json", "content": "{}"},

@@ -1460,3 +1460,7 @@ from strongroom_cli import render as _render  # noqa: E402, F401
 # isort: split
 # The agents' commands (agents, jobs, discovered, wraps, agent run) register themselves on `cli`.
 from strongroom_cli import agent_commands  # noqa: E402, F401
+
+# isort: split
+# `rotation show|set|remove|rotate` registers itself on `cli`.
+from strongroom_cli import rotation_commands  # noqa: E402, F401

@@ -623,3 +623,18 @@ def stripe_event(event_id: str) -> dict[str, str]:
 def stripe_customer(customer_id: str) -> dict[str, str]:
     """Which org a Stripe customer pays for."""
     return {PK: f"STRIPECUS#{customer_id}", SK: "CUSTOMER"}
+
+
+# --------------------------------------------------------------------------- rotation (ENV#<env> / ROTATION#<key>)
+
+ROTATION_DUE = "ROTATION#DUE"  # GSI1 partition of every rotation policy, by when it is next due
+
+
+def rotation(env_id: str, key: str) -> dict[str, str]:
+    """A secret's rotation policy and the state of its rotation in progress."""
+    return {PK: environment_partition(env_id), SK: f"ROTATION#{key}"}
+
+
+def rotation_due_index(due_at: str, env_id: str, key: str) -> dict[str, str]:
+    """GSI1 projection of a rotation policy: every policy, soonest due first (the worker's list)."""
+    return {GSI1PK: ROTATION_DUE, GSI1SK: f"{due_at}#{env_id}#{key}"}

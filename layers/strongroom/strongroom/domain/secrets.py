@@ -635,6 +635,33 @@ def put_secret(
     return _written(name, _commit(access, plan))
 
 
+def own_value(access: EnvironmentAccess, name: str) -> tuple[str, int] | None:
+    """The environment's own current value of `name` as written, and its version (None when it has
+    none): what a rotator reads to rotate from (never shown, so not a `secret.read`)."""
+    _check_server_managed(access, "rotation (the client writes the value again)")
+    entry = _open(_scope(access), data.snapshot(access.environment.id)).live.get(name)
+    return (str(entry["value"]), int(entry["version"])) if entry else None
+
+
+def write_rotated(
+    access: EnvironmentAccess, name: str, value: str, finish: Callable[[int], list[db.Op]], **metadata: Any
+) -> SecretWritten:
+    """A rotation's new value (domain/rotation.py), written as any change is: a new version, the
+    snapshot, the audit event `secret.rotated` (no value), with the rotation's own ops
+    (`finish(version)`) in its transaction. Not held by approval policies: whoever set the policy
+    scheduled it."""
+    _check_server_managed(access, "rotation (the client writes the value again)")
+
+    def plan(state: State) -> Plan:
+        version = state.next_version(name)
+        planned = _one(name, value, "secret.rotated", version=version, **metadata)
+        planned.extra_ops = finish(version)
+        planned.governed = False
+        return planned
+
+    return _written(name, _commit(access, plan))
+
+
 def delete_secret(access: EnvironmentAccess, name: str, *, if_match: int | None) -> None:
     def plan(state: State) -> Plan:
         current = state.live.get(name)
