@@ -25,6 +25,7 @@ from strongroom.data import db, keys
 from strongroom.data import orgs as org_data
 from strongroom.data import purge as data
 from strongroom.data.purge import ENTITY, Kind, PurgeJob, job_op
+from strongroom.domain import shared_scope
 from strongroom.observability import logger, metrics
 
 STEP_ITEMS = 1000  # keys one step deletes at most (40 BatchWriteItem calls)
@@ -206,7 +207,7 @@ def _sources(job: PurgeJob) -> list[tuple[str, Source]]:
         ("agents", _scan_index(keys.org_agents_partition(job.org_id), lambda _i: True)),
         ("discovered", _query(keys.discovered_partition(job.org_id))),
         ("pats", _narrowed_pats(job.org_id)),
-        *_environments(_env_ids(job.org_id)),
+        *_environments([*_env_ids(job.org_id), shared_scope.shared_id(job.org_id)]),  # and its shared secrets
         *((f"deliveries:{w}", _query(keys.deliveries_partition(w))) for w in webhooks),
         ("invitations", _invitations(job.org_id)),
         # once nothing encrypted under its customer key is left, and while the tombstone (which
