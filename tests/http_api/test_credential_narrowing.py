@@ -74,6 +74,8 @@ BODIES: dict[str, Any] = {
     "POST /v1/orgs/{org}/projects/{project}/environments": {"name": "Made by a token"},
     "PATCH /v1/orgs/{org}/projects/{project}/environments/{env}": {"name": "Renamed"},
     "PUT /v1/orgs/{org}/projects/{project}/environments/{env}/secrets/{key}": {"value": "changed"},
+    "POST /v1/orgs/{org}/shared-secrets": {"key": "NEW_SHARED", "value": "changed"},
+    "PUT /v1/orgs/{org}/shared-secrets/{key}": {"value": "changed"},
     "PATCH /v1/orgs/{org}/projects/{project}/environments/{env}/secrets": {"set": {"ADDED": "x"}},
     "POST /v1/orgs/{org}/projects/{project}/environments/{env}/secrets/{key}/rollback": {"version": 1},
     "POST /v1/orgs/{org}/projects/{project}/environments/{env}/import": {"format": "json", "content": '{"I": "1"}'},

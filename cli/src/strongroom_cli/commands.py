@@ -1414,3 +1414,7 @@ from strongroom_cli import render as _render  # noqa: E402, F401
 # isort: split
 # The agents' commands (agents, jobs, discovered, wraps, agent run) register themselves on `cli`.
 from strongroom_cli import agent_commands  # noqa: E402, F401
+
+# isort: split
+# The org's shared secrets (`shared list|get|set|delete|versions`) register themselves on `cli`.
+from strongroom_cli import shared_commands  # noqa: E402, F401
