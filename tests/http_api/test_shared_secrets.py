@@ -11,8 +11,9 @@ from typing import Any
 
 import pytest
 
+from strongroom.security import crypto
 from strongroom_local import LocalStack
-from support import Api, org_with_members, query_partition
+from support import Api, customer_key, org_with_members, query_partition
 
 pytestmark = pytest.mark.http
 
@@ -173,3 +174,48 @@ def test_a_custom_role_without_shared_read_cannot_expand_a_reference(api: Api, o
     status, _, body = api("GET", f"{org['staging']}/secrets/R", user=dev)
     assert (status, body["error"]["code"]) == (403, "reference_forbidden")
     assert api("GET", f"{org['staging']}/secrets/R", user=owner)[2]["value"] == "s"
+
+
+def _wrapping(stack: LocalStack, org_id: str) -> dict[str, str]:
+    """SK -> kms_key_id of the shared store's data keys and snapshot."""
+    return {
+        i["SK"]["S"]: i["kms_key_id"]["S"]
+        for i in query_partition(stack, f"ENV#shr_{org_id.partition('_')[2]}")
+        if i["SK"]["S"].startswith("DATAKEY#") or i["SK"]["S"] == "SNAPSHOT"
+    }
+
+
+def test_byok_rewraps_the_shared_store_and_rotation_gives_it_a_new_key(
+    api: Api, org: dict[str, Any], stack: LocalStack
+) -> None:
+    owner, path, shared = org["emails"]["owner"], f"/v1/orgs/{org['slug']}", org["shared"]
+    assert api("POST", shared, user=owner, json={"key": "S", "value": "before"})[0] == 201
+    service_key = stack.resources.refs["ServiceKey"]  # type: ignore[union-attr]
+    assert all(service_key in v for v in _wrapping(stack, org["id"]).values())
+
+    key = customer_key(org["id"])
+    status, _, enabled = api("POST", f"{path}/encryption/kms/enable", user=owner, json={"kms_key_arn": key})
+    assert (status, enabled["rewrapped"]) == (200, 1)  # the shared store's one data key (no environment has any)
+    assert set(_wrapping(stack, org["id"]).values()) == {key}
+    crypto.cache.clear()  # a read through the customer key
+    assert api("GET", f"{shared}/S", user=owner)[2]["value"] == "before"
+
+    assert api("POST", f"{path}/encryption/rotate", user=owner)[0] == 200
+    assert sorted(_wrapping(stack, org["id"])) == ["DATAKEY#000001", "DATAKEY#000002", "SNAPSHOT"]
+    assert set(_wrapping(stack, org["id"]).values()) == {key}
+    crypto.cache.clear()
+    assert api("PUT", f"{shared}/S", user=owner, json={"value": "after"})[0] == 200
+    assert api("GET", f"{shared}/S", user=owner)[2]["value"] == "after"
+    assert [v["version"] for v in api("GET", f"{shared}/S/versions", user=owner)[2]["data"]] == [2, 1]
+
+
+def test_a_service_token_cannot_write_a_shared_reference(api: Api, org: dict[str, Any]) -> None:
+    admin = org["emails"]["admin"]
+    body = {"name": "ci", "project": "web", "environment": "staging", "permissions": ["read", "write"]}
+    status, _, tok = api("POST", f"/v1/orgs/{org['slug']}/tokens", user=admin, json=body)
+    assert status == 201, tok
+    status, _, refused = api(
+        "PUT", f"{org['staging']}/secrets/R", headers=bearer(tok["token"]), json={"value": "${shared.S}"}
+    )
+    assert (status, refused["error"]["code"]) == (403, "reference_forbidden")
+    assert api("GET", org["shared"], headers=bearer(tok["token"]))[0] == 403
