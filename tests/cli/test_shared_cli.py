@@ -33,6 +33,7 @@ def test_shared_secrets_from_the_cli(api: Api, local_stack: str, tmp_path: Path)
     assert first not in json.dumps(listed)
     assert second not in json.dumps(listed)
     assert admin("--org", slug, "shared", "get", "SENTRY_DSN").stdout == f"{second}\n"
+    assert admin("--org", slug, "shared", "get", "SENTRY_DSN", "--version", "1").stdout == f"{first}\n"
     versions = json.loads(admin("--org", slug, "--json", "shared", "versions", "SENTRY_DSN").stdout)
     assert [(v["version"], v["action"]) for v in versions] == [(2, "set"), (1, "set")]
 

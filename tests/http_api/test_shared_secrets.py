@@ -88,6 +88,10 @@ def test_a_reference_resolves_and_a_changed_shared_value_turns_a_304_into_a_200(
     assert [(v["version"], v["action"]) for v in versions["data"]] == [(2, "set"), (1, "set")]
     assert DSN not in json.dumps(versions)
     assert api("GET", f"{shared}/SENTRY_DSN", user=org["emails"]["viewer"])[2]["value"] == new
+    # a past version, as it was written; a version that never was is 404
+    past = api("GET", f"{shared}/SENTRY_DSN?version=1", user=org["emails"]["viewer"])[2]
+    assert (past["value"], past["version"]) == (DSN, 1)
+    assert api("GET", f"{shared}/SENTRY_DSN?version=9", user=org["emails"]["viewer"])[0] == 404
 
 
 def test_environments_without_shared_references_keep_their_etag(api: Api, org: dict[str, Any]) -> None:

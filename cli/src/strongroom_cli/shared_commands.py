@@ -38,12 +38,14 @@ def shared_list(state: State, prefix: str) -> None:
 
 @shared.command("get")
 @click.argument("key")
+@click.option("--version", type=int, help="A past version (as written)")
 @click.option("--raw", is_flag=True, help="References unexpanded")
 @click.pass_obj
-def shared_get(state: State, key: str, raw: bool) -> None:
+def shared_get(state: State, key: str, version: int | None, raw: bool) -> None:
     """KEY's value (verbatim; --json: with its version)."""
     state.user_only()
-    got = state.call("GET", _path(state, key) + ("?resolve=false" if raw else ""))
+    query = "&".join(q for q in (f"version={version}" if version else "", "resolve=false" if raw else "") if q)
+    got = state.call("GET", _path(state, key) + (f"?{query}" if query else ""))
     if state.output:
         emit(state, got, ["key", "value", "version"])
     else:

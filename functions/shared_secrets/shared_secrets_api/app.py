@@ -69,9 +69,14 @@ def create_shared_secret(org: OrgRef, body: SharedSecretCreate) -> Response[Secr
 
 
 @app.get(f"{S}/<key>")
-def get_shared_secret(org: OrgRef, key: SharedKey, resolve: Resolve = True) -> SharedSecret:
+def get_shared_secret(
+    org: OrgRef,
+    key: SharedKey,
+    version: Annotated[int | None, Query(ge=1, le=10**12, description="A past version (as written)")] = None,
+    resolve: Resolve = True,
+) -> SharedSecret:
     access = org_access(org, "shared_secrets.read")
-    return shared_secrets.get_shared(access, key, resolve=resolve)
+    return shared_secrets.get_shared(access, key, resolve=resolve, version=version)
 
 
 @app.put(f"{S}/<key>")

@@ -21,6 +21,7 @@ from strongroom.domain.resolve import Resolver
 from strongroom.domain.secrets import Plan, State, commit
 from strongroom.errors import Conflict, NotFound, PreconditionFailed
 from strongroom.models import SecretVersion, SecretWritten, SharedSecret, SharedSecretItem
+from strongroom.security import crypto
 from strongroom.security.access import EnvironmentAccess, OrgAccess
 
 RESOURCE = "shared_secret"
@@ -72,9 +73,11 @@ def list_shared(
     return items, next_cursor
 
 
-def get_shared(access: OrgAccess, key: str, *, resolve: bool = True) -> SharedSecret:
-    """The current value (its own `${…}` references expanded unless `resolve` is off); one
-    `shared_secret.read` audit event."""
+def get_shared(access: OrgAccess, key: str, *, resolve: bool = True, version: int | None = None) -> SharedSecret:
+    """The current value (its own `${…}` references expanded unless `resolve` is off), or a past
+    version as it was written; one `shared_secret.read` audit event."""
+    if version is not None:
+        return _past(access, key, version)
     store = store_access(access)
     resolver = Resolver(store)
     entry = resolver.view(store.environment).get(key)
@@ -85,6 +88,22 @@ def get_shared(access: OrgAccess, key: str, *, resolve: bool = True) -> SharedSe
     return SharedSecret(
         key=key, value=value, version=entry.version, updated_at=entry.updated_at, updated_by=entry.updated_by
     )
+
+
+def _past(access: OrgAccess, key: str, number: int) -> SharedSecret:
+    """A past set version's value, decrypted under the data key it was written with."""
+    store = store_access(access)
+    env = store.environment
+    rec = data.version(env.id, key, number)
+    key_rec = data.data_key(env.id, rec.key_version or 0) if rec is not None else None
+    if rec is None or rec.action != "set" or rec.blob is None or key_rec is None:
+        raise NotFound("shared secret version not found")
+    scope = crypto.Scope(access.org.id, env.project_id, env.id)
+    plain = crypto.unwrap(scope, key_rec.version, key_rec.wrapped_key, key_rec.kms_key_id)
+    aad = scope.aad("value", key, number, key_rec.version)
+    value = crypto.decrypt(plain, rec.blob, aad, what="version").decode()
+    chain.transact([], audit=_event(access, "shared_secret.read", key, version=number))
+    return SharedSecret(key=key, value=value, version=number, updated_at=rec.created_at, updated_by=rec.created_by)
 
 
 def list_versions(
