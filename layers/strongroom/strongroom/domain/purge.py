@@ -165,13 +165,14 @@ def _kms_claim(org_id: str) -> Source:
 
 def _env_ids(org_id: str, project_id: str | None = None) -> list[str]:
     """The environments of an org (or of one project), from their items in the org partition,
-    which the purge deletes only after their partitions."""
+    which the purge deletes only after their partitions; an org's also its shared secrets' store."""
     prefix = keys.environment_prefix(project_id) if project_id else "ENV#"
-    return [
+    found = [
         str(i["id"])
         for i in db.query_all(keys.org_partition(org_id), prefix=prefix)
         if i.get("entity") == "environment"
     ]
+    return found if project_id else [*found, shared_scope.shared_id(org_id)]
 
 
 def _sources(job: PurgeJob) -> list[tuple[str, Source]]:
@@ -207,7 +208,7 @@ def _sources(job: PurgeJob) -> list[tuple[str, Source]]:
         ("agents", _scan_index(keys.org_agents_partition(job.org_id), lambda _i: True)),
         ("discovered", _query(keys.discovered_partition(job.org_id))),
         ("pats", _narrowed_pats(job.org_id)),
-        *_environments([*_env_ids(job.org_id), shared_scope.shared_id(job.org_id)]),  # and its shared secrets
+        *_environments(_env_ids(job.org_id)),
         *((f"deliveries:{w}", _query(keys.deliveries_partition(w))) for w in webhooks),
         ("invitations", _invitations(job.org_id)),
         # once nothing encrypted under its customer key is left, and while the tombstone (which
