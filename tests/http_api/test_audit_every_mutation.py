@@ -1127,6 +1127,35 @@ RECIPES.update(
 )
 
 
+def _shared_secret(w: World) -> str:
+    """An org holding the shared secret SENTRY_DSN; its shared-secrets path."""
+    path = f"/v1/orgs/{w.org()['slug']}/shared-secrets"
+    w.call("POST", path, user=w.owner, body={"key": "SENTRY_DSN", "value": "https://k@sentry/1"}, want=201)
+    return path
+
+
+def _shared_create(w: World) -> tuple[str, str, str, Any, str]:
+    path = f"/v1/orgs/{w.org()['slug']}/shared-secrets"
+    return "POST", path, w.owner, {"key": "SENTRY_DSN", "value": "https://k@sentry/1"}, "shared_secret.created"
+
+
+def _shared_put(w: World) -> tuple[str, str, str, Any, str]:
+    return "PUT", f"{_shared_secret(w)}/SENTRY_DSN", w.owner, {"value": "https://k@sentry/2"}, "shared_secret.updated"
+
+
+def _shared_delete(w: World) -> tuple[str, str, str, Any, str]:
+    return "DELETE", f"{_shared_secret(w)}/SENTRY_DSN", w.owner, None, "shared_secret.deleted"
+
+
+RECIPES.update(
+    {
+        "POST /v1/orgs/{org}/shared-secrets": _shared_create,
+        "PUT /v1/orgs/{org}/shared-secrets/{key}": _shared_put,
+        "DELETE /v1/orgs/{org}/shared-secrets/{key}": _shared_delete,
+    }
+)
+
+
 def test_every_mutating_route_has_a_recipe() -> None:
     missing = sorted(_route_keys() - set(RECIPES))
     stale = sorted(set(RECIPES) - _route_keys())

@@ -78,6 +78,8 @@ BODIES: dict[str, Any] = {
         "interval_days": 30,
         "rotator": {"type": "random"},
     },
+    "POST /v1/orgs/{org}/shared-secrets": {"key": "NEW_SHARED", "value": "changed"},
+    "PUT /v1/orgs/{org}/shared-secrets/{key}": {"value": "changed"},
     "PATCH /v1/orgs/{org}/projects/{project}/environments/{env}/secrets": {"set": {"ADDED": "x"}},
     "POST /v1/orgs/{org}/projects/{project}/environments/{env}/secrets/{key}/rollback": {"version": 1},
     "POST /v1/orgs/{org}/projects/{project}/environments/{env}/import": {"format": "json", "content": '{"I": "1"}'},

@@ -522,6 +522,23 @@ READS.update(
 )
 
 
+def _shared_reads(t: Tenant, api: Api, what: str) -> list[Call]:
+    """The org's shared secrets: listed, one read, its versions (SENTRY_DSN written first)."""
+    path = f"{t.org}/shared-secrets"
+    assert api("PUT", f"{path}/SENTRY_DSN", user=t.owner, json={"value": "https://k@sentry/1"})[0] == 200
+    one = {"list": path, "get": f"{path}/SENTRY_DSN", "versions": f"{path}/SENTRY_DSN/versions"}[what]
+    return [Call("GET", one, user=t.owner)]
+
+
+READS.update(
+    {
+        "GET /v1/orgs/{org}/shared-secrets": lambda t, api: _shared_reads(t, api, "list"),
+        "GET /v1/orgs/{org}/shared-secrets/{key}": lambda t, api: _shared_reads(t, api, "get"),
+        "GET /v1/orgs/{org}/shared-secrets/{key}/versions": lambda t, api: _shared_reads(t, api, "versions"),
+    }
+)
+
+
 def _documented_routes() -> set[str]:
     doc = _document()
     return {f"{m.upper()} {p}" for p, item in doc["paths"].items() for m in item if m in METHODS}

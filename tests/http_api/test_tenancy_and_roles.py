@@ -36,6 +36,8 @@ BODIES: dict[str, Any] = {
         "interval_days": 30,
         "rotator": {"type": "random"},
     },
+    "POST /v1/orgs/{org}/shared-secrets": {"key": "DB_URL", "value": "stolen"},
+    "PUT /v1/orgs/{org}/shared-secrets/{key}": {"value": "stolen"},
     "PATCH /v1/orgs/{org}/projects/{project}/environments/{env}/secrets": {"set": {"STOLEN": "x"}},
     "POST /v1/orgs/{org}/projects/{project}/environments/{env}/secrets/{key}/rollback": {"version": 1},
     "POST /v1/orgs/{org}/projects/{project}/environments/{env}/import": {"format": "json", "content": "{}"},
@@ -138,6 +140,8 @@ def victim(api: Api) -> dict[str, Any]:
     assert status == 200
     status, _, _saml = api("PUT", f"/v1/orgs/{slug}/sso/saml", user=owner, json=saml_config(f"{slug}.test"))
     assert status == 200
+    # It holds a shared secret by the name the routes use: reading, changing or deleting it is 404 too.
+    assert api("POST", f"/v1/orgs/{slug}/shared-secrets", user=owner, json={"key": "DB_URL", "value": "v"})[0] == 201
     return {"owner": owner, "org": org, "project": project, "invitation": inv, "user_id": me["id"], "role": role}
 
 

@@ -418,6 +418,6 @@ def my_permissions(org_ref: str) -> MyPermissions:
         perms = {
             k: v
             for k, v in perms.items()
-            if k in {"org.read", "members.read", "projects.read", "secrets.read", "audit.read"}
+            if k in {"org.read", "members.read", "projects.read", "secrets.read", "shared_secrets.read", "audit.read"}
         }
     return MyPermissions.model_validate({"org_id": access.org.id, "role": access.role, "permissions": perms})

@@ -26,6 +26,7 @@ from strongroom.data import db, keys
 from strongroom.data import orgs as org_data
 from strongroom.data import purge as data
 from strongroom.data.purge import ENTITY, Kind, PurgeJob, job_op
+from strongroom.domain import shared_scope
 from strongroom.observability import logger, metrics
 
 STEP_ITEMS = 1000  # keys one step deletes at most (40 BatchWriteItem calls)
@@ -204,13 +205,14 @@ def _kms_claim(org_id: str) -> Source:
 
 def _env_ids(org_id: str, project_id: str | None = None) -> list[str]:
     """The environments of an org (or of one project), from their items in the org partition,
-    which the purge deletes only after their partitions."""
+    which the purge deletes only after their partitions; an org's also its shared secrets' store."""
     prefix = keys.environment_prefix(project_id) if project_id else "ENV#"
-    return [
+    found = [
         str(i["id"])
         for i in db.query_all(keys.org_partition(org_id), prefix=prefix)
         if i.get("entity") == "environment"
     ]
+    return found if project_id else [*found, shared_scope.shared_id(org_id)]
 
 
 def _sources(job: PurgeJob) -> list[tuple[str, Source]]:

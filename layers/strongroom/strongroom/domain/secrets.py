@@ -260,7 +260,8 @@ class Plan:
     resource_id: str
     metadata: dict[str, Any] = field(default_factory=dict)
     comment: str = ""
-    audit_scope: tuple[str, str] | None = None  # (project_id, environment_id) when not this environment
+    # (project_id, environment_id) when not this environment's (None, None: the org's shared secrets)
+    audit_scope: tuple[str | None, str | None] | None = None
     rotate_key: bool = False  # a new data key version for this and later writes
     # A client-encrypted environment's rekey: the key version its values are under, and the ops
     # published with it (the environment's key version moved, conditional on its grants).
@@ -302,6 +303,13 @@ def _commit(access: EnvironmentAccess, planner: Callable[[State], Plan]) -> _Com
         except _Retry:
             continue
     raise Conflict("the environment is changing too fast; retry", headers={"Retry-After": "1"})
+
+
+def commit(access: EnvironmentAccess, planner: Callable[[State], Plan]) -> tuple[int, dict[str, int], State, str]:
+    """One change planned by `planner` (for a store of its own, e.g. the org's shared secrets,
+    domain/shared_secrets.py): (revision, versions written, state written over, time)."""
+    done = _commit(access, planner)
+    return done.revision, done.versions, done.before, done.at
 
 
 def _gate(access: EnvironmentAccess, state: State, plan: Plan) -> None:

@@ -55,10 +55,12 @@ CATALOG: tuple[Permission, ...] = (
     Permission("scim.manage", "Create and revoke SCIM provisioning tokens"),
     Permission("policies.manage", "Create and change approval policies (access requests, change requests)"),
     Permission("agents.manage", "Mint and revoke agents, run jobs on them, see what they discovered"),
+    Permission("shared_secrets.read", "Read the organization's shared secrets (and expand `${shared.KEY}`)"),
+    Permission("shared_secrets.write", "Create, change and delete the organization's shared secrets"),
 )
 CATALOG_BY_NAME = {p.name: p for p in CATALOG}
 
-_EVERYONE = {"org.read", "members.read", "projects.read"}
+_EVERYONE = {"org.read", "members.read", "projects.read", "shared_secrets.read"}
 _ADMIN = {
     *_EVERYONE,
     "org.update",
@@ -74,6 +76,7 @@ _ADMIN = {
     "scim.manage",
     "policies.manage",
     "agents.manage",
+    "shared_secrets.write",
 }
 _OWNER = {*_ADMIN, "org.delete", "org.transfer", "projects.delete", "encryption.manage", "sso.manage"}
 
