@@ -1464,5 +1464,7 @@ from strongroom_cli import agent_commands  # noqa: E402, F401
 # isort: split
 # `rotation show|set|remove|rotate` registers itself on `cli`.
 from strongroom_cli import rotation_commands  # noqa: E402, F401
+
+# isort: split
 # The org's shared secrets (`shared list|get|set|delete|versions`) register themselves on `cli`.
 from strongroom_cli import shared_commands  # noqa: E402, F401
