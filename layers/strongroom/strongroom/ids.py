@@ -13,6 +13,7 @@ PREFIXES = (
     *("rol", "req", "chg", "ses", "idn", "grt", "sct"),
     *("pol", "chr"),  # governance: approval policies, change requests (access requests are req_)
     *("agt", "job", "wrp", "dsc"),  # agents, their jobs, sealed wraps, discovered secrets
+    "int",  # integrations (syncs to AWS Secrets Manager, SSM, GitHub Actions)
 )
 ID_RE = re.compile(r"^(?P<prefix>[a-z]{3})_[0-9a-hjkmnp-tv-z]{26}$")
 

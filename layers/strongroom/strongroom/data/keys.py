@@ -598,3 +598,22 @@ def stripe_event(event_id: str) -> dict[str, str]:
 def stripe_customer(customer_id: str) -> dict[str, str]:
     """Which org a Stripe customer pays for."""
     return {PK: f"STRIPECUS#{customer_id}", SK: "CUSTOMER"}
+
+
+# --------------------------------------------------------------------------- integrations (#17)
+
+INTEGRATION_PREFIX = "INTEGRATION#"
+
+
+def integration(org_id: str, integration_id: str) -> dict[str, str]:
+    """An integration (a destination an environment's values are pushed to), in its org's partition."""
+    return {PK: org_partition(org_id), SK: f"{INTEGRATION_PREFIX}{integration_id}"}
+
+
+def environment_integrations_partition(env_id: str) -> str:
+    """GSI1: the integrations of one environment (what the sync's fan-in queries on a change)."""
+    return f"ENV#{env_id}#INTEGRATIONS"
+
+
+def integration_index(env_id: str, integration_id: str) -> dict[str, str]:
+    return {GSI1PK: environment_integrations_partition(env_id), GSI1SK: f"{INTEGRATION_PREFIX}{integration_id}"}

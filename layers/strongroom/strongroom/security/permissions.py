@@ -55,6 +55,7 @@ CATALOG: tuple[Permission, ...] = (
     Permission("scim.manage", "Create and revoke SCIM provisioning tokens"),
     Permission("policies.manage", "Create and change approval policies (access requests, change requests)"),
     Permission("agents.manage", "Mint and revoke agents, run jobs on them, see what they discovered"),
+    Permission("integrations.manage", "Create and delete integrations that push environments elsewhere; force syncs"),
 )
 CATALOG_BY_NAME = {p.name: p for p in CATALOG}
 
@@ -74,6 +75,7 @@ _ADMIN = {
     "scim.manage",
     "policies.manage",
     "agents.manage",
+    "integrations.manage",
 }
 _OWNER = {*_ADMIN, "org.delete", "org.transfer", "projects.delete", "encryption.manage", "sso.manage"}
 
