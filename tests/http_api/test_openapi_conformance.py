@@ -44,6 +44,7 @@ from http_api.test_audit_every_mutation import (  # noqa: F401 - the module's au
     _change_request,
     _client_env,
     _governed,
+    _integration,
     _identity,
     _publish_key,
     _stripe_environment,
@@ -508,6 +509,26 @@ READS.update(
         "GET /v1/orgs/{org}/jobs/{id}": lambda t, api: _agent_reads(t, api, "job"),
         "GET /v1/orgs/{org}/wraps/{wrap}": lambda t, api: _agent_reads(t, api, "wrap"),
         "GET /v1/orgs/{org}/discovered-secrets": lambda t, api: _agent_reads(t, api, "discovered"),
+    }
+)
+
+
+def _integration_reads(t: Tenant, api: Api, what: str) -> list[Call]:
+    """An integration of the tenant's world (never synced here: no worker runs), read as its admin."""
+    path, made = _integration(t.world)
+    owner = t.world.owner
+    return {
+        "list": [Call("GET", path.rsplit("/", 1)[0], user=owner)],
+        "one": [Call("GET", path, user=owner)],
+        "status": [Call("GET", f"{path}/status", user=owner)],
+    }[what]
+
+
+READS.update(
+    {
+        "GET /v1/orgs/{org}/integrations": lambda t, api: _integration_reads(t, api, "list"),
+        "GET /v1/orgs/{org}/integrations/{id}": lambda t, api: _integration_reads(t, api, "one"),
+        "GET /v1/orgs/{org}/integrations/{id}/status": lambda t, api: _integration_reads(t, api, "status"),
     }
 )
 
