@@ -44,8 +44,8 @@ from http_api.test_audit_every_mutation import (  # noqa: F401 - the module's au
     _change_request,
     _client_env,
     _governed,
-    _integration,
     _identity,
+    _integration,
     _publish_key,
     _stripe_environment,
 )
