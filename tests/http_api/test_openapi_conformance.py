@@ -515,7 +515,7 @@ READS.update(
 
 def _integration_reads(t: Tenant, api: Api, what: str) -> list[Call]:
     """An integration of the tenant's world (never synced here: no worker runs), read as its admin."""
-    path, made = _integration(t.world)
+    path, _made = _integration(t.world)
     owner = t.world.owner
     return {
         "list": [Call("GET", path.rsplit("/", 1)[0], user=owner)],
