@@ -29,6 +29,7 @@ from strongroom.models.integrations import (
 from strongroom.security import crypto
 from strongroom.security.access import EnvironmentAccess, OrgAccess
 
+GITHUB_API = "https://api.github.com"
 TOKEN_PURPOSE = "integration_token"  # noqa: S105 - a KMS context value
 
 
@@ -127,7 +128,8 @@ def create(access: OrgAccess, env_access: EnvironmentAccess, body: IntegrationCr
     config = body.config
     sealed: tuple[bytes, bytes] | None = None
     if isinstance(config, GithubConfig):
-        check_api_url(config.api_url)
+        if config.api_url.rstrip("/") != GITHUB_API:  # GitHub's own needs no check here (the worker checks each call)
+            check_api_url(config.api_url)
         stored = {"repository": config.repository, "api_url": config.api_url.rstrip("/")}
         sealed = seal_token(access.org.id, integration_id, config.token.get_secret_value())
     else:
