@@ -1415,5 +1415,6 @@ from strongroom_cli import render as _render  # noqa: E402, F401
 # The agents' commands (agents, jobs, discovered, wraps, agent run) register themselves on `cli`.
 from strongroom_cli import agent_commands  # noqa: E402, F401
 
+# isort: split
 # The integrations' commands (integrations list|create|show|status|sync|delete) register themselves on `cli`.
 from strongroom_cli import integration_commands  # noqa: E402, F401

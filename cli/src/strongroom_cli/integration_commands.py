@@ -34,7 +34,12 @@ def integrations_list(state: State) -> None:
 
 
 def _aws_config(
-    role_arn: str | None, external_id: str | None, region: str | None, mode: str, name: str | None, kms_key_id: str | None
+    role_arn: str | None,
+    external_id: str | None,
+    region: str | None,
+    mode: str,
+    name: str | None,
+    kms_key_id: str | None,
 ) -> dict[str, str]:
     if not (role_arn and external_id and region and name):
         fail("AWS integrations need --role-arn, --external-id, --region and --name", 2)
@@ -47,7 +52,9 @@ def _aws_config(
 def _github_config(repository: str | None, api_url: str | None, token_stdin: bool) -> dict[str, str]:
     if not repository:
         fail("GitHub integrations need --repository owner/name", 2)
-    token = sys.stdin.readline().rstrip("\r\n") if token_stdin else click.prompt("GitHub token", hide_input=True, err=True)
+    token = (
+        sys.stdin.readline().rstrip("\r\n") if token_stdin else click.prompt("GitHub token", hide_input=True, err=True)
+    )
     if not token:
         fail("no token given", 2)
     config = {"repository": repository, "token": token}
