@@ -72,7 +72,8 @@ def test_request_tokens_name_one_state_of_one_name() -> None:
         integration_targets.request_token("int_1", "app/dev", "tag-1"),
         integration_targets.request_token("int_1", "app/prod", "tag-2"),
     }
-    assert token not in others and len(others) == 3
+    assert token not in others
+    assert len(others) == 3
 
 
 def test_a_sealed_value_opens_with_the_repository_key_only() -> None:
