@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 import random
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -236,6 +237,35 @@ def schedule() -> list[int]:
     return [int(s) for s in settings().sync_retry_schedule.split(",") if s.strip()]
 
 
+def _attempt(rec: IntegrationRecord, lease: str, *, force: bool) -> tuple[State, Pushed] | None:
+    """Read and push, under the lease: None when the state read was pushed already (not forced);
+    every failure a DestinationError whose message is safe to keep."""
+    try:
+        state = read_environment(rec)
+        if not force and rec.status == "synced" and rec.last_synced_tag == state.tag:
+            return None
+        return state, push(rec, state)
+    except AppError as exc:  # KMS or the table unavailable, an integrity failure: ours, retried
+        raise DestinationError(f"strongroom: {exc.code}") from None
+    except DestinationError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - never a value in what is kept: its type only
+        raise DestinationError(f"strongroom: {type(exc).__name__}") from None
+
+
+def _failed(rec: IntegrationRecord, lease: str, exc: DestinationError, receive_count: int) -> str:
+    """The failure recorded; RetryLater (after the schedule's delay) unless it cannot succeed."""
+    if not _recorded(lambda: _record_failure(rec, lease, exc), rec):
+        return "superseded"
+    logger.info("integration sync failed", extra={"integration_id": rec.id, "attempt": receive_count})
+    if not exc.retryable:
+        return "failed"
+    result = outcome(None, receive_count, schedule(), jitter=random.uniform(0.8, 1.2))  # noqa: S311
+    # Failed for good: back at once, so that the next receive passes maxReceiveCount and SQS moves
+    # it to the dead-letter queue; else back after the backoff.
+    raise RetryLater(rec.id, 0 if result.state == "failed" else int(result.next_delay or 1))
+
+
 def sync(message: dict[str, Any], receive_count: int) -> str:
     """One message: the integration brought to its environment's current state, or RetryLater."""
     current().principal = SYSTEM
@@ -248,28 +278,30 @@ def sync(message: dict[str, Any], receive_count: int) -> str:
         raise RetryLater(rec.id, BUSY_DELAY)
     rec = data.get(rec.org_id, rec.id) or rec
     try:
-        try:
-            state = read_environment(rec)
-            if not message.get("force") and rec.status == "synced" and rec.last_synced_tag == state.tag:
-                data.release_lease(rec, lease)
-                return "unchanged"
-            pushed = push(rec, state)
-        except AppError as exc:  # KMS or the table unavailable, an integrity failure: ours, retried
-            raise DestinationError(f"strongroom: {exc.code}") from None
-        except DestinationError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - never a value in what is kept: its type only
-            raise DestinationError(f"strongroom: {type(exc).__name__}") from None
+        done = _attempt(rec, lease, force=bool(message.get("force")))
     except DestinationError as exc:
-        _record_failure(rec, lease, exc)
-        logger.info("integration sync failed", extra={"integration_id": rec.id, "attempt": receive_count})
-        if not exc.retryable:
-            return "failed"
-        result = outcome(None, receive_count, schedule(), jitter=random.uniform(0.8, 1.2))  # noqa: S311
-        raise RetryLater(rec.id, 0 if result.state == "failed" else int(result.next_delay or 1)) from None
-    _record_success(rec, lease, state, pushed)
+        return _failed(rec, lease, exc, receive_count)
+    if done is None:
+        data.release_lease(rec, lease)
+        return "unchanged"
+    state, pushed = done
+    if not _recorded(lambda: _record_success(rec, lease, state, pushed), rec):
+        return "superseded"
     metrics.add_metric(name="IntegrationSynced", unit="Count", value=1)
     return "synced"
+
+
+def _recorded(write: Callable[[], None], rec: IntegrationRecord) -> bool:
+    """The outcome written; False when the integration was deleted or its lease taken over
+    meanwhile (the sync that holds it now records its own)."""
+    try:
+        write()
+    except db.Contended:
+        raise  # a concurrent transaction on the item: the message comes back, the sync runs again
+    except Conflict:
+        logger.info("integration sync superseded", extra={"integration_id": rec.id})
+        return False
+    return True
 
 
 def backoff(queue_url: str, receipt_handle: str, delay: int) -> None:
