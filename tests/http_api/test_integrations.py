@@ -294,3 +294,20 @@ def test_who_may_manage_integrations(api: Api, env: dict[str, Any]) -> None:
     assert api("GET", f"{env['integrations']}/int_00000000000000000000000000", user=env["owner"])[0] == 404
     assert api("DELETE", f"{env['integrations']}/{made['id']}", user=env["owner"])[0] == 204
     assert api("GET", f"{env['integrations']}/{made['id']}", user=env["owner"])[0] == 404
+
+
+def test_an_environment_deleted_takes_its_integrations_with_it(api: Api, env: dict[str, Any]) -> None:
+    # Given an integration of an environment, and one of another environment of the project
+    made = create(api, env, "aws_secrets_manager", {**GOOD_AWS, "name": "gone"})
+    body = {"type": "aws_secrets_manager", "project": "web", "environment": "development", "config": GOOD_AWS}
+    status, _, kept = api("POST", env["integrations"], user=env["owner"], json=body)
+    assert status == 201, kept
+    # When the environment is deleted (the purge runs in the background)
+    assert api("DELETE", env["path"], user=env["owner"])[0] == 204
+    deadline = time.monotonic() + 20
+    while api("GET", f"{env['integrations']}/{made['id']}", user=env["owner"])[0] != 404:
+        assert time.monotonic() < deadline, "the purge did not remove the integration"
+        time.sleep(0.2)
+    # Then only the other environment's is left
+    listed = api("GET", env["integrations"], user=env["owner"])[2]
+    assert [i["id"] for i in listed["data"]] == [kept["id"]]
