@@ -20,7 +20,7 @@ import pytest
 from github_peer import Description, GithubServer
 
 from strongroom_local import LocalStack
-from support import CUSTOMER_ACCOUNT, Api, query_partition, unique_email
+from support import CUSTOMER_ACCOUNT, Api, query_partition, scan_all, unique_email
 
 pytestmark = [pytest.mark.http, pytest.mark.usefixtures("stack_workers")]
 
@@ -311,3 +311,22 @@ def test_an_environment_deleted_takes_its_integrations_with_it(api: Api, env: di
     # Then only the other environment's is left
     listed = api("GET", env["integrations"], user=env["owner"])[2]
     assert [i["id"] for i in listed["data"]] == [kept["id"]]
+
+
+@pytest.mark.isolated
+def test_the_token_is_nowhere_in_the_table(api: Api, env: dict[str, Any], stack: LocalStack) -> None:
+    # Given a GitHub integration created with an Idempotency-Key (its answer is kept for replays)
+    token = f"ghp_{secrets.token_hex(18)}"
+    body = {
+        "type": "github_actions",
+        "project": "web",
+        "environment": "staging",
+        "config": {"repository": "acme/web", "token": token},
+    }
+    headers = {"Idempotency-Key": secrets.token_hex(8)}
+    status, _, made = api("POST", env["integrations"], user=env["owner"], json=body, headers=headers)
+    assert status == 201, made
+    # Then the token is in no item (only its ciphertext, under a data key KMS wrapped)
+    dumped = json.dumps(scan_all(stack), default=str)
+    assert made["id"] in dumped
+    assert token not in dumped
