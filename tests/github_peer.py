@@ -76,6 +76,7 @@ class GithubServer:
     token: str = "ghp_test_token_of_the_sync"
     repository: str = "acme/web"
     down: bool = False
+    down_hits: int = 0  # requests answered 503 while down
     private_key: PrivateKey = field(default_factory=PrivateKey.generate)
     key_id: str = "3380204578043523366"
     secrets: dict[str, str] = field(default_factory=dict)
@@ -142,6 +143,8 @@ class GithubServer:
 
     def handle(self, method: str, path: str, headers: dict[str, str], raw: bytes) -> tuple[int, Any]:
         if self.down:
+            with self._lock:
+                self.down_hits += 1
             return 503, {"message": "Service Unavailable"}
         found = self.description.operation(method, path.split("?", 1)[0])
         if found is None:

@@ -164,7 +164,9 @@ def test_destination_down_retries_dead_letters_then_a_forced_sync_catches_up(
     while not landed and time.monotonic() < deadline:
         landed = sqs.receive_message(QueueUrl=dlq, MaxNumberOfMessages=10, VisibilityTimeout=0).get("Messages", [])
         time.sleep(0.3)
-    # Then the message is in the dead-letter queue, and the status still failing
+    # Then it was tried once per receive (the queue's maxReceiveCount, 6), and the message is in
+    # the dead-letter queue, the status still failing
+    assert github.down_hits == 6
     assert [json.loads(m["Body"])["integration_id"] for m in landed] == [made["id"]]
     assert api("GET", f"{env['integrations']}/{made['id']}/status", user=env["owner"])[2]["status"] == "failing"
 

@@ -124,3 +124,11 @@ def test_good_configurations() -> None:
 def test_bad_configurations_are_refused(type_: str, config: dict[str, Any]) -> None:
     with pytest.raises(ValidationError):
         _create(type_, config)
+
+
+def test_more_names_than_an_integration_keeps_fail_without_retries() -> None:
+    integration_targets.check_size({f"K{i}": "v" for i in range(integration_targets.MAX_NAMES)})
+    with pytest.raises(integration_targets.DestinationError) as refused:
+        integration_targets.check_size({f"K{i}": "v" for i in range(integration_targets.MAX_NAMES + 1)})
+    assert refused.value.retryable is False
+    assert "mode json" in refused.value.message

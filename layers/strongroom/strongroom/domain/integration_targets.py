@@ -34,6 +34,9 @@ from strongroom import aws
 from strongroom.config import settings
 
 SESSION_SECONDS = 900
+# One destination name per key (per_key, GitHub) at most this many: the names written are kept on the
+# integration's item (400 KB), and one sync must finish within the worker's timeout.
+MAX_NAMES = 1000
 TIMEOUT = 10.0
 _TOKEN_NAMESPACE = uuid.UUID("7d3f1c4e-52c0-4d0e-9b61-0f6f8e1f3a10")
 # GitHub: "Secret names can only contain alphanumeric characters ([a-z], [A-Z], [0-9]) or
@@ -72,6 +75,13 @@ def desired(config: dict[str, Any], values: dict[str, str]) -> dict[str, str]:
         return {str(config["name"]): json.dumps(values, sort_keys=True, separators=(",", ":"))}
     prefix = str(config["name"])
     return {f"{prefix}{key}": value for key, value in values.items()}
+
+
+def check_size(wanted: dict[str, str]) -> None:
+    if len(wanted) > MAX_NAMES:
+        raise DestinationError(
+            f"{len(wanted)} keys: an integration writes at most {MAX_NAMES} names (use mode json)", retryable=False
+        )
 
 
 def removed(previous: Iterable[str], wanted: Iterable[str]) -> list[str]:
@@ -154,8 +164,9 @@ def _current_secret(client: Any, name: str) -> str | None:
 def push_secrets_manager(
     integration_id: str, config: dict[str, Any], values: dict[str, str], previous: list[str], state: str
 ) -> Pushed:
-    client = aws.assumed_client("secretsmanager", region=config["region"], credentials=assume(integration_id, config))
     wanted = desired(config, values)
+    check_size(wanted)
+    client = aws.assumed_client("secretsmanager", region=config["region"], credentials=assume(integration_id, config))
     written: list[str] = sorted(set(previous) | set(wanted))  # what may be there, until the removals are done
     try:
         for name, value in sorted(wanted.items()):
@@ -203,6 +214,7 @@ def push_ssm(
 ) -> Pushed:
     del state  # SSM's PutParameter takes no request token: Overwrite of the same value is the retry
     wanted = desired(config, values)
+    check_size(wanted)
     empty = sorted(n for n, v in wanted.items() if v == "")
     if empty:
         raise DestinationError(
@@ -302,13 +314,14 @@ def seal(public_key_b64: str, value: str) -> str:
 
 
 def push_github(config: dict[str, Any], token: str, values: dict[str, str], previous: list[str]) -> Pushed:
+    wanted, skipped = github_names(values)
+    check_size(wanted)
     base = str(config.get("api_url") or "https://api.github.com")
     owner, repo = str(config["repository"]).split("/", 1)
     repo_path = f"/repos/{quote(owner, safe='')}/{quote(repo, safe='')}/actions/secrets"
     status, key = _github_request(base, "GET", f"{repo_path}/public-key", token)
     if status != 200 or not key or not isinstance(key.get("key"), str) or not isinstance(key.get("key_id"), str):
         raise DestinationError(f"github: GET /repos/{{owner}}/{{repo}}/actions/secrets/public-key answered {status}")
-    wanted, skipped = github_names(values)
     written = sorted(set(previous) | set(wanted))
     try:
         for name, value in sorted(wanted.items()):
