@@ -27,6 +27,9 @@ ROLE = "arn:aws:iam::111122223333:role/strongroom-sync"
         ("secret.rotated", True),  # rotation's event (another part of #17): a change like any
         ("environment.restored", True),
         ("environment.updated", True),  # a new parent changes what it inherits
+        ("change_request.applied", True),  # governance's held change, applied
+        ("environment.deleted", False),  # its integrations go with it (the purge)
+        ("change_request.approved", False),
         ("secret.read", False),
         ("secrets.read", False),
         ("secrets.exported", False),

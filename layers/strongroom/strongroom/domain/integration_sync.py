@@ -1,8 +1,8 @@
 """The sync pipeline's two workers (docs/design.md, "Integrations"):
 
 - the fan-in (`SyncFanInFunction`, the table's stream of outbox items): an audit event that
-  changed an environment's values (`secret.*`, `secrets.*`, `environment.*` but reads and
-  exports) makes one message per integration of that environment and of the environments that
+  changed an environment's values (`secret.*`, `secrets.*`, `environment.*` but reads, exports
+  and the deletion; `change_request.applied`) makes one message per integration of that environment and of the environments that
   inherit from it; `integration.created` and `integration.sync_requested` one forced message for
   their integration. Ten messages a SendMessageBatch on SyncQueue.
 - the sync (`SyncWorkerFunction`, SyncQueue, partial batch failures): one integration per
@@ -48,7 +48,9 @@ from strongroom.security.access import SERVICE_TOKEN_ROLE, EnvironmentAccess
 LEASE = timedelta(minutes=5)  # longer than the worker's timeout
 BUSY_DELAY = 5  # seconds: another sync of the integration holds its lease
 FORCING = frozenset({"integration.created", "integration.sync_requested"})
-NOT_CHANGES = frozenset({"secret.read", "secrets.read", "secrets.exported"})
+NOT_CHANGES = frozenset({"secret.read", "secrets.read", "secrets.exported", "environment.deleted"})
+# Changes of an environment's values whose action is not a secret's (governance's apply of a held change).
+CHANGES_TOO = frozenset({"change_request.applied"})
 MAX_ERROR = 500
 
 
@@ -57,6 +59,8 @@ MAX_ERROR = 500
 
 def changes_environment(action: str) -> bool:
     """Whether an audit event's action may change what an environment's values are."""
+    if action in CHANGES_TOO:
+        return True
     return action.split(".", 1)[0] in {"secret", "secrets", "environment"} and action not in NOT_CHANGES
 
 
