@@ -3,8 +3,9 @@
 - the fan-in (`SyncFanInFunction`, the table's stream of outbox items): an audit event that
   changed an environment's values (`secret.*`, `secrets.*`, `environment.*` but reads, exports
   and the deletion; `change_request.applied`) makes one message per integration of that
-  environment and of the environments that inherit from it; `integration.created` and `integration.sync_requested` one forced message for
-  their integration. Ten messages a SendMessageBatch on SyncQueue.
+  environment and of the environments that inherit from it; `integration.created` and
+  `integration.sync_requested` one forced message for their integration. Ten messages a
+  SendMessageBatch on SyncQueue.
 - the sync (`SyncWorkerFunction`, SyncQueue, partial batch failures): one integration per
   message. It takes the integration's lease (one sync of an integration at a time, so that pushes
   never interleave), reads the environment's current values as the runtime API gives them (the
