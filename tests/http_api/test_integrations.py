@@ -332,3 +332,30 @@ def test_the_token_is_nowhere_in_the_table(api: Api, env: dict[str, Any], stack:
     dumped = json.dumps(scan_all(stack), default=str)
     assert made["id"] in dumped
     assert token not in dumped
+
+
+def test_a_change_of_the_parent_reaches_the_child_integration(api: Api, env: dict[str, Any]) -> None:
+    # Given a child of staging that sets one key of its own, and its integration (one JSON secret)
+    projects = f"/v1/orgs/{env['org']}/projects/web/environments"
+    body = {"name": "QA", "slug": "qa", "parent": "staging"}
+    assert api("POST", projects, user=env["owner"], json=body)[0] == 201
+    change(api, env, {"SHARED": "one"})
+    status, _, done = api("PUT", f"{projects}/qa/secrets/OWN", user=env["owner"], json={"value": "mine"})
+    assert status == 200, done
+    name = f"apps/{env['org']}/qa"
+    config = {**GOOD_AWS, "name": name}
+    body = {"type": "aws_secrets_manager", "project": "web", "environment": "qa", "config": config}
+    status, _, made = api("POST", env["integrations"], user=env["owner"], json=body)
+    assert status == 201, made
+    first = wait_status(api, env, made["id"], lambda s: s["status"] == "synced")
+    assert first["status"] == "synced", first
+    sm = customer("secretsmanager")
+    assert json.loads(sm.get_secret_value(SecretId=name)["SecretString"]) == {"SHARED": "one", "OWN": "mine"}
+
+    # When only the parent changes, the child's integration pushes what the child now sees
+    change(api, env, {"SHARED": "two"})
+    deadline = time.monotonic() + 20
+    while json.loads(sm.get_secret_value(SecretId=name)["SecretString"]).get("SHARED") != "two":
+        assert time.monotonic() < deadline, "the parent's change did not reach the child's integration"
+        time.sleep(0.2)
+    assert json.loads(sm.get_secret_value(SecretId=name)["SecretString"]) == {"SHARED": "two", "OWN": "mine"}
