@@ -98,3 +98,30 @@ def test_an_outcome_needs_the_sync_own_lease(stack: LocalStack) -> None:
         ["A"],
         None,
     )
+
+
+def test_the_fan_in_makes_one_message_per_integration_of_a_changed_environment(stack: LocalStack) -> None:
+    from strongroom.domain.integration_sync import Message, messages_of
+
+    rec = _integration(stack)
+    other = _integration(stack)  # another org's, another environment's
+
+    def event(action: str, **fields: object) -> dict[str, object]:
+        return {
+            "scope_id": rec.org_id,
+            "action": action,
+            "project_id": rec.project_id,
+            "environment_id": rec.environment_id,
+            "resource": {"type": "environment", "id": rec.environment_id},
+            **fields,
+        }
+
+    # Two changes of the environment in one batch: one message; a read: none
+    assert messages_of([event("secret.updated"), event("secrets.batch_changed")]) == [Message(rec.org_id, rec.id)]
+    assert messages_of([event("secrets.read"), event("member.invited")]) == []
+    # A forced sync wins over a change's message, and names only its integration
+    forced = event("integration.sync_requested", resource={"type": "integration", "id": rec.id})
+    assert messages_of([event("secret.updated"), forced]) == [Message(rec.org_id, rec.id, force=True)]
+    assert other.id not in {m.integration_id for m in messages_of([event("secret.updated"), forced])}
+    # Outside an org (a user's own scope): nothing
+    assert messages_of([event("secret.updated", scope_id="usr_1")]) == []

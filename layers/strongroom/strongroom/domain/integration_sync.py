@@ -127,9 +127,11 @@ def fan_in(records: list[dict[str, Any]]) -> dict[str, int]:
     queue = settings().sync_queue_url
     for i in range(0, len(found), 10):
         chunk = found[i : i + 10]
-        aws.sqs().send_message_batch(
+        resp = aws.sqs().send_message_batch(
             QueueUrl=queue, Entries=[{"Id": str(n), "MessageBody": m.body()} for n, m in enumerate(chunk)]
         )
+        if resp.get("Failed"):  # the stream's batch is retried (a message twice is one sync)
+            raise RuntimeError(f"{len(resp['Failed'])} sync messages were not queued")
     metrics.add_metric(name="IntegrationSyncsQueued", unit="Count", value=len(found))
     return {"events": len(events), "messages": len(found)}
 
