@@ -14,8 +14,8 @@
   when their visibility timeout (the dispatcher's backoff) ends, and moto's redrive policy
   moves them to the dead-letter queue after maxReceiveCount receives, as SQS does.
 - `sync-stream` and `sync-queue` (integrations, #17): the outbox stream → SyncFanInFunction (the
-  EventFanoutFunction's filter), and SyncQueue → SyncWorkerFunction (5 messages a batch), as the
-  webhook pipeline's two.
+  EventFanoutFunction's filter), and SyncQueue → SyncWorkerFunction (one message a batch, as the
+  template says), as the webhook pipeline's two.
 """
 
 from __future__ import annotations
@@ -147,4 +147,4 @@ def sync_stream(ctx: WorkerContext) -> None:
 
 @register_worker("sync-queue")
 def sync_queue(ctx: WorkerContext) -> None:
-    _queue(ctx, "sync-queue", "SyncQueue", "SyncWorkerFunction", 5)
+    _queue(ctx, "sync-queue", "SyncQueue", "SyncWorkerFunction", 1)
