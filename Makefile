@@ -43,7 +43,7 @@ help:  ## List the targets
 UV_VERSION := 0.13.9
 UV         := $(VENV)/bin/uv
 
-$(VENV)/.installed: requirements-dev.txt layers/strongroom/requirements.txt functions/billing/requirements.txt functions/health/requirements.txt functions/rotation/requirements.txt
+$(VENV)/.installed: requirements-dev.txt layers/strongroom/requirements.txt functions/billing/requirements.txt functions/health/requirements.txt functions/rotation/requirements.txt functions/sync_worker/requirements.txt
 	test -x $(PY) || $(PY313) -m venv $(VENV)
 	test -x $(UV) || $(PY) -m pip install --quiet uv==$(UV_VERSION)
 	$(UV) pip install --quiet --python $(PY) -r requirements-dev.txt
@@ -62,7 +62,13 @@ OIDC_PEER := tests/peers/oidc/node_modules/.package-lock.json
 $(OIDC_PEER): tests/peers/oidc/package.json tests/peers/oidc/package-lock.json
 	cd tests/peers/oidc && npm ci --no-audit --no-fund --loglevel=error
 
-peers: $(OIDC_PEER)  ## Install the real peers the HTTP tests use (npm ci from committed lock files)
+# GitHub's published REST API description (@octokit/openapi, npm), which the GitHub Actions test server
+# holds every sync request to (tests/github_peer.py, tests/http_api/test_integrations.py).
+GITHUB_PEER := tests/peers/github/node_modules/.package-lock.json
+$(GITHUB_PEER): tests/peers/github/package.json tests/peers/github/package-lock.json
+	cd tests/peers/github && npm ci --no-audit --no-fund --loglevel=error
+
+peers: $(OIDC_PEER) $(GITHUB_PEER)  ## Install the real peers the HTTP tests use (npm ci from committed lock files)
 
 # The web console's front-end dependencies (Pico CSS) from the committed lock file, vendored into
 # the console function's static files (committed, so `sam build` needs no npm); the check fails
@@ -111,7 +117,7 @@ openapi: $(VENV)/.installed  ## Regenerate docs/openapi.json from the resolvers
 # Drift of the document from the code, then drift of the running API from the document: every
 # documented operation's success path, driven over HTTP against the local stack, answers what the
 # document says (status, media type, body schema, required headers). `test-http` runs it too.
-openapi-check: $(VENV)/.installed $(OIDC_PEER)  ## Fail if docs/openapi.json drifted from the code/template or from real responses
+openapi-check: $(VENV)/.installed $(OIDC_PEER) $(GITHUB_PEER)  ## Fail if docs/openapi.json drifted from the code/template or from real responses
 	$(PY) scripts/openapi.py --check
 	$(PYTEST) $(COVERAGE) tests/http_api/test_openapi_conformance.py
 
@@ -123,7 +129,7 @@ test-integration: $(VENV)/.installed  ## Integration tier: tests/integration (ha
 
 # `make test` has run the conformance suite in openapi-check already: HTTP_SKIP keeps it from running twice.
 HTTP_SKIP :=
-test-http: $(VENV)/.installed $(OIDC_PEER) console-check chromium  ## HTTP tier: tests/http_api and tests/cli (real sockets, the CLI as a process)
+test-http: $(VENV)/.installed $(OIDC_PEER) $(GITHUB_PEER) console-check chromium  ## HTTP tier: tests/http_api and tests/cli (real sockets, the CLI as a process)
 	$(PYTEST) $(HTTP_XDIST) $(COVERAGE) $(HTTP_SKIP) tests/http_api tests/cli
 
 coverage-erase: $(VENV)/.installed

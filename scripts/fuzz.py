@@ -240,6 +240,7 @@ EXPECTATIONS: list[tuple[list[str], str, list[str], str]] = [
             "list_discovered_secrets",
             "list_shared_secrets",
             "list_shared_secret_versions",
+            "list_integrations",
         ],
         "positive_data_acceptance",
         ["2xx", "400", "401", "403", "404", "409"],
@@ -486,6 +487,14 @@ EXPECTATIONS: list[tuple[list[str], str, list[str], str]] = [
         "caller is 409; a caller who is not an approver of its step (or not its requester, for "
         "cancel; not its author, for apply) is 403; applying one whose keys moved since it was opened "
         "is 409 stale.",
+    ),
+    (
+        ["create_integration"],
+        "positive_data_acceptance",
+        ["2xx", "400", "401", "403", "404", "409", "422"],
+        "An integration's `config` depends on its `type` (AWS ones take role_arn…, SSM also kms_key_id and "
+        "a parameter-shaped name; github_actions takes repository and token): 400 naming the mismatch; an "
+        "`api_url` netguard refuses, or a client-encrypted environment, is 422.",
     ),
     (
         ["create_job"],

@@ -1145,6 +1145,47 @@ def _shared_put(w: World) -> tuple[str, str, str, Any, str]:
 
 def _shared_delete(w: World) -> tuple[str, str, str, Any, str]:
     return "DELETE", f"{_shared_secret(w)}/SENTRY_DSN", w.owner, None, "shared_secret.deleted"
+# --------------------------------------------------------------------------- integrations
+
+
+_INTEGRATION_CONFIG = {
+    "role_arn": "arn:aws:iam::111122223333:role/strongroom-sync",
+    "external_id": "strongroom-audit",
+    "region": "eu-west-1",
+    "name": "app/staging",
+}
+
+
+def _integration_body(project: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "type": "aws_secrets_manager",
+        "project": project["slug"],
+        "environment": "staging",
+        "config": _INTEGRATION_CONFIG,
+    }
+
+
+def _integration(w: World) -> tuple[str, dict[str, Any]]:
+    org = w.org()
+    body = _integration_body(w.project(org))
+    made = w.call("POST", f"/v1/orgs/{org['slug']}/integrations", user=w.owner, body=body, want=201)
+    return f"/v1/orgs/{org['slug']}/integrations/{made['id']}", made
+
+
+def _integration_create(w: World) -> tuple[str, str, str, Any, str]:
+    org = w.org()
+    body = _integration_body(w.project(org))
+    return "POST", f"/v1/orgs/{org['slug']}/integrations", w.owner, body, "integration.created"
+
+
+def _integration_delete(w: World) -> tuple[str, str, str, Any, str]:
+    path, _made = _integration(w)
+    return "DELETE", path, w.owner, None, "integration.deleted"
+
+
+def _integration_sync(w: World) -> tuple[str, str, str, Any, str]:
+    path, _made = _integration(w)
+    return "POST", f"{path}/sync", w.owner, None, "integration.sync_requested"
 
 
 RECIPES.update(
@@ -1152,6 +1193,9 @@ RECIPES.update(
         "POST /v1/orgs/{org}/shared-secrets": _shared_create,
         "PUT /v1/orgs/{org}/shared-secrets/{key}": _shared_put,
         "DELETE /v1/orgs/{org}/shared-secrets/{key}": _shared_delete,
+        "POST /v1/orgs/{org}/integrations": _integration_create,
+        "DELETE /v1/orgs/{org}/integrations/{id}": _integration_delete,
+        "POST /v1/orgs/{org}/integrations/{id}/sync": _integration_sync,
     }
 )
 

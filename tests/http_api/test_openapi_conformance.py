@@ -45,6 +45,7 @@ from http_api.test_audit_every_mutation import (  # noqa: F401 - the module's au
     _client_env,
     _governed,
     _identity,
+    _integration,
     _publish_key,
     _rotate_now,
     _stripe_environment,
@@ -528,6 +529,15 @@ def _shared_reads(t: Tenant, api: Api, what: str) -> list[Call]:
     assert api("PUT", f"{path}/SENTRY_DSN", user=t.owner, json={"value": "https://k@sentry/1"})[0] == 200
     one = {"list": path, "get": f"{path}/SENTRY_DSN", "versions": f"{path}/SENTRY_DSN/versions"}[what]
     return [Call("GET", one, user=t.owner)]
+def _integration_reads(t: Tenant, api: Api, what: str) -> list[Call]:
+    """An integration of the tenant's world (never synced here: no worker runs), read as its admin."""
+    path, _made = _integration(t.world)
+    owner = t.world.owner
+    return {
+        "list": [Call("GET", path.rsplit("/", 1)[0], user=owner)],
+        "one": [Call("GET", path, user=owner)],
+        "status": [Call("GET", f"{path}/status", user=owner)],
+    }[what]
 
 
 READS.update(
@@ -535,6 +545,9 @@ READS.update(
         "GET /v1/orgs/{org}/shared-secrets": lambda t, api: _shared_reads(t, api, "list"),
         "GET /v1/orgs/{org}/shared-secrets/{key}": lambda t, api: _shared_reads(t, api, "get"),
         "GET /v1/orgs/{org}/shared-secrets/{key}/versions": lambda t, api: _shared_reads(t, api, "versions"),
+        "GET /v1/orgs/{org}/integrations": lambda t, api: _integration_reads(t, api, "list"),
+        "GET /v1/orgs/{org}/integrations/{id}": lambda t, api: _integration_reads(t, api, "one"),
+        "GET /v1/orgs/{org}/integrations/{id}/status": lambda t, api: _integration_reads(t, api, "status"),
     }
 )
 

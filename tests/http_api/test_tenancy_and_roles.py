@@ -69,6 +69,12 @@ BODIES: dict[str, Any] = {
     "POST /v1/orgs/{org}/webhooks/{id}/rotate-secret": {},
     "POST /v1/orgs/{org}/agents": {"name": "intruder"},
     "POST /v1/orgs/{org}/jobs": {"agent": "agt_01m8rt5w37jqc2tb0rg5cwrxf3", "type": "discover"},
+    "POST /v1/orgs/{org}/integrations": {
+        "type": "github_actions",
+        "project": "web",
+        "environment": "staging",
+        "config": {"repository": "acme/web", "token": "intruder"},
+    },
     "POST /v1/orgs/{org}/projects/{project}/environments/{env}/grants": {
         "principal": {"type": "user", "id": "usr_01m8rt5w37jqc2tb0rg5cwrxf3"},
         "suite": "x25519",

@@ -54,6 +54,7 @@ BEYOND_THE_TABLE = {
     # Shared secrets (issue #15): read by every member who reads the org's projects, written by admins.
     "shared_secrets.read": (ALL, ALL, ALL, ALL),
     "shared_secrets.write": (ALL, ALL, NO, NO),
+    "integrations.manage": (ALL, ALL, NO, NO),
 }
 EXPECTED = {**DESIGN_TABLE, **BEYOND_THE_TABLE}
 

@@ -638,3 +638,20 @@ def rotation(env_id: str, key: str) -> dict[str, str]:
 def rotation_due_index(due_at: str, env_id: str, key: str) -> dict[str, str]:
     """GSI1 projection of a rotation policy: every policy, soonest due first (the worker's list)."""
     return {GSI1PK: ROTATION_DUE, GSI1SK: f"{due_at}#{env_id}#{key}"}
+# --------------------------------------------------------------------------- integrations (#17)
+
+INTEGRATION_PREFIX = "INTEGRATION#"
+
+
+def integration(org_id: str, integration_id: str) -> dict[str, str]:
+    """An integration (a destination an environment's values are pushed to), in its org's partition."""
+    return {PK: org_partition(org_id), SK: f"{INTEGRATION_PREFIX}{integration_id}"}
+
+
+def environment_integrations_partition(env_id: str) -> str:
+    """GSI1: the integrations of one environment (what the sync's fan-in queries on a change)."""
+    return f"ENV#{env_id}#INTEGRATIONS"
+
+
+def integration_index(env_id: str, integration_id: str) -> dict[str, str]:
+    return {GSI1PK: environment_integrations_partition(env_id), GSI1SK: f"{INTEGRATION_PREFIX}{integration_id}"}

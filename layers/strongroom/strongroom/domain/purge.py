@@ -185,6 +185,11 @@ def _environments(env_ids: list[str]) -> list[tuple[str, Source]]:
             (f"datakeys:{env_id}", _query(partition, keys.DATA_KEY_PREFIX)),
             (f"snapshot:{env_id}", _snapshot(env_id)),
         ]
+    # their integrations (in the org's partition, found by the environment's index): no sync after
+    out += [
+        (f"integrations:{env_id}", _scan_index(keys.environment_integrations_partition(env_id), lambda _i: True))
+        for env_id, _partition in partitions
+    ]
     out += [(f"partition:{env_id}", _query(partition)) for env_id, partition in partitions]
     return out
 

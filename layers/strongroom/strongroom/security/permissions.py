@@ -57,6 +57,7 @@ CATALOG: tuple[Permission, ...] = (
     Permission("agents.manage", "Mint and revoke agents, run jobs on them, see what they discovered"),
     Permission("shared_secrets.read", "Read the organization's shared secrets (and expand `${shared.KEY}`)"),
     Permission("shared_secrets.write", "Create, change and delete the organization's shared secrets"),
+    Permission("integrations.manage", "Create and delete integrations that push environments elsewhere; force syncs"),
 )
 CATALOG_BY_NAME = {p.name: p for p in CATALOG}
 
@@ -77,6 +78,7 @@ _ADMIN = {
     "policies.manage",
     "agents.manage",
     "shared_secrets.write",
+    "integrations.manage",
 }
 _OWNER = {*_ADMIN, "org.delete", "org.transfer", "projects.delete", "encryption.manage", "sso.manage"}
 
