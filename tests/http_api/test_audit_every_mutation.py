@@ -1145,6 +1145,8 @@ def _shared_put(w: World) -> tuple[str, str, str, Any, str]:
 
 def _shared_delete(w: World) -> tuple[str, str, str, Any, str]:
     return "DELETE", f"{_shared_secret(w)}/SENTRY_DSN", w.owner, None, "shared_secret.deleted"
+
+
 # --------------------------------------------------------------------------- integrations
 
 

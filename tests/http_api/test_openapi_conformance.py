@@ -529,6 +529,8 @@ def _shared_reads(t: Tenant, api: Api, what: str) -> list[Call]:
     assert api("PUT", f"{path}/SENTRY_DSN", user=t.owner, json={"value": "https://k@sentry/1"})[0] == 200
     one = {"list": path, "get": f"{path}/SENTRY_DSN", "versions": f"{path}/SENTRY_DSN/versions"}[what]
     return [Call("GET", one, user=t.owner)]
+
+
 def _integration_reads(t: Tenant, api: Api, what: str) -> list[Call]:
     """An integration of the tenant's world (never synced here: no worker runs), read as its admin."""
     path, _made = _integration(t.world)

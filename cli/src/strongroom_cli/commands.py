@@ -1468,5 +1468,7 @@ from strongroom_cli import rotation_commands  # noqa: E402, F401
 # isort: split
 # The org's shared secrets (`shared list|get|set|delete|versions`) register themselves on `cli`.
 from strongroom_cli import shared_commands  # noqa: E402, F401
+
+# isort: split
 # The integrations' commands (integrations list|create|show|status|sync|delete) register themselves on `cli`.
 from strongroom_cli import integration_commands  # noqa: E402, F401

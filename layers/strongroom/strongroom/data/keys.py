@@ -638,6 +638,8 @@ def rotation(env_id: str, key: str) -> dict[str, str]:
 def rotation_due_index(due_at: str, env_id: str, key: str) -> dict[str, str]:
     """GSI1 projection of a rotation policy: every policy, soonest due first (the worker's list)."""
     return {GSI1PK: ROTATION_DUE, GSI1SK: f"{due_at}#{env_id}#{key}"}
+
+
 # --------------------------------------------------------------------------- integrations (#17)
 
 INTEGRATION_PREFIX = "INTEGRATION#"
