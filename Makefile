@@ -43,7 +43,7 @@ help:  ## List the targets
 UV_VERSION := 0.13.9
 UV         := $(VENV)/bin/uv
 
-$(VENV)/.installed: requirements-dev.txt layers/strongroom/requirements.txt functions/billing/requirements.txt functions/health/requirements.txt
+$(VENV)/.installed: requirements-dev.txt layers/strongroom/requirements.txt functions/billing/requirements.txt functions/health/requirements.txt functions/rotation/requirements.txt functions/sync_worker/requirements.txt
 	test -x $(PY) || $(PY313) -m venv $(VENV)
 	test -x $(UV) || $(PY) -m pip install --quiet uv==$(UV_VERSION)
 	$(UV) pip install --quiet --python $(PY) -r requirements-dev.txt
@@ -62,7 +62,13 @@ OIDC_PEER := tests/peers/oidc/node_modules/.package-lock.json
 $(OIDC_PEER): tests/peers/oidc/package.json tests/peers/oidc/package-lock.json
 	cd tests/peers/oidc && npm ci --no-audit --no-fund --loglevel=error
 
-peers: $(OIDC_PEER)  ## Install the real peers the HTTP tests use (npm ci from committed lock files)
+# GitHub's published REST API description (@octokit/openapi, npm), which the GitHub Actions test server
+# holds every sync request to (tests/github_peer.py, tests/http_api/test_integrations.py).
+GITHUB_PEER := tests/peers/github/node_modules/.package-lock.json
+$(GITHUB_PEER): tests/peers/github/package.json tests/peers/github/package-lock.json
+	cd tests/peers/github && npm ci --no-audit --no-fund --loglevel=error
+
+peers: $(OIDC_PEER) $(GITHUB_PEER)  ## Install the real peers the HTTP tests use (npm ci from committed lock files)
 
 # The web console's front-end dependencies (Pico CSS) from the committed lock file, vendored into
 # the console function's static files (committed, so `sam build` needs no npm); the check fails
@@ -79,10 +85,11 @@ console-check: $(CONSOLE_NPM) $(VENV)/.installed
 
 # Debian packages the tests drive as real peers: Chromium for the console's browser tests
 # (Playwright with Debian's Chromium; browser downloads are not available) and promtool (Debian's
-# prometheus package) for /metrics' exposition (tests/http_api/test_platform.py). Installed with apt when
+# prometheus package) for /metrics' exposition (tests/http_api/test_platform.py), and PostgreSQL's server
+# for the postgres rotator (tests/pg_server.py starts a throwaway cluster). Installed with apt when
 # missing; `make test` starts the install first (apt-start) and waits for it only before the HTTP
 # tier, so the download overlaps lint and the first tiers.
-APT_PACKAGES := chromium prometheus
+APT_PACKAGES := chromium prometheus postgresql
 apt-start:
 	scripts/apt_packages.sh start $(APT_PACKAGES)
 
@@ -90,6 +97,8 @@ chromium:  ## Install Debian's Chromium and promtool (APT_PACKAGES) for the test
 	scripts/apt_packages.sh wait $(APT_PACKAGES)
 
 promtool: chromium  ## The same install (promtool comes with APT_PACKAGES)
+
+postgresql: chromium  ## The same install (PostgreSQL's server, for the rotation tests, comes with APT_PACKAGES)
 
 run: $(VENV)/.installed  ## Serve the API locally on embedded moto (http://127.0.0.1:3000; data in .strongroom/, RUN_ARGS=--ephemeral keeps none)
 	PYTHONPATH=local:layers/strongroom $(PY) -m strongroom_local $(RUN_ARGS)
@@ -108,7 +117,7 @@ openapi: $(VENV)/.installed  ## Regenerate docs/openapi.json from the resolvers
 # Drift of the document from the code, then drift of the running API from the document: every
 # documented operation's success path, driven over HTTP against the local stack, answers what the
 # document says (status, media type, body schema, required headers). `test-http` runs it too.
-openapi-check: $(VENV)/.installed $(OIDC_PEER)  ## Fail if docs/openapi.json drifted from the code/template or from real responses
+openapi-check: $(VENV)/.installed $(OIDC_PEER) $(GITHUB_PEER)  ## Fail if docs/openapi.json drifted from the code/template or from real responses
 	$(PY) scripts/openapi.py --check
 	$(PYTEST) $(COVERAGE) tests/http_api/test_openapi_conformance.py
 
@@ -120,7 +129,7 @@ test-integration: $(VENV)/.installed  ## Integration tier: tests/integration (ha
 
 # `make test` has run the conformance suite in openapi-check already: HTTP_SKIP keeps it from running twice.
 HTTP_SKIP :=
-test-http: $(VENV)/.installed $(OIDC_PEER) console-check chromium  ## HTTP tier: tests/http_api and tests/cli (real sockets, the CLI as a process)
+test-http: $(VENV)/.installed $(OIDC_PEER) $(GITHUB_PEER) console-check chromium  ## HTTP tier: tests/http_api and tests/cli (real sockets, the CLI as a process)
 	$(PYTEST) $(HTTP_XDIST) $(COVERAGE) $(HTTP_SKIP) tests/http_api tests/cli
 
 coverage-erase: $(VENV)/.installed
@@ -160,4 +169,4 @@ deploy: build  ## sam deploy with samconfig.toml's CONFIG_ENV (dev|prod); DEPLOY
 clean:
 	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache .coverage .coverage.*
 
-.PHONY: help venv peers console console-check apt-start chromium promtool run lint openapi openapi-check test-unit test-integration test-http coverage-erase coverage fuzz build test bench deploy clean
+.PHONY: help venv peers console console-check apt-start chromium promtool postgresql run lint openapi openapi-check test-unit test-integration test-http coverage-erase coverage fuzz build test bench deploy clean

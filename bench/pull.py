@@ -1,6 +1,7 @@
 """Reading all values of an environment: DynamoDB reads, KMS calls and latency per request, by size.
 
     .venv/bin/python bench/pull.py [--runs 20] [--cold 3] [--sizes 10,100,1000,10000,max] [--quick] [--json]
+                                   [--shared 50] [--no-folders]
 
 The design's read-path claim (strongroom/domain/secrets.py): reading an environment is one read of
 its snapshot and, on a warm container, no KMS call, whatever its number of secrets. For each size
@@ -27,7 +28,11 @@ event hooks on the DynamoDB and KMS clients):
 - folders (`--folders`, on by default): an environment of FOLDERS folders x FOLDER_KEYS keys
   (`/folder0` … each with its own keys), read whole (`export?recursive=true`: every path, the
   same one snapshot read) and one folder of it (`export?path=/folder2`), warm, new revision and
-  cold, against the floor of the same snapshot.
+  cold, against the floor of the same snapshot;
+- shared secrets (`--shared N`, default 50, 0 skips): an environment whose N values each reference
+  one of the org's shared secrets (`${shared.KEY}`): its export (warm, new revision, cold), a
+  service token's runtime pull and its 304, against the floor of decrypting both snapshots. The
+  goal: the environment's reads plus one for the shared snapshot, no KMS call warm.
 "max" fills until a change is refused (413 environment_full: a snapshot holds at most
 MAX_SNAPSHOT_BYTES of ciphertext) and measures the largest size that fitted.
 
@@ -237,9 +242,13 @@ class Api:
         split = urlsplit(base_url)
         self.host, self.port = split.hostname or "127.0.0.1", int(split.port or 80)
 
-    def request(self, method: str, path: str, body: Any = None) -> tuple[int, Any, float]:
+    def request(
+        self, method: str, path: str, body: Any = None, extra: dict[str, str] | None = None
+    ) -> tuple[int, Any, float]:
         data = None if body is None else json.dumps(body).encode()
-        headers = {"X-Strongroom-Dev-User": USER, "Content-Type": "application/json"}
+        # a bearer credential (a service token) instead of the dev user when `extra` has one
+        who = {} if extra and "Authorization" in extra else {"X-Strongroom-Dev-User": USER}
+        headers = {**who, "Content-Type": "application/json", **(extra or {})}
         conn = http.client.HTTPConnection(self.host, self.port, timeout=300)
         try:
             started = time.perf_counter()
@@ -294,11 +303,11 @@ class Bench:
     def __exit__(self, *exc: object) -> None:
         self.stack.stop()
 
-    def measure(self, method: str, path: str, body: Any = None) -> Sample:
+    def measure(self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None) -> Sample:
         assert self.api is not None
         self.recorder.take()
         self._server_ms = 0.0
-        status, parsed, ms = self.api.request(method, path, body)
+        status, parsed, ms = self.api.request(method, path, body, headers)
         return Sample(status, ms, parsed, self.recorder.take(), self._server_ms)
 
     def expect(self, status: int, method: str, path: str, body: Any = None) -> Any:
@@ -416,31 +425,108 @@ def read_figures(samples: list[Sample]) -> dict[str, Any]:
 
 
 def floor_ms(env: str, runs: int) -> float:
+    parts = env.split("/")  # /v1/orgs/<org>/projects/<prj>/environments/<env>
+    return floor_of([(parts[3], parts[5], parts[7])], runs)
+
+
+def floor_of(scopes: list[tuple[str, str, str]], runs: int) -> float:
     """The least a pull of this environment costs in the same run (the issue's "decode + AES-GCM
     decrypt + serialize of the same data"): decode the snapshot's ciphertext from the form the
     store sends it in (base64, as DynamoDB's JSON carries a binary attribute), AES-GCM decrypt it
     (its data key unwrapped once, outside), parse it and serialize its values as JSON (compact,
-    json's C encoder: the cheapest serialization of them; median of `runs`)."""
+    json's C encoder: the cheapest serialization of them; median of `runs`). Several snapshots
+    (an environment and the org's shared secrets it references): each decoded and decrypted, the
+    values serialized once."""
     import base64
 
     from strongroom.data import secrets as data
     from strongroom.security import crypto
 
-    parts = env.split("/")  # /v1/orgs/<org>/projects/<prj>/environments/<env>
-    scope = crypto.Scope(parts[3], parts[5], parts[7])
-    snap = data.snapshot(parts[7])
-    assert snap is not None
-    key = crypto.unwrap(scope, snap.key_version, snap.wrapped_key, snap.kms_key_id)
-    aad = scope.aad("snapshot", snap.key_version, snap.revision)
-    wire = [base64.b64encode(snap.blob[i : i + data.CHUNK_BYTES]) for i in range(0, len(snap.blob), data.CHUNK_BYTES)]
+    opened = []
+    for org_id, project_id, env_id in scopes:
+        scope = crypto.Scope(org_id, project_id, env_id)
+        snap = data.snapshot(env_id)
+        assert snap is not None
+        key = crypto.unwrap(scope, snap.key_version, snap.wrapped_key, snap.kms_key_id)
+        aad = scope.aad("snapshot", snap.key_version, snap.revision)
+        step = data.CHUNK_BYTES
+        opened.append((key, aad, [base64.b64encode(snap.blob[i : i + step]) for i in range(0, len(snap.blob), step)]))
     timings = []
     for _ in range(max(runs, 5)):
         started = time.perf_counter()
-        blob = b"".join([base64.b64decode(part) for part in wire])
-        body = json.loads(crypto.decrypt(key, blob, aad, what="snapshot"))
-        json.dumps({k: v["value"] for k, v in body["live"].items()}, separators=(",", ":"), ensure_ascii=False)
+        values: dict[str, str] = {}
+        for key, aad, wire in opened:
+            blob = b"".join([base64.b64decode(part) for part in wire])
+            body = json.loads(crypto.decrypt(key, blob, aad, what="snapshot"))
+            values.update({k: v["value"] for k, v in body["live"].items()})
+        json.dumps(values, separators=(",", ":"), ensure_ascii=False)
         timings.append((time.perf_counter() - started) * 1000)
     return median(timings)
+
+
+def measure_shared(count: int, runs: int, cold_runs: int) -> dict[str, Any]:
+    """An environment whose `count` values each reference one of the org's shared secrets
+    (`KEY_i = ${shared.SHARED_i}`): its export as the dev user (warm, new revision, cold) and a
+    service token's runtime pull and its 304, against the floor of decrypting both snapshots."""
+    from strongroom.domain import resolve, shared_scope
+    from strongroom.security import crypto
+
+    with Bench() as bench:
+        env, _by_slug = bench.environment()
+        shared = f"/v1/orgs/{bench.org}/shared-secrets"
+        for i in range(count):
+            bench.expect(201, "POST", shared, {"key": f"SHARED_{i:03d}", "value": "s" * VALUE_CHARS})
+        refs = {f"KEY_{i:03d}": f"${{shared.SHARED_{i:03d}}}" for i in range(count)}
+        bench.expect(200, "PATCH", f"{env}/secrets", {"set": refs})
+        parts = env.split("/")
+        floor = floor_of(
+            [(parts[3], parts[5], parts[7]), (bench.org, shared_scope.PROJECT_ID, shared_scope.shared_id(bench.org))],
+            runs,
+        )
+        export = f"{env}/export?format=json"
+        first = bench.expect(200, "GET", export)  # warm-up
+        assert first == dict.fromkeys(refs, "s" * VALUE_CHARS), "references did not resolve"
+        warm = [bench.measure("GET", export) for _ in range(runs)]
+        fresh = []
+        for _ in range(runs):
+            resolve.snapshot_cache.clear()
+            fresh.append(bench.measure("GET", export))
+        cold = []
+        for _ in range(cold_runs):
+            crypto.cache.clear()
+            resolve.snapshot_cache.clear()
+            cold.append(bench.measure("GET", export))
+        body = {"name": "bench", "project": parts[5], "environment": parts[7], "permissions": ["read"]}
+        token = bench.expect(201, "POST", f"/v1/orgs/{bench.org}/tokens", body)["token"]
+        auth = {"Authorization": f"Bearer {token}"}
+        bench.measure("GET", "/runtime/v1/secrets", headers=auth)  # warm-up (the token's first sight)
+        pulls = [bench.measure("GET", "/runtime/v1/secrets", headers=auth) for _ in range(runs)]
+        tag = _etag_of(bench, auth)
+        not_modified = [
+            bench.measure("GET", "/runtime/v1/secrets", headers={**auth, "If-None-Match": tag}) for _ in range(runs)
+        ]
+    return {
+        "shared_secrets": count,
+        "floor_ms": floor,
+        "warm": read_figures(warm),
+        "new_revision": read_figures(fresh),
+        "cold": read_figures(cold),
+        "runtime_pull": read_figures(pulls),
+        "runtime_304": read_figures(not_modified),
+    }
+
+
+def _etag_of(bench: Bench, auth: dict[str, str]) -> str:
+    """The ETag of a runtime pull (a response header, which Api.request does not return)."""
+    assert bench.api is not None
+    conn = http.client.HTTPConnection(bench.api.host, bench.api.port, timeout=60)
+    try:
+        conn.request("GET", "/runtime/v1/secrets", headers=auth)
+        response = conn.getresponse()
+        response.read()
+        return str(response.getheader("ETag"))
+    finally:
+        conn.close()
 
 
 def measure_size(size: int | str, runs: int, cold_runs: int) -> dict[str, Any]:
@@ -684,6 +770,29 @@ def print_table(result: dict[str, Any]) -> None:
     print(f"({result['seconds']} s; filling: {', '.join(f'{r["secrets"]}: {r["fill_seconds"]} s' for r in rows)})")
 
 
+def print_shared(row: dict[str, Any]) -> None:
+    print()
+    print(
+        f"an environment of {row['shared_secrets']} values, "
+        "each `${shared.KEY}` of one of the org's shared secrets (floor: both snapshots decoded, "
+        f"decrypted, parsed, the values serialized: {row['floor_ms']:.2f} ms):"
+    )
+    for label, part in (
+        ("export, warm", "warm"),
+        ("export, new revision", "new_revision"),
+        ("export, cold", "cold"),
+        ("runtime pull (token)", "runtime_pull"),
+        ("runtime 304 (If-None-Match)", "runtime_304"),
+    ):
+        f = row[part]
+        print(
+            f"{label:>28}: {f['statuses']} env reads {show(f['env_data_reads'])} "
+            f"({show(f['env_data_keys'])} keys), other reads {show(f['access_reads'])}, "
+            f"KMS {show_ops(f['kms'])}, server {f['server_median_ms']:.1f} ms "
+            f"({f['server_median_ms'] / max(row['floor_ms'], 0.001):.1f}x floor), ops {show_ops(f['operations'])}"
+        )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=None, help="warm requests per size (>= 5; default 20, quick 5)")
@@ -697,6 +806,9 @@ def main() -> int:
         default=True,
         help=f"also an environment of {FOLDERS} folders x {FOLDER_KEYS} keys (default on)",
     )
+    parser.add_argument(
+        "--shared", type=int, default=50, help="an environment referencing this many shared secrets (0: none)"
+    )
     args = parser.parse_args()
     runs = args.runs if args.runs is not None else (5 if args.quick else 20)
     if runs < 5:
@@ -707,6 +819,7 @@ def main() -> int:
     started = time.perf_counter()
     rows = [measure_size(size, runs, args.cold) for size in sizes]
     folders = measure_folders(runs, args.cold) if args.folders else None
+    shared = measure_shared(args.shared, runs, args.cold) if args.shared > 0 else None
     from strongroom.domain import secrets as domain
 
     result = {
@@ -718,6 +831,7 @@ def main() -> int:
         "seconds": round(time.perf_counter() - started, 1),
         "sizes": rows,
         "folders": folders,
+        "shared": shared,
     }
     if args.json:
         print(json.dumps(result, indent=2))
@@ -725,6 +839,8 @@ def main() -> int:
         print_table(result)
         if folders is not None:
             print_folders(folders)
+        if shared is not None:
+            print_shared(shared)
     return 0
 
 

@@ -120,6 +120,8 @@ def seed(base: str) -> Seed:
         _call(base, "PUT", f"{e}/secrets/DATABASE_URL?path=/backend/db", {"value": "v-folder"})
         for i in range(3):
             s.folders.append(_call(base, "POST", f"{e}/folders", {"path": f"/seeded/f{i}"})["id"])
+    for key in s.keys:  # the org's shared secrets, by the same names (`path.key`)
+        _call(base, "PUT", f"/v1/orgs/{o}/shared-secrets/{key}", {"value": f"shared-{key}"})
     # Single sign-on naming an issuer that does not resolve (.test): the configuration's reads and
     # writes reach their logic; authorize reaches netguard, which refuses it (422 issuer_refused).
     sso = {
@@ -245,6 +247,9 @@ EXPECTATIONS: list[tuple[list[str], str, list[str], str]] = [
             "list_agents",
             "list_jobs",
             "list_discovered_secrets",
+            "list_shared_secrets",
+            "list_shared_secret_versions",
+            "list_integrations",
         ],
         "positive_data_acceptance",
         ["2xx", "400", "401", "403", "404", "409"],
@@ -261,7 +266,7 @@ EXPECTATIONS: list[tuple[list[str], str, list[str], str]] = [
         "neither, and a grant's length is its suite's: fields that depend on each other, 400.",
     ),
     (
-        ["put_secret", "delete_secret"],
+        ["put_secret", "delete_secret", "put_shared_secret", "delete_shared_secret"],
         "positive_data_acceptance",
         ["2xx", "401", "403", "404", "409", "412", "422"],
         "If-Match names the version the client read; any other version, or a secret that does not "
@@ -458,6 +463,15 @@ EXPECTATIONS: list[tuple[list[str], str, list[str], str]] = [
         "one policy at most covers an environment for each kind (409 policy_overlap).",
     ),
     (
+        ["put_rotation"],
+        "positive_data_acceptance",
+        ["2xx", "400", "401", "403", "404", "409", "422"],
+        "A postgres rotator alternates between two different users (the same name twice is 400: "
+        "uniqueness the generated schema does not carry); a webhook rotator's URL must be one "
+        "webhooks may call (422 unsafe_url, as webhooks); a client-encrypted environment cannot be "
+        "rotated by the server (422 client_encrypted).",
+    ),
+    (
         ["create_access_request"],
         "positive_data_acceptance",
         ["2xx", "400", "401", "403", "404", "409", "422"],
@@ -482,6 +496,14 @@ EXPECTATIONS: list[tuple[list[str], str, list[str], str]] = [
         "caller is 409; a caller who is not an approver of its step (or not its requester, for "
         "cancel; not its author, for apply) is 403; applying one whose keys moved since it was opened "
         "is 409 stale.",
+    ),
+    (
+        ["create_integration"],
+        "positive_data_acceptance",
+        ["2xx", "400", "401", "403", "404", "409", "422"],
+        "An integration's `config` depends on its `type` (AWS ones take role_arn…, SSM also kms_key_id and "
+        "a parameter-shaped name; github_actions takes repository and token): 400 naming the mismatch; an "
+        "`api_url` netguard refuses, or a client-encrypted environment, is 422.",
     ),
     (
         ["create_job"],
@@ -583,6 +605,10 @@ def config(s: Seed) -> str:
     document = json.loads(OPENAPI.read_text())
     for op_id in [*org_singletons(document), *project_named_in_body(document)]:
         per_op.setdefault(op_id, []).append("checks.ensure_resource_availability.enabled = false")
+    # A shared secret's deletion is soft (a `delete` version): its history stays readable after it,
+    # which the check for deleted resources (any 2xx after a DELETE of the path's key) takes for one
+    # still there; reading the secret itself is 404 from the deletion on.
+    per_op.setdefault("list_shared_secret_versions", []).append("checks.use_after_free.enabled = false")
     for op_ids, check, statuses, why in EXPECTATIONS:
         for op_id in op_ids:
             per_op.setdefault(op_id, []).append(f"checks.{check}.expected-statuses = {_toml(statuses)}  # {why}")

@@ -107,9 +107,9 @@ def _stream_shard(stack: LocalStack) -> Any:
 
 @dataclass
 class StackWorkers:
-    """The registered workers of `strongroom_local` (outbox-stream, purge-stream, webhook-queue) on
-    the session's stack, started the first time a test asks for them, running while a test that
-    asked for them runs.
+    """The registered workers of `strongroom_local` (outbox-stream, purge-stream, webhook-queue,
+    audit-sealer, rotation-schedule) on the session's stack, started the first time a test asks for
+    them, running while a test that asked for them runs.
 
     Each opening starts from the stream's end: a stream record written before it (by tests that
     ran without the workers) is passed over, not handed to the fan-out or purge function, so that

@@ -13,11 +13,18 @@
   messages as an SQS event; messages not in `batchItemFailures` are deleted, the others come back
   when their visibility timeout (the dispatcher's backoff) ends, and moto's redrive policy
   moves them to the dead-letter queue after maxReceiveCount receives, as SQS does.
+- `rotation-schedule`: the stand-in for RotationWorkerFunction's EventBridge Scheduler schedule
+  (moto's Scheduler never fires): invokes the function every STRONGROOM_ROTATION_SECONDS seconds
+  (default 10) with a scheduled event, so that a due rotation happens locally without a request.
+- `sync-stream` and `sync-queue` (integrations, #17): the outbox stream → SyncFanInFunction (the
+  EventFanoutFunction's filter), and SyncQueue → SyncWorkerFunction (one message a batch, as the
+  template says), as the webhook pipeline's two.
 """
 
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -85,11 +92,12 @@ def purge_stream(ctx: WorkerContext) -> None:
     _stream(ctx, "purge-stream", _purge_job, "PurgeFunction", 10)
 
 
-@register_worker("webhook-queue")
-def webhook_queue(ctx: WorkerContext) -> None:
+def _queue(ctx: WorkerContext, name: str, queue: str, function: str, batch: int) -> None:
+    """Polls `queue` and invokes `function` with up to `batch` messages as an SQS event; messages
+    not in its `batchItemFailures` are deleted."""
     import boto3  # noqa: PLC0415
 
-    url = ctx.resources.queues.get("WebhookQueue")
+    url = ctx.resources.queues.get(queue)
     if not url:
         return
     sqs = boto3.client("sqs", region_name=REGION)
@@ -97,7 +105,7 @@ def webhook_queue(ctx: WorkerContext) -> None:
 
     def step() -> None:
         messages = sqs.receive_message(
-            QueueUrl=url, MaxNumberOfMessages=10, AttributeNames=["All"], WaitTimeSeconds=0
+            QueueUrl=url, MaxNumberOfMessages=batch, AttributeNames=["All"], WaitTimeSeconds=0
         ).get("Messages", [])
         if not messages:
             return
@@ -118,7 +126,7 @@ def webhook_queue(ctx: WorkerContext) -> None:
             ]
         }
         try:
-            result = ctx.invoke("WebhookDispatcherFunction", event) or {}
+            result = ctx.invoke(function, event) or {}
         except Exception as exc:
             if type(exc).__name__ == "BatchProcessingError":  # every record failed: all stay queued
                 return
@@ -128,4 +136,29 @@ def webhook_queue(ctx: WorkerContext) -> None:
             if m["MessageId"] not in failed:
                 sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
 
-    ctx.every(POLL_SECONDS, step, name="webhook-queue")
+    ctx.every(POLL_SECONDS, step, name=name)
+
+
+@register_worker("webhook-queue")
+def webhook_queue(ctx: WorkerContext) -> None:
+    _queue(ctx, "webhook-queue", "WebhookQueue", "WebhookDispatcherFunction", 10)
+
+
+@register_worker("sync-stream")
+def sync_stream(ctx: WorkerContext) -> None:
+    _stream(ctx, "sync-stream", _keep, "SyncFanInFunction", 100)
+
+
+@register_worker("sync-queue")
+def sync_queue(ctx: WorkerContext) -> None:
+    _queue(ctx, "sync-queue", "SyncQueue", "SyncWorkerFunction", 1)
+
+
+ROTATION_SECONDS = "STRONGROOM_ROTATION_SECONDS"
+
+
+@register_worker("rotation-schedule")
+def rotation_schedule(ctx: WorkerContext) -> None:
+    seconds = float(os.environ.get(ROTATION_SECONDS) or "10")
+    event = {"source": "aws.scheduler", "detail-type": "Scheduled Event", "detail": {}}
+    ctx.every(seconds, lambda: ctx.invoke("RotationWorkerFunction", event), name="rotation-schedule")

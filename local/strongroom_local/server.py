@@ -244,6 +244,7 @@ class LocalStack:
         self.parameters = {
             "Stage": "local",
             "WebhookRetrySchedule": "1,1,2,2,3,3,4",
+            "SyncRetrySchedule": "1,1,1,1,1",
             # Platform (issue #18): admin@example.com is the platform admin; orgs start on the
             # enterprise plan (unlimited, requests included) and requests outside an org are not
             # limited, so that no local run or test meets a plan limit or a 429 it did not ask for,

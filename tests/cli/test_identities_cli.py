@@ -52,6 +52,7 @@ def _runner(local_stack: str, home: Path) -> CliRun:
         assert done.returncode == 0, (args, done.stdout, done.stderr)
         return done
 
+    run.env = base  # type: ignore[attr-defined]  # for a caller that runs the CLI with its own stdin
     return run
 
 

@@ -41,7 +41,11 @@ def test_usage_and_admin_from_the_cli(api: Api, local_stack: str, tmp_path: Path
     assert dropped["limit_overrides"] == {"webhooks": -1}
     found = json.loads(admin("--json", "admin", "orgs", "--search", org["slug"]).stdout)
     assert [o["id"] for o in found] == [org["id"]]
-    assert json.loads(admin("--json", "admin", "stats").stdout)["orgs"] >= 1
+    stats = json.loads(admin("--json", "admin", "stats").stdout)
+    assert stats["orgs"] >= 1
+    assert stats["usage"]["projects"] >= 1
+    assert "secrets" in stats["usage"]
+    assert set(stats["webhook_deliveries"]) == {"pending", "retrying", "succeeded", "failed"}
     plans = json.loads(admin("--json", "admin", "plans").stdout)
     assert [p["name"] for p in plans] == ["free", "team", "enterprise"]
     assert "team" in admin("-o", "tsv", "admin", "plans").stdout

@@ -111,3 +111,38 @@ def test_watch_restarts_once_per_real_change_and_passes_sigterm_on(
         _, stderr = proc.communicate(timeout=10)
     assert token not in stderr
     assert "restarting" in stderr
+
+
+def test_watch_with_require_valid_applies_only_a_valid_change(api: Api, cli_env: dict[str, str], home: Path) -> None:
+    org, owner, token = environment(api, {"A": "https://1"})
+    rule = {"key": "A", "pattern": "https://.*"}
+    assert api("POST", f"/v1/orgs/{org}/projects/web/template", user=owner, json=rule)[0] in {200, 201}
+    log, child = home / "valid.log", home / "child.py"
+    child.write_text(CHILD, encoding="utf-8")
+    proc = subprocess.Popen(
+        [CLI, "run", "--watch", "--require-valid", "--interval", "1", "--", sys.executable, str(child), str(log)],
+        env={**cli_env, "STRONGROOM_TOKEN": token},
+        cwd=home / "work",
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert wait_for(lambda: lines(log) == ["start https://1 None"], 20), lines(log)
+        # A change that fails the template is not applied: the command keeps running as it was.
+        patch(api, org, owner, {"A": "ftp://2"})
+        time.sleep(3.0)
+        assert lines(log) == ["start https://1 None"]
+        # A valid one is.
+        patch(api, org, owner, {"A": "https://3"})
+        assert wait_for(lambda: lines(log)[-1:] == ["start https://3 None"], 4.0), lines(log)
+        assert "ftp://2" not in "".join(lines(log))
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=10) == 7
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        _, stderr = proc.communicate(timeout=10)
+    assert "not applied: the environment fails its template" in stderr
+    assert "ftp://2" not in stderr

@@ -60,6 +60,10 @@ ROUTES_THAT_WRITE_AHEAD.add("POST /v1/agents/{id}/secrets/bulk")
 # An agent's heartbeat refreshes its `last_seen_at` (at most once a minute): one conditional
 # UpdateItem, no transaction, no event (domain/agents.py).
 STATE_REFRESH = {"POST /v1/agents/{id}/heartbeat"}
+# Rotating a secret now takes its policy's lease and records each step of the rotation on the policy
+# item (conditional PutItems, so that a rotation cut short resumes), before the audited transaction
+# that writes the new version and the policy's outcome (domain/rotation.py).
+ROUTES_WITH_A_LEASE = {"POST /v1/orgs/{org}/projects/{project}/environments/{env}/secrets/{key}/rotate"}
 # POSTs that change nothing (and so write nothing, audit included).
 READ_ONLY_POSTS = {
     "POST /v1/orgs/{org}/encryption/kms/test",
@@ -1103,6 +1107,35 @@ def _discovery_report(w: World) -> tuple[str, str, None, Any, str, dict[str, str
     return "POST", f"/v1/agents/{agent['id']}/secrets/bulk", None, {"secrets": [item]}, "discovery.reported", auth
 
 
+def _rotation_put(w: World) -> tuple[str, str, str, Any, str]:
+    _, staging = _staging_with(w, {"API_KEY": "one"})
+    body = {"interval_days": 30, "rotator": {"type": "random"}}
+    return "PUT", f"{staging}/secrets/API_KEY/rotation", w.owner, body, "secret.rotation_configured"
+
+
+def _rotation_delete(w: World) -> tuple[str, str, str, Any, str]:
+    _, staging = _staging_with(w, {"API_KEY": "one"})
+    body = {"interval_days": 30, "rotator": {"type": "random"}}
+    w.call("PUT", f"{staging}/secrets/API_KEY/rotation", user=w.owner, body=body, want=200)
+    return "DELETE", f"{staging}/secrets/API_KEY/rotation", w.owner, None, "secret.rotation_removed"
+
+
+def _rotate_now(w: World) -> tuple[str, str, str, Any, str]:
+    _, staging = _staging_with(w, {"API_KEY": "one"})
+    body = {"interval_days": 30, "rotator": {"type": "random"}}
+    w.call("PUT", f"{staging}/secrets/API_KEY/rotation", user=w.owner, body=body, want=200)
+    return "POST", f"{staging}/secrets/API_KEY/rotate", w.owner, None, "secret.rotated"
+
+
+RECIPES.update(
+    {
+        f"PUT {E}/secrets/{{key}}/rotation": _rotation_put,
+        f"DELETE {E}/secrets/{{key}}/rotation": _rotation_delete,
+        f"POST {E}/secrets/{{key}}/rotate": _rotate_now,
+    }
+)
+
+
 RECIPES.update(
     {
         "POST /v1/orgs/{org}/agents": _agent_create,
@@ -1115,6 +1148,81 @@ RECIPES.update(
         "POST /v1/agents/{id}/dek": _agent_dek,
         "POST /v1/agents/{id}/wraps": _wrap_create,
         "POST /v1/agents/{id}/secrets/bulk": _discovery_report,
+    }
+)
+
+
+def _shared_secret(w: World) -> str:
+    """An org holding the shared secret SENTRY_DSN; its shared-secrets path."""
+    path = f"/v1/orgs/{w.org()['slug']}/shared-secrets"
+    w.call("POST", path, user=w.owner, body={"key": "SENTRY_DSN", "value": "https://k@sentry/1"}, want=201)
+    return path
+
+
+def _shared_create(w: World) -> tuple[str, str, str, Any, str]:
+    path = f"/v1/orgs/{w.org()['slug']}/shared-secrets"
+    return "POST", path, w.owner, {"key": "SENTRY_DSN", "value": "https://k@sentry/1"}, "shared_secret.created"
+
+
+def _shared_put(w: World) -> tuple[str, str, str, Any, str]:
+    return "PUT", f"{_shared_secret(w)}/SENTRY_DSN", w.owner, {"value": "https://k@sentry/2"}, "shared_secret.updated"
+
+
+def _shared_delete(w: World) -> tuple[str, str, str, Any, str]:
+    return "DELETE", f"{_shared_secret(w)}/SENTRY_DSN", w.owner, None, "shared_secret.deleted"
+
+
+# --------------------------------------------------------------------------- integrations
+
+
+_INTEGRATION_CONFIG = {
+    "role_arn": "arn:aws:iam::111122223333:role/strongroom-sync",
+    "external_id": "strongroom-audit",
+    "region": "eu-west-1",
+    "name": "app/staging",
+}
+
+
+def _integration_body(project: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "type": "aws_secrets_manager",
+        "project": project["slug"],
+        "environment": "staging",
+        "config": _INTEGRATION_CONFIG,
+    }
+
+
+def _integration(w: World) -> tuple[str, dict[str, Any]]:
+    org = w.org()
+    body = _integration_body(w.project(org))
+    made = w.call("POST", f"/v1/orgs/{org['slug']}/integrations", user=w.owner, body=body, want=201)
+    return f"/v1/orgs/{org['slug']}/integrations/{made['id']}", made
+
+
+def _integration_create(w: World) -> tuple[str, str, str, Any, str]:
+    org = w.org()
+    body = _integration_body(w.project(org))
+    return "POST", f"/v1/orgs/{org['slug']}/integrations", w.owner, body, "integration.created"
+
+
+def _integration_delete(w: World) -> tuple[str, str, str, Any, str]:
+    path, _made = _integration(w)
+    return "DELETE", path, w.owner, None, "integration.deleted"
+
+
+def _integration_sync(w: World) -> tuple[str, str, str, Any, str]:
+    path, _made = _integration(w)
+    return "POST", f"{path}/sync", w.owner, None, "integration.sync_requested"
+
+
+RECIPES.update(
+    {
+        "POST /v1/orgs/{org}/shared-secrets": _shared_create,
+        "PUT /v1/orgs/{org}/shared-secrets/{key}": _shared_put,
+        "DELETE /v1/orgs/{org}/shared-secrets/{key}": _shared_delete,
+        "POST /v1/orgs/{org}/integrations": _integration_create,
+        "DELETE /v1/orgs/{org}/integrations/{id}": _integration_delete,
+        "POST /v1/orgs/{org}/integrations/{id}/sync": _integration_sync,
     }
 )
 
@@ -1182,6 +1290,9 @@ def test_mutation_writes_exactly_one_audit_event_in_its_transaction(
     single_writes = [name for name, _ in calls if name in {"PutItem", "UpdateItem", "DeleteItem"}]
     if route_key in ROUTES_WITH_BOOKKEEPING_UPDATES:
         assert set(single_writes) == {"UpdateItem"}
+    elif route_key in ROUTES_WITH_A_LEASE:
+        assert set(single_writes) == {"PutItem"}
+        assert [name for name, _ in calls if name in writes][-1] == "TransactWriteItems"
     elif route_key in ROUTES_THAT_REWRAP:
         assert set(single_writes) == {"UpdateItem"}
         assert calls.index(next(c for c in calls if c[0] == "UpdateItem")) > calls.index(

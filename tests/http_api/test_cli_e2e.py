@@ -1,19 +1,24 @@
 """The CLI's end-to-end commands, in process (click's runner, this checkout's `strongroom_cli`)
 against the local server: `keys init`, `envs create --client-encrypted`, `secrets set|get|list`
 encrypting and decrypting locally (the raw API shows only ciphertext), `grant` to a member who
-then reads the value, `grants list|revoke`, `rekey`, `keys change-passphrase`."""
+then reads the value, `grants list|revoke`, `rekey`, `keys change-passphrase`, and a client-made
+token's `run` and `run --watch` (the change decrypted by the token's own key pair)."""
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import secrets as pysecrets
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from click.testing import CliRunner, Result
 
 from strongroom_cli import e2e
@@ -35,6 +40,29 @@ def run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     }
     command = [sys.executable, "-m", "strongroom_cli.main", *args]
     return subprocess.run(command, capture_output=True, text=True, env=environ, timeout=60, check=False)
+
+
+def watch(env: dict[str, str], *args: str) -> subprocess.Popen[str]:
+    """`strongroom …` as a long-running process (`run --watch` stays the command's parent)."""
+    environ = {
+        "PATH": os.environ["PATH"],
+        "XDG_CONFIG_HOME": f"{env['HOME']}/.config",
+        "XDG_CACHE_HOME": f"{env['HOME']}/.cache",
+        "STRONGROOM_NO_KEYRING": "1",
+        "PYTHONPATH": str(Path(__file__).resolve().parents[2] / "cli" / "src"),
+        **env,
+    }
+    command = [sys.executable, "-m", "strongroom_cli.main", *args]
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environ)
+
+
+def until(condition: Callable[[], bool], seconds: float = 20.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.1)
+    return condition()
 
 
 class Cli:
@@ -94,6 +122,11 @@ def test_the_cli_encrypts_grants_and_rekeys(
     exported = a(*here, "secrets", "export", "--format", "json").stdout
     assert json.loads(exported) == {"API_TOKEN": "it's ${none}", "DB_URL": canary, "PLAIN": "p"}
     assert "PLAIN='p'" in a(*here, "secrets", "export").stdout
+    as_yaml = yaml.safe_load(a(*here, "secrets", "export", "--format", "yaml").stdout)
+    assert as_yaml == {"API_TOKEN": "it's ${none}", "DB_URL": canary, "PLAIN": "p"}
+    manifest = yaml.safe_load(a(*here, "secrets", "export", "--format", "k8s").stdout)
+    assert manifest["kind"] == "Secret"
+    assert base64.b64decode(manifest["data"]["DB_URL"]).decode() == canary
     _, _, listed = api("GET", f"/v1/orgs/{slug}/projects/web/environments/{env['id']}/secrets", user=alice)
     assert not {"p", "it's ${none}", canary} & {i["value"] for i in listed["data"]}
 
@@ -126,7 +159,25 @@ def test_the_cli_encrypts_grants_and_rekeys(
     cached = b"".join(p.read_bytes() for p in (tmp_path / "ci").rglob("*") if p.is_file())
     assert canary.encode() not in cached
     assert CliRunner().invoke(cli, ["secrets", "get", "DB_URL"], env=ci).stdout.strip() == canary
+    # and under --watch, a change (encrypted by Alice's CLI) reaches the command decrypted
+    log = tmp_path / "watched.log"
+    record = [
+        sys.executable,
+        "-c",
+        f"import os, time; open({str(log)!r}, 'a').write(os.environ['DB_URL'] + '\\n'); time.sleep(60)",
+    ]
+    watched = watch(ci, "run", "--watch", "--interval", "1", "--", *record)
+    try:
+        assert until(lambda: log.exists() and log.read_text().split() == [canary]), watched.stderr
+        changed = f"changed-{pysecrets.token_hex(8)}"
+        assert a.json(*here, "secrets", "set", "DB_URL", changed)["version"] >= 2
+        assert until(lambda: log.read_text().split() == [canary, changed]), log.read_text()
+    finally:
+        watched.terminate()
+        _, stderr = watched.communicate(timeout=15)
+    assert changed not in stderr
+    assert canary not in stderr
 
     # a new passphrase keeps the key pair (and so the grant)
     assert a.json("keys", "change-passphrase", env={"STRONGROOM_NEW_PASSPHRASE": "second one"})[0]["resealed"]
-    assert a(*here, "secrets", "get", "DB_URL", env={"STRONGROOM_PASSPHRASE": "second one"}).stdout.strip() == canary
+    assert a(*here, "secrets", "get", "DB_URL", env={"STRONGROOM_PASSPHRASE": "second one"}).stdout.strip() == changed

@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import re
 import secrets
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +26,7 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, Playwright, expect, sync_playwright
 
 from strongroom_local import LocalStack
-from support import seal, unique_email
+from support import SAML_CERT, seal, unique_email
 
 pytestmark = pytest.mark.http
 
@@ -129,6 +130,16 @@ def person(api: Api) -> Person:
     status, _h, body = api("POST", "/v1/auth/login", json={"email": email, "password": PASSWORD})
     assert status == 200, body
     return Person(email, body["token"])
+
+
+def verified(api: Api, who: Person) -> Person:
+    """`who` with a verified email (accepting an invitation needs one): the mailed link's token."""
+    assert api("POST", "/v1/auth/send-verification", headers=who.bearer)[0] == 202
+    [mail] = api("GET", f"/_local/mailbox?to={who.email}")[2]["data"]
+    found = re.search(r"/verify-email\?token=([A-Za-z0-9_-]+)", mail["text"])
+    assert found, mail["text"]
+    assert api("POST", "/v1/auth/verify-email", json={"token": found.group(1)})[0] == 200
+    return who
 
 
 def signed_in(context: BrowserContext, local_stack: str, who: Person) -> None:
@@ -532,3 +543,269 @@ def test_every_console_response_carries_the_security_headers(path: str, api: Api
     assert "unsafe-eval" not in csp
     assert headers["x-frame-options"] == "DENY"
     assert headers["x-content-type-options"] == "nosniff"
+
+
+# --------------------------------------------------------------------------- account security
+
+
+def test_two_factor_set_up_turned_on_with_a_code_and_off_with_a_recovery_code(
+    page: Page, console: Console, local_stack: str, api: Api
+) -> None:
+    who = person(api)
+    signed_in(page.context, local_stack, who)
+    page.goto(f"{local_stack}/")
+    page.get_by_role("link", name="Account security").click()
+    expect(page.get_by_text("Two-factor authentication is off")).to_be_visible()
+    # Set up: the secret and its otpauth link are shown (this once)
+    page.get_by_role("button", name="Set up two-factor authentication").click()
+    secret = page.get_by_label("Setup key", exact=True).inner_text().strip()
+    expect(page.get_by_label("Setup link", exact=True)).to_contain_text("otpauth://totp/")
+    # A wrong code is refused in the alert box, and nothing is turned on
+    console.refusals.add((400, "/v1/me/2fa/enable"))
+    page.get_by_label("Authentication code").fill(pyotp.TOTP(secret).at(time.time() - 3600))
+    page.get_by_role("button", name="Turn on two-factor authentication").click()
+    expect(page.get_by_role("alert").filter(has_text="the code is wrong")).to_be_visible()
+    assert api("GET", "/v1/me", headers=who.bearer)[2]["two_factor_enabled"] is False
+    # So is a malformed one, the field named
+    console.refusals.add((422, "/v1/me/2fa/enable"))
+    page.get_by_label("Authentication code").fill("12")
+    page.get_by_role("button", name="Turn on two-factor authentication").click()
+    expect(page.get_by_role("alert").filter(has_text="the request is not valid: code")).to_be_visible()
+    # The authenticator app's code turns it on; the 10 recovery codes are shown once
+    page.get_by_label("Authentication code").fill(pyotp.TOTP(secret).now())
+    page.get_by_role("button", name="Turn on two-factor authentication").click()
+    expect(page.get_by_role("status").filter(has_text="Two-factor authentication is on")).to_be_visible()
+    codes = page.get_by_label("Recovery codes", exact=True).inner_text().split()
+    assert len(set(codes)) == 10
+    shot(page, "account")
+    assert api("GET", "/v1/me", headers=who.bearer)[2]["two_factor_enabled"] is True
+    status, _h, body = api("POST", "/v1/auth/login", json={"email": who.email, "password": PASSWORD})
+    assert (status, body["error"]["code"]) == (401, "totp_required")
+    login = {"email": who.email, "password": PASSWORD, "totp_code": codes[0]}
+    assert api("POST", "/v1/auth/login", json=login)[0] == 200
+    # Once: the page opened again shows neither the secret nor the codes
+    page.reload()
+    expect(page.get_by_text("Two-factor authentication is on")).to_be_visible()
+    assert secret not in page.content()
+    assert not any(code in page.content() for code in codes)
+    # A recovery code turns it off
+    page.get_by_label("Authentication code").fill(codes[1])
+    page.get_by_role("button", name="Turn off two-factor authentication").click()
+    expect(page.get_by_role("status").filter(has_text="Two-factor authentication is off")).to_be_visible()
+    assert api("GET", "/v1/me", headers=who.bearer)[2]["two_factor_enabled"] is False
+
+
+# --------------------------------------------------------------------------- roles
+
+
+def test_a_custom_role_created_edited_refused_while_in_use_then_deleted(
+    page: Page, console: Console, local_stack: str, api: Api
+) -> None:
+    w = world(api)
+    roles = f"/v1/orgs/{w.org['slug']}/roles"
+    signed_in(page.context, local_stack, w.owner)
+    page.goto(f"{local_stack}/#/orgs/{w.org['slug']}")
+    page.get_by_role("link", name="Roles").click()
+    # The built-in roles are listed with their permissions
+    expect(
+        page.get_by_role("row").filter(has=page.get_by_role("rowheader", name="developer", exact=True))
+    ).to_contain_text("secrets.write (Non-production)")
+    # Created with a scope per permission
+    page.get_by_label("Role name").fill("Auditor")
+    page.get_by_label("audit.read", exact=True).select_option("all")
+    page.get_by_label("secrets.read", exact=True).select_option("non_production")
+    page.get_by_role("button", name="Create role").click()
+    expect(page.get_by_role("status").filter(has_text="Role Auditor created (auditor)")).to_be_visible()
+    role = api("GET", f"{roles}/auditor", headers=w.owner.bearer)[2]
+    assert (role["permissions"]["audit.read"], role["permissions"]["secrets.read"]) == ("all", "non_production")
+    shot(page, "roles")
+    # Edited: the form holds its scopes; one taken away, a description added
+    page.get_by_role("button", name="Edit role Auditor").click()
+    expect(page.get_by_label("secrets.read", exact=True)).to_have_value("non_production")
+    page.get_by_label("secrets.read", exact=True).select_option(label="—")
+    page.get_by_label("Description").fill("Reads the audit log")
+    page.get_by_role("button", name="Save role").click()
+    expect(page.get_by_role("status").filter(has_text="Role Auditor saved")).to_be_visible()
+    role = api("GET", f"{roles}/auditor", headers=w.owner.bearer)[2]
+    assert ("secrets.read" in role["permissions"], role["description"]) == (False, "Reads the audit log")
+    # A role a pending invitation holds is refused (the API's reason in the alert), then deleted
+    invitations = f"/v1/orgs/{w.org['slug']}/invitations"
+    _s, _h, inv = api("POST", invitations, headers=w.owner.bearer, json={"email": "aud@example.com", "role": "auditor"})
+    console.refusals.add((409, f"{roles}/auditor"))
+    page.on("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Delete role Auditor").click()
+    expect(page.get_by_role("alert").filter(has_text="the role is in use")).to_be_visible()
+    assert api("GET", f"{roles}/auditor", headers=w.owner.bearer)[0] == 200
+    assert api("DELETE", f"{invitations}/{inv['id']}", headers=w.owner.bearer)[0] == 204
+    page.get_by_role("button", name="Delete role Auditor").click()
+    expect(page.get_by_role("status").filter(has_text="Role Auditor deleted")).to_be_visible()
+    assert api("GET", f"{roles}/auditor", headers=w.owner.bearer)[0] == 404
+
+
+# --------------------------------------------------------------------------- single sign-on and SCIM
+
+
+def test_oidc_and_saml_settings_and_a_scim_token_shown_once_then_revoked(
+    page: Page, console: Console, local_stack: str, api: Api
+) -> None:
+    w = world(api)
+    org = f"/v1/orgs/{w.org['slug']}"
+    tag = secrets.token_hex(4)
+    client_secret = f"idp-secret-{tag}"
+    console.refusals |= {(404, f"{org}/sso/oidc"), (404, f"{org}/sso/saml")}
+    signed_in(page.context, local_stack, w.owner)
+    page.goto(f"{local_stack}/#/orgs/{w.org['slug']}")
+    page.get_by_role("link", name="Single sign-on").click()
+    # OpenID Connect: saved; the client secret is sealed, never in the page again
+    oidc = page.get_by_role("form", name="OpenID Connect")
+    oidc.get_by_label("Issuer").fill("https://idp.example.test")
+    oidc.get_by_label("Client ID").fill("strongroom")
+    oidc.get_by_label("Client secret").fill(client_secret)
+    oidc.get_by_label("Email domains").fill(f"oidc-{tag}.test")
+    oidc.get_by_label("Default role").select_option("developer")
+    oidc.get_by_role("button", name="Save OpenID Connect").click()
+    expect(page.get_by_role("status").filter(has_text="OpenID Connect sign-in saved")).to_be_visible()
+    expect(page.get_by_text("/v1/sso/oidc/callback")).to_be_visible()
+    config = api("GET", f"{org}/sso/oidc", headers=w.owner.bearer)[2]
+    assert (config["client_id"], config["domains"], config["default_role"], config["client_secret_set"]) == (
+        "strongroom",
+        [f"oidc-{tag}.test"],
+        "developer",
+        True,
+    )
+    assert client_secret not in page.content()
+    # SAML: saved; the service provider's entity ID, ACS URL and metadata are shown
+    saml = page.get_by_role("form", name="SAML")
+    saml.get_by_label("IdP entity ID").fill("https://idp.example.test/saml")
+    saml.get_by_label("IdP sign-in URL").fill("https://idp.example.test/sso")
+    saml.get_by_label("IdP signing certificate").fill(SAML_CERT)
+    saml.get_by_label("Email domains").fill(f"saml-{tag}.test")
+    saml.get_by_role("button", name="Save SAML").click()
+    expect(page.get_by_role("status").filter(has_text="SAML sign-in saved")).to_be_visible()
+    expect(page.get_by_text(f"{local_stack}/v1/sso/saml/acs")).to_be_visible()
+    metadata = page.get_by_role("link", name="Service provider metadata (XML)").get_attribute("href") or ""
+    assert metadata.startswith(f"{local_stack}/v1/sso/saml/metadata?org=")
+    assert api("GET", f"{org}/sso/saml", headers=w.owner.bearer)[2]["domains"] == [f"saml-{tag}.test"]
+    shot(page, "sso")
+    # SCIM: a token shown once works against /scim/v2 until revoked
+    page.get_by_label("SCIM token name").fill("okta")
+    page.get_by_role("button", name="Create SCIM token").click()
+    token = page.get_by_label("SCIM token", exact=True).inner_text().strip()
+    assert token.startswith("sr_scim_")
+    scim = {"Authorization": f"Bearer {token}"}
+    assert api("GET", "/scim/v2/Users", headers=scim)[0] == 200
+    page.on("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Revoke SCIM token okta").click()
+    expect(page.get_by_role("status").filter(has_text="SCIM token okta revoked")).to_be_visible()
+    assert api("GET", "/scim/v2/Users", headers=scim)[0] == 401
+    # The settings reloaded: the client secret nowhere; removing OIDC leaves SAML
+    page.reload()
+    expect(page.get_by_role("form", name="OpenID Connect").get_by_label("Client ID")).to_have_value("strongroom")
+    assert client_secret not in page.content()
+    assert token not in page.content()
+    page.get_by_role("button", name="Remove OpenID Connect").click()
+    expect(page.get_by_role("status").filter(has_text="OpenID Connect sign-in removed")).to_be_visible()
+    assert api("GET", f"{org}/sso/oidc", headers=w.owner.bearer)[0] == 404
+    assert api("GET", f"{org}/sso/saml", headers=w.owner.bearer)[0] == 200
+
+
+# --------------------------------------------------------------------------- governance
+
+
+def test_governance_a_policy_access_requests_decided_and_a_change_request_approved_then_applied(
+    page: Page, local_stack: str, api: Api
+) -> None:
+    # Given an org with a developer
+    w = world(api)
+    org = f"/v1/orgs/{w.org['slug']}"
+    dev = verified(api, person(api))
+    _s, _h, inv = api(
+        "POST", f"{org}/invitations", headers=w.owner.bearer, json={"email": dev.email, "role": "developer"}
+    )
+    assert api("POST", f"/v1/invitations/{inv['token']}/accept", headers=dev.bearer)[0] == 200
+    assert (
+        api("PUT", f"{w.env('production')}/secrets/DB_URL", headers=w.owner.bearer, json={"value": "pg://prod"})[0]
+        == 200
+    )
+    signed_in(page.context, local_stack, w.owner)
+    page.goto(f"{local_stack}/#/orgs/{w.org['slug']}")
+    page.get_by_role("link", name="Governance").click()
+    # The owner creates an approval policy over access requests and changes
+    page.get_by_text("New approval policy").click()
+    form = page.get_by_role("form", name="New approval policy")
+    form.get_by_label("Policy name").fill("Guard")
+    form.get_by_label("Environments").fill("staging, production")
+    form.get_by_label("Changes to secrets").check()
+    form.get_by_role("button", name="Create policy").click()
+    expect(page.get_by_role("status").filter(has_text="Policy Guard created")).to_be_visible()
+    [policy] = api("GET", f"{org}/approval-policies", headers=w.owner.bearer)[2]["data"]
+    assert (policy["name"], policy["applies_to"], len(policy["environment_ids"])) == (
+        "Guard",
+        ["access_requests", "changes"],
+        2,
+    )
+    # The developer asks for production; the owner approves it in the console, then rejects another
+    ask = {
+        "project": w.project["slug"],
+        "environment": "production",
+        "permission": "secrets.read",
+        "duration_seconds": 600,
+    }
+    status, _h, first = api("POST", f"{org}/access-requests", headers=dev.bearer, json={**ask, "reason": "incident 42"})
+    assert status == 201, first
+    assert api("GET", f"{w.env('production')}/secrets/DB_URL", headers=dev.bearer)[0] == 403
+    page.reload()
+    page.get_by_role("button", name=f"Approve the request of {dev.email}").click()
+    expect(page.get_by_role("status").filter(has_text="approved")).to_be_visible()
+    status, _h, read = api("GET", f"{w.env('production')}/secrets/DB_URL", headers=dev.bearer)
+    assert (status, read["value"]) == (200, "pg://prod")
+    _s, _h, second = api("POST", f"{org}/access-requests", headers=dev.bearer, json={**ask, "reason": "curious"})
+    page.reload()
+    page.once("dialog", lambda dialog: dialog.accept("not without an incident"))
+    page.get_by_role("button", name=f"Reject the request of {dev.email}").click()
+    expect(page.get_by_role("status").filter(has_text="rejected")).to_be_visible()
+    shown = api("GET", f"{org}/access-requests/{second['id']}", headers=dev.bearer)[2]
+    assert (shown["status"], shown["decision_reason"]) == ("rejected", "not without an incident")
+    shot(page, "governance")
+    # A developer's write into staging waits as a change request; the owner reviews it (no value)
+    proposed = f"proposed-{secrets.token_hex(4)}"
+    status, _h, held = api("PUT", f"{w.env('staging')}/secrets/FLAG", headers=dev.bearer, json={"value": proposed})
+    assert status == 202, held
+    cr = held["change_request"]
+    page.reload()
+    page.get_by_role("link", name=f"Change request {cr['id']}").click()
+    expect(page.get_by_role("row", name="FLAG added new → v1")).to_be_visible()
+    assert proposed not in page.content()
+    expect(page.get_by_text("null", exact=True)).to_have_count(0)
+    page.get_by_role("textbox", name="Comment").fill("looks right")
+    page.get_by_role("button", name="Add comment").click()
+    expect(page.get_by_role("listitem").filter(has_text="looks right")).to_be_visible()
+    page.get_by_role("button", name="Approve").click()
+    expect(page.get_by_role("status").filter(has_text="Approved")).to_be_visible()
+    expect(page.get_by_role("button", name="Apply")).to_have_count(0)  # the author applies
+    assert api("GET", f"{w.env('staging')}/secrets/FLAG", headers=dev.bearer)[0] == 404
+    shot(page, "change-request")
+    # The developer: no policy form, no SSO settings; applies their change, asks and cancels
+    page.context.clear_cookies()
+    signed_in(page.context, local_stack, dev)
+    page.reload()
+    expect(page.get_by_role("button", name="Apply")).to_be_visible()
+    expect(page.get_by_role("button", name="Approve")).to_have_count(0)
+    page.get_by_role("button", name="Apply").click()
+    expect(page.get_by_role("status").filter(has_text="Applied")).to_be_visible()
+    assert api("GET", f"{w.env('staging')}/secrets/FLAG", headers=dev.bearer)[2]["value"] == proposed
+    page.get_by_role("navigation", name="breadcrumb").get_by_role("link", name="Governance").click()
+    expect(page.get_by_role("heading", name="Approval policies")).to_be_visible()
+    expect(page.get_by_text("New approval policy")).to_have_count(0)
+    expect(page.get_by_role("link", name="Single sign-on")).to_have_count(0)
+    page.get_by_text("Ask for access", exact=True).click()
+    request = page.get_by_role("form", name="Request access")
+    request.get_by_label("Environment").select_option("production")
+    request.get_by_label("Permission").select_option("secrets.write")
+    request.get_by_label("Reason").fill("hotfix")
+    request.get_by_role("button", name="Request access").click()
+    expect(page.get_by_role("status").filter(has_text="Access requested")).to_be_visible()
+    page.get_by_role("button", name=f"Cancel the request of {dev.email}").click()
+    expect(page.get_by_role("status").filter(has_text="cancelled")).to_be_visible()
+    listed = api("GET", f"{org}/access-requests?status=cancelled", headers=dev.bearer)[2]["data"]
+    assert [(r["permission"], r["reason"]) for r in listed] == [("secrets.write", "hotfix")]

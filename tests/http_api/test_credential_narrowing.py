@@ -76,6 +76,12 @@ BODIES: dict[str, Any] = {
     "POST /v1/orgs/{org}/projects/{project}/environments": {"name": "Made by a token"},
     "PATCH /v1/orgs/{org}/projects/{project}/environments/{env}": {"name": "Renamed"},
     "PUT /v1/orgs/{org}/projects/{project}/environments/{env}/secrets/{key}": {"value": "changed"},
+    "PUT /v1/orgs/{org}/projects/{project}/environments/{env}/secrets/{key}/rotation": {
+        "interval_days": 30,
+        "rotator": {"type": "random"},
+    },
+    "POST /v1/orgs/{org}/shared-secrets": {"key": "NEW_SHARED", "value": "changed"},
+    "PUT /v1/orgs/{org}/shared-secrets/{key}": {"value": "changed"},
     "PATCH /v1/orgs/{org}/projects/{project}/environments/{env}/secrets": {"set": {"ADDED": "x"}},
     "POST /v1/orgs/{org}/projects/{project}/environments/{env}/secrets/{key}/rollback": {"version": 1},
     "POST /v1/orgs/{org}/projects/{project}/environments/{env}/import": {"format": "json", "content": '{"I": "1"}'},
@@ -106,6 +112,12 @@ BODIES: dict[str, Any] = {
     "PATCH /v1/orgs/{org}/webhooks/{id}": {"description": "changed"},
     "POST /v1/orgs/{org}/agents": {"name": "made by a token"},
     "POST /v1/orgs/{org}/jobs": {"agent": AGENT_ID, "type": "discover"},
+    "POST /v1/orgs/{org}/integrations": {
+        "type": "github_actions",
+        "project": "web",
+        "environment": "staging",
+        "config": {"repository": "acme/web", "token": "made-by-a-token"},
+    },
     "PUT /v1/agents/{id}/public-key": {"public_key": "A" * 43 + "="},
     "POST /v1/agents/{id}/jobs/{job}/complete": {"status": "succeeded"},
     "POST /v1/agents/{id}/wraps": {"job": "job_01m8rt5w37jqc2tb0rg5cwrxf3", "sealed": "A" * 108},
@@ -231,6 +243,7 @@ def _path(
         "/identities/{id}": org["identity_id"],
         "/agents/{id}": AGENT_ID,
         "/jobs/{id}": "job_01m8rt5w37jqc2tb0rg5cwrxf3",
+        "/integrations/{id}": "int_01m8rt5w37jqc2tb0rg5cwrxf3",
         # governance: well-formed IDs of nothing (the checks here come before any lookup)
         "/approval-policies/{id}": "pol_01m8rt5w37jqc2tb0rg5cwrxf3",
         "/access-requests/{id}": "req_01m8rt5w37jqc2tb0rg5cwrxf3",

@@ -95,6 +95,8 @@ def _populated_org(api: Api, owner: str) -> dict[str, Any]:
     for env in ("staging", "preview"):
         assert api("PUT", f"{base}/environments/{env}/secrets/A", user=owner, json={"value": "a"})[0] == 200
     assert api("POST", f"{base}/template", user=owner, json={"key": "A"})[0] == 201
+    # the org's shared secrets (their own data key, snapshot, versions)
+    assert api("POST", f"/v1/orgs/{slug}/shared-secrets", user=owner, json={"key": "S", "value": "s"})[0] == 201
     svc = {}
     for env in ("staging", "preview"):
         body = {"name": f"ci-{env}", "project": "web", "environment": env}
@@ -164,6 +166,7 @@ def test_deleting_an_org_answers_at_once_and_the_worker_purges_everything_under_
     assert _partition(stack, f"ORG#{org_id}") == []
     for env_id in world["env_ids"]:
         assert _partition(stack, f"ENV#{env_id}") == [], env_id
+    assert _partition(stack, f"ENV#shr_{org_id.partition('_')[2]}") == []  # the shared secrets
     assert _partition(stack, f"WEBHOOK#{world['webhook']['id']}") == []  # the delivery log
     for token in world["svc"].values():
         assert _item(stack, f"TOKEN#{token['id']}", "TOKEN") is None

@@ -45,7 +45,9 @@ from http_api.test_audit_every_mutation import (  # noqa: F401 - the module's au
     _client_env,
     _governed,
     _identity,
+    _integration,
     _publish_key,
+    _rotate_now,
     _stripe_environment,
 )
 from strongroom import ids
@@ -510,6 +512,15 @@ def _agent_reads(t: Tenant, api: Api, what: str) -> list[Call]:
     }[what]
 
 
+def _rotation_reads(t: Tenant, api: Api) -> list[Call]:
+    method, path, user, body, _action = _rotate_now(t.world)
+    t.world.call(method, path, user=user, body=body, want=200)  # rotated once: every field filled
+    return [Call("GET", path.removesuffix("/rotate") + "/rotation", user=user)]
+
+
+READS["GET /v1/orgs/{org}/projects/{project}/environments/{env}/secrets/{key}/rotation"] = _rotation_reads
+
+
 READS.update(
     {
         "GET /v1/orgs/{org}/agents": lambda t, api: _agent_reads(t, api, "agents"),
@@ -518,6 +529,37 @@ READS.update(
         "GET /v1/orgs/{org}/jobs/{id}": lambda t, api: _agent_reads(t, api, "job"),
         "GET /v1/orgs/{org}/wraps/{wrap}": lambda t, api: _agent_reads(t, api, "wrap"),
         "GET /v1/orgs/{org}/discovered-secrets": lambda t, api: _agent_reads(t, api, "discovered"),
+    }
+)
+
+
+def _shared_reads(t: Tenant, api: Api, what: str) -> list[Call]:
+    """The org's shared secrets: listed, one read, its versions (SENTRY_DSN written first)."""
+    path = f"{t.org}/shared-secrets"
+    assert api("PUT", f"{path}/SENTRY_DSN", user=t.owner, json={"value": "https://k@sentry/1"})[0] == 200
+    one = {"list": path, "get": f"{path}/SENTRY_DSN", "versions": f"{path}/SENTRY_DSN/versions"}[what]
+    return [Call("GET", one, user=t.owner)]
+
+
+def _integration_reads(t: Tenant, api: Api, what: str) -> list[Call]:
+    """An integration of the tenant's world (never synced here: no worker runs), read as its admin."""
+    path, _made = _integration(t.world)
+    owner = t.world.owner
+    return {
+        "list": [Call("GET", path.rsplit("/", 1)[0], user=owner)],
+        "one": [Call("GET", path, user=owner)],
+        "status": [Call("GET", f"{path}/status", user=owner)],
+    }[what]
+
+
+READS.update(
+    {
+        "GET /v1/orgs/{org}/shared-secrets": lambda t, api: _shared_reads(t, api, "list"),
+        "GET /v1/orgs/{org}/shared-secrets/{key}": lambda t, api: _shared_reads(t, api, "get"),
+        "GET /v1/orgs/{org}/shared-secrets/{key}/versions": lambda t, api: _shared_reads(t, api, "versions"),
+        "GET /v1/orgs/{org}/integrations": lambda t, api: _integration_reads(t, api, "list"),
+        "GET /v1/orgs/{org}/integrations/{id}": lambda t, api: _integration_reads(t, api, "one"),
+        "GET /v1/orgs/{org}/integrations/{id}/status": lambda t, api: _integration_reads(t, api, "status"),
     }
 )
 

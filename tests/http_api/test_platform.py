@@ -10,14 +10,16 @@ import secrets
 import shutil
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import boto3
 import http_sf
+import pytest
 from botocore.stub import Stubber
 from prometheus_client.parser import text_string_to_metric_families
 
-from strongroom import aws
+from strongroom import aws, clock
 from support import unique_email
 
 if TYPE_CHECKING:
@@ -114,7 +116,14 @@ def test_metrics_passes_promtool_and_parses_and_follows_the_store(api: Api) -> N
     assert after["strongroom_projects"] == before["strongroom_projects"] + 1
     assert after["strongroom_environments"] == before["strongroom_environments"] + 3
     assert after["strongroom_orgs_by_plan{plan=enterprise}"] == before["strongroom_orgs_by_plan{plan=enterprise}"] + 1
-    assert {"strongroom_webhook_dlq_messages", "strongroom_audit_sealing_lag_seconds"} <= set(after)
+    assert {
+        "strongroom_webhook_dlq_messages",
+        "strongroom_audit_sealing_lag_seconds",
+        "strongroom_audit_scopes_behind",
+        "strongroom_secrets",
+        "strongroom_webhook_deliveries{status=pending}",
+        "strongroom_webhook_deliveries{status=failed}",
+    } <= set(after)
 
 
 # --------------------------------------------------------------------------- plans and limits
@@ -203,6 +212,98 @@ def test_every_bounded_create_stops_at_its_limit(api: Api) -> None:
         "service_tokens": 1,
         "webhooks": 1,
     }
+
+
+def test_an_expired_invitation_stops_counting_against_members(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given an org allowed two members: its owner and one pending invitation
+    owner = unique_email("expiring")
+    org = _org(api, owner)
+    _override(api, org["id"], members=2)
+    base = f"/v1/orgs/{org['id']}"
+    status, _, blocking = api(
+        "POST", f"{base}/invitations", user=owner, json={"email": unique_email("i1"), "role": "viewer"}
+    )
+    assert status == 201, blocking
+    later = {"email": unique_email("i2"), "role": "viewer"}
+    status, _, refused = api("POST", f"{base}/invitations", user=owner, json=later)
+    assert (status, refused["error"]["code"]) == (403, "plan_limit")
+    # When the pending invitation has expired (the clock the code reads moved past it)
+    real_now = clock.now
+    monkeypatch.setattr(clock, "now", lambda: real_now() + timedelta(days=8))  # INVITATION_TTL_HOURS: 168
+    # Then the next invitation is made, and the org counts its owner and that one
+    status, _, made = api("POST", f"{base}/invitations", user=owner, json=later)
+    assert status == 201, made
+    _, _, usage = api("GET", f"{base}/usage", user=owner)
+    assert (usage["usage"]["members"], usage["limits"]["members"]) == (2, 2)
+    # and the expired one says so, is not revoked twice, and cannot be accepted
+    listed = {i["id"]: i["status"] for i in api("GET", f"{base}/invitations", user=owner)[2]["data"]}
+    assert listed[blocking["id"]] == "expired"
+    status, _, body = api("DELETE", f"{base}/invitations/{blocking['id']}", user=owner)
+    assert (status, body["error"]["code"]) == (409, "invitation_not_pending")
+    assert api("POST", f"/v1/invitations/{blocking['token']}/accept", user=unique_email("late"))[0] == 410
+    assert api("GET", f"{base}/usage", user=owner)[2]["usage"]["members"] == 2
+    # and with nothing expired left, the limit holds
+    third = {"email": unique_email("i3"), "role": "viewer"}
+    assert api("POST", f"{base}/invitations", user=owner, json=third)[0] == 403
+
+
+def test_racing_creates_release_each_expired_invitation_once_and_never_pass_the_limit(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given an org allowed three members: its owner and two invitations, both expired since
+    owner = unique_email("race-release")
+    org = _org(api, owner)
+    _override(api, org["id"], members=3)
+    base = f"/v1/orgs/{org['id']}"
+    for n in range(2):
+        body = {"email": unique_email(f"old{n}"), "role": "viewer"}
+        assert api("POST", f"{base}/invitations", user=owner, json=body)[0] == 201
+    real_now = clock.now
+    monkeypatch.setattr(clock, "now", lambda: real_now() + timedelta(days=8))
+
+    # When ten invitations race for the two places the expired ones leave
+    def invite(n: int) -> int:
+        body = {"email": unique_email(f"new{n}"), "role": "viewer"}
+        return api("POST", f"{base}/invitations", user=owner, json=body)[0]
+
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        statuses = list(pool.map(invite, range(10)))
+    # Then two are made, the rest refused, and the org counts its owner and those two
+    assert statuses.count(201) == 2, statuses
+    assert set(statuses) <= {201, 403, 409}, statuses
+    assert api("GET", f"{base}/usage", user=owner)[2]["usage"]["members"] == 3
+    listed = [i["status"] for i in api("GET", f"{base}/invitations", user=owner)[2]["data"]]
+    assert sorted(listed) == ["expired", "expired", "pending", "pending"]
+
+
+def test_an_expired_service_token_stops_counting_against_service_tokens(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given an org allowed one service token, held by one that expires in a minute
+    owner = unique_email("tokexp")
+    org = _org(api, owner)
+    _override(api, org["id"], service_tokens=1)
+    base = f"/v1/orgs/{org['id']}"
+    assert api("POST", f"{base}/projects", user=owner, json={"name": "Web"})[0] == 201
+    soon = clock.iso(clock.now() + timedelta(minutes=1))
+    body = {"name": "short", "project": "web", "environment": "development", "expires_at": soon}
+    status, _, short = api("POST", f"{base}/tokens", user=owner, json=body)
+    assert status == 201, short
+    second = {"name": "next", "project": "web", "environment": "development"}
+    status, _, refused = api("POST", f"{base}/tokens", user=owner, json=second)
+    assert (status, refused["error"]["code"]) == (403, "plan_limit")
+    # When it has expired
+    real_now = clock.now
+    monkeypatch.setattr(clock, "now", lambda: real_now() + timedelta(minutes=2))
+    # Then the next token is made, and one is counted
+    status, _, made = api("POST", f"{base}/tokens", user=owner, json=second)
+    assert status == 201, made
+    assert api("GET", f"{base}/usage", user=owner)[2]["usage"]["service_tokens"] == 1
+    # and revoking the expired one moves no counter: the live one still holds the only place
+    assert api("DELETE", f"{base}/tokens/{short['id']}", user=owner)[0] == 204
+    assert api("GET", f"{base}/usage", user=owner)[2]["usage"]["service_tokens"] == 1
+    third = {"name": "third", "project": "web", "environment": "development"}
+    assert api("POST", f"{base}/tokens", user=owner, json=third)[0] == 403
 
 
 # --------------------------------------------------------------------------- rate limits

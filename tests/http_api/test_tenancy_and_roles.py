@@ -34,6 +34,12 @@ BODIES: dict[str, Any] = {
     "POST /v1/orgs/{org}/projects/{project}/environments": {"name": "Intruder"},
     "PATCH /v1/orgs/{org}/projects/{project}/environments/{env}": {"name": "Mine now"},
     "PUT /v1/orgs/{org}/projects/{project}/environments/{env}/secrets/{key}": {"value": "stolen"},
+    "PUT /v1/orgs/{org}/projects/{project}/environments/{env}/secrets/{key}/rotation": {
+        "interval_days": 30,
+        "rotator": {"type": "random"},
+    },
+    "POST /v1/orgs/{org}/shared-secrets": {"key": "DB_URL", "value": "stolen"},
+    "PUT /v1/orgs/{org}/shared-secrets/{key}": {"value": "stolen"},
     "PATCH /v1/orgs/{org}/projects/{project}/environments/{env}/secrets": {"set": {"STOLEN": "x"}},
     "POST /v1/orgs/{org}/projects/{project}/environments/{env}/secrets/{key}/rollback": {"version": 1},
     "POST /v1/orgs/{org}/projects/{project}/environments/{env}/import": {"format": "json", "content": "{}"},
@@ -65,6 +71,12 @@ BODIES: dict[str, Any] = {
     "POST /v1/orgs/{org}/webhooks/{id}/rotate-secret": {},
     "POST /v1/orgs/{org}/agents": {"name": "intruder"},
     "POST /v1/orgs/{org}/jobs": {"agent": "agt_01m8rt5w37jqc2tb0rg5cwrxf3", "type": "discover"},
+    "POST /v1/orgs/{org}/integrations": {
+        "type": "github_actions",
+        "project": "web",
+        "environment": "staging",
+        "config": {"repository": "acme/web", "token": "intruder"},
+    },
     "POST /v1/orgs/{org}/projects/{project}/environments/{env}/grants": {
         "principal": {"type": "user", "id": "usr_01m8rt5w37jqc2tb0rg5cwrxf3"},
         "suite": "x25519",
@@ -136,6 +148,8 @@ def victim(api: Api) -> dict[str, Any]:
     assert status == 200
     status, _, _saml = api("PUT", f"/v1/orgs/{slug}/sso/saml", user=owner, json=saml_config(f"{slug}.test"))
     assert status == 200
+    # It holds a shared secret by the name the routes use: reading, changing or deleting it is 404 too.
+    assert api("POST", f"/v1/orgs/{slug}/shared-secrets", user=owner, json={"key": "DB_URL", "value": "v"})[0] == 201
     return {"owner": owner, "org": org, "project": project, "invitation": inv, "user_id": me["id"], "role": role}
 
 

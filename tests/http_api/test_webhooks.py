@@ -143,6 +143,33 @@ def test_each_change_reaches_the_receiver_signed_and_without_values(
     assert all(d["response_code"] == 200 and d["attempts"] == 1 for d in log["data"])
 
 
+def test_shared_secret_changes_reach_an_org_wide_webhook_without_values(
+    api: Api, org: dict[str, Any], receiver: Callable[..., Receiver]
+) -> None:
+    r = receiver()
+    hook = subscribe(api, org, r.url, ["shared_secret.created", "shared_secret.updated", "shared_secret.deleted"])
+    owner, shared = org["owner"], f"{org['path']}/shared-secrets"
+    canary = "canary-" + pysecrets.token_hex(8)
+    assert api("POST", shared, user=owner, json={"key": "DSN", "value": canary})[0] == 201
+    assert api("GET", f"{shared}/DSN", user=owner)[0] == 200  # a read: not subscribed, not sent
+    assert api("PUT", f"{shared}/DSN", user=owner, json={"value": canary + "2"})[0] == 200
+    assert api("DELETE", f"{shared}/DSN", user=owner)[0] == 204
+
+    calls = r.wait(3)
+    verifier = Verifier(hook["secret"])
+    seen = []
+    for headers, raw in calls:
+        payload = verifier.verify(raw, headers)
+        assert canary not in raw.decode()
+        seen.append((payload["type"], payload["data"]["resource"], payload["data"]["project_id"]))
+    resource = {"type": "shared_secret", "id": "DSN"}
+    assert sorted(seen, key=lambda t: t[0]) == [
+        ("shared_secret.created", resource, None),
+        ("shared_secret.deleted", resource, None),
+        ("shared_secret.updated", resource, None),
+    ]
+
+
 def test_a_flaky_receiver_gets_the_event_on_the_fourth_attempt(
     api: Api, org: dict[str, Any], receiver: Callable[..., Receiver]
 ) -> None:

@@ -9,12 +9,12 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from strongroom import clock
 from strongroom.data.agents import AgentRecord
 from strongroom.domain import agents, discovery
-from strongroom.models.agents import JobCreate, WrapCreate
+from strongroom.models.agents import JobCreate, ReadJobCreate, WrapCreate
 from strongroom_cli.agent import Agent, JobError, read_file
 from strongroom_local.template import load_template, resources_of
 
@@ -76,11 +76,16 @@ def test_a_discovered_secret_has_one_id_per_org_cluster_provider_and_ref() -> No
     ],
 )
 def test_a_read_job_needs_its_ref_and_a_32_byte_key(params: dict[str, object]) -> None:
+    jobs: TypeAdapter[JobCreate] = TypeAdapter(JobCreate)
     with pytest.raises(ValidationError):
-        JobCreate.model_validate({"agent": "agt_01m8rt5w37jqc2tb0rg5cwrxf3", "type": "read", "params": params})
+        jobs.validate_python({"agent": "agt_01m8rt5w37jqc2tb0rg5cwrxf3", "type": "read", "params": params})
     good = {"ref": "a#b", "recipient_public_key": KEY32}
-    made = JobCreate.model_validate({"agent": "agt_01m8rt5w37jqc2tb0rg5cwrxf3", "type": "read", "params": good})
-    assert made.params == good
+    made = jobs.validate_python({"agent": "agt_01m8rt5w37jqc2tb0rg5cwrxf3", "type": "read", "params": good})
+    assert isinstance(made, ReadJobCreate)
+    assert made.params.model_dump() == good
+    # a discovery's params are its own: a read's are refused there
+    with pytest.raises(ValidationError):
+        jobs.validate_python({"agent": "agt_01m8rt5w37jqc2tb0rg5cwrxf3", "type": "discover", "params": good})
 
 
 def test_a_wrap_body_never_shows_its_sealed_box() -> None:

@@ -51,6 +51,10 @@ BEYOND_THE_TABLE = {
     "policies.manage": (ALL, ALL, NO, NO),
     # Agents hold a credential and run jobs on a cluster: administered as tokens are (docs/decisions.md, "Agents").
     "agents.manage": (ALL, ALL, NO, NO),
+    # Shared secrets (issue #15): read by every member who reads the org's projects, written by admins.
+    "shared_secrets.read": (ALL, ALL, ALL, ALL),
+    "shared_secrets.write": (ALL, ALL, NO, NO),
+    "integrations.manage": (ALL, ALL, NO, NO),
 }
 EXPECTED = {**DESIGN_TABLE, **BEYOND_THE_TABLE}
 

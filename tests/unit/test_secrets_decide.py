@@ -186,14 +186,15 @@ def test_a_change_within_100_items_fits_one_transaction() -> None:
 
 
 def test_a_change_past_100_items_does_not_fit_one_transaction() -> None:
-    # 95 versions + the snapshot item + the 5 parts of the previous revision, deleted + the audit
-    # event (2 reserved) = 103 items: the change is written ahead and published.
+    # 95 versions + the snapshot item + the 5 parts of the previous revision, deleted + 3 reserved
+    # (the audit event, a key check, the platform's secrets counter) = 104 items: the change is
+    # written ahead and published; 91 versions make exactly 100.
     state = _state({}, {}, revision=3, chunks=5)
 
     change = secrets.decide(state, _plan({f"K{n:02d}": "v" for n in range(95)}), _key(), scope=SCOPE, now=NOW, who=WHO)
 
     assert not secrets.fits_one_transaction(state, change)
-    fewer = secrets.decide(state, _plan({f"K{n:02d}": "v" for n in range(92)}), _key(), scope=SCOPE, now=NOW, who=WHO)
+    fewer = secrets.decide(state, _plan({f"K{n:02d}": "v" for n in range(91)}), _key(), scope=SCOPE, now=NOW, who=WHO)
     assert secrets.fits_one_transaction(state, fewer)
 
 

@@ -16,7 +16,7 @@ import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import click
 
@@ -506,6 +506,9 @@ def two_factor_disable(state: State, code: str) -> None:
 @click.option("--email", help="Log in with this account's password (else device login)")
 @click.option("--password-stdin", is_flag=True, help="With --email: read the password from stdin's first line")
 @click.option("--totp", help="With --email: the authenticator (or a recovery) code, when 2FA is on")
+@click.option("--sso", is_flag=True, help="With --email: sign in through your org's single sign-on, in a browser")
+@click.option("--sso-method", type=click.Choice(["oidc", "saml"]), help="With --sso: when the org has both")
+@click.option("--no-browser", is_flag=True, help="With --sso: print the sign-in URL instead of opening it")
 @click.option("--dev-user", help="Use the dev identity header against a stack with AUTH_MODE=dev")
 @click.option("--token", "--with-token", "with_token", help="Store this token (e.g. for CI)")
 @click.option("--approve", "approve_code", help="Approve another device's login code, as you")
@@ -520,15 +523,21 @@ def two_factor_disable(state: State, code: str) -> None:
 @click.option("--aws-iam", is_flag=True, help="With --identity: prove the ambient AWS role (SigV4, botocore)")
 @click.option("--aws-region", help="With --aws-iam: the STS region to sign for (default: the ambient region)")
 @click.pass_obj
-def login(state: State, email: str | None, password_stdin: bool, totp: str | None, dev_user: str | None,
-          with_token: str | None, approve_code: str | None, poll_timeout: int, identity_id: str | None,
-          oidc_token: str | None, oidc_token_file: Path | None, aws_iam: bool,
-          aws_region: str | None) -> None:  # fmt: skip
-    """Log in (device login by default; --email: with a password), or approve a device's code; a
-    workload logs in as a machine identity with --identity and --oidc-token(-file) or --aws-iam."""
+def login(state: State, email: str | None, password_stdin: bool, totp: str | None, sso: bool,
+          sso_method: str | None, no_browser: bool, dev_user: str | None, with_token: str | None,
+          approve_code: str | None, poll_timeout: int, identity_id: str | None, oidc_token: str | None,
+          oidc_token_file: Path | None, aws_iam: bool, aws_region: str | None) -> None:  # fmt: skip
+    """Log in (device login by default; --email: with a password; --sso --email: through the org's
+    single sign-on), or approve a device's code; a workload logs in as a machine identity with
+    --identity and --oidc-token(-file) or --aws-iam."""
     api = state.settings.api_url
     if identity_id or oidc_token or oidc_token_file or aws_iam:
         _workload_login(state, identity_id, oidc_token, oidc_token_file, aws_iam, aws_region)
+        return
+    if sso:
+        if not email or password_stdin or totp:
+            fail("--sso takes --email (its domain finds your org's single sign-on), and no password or code", 2)
+        _device_login(state, poll_timeout, sso=_sso_start(state, email, sso_method), open_browser=not no_browser)
         return
     if email:
         _password_login(state, email, password_stdin, totp)
@@ -551,8 +560,32 @@ def login(state: State, email: str | None, password_stdin: bool, totp: str | Non
     _device_login(state, poll_timeout)
 
 
-def _device_login(state: State, poll_timeout: int) -> None:
-    """RFC 8628: start, show the code, poll until it is approved (or refused, or too late)."""
+def _sso_start(state: State, email: str, method: str | None) -> str:
+    """The path that starts a browser sign-in with the org whose single sign-on claims the email's
+    domain (`GET /v1/sso/by-domain`), by `method` or the one it has (OIDC when it has both)."""
+    import httpx  # noqa: PLC0415
+
+    domain = email.rpartition("@")[2].strip().lower()
+    if "@" not in email or not domain:
+        fail("--email: give your work email address (its domain finds your org)", 2)
+    state.settings.check_destination(origin="login")
+    found = httpx.get(f"{state.settings.api_url}/v1/sso/by-domain", params={"domain": domain}, timeout=30.0)
+    if found.status_code == 404:
+        fail(f"no single sign-on is set up for {domain}")
+    if found.status_code != 200:
+        fail(f"single sign-on lookup failed: {_refused(found.status_code, found.json())}")
+    discovered = found.json()
+    methods: list[str] = discovered["methods"]
+    if method is not None and method not in methods:
+        fail(f"{domain} signs in with {', '.join(methods)}, not {method}", 2)
+    chosen = method or ("oidc" if "oidc" in methods else methods[0])
+    return f"/v1/sso/{chosen}/authorize?{urlencode({'org': discovered['org_id']})}"
+
+
+def _device_login(state: State, poll_timeout: int, *, sso: str | None = None, open_browser: bool = False) -> None:
+    """RFC 8628: start, show the code, poll until it is approved (or refused, or too late). With
+    `sso` (the path that starts a single sign-on): the browser signs in there and lands on the
+    console's device page with this code filled in, where the user approves it."""
     api = state.settings.api_url
     state.settings.check_destination(origin="login")  # the token comes back over this connection
     import httpx  # noqa: PLC0415
@@ -562,11 +595,23 @@ def _device_login(state: State, poll_timeout: int) -> None:
     if started.status_code != 200:
         fail(f"device login unavailable: {started.status_code} {started.text[:200]}")
     flow = started.json()
-    click.echo(f"To log in, approve code {flow['user_code']}", err=True)
-    click.echo(
-        f"  at {flow['verification_uri']} (signed in), or: strongroom login --approve {flow['user_code']}", err=True
-    )
+    if sso is None:
+        click.echo(f"To log in, approve code {flow['user_code']}", err=True)
+        click.echo(
+            f"  at {flow['verification_uri']} (signed in), or: strongroom login --approve {flow['user_code']}", err=True
+        )
     click.echo(f"CODE {flow['user_code']}")  # one line a script can read
+    if sso is not None:
+        landing = "/device?" + urlencode({"user_code": flow["user_code"]})
+        url = f"{api.rstrip('/')}{sso}&{urlencode({'return_to': landing})}"
+        click.echo(
+            f"Sign in with single sign-on, then approve code {flow['user_code']} on the page it opens:", err=True
+        )
+        click.echo(f"URL {url}")
+        if open_browser:
+            import webbrowser  # noqa: PLC0415
+
+            webbrowser.open(url)
     sys.stdout.flush()
     interval = int(flow["interval"])
     deadline = time.monotonic() + min(poll_timeout, int(flow["expires_in"]))
@@ -1192,15 +1237,16 @@ def secrets_rollback(state: State, key: str, version: int) -> None:
 @folder_option(recursive=True)
 @click.pass_obj
 def secrets_export(state: State, fmt: str) -> None:
-    """The values as a file: docker (`--env-file`, unquoted) and k8s (a Secret manifest) are made here."""
-    if fmt in {"docker", "k8s"}:
-        _export_here(state, fmt)
-        return
+    """The values as a file: docker (`--env-file`, unquoted) and k8s (a Secret manifest) are made
+    here, and every format of a client-encrypted environment (decrypted here)."""
     opened = _client_key(state)
     if opened is not None:  # a client-encrypted environment: decrypted and rendered here
         from strongroom_cli import e2e_commands  # noqa: PLC0415
 
         click.echo(e2e_commands.export_here(opened, state, fmt), nl=False)
+        return
+    if fmt in {"docker", "k8s"}:
+        _export_here(state, fmt)
         return
     if state.settings.is_service_token and fmt in RUNTIME_FORMATS:
         text = state.call("GET", f"/runtime/v1/secrets{_q(state, f'format={fmt}')}")
@@ -1481,3 +1527,15 @@ from strongroom_cli import render as _render  # noqa: E402, F401
 # isort: split
 # The agents' commands (agents, jobs, discovered, wraps, agent run) register themselves on `cli`.
 from strongroom_cli import agent_commands  # noqa: E402, F401
+
+# isort: split
+# `rotation show|set|remove|rotate` registers itself on `cli`.
+from strongroom_cli import rotation_commands  # noqa: E402, F401
+
+# isort: split
+# The org's shared secrets (`shared list|get|set|delete|versions`) register themselves on `cli`.
+from strongroom_cli import shared_commands  # noqa: E402, F401
+
+# isort: split
+# The integrations' commands (integrations list|create|show|status|sync|delete) register themselves on `cli`.
+from strongroom_cli import integration_commands  # noqa: E402, F401

@@ -334,13 +334,17 @@ def client_token(state: State, env: dict[str, Any], body: dict[str, Any]) -> dic
 
 
 def export_here(key: Opened, state: State, fmt: str) -> str:
-    if fmt not in {"json", "shell", "dotenv"}:
-        fail("a client-encrypted environment exports as dotenv, shell or json (rendered here)", 2)
+    """Every export format (formats.VALUE_FORMATS), rendered here from the decrypted values."""
     if state.settings.is_service_token:  # a client-made token: its ciphertexts from the runtime API
         stored = state.call("GET", "/runtime/v1/secrets?format=json")["secrets"]
     else:
         stored = secret_values(state, state.env_path())
-    return formats.values_text({name: key.decrypt(name, value) for name, value in stored.items()}, fmt)
+    name = "-".join(p for p in (state.settings.project, state.settings.env) if p) or "strongroom"
+    values = {k: key.decrypt(k, value) for k, value in stored.items()}
+    try:
+        return formats.values_text(values, fmt, name=name.lower())
+    except formats.Unrepresentable as exc:
+        fail(str(exc), 2)
 
 
 def import_here(key: Opened, state: State, content: str, fmt: str, *, overwrite: bool) -> dict[str, int]:

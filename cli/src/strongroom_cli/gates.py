@@ -51,10 +51,16 @@ def failures(report: dict[str, Any]) -> str:
     return "; ".join(parts) or "invalid"
 
 
+def template_failures(settings: Settings) -> str:
+    """What the environment fails of its project's template, now ("" when it passes); with
+    `run --path`, the template against that folder's keys."""
+    folder = settings.folder_query().lstrip("&")
+    return failures(_get(settings, f"{environment_path(settings)}/validate{'?' + folder if folder else ''}"))
+
+
 def require_valid(settings: Settings, command: str) -> None:
     """run.RunError (exit 1) when the environment fails its template: the command does not run."""
-    folder = settings.folder_query().lstrip("&")  # `run --path`: the template against that folder's keys
-    found = failures(_get(settings, f"{environment_path(settings)}/validate{'?' + folder if folder else ''}"))
+    found = template_failures(settings)
     if found:
         raise run.RunError(f"not running {command}: the environment fails its template ({found})")
 

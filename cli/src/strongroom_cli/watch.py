@@ -17,6 +17,9 @@ a signal: `run` ends by the same signal). While the server cannot be reached (or
 command keeps running with the values it has, with one warning, and polling goes on: when the
 server answers again, so does the watch.
 
+With `--require-valid`, a change is applied only when the environment still passes its template:
+one that fails it is noted and the command keeps the values it has (as it would not have started).
+
 `--mount` and `--template` files (files.py) are written before the command starts and again
 before each restart or signal; the mount's directory is removed when `run` ends (SIGTERM too).
 Without `--watch`, `--mount` still makes `run` the parent (someone must remove the file).
@@ -248,7 +251,24 @@ class Supervisor:
             self.apply(after, keys)
         return self.interval
 
+    def invalid(self) -> str:
+        """With --require-valid: why the changed environment fails its template ("" when it
+        passes): the command goes on with the values it has, as when it started."""
+        if not self.options.get("require-valid"):
+            return ""
+        from strongroom_cli import gates  # noqa: PLC0415 - a CI gate: one more request, when asked
+
+        try:
+            found = gates.template_failures(self.settings)
+        except run.RunError as exc:
+            return f"its template could not be checked ({exc})"
+        return f"the environment fails its template ({found})" if found else ""
+
     def apply(self, values: dict[str, str], keys: str) -> None:
+        refused = self.invalid()
+        if refused:
+            run._note(f"changed: {keys}, but not applied: {refused}")
+            return
         try:
             self.write_files(self.opened(values))  # a template that fails changes nothing
         except (files.FileError, run.RunError) as exc:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.openapi.params import Path, Query
+from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 
 from strongroom.domain import agent_jobs, agents, discovery
 from strongroom.http.app import build_app, make_handler
@@ -74,7 +74,7 @@ def revoke_agent(org: OrgRef, id: AgentRef) -> Agent:  # noqa: A002 - the contra
 
 
 @app.post("/v1/orgs/<org>/jobs", responses={201: {"description": "Queued for the agent"}})
-def create_job(org: OrgRef, body: JobCreate) -> Response[Job]:
+def create_job(org: OrgRef, body: Annotated[JobCreate, Body()]) -> Response[Job]:
     access = org_access(org, "agents.manage")
     return created(agent_jobs.create(access, body))
 

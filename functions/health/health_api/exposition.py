@@ -13,6 +13,7 @@ from strongroom.domain import plans, probes
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 MEDIA_TYPE = "text/plain"
+MAX_SCOPES = 20  # labelled series of per-scope sealing lag, worst first (bounded cardinality)
 
 
 class StoreCollector(Collector):
@@ -34,11 +35,29 @@ class StoreCollector(Collector):
             yield GaugeMetricFamily(
                 "strongroom_webhook_dlq_messages", "Webhook deliveries in the dead-letter queue", value=g.dlq_messages
             )
+        yield GaugeMetricFamily("strongroom_secrets", "Live secrets (all orgs)", value=g.secrets)
+        deliveries = GaugeMetricFamily(
+            "strongroom_webhook_deliveries", "Webhook deliveries of the last 30 days by status", labels=["status"]
+        )
+        for status, n in sorted(g.deliveries.items()):
+            deliveries.add_metric([status], n)
+        yield deliveries
         yield GaugeMetricFamily(
             "strongroom_audit_sealing_lag_seconds",
-            "Age of the oldest platform audit event not yet sealed into its Merkle tree",
+            "Age of the oldest audit event not yet sealed into its scope's Merkle tree (any scope)",
             value=g.sealing_lag_seconds,
         )
+        yield GaugeMetricFamily(
+            "strongroom_audit_scopes_behind", "Audit scopes with events not yet sealed", value=len(g.scopes_behind)
+        )
+        behind = GaugeMetricFamily(
+            "strongroom_audit_scope_sealing_lag_seconds",
+            f"Sealing lag of the {MAX_SCOPES} audit scopes furthest behind",
+            labels=["scope"],
+        )
+        for scope, lag in sorted(g.scopes_behind.items(), key=lambda kv: (-kv[1], kv[0]))[:MAX_SCOPES]:
+            behind.add_metric([scope], lag)
+        yield behind
 
 
 def render(gauges: probes.Gauges) -> str:

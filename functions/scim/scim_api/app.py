@@ -7,6 +7,8 @@ discovery endpoints, not in docs/openapi.json (docs/decisions.md)."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
@@ -24,6 +26,7 @@ from strongroom.models.scim_resources import (
     ScimUser,
     group_resource_type,
     group_schema,
+    matches,
     service_provider_config,
     user_resource_type,
     user_schema,
@@ -142,18 +145,26 @@ def _body() -> Any:
         raise scim.ScimInvalid("the body is not JSON", code="invalidSyntax") from None
 
 
-def _user(user: ScimUser, params: ResponseParameters[Any] | None, ctx: Context, status: int = 200) -> Response[Any]:
-    return _scim(user.model_dump(scim_ctx=ctx, response_parameters=params), status)
+def _tagged(response: Response[Any], resource: Any) -> Response[Any]:
+    """A single resource's answer carries its version as the ETag (RFC 7644 §3.14)."""
+    if resource.meta is not None and resource.meta.version:
+        response.headers["ETag"] = resource.meta.version
+    return response
 
 
-def _list(
-    org: OrgRecord, *, filter_: str | None, start_index: int, count: int, params: ResponseParameters[Any] | None
-) -> Response[Any]:
-    total, users = scim.list_users(org, user_name=scim.user_name_filter(filter_), start_index=start_index, count=count)
-    listing = ListResponse[ScimUser](
-        total_results=total, start_index=max(start_index, 1), items_per_page=len(users), resources=users
-    )
-    return _scim(listing.model_dump(scim_ctx=Context.SEARCH_RESPONSE, response_parameters=params))
+def _if_match() -> str | None:
+    return app.current_event.headers.get("if-match")
+
+
+def _unchanged(resource: Any) -> Response[Any] | None:
+    """304 for a GET whose If-None-Match names the resource's version."""
+    if matches(resource, app.current_event.headers.get("if-none-match")):
+        return _tagged(Response(status_code=304, body=""), resource)
+    return None
+
+
+def _answer(resource: Any, params: ResponseParameters[Any] | None, ctx: Context, status: int = 200) -> Response[Any]:
+    return _tagged(_scim(resource.model_dump(scim_ctx=ctx, response_parameters=params), status), resource)
 
 
 # --------------------------------------------------------------------------- discovery
@@ -209,7 +220,54 @@ def get_schema(id: str) -> Response[Any]:  # noqa: A002 - SCIM's name
     return _scim(found.model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE))
 
 
-# --------------------------------------------------------------------------- Users
+# --------------------------------------------------------------------------- Users and Groups
+
+
+@dataclass(frozen=True)
+class _Kind:
+    """What the routes of one resource type call (domain/scim.py for Users, scim_groups.py for
+    Groups): the same nine routes serve both."""
+
+    name: str  # the path segment: Users, Groups
+    check_filter: Callable[[str | None], object]  # 400 invalidFilter for a filter the type cannot run
+    parse: Callable[[Any, Context], Any]
+    parse_patch: Callable[[Any], Any]
+    page: Callable[[OrgRecord, str | None, int, int], tuple[int, list[Any]]]  # (filter, start, count)
+    get: Callable[[OrgRecord, str], Any]
+    create: Callable[[OrgRecord, Any], Any]
+    replace: Callable[..., Any]
+    patch: Callable[..., Any]
+    delete: Callable[..., None]
+
+
+USERS = _Kind(
+    name="Users",
+    check_filter=scim.user_name_filter,
+    parse=scim.parse_user,
+    parse_patch=scim.parse_patch,
+    page=lambda org, f, start, count: scim.list_users(
+        org, user_name=scim.user_name_filter(f), start_index=start, count=count
+    ),
+    get=scim.get_user,
+    create=scim.create_user,
+    replace=scim.replace_user,
+    patch=scim.patch_user,
+    delete=scim.delete_user,
+)
+GROUPS = _Kind(
+    name="Groups",
+    check_filter=scim.display_name_filter,
+    parse=scim_groups.parse_group,
+    parse_patch=scim_groups.parse_patch,
+    page=lambda org, f, start, count: scim_groups.list_groups(
+        org, display_name=scim.display_name_filter(f), start_index=start, count=count
+    ),
+    get=scim_groups.get_group,
+    create=scim_groups.create_group,
+    replace=scim_groups.replace_group,
+    patch=scim_groups.patch_group,
+    delete=scim_groups.delete_group,
+)
 
 
 def _listing() -> dict[str, Any]:
@@ -233,31 +291,6 @@ def _searching() -> dict[str, Any]:
     }
 
 
-def _located(response: Response[Any], meta: Any) -> Response[Any]:
-    """A created resource's answer carries its location (RFC 7644 §3.3)."""
-    if meta is not None and meta.location:
-        response.headers["Location"] = meta.location
-    return response
-
-
-@app.get("/scim/v2/Users")
-def list_users() -> Response[Any]:
-    return _list(scim.caller_org(), **_listing())
-
-
-class NotImplementedHere(errors.AppError):
-    status = 501
-    code = "not_implemented"
-
-
-@app.post("/scim/v2/.search")
-def search_root() -> Response[Any]:
-    """A search across resource types is not served (RFC 7644 §3.12: 501): search /Users or
-    /Groups."""
-    scim.caller_org()  # a SCIM token of an active org
-    raise NotImplementedHere("search /Users/.search or /Groups/.search: the root does not search across types")
-
-
 def _search_request() -> SearchRequest[Any]:
     body = _body()
     try:
@@ -271,105 +304,166 @@ def _search_request() -> SearchRequest[Any]:
     return request
 
 
-@app.post("/scim/v2/Users/.search")
-def search_users() -> Response[Any]:
-    searched = _searching()  # the body is checked first, as before the org is read
-    return _list(scim.caller_org(), **searched)
-
-
-@app.post("/scim/v2/Users")
-def create_user() -> Response[Any]:
-    user = scim.parse_user(_body(), Context.RESOURCE_CREATION_REQUEST)
-    created = scim.create_user(scim.caller_org(), user)
-    response = _user(created, None, Context.RESOURCE_CREATION_RESPONSE, 201)
-    return _located(response, created.meta)
-
-
-@app.get("/scim/v2/Users/<id>")
-def get_user(id: str) -> Response[Any]:  # noqa: A002 - SCIM's name
-    params = _parameters(_query("attributes"), _query("excludedAttributes"))
-    return _user(scim.get_user(scim.caller_org(), id), params, Context.RESOURCE_QUERY_RESPONSE)
-
-
-@app.put("/scim/v2/Users/<id>")
-def replace_user(id: str) -> Response[Any]:  # noqa: A002 - SCIM's name
-    user = scim.parse_user(_body(), Context.RESOURCE_REPLACEMENT_REQUEST)
-    return _user(scim.replace_user(scim.caller_org(), id, user), None, Context.RESOURCE_REPLACEMENT_RESPONSE)
-
-
-@app.patch("/scim/v2/Users/<id>")
-def patch_user(id: str) -> Response[Any]:  # noqa: A002 - SCIM's name
-    patch = scim.parse_patch(_body())
-    return _user(scim.patch_user(scim.caller_org(), id, patch), None, Context.RESOURCE_PATCH_RESPONSE)
-
-
-@app.delete("/scim/v2/Users/<id>")
-def delete_user(id: str) -> Response[str]:  # noqa: A002 - SCIM's name
-    scim.delete_user(scim.caller_org(), id)
-    return Response(status_code=204, body="")
-
-
-# --------------------------------------------------------------------------- Groups
-
-
-def _group(group: ScimGroup, params: ResponseParameters[Any] | None, ctx: Context, status: int = 200) -> Response[Any]:
-    return _scim(group.model_dump(scim_ctx=ctx, response_parameters=params), status)
-
-
-def _group_list(
-    org: OrgRecord, *, filter_: str | None, start_index: int, count: int, params: ResponseParameters[Any] | None
+def _list(
+    kind: _Kind,
+    org: OrgRecord,
+    *,
+    filter_: str | None,
+    start_index: int,
+    count: int,
+    params: ResponseParameters[Any] | None,
 ) -> Response[Any]:
-    total, groups = scim_groups.list_groups(
-        org, display_name=scim.display_name_filter(filter_), start_index=start_index, count=count
-    )
-    listing = ListResponse[ScimGroup](
-        total_results=total, start_index=max(start_index, 1), items_per_page=len(groups), resources=groups
+    total, found = kind.page(org, filter_, start_index, count)
+    listing = ListResponse[ScimUser | ScimGroup](
+        total_results=total, start_index=max(start_index, 1), items_per_page=len(found), resources=found
     )
     return _scim(listing.model_dump(scim_ctx=Context.SEARCH_RESPONSE, response_parameters=params))
 
 
-@app.get("/scim/v2/Groups")
-def list_groups() -> Response[Any]:
-    return _group_list(scim.caller_org(), **_listing())
+def _created(kind: _Kind, org: OrgRecord, body: Any) -> Response[Any]:
+    made = kind.create(org, body)
+    response = _answer(made, None, Context.RESOURCE_CREATION_RESPONSE, 201)
+    if made.meta is not None and made.meta.location:
+        response.headers["Location"] = made.meta.location  # RFC 7644 §3.3
+    return response
 
 
-@app.post("/scim/v2/Groups/.search")
-def search_groups() -> Response[Any]:
-    searched = _searching()  # the body is checked first, as before the org is read
-    return _group_list(scim.caller_org(), **searched)
-
-
-@app.post("/scim/v2/Groups")
-def create_group() -> Response[Any]:
-    group = scim_groups.parse_group(_body(), Context.RESOURCE_CREATION_REQUEST)
-    created = scim_groups.create_group(scim.caller_org(), group)
-    response = _group(created, None, Context.RESOURCE_CREATION_RESPONSE, 201)
-    return _located(response, created.meta)
-
-
-@app.get("/scim/v2/Groups/<id>")
-def get_group(id: str) -> Response[Any]:  # noqa: A002 - SCIM's name
+def _got(kind: _Kind, org: OrgRecord, id_: str) -> Response[Any]:
     params = _parameters(_query("attributes"), _query("excludedAttributes"))
-    return _group(scim_groups.get_group(scim.caller_org(), id), params, Context.RESOURCE_QUERY_RESPONSE)
+    found = kind.get(org, id_)
+    return _unchanged(found) or _answer(found, params, Context.RESOURCE_QUERY_RESPONSE)
 
 
-@app.put("/scim/v2/Groups/<id>")
-def replace_group(id: str) -> Response[Any]:  # noqa: A002 - SCIM's name
-    group = scim_groups.parse_group(_body(), Context.RESOURCE_REPLACEMENT_REQUEST)
-    replaced = scim_groups.replace_group(scim.caller_org(), id, group)
-    return _group(replaced, None, Context.RESOURCE_REPLACEMENT_RESPONSE)
+def _replaced(kind: _Kind, org: OrgRecord, id_: str, body: Any) -> Response[Any]:
+    done = kind.replace(org, id_, body, if_match=_if_match())
+    return _answer(done, None, Context.RESOURCE_REPLACEMENT_RESPONSE)
 
 
-@app.patch("/scim/v2/Groups/<id>")
-def patch_group(id: str) -> Response[Any]:  # noqa: A002 - SCIM's name
-    patch = scim_groups.parse_patch(_body())
-    return _group(scim_groups.patch_group(scim.caller_org(), id, patch), None, Context.RESOURCE_PATCH_RESPONSE)
+def _patched(kind: _Kind, org: OrgRecord, id_: str, patch: Any) -> Response[Any]:
+    return _answer(kind.patch(org, id_, patch, if_match=_if_match()), None, Context.RESOURCE_PATCH_RESPONSE)
 
 
-@app.delete("/scim/v2/Groups/<id>")
-def delete_group(id: str) -> Response[str]:  # noqa: A002 - SCIM's name
-    scim_groups.delete_group(scim.caller_org(), id)
+def _deleted(kind: _Kind, org: OrgRecord, id_: str) -> Response[str]:
+    kind.delete(org, id_, if_match=_if_match())
     return Response(status_code=204, body="")
+
+
+# Each route names its caller (scim.caller_org: a SCIM token of an active org) after checking its
+# body, as tests/unit/test_route_permissions.py reads it; what it does is the type's (_Kind).
+
+
+@app.get(f"{PREFIX}/Users")
+def list_users() -> Response[Any]:
+    return _list(USERS, scim.caller_org(), **_listing())
+
+
+@app.post(f"{PREFIX}/Users/.search")
+def search_users() -> Response[Any]:
+    searched = _searching()
+    return _list(USERS, scim.caller_org(), **searched)
+
+
+@app.post(f"{PREFIX}/Users")
+def create_user() -> Response[Any]:
+    body = USERS.parse(_body(), Context.RESOURCE_CREATION_REQUEST)
+    return _created(USERS, scim.caller_org(), body)
+
+
+@app.get(f"{PREFIX}/Users/<id>")
+def get_user(id: str) -> Response[Any]:  # noqa: A002 - SCIM's name
+    return _got(USERS, scim.caller_org(), id)
+
+
+@app.put(f"{PREFIX}/Users/<id>")
+def replace_user(id: str) -> Response[Any]:  # noqa: A002 - SCIM's name
+    body = USERS.parse(_body(), Context.RESOURCE_REPLACEMENT_REQUEST)
+    return _replaced(USERS, scim.caller_org(), id, body)
+
+
+@app.patch(f"{PREFIX}/Users/<id>")
+def patch_user(id: str) -> Response[Any]:  # noqa: A002 - SCIM's name
+    patch = USERS.parse_patch(_body())
+    return _patched(USERS, scim.caller_org(), id, patch)
+
+
+@app.delete(f"{PREFIX}/Users/<id>")
+def delete_user(id: str) -> Response[str]:  # noqa: A002 - SCIM's name
+    return _deleted(USERS, scim.caller_org(), id)
+
+
+@app.get(f"{PREFIX}/Groups")
+def list_groups() -> Response[Any]:
+    return _list(GROUPS, scim.caller_org(), **_listing())
+
+
+@app.post(f"{PREFIX}/Groups/.search")
+def search_groups() -> Response[Any]:
+    searched = _searching()
+    return _list(GROUPS, scim.caller_org(), **searched)
+
+
+@app.post(f"{PREFIX}/Groups")
+def create_group() -> Response[Any]:
+    body = GROUPS.parse(_body(), Context.RESOURCE_CREATION_REQUEST)
+    return _created(GROUPS, scim.caller_org(), body)
+
+
+@app.get(f"{PREFIX}/Groups/<id>")
+def get_group(id: str) -> Response[Any]:  # noqa: A002 - SCIM's name
+    return _got(GROUPS, scim.caller_org(), id)
+
+
+@app.put(f"{PREFIX}/Groups/<id>")
+def replace_group(id: str) -> Response[Any]:  # noqa: A002 - SCIM's name
+    body = GROUPS.parse(_body(), Context.RESOURCE_REPLACEMENT_REQUEST)
+    return _replaced(GROUPS, scim.caller_org(), id, body)
+
+
+@app.patch(f"{PREFIX}/Groups/<id>")
+def patch_group(id: str) -> Response[Any]:  # noqa: A002 - SCIM's name
+    patch = GROUPS.parse_patch(_body())
+    return _patched(GROUPS, scim.caller_org(), id, patch)
+
+
+@app.delete(f"{PREFIX}/Groups/<id>")
+def delete_group(id: str) -> Response[str]:  # noqa: A002 - SCIM's name
+    return _deleted(GROUPS, scim.caller_org(), id)
+
+
+def _root_filter(filter_: str | None) -> list[tuple[_Kind, str | None]]:
+    """The types a root search reaches, each with its filter: `userName eq` reaches Users only,
+    `displayName eq` Groups only, no filter both; any other filter is 400 invalidFilter."""
+    if filter_ is None or not filter_.strip():
+        return [(USERS, None), (GROUPS, None)]
+    for kind in (USERS, GROUPS):
+        try:
+            kind.check_filter(filter_)
+        except scim.ScimInvalid:
+            continue
+        return [(kind, filter_)]
+    raise scim.ScimInvalid(
+        'a search across types supports `userName eq "…"` (Users) or `displayName eq "…"` (Groups)',
+        code="invalidFilter",
+    )
+
+
+@app.post(f"{PREFIX}/.search")
+def search_root() -> Response[Any]:
+    """A search across resource types (RFC 7644 §3.4.3): Users, then Groups, paged as one list."""
+    searched = _searching()  # the body is checked first, as before the org is read
+    org = scim.caller_org()
+    start, count = max(searched["start_index"], 1), max(min(searched["count"], MAX_RESULTS), 0)
+    found: list[ScimUser | ScimGroup] = []
+    total = before = 0
+    for kind, filter_ in _root_filter(searched["filter_"]):
+        # this type's part of the page: what is left of `count`, from where the page reaches it
+        of_kind, page = kind.page(org, filter_, max(start - before, 1), count - len(found))
+        found.extend(page)
+        total, before = total + of_kind, before + of_kind
+    listing = ListResponse[ScimUser | ScimGroup](
+        total_results=total, start_index=start, items_per_page=len(found), resources=found
+    )
+    return _scim(listing.model_dump(scim_ctx=Context.SEARCH_RESPONSE, response_parameters=searched["params"]))
 
 
 lambda_handler = make_handler(app, raw=raw_error, media_types=frozenset({JSON, SCIM}))

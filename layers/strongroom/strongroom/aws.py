@@ -44,6 +44,24 @@ def unsigned_client(name: str) -> Any:
     return _overrides.get(f"{name}:unsigned") or _unsigned_client(name)
 
 
+def assumed_client(name: str, *, region: str, credentials: dict[str, Any]) -> Any:
+    """A client of a customer's account, with the temporary credentials sts:AssumeRole gave (the
+    integrations' destinations). Never cached: the credentials live minutes. Tests may replace
+    it as `<name>:assumed`."""
+    import boto3  # noqa: PLC0415
+    from botocore.config import Config  # noqa: PLC0415
+
+    if f"{name}:assumed" in _overrides:
+        return _overrides[f"{name}:assumed"]
+    config = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=3, read_timeout=10)
+    return boto3.session.Session(
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+        region_name=region,
+    ).client(name, config=config)  # type: ignore[call-overload]
+
+
 def dynamodb() -> DynamoDBClient:
     return client("dynamodb")  # type: ignore[no-any-return]
 

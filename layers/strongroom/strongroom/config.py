@@ -63,6 +63,10 @@ class Settings(BaseModel):
     default_requests_per_minute: int = Field(default=600, ge=-1)
     metrics_token: str = ""
     webhook_dlq_url: str = ""
+    # Integrations (#17): the sync queue and the seconds between a failed sync's attempts (the
+    # queue's maxReceiveCount is one more than their number).
+    sync_queue_url: str = ""
+    sync_retry_schedule: str = "30,120,600,1800,3600"
     stripe_secret_key: str = ""
     stripe_secret_arn: str = ""
     stripe_webhook_secret: str = ""
@@ -113,6 +117,8 @@ _ENV = {
     "default_requests_per_minute": "DEFAULT_REQUESTS_PER_MINUTE",
     "metrics_token": "METRICS_TOKEN",
     "webhook_dlq_url": "WEBHOOK_DLQ_URL",
+    "sync_queue_url": "SYNC_QUEUE_URL",
+    "sync_retry_schedule": "SYNC_RETRY_SCHEDULE",
     "stripe_secret_key": "STRIPE_SECRET_KEY",
     "stripe_secret_arn": "STRIPE_SECRET_ARN",
     "stripe_webhook_secret": "STRIPE_WEBHOOK_SECRET",

@@ -14,6 +14,8 @@ PREFIXES = (
     *("pol", "chr"),  # governance: approval policies, change requests (access requests are req_)
     *("agt", "job", "wrp", "dsc"),  # agents, their jobs, sealed wraps, discovered secrets
     *("fld",),  # folders inside environments
+    "shr",  # an org's shared secrets (domain/shared_scope.py): derived from the org's ID, never minted
+    "int",  # integrations (syncs to AWS Secrets Manager, SSM, GitHub Actions)
 )
 ID_RE = re.compile(r"^(?P<prefix>[a-z]{3})_[0-9a-hjkmnp-tv-z]{26}$")
 

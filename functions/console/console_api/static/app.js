@@ -75,8 +75,15 @@ function select(label, options, attrs = {}) {
 const alertBox = () => h("p", { role: "alert" });
 const statusBox = () => h("p", { role: "status" });
 
+// The API's message; for a request it found invalid, also which fields and why (never the input).
 function showError(box, err) {
-  box.textContent = err instanceof ApiError ? err.message : "Something went wrong; try again.";
+  if (!(err instanceof ApiError)) {
+    box.textContent = "Something went wrong; try again.";
+    return;
+  }
+  const details = (err.body && err.body.error && err.body.error.details) || {};
+  const fields = err.code === "validation_error" && Array.isArray(details.fields) ? details.fields.filter((f) => f.field) : [];
+  box.textContent = fields.length ? `${err.message}: ${fields.map((f) => `${f.field} ${f.issue}`).join("; ")}` : err.message;
 }
 
 // Runs an action of a form: its errors go to `box` (role="alert"); the submit button is busy meanwhile.
@@ -100,6 +107,31 @@ function onSubmit(form, box, action) {
 function button(text, onclick, attrs = {}) {
   return h("button", { type: "button", ...attrs, onclick }, text);
 }
+
+// The handler of a button: its errors go to `box` (role="alert"), a 401 shows the sign-in.
+function act(box, action) {
+  return async () => {
+    box.textContent = "";
+    try {
+      await action();
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 401) return signIn();
+      showError(box, err);
+    }
+  };
+}
+
+// A GET whose 404 means "none yet" (a configuration not made): null instead of an error.
+async function optional(path) {
+  try {
+    return await api("GET", path);
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 404) return null;
+    throw err;
+  }
+}
+
+const commaList = (text) => text.split(",").map((item) => item.trim()).filter(Boolean);
 
 function table(headers, rows, caption) {
   return h(
@@ -144,6 +176,7 @@ function setAccount() {
   if (!me) return account.replaceChildren();
   account.replaceChildren(
     h("li", { class: "muted" }, me.email),
+    h("li", {}, h("a", { href: "#/account" }, "Account security")),
     h("li", {}, button("Sign out", signOut, { class: "secondary outline" })),
   );
 }
@@ -298,14 +331,17 @@ async function orgsPage() {
   );
 }
 
-function orgNav(org, current) {
+function orgNav(org, current, can) {
   const pages = [
     ["Projects", `#/orgs/${enc(org.slug)}`],
     ["Members", `#/orgs/${enc(org.slug)}/members`],
+    ["Roles", `#/orgs/${enc(org.slug)}/roles`],
     ["Service tokens", `#/orgs/${enc(org.slug)}/tokens`],
     ["Webhooks", `#/orgs/${enc(org.slug)}/webhooks`],
+    ["Governance", `#/orgs/${enc(org.slug)}/governance`],
+    can("sso.manage") || can("scim.manage") ? ["Single sign-on", `#/orgs/${enc(org.slug)}/sso`] : null,
     ["Audit log", `#/orgs/${enc(org.slug)}/audit`],
-  ];
+  ].filter(Boolean);
   return h(
     "nav",
     { "aria-label": "Organization" },
@@ -313,12 +349,15 @@ function orgNav(org, current) {
   );
 }
 
+// An org page's heading and navigation, and `can(permission)`: what the signed-in user holds in
+// the org (GET /v1/me/permissions), so that pages hide what the API would refuse.
 async function orgHeader(slug, current) {
-  const org = await api("GET", orgPath(slug));
+  const [org, mine] = await Promise.all([api("GET", orgPath(slug)), api("GET", `/v1/me/permissions?org=${enc(slug)}`)]);
+  const can = (permission) => Object.hasOwn(mine.permissions, permission);
   const trail = [["Organizations", "#/"], [org.name, `#/orgs/${enc(org.slug)}`]];
   if (current !== "Projects") trail.push([current, location.hash]);
   setCrumbs(trail);
-  return { org, header: [h("h1", {}, org.name), orgNav(org, current)] };
+  return { org, can, role: mine.role, header: [h("h1", {}, org.name), orgNav(org, current, can)] };
 }
 
 async function orgPage(slug) {
@@ -1052,6 +1091,712 @@ async function auditPage(slug, query) {
   await Promise.all([treeHead(), page(null)]);
 }
 
+// --------------------------------------------------------------------------- account security (two-factor)
+
+// Two-factor authentication of the signed-in account: set up (the TOTP secret and its otpauth URI,
+// shown this once), turned on by a code (the 10 recovery codes, shown once), turned off by a code.
+async function accountPage() {
+  setCrumbs([["Organizations", "#/"], ["Account security", "#/account"]]);
+  await loadMe();
+  const box = alertBox();
+  const done = statusBox();
+  const state = h("p", {});
+  const body = h("div", {});
+  const codeField = (help) => {
+    const code = field("Authentication code", { required: true, inputmode: "numeric", autocomplete: "one-time-code", spellcheck: "false", "aria-describedby": `${help}-help` });
+    return { code, help: h("small", { id: `${help}-help`, class: "muted" }, "The 6-digit code your authenticator app shows now (or a recovery code).") };
+  };
+
+  function showOn() {
+    state.replaceChildren("Two-factor authentication is ", h("strong", {}, "on"), ": signing in asks for a code of your authenticator app after the password.");
+    const { code, help } = codeField("off");
+    const form = h("form", { "aria-label": "Turn off two-factor authentication" }, code.label, help, h("button", { type: "submit", class: "secondary" }, "Turn off two-factor authentication"));
+    onSubmit(form, box, async () => {
+      await api("DELETE", "/v1/me/2fa", { body: { code: code.control.value.trim() } });
+      await loadMe();
+      done.textContent = "Two-factor authentication is off.";
+      showOff();
+    });
+    body.replaceChildren(h("h2", {}, "Turn it off"), form);
+  }
+
+  function showOff() {
+    state.replaceChildren("Two-factor authentication is ", h("strong", {}, "off"), ": a password alone signs in to this account.");
+    const start = button(
+      "Set up two-factor authentication",
+      act(box, async () => {
+        const setup = await api("POST", "/v1/me/2fa/setup");
+        const { code, help } = codeField("on");
+        const form = h("form", { "aria-label": "Turn on two-factor authentication" }, code.label, help, h("button", { type: "submit" }, "Turn on two-factor authentication"));
+        onSubmit(form, box, async () => {
+          const enabled = await api("POST", "/v1/me/2fa/enable", { body: { code: code.control.value.trim() } });
+          await loadMe();
+          done.textContent = "Two-factor authentication is on.";
+          state.replaceChildren("Signing in now asks for a code of your authenticator app after the password.");
+          body.replaceChildren(
+            shownOnce("Recovery codes", enabled.recovery_codes.join("\n"), "Each one signs in once instead of a code, e.g. when the phone is lost. Store them now: they are never shown again."),
+            h("p", {}, h("a", { href: "#/account" }, "Done")),
+          );
+        });
+        body.replaceChildren(
+          h("h2", {}, "1. Add the account to your authenticator app"),
+          shownOnce("Setup key", setup.secret, "Type it into the app (time-based, 6 digits, 30 seconds), or give it the link below."),
+          shownOnce("Setup link", setup.otpauth_uri, "An otpauth:// link, for apps and password managers that take one."),
+          h("h2", {}, "2. Enter the code it shows"),
+          form,
+        );
+        code.control.focus();
+      }),
+    );
+    body.replaceChildren(start);
+  }
+
+  render("Account security", h("h1", {}, "Account security"), h("p", { class: "muted" }, me.email), h("h2", {}, "Two-factor authentication"), state, box, done, body);
+  if (me.two_factor_enabled) showOn();
+  else showOff();
+}
+
+// --------------------------------------------------------------------------- roles
+
+const SCOPES = { all: "All environments", non_production: "Non-production", development: "Development only" };
+
+function describePermissions(permissions) {
+  const entries = Object.entries(permissions);
+  if (!entries.length) return h("span", { class: "muted" }, "none");
+  return entries.map(([name, scope]) => (scope === "all" ? name : `${name} (${SCOPES[scope] || scope})`)).join(", ");
+}
+
+// The org's roles: the four built-in ones and its custom roles, with their permissions; custom
+// roles created, changed and deleted by those holding roles.manage.
+async function rolesPage(slug) {
+  const { header, can } = await orgHeader(slug, "Roles");
+  const manage = can("roles.manage");
+  const catalog = await api("GET", "/v1/permissions");
+  const box = alertBox();
+  const done = statusBox();
+  const custom = h("div", {});
+  let editing = null; // the slug of the custom role the form edits, or null (a new one)
+
+  const formBox = alertBox();
+  const heading = h("h2", {}, "New custom role");
+  const name = field("Role name", { required: true, maxlength: 100 });
+  const slugField = field("Slug", { pattern: "[a-z0-9](?:[a-z0-9\\-]{0,62}[a-z0-9])?", placeholder: "from the name", autocomplete: "off", spellcheck: "false" });
+  const description = field("Description", { maxlength: 1000 });
+  const scopes = {};
+  const grid = table(
+    ["Permission", "What it allows", "Scope"],
+    catalog.data.map((p) => {
+      const options = [["", "—"], ["all", SCOPES.all], ...(p.environment_scoped ? [["non_production", SCOPES.non_production], ["development", SCOPES.development]] : [])];
+      scopes[p.name] = h("select", { "aria-label": p.name }, options.map(([value, text]) => h("option", { value }, text)));
+      return h("tr", {}, h("th", { scope: "row" }, h("code", {}, p.name)), h("td", {}, p.description), h("td", {}, scopes[p.name]));
+    }),
+    "Permissions (a scope narrows an environment permission)",
+  );
+  const submit = h("button", { type: "submit" }, "Create role");
+  const cancel = button("Cancel", () => reset(), { class: "secondary outline", hidden: true });
+  const form = h("form", { "aria-label": "Custom role" }, h("div", { class: "grid" }, name.label, slugField.label), description.label, grid, formBox, h("div", { class: "actions" }, submit, cancel));
+
+  function reset() {
+    editing = null;
+    heading.textContent = "New custom role";
+    submit.textContent = "Create role";
+    cancel.hidden = true;
+    slugField.label.hidden = false;
+    for (const control of [name.control, slugField.control, description.control]) control.value = "";
+    for (const control of Object.values(scopes)) control.value = "";
+  }
+
+  function edit(role) {
+    editing = role.slug;
+    heading.textContent = `Edit role ${role.name}`;
+    submit.textContent = "Save role";
+    cancel.hidden = false;
+    slugField.label.hidden = true;
+    name.control.value = role.name;
+    description.control.value = role.description || "";
+    for (const [permission, control] of Object.entries(scopes)) control.value = role.permissions[permission] || "";
+    name.control.focus();
+  }
+
+  onSubmit(form, formBox, async () => {
+    const permissions = {};
+    for (const [permission, control] of Object.entries(scopes)) if (control.value) permissions[permission] = control.value;
+    const body = { name: name.control.value, description: description.control.value, permissions };
+    if (editing) {
+      const saved = await api("PUT", `${orgPath(slug)}/roles/${enc(editing)}`, { body });
+      done.textContent = `Role ${saved.name} saved.`;
+    } else {
+      if (slugField.control.value) body.slug = slugField.control.value;
+      const created = await api("POST", `${orgPath(slug)}/roles`, { body });
+      done.textContent = `Role ${created.name} created (${created.slug}).`;
+    }
+    reset();
+    await load();
+  });
+
+  async function load() {
+    const roles = (await api("GET", `${orgPath(slug)}/roles`)).data;
+    custom.replaceChildren(
+      roles.length
+        ? table(
+            ["Role", "Slug", "Description", "Permissions", ""],
+            roles.map((role) =>
+              h(
+                "tr",
+                {},
+                h("th", { scope: "row" }, role.name),
+                h("td", {}, h("code", {}, role.slug)),
+                h("td", {}, role.description || "—"),
+                h("td", {}, describePermissions(role.permissions)),
+                h(
+                  "td",
+                  {},
+                  manage
+                    ? h(
+                        "div",
+                        { class: "actions" },
+                        button("Edit", () => edit(role), { class: "secondary outline", "aria-label": `Edit role ${role.name}` }),
+                        button(
+                          "Delete",
+                          act(box, async () => {
+                            if (!confirm(`Delete the role ${role.name}?`)) return;
+                            await api("DELETE", `${orgPath(slug)}/roles/${enc(role.slug)}`);
+                            done.textContent = `Role ${role.name} deleted.`;
+                            if (editing === role.slug) reset();
+                            await load();
+                          }),
+                          { class: "secondary outline", "aria-label": `Delete role ${role.name}` },
+                        ),
+                      )
+                    : "",
+                ),
+              ),
+            ),
+            "Custom roles",
+          )
+        : h("p", { class: "muted" }, "No custom role yet."),
+    );
+  }
+
+  render(
+    "Roles",
+    header,
+    box,
+    done,
+    h("h2", {}, "Custom roles"),
+    custom,
+    manage ? h("article", {}, heading, form) : h("p", { class: "muted" }, "Only members holding roles.manage create or change roles."),
+    h("h2", {}, "Built-in roles"),
+    table(
+      ["Role", "Permissions"],
+      catalog.roles.map((role) => h("tr", {}, h("th", { scope: "row" }, role.name), h("td", {}, describePermissions(role.permissions)))),
+      "Built-in roles (fixed)",
+    ),
+  );
+  await load();
+}
+
+// --------------------------------------------------------------------------- single sign-on and SCIM
+
+// A role a single sign-on's first sign-in gives: a built-in one but owner, or a custom role.
+async function defaultRoleSelect(slug, current) {
+  const customRoles = (await api("GET", `${orgPath(slug)}/roles`)).data;
+  const choice = select("Default role", [["viewer", "Viewer"], ["developer", "Developer"], ["admin", "Admin"], ...customRoles.map((r) => [r.slug, r.name])]);
+  choice.control.value = current || "viewer";
+  return choice;
+}
+
+async function ssoPage(slug) {
+  const { header, can } = await orgHeader(slug, "Single sign-on");
+  const box = alertBox();
+  const done = statusBox();
+  const sections = [];
+  if (can("sso.manage")) sections.push(await oidcSection(slug, done), await samlSection(slug, done));
+  else sections.push(h("p", { class: "muted" }, "Only owners configure single sign-on."));
+  if (can("scim.manage")) sections.push(scimSection(slug, done));
+  render("Single sign-on", header, box, done, sections);
+  for (const section of sections) if (section.load) await section.load();
+}
+
+function configView(rows) {
+  return h("dl", {}, rows.filter(([, value]) => value).flatMap(([term, value]) => [h("dt", {}, term), h("dd", {}, value)]));
+}
+
+async function oidcSection(slug, done) {
+  const path = `${orgPath(slug)}/sso/oidc`;
+  const config = await optional(path);
+  const box = alertBox();
+  const issuer = field("Issuer", { type: "url", required: true, placeholder: "https://login.example.com", value: config ? config.issuer : "" });
+  const clientId = field("Client ID", { required: true, autocomplete: "off", value: config ? config.client_id : "" });
+  const clientSecret = field("Client secret", { type: "password", required: true, autocomplete: "new-password", "aria-describedby": "oidc-secret-help" });
+  const domains = field("Email domains", { required: true, placeholder: "example.com, example.org", value: config ? config.domains.join(", ") : "" });
+  const role = await defaultRoleSelect(slug, config && config.default_role);
+  const view = h("div", {});
+  const show = (c) =>
+    view.replaceChildren(
+      c
+        ? configView([
+            ["Redirect URI (register it at the issuer)", h("code", {}, c.redirect_uri)],
+            ["Client secret", c.client_secret_set ? "set (sealed; never shown back)" : "not set"],
+            ["Updated", when(c.updated_at || c.created_at)],
+          ])
+        : h("p", { class: "muted" }, "Not configured."),
+    );
+  const remove = button(
+    "Remove OpenID Connect",
+    act(box, async () => {
+      if (!confirm("Remove the OpenID Connect sign-in? Members stay.")) return;
+      await api("DELETE", path);
+      done.textContent = "OpenID Connect sign-in removed.";
+      remove.hidden = true;
+      show(null);
+    }),
+    { class: "secondary outline", hidden: !config },
+  );
+  const form = h(
+    "form",
+    { "aria-label": "OpenID Connect" },
+    issuer.label,
+    h("div", { class: "grid" }, clientId.label, clientSecret.label),
+    h("small", { id: "oidc-secret-help", class: "muted" }, "Entered on every save: it is sealed and never shown back."),
+    h("div", { class: "grid" }, domains.label, role.label),
+    box,
+    h("div", { class: "actions" }, h("button", { type: "submit" }, "Save OpenID Connect"), remove),
+  );
+  onSubmit(form, box, async () => {
+    const saved = await api("PUT", path, {
+      body: { issuer: issuer.control.value, client_id: clientId.control.value, client_secret: clientSecret.control.value, domains: commaList(domains.control.value), default_role: role.control.value },
+    });
+    clientSecret.control.value = "";
+    done.textContent = "OpenID Connect sign-in saved.";
+    remove.hidden = false;
+    show(saved);
+  });
+  show(config);
+  return h("article", {}, h("h2", {}, "OpenID Connect"), view, form);
+}
+
+async function samlSection(slug, done) {
+  const path = `${orgPath(slug)}/sso/saml`;
+  const config = await optional(path);
+  const box = alertBox();
+  const entity = field("IdP entity ID", { required: true, value: config ? config.idp_entity_id : "" });
+  const ssoUrl = field("IdP sign-in URL", { type: "url", required: true, placeholder: "https://idp.example.com/sso/saml", value: config ? config.idp_sso_url : "" });
+  const cert = field("IdP signing certificate", { rows: 4, required: true, spellcheck: "false", placeholder: "-----BEGIN CERTIFICATE-----" }, "textarea");
+  if (config) cert.control.value = config.idp_x509_cert;
+  const domains = field("Email domains", { required: true, placeholder: "example.com", value: config ? config.domains.join(", ") : "" });
+  const role = await defaultRoleSelect(slug, config && config.default_role);
+  const view = h("div", {});
+  const show = (c) =>
+    view.replaceChildren(
+      c
+        ? configView([
+            ["SP entity ID", h("code", {}, c.sp_entity_id)],
+            ["ACS URL", h("code", {}, c.acs_url)],
+            ["Metadata", h("a", { href: c.metadata_url }, "Service provider metadata (XML)")],
+          ])
+        : h("p", { class: "muted" }, "Not configured."),
+    );
+  const remove = button(
+    "Remove SAML",
+    act(box, async () => {
+      if (!confirm("Remove the SAML sign-in? Members stay.")) return;
+      await api("DELETE", path);
+      done.textContent = "SAML sign-in removed.";
+      remove.hidden = true;
+      show(null);
+    }),
+    { class: "secondary outline", hidden: !config },
+  );
+  const form = h(
+    "form",
+    { "aria-label": "SAML" },
+    h("div", { class: "grid" }, entity.label, ssoUrl.label),
+    cert.label,
+    h("div", { class: "grid" }, domains.label, role.label),
+    box,
+    h("div", { class: "actions" }, h("button", { type: "submit" }, "Save SAML"), remove),
+  );
+  onSubmit(form, box, async () => {
+    const saved = await api("PUT", path, {
+      body: { idp_entity_id: entity.control.value, idp_sso_url: ssoUrl.control.value, idp_x509_cert: cert.control.value, domains: commaList(domains.control.value), default_role: role.control.value },
+    });
+    done.textContent = "SAML sign-in saved.";
+    remove.hidden = false;
+    show(saved);
+  });
+  show(config);
+  return h("article", {}, h("h2", {}, "SAML 2.0"), view, form);
+}
+
+function scimSection(slug, done) {
+  const path = `${orgPath(slug)}/scim/tokens`;
+  const box = alertBox();
+  const list = h("div", {});
+  const shown = h("div", {});
+  const name = field("SCIM token name", { required: true, maxlength: 100 });
+  const form = h("form", { "aria-label": "New SCIM token" }, name.label, box, h("button", { type: "submit" }, "Create SCIM token"));
+  async function load() {
+    const tokens = (await api("GET", `${path}?limit=100`)).data;
+    list.replaceChildren(
+      tokens.length
+        ? table(
+            ["Name", "Created", "Last used", ""],
+            tokens.map((t) =>
+              h(
+                "tr",
+                {},
+                h("td", {}, t.name),
+                h("td", {}, when(t.created_at)),
+                h("td", {}, when(t.last_used_at)),
+                h(
+                  "td",
+                  {},
+                  button(
+                    "Revoke",
+                    act(box, async () => {
+                      if (!confirm(`Revoke the SCIM token ${t.name}?`)) return;
+                      await api("DELETE", `${path}/${enc(t.id)}`);
+                      done.textContent = `SCIM token ${t.name} revoked.`;
+                      await load();
+                    }),
+                    { class: "secondary outline", "aria-label": `Revoke SCIM token ${t.name}` },
+                  ),
+                ),
+              ),
+            ),
+            "SCIM tokens",
+          )
+        : h("p", { class: "muted" }, "No SCIM token yet."),
+    );
+  }
+  onSubmit(form, box, async () => {
+    const created = await api("POST", path, { body: { name: name.control.value } });
+    shown.replaceChildren(shownOnce("SCIM token", created.token, `Give it to your identity provider's SCIM app, with the base URL ${location.origin}/scim/v2.`));
+    name.control.value = "";
+    await load();
+  });
+  const section = h("article", {}, h("h2", {}, "SCIM provisioning"), list, form, shown);
+  section.load = load;
+  return section;
+}
+
+// --------------------------------------------------------------------------- governance
+
+function duration(seconds) {
+  if (seconds % 86400 === 0) return `${seconds / 86400} d`;
+  if (seconds % 3600 === 0) return `${seconds / 3600} h`;
+  if (seconds % 60 === 0) return `${seconds / 60} min`;
+  return `${seconds} s`;
+}
+
+// Names for the ids governance items carry: projects, environments, members.
+async function orgNames(slug) {
+  const [projects, members] = await Promise.all([api("GET", `${orgPath(slug)}/projects?limit=500`), api("GET", `${orgPath(slug)}/members?limit=500`)]);
+  const names = {};
+  for (const p of projects.data) {
+    names[p.id] = p.name;
+    for (const e of p.environments || []) names[e.id] = e.name;
+  }
+  for (const m of members.data) names[m.user_id] = m.email;
+  const name = (id) => (me && id === me.id ? `${me.email} (you)` : names[id] || id);
+  return { projects: projects.data, name };
+}
+
+// Approval policies, access requests and change requests of an org.
+async function governancePage(slug) {
+  const { header, can } = await orgHeader(slug, "Governance");
+  const { projects, name } = await orgNames(slug);
+  const box = alertBox();
+  const done = statusBox();
+  const policies = h("div", {});
+  const requests = h("div", {});
+  const changes = h("div", {});
+  const where = (item) => `${name(item.project_id)} / ${name(item.environment_id)}`;
+
+  async function loadPolicies() {
+    const list = (await api("GET", `${orgPath(slug)}/approval-policies?limit=100`)).data;
+    policies.replaceChildren(
+      list.length
+        ? table(
+            ["Policy", "Project", "Environments", "Applies to", "Approvals", "Approvers", ""],
+            list.map((p) =>
+              h(
+                "tr",
+                {},
+                h("th", { scope: "row" }, p.name),
+                h("td", {}, name(p.project_id)),
+                h("td", {}, p.environment_ids.map(name).join(", ")),
+                h("td", {}, p.applies_to.map((a) => (a === "changes" ? "changes" : "access requests")).join(", ")),
+                h("td", {}, String(p.approvals_required)),
+                h("td", {}, p.approvers.map(name).join(", ")),
+                h(
+                  "td",
+                  {},
+                  can("policies.manage")
+                    ? button(
+                        "Delete",
+                        act(box, async () => {
+                          if (!confirm(`Delete the policy ${p.name}?`)) return;
+                          await api("DELETE", `${orgPath(slug)}/approval-policies/${enc(p.id)}`);
+                          done.textContent = `Policy ${p.name} deleted.`;
+                          await loadPolicies();
+                        }),
+                        { class: "secondary outline", "aria-label": `Delete policy ${p.name}` },
+                      )
+                    : "",
+                ),
+              ),
+            ),
+            "Approval policies",
+          )
+        : h("p", { class: "muted" }, "No approval policy: nothing waits for approval."),
+    );
+  }
+
+  function decide(kind, item, verb, label) {
+    return button(
+      label,
+      act(box, async () => {
+        let body = {};
+        if (verb === "reject") {
+          const reason = prompt("Why is it rejected?");
+          if (reason === null) return;
+          body = { reason };
+        }
+        await api("POST", `${orgPath(slug)}/${kind}/${enc(item.id)}/${verb}`, verb === "cancel" ? {} : { body });
+        done.textContent = `${kind === "access-requests" ? "Access request" : "Change request"} ${item.id}: ${{ approve: "approved", reject: "rejected", cancel: "cancelled" }[verb]}.`;
+        await (kind === "access-requests" ? loadRequests() : loadChanges());
+      }),
+      { class: verb === "approve" ? "" : "secondary outline", "aria-label": `${label} the request of ${name(item.requester_id || item.author_id)}` },
+    );
+  }
+
+  async function loadRequests() {
+    const list = (await api("GET", `${orgPath(slug)}/access-requests?limit=100`)).data;
+    requests.replaceChildren(
+      list.length
+        ? table(
+            ["Requester", "Where", "Permission", "For", "Reason", "Status", ""],
+            list.map((r) =>
+              h(
+                "tr",
+                {},
+                h("td", {}, name(r.requester_id)),
+                h("td", {}, where(r)),
+                h("td", {}, h("code", {}, r.permission)),
+                h("td", {}, duration(r.duration_seconds)),
+                h("td", {}, r.reason),
+                h("td", {}, r.status, r.status === "approved" && r.grant_expires_at ? [" until ", when(r.grant_expires_at)] : "", r.decision_reason ? ` (${r.decision_reason})` : ""),
+                h(
+                  "td",
+                  {},
+                  r.status !== "pending"
+                    ? ""
+                    : me && r.requester_id === me.id
+                      ? decide("access-requests", r, "cancel", "Cancel")
+                      : h("div", { class: "actions" }, decide("access-requests", r, "approve", "Approve"), decide("access-requests", r, "reject", "Reject")),
+                ),
+              ),
+            ),
+            "Access requests, newest first",
+          )
+        : h("p", { class: "muted" }, "No access request."),
+    );
+  }
+
+  async function loadChanges() {
+    const list = (await api("GET", `${orgPath(slug)}/change-requests?limit=100`)).data;
+    changes.replaceChildren(
+      list.length
+        ? table(
+            ["Change request", "Author", "Where", "Keys", "Status", "Opened"],
+            list.map((c) =>
+              h(
+                "tr",
+                {},
+                h("td", {}, h("a", { href: `#/orgs/${enc(slug)}/change-requests/${enc(c.id)}`, "aria-label": `Change request ${c.id}` }, h("code", {}, c.id))),
+                h("td", {}, name(c.author_id)),
+                h("td", {}, where(c)),
+                h("td", {}, c.changes.map((ch) => ch.key).join(", ")),
+                h("td", {}, c.status),
+                h("td", {}, when(c.created_at)),
+              ),
+            ),
+            "Change requests, newest first",
+          )
+        : h("p", { class: "muted" }, "No change request."),
+    );
+  }
+
+  // Asking for access: a timed permission on one environment, decided by the policy's approvers.
+  const askBox = alertBox();
+  const project = select("Project", projects.map((p) => [p.slug, p.name]));
+  const env = select("Environment", []);
+  const fill = () => {
+    const chosen = projects.find((p) => p.slug === project.control.value);
+    env.control.replaceChildren(...(chosen ? chosen.environments : []).map((e) => h("option", { value: e.slug }, e.name)));
+  };
+  project.control.addEventListener("change", fill);
+  fill();
+  const permission = select("Permission", [["secrets.read", "Read secrets"], ["secrets.write", "Write secrets"]]);
+  const hours = field("Hours", { type: "number", min: 1, max: 720, value: 1, required: true });
+  const reason = field("Reason", { required: true, maxlength: 1000 });
+  const ask = h(
+    "form",
+    { "aria-label": "Request access" },
+    h("div", { class: "grid" }, project.label, env.label, permission.label, hours.label),
+    reason.label,
+    askBox,
+    h("button", { type: "submit" }, "Request access"),
+  );
+  onSubmit(ask, askBox, async () => {
+    await api("POST", `${orgPath(slug)}/access-requests`, {
+      body: { project: project.control.value, environment: env.control.value, permission: permission.control.value, duration_seconds: Math.round(Number(hours.control.value) * 3600), reason: reason.control.value },
+    });
+    done.textContent = "Access requested: its approvers are told.";
+    reason.control.value = "";
+    await loadRequests();
+  });
+
+  // A new approval policy (policies.manage).
+  const policyBox = alertBox();
+  const policyName = field("Policy name", { required: true, maxlength: 100 });
+  const policyProject = select("Project", projects.map((p) => [p.slug, p.name]));
+  const envs = field("Environments", { required: true, value: "production", "aria-describedby": "policy-envs-help" });
+  const forRequests = h("input", { type: "checkbox", id: `f${++fieldCount}`, checked: true });
+  const forChanges = h("input", { type: "checkbox", id: `f${++fieldCount}` });
+  const approvals = field("Approvals required", { type: "number", min: 1, max: 10, value: 1, required: true });
+  const approvers = field("Approvers", { required: true, value: "admin", "aria-describedby": "policy-approvers-help" });
+  const selfApproval = h("input", { type: "checkbox", id: `f${++fieldCount}`, role: "switch" });
+  const bypass = h("input", { type: "checkbox", id: `f${++fieldCount}`, role: "switch", checked: true });
+  const policyForm = h(
+    "form",
+    { "aria-label": "New approval policy" },
+    h("div", { class: "grid" }, policyName.label, policyProject.label),
+    envs.label,
+    h("small", { id: "policy-envs-help", class: "muted" }, "Comma-separated environment slugs, e.g. production"),
+    h(
+      "fieldset",
+      {},
+      h("legend", {}, "Applies to"),
+      h("label", { for: forRequests.id }, forRequests, "Access requests"),
+      h("label", { for: forChanges.id }, forChanges, "Changes to secrets"),
+    ),
+    h("div", { class: "grid" }, approvals.label, approvers.label),
+    h("small", { id: "policy-approvers-help", class: "muted" }, "Comma-separated role slugs (e.g. admin) or user IDs"),
+    h(
+      "fieldset",
+      {},
+      h("label", { for: selfApproval.id }, selfApproval, "Requesters may approve their own"),
+      h("label", { for: bypass.id }, bypass, "Owners' own writes bypass it"),
+    ),
+    policyBox,
+    h("button", { type: "submit" }, "Create policy"),
+  );
+  onSubmit(policyForm, policyBox, async () => {
+    const appliesTo = [forRequests.checked ? "access_requests" : null, forChanges.checked ? "changes" : null].filter(Boolean);
+    if (!appliesTo.length) {
+      policyBox.textContent = "Choose what the policy applies to.";
+      return;
+    }
+    const created = await api("POST", `${orgPath(slug)}/approval-policies`, {
+      body: {
+        name: policyName.control.value,
+        project: policyProject.control.value,
+        environments: commaList(envs.control.value),
+        applies_to: appliesTo,
+        approvals_required: Number(approvals.control.value),
+        approvers: commaList(approvers.control.value),
+        allow_self_approval: selfApproval.checked,
+        owner_bypass: bypass.checked,
+      },
+    });
+    done.textContent = `Policy ${created.name} created.`;
+    policyName.control.value = "";
+    await loadPolicies();
+  });
+
+  render(
+    "Governance",
+    header,
+    box,
+    done,
+    h("h2", {}, "Access requests"),
+    requests,
+    projects.length ? h("details", {}, h("summary", {}, "Ask for access"), ask) : null,
+    h("h2", {}, "Change requests"),
+    changes,
+    h("h2", {}, "Approval policies"),
+    policies,
+    can("policies.manage") && projects.length ? h("details", {}, h("summary", {}, "New approval policy"), policyForm) : null,
+  );
+  await Promise.all([loadRequests(), loadChanges(), loadPolicies()]);
+}
+
+// One change request: what it changes (keys, actions and versions, never values), its approvals
+// and comments; approved or rejected by approvers, applied by its author once approved.
+async function changeRequestPage(slug, id) {
+  const { org, header } = await orgHeader(slug, "Governance");
+  const { name } = await orgNames(slug);
+  const path = `${orgPath(slug)}/change-requests/${enc(id)}`;
+  setCrumbs([["Organizations", "#/"], [org.name, `#/orgs/${enc(org.slug)}`], ["Governance", `#/orgs/${enc(org.slug)}/governance`], [id, location.hash]]);
+  const box = alertBox();
+  const done = statusBox();
+  const body = h("div", {});
+  const verb = { create: "added", update: "changed", delete: "deleted" };
+
+  function show(cr) {
+    const mine = me && cr.author_id === me.id;
+    const post = (what, label, payload, extra = {}) =>
+      button(
+        label,
+        act(box, async () => {
+          let sent = payload;
+          if (what === "reject") {
+            const reason = prompt("Why is it rejected?");
+            if (reason === null) return;
+            sent = { reason };
+          }
+          const answer = await api("POST", `${path}/${what}`, sent === undefined ? {} : { body: sent });
+          done.textContent = { approve: "Approved.", reject: "Rejected.", apply: `Applied: the environment is at revision ${answer.applied_revision}.` }[what];
+          show(answer);
+        }),
+        extra,
+      );
+    const actions = [];
+    if (cr.status === "open" && !mine) actions.push(post("approve", "Approve", { comment: "" }), post("reject", "Reject", undefined, { class: "secondary outline" }));
+    if (cr.status === "approved" && mine) actions.push(post("apply", "Apply"));
+    const commentBox = alertBox();
+    const comment = field("Comment", { rows: 2, required: true, maxlength: 1000 }, "textarea");
+    const form = h("form", { "aria-label": "Add a comment" }, comment.label, commentBox, h("button", { type: "submit", class: "secondary" }, "Add comment"));
+    onSubmit(form, commentBox, async () => {
+      show(await api("POST", `${path}/comments`, { body: { body: comment.control.value } }));
+    });
+    const parts = [
+      h("p", {}, `${cr.status} · ${name(cr.project_id)} / ${name(cr.environment_id)} · by ${name(cr.author_id)} · opened `, when(cr.created_at), cr.status === "open" ? [" · decided by ", when(cr.expires_at)] : ""),
+      cr.decision_reason ? h("p", {}, `Reason: ${cr.decision_reason}`) : null,
+      table(
+        ["Key", "Change", "Version"],
+        cr.changes.map((c) => h("tr", {}, h("th", { scope: "row" }, h("code", {}, c.key)), h("td", {}, verb[c.action] || c.action), h("td", {}, `${c.old_version === null ? "new" : `v${c.old_version}`} → v${c.new_version}`))),
+        `Changes (values are never shown here) on revision ${cr.base_revision}`,
+      ),
+      actions.length ? h("div", { class: "actions" }, actions) : null,
+      h("h3", {}, "Approvals"),
+      cr.approvals.length
+        ? h("ul", {}, cr.approvals.map((a) => h("li", {}, `${name(a.user_id)} (step ${a.step}${a.bypass ? ", owner bypass" : ""}) `, when(a.at), a.comment ? `: ${a.comment}` : "")))
+        : h("p", { class: "muted" }, `None yet; ${cr.steps.map((s) => `${s.approvals_required} of ${s.approvers.map(name).join(", ")}`).join(", then ")}.`),
+      h("h3", {}, "Comments"),
+      cr.comments.length ? h("ul", {}, cr.comments.map((c) => h("li", {}, h("strong", {}, name(c.user_id)), " ", when(c.at), ": ", c.body))) : h("p", { class: "muted" }, "No comment."),
+      form,
+    ];
+    body.replaceChildren(...parts.filter(Boolean));
+  }
+
+  render(`Change request ${id}`, header, h("h2", {}, "Change request ", h("code", {}, id)), box, done, body);
+  show(await api("GET", path));
+}
+
 // --------------------------------------------------------------------------- pages mail and devices link to
 
 async function devicePage() {
@@ -1133,6 +1878,11 @@ const ROUTES = [
   [/^\/orgs\/([^/]+)\/webhooks$/, webhooksPage],
   [/^\/orgs\/([^/]+)\/webhooks\/([^/]+)$/, webhookPage],
   [/^\/orgs\/([^/]+)\/audit$/, auditPage],
+  [/^\/account$/, accountPage],
+  [/^\/orgs\/([^/]+)\/roles$/, rolesPage],
+  [/^\/orgs\/([^/]+)\/sso$/, ssoPage],
+  [/^\/orgs\/([^/]+)\/governance$/, governancePage],
+  [/^\/orgs\/([^/]+)\/change-requests\/([^/]+)$/, changeRequestPage],
   [/^\/orgs\/([^/]+)\/projects\/([^/]+)$/, projectPage],
   [/^\/orgs\/([^/]+)\/projects\/([^/]+)\/environments\/([^/]+)$/, environmentPage],
   [/^\/orgs\/([^/]+)\/projects\/([^/]+)\/environments\/([^/]+)\/secrets\/([^/]+)$/, secretPage],

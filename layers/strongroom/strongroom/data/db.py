@@ -595,6 +595,17 @@ def put_plain(item: dict[str, Any], *, condition: str | None = None) -> None:
         raise translate(exc) from exc
 
 
+def delete_plain(key: dict[str, str]) -> None:
+    """One unconditional, non-audited delete (bookkeeping: an aggregate's mark)."""
+    from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415
+
+    _forget([key])
+    try:
+        aws.dynamodb().delete_item(TableName=_table(), Key=serialize(key))
+    except (ClientError, BotoCoreError) as exc:
+        raise translate(exc) from exc
+
+
 def update_plain(
     key: dict[str, str],
     expression: str,

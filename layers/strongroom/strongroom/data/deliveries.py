@@ -11,7 +11,10 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from strongroom import clock
-from strongroom.data import db, keys
+from strongroom.data import counters, db, keys
+from strongroom.errors import Conflict
+
+ATTEMPTS = 4  # writes of a delivery that lost a race (its counter shard, its status)
 
 
 class DeliveryRecord(BaseModel):
@@ -63,40 +66,72 @@ def item(rec: DeliveryRecord, *, keep: timedelta) -> dict[str, Any]:
     }
 
 
-def create(rec: DeliveryRecord, *, keep: timedelta) -> db.Put:
-    """A transaction op: the new delivery (a taken ID fails)."""
-    return db.Put.new(item(rec, keep=keep))
+def create(rec: DeliveryRecord, *, keep: timedelta) -> list[db.Op]:
+    """Transaction ops: the new delivery (a taken ID fails) and its count among the platform's
+    deliveries by status (data/counters.py)."""
+    return [db.Put.new(item(rec, keep=keep)), counters.delivery_created(rec.created_at)]
 
 
 def create_once(rec: DeliveryRecord, *, keep: timedelta) -> bool:
-    """The fan-out's delivery, unaudited (the audit event it delivers is its record); False when
-    it exists already (an earlier read of the same stream record made it)."""
-    try:
-        db.put_plain(item(rec, keep=keep), condition="attribute_not_exists(PK)")
-    except Exception:  # noqa: BLE001 - already made by an earlier read of this record
-        return False
-    return True
+    """The fan-out's delivery, unaudited (the audit event it delivers is its record), counted in
+    the same transaction; False when it exists already (an earlier read of the same stream record
+    made it)."""
+    for attempt in range(ATTEMPTS):
+        try:
+            db.transact(create(rec, keep=keep))
+        except db.Contended:  # another write on the same counter shard: again
+            if attempt == ATTEMPTS - 1:
+                raise
+            continue
+        except Conflict:  # already made by an earlier read of this record
+            return False
+        return True
+    return False
 
 
 def record_attempt(rec: DeliveryRecord, fields: dict[str, Any], attempt: dict[str, Any]) -> None:
     """One attempt of the delivery: `fields` set (a None removes the attribute), `attempts`
-    counted and `attempt` appended to its log (unaudited bookkeeping of the dispatcher)."""
+    counted and `attempt` appended to its log (unaudited bookkeeping of the dispatcher). A status
+    change moves the platform's deliveries by status in the same transaction, conditional on the
+    status read (a concurrent receive of the same message moved it: read again)."""
+    current: DeliveryRecord | None = rec
+    for _ in range(ATTEMPTS):
+        if current is None or (current is not rec and current.status in {"succeeded", "failed"}):
+            return  # gone meanwhile (its webhook's purge), or settled by a concurrent receive
+        try:
+            _attempt_write(current, fields, attempt)
+        except Conflict:
+            current = get(rec.webhook_id, rec.id)
+            continue
+        return
+
+
+def _attempt_write(rec: DeliveryRecord, fields: dict[str, Any], attempt: dict[str, Any]) -> None:
     sets = [f"#{k} = :{k}" for k, v in fields.items() if v is not None]
     removes = [f"#{k}" for k, v in fields.items() if v is None]
-    db.update_plain(
+    status = fields.get("status") or rec.status
+    update = db.Update(
         keys.delivery(rec.webhook_id, rec.id),
         "SET "
         + ", ".join([*sets, "attempts = attempts + :one", "#log = list_append(if_not_exists(#log, :empty), :attempt)"])
         + (" REMOVE " + ", ".join(removes) if removes else ""),
-        condition="attribute_exists(PK)",
-        names={**{f"#{k}": k for k in fields}, "#log": "log"},
+        condition="#status = :was",
+        names={**{f"#{k}": k for k in fields}, "#log": "log", "#status": "status"},
         values={
             **{f":{k}": v for k, v in fields.items() if v is not None},
             ":one": 1,
             ":empty": [],
             ":attempt": [{k: v for k, v in attempt.items() if v is not None}],
+            ":was": rec.status,
         },
     )
+    if status == rec.status:
+        if not db.update_plain(
+            update.key, update.expression, condition="#status = :was", names=update.names, values=update.values
+        ):
+            raise Conflict("the delivery moved meanwhile")
+        return
+    db.transact([update, counters.delivery_moved(rec.created_at, {rec.status: -1, status: 1})])
 
 
 def recent_statuses(webhook_id: str, *, limit: int) -> list[str]:

@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from strongroom.data import db, keys
-from strongroom.errors import Conflict
+from strongroom.errors import AppError, Conflict
 
 PENDING = "pending"
 _STATUS = {"#st": "status"}
@@ -100,4 +100,35 @@ def mark_accepted(inv: InvitationRecord, user_id: str, now: str) -> db.Update:
         names=_STATUS,
         values={":accepted": "accepted", ":pending": PENDING, ":u": user_id, ":now": now},
         on_fail=Conflict("the invitation was already accepted", code="invitation_used"),
+    )
+
+
+# --------------------------------------------------------------------------- expired, released
+
+
+def expired_pending(org_id: str, now: str, *, limit: int) -> list[InvitationRecord]:
+    """Up to `limit` of the org's invitations still pending past their expiry (they count against
+    `members` until released: a create at the limit releases them; one Query of the partition)."""
+    found = db.query(
+        keys.org_partition(org_id),
+        prefix=keys.INVITE_PREFIX,
+        limit=limit,
+        filter_expression="#st = :pending AND expires_at <= :now",
+        filter_values={":pending": PENDING, ":now": now},
+        filter_names=_STATUS,
+    )
+    return [InvitationRecord.model_validate(i) for i in found.items]
+
+
+def release(inv: InvitationRecord, now: str, *, on_fail: AppError) -> db.Update:
+    """Pending past its expiry → expired (conditional on both, so that two creates never release
+    one invitation twice): it no longer counts against `members` (the create's transaction moves
+    the counter)."""
+    return db.Update(
+        keys.invitation(inv.org_id, inv.id),
+        "SET #st = :expired, released_at = :now",
+        condition="#st = :pending AND expires_at <= :now",
+        names=_STATUS,
+        values={":expired": "expired", ":pending": PENDING, ":now": now},
+        on_fail=on_fail,
     )

@@ -576,6 +576,31 @@ def plan_configs() -> dict[str, str]:
     return {PK: PLATFORM_PARTITION, SK: "PLANS"}
 
 
+SECRET_COUNTER_PREFIX = "COUNT#secrets#"  # noqa: S105 - a key prefix, not a password
+DELIVERY_COUNTER_PREFIX = "COUNT#deliveries#"
+SEALING_PREFIX = "SEALING#"
+
+
+def secret_counter(shard: int) -> dict[str, str]:
+    """One shard of the platform's count of live secrets (/metrics sums the shards)."""
+    return {PK: PLATFORM_PARTITION, SK: f"{SECRET_COUNTER_PREFIX}{shard:02d}"}
+
+
+def delivery_counter(day: str, shard: int) -> dict[str, str]:
+    """One shard of the webhook deliveries created on `day` (YYYY-MM-DD), by status."""
+    return {PK: PLATFORM_PARTITION, SK: f"{DELIVERY_COUNTER_PREFIX}{day}#{shard:02d}"}
+
+
+def sealing_mark(scope: str) -> dict[str, str]:
+    """An audit scope the sealer is behind on: since when (gone once it caught up)."""
+    return {PK: PLATFORM_PARTITION, SK: f"{SEALING_PREFIX}{scope}"}
+
+
+def counter_seed(name: str) -> dict[str, str]:
+    """The backfill of an aggregate (`secrets`, `deliveries`) ran: its marker."""
+    return {PK: PLATFORM_PARTITION, SK: f"SEEDED#{name}"}
+
+
 def org_listing_gsi(slug: str) -> dict[str, str]:
     return {GSI1PK: ORGS_GSI_PK, GSI1SK: slug}
 
@@ -598,3 +623,37 @@ def stripe_event(event_id: str) -> dict[str, str]:
 def stripe_customer(customer_id: str) -> dict[str, str]:
     """Which org a Stripe customer pays for."""
     return {PK: f"STRIPECUS#{customer_id}", SK: "CUSTOMER"}
+
+
+# --------------------------------------------------------------------------- rotation (ENV#<env> / ROTATION#<key>)
+
+ROTATION_DUE = "ROTATION#DUE"  # GSI1 partition of every rotation policy, by when it is next due
+
+
+def rotation(env_id: str, key: str) -> dict[str, str]:
+    """A secret's rotation policy and the state of its rotation in progress."""
+    return {PK: environment_partition(env_id), SK: f"ROTATION#{key}"}
+
+
+def rotation_due_index(due_at: str, env_id: str, key: str) -> dict[str, str]:
+    """GSI1 projection of a rotation policy: every policy, soonest due first (the worker's list)."""
+    return {GSI1PK: ROTATION_DUE, GSI1SK: f"{due_at}#{env_id}#{key}"}
+
+
+# --------------------------------------------------------------------------- integrations (#17)
+
+INTEGRATION_PREFIX = "INTEGRATION#"
+
+
+def integration(org_id: str, integration_id: str) -> dict[str, str]:
+    """An integration (a destination an environment's values are pushed to), in its org's partition."""
+    return {PK: org_partition(org_id), SK: f"{INTEGRATION_PREFIX}{integration_id}"}
+
+
+def environment_integrations_partition(env_id: str) -> str:
+    """GSI1: the integrations of one environment (what the sync's fan-in queries on a change)."""
+    return f"ENV#{env_id}#INTEGRATIONS"
+
+
+def integration_index(env_id: str, integration_id: str) -> dict[str, str]:
+    return {GSI1PK: environment_integrations_partition(env_id), GSI1SK: f"{INTEGRATION_PREFIX}{integration_id}"}

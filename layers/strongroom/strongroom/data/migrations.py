@@ -6,7 +6,9 @@ path does."""
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 from strongroom.data import db, keys, platform
@@ -114,9 +116,39 @@ def _backfill_project(org_id: str, project: dict[str, Any], envs: list[dict[str,
     )
 
 
+def count_platform_aggregates() -> int:
+    """2026-12-07 (issue #18): the aggregates /metrics reads, seeded from what the table holds:
+    live secrets (every environment's SNAPSHOT count, those awaiting their purge included: the
+    purge subtracts them) and webhook deliveries by status (those of the last
+    counters.DELIVERY_DAYS days, by the day they were made). Each is seeded once (a marker in the
+    same transaction); a second run changes nothing. Counts the writes since this version was
+    deployed made are in the shards already: run it right after deploying (docs/decisions.md,
+    2026-12-07). How many aggregates were seeded."""
+    from strongroom import clock  # noqa: PLC0415
+    from strongroom.data import counters  # noqa: PLC0415
+
+    seeded, at = 0, clock.now_iso()
+    if not counters.seeded("secrets"):
+        total = sum(int(i.get("count", 0)) for i in db.scan_prefix("SNAPSHOT") if i.get(keys.SK) == "SNAPSHOT")
+        counters.seed("secrets", [counters.secrets_moved(total)] if total else [], at)
+        seeded += 1
+    if not counters.seeded("deliveries"):
+        oldest = clock.iso(clock.now() - timedelta(days=counters.DELIVERY_DAYS))[:10]
+        by_day: dict[str, Counter[str]] = {}
+        for item in db.scan_prefix(keys.DELIVERY_PREFIX):
+            day = str(item.get("created_at", ""))[:10]
+            if item.get("entity") == "webhook_delivery" and day >= oldest:
+                by_day.setdefault(day, Counter())[str(item.get("status", "pending"))] += 1
+        ops: list[db.Op] = [counters.delivery_moved(f"{d}T00:00:00.000Z", dict(c)) for d, c in sorted(by_day.items())]
+        counters.seed("deliveries", ops, at)
+        seeded += 1
+    return seeded
+
+
 MIGRATIONS: tuple[tuple[str, Callable[[], int]], ...] = (
     ("2026-12-02 index environments by slug", index_environment_slugs),
     ("2026-12-03 count plan usage", count_plan_usage),
+    ("2026-12-07 count platform aggregates", count_platform_aggregates),
 )
 
 

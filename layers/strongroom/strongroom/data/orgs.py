@@ -240,6 +240,14 @@ def guard(
     holds more): a create past its plan's limit is refused in its own transaction, race-free."""
     moves = {USAGE[name]: delta for name, delta in (usage or {}).items() if delta}
     if owner_delta == 0 and not moves:
+        if limit is not None and limit[1] is not None:  # a create that released as many as it adds
+            return db.Check(
+                keys.org(org_id),
+                "#st = :active AND (attribute_not_exists(#lim) OR #lim <= :lim)",
+                names={**_STATUS, "#lim": USAGE[limit[0]]},
+                values={":active": "active", ":lim": limit[1]},
+                on_fail=limit[2],
+            )
         return active_check(org_id)
     if owner_delta:
         moves["owner_count"] = owner_delta

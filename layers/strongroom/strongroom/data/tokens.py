@@ -41,6 +41,9 @@ class TokenRecord(BaseModel):
     # its grant is sealed to; the client keeps the token (and so its private key).
     public_key: str | None = None
     suite: str | None = None
+    # Expired and no longer counted against the plan's `service_tokens` (a create at the limit
+    # released it); its revocation then moves no counter.
+    released_at: str | None = None
 
 
 # --------------------------------------------------------------------------- reads
@@ -134,8 +137,36 @@ def rotate(rec: TokenRecord, token_hash: str, now: str, *, on_fail: AppError) ->
 
 
 def revoke(rec: TokenRecord, *, on_fail: AppError) -> db.Delete:
-    """A transaction op: the token item's deletion (it must still exist)."""
-    return db.Delete(keys.service_token(rec.id), condition="attribute_exists(PK)", on_fail=on_fail)
+    """A transaction op: the token item's deletion (it must still exist, released or not as read:
+    the counter the revocation moves, or not, is the one it read)."""
+    released = "attribute_exists(released_at)" if rec.released_at else "attribute_not_exists(released_at)"
+    return db.Delete(keys.service_token(rec.id), condition=f"attribute_exists(PK) AND {released}", on_fail=on_fail)
+
+
+def expired_counted(org_id: str, now: str, *, limit: int) -> list[TokenRecord]:
+    """Up to `limit` of the org's service tokens past their expiry and still counted (an exchanged
+    token never was): one Query of the org's token index."""
+    found = db.query(
+        keys.org_tokens_partition(org_id),
+        index=keys.GSI1,
+        limit=limit,
+        filter_expression=(
+            "expires_at <= :now AND attribute_not_exists(released_at) AND attribute_not_exists(identity_id)"
+        ),
+        filter_values={":now": now},
+    )
+    return [TokenRecord.model_validate(i) for i in found.items if i.get("entity") == "service_token"]
+
+
+def release(rec: TokenRecord, now: str, *, on_fail: AppError) -> db.Update:
+    """Expired → no longer counted (conditional on both: two creates never release it twice)."""
+    return db.Update(
+        keys.service_token(rec.id),
+        "SET released_at = :now",
+        condition="attribute_exists(PK) AND expires_at <= :now AND attribute_not_exists(released_at)",
+        values={":now": now},
+        on_fail=on_fail,
+    )
 
 
 # --------------------------------------------------------------------------- bookkeeping

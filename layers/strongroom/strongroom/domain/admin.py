@@ -10,7 +10,7 @@ from datetime import timedelta
 from typing import Any
 
 from strongroom import clock
-from strongroom.data import chain, keys
+from strongroom.data import chain, counters, keys
 from strongroom.data import orgs as org_data
 from strongroom.data import platform as data
 from strongroom.data import projects as project_data
@@ -185,7 +185,8 @@ def stats() -> PlatformStats:
         orgs=counted.get("orgs", 0),
         users=counted.get("users", 0),
         orgs_by_plan={p: by_plan.get(p, 0) for p in plans.PLANS},
-        usage={name: totals.get(name, 0) for name in org_data.USAGE},
+        usage={**{name: totals.get(name, 0) for name in org_data.USAGE}, "secrets": counters.secrets_total()},
+        webhook_deliveries=counters.deliveries_by_status(),
     )
 
 

@@ -120,7 +120,12 @@ def create(access: OrgAccess, body: JobCreate) -> Job:
     access.require("agents.manage")
     agent = _agent_of_org(access.org.id, body.agent)
     rec = new_job(
-        access.org.id, agent, body.type, body.params, ttl_seconds=body.ttl_seconds, created_by=access.principal.id
+        access.org.id,
+        agent,
+        body.type,
+        body.params.model_dump(),
+        ttl_seconds=body.ttl_seconds,
+        created_by=access.principal.id,
     )
     chain.transact([job_op(rec)], audit=_job_event("job.created", rec))
     return view(rec)

@@ -41,7 +41,7 @@ from strongroom.data import projects as project_data
 from strongroom.data import secrets as secret_data
 from strongroom.data.orgs import OrgRecord
 from strongroom.data.projects import EnvironmentRecord
-from strongroom.domain import audit
+from strongroom.domain import audit, shared_scope
 from strongroom.errors import Conflict, Unavailable, Unprocessable
 from strongroom.models import KmsTest, OrgEncryption, OrgKeysRotated
 from strongroom.observability import logger
@@ -233,7 +233,8 @@ def _migrate(access: OrgAccess, target: str | None, action: str) -> OrgEncryptio
         _record_target(org, migration, action)
     destination = target or settings().kms_key_id
     environments = project_data.org_environments(org.id)
-    rewrapped = sum(_rewrap_environment(org.id, env, destination) for env in environments)
+    shared = shared_scope.environment(org.id)  # the org's shared secrets: keys of their own
+    rewrapped = sum(_rewrap_environment(org.id, env, destination) for env in [*environments, shared])
     data.finish_migration(org.id, clock.now_iso())
     refreshed = org.model_copy(
         update={"kms_key_arn": target, "encryption_status": data.ACTIVE, "encryption_updated_at": clock.now_iso()}
@@ -305,7 +306,7 @@ def _reencrypt(scope: crypto.Scope, wrapped: bytes, source: str, destination: st
 
 def rotate(access: OrgAccess) -> OrgKeysRotated:
     """A new data key version for every environment of the org (each one audited change)."""
-    from strongroom.domain import secrets  # noqa: PLC0415 - the change path lives there
+    from strongroom.domain import secrets, shared_secrets  # noqa: PLC0415 - the change path lives there
 
     access = _manage(access)
     projects = {p.id: p for p in project_data.active_projects(access.org.id)}
@@ -319,4 +320,6 @@ def rotate(access: OrgAccess) -> OrgKeysRotated:
         )
         secrets.rotate_key(env_access)
         rotated += 1
+    if secret_data.snapshot_head(shared_scope.shared_id(access.org.id)) is not None:
+        secrets.rotate_key(shared_secrets.store_access(access))  # the org's shared secrets too
     return OrgKeysRotated(environments=rotated, rotated_at=clock.now_iso())

@@ -163,12 +163,12 @@ def move_folder(access: EnvironmentAccess, folder_id: str, destination: str) -> 
         )
         return planned[-1]
 
-    committed = secrets.commit(access, plan)
+    revision, _versions, before, _at = secrets.commit(access, plan)
     return FolderChanged(
         id=folder_id,
         path=destination,
-        revision=committed.revision,
-        changes=secrets.restore_changes(committed.before, planned[-1]),
+        revision=revision,
+        changes=secrets.restore_changes(before, planned[-1]),
     )
 
 
@@ -204,10 +204,10 @@ def delete_folder(access: EnvironmentAccess, folder_id: str, *, recursive: bool)
         )
         return planned[-1]
 
-    committed = secrets.commit(access, plan)
+    revision, _versions, before, _at = secrets.commit(access, plan)
     return FolderChanged(
         id=folder_id,
         path=where[0],
-        revision=committed.revision,
-        changes=secrets.restore_changes(committed.before, planned[-1]),
+        revision=revision,
+        changes=secrets.restore_changes(before, planned[-1]),
     )

@@ -9,7 +9,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from collections import Counter
 from datetime import timedelta
+from typing import Any
 
 from strongroom import clock, ids
 from strongroom.config import settings
@@ -284,25 +286,36 @@ def invite(access: OrgAccess, body: InvitationCreate) -> InvitationCreated:
         created_at=clock.iso(now),
         expires_at=clock.iso(expires),
     )
-    epoch = int(expires.timestamp())
-    chain.transact(
-        [
-            data.guard(
-                access.org.id,
-                usage={"members": 1},
-                limit=("members", plans.room(access.org, "members"), plans.reached("members", _members(access))),
+    epoch, at = int(expires.timestamp()), clock.iso(now)
+
+    def attempt(released: list[InvitationRecord]) -> None:
+        """The invitation, counted against `members`, releasing the expired ones given."""
+        uses = Counter({body.role: 1})
+        uses.subtract(r.role for r in released)
+        metadata: dict[str, Any] = {"role": body.role, "email_sha256": _hash(body.email)}
+        if released:
+            metadata["released_expired_invitations"] = [r.id for r in released]
+        chain.transact(
+            [
+                data.guard(
+                    access.org.id,
+                    usage={"members": 1 - len(released)},
+                    limit=plans.limit_after_release(access.org, "members", len(released)),
+                ),
+                *invitations.create(inv, epoch),
+                *(invitations.release(r, at, on_fail=plans.released_meanwhile()) for r in released),
+                *roles.uses(access.org.id, dict(uses)),
+            ],
+            audit=audit.event(
+                "member.invited",
+                scope_id=access.org.id,
+                resource_type="invitation",
+                resource_id=inv.id,
+                metadata=metadata,
             ),
-            *invitations.create(inv, epoch),
-            *roles.uses(access.org.id, {body.role: 1}),
-        ],
-        audit=audit.event(
-            "member.invited",
-            scope_id=access.org.id,
-            resource_type="invitation",
-            resource_id=inv.id,
-            metadata={"role": body.role, "email_sha256": _hash(body.email)},
-        ),
-    )
+        )
+
+    plans.create_releasing(attempt, lambda: invitations.expired_pending(access.org.id, at, limit=plans.RELEASE_AT_MOST))
     return InvitationCreated.model_validate({**_invitation_view(inv).model_dump(), "token": token})
 
 
@@ -343,6 +356,8 @@ def accept(token: str) -> Org:
         raise NotFound("invitation not found")
     if inv.status == "accepted":
         raise Conflict("the invitation was already accepted", code="invitation_used")
+    if inv.status == "expired" or (inv.status == "pending" and clock.parse(inv.expires_at) <= clock.now()):
+        raise Gone("the invitation has expired; ask for a new one", code="invitation_expired")
     if inv.status != "pending":
         raise NotFound("invitation not found")
     if clock.parse(inv.expires_at) <= clock.now():
@@ -403,6 +418,6 @@ def my_permissions(org_ref: str) -> MyPermissions:
         perms = {
             k: v
             for k, v in perms.items()
-            if k in {"org.read", "members.read", "projects.read", "secrets.read", "audit.read"}
+            if k in {"org.read", "members.read", "projects.read", "secrets.read", "shared_secrets.read", "audit.read"}
         }
     return MyPermissions.model_validate({"org_id": access.org.id, "role": access.role, "permissions": perms})

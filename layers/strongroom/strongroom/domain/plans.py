@@ -6,13 +6,14 @@ a counter in their own transaction (data/orgs.py `guard`), so racing creates nev
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Literal
 
 from strongroom.data import db
 from strongroom.data import orgs as org_data
 from strongroom.data import platform as data
 from strongroom.data.orgs import OrgRecord
-from strongroom.errors import Forbidden
+from strongroom.errors import Conflict, Forbidden
 
 PlanName = Literal["free", "team", "enterprise"]
 PLANS: tuple[PlanName, ...] = ("free", "team", "enterprise")
@@ -125,3 +126,46 @@ def member_joins(org: OrgRecord, owner_delta: int = 0) -> db.Op:
         usage={"members": 1},
         limit=("members", room(org, "members"), reached("members", limit)),
     )
+
+
+# --------------------------------------------------------------------------- expired, released
+
+RELEASE_AT_MOST = 25  # expired invitations or tokens one create at the limit releases
+RELEASE_ATTEMPTS = 3
+
+
+def released_meanwhile() -> Conflict:
+    """The on_fail of a release op: another create released it first (read again, retry)."""
+    return Conflict("an expired item was released meanwhile; retry", code="released_meanwhile")
+
+
+def limit_after_release(org: OrgRecord, name: str, released: int) -> tuple[str, int | None, Forbidden]:
+    """The guard's limit for a create that releases `released` expired ones in its transaction."""
+    most = room(org, name)
+    return (name, None if most is None else most + released, reached(name, limit_of(org, name)))
+
+
+def create_releasing[T](attempt: Callable[[list[T]], None], expired: Callable[[], list[T]]) -> None:
+    """Write a create (`attempt([])`); refused at its plan's limit, write it again releasing the
+    expired items that still count (an expired invitation is not pending, an expired token cannot
+    be used: `attempt(found)` marks them released and moves the counter by one less each, in the
+    create's own transaction, conditional on each still being unreleased, so racing creates never
+    release one twice nor pass the limit). Still at the limit with nothing expired: 403 as before."""
+    try:
+        attempt([])
+        return
+    except Forbidden as exc:
+        if exc.code != "plan_limit":
+            raise
+        refused = exc
+    for _ in range(RELEASE_ATTEMPTS):
+        found = expired()
+        if not found:
+            raise refused
+        try:
+            attempt(found)
+            return
+        except Conflict as exc:
+            if exc.code != "released_meanwhile":
+                raise
+    raise refused

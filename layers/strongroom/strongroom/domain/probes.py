@@ -3,9 +3,10 @@ naming what failed), and the gauges of /metrics, derived from the store (per-ins
 mean nothing on Lambda; request metrics go to CloudWatch through Powertools Metrics instead).
 
 The gauges: platform counters (orgs, users: O(1)), the plan counters summed over the org listing
-(one paged Query of GSI1 `ORGS`), the dead-letter queue's depth and the platform audit scope's
-sealing lag. Nothing is read per org: a scrape stays a few requests (docs/decisions.md lists the
-gauges left for a stream-fed aggregate: secrets, deliveries by status, per-org sealing lag)."""
+(one paged Query of GSI1 `ORGS`), live secrets (one Query of its shards), webhook deliveries by
+status (one Query of the day buckets), the sealer's backlog (one Query of the scopes it is behind
+on, and the platform scope's oldest unsealed event) and the dead-letter queue's depth. Nothing is
+read per org: a scrape stays a few requests, however many orgs (data/counters.py)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from typing import Any
 from strongroom import aws, clock
 from strongroom.config import settings
 from strongroom.data import audit as audit_data
-from strongroom.data import db, keys
+from strongroom.data import counters, db, keys
 from strongroom.data import platform as platform_data
 from strongroom.data.orgs import USAGE
 from strongroom.models import Readiness
@@ -82,7 +83,10 @@ class Gauges:
     orgs_by_plan: Counter[str] = field(default_factory=Counter)
     usage: Counter[str] = field(default_factory=Counter)  # projects, environments, members, …
     dlq_messages: int | None = None
-    sealing_lag_seconds: float = 0.0
+    sealing_lag_seconds: float = 0.0  # the most any scope is behind
+    secrets: int = 0
+    deliveries: dict[str, int] = field(default_factory=dict)  # by status, those kept (30 days)
+    scopes_behind: dict[str, float] = field(default_factory=dict)  # scope -> seconds behind
 
 
 def _org_items() -> Iterator[dict[str, Any]]:
@@ -97,10 +101,17 @@ def _lag(scope: str, now: float) -> float:
 
 
 def gauges() -> Gauges:
-    """O(1) reads and one paged listing of the orgs' items: nothing per org."""
+    """A few Queries of aggregates and one paged listing of the orgs' items: nothing per org."""
     counted = platform_data.stats()
     out = Gauges(orgs=counted.get("orgs", 0), users=counted.get("users", 0))
-    out.sealing_lag_seconds = _lag(keys.PLATFORM_SCOPE, clock.now().timestamp())
+    now = clock.now()
+    out.scopes_behind = {
+        scope: max(0.0, now.timestamp() - clock.parse(since).timestamp())
+        for scope, since in counters.sealing_marks().items()
+    }
+    out.sealing_lag_seconds = max([_lag(keys.PLATFORM_SCOPE, now.timestamp()), *out.scopes_behind.values()])
+    out.secrets = counters.secrets_total()
+    out.deliveries = counters.deliveries_by_status(now)
     for item in _org_items():
         out.orgs_by_plan[str(item.get("plan") or "free")] += 1
         for name, attribute in USAGE.items():

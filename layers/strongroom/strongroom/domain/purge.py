@@ -21,14 +21,18 @@ from collections.abc import Callable
 from typing import Any
 
 from strongroom.context import SYSTEM, RequestContext, set_current
+from strongroom.data import counters as counter_data
 from strongroom.data import db, keys
 from strongroom.data import orgs as org_data
 from strongroom.data import purge as data
 from strongroom.data.purge import ENTITY, Kind, PurgeJob, job_op
+from strongroom.domain import shared_scope
 from strongroom.observability import logger, metrics
 
 STEP_ITEMS = 1000  # keys one step deletes at most (40 BatchWriteItem calls)
 
+DELIVERY_CHUNK = 60  # deliveries a transaction deletes, with their counters (at most 31 days' buckets)
+RELEASE_ATTEMPTS = 3  # a snapshot moving under the purge (a change that passed before the deletion)
 Keys = list[dict[str, str]]
 # A source: up to n keys of what is left, and whether nothing is left after them.
 Source = Callable[[int], tuple[Keys, bool]]
@@ -134,6 +138,43 @@ def _invitations(org_id: str) -> Source:
     return read
 
 
+def _snapshot(env_id: str) -> Source:
+    """The environment's snapshot: its SNAPSHOT item first, deleted together with the subtraction
+    of its live secrets from the platform's count (one transaction: a step run again finds it
+    gone and subtracts nothing), then its parts."""
+    head_key = keys.env_snapshot(env_id)
+    parts = _query(keys.environment_partition(env_id), keys.SNAPSHOT_PREFIX, keep=head_key)
+
+    def read(n: int) -> tuple[Keys, bool]:
+        for _ in range(RELEASE_ATTEMPTS):
+            head = db.get(head_key, attributes=["revision", "count"])
+            if head is None:
+                break
+            counter_data.release_snapshot(head_key, int(head.get("revision", 0)), int(head.get("count", 0)))
+        else:  # still moving under the purge: the stream's retry of this step tries again
+            raise db.Contended("the snapshot kept changing under its purge")
+        return parts(n)
+
+    return read
+
+
+class _Deliveries:
+    """A webhook's deliveries, each deleted together with its subtraction from the platform's
+    deliveries by status (a transaction of up to DELIVERY_CHUNK deletes, each conditional on the
+    status read, and their counters): the source removes what it returns (`removes`)."""
+
+    removes = True
+
+    def __init__(self, webhook_id: str) -> None:
+        self.partition = keys.deliveries_partition(webhook_id)
+
+    def __call__(self, n: int) -> tuple[Keys, bool]:
+        page = db.query(self.partition, limit=min(n, DELIVERY_CHUNK), attributes=("status", "created_at"))
+        if page.items:
+            counter_data.release_deliveries(page.items)
+        return [_key(i) for i in page.items], page.next_cursor is None
+
+
 def _environments(env_ids: list[str]) -> list[tuple[str, Source]]:
     """Wrapped data keys and snapshots of every environment first (once they are gone nothing of
     them can be decrypted, whatever an interrupted purge leaves), then the rest of each partition."""
@@ -142,8 +183,13 @@ def _environments(env_ids: list[str]) -> list[tuple[str, Source]]:
     for env_id, partition in partitions:
         out += [
             (f"datakeys:{env_id}", _query(partition, keys.DATA_KEY_PREFIX)),
-            (f"snapshot:{env_id}", _query(partition, keys.SNAPSHOT_PREFIX)),
+            (f"snapshot:{env_id}", _snapshot(env_id)),
         ]
+    # their integrations (in the org's partition, found by the environment's index): no sync after
+    out += [
+        (f"integrations:{env_id}", _scan_index(keys.environment_integrations_partition(env_id), lambda _i: True))
+        for env_id, _partition in partitions
+    ]
     out += [(f"partition:{env_id}", _query(partition)) for env_id, partition in partitions]
     return out
 
@@ -164,20 +210,21 @@ def _kms_claim(org_id: str) -> Source:
 
 def _env_ids(org_id: str, project_id: str | None = None) -> list[str]:
     """The environments of an org (or of one project), from their items in the org partition,
-    which the purge deletes only after their partitions."""
+    which the purge deletes only after their partitions; an org's also its shared secrets' store."""
     prefix = keys.environment_prefix(project_id) if project_id else "ENV#"
-    return [
+    found = [
         str(i["id"])
         for i in db.query_all(keys.org_partition(org_id), prefix=prefix)
         if i.get("entity") == "environment"
     ]
+    return found if project_id else [*found, shared_scope.shared_id(org_id)]
 
 
 def _sources(job: PurgeJob) -> list[tuple[str, Source]]:
     """What a purge removes, in order; the names are stable while it runs."""
     org_partition = keys.org_partition(job.org_id)
     if job.kind == "webhook":
-        return [("deliveries", _query(keys.deliveries_partition(job.target_id)))]
+        return [("deliveries", _Deliveries(job.target_id))]
     if job.kind == "environment":
         return [
             ("tokens", _service_tokens(job.org_id, env_id=job.target_id)),
@@ -207,7 +254,7 @@ def _sources(job: PurgeJob) -> list[tuple[str, Source]]:
         ("discovered", _query(keys.discovered_partition(job.org_id))),
         ("pats", _narrowed_pats(job.org_id)),
         *_environments(_env_ids(job.org_id)),
-        *((f"deliveries:{w}", _query(keys.deliveries_partition(w))) for w in webhooks),
+        *((f"deliveries:{w}", _Deliveries(w)) for w in webhooks),
         ("invitations", _invitations(job.org_id)),
         # once nothing encrypted under its customer key is left, and while the tombstone (which
         # names the key) still stands: the key may serve another org from then on
@@ -230,7 +277,8 @@ def step(job: PurgeJob, *, budget: int = STEP_ITEMS) -> str | None:
         exhausted = False
         while not exhausted and budget > 0:
             found, exhausted = source(budget)
-            db.delete_many(found)
+            if not getattr(source, "removes", False):
+                db.delete_many(found)
             budget -= len(found)
             exhausted = exhausted or not found
         if not exhausted:

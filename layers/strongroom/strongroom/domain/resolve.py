@@ -9,7 +9,9 @@ snapshots are read in one request (plus one for the parts of those past one item
 References, expanded on read:
 - `${KEY}`: KEY as this environment sees it (own or inherited);
 - `${env.KEY}`: KEY in another environment of the project (as that environment sees it);
-- `${project.env.KEY}`: KEY in an environment of another project of the org.
+- `${project.env.KEY}`: KEY in an environment of another project of the org;
+- `${shared.KEY}`: the org's shared secret KEY (domain/shared_scope.py): `shared.` is reserved,
+  never read as an environment or project slug.
 Keys may contain dots, so a dotted name is read, in order, as a key of this environment, as
 `env.KEY`, as `project.env.KEY`. A name that matches none of them is left as written; `$${`
 writes a literal `${`. A cycle or a chain deeper than 10 is 422 naming the chain.
@@ -53,6 +55,7 @@ from strongroom.data import projects as project_data
 from strongroom.data import secrets as secret_data
 from strongroom.data.projects import EnvironmentRecord, ProjectRecord
 from strongroom.data.secrets import SnapshotRecord
+from strongroom.domain import shared_scope
 from strongroom.errors import Forbidden, Unprocessable
 from strongroom.models import MAX_VALUE_BYTES
 from strongroom.security import crypto
@@ -290,6 +293,7 @@ class Directory:
         self._ancestors: dict[str, list[EnvironmentRecord]] = {}
         self._by_id: dict[str, ProjectRecord] | None = None
         self._by_slug: dict[str, ProjectRecord] = {}
+        self._shared: EnvironmentRecord | None = None
 
     def can_list(self, project_id: str) -> bool:
         others = sum(1 for p in self._envs if p != self.home.id)
@@ -347,6 +351,12 @@ class Directory:
         """Where a dotted `${ref}` that is no key of env may point, in order: (environment, key)
         for `env.KEY`, then for `project.env.KEY`. `within_bounds` skips projects past the bound
         instead of refusing (reading ahead)."""
+        if ref.startswith(shared_scope.PREFIX):  # the org's shared secrets, and nothing else
+            self._shared = self._shared or shared_scope.environment(self.org_id)
+            yield self._shared, ref.removeprefix(shared_scope.PREFIX)
+            return
+        if shared_scope.is_shared(env):  # a shared value reaches other shared secrets only
+            return
         parts = ref.split(".")
         if len(parts) >= 2:
             other = self.environment(env.project_id, parts[0], reference=ref)
@@ -390,7 +400,7 @@ def check_writable(access: EnvironmentAccess, values: Mapping[str, str | None]) 
                 if other.id == env.id:
                     continue
                 _not_client_encrypted(other, ref)
-                if not all(access.allows("secrets.read", e) for e in [other, *directory.ancestors(other)]):
+                if not all(shared_scope.may_read(access, e, writer=True) for e in [other, *directory.ancestors(other)]):
                     raise Forbidden(
                         f"{name} refers to ${{{ref}}}, which you ({access.role}) cannot read; "
                         "a reference may only expand to what its writer can read",
@@ -585,11 +595,13 @@ class Resolver:
         """Whether the reader may read env's view (env and its ancestors)."""
         if self.access.principal.environment_id == env.id:
             return True  # a token's own environment, as view() reads it
-        return all(self.access.allows("secrets.read", e) for e in [env, *self.ancestors(env)])
+        return all(shared_scope.may_read(self.access, e) for e in [env, *self.ancestors(env)])
 
     def _label(self, env: EnvironmentRecord, name: str, origin: EnvironmentRecord) -> str:
         if env.id == origin.id:
             return name
+        if shared_scope.is_shared(env):
+            return f"{shared_scope.PREFIX}{name}"
         if env.project_id == origin.project_id:
             return f"{env.slug}.{name}"
         project = self.directory.known_project(env.project_id)
@@ -689,7 +701,7 @@ class Resolver:
         return found
 
     def _readable(self, env: EnvironmentRecord, ref: str) -> None:
-        if not self.access.allows("secrets.read", env):
+        if not shared_scope.may_read(self.access, env):
             raise Forbidden(
                 f"a value refers to ${{{ref}}}, which your role ({self.access.role}) cannot read",
                 code="reference_forbidden",
@@ -731,7 +743,8 @@ class Resolver:
                 grants=role_grants(self.access.org.id, role),
             )
         )
-        if writer is None or not all(writer.allows("secrets.read", e) for e in [target, *self.ancestors(target)]):
+        readable = [target, *self.ancestors(target)]
+        if writer is None or not all(shared_scope.may_read(writer, e, writer=True) for e in readable):
             raise Forbidden(
                 f"{name} refers to ${{{ref}}}, which the one who wrote it ({entry.updated_by}) cannot read; "
                 "someone who can must write the value again",

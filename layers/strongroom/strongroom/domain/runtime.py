@@ -2,12 +2,13 @@
 exactly as the management API shows it.
 
 The ETag names every snapshot the answer was computed from, with its revision (the token's
-environment, its ancestors, environments its references reach). `If-None-Match` with it is
-answered by reading those snapshot items alone: when no revision moved, 304, without decrypting
-and without KMS. A tag is compared only when it is well formed (environment ids, plain-digit
-revisions) and names only environments the token reads; any other tag is a miss, whatever
-environments it names, so it tells nothing about them. A read that returns values writes one
-`secrets.read` audit event.
+environment, its ancestors, environments its references reach, the org's shared secrets when a
+value references them: a change of a shared secret moves that revision, never the
+environment's). `If-None-Match` with it is answered by reading those snapshot items alone: when
+no revision moved, 304, without decrypting and without KMS. A tag is compared only when it is
+well formed (environment or shared ids, plain-digit revisions) and names only environments the
+token reads; any other tag is a miss, whatever environments it names, so it tells nothing about
+them. A read that returns values writes one `secrets.read` audit event.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from strongroom import ids
 from strongroom.context import principal
 from strongroom.data import chain, grants
 from strongroom.data import secrets as secret_data
-from strongroom.domain import audit, formats, paths
+from strongroom.domain import audit, formats, paths, shared_scope
 from strongroom.domain.resolve import Resolver, etag
 from strongroom.errors import Forbidden, NotFound, Unprocessable
 from strongroom.models import EnvironmentKey, RuntimeIdentity
@@ -75,7 +76,8 @@ def _parse(tag: str, variant: str = "") -> dict[str, int] | None:
     out: dict[str, int] = {}
     for pair in raw.split(","):
         env_id, _, rev = pair.rpartition(":")
-        if not ids.is_id(env_id, "env") or not _REVISION.match(rev) or env_id in out:
+        known = ids.is_id(env_id, "env") or ids.is_id(env_id, "shr")  # shr_: the org's shared secrets
+        if not known or not _REVISION.match(rev) or env_id in out:
             return None
         out[env_id] = int(rev)
     return out if 0 < len(out) <= MAX_ETAG_ENVIRONMENTS else None
@@ -83,9 +85,10 @@ def _parse(tag: str, variant: str = "") -> dict[str, int] | None:
 
 def _readable(access: EnvironmentAccess) -> set[str]:
     """The environments this caller's read of its environment may depend on, hence the only ones an
-    ETag may name: the environment and the ancestors it reads through the token."""
+    ETag may name: the environment, the ancestors it reads through the token, and the org's shared
+    secrets (named only by the tag of an answer that referenced them: `${shared.KEY}`)."""
     env = access.environment
-    return {env.id, *(a.id for a in Resolver(access).ancestors(env))}
+    return {env.id, shared_scope.shared_id(access.org.id), *(a.id for a in Resolver(access).ancestors(env))}
 
 
 def unchanged(access: EnvironmentAccess, if_none_match: str | None, variant: str = "") -> str | None:

@@ -34,9 +34,17 @@ from strongroom.data import scim as data
 from strongroom.data.orgs import MembershipRecord, OrgRecord
 from strongroom.data.scim import ScimUserRecord
 from strongroom.domain import audit, plans, roles
-from strongroom.errors import Conflict, Forbidden, Invalid, NotFound, PayloadTooLarge, Unauthorized
+from strongroom.errors import (
+    Conflict,
+    Forbidden,
+    Invalid,
+    NotFound,
+    PayloadTooLarge,
+    PreconditionFailed,
+    Unauthorized,
+)
 from strongroom.models.common import EMAIL_PATTERN
-from strongroom.models.scim_resources import MAX_RESULTS, ScimUser
+from strongroom.models.scim_resources import MAX_RESULTS, ScimUser, matches, versioned
 
 DEFAULT_ROLE = "viewer"
 VIA = "scim"
@@ -149,7 +157,13 @@ def _view(rec: ScimUserRecord, active: bool) -> ScimUser:
         last_modified=clock.parse(rec.updated_at),
         location=location(rec.user_id),
     )
-    return user
+    return versioned(user)
+
+
+def check_version(current: Any, if_match: str | None) -> None:
+    """A write with If-Match applies only to the version it names (RFC 7644 §3.14): 412 otherwise."""
+    if if_match is not None and not matches(current, if_match):
+        raise PreconditionFailed("the resource has changed since that version (If-Match)")
 
 
 def location(user_id: str) -> str | None:
@@ -305,13 +319,17 @@ def _replace(org: OrgRecord, rec: ScimUserRecord, user: ScimUser) -> ScimUser:
     return _view(new, active)
 
 
-def replace_user(org: OrgRecord, user_id: str, user: ScimUser) -> ScimUser:
-    return _replace(org, _record(org, user_id), user)
+def replace_user(org: OrgRecord, user_id: str, user: ScimUser, *, if_match: str | None = None) -> ScimUser:
+    rec = _record(org, user_id)
+    if if_match is not None:
+        check_version(_view(rec, _active(org, rec.user_id)), if_match)
+    return _replace(org, rec, user)
 
 
-def patch_user(org: OrgRecord, user_id: str, patch: PatchOp[ScimUser]) -> ScimUser:
+def patch_user(org: OrgRecord, user_id: str, patch: PatchOp[ScimUser], *, if_match: str | None = None) -> ScimUser:
     rec = _record(org, user_id)
     user = _view(rec, _active(org, rec.user_id))
+    check_version(user, if_match)
     try:
         patch.patch(user)
     except SCIMException as exc:
@@ -321,8 +339,10 @@ def patch_user(org: OrgRecord, user_id: str, patch: PatchOp[ScimUser]) -> ScimUs
     return _replace(org, rec, user)
 
 
-def delete_user(org: OrgRecord, user_id: str) -> None:
+def delete_user(org: OrgRecord, user_id: str, *, if_match: str | None = None) -> None:
     rec = _record(org, user_id)
+    if if_match is not None:
+        check_version(_view(rec, _active(org, rec.user_id)), if_match)
     move = _move(org, rec.user_id, rec.email, active=False)
     chain.transact(
         [*data.delete_user(rec, on_fail=_not_found()), *move.ops],

@@ -32,10 +32,10 @@ from strongroom.data import scim as data
 from strongroom.data.orgs import OrgRecord
 from strongroom.data.roles import RoleRecord
 from strongroom.domain import audit, roles
-from strongroom.domain.scim import DEFAULT_ROLE, ScimInvalid, location, require_owner_authority
+from strongroom.domain.scim import DEFAULT_ROLE, ScimInvalid, check_version, location, require_owner_authority
 from strongroom.errors import Conflict, NotFound
 from strongroom.models.common import slugify
-from strongroom.models.scim_resources import MAX_RESULTS, GroupMember, ScimGroup
+from strongroom.models.scim_resources import MAX_RESULTS, GroupMember, ScimGroup, versioned
 from strongroom.security import permissions
 
 MAX_MOVES = 40  # members one request may move (each is a write of the transaction)
@@ -111,17 +111,19 @@ def _location(group_id: str) -> str | None:
 
 def _view(role: _Role, holders: _Holders, external_id: str | None) -> ScimGroup:
     members = [GroupMember(value=u, ref=location(u)) for u in sorted(holders.by_role.get(role.slug, []))]
-    return ScimGroup(
-        id=role.group_id,
-        external_id=external_id,
-        display_name=role.name,
-        members=members or None,
-        meta=Meta(
-            resource_type="Group",
-            created=clock.parse(role.created_at),
-            last_modified=clock.parse(role.updated_at),
-            location=_location(role.group_id),
-        ),
+    return versioned(
+        ScimGroup(
+            id=role.group_id,
+            external_id=external_id,
+            display_name=role.name,
+            members=members or None,
+            meta=Meta(
+                resource_type="Group",
+                created=clock.parse(role.created_at),
+                last_modified=clock.parse(role.updated_at),
+                location=_location(role.group_id),
+            ),
+        )
     )
 
 
@@ -314,17 +316,21 @@ def _replace(
     return _view(after, _moved(holders, moves), group.external_id)
 
 
-def replace_group(org: OrgRecord, group_id: str, group: ScimGroup) -> ScimGroup:
+def replace_group(org: OrgRecord, group_id: str, group: ScimGroup, *, if_match: str | None = None) -> ScimGroup:
     role = _role(org, group_id)
+    holders = _holders(org)
     external = data.group_external_ids(org.id).get(role.group_id)
-    return _replace(org, role, group, _holders(org), external)
+    if if_match is not None:
+        check_version(_view(role, holders, external), if_match)
+    return _replace(org, role, group, holders, external)
 
 
-def patch_group(org: OrgRecord, group_id: str, patch: PatchOp[ScimGroup]) -> ScimGroup:
+def patch_group(org: OrgRecord, group_id: str, patch: PatchOp[ScimGroup], *, if_match: str | None = None) -> ScimGroup:
     role = _role(org, group_id)
     holders = _holders(org)
     external = data.group_external_ids(org.id).get(role.group_id)
     group = _view(role, holders, external)
+    check_version(group, if_match)
     try:
         patch.patch(group)
     except SCIMException as exc:
@@ -336,11 +342,13 @@ def patch_group(org: OrgRecord, group_id: str, patch: PatchOp[ScimGroup]) -> Sci
     return _replace(org, role, group, holders, external)
 
 
-def delete_group(org: OrgRecord, group_id: str) -> None:
+def delete_group(org: OrgRecord, group_id: str, *, if_match: str | None = None) -> None:
     role = _role(org, group_id)
     if role.record is None:
         raise ScimInvalid("a built-in role's group is never deleted", code="mutability")
     holders = _holders(org)
+    if if_match is not None:
+        check_version(_view(role, holders, data.group_external_ids(org.id).get(role.group_id)), if_match)
     moves = _moves(org, role, holders, set(), guard=False)
     ops = [
         org_data.count_roles(org.id, -1, at_most=role_data.MAX_ROLES),

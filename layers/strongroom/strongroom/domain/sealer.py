@@ -28,7 +28,7 @@ from typing import Any
 
 from strongroom import clock
 from strongroom.data import audit as data
-from strongroom.data import db
+from strongroom.data import counters, db
 from strongroom.domain import audit, audit_legacy, merkle
 from strongroom.observability import logger
 from strongroom.security import signing
@@ -121,6 +121,9 @@ def seal_scope(scope: str, hinted: list[dict[str, Any]]) -> int:
     tree = data.tree(scope) or data.Tree()
     size, root, sealed = tree.size, str(tree.root_hash), 0
     carried = {str(e["id"]): e for e in hinted if e.get("leaf_index") is None}
+    appended = [str(e["created_at"]) for e in carried.values() if e.get("created_at")]
+    if appended:  # the backlog /metrics shows: kept until this scope is caught up (a failed run leaves it)
+        counters.sealing_behind(scope, min(appended))
     while True:
         listed = data.unsealed_ids(scope, limit=BATCH)
         known = {i: carried[i] for i in listed if i in carried}
@@ -134,6 +137,8 @@ def seal_scope(scope: str, hinted: list[dict[str, Any]]) -> int:
         if len(listed) < BATCH:
             break
         carried = {}
+    if appended:  # every event listed, or carried by the records, is sealed
+        counters.sealing_caught_up(scope)
     if size and (tree.signed is None or int(tree.signed["tree_size"]) != size or legacy is not None):
         head = signing.sign_head(scope, size, root)
         data.publish_head(scope, head, legacy=legacy)

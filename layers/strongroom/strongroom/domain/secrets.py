@@ -22,6 +22,7 @@ from typing import Any
 from strongroom import clock, ids
 from strongroom.config import settings
 from strongroom.data import chain, db
+from strongroom.data import counters as counter_data
 from strongroom.data import grants as grant_data
 from strongroom.data import projects as project_data
 from strongroom.data import secrets as data
@@ -55,7 +56,7 @@ MAX_SNAPSHOT_BYTES = 3_000_000
 # one is written ahead and published by one (docs/decisions.md, "changes of any size").
 MAX_TRANSACTION_BYTES = 3_900_000
 MAX_TRANSACTION_ITEMS = 100
-AUDIT_ITEMS = 2  # what chain.transact adds to a transaction (the event; room for one more)
+AUDIT_ITEMS = 3  # what is added to a transaction: the event, a key check, the platform counter of secrets
 MAX_ATTEMPTS = 5
 # A point-in-time restore reads the environment's whole history (without values): at most this
 # many version items, so that one request's work stays bounded.
@@ -295,7 +296,8 @@ class Plan:
     resource_id: str
     metadata: dict[str, Any] = field(default_factory=dict)
     comment: str = ""
-    audit_scope: tuple[str, str] | None = None  # (project_id, environment_id) when not this environment
+    # (project_id, environment_id) when not this environment's (None, None: the org's shared secrets)
+    audit_scope: tuple[str | None, str | None] | None = None
     rotate_key: bool = False  # a new data key version for this and later writes
     # A client-encrypted environment's rekey: the key version its values are under, and the ops
     # published with it (the environment's key version moved, conditional on its grants).
@@ -343,7 +345,12 @@ def _commit(access: EnvironmentAccess, planner: Callable[[State], Plan]) -> _Com
     raise Conflict("the environment is changing too fast; retry", headers={"Retry-After": "1"})
 
 
-commit = _commit  # the commit path, for the other writers of an environment's state (domain/folders.py)
+def commit(access: EnvironmentAccess, planner: Callable[[State], Plan]) -> tuple[int, dict[str, int], State, str]:
+    """One change planned by `planner`, for the other writers of an environment's state (folders,
+    domain/folders.py) or of a store of its own (the org's shared secrets, domain/shared_secrets.py):
+    (revision, versions written, state written over, time)."""
+    done = _commit(access, planner)
+    return done.revision, done.versions, done.before, done.at
 
 
 def _check_folderless(plan: Plan) -> None:
@@ -552,6 +559,8 @@ def _write(access: EnvironmentAccess, state: State, plan: Plan) -> _Committed:
     retry = _Retry("retry")
     ops: list[db.Op] = [data.create_data_key(env_id, change.data_key, on_fail=retry)] if change.data_key else []
     ops += plan.extra_ops
+    if change.snapshot.count != len(state.live):  # the platform's live secrets (/metrics), same transaction
+        ops.append(counter_data.secrets_moved(change.snapshot.count - len(state.live)))
     if _client(access) and not plan.extra_ops:  # values written under the key version the writer read
         moved = Conflict(
             "the environment was rekeyed meanwhile: fetch its key and encrypt again", code="key_version_mismatch"
@@ -703,6 +712,33 @@ def put_secret(
             raise _stale(current["version"] if current else None)
         action = "secret.updated" if current else "secret.created"
         return _one(name, value, action, comment, version=state.next_version(name))
+
+    return _written(name, _commit(access, plan))
+
+
+def own_value(access: EnvironmentAccess, name: str) -> tuple[str, int] | None:
+    """The environment's own current value of `name` as written, and its version (None when it has
+    none): what a rotator reads to rotate from (never shown, so not a `secret.read`)."""
+    _check_server_managed(access, "rotation (the client writes the value again)")
+    entry = _open(_scope(access), data.snapshot(access.environment.id)).live.get(name)
+    return (str(entry["value"]), int(entry["version"])) if entry else None
+
+
+def write_rotated(
+    access: EnvironmentAccess, name: str, value: str, finish: Callable[[int], list[db.Op]], **metadata: Any
+) -> SecretWritten:
+    """A rotation's new value (domain/rotation.py), written as any change is: a new version, the
+    snapshot, the audit event `secret.rotated` (no value), with the rotation's own ops
+    (`finish(version)`) in its transaction. Not held by approval policies: whoever set the policy
+    scheduled it."""
+    _check_server_managed(access, "rotation (the client writes the value again)")
+
+    def plan(state: State) -> Plan:
+        version = state.next_version(name)
+        planned = _one(name, value, "secret.rotated", version=version, **metadata)
+        planned.extra_ops = finish(version)
+        planned.governed = False
+        return planned
 
     return _written(name, _commit(access, plan))
 

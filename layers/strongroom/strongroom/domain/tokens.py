@@ -277,13 +277,23 @@ def create(base: OrgAccess, body: ServiceTokenCreate) -> ServiceTokenCreated:
     if body.client_made:
         metadata["client_made"] = True
         metadata["suite"] = rec.suite
-    limit = plans.limit_of(access.org, "service_tokens")
-    counted = org_data.guard(
-        rec.org_id,
-        usage={"service_tokens": 1},
-        limit=("service_tokens", plans.room(access.org, "service_tokens"), plans.reached("service_tokens", limit)),
-    )
-    chain.transact([counted, token_data.create(rec, on_fail=taken)], audit=_event("token.created", rec, metadata))
+    now = clock.now_iso()
+
+    def attempt(released: list[TokenRecord]) -> None:
+        """The token, counted against `service_tokens`, releasing the expired ones given."""
+        counted = org_data.guard(
+            rec.org_id,
+            usage={"service_tokens": 1 - len(released)},
+            limit=plans.limit_after_release(access.org, "service_tokens", len(released)),
+        )
+        releases = [token_data.release(r, now, on_fail=plans.released_meanwhile()) for r in released]
+        extra = {"released_expired_tokens": [r.id for r in released]} if released else {}
+        chain.transact(
+            [counted, token_data.create(rec, on_fail=taken), *releases],
+            audit=_event("token.created", rec, {**metadata, **extra}),
+        )
+
+    plans.create_releasing(attempt, lambda: token_data.expired_counted(rec.org_id, now, limit=plans.RELEASE_AT_MOST))
     return ServiceTokenCreated(**_view(rec).model_dump(), token=token)
 
 
@@ -339,7 +349,7 @@ def revoke(access: OrgAccess, token_id: str) -> None:
     access.require("tokens.manage")
     rec = _get(access.org.id, token_id)
     ops: list[db.Op] = [token_data.revoke(rec, on_fail=NotFound("token not found"))]
-    if rec.identity_id is None:  # an exchanged token (domain/identities.py) was never counted
+    if rec.identity_id is None and rec.released_at is None:  # exchanged (domain/identities.py) or released: uncounted
         ops.append(org_data.guard(rec.org_id, usage={"service_tokens": -1}))
     metadata: dict[str, Any] = {}
     if rec.public_key is not None:

@@ -327,7 +327,7 @@ def test(access: OrgAccess, webhook_id: str) -> Delivery:
     delivery = new_delivery(
         rec.model_copy(update={"enabled": True}), {**body, "action": "webhook.test"}, delivery=ids.new_id("dlv")
     )
-    chain.transact([delivery_data.create(delivery, keep=DELIVERY_RETENTION)], audit=event)
+    chain.transact(delivery_data.create(delivery, keep=DELIVERY_RETENTION), audit=event)
     enqueue([delivery])
     return _delivery_view(delivery)
 
@@ -351,7 +351,7 @@ def redeliver(access: OrgAccess, webhook_id: str, delivery: str) -> Delivery:
         }
     )
     chain.transact(
-        [delivery_data.create(fresh, keep=DELIVERY_RETENTION)],
+        delivery_data.create(fresh, keep=DELIVERY_RETENTION),
         audit=audit.event(
             "webhook.redelivered",
             scope_id=access.org.id,

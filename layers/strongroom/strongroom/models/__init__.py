@@ -162,6 +162,7 @@ from strongroom.models.secrets import (
     SecretVersionList,
     SecretWritten,
 )
+from strongroom.models.shared_secrets import SharedSecret, SharedSecretCreate, SharedSecretItem, SharedSecretList
 from strongroom.models.sso import (
     DOMAIN_PATTERN,
     Domain,
@@ -342,6 +343,10 @@ __all__ = [
     "ServiceTokenCreate",
     "ServiceTokenCreated",
     "ServiceTokenList",
+    "SharedSecret",
+    "SharedSecretCreate",
+    "SharedSecretItem",
+    "SharedSecretList",
     "SignedCallerIdentity",
     "Slug",
     "SsoDiscovery",

@@ -83,19 +83,27 @@ class DiscoverParams(Request):
     )
 
 
-class JobCreate(Request):
+class _JobCreate(Request):
     agent: AgentId
-    type: JobType
-    params: dict[str, Any] = Field(
-        default_factory=dict, description="read: {ref, recipient_public_key}; discover: {paths?}"
-    )
     ttl_seconds: int = Field(default=3600, ge=60, le=86_400, description="Unclaimed after this long, it expires")
 
-    @model_validator(mode="after")
-    def _params(self) -> Self:
-        model = ReadParams if self.type == "read" else DiscoverParams
-        self.params = model.model_validate(self.params).model_dump()
-        return self
+
+class ReadJobCreate(_JobCreate):
+    """Read one agent-managed value, sealed to the requester's key."""
+
+    type: Literal["read"]
+    params: ReadParams
+
+
+class DiscoverJobCreate(_JobCreate):
+    """Report what the agent finds (refs and fingerprints, never values)."""
+
+    type: Literal["discover"]
+    params: DiscoverParams = Field(default_factory=DiscoverParams)
+
+
+# A job's params are typed by its type (the OpenAPI document says which go with which).
+JobCreate = Annotated[ReadJobCreate | DiscoverJobCreate, Field(discriminator="type")]
 
 
 class JobEvent(Response):

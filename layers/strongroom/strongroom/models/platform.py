@@ -95,7 +95,8 @@ class PlatformStats(Response):
     orgs: int
     users: int
     orgs_by_plan: dict[str, int]
-    usage: dict[str, int]
+    usage: dict[str, int]  # the plan counters summed over the orgs, and the platform's live secrets
+    webhook_deliveries: dict[str, int]  # those of the last 30 days, by status
 
 
 class HourSummary(Response):

@@ -9,6 +9,8 @@ user is a member of the org right now (required; a request without it means true
 
 from __future__ import annotations
 
+import hashlib
+import json
 from typing import Annotated, Any
 
 from pydantic import Field
@@ -19,6 +21,7 @@ from scim2_models import (
     CaseExact,
     ChangePassword,
     ComplexAttribute,
+    Context,
     Email,
     ETag,
     Filter,
@@ -117,7 +120,7 @@ def service_provider_config() -> ServiceProviderConfig:
         filter=Filter(supported=True, max_results=MAX_RESULTS),
         change_password=ChangePassword(supported=False),
         sort=Sort(supported=False),
-        etag=ETag(supported=False),
+        etag=ETag(supported=True),
         authentication_schemes=[
             AuthenticationScheme(
                 type="oauthbearertoken",
@@ -127,3 +130,30 @@ def service_provider_config() -> ServiceProviderConfig:
             )
         ],
     )
+
+
+def versioned[R: Resource[Any]](resource: R) -> R:
+    """`meta.version`: a weak entity tag of the resource as it is answered (RFC 7644 §3.14), a
+    digest of its whole representation, so that whatever changes it (a membership's state, a
+    group's members, a rename) changes the tag."""
+    if resource.meta is None:
+        return resource
+    resource.meta.version = None
+    dumped = resource.model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE)
+    digest = hashlib.sha256(json.dumps(dumped, sort_keys=True, default=str).encode()).hexdigest()[:24]
+    resource.meta.version = f'W/"{digest}"'
+    return resource
+
+
+def _opaque(tag: str) -> str:
+    tag = tag.strip()
+    return tag[2:] if tag.startswith("W/") else tag
+
+
+def matches(resource: Resource[Any], header: str | None) -> bool:
+    """Whether an If-Match/If-None-Match list names the resource's version (weak comparison,
+    RFC 9110 §8.8.3.2; `*` names any)."""
+    if header is None or resource.meta is None or resource.meta.version is None:
+        return False
+    tags = {_opaque(t) for t in header.split(",") if t.strip()}
+    return "*" in tags or _opaque(resource.meta.version) in tags

@@ -32,7 +32,7 @@ _TOKEN_NAVIGATION = frozenset({"org.read", "projects.read"})
 _WRITE_PERMISSIONS = frozenset(
     p.name
     for p in permissions.CATALOG
-    if p.name not in {"org.read", "members.read", "projects.read", "secrets.read", "audit.read"}
+    if p.name not in {"org.read", "members.read", "projects.read", "secrets.read", "shared_secrets.read", "audit.read"}
 )
 
 

@@ -55,10 +55,13 @@ CATALOG: tuple[Permission, ...] = (
     Permission("scim.manage", "Create and revoke SCIM provisioning tokens"),
     Permission("policies.manage", "Create and change approval policies (access requests, change requests)"),
     Permission("agents.manage", "Mint and revoke agents, run jobs on them, see what they discovered"),
+    Permission("shared_secrets.read", "Read the organization's shared secrets (and expand `${shared.KEY}`)"),
+    Permission("shared_secrets.write", "Create, change and delete the organization's shared secrets"),
+    Permission("integrations.manage", "Create and delete integrations that push environments elsewhere; force syncs"),
 )
 CATALOG_BY_NAME = {p.name: p for p in CATALOG}
 
-_EVERYONE = {"org.read", "members.read", "projects.read"}
+_EVERYONE = {"org.read", "members.read", "projects.read", "shared_secrets.read"}
 _ADMIN = {
     *_EVERYONE,
     "org.update",
@@ -74,6 +77,8 @@ _ADMIN = {
     "scim.manage",
     "policies.manage",
     "agents.manage",
+    "shared_secrets.write",
+    "integrations.manage",
 }
 _OWNER = {*_ADMIN, "org.delete", "org.transfer", "projects.delete", "encryption.manage", "sso.manage"}
 
