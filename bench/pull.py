@@ -1,7 +1,7 @@
 """Reading all values of an environment: DynamoDB reads, KMS calls and latency per request, by size.
 
     .venv/bin/python bench/pull.py [--runs 20] [--cold 3] [--sizes 10,100,1000,10000,max] [--quick] [--json]
-                                   [--shared 50]
+                                   [--shared 50] [--no-folders]
 
 The design's read-path claim (strongroom/domain/secrets.py): reading an environment is one read of
 its snapshot and, on a warm container, no KMS call, whatever its number of secrets. For each size
@@ -24,7 +24,11 @@ event hooks on the DynamoDB and KMS clients):
 - cold: the data-key cache (`strongroom.security.crypto.cache.clear()`) and the opened snapshots
   emptied before each of `--cold` requests, as in a new execution environment (process-wide here);
 - an environment created with the filled one as its parent and no secrets of its own (inheritance);
-- the paginated listing with values, `GET .../secrets?limit=500`, walked once to its end.
+- the paginated listing with values, `GET .../secrets?limit=500`, walked once to its end;
+- folders (`--folders`, on by default): an environment of FOLDERS folders x FOLDER_KEYS keys
+  (`/folder0` … each with its own keys), read whole (`export?recursive=true`: every path, the
+  same one snapshot read) and one folder of it (`export?path=/folder2`), warm, new revision and
+  cold, against the floor of the same snapshot;
 - shared secrets (`--shared N`, default 50, 0 skips): an environment whose N values each reference
   one of the org's shared secrets (`${shared.KEY}`): its export (warm, new revision, cold), a
   service token's runtime pull and its 304, against the floor of decrypting both snapshots. The
@@ -66,6 +70,7 @@ BATCH = 2000  # keys per PATCH (any size is one change; 2,000 keep the body far 
 LIST_PAGE = 500
 READ_OPERATIONS = frozenset({"GetItem", "Query", "BatchGetItem", "Scan", "TransactGetItems"})
 DEFAULT_SIZES = "10,1000,10000"
+FOLDERS, FOLDER_KEYS = 5, 200
 QUICK_SIZES = "10,100,max"
 
 
@@ -594,6 +599,64 @@ def measure_size(size: int | str, runs: int, cold_runs: int) -> dict[str, Any]:
     }
 
 
+def measure_folders(runs: int, cold_runs: int) -> dict[str, Any]:
+    """An environment of FOLDERS folders x FOLDER_KEYS keys: the whole tree, and one folder, read."""
+    from strongroom.domain import resolve
+    from strongroom.security import crypto
+
+    with Bench() as bench:
+        env, _ = bench.environment()
+        started = time.perf_counter()
+        for i in range(FOLDERS):
+            bench.expect(200, "PATCH", f"{env}/secrets?path=/folder{i}", {"set": values(i * FOLDER_KEYS, FOLDER_KEYS)})
+        fill_seconds = round(time.perf_counter() - started, 1)
+        floor = floor_ms(env, runs)
+        out: dict[str, Any] = {"folders": FOLDERS, "keys_per_folder": FOLDER_KEYS, "fill_seconds": fill_seconds}
+        out["floor_ms"] = floor
+        for label, query in (("all_paths", "recursive=true"), ("one_folder", "path=/folder2")):
+            export = f"{env}/export?format=json&{query}"
+            bench.expect(200, "GET", export)  # warm-up
+            warm = [bench.measure("GET", export) for _ in range(runs)]
+            fresh = []
+            for _ in range(runs):
+                resolve.snapshot_cache.clear()
+                fresh.append(bench.measure("GET", export))
+            cold = []
+            for _ in range(cold_runs):
+                crypto.cache.clear()
+                resolve.snapshot_cache.clear()
+                cold.append(bench.measure("GET", export))
+            out[label] = {
+                "query": query,
+                "values_returned": len(warm[-1].body) if isinstance(warm[-1].body, dict) else None,
+                "warm": read_figures(warm),
+                "new_revision": read_figures(fresh),
+                "cold": read_figures(cold),
+            }
+        out["snapshot_ciphertext_bytes"] = fresh[-1].snapshot_bytes()
+    return out
+
+
+def print_folders(f: dict[str, Any]) -> None:
+    print()
+    print(
+        f"folders: {f['folders']} folders x {f['keys_per_folder']} keys ({f['folders'] * f['keys_per_folder']} "
+        f"secrets of {VALUE_CHARS} characters in one snapshot); floor {f['floor_ms']:.1f} ms"
+    )
+    for label in ("all_paths", "one_folder"):
+        r = f[label]
+        w, n, c = r["warm"], r["new_revision"], r["cold"]
+        requests = [a + b for a, b in zip(w["env_data_reads"], w["access_reads"], strict=True)]
+        print(
+            f"  {label:<10} ({r['query']}): values {r['values_returned']}, DynamoDB reads a request "
+            f"{show(requests)} (env {show(w['env_data_reads'])}, other {show(w['access_reads'])}), "
+            f"KMS warm {show_ops(w['kms'])}, cold {show_ops(c['kms'])}; server warm {w['server_median_ms']:.1f} ms "
+            f"({w['server_median_ms'] / max(f['floor_ms'], 0.001):.1f}x floor), new revision "
+            f"{n['server_median_ms']:.1f} ms ({n['server_median_ms'] / max(f['floor_ms'], 0.001):.1f}x), "
+            f"statuses {sorted(set(w['statuses']) | set(n['statuses']) | set(c['statuses']))}"
+        )
+
+
 def parse_sizes(text: str) -> list[int | str]:
     out: list[int | str] = []
     for raw in text.split(","):
@@ -738,6 +801,12 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help=f"sizes {QUICK_SIZES}, 5 runs")
     parser.add_argument("--json", action="store_true", help="print machine-readable results")
     parser.add_argument(
+        "--folders",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help=f"also an environment of {FOLDERS} folders x {FOLDER_KEYS} keys (default on)",
+    )
+    parser.add_argument(
         "--shared", type=int, default=50, help="an environment referencing this many shared secrets (0: none)"
     )
     args = parser.parse_args()
@@ -749,6 +818,7 @@ def main() -> int:
     sizes = args.sizes or parse_sizes(QUICK_SIZES if args.quick else DEFAULT_SIZES)
     started = time.perf_counter()
     rows = [measure_size(size, runs, args.cold) for size in sizes]
+    folders = measure_folders(runs, args.cold) if args.folders else None
     shared = measure_shared(args.shared, runs, args.cold) if args.shared > 0 else None
     from strongroom.domain import secrets as domain
 
@@ -760,12 +830,15 @@ def main() -> int:
         "max_snapshot_bytes": domain.MAX_SNAPSHOT_BYTES,
         "seconds": round(time.perf_counter() - started, 1),
         "sizes": rows,
+        "folders": folders,
         "shared": shared,
     }
     if args.json:
         print(json.dumps(result, indent=2))
     else:
         print_table(result)
+        if folders is not None:
+            print_folders(folders)
         if shared is not None:
             print_shared(shared)
     return 0

@@ -95,6 +95,8 @@ class Seed:
     doomed_envs: list[str] = field(default_factory=list)
     policies: list[str] = field(default_factory=list)
     access_requests: list[str] = field(default_factory=list)
+    folders: list[str] = field(default_factory=list)
+    paths: list[str] = field(default_factory=list)
 
 
 def seed(base: str) -> Seed:
@@ -111,6 +113,13 @@ def seed(base: str) -> Seed:
     for env in s.envs:
         for key in s.keys:
             _call(base, "PUT", f"/v1/orgs/{o}/projects/{p}/environments/{env}/secrets/{key}", {"value": f"v-{key}"})
+    # Folders: a key in one (the secret routes' ?path= reaches it), and empty ones to move and delete.
+    s.paths += ["/", "/backend/db"]
+    for env in s.envs:
+        e = f"/v1/orgs/{o}/projects/{p}/environments/{env}"
+        _call(base, "PUT", f"{e}/secrets/DATABASE_URL?path=/backend/db", {"value": "v-folder"})
+        for i in range(3):
+            s.folders.append(_call(base, "POST", f"{e}/folders", {"path": f"/seeded/f{i}"})["id"])
     for key in s.keys:  # the org's shared secrets, by the same names (`path.key`)
         _call(base, "PUT", f"/v1/orgs/{o}/shared-secrets/{key}", {"value": f"shared-{key}"})
     # Single sign-on naming an issuer that does not resolve (.test): the configuration's reads and
@@ -549,6 +558,8 @@ def config(s: Seed) -> str:
         "doomed_envs": s.doomed_envs,
         "policies": s.policies,
         "access_requests": s.access_requests,
+        "folders": s.folders,
+        "paths": s.paths,
         "console_assets": CONSOLE_ASSETS,
     }
     lines += [f"{name} = {_toml({'values': values})}" for name, values in dictionaries.items()]
@@ -563,6 +574,7 @@ def config(s: Seed) -> str:
         "path.id": "invitations",
         "path.token": "tokens",
         "path.asset": "console_assets",
+        "query.path": "paths",
     }
     lines += [f"{json.dumps(k)} = {_toml(_bind(v))}" for k, v in bindings.items()]
     # One [[operations]] block per operation, holding all its settings: schemathesis applies only
@@ -583,6 +595,7 @@ def config(s: Seed) -> str:
             ["get_access_request", "approve_access_request", "reject_access_request", "cancel_access_request"],
             "access_requests",
         ),
+        (["move_folder", "delete_folder"], "folders"),
     ]:
         for op_id in op_ids:
             per_op.setdefault(op_id, []).append(f"parameters = {_toml({'path.id': _bind(dictionary)})}")

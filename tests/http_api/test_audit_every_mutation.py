@@ -397,6 +397,28 @@ def _environment_restore(w: World) -> tuple[str, str, str, Any, str]:
     return "POST", f"{staging}/restore", w.owner, {"at": at}, "environment.restored"
 
 
+def _folder_create(w: World) -> tuple[str, str, str, Any, str]:
+    _, staging = _staging_with(w, {})
+    return "POST", f"{staging}/folders", w.owner, {"path": "/backend/db"}, "folder.created"
+
+
+def _folder_with_secret(w: World) -> tuple[str, str]:
+    _, staging = _staging_with(w, {})
+    w.call("PUT", f"{staging}/secrets/DB_URL?path=/backend/db", user=w.owner, body={"value": "pg://x"}, want=200)
+    listed = w.call("GET", f"{staging}/folders?path=/backend", user=w.owner, want=200)["data"]
+    return staging, str(listed[0]["id"])
+
+
+def _folder_move(w: World) -> tuple[str, str, str, Any, str]:
+    staging, folder = _folder_with_secret(w)
+    return "PATCH", f"{staging}/folders/{folder}", w.owner, {"path": "/data/db"}, "folder.moved"
+
+
+def _folder_delete(w: World) -> tuple[str, str, str, Any, str]:
+    staging, folder = _folder_with_secret(w)
+    return "DELETE", f"{staging}/folders/{folder}?recursive=true", w.owner, None, "folder.deleted"
+
+
 def _promote(w: World) -> tuple[str, str, str, Any, str]:
     project, _ = _staging_with(w, {"A": "1"})
     return "POST", f"{project}/promote", w.owner, {"from": "staging", "to": "production"}, "secrets.promoted"
@@ -727,6 +749,9 @@ RECIPES: dict[str, Recipe] = {
     f"PATCH {E}/secrets": _secrets_patch,
     f"POST {E}/import": _secrets_import,
     f"POST {E}/restore": _environment_restore,
+    f"POST {E}/folders": _folder_create,
+    f"PATCH {E}/folders/{{id}}": _folder_move,
+    f"DELETE {E}/folders/{{id}}": _folder_delete,
     "POST /v1/orgs/{org}/projects/{project}/promote": _promote,
     f"POST {E}/rotate-key": _rotate_key,
     "POST /v1/orgs/{org}/projects/{project}/template": _template_set,

@@ -56,6 +56,8 @@ IDENTITY_BODY = {
 }
 # A valid body for every route that takes one, so that a refusal is the credential's, not the input's.
 BODIES: dict[str, Any] = {
+    "POST /v1/orgs/{org}/projects/{project}/environments/{env}/folders": {"path": "/made/by/a/token"},
+    "PATCH /v1/orgs/{org}/projects/{project}/environments/{env}/folders/{id}": {"path": "/moved"},
     "POST /v1/orgs/{org}/billing/checkout": {"plan": "team"},
     "PATCH /v1/me": {"name": "Renamed"},
     "POST /v1/orgs": {"name": "Made by a token"},
@@ -246,6 +248,7 @@ def _path(
         "/approval-policies/{id}": "pol_01m8rt5w37jqc2tb0rg5cwrxf3",
         "/access-requests/{id}": "req_01m8rt5w37jqc2tb0rg5cwrxf3",
         "/change-requests/{id}": "chr_01m8rt5w37jqc2tb0rg5cwrxf3",
+        "/folders/{id}": "fld_01m8rt5w37jqc2tb0rg5cwrxf3",
     }
     the_id = next((v for k, v in ids.items() if k in template), "")
     path = (
@@ -423,6 +426,8 @@ IN_SCOPE = {
     "POST /v1/orgs/{org}/projects/{project}/environments/{env}/secrets/{key}/rollback",
     "POST /v1/orgs/{org}/projects/{project}/environments/{env}/import",
     "POST /v1/orgs/{org}/projects/{project}/environments/{env}/restore",
+    "GET /v1/orgs/{org}/projects/{project}/environments/{env}/folders",
+    "POST /v1/orgs/{org}/projects/{project}/environments/{env}/folders",
     "GET /runtime/v1",
     "GET /runtime/v1/secrets",
     "GET /runtime/v1/secrets/{key}",

@@ -186,8 +186,10 @@ def test_destination_down_retries_dead_letters_then_a_forced_sync_catches_up(
 
 
 def test_secrets_manager_json_and_per_key_through_assume_role(api: Api, env: dict[str, Any]) -> None:
-    # Given an environment
+    # Given an environment (and a folder's key, which a sync of the environment's root does not push)
     change(api, env, {"DB_URL": "postgres://db/app", "API_KEY": "k-1"})
+    status, _, put = api("PUT", f"{env['path']}/secrets/NESTED?path=/backend", user=env["owner"], json={"value": "n"})
+    assert status in {200, 201}, put
     base = {"role_arn": ROLE_ARN, "external_id": EXTERNAL_ID, "region": REGION}
     name = f"apps/{env['org']}/staging"
     prefix = f"apps/{env['org']}/keys/"

@@ -263,6 +263,15 @@ def _export(t: Tenant, api: Api) -> list[Call]:
     return [*calls, Call("GET", path, user=t.owner, headers=_etag(api, calls[0]))]
 
 
+def _folder_reads(t: Tenant, api: Api) -> list[Call]:
+    status, _h, body = api("PUT", f"{t.staging}/secrets/DB_URL?path=/backend/db", user=t.owner, json={"value": "x"})
+    assert status == 200, body
+    return [
+        Call("GET", f"{t.staging}/folders", user=t.owner),
+        Call("GET", f"{t.staging}/folders?path=/backend&recursive=true&limit=1", user=t.owner),
+    ]
+
+
 def _role_reads(t: Tenant, api: Api) -> list[Call]:
     body = {"name": f"Reader {secrets.token_hex(3)}", "permissions": {"audit.read": "all"}}
     status, _h, role = api("POST", f"{t.org}/roles", user=t.owner, json=body)
@@ -390,6 +399,7 @@ READS: dict[str, Reads] = {
     ],
     f"GET {E}": lambda t, api: [Call("GET", t.staging, user=t.owner)],
     f"GET {E}/export": _export,
+    f"GET {E}/folders": _folder_reads,
     f"GET {E}/secrets": lambda t, api: [
         Call("GET", f"{t.staging}/secrets", user=t.owner),
         Call("GET", f"{t.staging}/secrets?values=false&limit=1", user=t.owner),

@@ -23,6 +23,8 @@ POLICY = {
     "approvers": ["viewer"],
 }
 BODIES: dict[str, Any] = {
+    "POST /v1/orgs/{org}/projects/{project}/environments/{env}/folders": {"path": "/stolen"},
+    "PATCH /v1/orgs/{org}/projects/{project}/environments/{env}/folders/{id}": {"path": "/stolen"},
     "POST /v1/orgs/{org}/billing/checkout": {"plan": "team"},
     "PATCH /v1/orgs/{org}": {"name": "Mine now"},
     "PATCH /v1/orgs/{org}/members/{user}": {"role": "viewer"},

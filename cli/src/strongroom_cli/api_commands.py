@@ -19,12 +19,14 @@ from strongroom_cli.commands import (
     _org,
     _org_path,
     _project_path,
+    _q,
     audit,
     cli,
     confirm,
     emit,
     envs,
     fail,
+    folder_option,
     resource_commands,
     secrets,
 )
@@ -267,10 +269,11 @@ _CHANGE = ["key", "action"]
 
 @secrets.command("restore")
 @click.argument("key")
+@folder_option()
 @click.pass_obj
 def secrets_restore(state: State, key: str) -> None:
     """Bring back the deleted secret KEY (its last value, as a new version)."""
-    written = state.call("POST", f"{state.env_path()}/secrets/{quote(key, safe='')}/restore")
+    written = state.call("POST", f"{state.env_path()}/secrets/{quote(key, safe='')}/restore{_q(state)}")
     emit(state, written, ["key", "version", "updated_at"])
 
 
@@ -278,19 +281,23 @@ def secrets_restore(state: State, key: str) -> None:
 @click.option("--at", "at", required=True, help="RFC 3339 instant, or how long ago (e.g. 2h, 1d)")
 @click.option("--dry-run", is_flag=True, help="Only list what would change (keys only)")
 @click.option("--yes", is_flag=True, help="Do not ask (needed without a terminal)")
+@folder_option(recursive=True)
 @click.pass_obj
 def envs_restore(state: State, at: str, dry_run: bool, yes: bool) -> None:
-    """The environment as it was at --at, as one new change: deleted secrets back, newer ones trashed."""
+    """The environment (or one folder of it: --path) as it was at --at, as one new change: deleted
+    secrets back, newer ones trashed."""
     path = f"{state.env_path()}/restore"
     instant = _ago(at)
-    plan = state.call("POST", path, body={"at": instant, "dry_run": True})
+    folder = state.settings.folder
+    scope = {"path": folder, "recursive": state.settings.recursive} if folder else {}
+    plan = state.call("POST", path, body={"at": instant, "dry_run": True, **scope})
     if dry_run or not plan["changes"]:
         emit(state, plan["changes"], _CHANGE)
         return
     if not yes and sys.stdin.isatty() and not state.output:
         emit(state, plan["changes"], _CHANGE, title=f"{state.settings.env} as of {plan['at']}")
     confirm(yes, "restore rewrites the environment", f"apply {len(plan['changes'])} change(s)?")
-    done = state.call("POST", path, body={"at": instant})
+    done = state.call("POST", path, body={"at": instant, **scope})
     emit(state, done["changes"], _CHANGE)
 
 
@@ -326,12 +333,13 @@ resource_commands(template, lambda state: f"{_project_path(state)}/template", _T
 
 
 def validation(state: State) -> dict[str, Any]:
-    report: dict[str, Any] = state.call("GET", f"{state.env_path()}/validate")
+    report: dict[str, Any] = state.call("GET", f"{state.env_path()}/validate{_q(state)}")
     return report
 
 
 @cli.command()
 @click.option("--exit-code", is_flag=True, help="Exit 1 when the environment fails its template")
+@folder_option(recursive=True)
 @click.pass_obj
 def validate(state: State, exit_code: bool) -> None:
     """The environment against the project's template: missing keys, values that do not match."""

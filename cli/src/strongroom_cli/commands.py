@@ -1008,24 +1008,66 @@ def envs_create(
 
 @cli.group()
 def secrets() -> None:
-    """Secrets of the environment (--org, --project, --env or .strongroom.toml)."""
+    """Secrets of the environment (--org, --project, --env or .strongroom.toml); --path names a
+    folder of it (`/backend/db`; default `/`, the root)."""
+
+
+FOLDER = re.compile(r"^(?:/|(?:/[A-Za-z0-9_-][A-Za-z0-9_.-]{0,63}){1,10})$")
+
+
+def _set_folder(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    if value is None:
+        return
+    if len(value) > 255 or not FOLDER.match(value):
+        fail(f"--path {value!r} is not a folder path (/seg/seg…, no . or .., no trailing /)", 2)
+    ctx.find_object(State).settings.folder = value  # type: ignore[union-attr]
+
+
+def _set_recursive(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value:
+        ctx.find_object(State).settings.recursive = True  # type: ignore[union-attr]
+
+
+def folder_option(*, recursive: bool = False) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """--path FOLDER (and --recursive) on a command working in one folder of the environment."""
+
+    def decorate(f: Callable[..., Any]) -> Callable[..., Any]:
+        f = click.option(
+            "--path", "folder", expose_value=False, callback=_set_folder, metavar="/FOLDER",
+            help="A folder of the environment (`/backend/db`; default: its root)",
+        )(f)  # fmt: skip
+        if recursive:
+            f = click.option(
+                "--recursive", is_flag=True, expose_value=False, callback=_set_recursive,
+                help="With its subfolders (an export flattens them into keys, the nearest winning)",
+            )(f)  # fmt: skip
+        return f
+
+    return decorate
+
+
+def _q(state: State, query: str = "") -> str:
+    """`query` with the folder's parameters, as `?…` (or "" when there is nothing to add)."""
+    joined = (query + state.settings.folder_query()).lstrip("&")
+    return f"?{joined}" if joined else ""
 
 
 @secrets.command("list")
 @click.option("--values/--no-values", default=False, help="Show values (default: names only)")
 @click.option("--prefix", default="")
+@folder_option(recursive=True)
 @click.pass_obj
 def secrets_list(state: State, values: bool, prefix: str) -> None:
     opened = _client_key(state) if values else None
     if state.settings.is_service_token:  # the token's environment, resolved, from the runtime API
-        pulled = state.call("GET", "/runtime/v1/secrets?format=json")["secrets"]
+        pulled = state.call("GET", f"/runtime/v1/secrets{_q(state, 'format=json')}")["secrets"]
         listed = [{"key": k, "value": _plain(opened, k, v)} for k, v in sorted(pulled.items()) if k.startswith(prefix)]
         emit(state, [r if values else {"key": r["key"]} for r in listed], ["key", *(["value"] if values else [])])
         return
     rows: list[dict[str, Any]] = []
     cursor = None
     while True:
-        query = f"?limit=500&values={'true' if values else 'false'}&prefix={prefix}"
+        query = _q(state, f"limit=500&values={'true' if values else 'false'}&prefix={prefix}")
         page = state.call("GET", f"{state.env_path()}/secrets{query}{f'&cursor={cursor}' if cursor else ''}")
         rows += page["data"]
         cursor = page.get("next_cursor")
@@ -1033,7 +1075,8 @@ def secrets_list(state: State, values: bool, prefix: str) -> None:
             break
     if opened is not None:
         rows = [{**r, "value": opened.decrypt(r["key"], r["value"])} for r in rows]
-    emit(state, rows, ["key", *(["value"] if values else []), "version", "source", "updated_at"])
+    folder = ["path"] if state.settings.recursive else []
+    emit(state, rows, [*folder, "key", *(["value"] if values else []), "version", "source", "updated_at"])
 
 
 def _client_key(state: State) -> Any:
@@ -1050,6 +1093,7 @@ def _plain(opened: Any, key: str, value: str) -> str:
 @click.argument("keys", nargs=-1, required=True, metavar="KEY...")
 @click.option("--version", type=int, help="With one KEY: that version")
 @click.option("--raw", is_flag=True, help="References unexpanded")
+@folder_option()
 @click.pass_obj
 def secrets_get(state: State, keys: tuple[str, ...], version: int | None, raw: bool) -> None:
     """One KEY's value (verbatim), or several KEYs' as `key value` rows (--json: a list)."""
@@ -1069,12 +1113,12 @@ def _secret(state: State, key: str, version: int | None, raw: bool) -> dict[str,
         fail(f"{key!r} is not a secret name", 2)
     if state.settings.is_service_token and version is None and not raw:
         opened = _client_key(state)
-        secret: dict[str, Any] = state.call("GET", f"/runtime/v1/secrets/{key}")
+        secret: dict[str, Any] = state.call("GET", f"/runtime/v1/secrets/{key}{_q(state)}")
         secret["value"] = _plain(opened, key, secret["value"])
         return secret
     opened = None if raw else _client_key(state)
     query = "&".join(q for q in (f"version={version}" if version else "", "resolve=false" if raw else "") if q)
-    secret = state.call("GET", f"{state.env_path()}/secrets/{key}{'?' + query if query else ''}")
+    secret = state.call("GET", f"{state.env_path()}/secrets/{key}{_q(state, query)}")
     secret["value"] = _plain(opened, key, secret["value"])
     return secret
 
@@ -1112,6 +1156,7 @@ def _value_of(key: str, given: str | None, *, from_stdin: bool) -> str:
 )
 @click.option("--stdin", "from_stdin", is_flag=True, help="Read the value from standard input (default off a terminal)")
 @click.option("--comment", default="")
+@folder_option()
 @click.pass_obj
 def secrets_set(state: State, args: tuple[str, ...], deletions: tuple[str, ...], from_stdin: bool,
                 comment: str) -> None:  # fmt: skip
@@ -1134,12 +1179,15 @@ def secrets_set(state: State, args: tuple[str, ...], deletions: tuple[str, ...],
     if len(values) == 1 and not delete:
         ((key, value),) = values.items()
         written = state.call(
-            "PUT", f"{state.env_path()}/secrets/{key}", body={"value": value, "comment": comment}, ok=(200, 202)
+            "PUT",
+            f"{state.env_path()}/secrets/{key}{_q(state)}",
+            body={"value": value, "comment": comment},
+            ok=(200, 202),
         )
         columns = ["key", "version", "updated_at"]
     else:
         body = {"set": values, "delete": delete, **({"comment": comment} if comment else {})}
-        written = state.call("PATCH", f"{state.env_path()}/secrets", body=body, ok=(200, 202))
+        written = state.call("PATCH", f"{state.env_path()}/secrets{_q(state)}", body=body, ok=(200, 202))
         columns = ["key", "action", "version"]
     if "change_request" in written:  # a protected environment: held for approval (governance_commands.py)
         emit(state, written["change_request"], ["id", "status"], title="change request opened")
@@ -1150,10 +1198,11 @@ def secrets_set(state: State, args: tuple[str, ...], deletions: tuple[str, ...],
 @secrets.command("delete")
 @click.argument("key")
 @click.option("--yes", is_flag=True, help="Do not ask (needed without a terminal)")
+@folder_option()
 @click.pass_obj
 def secrets_delete(state: State, key: str, yes: bool) -> None:
     """Delete KEY (its history stays): asks first on a terminal; --yes without one."""
-    path = f"{state.env_path()}/secrets/{key}"
+    path = f"{state.env_path()}/secrets/{key}{_q(state)}"
     if not yes:
         if not sys.stdin.isatty():
             fail("delete removes a secret: pass --yes to confirm without a terminal", 2)
@@ -1164,18 +1213,20 @@ def secrets_delete(state: State, key: str, yes: bool) -> None:
 
 @secrets.command("versions")
 @click.argument("key")
+@folder_option()
 @click.pass_obj
 def secrets_versions(state: State, key: str) -> None:
-    data = state.call("GET", f"{state.env_path()}/secrets/{key}/versions")["data"]
+    data = state.call("GET", f"{state.env_path()}/secrets/{key}/versions{_q(state)}")["data"]
     emit(state, data, ["version", "action", "comment", "created_at", "created_by"])
 
 
 @secrets.command("rollback")
 @click.argument("key")
 @click.argument("version", type=int)
+@folder_option()
 @click.pass_obj
 def secrets_rollback(state: State, key: str, version: int) -> None:
-    written = state.call("POST", f"{state.env_path()}/secrets/{key}/rollback", body={"version": version})
+    written = state.call("POST", f"{state.env_path()}/secrets/{key}/rollback{_q(state)}", body={"version": version})
     emit(state, written, ["key", "version", "updated_at"])
 
 
@@ -1183,6 +1234,7 @@ def secrets_rollback(state: State, key: str, version: int) -> None:
 @click.option(
     "--format", "fmt", type=click.Choice(["dotenv", "json", "yaml", "shell", "docker", "k8s"]), default="dotenv"
 )
+@folder_option(recursive=True)
 @click.pass_obj
 def secrets_export(state: State, fmt: str) -> None:
     """The values as a file: docker (`--env-file`, unquoted) and k8s (a Secret manifest) are made
@@ -1197,12 +1249,12 @@ def secrets_export(state: State, fmt: str) -> None:
         _export_here(state, fmt)
         return
     if state.settings.is_service_token and fmt in RUNTIME_FORMATS:
-        text = state.call("GET", f"/runtime/v1/secrets?format={fmt}")
+        text = state.call("GET", f"/runtime/v1/secrets{_q(state, f'format={fmt}')}")
         if isinstance(text, dict):
             text = text["secrets"]  # the runtime API wraps them as {secrets, version}
         click.echo(json.dumps(text, indent=2, ensure_ascii=False) if isinstance(text, dict) else text, nl=False)
         return
-    text = state.call("GET", f"{state.env_path()}/export?format={fmt}")
+    text = state.call("GET", f"{state.env_path()}/export{_q(state, f'format={fmt}')}")
     click.echo(json.dumps(text, indent=2, ensure_ascii=False) if isinstance(text, dict) else text, nl=False)
 
 
@@ -1210,10 +1262,10 @@ def _export_here(state: State, fmt: str) -> None:
     from strongroom_cli import formats  # noqa: PLC0415
 
     if state.settings.is_service_token:
-        resp = state.request("GET", "/runtime/v1/secrets?format=json")
+        resp = state.request("GET", f"/runtime/v1/secrets{_q(state, 'format=json')}")
         values = resp.json()["secrets"]
     else:
-        resp = state.request("GET", f"{state.env_path()}/export?format=json")
+        resp = state.request("GET", f"{state.env_path()}/export{_q(state, 'format=json')}")
         values = resp.json()
     etag = resp.headers.get("etag", "").removeprefix("W/").strip('"')
     name = "-".join(p for p in (state.settings.project, state.settings.env) if p) or "strongroom"
@@ -1227,6 +1279,7 @@ def _export_here(state: State, fmt: str) -> None:
 @click.argument("file", type=click.File("r", encoding="utf-8"))
 @click.option("--format", "fmt", type=click.Choice(["dotenv", "json"]), default=None, help="Default: by extension")
 @click.option("--overwrite", is_flag=True, help="Replace the values of keys that exist")
+@folder_option()
 @click.pass_obj
 def secrets_import(state: State, file: Any, fmt: str | None, overwrite: bool) -> None:
     """Import a dotenv or JSON file as one atomic change (every key or none; up to 1 MiB)."""
@@ -1240,7 +1293,9 @@ def secrets_import(state: State, file: Any, fmt: str | None, overwrite: bool) ->
         emit(state, counts, ["created", "updated", "unchanged"])
         return
     counts = state.call(
-        "POST", f"{state.env_path()}/import", body={"format": fmt, "content": content, "overwrite": overwrite}
+        "POST",
+        f"{state.env_path()}/import{_q(state)}",
+        body={"format": fmt, "content": content, "overwrite": overwrite},
     )
     emit(state, {k: counts[k] for k in ("created", "updated", "unchanged")}, ["created", "updated", "unchanged"])
 
@@ -1248,8 +1303,14 @@ def secrets_import(state: State, file: Any, fmt: str | None, overwrite: bool) ->
 # --------------------------------------------------------------------------- diff / promote
 
 
+def _promoted(state: State) -> list[str]:
+    return ["path", "key", "action"] if state.settings.folder else ["key", "action"]
+
+
 def _promote_call(state: State, source: str, target: str, keys: str | None, *, dry_run: bool) -> Any:
     body: dict[str, Any] = {"from": source, "to": target, "dry_run": dry_run}
+    if state.settings.folder:  # one folder (and its subfolders with --recursive); else every folder
+        body.update(path=state.settings.folder, recursive=state.settings.recursive)
     if keys:
         body["keys"] = [k.strip() for k in keys.split(",") if k.strip()]
     return state.call("POST", f"{_project_path(state)}/promote", body=body)
@@ -1305,21 +1366,22 @@ def _diff_file(state: State, file: Path, env: str, extra: str | None, *, exit_co
 @click.option("--keys", help="Comma-separated keys (default: all of SOURCE)")
 @click.option("--dry-run", is_flag=True)
 @click.option("--yes", is_flag=True, help="Do not ask")
+@folder_option(recursive=True)
 @click.pass_obj
 def promote(state: State, source: str, target: str, keys: str | None, dry_run: bool, yes: bool) -> None:
     """Copy SOURCE's values to TARGET (one atomic change), after showing the diff."""
     plan = _promote_call(state, source, target, keys, dry_run=True)
     changing = [c for c in plan["changes"] if c["action"] != "unchanged"]
     if dry_run or not changing:
-        emit(state, plan["changes"], ["key", "action"])
+        emit(state, plan["changes"], _promoted(state))
         return
     if not yes and not state.as_json:
         if not sys.stdin.isatty():
             fail("promote changes values: pass --yes to confirm without a terminal", 2)
-        emit(state, changing, ["key", "action"], title=f"{source} → {target}")
+        emit(state, changing, _promoted(state), title=f"{source} → {target}")
         click.confirm(f"apply {len(changing)} change(s) to {target}?", abort=True)
     result = _promote_call(state, source, target, keys, dry_run=False)
-    emit(state, result["changes"], ["key", "action"])
+    emit(state, result["changes"], _promoted(state))
 
 
 # --------------------------------------------------------------------------- audit
@@ -1449,7 +1511,12 @@ import strongroom_cli.sso_commands  # noqa: E402, F401
 
 # The end-to-end commands (keys, grant, grants, rekey) and governance's (request, requests,
 # changes) register themselves on `cli`.
-from strongroom_cli import e2e_commands, governance_commands  # noqa: E402, F401
+# Folders of an environment (`folders list|create|move|delete`) register themselves on `cli`.
+from strongroom_cli import (  # noqa: E402, F401
+    e2e_commands,
+    folder_commands,
+    governance_commands,
+)
 
 # `cache clear`, `configure` (profiles, `configure debug`) and `render` (templates filled from the
 # environment's values) register themselves on `cli`.

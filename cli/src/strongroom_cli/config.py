@@ -253,7 +253,19 @@ def forget_login(api_url: str) -> bool:
 class Settings:
     """What one invocation talks to (a plain class: `dataclasses` costs `run` 11 ms to import)."""
 
-    __slots__ = ("api_url", "dev_user", "env", "login", "org", "profile", "project", "sources", "token")
+    __slots__ = (
+        "api_url",
+        "dev_user",
+        "env",
+        "folder",
+        "login",
+        "org",
+        "profile",
+        "project",
+        "recursive",
+        "sources",
+        "token",
+    )
 
     def __init__(
         self,
@@ -276,6 +288,17 @@ class Settings:
         # The stored login the token came from (a machine identity's says how to renew it).
         self.login: dict[str, str] = {}
         self.profile = ""  # the profile read, if any
+        # The folder of the environment read (`run --path`, `secrets … --path`): "" or "/" is its root;
+        # `recursive` takes its subfolders too, flattened into keys.
+        self.folder = ""
+        self.recursive = False
+
+    def folder_query(self) -> str:
+        """`&path=…[&recursive=true]` for a pull, export or secret route, or "" for the root alone."""
+        from urllib.parse import quote  # noqa: PLC0415
+
+        query = f"&path={quote(self.folder, safe='/')}" if self.folder not in {"", "/"} else ""
+        return query + ("&recursive=true" if self.recursive else "")
 
     @property
     def is_service_token(self) -> bool:

@@ -52,8 +52,10 @@ def failures(report: dict[str, Any]) -> str:
 
 
 def template_failures(settings: Settings) -> str:
-    """What the environment fails of its project's template, now ("" when it passes)."""
-    return failures(_get(settings, f"{environment_path(settings)}/validate"))
+    """What the environment fails of its project's template, now ("" when it passes); with
+    `run --path`, the template against that folder's keys."""
+    folder = settings.folder_query().lstrip("&")
+    return failures(_get(settings, f"{environment_path(settings)}/validate{'?' + folder if folder else ''}"))
 
 
 def require_valid(settings: Settings, command: str) -> None:

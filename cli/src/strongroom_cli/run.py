@@ -12,6 +12,7 @@ status is the command's, and signals reach it directly.
 from __future__ import annotations
 
 import os
+import re
 import sys
 
 from strongroom_cli import cache
@@ -30,7 +31,7 @@ USAGE = (
     "usage: strongroom run [--project P] [--env E] [--org O] [--api-url URL] [--token T] [--fallback]\n"
     "       [--watch [--interval 10s] [--signal HUP]] [--mount NAME [--format dotenv|json|yaml] [--fifo]]\n"
     "       [--template SRC:DEST]… [--require-valid] [--only K1,K2] [--preserve-env K] [--no-inherit-env]\n"
-    "       [--offline] [--cache-max-age 1h] [--profile NAME]\n"
+    "       [--offline] [--cache-max-age 1h] [--profile NAME] [--path /FOLDER [--recursive]]\n"
     "       -- command [args…]"
 )
 TIMEOUT = 10.0
@@ -53,8 +54,8 @@ class Unreachable(RunError):
 VALUE_OPTIONS = frozenset({"project", "env", "org", "api-url", "token", "profile"})  # settings (config.resolve)
 # What `run` itself takes: flags, and options with a value. Only what run implements: an option it
 # would ignore is refused like any unknown one (the tables grow with --watch, --mount, --only, ...).
-RUN_FLAGS = frozenset({"fallback", "json", "watch", "fifo", "require-valid", "no-inherit-env", "offline"})
-RUN_VALUES = frozenset({"output", "interval", "signal", "mount", "format", "cache-max-age"})
+RUN_FLAGS = frozenset({"fallback", "json", "watch", "fifo", "require-valid", "no-inherit-env", "offline", "recursive"})
+RUN_VALUES = frozenset({"output", "interval", "signal", "mount", "format", "cache-max-age", "path"})
 REPEATED = frozenset({"template", "only", "preserve-env"})
 SHORT = {"-o": "output"}
 
@@ -107,11 +108,22 @@ def _segment(value: str) -> str:
     return value
 
 
+FOLDER = re.compile(r"^(?:/|(?:/[A-Za-z0-9_-][A-Za-z0-9_.-]{0,63}){1,10})$")
+
+
+def _folder(value: str) -> str:
+    """--path: a folder of the environment (`/backend/db`), checked as the server checks it."""
+    if value and (len(value) > 255 or not FOLDER.match(value)):
+        raise RunError(f"--path {value!r} is not a folder path (/seg/seg…, no . or .., no trailing /)", 2)
+    return value
+
+
 def _url(settings: Settings) -> str:
+    folder = settings.folder_query()  # a folder of the environment (--path), else its root
     if settings.is_service_token:
-        return f"{settings.api_url}/runtime/v1/secrets?format=json"
+        return f"{settings.api_url}/runtime/v1/secrets?format=json{folder}"
     org, project, env = (_segment(v) for v in (settings.org, settings.project, settings.env))
-    return f"{settings.api_url}/v1/orgs/{org}/projects/{project}/environments/{env}/export?format=json"
+    return f"{settings.api_url}/v1/orgs/{org}/projects/{project}/environments/{env}/export?format=json{folder}"
 
 
 def _send(url: str, headers: dict[str, str]) -> Callable[[], Response]:
@@ -372,6 +384,8 @@ def main(argv: list[str]) -> int:
         if not command:
             raise RunError(f"no command to run\n{USAGE}", 2)
         settings = resolve(**flags)
+        settings.folder = _folder(options.get("path", ""))
+        settings.recursive = bool(options.get("recursive"))
         settings.require_login()
         settings.require_environment()
         offline = is_offline(options)

@@ -9,9 +9,10 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Query
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 
-from strongroom.domain import e2e, runtime
+from strongroom.domain import e2e, paths, runtime
 from strongroom.domain.formats import CONTENT_TYPES
 from strongroom.http.app import build_app, make_handler
+from strongroom.http.params import FolderPathQuery, Recursive
 from strongroom.models import SECRET_KEY_PATTERN, EnvironmentKey, RuntimeIdentity, RuntimeSecret, RuntimeSecrets
 
 app = build_app()
@@ -69,13 +70,19 @@ def _not_modified(tag: str) -> Response[str]:
         },
     },
 )
-def pull(format: Format = "json", if_none_match: IfNoneMatch = None) -> Response[str]:  # noqa: A002
+def pull(
+    format: Format = "json",  # noqa: A002
+    if_none_match: IfNoneMatch = None,
+    path: FolderPathQuery = "/",
+    recursive: Recursive = False,
+) -> Response[str]:
+    """The values of a folder (`/`: the root), or of it and its subfolders flattened into keys."""
     access = runtime.token_access()
-    same = runtime.unchanged(access, if_none_match)
+    same = runtime.unchanged(access, if_none_match, paths.variant(path, recursive))
     if same is not None:
         return _not_modified(same)
     runtime.check_format(access, format)
-    values, tag = runtime.pull(access)
+    values, tag = runtime.pull(access, path=path, recursive=recursive)
     headers = {"ETag": f'"{tag}"', "Cache-Control": "no-store"}
     if format == "json":
         context = runtime.client_context(access)  # a client-encrypted environment's grant and IDs
@@ -89,10 +96,11 @@ def pull(format: Format = "json", if_none_match: IfNoneMatch = None) -> Response
 @app.get("/runtime/v1/secrets/<key>")
 def pull_one(
     key: Annotated[str, Path(pattern=SECRET_KEY_PATTERN, description="Secret name")],
+    path: FolderPathQuery = "/",
 ) -> Response[RuntimeSecret]:
     """One value of the token's environment, resolved, with the environment's ETag."""
     access = runtime.token_access()
-    value, tag = runtime.pull_one(access, key)
+    value, tag = runtime.pull_one(access, paths.name(path, key))
     return Response(
         status_code=200,
         content_type="application/json",

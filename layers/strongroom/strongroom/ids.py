@@ -13,6 +13,7 @@ PREFIXES = (
     *("rol", "req", "chg", "ses", "idn", "grt", "sct"),
     *("pol", "chr"),  # governance: approval policies, change requests (access requests are req_)
     *("agt", "job", "wrp", "dsc"),  # agents, their jobs, sealed wraps, discovered secrets
+    *("fld",),  # folders inside environments
     "shr",  # an org's shared secrets (domain/shared_scope.py): derived from the org's ID, never minted
     "int",  # integrations (syncs to AWS Secrets Manager, SSM, GitHub Actions)
 )

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+import urllib.parse
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -105,11 +106,17 @@ class Client:
         token: str | None = None,
         identity: Identity | None = None,
         refresh_interval: float | None = None,
+        path: str = "/",
+        recursive: bool = False,
     ) -> None:
+        """`path`: a folder of the token's environment (`/backend/db`; `/`, the default, is its
+        root), `recursive` its subfolders too, flattened into keys (the server checks the path)."""
         if (token is None) == (identity is None):
             raise ValueError("a Client takes a token or an identity")
         wire.split_url(url)  # refuses what is not an http(s) URL of a host
         self.url = url.rstrip("/")
+        folder = "" if path == "/" else "&path=" + urllib.parse.quote(path, safe="/")
+        self._pull_path = f"/runtime/v1/secrets?format=json{folder}{'&recursive=true' if recursive else ''}"
         self._token, self._identity = token, identity
         self._expires_at: float | None = None
         self._values: dict[str, str] | None = None
@@ -166,12 +173,12 @@ class Client:
         headers = {"Authorization": f"Bearer {self._bearer()}"}
         if self._etag and self._values is not None:
             headers["If-None-Match"] = f'"{self._etag}"'
-        status, response_headers, body = self._call("GET", "/runtime/v1/secrets?format=json", headers)
+        status, response_headers, body = self._call("GET", self._pull_path, headers)
         self.requests += 1
         if status == 401 and self._identity is not None and self._identity.renewable:
             self._exchange()  # the token died early (the identity was replaced): prove it again, once
             headers["Authorization"] = f"Bearer {self._token}"
-            status, response_headers, body = self._call("GET", "/runtime/v1/secrets?format=json", headers)
+            status, response_headers, body = self._call("GET", self._pull_path, headers)
             self.requests += 1
         if status == 304 and self._values is not None:
             self.not_modified += 1

@@ -39,7 +39,7 @@ from strongroom.data import integrations as data
 from strongroom.data import orgs as org_data
 from strongroom.data import projects as project_data
 from strongroom.data.integrations import IntegrationRecord
-from strongroom.domain import audit, integration_targets, integrations, runtime
+from strongroom.domain import audit, integration_targets, integrations, paths
 from strongroom.domain.delivery import outcome
 from strongroom.domain.integration_targets import DestinationError, Pushed
 from strongroom.errors import AppError, Conflict
@@ -157,7 +157,7 @@ class State:
 def read_environment(rec: IntegrationRecord) -> State:
     """The environment's values as a read token of it pulls them (runtime.pull's path, without its
     audit event: the sync's own event says what was read and where it went)."""
-    from strongroom.domain.resolve import Resolver  # noqa: PLC0415
+    from strongroom.domain.resolve import Resolver, etag  # noqa: PLC0415
 
     org = org_data.get(rec.org_id)
     project = project_data.get(rec.org_id, rec.project_id)
@@ -175,8 +175,11 @@ def read_environment(rec: IntegrationRecord) -> State:
     )
     access = EnvironmentAccess(principal=reader, org=org, role=SERVICE_TOKEN_ROLE, project=project, environment=env)
     resolver = Resolver(access)
-    values = resolver.resolve_all(env, sorted(resolver.view(env)))
-    return State(dict(values), resolver.revisions.get(env.id, 0), runtime.etag(resolver.revisions, env.id))
+    # what a runtime pull of the root gives: its keys (a folder's keys are not pushed), resolved
+    chosen = paths.flatten(resolver.view(env), paths.ROOT, recursive=False)
+    found = resolver.resolve_all(env, sorted(chosen.values()))
+    values = {key: found[name] for key, name in chosen.items()}
+    return State(values, resolver.revisions.get(env.id, 0), etag(resolver.revisions, env.id))
 
 
 def push(rec: IntegrationRecord, state: State) -> Pushed:

@@ -38,6 +38,7 @@ looked up and each value expanded once.
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import threading
@@ -80,6 +81,17 @@ class Entry:
     source: EnvironmentRecord  # the environment that holds the value
 
 
+def etag(revisions: dict[str, int], first: str, *, variant: str = "") -> str:
+    """An opaque strong ETag naming each snapshot read and its revision, the token's first, and
+    the read's variant (a folder and `recursive`: none for the root alone, whose tags are those of
+    before folders), so that a tag of one folder never answers 304 for another."""
+    ordered = [first, *sorted(k for k in revisions if k != first)]
+    raw = ",".join(f"{env_id}:{revisions[env_id]}" for env_id in ordered)
+    if variant:
+        raw += ";" + variant
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
 def open_snapshot(scope: crypto.Scope, snap: SnapshotRecord) -> tuple[bytes, dict[str, Any]]:
     """The snapshot's data key and its decrypted body ({live, trash, refs}): the one place a
     snapshot is opened (its AAD binds key version and revision)."""
@@ -117,6 +129,7 @@ class Opened:
     stamp: tuple[int, int, str]  # (revision, key version, updated_at)
     live: Mapping[str, dict[str, Any]]
     refs: frozenset[str]
+    folders: Mapping[str, dict[str, Any]] = MappingProxyType({})  # path -> {id, created_at, created_by}
 
     @property
     def revision(self) -> int:
@@ -135,7 +148,8 @@ def open_body(scope: crypto.Scope, snap: SnapshotRecord) -> tuple[Opened, int]:
     index = body.get("refs")
     refs = frozenset(index) if isinstance(index, list) else frozenset(reference_index(live))
     stamp = (snap.revision, snap.key_version, snap.updated_at)
-    return Opened(stamp, MappingProxyType(live), refs), size
+    folders = MappingProxyType(dict(body.get("folders") or {}))
+    return Opened(stamp, MappingProxyType(live), refs, folders), size
 
 
 class SnapshotCache:
@@ -202,9 +216,13 @@ class View(Mapping[str, Entry]):
     holds it and the environment holding it (an Entry is made when one is asked for), and which
     of them hold `${` (`refs`)."""
 
-    __slots__ = ("_holders", "_home", "_records", "refs")
+    __slots__ = ("_holders", "_home", "_records", "folders", "refs")
 
     def __init__(self, layers: list[tuple[EnvironmentRecord, Opened]], home: EnvironmentRecord) -> None:
+        # path -> (folder record, environment holding it): own over inherited, as keys are
+        self.folders: dict[str, tuple[dict[str, Any], EnvironmentRecord]] = {}
+        for holder, opened in reversed(layers):
+            self.folders.update((path, (rec, holder)) for path, rec in opened.folders.items())
         filled = [(holder, opened) for holder, opened in layers if opened.live]  # nearest first
         self._home = filled[0][0] if len(filled) == 1 else home
         self._holders: dict[str, EnvironmentRecord] | None = None

@@ -22,8 +22,8 @@ from strongroom import ids
 from strongroom.context import principal
 from strongroom.data import chain, grants
 from strongroom.data import secrets as secret_data
-from strongroom.domain import audit, formats, shared_scope
-from strongroom.domain.resolve import Resolver
+from strongroom.domain import audit, formats, paths, shared_scope
+from strongroom.domain.resolve import Resolver, etag
 from strongroom.errors import Forbidden, NotFound, Unprocessable
 from strongroom.models import EnvironmentKey, RuntimeIdentity
 from strongroom.security.access import EnvironmentAccess, environment_access
@@ -55,27 +55,23 @@ def identity(access: EnvironmentAccess) -> RuntimeIdentity:
 # --------------------------------------------------------------------------- ETag
 
 
-def etag(revisions: dict[str, int], first: str) -> str:
-    """An opaque strong ETag naming each snapshot read and its revision, the token's first."""
-    ordered = [first, *sorted(k for k in revisions if k != first)]
-    raw = ",".join(f"{env_id}:{revisions[env_id]}" for env_id in ordered)
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
-
-
 _REVISION = re.compile(r"^[0-9]{1,15}$")
 MAX_ETAG_LENGTH = 4096
 
 
-def _parse(tag: str) -> dict[str, int] | None:
-    """The (environment id, revision) pairs a tag names, or None when it is not one of our ETags:
-    every id must be an environment id and every revision plain digits, checked before any key is
-    built from them."""
+def _parse(tag: str, variant: str = "") -> dict[str, int] | None:
+    """The (environment id, revision) pairs a tag names, or None when it is not one of our ETags
+    or not one of this read's `variant`: every id must be an environment id and every revision
+    plain digits, checked before any key is built from them."""
     tag = tag.strip().removeprefix("W/").strip('"')
     if len(tag) > MAX_ETAG_LENGTH:
         return None
     try:
         raw = base64.urlsafe_b64decode(tag + "=" * (-len(tag) % 4)).decode()
     except (binascii.Error, UnicodeDecodeError, ValueError):
+        return None
+    raw, _, tagged = raw.partition(";")
+    if tagged != variant:
         return None
     out: dict[str, int] = {}
     for pair in raw.split(","):
@@ -95,7 +91,7 @@ def _readable(access: EnvironmentAccess) -> set[str]:
     return {env.id, shared_scope.shared_id(access.org.id), *(a.id for a in Resolver(access).ancestors(env))}
 
 
-def unchanged(access: EnvironmentAccess, if_none_match: str | None) -> str | None:
+def unchanged(access: EnvironmentAccess, if_none_match: str | None, variant: str = "") -> str | None:
     """The ETag when If-None-Match names the current state exactly (reads snapshot items only).
 
     Authorization comes first: a tag naming any environment outside what this caller reads is a
@@ -103,7 +99,7 @@ def unchanged(access: EnvironmentAccess, if_none_match: str | None) -> str | Non
     that environment exists, belongs to someone else, or is made up."""
     if not if_none_match:
         return None
-    tags = [seen for seen in (_parse(c) for c in if_none_match.split(",")) if seen is not None]
+    tags = [seen for seen in (_parse(c, variant) for c in if_none_match.split(",")) if seen is not None]
     tags = [seen for seen in tags if next(iter(seen)) == access.environment.id]
     if not tags:
         return None
@@ -113,20 +109,26 @@ def unchanged(access: EnvironmentAccess, if_none_match: str | None) -> str | Non
             continue
         now = secret_data.snapshot_revisions(list(seen))
         if all(now.get(env_id, 0) == rev for env_id, rev in seen.items()):
-            return etag(seen, access.environment.id)
+            return etag(seen, access.environment.id, variant=variant)
     return None
 
 
 # --------------------------------------------------------------------------- reads
 
 
-def pull(access: EnvironmentAccess) -> tuple[dict[str, str], str]:
-    """Every value the environment sees, resolved, and the ETag of that answer."""
+def pull(access: EnvironmentAccess, *, path: str = paths.ROOT, recursive: bool = False) -> tuple[dict[str, str], str]:
+    """Every value a folder of the environment sees (with `recursive`, its subfolders flattened
+    into it: domain/paths.py), resolved, and the ETag of that answer."""
     resolver = Resolver(access)
     env = access.environment
-    values = resolver.resolve_all(env, sorted(resolver.view(env)))
-    tag = etag(resolver.revisions, env.id)
-    _audit(access, {"keys": sorted(values)[:100], "count": len(values)})
+    view = resolver.view(env)
+    paths.check_folder(view, path)
+    chosen = paths.flatten(view, path, recursive=recursive)
+    found = resolver.resolve_all(env, sorted(chosen.values()))
+    values = {key: found[name] for key, name in chosen.items()}
+    tag = etag(resolver.revisions, env.id, variant=paths.variant(path, recursive))
+    note = {} if path == paths.ROOT and not recursive else {"path": path, "recursive": recursive}
+    _audit(access, {"keys": sorted(chosen.values())[:100], "count": len(values), **note})
     return values, tag
 
 
@@ -137,7 +139,8 @@ def pull_one(access: EnvironmentAccess, name: str) -> tuple[str, str]:
         raise NotFound("secret not found")
     value = resolver.resolve(env, name)
     _audit(access, {"keys": [name], "count": 1})
-    return value, etag(resolver.revisions, env.id)
+    path = paths.path_of(name)
+    return value, etag(resolver.revisions, env.id, variant=paths.variant(path, recursive=False))
 
 
 def client_context(access: EnvironmentAccess) -> dict[str, Any]:

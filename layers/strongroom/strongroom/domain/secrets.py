@@ -11,6 +11,7 @@ other precondition is checked against the state read, in the plan, so a retry re
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Callable, Iterable, Mapping
@@ -27,8 +28,8 @@ from strongroom.data import projects as project_data
 from strongroom.data import secrets as data
 from strongroom.data.approval_requests import ChangeRequestRecord
 from strongroom.data.secrets import DataKeyRecord, SnapshotRecord, VersionRecord
-from strongroom.domain import audit, change_hold, formats, patterns, plans
-from strongroom.domain.resolve import Resolver, check_writable, open_snapshot, reference_index
+from strongroom.domain import audit, change_hold, formats, paths, patterns, plans
+from strongroom.domain.resolve import Resolver, check_writable, etag, open_snapshot, reference_index
 from strongroom.errors import Conflict, NotFound, PayloadTooLarge, PreconditionFailed, Unprocessable
 from strongroom.models import (
     BatchResult,
@@ -109,6 +110,8 @@ class State:
     key: bytes | None
     live: dict[str, dict[str, Any]]  # name -> {value, version, created_at, updated_at, updated_by}
     trash: dict[str, dict[str, Any]]  # name -> {version, deleted_at, deleted_by}
+    # the environment's own folders: path -> {id, created_at, created_by} (domain/paths.py)
+    folders: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def values(self) -> dict[str, dict[str, Any]]:
@@ -129,7 +132,7 @@ def _open(scope: crypto.Scope, snap: SnapshotRecord | None) -> State:
     if snap is None:
         return State(None, None, {}, {})
     key, body = open_snapshot(scope, snap)
-    return State(snap, key, body["live"], body["trash"])
+    return State(snap, key, body["live"], body["trash"], dict(body.get("folders") or {}))
 
 
 def keys_note(names: Iterable[str]) -> dict[str, Any]:
@@ -140,6 +143,19 @@ def keys_note(names: Iterable[str]) -> dict[str, Any]:
     return {"keys": ordered[:AUDIT_KEYS], "count": len(ordered), "keys_sha256": digest}
 
 
+def keyed(name: str) -> dict[str, str]:
+    """A snapshot name as responses show it: the key and the folder holding it."""
+    path, key = paths.split(name)
+    return {"key": key, "path": path}
+
+
+def key_note(name: str) -> dict[str, str]:
+    """What an event says of one key: the key, and its folder unless the root (whose events stay
+    as they were before folders)."""
+    path, key = paths.split(name)
+    return {"key": key} if path == paths.ROOT else {"key": key, "path": path}
+
+
 def _value_aad(scope: crypto.Scope, name: str, version: int, key_version: int) -> bytes:
     return scope.aad("value", name, version, key_version)
 
@@ -148,21 +164,39 @@ def _value_aad(scope: crypto.Scope, name: str, version: int, key_version: int) -
 
 
 def list_secrets(
-    access: EnvironmentAccess, *, prefix: str, with_values: bool, limit: int, cursor: str | None, resolve: bool = True
+    access: EnvironmentAccess,
+    *,
+    prefix: str,
+    with_values: bool,
+    limit: int,
+    cursor: str | None,
+    resolve: bool = True,
+    path: str = paths.ROOT,
+    recursive: bool = False,
 ) -> tuple[list[SecretListItem], str | None]:
-    """Own and inherited secrets, by name; values with references expanded unless `resolve` is off
-    (a client-encrypted environment's: its ciphertexts, as written)."""
+    """Own and inherited secrets of a folder (and its subfolders when `recursive`), by name; values
+    with references expanded unless `resolve` is off (a client-encrypted environment's: its
+    ciphertexts, as written)."""
     resolver = Resolver(access)
     env = access.environment
     view = resolver.view(env)
-    listing = f"secrets|{env.id}|{prefix}"
+    paths.check_folder(view, path)
+    whole = path == paths.ROOT and not recursive
+    listing = f"secrets|{env.id}|{prefix}" if whole else f"secrets|{env.id}|{path}|{int(recursive)}|{prefix}"
     after = db.deserialize(db.decode_cursor(listing, cursor))["after"] if cursor else ""
-    names = sorted(k for k in view if k.startswith(prefix) and k > after)
+    if whole:  # the root alone, as before folders (its names are bare keys; a folder's start with /)
+        names = sorted(k for k in view if k.startswith(prefix) and k > after and not k.startswith("/"))
+    else:
+        names = sorted(
+            k
+            for k in view
+            if k > after and paths.selects(k, path, recursive=recursive) and paths.split(k)[1].startswith(prefix)
+        )
     page, more = names[:limit], len(names) > limit
     resolved = resolver.resolve_all(env, page) if with_values and resolve else {}
     items = [
         SecretListItem(
-            key=k,
+            **keyed(k),
             value=(resolved[k] if resolve else view[k].value) if with_values else None,
             version=view[k].version,
             updated_at=view[k].updated_at,
@@ -174,7 +208,7 @@ def list_secrets(
     if with_values and items:
         _record(
             [],
-            audit.environment_event("secrets.read", env, {"keys": [i.key for i in items][:100], "count": len(items)}),
+            audit.environment_event("secrets.read", env, {"keys": page[:100], "count": len(items)}),
         )
     next_cursor = db.encode_cursor(listing, db.serialize({"after": page[-1]})) if more and page else None
     return items, next_cursor
@@ -191,7 +225,7 @@ def get_secret(access: EnvironmentAccess, name: str, version: int | None = None,
         if entry is None:
             raise NotFound("secret not found")
         result = Secret(
-            key=name,
+            **keyed(name),
             value=resolver.resolve(access.environment, name) if resolve else entry.value,
             version=entry.version,
             updated_at=entry.updated_at,
@@ -204,7 +238,7 @@ def get_secret(access: EnvironmentAccess, name: str, version: int | None = None,
         if rec is None or rec.action != "set" or rec.blob is None or rec.key_version is None:
             raise NotFound("secret version not found")
         result = Secret(
-            key=name,
+            **keyed(name),
             value=_version_text(scope, env_id, rec, client=_client(access)),
             version=version,
             updated_at=rec.created_at,
@@ -220,7 +254,7 @@ def get_secret(access: EnvironmentAccess, name: str, version: int | None = None,
             resource_id=name,
             project_id=access.project.id,
             environment_id=env_id,
-            metadata={"key": name, "version": result.version},
+            metadata={**key_note(name), "version": result.version},
         ),
     )
     return result
@@ -244,7 +278,9 @@ def list_versions(
     records, next_cursor = data.versions_page(access.environment.id, name, limit=limit, cursor=cursor)
     if not records and cursor is None:
         raise NotFound("secret not found")
-    return [SecretVersion.model_validate(r.model_dump(exclude={"blob", "key_version"})) for r in records], next_cursor
+    return [
+        SecretVersion.model_validate({**r.model_dump(exclude={"blob", "key_version"}), **keyed(r.key)}) for r in records
+    ], next_cursor
 
 
 # --------------------------------------------------------------------------- the change path
@@ -270,6 +306,9 @@ class Plan:
     # Subject to approval policies (domain/change_hold.py); not a key rotation, a rekey, or the
     # application of an approved change request.
     governed: bool = True
+    # The environment's folders after the change (None: as they are, plus those a value written
+    # into a folder that does not exist yet creates, with its parents).
+    folders: dict[str, dict[str, Any]] | None = None
 
 
 @dataclass(slots=True)
@@ -290,9 +329,10 @@ def _commit(access: EnvironmentAccess, planner: Callable[[State], Plan]) -> _Com
         if state.snapshot is not None and (state.snapshot.pending or state.snapshot.stale_parts):
             _finish(access.environment.id, state.snapshot)  # an earlier writer stopped short
         plan = planner(state)
-        if not plan.changes and not plan.rotate_key:
+        if not plan.changes and not plan.rotate_key and plan.folders is None:
             return _Committed(state.revision, {}, state, written=False)
         if _client(access):
+            _check_folderless(plan)
             _check_ciphertexts(plan.changes)
         else:  # the one writing a value is its writer: its references may reach only what they can read
             check_writable(access, plan.changes)
@@ -306,10 +346,20 @@ def _commit(access: EnvironmentAccess, planner: Callable[[State], Plan]) -> _Com
 
 
 def commit(access: EnvironmentAccess, planner: Callable[[State], Plan]) -> tuple[int, dict[str, int], State, str]:
-    """One change planned by `planner` (for a store of its own, e.g. the org's shared secrets,
-    domain/shared_secrets.py): (revision, versions written, state written over, time)."""
+    """One change planned by `planner`, for the other writers of an environment's state (folders,
+    domain/folders.py) or of a store of its own (the org's shared secrets, domain/shared_secrets.py):
+    (revision, versions written, state written over, time)."""
     done = _commit(access, planner)
     return done.revision, done.versions, done.before, done.at
+
+
+def _check_folderless(plan: Plan) -> None:
+    """A client-encrypted environment keeps its keys at the root (422 `client_encrypted`): its
+    values' AAD, made by its clients, names the key alone."""
+    if plan.folders or any(n.startswith("/") for n in plan.changes):
+        raise Unprocessable(
+            "a client-encrypted environment has no folders: its keys live at the root", code="client_encrypted"
+        )
 
 
 def _gate(access: EnvironmentAccess, state: State, plan: Plan) -> None:
@@ -437,7 +487,8 @@ def decide(state: State, plan: Plan, key: KeyInUse, *, scope: crypto.Scope, now:
                 created_by=who,
             )
         )
-    snapshot = _seal_snapshot(state, key, live, trash, now=now, scope=scope)
+    folders = with_folders(plan.folders if plan.folders is not None else state.folders, live, now=now, who=who)
+    snapshot = _seal_snapshot(state, key, live, trash, now=now, scope=scope, folders=folders)
     return Change(snapshot, versions, key.record, {**plan.metadata, "revision": snapshot.revision})
 
 
@@ -449,13 +500,16 @@ def _seal_snapshot(
     *,
     now: str,
     scope: crypto.Scope,
+    folders: Mapping[str, Any] | None = None,
 ) -> SnapshotRecord:
     """The next revision of the snapshot, encrypted; 413 `environment_full` past MAX_SNAPSHOT_BYTES."""
     revision = state.revision + 1
-    # `refs`: the names whose values hold `${`, so that reads expand only those (resolve.py)
-    body = json.dumps(
-        {"live": live, "trash": trash, "refs": reference_index(live)}, separators=(",", ":"), ensure_ascii=False
-    ).encode()
+    # `refs`: the names whose values hold `${`, so that reads expand only those (resolve.py);
+    # `folders` only once the environment has one (an environment without stays as it was)
+    content: dict[str, Any] = {"live": live, "trash": trash, "refs": reference_index(live)}
+    if folders:
+        content["folders"] = dict(sorted(folders.items()))
+    body = json.dumps(content, separators=(",", ":"), ensure_ascii=False).encode()
     blob = body if key.client else crypto.encrypt(key.plaintext, body, scope.aad("snapshot", key.version, revision))
     if len(blob) > MAX_SNAPSHOT_BYTES:
         raise PayloadTooLarge(
@@ -529,6 +583,25 @@ def _write(access: EnvironmentAccess, state: State, plan: Plan) -> _Committed:
     else:
         _write_large(env_id, state, change, ops=ops, event=event, retry=retry)
     return _Committed(change.snapshot.revision, change.numbers, state, written=True, at=now, key_version=key.version)
+
+
+def with_folders(
+    folders: Mapping[str, dict[str, Any]], live: Iterable[str], *, now: str, who: str
+) -> dict[str, dict[str, Any]]:
+    """Pure: `folders` with every folder (and parent folder) a live name is in: a value written
+    into a folder that does not exist yet creates it, in the same change."""
+    out = dict(folders)
+    for folder in sorted({paths.path_of(n) for n in live if n.startswith("/")}):
+        for path in paths.ancestors(folder):
+            if path not in out:
+                out[path] = {"id": ids.new_id("fld"), "created_at": now, "created_by": who}
+    if len(out) > paths.MAX_FOLDERS and len(out) > len(folders):
+        raise Unprocessable(
+            f"an environment holds at most {paths.MAX_FOLDERS} folders",
+            code="too_many_folders",
+            details={"max_folders": paths.MAX_FOLDERS},
+        )
+    return out
 
 
 def _within_plan(access: EnvironmentAccess, before: int, after: int) -> None:
@@ -614,13 +687,13 @@ def _stale(current: int | None) -> PreconditionFailed:
 
 def _one(name: str, value: str | None, action: str, comment: str = "", **metadata: Any) -> Plan:
     version_note = {k: v for k, v in metadata.items() if v is not None}
-    return Plan({name: value}, action, "secret", name, {"key": name, **version_note}, comment)
+    return Plan({name: value}, action, "secret", name, {**key_note(name), **version_note}, comment)
 
 
 def _written(name: str, committed: _Committed) -> SecretWritten:
     before = committed.before.live.get(name)
     return SecretWritten(
-        key=name,
+        **keyed(name),
         version=committed.versions[name],
         created_at=before["created_at"] if before else committed.at,
         updated_at=committed.at,
@@ -790,21 +863,23 @@ def batch(
     items: list[SecretChange] = []
     for name in sorted(set(set_values) | set(deletions)):
         if name not in committed.versions:
-            items.append(SecretChange(key=name, action="unchanged", version=committed.before.live[name]["version"]))
+            items.append(
+                SecretChange(**keyed(name), action="unchanged", version=committed.before.live[name]["version"])
+            )
         elif name in deletions:
-            items.append(SecretChange(key=name, action="deleted", version=committed.versions[name]))
+            items.append(SecretChange(**keyed(name), action="deleted", version=committed.versions[name]))
         else:
             action = "updated" if name in committed.before.live else "created"
-            items.append(SecretChange(key=name, action=action, version=committed.versions[name]))
+            items.append(SecretChange(**keyed(name), action=action, version=committed.versions[name]))
     return BatchResult(revision=committed.revision, changes=items)
 
 
 def import_secrets(
-    access: EnvironmentAccess, fmt: formats.ImportFormat, content: str, *, overwrite: bool
+    access: EnvironmentAccess, fmt: formats.ImportFormat, content: str, *, overwrite: bool, path: str = paths.ROOT
 ) -> ImportResult:
-    """Parse a dotenv or JSON document and set its keys as one change."""
+    """Parse a dotenv or JSON document and set its keys, in the folder `path`, as one change."""
     _check_server_managed(access, "importing a document (the client encrypts each value)")
-    incoming = formats.parse(content, fmt)
+    incoming = {paths.name(path, k): v for k, v in formats.parse(content, fmt).items()}
 
     def plan(state: State) -> Plan:
         changes = _changes(state, incoming, overwrite=overwrite)
@@ -813,7 +888,7 @@ def import_secrets(
             "secrets.imported",
             "environment",
             access.environment.id,
-            {"format": fmt, **keys_note(changes), "overwrite": overwrite},
+            {"format": fmt, **keys_note(changes), "overwrite": overwrite, **_path_note(path)},
         )
 
     committed = _commit(access, plan)
@@ -824,20 +899,36 @@ def import_secrets(
     )
 
 
-def export_secrets(access: EnvironmentAccess, fmt: formats.ExportFormat, *, resolve: bool = True) -> tuple[str, str]:
-    """Everything the environment sees (own and inherited), references expanded unless `resolve` is off."""
+def export_secrets(
+    access: EnvironmentAccess,
+    fmt: formats.ExportFormat,
+    *,
+    resolve: bool = True,
+    path: str = paths.ROOT,
+    recursive: bool = False,
+) -> tuple[str, str]:
+    """Everything a folder of the environment sees (own and inherited; with `recursive`, its
+    subfolders flattened into it, the nearest holder of a key winning), references expanded
+    unless `resolve` is off."""
     _check_server_managed(access, "an export format")
     resolver = Resolver(access)
     env = access.environment
     view = resolver.view(env)
-    values = resolver.resolve_all(env, view) if resolve else {k: e.value for k, e in view.items()}
+    paths.check_folder(view, path)
+    chosen = paths.flatten(view, path, recursive=recursive)
+    found = resolver.resolve_all(env, chosen.values()) if resolve else {n: view.raw(n) for n in chosen.values()}
+    values = {key: found[n] for key, n in chosen.items()}
     text = formats.render(values, fmt)
-    _record(
-        [], audit.environment_event("secrets.exported", env, {"format": fmt, "count": len(view), "resolved": resolve})
-    )
-    from strongroom.domain.runtime import etag  # noqa: PLC0415
+    metadata = {"format": fmt, "count": len(values), "resolved": resolve, **_path_note(path, recursive)}
+    _record([], audit.environment_event("secrets.exported", env, metadata))
+    return text, etag(resolver.revisions, env.id, variant=paths.variant(path, recursive))
 
-    return text, etag(resolver.revisions, env.id)
+
+def _path_note(path: str | None, recursive: bool = False) -> dict[str, Any]:
+    """An event's folder: none for the root alone (events as before folders)."""
+    if path is None or (path == paths.ROOT and not recursive):
+        return {}
+    return {"path": path, "recursive": recursive}
 
 
 def promotion_environments(project: ProjectAccess, *, from_: str, to: str) -> tuple[str, str]:
@@ -857,14 +948,25 @@ def promotion_environments(project: ProjectAccess, *, from_: str, to: str) -> tu
 
 
 def promote(
-    source: EnvironmentAccess, target: EnvironmentAccess, names: list[str] | None, *, dry_run: bool
+    source: EnvironmentAccess,
+    target: EnvironmentAccess,
+    keys: list[str] | None,
+    *,
+    dry_run: bool,
+    path: str | None = None,
+    recursive: bool = False,
 ) -> PromoteResult:
-    """Copy values from one environment of a project to another: a diff, or one change."""
+    """Copy values from one environment of a project to another: a diff, or one change. Every
+    folder, or only `path` (and its subfolders when `recursive`); `keys` are keys of `path` (`/`
+    when absent). Folders the values land in are created in the target."""
     _check_server_managed(target, "promotion")
     if source.environment.id == target.environment.id:
         raise Unprocessable("`from` and `to` are the same environment", code="same_environment")
     _check_server_managed(source, "promotion")
     src = _open(_scope(source), data.snapshot(source.environment.id)).plain()
+    if path is not None:
+        src = {n: v for n, v in src.items() if paths.selects(n, path, recursive=recursive)}
+    names = None if keys is None else [paths.name(path or paths.ROOT, k) for k in keys]
     if names is not None:
         unknown = sorted(set(names) - set(src))
         if unknown:
@@ -888,6 +990,7 @@ def promote(
                 "from_environment": source.environment.id,
                 "to_environment": target.environment.id,
                 **keys_note(changes),
+                **_path_note(path, recursive),
             },
         )
 
@@ -900,11 +1003,11 @@ def _diff(state: State, src: Mapping[str, str]) -> list[SecretChange]:
     for name in sorted(src):
         current = state.live.get(name)
         action = "add" if current is None else ("unchanged" if current["value"] == src[name] else "update")
-        out.append(SecretChange(key=name, action=action, version=current["version"] if current else None))
+        out.append(SecretChange(**keyed(name), action=action, version=current["version"] if current else None))
     return out
 
 
-def validate(access: EnvironmentAccess) -> ValidationReport:
+def validate(access: EnvironmentAccess, *, path: str = paths.ROOT, recursive: bool = False) -> ValidationReport:
     """Missing template keys and values (resolved, as applications get them) that do not match
     their pattern. Patterns run on RE2 (linear time in the value); one RE2 cannot run (stored
     before patterns moved to RE2) is reported as unsupported, never run by a backtracking engine."""
@@ -913,9 +1016,12 @@ def validate(access: EnvironmentAccess) -> ValidationReport:
     resolver = Resolver(access)
     env = access.environment
     view = resolver.view(env)
-    missing = [t.key for t in template if t.key not in view]
-    patterned = [(t.key, t.pattern) for t in template if t.pattern is not None and t.key in view]
-    values = resolver.resolve_all(env, [key for key, _ in patterned])
+    paths.check_folder(view, path)
+    seen = paths.flatten(view, path, recursive=recursive)  # the folder's keys, as a pull of it gets them
+    missing = [t.key for t in template if t.key not in seen]
+    patterned = [(t.key, t.pattern) for t in template if t.pattern is not None and t.key in seen]
+    found = resolver.resolve_all(env, [seen[key] for key, _ in patterned])
+    values = {key: found[seen[key]] for key, _ in patterned}
     mismatched: list[PatternMismatch] = []
     unsupported: list[str] = []
     for key, pattern in patterned:
@@ -991,22 +1097,35 @@ def rotate_key(access: EnvironmentAccess) -> KeyRotated:
     return KeyRotated(key_version=committed.key_version, revision=committed.revision, rotated_at=committed.at)
 
 
-def restore_environment(access: EnvironmentAccess, at: datetime, *, dry_run: bool = False) -> EnvironmentRestored:
+def restore_environment(
+    access: EnvironmentAccess,
+    at: datetime,
+    *,
+    dry_run: bool = False,
+    path: str | None = None,
+    recursive: bool = False,
+) -> EnvironmentRestored:
     """The environment as it was at `at`, written as one new change: secrets deleted since come
     back, secrets created since go to the trash, changed values return to what they were. Reads
     the environment's history without its values (at most MAX_RESTORE_VERSIONS version items, or
     422 `history_too_long`), then the values it restores, in batches. `dry_run`: the changes it
-    would make (keys and actions only), nothing written."""
+    would make (keys and actions only), nothing written. `path`: only that folder (and its
+    subfolders when `recursive`); the rest of the environment stays as it is."""
     if at > clock.now():
         raise Unprocessable("`at` is in the future", code="invalid_instant")
     _check_server_managed(access, "a point-in-time restore")
     env_id = access.environment.id
     then = state_at(_history(env_id), at)
+    only = None if path is None else functools.partial(paths.selects, path=path, recursive=recursive)
+    if only is not None:
+        then = {n: h for n, h in then.items() if only(n)}
     past = _PastValues(_scope(access), env_id)
     planned: list[Plan] = []  # the last one planned is the one written
 
     def plan(state: State) -> Plan:
-        planned.append(restore_plan(state, then, past.of(then, moved_since(state, then)), at=at, env_id=env_id))
+        values = past.of(then, moved_since(state, then))
+        planned.append(restore_plan(state, then, values, at=at, env_id=env_id, only=only))
+        planned[-1].metadata.update(_path_note(path, recursive))
         return planned[-1]
 
     if dry_run:
@@ -1033,7 +1152,7 @@ def restore_changes(state: State, plan: Plan) -> list[SecretChange]:
     out = []
     for name in sorted(plan.changes):
         action = "deleted" if plan.changes[name] is None else ("updated" if name in state.live else "created")
-        out.append(SecretChange(key=name, action=action))
+        out.append(SecretChange(**keyed(name), action=action))
     return out
 
 
@@ -1066,17 +1185,24 @@ def moved_since(state: State, then: Mapping[str, data.VersionHeader]) -> list[st
 
 
 def restore_plan(
-    state: State, then: Mapping[str, data.VersionHeader], values: Mapping[str, str], *, at: datetime, env_id: str
+    state: State,
+    then: Mapping[str, data.VersionHeader],
+    values: Mapping[str, str],
+    *,
+    at: datetime,
+    env_id: str,
+    only: Callable[[str], bool] | None = None,
 ) -> Plan:
     """Pure: the change that brings `state` back to `then`; `values` holds the value each secret of
     `moved_since(state, then)` had then. A value equal to the live one is no change; a live
-    secret that did not exist then goes to the trash."""
+    secret that did not exist then goes to the trash. `only`: the names the restore covers (a
+    folder's); the others are left as they are."""
     changes: dict[str, str | None] = {}
     for name in moved_since(state, then):
         current = state.live.get(name)
         if current is None or current["value"] != values[name]:
             changes[name] = values[name]
-    changes.update(dict.fromkeys(k for k in state.live if k not in then))
+    changes.update(dict.fromkeys(k for k in state.live if k not in then and (only is None or only(k))))
     return Plan(
         changes,
         "environment.restored",

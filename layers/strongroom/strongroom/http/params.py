@@ -10,6 +10,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 
 from strongroom.http.envelope import JSON
 from strongroom.models.governance import ChangeRequestOpened
+from strongroom.models.secrets import MAX_PATH, PATH_PATTERN
 
 # Path parameters: IDs (`org_…`) and slugs are ASCII letters, digits, `_` and `-`.
 REF_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
@@ -22,6 +23,18 @@ EnvRef = Annotated[str, Path(pattern=REF_PATTERN, description="Environment ID (e
 # Pagination query parameters shared by every list route.
 Limit = Annotated[int, Query(ge=1, le=500, description="Page size (1-500)")]
 Cursor = Annotated[str | None, Query(max_length=2048, description="Opaque cursor from next_cursor")]
+
+# Folders inside an environment (domain/paths.py): the folder a secret route works in, and
+# whether a list, pull or export takes its subfolders too.
+FolderPathQuery = Annotated[
+    str,
+    Query(
+        pattern=PATH_PATTERN,
+        max_length=MAX_PATH,
+        description="The folder (`/backend/db`); `/`, the default, is the environment's root",
+    ),
+]
+Recursive = Annotated[bool, Query(description="true: the folder's subfolders too (flattened into keys on a pull)")]
 
 
 def created(body: Any) -> Response[Any]:

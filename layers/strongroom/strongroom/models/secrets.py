@@ -13,6 +13,11 @@ from strongroom.models.common import (
 )
 
 SECRET_KEY_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.-]{0,254}$"  # noqa: S105 - a name pattern
+# Folder paths (domain/paths.py): `/`, or 1-10 segments of letters, digits, `_ - .` not starting
+# with `.` (so never `.` or `..`), each at most 64 characters, 255 in all.
+MAX_PATH_DEPTH = 10
+MAX_PATH = 255
+PATH_PATTERN = rf"^(?:/|(?:/[A-Za-z0-9_-][A-Za-z0-9_.-]{{0,63}}){{1,{MAX_PATH_DEPTH}}})$"
 MAX_VALUE_BYTES = 64 * 1024
 
 
@@ -42,6 +47,7 @@ class SecretPut(Request):
 
 class SecretWritten(Response):
     key: str
+    path: str = Field(default="/", description="The folder holding the key (`/`: the root)")
     version: int
     created_at: str
     updated_at: str
@@ -49,6 +55,7 @@ class SecretWritten(Response):
 
 class Secret(Response):
     key: str
+    path: str = Field(default="/", description="The folder holding the key (`/`: the root)")
     value: str
     version: int
     updated_at: str
@@ -59,6 +66,7 @@ class Secret(Response):
 
 class SecretListItem(Response):
     key: str
+    path: str = Field(default="/", description="The folder holding the key (`/`: the root)")
     value: str | None = None
     version: int
     updated_at: str
@@ -72,6 +80,7 @@ class SecretList(Page[SecretListItem]):
 
 class SecretVersion(Response):
     key: str
+    path: str = Field(default="/", description="The folder holding the key (`/`: the root)")
     version: int
     action: Literal["set", "delete"]
     comment: str = ""
@@ -84,6 +93,8 @@ class SecretVersionList(Page[SecretVersion]):
 
 
 SecretName = Annotated[str, StringConstraints(pattern=SECRET_KEY_PATTERN)]
+# A folder inside an environment (domain/paths.py holds the rules): `/` or `/seg/seg…`.
+FolderPath = Annotated[str, StringConstraints(pattern=PATH_PATTERN, max_length=MAX_PATH)]
 Comment = Annotated[str, StringConstraints(max_length=500)]
 
 
@@ -114,6 +125,7 @@ class SecretsPatch(_Masked):
 
 class SecretChange(Response):
     key: str
+    path: str = Field(default="/", description="The folder holding the key (`/`: the root)")
     action: Literal["created", "updated", "deleted", "unchanged", "add", "update"]
     version: int | None = None
 
@@ -144,7 +156,13 @@ class ImportResult(Response):
 class Promote(Request):
     from_: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")] = Field(alias="from")
     to: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
-    keys: list[SecretName] | None = Field(default=None, max_length=MAX_CHANGE_KEYS, description="Only these keys")
+    keys: list[SecretName] | None = Field(
+        default=None, max_length=MAX_CHANGE_KEYS, description="Only these keys (of `path`, default `/`)"
+    )
+    path: FolderPath | None = Field(
+        default=None, description="Only this folder (and its subfolders when `recursive`); absent: every folder"
+    )
+    recursive: bool = Field(default=False, description="With `path`: its subfolders too")
     dry_run: bool = Field(default=False, description="true only shows the diff and writes nothing")
 
 
@@ -157,6 +175,10 @@ class PromoteResult(Response):
 class EnvironmentRestore(Request):
     at: AwareDatetime = Field(description="The instant to go back to (RFC 3339 with an offset)")
     dry_run: bool = Field(default=False, description="Only say what would change (keys and actions), write nothing")
+    path: FolderPath | None = Field(
+        default=None, description="Only this folder (and its subfolders when `recursive`); absent: every folder"
+    )
+    recursive: bool = Field(default=False, description="With `path`: its subfolders too")
 
 
 class KeyRotated(Response):
@@ -172,3 +194,32 @@ class EnvironmentRestored(Response):
     trashed: int
     dry_run: bool = False
     changes: list[SecretChange] = Field(default_factory=list, description="What changed (or would), keys only")
+
+
+class FolderCreate(Request):
+    path: FolderPath = Field(description="`/backend/db`: its parent folders are created with it")
+
+
+class FolderMove(Request):
+    path: FolderPath = Field(description="The folder's new path (a rename, or a move under another folder)")
+
+
+class Folder(Response):
+    id: str
+    path: str
+    created_at: str
+    created_by: str
+    source: str = Field(description="Slug of the environment holding the folder (a parent when inherited)")
+    inherited: bool = False
+    secrets: int = Field(description="Live secrets directly in it (own and inherited)")
+
+
+class FolderList(Page[Folder]):
+    pass
+
+
+class FolderChanged(Response):
+    id: str
+    path: str
+    revision: int
+    changes: list[SecretChange] = Field(default_factory=list, description="The secrets it moved or deleted")
