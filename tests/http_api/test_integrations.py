@@ -361,3 +361,32 @@ def test_a_change_of_the_parent_reaches_the_child_integration(api: Api, env: dic
         assert time.monotonic() < deadline, "the parent's change did not reach the child's integration"
         time.sleep(0.2)
     assert json.loads(sm.get_secret_value(SecretId=name)["SecretString"]) == {"SHARED": "two", "OWN": "mine"}
+
+
+def test_a_shared_secret_change_reaches_the_integrations_that_reference_it(api: Api, env: dict[str, Any]) -> None:
+    # Given an environment whose value references a shared secret, synced as one JSON secret
+    shared = f"/v1/orgs/{env['org']}/shared-secrets"
+    status, _, made = api("POST", shared, user=env["owner"], json={"key": "SENTRY_DSN", "value": "https://k1@sentry/1"})
+    assert status == 201, made
+    change(api, env, {"DSN": "${shared.SENTRY_DSN}"})
+    name = f"apps/{env['org']}/shared"
+    base = {"role_arn": ROLE_ARN, "external_id": EXTERNAL_ID, "region": REGION, "mode": "json", "name": name}
+    integration = create(api, env, "aws_secrets_manager", base)
+    first = wait_status(api, env, integration["id"], lambda s: s["status"] == "synced")
+    assert first["status"] == "synced"
+    sm = customer("secretsmanager")
+    pushed = sm.get_secret_value(SecretId=name, VersionStage="AWSCURRENT")["SecretString"]
+    assert json.loads(pushed) == {"DSN": "https://k1@sentry/1"}
+    # When only the shared secret changes (the environment's own revision does not move)
+    status, _, put = api("PUT", f"{shared}/SENTRY_DSN", user=env["owner"], json={"value": "https://k2@sentry/1"})
+    assert status == 200, put
+
+    # Then the destination gets the new value without a forced sync
+    def current() -> str:
+        return json.loads(sm.get_secret_value(SecretId=name, VersionStage="AWSCURRENT")["SecretString"])["DSN"]
+
+    deadline = time.monotonic() + 30
+    while current() != "https://k2@sentry/1" and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert current() == "https://k2@sentry/1"
+    assert wait_status(api, env, integration["id"], at(first["last_synced_revision"]))["status"] == "synced"

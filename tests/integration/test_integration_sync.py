@@ -125,3 +125,14 @@ def test_the_fan_in_makes_one_message_per_integration_of_a_changed_environment(s
     assert other.id not in {m.integration_id for m in messages_of([event("secret.updated"), forced])}
     # Outside an org (a user's own scope): nothing
     assert messages_of([event("secret.updated", scope_id="usr_1")]) == []
+    # A change of the org's shared secrets: every integration of the org (not another org's)
+    third = _integration(stack)
+    db.transact(
+        [data.create(third.model_copy(update={"id": ids.new_id("int"), "org_id": rec.org_id}), on_fail=Conflict("x"))]
+    )
+    shared_change = {"scope_id": rec.org_id, "action": "shared_secret.updated", "resource": {"type": "shared_secret"}}
+    found = {m.integration_id for m in messages_of([shared_change])}
+    assert rec.id in found
+    assert len(found) == 2
+    assert other.id not in found
+    assert messages_of([{**shared_change, "action": "shared_secret.read"}]) == []

@@ -55,6 +55,11 @@ def page(org_id: str, *, limit: int, cursor: str | None) -> tuple[list[Integrati
     return [IntegrationRecord.model_validate(i) for i in found.items], found.next_cursor
 
 
+def of_org(org_id: str) -> list[str]:
+    """The IDs of every integration of the org (its partition, one paged Query)."""
+    return [str(item["id"]) for item in db.query_all(keys.org_partition(org_id), prefix=keys.INTEGRATION_PREFIX)]
+
+
 def of_environment(env_id: str) -> list[tuple[str, str]]:
     """(org, integration) of every integration of the environment (GSI1, eventually consistent:
     the worker reads each item consistently before it acts)."""

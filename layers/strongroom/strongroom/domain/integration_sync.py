@@ -27,7 +27,7 @@ import json
 import random
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -56,6 +56,12 @@ MAX_ERROR = 500
 
 
 # --------------------------------------------------------------------------- fan-in
+
+
+# A change of the org's shared secrets may change any environment that references one
+# (`${shared.KEY}`): every integration of the org is asked to sync, and one whose environment
+# references none finds its tag unchanged (one read, nothing pushed).
+SHARED_CHANGES = frozenset({"shared_secret.created", "shared_secret.updated", "shared_secret.deleted"})
 
 
 def changes_environment(action: str) -> bool:
@@ -92,10 +98,17 @@ def _descendants(org_id: str, project_id: str, env_id: str) -> list[str]:
     return out
 
 
-def messages_of(events: list[dict[str, Any]]) -> list[Message]:
-    """The sync messages a batch of audit events makes, one per integration (forced if any is)."""
-    wanted: dict[str, Message] = {}
-    touched: set[tuple[str, str, str]] = set()
+@dataclass
+class _Batch:
+    """What a batch of audit events asks of the syncs."""
+
+    forced: dict[str, Message] = field(default_factory=dict)  # integration -> its forced message
+    touched: set[tuple[str, str, str]] = field(default_factory=set)  # (org, project, environment) changed
+    shared: set[str] = field(default_factory=set)  # orgs whose shared secrets changed
+
+
+def _read(events: list[dict[str, Any]]) -> _Batch:
+    batch = _Batch()
     for event in events:
         org_id = str(event.get("scope_id", ""))
         action = str(event.get("action", ""))
@@ -103,14 +116,25 @@ def messages_of(events: list[dict[str, Any]]) -> list[Message]:
             continue
         resource = event.get("resource") or {}
         if action in FORCING and resource.get("type") == "integration":
-            wanted[str(resource["id"])] = Message(org_id, str(resource["id"]), force=True)
+            batch.forced[str(resource["id"])] = Message(org_id, str(resource["id"]), force=True)
+        elif action in SHARED_CHANGES:
+            batch.shared.add(org_id)
         elif changes_environment(action) and event.get("environment_id") and event.get("project_id"):
-            touched.add((org_id, str(event["project_id"]), str(event["environment_id"])))
-    for org_id, project_id, env_id in sorted(touched):
+            batch.touched.add((org_id, str(event["project_id"]), str(event["environment_id"])))
+    return batch
+
+
+def messages_of(events: list[dict[str, Any]]) -> list[Message]:
+    """The sync messages a batch of audit events makes, one per integration (forced if any is)."""
+    batch = _read(events)
+    wanted = dict(batch.forced)
+    for org_id in sorted(batch.shared):
+        for integration_id in data.of_org(org_id):
+            wanted.setdefault(integration_id, Message(org_id, integration_id))
+    for org_id, project_id, env_id in sorted(batch.touched):
         for env in [env_id, *_descendants(org_id, project_id, env_id)]:
             for org, integration_id in data.of_environment(env):
-                if integration_id not in wanted:
-                    wanted[integration_id] = Message(org, integration_id)
+                wanted.setdefault(integration_id, Message(org, integration_id))
     return list(wanted.values())
 
 
