@@ -169,6 +169,12 @@ def test_destination_down_retries_dead_letters_then_a_forced_sync_catches_up(
     assert github.down_hits == 6
     assert [json.loads(m["Body"])["integration_id"] for m in landed] == [made["id"]]
     assert api("GET", f"{env['integrations']}/{made['id']}/status", user=env["owner"])[2]["status"] == "failing"
+    # and /metrics counts it (a platform admin's scrape)
+    status, _, text = api("GET", "/metrics", user="admin@example.com")
+    assert status == 200
+    assert any(
+        line.startswith("strongroom_sync_dlq_messages ") and float(line.split()[1]) >= 1 for line in text.splitlines()
+    ), text
 
     # When it is back, and a change happened meanwhile, a forced sync brings it to the latest revision
     github.down = False

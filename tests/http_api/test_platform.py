@@ -55,7 +55,7 @@ def test_readyz_is_ready_then_503_naming_kms_when_kms_fails(api: Api) -> None:
     status, _, body = api("GET", "/readyz")
     assert status == 200, body
     assert body["status"] == "ready"
-    assert set(body["checks"]) >= {"dynamodb", "kms", "webhook_queue", "webhook_dlq"}
+    assert set(body["checks"]) >= {"dynamodb", "kms", "webhook_queue", "webhook_dlq", "sync_queue", "sync_dlq"}
     client = boto3.client("kms", region_name="us-east-1")
     with Stubber(client) as stub:
         stub.add_client_error("describe_key", service_error_code="KMSInternalException", http_status_code=500)
@@ -118,6 +118,7 @@ def test_metrics_passes_promtool_and_parses_and_follows_the_store(api: Api) -> N
     assert after["strongroom_orgs_by_plan{plan=enterprise}"] == before["strongroom_orgs_by_plan{plan=enterprise}"] + 1
     assert {
         "strongroom_webhook_dlq_messages",
+        "strongroom_sync_dlq_messages",
         "strongroom_audit_sealing_lag_seconds",
         "strongroom_audit_scopes_behind",
         "strongroom_secrets",

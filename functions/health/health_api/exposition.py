@@ -35,6 +35,12 @@ class StoreCollector(Collector):
             yield GaugeMetricFamily(
                 "strongroom_webhook_dlq_messages", "Webhook deliveries in the dead-letter queue", value=g.dlq_messages
             )
+        if g.sync_dlq_messages is not None:
+            yield GaugeMetricFamily(
+                "strongroom_sync_dlq_messages",
+                "Integration syncs in the dead-letter queue (failed after every retry)",
+                value=g.sync_dlq_messages,
+            )
         yield GaugeMetricFamily("strongroom_secrets", "Live secrets (all orgs)", value=g.secrets)
         deliveries = GaugeMetricFamily(
             "strongroom_webhook_deliveries", "Webhook deliveries of the last 30 days by status", labels=["status"]

@@ -66,6 +66,7 @@ class Settings(BaseModel):
     # Integrations (#17): the sync queue and the seconds between a failed sync's attempts (the
     # queue's maxReceiveCount is one more than their number).
     sync_queue_url: str = ""
+    sync_dlq_url: str = ""  # its dead-letter queue (/readyz and /metrics)
     sync_retry_schedule: str = "30,120,600,1800,3600"
     stripe_secret_key: str = ""
     stripe_secret_arn: str = ""
@@ -118,6 +119,7 @@ _ENV = {
     "metrics_token": "METRICS_TOKEN",
     "webhook_dlq_url": "WEBHOOK_DLQ_URL",
     "sync_queue_url": "SYNC_QUEUE_URL",
+    "sync_dlq_url": "SYNC_DLQ_URL",
     "sync_retry_schedule": "SYNC_RETRY_SCHEDULE",
     "stripe_secret_key": "STRIPE_SECRET_KEY",
     "stripe_secret_arn": "STRIPE_SECRET_ARN",

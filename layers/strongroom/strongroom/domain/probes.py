@@ -56,7 +56,13 @@ def readiness() -> Readiness:
     """Each dependency answered (ok) or not (fail); not ready when one failed."""
     cfg = settings()
     checks = {"dynamodb": _check("dynamodb", _table), "kms": _check("kms", _kms)}
-    for name, url in (("webhook_queue", cfg.webhook_queue_url), ("webhook_dlq", cfg.webhook_dlq_url)):
+    queues = (
+        ("webhook_queue", cfg.webhook_queue_url),
+        ("webhook_dlq", cfg.webhook_dlq_url),
+        ("sync_queue", cfg.sync_queue_url),
+        ("sync_dlq", cfg.sync_dlq_url),
+    )
+    for name, url in queues:
         if url:
             checks[name] = _check(name, _queue(url))
     failing = sorted(k for k, v in checks.items() if v != "ok")
@@ -83,6 +89,7 @@ class Gauges:
     orgs_by_plan: Counter[str] = field(default_factory=Counter)
     usage: Counter[str] = field(default_factory=Counter)  # projects, environments, members, …
     dlq_messages: int | None = None
+    sync_dlq_messages: int | None = None  # integrations' syncs that failed for good
     sealing_lag_seconds: float = 0.0  # the most any scope is behind
     secrets: int = 0
     deliveries: dict[str, int] = field(default_factory=dict)  # by status, those kept (30 days)
@@ -116,8 +123,14 @@ def gauges() -> Gauges:
         out.orgs_by_plan[str(item.get("plan") or "free")] += 1
         for name, attribute in USAGE.items():
             out.usage[name] += int(item.get(attribute, 0))
-    url = settings().webhook_dlq_url
-    if url:
-        attrs = aws.sqs().get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])
-        out.dlq_messages = int(attrs["Attributes"].get("ApproximateNumberOfMessages", 0))
+    out.dlq_messages = _depth(settings().webhook_dlq_url)
+    out.sync_dlq_messages = _depth(settings().sync_dlq_url)
     return out
+
+
+def _depth(url: str) -> int | None:
+    """A queue's approximate number of messages (None when the stack has no such queue)."""
+    if not url:
+        return None
+    attrs = aws.sqs().get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])
+    return int(attrs["Attributes"].get("ApproximateNumberOfMessages", 0))
