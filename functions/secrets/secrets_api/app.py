@@ -4,7 +4,6 @@ whole-environment point-in-time restore."""
 
 from __future__ import annotations
 
-import re
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler import Response
@@ -13,17 +12,18 @@ from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponseCon
 
 from strongroom.domain import paths, runtime, secrets
 from strongroom.domain.formats import CONTENT_TYPES, ExportFormat
-from strongroom.errors import Invalid
 from strongroom.http.app import build_app, make_handler
 from strongroom.http.params import (
     Cursor,
     EnvRef,
     FolderPathQuery,
+    IfMatch,
     Limit,
     OrgRef,
     ProjectRef,
     Recursive,
     held,
+    if_match_version,
     no_content,
 )
 from strongroom.models import (
@@ -50,28 +50,10 @@ from strongroom.security.access import environment_access, project_access
 app = build_app()
 
 SecretKey = Annotated[str, Path(pattern=SECRET_KEY_PATTERN, description="Secret name")]
-IfMatch = Annotated[
-    str | None,
-    Header(alias="if-match", pattern=r'^(?:W/)?"?[0-9]{1,12}"?$', description="The version you read: stale is 412"),
-]
 
 Resolve = Annotated[bool, Query(description="false returns values as written, `${…}` references unexpanded")]
 
 E = "/v1/orgs/<org>/projects/<project>/environments/<env>"
-_ETAG = re.compile(r'^(?:W/)?"?([0-9]{1,12})"?$')
-
-
-def _version(if_match: str | None) -> int | None:
-    if if_match is None:
-        return None
-    found = _ETAG.match(if_match.strip())
-    if not found:
-        raise Invalid(
-            "If-Match must be a secret version",
-            code="invalid_if_match",
-            details={"fields": [{"field": "If-Match", "location": "header", "issue": "not a version"}]},
-        )
-    return int(found.group(1))
 
 
 @app.get(f"{E}/secrets")
@@ -131,7 +113,7 @@ def put_secret(
     """Set a value (a folder that does not exist yet is created with it)."""
     access = environment_access(org, project, env, "secrets.write")
     name = paths.name(path, key)
-    return secrets.put_secret(access, name, body.value, comment=body.comment, if_match=_version(if_match))
+    return secrets.put_secret(access, name, body.value, comment=body.comment, if_match=if_match_version(if_match))
 
 
 @app.delete(f"{E}/secrets/<key>", responses=held(None))
@@ -139,7 +121,7 @@ def delete_secret(
     org: OrgRef, project: ProjectRef, env: EnvRef, key: SecretKey, if_match: IfMatch = None, path: FolderPathQuery = "/"
 ) -> Response[str]:
     access = environment_access(org, project, env, "secrets.write")
-    secrets.delete_secret(access, paths.name(path, key), if_match=_version(if_match))
+    secrets.delete_secret(access, paths.name(path, key), if_match=if_match_version(if_match))
     return no_content()
 
 
@@ -179,7 +161,8 @@ def rollback_secret(
     """A new version whose value is that of an earlier version."""
     access = environment_access(org, project, env, "secrets.write")
     name = paths.name(path, key)
-    return secrets.rollback_secret(access, name, body.version, comment=body.comment, if_match=_version(if_match))
+    version = if_match_version(if_match)
+    return secrets.rollback_secret(access, name, body.version, comment=body.comment, if_match=version)
 
 
 @app.patch(f"{E}/secrets", responses=held(BatchResult))

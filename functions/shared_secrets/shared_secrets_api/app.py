@@ -3,16 +3,14 @@ and their versions; what environments reference as `${shared.KEY}`."""
 
 from __future__ import annotations
 
-import re
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Query
+from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 
 from strongroom.domain import shared_secrets
-from strongroom.errors import Invalid
 from strongroom.http.app import build_app, make_handler
-from strongroom.http.params import Cursor, Limit, OrgRef, created, no_content
+from strongroom.http.params import Cursor, IfMatch, Limit, OrgRef, created, if_match_version, no_content
 from strongroom.models import (
     SECRET_KEY_PATTERN,
     SecretPut,
@@ -27,27 +25,9 @@ from strongroom.security.access import org_access
 app = build_app()
 
 SharedKey = Annotated[str, Path(pattern=SECRET_KEY_PATTERN, description="Shared secret name")]
-IfMatch = Annotated[
-    str | None,
-    Header(alias="if-match", pattern=r'^(?:W/)?"?[0-9]{1,12}"?$', description="The version you read: stale is 412"),
-]
 Resolve = Annotated[bool, Query(description="false returns the value as written, `${…}` references unexpanded")]
 
 S = "/v1/orgs/<org>/shared-secrets"
-_ETAG = re.compile(r'^(?:W/)?"?([0-9]{1,12})"?$')
-
-
-def _version(if_match: str | None) -> int | None:
-    if if_match is None:
-        return None
-    found = _ETAG.match(if_match.strip())
-    if not found:
-        raise Invalid(
-            "If-Match must be a secret version",
-            code="invalid_if_match",
-            details={"fields": [{"field": "If-Match", "location": "header", "issue": "not a version"}]},
-        )
-    return int(found.group(1))
 
 
 @app.get(S)
@@ -84,13 +64,13 @@ def put_shared_secret(org: OrgRef, key: SharedKey, body: SecretPut, if_match: If
     """Create or change; every environment referencing `${shared.KEY}` sees the new value (and a
     new runtime ETag) at once."""
     access = org_access(org, "shared_secrets.write")
-    return shared_secrets.put(access, key, body.value, comment=body.comment, if_match=_version(if_match))
+    return shared_secrets.put(access, key, body.value, comment=body.comment, if_match=if_match_version(if_match))
 
 
 @app.delete(f"{S}/<key>", responses={204: {"description": "Deleted (a `delete` version; the history stays)"}})
 def delete_shared_secret(org: OrgRef, key: SharedKey, if_match: IfMatch = None) -> Response[str]:
     access = org_access(org, "shared_secrets.write")
-    shared_secrets.delete(access, key, if_match=_version(if_match))
+    shared_secrets.delete(access, key, if_match=if_match_version(if_match))
     return no_content()
 
 

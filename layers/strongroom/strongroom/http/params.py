@@ -1,13 +1,15 @@
 """What routes share: the path parameters naming a tenant's resources (ID or slug), the
-pagination parameters, and the 201/204 answers."""
+pagination parameters, a secret's If-Match version, and the 201/204 answers."""
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.openapi.params import Path, Query
+from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Query
 
+from strongroom.errors import Invalid
 from strongroom.http.envelope import JSON
 from strongroom.models.governance import ChangeRequestOpened
 from strongroom.models.secrets import MAX_PATH, PATH_PATTERN
@@ -35,6 +37,28 @@ FolderPathQuery = Annotated[
     ),
 ]
 Recursive = Annotated[bool, Query(description="true: the folder's subfolders too (flattened into keys on a pull)")]
+
+
+# If-Match of a secret's write (an environment's or a shared one): the version read.
+IfMatch = Annotated[
+    str | None,
+    Header(alias="if-match", pattern=r'^(?:W/)?"?[0-9]{1,12}"?$', description="The version you read: stale is 412"),
+]
+_ETAG = re.compile(r'^(?:W/)?"?([0-9]{1,12})"?$')
+
+
+def if_match_version(if_match: str | None) -> int | None:
+    """The version an If-Match names (None without one); 400 when it names none."""
+    if if_match is None:
+        return None
+    found = _ETAG.match(if_match.strip())
+    if not found:
+        raise Invalid(
+            "If-Match must be a secret version",
+            code="invalid_if_match",
+            details={"fields": [{"field": "If-Match", "location": "header", "issue": "not a version"}]},
+        )
+    return int(found.group(1))
 
 
 def created(body: Any) -> Response[Any]:
