@@ -218,18 +218,6 @@ def push(rec: IntegrationRecord, state: State) -> Pushed:
     raise DestinationError(f"unknown integration type {rec.type}", retryable=False)
 
 
-def _event(action: str, rec: IntegrationRecord, **metadata: object) -> audit.AuditEvent:
-    return audit.event(
-        action,
-        scope_id=rec.org_id,
-        resource_type="integration",
-        resource_id=rec.id,
-        project_id=rec.project_id,
-        environment_id=rec.environment_id,
-        metadata={"type": rec.type, **metadata},
-    )
-
-
 def _record_success(rec: IntegrationRecord, lease: str, state: State, pushed: Pushed) -> None:
     note = f"skipped keys the destination cannot name: {', '.join(pushed.skipped[:20])}" if pushed.skipped else None
     op = data.record_synced(
@@ -243,7 +231,7 @@ def _record_success(rec: IntegrationRecord, lease: str, state: State, pushed: Pu
     )
     chain.transact(
         [op],
-        audit=_event(
+        audit=integrations.event(
             "integration.synced",
             rec,
             revision=state.revision,
@@ -263,7 +251,7 @@ def _record_failure(rec: IntegrationRecord, lease: str, exc: DestinationError) -
         return
     chain.transact(
         [data.record_failure(rec, lease, error, now, written)],
-        audit=_event("integration.sync_failed", rec, error=error),
+        audit=integrations.event("integration.sync_failed", rec, error=error),
     )
 
 

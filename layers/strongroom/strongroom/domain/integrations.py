@@ -76,7 +76,8 @@ def check_api_url(url: str) -> None:
         ) from None
 
 
-def _event(action: str, rec: IntegrationRecord, **metadata: object) -> audit.AuditEvent:
+def event(action: str, rec: IntegrationRecord, **metadata: object) -> audit.AuditEvent:
+    """The audit event of an integration's change (its routes' and its sync's)."""
     return audit.event(
         action,
         scope_id=rec.org_id,
@@ -149,7 +150,7 @@ def create(access: OrgAccess, env_access: EnvironmentAccess, body: IntegrationCr
     target = stored.get("repository") or stored.get("name")
     chain.transact(
         [org_data.guard(access.org.id), data.create(rec, on_fail=NotFound("integration id collision; retry"))],
-        audit=_event("integration.created", rec, target=target, environment=env.slug),
+        audit=event("integration.created", rec, target=target, environment=env.slug),
     )
     return view(rec)
 
@@ -180,7 +181,7 @@ def delete(access: OrgAccess, integration_id: str) -> None:
     """Removed: no sync after this one (what it pushed stays at the destination)."""
     rec = _record(access, integration_id)
     chain.transact(
-        [data.delete(rec, on_fail=NotFound("integration not found"))], audit=_event("integration.deleted", rec)
+        [data.delete(rec, on_fail=NotFound("integration not found"))], audit=event("integration.deleted", rec)
     )
 
 
@@ -189,6 +190,6 @@ def request_sync(access: OrgAccess, integration_id: str) -> IntegrationStatus:
     values even when the revision did not move (a destination changed by hand, back from failing)."""
     rec = _record(access, integration_id)
     chain.transact(
-        [data.exists(rec, on_fail=NotFound("integration not found"))], audit=_event("integration.sync_requested", rec)
+        [data.exists(rec, on_fail=NotFound("integration not found"))], audit=event("integration.sync_requested", rec)
     )
     return status_of(rec)
