@@ -51,6 +51,21 @@ def patch(api: Api, org: str, owner: str, values: dict[str, str]) -> None:
     assert status == 200, body
 
 
+def watched(
+    cli_env: dict[str, str], token: str, home: Path, flags: list[str], *, child: Path, log: Path
+) -> subprocess.Popen[str]:
+    """`strongroom run FLAGS -- python CHILD LOG` as the token, a supervisor process."""
+    return subprocess.Popen(
+        [CLI, "run", *flags, "--", sys.executable, str(child), str(log)],
+        env={**cli_env, "STRONGROOM_TOKEN": token},
+        cwd=home / "work",
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
 def lines(log: Path) -> list[str]:
     return log.read_text(encoding="utf-8").splitlines() if log.exists() else []
 
@@ -71,16 +86,7 @@ def test_watch_restarts_once_per_real_change_and_passes_sigterm_on(
     cli("login", "--dev-user", owner)  # the writer of the two-key change below
     log, child = home / "child.log", home / "child.py"
     child.write_text(CHILD, encoding="utf-8")
-    env = {**cli_env, "STRONGROOM_TOKEN": token}
-    proc = subprocess.Popen(
-        [CLI, "run", "--watch", "--interval", "1", "--", sys.executable, str(child), str(log)],
-        env=env,
-        cwd=home / "work",
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc = watched(cli_env, token, home, ["--watch", "--interval", "1"], child=child, log=log)
     try:
         assert wait_for(lambda: lines(log) == ["start 1 None"], 20), lines(log)
 
@@ -119,15 +125,7 @@ def test_watch_with_require_valid_applies_only_a_valid_change(api: Api, cli_env:
     assert api("POST", f"/v1/orgs/{org}/projects/web/template", user=owner, json=rule)[0] in {200, 201}
     log, child = home / "valid.log", home / "child.py"
     child.write_text(CHILD, encoding="utf-8")
-    proc = subprocess.Popen(
-        [CLI, "run", "--watch", "--require-valid", "--interval", "1", "--", sys.executable, str(child), str(log)],
-        env={**cli_env, "STRONGROOM_TOKEN": token},
-        cwd=home / "work",
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc = watched(cli_env, token, home, ["--watch", "--require-valid", "--interval", "1"], child=child, log=log)
     try:
         assert wait_for(lambda: lines(log) == ["start https://1 None"], 20), lines(log)
         # A change that fails the template is not applied: the command keeps running as it was.

@@ -28,9 +28,9 @@ from support import Api, unique_email
 pytestmark = pytest.mark.http
 
 
-def run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    """`strongroom …` as a process (`run` replaces itself with the command), this checkout's CLI."""
-    environ = {
+def _environ(env: dict[str, str]) -> dict[str, str]:
+    """A CLI process's environment: its own HOME (from `env`), this checkout's CLI, no keyring."""
+    return {
         "PATH": os.environ["PATH"],
         "XDG_CONFIG_HOME": f"{env['HOME']}/.config",
         "XDG_CACHE_HOME": f"{env['HOME']}/.cache",
@@ -38,22 +38,18 @@ def run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
         "PYTHONPATH": str(Path(__file__).resolve().parents[2] / "cli" / "src"),
         **env,
     }
+
+
+def run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """`strongroom …` as a process (`run` replaces itself with the command), this checkout's CLI."""
     command = [sys.executable, "-m", "strongroom_cli.main", *args]
-    return subprocess.run(command, capture_output=True, text=True, env=environ, timeout=60, check=False)
+    return subprocess.run(command, capture_output=True, text=True, env=_environ(env), timeout=60, check=False)
 
 
 def watch(env: dict[str, str], *args: str) -> subprocess.Popen[str]:
     """`strongroom …` as a long-running process (`run --watch` stays the command's parent)."""
-    environ = {
-        "PATH": os.environ["PATH"],
-        "XDG_CONFIG_HOME": f"{env['HOME']}/.config",
-        "XDG_CACHE_HOME": f"{env['HOME']}/.cache",
-        "STRONGROOM_NO_KEYRING": "1",
-        "PYTHONPATH": str(Path(__file__).resolve().parents[2] / "cli" / "src"),
-        **env,
-    }
     command = [sys.executable, "-m", "strongroom_cli.main", *args]
-    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environ)
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_environ(env))
 
 
 def until(condition: Callable[[], bool], seconds: float = 20.0) -> bool:
