@@ -23,6 +23,7 @@ import pytest
 from lxml import etree
 
 from saml_idp import Idp, KeyPair, authn_request
+from strongroom_local import LocalStack
 from support import Api, cookie_of
 
 pytestmark = pytest.mark.http
@@ -290,3 +291,53 @@ def test_another_orgs_idp_signs_nobody_into_this_org(api: Api, org: Org, local_s
     status, _h, theirs = api("GET", f"/v1/orgs/{created['id']}/members", user=owner)
     assert status == 200
     assert email not in {m["email"] for m in theirs["data"]}
+
+
+def test_a_first_sign_in_at_the_member_limit_releases_an_expired_invitation(
+    api: Api, local_stack: str, stack: LocalStack
+) -> None:
+    from strongroom import aws
+    from support import table_name
+
+    # Given an org allowed two members: its owner and one invitation, whose time has passed
+    owner = f"owner-{secrets.token_hex(4)}@example.com"
+    org_id = api("POST", "/v1/orgs", user=owner, json={"name": "Limited SAML"})[2]["id"]
+    idp, domain = Idp(), f"limited-{secrets.token_hex(4)}.test"
+    configured = {"idp_entity_id": idp.entity_id, "idp_sso_url": idp.sso_url, "idp_x509_cert": idp.keys.cert_pem}
+    status, _, saml = api(
+        "PUT",
+        f"/v1/orgs/{org_id}/sso/saml",
+        user=owner,
+        json={**configured, "domains": [domain], "default_role": "viewer"},
+    )
+    assert status == 200, saml
+    assert (
+        api("PATCH", f"/v1/admin/orgs/{org_id}", user="admin@example.com", json={"limit_overrides": {"members": 2}})[0]
+        == 200
+    )
+    status, _, invited = api(
+        "POST", f"/v1/orgs/{org_id}/invitations", user=owner, json={"email": f"late@{domain}", "role": "developer"}
+    )
+    assert status == 201, invited
+    limited = Org(
+        id=org_id, owner=owner, domain=domain, idp=idp, sp_entity_id=saml["sp_entity_id"], acs=saml["acs_url"]
+    )
+    # (while it is pending, a first sign-in is past the limit: nobody is signed in)
+    refused = post(local_stack, answer(limited, start(local_stack, limited), f"first@{domain}"))
+    assert refused.status_code == 403, refused.text
+    assert refused.json()["error"]["code"] == "plan_limit"
+    aws.dynamodb().update_item(
+        TableName=table_name(stack),
+        Key={"PK": {"S": f"ORG#{org_id}"}, "SK": {"S": f"INVITE#{invited['id']}"}},
+        UpdateExpression="SET expires_at = :past",
+        ExpressionAttributeValues={":past": {"S": "2020-01-01T00:00:00Z"}},
+    )
+    # When someone signs in for the first time through the org's IdP
+    email = f"ana-{secrets.token_hex(3)}@{domain}"
+    landed = post(local_stack, answer(limited, start(local_stack, limited), email))
+    # Then they are a member, the expired invitation is released, and the org counts two
+    assert landed.status_code == 200, landed.text
+    assert _members(api, limited)[email]["role"] == "viewer"
+    listed = {i["id"]: i["status"] for i in api("GET", f"/v1/orgs/{org_id}/invitations", user=owner)[2]["data"]}
+    assert listed[invited["id"]] == "expired"
+    assert api("GET", f"/v1/orgs/{org_id}/usage", user=owner)[2]["usage"]["members"] == 2

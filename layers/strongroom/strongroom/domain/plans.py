@@ -116,15 +116,15 @@ def room(org: OrgRecord, name: str, *, adding: int = 1) -> int | None:
     return None if limit == UNLIMITED else limit - adding
 
 
-def member_joins(org: OrgRecord, owner_delta: int = 0) -> db.Op:
+def member_joins(org: OrgRecord, owner_delta: int = 0, *, released: int = 0) -> db.Op:
     """The org-item op of a membership made without an invitation (SCIM, single sign-on): the
-    `members` counter moves by one, within the plan's limit (and `owner_count` with an owner)."""
-    limit = limit_of(org, "members")
+    `members` counter moves by one, within the plan's limit (and `owner_count` with an owner);
+    by one less for each expired invitation the same transaction releases."""
     return org_data.guard(
         org.id,
         owner_delta,
-        usage={"members": 1},
-        limit=("members", room(org, "members"), reached("members", limit)),
+        usage={"members": 1 - released},
+        limit=limit_after_release(org, "members", released),
     )
 
 

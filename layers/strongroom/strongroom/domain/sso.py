@@ -24,6 +24,7 @@ import base64
 import hashlib
 import hmac
 import secrets
+from collections import Counter
 from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import urlencode, urlsplit
@@ -31,10 +32,11 @@ from urllib.parse import urlencode, urlsplit
 from strongroom import clock
 from strongroom.config import AuthMode, ConfigError, settings
 from strongroom.context import Principal, acting_as
-from strongroom.data import chain, db, sso_saml, users
+from strongroom.data import chain, db, invitations, sso_saml, users
 from strongroom.data import orgs as org_data
 from strongroom.data import roles as role_data
 from strongroom.data import sso as data
+from strongroom.data.invitations import InvitationRecord
 from strongroom.data.orgs import MembershipRecord, OrgRecord
 from strongroom.data.sso import OidcConfigRecord, StateRecord
 from strongroom.domain import accounts, audit, plans, roles
@@ -392,23 +394,31 @@ def _join(org: OrgRecord, default_role: str, user: User, ops: list[db.Op], via: 
         org_id=org.id, user_id=user.id, email=user.email, role=default_role, joined_at=clock.now_iso()
     )
     already = Conflict("already a member", code="already_member")
-    try:
+    at = clock.now_iso()
+
+    def attempt(released: list[InvitationRecord]) -> None:
+        """The membership, counted against `members`, releasing the expired invitations given."""
+        uses = Counter({default_role: 1})
+        uses.subtract(r.role for r in released)
+        metadata: dict[str, object] = {"role": default_role, "via": via}
+        if released:
+            metadata["released_expired_invitations"] = [r.id for r in released]
         with acting_as(_as_user(user, via)):
             chain.transact(
                 [
-                    plans.member_joins(org),
+                    plans.member_joins(org, released=len(released)),
                     org_data.add_member(member, on_fail=already),
-                    *roles.uses(org.id, {default_role: 1}),
+                    *(invitations.release(r, at, on_fail=plans.released_meanwhile()) for r in released),
+                    *roles.uses(org.id, dict(uses)),
                     *ops,
                 ],
                 audit=audit.event(
-                    "member.joined",
-                    scope_id=org.id,
-                    resource_type="member",
-                    resource_id=user.id,
-                    metadata={"role": default_role, "via": via},
+                    "member.joined", scope_id=org.id, resource_type="member", resource_id=user.id, metadata=metadata
                 ),
             )
+
+    try:
+        plans.create_releasing(attempt, lambda: invitations.expired_pending(org.id, at, limit=plans.RELEASE_AT_MOST))
     except Conflict as exc:
         if exc.code != "already_member":
             raise
