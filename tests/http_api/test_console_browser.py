@@ -809,3 +809,63 @@ def test_governance_a_policy_access_requests_decided_and_a_change_request_approv
     expect(page.get_by_role("status").filter(has_text="cancelled")).to_be_visible()
     listed = api("GET", f"{org}/access-requests?status=cancelled", headers=dev.bearer)[2]["data"]
     assert [(r["permission"], r["reason"]) for r in listed] == [("secrets.write", "hotfix")]
+
+
+# --------------------------------------------------------------------------- folders, shared secrets, rotation
+
+
+def test_folders_navigated_by_links_a_secret_added_into_one_and_only_an_empty_one_deleted(
+    page: Page, console: Console, local_stack: str, api: Api
+) -> None:
+    # Given a root key and a key in /backend/db (writing into a folder creates it and its parents)
+    w = world(api, {"ROOT_ONLY": "r"})
+    staging = w.env("staging")
+    status, _h, body = api(
+        "PUT", f"{staging}/secrets/DB_URL?path=/backend/db", headers=w.owner.bearer, json={"value": "pg://folder"}
+    )
+    assert (status, body["path"]) == (200, "/backend/db"), body
+    signed_in(page.context, local_stack, w.owner)
+    open_environment(page, local_stack, w)
+    # When the user opens the folders by their links
+    page.get_by_role("link", name="Folder backend").click()
+    page.get_by_role("link", name="Folder db").click()
+    # Then the path is a breadcrumb, and only that folder's secrets are listed
+    trail = page.get_by_role("navigation", name="Folder path")
+    expect(trail.get_by_text("db", exact=True)).to_have_attribute("aria-current", "location")
+    expect(page.get_by_role("rowheader", name="DB_URL")).to_be_visible()
+    expect(page.get_by_role("rowheader", name="ROOT_ONLY")).to_have_count(0)
+    assert "path=%2Fbackend%2Fdb" in page.url
+    # A secret added here is written at the path
+    page.get_by_label("Key").fill("DB_PASSWORD")
+    page.get_by_label("Value").fill("in-the-folder")
+    page.get_by_role("button", name="Add secret").click()
+    expect(page.get_by_role("status").filter(has_text="DB_PASSWORD added")).to_be_visible()
+    got = api("GET", f"{staging}/secrets/DB_PASSWORD?path=/backend/db", headers=w.owner.bearer)[2]
+    assert (got["value"], got["path"]) == ("in-the-folder", "/backend/db")
+    assert api("GET", f"{staging}/secrets/DB_PASSWORD", headers=w.owner.bearer)[0] == 404
+    # The secret page of a key in a folder shows its history and path
+    page.get_by_role("link", name="History of DB_URL").click()
+    expect(page.get_by_role("cell", name="v1", exact=True)).to_be_visible()
+    expect(page.locator("main").get_by_text("/backend/db", exact=True)).to_be_visible()
+    page.go_back()
+    expect(page.get_by_role("rowheader", name="DB_PASSWORD")).to_be_visible()
+    # Up to /backend by the breadcrumb: a new folder there, created then deleted (it is empty)
+    page.get_by_role("navigation", name="Folder path").get_by_role("link", name="backend").click()
+    expect(page.get_by_role("link", name="Folder db")).to_be_visible()
+    page.get_by_text("New folder", exact=True).click()
+    page.get_by_label("Folder name").fill("empty")
+    page.get_by_role("button", name="Create folder").click()
+    expect(page.get_by_role("status").filter(has_text="Folder /backend/empty created")).to_be_visible()
+    listed = api("GET", f"{staging}/folders?path=/backend", headers=w.owner.bearer)[2]["data"]
+    assert sorted(f["path"] for f in listed) == ["/backend/db", "/backend/empty"]
+    shot(page, "folders")
+    page.on("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Delete folder empty").click()
+    expect(page.get_by_role("status").filter(has_text="Folder /backend/empty deleted")).to_be_visible()
+    # and a folder with secrets is refused with the API's message (nothing deleted)
+    db = next(f for f in listed if f["path"] == "/backend/db")
+    console.refusals.add((409, f"{staging}/folders/{db['id']}"))
+    page.get_by_role("button", name="Delete folder db").click()
+    expect(page.get_by_role("alert").filter(has_text="the folder is not empty")).to_be_visible()
+    after = api("GET", f"{staging}/folders?path=/backend", headers=w.owner.bearer)[2]["data"]
+    assert [f["path"] for f in after] == ["/backend/db"]

@@ -443,7 +443,14 @@ async function projectPage(orgSlug, projectSlug) {
 
 // --------------------------------------------------------------------------- secrets
 
-async function environmentPage(orgSlug, projectSlug, envSlug) {
+// A folder path's parent and its segments' paths ("/a/b" → "/a", ["/a", "/a/b"]).
+const folderName = (path) => path.slice(path.lastIndexOf("/") + 1);
+const folderJoin = (parent, name) => (parent === "/" ? `/${name}` : `${parent}/${name}`);
+const folderTrail = (path) => (path === "/" ? [] : path.split("/").slice(1).map((_, i, parts) => `/${parts.slice(0, i + 1).join("/")}`));
+
+async function environmentPage(orgSlug, projectSlug, envSlug, params = new URLSearchParams()) {
+  const folder = params.get("path") || "/";
+  const atPath = `path=${enc(folder)}`;
   const [org, project, env] = await Promise.all([
     api("GET", orgPath(orgSlug)),
     api("GET", projectPath(orgSlug, projectSlug)),
@@ -456,19 +463,54 @@ async function environmentPage(orgSlug, projectSlug, envSlug) {
   const box = alertBox();
   const done = statusBox();
   const rows = h("tbody", {});
+  const folders = h("div", {});
   const client = env.encryption === "client";
+  const folderHref = (p) => (p === "/" ? here : `${here}?path=${enc(p)}`);
   let known = new Set();
 
   async function load() {
     // Keys and versions only: a value reaches the page when its Reveal is pressed.
-    const list = await api("GET", `${path}/secrets?values=false&limit=500`);
+    const [list, sub] = await Promise.all([
+      api("GET", `${path}/secrets?values=false&limit=500&${atPath}`),
+      client ? { data: [] } : api("GET", `${path}/folders?limit=500&${atPath}`),
+    ]);
     known = new Set(list.data.filter((secret) => !secret.inherited).map((secret) => secret.key));
     rows.replaceChildren(...list.data.map(row));
     if (!list.data.length) rows.append(h("tr", {}, h("td", { colspan: 4, class: "muted" }, "No secret yet.")));
+    folders.replaceChildren(
+      sub.data.length
+        ? h("ul", { "aria-label": "Folders" }, sub.data.map(folderItem))
+        : client
+          ? null
+          : h("p", { class: "muted" }, "No folder here."),
+    );
+  }
+
+  function folderItem(f) {
+    const name = folderName(f.path);
+    const remove = button(
+      "Delete folder",
+      act(box, async () => {
+        if (!confirm(`Delete the folder ${f.path}?`)) return;
+        await api("DELETE", `${path}/folders/${enc(f.id)}`);
+        done.textContent = `Folder ${f.path} deleted.`;
+        await load();
+      }),
+      { class: "secondary outline", "aria-label": `Delete folder ${name}` },
+    );
+    return h(
+      "li",
+      {},
+      h("a", { href: folderHref(f.path), "aria-label": `Folder ${name}` }, `${name}/`),
+      " ",
+      h("small", { class: "muted" }, `${f.secrets} secret${f.secrets === 1 ? "" : "s"}${f.inherited ? ` · from ${f.source}` : ""}`),
+      " ",
+      f.inherited ? null : remove,
+    );
   }
 
   async function value(key) {
-    return (await api("GET", `${path}/secrets/${enc(key)}`)).value;
+    return (await api("GET", `${path}/secrets/${enc(key)}?${atPath}`)).value;
   }
 
   function row(secret) {
@@ -512,7 +554,7 @@ async function environmentPage(orgSlug, projectSlug, envSlug) {
       async () => {
         if (!confirm(`Delete ${secret.key}?`)) return;
         try {
-          const answer = await api("DELETE", `${path}/secrets/${enc(secret.key)}`, { headers: { "If-Match": String(secret.version) } });
+          const answer = await api("DELETE", `${path}/secrets/${enc(secret.key)}?${atPath}`, { headers: { "If-Match": String(secret.version) } });
           done.textContent = answer && answer.change_request ? `A change request was opened for ${secret.key}.` : `${secret.key} deleted.`;
           await load();
         } catch (err) {
@@ -524,7 +566,7 @@ async function environmentPage(orgSlug, projectSlug, envSlug) {
     tr.append(
       h("th", { scope: "row" }, h("code", {}, secret.key), secret.inherited ? h("small", { class: "muted" }, ` from ${secret.source}`) : null),
       cell,
-      h("td", {}, h("a", { href: `${here}/secrets/${enc(secret.key)}`, "aria-label": `History of ${secret.key}` }, `v${secret.version}`), " ", h("small", {}, when(secret.updated_at))),
+      h("td", {}, h("a", { href: `${here}/secrets/${enc(secret.key)}${folder === "/" ? "" : `?${atPath}`}`, "aria-label": `History of ${secret.key}` }, `v${secret.version}`), " ", h("small", {}, when(secret.updated_at))),
       h("td", {}, h("div", { class: "actions" }, client ? [] : [reveal, copy, edit], remove)),
     );
     return tr;
@@ -547,7 +589,7 @@ async function environmentPage(orgSlug, projectSlug, envSlug) {
     );
     onSubmit(form, formBox, async () => {
       try {
-        const answer = await api("PUT", `${path}/secrets/${enc(secret.key)}`, {
+        const answer = await api("PUT", `${path}/secrets/${enc(secret.key)}?${atPath}`, {
           body: { value: valueField.control.value },
           headers: { "If-Match": String(secret.version) },
         });
@@ -576,44 +618,72 @@ async function environmentPage(orgSlug, projectSlug, envSlug) {
       addBox.textContent = `${name} exists already: edit it instead.`;
       return;
     }
-    const answer = await api("PUT", `${path}/secrets/${enc(name)}`, { body: { value: val.control.value } });
+    const answer = await api("PUT", `${path}/secrets/${enc(name)}?${atPath}`, { body: { value: val.control.value } });
     done.textContent = answer.change_request ? `A change request was opened for ${name}.` : `${name} added.`;
     key.control.value = "";
     val.control.value = "";
     await load();
   });
+  // A folder below the current path (its parents are created with it).
+  const folderBox = alertBox();
+  const newFolder = field("Folder name", { required: true, pattern: "[A-Za-z0-9_\\-][A-Za-z0-9_.\\-]{0,63}", autocomplete: "off", spellcheck: "false" });
+  const folderForm = h("form", { "aria-label": "New folder" }, newFolder.label, folderBox, h("button", { type: "submit" }, "Create folder"));
+  onSubmit(folderForm, folderBox, async () => {
+    const made = await api("POST", `${path}/folders`, { body: { path: folderJoin(folder, newFolder.control.value) } });
+    done.textContent = `Folder ${made.path} created.`;
+    newFolder.control.value = "";
+    await load();
+  });
+  // The path as a breadcrumb: the environment's root, then each folder down to this one.
+  const trail = [["/", "/"], ...folderTrail(folder).map((p) => [p, folderName(p)])];
+  const pathNav = h(
+    "nav",
+    { "aria-label": "Folder path" },
+    h(
+      "ul",
+      {},
+      trail.map(([p, text], i) =>
+        h("li", {}, i === trail.length - 1 ? h("span", { "aria-current": "location" }, text) : h("a", { href: folderHref(p) }, text)),
+      ),
+    ),
+  );
   render(
-    `${env.name} · ${project.name}`,
+    `${folder === "/" ? "" : `${folder} · `}${env.name} · ${project.name}`,
     h("h1", {}, env.name, " ", h("small", { class: "muted" }, project.name)),
     env.production ? h("p", {}, h("mark", {}, "Production")) : null,
     client ? h("p", {}, "End-to-end encrypted: values are ciphertext to this page; read and write them with the CLI.") : null,
+    client ? null : pathNav,
     box,
     done,
+    client ? null : [h("h2", {}, "Folders"), folders, h("details", {}, h("summary", {}, "New folder"), folderForm)],
     h(
       "div",
       { class: "overflow-auto" },
       h("table", {}, h("caption", { class: "muted" }, "Secrets"), h("thead", {}, h("tr", {}, ["Key", "Value", "Version", "Actions"].map((t) => h("th", { scope: "col" }, t)))), rows),
     ),
-    client ? null : h("article", {}, h("h2", {}, "Add a secret"), add),
+    client ? null : h("article", {}, h("h2", {}, folder === "/" ? "Add a secret" : `Add a secret to ${folder}`), add),
   );
   await load();
 }
 
-async function secretPage(orgSlug, projectSlug, envSlug, key) {
+async function secretPage(orgSlug, projectSlug, envSlug, key, params = new URLSearchParams()) {
+  const folder = params.get("path") || "/";
+  const atPath = `path=${enc(folder)}`;
   const [org, project, env] = await Promise.all([
     api("GET", orgPath(orgSlug)),
     api("GET", projectPath(orgSlug, projectSlug)),
     api("GET", envPath(orgSlug, projectSlug, envSlug)),
   ]);
   const base = `#/orgs/${enc(org.slug)}/projects/${enc(project.slug)}`;
-  const envHref = `${base}/environments/${enc(env.slug)}`;
-  setCrumbs([["Organizations", "#/"], [org.name, `#/orgs/${enc(org.slug)}`], [project.name, base], [env.name, envHref], [key, location.hash]]);
+  const envRoot = `${base}/environments/${enc(env.slug)}`;
+  const envHref = folder === "/" ? envRoot : `${envRoot}?${atPath}`;
+  setCrumbs([["Organizations", "#/"], [org.name, `#/orgs/${enc(org.slug)}`], [project.name, base], [env.name, envRoot], [key, location.hash]]);
   const path = `${envPath(orgSlug, projectSlug, envSlug)}/secrets/${enc(key)}`;
   const box = alertBox();
   const done = statusBox();
   const body = h("div", {});
   async function load() {
-    const versions = await api("GET", `${path}/versions?limit=500`);
+    const versions = await api("GET", `${path}/versions?limit=500&${atPath}`);
     const latest = versions.data.reduce((max, v) => Math.max(max, v.version), 0);
     body.replaceChildren(
       table(
@@ -635,7 +705,7 @@ async function secretPage(orgSlug, projectSlug, envSlug, key) {
                     `Roll back to v${v.version}`,
                     async () => {
                       try {
-                        const answer = await api("POST", `${path}/rollback`, { body: { version: v.version } });
+                        const answer = await api("POST", `${path}/rollback?${atPath}`, { body: { version: v.version } });
                         done.textContent = answer.change_request ? "A change request was opened." : `Rolled back: version ${answer.version} has the value of v${v.version}.`;
                         await load();
                       } catch (err) {
@@ -652,7 +722,14 @@ async function secretPage(orgSlug, projectSlug, envSlug, key) {
       ),
     );
   }
-  render(`${key} · ${env.name}`, h("h1", {}, h("code", {}, key)), h("p", {}, "History in ", h("a", { href: envHref }, env.name)), box, done, body);
+  render(
+    `${key} · ${env.name}`,
+    h("h1", {}, h("code", {}, key)),
+    h("p", {}, "History in ", h("a", { href: envHref }, folder === "/" ? env.name : `${env.name} ${folder}`), folder === "/" ? null : [" · path ", h("code", {}, folder)]),
+    box,
+    done,
+    body,
+  );
   await load();
 }
 
@@ -1899,7 +1976,7 @@ async function route() {
       const match = pattern.exec(path);
       if (match) {
         const args = match.slice(1).map(decodeURIComponent);
-        return await (page === auditPage ? page(...args, new URLSearchParams(search || "")) : page(...args));
+        return await page(...args, new URLSearchParams(search || ""));
       }
     }
     render("Not found", h("h1", {}, "Not found"), h("p", {}, h("a", { href: "#/" }, "Organizations")));
