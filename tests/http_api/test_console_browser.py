@@ -869,3 +869,74 @@ def test_folders_navigated_by_links_a_secret_added_into_one_and_only_an_empty_on
     expect(page.get_by_role("alert").filter(has_text="the folder is not empty")).to_be_visible()
     after = api("GET", f"{staging}/folders?path=/backend", headers=w.owner.bearer)[2]["data"]
     assert [f["path"] for f in after] == ["/backend/db"]
+
+
+def test_shared_secrets_revealed_on_demand_added_edited_with_if_match_versions_and_deleted(
+    page: Page, console: Console, local_stack: str, api: Api
+) -> None:
+    # Given an org with a shared secret and a developer (who reads them, never writes them)
+    w = world(api)
+    shared = f"/v1/orgs/{w.org['slug']}/shared-secrets"
+    value = f"db-{secrets.token_hex(6)}.internal"
+    status, _h, made = api("POST", shared, headers=w.owner.bearer, json={"key": "DB_HOST", "value": value})
+    assert status == 201, made
+    dev = verified(api, person(api))
+    _s, _h, inv = api(
+        "POST",
+        f"/v1/orgs/{w.org['slug']}/invitations",
+        headers=w.owner.bearer,
+        json={"email": dev.email, "role": "developer"},
+    )
+    assert api("POST", f"/v1/invitations/{inv['token']}/accept", headers=dev.bearer)[0] == 200
+    signed_in(page.context, local_stack, w.owner)
+    page.goto(f"{local_stack}/#/orgs/{w.org['slug']}")
+    page.get_by_role("link", name="Shared secrets").click()
+    # The key is listed, its value only after Reveal
+    row = page.get_by_role("row").filter(has=page.get_by_role("rowheader", name="DB_HOST"))
+    expect(row).to_contain_text("v1")
+    assert value not in page.content()
+    page.get_by_role("button", name="Reveal DB_HOST").click()
+    expect(row.get_by_text(value)).to_be_visible()
+    page.get_by_role("button", name="Hide DB_HOST").click()
+    assert value not in page.content()
+    # Added through the form
+    page.get_by_label("Key").fill("API_BASE")
+    page.get_by_label("Value", exact=True).fill("https://api.example.com")
+    page.get_by_role("button", name="Add shared secret").click()
+    expect(page.get_by_role("status").filter(has_text="API_BASE added")).to_be_visible()
+    assert api("GET", f"{shared}/API_BASE", headers=w.owner.bearer)[2]["value"] == "https://api.example.com"
+    # Edited with If-Match: version 2; an edit of a version someone else replaced is refused (412)
+    page.get_by_role("button", name="Edit DB_HOST").click()
+    expect(page.get_by_label("Value of DB_HOST")).to_have_value(value)
+    page.get_by_label("Value of DB_HOST").fill("db-two.internal")
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("status").filter(has_text="DB_HOST saved (version 2)")).to_be_visible()
+    page.get_by_role("button", name="Edit DB_HOST").click()
+    expect(page.get_by_label("Value of DB_HOST")).to_have_value("db-two.internal")
+    assert api("PUT", f"{shared}/DB_HOST", headers=w.owner.bearer, json={"value": "db-three.internal"})[0] == 200
+    console.refusals.add((412, f"{shared}/DB_HOST"))
+    page.get_by_label("Value of DB_HOST").fill("db-lost.internal")
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("alert").filter(has_text="changed since this page loaded")).to_be_visible()
+    assert api("GET", f"{shared}/DB_HOST", headers=w.owner.bearer)[2]["value"] == "db-three.internal"
+    # Versions, newest first, no value
+    page.reload()
+    page.get_by_role("button", name="Versions of DB_HOST").click()
+    versions = page.get_by_role("table").filter(has_text="Versions of DB_HOST")
+    expect(versions.get_by_role("cell", name="v3", exact=True)).to_be_visible()
+    expect(versions.get_by_role("cell", name="v1", exact=True)).to_be_visible()
+    shot(page, "shared-secrets")
+    # Deleted after the confirmation
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Delete API_BASE").click()
+    expect(page.get_by_role("status").filter(has_text="API_BASE deleted")).to_be_visible()
+    assert api("GET", f"{shared}/API_BASE", headers=w.owner.bearer)[0] == 404
+    # The developer reads and reveals, with no form or button to write
+    page.context.clear_cookies()
+    signed_in(page.context, local_stack, dev)
+    page.reload()
+    page.get_by_role("button", name="Reveal DB_HOST").click()
+    expect(page.get_by_text("db-three.internal")).to_be_visible()
+    expect(page.get_by_role("button", name="Edit DB_HOST")).to_have_count(0)
+    expect(page.get_by_role("button", name="Delete DB_HOST")).to_have_count(0)
+    expect(page.get_by_role("button", name="Add shared secret")).to_have_count(0)

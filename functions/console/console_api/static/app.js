@@ -336,6 +336,7 @@ function orgNav(org, current, can) {
     ["Projects", `#/orgs/${enc(org.slug)}`],
     ["Members", `#/orgs/${enc(org.slug)}/members`],
     ["Roles", `#/orgs/${enc(org.slug)}/roles`],
+    can("shared_secrets.read") ? ["Shared secrets", `#/orgs/${enc(org.slug)}/shared-secrets`] : null,
     ["Service tokens", `#/orgs/${enc(org.slug)}/tokens`],
     ["Webhooks", `#/orgs/${enc(org.slug)}/webhooks`],
     ["Governance", `#/orgs/${enc(org.slug)}/governance`],
@@ -729,6 +730,145 @@ async function secretPage(orgSlug, projectSlug, envSlug, key, params = new URLSe
     box,
     done,
     body,
+  );
+  await load();
+}
+
+// --------------------------------------------------------------------------- shared secrets
+
+// The org's shared secrets (`${shared.KEY}` in any environment): keys and versions listed, a value
+// fetched by its Reveal; writes (shared_secrets.write) send If-Match with the version listed.
+async function sharedSecretsPage(slug) {
+  const { header, can } = await orgHeader(slug, "Shared secrets");
+  const base = `${orgPath(slug)}/shared-secrets`;
+  const writer = can("shared_secrets.write");
+  const box = alertBox();
+  const done = statusBox();
+  const rows = h("tbody", {});
+  const history = h("div", {});
+
+  async function load() {
+    const list = await api("GET", `${base}?limit=500`);
+    rows.replaceChildren(...list.data.map(row));
+    if (!list.data.length) rows.append(h("tr", {}, h("td", { colspan: 5, class: "muted" }, "No shared secret yet.")));
+  }
+
+  const value = async (key) => (await api("GET", `${base}/${enc(key)}`)).value;
+  const hidden = () => h("span", { class: "hidden-value" }, "•••••••• hidden");
+
+  function row(secret) {
+    const cell = h("td", {}, hidden());
+    const tr = h("tr", { "data-key": secret.key });
+    const reveal = button(
+      "Reveal",
+      act(box, async () => {
+        if (reveal.textContent === "Hide") {
+          cell.replaceChildren(hidden());
+          reveal.textContent = "Reveal";
+          reveal.setAttribute("aria-label", `Reveal ${secret.key}`);
+          return;
+        }
+        cell.replaceChildren(h("span", { class: "secret-value" }, await value(secret.key)));
+        reveal.textContent = "Hide";
+        reveal.setAttribute("aria-label", `Hide ${secret.key}`);
+      }),
+      { class: "secondary", "aria-label": `Reveal ${secret.key}` },
+    );
+    const versions = button(
+      "Versions",
+      act(box, async () => {
+        const list = await api("GET", `${base}/${enc(secret.key)}/versions?limit=500`);
+        history.replaceChildren(
+          table(
+            ["Version", "Change", "Comment", "When", "By"],
+            list.data.map((v) => h("tr", {}, h("td", {}, `v${v.version}`), h("td", {}, v.action), h("td", {}, v.comment || "—"), h("td", {}, when(v.created_at)), h("td", {}, v.created_by))),
+            `Versions of ${secret.key} (values are never shown here)`,
+          ),
+        );
+      }),
+      { class: "secondary outline", "aria-label": `Versions of ${secret.key}` },
+    );
+    const edit = button("Edit", () => editRow(tr, secret), { class: "secondary outline", "aria-label": `Edit ${secret.key}` });
+    const remove = button(
+      "Delete",
+      act(box, async () => {
+        if (!confirm(`Delete the shared secret ${secret.key}? Environments referencing it keep \${shared.${secret.key}} as written.`)) return;
+        await api("DELETE", `${base}/${enc(secret.key)}`, { headers: { "If-Match": String(secret.version) } });
+        done.textContent = `${secret.key} deleted.`;
+        history.replaceChildren();
+        await load();
+      }),
+      { class: "secondary outline", "aria-label": `Delete ${secret.key}` },
+    );
+    tr.append(
+      h("th", { scope: "row" }, h("code", {}, secret.key)),
+      cell,
+      h("td", {}, `v${secret.version}`),
+      h("td", {}, when(secret.updated_at)),
+      h("td", {}, h("div", { class: "actions" }, reveal, versions, writer ? [edit, remove] : [])),
+    );
+    return tr;
+  }
+
+  function editRow(tr, secret) {
+    const formBox = alertBox();
+    const valueField = field("Value", { rows: 3, required: true, "aria-label": `Value of ${secret.key}` }, "textarea");
+    value(secret.key)
+      .then((v) => {
+        valueField.control.value = v;
+      })
+      .catch((err) => showError(formBox, err));
+    const form = h(
+      "form",
+      { "aria-label": `Edit ${secret.key}` },
+      valueField.label,
+      formBox,
+      h("div", { class: "actions" }, h("button", { type: "submit" }, "Save"), button("Cancel", () => load().catch((err) => showError(box, err)), { class: "secondary outline" })),
+    );
+    onSubmit(form, formBox, async () => {
+      try {
+        const answer = await api("PUT", `${base}/${enc(secret.key)}`, { body: { value: valueField.control.value }, headers: { "If-Match": String(secret.version) } });
+        done.textContent = `${secret.key} saved (version ${answer.version}).`;
+      } catch (err) {
+        if (err instanceof ApiError && err.status === 412) {
+          formBox.textContent = `${secret.key} changed since this page loaded; reload to see the new version.`;
+          return;
+        }
+        throw err;
+      }
+      await load();
+    });
+    tr.replaceChildren(h("td", { colspan: 5 }, h("strong", {}, secret.key), form));
+    valueField.control.focus();
+  }
+
+  const addBox = alertBox();
+  const key = field("Key", { required: true, pattern: "[A-Za-z_][A-Za-z0-9_.\\-]{0,254}", autocomplete: "off", spellcheck: "false" });
+  const val = field("Value", { rows: 3, required: true, spellcheck: "false" }, "textarea");
+  const comment = field("Comment", { maxlength: 500 });
+  const add = h("form", { "aria-label": "Add shared secret" }, key.label, val.label, comment.label, addBox, h("button", { type: "submit" }, "Add shared secret"));
+  onSubmit(add, addBox, async () => {
+    const made = await api("POST", base, { body: { key: key.control.value, value: val.control.value, comment: comment.control.value } });
+    done.textContent = `${made.key} added: environments reference it as \${shared.${made.key}}.`;
+    key.control.value = "";
+    val.control.value = "";
+    comment.control.value = "";
+    await load();
+  });
+  render(
+    "Shared secrets",
+    header,
+    h("h2", {}, "Shared secrets"),
+    h("p", { class: "muted" }, "Org-wide values any environment references as ${shared.KEY}."),
+    box,
+    done,
+    h(
+      "div",
+      { class: "overflow-auto" },
+      h("table", {}, h("caption", { class: "muted" }, "Shared secrets"), h("thead", {}, h("tr", {}, ["Key", "Value", "Version", "Updated", "Actions"].map((t) => h("th", { scope: "col" }, t)))), rows),
+    ),
+    history,
+    writer ? h("article", {}, h("h2", {}, "Add a shared secret"), add) : null,
   );
   await load();
 }
@@ -1952,6 +2092,7 @@ const ROUTES = [
   [/^\/orgs\/([^/]+)$/, orgPage],
   [/^\/orgs\/([^/]+)\/members$/, membersPage],
   [/^\/orgs\/([^/]+)\/tokens$/, tokensPage],
+  [/^\/orgs\/([^/]+)\/shared-secrets$/, sharedSecretsPage],
   [/^\/orgs\/([^/]+)\/webhooks$/, webhooksPage],
   [/^\/orgs\/([^/]+)\/webhooks\/([^/]+)$/, webhookPage],
   [/^\/orgs\/([^/]+)\/audit$/, auditPage],
