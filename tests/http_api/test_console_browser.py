@@ -337,8 +337,9 @@ def test_edit_saves_with_if_match_and_a_stale_edit_is_refused(
     assert api("GET", f"{w.env('staging')}/secrets/TOKEN", headers=w.owner.bearer)[2]["value"] == "three"
 
 
-def test_delete_history_and_rollback(page: Page, local_stack: str, api: Api) -> None:
+def test_delete_history_and_rollback(page: Page, console: Console, local_stack: str, api: Api) -> None:
     w = world(api, {"COLOR": "red", "OLD": "x"})
+    console.refusals.add((404, f"{w.env('staging')}/secrets/COLOR/rotation"))  # no rotation policy
     assert api("PUT", f"{w.env('staging')}/secrets/COLOR", headers=w.owner.bearer, json={"value": "blue"})[0] == 200
     signed_in(page.context, local_stack, w.owner)
     open_environment(page, local_stack, w)
@@ -940,3 +941,41 @@ def test_shared_secrets_revealed_on_demand_added_edited_with_if_match_versions_a
     expect(page.get_by_role("button", name="Edit DB_HOST")).to_have_count(0)
     expect(page.get_by_role("button", name="Delete DB_HOST")).to_have_count(0)
     expect(page.get_by_role("button", name="Add shared secret")).to_have_count(0)
+
+
+def test_rotation_a_random_policy_set_rotated_now_with_the_value_hidden_until_reveal_then_removed(
+    page: Page, console: Console, local_stack: str, api: Api
+) -> None:
+    # Given a secret without a rotation policy (its 404 is "none")
+    w = world(api, {"TOKEN": "initial-value"})
+    staging = w.env("staging")
+    console.refusals.add((404, f"{staging}/secrets/TOKEN/rotation"))
+    signed_in(page.context, local_stack, w.owner)
+    open_environment(page, local_stack, w)
+    page.get_by_role("link", name="History of TOKEN").click()
+    expect(page.get_by_text("No rotation policy.")).to_be_visible()
+    # When a random policy is set
+    page.get_by_text("Rotate with a random value").click()
+    page.get_by_label("Interval (days)").fill("7")
+    page.get_by_label("Length").fill("40")
+    page.get_by_role("button", name="Set rotation").click()
+    expect(page.get_by_role("status").filter(has_text="Rotation every 7 days")).to_be_visible()
+    policy = api("GET", f"{staging}/secrets/TOKEN/rotation", headers=w.owner.bearer)[2]
+    assert (policy["interval_days"], policy["rotator"]["type"], policy["rotator"]["length"]) == (7, "random", 40)
+    expect(page.get_by_role("cell", name="random, 40 characters")).to_be_visible()
+    # Rotate now: the new version is shown, the new value only after Reveal
+    page.get_by_role("button", name="Rotate now").click()
+    expect(page.get_by_role("status").filter(has_text="Rotated: version 2")).to_be_visible()
+    rotated = api("GET", f"{staging}/secrets/TOKEN", headers=w.owner.bearer)[2]
+    assert (rotated["version"], len(rotated["value"])) == (2, 40)
+    expect(page.get_by_role("cell", name="v2", exact=True)).to_be_visible()
+    assert rotated["value"] not in page.content()
+    page.get_by_role("button", name="Reveal TOKEN").click()
+    expect(page.get_by_text(rotated["value"], exact=True)).to_be_visible()
+    shot(page, "rotation")
+    # Removed after the confirmation
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Remove rotation").click()
+    expect(page.get_by_role("status").filter(has_text="Rotation removed")).to_be_visible()
+    expect(page.get_by_text("No rotation policy.")).to_be_visible()
+    assert api("GET", f"{staging}/secrets/TOKEN/rotation", headers=w.owner.bearer)[0] == 404

@@ -723,15 +723,116 @@ async function secretPage(orgSlug, projectSlug, envSlug, key, params = new URLSe
       ),
     );
   }
+  // The current value, fetched by Reveal and dropped by Hide (as on the environment page).
+  const client = env.encryption === "client";
+  const shown = h("p", {}, h("span", { class: "hidden-value" }, "•••••••• hidden"));
+  const reveal = button(
+    "Reveal",
+    act(box, async () => {
+      if (reveal.textContent === "Hide") {
+        shown.replaceChildren(h("span", { class: "hidden-value" }, "•••••••• hidden"));
+        reveal.textContent = "Reveal";
+        reveal.setAttribute("aria-label", `Reveal ${key}`);
+        return;
+      }
+      shown.replaceChildren(h("span", { class: "secret-value" }, (await api("GET", `${path}?${atPath}`)).value));
+      reveal.textContent = "Hide";
+      reveal.setAttribute("aria-label", `Hide ${key}`);
+    }),
+    { class: "secondary", "aria-label": `Reveal ${key}` },
+  );
+
+  // Rotation (root keys: the rotation routes name a key of the root): the policy, a random one
+  // set here, Rotate now and Remove; other rotators are shown read-only (the CLI sets them).
+  const rotation = h("div", {});
+  const rotationPath = `${path}/rotation`;
+  function rotatorText(r) {
+    if (r.type === "random") return `random, ${r.length} characters`;
+    if (r.type === "postgres") return `postgres (users ${r.users.join(" and ")}, master ${r.master_username})`;
+    if (r.type === "aws_iam_access_key") return `AWS IAM access key of ${r.user_name} (grace ${r.grace_period_hours} h)`;
+    if (r.type === "webhook") return `webhook ${r.url}`;
+    return r.type;
+  }
+  async function loadRotation() {
+    const policy = await optional(rotationPath);
+    const random = !policy || policy.rotator.type === "random";
+    const formBox = alertBox();
+    const days = field("Interval (days)", { type: "number", min: 1, max: 3650, required: true, value: policy ? policy.interval_days : 30 });
+    const length = field("Length", { type: "number", min: 8, max: 4096, required: true, value: policy && random ? policy.rotator.length : 32 });
+    const form = h(
+      "form",
+      { "aria-label": "Random rotation" },
+      h("div", { class: "grid" }, days.label, length.label),
+      formBox,
+      h("button", { type: "submit" }, policy ? "Save rotation" : "Set rotation"),
+    );
+    onSubmit(form, formBox, async () => {
+      const rotator = { type: "random", length: Number(length.control.value) };
+      if (policy && random && policy.rotator.alphabet) rotator.alphabet = policy.rotator.alphabet;
+      const set = await api("PUT", rotationPath, { body: { interval_days: Number(days.control.value), rotator } });
+      done.textContent = `Rotation every ${set.interval_days} days; next `;
+      done.append(when(set.next_rotation_at), ".");
+      await loadRotation();
+    });
+    const rotateNow = button(
+      "Rotate now",
+      act(box, async () => {
+        const after = await api("POST", `${path}/rotate`);
+        if (after.status === "failed") {
+          box.textContent = `The rotation failed: ${after.last_error || "no reason given"}. The value is unchanged.`;
+        } else {
+          done.textContent = `Rotated: version ${after.version} holds the new value.`;
+        }
+        await Promise.all([load(), loadRotation()]);
+      }),
+    );
+    const remove = button(
+      "Remove rotation",
+      act(box, async () => {
+        if (!confirm(`Stop rotating ${key}?`)) return;
+        await api("DELETE", rotationPath);
+        done.textContent = "Rotation removed: the value stays as it is.";
+        await loadRotation();
+      }),
+      { class: "secondary outline" },
+    );
+    rotation.replaceChildren(
+      ...(policy
+        ? [
+            table(
+              ["Rotator", "Every", "Status", "Next", "Last rotated", "Last error"],
+              [
+                h(
+                  "tr",
+                  {},
+                  h("td", {}, rotatorText(policy.rotator)),
+                  h("td", {}, `${policy.interval_days} days`),
+                  h("td", {}, policy.status),
+                  h("td", {}, when(policy.next_rotation_at)),
+                  h("td", {}, when(policy.last_rotated_at), policy.version ? ` (v${policy.version})` : ""),
+                  h("td", {}, policy.last_error || "—"),
+                ),
+              ],
+              "Rotation policy",
+            ),
+            h("div", { class: "actions" }, rotateNow, remove),
+          ]
+        : [h("p", { class: "muted" }, "No rotation policy.")]),
+      random ? h("details", {}, h("summary", {}, policy ? "Change the random rotation" : "Rotate with a random value"), form) : h("p", { class: "muted" }, "This rotator is set with the CLI."),
+    );
+  }
+
   render(
     `${key} · ${env.name}`,
     h("h1", {}, h("code", {}, key)),
     h("p", {}, "History in ", h("a", { href: envHref }, folder === "/" ? env.name : `${env.name} ${folder}`), folder === "/" ? null : [" · path ", h("code", {}, folder)]),
     box,
     done,
+    client ? null : h("div", { class: "actions" }, shown, reveal),
     body,
+    client || folder !== "/" ? null : [h("h2", {}, "Rotation"), rotation],
   );
-  await load();
+  await Promise.all([load(), client || folder !== "/" ? null : loadRotation()]);
 }
 
 // --------------------------------------------------------------------------- shared secrets
