@@ -979,3 +979,61 @@ def test_rotation_a_random_policy_set_rotated_now_with_the_value_hidden_until_re
     expect(page.get_by_role("status").filter(has_text="Rotation removed")).to_be_visible()
     expect(page.get_by_text("No rotation policy.")).to_be_visible()
     assert api("GET", f"{staging}/secrets/TOKEN/rotation", headers=w.owner.bearer)[0] == 404
+
+
+def test_integrations_created_for_aws_and_github_synced_on_demand_the_token_never_shown_then_deleted(
+    page: Page, local_stack: str, api: Api
+) -> None:
+    w = world(api)
+    base = f"/v1/orgs/{w.org['slug']}/integrations"
+    signed_in(page.context, local_stack, w.owner)
+    page.goto(f"{local_stack}/#/orgs/{w.org['slug']}")
+    page.get_by_role("link", name="Integrations").click()
+    expect(page.get_by_text("No integration yet.")).to_be_visible()
+    # An AWS Secrets Manager integration (no real role behind it: it never syncs here)
+    page.get_by_text("New integration", exact=True).click()
+    form = page.get_by_role("form", name="New integration")
+    form.get_by_label("Environment").select_option("staging")
+    form.get_by_label("Role ARN").fill("arn:aws:iam::123456789012:role/strongroom-sync")
+    form.get_by_label("External ID").fill("acme-external-7f3a")
+    form.get_by_label("Region").fill("eu-west-1")
+    form.get_by_label("Mode").select_option("per_key")
+    form.get_by_label("Name or prefix").fill("app/")
+    form.get_by_role("button", name="Create integration").click()
+    expect(
+        page.get_by_role("status").filter(has_text="AWS Secrets Manager eu-west-1 per_key app/ created")
+    ).to_be_visible()
+    [aws] = api("GET", base, headers=w.owner.bearer)[2]["data"]
+    assert (aws["type"], aws["config"]["mode"], aws["config"]["name"]) == ("aws_secrets_manager", "per_key", "app/")
+    row = page.get_by_role("row").filter(has_text="AWS Secrets Manager")
+    expect(row).to_contain_text("Staging")
+    expect(row.get_by_role("cell", name=re.compile(r"^(pending|synced|failing)$"))).to_be_visible()
+    # Sync now and its status
+    page.get_by_role("button", name=re.compile(r"^Sync AWS Secrets Manager .* now$")).click()
+    expect(page.get_by_role("status").filter(has_text="requested")).to_be_visible()
+    page.get_by_role("button", name=re.compile(r"^Status of AWS Secrets Manager")).click()
+    expect(page.get_by_role("status").filter(has_text="refreshed")).to_be_visible()
+    shown = api("GET", f"{base}/{aws['id']}/status", headers=w.owner.bearer)[2]
+    assert shown["status"] in {"pending", "synced", "failing"}
+    # A GitHub Actions integration: the token is a password field, sent once, in no answer or page
+    token = f"ghp_{secrets.token_hex(18)}"
+    form.get_by_label("Type").select_option("github_actions")
+    expect(form.get_by_label("Role ARN")).to_be_hidden()
+    form.get_by_label("Environment").select_option("staging")
+    form.get_by_label("Repository").fill("acme/web")
+    form.get_by_label("Token", exact=True).fill(token)
+    expect(form.get_by_label("Token", exact=True)).to_have_attribute("type", "password")
+    form.get_by_label("API URL").fill("http://127.0.0.1:9/api/v3")
+    form.get_by_role("button", name="Create integration").click()
+    expect(page.get_by_role("status").filter(has_text="GitHub Actions acme/web created")).to_be_visible()
+    expect(form.get_by_label("Token", exact=True)).to_have_value("")
+    assert token not in page.content()
+    listed = api("GET", base, headers=w.owner.bearer)[2]["data"]
+    assert sorted(i["type"] for i in listed) == ["aws_secrets_manager", "github_actions"]
+    assert token not in str(listed)
+    shot(page, "integrations")
+    # Deleted after the confirmation
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Delete GitHub Actions acme/web").click()
+    expect(page.get_by_role("status").filter(has_text="Integration GitHub Actions acme/web deleted")).to_be_visible()
+    assert [i["type"] for i in api("GET", base, headers=w.owner.bearer)[2]["data"]] == ["aws_secrets_manager"]

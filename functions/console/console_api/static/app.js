@@ -339,6 +339,7 @@ function orgNav(org, current, can) {
     can("shared_secrets.read") ? ["Shared secrets", `#/orgs/${enc(org.slug)}/shared-secrets`] : null,
     ["Service tokens", `#/orgs/${enc(org.slug)}/tokens`],
     ["Webhooks", `#/orgs/${enc(org.slug)}/webhooks`],
+    can("integrations.manage") ? ["Integrations", `#/orgs/${enc(org.slug)}/integrations`] : null,
     ["Governance", `#/orgs/${enc(org.slug)}/governance`],
     can("sso.manage") || can("scim.manage") ? ["Single sign-on", `#/orgs/${enc(org.slug)}/sso`] : null,
     ["Audit log", `#/orgs/${enc(org.slug)}/audit`],
@@ -970,6 +971,152 @@ async function sharedSecretsPage(slug) {
     ),
     history,
     writer ? h("article", {}, h("h2", {}, "Add a shared secret"), add) : null,
+  );
+  await load();
+}
+
+// --------------------------------------------------------------------------- integrations
+
+const INTEGRATION_TYPES = [
+  ["aws_secrets_manager", "AWS Secrets Manager"],
+  ["aws_ssm_parameter_store", "AWS SSM Parameter Store"],
+  ["github_actions", "GitHub Actions"],
+];
+const integrationType = (type) => (INTEGRATION_TYPES.find(([value]) => value === type) || [type, type])[1];
+
+// Integrations of an org (integrations.manage): an environment's values pushed to AWS or GitHub
+// after each change. The GitHub token is a password field, sent once, never shown back.
+async function integrationsPage(slug) {
+  const { header } = await orgHeader(slug, "Integrations");
+  const { projects, name } = await orgNames(slug);
+  const base = `${orgPath(slug)}/integrations`;
+  const box = alertBox();
+  const done = statusBox();
+  const list = h("div", {});
+
+  const target = (i) => (i.type === "github_actions" ? i.config.repository : `${i.config.region || ""} ${i.config.mode || ""} ${i.config.name || ""}`.trim());
+
+  function row(i) {
+    const label = `${integrationType(i.type)} ${target(i)}`;
+    const status = h("td", {}, i.status);
+    const synced = h("td", {}, when(i.last_synced_at), i.last_synced_revision === null || i.last_synced_revision === undefined ? "" : ` (revision ${i.last_synced_revision})`);
+    const error = h("td", {}, i.last_error || "—");
+    const show = (st) => {
+      status.replaceChildren(st.status);
+      synced.replaceChildren(when(st.last_synced_at), st.last_synced_revision === null || st.last_synced_revision === undefined ? "" : ` (revision ${st.last_synced_revision})`);
+      error.replaceChildren(st.last_error || "—");
+    };
+    const refresh = button(
+      "Status",
+      act(box, async () => {
+        show(await api("GET", `${base}/${enc(i.id)}/status`));
+        done.textContent = `Status of ${label} refreshed.`;
+      }),
+      { class: "secondary outline", "aria-label": `Status of ${label}` },
+    );
+    const sync = button(
+      "Sync now",
+      act(box, async () => {
+        show(await api("POST", `${base}/${enc(i.id)}/sync`));
+        done.textContent = `Sync of ${label} requested: it runs in the background.`;
+      }),
+      { class: "secondary", "aria-label": `Sync ${label} now` },
+    );
+    const remove = button(
+      "Delete",
+      act(box, async () => {
+        if (!confirm(`Delete the integration ${label}? What it pushed stays where it is.`)) return;
+        await api("DELETE", `${base}/${enc(i.id)}`);
+        done.textContent = `Integration ${label} deleted.`;
+        await load();
+      }),
+      { class: "secondary outline", "aria-label": `Delete ${label}` },
+    );
+    return h(
+      "tr",
+      {},
+      h("th", { scope: "row" }, integrationType(i.type), " ", h("code", {}, target(i))),
+      h("td", {}, `${name(i.project_id)} / ${name(i.environment_id)}`),
+      status,
+      synced,
+      error,
+      h("td", {}, h("div", { class: "actions" }, refresh, sync, remove)),
+    );
+  }
+
+  async function load() {
+    const items = (await api("GET", `${base}?limit=100`)).data;
+    list.replaceChildren(
+      items.length ? table(["Integration", "Environment", "Status", "Last synced", "Last error", ""], items.map(row), "Integrations") : h("p", { class: "muted" }, "No integration yet."),
+    );
+  }
+
+  // A new integration: its type picks the fields shown (AWS: role, external id, region, mode,
+  // name or prefix, KMS key; GitHub: repository, token).
+  const formBox = alertBox();
+  const type = select("Type", INTEGRATION_TYPES);
+  const project = select("Project", projects.map((p) => [p.slug, p.name]));
+  const env = select("Environment", []);
+  const fill = () => {
+    const chosen = projects.find((p) => p.slug === project.control.value);
+    env.control.replaceChildren(...(chosen ? chosen.environments : []).map((e) => h("option", { value: e.slug }, e.name)));
+  };
+  project.control.addEventListener("change", fill);
+  fill();
+  const roleArn = field("Role ARN", { placeholder: "arn:aws:iam::123456789012:role/strongroom-sync", autocomplete: "off", spellcheck: "false" });
+  const externalId = field("External ID", { autocomplete: "off", spellcheck: "false" });
+  const region = field("Region", { placeholder: "eu-west-1", autocomplete: "off" });
+  const mode = select("Mode", [["json", "One JSON object (json)"], ["per_key", "One per key (per_key)"]]);
+  const awsName = field("Name or prefix", { autocomplete: "off", spellcheck: "false" });
+  const kmsKey = field("KMS key ID", { autocomplete: "off", spellcheck: "false", placeholder: "alias/… (required for SSM)" });
+  const repository = field("Repository", { placeholder: "owner/name", autocomplete: "off", spellcheck: "false" });
+  const token = field("Token", { type: "password", autocomplete: "off" });
+  const apiUrl = field("API URL", { type: "url", placeholder: "https://api.github.com (GitHub Enterprise: https://HOST/api/v3)", autocomplete: "off", spellcheck: "false" });
+  const aws = h("fieldset", {}, h("legend", {}, "AWS"), h("div", { class: "grid" }, roleArn.label, externalId.label), h("div", { class: "grid" }, region.label, mode.label), h("div", { class: "grid" }, awsName.label, kmsKey.label));
+  const github = h("fieldset", {}, h("legend", {}, "GitHub"), h("div", { class: "grid" }, repository.label, token.label), apiUrl.label);
+  const toggle = () => {
+    const isGithub = type.control.value === "github_actions";
+    aws.hidden = isGithub;
+    github.hidden = !isGithub;
+  };
+  type.control.addEventListener("change", toggle);
+  toggle();
+  const form = h(
+    "form",
+    { "aria-label": "New integration" },
+    h("div", { class: "grid" }, type.label, project.label, env.label),
+    aws,
+    github,
+    formBox,
+    h("button", { type: "submit" }, "Create integration"),
+  );
+  onSubmit(form, formBox, async () => {
+    let config;
+    if (type.control.value === "github_actions") {
+      config = { repository: repository.control.value, token: token.control.value };
+      if (apiUrl.control.value) config.api_url = apiUrl.control.value;
+    } else {
+      config = { role_arn: roleArn.control.value, external_id: externalId.control.value, region: region.control.value, mode: mode.control.value, name: awsName.control.value };
+      if (kmsKey.control.value) config.kms_key_id = kmsKey.control.value;
+    }
+    try {
+      const made = await api("POST", base, { body: { type: type.control.value, project: project.control.value, environment: env.control.value, config } });
+      done.textContent = `Integration ${integrationType(made.type)} ${target(made)} created (${made.status}): its first sync runs in the background.`;
+    } finally {
+      token.control.value = ""; // never kept in the page
+    }
+    await load();
+  });
+
+  render(
+    "Integrations",
+    header,
+    h("h2", {}, "Integrations"),
+    h("p", { class: "muted" }, "An environment's values pushed to AWS Secrets Manager, SSM Parameter Store or GitHub Actions after every change."),
+    box,
+    done,
+    list,
+    projects.length ? h("details", {}, h("summary", {}, "New integration"), form) : null,
   );
   await load();
 }
@@ -2194,6 +2341,7 @@ const ROUTES = [
   [/^\/orgs\/([^/]+)\/members$/, membersPage],
   [/^\/orgs\/([^/]+)\/tokens$/, tokensPage],
   [/^\/orgs\/([^/]+)\/shared-secrets$/, sharedSecretsPage],
+  [/^\/orgs\/([^/]+)\/integrations$/, integrationsPage],
   [/^\/orgs\/([^/]+)\/webhooks$/, webhooksPage],
   [/^\/orgs\/([^/]+)\/webhooks\/([^/]+)$/, webhookPage],
   [/^\/orgs\/([^/]+)\/audit$/, auditPage],
