@@ -860,9 +860,15 @@ def test_folders_navigated_by_links_a_secret_added_into_one_and_only_an_empty_on
     listed = api("GET", f"{staging}/folders?path=/backend", headers=w.owner.bearer)[2]["data"]
     assert sorted(f["path"] for f in listed) == ["/backend/db", "/backend/empty"]
     shot(page, "folders")
+    # renamed (a prompt asks the new path), then deleted after the confirmation
+    page.once("dialog", lambda dialog: dialog.accept("/backend/spare"))
+    page.get_by_role("button", name="Move folder empty").click()
+    expect(page.get_by_role("status").filter(has_text="Folder /backend/empty moved to /backend/spare")).to_be_visible()
+    moved = api("GET", f"{staging}/folders?path=/backend", headers=w.owner.bearer)[2]["data"]
+    assert sorted(f["path"] for f in moved) == ["/backend/db", "/backend/spare"]
     page.on("dialog", lambda dialog: dialog.accept())
-    page.get_by_role("button", name="Delete folder empty").click()
-    expect(page.get_by_role("status").filter(has_text="Folder /backend/empty deleted")).to_be_visible()
+    page.get_by_role("button", name="Delete folder spare").click()
+    expect(page.get_by_role("status").filter(has_text="Folder /backend/spare deleted")).to_be_visible()
     # and a folder with secrets is refused with the API's message (nothing deleted)
     db = next(f for f in listed if f["path"] == "/backend/db")
     console.refusals.add((409, f"{staging}/folders/{db['id']}"))

@@ -500,6 +500,18 @@ async function environmentPage(orgSlug, projectSlug, envSlug, params = new URLSe
       }),
       { class: "secondary outline", "aria-label": `Delete folder ${name}` },
     );
+    // A rename or a move under another folder, with its subfolders and secrets, as one change.
+    const move = button(
+      "Move",
+      act(box, async () => {
+        const to = prompt(`New path of ${f.path} (a rename, or a move under another folder)`, f.path);
+        if (to === null || to === f.path) return;
+        const moved = await api("PATCH", `${path}/folders/${enc(f.id)}`, { body: { path: to } });
+        done.textContent = `Folder ${f.path} moved to ${moved.path}.`;
+        await load();
+      }),
+      { class: "secondary outline", "aria-label": `Move folder ${name}` },
+    );
     return h(
       "li",
       {},
@@ -507,7 +519,7 @@ async function environmentPage(orgSlug, projectSlug, envSlug, params = new URLSe
       " ",
       h("small", { class: "muted" }, `${f.secrets} secret${f.secrets === 1 ? "" : "s"}${f.inherited ? ` · from ${f.source}` : ""}`),
       " ",
-      f.inherited ? null : remove,
+      f.inherited ? null : h("span", { class: "actions" }, move, remove),
     );
   }
 
