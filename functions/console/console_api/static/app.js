@@ -448,11 +448,14 @@ async function projectPage(orgSlug, projectSlug) {
 // A folder path's parent and its segments' paths ("/a/b" → "/a", ["/a", "/a/b"]).
 const folderName = (path) => path.slice(path.lastIndexOf("/") + 1);
 const folderJoin = (parent, name) => (parent === "/" ? `/${name}` : `${parent}/${name}`);
+// A secret route at a folder; the root is the route without ?path= (its behaviour before folders).
+const withPath = (url, folder) => (folder === "/" ? url : `${url}${url.includes("?") ? "&" : "?"}path=${enc(folder)}`);
 const folderTrail = (path) => (path === "/" ? [] : path.split("/").slice(1).map((_, i, parts) => `/${parts.slice(0, i + 1).join("/")}`));
 
 async function environmentPage(orgSlug, projectSlug, envSlug, params = new URLSearchParams()) {
   const folder = params.get("path") || "/";
   const atPath = `path=${enc(folder)}`;
+  const inFolder = (url) => withPath(url, folder);
   const [org, project, env] = await Promise.all([
     api("GET", orgPath(orgSlug)),
     api("GET", projectPath(orgSlug, projectSlug)),
@@ -473,8 +476,8 @@ async function environmentPage(orgSlug, projectSlug, envSlug, params = new URLSe
   async function load() {
     // Keys and versions only: a value reaches the page when its Reveal is pressed.
     const [list, sub] = await Promise.all([
-      api("GET", `${path}/secrets?values=false&limit=500&${atPath}`),
-      client ? { data: [] } : api("GET", `${path}/folders?limit=500&${atPath}`),
+      api("GET", inFolder(`${path}/secrets?values=false&limit=500`)),
+      client ? { data: [] } : api("GET", inFolder(`${path}/folders?limit=500`)),
     ]);
     known = new Set(list.data.filter((secret) => !secret.inherited).map((secret) => secret.key));
     rows.replaceChildren(...list.data.map(row));
@@ -524,7 +527,7 @@ async function environmentPage(orgSlug, projectSlug, envSlug, params = new URLSe
   }
 
   async function value(key) {
-    return (await api("GET", `${path}/secrets/${enc(key)}?${atPath}`)).value;
+    return (await api("GET", inFolder(`${path}/secrets/${enc(key)}`))).value;
   }
 
   function row(secret) {
@@ -568,7 +571,7 @@ async function environmentPage(orgSlug, projectSlug, envSlug, params = new URLSe
       async () => {
         if (!confirm(`Delete ${secret.key}?`)) return;
         try {
-          const answer = await api("DELETE", `${path}/secrets/${enc(secret.key)}?${atPath}`, { headers: { "If-Match": String(secret.version) } });
+          const answer = await api("DELETE", inFolder(`${path}/secrets/${enc(secret.key)}`), { headers: { "If-Match": String(secret.version) } });
           done.textContent = answer && answer.change_request ? `A change request was opened for ${secret.key}.` : `${secret.key} deleted.`;
           await load();
         } catch (err) {
@@ -603,7 +606,7 @@ async function environmentPage(orgSlug, projectSlug, envSlug, params = new URLSe
     );
     onSubmit(form, formBox, async () => {
       try {
-        const answer = await api("PUT", `${path}/secrets/${enc(secret.key)}?${atPath}`, {
+        const answer = await api("PUT", inFolder(`${path}/secrets/${enc(secret.key)}`), {
           body: { value: valueField.control.value },
           headers: { "If-Match": String(secret.version) },
         });
@@ -632,7 +635,7 @@ async function environmentPage(orgSlug, projectSlug, envSlug, params = new URLSe
       addBox.textContent = `${name} exists already: edit it instead.`;
       return;
     }
-    const answer = await api("PUT", `${path}/secrets/${enc(name)}?${atPath}`, { body: { value: val.control.value } });
+    const answer = await api("PUT", inFolder(`${path}/secrets/${enc(name)}`), { body: { value: val.control.value } });
     done.textContent = answer.change_request ? `A change request was opened for ${name}.` : `${name} added.`;
     key.control.value = "";
     val.control.value = "";
@@ -683,6 +686,7 @@ async function environmentPage(orgSlug, projectSlug, envSlug, params = new URLSe
 async function secretPage(orgSlug, projectSlug, envSlug, key, params = new URLSearchParams()) {
   const folder = params.get("path") || "/";
   const atPath = `path=${enc(folder)}`;
+  const inFolder = (url) => withPath(url, folder);
   const [org, project, env] = await Promise.all([
     api("GET", orgPath(orgSlug)),
     api("GET", projectPath(orgSlug, projectSlug)),
@@ -697,7 +701,7 @@ async function secretPage(orgSlug, projectSlug, envSlug, key, params = new URLSe
   const done = statusBox();
   const body = h("div", {});
   async function load() {
-    const versions = await api("GET", `${path}/versions?limit=500&${atPath}`);
+    const versions = await api("GET", inFolder(`${path}/versions?limit=500`));
     const latest = versions.data.reduce((max, v) => Math.max(max, v.version), 0);
     body.replaceChildren(
       table(
@@ -719,7 +723,7 @@ async function secretPage(orgSlug, projectSlug, envSlug, key, params = new URLSe
                     `Roll back to v${v.version}`,
                     async () => {
                       try {
-                        const answer = await api("POST", `${path}/rollback?${atPath}`, { body: { version: v.version } });
+                        const answer = await api("POST", inFolder(`${path}/rollback`), { body: { version: v.version } });
                         done.textContent = answer.change_request ? "A change request was opened." : `Rolled back: version ${answer.version} has the value of v${v.version}.`;
                         await load();
                       } catch (err) {
@@ -748,7 +752,7 @@ async function secretPage(orgSlug, projectSlug, envSlug, key, params = new URLSe
         reveal.setAttribute("aria-label", `Reveal ${key}`);
         return;
       }
-      shown.replaceChildren(h("span", { class: "secret-value" }, (await api("GET", `${path}?${atPath}`)).value));
+      shown.replaceChildren(h("span", { class: "secret-value" }, (await api("GET", inFolder(path))).value));
       reveal.textContent = "Hide";
       reveal.setAttribute("aria-label", `Hide ${key}`);
     }),
