@@ -337,8 +337,9 @@ def test_edit_saves_with_if_match_and_a_stale_edit_is_refused(
     assert api("GET", f"{w.env('staging')}/secrets/TOKEN", headers=w.owner.bearer)[2]["value"] == "three"
 
 
-def test_delete_history_and_rollback(page: Page, local_stack: str, api: Api) -> None:
+def test_delete_history_and_rollback(page: Page, console: Console, local_stack: str, api: Api) -> None:
     w = world(api, {"COLOR": "red", "OLD": "x"})
+    console.refusals.add((404, f"{w.env('staging')}/secrets/COLOR/rotation"))  # no rotation policy
     assert api("PUT", f"{w.env('staging')}/secrets/COLOR", headers=w.owner.bearer, json={"value": "blue"})[0] == 200
     signed_in(page.context, local_stack, w.owner)
     open_environment(page, local_stack, w)
@@ -809,3 +810,236 @@ def test_governance_a_policy_access_requests_decided_and_a_change_request_approv
     expect(page.get_by_role("status").filter(has_text="cancelled")).to_be_visible()
     listed = api("GET", f"{org}/access-requests?status=cancelled", headers=dev.bearer)[2]["data"]
     assert [(r["permission"], r["reason"]) for r in listed] == [("secrets.write", "hotfix")]
+
+
+# --------------------------------------------------------------------------- folders, shared secrets, rotation
+
+
+def test_folders_navigated_by_links_a_secret_added_into_one_and_only_an_empty_one_deleted(
+    page: Page, console: Console, local_stack: str, api: Api
+) -> None:
+    # Given a root key and a key in /backend/db (writing into a folder creates it and its parents)
+    w = world(api, {"ROOT_ONLY": "r"})
+    staging = w.env("staging")
+    status, _h, body = api(
+        "PUT", f"{staging}/secrets/DB_URL?path=/backend/db", headers=w.owner.bearer, json={"value": "pg://folder"}
+    )
+    assert (status, body["path"]) == (200, "/backend/db"), body
+    signed_in(page.context, local_stack, w.owner)
+    open_environment(page, local_stack, w)
+    # When the user opens the folders by their links
+    page.get_by_role("link", name="Folder backend").click()
+    page.get_by_role("link", name="Folder db").click()
+    # Then the path is a breadcrumb, and only that folder's secrets are listed
+    trail = page.get_by_role("navigation", name="Folder path")
+    expect(trail.get_by_text("db", exact=True)).to_have_attribute("aria-current", "location")
+    expect(page.get_by_role("rowheader", name="DB_URL")).to_be_visible()
+    expect(page.get_by_role("rowheader", name="ROOT_ONLY")).to_have_count(0)
+    assert "path=%2Fbackend%2Fdb" in page.url
+    # A secret added here is written at the path
+    page.get_by_label("Key").fill("DB_PASSWORD")
+    page.get_by_label("Value").fill("in-the-folder")
+    page.get_by_role("button", name="Add secret").click()
+    expect(page.get_by_role("status").filter(has_text="DB_PASSWORD added")).to_be_visible()
+    got = api("GET", f"{staging}/secrets/DB_PASSWORD?path=/backend/db", headers=w.owner.bearer)[2]
+    assert (got["value"], got["path"]) == ("in-the-folder", "/backend/db")
+    assert api("GET", f"{staging}/secrets/DB_PASSWORD", headers=w.owner.bearer)[0] == 404
+    # The secret page of a key in a folder shows its history and path
+    page.get_by_role("link", name="History of DB_URL").click()
+    expect(page.get_by_role("cell", name="v1", exact=True)).to_be_visible()
+    expect(page.locator("main").get_by_text("/backend/db", exact=True)).to_be_visible()
+    page.go_back()
+    expect(page.get_by_role("rowheader", name="DB_PASSWORD")).to_be_visible()
+    # Up to /backend by the breadcrumb: a new folder there, created then deleted (it is empty)
+    page.get_by_role("navigation", name="Folder path").get_by_role("link", name="backend").click()
+    expect(page.get_by_role("link", name="Folder db")).to_be_visible()
+    page.get_by_text("New folder", exact=True).click()
+    page.get_by_label("Folder name").fill("empty")
+    page.get_by_role("button", name="Create folder").click()
+    expect(page.get_by_role("status").filter(has_text="Folder /backend/empty created")).to_be_visible()
+    listed = api("GET", f"{staging}/folders?path=/backend", headers=w.owner.bearer)[2]["data"]
+    assert sorted(f["path"] for f in listed) == ["/backend/db", "/backend/empty"]
+    shot(page, "folders")
+    # renamed (a prompt asks the new path), then deleted after the confirmation
+    page.once("dialog", lambda dialog: dialog.accept("/backend/spare"))
+    page.get_by_role("button", name="Move folder empty").click()
+    expect(page.get_by_role("status").filter(has_text="Folder /backend/empty moved to /backend/spare")).to_be_visible()
+    moved = api("GET", f"{staging}/folders?path=/backend", headers=w.owner.bearer)[2]["data"]
+    assert sorted(f["path"] for f in moved) == ["/backend/db", "/backend/spare"]
+    page.on("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Delete folder spare").click()
+    expect(page.get_by_role("status").filter(has_text="Folder /backend/spare deleted")).to_be_visible()
+    # and a folder with secrets is refused with the API's message (nothing deleted)
+    db = next(f for f in listed if f["path"] == "/backend/db")
+    console.refusals.add((409, f"{staging}/folders/{db['id']}"))
+    page.get_by_role("button", name="Delete folder db").click()
+    expect(page.get_by_role("alert").filter(has_text="the folder is not empty")).to_be_visible()
+    after = api("GET", f"{staging}/folders?path=/backend", headers=w.owner.bearer)[2]["data"]
+    assert [f["path"] for f in after] == ["/backend/db"]
+
+
+def test_shared_secrets_revealed_on_demand_added_edited_with_if_match_versions_and_deleted(
+    page: Page, console: Console, local_stack: str, api: Api
+) -> None:
+    # Given an org with a shared secret and a developer (who reads them, never writes them)
+    w = world(api)
+    shared = f"/v1/orgs/{w.org['slug']}/shared-secrets"
+    value = f"db-{secrets.token_hex(6)}.internal"
+    status, _h, made = api("POST", shared, headers=w.owner.bearer, json={"key": "DB_HOST", "value": value})
+    assert status == 201, made
+    dev = verified(api, person(api))
+    _s, _h, inv = api(
+        "POST",
+        f"/v1/orgs/{w.org['slug']}/invitations",
+        headers=w.owner.bearer,
+        json={"email": dev.email, "role": "developer"},
+    )
+    assert api("POST", f"/v1/invitations/{inv['token']}/accept", headers=dev.bearer)[0] == 200
+    signed_in(page.context, local_stack, w.owner)
+    page.goto(f"{local_stack}/#/orgs/{w.org['slug']}")
+    page.get_by_role("link", name="Shared secrets").click()
+    # The key is listed, its value only after Reveal
+    row = page.get_by_role("row").filter(has=page.get_by_role("rowheader", name="DB_HOST"))
+    expect(row).to_contain_text("v1")
+    assert value not in page.content()
+    page.get_by_role("button", name="Reveal DB_HOST").click()
+    expect(row.get_by_text(value)).to_be_visible()
+    page.get_by_role("button", name="Hide DB_HOST").click()
+    assert value not in page.content()
+    # Added through the form
+    page.get_by_label("Key").fill("API_BASE")
+    page.get_by_label("Value", exact=True).fill("https://api.example.com")
+    page.get_by_role("button", name="Add shared secret").click()
+    expect(page.get_by_role("status").filter(has_text="API_BASE added")).to_be_visible()
+    assert api("GET", f"{shared}/API_BASE", headers=w.owner.bearer)[2]["value"] == "https://api.example.com"
+    # Edited with If-Match: version 2; an edit of a version someone else replaced is refused (412)
+    page.get_by_role("button", name="Edit DB_HOST").click()
+    expect(page.get_by_label("Value of DB_HOST")).to_have_value(value)
+    page.get_by_label("Value of DB_HOST").fill("db-two.internal")
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("status").filter(has_text="DB_HOST saved (version 2)")).to_be_visible()
+    page.get_by_role("button", name="Edit DB_HOST").click()
+    expect(page.get_by_label("Value of DB_HOST")).to_have_value("db-two.internal")
+    assert api("PUT", f"{shared}/DB_HOST", headers=w.owner.bearer, json={"value": "db-three.internal"})[0] == 200
+    console.refusals.add((412, f"{shared}/DB_HOST"))
+    page.get_by_label("Value of DB_HOST").fill("db-lost.internal")
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("alert").filter(has_text="changed since this page loaded")).to_be_visible()
+    assert api("GET", f"{shared}/DB_HOST", headers=w.owner.bearer)[2]["value"] == "db-three.internal"
+    # Versions, newest first, no value
+    page.reload()
+    page.get_by_role("button", name="Versions of DB_HOST").click()
+    versions = page.get_by_role("table").filter(has_text="Versions of DB_HOST")
+    expect(versions.get_by_role("cell", name="v3", exact=True)).to_be_visible()
+    expect(versions.get_by_role("cell", name="v1", exact=True)).to_be_visible()
+    shot(page, "shared-secrets")
+    # Deleted after the confirmation
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Delete API_BASE").click()
+    expect(page.get_by_role("status").filter(has_text="API_BASE deleted")).to_be_visible()
+    assert api("GET", f"{shared}/API_BASE", headers=w.owner.bearer)[0] == 404
+    # The developer reads and reveals, with no form or button to write
+    page.context.clear_cookies()
+    signed_in(page.context, local_stack, dev)
+    page.reload()
+    page.get_by_role("button", name="Reveal DB_HOST").click()
+    expect(page.get_by_text("db-three.internal")).to_be_visible()
+    expect(page.get_by_role("button", name="Edit DB_HOST")).to_have_count(0)
+    expect(page.get_by_role("button", name="Delete DB_HOST")).to_have_count(0)
+    expect(page.get_by_role("button", name="Add shared secret")).to_have_count(0)
+
+
+def test_rotation_a_random_policy_set_rotated_now_with_the_value_hidden_until_reveal_then_removed(
+    page: Page, console: Console, local_stack: str, api: Api
+) -> None:
+    # Given a secret without a rotation policy (its 404 is "none")
+    w = world(api, {"TOKEN": "initial-value"})
+    staging = w.env("staging")
+    console.refusals.add((404, f"{staging}/secrets/TOKEN/rotation"))
+    signed_in(page.context, local_stack, w.owner)
+    open_environment(page, local_stack, w)
+    page.get_by_role("link", name="History of TOKEN").click()
+    expect(page.get_by_text("No rotation policy.")).to_be_visible()
+    # When a random policy is set
+    page.get_by_text("Rotate with a random value").click()
+    page.get_by_label("Interval (days)").fill("7")
+    page.get_by_label("Length").fill("40")
+    page.get_by_role("button", name="Set rotation").click()
+    expect(page.get_by_role("status").filter(has_text="Rotation every 7 days")).to_be_visible()
+    policy = api("GET", f"{staging}/secrets/TOKEN/rotation", headers=w.owner.bearer)[2]
+    assert (policy["interval_days"], policy["rotator"]["type"], policy["rotator"]["length"]) == (7, "random", 40)
+    expect(page.get_by_role("cell", name="random, 40 characters")).to_be_visible()
+    # Rotate now: the new version is shown, the new value only after Reveal
+    page.get_by_role("button", name="Rotate now").click()
+    expect(page.get_by_role("status").filter(has_text="Rotated: version 2")).to_be_visible()
+    rotated = api("GET", f"{staging}/secrets/TOKEN", headers=w.owner.bearer)[2]
+    assert (rotated["version"], len(rotated["value"])) == (2, 40)
+    expect(page.get_by_role("cell", name="v2", exact=True)).to_be_visible()
+    assert rotated["value"] not in page.content()
+    page.get_by_role("button", name="Reveal TOKEN").click()
+    expect(page.get_by_text(rotated["value"], exact=True)).to_be_visible()
+    shot(page, "rotation")
+    # Removed after the confirmation
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Remove rotation").click()
+    expect(page.get_by_role("status").filter(has_text="Rotation removed")).to_be_visible()
+    expect(page.get_by_text("No rotation policy.")).to_be_visible()
+    assert api("GET", f"{staging}/secrets/TOKEN/rotation", headers=w.owner.bearer)[0] == 404
+
+
+def test_integrations_created_for_aws_and_github_synced_on_demand_the_token_never_shown_then_deleted(
+    page: Page, local_stack: str, api: Api
+) -> None:
+    w = world(api)
+    base = f"/v1/orgs/{w.org['slug']}/integrations"
+    signed_in(page.context, local_stack, w.owner)
+    page.goto(f"{local_stack}/#/orgs/{w.org['slug']}")
+    page.get_by_role("link", name="Integrations").click()
+    expect(page.get_by_text("No integration yet.")).to_be_visible()
+    # An AWS Secrets Manager integration (no real role behind it: it never syncs here)
+    page.get_by_text("New integration", exact=True).click()
+    form = page.get_by_role("form", name="New integration")
+    form.get_by_label("Environment").select_option("staging")
+    form.get_by_label("Role ARN").fill("arn:aws:iam::123456789012:role/strongroom-sync")
+    form.get_by_label("External ID").fill("acme-external-7f3a")
+    form.get_by_label("Region").fill("eu-west-1")
+    form.get_by_label("Mode").select_option("per_key")
+    form.get_by_label("Name or prefix").fill("app/")
+    form.get_by_role("button", name="Create integration").click()
+    expect(
+        page.get_by_role("status").filter(has_text="AWS Secrets Manager eu-west-1 per_key app/ created")
+    ).to_be_visible()
+    [aws] = api("GET", base, headers=w.owner.bearer)[2]["data"]
+    assert (aws["type"], aws["config"]["mode"], aws["config"]["name"]) == ("aws_secrets_manager", "per_key", "app/")
+    row = page.get_by_role("row").filter(has_text="AWS Secrets Manager")
+    expect(row).to_contain_text("Staging")
+    expect(row.get_by_role("cell", name=re.compile(r"^(pending|synced|failing)$"))).to_be_visible()
+    # Sync now and its status
+    page.get_by_role("button", name=re.compile(r"^Sync AWS Secrets Manager .* now$")).click()
+    expect(page.get_by_role("status").filter(has_text="requested")).to_be_visible()
+    page.get_by_role("button", name=re.compile(r"^Status of AWS Secrets Manager")).click()
+    expect(page.get_by_role("status").filter(has_text="refreshed")).to_be_visible()
+    shown = api("GET", f"{base}/{aws['id']}/status", headers=w.owner.bearer)[2]
+    assert shown["status"] in {"pending", "synced", "failing"}
+    # A GitHub Actions integration: the token is a password field, sent once, in no answer or page
+    token = f"ghp_{secrets.token_hex(18)}"
+    form.get_by_label("Type").select_option("github_actions")
+    expect(form.get_by_label("Role ARN")).to_be_hidden()
+    form.get_by_label("Environment").select_option("staging")
+    form.get_by_label("Repository").fill("acme/web")
+    form.get_by_label("Token", exact=True).fill(token)
+    expect(form.get_by_label("Token", exact=True)).to_have_attribute("type", "password")
+    form.get_by_label("API URL").fill("http://127.0.0.1:9/api/v3")
+    form.get_by_role("button", name="Create integration").click()
+    expect(page.get_by_role("status").filter(has_text="GitHub Actions acme/web created")).to_be_visible()
+    expect(form.get_by_label("Token", exact=True)).to_have_value("")
+    assert token not in page.content()
+    listed = api("GET", base, headers=w.owner.bearer)[2]["data"]
+    assert sorted(i["type"] for i in listed) == ["aws_secrets_manager", "github_actions"]
+    assert token not in str(listed)
+    shot(page, "integrations")
+    # Deleted after the confirmation
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Delete GitHub Actions acme/web").click()
+    expect(page.get_by_role("status").filter(has_text="Integration GitHub Actions acme/web deleted")).to_be_visible()
+    assert [i["type"] for i in api("GET", base, headers=w.owner.bearer)[2]["data"]] == ["aws_secrets_manager"]

@@ -336,8 +336,10 @@ function orgNav(org, current, can) {
     ["Projects", `#/orgs/${enc(org.slug)}`],
     ["Members", `#/orgs/${enc(org.slug)}/members`],
     ["Roles", `#/orgs/${enc(org.slug)}/roles`],
+    can("shared_secrets.read") ? ["Shared secrets", `#/orgs/${enc(org.slug)}/shared-secrets`] : null,
     ["Service tokens", `#/orgs/${enc(org.slug)}/tokens`],
     ["Webhooks", `#/orgs/${enc(org.slug)}/webhooks`],
+    can("integrations.manage") ? ["Integrations", `#/orgs/${enc(org.slug)}/integrations`] : null,
     ["Governance", `#/orgs/${enc(org.slug)}/governance`],
     can("sso.manage") || can("scim.manage") ? ["Single sign-on", `#/orgs/${enc(org.slug)}/sso`] : null,
     ["Audit log", `#/orgs/${enc(org.slug)}/audit`],
@@ -443,7 +445,17 @@ async function projectPage(orgSlug, projectSlug) {
 
 // --------------------------------------------------------------------------- secrets
 
-async function environmentPage(orgSlug, projectSlug, envSlug) {
+// A folder path's parent and its segments' paths ("/a/b" → "/a", ["/a", "/a/b"]).
+const folderName = (path) => path.slice(path.lastIndexOf("/") + 1);
+const folderJoin = (parent, name) => (parent === "/" ? `/${name}` : `${parent}/${name}`);
+// A secret route at a folder; the root is the route without ?path= (its behaviour before folders).
+const withPath = (url, folder) => (folder === "/" ? url : `${url}${url.includes("?") ? "&" : "?"}path=${enc(folder)}`);
+const folderTrail = (path) => (path === "/" ? [] : path.split("/").slice(1).map((_, i, parts) => `/${parts.slice(0, i + 1).join("/")}`));
+
+async function environmentPage(orgSlug, projectSlug, envSlug, params = new URLSearchParams()) {
+  const folder = params.get("path") || "/";
+  const atPath = `path=${enc(folder)}`;
+  const inFolder = (url) => withPath(url, folder);
   const [org, project, env] = await Promise.all([
     api("GET", orgPath(orgSlug)),
     api("GET", projectPath(orgSlug, projectSlug)),
@@ -456,19 +468,66 @@ async function environmentPage(orgSlug, projectSlug, envSlug) {
   const box = alertBox();
   const done = statusBox();
   const rows = h("tbody", {});
+  const folders = h("div", {});
   const client = env.encryption === "client";
+  const folderHref = (p) => (p === "/" ? here : `${here}?path=${enc(p)}`);
   let known = new Set();
 
   async function load() {
     // Keys and versions only: a value reaches the page when its Reveal is pressed.
-    const list = await api("GET", `${path}/secrets?values=false&limit=500`);
+    const [list, sub] = await Promise.all([
+      api("GET", inFolder(`${path}/secrets?values=false&limit=500`)),
+      client ? { data: [] } : api("GET", inFolder(`${path}/folders?limit=500`)),
+    ]);
     known = new Set(list.data.filter((secret) => !secret.inherited).map((secret) => secret.key));
     rows.replaceChildren(...list.data.map(row));
     if (!list.data.length) rows.append(h("tr", {}, h("td", { colspan: 4, class: "muted" }, "No secret yet.")));
+    folders.replaceChildren(
+      sub.data.length
+        ? h("ul", { "aria-label": "Folders" }, sub.data.map(folderItem))
+        : client
+          ? null
+          : h("p", { class: "muted" }, "No folder here."),
+    );
+  }
+
+  function folderItem(f) {
+    const name = folderName(f.path);
+    const remove = button(
+      "Delete folder",
+      act(box, async () => {
+        if (!confirm(`Delete the folder ${f.path}?`)) return;
+        await api("DELETE", `${path}/folders/${enc(f.id)}`);
+        done.textContent = `Folder ${f.path} deleted.`;
+        await load();
+      }),
+      { class: "secondary outline", "aria-label": `Delete folder ${name}` },
+    );
+    // A rename or a move under another folder, with its subfolders and secrets, as one change.
+    const move = button(
+      "Move",
+      act(box, async () => {
+        const to = prompt(`New path of ${f.path} (a rename, or a move under another folder)`, f.path);
+        if (to === null || to === f.path) return;
+        const moved = await api("PATCH", `${path}/folders/${enc(f.id)}`, { body: { path: to } });
+        done.textContent = `Folder ${f.path} moved to ${moved.path}.`;
+        await load();
+      }),
+      { class: "secondary outline", "aria-label": `Move folder ${name}` },
+    );
+    return h(
+      "li",
+      {},
+      h("a", { href: folderHref(f.path), "aria-label": `Folder ${name}` }, `${name}/`),
+      " ",
+      h("small", { class: "muted" }, `${f.secrets} secret${f.secrets === 1 ? "" : "s"}${f.inherited ? ` · from ${f.source}` : ""}`),
+      " ",
+      f.inherited ? null : h("span", { class: "actions" }, move, remove),
+    );
   }
 
   async function value(key) {
-    return (await api("GET", `${path}/secrets/${enc(key)}`)).value;
+    return (await api("GET", inFolder(`${path}/secrets/${enc(key)}`))).value;
   }
 
   function row(secret) {
@@ -512,7 +571,7 @@ async function environmentPage(orgSlug, projectSlug, envSlug) {
       async () => {
         if (!confirm(`Delete ${secret.key}?`)) return;
         try {
-          const answer = await api("DELETE", `${path}/secrets/${enc(secret.key)}`, { headers: { "If-Match": String(secret.version) } });
+          const answer = await api("DELETE", inFolder(`${path}/secrets/${enc(secret.key)}`), { headers: { "If-Match": String(secret.version) } });
           done.textContent = answer && answer.change_request ? `A change request was opened for ${secret.key}.` : `${secret.key} deleted.`;
           await load();
         } catch (err) {
@@ -524,7 +583,7 @@ async function environmentPage(orgSlug, projectSlug, envSlug) {
     tr.append(
       h("th", { scope: "row" }, h("code", {}, secret.key), secret.inherited ? h("small", { class: "muted" }, ` from ${secret.source}`) : null),
       cell,
-      h("td", {}, h("a", { href: `${here}/secrets/${enc(secret.key)}`, "aria-label": `History of ${secret.key}` }, `v${secret.version}`), " ", h("small", {}, when(secret.updated_at))),
+      h("td", {}, h("a", { href: `${here}/secrets/${enc(secret.key)}${folder === "/" ? "" : `?${atPath}`}`, "aria-label": `History of ${secret.key}` }, `v${secret.version}`), " ", h("small", {}, when(secret.updated_at))),
       h("td", {}, h("div", { class: "actions" }, client ? [] : [reveal, copy, edit], remove)),
     );
     return tr;
@@ -547,7 +606,7 @@ async function environmentPage(orgSlug, projectSlug, envSlug) {
     );
     onSubmit(form, formBox, async () => {
       try {
-        const answer = await api("PUT", `${path}/secrets/${enc(secret.key)}`, {
+        const answer = await api("PUT", inFolder(`${path}/secrets/${enc(secret.key)}`), {
           body: { value: valueField.control.value },
           headers: { "If-Match": String(secret.version) },
         });
@@ -576,44 +635,73 @@ async function environmentPage(orgSlug, projectSlug, envSlug) {
       addBox.textContent = `${name} exists already: edit it instead.`;
       return;
     }
-    const answer = await api("PUT", `${path}/secrets/${enc(name)}`, { body: { value: val.control.value } });
+    const answer = await api("PUT", inFolder(`${path}/secrets/${enc(name)}`), { body: { value: val.control.value } });
     done.textContent = answer.change_request ? `A change request was opened for ${name}.` : `${name} added.`;
     key.control.value = "";
     val.control.value = "";
     await load();
   });
+  // A folder below the current path (its parents are created with it).
+  const folderBox = alertBox();
+  const newFolder = field("Folder name", { required: true, pattern: "[A-Za-z0-9_\\-][A-Za-z0-9_.\\-]{0,63}", autocomplete: "off", spellcheck: "false" });
+  const folderForm = h("form", { "aria-label": "New folder" }, newFolder.label, folderBox, h("button", { type: "submit" }, "Create folder"));
+  onSubmit(folderForm, folderBox, async () => {
+    const made = await api("POST", `${path}/folders`, { body: { path: folderJoin(folder, newFolder.control.value) } });
+    done.textContent = `Folder ${made.path} created.`;
+    newFolder.control.value = "";
+    await load();
+  });
+  // The path as a breadcrumb: the environment's root, then each folder down to this one.
+  const trail = [["/", "/"], ...folderTrail(folder).map((p) => [p, folderName(p)])];
+  const pathNav = h(
+    "nav",
+    { "aria-label": "Folder path" },
+    h(
+      "ul",
+      {},
+      trail.map(([p, text], i) =>
+        h("li", {}, i === trail.length - 1 ? h("span", { "aria-current": "location" }, text) : h("a", { href: folderHref(p) }, text)),
+      ),
+    ),
+  );
   render(
-    `${env.name} · ${project.name}`,
+    `${folder === "/" ? "" : `${folder} · `}${env.name} · ${project.name}`,
     h("h1", {}, env.name, " ", h("small", { class: "muted" }, project.name)),
     env.production ? h("p", {}, h("mark", {}, "Production")) : null,
     client ? h("p", {}, "End-to-end encrypted: values are ciphertext to this page; read and write them with the CLI.") : null,
+    client ? null : pathNav,
     box,
     done,
+    client ? null : [h("h2", {}, "Folders"), folders, h("details", {}, h("summary", {}, "New folder"), folderForm)],
     h(
       "div",
       { class: "overflow-auto" },
       h("table", {}, h("caption", { class: "muted" }, "Secrets"), h("thead", {}, h("tr", {}, ["Key", "Value", "Version", "Actions"].map((t) => h("th", { scope: "col" }, t)))), rows),
     ),
-    client ? null : h("article", {}, h("h2", {}, "Add a secret"), add),
+    client ? null : h("article", {}, h("h2", {}, folder === "/" ? "Add a secret" : `Add a secret to ${folder}`), add),
   );
   await load();
 }
 
-async function secretPage(orgSlug, projectSlug, envSlug, key) {
+async function secretPage(orgSlug, projectSlug, envSlug, key, params = new URLSearchParams()) {
+  const folder = params.get("path") || "/";
+  const atPath = `path=${enc(folder)}`;
+  const inFolder = (url) => withPath(url, folder);
   const [org, project, env] = await Promise.all([
     api("GET", orgPath(orgSlug)),
     api("GET", projectPath(orgSlug, projectSlug)),
     api("GET", envPath(orgSlug, projectSlug, envSlug)),
   ]);
   const base = `#/orgs/${enc(org.slug)}/projects/${enc(project.slug)}`;
-  const envHref = `${base}/environments/${enc(env.slug)}`;
-  setCrumbs([["Organizations", "#/"], [org.name, `#/orgs/${enc(org.slug)}`], [project.name, base], [env.name, envHref], [key, location.hash]]);
+  const envRoot = `${base}/environments/${enc(env.slug)}`;
+  const envHref = folder === "/" ? envRoot : `${envRoot}?${atPath}`;
+  setCrumbs([["Organizations", "#/"], [org.name, `#/orgs/${enc(org.slug)}`], [project.name, base], [env.name, envRoot], [key, location.hash]]);
   const path = `${envPath(orgSlug, projectSlug, envSlug)}/secrets/${enc(key)}`;
   const box = alertBox();
   const done = statusBox();
   const body = h("div", {});
   async function load() {
-    const versions = await api("GET", `${path}/versions?limit=500`);
+    const versions = await api("GET", inFolder(`${path}/versions?limit=500`));
     const latest = versions.data.reduce((max, v) => Math.max(max, v.version), 0);
     body.replaceChildren(
       table(
@@ -635,7 +723,7 @@ async function secretPage(orgSlug, projectSlug, envSlug, key) {
                     `Roll back to v${v.version}`,
                     async () => {
                       try {
-                        const answer = await api("POST", `${path}/rollback`, { body: { version: v.version } });
+                        const answer = await api("POST", inFolder(`${path}/rollback`), { body: { version: v.version } });
                         done.textContent = answer.change_request ? "A change request was opened." : `Rolled back: version ${answer.version} has the value of v${v.version}.`;
                         await load();
                       } catch (err) {
@@ -652,7 +740,400 @@ async function secretPage(orgSlug, projectSlug, envSlug, key) {
       ),
     );
   }
-  render(`${key} · ${env.name}`, h("h1", {}, h("code", {}, key)), h("p", {}, "History in ", h("a", { href: envHref }, env.name)), box, done, body);
+  // The current value, fetched by Reveal and dropped by Hide (as on the environment page).
+  const client = env.encryption === "client";
+  const shown = h("p", {}, h("span", { class: "hidden-value" }, "•••••••• hidden"));
+  const reveal = button(
+    "Reveal",
+    act(box, async () => {
+      if (reveal.textContent === "Hide") {
+        shown.replaceChildren(h("span", { class: "hidden-value" }, "•••••••• hidden"));
+        reveal.textContent = "Reveal";
+        reveal.setAttribute("aria-label", `Reveal ${key}`);
+        return;
+      }
+      shown.replaceChildren(h("span", { class: "secret-value" }, (await api("GET", inFolder(path))).value));
+      reveal.textContent = "Hide";
+      reveal.setAttribute("aria-label", `Hide ${key}`);
+    }),
+    { class: "secondary", "aria-label": `Reveal ${key}` },
+  );
+
+  // Rotation (root keys: the rotation routes name a key of the root): the policy, a random one
+  // set here, Rotate now and Remove; other rotators are shown read-only (the CLI sets them).
+  const rotation = h("div", {});
+  const rotationPath = `${path}/rotation`;
+  function rotatorText(r) {
+    if (r.type === "random") return `random, ${r.length} characters`;
+    if (r.type === "postgres") return `postgres (users ${r.users.join(" and ")}, master ${r.master_username})`;
+    if (r.type === "aws_iam_access_key") return `AWS IAM access key of ${r.user_name} (grace ${r.grace_period_hours} h)`;
+    if (r.type === "webhook") return `webhook ${r.url}`;
+    return r.type;
+  }
+  async function loadRotation() {
+    const policy = await optional(rotationPath);
+    const random = !policy || policy.rotator.type === "random";
+    const formBox = alertBox();
+    const days = field("Interval (days)", { type: "number", min: 1, max: 3650, required: true, value: policy ? policy.interval_days : 30 });
+    const length = field("Length", { type: "number", min: 8, max: 4096, required: true, value: policy && random ? policy.rotator.length : 32 });
+    const form = h(
+      "form",
+      { "aria-label": "Random rotation" },
+      h("div", { class: "grid" }, days.label, length.label),
+      formBox,
+      h("button", { type: "submit" }, policy ? "Save rotation" : "Set rotation"),
+    );
+    onSubmit(form, formBox, async () => {
+      const rotator = { type: "random", length: Number(length.control.value) };
+      if (policy && random && policy.rotator.alphabet) rotator.alphabet = policy.rotator.alphabet;
+      const set = await api("PUT", rotationPath, { body: { interval_days: Number(days.control.value), rotator } });
+      done.textContent = `Rotation every ${set.interval_days} days; next `;
+      done.append(when(set.next_rotation_at), ".");
+      await loadRotation();
+    });
+    const rotateNow = button(
+      "Rotate now",
+      act(box, async () => {
+        const after = await api("POST", `${path}/rotate`);
+        if (after.status === "failed") {
+          box.textContent = `The rotation failed: ${after.last_error || "no reason given"}. The value is unchanged.`;
+        } else {
+          done.textContent = `Rotated: version ${after.version} holds the new value.`;
+        }
+        await Promise.all([load(), loadRotation()]);
+      }),
+    );
+    const remove = button(
+      "Remove rotation",
+      act(box, async () => {
+        if (!confirm(`Stop rotating ${key}?`)) return;
+        await api("DELETE", rotationPath);
+        done.textContent = "Rotation removed: the value stays as it is.";
+        await loadRotation();
+      }),
+      { class: "secondary outline" },
+    );
+    rotation.replaceChildren(
+      ...(policy
+        ? [
+            table(
+              ["Rotator", "Every", "Status", "Next", "Last rotated", "Last error"],
+              [
+                h(
+                  "tr",
+                  {},
+                  h("td", {}, rotatorText(policy.rotator)),
+                  h("td", {}, `${policy.interval_days} days`),
+                  h("td", {}, policy.status),
+                  h("td", {}, when(policy.next_rotation_at)),
+                  h("td", {}, when(policy.last_rotated_at), policy.version ? ` (v${policy.version})` : ""),
+                  h("td", {}, policy.last_error || "—"),
+                ),
+              ],
+              "Rotation policy",
+            ),
+            h("div", { class: "actions" }, rotateNow, remove),
+          ]
+        : [h("p", { class: "muted" }, "No rotation policy.")]),
+      random ? h("details", {}, h("summary", {}, policy ? "Change the random rotation" : "Rotate with a random value"), form) : h("p", { class: "muted" }, "This rotator is set with the CLI."),
+    );
+  }
+
+  render(
+    `${key} · ${env.name}`,
+    h("h1", {}, h("code", {}, key)),
+    h("p", {}, "History in ", h("a", { href: envHref }, folder === "/" ? env.name : `${env.name} ${folder}`), folder === "/" ? null : [" · path ", h("code", {}, folder)]),
+    box,
+    done,
+    client ? null : h("div", { class: "actions" }, shown, reveal),
+    body,
+    client || folder !== "/" ? null : [h("h2", {}, "Rotation"), rotation],
+  );
+  await Promise.all([load(), client || folder !== "/" ? null : loadRotation()]);
+}
+
+// --------------------------------------------------------------------------- shared secrets
+
+// The org's shared secrets (`${shared.KEY}` in any environment): keys and versions listed, a value
+// fetched by its Reveal; writes (shared_secrets.write) send If-Match with the version listed.
+async function sharedSecretsPage(slug) {
+  const { header, can } = await orgHeader(slug, "Shared secrets");
+  const base = `${orgPath(slug)}/shared-secrets`;
+  const writer = can("shared_secrets.write");
+  const box = alertBox();
+  const done = statusBox();
+  const rows = h("tbody", {});
+  const history = h("div", {});
+
+  async function load() {
+    const list = await api("GET", `${base}?limit=500`);
+    rows.replaceChildren(...list.data.map(row));
+    if (!list.data.length) rows.append(h("tr", {}, h("td", { colspan: 5, class: "muted" }, "No shared secret yet.")));
+  }
+
+  const value = async (key) => (await api("GET", `${base}/${enc(key)}`)).value;
+  const hidden = () => h("span", { class: "hidden-value" }, "•••••••• hidden");
+
+  function row(secret) {
+    const cell = h("td", {}, hidden());
+    const tr = h("tr", { "data-key": secret.key });
+    const reveal = button(
+      "Reveal",
+      act(box, async () => {
+        if (reveal.textContent === "Hide") {
+          cell.replaceChildren(hidden());
+          reveal.textContent = "Reveal";
+          reveal.setAttribute("aria-label", `Reveal ${secret.key}`);
+          return;
+        }
+        cell.replaceChildren(h("span", { class: "secret-value" }, await value(secret.key)));
+        reveal.textContent = "Hide";
+        reveal.setAttribute("aria-label", `Hide ${secret.key}`);
+      }),
+      { class: "secondary", "aria-label": `Reveal ${secret.key}` },
+    );
+    const versions = button(
+      "Versions",
+      act(box, async () => {
+        const list = await api("GET", `${base}/${enc(secret.key)}/versions?limit=500`);
+        history.replaceChildren(
+          table(
+            ["Version", "Change", "Comment", "When", "By"],
+            list.data.map((v) => h("tr", {}, h("td", {}, `v${v.version}`), h("td", {}, v.action), h("td", {}, v.comment || "—"), h("td", {}, when(v.created_at)), h("td", {}, v.created_by))),
+            `Versions of ${secret.key} (values are never shown here)`,
+          ),
+        );
+      }),
+      { class: "secondary outline", "aria-label": `Versions of ${secret.key}` },
+    );
+    const edit = button("Edit", () => editRow(tr, secret), { class: "secondary outline", "aria-label": `Edit ${secret.key}` });
+    const remove = button(
+      "Delete",
+      act(box, async () => {
+        if (!confirm(`Delete the shared secret ${secret.key}? Environments referencing it keep \${shared.${secret.key}} as written.`)) return;
+        await api("DELETE", `${base}/${enc(secret.key)}`, { headers: { "If-Match": String(secret.version) } });
+        done.textContent = `${secret.key} deleted.`;
+        history.replaceChildren();
+        await load();
+      }),
+      { class: "secondary outline", "aria-label": `Delete ${secret.key}` },
+    );
+    tr.append(
+      h("th", { scope: "row" }, h("code", {}, secret.key)),
+      cell,
+      h("td", {}, `v${secret.version}`),
+      h("td", {}, when(secret.updated_at)),
+      h("td", {}, h("div", { class: "actions" }, reveal, versions, writer ? [edit, remove] : [])),
+    );
+    return tr;
+  }
+
+  function editRow(tr, secret) {
+    const formBox = alertBox();
+    const valueField = field("Value", { rows: 3, required: true, "aria-label": `Value of ${secret.key}` }, "textarea");
+    value(secret.key)
+      .then((v) => {
+        valueField.control.value = v;
+      })
+      .catch((err) => showError(formBox, err));
+    const form = h(
+      "form",
+      { "aria-label": `Edit ${secret.key}` },
+      valueField.label,
+      formBox,
+      h("div", { class: "actions" }, h("button", { type: "submit" }, "Save"), button("Cancel", () => load().catch((err) => showError(box, err)), { class: "secondary outline" })),
+    );
+    onSubmit(form, formBox, async () => {
+      try {
+        const answer = await api("PUT", `${base}/${enc(secret.key)}`, { body: { value: valueField.control.value }, headers: { "If-Match": String(secret.version) } });
+        done.textContent = `${secret.key} saved (version ${answer.version}).`;
+      } catch (err) {
+        if (err instanceof ApiError && err.status === 412) {
+          formBox.textContent = `${secret.key} changed since this page loaded; reload to see the new version.`;
+          return;
+        }
+        throw err;
+      }
+      await load();
+    });
+    tr.replaceChildren(h("td", { colspan: 5 }, h("strong", {}, secret.key), form));
+    valueField.control.focus();
+  }
+
+  const addBox = alertBox();
+  const key = field("Key", { required: true, pattern: "[A-Za-z_][A-Za-z0-9_.\\-]{0,254}", autocomplete: "off", spellcheck: "false" });
+  const val = field("Value", { rows: 3, required: true, spellcheck: "false" }, "textarea");
+  const comment = field("Comment", { maxlength: 500 });
+  const add = h("form", { "aria-label": "Add shared secret" }, key.label, val.label, comment.label, addBox, h("button", { type: "submit" }, "Add shared secret"));
+  onSubmit(add, addBox, async () => {
+    const made = await api("POST", base, { body: { key: key.control.value, value: val.control.value, comment: comment.control.value } });
+    done.textContent = `${made.key} added: environments reference it as \${shared.${made.key}}.`;
+    key.control.value = "";
+    val.control.value = "";
+    comment.control.value = "";
+    await load();
+  });
+  render(
+    "Shared secrets",
+    header,
+    h("h2", {}, "Shared secrets"),
+    h("p", { class: "muted" }, "Org-wide values any environment references as ${shared.KEY}."),
+    box,
+    done,
+    h(
+      "div",
+      { class: "overflow-auto" },
+      h("table", {}, h("caption", { class: "muted" }, "Shared secrets"), h("thead", {}, h("tr", {}, ["Key", "Value", "Version", "Updated", "Actions"].map((t) => h("th", { scope: "col" }, t)))), rows),
+    ),
+    history,
+    writer ? h("article", {}, h("h2", {}, "Add a shared secret"), add) : null,
+  );
+  await load();
+}
+
+// --------------------------------------------------------------------------- integrations
+
+const INTEGRATION_TYPES = [
+  ["aws_secrets_manager", "AWS Secrets Manager"],
+  ["aws_ssm_parameter_store", "AWS SSM Parameter Store"],
+  ["github_actions", "GitHub Actions"],
+];
+const integrationType = (type) => (INTEGRATION_TYPES.find(([value]) => value === type) || [type, type])[1];
+
+// Integrations of an org (integrations.manage): an environment's values pushed to AWS or GitHub
+// after each change. The GitHub token is a password field, sent once, never shown back.
+async function integrationsPage(slug) {
+  const { header } = await orgHeader(slug, "Integrations");
+  const { projects, name } = await orgNames(slug);
+  const base = `${orgPath(slug)}/integrations`;
+  const box = alertBox();
+  const done = statusBox();
+  const list = h("div", {});
+
+  const target = (i) => (i.type === "github_actions" ? i.config.repository : `${i.config.region || ""} ${i.config.mode || ""} ${i.config.name || ""}`.trim());
+
+  function row(i) {
+    const label = `${integrationType(i.type)} ${target(i)}`;
+    const status = h("td", {}, i.status);
+    const synced = h("td", {}, when(i.last_synced_at), i.last_synced_revision === null || i.last_synced_revision === undefined ? "" : ` (revision ${i.last_synced_revision})`);
+    const error = h("td", {}, i.last_error || "—");
+    const show = (st) => {
+      status.replaceChildren(st.status);
+      synced.replaceChildren(when(st.last_synced_at), st.last_synced_revision === null || st.last_synced_revision === undefined ? "" : ` (revision ${st.last_synced_revision})`);
+      error.replaceChildren(st.last_error || "—");
+    };
+    const refresh = button(
+      "Status",
+      act(box, async () => {
+        show(await api("GET", `${base}/${enc(i.id)}/status`));
+        done.textContent = `Status of ${label} refreshed.`;
+      }),
+      { class: "secondary outline", "aria-label": `Status of ${label}` },
+    );
+    const sync = button(
+      "Sync now",
+      act(box, async () => {
+        show(await api("POST", `${base}/${enc(i.id)}/sync`));
+        done.textContent = `Sync of ${label} requested: it runs in the background.`;
+      }),
+      { class: "secondary", "aria-label": `Sync ${label} now` },
+    );
+    const remove = button(
+      "Delete",
+      act(box, async () => {
+        if (!confirm(`Delete the integration ${label}? What it pushed stays where it is.`)) return;
+        await api("DELETE", `${base}/${enc(i.id)}`);
+        done.textContent = `Integration ${label} deleted.`;
+        await load();
+      }),
+      { class: "secondary outline", "aria-label": `Delete ${label}` },
+    );
+    return h(
+      "tr",
+      {},
+      h("th", { scope: "row" }, integrationType(i.type), " ", h("code", {}, target(i))),
+      h("td", {}, `${name(i.project_id)} / ${name(i.environment_id)}`),
+      status,
+      synced,
+      error,
+      h("td", {}, h("div", { class: "actions" }, refresh, sync, remove)),
+    );
+  }
+
+  async function load() {
+    const items = (await api("GET", `${base}?limit=100`)).data;
+    list.replaceChildren(
+      items.length ? table(["Integration", "Environment", "Status", "Last synced", "Last error", ""], items.map(row), "Integrations") : h("p", { class: "muted" }, "No integration yet."),
+    );
+  }
+
+  // A new integration: its type picks the fields shown (AWS: role, external id, region, mode,
+  // name or prefix, KMS key; GitHub: repository, token).
+  const formBox = alertBox();
+  const type = select("Type", INTEGRATION_TYPES);
+  const project = select("Project", projects.map((p) => [p.slug, p.name]));
+  const env = select("Environment", []);
+  const fill = () => {
+    const chosen = projects.find((p) => p.slug === project.control.value);
+    env.control.replaceChildren(...(chosen ? chosen.environments : []).map((e) => h("option", { value: e.slug }, e.name)));
+  };
+  project.control.addEventListener("change", fill);
+  fill();
+  const roleArn = field("Role ARN", { placeholder: "arn:aws:iam::123456789012:role/strongroom-sync", autocomplete: "off", spellcheck: "false" });
+  const externalId = field("External ID", { autocomplete: "off", spellcheck: "false" });
+  const region = field("Region", { placeholder: "eu-west-1", autocomplete: "off" });
+  const mode = select("Mode", [["json", "One JSON object (json)"], ["per_key", "One per key (per_key)"]]);
+  const awsName = field("Name or prefix", { autocomplete: "off", spellcheck: "false" });
+  const kmsKey = field("KMS key ID", { autocomplete: "off", spellcheck: "false", placeholder: "alias/… (required for SSM)" });
+  const repository = field("Repository", { placeholder: "owner/name", autocomplete: "off", spellcheck: "false" });
+  const token = field("Token", { type: "password", autocomplete: "off" });
+  const apiUrl = field("API URL", { type: "url", placeholder: "https://api.github.com (GitHub Enterprise: https://HOST/api/v3)", autocomplete: "off", spellcheck: "false" });
+  const aws = h("fieldset", {}, h("legend", {}, "AWS"), h("div", { class: "grid" }, roleArn.label, externalId.label), h("div", { class: "grid" }, region.label, mode.label), h("div", { class: "grid" }, awsName.label, kmsKey.label));
+  const github = h("fieldset", {}, h("legend", {}, "GitHub"), h("div", { class: "grid" }, repository.label, token.label), apiUrl.label);
+  const toggle = () => {
+    const isGithub = type.control.value === "github_actions";
+    aws.hidden = isGithub;
+    github.hidden = !isGithub;
+  };
+  type.control.addEventListener("change", toggle);
+  toggle();
+  const form = h(
+    "form",
+    { "aria-label": "New integration" },
+    h("div", { class: "grid" }, type.label, project.label, env.label),
+    aws,
+    github,
+    formBox,
+    h("button", { type: "submit" }, "Create integration"),
+  );
+  onSubmit(form, formBox, async () => {
+    let config;
+    if (type.control.value === "github_actions") {
+      config = { repository: repository.control.value, token: token.control.value };
+      if (apiUrl.control.value) config.api_url = apiUrl.control.value;
+    } else {
+      config = { role_arn: roleArn.control.value, external_id: externalId.control.value, region: region.control.value, mode: mode.control.value, name: awsName.control.value };
+      if (kmsKey.control.value) config.kms_key_id = kmsKey.control.value;
+    }
+    try {
+      const made = await api("POST", base, { body: { type: type.control.value, project: project.control.value, environment: env.control.value, config } });
+      done.textContent = `Integration ${integrationType(made.type)} ${target(made)} created (${made.status}): its first sync runs in the background.`;
+    } finally {
+      token.control.value = ""; // never kept in the page
+    }
+    await load();
+  });
+
+  render(
+    "Integrations",
+    header,
+    h("h2", {}, "Integrations"),
+    h("p", { class: "muted" }, "An environment's values pushed to AWS Secrets Manager, SSM Parameter Store or GitHub Actions after every change."),
+    box,
+    done,
+    list,
+    projects.length ? h("details", {}, h("summary", {}, "New integration"), form) : null,
+  );
   await load();
 }
 
@@ -1875,6 +2356,8 @@ const ROUTES = [
   [/^\/orgs\/([^/]+)$/, orgPage],
   [/^\/orgs\/([^/]+)\/members$/, membersPage],
   [/^\/orgs\/([^/]+)\/tokens$/, tokensPage],
+  [/^\/orgs\/([^/]+)\/shared-secrets$/, sharedSecretsPage],
+  [/^\/orgs\/([^/]+)\/integrations$/, integrationsPage],
   [/^\/orgs\/([^/]+)\/webhooks$/, webhooksPage],
   [/^\/orgs\/([^/]+)\/webhooks\/([^/]+)$/, webhookPage],
   [/^\/orgs\/([^/]+)\/audit$/, auditPage],
@@ -1899,7 +2382,7 @@ async function route() {
       const match = pattern.exec(path);
       if (match) {
         const args = match.slice(1).map(decodeURIComponent);
-        return await (page === auditPage ? page(...args, new URLSearchParams(search || "")) : page(...args));
+        return await page(...args, new URLSearchParams(search || ""));
       }
     }
     render("Not found", h("h1", {}, "Not found"), h("p", {}, h("a", { href: "#/" }, "Organizations")));
