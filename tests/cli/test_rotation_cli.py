@@ -37,6 +37,14 @@ def test_rotation_from_the_cli(api: Api, local_stack: str, tmp_path: Path) -> No
     assert value != "before"
     assert len(value) == 20
 
+    # a secret in a folder: --path, apart from the root key of its name
+    cli(*scope, "secrets", "set", "API_KEY", "folder-before", "--path", "/backend")
+    cli(*scope, "rotation", "set", "API_KEY", "--interval-days", "3", "--length", "12", "--path", "/backend")
+    moved = json.loads(cli(*scope, "--json", "rotation", "rotate", "API_KEY", "--path", "/backend").stdout)
+    assert (moved["key"], moved["path"], moved["status"]) == ("API_KEY", "/backend", "succeeded")
+    assert len(cli(*scope, "secrets", "get", "API_KEY", "--path", "/backend").stdout.strip()) == 12
+    assert cli(*scope, "secrets", "get", "API_KEY").stdout.strip() == value  # the root's is as it was
+
     master = "pw-" + secrets.token_hex(8)
     pg = cli(
         *scope, "--json", "rotation", "set", "DB_URL", "--interval-days", "30", "--rotator", "postgres",

@@ -844,10 +844,20 @@ def test_folders_navigated_by_links_a_secret_added_into_one_and_only_an_empty_on
     got = api("GET", f"{staging}/secrets/DB_PASSWORD?path=/backend/db", headers=w.owner.bearer)[2]
     assert (got["value"], got["path"]) == ("in-the-folder", "/backend/db")
     assert api("GET", f"{staging}/secrets/DB_PASSWORD", headers=w.owner.bearer)[0] == 404
-    # The secret page of a key in a folder shows its history and path
+    # The secret page of a key in a folder shows its history and path, and its rotation (none yet)
+    console.refusals.add((404, f"{staging}/secrets/DB_URL/rotation"))
     page.get_by_role("link", name="History of DB_URL").click()
     expect(page.get_by_role("cell", name="v1", exact=True)).to_be_visible()
     expect(page.locator("main").get_by_text("/backend/db", exact=True)).to_be_visible()
+    expect(page.get_by_text("No rotation policy.")).to_be_visible()
+    page.get_by_text("Rotate with a random value").click()
+    page.get_by_label("Interval (days)").fill("5")
+    page.get_by_label("Length").fill("16")
+    page.get_by_role("button", name="Set rotation").click()
+    expect(page.get_by_role("status").filter(has_text="Rotation every 5 days")).to_be_visible()
+    policy = api("GET", f"{staging}/secrets/DB_URL/rotation?path=/backend/db", headers=w.owner.bearer)[2]
+    assert (policy["path"], policy["rotator"]["length"]) == ("/backend/db", 16)
+    assert api("GET", f"{staging}/secrets/DB_URL/rotation", headers=w.owner.bearer)[0] == 404  # not the root's
     page.go_back()
     expect(page.get_by_role("rowheader", name="DB_PASSWORD")).to_be_visible()
     # Up to /backend by the breadcrumb: a new folder there, created then deleted (it is empty)

@@ -549,3 +549,34 @@ def test_removing_a_policy_whose_iam_rotation_was_interrupted_deletes_the_key_it
     # Then the key nobody will ever be given is gone; the secret's own key stays
     assert status == 204
     assert [k["AccessKeyId"] for k in iam.list_access_keys(UserName=user)["AccessKeyMetadata"]] == [first]
+
+
+def test_a_secret_in_a_folder_rotates_apart_from_the_root_key_of_its_name(
+    api: Api, stack: LocalStack, env: dict[str, Any]
+) -> None:
+    # Given the same key at the root and in /backend/db
+    put_secret(api, env, "DB_PASSWORD", "root-value")
+    folder = f"{env['base']}/secrets/DB_PASSWORD"
+    status, _, written = api("PUT", f"{folder}?path=/backend/db", user=env["owner"], json={"value": "folder-value"})
+    assert status == 200, written
+    # When the folder's one gets a policy and rotates now
+    body = {"interval_days": 7, "rotator": {"type": "random", "length": 20}}
+    status, _, policy = api("PUT", f"{folder}/rotation?path=/backend/db", user=env["owner"], json=body)
+    assert status == 200, policy
+    assert (policy["key"], policy["path"]) == ("DB_PASSWORD", "/backend/db")
+    assert api("GET", f"{folder}/rotation", user=env["owner"])[0] == 404  # the root key has none
+    status, _, rotated = api("POST", f"{folder}/rotate?path=/backend/db", user=env["owner"])
+    assert status == 200, rotated
+    assert rotated["status"] == "succeeded"
+    # Then the folder's value moved on and the root's did not
+    status, _, now = api("GET", f"{folder}?path=/backend/db", user=env["owner"])
+    assert status == 200
+    assert now["version"] == 2
+    assert now["value"] != "folder-value"
+    assert len(now["value"]) == 20
+    assert read(api, env, "DB_PASSWORD")["value"] == "root-value"
+    # and the event names the key and its folder
+    done = [e["metadata"]["M"] for e in events(stack, env, "secret.rotated")]
+    assert [(m["key"]["S"], m["path"]["S"]) for m in done] == [("DB_PASSWORD", "/backend/db")]
+    assert api("DELETE", f"{folder}/rotation?path=/backend/db", user=env["owner"])[0] == 204
+    assert api("GET", f"{folder}/rotation?path=/backend/db", user=env["owner"])[0] == 404

@@ -1,6 +1,7 @@
 """The CLI's rotation: `rotation show|set|remove|rotate KEY` in the environment (--org, --project,
---env). A postgres rotator's master password is read from STRONGROOM_ROTATION_MASTER_PASSWORD or a
-hidden prompt, never from the command line; a webhook rotator's signing secret is printed once."""
+--env; --path for a secret in a folder). A postgres rotator's master password is read from
+STRONGROOM_ROTATION_MASTER_PASSWORD or a hidden prompt, never from the command line; a webhook
+rotator's signing secret is printed once."""
 
 from __future__ import annotations
 
@@ -11,15 +12,19 @@ from urllib.parse import quote
 
 import click
 
-from strongroom_cli.commands import State, cli, confirm, emit, fail
+from strongroom_cli.commands import State, cli, confirm, emit, fail, folder_option
 
-_POLICY = ["key", "status", "step", "interval_days", "next_rotation_at", "last_rotated_at", "version", "last_error"]
+_POLICY = [
+    *("key", "path", "status", "step", "interval_days"),
+    *("next_rotation_at", "last_rotated_at", "version", "last_error"),
+]
 MASTER_PASSWORD_ENV = "STRONGROOM_ROTATION_MASTER_PASSWORD"  # noqa: S105 - a variable's name
 
 
 def _path(state: State, key: str, what: str = "rotation") -> str:
     state.user_only()
-    return f"{state.env_path()}/secrets/{quote(key, safe='')}/{what}"
+    folder = state.settings.folder_query().lstrip("&")
+    return f"{state.env_path()}/secrets/{quote(key, safe='')}/{what}{'?' + folder if folder else ''}"
 
 
 def _row(policy: dict[str, Any]) -> dict[str, Any]:
@@ -33,6 +38,7 @@ def rotation() -> None:
 
 @rotation.command("show")
 @click.argument("key")
+@folder_option()
 @click.pass_obj
 def rotation_show(state: State, key: str) -> None:
     """KEY's policy and how its last rotation went."""
@@ -86,6 +92,7 @@ def _rotator(kind: str, opts: dict[str, Any]) -> dict[str, Any]:
 @click.option("--iam-user", help="aws_iam_access_key: the IAM user whose access key rotates")
 @click.option("--grace-period-hours", type=int, help="aws_iam_access_key: hours the old key keeps working (default 24)")
 @click.option("--url", help="webhook: the endpoint that sets the new value")
+@folder_option()
 @click.pass_obj
 def rotation_set(state: State, /, key: str, interval_days: int, kind: str, **opts: Any) -> None:
     """Create or replace KEY's rotation policy."""
@@ -102,6 +109,7 @@ def rotation_set(state: State, /, key: str, interval_days: int, kind: str, **opt
 @rotation.command("remove")
 @click.argument("key")
 @click.option("--yes", is_flag=True, help="Do not ask")
+@folder_option()
 @click.pass_obj
 def rotation_remove(state: State, key: str, yes: bool) -> None:
     """Remove KEY's policy (the secret keeps its value)."""
@@ -113,6 +121,7 @@ def rotation_remove(state: State, key: str, yes: bool) -> None:
 
 @rotation.command("rotate")
 @click.argument("key")
+@folder_option()
 @click.pass_obj
 def rotation_rotate(state: State, key: str) -> None:
     """Rotate KEY now; exits 1 when the rotation failed (the secret keeps its value)."""

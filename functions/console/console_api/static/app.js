@@ -759,10 +759,10 @@ async function secretPage(orgSlug, projectSlug, envSlug, key, params = new URLSe
     { class: "secondary", "aria-label": `Reveal ${key}` },
   );
 
-  // Rotation (root keys: the rotation routes name a key of the root): the policy, a random one
-  // set here, Rotate now and Remove; other rotators are shown read-only (the CLI sets them).
+  // Rotation (`?path=` names the key's folder): the policy, a random one set here, Rotate now and
+  // Remove; other rotators are shown read-only (the CLI sets them).
   const rotation = h("div", {});
-  const rotationPath = `${path}/rotation`;
+  const rotationPath = inFolder(`${path}/rotation`);
   function rotatorText(r) {
     if (r.type === "random") return `random, ${r.length} characters`;
     if (r.type === "postgres") return `postgres (users ${r.users.join(" and ")}, master ${r.master_username})`;
@@ -794,7 +794,7 @@ async function secretPage(orgSlug, projectSlug, envSlug, key, params = new URLSe
     const rotateNow = button(
       "Rotate now",
       act(box, async () => {
-        const after = await api("POST", `${path}/rotate`);
+        const after = await api("POST", inFolder(`${path}/rotate`));
         if (after.status === "failed") {
           box.textContent = `The rotation failed: ${after.last_error || "no reason given"}. The value is unchanged.`;
         } else {
@@ -847,9 +847,9 @@ async function secretPage(orgSlug, projectSlug, envSlug, key, params = new URLSe
     done,
     client ? null : h("div", { class: "actions" }, shown, reveal),
     body,
-    client || folder !== "/" ? null : [h("h2", {}, "Rotation"), rotation],
+    client ? null : [h("h2", {}, "Rotation"), rotation],
   );
-  await Promise.all([load(), client || folder !== "/" ? null : loadRotation()]);
+  await Promise.all([load(), client ? null : loadRotation()]);
 }
 
 // --------------------------------------------------------------------------- shared secrets

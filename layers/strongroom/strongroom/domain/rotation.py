@@ -101,8 +101,9 @@ def _check_env(access: EnvironmentAccess) -> None:
 
 
 def _view(rec: RotationRecord) -> dict[str, Any]:
+    """`rec.key` is the secret's snapshot name: the key, with its folder's path in a folder."""
     return {
-        "key": rec.key,
+        **secret_domain.keyed(rec.key),
         "interval_days": rec.interval_days,
         "rotator": rec.rotator,
         "status": rec.status,
@@ -135,7 +136,7 @@ def _event(rec: RotationRecord, action: str, **metadata: Any) -> audit.AuditEven
         resource_id=rec.key,
         project_id=rec.project_id,
         environment_id=rec.environment_id,
-        metadata={"key": rec.key, "rotator": rec.rotator.get("type"), **metadata},
+        metadata={**secret_domain.key_note(rec.key), "rotator": rec.rotator.get("type"), **metadata},
     )
 
 
@@ -283,7 +284,7 @@ def _target(access: EnvironmentAccess, rec: RotationRecord, now: datetime) -> Ta
         "org_id": rec.org_id,
         "project_id": rec.project_id,
         "environment_id": rec.environment_id,
-        "key": rec.key,
+        **secret_domain.keyed(rec.key),
         "rotation_id": rec.rotation_id,
     }
     credentials = {k: str(v) for k, v in _unseal(rec, "credentials", rec.sealed).items()}

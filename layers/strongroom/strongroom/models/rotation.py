@@ -117,6 +117,7 @@ RotationStep = Literal["create", "set", "test", "finish"]
 
 class RotationPolicy(Response):
     key: str
+    path: str = Field(default="/", description="The folder holding the secret (`/`: the root)")
     interval_days: int
     rotator: RotatorView
     status: RotationStatus
