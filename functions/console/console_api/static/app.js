@@ -590,38 +590,16 @@ async function environmentPage(orgSlug, projectSlug, envSlug, params = new URLSe
   }
 
   function editRow(tr, secret) {
-    const formBox = alertBox();
-    const valueField = field("Value", { rows: 3, required: true, "aria-label": `Value of ${secret.key}` }, "textarea");
-    value(secret.key)
-      .then((v) => {
-        valueField.control.value = v;
-      })
-      .catch((err) => showError(formBox, err));
-    const form = h(
-      "form",
-      { "aria-label": `Edit ${secret.key}` },
-      valueField.label,
-      formBox,
-      h("div", { class: "actions" }, h("button", { type: "submit" }, "Save"), button("Cancel", () => load().catch((err) => showError(box, err)), { class: "secondary outline" })),
-    );
-    onSubmit(form, formBox, async () => {
-      try {
-        const answer = await api("PUT", inFolder(`${path}/secrets/${enc(secret.key)}`), {
-          body: { value: valueField.control.value },
-          headers: { "If-Match": String(secret.version) },
-        });
+    editValueRow(tr, secret, {
+      current: value,
+      save: (v, ifMatch) => api("PUT", inFolder(`${path}/secrets/${enc(secret.key)}`), { body: { value: v }, headers: { "If-Match": ifMatch } }),
+      saved: (answer) => {
         done.textContent = answer.change_request ? `A change request was opened for ${secret.key}.` : `${secret.key} saved (version ${answer.version}).`;
-      } catch (err) {
-        if (err instanceof ApiError && err.status === 412) {
-          formBox.textContent = `${secret.key} changed since this page loaded; reload to see the new version.`;
-          return;
-        }
-        throw err;
-      }
-      await load();
+      },
+      reload: () => load(),
+      box,
+      colspan: 4,
     });
-    tr.replaceChildren(h("td", { colspan: 4 }, h("strong", {}, secret.key), form));
-    valueField.control.focus();
   }
 
   const addBox = alertBox();
@@ -929,35 +907,16 @@ async function sharedSecretsPage(slug) {
   }
 
   function editRow(tr, secret) {
-    const formBox = alertBox();
-    const valueField = field("Value", { rows: 3, required: true, "aria-label": `Value of ${secret.key}` }, "textarea");
-    value(secret.key)
-      .then((v) => {
-        valueField.control.value = v;
-      })
-      .catch((err) => showError(formBox, err));
-    const form = h(
-      "form",
-      { "aria-label": `Edit ${secret.key}` },
-      valueField.label,
-      formBox,
-      h("div", { class: "actions" }, h("button", { type: "submit" }, "Save"), button("Cancel", () => load().catch((err) => showError(box, err)), { class: "secondary outline" })),
-    );
-    onSubmit(form, formBox, async () => {
-      try {
-        const answer = await api("PUT", `${base}/${enc(secret.key)}`, { body: { value: valueField.control.value }, headers: { "If-Match": String(secret.version) } });
+    editValueRow(tr, secret, {
+      current: value,
+      save: (v, ifMatch) => api("PUT", `${base}/${enc(secret.key)}`, { body: { value: v }, headers: { "If-Match": ifMatch } }),
+      saved: (answer) => {
         done.textContent = `${secret.key} saved (version ${answer.version}).`;
-      } catch (err) {
-        if (err instanceof ApiError && err.status === 412) {
-          formBox.textContent = `${secret.key} changed since this page loaded; reload to see the new version.`;
-          return;
-        }
-        throw err;
-      }
-      await load();
+      },
+      reload: () => load(),
+      box,
+      colspan: 5,
     });
-    tr.replaceChildren(h("td", { colspan: 5 }, h("strong", {}, secret.key), form));
-    valueField.control.focus();
   }
 
   const addBox = alertBox();
@@ -1251,6 +1210,40 @@ async function membersPage(slug) {
 }
 
 // A credential shown this once: in an <output> named by its label, with a copy button.
+// A secret's value edited in its table row (an environment's secrets, the org's shared secrets):
+// the current value loaded into the form, saved with If-Match (`save(value, ifMatch)`; a 412 says
+// it changed since the page loaded), then the page's list loaded again (`reload`; Cancel too).
+function editValueRow(tr, secret, { current, save, saved, reload, box, colspan }) {
+  const formBox = alertBox();
+  const valueField = field("Value", { rows: 3, required: true, "aria-label": `Value of ${secret.key}` }, "textarea");
+  current(secret.key)
+    .then((v) => {
+      valueField.control.value = v;
+    })
+    .catch((err) => showError(formBox, err));
+  const form = h(
+    "form",
+    { "aria-label": `Edit ${secret.key}` },
+    valueField.label,
+    formBox,
+    h("div", { class: "actions" }, h("button", { type: "submit" }, "Save"), button("Cancel", () => reload().catch((err) => showError(box, err)), { class: "secondary outline" })),
+  );
+  onSubmit(form, formBox, async () => {
+    try {
+      saved(await save(valueField.control.value, String(secret.version)));
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 412) {
+        formBox.textContent = `${secret.key} changed since this page loaded; reload to see the new version.`;
+        return;
+      }
+      throw err;
+    }
+    await reload();
+  });
+  tr.replaceChildren(h("td", { colspan }, h("strong", {}, secret.key), form));
+  valueField.control.focus();
+}
+
 function shownOnce(label, secret, note) {
   const id = `once${++fieldCount}`;
   const copied = statusBox();
