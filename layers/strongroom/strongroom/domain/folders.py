@@ -19,6 +19,7 @@ revision, one transaction, exactly one audit event (`folder.created`, `folder.mo
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from strongroom import clock, ids
@@ -126,13 +127,11 @@ def move_folder(access: EnvironmentAccess, folder_id: str, destination: str) -> 
     """Rename or move a folder with its subfolders and live secrets, as one change."""
     _check_server_managed(access)
     paths.check(destination, location="body")
-    planned: list[secrets.Plan] = []
 
     def plan(state: secrets.State) -> secrets.Plan:
         source = _find(state, folder_id)
         if destination == source:
-            planned.append(secrets.Plan({}, "folder.moved", "folder", folder_id))
-            return planned[-1]
+            return secrets.Plan({}, "folder.moved", "folder", folder_id)
         if destination == paths.ROOT or paths.within(destination, source):
             raise Unprocessable("a folder cannot move into itself or onto the root", code="invalid_destination")
         taken = destination in state.folders or any(n.startswith(destination + "/") for n in state.live)
@@ -151,32 +150,22 @@ def move_folder(access: EnvironmentAccess, folder_id: str, destination: str) -> 
         now = clock.now_iso()
         for p in paths.ancestors(destination):
             folders.setdefault(p, {"id": ids.new_id("fld"), "created_at": now, "created_by": access.principal.id})
-        planned.append(
-            secrets.Plan(
-                changes,
-                "folder.moved",
-                "folder",
-                folder_id,
-                {"folder_id": folder_id, "path": destination, "from": source, **secrets.keys_note(changes)},
-                folders=folders,
-            )
+        return secrets.Plan(
+            changes,
+            "folder.moved",
+            "folder",
+            folder_id,
+            {"folder_id": folder_id, "path": destination, "from": source, **secrets.keys_note(changes)},
+            folders=folders,
         )
-        return planned[-1]
 
-    revision, _versions, before, _at = secrets.commit(access, plan)
-    return FolderChanged(
-        id=folder_id,
-        path=destination,
-        revision=revision,
-        changes=secrets.restore_changes(before, planned[-1]),
-    )
+    return _changed(access, folder_id, lambda: destination, plan)
 
 
 def delete_folder(access: EnvironmentAccess, folder_id: str, *, recursive: bool) -> FolderChanged:
     """Delete a folder: refused while it holds secrets or subfolders (409 `folder_not_empty`)
     unless `recursive`, which moves its secrets to the trash and deletes its subfolders with it."""
     _check_server_managed(access)
-    planned: list[secrets.Plan] = []
     where: list[str] = []
 
     def plan(state: secrets.State) -> secrets.Plan:
@@ -192,22 +181,30 @@ def delete_folder(access: EnvironmentAccess, folder_id: str, *, recursive: bool)
             )
         changes: dict[str, str | None] = dict.fromkeys(inside)
         folders = {p: rec for p, rec in state.folders.items() if not paths.within(p, path)}
-        planned.append(
-            secrets.Plan(
-                changes,
-                "folder.deleted",
-                "folder",
-                folder_id,
-                {"folder_id": folder_id, "path": path, "recursive": recursive, **secrets.keys_note(changes)},
-                folders=folders,
-            )
+        return secrets.Plan(
+            changes,
+            "folder.deleted",
+            "folder",
+            folder_id,
+            {"folder_id": folder_id, "path": path, "recursive": recursive, **secrets.keys_note(changes)},
+            folders=folders,
         )
+
+    return _changed(access, folder_id, lambda: where[0], plan)
+
+
+def _changed(
+    access: EnvironmentAccess, folder_id: str, path: Callable[[], str], planner: Callable[[secrets.State], secrets.Plan]
+) -> FolderChanged:
+    """A move or delete as one commit, and what it changed: the plan of the attempt that committed
+    (a retry after a concurrent change plans again), the folder's path as that plan found it."""
+    planned: list[secrets.Plan] = []
+
+    def plan(state: secrets.State) -> secrets.Plan:
+        planned.append(planner(state))
         return planned[-1]
 
     revision, _versions, before, _at = secrets.commit(access, plan)
     return FolderChanged(
-        id=folder_id,
-        path=where[0],
-        revision=revision,
-        changes=secrets.restore_changes(before, planned[-1]),
+        id=folder_id, path=path(), revision=revision, changes=secrets.restore_changes(before, planned[-1])
     )
