@@ -464,12 +464,31 @@ def floor_of(scopes: list[tuple[str, str, str]], runs: int) -> float:
     return median(timings)
 
 
+def read_series(bench: Bench, url: str, runs: int, cold_runs: int) -> tuple[list[Sample], list[Sample], list[Sample]]:
+    """(warm, new revision, cold) reads of `url` (after the caller's warm-up): `runs` as they come;
+    `runs` each the first read of a new revision (the opened snapshots emptied, the data key
+    cached); `cold_runs` with the data-key cache emptied too, as in a new execution environment."""
+    from strongroom.domain import resolve
+    from strongroom.security import crypto
+
+    warm = [bench.measure("GET", url) for _ in range(runs)]
+    fresh = []
+    for _ in range(runs):
+        resolve.snapshot_cache.clear()
+        fresh.append(bench.measure("GET", url))
+    cold = []
+    for _ in range(cold_runs):
+        crypto.cache.clear()  # the module's data-key cache: empty in a new execution environment
+        resolve.snapshot_cache.clear()  # and the opened snapshots
+        cold.append(bench.measure("GET", url))
+    return warm, fresh, cold
+
+
 def measure_shared(count: int, runs: int, cold_runs: int) -> dict[str, Any]:
     """An environment whose `count` values each reference one of the org's shared secrets
     (`KEY_i = ${shared.SHARED_i}`): its export as the dev user (warm, new revision, cold) and a
     service token's runtime pull and its 304, against the floor of decrypting both snapshots."""
-    from strongroom.domain import resolve, shared_scope
-    from strongroom.security import crypto
+    from strongroom.domain import shared_scope
 
     with Bench() as bench:
         env, _by_slug = bench.environment()
@@ -486,16 +505,7 @@ def measure_shared(count: int, runs: int, cold_runs: int) -> dict[str, Any]:
         export = f"{env}/export?format=json"
         first = bench.expect(200, "GET", export)  # warm-up
         assert first == dict.fromkeys(refs, "s" * VALUE_CHARS), "references did not resolve"
-        warm = [bench.measure("GET", export) for _ in range(runs)]
-        fresh = []
-        for _ in range(runs):
-            resolve.snapshot_cache.clear()
-            fresh.append(bench.measure("GET", export))
-        cold = []
-        for _ in range(cold_runs):
-            crypto.cache.clear()
-            resolve.snapshot_cache.clear()
-            cold.append(bench.measure("GET", export))
+        warm, fresh, cold = read_series(bench, export, runs, cold_runs)
         body = {"name": "bench", "project": parts[5], "environment": parts[7], "permissions": ["read"]}
         token = bench.expect(201, "POST", f"/v1/orgs/{bench.org}/tokens", body)["token"]
         auth = {"Authorization": f"Bearer {token}"}
@@ -546,19 +556,10 @@ def measure_size(size: int | str, runs: int, cold_runs: int) -> dict[str, Any]:
         row["floor_ms"] = floor_ms(env, runs)
         export = f"{env}/export?format=json"
         bench.expect(200, "GET", export)  # warm-up
-        warm = [bench.measure("GET", export) for _ in range(runs)]
+        warm, fresh, cold = read_series(bench, export, runs, cold_runs)
         from strongroom.domain import resolve
         from strongroom.security import crypto
 
-        fresh = []  # the first read of a new revision: the opened snapshot not cached, its data key cached
-        for _ in range(runs):
-            resolve.snapshot_cache.clear()
-            fresh.append(bench.measure("GET", export))
-        cold = []
-        for _ in range(cold_runs):
-            crypto.cache.clear()  # the module's data-key cache: empty in a new execution environment
-            resolve.snapshot_cache.clear()  # and the opened snapshots
-            cold.append(bench.measure("GET", export))
         by_slug = bench.measure("GET", f"{env_by_slug}/export?format=json")
         child = bench.child_of(env)
         bench.expect(200, "GET", f"{child}/export?format=json")  # warm-up
@@ -601,8 +602,6 @@ def measure_size(size: int | str, runs: int, cold_runs: int) -> dict[str, Any]:
 
 def measure_folders(runs: int, cold_runs: int) -> dict[str, Any]:
     """An environment of FOLDERS folders x FOLDER_KEYS keys: the whole tree, and one folder, read."""
-    from strongroom.domain import resolve
-    from strongroom.security import crypto
 
     with Bench() as bench:
         env, _ = bench.environment()
@@ -616,16 +615,7 @@ def measure_folders(runs: int, cold_runs: int) -> dict[str, Any]:
         for label, query in (("all_paths", "recursive=true"), ("one_folder", "path=/folder2")):
             export = f"{env}/export?format=json&{query}"
             bench.expect(200, "GET", export)  # warm-up
-            warm = [bench.measure("GET", export) for _ in range(runs)]
-            fresh = []
-            for _ in range(runs):
-                resolve.snapshot_cache.clear()
-                fresh.append(bench.measure("GET", export))
-            cold = []
-            for _ in range(cold_runs):
-                crypto.cache.clear()
-                resolve.snapshot_cache.clear()
-                cold.append(bench.measure("GET", export))
+            warm, fresh, cold = read_series(bench, export, runs, cold_runs)
             out[label] = {
                 "query": query,
                 "values_returned": len(warm[-1].body) if isinstance(warm[-1].body, dict) else None,
