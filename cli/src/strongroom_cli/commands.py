@@ -1203,10 +1203,7 @@ def secrets_set(state: State, args: tuple[str, ...], deletions: tuple[str, ...],
 def secrets_delete(state: State, key: str, yes: bool) -> None:
     """Delete KEY (its history stays): asks first on a terminal; --yes without one."""
     path = f"{state.env_path()}/secrets/{key}{_q(state)}"
-    if not yes:
-        if not sys.stdin.isatty():
-            fail("delete removes a secret: pass --yes to confirm without a terminal", 2)
-        click.confirm(f"delete {key} from {state.settings.env}?", abort=True, err=True)
+    confirm(yes, "delete removes a secret", f"delete {key} from {state.settings.env}?")
     state.call("DELETE", path)
     emit(state, {"key": key, "deleted": True}, ["key", "deleted"])
 

@@ -4,12 +4,11 @@ write the secrets of one folder."""
 
 from __future__ import annotations
 
-import sys
 from urllib.parse import quote
 
 import click
 
-from strongroom_cli.commands import FOLDER, State, cli, emit, fail
+from strongroom_cli.commands import FOLDER, State, cli, confirm, emit, fail
 
 _FOLDER = ["path", "id", "secrets", "source", "inherited", "created_at"]
 _CHANGE = ["path", "key", "action"]
@@ -85,9 +84,8 @@ def folders_move(state: State, path: str, destination: str) -> None:
 def folders_delete(state: State, path: str, recursive: bool, yes: bool) -> None:
     """Delete PATH: refused while it holds something, unless --recursive (asks first on a terminal)."""
     folder = _folder_id(state, _check(path))
-    if recursive and not yes:
-        if not sys.stdin.isatty():
-            fail("--recursive deletes the folder's secrets too: pass --yes to confirm without a terminal", 2)
-        click.confirm(f"delete {path} and everything in it from {state.settings.env}?", abort=True, err=True)
+    if recursive:
+        what = "--recursive deletes the folder's secrets too"
+        confirm(yes, what, f"delete {path} and everything in it from {state.settings.env}?")
     query = "?recursive=true" if recursive else ""
     _changed(state, state.call("DELETE", f"{state.env_path()}/folders/{folder}{query}", ok=(200, 202)))

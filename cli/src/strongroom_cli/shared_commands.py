@@ -4,12 +4,11 @@ them resolved from the server, like any reference."""
 
 from __future__ import annotations
 
-import sys
 from urllib.parse import quote
 
 import click
 
-from strongroom_cli.commands import SECRET_KEY, State, _org, _value_of, cli, emit, fail
+from strongroom_cli.commands import SECRET_KEY, State, _org, _value_of, cli, confirm, emit, fail
 
 
 def _path(state: State, key: str | None = None) -> str:
@@ -75,10 +74,7 @@ def shared_delete(state: State, key: str, yes: bool) -> None:
     """Delete KEY (its history stays; references to it then stay as written)."""
     state.user_only()
     path = _path(state, key)
-    if not yes:
-        if not sys.stdin.isatty():
-            fail("delete removes a shared secret: pass --yes to confirm without a terminal", 2)
-        click.confirm(f"delete shared secret {key}?", abort=True, err=True)
+    confirm(yes, "delete removes a shared secret", f"delete shared secret {key}?")
     state.call("DELETE", path)
     emit(state, {"key": key, "deleted": True}, ["key", "deleted"])
 
