@@ -39,7 +39,7 @@ from strongroom.data import integrations as data
 from strongroom.data import orgs as org_data
 from strongroom.data import projects as project_data
 from strongroom.data.integrations import IntegrationRecord
-from strongroom.domain import audit, integration_targets, integrations, paths
+from strongroom.domain import audit, integration_targets, integrations, paths, runtime
 from strongroom.domain.delivery import outcome
 from strongroom.domain.integration_targets import DestinationError, Pushed
 from strongroom.errors import AppError, Conflict
@@ -200,9 +200,7 @@ def read_environment(rec: IntegrationRecord) -> State:
     access = EnvironmentAccess(principal=reader, org=org, role=SERVICE_TOKEN_ROLE, project=project, environment=env)
     resolver = Resolver(access)
     # what a runtime pull of the root gives: its keys (a folder's keys are not pushed), resolved
-    chosen = paths.flatten(resolver.view(env), paths.ROOT, recursive=False)
-    found = resolver.resolve_all(env, sorted(chosen.values()))
-    values = {key: found[name] for key, name in chosen.items()}
+    values, _names = runtime.folder_values(resolver, env, paths.ROOT, recursive=False)
     return State(values, resolver.revisions.get(env.id, 0), etag(resolver.revisions, env.id))
 
 

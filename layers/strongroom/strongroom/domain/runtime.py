@@ -22,6 +22,7 @@ from strongroom import ids
 from strongroom.context import principal
 from strongroom.data import chain, grants
 from strongroom.data import secrets as secret_data
+from strongroom.data.projects import EnvironmentRecord
 from strongroom.domain import audit, formats, paths, shared_scope
 from strongroom.domain.resolve import Resolver, etag
 from strongroom.errors import Forbidden, NotFound, Unprocessable
@@ -121,15 +122,25 @@ def pull(access: EnvironmentAccess, *, path: str = paths.ROOT, recursive: bool =
     into it: domain/paths.py), resolved, and the ETag of that answer."""
     resolver = Resolver(access)
     env = access.environment
+    values, names = folder_values(resolver, env, path, recursive=recursive)
+    tag = etag(resolver.revisions, env.id, variant=paths.variant(path, recursive))
+    note = {} if path == paths.ROOT and not recursive else {"path": path, "recursive": recursive}
+    _audit(access, {"keys": names[:100], "count": len(values), **note})
+    return values, tag
+
+
+def folder_values(
+    resolver: Resolver, env: EnvironmentRecord, path: str, *, recursive: bool
+) -> tuple[dict[str, str], list[str]]:
+    """What a pull of `path` gives (key -> value, resolved; recursive: subfolders flattened into
+    keys, the nearest winning) and the snapshot names it read, sorted: a runtime pull's and a
+    sync's (domain/integration_sync.py) view of an environment."""
     view = resolver.view(env)
     paths.check_folder(view, path)
     chosen = paths.flatten(view, path, recursive=recursive)
-    found = resolver.resolve_all(env, sorted(chosen.values()))
-    values = {key: found[name] for key, name in chosen.items()}
-    tag = etag(resolver.revisions, env.id, variant=paths.variant(path, recursive))
-    note = {} if path == paths.ROOT and not recursive else {"path": path, "recursive": recursive}
-    _audit(access, {"keys": sorted(chosen.values())[:100], "count": len(values), **note})
-    return values, tag
+    names = sorted(chosen.values())
+    found = resolver.resolve_all(env, names)
+    return {key: found[name] for key, name in chosen.items()}, names
 
 
 def pull_one(access: EnvironmentAccess, name: str) -> tuple[str, str]:
