@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from collections import Counter
 from datetime import timedelta
 from typing import Any
 
@@ -290,22 +289,10 @@ def invite(access: OrgAccess, body: InvitationCreate) -> InvitationCreated:
 
     def attempt(released: list[InvitationRecord]) -> None:
         """The invitation, counted against `members`, releasing the expired ones given."""
-        uses = Counter({body.role: 1})
-        uses.subtract(r.role for r in released)
-        metadata: dict[str, Any] = {"role": body.role, "email_sha256": _hash(body.email)}
-        if released:
-            metadata["released_expired_invitations"] = [r.id for r in released]
+        joins, note = plans.joins_releasing(access.org, body.role, released, at)
+        metadata: dict[str, Any] = {"role": body.role, "email_sha256": _hash(body.email), **note}
         chain.transact(
-            [
-                data.guard(
-                    access.org.id,
-                    usage={"members": 1 - len(released)},
-                    limit=plans.limit_after_release(access.org, "members", len(released)),
-                ),
-                *invitations.create(inv, epoch),
-                *(invitations.release(r, at, on_fail=plans.released_meanwhile()) for r in released),
-                *roles.uses(access.org.id, dict(uses)),
-            ],
+            [*joins, *invitations.create(inv, epoch)],
             audit=audit.event(
                 "member.invited",
                 scope_id=access.org.id,

@@ -6,13 +6,16 @@ a counter in their own transaction (data/orgs.py `guard`), so racing creates nev
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Callable
 from typing import Literal
 
-from strongroom.data import db
+from strongroom.data import db, invitations
 from strongroom.data import orgs as org_data
 from strongroom.data import platform as data
+from strongroom.data.invitations import InvitationRecord
 from strongroom.data.orgs import OrgRecord
+from strongroom.domain import roles
 from strongroom.errors import Conflict, Forbidden
 
 PlanName = Literal["free", "team", "enterprise"]
@@ -143,6 +146,23 @@ def limit_after_release(org: OrgRecord, name: str, released: int) -> tuple[str, 
     """The guard's limit for a create that releases `released` expired ones in its transaction."""
     most = room(org, name)
     return (name, None if most is None else most + released, reached(name, limit_of(org, name)))
+
+
+def joins_releasing(
+    org: OrgRecord, role: str, released: list[InvitationRecord], at: str
+) -> tuple[list[db.Op], dict[str, object]]:
+    """The ops of one more member (an invitation made, or a membership without one) that releases
+    the expired invitations given: the `members` counter (by one less for each), each release
+    (conditional: a racing create releases none twice), the roles' use counts; and what the
+    mutation's audit event says of them."""
+    uses = Counter({role: 1})
+    uses.subtract(r.role for r in released)
+    ops = [
+        member_joins(org, released=len(released)),
+        *(invitations.release(r, at, on_fail=released_meanwhile()) for r in released),
+        *roles.uses(org.id, dict(uses)),
+    ]
+    return ops, ({"released_expired_invitations": [r.id for r in released]} if released else {})
 
 
 def create_releasing[T](attempt: Callable[[list[T]], None], expired: Callable[[], list[T]]) -> None:

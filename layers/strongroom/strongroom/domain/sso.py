@@ -24,7 +24,6 @@ import base64
 import hashlib
 import hmac
 import secrets
-from collections import Counter
 from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import urlencode, urlsplit
@@ -398,20 +397,11 @@ def _join(org: OrgRecord, default_role: str, user: User, ops: list[db.Op], via: 
 
     def attempt(released: list[InvitationRecord]) -> None:
         """The membership, counted against `members`, releasing the expired invitations given."""
-        uses = Counter({default_role: 1})
-        uses.subtract(r.role for r in released)
-        metadata: dict[str, object] = {"role": default_role, "via": via}
-        if released:
-            metadata["released_expired_invitations"] = [r.id for r in released]
+        joins, note = plans.joins_releasing(org, default_role, released, at)
+        metadata = {"role": default_role, "via": via, **note}
         with acting_as(_as_user(user, via)):
             chain.transact(
-                [
-                    plans.member_joins(org, released=len(released)),
-                    org_data.add_member(member, on_fail=already),
-                    *(invitations.release(r, at, on_fail=plans.released_meanwhile()) for r in released),
-                    *roles.uses(org.id, dict(uses)),
-                    *ops,
-                ],
+                [*joins, org_data.add_member(member, on_fail=already), *ops],
                 audit=audit.event(
                     "member.joined", scope_id=org.id, resource_type="member", resource_id=user.id, metadata=metadata
                 ),
