@@ -23,7 +23,16 @@ from typing import Any
 
 import pyotp
 import pytest
-from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, Playwright, expect, sync_playwright
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    ConsoleMessage,
+    Page,
+    Playwright,
+    Route,
+    expect,
+    sync_playwright,
+)
 
 from strongroom_local import LocalStack
 from support import SAML_CERT, seal, unique_email
@@ -547,6 +556,29 @@ def test_every_console_response_carries_the_security_headers(path: str, api: Api
 
 
 # --------------------------------------------------------------------------- account security
+
+
+def test_a_page_left_before_its_read_answers_does_not_draw_over_the_next(
+    page: Page, local_stack: str, api: Api
+) -> None:
+    who = person(api)
+    signed_in(page.context, local_stack, who)
+    held: list[Route] = []
+
+    def hold(route: Route) -> None:  # Playwright cannot take a bound builtin method
+        held.append(route)
+
+    page.route("**/v1/orgs?limit=500", hold)  # the organizations' list waits
+    page.goto(f"{local_stack}/")
+    page.get_by_role("link", name="Account security").click()
+    expect(page.get_by_role("heading", name="Account security", level=1)).to_be_visible()
+    assert len(held) == 1
+    with page.expect_response("**/v1/orgs?limit=500"):
+        held[0].continue_()
+    page.evaluate("() => new Promise((done) => setTimeout(done, 300))")  # time for a late draw
+    expect(page.get_by_role("heading", name="Account security", level=1)).to_be_visible()
+    expect(page.get_by_role("heading", name="Organizations")).to_have_count(0)
+    assert page.title() == "Account security · Strongroom"
 
 
 def test_two_factor_set_up_turned_on_with_a_code_and_off_with_a_recovery_code(

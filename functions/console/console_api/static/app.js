@@ -21,7 +21,12 @@ class ApiError extends Error {
   }
 }
 
+// Bumped by every route: a page's read that answers after the reader navigated away never
+// settles, so the page it belonged to stops there and cannot draw over the page now shown.
+let navigation = 0;
+
 async function api(method, path, { body, headers = {} } = {}) {
+  const started = navigation;
   const init = { method, credentials: "same-origin", headers: { Accept: "application/json", ...headers } };
   if (method !== "GET") Object.assign(init.headers, CSRF);
   if (body !== undefined) {
@@ -31,6 +36,7 @@ async function api(method, path, { body, headers = {} } = {}) {
   const response = await fetch(path, init);
   const text = await response.text();
   const json = (response.headers.get("content-type") || "").includes("json") && text ? JSON.parse(text) : text;
+  if (method === "GET" && started !== navigation) return new Promise(() => {});
   if (!response.ok) throw new ApiError(response.status, json);
   return json;
 }
@@ -2365,6 +2371,7 @@ const ROUTES = [
 ];
 
 async function route() {
+  navigation += 1;
   if (location.pathname === "/verify-email") return verifyEmailPage();
   if (location.pathname === "/reset-password") return resetPasswordPage();
   if (!me) return signIn();
