@@ -455,3 +455,70 @@ def test_a_search_across_types_pages_users_then_groups(api: Api, org: dict[str, 
     assert [r["id"] for r in scim(api, "POST", "/.search", token, by_group)[2]["Resources"]] == ["developer"]
     status, _, refused = scim(api, "POST", "/.search", token, {"schemas": [search], "filter": 'title eq "x"'})
     assert (status, refused["scimType"]) == (400, "invalidFilter")
+
+
+def _expire(stack: LocalStack, org_id: str, invitation_id: str) -> None:
+    from strongroom import aws
+    from support import table_name
+
+    aws.dynamodb().update_item(
+        TableName=table_name(stack),
+        Key={"PK": {"S": f"ORG#{org_id}"}, "SK": {"S": f"INVITE#{invitation_id}"}},
+        UpdateExpression="SET expires_at = :past",
+        ExpressionAttributeValues={":past": {"S": "2020-01-01T00:00:00Z"}},
+    )
+
+
+def test_a_join_at_the_member_limit_releases_an_expired_invitation(
+    api: Api, org: dict[str, Any], stack: LocalStack
+) -> None:
+    admin = {"limit_overrides": {"members": 2}}
+    assert api("PATCH", f"/v1/admin/orgs/{org['org_id']}", user="admin@example.com", json=admin)[0] == 200
+
+    def invite() -> str:
+        body = {"email": unique_email("late"), "role": "developer"}
+        status, _, invited = api("POST", f"{org['path']}/invitations", user=org["owner"], json=body)
+        assert status == 201, invited
+        return str(invited["id"])
+
+    def status_of(invitation_id: str) -> str:
+        listed = api("GET", f"{org['path']}/invitations", user=org["owner"])[2]["data"]
+        return str({i["id"]: i["status"] for i in listed}[invitation_id])
+
+    # Given an org allowed two members: its owner and a pending invitation
+    first = invite()
+    email = unique_email("provisioned")
+    # While the invitation is pending, provisioning is past the limit, and nothing is written
+    status, _, refused = scim(api, "POST", "/Users", org["token"], new_user(email))
+    assert status == 403, refused
+    assert refused["schemas"] == [ERROR]
+    assert email not in members(api, org)
+    # When the invitation's time has passed, provisioning releases it and the user joins
+    _expire(stack, org["org_id"], first)
+    status, _, created = scim(api, "POST", "/Users", org["token"], new_user(email))
+    assert status == 201, created
+    assert members(api, org)[email] == "viewer"
+    assert status_of(first) == "expired"
+    assert api("GET", f"{org['path']}/usage", user=org["owner"])[2]["usage"]["members"] == 2
+
+    # And a reactivation at the limit does the same
+    off = {"schemas": [PATCH], "Operations": [{"op": "replace", "path": "active", "value": False}]}
+    assert scim(api, "PATCH", f"/Users/{created['id']}", org["token"], off)[0] == 200
+    second = invite()
+    on = {"schemas": [PATCH], "Operations": [{"op": "replace", "path": "active", "value": True}]}
+    assert scim(api, "PATCH", f"/Users/{created['id']}", org["token"], on)[0] == 403
+    _expire(stack, org["org_id"], second)
+    status, _, patched = scim(api, "PATCH", f"/Users/{created['id']}", org["token"], on)
+    assert status == 200, patched
+    assert patched["active"] is True
+    assert status_of(second) == "expired"
+    assert api("GET", f"{org['path']}/usage", user=org["owner"])[2]["usage"]["members"] == 2
+
+    # And each join's one audit event names the invitation it released
+    items = query_partition(stack, f"AUDIT#{org['org_id']}")
+    joins = sorted(
+        (i for i in items if i["entity"]["S"] == "audit_event" and i["action"]["S"] == "member.joined"),
+        key=lambda i: i["created_at"]["S"],
+    )
+    released = [j["metadata"]["M"]["released_expired_invitations"]["L"] for j in joins]
+    assert [[r["S"] for r in each] for each in released] == [[first], [second]]

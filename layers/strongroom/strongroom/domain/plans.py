@@ -149,16 +149,16 @@ def limit_after_release(org: OrgRecord, name: str, released: int) -> tuple[str, 
 
 
 def joins_releasing(
-    org: OrgRecord, role: str, released: list[InvitationRecord], at: str
+    org: OrgRecord, role: str, released: list[InvitationRecord], at: str, *, owner_delta: int = 0
 ) -> tuple[list[db.Op], dict[str, object]]:
     """The ops of one more member (an invitation made, or a membership without one) that releases
-    the expired invitations given: the `members` counter (by one less for each), each release
-    (conditional: a racing create releases none twice), the roles' use counts; and what the
-    mutation's audit event says of them."""
+    the expired invitations given: the `members` counter (by one less for each; `owner_count` by
+    `owner_delta`), each release (conditional: a racing create releases none twice), the roles'
+    use counts; and what the mutation's audit event says of them."""
     uses = Counter({role: 1})
     uses.subtract(r.role for r in released)
     ops = [
-        member_joins(org, released=len(released)),
+        member_joins(org, owner_delta, released=len(released)),
         *(invitations.release(r, at, on_fail=released_meanwhile()) for r in released),
         *roles.uses(org.id, dict(uses)),
     ]

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import ValidationError
@@ -28,9 +28,10 @@ from scim2_models import Context, Meta, PatchOp, SCIMException
 from strongroom import clock
 from strongroom.config import settings
 from strongroom.context import principal
-from strongroom.data import chain, db, users
+from strongroom.data import chain, db, invitations, users
 from strongroom.data import orgs as org_data
 from strongroom.data import scim as data
+from strongroom.data.invitations import InvitationRecord
 from strongroom.data.orgs import MembershipRecord, OrgRecord
 from strongroom.data.scim import ScimUserRecord
 from strongroom.domain import audit, plans, roles
@@ -192,21 +193,29 @@ class _Move:
     ops: list[db.Op]
     action: str | None  # member.joined / member.removed, None when the membership stays
     role: str | None = None
+    note: dict[str, object] = field(default_factory=dict)  # what a join released
 
 
-def _move(org: OrgRecord, user_id: str, email: str, active: bool, role: str = DEFAULT_ROLE) -> _Move:
-    """`role`: what a (re)activation grants, the role of the user's Group (data/scim.py)."""
+def _move(
+    org: OrgRecord,
+    user_id: str,
+    email: str,
+    active: bool,
+    role: str = DEFAULT_ROLE,
+    *,
+    released: list[InvitationRecord] | None = None,
+) -> _Move:
+    """`role`: what a (re)activation grants, the role of the user's Group (data/scim.py). A join
+    at the plan's `members` limit releases the expired invitations given (`released`), as an
+    invitation or a single sign-on's first join does (plans.create_releasing)."""
     member = org_data.membership(org.id, user_id)
     if active and member is None:
         if role == "owner":
             require_owner_authority(org)
-        joined = MembershipRecord(org_id=org.id, user_id=user_id, email=email, role=role, joined_at=clock.now_iso())
-        ops: list[db.Op] = [
-            plans.member_joins(org, 1 if role == "owner" else 0),
-            org_data.add_member(joined, on_fail=_changed()),
-            *roles.uses(org.id, {role: 1}),
-        ]
-        return _Move(ops, "member.joined", role)
+        at = clock.now_iso()
+        joined = MembershipRecord(org_id=org.id, user_id=user_id, email=email, role=role, joined_at=at)
+        joins, note = plans.joins_releasing(org, role, released or [], at, owner_delta=1 if role == "owner" else 0)
+        return _Move([*joins, org_data.add_member(joined, on_fail=_changed())], "member.joined", role, note)
     if not active and member is not None:
         if member.role == "owner":
             require_owner_authority(org)
@@ -234,6 +243,7 @@ def _event(org: OrgRecord, move: _Move, otherwise: str, user_id: str) -> audit.A
     metadata: dict[str, Any] = {"via": VIA}
     if move.role is not None:
         metadata["role"] = move.role
+    metadata.update(move.note)
     return audit.event(
         move.action or otherwise, scope_id=org.id, resource_type="member", resource_id=user_id, metadata=metadata
     )
@@ -291,32 +301,46 @@ def create_user(org: OrgRecord, user: ScimUser) -> ScimUser:
         created_at=now,
         updated_at=now,
     )
-    move = _move(org, account.id, email, user.active is not False)
     taken = Conflict("a user with this userName or email is provisioned already", code="uniqueness")
-    chain.transact(
-        [*data.create_user(rec, taken=taken), *move.ops], audit=_event(org, move, "scim_user.created", rec.user_id)
-    )
+
+    def attempt(released: list[InvitationRecord]) -> None:
+        move = _move(org, account.id, email, user.active is not False, released=released)
+        chain.transact(
+            [*data.create_user(rec, taken=taken), *move.ops], audit=_event(org, move, "scim_user.created", rec.user_id)
+        )
+
+    plans.create_releasing(attempt, lambda: _expired_invitations(org))
     return _view(rec, user.active is not False)
+
+
+def _expired_invitations(org: OrgRecord) -> list[InvitationRecord]:
+    return invitations.expired_pending(org.id, clock.now_iso(), limit=plans.RELEASE_AT_MOST)
 
 
 def _replace(org: OrgRecord, rec: ScimUserRecord, user: ScimUser) -> ScimUser:
     if user.user_name is None or user.user_name.lower() != rec.user_name.lower():
         raise ScimInvalid("userName is immutable", code="mutability")
     active = user.active is not False
-    move = _move(org, rec.user_id, rec.email, active, rec.role)
-    new = rec.model_copy(
-        update={
-            "attributes": _attributes(user),
-            "updated_at": clock.now_iso(),
-            "version": rec.version + 1,
-            "role": move.role or rec.role,  # a deactivated member's role is kept for a reactivation
-        }
-    )
-    chain.transact(
-        [data.replace_user(new, on_fail=_changed()), *move.ops],
-        audit=_event(org, move, "scim_user.updated", rec.user_id),
-    )
-    return _view(new, active)
+    replaced: list[ScimUserRecord] = []
+
+    def attempt(released: list[InvitationRecord]) -> None:
+        move = _move(org, rec.user_id, rec.email, active, rec.role, released=released)
+        new = rec.model_copy(
+            update={
+                "attributes": _attributes(user),
+                "updated_at": clock.now_iso(),
+                "version": rec.version + 1,
+                "role": move.role or rec.role,  # a deactivated member's role is kept for a reactivation
+            }
+        )
+        chain.transact(
+            [data.replace_user(new, on_fail=_changed()), *move.ops],
+            audit=_event(org, move, "scim_user.updated", rec.user_id),
+        )
+        replaced.append(new)
+
+    plans.create_releasing(attempt, lambda: _expired_invitations(org))
+    return _view(replaced[-1], active)
 
 
 def replace_user(org: OrgRecord, user_id: str, user: ScimUser, *, if_match: str | None = None) -> ScimUser:
